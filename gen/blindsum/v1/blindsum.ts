@@ -181,12 +181,12 @@ export interface Hello {
  * nonce and its own id with its Ed25519 identity key.
  */
 export interface Challenge {
-  nonce: Buffer;
+  nonce: Uint8Array;
   aggregatorId: string;
 }
 
 export interface AuthResponse {
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface Welcome {
@@ -221,16 +221,16 @@ export interface Refusal {
 
 export interface AdvertiseKeys {
   sessionId: string;
-  cPk: Buffer;
-  sPk: Buffer;
-  signature: Buffer;
+  cPk: Uint8Array;
+  sPk: Uint8Array;
+  signature: Uint8Array;
 }
 
 export interface AdvertisedKey {
   partyId: string;
-  cPk: Buffer;
-  sPk: Buffer;
-  signature: Buffer;
+  cPk: Uint8Array;
+  sPk: Uint8Array;
+  signature: Uint8Array;
 }
 
 /** U1: every advertisement, forwarded to every participant. */
@@ -242,7 +242,7 @@ export interface AdvertisedKeys {
 export interface EncryptedShare {
   from: string;
   to: string;
-  ciphertext: Buffer;
+  ciphertext: Uint8Array;
 }
 
 export interface ShareKeys {
@@ -259,7 +259,7 @@ export interface RoutedShares {
 export interface MaskedInput {
   sessionId: string;
   /** Ring vector, little-endian 32-bit words (64-bit rings: lo, hi pairs). */
-  masked: Buffer;
+  masked: Uint8Array;
 }
 
 /** U3, sent to every member of U3 for the ConsistencyCheck round. */
@@ -270,12 +270,12 @@ export interface SurvivorList {
 
 export interface ConsistencyCheck {
   sessionId: string;
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface SignedSurvivors {
   partyId: string;
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface UnmaskRequest {
@@ -287,7 +287,7 @@ export interface UnmaskRequest {
 
 export interface RevealedShare {
   of: string;
-  share: Buffer;
+  share: Uint8Array;
 }
 
 export interface Unmasking {
@@ -1917,7 +1917,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseChallenge(): Challenge {
-  return { nonce: Buffer.alloc(0), aggregatorId: "" };
+  return { nonce: new Uint8Array(0), aggregatorId: "" };
 }
 
 export const Challenge: MessageFns<Challenge> = {
@@ -1949,7 +1949,7 @@ export const Challenge: MessageFns<Challenge> = {
               break;
             }
 
-            message.nonce = Buffer.from(reader.bytes());
+            message.nonce = reader.bytes();
             continue;
           }
           case 2: {
@@ -1977,14 +1977,14 @@ export const Challenge: MessageFns<Challenge> = {
   },
   fromPartial(object: DeepPartial<Challenge>): Challenge {
     const message = createBaseChallenge();
-    message.nonce = object.nonce ?? Buffer.alloc(0);
+    message.nonce = object.nonce ?? new Uint8Array(0);
     message.aggregatorId = object.aggregatorId ?? "";
     return message;
   },
 };
 
 function createBaseAuthResponse(): AuthResponse {
-  return { signature: Buffer.alloc(0) };
+  return { signature: new Uint8Array(0) };
 }
 
 export const AuthResponse: MessageFns<AuthResponse> = {
@@ -2013,7 +2013,7 @@ export const AuthResponse: MessageFns<AuthResponse> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -2033,7 +2033,7 @@ export const AuthResponse: MessageFns<AuthResponse> = {
   },
   fromPartial(object: DeepPartial<AuthResponse>): AuthResponse {
     const message = createBaseAuthResponse();
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2378,7 +2378,7 @@ export const Refusal: MessageFns<Refusal> = {
 };
 
 function createBaseAdvertiseKeys(): AdvertiseKeys {
-  return { sessionId: "", cPk: Buffer.alloc(0), sPk: Buffer.alloc(0), signature: Buffer.alloc(0) };
+  return { sessionId: "", cPk: new Uint8Array(0), sPk: new Uint8Array(0), signature: new Uint8Array(0) };
 }
 
 export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
@@ -2424,7 +2424,7 @@ export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
               break;
             }
 
-            message.cPk = Buffer.from(reader.bytes());
+            message.cPk = reader.bytes();
             continue;
           }
           case 3: {
@@ -2432,7 +2432,7 @@ export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
               break;
             }
 
-            message.sPk = Buffer.from(reader.bytes());
+            message.sPk = reader.bytes();
             continue;
           }
           case 4: {
@@ -2440,7 +2440,7 @@ export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -2461,15 +2461,15 @@ export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
   fromPartial(object: DeepPartial<AdvertiseKeys>): AdvertiseKeys {
     const message = createBaseAdvertiseKeys();
     message.sessionId = object.sessionId ?? "";
-    message.cPk = object.cPk ?? Buffer.alloc(0);
-    message.sPk = object.sPk ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.cPk = object.cPk ?? new Uint8Array(0);
+    message.sPk = object.sPk ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBaseAdvertisedKey(): AdvertisedKey {
-  return { partyId: "", cPk: Buffer.alloc(0), sPk: Buffer.alloc(0), signature: Buffer.alloc(0) };
+  return { partyId: "", cPk: new Uint8Array(0), sPk: new Uint8Array(0), signature: new Uint8Array(0) };
 }
 
 export const AdvertisedKey: MessageFns<AdvertisedKey> = {
@@ -2515,7 +2515,7 @@ export const AdvertisedKey: MessageFns<AdvertisedKey> = {
               break;
             }
 
-            message.cPk = Buffer.from(reader.bytes());
+            message.cPk = reader.bytes();
             continue;
           }
           case 3: {
@@ -2523,7 +2523,7 @@ export const AdvertisedKey: MessageFns<AdvertisedKey> = {
               break;
             }
 
-            message.sPk = Buffer.from(reader.bytes());
+            message.sPk = reader.bytes();
             continue;
           }
           case 4: {
@@ -2531,7 +2531,7 @@ export const AdvertisedKey: MessageFns<AdvertisedKey> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -2552,9 +2552,9 @@ export const AdvertisedKey: MessageFns<AdvertisedKey> = {
   fromPartial(object: DeepPartial<AdvertisedKey>): AdvertisedKey {
     const message = createBaseAdvertisedKey();
     message.partyId = object.partyId ?? "";
-    message.cPk = object.cPk ?? Buffer.alloc(0);
-    message.sPk = object.sPk ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.cPk = object.cPk ?? new Uint8Array(0);
+    message.sPk = object.sPk ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2627,7 +2627,7 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
 };
 
 function createBaseEncryptedShare(): EncryptedShare {
-  return { from: "", to: "", ciphertext: Buffer.alloc(0) };
+  return { from: "", to: "", ciphertext: new Uint8Array(0) };
 }
 
 export const EncryptedShare: MessageFns<EncryptedShare> = {
@@ -2678,7 +2678,7 @@ export const EncryptedShare: MessageFns<EncryptedShare> = {
               break;
             }
 
-            message.ciphertext = Buffer.from(reader.bytes());
+            message.ciphertext = reader.bytes();
             continue;
           }
         }
@@ -2700,7 +2700,7 @@ export const EncryptedShare: MessageFns<EncryptedShare> = {
     const message = createBaseEncryptedShare();
     message.from = object.from ?? "";
     message.to = object.to ?? "";
-    message.ciphertext = object.ciphertext ?? Buffer.alloc(0);
+    message.ciphertext = object.ciphertext ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2840,7 +2840,7 @@ export const RoutedShares: MessageFns<RoutedShares> = {
 };
 
 function createBaseMaskedInput(): MaskedInput {
-  return { sessionId: "", masked: Buffer.alloc(0) };
+  return { sessionId: "", masked: new Uint8Array(0) };
 }
 
 export const MaskedInput: MessageFns<MaskedInput> = {
@@ -2880,7 +2880,7 @@ export const MaskedInput: MessageFns<MaskedInput> = {
               break;
             }
 
-            message.masked = Buffer.from(reader.bytes());
+            message.masked = reader.bytes();
             continue;
           }
         }
@@ -2901,7 +2901,7 @@ export const MaskedInput: MessageFns<MaskedInput> = {
   fromPartial(object: DeepPartial<MaskedInput>): MaskedInput {
     const message = createBaseMaskedInput();
     message.sessionId = object.sessionId ?? "";
-    message.masked = object.masked ?? Buffer.alloc(0);
+    message.masked = object.masked ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2974,7 +2974,7 @@ export const SurvivorList: MessageFns<SurvivorList> = {
 };
 
 function createBaseConsistencyCheck(): ConsistencyCheck {
-  return { sessionId: "", signature: Buffer.alloc(0) };
+  return { sessionId: "", signature: new Uint8Array(0) };
 }
 
 export const ConsistencyCheck: MessageFns<ConsistencyCheck> = {
@@ -3014,7 +3014,7 @@ export const ConsistencyCheck: MessageFns<ConsistencyCheck> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -3035,13 +3035,13 @@ export const ConsistencyCheck: MessageFns<ConsistencyCheck> = {
   fromPartial(object: DeepPartial<ConsistencyCheck>): ConsistencyCheck {
     const message = createBaseConsistencyCheck();
     message.sessionId = object.sessionId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBaseSignedSurvivors(): SignedSurvivors {
-  return { partyId: "", signature: Buffer.alloc(0) };
+  return { partyId: "", signature: new Uint8Array(0) };
 }
 
 export const SignedSurvivors: MessageFns<SignedSurvivors> = {
@@ -3081,7 +3081,7 @@ export const SignedSurvivors: MessageFns<SignedSurvivors> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -3102,7 +3102,7 @@ export const SignedSurvivors: MessageFns<SignedSurvivors> = {
   fromPartial(object: DeepPartial<SignedSurvivors>): SignedSurvivors {
     const message = createBaseSignedSurvivors();
     message.partyId = object.partyId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -3199,7 +3199,7 @@ export const UnmaskRequest: MessageFns<UnmaskRequest> = {
 };
 
 function createBaseRevealedShare(): RevealedShare {
-  return { of: "", share: Buffer.alloc(0) };
+  return { of: "", share: new Uint8Array(0) };
 }
 
 export const RevealedShare: MessageFns<RevealedShare> = {
@@ -3239,7 +3239,7 @@ export const RevealedShare: MessageFns<RevealedShare> = {
               break;
             }
 
-            message.share = Buffer.from(reader.bytes());
+            message.share = reader.bytes();
             continue;
           }
         }
@@ -3260,7 +3260,7 @@ export const RevealedShare: MessageFns<RevealedShare> = {
   fromPartial(object: DeepPartial<RevealedShare>): RevealedShare {
     const message = createBaseRevealedShare();
     message.of = object.of ?? "";
-    message.share = object.share ?? Buffer.alloc(0);
+    message.share = object.share ?? new Uint8Array(0);
     return message;
   },
 };
