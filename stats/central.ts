@@ -1,0 +1,222 @@
+/**
+ * Central (non-private) reference: a straightforward float64 computation on the raw rows,
+ * written independently of the kinds' sufficient statistics so that tests compare two
+ * implementations. Two-pass mean/variance, centred cross-products, least squares by
+ * Householder QR of the design matrix [1, x_1..x_p].
+ */
+import type { Dataset } from './dataset.ts';
+import { matchRows } from './filter.ts';
+import type { QueryResult } from './kinds/types.ts';
+import { QueryError, validateQuery } from './query.ts';
+import type { Query } from './query.ts';
+import { findColumn, levelsOf } from './schema.ts';
+import type { Schema } from './schema.ts';
+
+/** Rows passing the filter with every listed column present (complete cases). */
+function completeRows(dataset: Dataset, q: Query, cols: string[]): number[] {
+  const mask = matchRows(dataset, q.filter);
+  const rows: number[] = [];
+  outer: for (let r = 0; r < dataset.rowCount; r++) {
+    if (!mask[r]) continue;
+    for (const c of cols) {
+      const col = dataset.columns.get(c)!;
+      if (col.kind === 'numeric' ? Number.isNaN(col.values[r]!) : col.codes[r]! < 0) continue outer;
+    }
+    rows.push(r);
+  }
+  return rows;
+}
+
+function column(dataset: Dataset, name: string, rows: number[]): number[] {
+  const col = dataset.columns.get(name);
+  if (!col || col.kind !== 'numeric') throw new TypeError(`central: "${name}" is not a numeric column`);
+  return rows.map((r) => col.values[r]!);
+}
+
+function meanOf(x: number[]): number {
+  let s = 0;
+  for (const v of x) s += v;
+  return s / x.length;
+}
+
+function centredCross(x: number[], y: number[]): number {
+  const mx = meanOf(x);
+  const my = meanOf(y);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i]! - mx) * (y[i]! - my);
+  return s;
+}
+
+/** Householder QR least squares: returns β, RSS and (RᵀR)⁻¹ diagonal, or null if rank deficient. */
+function leastSquares(X: number[][], y: number[]): { beta: number[]; rss: number; invDiag: number[] } | null {
+  const n = X.length;
+  const p = X[0]!.length;
+  const A = X.map((row) => [...row]);
+  const b = [...y];
+  const norms: number[] = [];
+  for (let j = 0; j < p; j++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += A[i]![j]! ** 2;
+    norms.push(Math.sqrt(s));
+  }
+  for (let k = 0; k < p; k++) {
+    let norm = 0;
+    for (let i = k; i < n; i++) norm += A[i]![k]! ** 2;
+    norm = Math.sqrt(norm);
+    if (!(norm > 1e-10 * norms[k]!)) return null;
+    const alpha = A[k]![k]! > 0 ? -norm : norm;
+    const v = new Array<number>(n).fill(0);
+    v[k] = A[k]![k]! - alpha;
+    for (let i = k + 1; i < n; i++) v[i] = A[i]![k]!;
+    let vv = 0;
+    for (let i = k; i < n; i++) vv += v[i]! ** 2;
+    if (vv === 0) continue;
+    for (let j = k; j < p; j++) {
+      let d = 0;
+      for (let i = k; i < n; i++) d += v[i]! * A[i]![j]!;
+      const f = (2 * d) / vv;
+      for (let i = k; i < n; i++) A[i]![j] = A[i]![j]! - f * v[i]!;
+    }
+    let d = 0;
+    for (let i = k; i < n; i++) d += v[i]! * b[i]!;
+    const f = (2 * d) / vv;
+    for (let i = k; i < n; i++) b[i] = b[i]! - f * v[i]!;
+  }
+  const beta = new Array<number>(p).fill(0);
+  for (let i = p - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let j = i + 1; j < p; j++) s -= A[i]![j]! * beta[j]!;
+    beta[i] = s / A[i]![i]!;
+  }
+  let rss = 0;
+  for (let i = p; i < n; i++) rss += b[i]! ** 2;
+  // R⁻¹ by back substitution; (RᵀR)⁻¹ = R⁻¹ R⁻ᵀ, diagonal = row sums of squares of R⁻¹.
+  const Rinv = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (let c = 0; c < p; c++) {
+    for (let i = p - 1; i >= 0; i--) {
+      let s = i === c ? 1 : 0;
+      for (let j = i + 1; j < p; j++) s -= A[i]![j]! * Rinv[j]![c]!;
+      Rinv[i]![c] = s / A[i]![i]!;
+    }
+  }
+  const invDiag = Rinv.map((row) => row.reduce((a, v) => a + v * v, 0));
+  return { beta, rss, invDiag };
+}
+
+function categoricalCodes(dataset: Dataset, name: string): Int32Array {
+  const col = dataset.columns.get(name);
+  if (!col || col.kind !== 'categorical') throw new TypeError(`central: "${name}" is not a categorical column`);
+  return col.codes;
+}
+
+/** The query answered directly on the raw rows (float64). */
+export function centralResult(q: Query, schema: Schema, dataset: Dataset): QueryResult {
+  validateQuery(q, schema);
+  const involved = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.columns;
+  const rows = completeRows(dataset, q, involved);
+  const n = rows.length;
+  const notes: string[] = [];
+  const c0 = q.columns[0]!;
+  switch (q.kind) {
+    case 'count':
+      return { kind: 'count', n, notes };
+    case 'sum': {
+      const x = column(dataset, c0, rows);
+      return { kind: 'sum', column: c0, n, sum: x.reduce((a, b) => a + b, 0), notes };
+    }
+    case 'mean': {
+      if (n === 0) notes.push('mean undefined: no rows (n = 0)');
+      return { kind: 'mean', column: c0, n, mean: n > 0 ? meanOf(column(dataset, c0, rows)) : null, notes };
+    }
+    case 'variance': {
+      const x = column(dataset, c0, rows);
+      if (n === 0) notes.push('mean undefined: no rows (n = 0)');
+      if (n < 2) notes.push(`variance undefined: needs n >= 2, got n = ${n}`);
+      const v = n >= 2 ? centredCross(x, x) / (n - 1) : null;
+      return { kind: 'variance', column: c0, n, mean: n > 0 ? meanOf(x) : null, variance: v, sd: v === null ? null : Math.sqrt(v), notes };
+    }
+    case 'histogram': {
+      const x = column(dataset, c0, rows);
+      const e = q.bins!;
+      const k = e.length - 1;
+      const counts = new Array<number>(k).fill(0);
+      let below = 0;
+      let above = 0;
+      for (const v of x) {
+        if (v < e[0]!) below++;
+        else if (v > e[k]!) above++;
+        else {
+          let i = 0;
+          while (i < k - 1 && v >= e[i + 1]!) i++;
+          counts[i]!++;
+        }
+      }
+      return { kind: 'histogram', column: c0, n, edges: [...e], counts, below, above, notes };
+    }
+    case 'frequency': {
+      const levels = levelsOf(findColumn(schema, c0)!);
+      const codes = categoricalCodes(dataset, c0);
+      const counts = new Array<number>(levels.length).fill(0);
+      for (const r of rows) counts[codes[r]!]!++;
+      return { kind: 'frequency', column: c0, n, levels, counts, notes };
+    }
+    case 'contingency': {
+      const c1 = q.columns[1]!;
+      const rowLevels = levelsOf(findColumn(schema, c0)!);
+      const colLevels = levelsOf(findColumn(schema, c1)!);
+      const a = categoricalCodes(dataset, c0);
+      const b = categoricalCodes(dataset, c1);
+      const counts = rowLevels.map(() => new Array<number>(colLevels.length).fill(0));
+      for (const r of rows) counts[a[r]!]![b[r]!]!++;
+      return { kind: 'contingency', rowColumn: c0, colColumn: c1, n, rowLevels, colLevels, counts, notes };
+    }
+    case 'covariance':
+    case 'correlation': {
+      const m = q.columns.length;
+      const xs = q.columns.map((c) => column(dataset, c, rows));
+      const nullMatrix = (): (number | null)[][] => xs.map(() => new Array<number | null>(m).fill(null));
+      if (n < 2) {
+        notes.push(`${q.kind} undefined: needs n >= 2, got n = ${n}`);
+        if (q.kind === 'covariance') return { kind: 'covariance', columns: [...q.columns], n, means: xs.map((x) => (n > 0 ? meanOf(x) : null)), matrix: nullMatrix(), notes };
+        return { kind: 'correlation', columns: [...q.columns], n, matrix: nullMatrix(), notes };
+      }
+      const C = xs.map((a) => xs.map((b) => centredCross(a, b)));
+      if (q.kind === 'covariance') {
+        return { kind: 'covariance', columns: [...q.columns], n, means: xs.map(meanOf), matrix: C.map((r) => r.map((c) => c / (n - 1))), notes };
+      }
+      const matrix = nullMatrix();
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < m; j++) {
+          const d = Math.sqrt(C[i]![i]! * C[j]![j]!);
+          if (d > 0) matrix[i]![j] = i === j ? 1 : C[i]![j]! / d;
+        }
+        if (!(C[i]![i]! > 0)) notes.push(`correlations with ${q.columns[i]} undefined: zero variance`);
+      }
+      return { kind: 'correlation', columns: [...q.columns], n, matrix, notes };
+    }
+    case 'linear_regression': {
+      const p = q.columns.length;
+      if (n < p + 1) throw new QueryError(`linear_regression: ${p + 1} coefficients need at least ${p + 1} complete rows, got n = ${n}`);
+      const xs = q.columns.map((c) => column(dataset, c, rows));
+      const y = column(dataset, q.target!, rows);
+      const X = rows.map((_, i) => [1, ...xs.map((x) => x[i]!)]);
+      const fit = leastSquares(X, y);
+      if (!fit) throw new QueryError(`linear_regression: design matrix is rank deficient among [${q.columns.join(', ')}]`);
+      const df = n - p - 1;
+      const tss = centredCross(y, y);
+      let ses: (number | null)[] = new Array<number | null>(p + 1).fill(null);
+      let sigma: number | null = null;
+      if (df > 0) {
+        const s2 = fit.rss / df;
+        sigma = Math.sqrt(s2);
+        ses = fit.invDiag.map((d) => Math.sqrt(s2 * d));
+      } else notes.push('standard errors and residual standard error undefined: no residual degrees of freedom (n = p)');
+      if (!(tss > 0)) notes.push(`R² undefined: target ${q.target} has zero variance`);
+      return {
+        kind: 'linear_regression', target: q.target!, n, terms: ['(intercept)', ...q.columns],
+        coefficients: fit.beta, standardErrors: ses, residualStdError: sigma,
+        rSquared: tss > 0 ? 1 - fit.rss / tss : null, dfResidual: df, notes,
+      };
+    }
+  }
+}

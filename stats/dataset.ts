@@ -1,0 +1,272 @@
+/**
+ * Columnar datasets built from CSV text against a schema. Numeric and integer columns become
+ * Float64Array (NaN = missing), categorical columns Int32Array codes into the schema's levels
+ * (-1 = missing; with missing: 'category' the level "(missing)" is used instead). Identifier
+ * columns must be present in the header but are not loaded: they are never aggregated.
+ *
+ * The LoadReport quotes offending raw values: it is for the party's own operator and must not
+ * leave the party.
+ */
+import { readFile } from 'node:fs/promises';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
+import { formatCsv, parseCsv } from './csv.ts';
+import { findColumn, levelsOf, MISSING_LEVEL } from './schema.ts';
+import type { ColumnSpec, Schema } from './schema.ts';
+
+export interface NumericColumn {
+  kind: 'numeric';
+  values: Float64Array;
+}
+export interface CategoricalColumn {
+  kind: 'categorical';
+  levels: string[];
+  codes: Int32Array;
+}
+export type Column = NumericColumn | CategoricalColumn;
+
+export interface Dataset {
+  schema: Schema;
+  rowCount: number;
+  columns: Map<string, Column>;
+}
+
+export interface RejectedRow {
+  line: number;
+  column: string;
+  reason: string;
+}
+
+export interface LoadReport {
+  rowsRead: number;
+  rowsLoaded: number;
+  rejected: RejectedRow[];
+  /** CSV columns not in the schema (ignored). */
+  extraColumns: string[];
+  /** Values clamped to their column's bounds (columns with outOfBounds: 'clip'). */
+  clipped: number;
+}
+
+export interface BuildOptions {
+  /** Throw DatasetError on the first problem instead of rejecting the row. */
+  strict?: boolean;
+}
+
+export class DatasetError extends Error {
+  readonly line: number;
+  readonly column: string;
+  constructor(line: number, column: string, message: string) {
+    super(line > 0 ? `line ${line}${column ? `, column "${column}"` : ''}: ${message}` : message);
+    this.name = 'DatasetError';
+    this.line = line;
+    this.column = column;
+  }
+}
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason: string };
+
+function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
+  const s = raw.trim();
+  if (s === '' || s === 'NA') return { ok: true, value: NaN, clipped: false };
+  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a number` };
+  let v = Number(s);
+  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a finite number` };
+  if (spec.type === 'integer' && !Number.isInteger(v)) {
+    return { ok: false, reason: `value ${s} is not an integer (column type integer)` };
+  }
+  const min = spec.min!;
+  const max = spec.max!;
+  let clipped = false;
+  if (v < min || v > max) {
+    if (spec.outOfBounds !== 'clip') {
+      return { ok: false, reason: `value ${s} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')` };
+    }
+    v = Math.min(max, Math.max(min, v));
+    clipped = true;
+  }
+  return { ok: true, value: v, clipped };
+}
+
+/** Builds a dataset from CSV text. Throws CsvError for unparseable CSV, DatasetError for a bad header or row limit. */
+export function buildDataset(schema: Schema, csvText: string, options: BuildOptions = {}): { dataset: Dataset; report: LoadReport } {
+  const table = parseCsv(csvText);
+  const index = new Map(table.header.map((h, i) => [h, i]));
+  const missingCols = schema.columns.filter((c) => !index.has(c.name)).map((c) => c.name);
+  if (missingCols.length > 0) {
+    throw new DatasetError(table.headerLine, '', `header lacks schema column(s) ${missingCols.map((c) => `"${c}"`).join(', ')}; add them to the CSV or remove them from the schema`);
+  }
+  const extraColumns = table.header.filter((h) => !findColumn(schema, h));
+  const used = schema.columns.filter((c) => c.type !== 'identifier');
+  const levelIndex = new Map<string, Map<string, number>>();
+  for (const c of used) if (c.type === 'categorical') levelIndex.set(c.name, new Map(levelsOf(c).map((l, i) => [l, i])));
+
+  const nRead = table.rows.length;
+  const num = new Map<string, Float64Array>();
+  const cat = new Map<string, Int32Array>();
+  for (const c of used) {
+    if (c.type === 'categorical') cat.set(c.name, new Int32Array(nRead));
+    else num.set(c.name, new Float64Array(nRead));
+  }
+  const rejected: RejectedRow[] = [];
+  let clipped = 0;
+  let k = 0;
+  const width = table.header.length;
+  const reject = (line: number, column: string, reason: string): void => {
+    if (options.strict) throw new DatasetError(line, column, reason);
+    rejected.push({ line, column, reason });
+  };
+  rows: for (let r = 0; r < nRead; r++) {
+    const row = table.rows[r]!;
+    const line = table.lines[r]!;
+    if (row.length !== width) {
+      reject(line, '', `malformed row: ${row.length} field(s), the header has ${width}`);
+      continue;
+    }
+    let rowClipped = 0;
+    for (const c of used) {
+      const raw = row[index.get(c.name)!]!;
+      if (c.type === 'categorical') {
+        const s = raw.trim();
+        let code: number;
+        if (s === '' || s === 'NA') {
+          code = c.missing === 'category' ? levelIndex.get(c.name)!.get(MISSING_LEVEL)! : -1;
+        } else {
+          const found = levelIndex.get(c.name)!.get(s);
+          if (found === undefined || s === MISSING_LEVEL) {
+            reject(line, c.name, `unknown category ${JSON.stringify(s)}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`);
+            continue rows;
+          }
+          code = found;
+        }
+        cat.get(c.name)![k] = code;
+      } else {
+        const cell = parseNumericCell(c, raw);
+        if (!cell.ok) {
+          reject(line, c.name, cell.reason);
+          continue rows;
+        }
+        if (cell.clipped) rowClipped++;
+        num.get(c.name)![k] = cell.value;
+      }
+    }
+    clipped += rowClipped;
+    k++;
+  }
+  if (k > schema.maxRowsPerParty) {
+    throw new DatasetError(0, '', `dataset has ${k} rows but the schema allows at most maxRowsPerParty = ${schema.maxRowsPerParty}; raise maxRowsPerParty in the schema (all parties must agree) or split the data`);
+  }
+  const columns = new Map<string, Column>();
+  for (const c of used) {
+    if (c.type === 'categorical') columns.set(c.name, { kind: 'categorical', levels: levelsOf(c), codes: cat.get(c.name)!.slice(0, k) });
+    else columns.set(c.name, { kind: 'numeric', values: num.get(c.name)!.slice(0, k) });
+  }
+  return {
+    dataset: { schema, rowCount: k, columns },
+    report: { rowsRead: nRead, rowsLoaded: k, rejected, extraColumns, clipped },
+  };
+}
+
+/** Reads a CSV file (UTF-8) and builds a dataset from it. */
+export async function loadCsvFile(path: string, schema: Schema, options: BuildOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
+  const text = await readFile(path, 'utf8');
+  return buildDataset(schema, text, options);
+}
+
+/** The dataset restricted to the given row indices (in that order). */
+export function selectRows(dataset: Dataset, rows: ArrayLike<number>): Dataset {
+  const columns = new Map<string, Column>();
+  const m = rows.length;
+  for (const [name, col] of dataset.columns) {
+    if (col.kind === 'numeric') {
+      const v = new Float64Array(m);
+      for (let i = 0; i < m; i++) v[i] = col.values[rows[i]!]!;
+      columns.set(name, { kind: 'numeric', values: v });
+    } else {
+      const c = new Int32Array(m);
+      for (let i = 0; i < m; i++) c[i] = col.codes[rows[i]!]!;
+      columns.set(name, { kind: 'categorical', levels: [...col.levels], codes: c });
+    }
+  }
+  return { schema: dataset.schema, rowCount: m, columns };
+}
+
+/** Deterministic stream of uniform u32 words: SHA-256(seed ‖ counter) blocks. Not for secrets. */
+function wordStream(seed: string | number): () => number {
+  const seedBytes = utf8(`blindsum/split/v1|${typeof seed}|${String(seed)}`);
+  let counter = 0;
+  let block = new Uint32Array(0);
+  let pos = 0;
+  return () => {
+    if (pos >= block.length) {
+      const h = sha256(concatBytes(seedBytes, u32be(counter++)));
+      const dv = new DataView(h.buffer, h.byteOffset, h.byteLength);
+      block = new Uint32Array(8);
+      for (let j = 0; j < 8; j++) block[j] = dv.getUint32(4 * j, false);
+      pos = 0;
+    }
+    return block[pos++]!;
+  };
+}
+
+/**
+ * Assigns each of `n` rows to one of `parts` parts: a seeded uniform shuffle, then contiguous
+ * chunks whose sizes differ by at most one. Deterministic from (n, parts, seed).
+ */
+export function splitAssignment(n: number, parts: number, seed: string | number): Int32Array {
+  if (!Number.isSafeInteger(parts) || parts < 1) throw new RangeError(`parts: expected a positive integer, got ${parts}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`n: expected a non-negative integer, got ${n}`);
+  const next = wordStream(seed);
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const range = i + 1;
+    const limit = Math.floor(2 ** 32 / range) * range;
+    let w = next();
+    while (w >= limit) w = next();
+    const j = w % range;
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  const out = new Int32Array(n);
+  for (let pos = 0; pos < n; pos++) out[perm[pos]!] = Math.floor((pos * parts) / n);
+  return out;
+}
+
+/** Splits rows by an assignment (row i goes to part assignment[i]). */
+export function partitionDataset(dataset: Dataset, assignment: Int32Array, parts: number): Dataset[] {
+  if (assignment.length !== dataset.rowCount) throw new RangeError(`assignment: expected ${dataset.rowCount} entries, got ${assignment.length}`);
+  const idx: number[][] = Array.from({ length: parts }, () => []);
+  for (let i = 0; i < assignment.length; i++) {
+    const p = assignment[i]!;
+    if (p < 0 || p >= parts) throw new RangeError(`assignment[${i}] = ${p} outside [0, ${parts})`);
+    idx[p]!.push(i);
+  }
+  return idx.map((rows) => selectRows(dataset, rows));
+}
+
+/** Random row split into `parts` datasets, deterministic from the seed. */
+export function splitDataset(dataset: Dataset, parts: number, seed: string | number): Dataset[] {
+  return partitionDataset(dataset, splitAssignment(dataset.rowCount, parts, seed), parts);
+}
+
+/** Non-IID split: one dataset per level of a categorical column (missing values in the last part). */
+export function splitDatasetByColumn(dataset: Dataset, column: string): Dataset[] {
+  const col = dataset.columns.get(column);
+  if (!col || col.kind !== 'categorical') throw new TypeError(`splitDatasetByColumn: "${column}" is not a categorical column of the dataset`);
+  const parts = col.levels.length + 1;
+  const a = new Int32Array(dataset.rowCount);
+  for (let i = 0; i < a.length; i++) a[i] = col.codes[i]! < 0 ? parts - 1 : col.codes[i]!;
+  return partitionDataset(dataset, a, parts).filter((d) => d.rowCount > 0);
+}
+
+/** The same random split as splitDataset, on CSV text: each part is a CSV file with the header. */
+export function splitCsvText(csvText: string, parts: number, seed: string | number): string[] {
+  const table = parseCsv(csvText);
+  const a = splitAssignment(table.rows.length, parts, seed);
+  const byPart: string[][][] = Array.from({ length: parts }, () => []);
+  for (let i = 0; i < a.length; i++) byPart[a[i]!]!.push(table.rows[i]!);
+  return byPart.map((rows) => formatCsv(table.header, rows));
+}

@@ -1,0 +1,20 @@
+/** Public API of the statistics library (pure: the only I/O is loadCsvFile). */
+export { parseSchema, schemaDigest, findColumn, levelsOf, absBound, SchemaError, MISSING_LEVEL, COLUMN_TYPES } from './schema.ts';
+export type { Schema, ColumnSpec, ColumnType, MissingPolicy, OutOfBoundsPolicy } from './schema.ts';
+export { parseCsv, formatCsv, CsvError } from './csv.ts';
+export type { CsvTable } from './csv.ts';
+export {
+  buildDataset, loadCsvFile, selectRows, splitAssignment, partitionDataset, splitDataset,
+  splitDatasetByColumn, splitCsvText, DatasetError,
+} from './dataset.ts';
+export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions } from './dataset.ts';
+export { validateQuery, parseQueryJson, describeQuery, QueryError, QUERY_KINDS, PREDICATE_OPS } from './query.ts';
+export type { Query, QueryKind, Predicate, PredicateOp } from './query.ts';
+export { matchRows, countMatching } from './filter.ts';
+export { KINDS } from './kinds/index.ts';
+export type * from './kinds/types.ts';
+export { planQuery, localStatistics, finalize, toRing, fromRing, MAX_SCALE_BITS } from './plan.ts';
+export type { Plan, PlanOptions } from './plan.ts';
+export { centralResult } from './central.ts';
+export { compareResults, formatResult, numericFields } from './result.ts';
+export { canonicalJson } from './canonical.ts';

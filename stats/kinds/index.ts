@@ -1,0 +1,15 @@
+/** Registry: the one KindDef per query kind. */
+import type { QueryKind } from '../query.ts';
+import { contingency, frequency } from './categorical.ts';
+import { histogram } from './histogram.ts';
+import { correlation, covariance } from './moments.ts';
+import { linearRegression } from './regression.ts';
+import type { KindDef } from './types.ts';
+import { count, mean, sum, variance } from './univariate.ts';
+
+export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
+  count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
+  linear_regression: linearRegression,
+};
+
+export type * from './types.ts';

@@ -1,0 +1,69 @@
+/**
+ * The one definition per query kind, shared by every backend: the statistic vector's layout
+ * (known before any data is read), each row's contribution to it, and the post-processing of
+ * the aggregated vector into a result.
+ */
+import type { Dataset } from '../dataset.ts';
+import type { Query } from '../query.ts';
+import type { Schema } from '../schema.ts';
+
+/** One coordinate of the statistic vector. */
+export interface Entry {
+  name: string;
+  /** Max |contribution of ONE row| to this entry, after clipping to the schema bounds. */
+  bound: number;
+  /** Every row contribution is an integer (no fixed-point scale needed). */
+  integer: boolean;
+}
+
+/** Aggregated statistic vector on the fixed-point grid: entry i is sums[i] / 2^scaleBits[i]. */
+export interface FixedSums {
+  sums: bigint[];
+  scaleBits: number[];
+}
+
+/**
+ * Per-row contribution: writes the row's terms into `out` (zeroed by the caller) and returns
+ * false when the row does not contribute (a value needed by the query is missing).
+ */
+export type RowTerms = (row: number, out: Float64Array) => boolean;
+
+export interface KindDef {
+  layout(q: Query, schema: Schema): Entry[];
+  rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms;
+  finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
+}
+
+type Num = number | null;
+interface Base {
+  /** Rows used (after filter and missing-value exclusion). */
+  n: number;
+  /** Why a field is null or was adjusted (degenerate cases); empty when none. */
+  notes: string[];
+}
+export interface CountResult extends Base { kind: 'count' }
+export interface SumResult extends Base { kind: 'sum'; column: string; sum: number }
+export interface MeanResult extends Base { kind: 'mean'; column: string; mean: Num }
+export interface VarianceResult extends Base { kind: 'variance'; column: string; mean: Num; variance: Num; sd: Num }
+export interface HistogramResult extends Base {
+  kind: 'histogram'; column: string; edges: number[]; counts: number[];
+  /** Rows with a value below the first edge / above the last edge. */
+  below: number; above: number;
+}
+export interface FrequencyResult extends Base { kind: 'frequency'; column: string; levels: string[]; counts: number[] }
+export interface ContingencyResult extends Base {
+  kind: 'contingency'; rowColumn: string; colColumn: string;
+  rowLevels: string[]; colLevels: string[]; counts: number[][];
+}
+export interface CovarianceResult extends Base { kind: 'covariance'; columns: string[]; means: Num[]; matrix: Num[][] }
+export interface CorrelationResult extends Base { kind: 'correlation'; columns: string[]; matrix: Num[][] }
+export interface LinearRegressionResult extends Base {
+  kind: 'linear_regression'; target: string; terms: string[];
+  coefficients: number[]; standardErrors: Num[]; residualStdError: Num; rSquared: Num;
+  /** Residual degrees of freedom n − p (p counts the intercept). */
+  dfResidual: number;
+}
+
+export type QueryResult =
+  | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
+  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult;

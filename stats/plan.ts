@@ -1,0 +1,150 @@
+/**
+ * What the services call: planQuery (layout, fixed-point scales, overflow check — before any
+ * data is read), localStatistics (a party's exact integer sums), finalize (post-processing of
+ * the aggregated sums). Every backend uses these, so there is one definition per kind.
+ *
+ * Encoding: entry i of a row is quantized to round(term · 2^scaleBits[i]) (half away from
+ * zero) row by row, so the federated sum of the parties' vectors equals, exactly, the central
+ * sum of the same quantized terms.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex, utf8 } from '../crypto/bytes.ts';
+import { canonicalJson } from './canonical.ts';
+import type { Dataset } from './dataset.ts';
+import { matchRows } from './filter.ts';
+import { KINDS } from './kinds/index.ts';
+import type { Entry, QueryResult } from './kinds/types.ts';
+import { QueryError, validateQuery } from './query.ts';
+import type { Query } from './query.ts';
+import { schemaDigest } from './schema.ts';
+import type { Schema } from './schema.ts';
+
+/** Largest fixed-point scale used for real-valued entries. */
+export const MAX_SCALE_BITS = 24;
+
+export interface PlanOptions {
+  parties: number;
+  ringBits: 32 | 64;
+}
+
+export interface Plan {
+  entries: Entry[];
+  scaleBits: number[];
+  ringBits: 32 | 64;
+  parties: number;
+  /** Hex SHA-256 of the canonical plan (query, schema digest, parties, ring, entries, scales). */
+  digest: string;
+}
+
+/** The query with only its defined fields, in a fixed shape (for digests). */
+function normalQuery(q: Query): Query {
+  const out: Query = { kind: q.kind, columns: [...q.columns], filter: q.filter.map((p) => ({ column: p.column, op: p.op, values: [...p.values] })) };
+  if (q.bins !== undefined) out.bins = [...q.bins];
+  if (q.target !== undefined) out.target = q.target;
+  return out;
+}
+
+/** ceil(bound · 2^scale) as a bigint: the largest |quantized row term| of an entry. */
+function maxTerm(bound: number, scale: number): bigint {
+  return BigInt(Math.ceil(bound * 2 ** scale));
+}
+
+/**
+ * Chooses per-entry scales and checks that the sum over parties × maxRowsPerParty rows cannot
+ * overflow a signed ring of ringBits bits: rows · ceil(bound · 2^scale) < 2^(ringBits − 1).
+ * Integer entries use scale 0; real entries the largest scale ≤ 24 that passes.
+ */
+export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
+  validateQuery(q, schema);
+  const { parties, ringBits } = opts;
+  if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError(`parties: expected a positive integer, got ${parties}`);
+  if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`ringBits: expected 32 or 64, got ${String(ringBits)}`);
+  const entries = KINDS[q.kind].layout(q, schema);
+  const rows = BigInt(parties) * BigInt(schema.maxRowsPerParty);
+  const limit = 1n << BigInt(ringBits - 1);
+  const scaleBits = entries.map((e) => {
+    if (!(e.bound >= 0) || !Number.isFinite(e.bound)) throw new QueryError(`entry ${e.name}: bound ${e.bound} is not a finite non-negative number`);
+    if (e.integer) {
+      if (rows * maxTerm(e.bound, 0) >= limit) {
+        throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
+      }
+      return 0;
+    }
+    for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
+    throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
+  });
+  const body = { v: 1, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries, scaleBits };
+  const digest = toHex(sha256(utf8(canonicalJson(body))));
+  return { entries, scaleBits, ringBits, parties, digest };
+}
+
+function checkPlan(q: Query, schema: Schema, plan: Plan): void {
+  const again = planQuery(q, schema, { parties: plan.parties, ringBits: plan.ringBits });
+  if (again.digest !== plan.digest) {
+    throw new QueryError(`plan digest mismatch: this node computes ${again.digest.slice(0, 16)}… for the query, the plan says ${plan.digest.slice(0, 16)}…; check that both sides use the same schema (digest ${schemaDigest(schema).slice(0, 16)}…) and query`);
+  }
+}
+
+const TWO52 = 2 ** 52;
+
+/** A party's exact integer sums of its rows' quantized contributions. */
+export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: Dataset): { sums: bigint[]; rowsUsed: number } {
+  checkPlan(q, schema, plan);
+  if (dataset.schema !== schema && schemaDigest(dataset.schema) !== schemaDigest(schema)) {
+    throw new QueryError('dataset was loaded with a different schema than the query plan uses; reload it with the federation schema');
+  }
+  if (dataset.rowCount > schema.maxRowsPerParty) {
+    throw new QueryError(`dataset has ${dataset.rowCount} rows, more than maxRowsPerParty = ${schema.maxRowsPerParty}; the overflow check would not hold`);
+  }
+  const m = plan.entries.length;
+  const mult = plan.scaleBits.map((s) => 2 ** s);
+  const big = new Array<bigint>(m).fill(0n);
+  const small = new Float64Array(m); // exact integer partial sums while |partial| < 2^52
+  const out = new Float64Array(m);
+  const terms = KINDS[q.kind].rowTerms(q, schema, dataset);
+  const mask = matchRows(dataset, q.filter);
+  let rowsUsed = 0;
+  for (let r = 0; r < dataset.rowCount; r++) {
+    if (!mask[r]) continue;
+    out.fill(0);
+    if (!terms(r, out)) continue;
+    rowsUsed++;
+    for (let i = 0; i < m; i++) {
+      const t = out[i]!;
+      if (t === 0) continue;
+      const v = t * mult[i]!;
+      const qv = v < 0 ? -Math.round(-v) : Math.round(v);
+      if (Math.abs(qv) >= TWO52) {
+        big[i]! += BigInt(qv);
+        continue;
+      }
+      const acc = small[i]! + qv;
+      if (Math.abs(acc) >= TWO52) {
+        big[i]! += BigInt(acc); // exact: both addends are below 2^52 in magnitude
+        small[i] = 0;
+      } else {
+        small[i] = acc;
+      }
+    }
+  }
+  const sums = big.map((b, i) => b + BigInt(small[i]!));
+  return { sums, rowsUsed };
+}
+
+/** Post-processes aggregated sums (signed integers on the plan's grid) into a result. */
+export function finalize(q: Query, schema: Schema, plan: Plan, sums: bigint[]): QueryResult {
+  checkPlan(q, schema, plan);
+  if (sums.length !== plan.entries.length) throw new RangeError(`sums: expected ${plan.entries.length} entries for ${q.kind}, got ${sums.length}`);
+  for (let i = 0; i < sums.length; i++) if (typeof sums[i] !== 'bigint') throw new TypeError(`sums[${i}]: expected a bigint`);
+  return KINDS[q.kind].finalize(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits] });
+}
+
+/** Signed sums to ring elements in [0, 2^ringBits) (two's complement). */
+export function toRing(sums: bigint[], ringBits: 32 | 64): bigint[] {
+  return sums.map((s) => BigInt.asUintN(ringBits, s));
+}
+
+/** Ring elements back to signed sums in [−2^(ringBits−1), 2^(ringBits−1)). */
+export function fromRing(values: bigint[], ringBits: 32 | 64): bigint[] {
+  return values.map((v) => BigInt.asIntN(ringBits, v));
+}

@@ -1,0 +1,213 @@
+/**
+ * Federated query: what to compute (kind), over which columns, on which rows (filter). Checked
+ * against the schema before any data is read.
+ */
+import { findColumn, levelsOf } from './schema.ts';
+import type { ColumnSpec, Schema } from './schema.ts';
+
+export const QUERY_KINDS = [
+  'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
+  'contingency', 'covariance', 'correlation', 'linear_regression',
+] as const;
+export type QueryKind = (typeof QUERY_KINDS)[number];
+
+export const PREDICATE_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'in', 'between', 'is_missing', 'not_missing'] as const;
+export type PredicateOp = (typeof PREDICATE_OPS)[number];
+
+/** 'between' = [lo, hi] inclusive; 'in' = list; 'is_missing'/'not_missing' = []. */
+export interface Predicate {
+  column: string;
+  op: PredicateOp;
+  values: (string | number)[];
+}
+
+export interface Query {
+  kind: QueryKind;
+  columns: string[];
+  filter: Predicate[];
+  /** Histogram bin edges, strictly increasing. */
+  bins?: number[];
+  /** Response of linear_regression. */
+  target?: string;
+}
+
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+const isNumericType = (c: ColumnSpec): boolean => c.type === 'numeric' || c.type === 'integer';
+
+function column(schema: Schema, name: string, role: string): ColumnSpec {
+  const c = findColumn(schema, name);
+  if (!c) {
+    throw new QueryError(`${role}: unknown column "${name}"; schema "${schema.name}" has ${schema.columns.filter((x) => x.type !== 'identifier').map((x) => x.name).join(', ')}`);
+  }
+  if (c.type === 'identifier') throw new QueryError(`${role}: column "${name}" is an identifier; identifiers are never aggregated or filtered on`);
+  return c;
+}
+
+function needNumeric(c: ColumnSpec, kind: string): void {
+  if (!isNumericType(c)) throw new QueryError(`${kind} needs numeric or integer columns; "${c.name}" is ${c.type}`);
+}
+function needCategorical(c: ColumnSpec, kind: string): void {
+  if (c.type !== 'categorical') throw new QueryError(`${kind} needs categorical columns; "${c.name}" is ${c.type} (use a histogram for numeric columns)`);
+}
+
+function arity(q: Query, n: number | [number, number], what: string): void {
+  const [lo, hi] = typeof n === 'number' ? [n, n] : n;
+  if (q.columns.length < lo || q.columns.length > hi) {
+    throw new QueryError(`${q.kind} takes ${what}; got columns [${q.columns.join(', ')}]`);
+  }
+}
+
+function validatePredicate(p: Predicate, schema: Schema, i: number): void {
+  const where = `filter[${i}] (${p.column} ${p.op})`;
+  const c = column(schema, p.column, `filter[${i}]`);
+  const v = p.values;
+  if (p.op === 'is_missing' || p.op === 'not_missing') {
+    if (v.length !== 0) throw new QueryError(`${where}: takes no values; use values: []`);
+    return;
+  }
+  if (p.op === 'between') {
+    if (v.length !== 2) throw new QueryError(`${where}: takes exactly two values [lo, hi]`);
+  } else if (p.op === 'in') {
+    if (v.length === 0) throw new QueryError(`${where}: takes a non-empty list of values`);
+  } else if (v.length !== 1) {
+    throw new QueryError(`${where}: takes exactly one value, got ${v.length}`);
+  }
+  const ordered = p.op === 'lt' || p.op === 'le' || p.op === 'gt' || p.op === 'ge' || p.op === 'between';
+  if (isNumericType(c)) {
+    for (const x of v) {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new QueryError(`${where}: column "${c.name}" is ${c.type}; values must be finite numbers, got ${JSON.stringify(x)}`);
+    }
+    if (p.op === 'between' && (v[0] as number) > (v[1] as number)) throw new QueryError(`${where}: lo (${v[0]}) must not exceed hi (${v[1]})`);
+  } else {
+    if (ordered) throw new QueryError(`${where}: ${p.op} needs a numeric or integer column; "${c.name}" is categorical (use eq, ne or in)`);
+    const levels = levelsOf(c);
+    for (const x of v) {
+      if (typeof x !== 'string' && typeof x !== 'number') throw new QueryError(`${where}: values must be strings (category levels)`);
+      if (!levels.includes(String(x))) throw new QueryError(`${where}: ${JSON.stringify(x)} is not a level of "${c.name}"; levels: ${levels.join(', ')}`);
+    }
+  }
+}
+
+/** Checks a query against the schema; throws QueryError naming the problem. */
+export function validateQuery(q: Query, schema: Schema): void {
+  if (!(QUERY_KINDS as readonly string[]).includes(q.kind)) throw new QueryError(`unknown query kind ${JSON.stringify(q.kind)}; use one of ${QUERY_KINDS.join(', ')}`);
+  const cols = q.columns.map((name, i) => column(schema, name, `columns[${i}]`));
+  if (new Set(q.columns).size !== q.columns.length) throw new QueryError(`${q.kind}: columns [${q.columns.join(', ')}] contain a duplicate`);
+  if (q.bins !== undefined && q.kind !== 'histogram') throw new QueryError(`bins only apply to histogram queries, not ${q.kind}`);
+  if (q.target !== undefined && q.kind !== 'linear_regression') throw new QueryError(`target only applies to linear_regression, not ${q.kind}`);
+  switch (q.kind) {
+    case 'count':
+      arity(q, 0, 'no columns (columns: [])');
+      break;
+    case 'sum': case 'mean': case 'variance':
+      arity(q, 1, 'one numeric column');
+      needNumeric(cols[0]!, q.kind);
+      break;
+    case 'histogram': {
+      arity(q, 1, 'one numeric column');
+      needNumeric(cols[0]!, q.kind);
+      const b = q.bins;
+      if (!b || b.length < 2) throw new QueryError('histogram needs bins: at least two strictly increasing edges');
+      if (b.length > 10_001) throw new QueryError(`histogram: at most 10000 bins, got ${b.length - 1}`);
+      for (let i = 0; i < b.length; i++) {
+        if (typeof b[i] !== 'number' || !Number.isFinite(b[i])) throw new QueryError(`histogram bins[${i}]: expected a finite number`);
+        if (i > 0 && !(b[i]! > b[i - 1]!)) throw new QueryError(`histogram bins must be strictly increasing; bins[${i}] = ${b[i]} after ${b[i - 1]}`);
+      }
+      break;
+    }
+    case 'frequency':
+      arity(q, 1, 'one categorical column');
+      needCategorical(cols[0]!, q.kind);
+      break;
+    case 'contingency':
+      arity(q, 2, 'two categorical columns [row, column]');
+      for (const c of cols) needCategorical(c, q.kind);
+      break;
+    case 'covariance': case 'correlation':
+      arity(q, [2, 50], 'between 2 and 50 numeric columns');
+      for (const c of cols) needNumeric(c, q.kind);
+      break;
+    case 'linear_regression': {
+      arity(q, [1, 50], 'between 1 and 50 numeric predictor columns (the intercept is always included)');
+      for (const c of cols) needNumeric(c, q.kind);
+      if (q.target === undefined) throw new QueryError('linear_regression needs target: the response column');
+      const t = column(schema, q.target, 'target');
+      needNumeric(t, q.kind);
+      if (q.columns.includes(q.target)) throw new QueryError(`linear_regression: target "${q.target}" is also a predictor`);
+      break;
+    }
+  }
+  q.filter.forEach((p, i) => validatePredicate(p, schema, i));
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Checks the shape of a JSON query (types only; validateQuery checks it against a schema). */
+export function parseQueryJson(json: unknown): Query {
+  if (!isObject(json)) throw new QueryError('query: expected an object { kind, columns, filter, bins?, target? }');
+  for (const k of Object.keys(json)) {
+    if (!['kind', 'columns', 'filter', 'bins', 'target'].includes(k)) throw new QueryError(`query: unknown field "${k}"`);
+  }
+  const kind = json.kind;
+  if (typeof kind !== 'string' || !(QUERY_KINDS as readonly string[]).includes(kind)) {
+    throw new QueryError(`query.kind: got ${JSON.stringify(kind)}; use one of ${QUERY_KINDS.join(', ')}`);
+  }
+  const columns = json.columns ?? [];
+  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw new QueryError('query.columns: expected an array of column names');
+  const filterRaw = json.filter ?? [];
+  if (!Array.isArray(filterRaw)) throw new QueryError('query.filter: expected an array of predicates');
+  const filter = filterRaw.map((p, i): Predicate => {
+    if (!isObject(p)) throw new QueryError(`query.filter[${i}]: expected { column, op, values }`);
+    if (typeof p.column !== 'string') throw new QueryError(`query.filter[${i}].column: expected a column name`);
+    if (typeof p.op !== 'string' || !(PREDICATE_OPS as readonly string[]).includes(p.op)) {
+      throw new QueryError(`query.filter[${i}].op: got ${JSON.stringify(p.op)}; use one of ${PREDICATE_OPS.join(', ')}`);
+    }
+    const values = p.values ?? [];
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string' || typeof v === 'number')) {
+      throw new QueryError(`query.filter[${i}].values: expected an array of strings or numbers`);
+    }
+    return { column: p.column, op: p.op as PredicateOp, values: [...(values as (string | number)[])] };
+  });
+  const q: Query = { kind: kind as QueryKind, columns: [...(columns as string[])], filter };
+  if (json.bins !== undefined) {
+    if (!Array.isArray(json.bins) || !json.bins.every((b) => typeof b === 'number')) throw new QueryError('query.bins: expected an array of numbers');
+    q.bins = [...(json.bins as number[])];
+  }
+  if (json.target !== undefined) {
+    if (typeof json.target !== 'string') throw new QueryError('query.target: expected a column name');
+    q.target = json.target;
+  }
+  return q;
+}
+
+function describePredicate(p: Predicate): string {
+  const v = p.values.map((x) => (typeof x === 'string' ? JSON.stringify(x) : String(x)));
+  switch (p.op) {
+    case 'is_missing': return `${p.column} is missing`;
+    case 'not_missing': return `${p.column} is not missing`;
+    case 'between': return `${p.column} between ${v[0]} and ${v[1]}`;
+    case 'in': return `${p.column} in {${v.join(', ')}}`;
+    default: {
+      const sym = { eq: '=', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' }[p.op];
+      return `${p.column} ${sym} ${v[0]}`;
+    }
+  }
+}
+
+/** One-line human description, e.g. `mean(age) where sex = "f"`. */
+export function describeQuery(q: Query): string {
+  let s: string;
+  if (q.kind === 'linear_regression') s = `linear_regression(${q.target ?? '?'} ~ 1 + ${q.columns.join(' + ')})`;
+  else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
+  else s = `${q.kind}(${q.columns.join(', ')})`;
+  if (q.filter.length > 0) s += ` where ${q.filter.map(describePredicate).join(' and ')}`;
+  return s;
+}

@@ -1,0 +1,108 @@
+/** Comparing and printing query results. */
+import type { QueryResult } from './kinds/types.ts';
+
+type Leaf = number | null;
+
+/** The numeric fields of a result, flattened in a fixed order with their paths. */
+export function numericFields(r: QueryResult): [string, Leaf][] {
+  const out: [string, Leaf][] = [['n', r.n]];
+  const vec = (name: string, xs: Leaf[]): void => xs.forEach((x, i) => out.push([`${name}[${i}]`, x]));
+  const mat = (name: string, m: Leaf[][]): void => m.forEach((row, i) => vec(`${name}[${i}]`, row));
+  switch (r.kind) {
+    case 'count': break;
+    case 'sum': out.push(['sum', r.sum]); break;
+    case 'mean': out.push(['mean', r.mean]); break;
+    case 'variance': out.push(['mean', r.mean], ['variance', r.variance], ['sd', r.sd]); break;
+    case 'histogram': vec('counts', r.counts); out.push(['below', r.below], ['above', r.above]); break;
+    case 'frequency': vec('counts', r.counts); break;
+    case 'contingency': mat('counts', r.counts); break;
+    case 'covariance': vec('means', r.means); mat('matrix', r.matrix); break;
+    case 'correlation': mat('matrix', r.matrix); break;
+    case 'linear_regression':
+      vec('coefficients', r.coefficients); vec('standardErrors', r.standardErrors);
+      out.push(['residualStdError', r.residualStdError], ['rSquared', r.rSquared]);
+      break;
+  }
+  return out;
+}
+
+/**
+ * Largest absolute and relative difference over all numeric fields (relative to the larger
+ * magnitude; 0 when both are 0). A field null on one side only counts as an infinite difference.
+ */
+export function compareResults(a: QueryResult, b: QueryResult): { maxAbsDiff: number; maxRelDiff: number } {
+  if (a.kind !== b.kind) throw new TypeError(`compareResults: kinds differ (${a.kind} vs ${b.kind})`);
+  const fa = numericFields(a);
+  const fb = numericFields(b);
+  if (fa.length !== fb.length) throw new RangeError(`compareResults: shapes differ (${fa.length} vs ${fb.length} fields)`);
+  let maxAbsDiff = 0;
+  let maxRelDiff = 0;
+  for (let i = 0; i < fa.length; i++) {
+    const x = fa[i]![1];
+    const y = fb[i]![1];
+    if (x === null && y === null) continue;
+    if (x === null || y === null) return { maxAbsDiff: Infinity, maxRelDiff: Infinity };
+    const d = Math.abs(x - y);
+    const scale = Math.max(Math.abs(x), Math.abs(y));
+    maxAbsDiff = Math.max(maxAbsDiff, d);
+    if (scale > 0) maxRelDiff = Math.max(maxRelDiff, d / scale);
+  }
+  return { maxAbsDiff, maxRelDiff };
+}
+
+function fmt(x: Leaf): string {
+  if (x === null) return '—';
+  if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-4 || a >= 1e9)) return x.toExponential(4);
+  return x.toPrecision(6).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+}
+
+/** A plain-text table: first row is the header; columns padded, numbers right-aligned. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => (r[j] ?? '').length)));
+  return rows
+    .map((r) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
+/** Readable table(s) for the terminal. */
+export function formatResult(r: QueryResult): string {
+  const lines: string[] = [];
+  switch (r.kind) {
+    case 'count': lines.push(`count: ${fmt(r.n)}`); break;
+    case 'sum': lines.push(table([['column', 'n', 'sum'], [r.column, fmt(r.n), fmt(r.sum)]])); break;
+    case 'mean': lines.push(table([['column', 'n', 'mean'], [r.column, fmt(r.n), fmt(r.mean)]])); break;
+    case 'variance':
+      lines.push(table([['column', 'n', 'mean', 'variance', 'sd'], [r.column, fmt(r.n), fmt(r.mean), fmt(r.variance), fmt(r.sd)]]));
+      break;
+    case 'histogram': {
+      const k = r.counts.length;
+      const rows = [[`${r.column} bin`, 'count']];
+      rows.push([`< ${r.edges[0]}`, fmt(r.below)]);
+      for (let i = 0; i < k; i++) rows.push([`[${r.edges[i]}, ${r.edges[i + 1]}${i === k - 1 ? ']' : ')'}`, fmt(r.counts[i]!)]);
+      rows.push([`> ${r.edges[k]}`, fmt(r.above)]);
+      lines.push(table(rows), `n = ${fmt(r.n)}`);
+      break;
+    }
+    case 'frequency':
+      lines.push(table([[r.column, 'count'], ...r.levels.map((l, i) => [l, fmt(r.counts[i]!)])]), `n = ${fmt(r.n)}`);
+      break;
+    case 'contingency':
+      lines.push(table([[`${r.rowColumn} \\ ${r.colColumn}`, ...r.colLevels], ...r.rowLevels.map((l, i) => [l, ...r.counts[i]!.map(fmt)])]), `n = ${fmt(r.n)}`);
+      break;
+    case 'covariance':
+    case 'correlation':
+      lines.push(`${r.kind} matrix`, table([['', ...r.columns], ...r.columns.map((c, i) => [c, ...r.matrix[i]!.map(fmt)])]), `n = ${fmt(r.n)}`);
+      break;
+    case 'linear_regression':
+      lines.push(
+        `linear regression of ${r.target}`,
+        table([['term', 'estimate', 'std. error'], ...r.terms.map((t, i) => [t, fmt(r.coefficients[i]!), fmt(r.standardErrors[i] ?? null)])]),
+        `residual std. error ${fmt(r.residualStdError)} on ${r.dfResidual} df; R² = ${fmt(r.rSquared)}; n = ${fmt(r.n)}`,
+      );
+      break;
+  }
+  for (const note of r.notes) lines.push(`note: ${note}`);
+  return lines.join('\n');
+}

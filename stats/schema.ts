@@ -1,0 +1,182 @@
+/**
+ * The schema a party declares for its data: every column's type and bounds (numeric range or
+ * category list), so that fixed-point scales, overflow checks and, later, differential-privacy
+ * sensitivities are known before any data is read. Parties and the aggregator compare
+ * `schemaDigest` to check they use the same schema.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex, utf8 } from '../crypto/bytes.ts';
+import { canonicalJson } from './canonical.ts';
+
+export const COLUMN_TYPES = ['numeric', 'integer', 'categorical', 'identifier'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+export const MISSING_POLICIES = ['drop', 'category'] as const;
+export type MissingPolicy = (typeof MISSING_POLICIES)[number];
+export const OUT_OF_BOUNDS_POLICIES = ['reject', 'clip'] as const;
+export type OutOfBoundsPolicy = (typeof OUT_OF_BOUNDS_POLICIES)[number];
+
+/** Level used for a missing value of a categorical column declared with `missing: 'category'`. */
+export const MISSING_LEVEL = '(missing)';
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  /** Lower bound, required for numeric/integer columns. */
+  min?: number;
+  /** Upper bound, required for numeric/integer columns. */
+  max?: number;
+  /** Allowed levels, required for categorical columns. */
+  categories?: string[];
+  /** 'drop' (default): a row missing a column used by a query is excluded from that query;
+   * 'category' (categorical only): missing is the level "(missing)". */
+  missing?: MissingPolicy;
+  /** 'reject' (default): a value outside [min, max] rejects the row; 'clip': clamp it. */
+  outOfBounds?: OutOfBoundsPolicy;
+  description?: string;
+}
+
+export interface Schema {
+  name: string;
+  maxRowsPerParty: number;
+  columns: ColumnSpec[];
+}
+
+export class SchemaError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`schema ${field}: ${message}`);
+    this.name = 'SchemaError';
+    this.field = field;
+  }
+}
+
+const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'description']);
+const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'columns']);
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function parseColumn(raw: unknown, index: number): ColumnSpec {
+  const where = `columns[${index}]`;
+  if (!isObject(raw)) throw new SchemaError(where, 'expected an object { name, type, ... }');
+  if (typeof raw.name !== 'string' || raw.name.length === 0) {
+    throw new SchemaError(`${where}.name`, 'expected a non-empty string');
+  }
+  const name = raw.name;
+  const at = `column "${name}"`;
+  for (const k of Object.keys(raw)) {
+    if (!COLUMN_KEYS.has(k)) {
+      throw new SchemaError(at, `unknown field "${k}"; allowed: ${[...COLUMN_KEYS].join(', ')}`);
+    }
+  }
+  const type = raw.type;
+  if (typeof type !== 'string' || !(COLUMN_TYPES as readonly string[]).includes(type)) {
+    throw new SchemaError(`${at}.type`, `got ${JSON.stringify(type)}; use one of ${COLUMN_TYPES.join(', ')}`);
+  }
+  const spec: ColumnSpec = { name, type: type as ColumnType };
+  if (raw.description !== undefined) {
+    if (typeof raw.description !== 'string') throw new SchemaError(`${at}.description`, 'expected a string');
+    spec.description = raw.description;
+  }
+  const missing = raw.missing ?? 'drop';
+  if (typeof missing !== 'string' || !(MISSING_POLICIES as readonly string[]).includes(missing)) {
+    throw new SchemaError(`${at}.missing`, `got ${JSON.stringify(missing)}; use 'drop' or 'category'`);
+  }
+  const oob = raw.outOfBounds ?? 'reject';
+  if (typeof oob !== 'string' || !(OUT_OF_BOUNDS_POLICIES as readonly string[]).includes(oob)) {
+    throw new SchemaError(`${at}.outOfBounds`, `got ${JSON.stringify(oob)}; use 'reject' or 'clip'`);
+  }
+  if (type === 'numeric' || type === 'integer') {
+    for (const b of ['min', 'max'] as const) {
+      const v = raw[b];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new SchemaError(`${at}.${b}`, `required for a ${type} column: a finite number`);
+      }
+      if (type === 'integer' && !Number.isSafeInteger(v)) {
+        throw new SchemaError(`${at}.${b}`, `must be a (safe) integer for an integer column, got ${v}`);
+      }
+    }
+    const min = raw.min as number;
+    const max = raw.max as number;
+    if (!(min < max)) throw new SchemaError(at, `min (${min}) must be less than max (${max})`);
+    if (Math.max(Math.abs(min), Math.abs(max)) > 2 ** 40) {
+      throw new SchemaError(at, `bounds must lie within ±2^40 so that products of two values stay exact enough; got [${min}, ${max}]`);
+    }
+    if (raw.categories !== undefined) throw new SchemaError(`${at}.categories`, `only allowed for categorical columns`);
+    if (missing === 'category') throw new SchemaError(`${at}.missing`, `'category' is only allowed for categorical columns; use 'drop'`);
+    spec.min = min;
+    spec.max = max;
+    spec.outOfBounds = oob as OutOfBoundsPolicy;
+    spec.missing = 'drop';
+  } else {
+    if (raw.min !== undefined || raw.max !== undefined) {
+      throw new SchemaError(at, `min/max are only allowed for numeric or integer columns`);
+    }
+    if (raw.outOfBounds !== undefined) {
+      throw new SchemaError(`${at}.outOfBounds`, `only allowed for numeric or integer columns`);
+    }
+    if (type === 'categorical') {
+      const cats = raw.categories;
+      if (!Array.isArray(cats) || cats.length === 0 || !cats.every((c) => typeof c === 'string' && c.length > 0)) {
+        throw new SchemaError(`${at}.categories`, 'required for a categorical column: a non-empty array of non-empty strings');
+      }
+      if (new Set(cats).size !== cats.length) throw new SchemaError(`${at}.categories`, 'contains duplicates');
+      if (cats.includes(MISSING_LEVEL)) {
+        throw new SchemaError(`${at}.categories`, `"${MISSING_LEVEL}" is reserved; use missing: 'category' instead`);
+      }
+      spec.categories = [...(cats as string[])];
+      spec.missing = missing as MissingPolicy;
+    } else {
+      if (raw.categories !== undefined) throw new SchemaError(`${at}.categories`, `only allowed for categorical columns`);
+      if (missing === 'category') throw new SchemaError(`${at}.missing`, `'category' is only allowed for categorical columns`);
+      spec.missing = 'drop';
+    }
+  }
+  return spec;
+}
+
+/** Validates a parsed JSON schema and returns it with defaults filled in. */
+export function parseSchema(json: unknown): Schema {
+  if (!isObject(json)) throw new SchemaError('(root)', 'expected an object { name, maxRowsPerParty, columns }');
+  for (const k of Object.keys(json)) {
+    if (!SCHEMA_KEYS.has(k)) throw new SchemaError('(root)', `unknown field "${k}"; allowed: ${[...SCHEMA_KEYS].join(', ')}`);
+  }
+  if (typeof json.name !== 'string' || json.name.length === 0) throw new SchemaError('name', 'expected a non-empty string');
+  const maxRows = json.maxRowsPerParty;
+  if (typeof maxRows !== 'number' || !Number.isSafeInteger(maxRows) || maxRows < 1 || maxRows > 2 ** 31) {
+    throw new SchemaError('maxRowsPerParty', `expected an integer in [1, 2^31], got ${JSON.stringify(maxRows)}`);
+  }
+  if (!Array.isArray(json.columns) || json.columns.length === 0) {
+    throw new SchemaError('columns', 'expected a non-empty array of column specifications');
+  }
+  const columns = json.columns.map((c, i) => parseColumn(c, i));
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (seen.has(c.name)) throw new SchemaError(`column "${c.name}"`, 'declared twice; column names must be unique');
+    seen.add(c.name);
+  }
+  return { name: json.name, maxRowsPerParty: maxRows, columns };
+}
+
+/** Looks up a column by name (undefined when absent). */
+export function findColumn(schema: Schema, name: string): ColumnSpec | undefined {
+  return schema.columns.find((c) => c.name === name);
+}
+
+/** Levels of a categorical column as they appear in datasets and layouts (incl. "(missing)"). */
+export function levelsOf(spec: ColumnSpec): string[] {
+  const cats = spec.categories ?? [];
+  return spec.missing === 'category' ? [...cats, MISSING_LEVEL] : [...cats];
+}
+
+/** Largest absolute value a numeric/integer column can take after clipping to its bounds. */
+export function absBound(spec: ColumnSpec): number {
+  return Math.max(Math.abs(spec.min ?? 0), Math.abs(spec.max ?? 0));
+}
+
+/** Hex SHA-256 of the canonical JSON of the schema with defaults filled in. */
+export function schemaDigest(schema: Schema): string {
+  const normal = parseSchema(JSON.parse(JSON.stringify(schema)) as unknown);
+  return toHex(sha256(utf8(canonicalJson(normal))));
+}
