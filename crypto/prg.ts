@@ -1,0 +1,84 @@
+/**
+ * Mask expansion for secure aggregation: PRG(seed) = AES-256-CTR keystream with key = seed and
+ * the 128-bit counter block starting at zero, read as little-endian u32 words (the approach of
+ * Google's secure aggregation code). Each seed is a fresh 32-byte key used for one mask only.
+ *
+ * A seed never expands past 2^32 AES blocks (64 GiB, far beyond any vector here); longer
+ * requests are refused rather than silently reusing counter values.
+ *
+ * `addMask` is the in-place fast path: it streams the keystream in 64 KiB chunks and adds or
+ * subtracts it into the target modulo 2^32 or 2^64 without BigInt and without branches on data
+ * (carries and borrows come from sign bits, Hacker's Delight §2-16).
+ */
+import { createCipheriv } from 'node:crypto';
+import type { Cipheriv } from 'node:crypto';
+import { abytes } from './bytes.ts';
+import { addWordsAt } from './ring.ts';
+
+export const PRG_SEED_LENGTH = 32;
+/** Largest number of AES blocks one seed may produce. */
+export const PRG_MAX_BLOCKS = 2 ** 32;
+const MAX_WORDS = PRG_MAX_BLOCKS * 4;
+const CHUNK_BYTES = 64 * 1024;
+const ZERO_CHUNK = new Uint8Array(CHUNK_BYTES);
+const ZERO_IV = new Uint8Array(16);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function checkWords(words: number, field: string): void {
+  if (!Number.isSafeInteger(words) || words < 0) {
+    throw new RangeError(`${field}: expected a non-negative integer number of 32-bit words, got ${words}`);
+  }
+  if (words > MAX_WORDS) {
+    throw new RangeError(`${field}: ${words} words need more than 2^32 AES blocks from one seed; split the vector and derive one seed per part`);
+  }
+}
+
+function keystream(seed: Uint8Array): Cipheriv {
+  abytes(seed, 'seed', PRG_SEED_LENGTH);
+  return createCipheriv('aes-256-ctr', seed, ZERO_IV);
+}
+
+/** Views a keystream chunk (whole words) as Int32 words in little-endian order. */
+function asWords(chunk: Buffer): Int32Array {
+  const n = chunk.length >>> 2;
+  if (LITTLE_ENDIAN && chunk.byteOffset % 4 === 0) return new Int32Array(chunk.buffer, chunk.byteOffset, n);
+  const out = new Int32Array(n);
+  const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
+  return out;
+}
+
+/** `words` little-endian u32 words of the AES-256-CTR keystream of `seed`. */
+export function expandMask(seed: Uint8Array, words: number): Uint32Array {
+  checkWords(words, 'words');
+  const cipher = keystream(seed);
+  const out = new Uint32Array(words);
+  const outI = new Int32Array(out.buffer);
+  for (let w = 0; w < words; w += CHUNK_BYTES >>> 2) {
+    const n = Math.min(CHUNK_BYTES >>> 2, words - w);
+    outI.set(asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n))), w);
+  }
+  return out;
+}
+
+/**
+ * target += sign · PRG(seed) modulo 2^ringBits, in place. For ringBits 64, `target` holds
+ * little-endian (lo, hi) u32 pairs and must have even length.
+ */
+export function addMask(target: Uint32Array, seed: Uint8Array, ringBits: 32 | 64, sign: 1 | -1): void {
+  if (!(target instanceof Uint32Array)) throw new TypeError('target: expected Uint32Array');
+  if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`ringBits: expected 32 or 64, got ${ringBits}`);
+  if (sign !== 1 && sign !== -1) throw new RangeError(`sign: expected 1 or -1, got ${sign}`);
+  if (ringBits === 64 && target.length % 2 !== 0) {
+    throw new RangeError(`target: a 64-bit ring vector needs an even number of u32 words, got ${target.length}`);
+  }
+  checkWords(target.length, 'target.length');
+  const cipher = keystream(seed);
+  const t = new Int32Array(target.buffer, target.byteOffset, target.length);
+  const total = t.length;
+  for (let base = 0; base < total; base += CHUNK_BYTES >>> 2) {
+    const n = Math.min(CHUNK_BYTES >>> 2, total - base);
+    const k = asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n)));
+    addWordsAt(t, k, base, ringBits, sign);
+  }
+}
