@@ -125,6 +125,9 @@ export interface GetResultResponse {
   planDigest: string;
   submittedAtMs: bigint;
   finishedAtMs: bigint;
+  /** The exact integer sums on the fixed-point grid (entry i is scaled by 2^scale_bits[i]). */
+  exactSums: bigint[];
+  scaleBits: number[];
 }
 
 export interface ListPartiesRequest {
@@ -1024,6 +1027,8 @@ function createBaseGetResultResponse(): GetResultResponse {
     planDigest: "",
     submittedAtMs: 0n,
     finishedAtMs: 0n,
+    exactSums: [],
+    scaleBits: [],
   };
 }
 
@@ -1077,6 +1082,23 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
         throw new globalThis.Error("value provided for field message.finishedAtMs of type int64 too large");
       }
       writer.uint32(104).int64(message.finishedAtMs);
+    }
+    if (message.exactSums.length !== 0) {
+      writer.uint32(114).fork();
+      for (const v of message.exactSums) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field exactSums of type sint64 is too large");
+        }
+        writer.sint64(v);
+      }
+      writer.join();
+    }
+    if (message.scaleBits.length !== 0) {
+      writer.uint32(122).fork();
+      for (const v of message.scaleBits) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1208,6 +1230,42 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
             message.finishedAtMs = reader.int64() as bigint;
             continue;
           }
+          case 14: {
+            if (tag === 112) {
+              message.exactSums.push(reader.sint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 114) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.exactSums.push(reader.sint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 15: {
+            if (tag === 120) {
+              message.scaleBits.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 122) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.scaleBits.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1244,6 +1302,8 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     message.finishedAtMs = (object.finishedAtMs !== undefined && object.finishedAtMs !== null)
       ? BigInt(object.finishedAtMs)
       : 0n;
+    message.exactSums = object.exactSums?.map((e) => BigInt(e)) || [];
+    message.scaleBits = object.scaleBits?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * blindsum — privacy-preserving federated statistics.
+ * Every command has --help. Errors name the cause and the fix; exit code 2 = usage/config error.
+ */
+import { commandHelp, parse, UsageError, type Command } from './args.ts';
+import { demo } from './commands/demo.ts';
+import { keygen, roster } from './commands/keys.ts';
+import { parties, query, result } from './commands/query.ts';
+import { aggregator, party } from './commands/services.ts';
+
+const COMMANDS: Command[] = [demo, aggregator, party, query, result, parties, keygen, roster];
+
+function mainHelp(): string {
+  return [
+    'blindsum — federated statistics on health data with secure aggregation',
+    '',
+    'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`blindsum: unknown command "${name}"\n\n${mainHelp()}\n`);
+    return 2;
+  }
+  const parsed = parse(cmd, rest);
+  if (parsed === 'help') {
+    process.stdout.write(commandHelp(cmd) + '\n');
+    return 0;
+  }
+  return cmd.run(parsed.values, parsed.positionals);
+}
+
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError']);
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error;
+    if (USER_ERRORS.has(err.name)) {
+      process.stderr.write(`blindsum: ${err.message}\n`);
+      process.exitCode = err instanceof UsageError || err.name !== 'AnalystError' ? 2 : 1;
+    } else {
+      process.stderr.write(`blindsum: unexpected error: ${err.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,203 @@
+/**
+ * A whole federation on this machine, as separate processes on loopback: an aggregator and N
+ * party nodes, each started with the real CLI. Used by `blindsum demo` and the end-to-end tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { toHex } from '../crypto/bytes.ts';
+import { AnalystClient } from '../client/analyst.ts';
+import { writeNewIdentityFile } from '../services/common/keys.ts';
+
+export const CLI_PATH = fileURLToPath(new URL('./blindsum.ts', import.meta.url));
+
+export interface LocalFederationOptions {
+  dir: string;
+  schemaPath: string;
+  /** One CSV text per party. */
+  partyData: string[];
+  threshold?: number;
+  roundTimeoutMs?: number;
+  /** Extra environment per party index (e.g. test fault injection). */
+  partyEnv?: Record<number, Record<string, string>>;
+  /** Policy JSON per party index. */
+  partyPolicy?: Record<number, unknown>;
+  federation?: string;
+}
+
+export interface PartyProcess {
+  id: string;
+  index: number;
+  child: ChildProcess | undefined;
+  args: string[];
+}
+
+function waitForPort(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /listening on port (\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with code ${code} before listening`));
+    });
+  });
+}
+
+export class LocalFederation {
+  readonly dir: string;
+  readonly parties: PartyProcess[] = [];
+  readonly #opts: LocalFederationOptions;
+  #aggregator: ChildProcess | undefined;
+  #aggregatorArgs: string[] = [];
+  #port = 0;
+
+  private constructor(opts: LocalFederationOptions) {
+    this.#opts = opts;
+    this.dir = opts.dir;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.#port}`;
+  }
+
+  get rosterPath(): string {
+    return join(this.dir, 'roster.json');
+  }
+
+  /** Writes keys, roster, per-party data and policies; starts the aggregator and every party. */
+  static async start(opts: LocalFederationOptions): Promise<LocalFederation> {
+    const f = new LocalFederation(opts);
+    mkdirSync(opts.dir, { recursive: true });
+    const n = opts.partyData.length;
+    const entries: { id: string; publicKey: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `hospital-${i + 1}`;
+      const keyPath = join(opts.dir, `${id}.key`);
+      const { identity } = writeNewIdentityFile(keyPath, id);
+      entries.push({ id, publicKey: toHex(identity.publicKey) });
+      const dataPath = join(opts.dir, `${id}.csv`);
+      writeFileSync(dataPath, opts.partyData[i]!);
+      const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
+      const policy = opts.partyPolicy?.[i];
+      if (policy !== undefined) {
+        const policyPath = join(opts.dir, `${id}.policy.json`);
+        writeFileSync(policyPath, JSON.stringify(policy));
+        args.push('--policy', policyPath);
+      }
+      f.parties.push({ id, index: i, child: undefined, args });
+    }
+    const threshold = opts.threshold ?? Math.floor(n / 2) + 1;
+    writeFileSync(f.rosterPath, JSON.stringify({ federation: opts.federation ?? 'demo', threshold, parties: entries }, null, 2));
+    f.#aggregatorArgs = [
+      CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
+      '--data-dir', join(opts.dir, 'aggregator'), '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
+    ];
+    await f.startAggregator();
+    for (const p of f.parties) f.startParty(p.index);
+    await f.waitConnected(f.parties.map((p) => p.id));
+    return f;
+  }
+
+  #spawn(args: string[], logName: string, env: Record<string, string> = {}): ChildProcess {
+    const log = createWriteStream(join(this.dir, logName), { flags: 'a' });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    child.stderr!.pipe(log);
+    return child;
+  }
+
+  async startAggregator(): Promise<void> {
+    const args = [...this.#aggregatorArgs];
+    if (this.#port !== 0) args[args.indexOf('127.0.0.1:0')] = `127.0.0.1:${this.#port}`;
+    this.#aggregator = this.#spawn(args, 'aggregator.log');
+    this.#port = await waitForPort(this.#aggregator, 'aggregator');
+  }
+
+  startParty(index: number, env?: Record<string, string>): void {
+    const p = this.parties[index]!;
+    const args = [...p.args];
+    args[args.indexOf('--aggregator') + 1] = this.address;
+    p.child = this.#spawn(args, `${p.id}.log`, env ?? this.#opts.partyEnv?.[index] ?? {});
+  }
+
+  /** Kills a party process (SIGKILL by default) and waits for it to exit. */
+  async killParty(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.parties[index]!.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(signal);
+    await exited;
+  }
+
+  async killAggregator(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.#aggregator;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(signal);
+    await exited;
+  }
+
+  /** Resolves when the exit code of a party is known (e.g. after test fault injection). */
+  partyExit(index: number): Promise<number | null> {
+    const c = this.parties[index]!.child!;
+    if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(c.exitCode);
+    return new Promise((resolve) => c.once('exit', (code) => resolve(code)));
+  }
+
+  client(): AnalystClient {
+    return new AnalystClient(this.address);
+  }
+
+  async waitConnected(ids: string[], timeoutMs = 30_000): Promise<void> {
+    const client = this.client();
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        try {
+          const r = await client.listParties();
+          const connected = new Set(r.parties.filter((p) => p.connected).map((p) => p.partyId));
+          if (ids.every((id) => connected.has(id))) return;
+        } catch {
+          /* aggregator not up yet */
+        }
+        if (Date.now() > deadline) throw new Error(`parties ${ids.join(', ')} did not all connect within ${timeoutMs} ms; see logs in ${this.dir}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  logTail(name: string, lines = 20): string {
+    try {
+      return readFileSync(join(this.dir, name), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  async stop(): Promise<void> {
+    const all = [this.#aggregator, ...this.parties.map((p) => p.child)].filter((c): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null);
+    await Promise.all(
+      all.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+            c.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

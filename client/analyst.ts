@@ -1,0 +1,96 @@
+/**
+ * The analyst's client library: submit a federated query, follow its progress, fetch the
+ * result. Used by `blindsum query` and `blindsum demo`, and meant for analysts' own code.
+ */
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { AnalystServiceClient, type GetResultResponse, type ListPartiesResponse, type QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
+import { GRPC_OPTIONS } from '../services/common/grpc-options.ts';
+import { queryToProto } from '../services/common/query-codec.ts';
+import type { Query, QueryResult } from '../stats/index.ts';
+
+export interface QueryOutcome {
+  queryId: string;
+  status: string;
+  error: string;
+  result: QueryResult | undefined;
+  contributors: string[];
+  refusals: { partyId: string; reason: string }[];
+  entryNames: string[];
+  aggregate: number[];
+  /** Exact integer sums on the fixed-point grid, and each entry's scale (value = sum / 2^scale). */
+  exactSums: bigint[];
+  scaleBits: number[];
+  elapsedMs: number;
+}
+
+/** A gRPC failure with the server's message (never a stack). */
+export class AnalystError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = 'AnalystError';
+    this.code = code;
+  }
+}
+
+function wrap(e: ServiceError): AnalystError {
+  return new AnalystError(e.code, e.details || e.message);
+}
+
+export class AnalystClient {
+  readonly #client: AnalystServiceClient;
+
+  constructor(address: string) {
+    this.#client = new AnalystServiceClient(address, credentials.createInsecure(), GRPC_OPTIONS);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  submit(query: Query, opts: { backend?: string; analyst?: string } = {}): Promise<{ queryId: string; planDigest: string }> {
+    return new Promise((resolve, reject) => {
+      this.#client.submitQuery({ query: queryToProto(query), backend: opts.backend ?? 'secagg', analyst: opts.analyst ?? 'analyst' }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+    });
+  }
+
+  /** Streams progress events until the final one. */
+  watch(queryId: string, onEvent: (ev: QueryEvent) => void, deadlineMs = 600_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream = this.#client.watchQuery({ queryId }, new Metadata(), { deadline: Date.now() + deadlineMs });
+      stream.on('data', (ev: QueryEvent) => onEvent(ev));
+      stream.on('error', (e: ServiceError) => reject(wrap(e)));
+      stream.on('end', () => resolve());
+    });
+  }
+
+  getResult(queryId: string): Promise<GetResultResponse> {
+    return new Promise((resolve, reject) => {
+      this.#client.getResult({ queryId }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+    });
+  }
+
+  listParties(): Promise<ListPartiesResponse> {
+    return new Promise((resolve, reject) => {
+      this.#client.listParties({}, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+    });
+  }
+
+  /** Submit, follow to completion, fetch the result. */
+  async run(query: Query, opts: { backend?: string; analyst?: string; onEvent?: (ev: QueryEvent) => void; deadlineMs?: number } = {}): Promise<QueryOutcome> {
+    const t0 = performance.now();
+    const { queryId } = await this.submit(query, opts);
+    await this.watch(queryId, opts.onEvent ?? (() => {}), opts.deadlineMs);
+    const r = await this.getResult(queryId);
+    return outcomeFromResponse(r, performance.now() - t0);
+  }
+}
+
+export function outcomeFromResponse(r: GetResultResponse, elapsedMs = 0): QueryOutcome {
+  return {
+    queryId: r.queryId, status: r.status, error: r.error,
+    result: r.resultJson ? (JSON.parse(r.resultJson) as QueryResult) : undefined,
+    contributors: r.contributors, refusals: r.refusals, entryNames: r.entryNames, aggregate: r.aggregate,
+    exactSums: r.exactSums, scaleBits: r.scaleBits, elapsedMs,
+  };
+}

@@ -1,0 +1,66 @@
+/** Aggregator configuration: read and validated once. */
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseSchema, schemaDigest, type Schema } from '../../stats/index.ts';
+import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
+
+export interface AggregatorConfig {
+  /** host:port to listen on, e.g. 127.0.0.1:7070 (port 0 picks a free port). */
+  listen: string;
+  roster: Roster;
+  schema: Schema;
+  schemaDigest: string;
+  /** Directory for the SQLite database. */
+  dataDir: string;
+  aggregatorId: string;
+  roundTimeoutMs: number;
+  ringBits: 32 | 64;
+  quiet: boolean;
+}
+
+export interface AggregatorConfigInput {
+  listen?: string;
+  rosterPath: string;
+  schemaPath: string;
+  dataDir: string;
+  aggregatorId?: string;
+  roundTimeoutMs?: number;
+  ringBits?: number;
+  quiet?: boolean;
+}
+
+export function loadSchemaFile(path: string): Schema {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read schema file ${path}: ${(e as Error).message}`);
+  }
+  return parseSchema(json);
+}
+
+export function resolveAggregatorConfig(input: AggregatorConfigInput): AggregatorConfig {
+  const listen = input.listen ?? '127.0.0.1:7070';
+  if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen)) throw new ConfigError(`--listen: expected host:port, got ${JSON.stringify(listen)}`);
+  const roster = loadRoster(input.rosterPath);
+  const schema = loadSchemaFile(input.schemaPath);
+  const roundTimeoutMs = input.roundTimeoutMs ?? 30_000;
+  if (!Number.isInteger(roundTimeoutMs) || roundTimeoutMs < 100 || roundTimeoutMs > 3_600_000) {
+    throw new ConfigError('--round-timeout-ms: expected an integer between 100 and 3600000');
+  }
+  const ringBits = input.ringBits ?? 64;
+  if (ringBits !== 32 && ringBits !== 64) throw new ConfigError('--ring-bits: expected 32 or 64');
+  try {
+    mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new ConfigError(`cannot create data directory ${input.dataDir}: ${(e as Error).message}`);
+  }
+  return {
+    listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
+    aggregatorId: input.aggregatorId ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false,
+  };
+}
+
+export function databasePath(config: AggregatorConfig): string {
+  return join(config.dataDir, 'aggregator.sqlite');
+}

@@ -1,0 +1,204 @@
+/**
+ * PartyGateway: parties dial out and keep one bidirectional stream open. A party is admitted
+ * only if it is on the roster, uses the federation's schema, and proves possession of its
+ * Ed25519 identity key by signing a fresh challenge. Admitted streams are handed to the session
+ * router; nothing a party sends can crash the aggregator (every handler is guarded).
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { lengthPrefixed } from '../../crypto/bytes.ts';
+import { verifyDomain } from '../../crypto/identity.ts';
+import type { AggregatorMessage, PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import type { Logger } from '../common/errors.ts';
+import type { Roster } from '../common/roster.ts';
+
+export const AUTH_DOMAIN = 'gateway/auth';
+const HELLO_TIMEOUT_MS = 10_000;
+
+/** The bytes a party signs to prove its identity to the aggregator. */
+export function authChallengeBody(aggregatorId: string, nonce: Uint8Array, partyId: string): Uint8Array {
+  return lengthPrefixed(aggregatorId, nonce, partyId);
+}
+
+export type PartyMessageBody = NonNullable<PartyMessage['body']>;
+
+export interface GatewayListener {
+  onMessage(partyId: string, body: PartyMessageBody): void;
+  onDisconnect(partyId: string): void;
+}
+
+export class PartyConnection {
+  readonly partyId: string;
+  readonly connectedAtMs: number;
+  readonly #call: ServerDuplexStream<PartyMessage, AggregatorMessage>;
+  #open = true;
+
+  constructor(partyId: string, call: ServerDuplexStream<PartyMessage, AggregatorMessage>) {
+    this.partyId = partyId;
+    this.#call = call;
+    this.connectedAtMs = Date.now();
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  send(body: NonNullable<AggregatorMessage['body']>): boolean {
+    if (!this.#open) return false;
+    try {
+      this.#call.write({ body });
+      return true;
+    } catch {
+      this.#open = false;
+      return false;
+    }
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    try {
+      this.#call.end();
+    } catch {
+      /* already gone */
+    }
+  }
+
+  markClosed(): void {
+    this.#open = false;
+  }
+}
+
+export interface GatewayOptions {
+  roster: Roster;
+  schemaDigest: string;
+  aggregatorId: string;
+  log: Logger;
+}
+
+export class PartyGateway {
+  readonly #opts: GatewayOptions;
+  readonly #connections = new Map<string, PartyConnection>();
+  readonly #lastSeen = new Map<string, number>();
+  #listener: GatewayListener | undefined;
+
+  constructor(opts: GatewayOptions) {
+    this.#opts = opts;
+  }
+
+  setListener(listener: GatewayListener): void {
+    this.#listener = listener;
+  }
+
+  connection(partyId: string): PartyConnection | undefined {
+    const c = this.#connections.get(partyId);
+    return c?.open ? c : undefined;
+  }
+
+  connectedIds(): string[] {
+    return [...this.#connections.values()].filter((c) => c.open).map((c) => c.partyId).sort();
+  }
+
+  lastSeenMs(partyId: string): number {
+    return this.#lastSeen.get(partyId) ?? 0;
+  }
+
+  closeAll(): void {
+    for (const c of this.#connections.values()) c.close();
+    this.#connections.clear();
+  }
+
+  /** gRPC handler for PartyGatewayService.Connect. */
+  readonly connect = (call: ServerDuplexStream<PartyMessage, AggregatorMessage>): void => {
+    const { roster, schemaDigest, aggregatorId, log } = this.#opts;
+    let state: 'hello' | 'auth' | 'admitted' | 'closed' = 'hello';
+    let claimedId = '';
+    let nonce = new Uint8Array(0);
+    let connection: PartyConnection | undefined;
+    const peer = call.getPeer();
+
+    const reject = (reason: string): void => {
+      log('warn', 'party rejected', { peer, party: claimedId || undefined, reason });
+      state = 'closed';
+      try {
+        call.write({ body: { $case: 'rejected', value: { reason } } });
+        call.end();
+      } catch {
+        /* stream already gone */
+      }
+    };
+    const helloTimer = setTimeout(() => {
+      if (state === 'hello' || state === 'auth') reject('no Hello/AuthResponse within 10 s');
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
+
+    call.on('data', (msg: PartyMessage) => {
+      try {
+        const body = msg.body;
+        if (body === undefined) throw new Error('empty message');
+        if (state === 'hello') {
+          if (body.$case !== 'hello') return reject(`expected Hello first, got ${body.$case}`);
+          claimedId = body.value.partyId;
+          if (!roster.publicKeys.has(claimedId)) return reject(`party "${claimedId}" is not on the roster of federation "${roster.federation}"`);
+          if (body.value.schemaDigest !== schemaDigest) {
+            return reject(`schema mismatch: party uses schema ${body.value.schemaDigest.slice(0, 12)}…, the federation uses ${schemaDigest.slice(0, 12)}…`);
+          }
+          nonce = new Uint8Array(randomBytes(32));
+          state = 'auth';
+          call.write({ body: { $case: 'challenge', value: { nonce, aggregatorId } } });
+          return;
+        }
+        if (state === 'auth') {
+          if (body.$case !== 'auth') return reject(`expected AuthResponse, got ${body.$case}`);
+          const pk = roster.publicKeys.get(claimedId)!;
+          if (!verifyDomain(pk, AUTH_DOMAIN, authChallengeBody(aggregatorId, nonce, claimedId), body.value.signature)) {
+            return reject(`party "${claimedId}" failed to prove its identity (bad signature over the challenge)`);
+          }
+          clearTimeout(helloTimer);
+          state = 'admitted';
+          const previous = this.#connections.get(claimedId);
+          if (previous) {
+            previous.close();
+            this.#listener?.onDisconnect(claimedId);
+          }
+          connection = new PartyConnection(claimedId, call);
+          this.#connections.set(claimedId, connection);
+          this.#lastSeen.set(claimedId, Date.now());
+          connection.send({ $case: 'welcome', value: { partyId: claimedId, threshold: roster.threshold } });
+          log('info', 'party connected', { party: claimedId, peer });
+          return;
+        }
+        if (state === 'admitted' && connection) {
+          this.#lastSeen.set(claimedId, Date.now());
+          this.#listener?.onMessage(claimedId, body);
+        }
+      } catch (e) {
+        log('warn', 'bad message from party', { party: claimedId || undefined, peer, error: (e as Error).message });
+      }
+    });
+
+    const gone = (why: string): void => {
+      clearTimeout(helloTimer);
+      if (state === 'closed') return;
+      state = 'closed';
+      if (connection) {
+        connection.markClosed();
+        if (this.#connections.get(claimedId) === connection) {
+          this.#connections.delete(claimedId);
+          log('info', 'party disconnected', { party: claimedId, why });
+          this.#listener?.onDisconnect(claimedId);
+        }
+      }
+    };
+    call.on('end', () => {
+      gone('stream ended');
+      try {
+        call.end();
+      } catch {
+        /* ignore */
+      }
+    });
+    call.on('error', (e: Error) => gone(e.message));
+    call.on('cancelled' as 'close', () => gone('cancelled'));
+  };
+}

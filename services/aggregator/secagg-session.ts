@@ -1,0 +1,183 @@
+/**
+ * The aggregator's side of one secure-aggregation session (Bonawitz et al., CCS 2017), driven
+ * over the party streams: StartSession → AdvertiseKeys → ShareKeys → MaskedInputCollection →
+ * ConsistencyCheck → Unmasking. Protocol logic and every validity check live in
+ * crypto/secagg-server.ts; this file only moves messages and enforces deadlines.
+ */
+import { ringFromBytes } from '../../crypto/ring.ts';
+import { SecAggServer, type SecAggParams } from '../../crypto/secagg.ts';
+import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
+import { BlindsumError, ErrorCode, type Logger } from '../common/errors.ts';
+import type { Roster } from '../common/roster.ts';
+import type { PartyGateway, PartyMessageBody } from './gateway.ts';
+import { RoundCollector, type RoundHandler } from './rounds.ts';
+
+export interface SessionRequest {
+  sessionId: string;
+  query: QuerySpec;
+  backend: string;
+  analyst: string;
+  ringBits: 32 | 64;
+  vectorLength: number;
+  planDigest: string;
+}
+
+export interface SessionOutcome {
+  sum: Uint32Array;
+  contributors: string[];
+  refusals: { partyId: string; reason: string }[];
+}
+
+export interface SessionContext {
+  gateway: PartyGateway;
+  roster: Roster;
+  roundTimeoutMs: number;
+  log: Logger;
+  progress: (stage: string, message: string) => void;
+}
+
+export class SecAggSession {
+  readonly #ctx: SessionContext;
+  readonly #req: SessionRequest;
+  #round: RoundCollector | undefined;
+  readonly #refusals = new Map<string, string>();
+  readonly #members = new Set<string>();
+
+  constructor(ctx: SessionContext, req: SessionRequest) {
+    this.#ctx = ctx;
+    this.#req = req;
+  }
+
+  get sessionId(): string {
+    return this.#req.sessionId;
+  }
+
+  deliver(partyId: string, body: PartyMessageBody): void {
+    if (!this.#round || !this.#round.deliver(partyId, body)) {
+      this.#ctx.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
+    }
+  }
+
+  disconnected(partyId: string): void {
+    this.#round?.disconnected(partyId);
+  }
+
+  async run(): Promise<SessionOutcome> {
+    const { gateway, roster, log } = this.#ctx;
+    const req = this.#req;
+    const online = gateway.connectedIds().filter((id) => roster.publicKeys.has(id));
+    if (online.length < roster.threshold) {
+      throw new BlindsumError(ErrorCode.FailedPrecondition, `only ${online.length} of ${roster.parties.length} parties are connected (${online.join(', ') || 'none'}); the threshold is ${roster.threshold}`);
+    }
+    const params: SecAggParams = { sessionId: req.sessionId, parties: online, threshold: roster.threshold, ringBits: req.ringBits, vectorLength: req.vectorLength };
+    const server = new SecAggServer(params, roster.publicKeys);
+    for (const id of online) this.#members.add(id);
+    try {
+      // AdvertiseKeys
+      this.#broadcast(online, {
+        $case: 'startSession',
+        value: { sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst },
+      });
+      await this.#collect('AdvertiseKeys', online, (party, body) => {
+        if (body.$case !== 'advertiseKeys' || body.value.sessionId !== req.sessionId) return 'ignored';
+        server.receiveAdvertiseKeys({ party, cPk: body.value.cPk, sPk: body.value.sPk, signature: body.value.signature });
+        return 'accepted';
+      });
+      const u1 = server.closeAdvertiseKeys();
+      const u1Ids = u1.map((m) => m.party);
+      this.#ctx.progress('AdvertiseKeys', `${u1Ids.length} of ${online.length} parties advertised keys (${u1Ids.join(', ')})`);
+      this.#broadcast(u1Ids, {
+        $case: 'advertisedKeys',
+        value: { sessionId: req.sessionId, keys: u1.map((m) => ({ partyId: m.party, cPk: m.cPk, sPk: m.sPk, signature: m.signature })) },
+      });
+
+      // ShareKeys
+      await this.#collect('ShareKeys', u1Ids, (party, body) => {
+        if (body.$case !== 'shareKeys' || body.value.sessionId !== req.sessionId) return 'ignored';
+        server.receiveShareKeys({ party, shares: body.value.shares.map((s) => ({ from: s.from, to: s.to, ciphertext: s.ciphertext })) });
+        return 'accepted';
+      });
+      const routed = server.closeShareKeys();
+      const u2Ids = [...routed.keys()].sort();
+      this.#ctx.progress('ShareKeys', `${u2Ids.length} parties shared their keys`);
+      for (const id of u2Ids) {
+        gateway.connection(id)?.send({ $case: 'routedShares', value: { sessionId: req.sessionId, shares: routed.get(id)! } });
+      }
+
+      // MaskedInputCollection
+      await this.#collect('MaskedInputCollection', u2Ids, (party, body) => {
+        if (body.$case !== 'maskedInput' || body.value.sessionId !== req.sessionId) return 'ignored';
+        server.receiveMaskedInput({ party, masked: ringFromBytes(body.value.masked, req.vectorLength, req.ringBits) });
+        return 'accepted';
+      });
+      const u3 = server.closeMaskedInputCollection();
+      this.#ctx.progress('MaskedInputCollection', `${u3.length} masked inputs collected`);
+      this.#broadcast(u3, { $case: 'survivorList', value: { sessionId: req.sessionId, survivors: u3 } });
+
+      // ConsistencyCheck
+      await this.#collect('ConsistencyCheck', u3, (party, body) => {
+        if (body.$case !== 'consistencyCheck' || body.value.sessionId !== req.sessionId) return 'ignored';
+        server.receiveConsistencyCheck({ party, signature: body.value.signature });
+        return 'accepted';
+      });
+      const unmask = server.closeConsistencyCheck();
+      const u4 = unmask.signatures.map((s) => s.party);
+      this.#ctx.progress('ConsistencyCheck', `${u4.length} parties signed the survivor list; dropped: ${unmask.dropped.join(', ') || 'none'}`);
+      this.#broadcast(u4, {
+        $case: 'unmaskRequest',
+        value: { sessionId: req.sessionId, survivors: unmask.survivors, dropped: unmask.dropped, signatures: unmask.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) },
+      });
+
+      // Unmasking
+      await this.#collect('Unmasking', u4, (party, body) => {
+        if (body.$case !== 'unmasking' || body.value.sessionId !== req.sessionId) return 'ignored';
+        server.receiveUnmasking({ party, selfMaskShares: body.value.selfMaskShares.map((s) => ({ of: s.of, share: s.share })), maskKeyShares: body.value.maskKeyShares.map((s) => ({ of: s.of, share: s.share })) });
+        return 'accepted';
+      });
+      const sum = server.finish();
+      this.#ctx.progress('Unmasking', `aggregate of ${u3.length} parties unmasked`);
+      return { sum, contributors: [...u3], refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) };
+    } catch (e) {
+      for (const id of this.#members) gateway.connection(id)?.send({ $case: 'abort', value: { sessionId: req.sessionId, reason: 'session failed' } });
+      if (this.#refusals.size > 0 && e instanceof Error) {
+        e.message += `; refusals: ${[...this.#refusals].map(([p, r]) => `${p}: ${r}`).join('; ')}`;
+      }
+      log('warn', 'session failed', { session: req.sessionId, error: (e as Error).message });
+      throw e;
+    }
+  }
+
+  #broadcast(ids: readonly string[], body: Parameters<NonNullable<ReturnType<PartyGateway['connection']>>['send']>[0]): void {
+    for (const id of ids) this.#ctx.gateway.connection(id)?.send(body);
+  }
+
+  /** Runs one round; parties that refuse, misbehave, time out or disconnect leave the session. */
+  async #collect(stage: string, expected: readonly string[], accept: RoundHandler): Promise<void> {
+    const { log, gateway } = this.#ctx;
+    const handler: RoundHandler = (party, body) => {
+      if (body.$case === 'refusal' && body.value.sessionId === this.#req.sessionId) {
+        this.#refusals.set(party, body.value.reason);
+        this.#members.delete(party);
+        log('info', 'party refused', { session: this.#req.sessionId, party, stage, reason: body.value.reason });
+        return 'refused';
+      }
+      try {
+        return accept(party, body);
+      } catch (e) {
+        this.#members.delete(party);
+        log('warn', 'invalid protocol message; party dropped from the session', { session: this.#req.sessionId, party, stage, error: (e as Error).message });
+        gateway.connection(party)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: ${(e as Error).message}` } });
+        return 'refused';
+      }
+    };
+    const round = new RoundCollector(expected.filter((id) => gateway.connection(id) !== undefined), handler, this.#ctx.roundTimeoutMs);
+    this.#round = round;
+    await round.done;
+    this.#round = undefined;
+    for (const p of round.timedOut) {
+      log('warn', 'party timed out', { session: this.#req.sessionId, party: p, stage });
+      this.#members.delete(p);
+      gateway.connection(p)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: no answer within ${this.#ctx.roundTimeoutMs} ms` } });
+    }
+  }
+}

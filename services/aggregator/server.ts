@@ -1,0 +1,108 @@
+/**
+ * The aggregator service: PartyGatewayService for parties, AnalystService for analysts.
+ * `createAggregator(config)` → `start()` → `close()`.
+ */
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import {
+  AnalystServiceService, PartyGatewayServiceService,
+  type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
+  type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest,
+} from '../../gen/blindsum/v1/blindsum.ts';
+import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
+import { SERVER_OPTIONS } from '../common/grpc-options.ts';
+import { createLogger } from '../common/log.ts';
+import { databasePath, type AggregatorConfig } from './config.ts';
+import { PartyGateway } from './gateway.ts';
+import { QueryService } from './queries.ts';
+import { AggregatorStore } from './store.ts';
+
+export interface Aggregator {
+  readonly config: AggregatorConfig;
+  /** Resolves to the bound port. */
+  start(): Promise<number>;
+  close(): Promise<void>;
+  readonly queries: QueryService;
+}
+
+function unary<Req, Res>(log: Logger, fn: (req: Req) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+  return (call, cb) => {
+    try {
+      cb(null, fn(call.request));
+    } catch (e) {
+      cb(toGrpcError(e, log));
+    }
+  };
+}
+
+export function createAggregator(config: AggregatorConfig, log: Logger = createLogger('aggregator', { quiet: config.quiet })): Aggregator {
+  const store = new AggregatorStore(databasePath(config));
+  const interrupted = store.failInterrupted(Date.now());
+  if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
+  const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
+  const queries = new QueryService({ store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, log });
+  const server = new Server(SERVER_OPTIONS);
+
+  server.addService(PartyGatewayServiceService, { connect: gateway.connect });
+  server.addService(AnalystServiceService, {
+    submitQuery: unary<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => {
+      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous');
+      return { queryId, planDigest: plan.digest };
+    }),
+    getResult: unary<GetResultRequest, GetResultResponse>(log, (req) => {
+      const q = store.getQuery(req.queryId);
+      if (!q) throw notFound(`no query with id ${JSON.stringify(req.queryId)}`);
+      return {
+        queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
+        entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
+        planDigest: q.planDigest, submittedAtMs: BigInt(q.submittedAtMs), finishedAtMs: BigInt(q.finishedAtMs),
+        exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits,
+      };
+    }),
+    listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => {
+      const connected = new Set(gateway.connectedIds());
+      return {
+        parties: config.roster.parties.map((p) => ({ partyId: p.id, connected: connected.has(p.id), lastSeenMs: BigInt(gateway.lastSeenMs(p.id)) })),
+        threshold: config.roster.threshold,
+        schemaDigest: config.schemaDigest,
+      };
+    }),
+    watchQuery: (call: ServerWritableStream<WatchQueryRequest, QueryEvent>) => {
+      let unsubscribe: (() => void) | undefined;
+      try {
+        unsubscribe = queries.watch(call.request.queryId, (ev) => {
+          call.write({ queryId: ev.queryId, stage: ev.stage, message: ev.message, atMs: BigInt(ev.atMs), final: ev.final });
+          if (ev.final) {
+            unsubscribe?.();
+            call.end();
+          }
+        });
+      } catch (e) {
+        call.destroy(Object.assign(new Error('watch failed'), toGrpcError(e, log)));
+        return;
+      }
+      call.on('cancelled', () => unsubscribe?.());
+    },
+  });
+
+  let closed = false;
+  return {
+    config,
+    queries,
+    start: () =>
+      new Promise<number>((resolve, reject) => {
+        server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, port) => {
+          if (err) return reject(new Error(`cannot listen on ${config.listen}: ${err.message}`));
+          log('info', 'aggregator listening', { address: config.listen, port, federation: config.roster.federation, parties: config.roster.parties.length, threshold: config.roster.threshold });
+          resolve(port);
+        });
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      gateway.closeAll();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await queries.drain();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Durable aggregator state in SQLite (node:sqlite, WAL, synchronous=FULL): queries, their
+ * progress events and results. A write returns only once it is on disk, so anything the
+ * aggregator has acknowledged survives a crash.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
+
+export type QueryStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface StoredQuery {
+  id: string;
+  analyst: string;
+  backend: string;
+  spec: QuerySpec;
+  planDigest: string;
+  status: QueryStatus;
+  error: string;
+  resultJson: string;
+  entryNames: string[];
+  aggregate: number[];
+  contributors: string[];
+  refusals: { partyId: string; reason: string }[];
+  submittedAtMs: number;
+  finishedAtMs: number;
+  /** Exact integer sums on the fixed-point grid (decimal strings) and their scales. */
+  exactSums: string[];
+  scaleBits: number[];
+}
+
+export interface StoredEvent {
+  queryId: string;
+  seq: number;
+  stage: string;
+  message: string;
+  atMs: number;
+  final: boolean;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queries (
+  id TEXT PRIMARY KEY, analyst TEXT NOT NULL, backend TEXT NOT NULL, spec_json TEXT NOT NULL,
+  plan_digest TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',
+  result_json TEXT NOT NULL DEFAULT '', entry_names_json TEXT NOT NULL DEFAULT '[]',
+  aggregate_json TEXT NOT NULL DEFAULT '[]', contributors_json TEXT NOT NULL DEFAULT '[]',
+  refusals_json TEXT NOT NULL DEFAULT '[]', exact_sums_json TEXT NOT NULL DEFAULT '[]',
+  scale_bits_json TEXT NOT NULL DEFAULT '[]', submitted_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS events (
+  query_id TEXT NOT NULL, seq INTEGER NOT NULL, stage TEXT NOT NULL, message TEXT NOT NULL,
+  at_ms INTEGER NOT NULL, final INTEGER NOT NULL, PRIMARY KEY (query_id, seq));
+`;
+
+interface QueryRow {
+  id: string; analyst: string; backend: string; spec_json: string; plan_digest: string; status: string;
+  error: string; result_json: string; entry_names_json: string; aggregate_json: string;
+  contributors_json: string; refusals_json: string; exact_sums_json: string; scale_bits_json: string; submitted_at_ms: number; finished_at_ms: number;
+}
+
+export class AggregatorStore {
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Queries left pending/running by a previous process cannot resume: fail them loudly. */
+  failInterrupted(now: number): number {
+    const rows = this.#db.prepare(`SELECT id FROM queries WHERE status IN ('pending','running')`).all() as { id: string }[];
+    for (const { id } of rows) {
+      this.finish(id, { status: 'failed', error: 'the aggregator restarted while this query was running; nothing was released; resubmit it', finishedAtMs: now });
+      this.addEvent(id, 'failed', 'aggregator restarted during the protocol; nothing was released', now, true);
+    }
+    return rows.length;
+  }
+
+  insertQuery(q: Pick<StoredQuery, 'id' | 'analyst' | 'backend' | 'spec' | 'planDigest' | 'submittedAtMs'>): void {
+    this.#db
+      .prepare(`INSERT INTO queries (id, analyst, backend, spec_json, plan_digest, status, submitted_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
+      .run(q.id, q.analyst, q.backend, JSON.stringify(q.spec), q.planDigest, q.submittedAtMs);
+  }
+
+  setStatus(id: string, status: QueryStatus): void {
+    this.#db.prepare(`UPDATE queries SET status = ? WHERE id = ?`).run(status, id);
+  }
+
+  finish(
+    id: string,
+    r: {
+      status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; aggregate?: number[]; contributors?: string[];
+      refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
+    },
+  ): void {
+    this.#db
+      .prepare(
+        `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, finished_at_ms = ? WHERE id = ?`,
+      )
+      .run(
+        r.status, r.error ?? '', r.resultJson ?? '', JSON.stringify(r.entryNames ?? []), JSON.stringify(r.aggregate ?? []),
+        JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), JSON.stringify(r.exactSums ?? []),
+        JSON.stringify(r.scaleBits ?? []), r.finishedAtMs, id,
+      );
+  }
+
+  getQuery(id: string): StoredQuery | undefined {
+    const row = this.#db.prepare(`SELECT * FROM queries WHERE id = ?`).get(id) as QueryRow | undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id, analyst: row.analyst, backend: row.backend, spec: JSON.parse(row.spec_json) as QuerySpec,
+      planDigest: row.plan_digest, status: row.status as QueryStatus, error: row.error, resultJson: row.result_json,
+      entryNames: JSON.parse(row.entry_names_json) as string[], aggregate: JSON.parse(row.aggregate_json) as number[],
+      contributors: JSON.parse(row.contributors_json) as string[],
+      refusals: JSON.parse(row.refusals_json) as { partyId: string; reason: string }[],
+      submittedAtMs: Number(row.submitted_at_ms), finishedAtMs: Number(row.finished_at_ms),
+      exactSums: JSON.parse(row.exact_sums_json) as string[], scaleBits: JSON.parse(row.scale_bits_json) as number[],
+    };
+  }
+
+  addEvent(queryId: string, stage: string, message: string, atMs: number, final: boolean): StoredEvent {
+    const next = this.#db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE query_id = ?`).get(queryId) as { seq: number };
+    const seq = Number(next.seq);
+    this.#db.prepare(`INSERT INTO events (query_id, seq, stage, message, at_ms, final) VALUES (?, ?, ?, ?, ?, ?)`).run(queryId, seq, stage, message, atMs, final ? 1 : 0);
+    return { queryId, seq, stage, message, atMs, final };
+  }
+
+  events(queryId: string): StoredEvent[] {
+    const rows = this.#db.prepare(`SELECT * FROM events WHERE query_id = ? ORDER BY seq`).all(queryId) as { query_id: string; seq: number; stage: string; message: string; at_ms: number; final: number }[];
+    return rows.map((r) => ({ queryId: r.query_id, seq: Number(r.seq), stage: r.stage, message: r.message, atMs: Number(r.at_ms), final: r.final === 1 }));
+  }
+}

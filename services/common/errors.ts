@@ -1,0 +1,57 @@
+/**
+ * Typed service errors and the ONE place where errors become gRPC statuses.
+ * Handlers throw; `toGrpcError` maps. Anything unknown becomes INTERNAL with a reference id
+ * (logged with the details) and no internals in the message.
+ */
+import { status, type ServiceError as GrpcServiceError, Metadata } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+
+export const ErrorCode = {
+  InvalidArgument: status.INVALID_ARGUMENT,
+  NotFound: status.NOT_FOUND,
+  PermissionDenied: status.PERMISSION_DENIED,
+  Unauthenticated: status.UNAUTHENTICATED,
+  FailedPrecondition: status.FAILED_PRECONDITION,
+  ResourceExhausted: status.RESOURCE_EXHAUSTED,
+  Unavailable: status.UNAVAILABLE,
+  Aborted: status.ABORTED,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error whose message is safe to show to the caller. */
+export class BlindsumError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'BlindsumError';
+    this.code = code;
+  }
+}
+
+export const invalidArgument = (m: string): BlindsumError => new BlindsumError(ErrorCode.InvalidArgument, m);
+export const notFound = (m: string): BlindsumError => new BlindsumError(ErrorCode.NotFound, m);
+export const permissionDenied = (m: string): BlindsumError => new BlindsumError(ErrorCode.PermissionDenied, m);
+export const unauthenticated = (m: string): BlindsumError => new BlindsumError(ErrorCode.Unauthenticated, m);
+export const failedPrecondition = (m: string): BlindsumError => new BlindsumError(ErrorCode.FailedPrecondition, m);
+
+/** Domain errors from the libraries whose messages are written for users (no secrets). */
+const USER_FACING = new Set(['QueryError', 'SchemaError', 'DatasetError', 'CsvError', 'ConfigError']);
+
+export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export function toGrpcError(err: unknown, log: Logger): Partial<GrpcServiceError> {
+  if (err instanceof BlindsumError) return { code: err.code, details: err.message, metadata: new Metadata() };
+  if (err instanceof Error && USER_FACING.has(err.name)) {
+    return { code: status.INVALID_ARGUMENT, details: err.message, metadata: new Metadata() };
+  }
+  const ref = randomUUID().slice(0, 8);
+  log('error', `internal error ref=${ref}`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  return { code: status.INTERNAL, details: `internal error (reference ${ref}; see the aggregator log)`, metadata: new Metadata() };
+}
+
+/** A user-facing message for any error (used on streams and in stored query failures). */
+export function publicMessage(err: unknown): string {
+  if (err instanceof BlindsumError) return err.message;
+  if (err instanceof Error && (USER_FACING.has(err.name) || err.name === 'SecAggError')) return err.message;
+  return 'internal error';
+}

@@ -1,0 +1,61 @@
+/**
+ * Identity key files at rest: JSON with the Ed25519 secret key, written with mode 0600 and
+ * refused on load if group or others can read it (like ssh does).
+ */
+import { chmodSync, openSync, closeSync, writeSync, readFileSync, statSync } from 'node:fs';
+import { fromHex, toHex } from '../../crypto/bytes.ts';
+import { generateIdentity, identityFromSecret, type IdentityKeyPair } from '../../crypto/identity.ts';
+import { ConfigError, validatePartyId } from './roster.ts';
+
+export interface IdentityFile {
+  readonly id: string;
+  readonly identity: IdentityKeyPair;
+}
+
+/** Creates a new key file; refuses to overwrite an existing one. */
+export function writeNewIdentityFile(path: string, id: string): IdentityFile {
+  validatePartyId(id);
+  const identity = generateIdentity();
+  const body = JSON.stringify({ type: 'blindsum-ed25519-identity', id, secretKey: toHex(identity.secretKey), publicKey: toHex(identity.publicKey) }, null, 2) + '\n';
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (e) {
+    throw new ConfigError(`cannot create key file ${path}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it already exists (refusing to overwrite a key)' : (e as Error).message}`);
+  }
+  try {
+    writeSync(fd, body);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(path, 0o600);
+  return { id, identity };
+}
+
+export function loadIdentityFile(path: string): IdentityFile {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (e) {
+    throw new ConfigError(`cannot read key file ${path}: ${(e as Error).message}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(`key file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+  }
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new ConfigError(`key file ${path} is not valid JSON`);
+  }
+  if (o['type'] !== 'blindsum-ed25519-identity') throw new ConfigError(`key file ${path}: not a blindsum identity key (type field)`);
+  const id = validatePartyId(o['id'], `key file ${path}: id`);
+  let secretKey: Uint8Array;
+  try {
+    secretKey = fromHex(String(o['secretKey']), 'secretKey');
+  } catch {
+    throw new ConfigError(`key file ${path}: secretKey is not hex`);
+  }
+  if (secretKey.length !== 32) throw new ConfigError(`key file ${path}: secretKey must be 32 bytes`);
+  return { id, identity: identityFromSecret(secretKey) };
+}

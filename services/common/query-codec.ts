@@ -1,0 +1,35 @@
+/** The one mapping between the wire QuerySpec and the statistics library's Query. */
+import type { QuerySpec, Value } from '../../gen/blindsum/v1/blindsum.ts';
+import { parseQueryJson, type Query } from '../../stats/index.ts';
+
+function valueToJs(v: Value): string | number {
+  if (v.value === undefined) throw Object.assign(new Error('predicate value is empty (set number or text)'), { name: 'QueryError' });
+  return v.value.value;
+}
+
+/** Validates shape (kind, ops, value types) via the stats library; schema checks come after. */
+export function queryFromProto(spec: QuerySpec | undefined): Query {
+  if (spec === undefined) throw Object.assign(new Error('query is missing'), { name: 'QueryError' });
+  const json: Record<string, unknown> = {
+    kind: spec.kind,
+    columns: spec.columns,
+    filter: spec.filter.map((p) => ({ column: p.column, op: p.op, values: p.values.map(valueToJs) })),
+  };
+  if (spec.bins.length > 0) json['bins'] = spec.bins;
+  if (spec.target !== '') json['target'] = spec.target;
+  return parseQueryJson(json);
+}
+
+export function queryToProto(q: Query): QuerySpec {
+  return {
+    kind: q.kind,
+    columns: [...q.columns],
+    filter: q.filter.map((p) => ({
+      column: p.column,
+      op: p.op,
+      values: p.values.map((v): Value => (typeof v === 'number' ? { value: { $case: 'number', value: v } } : { value: { $case: 'text', value: v } })),
+    })),
+    bins: q.bins ? [...q.bins] : [],
+    target: q.target ?? '',
+  };
+}

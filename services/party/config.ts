@@ -1,0 +1,55 @@
+/** Party node configuration: read and validated once, data loaded and checked at start. */
+import { buildDataset, schemaDigest, type Dataset, type LoadReport, type Schema } from '../../stats/index.ts';
+import { readFileSync } from 'node:fs';
+import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
+import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
+import { loadSchemaFile } from '../aggregator/config.ts';
+import { loadPolicy, type PartyPolicy } from './policy.ts';
+
+export interface PartyConfigInput {
+  aggregator: string;
+  keyPath: string;
+  rosterPath: string;
+  schemaPath: string;
+  dataPath: string;
+  policyPath?: string;
+  strict?: boolean;
+  quiet?: boolean;
+}
+
+export interface PartyConfig {
+  aggregator: string;
+  identity: IdentityFile;
+  roster: Roster;
+  schema: Schema;
+  schemaDigest: string;
+  dataset: Dataset;
+  loadReport: LoadReport;
+  policy: PartyPolicy;
+  quiet: boolean;
+}
+
+export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
+  if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(input.aggregator)) {
+    throw new ConfigError(`--aggregator: expected host:port, got ${JSON.stringify(input.aggregator)}`);
+  }
+  const identity = loadIdentityFile(input.keyPath);
+  const roster = loadRoster(input.rosterPath);
+  const listed = roster.publicKeys.get(identity.id);
+  if (!listed) throw new ConfigError(`party "${identity.id}" (from ${input.keyPath}) is not on the roster ${input.rosterPath}`);
+  if (Buffer.compare(Buffer.from(listed), Buffer.from(identity.identity.publicKey)) !== 0) {
+    throw new ConfigError(`the roster lists a different public key for "${identity.id}" than the key file ${input.keyPath} holds`);
+  }
+  const schema = loadSchemaFile(input.schemaPath);
+  let csv: string;
+  try {
+    csv = readFileSync(input.dataPath, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read data file ${input.dataPath}: ${(e as Error).message}`);
+  }
+  const { dataset, report } = buildDataset(schema, csv, { strict: input.strict ?? false });
+  return {
+    aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
+    policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false,
+  };
+}

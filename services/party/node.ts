@@ -1,0 +1,142 @@
+/**
+ * The party node: dials OUT to the aggregator (hospitals accept no inbound connection), proves
+ * its identity, keeps the stream open for work and reconnects with exponential backoff and
+ * jitter. `createPartyNode(config)` → `start()` → `close()`.
+ */
+import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { signDomain } from '../../crypto/identity.ts';
+import { PartyGatewayServiceClient, type AggregatorMessage, type PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import type { Logger } from '../common/errors.ts';
+import { GRPC_OPTIONS } from '../common/grpc-options.ts';
+import { createLogger } from '../common/log.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../aggregator/gateway.ts';
+import type { PartyConfig } from './config.ts';
+import { PartySessions, type ReplyStage } from './sessions.ts';
+
+export const SOFTWARE_VERSION = 'blindsum/0.1.0';
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+
+/**
+ * Test-only fault injection (used by the dropout tests, never set in production): when
+ * BLINDSUM_TEST_EXIT_AFTER names a protocol stage, the process exits right after sending its
+ * message for that stage, as a crashed hospital node would.
+ */
+const EXIT_AFTER = process.env['BLINDSUM_TEST_EXIT_AFTER'] as ReplyStage | undefined;
+
+export type PartyState = 'connecting' | 'authenticating' | 'connected' | 'backoff' | 'closed';
+
+export interface PartyNode {
+  readonly config: PartyConfig;
+  readonly state: PartyState;
+  start(): void;
+  close(): Promise<void>;
+  /** Resolves once the aggregator has admitted this party (for tests and the demo). */
+  connected(): Promise<void>;
+}
+
+export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
+  const client = new PartyGatewayServiceClient(config.aggregator, credentials.createInsecure(), GRPC_OPTIONS);
+  const sessions = new PartySessions(config, log);
+  let state: PartyState = 'closed';
+  let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  let waiters: (() => void)[] = [];
+
+  const send = (body: NonNullable<PartyMessage['body']>, then?: () => void): void => {
+    if (!call) return;
+    call.write({ body }, then);
+  };
+
+  const scheduleReconnect = (why: string): void => {
+    call = undefined;
+    sessions.abortAll();
+    if (stopping) return;
+    state = 'backoff';
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    attempt++;
+    log(attempt > 3 ? 'warn' : 'info', 'disconnected from the aggregator; retrying', { why, retryInMs: delay, attempt });
+    timer = setTimeout(connect, delay);
+  };
+
+  const connect = (): void => {
+    if (stopping) return;
+    state = 'connecting';
+    const stream = client.connect();
+    call = stream;
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      if (call === stream) scheduleReconnect(why);
+    };
+    stream.on('data', (msg: AggregatorMessage) => {
+      const body = msg.body;
+      if (!body) return;
+      try {
+        switch (body.$case) {
+          case 'challenge':
+            state = 'authenticating';
+            send({ $case: 'auth', value: { signature: signDomain(config.identity.identity.secretKey, AUTH_DOMAIN, authChallengeBody(body.value.aggregatorId, body.value.nonce, config.identity.id)) } });
+            return;
+          case 'welcome':
+            state = 'connected';
+            attempt = 0;
+            log('info', 'connected to the aggregator', { aggregator: config.aggregator, rows: config.dataset.rowCount });
+            for (const w of waiters) w();
+            waiters = [];
+            return;
+          case 'rejected':
+            log('error', 'the aggregator rejected this party', { reason: body.value.reason });
+            return;
+          default: {
+            const { reply, stage } = sessions.handle(body);
+            if (!reply) return;
+            send(reply, () => {
+              if (EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal') {
+                log('warn', `test fault injection: exiting after ${stage}`);
+                setTimeout(() => process.exit(75), 200);
+              }
+            });
+          }
+        }
+      } catch (e) {
+        log('error', 'failed to handle a message from the aggregator', { type: body.$case, error: (e as Error).message });
+      }
+    });
+    stream.on('error', (e: Error) => end(e.message));
+    stream.on('end', () => end('stream ended by the aggregator'));
+    send({ $case: 'hello', value: { partyId: config.identity.id, schemaDigest: config.schemaDigest, softwareVersion: SOFTWARE_VERSION } });
+  };
+
+  return {
+    config,
+    get state() {
+      return state;
+    },
+    start() {
+      stopping = false;
+      if (state === 'closed') connect();
+    },
+    connected() {
+      if (state === 'connected') return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    async close() {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      sessions.abortAll();
+      const c = call;
+      call = undefined;
+      if (c) {
+        c.end();
+        c.cancel();
+      }
+      client.close();
+      state = 'closed';
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * A party's side of each secure-aggregation session. Every request from the aggregator is
+ * checked against the party's own roster, schema and policy before anything is computed:
+ * the aggregator is not trusted to have planned the query, chosen the threshold or picked the
+ * participants honestly. Protocol-level checks (signatures, stages, never revealing both shares
+ * of a peer) live in crypto/secagg.ts.
+ */
+import { ringBytes, ringEncode } from '../../crypto/ring.ts';
+import { SecAggClient, type SecAggParams } from '../../crypto/secagg.ts';
+import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { countMatching, localStatistics, planQuery, validateQuery, describeQuery } from '../../stats/index.ts';
+import type { Logger } from '../common/errors.ts';
+import { publicMessage } from '../common/errors.ts';
+import { queryFromProto } from '../common/query-codec.ts';
+import type { PartyConfig } from './config.ts';
+
+type Body = NonNullable<AggregatorMessage['body']>;
+export type Reply = NonNullable<PartyMessage['body']>;
+
+/** Stage names, as in the transcript and the aggregator's progress events. */
+export type ReplyStage = 'AdvertiseKeys' | 'ShareKeys' | 'MaskedInputCollection' | 'ConsistencyCheck' | 'Unmasking';
+
+interface Session {
+  client: SecAggClient;
+  input: Uint32Array;
+  ringBits: 32 | 64;
+  vectorLength: number;
+}
+
+class Refuse extends Error {}
+
+const MAX_SESSIONS = 64;
+
+export class PartySessions {
+  readonly #cfg: PartyConfig;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(cfg: PartyConfig, log: Logger) {
+    this.#cfg = cfg;
+    this.#log = log;
+  }
+
+  get active(): number {
+    return this.#sessions.size;
+  }
+
+  /** Handles one message; returns the reply (if any) and which protocol stage it completes. */
+  handle(body: Body): { reply?: Reply; stage?: ReplyStage } {
+    const sessionId = (body.value as { sessionId?: string }).sessionId ?? '';
+    try {
+      switch (body.$case) {
+        case 'startSession':
+          return { reply: this.#start(body.value), stage: 'AdvertiseKeys' };
+        case 'advertisedKeys': {
+          const s = this.#get(sessionId);
+          const msg = s.client.shareKeys(body.value.keys.map((k) => ({ party: k.partyId, cPk: k.cPk, sPk: k.sPk, signature: k.signature })));
+          return { reply: { $case: 'shareKeys', value: { sessionId, shares: msg.shares } }, stage: 'ShareKeys' };
+        }
+        case 'routedShares': {
+          const s = this.#get(sessionId);
+          const msg = s.client.maskedInput(body.value.shares.map((e) => ({ from: e.from, to: e.to, ciphertext: e.ciphertext })), s.input);
+          return { reply: { $case: 'maskedInput', value: { sessionId, masked: ringBytes(msg.masked) } }, stage: 'MaskedInputCollection' };
+        }
+        case 'survivorList': {
+          const s = this.#get(sessionId);
+          const msg = s.client.consistencyCheck(body.value.survivors);
+          return { reply: { $case: 'consistencyCheck', value: { sessionId, signature: msg.signature } }, stage: 'ConsistencyCheck' };
+        }
+        case 'unmaskRequest': {
+          const s = this.#get(sessionId);
+          const msg = s.client.unmask({ survivors: body.value.survivors, dropped: body.value.dropped, signatures: body.value.signatures.map((x) => ({ party: x.partyId, signature: x.signature })) });
+          this.#end(sessionId);
+          return { reply: { $case: 'unmasking', value: { sessionId, selfMaskShares: msg.selfMaskShares, maskKeyShares: msg.maskKeyShares } }, stage: 'Unmasking' };
+        }
+        case 'abort':
+          this.#log('info', 'session aborted by the aggregator', { session: sessionId, reason: body.value.reason });
+          this.#end(sessionId);
+          return {};
+        default:
+          return {};
+      }
+    } catch (e) {
+      const reason = e instanceof Refuse ? e.message : publicMessage(e) === 'internal error' ? 'internal error at the party' : publicMessage(e);
+      if (!(e instanceof Refuse)) this.#log('warn', 'protocol step refused', { session: sessionId, step: body.$case, error: (e as Error).message });
+      this.#end(sessionId);
+      return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
+    }
+  }
+
+  abortAll(): void {
+    for (const id of [...this.#sessions.keys()]) this.#end(id);
+  }
+
+  #get(sessionId: string): Session {
+    const s = this.#sessions.get(sessionId);
+    if (!s) throw new Refuse(`no active session ${JSON.stringify(sessionId)} at this party`);
+    return s;
+  }
+
+  #end(sessionId: string): void {
+    const s = this.#sessions.get(sessionId);
+    if (!s) return;
+    s.client.abort();
+    s.input.fill(0);
+    this.#sessions.delete(sessionId);
+  }
+
+  #start(req: StartSession): Reply {
+    const { roster, schema, policy, dataset, identity } = this.#cfg;
+    const self = identity.id;
+    if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
+    if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
+    if (this.#sessions.size >= MAX_SESSIONS) throw new Refuse(`too many concurrent sessions (${MAX_SESSIONS})`);
+    if (!policy.allowedBackends.has(req.backend)) throw new Refuse(`backend "${req.backend}" is not allowed by this party's policy`);
+    if (req.backend !== 'secagg') throw new Refuse(`backend "${req.backend}" is not supported by this party`);
+    const query = queryFromProto(req.query);
+    validateQuery(query, schema);
+    if (!policy.allowedKinds.has(query.kind)) throw new Refuse(`query kind "${query.kind}" is not allowed by this party's policy`);
+    if (req.threshold !== roster.threshold) throw new Refuse(`threshold ${req.threshold} differs from the roster's t = ${roster.threshold}`);
+    if (req.ringBits !== 32 && req.ringBits !== 64) throw new Refuse(`ring size 2^${req.ringBits} is not supported`);
+    const parties = [...req.parties];
+    const sorted = [...parties].sort();
+    if (parties.some((p, i) => p !== sorted[i]) || new Set(parties).size !== parties.length) throw new Refuse('participant list is not sorted and unique');
+    for (const p of parties) if (!roster.publicKeys.has(p)) throw new Refuse(`participant "${p}" is not on this party's roster`);
+    if (!parties.includes(self)) throw new Refuse('this party is not in the participant list');
+    if (parties.length < roster.threshold) throw new Refuse(`only ${parties.length} participants; the threshold is ${roster.threshold}`);
+    const plan = planQuery(query, schema, { parties: roster.parties.length, ringBits: req.ringBits });
+    if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
+    const matching = countMatching(dataset, query.filter);
+    const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
+    const cohort = Math.min(matching, rowsUsed);
+    if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort)`);
+    const input = ringEncode(sums, plan.ringBits);
+    const params: SecAggParams = { sessionId: req.sessionId, parties, threshold: roster.threshold, ringBits: plan.ringBits, vectorLength: plan.entries.length };
+    const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
+    this.#sessions.set(req.sessionId, { client, input, ringBits: plan.ringBits, vectorLength: plan.entries.length });
+    this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(query), analyst: req.analyst, rowsUsed });
+    const msg = client.advertiseKeys();
+    return { $case: 'advertiseKeys', value: { sessionId: req.sessionId, cPk: msg.cPk, sPk: msg.sPk, signature: msg.signature } };
+  }
+}
+
