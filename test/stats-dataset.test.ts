@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import {
+  buildDataset, DatasetError, parseSchema, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
+} from '../stats/index.ts';
+import type { CategoricalColumn, Dataset, NumericColumn } from '../stats/index.ts';
+import { loadExample } from './stats-helpers.ts';
+
+const schema = parseSchema({
+  name: 't',
+  maxRowsPerParty: 5,
+  columns: [
+    { name: 'id', type: 'identifier' },
+    { name: 'x', type: 'numeric', min: 0, max: 10 },
+    { name: 'k', type: 'integer', min: -5, max: 5, outOfBounds: 'clip' },
+    { name: 'c', type: 'categorical', categories: ['a', 'b'] },
+    { name: 'm', type: 'categorical', categories: ['u', 'v'], missing: 'category' },
+  ],
+});
+const HEADER = 'id,x,k,c,m';
+const num = (d: Dataset, c: string): number[] => [...(d.columns.get(c) as NumericColumn).values];
+const cat = (d: Dataset, c: string): number[] => [...(d.columns.get(c) as CategoricalColumn).codes];
+
+describe('buildDataset', () => {
+  it('loads values, missing values, clipping and the (missing) level', () => {
+    const { dataset, report } = buildDataset(schema, `${HEADER},extra\n1,2.5,3,a,u,q\n2,,-9,b,,q\n3,1e1,7,,v,q\n`);
+    expect(report).toEqual({ rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2 });
+    expect(dataset.rowCount).toBe(3);
+    expect(num(dataset, 'x')).toEqual([2.5, NaN, 10]);
+    expect(num(dataset, 'k')).toEqual([3, -5, 5]);
+    expect(cat(dataset, 'c')).toEqual([0, 1, -1]);
+    expect((dataset.columns.get('m') as CategoricalColumn).levels).toEqual(['u', 'v', '(missing)']);
+    expect(cat(dataset, 'm')).toEqual([0, 2, 1]);
+    expect(dataset.columns.has('id')).toBe(false);
+  });
+
+  const bad: [string, string, number, string, RegExp][] = [
+    ['malformed row (too few fields)', '1,2,3,a', 2, '', /malformed row: 4 field\(s\), the header has 5/],
+    ['malformed row (too many fields)', '1,2,3,a,u,9', 2, '', /malformed row: 6 field\(s\), the header has 5/],
+    ['non-numeric value', '1,abc,3,a,u', 2, 'x', /value "abc" is not a number/],
+    ['hexadecimal is not a number', '1,0x1,3,a,u', 2, 'x', /value "0x1" is not a number/],
+    ['value outside the bounds', '1,10.5,3,a,u', 2, 'x', /value 10.5 outside the allowed range \[0, 10\]; fix the data or widen the schema bounds/],
+    ['non-integer in an integer column', '1,1,2.5,a,u', 2, 'k', /value 2.5 is not an integer/],
+    ['unknown category', '1,1,1,z,u', 2, 'c', /unknown category "z"; allowed: a, b/],
+    ['the reserved level written in the data', '1,1,1,a,(missing)', 2, 'm', /unknown category "\(missing\)"/],
+  ];
+  it.each(bad)('rejects %s with line, column and reason', (_label, row, line, column, reason) => {
+    const { dataset, report } = buildDataset(schema, `${HEADER}\n${row}\n`);
+    expect(dataset.rowCount).toBe(0);
+    expect(report.rejected).toHaveLength(1);
+    expect(report.rejected[0]!.line).toBe(line);
+    expect(report.rejected[0]!.column).toBe(column);
+    expect(report.rejected[0]!.reason).toMatch(reason);
+    let err: unknown;
+    try {
+      buildDataset(schema, `${HEADER}\n${row}\n`, { strict: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DatasetError);
+    expect((err as DatasetError).line).toBe(line);
+    expect((err as Error).message).toMatch(reason);
+  });
+
+  it('keeps the good rows and reports every rejected one with its physical line', () => {
+    const { dataset, report } = buildDataset(schema, `${HEADER}\n1,1,1,a,u\n2,"multi\nline",1,a,u\n3,11,1,a,u\n4,2,1,b,v\n`);
+    expect(report.rowsRead).toBe(4);
+    expect(report.rowsLoaded).toBe(2);
+    expect(report.rejected.map((r) => [r.line, r.column])).toEqual([[3, 'x'], [5, 'x']]);
+    expect(num(dataset, 'x')).toEqual([1, 2]);
+  });
+
+  it('refuses a header lacking a schema column, naming it', () => {
+    expect(() => buildDataset(schema, 'id,x,k,c\n1,1,1,a\n')).toThrow(/header lacks schema column\(s\) "m"; add them to the CSV or remove them from the schema/);
+  });
+
+  it('enforces maxRowsPerParty', () => {
+    const rows = Array.from({ length: 6 }, (_, i) => `${i},1,1,a,u`).join('\n');
+    expect(() => buildDataset(schema, `${HEADER}\n${rows}\n`)).toThrow(/6 rows but the schema allows at most maxRowsPerParty = 5/);
+  });
+});
+
+describe('splits', () => {
+  const { dataset, csv, schema: pbcSchema } = loadExample('pbc');
+
+  it('splitAssignment is deterministic from the seed, balanced, and differs between seeds', () => {
+    const a = splitAssignment(418, 3, 'seed');
+    expect(splitAssignment(418, 3, 'seed')).toEqual(a);
+    expect(splitAssignment(418, 3, 'other')).not.toEqual(a);
+    const sizes = [0, 1, 2].map((p) => a.filter((x) => x === p).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  });
+
+  it('splitDataset partitions the rows (every age value appears exactly once)', () => {
+    const parts = splitDataset(dataset, 4, 9);
+    expect(parts.map((p) => p.rowCount).reduce((a, b) => a + b)).toBe(418);
+    const ages = parts.flatMap((p) => num(p, 'age')).sort((x, y) => x - y);
+    expect(ages).toEqual(num(dataset, 'age').sort((x, y) => x - y));
+  });
+
+  it('splitCsvText gives each party a CSV file with the same rows as splitDataset', () => {
+    const texts = splitCsvText(csv, 3, 'demo');
+    const fromText = texts.map((t) => buildDataset(pbcSchema, t, { strict: true }).dataset);
+    const direct = splitDataset(dataset, 3, 'demo');
+    for (let p = 0; p < 3; p++) {
+      expect(fromText[p]!.rowCount).toBe(direct[p]!.rowCount);
+      for (const c of ['age', 'bili', 'chol']) expect(num(fromText[p]!, c)).toEqual(num(direct[p]!, c));
+      expect(cat(fromText[p]!, 'trt')).toEqual(cat(direct[p]!, 'trt'));
+    }
+  });
+
+  it('splitDatasetByColumn gives one party per sex', () => {
+    const parts = splitDatasetByColumn(dataset, 'sex');
+    expect(parts.map((p) => new Set(cat(p, 'sex')).size)).toEqual([1, 1]);
+    expect(parts.map((p) => p.rowCount)).toEqual([374, 44]);
+  });
+});
+
+describe('example data', () => {
+  it.each(['pbc', 'flchain'] as const)('%s: every row loads under its schema (bounds contain every real value)', (name) => {
+    const schemaJson = JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')) as unknown;
+    const text = readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8');
+    const { report } = buildDataset(parseSchema(schemaJson), text);
+    expect(report.rejected).toEqual([]);
+    expect(report.extraColumns).toEqual([]);
+    expect(report.clipped).toBe(0);
+    expect(report.rowsLoaded).toBe(name === 'pbc' ? 418 : 7874);
+  });
+});
