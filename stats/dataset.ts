@@ -1,5 +1,6 @@
 /**
- * Columnar datasets built from CSV text against a schema. Numeric and integer columns become
+ * Columnar datasets built from CSV text against a schema. An empty field (after trimming
+ * spaces) is missing; anything else must parse for its column type. Numeric and integer columns become
  * Float64Array (NaN = missing), categorical columns Int32Array codes into the schema's levels
  * (-1 = missing; with missing: 'category' the level "(missing)" is used instead). Identifier
  * columns must be present in the header but are not loaded: they are never aggregated.
@@ -69,7 +70,7 @@ type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason:
 
 function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
   const s = raw.trim();
-  if (s === '' || s === 'NA') return { ok: true, value: NaN, clipped: false };
+  if (s === '') return { ok: true, value: NaN, clipped: false };
   if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a number` };
   let v = Number(s);
   if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a finite number` };
@@ -130,7 +131,7 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
       if (c.type === 'categorical') {
         const s = raw.trim();
         let code: number;
-        if (s === '' || s === 'NA') {
+        if (s === '') {
           code = c.missing === 'category' ? levelIndex.get(c.name)!.get(MISSING_LEVEL)! : -1;
         } else {
           const found = levelIndex.get(c.name)!.get(s);

@@ -11,6 +11,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { canonicalJson } from './canonical.ts';
 import type { Dataset } from './dataset.ts';
+import { quantize } from './fixed.ts';
 import { matchRows } from './filter.ts';
 import { KINDS } from './kinds/index.ts';
 import type { Entry, QueryResult } from './kinds/types.ts';
@@ -97,7 +98,6 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     throw new QueryError(`dataset has ${dataset.rowCount} rows, more than maxRowsPerParty = ${schema.maxRowsPerParty}; the overflow check would not hold`);
   }
   const m = plan.entries.length;
-  const mult = plan.scaleBits.map((s) => 2 ** s);
   const big = new Array<bigint>(m).fill(0n);
   const small = new Float64Array(m); // exact integer partial sums while |partial| < 2^52
   const out = new Float64Array(m);
@@ -112,8 +112,7 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     for (let i = 0; i < m; i++) {
       const t = out[i]!;
       if (t === 0) continue;
-      const v = t * mult[i]!;
-      const qv = v < 0 ? -Math.round(-v) : Math.round(v);
+      const qv = quantize(t, plan.scaleBits[i]!);
       if (Math.abs(qv) >= TWO52) {
         big[i]! += BigInt(qv);
         continue;
