@@ -44,6 +44,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   let waiters: (() => void)[] = [];
+  let dying = false;
 
   const send = (body: NonNullable<PartyMessage['body']>, then?: () => void): void => {
     if (!call) return;
@@ -75,7 +76,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     };
     stream.on('data', (msg: AggregatorMessage) => {
       const body = msg.body;
-      if (!body) return;
+      if (!body || dying) return;
       try {
         switch (body.$case) {
           case 'challenge':
@@ -95,8 +96,10 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
           default: {
             const { reply, stage } = sessions.handle(body);
             if (!reply) return;
+            const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
+            if (crash) dying = true; // answer nothing more, as if the process were already gone
             send(reply, () => {
-              if (EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal') {
+              if (crash) {
                 log('warn', `test fault injection: exiting after ${stage}`);
                 setTimeout(() => process.exit(75), 200);
               }
