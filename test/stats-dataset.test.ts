@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  buildDataset, DatasetError, parseSchema, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
+  buildDataset, DatasetError, loadCsvFile, parseSchema, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
 } from '../stats/index.ts';
 import type { CategoricalColumn, Dataset, NumericColumn } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -125,5 +125,15 @@ describe('example data', () => {
     expect(report.extraColumns).toEqual([]);
     expect(report.clipped).toBe(0);
     expect(report.rowsLoaded).toBe(name === 'pbc' ? 418 : 7874);
+  });
+});
+
+describe('loadCsvFile', () => {
+  it('reads a CSV file from disk and builds the same dataset as buildDataset', async () => {
+    const { schema, dataset } = loadExample('flchain');
+    const { dataset: fromFile, report } = await loadCsvFile(new URL('../examples/flchain/flchain.csv', import.meta.url).pathname, schema);
+    expect(report.rowsLoaded).toBe(7874);
+    expect(num(fromFile, 'kappa')).toEqual(num(dataset, 'kappa'));
+    expect(cat(fromFile, 'chapter')).toEqual(cat(dataset, 'chapter'));
   });
 });
