@@ -98,6 +98,9 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     throw new QueryError(`dataset has ${dataset.rowCount} rows, more than maxRowsPerParty = ${schema.maxRowsPerParty}; the overflow check would not hold`);
   }
   const m = plan.entries.length;
+  // Largest |quantized term| the overflow check allowed for: a term beyond it means the dataset
+  // holds a value outside the schema bounds (only possible if it was not built by buildDataset).
+  const limits = plan.entries.map((e, i) => Number(maxTerm(e.bound, plan.scaleBits[i]!)));
   const big = new Array<bigint>(m).fill(0n);
   const small = new Float64Array(m); // exact integer partial sums while |partial| < 2^52
   const out = new Float64Array(m);
@@ -113,6 +116,9 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
       const t = out[i]!;
       if (t === 0) continue;
       const qv = quantize(t, plan.scaleBits[i]!);
+      if (!(Math.abs(qv) <= limits[i]!)) {
+        throw new QueryError(`row ${r}: contribution to ${plan.entries[i]!.name} exceeds its bound ${plan.entries[i]!.bound}; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
+      }
       if (Math.abs(qv) >= TWO52) {
         big[i]! += BigInt(qv);
         continue;

@@ -161,3 +161,13 @@ describe('histogram bins and formatting', () => {
     expect(() => compareResults(a, { kind: 'count', n: 0, notes: [] })).toThrow(/kinds differ/);
   });
 });
+
+describe('localStatistics guards the overflow check', () => {
+  it('refuses a hand-built dataset with a value outside the schema bounds', () => {
+    const schema = parseSchema({ name: 'g', maxRowsPerParty: 10, columns: [{ name: 'x', type: 'numeric', min: 0, max: 10 }] });
+    const q: Query = { kind: 'sum', columns: ['x'], filter: [] };
+    const plan = planQuery(q, schema, { parties: 1, ringBits: 64 });
+    const dataset = { schema, rowCount: 2, columns: new Map([['x', { kind: 'numeric' as const, values: Float64Array.of(3, 11) }]]) };
+    expect(() => localStatistics(q, schema, plan, dataset)).toThrow(/row 1: contribution to sum\(x\) exceeds its bound 10/);
+  });
+});
