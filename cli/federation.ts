@@ -24,6 +24,8 @@ export interface LocalFederationOptions {
   /** Policy JSON per party index. */
   partyPolicy?: Record<number, unknown>;
   federation?: string;
+  /** TLS for every connection: the aggregator's certificate and key, and the CA that parties and analysts trust. */
+  tls?: { certPath: string; keyPath: string; caPath: string };
 }
 
 export interface PartyProcess {
@@ -66,7 +68,7 @@ export class LocalFederation {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.#port}`;
+    return `${this.#opts.tls ? 'localhost' : '127.0.0.1'}:${this.#port}`;
   }
 
   get rosterPath(): string {
@@ -87,6 +89,7 @@ export class LocalFederation {
       const dataPath = join(opts.dir, `${id}.csv`);
       writeFileSync(dataPath, opts.partyData[i]!);
       const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
+      if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
       const policy = opts.partyPolicy?.[i];
       if (policy !== undefined) {
         const policyPath = join(opts.dir, `${id}.policy.json`);
@@ -100,6 +103,7 @@ export class LocalFederation {
     f.#aggregatorArgs = [
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
       '--data-dir', join(opts.dir, 'aggregator'), '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
+      ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []),
     ];
     await f.startAggregator();
     for (const p of f.parties) f.startParty(p.index);
@@ -153,7 +157,7 @@ export class LocalFederation {
   }
 
   client(): AnalystClient {
-    return new AnalystClient(this.address);
+    return new AnalystClient(this.address, this.#opts.tls?.caPath);
   }
 
   async waitConnected(ids: string[], timeoutMs = 30_000): Promise<void> {

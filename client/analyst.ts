@@ -2,10 +2,11 @@
  * The analyst's client library: submit a federated query, follow its progress, fetch the
  * result. Used by `blindsum query` and `blindsum demo`, and meant for analysts' own code.
  */
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AnalystServiceClient, type GetResultResponse, type ListPartiesResponse, type QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
 import { GRPC_OPTIONS } from '../services/common/grpc-options.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
+import { channelCredentials } from '../services/common/tls.ts';
 import type { Query, QueryResult } from '../stats/index.ts';
 
 export interface QueryOutcome {
@@ -40,8 +41,9 @@ function wrap(e: ServiceError): AnalystError {
 export class AnalystClient {
   readonly #client: AnalystServiceClient;
 
-  constructor(address: string) {
-    this.#client = new AnalystServiceClient(address, credentials.createInsecure(), GRPC_OPTIONS);
+  /** `tlsCaPath`: CA certificate that signed the aggregator's TLS certificate (omit on loopback). */
+  constructor(address: string, tlsCaPath?: string) {
+    this.#client = new AnalystServiceClient(address, channelCredentials(tlsCaPath), GRPC_OPTIONS);
   }
 
   close(): void {

@@ -45,7 +45,7 @@ export const query: Command = {
   options: {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, analyst: { type: 'string' },
-    json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' },
+    json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
@@ -55,11 +55,11 @@ export const query: Command = {
     bins: 'histogram edges, comma-separated, strictly increasing', target: 'response column of linear_regression',
     'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default)',
     analyst: 'analyst name (default: $USER)', json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
-    quiet: 'do not print progress',
+    quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
   },
   async run(v) {
     const q = buildQuery(v);
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070');
+    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
       const o = await client.run(q, {
@@ -81,12 +81,12 @@ export const result: Command = {
   name: 'result',
   summary: 'fetch the result of an earlier query by id',
   usage: 'blindsum result --aggregator HOST:PORT QUERY_ID [--json]',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON' },
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   allowPositionals: true,
   async run(v, pos) {
     if (pos.length !== 1) throw new UsageError('give exactly one query id');
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070');
+    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
     try {
       const o = outcomeFromResponse(await client.getResult(pos[0]!));
       printOutcome(o, v['json'] === true);
@@ -101,10 +101,10 @@ export const parties: Command = {
   name: 'parties',
   summary: 'list the roster parties and whether they are connected',
   usage: 'blindsum parties --aggregator HOST:PORT',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON' },
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   async run(v) {
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070');
+    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
     try {
       const r = await client.listParties();
       if (v['json'] === true) {

@@ -16,6 +16,8 @@ export interface AggregatorConfig {
   roundTimeoutMs: number;
   ringBits: 32 | 64;
   quiet: boolean;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
 }
 
 export interface AggregatorConfigInput {
@@ -27,6 +29,8 @@ export interface AggregatorConfigInput {
   roundTimeoutMs?: number;
   ringBits?: number;
   quiet?: boolean;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -58,6 +62,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
     aggregatorId: input.aggregatorId ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false,
+    ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
+    ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
  * The aggregator service: PartyGatewayService for parties, AnalystService for analysts.
  * `createAggregator(config)` → `start()` → `close()`.
  */
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   AnalystServiceService, PartyGatewayServiceService,
   type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
@@ -11,6 +11,7 @@ import {
 import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
 import { SERVER_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
+import { serverCredentials } from '../common/tls.ts';
 import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
 import { QueryService } from './queries.ts';
@@ -90,7 +91,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     queries,
     start: () =>
       new Promise<number>((resolve, reject) => {
-        server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(config.listen, serverCredentials(config.tlsCertPath, config.tlsKeyPath), (err, port) => {
           if (err) return reject(new Error(`cannot listen on ${config.listen}: ${err.message}`));
           log('info', 'aggregator listening', { address: config.listen, port, federation: config.roster.federation, parties: config.roster.parties.length, threshold: config.roster.threshold });
           resolve(port);

@@ -15,6 +15,7 @@ export interface PartyConfigInput {
   policyPath?: string;
   strict?: boolean;
   quiet?: boolean;
+  tlsCaPath?: string;
 }
 
 export interface PartyConfig {
@@ -27,6 +28,7 @@ export interface PartyConfig {
   loadReport: LoadReport;
   policy: PartyPolicy;
   quiet: boolean;
+  tlsCaPath?: string;
 }
 
 export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
@@ -51,5 +53,6 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   return {
     aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
     policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false,
+    ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
   };
 }

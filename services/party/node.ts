@@ -3,12 +3,13 @@
  * its identity, keeps the stream open for work and reconnects with exponential backoff and
  * jitter. `createPartyNode(config)` → `start()` → `close()`.
  */
-import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { signDomain } from '../../crypto/identity.ts';
 import { PartyGatewayServiceClient, type AggregatorMessage, type PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
 import type { Logger } from '../common/errors.ts';
 import { GRPC_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
+import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../aggregator/gateway.ts';
 import type { PartyConfig } from './config.ts';
 import { PartySessions, type ReplyStage } from './sessions.ts';
@@ -36,7 +37,7 @@ export interface PartyNode {
 }
 
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
-  const client = new PartyGatewayServiceClient(config.aggregator, credentials.createInsecure(), GRPC_OPTIONS);
+  const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), GRPC_OPTIONS);
   const sessions = new PartySessions(config, log);
   let state: PartyState = 'closed';
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
