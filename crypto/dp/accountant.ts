@@ -6,8 +6,8 @@
  * Statements used:
  * - Gaussian N(0, σ²) and discrete Gaussian N_Z(0, σ²) per coordinate, L2 sensitivity Δ₂ (an
  *   integer-valued query for the discrete one): ρ = Δ₂²/(2σ²). Continuous: Bun–Steinke 2016
- *   Proposition 1.6. Discrete: Canonne–Kamath–Steinke 2020 (CKS20) Theorem 4 (one dimension)
- *   and Theorem 14 (multivariate) — the same ρ as the continuous Gaussian.
+ *   Proposition 1.6. Discrete: Canonne–Kamath–Steinke 2020 (CKS20) §2.1 (one dimension) and
+ *   §2.2 (multivariate, independent coordinates) — the same ρ as the continuous Gaussian.
  * - Skellam Sk(μ) = Poisson(μ) − Poisson(μ) per coordinate (variance 2μ), integer-valued query with
  *   L1 sensitivity Δ₁, L2 sensitivity Δ₂: Agarwal–Kairouz–Liu 2021 (AKL21) give Rényi DP
  *     ε(α) = αΔ₂²/(4μ) + min( ((2α−1)Δ₂² + 6Δ₁)/(16μ²), 3Δ₁/(4μ) ).
@@ -15,7 +15,8 @@
  *     ρ = Δ₂²/(4μ) + min( (2Δ₂² + 6Δ₁)/(16μ²), 3Δ₁/(4μ) )        (`rhoSkellam`).
  * - Composition: ρ-zCDP followed by ρ′-zCDP is (ρ + ρ′)-zCDP (Bun–Steinke Lemma 2.3).
  * - ρ → (ε, δ), standard: ε = ρ + 2√(ρ·ln(1/δ)) (Bun–Steinke Proposition 1.3).
- * - ρ → (ε, δ), CKS20 Corollary 13 (improved): ρ-zCDP implies (ε, δ)-DP for every α > 1 with
+ * - ρ → (ε, δ), CKS20 §2.3 (Proposition 12, Corollary 13; improved): ρ-zCDP implies (ε, δ)-DP
+ *   for every α > 1 with
  *     δ = exp((α−1)(αρ − ε)) / α · (1 − 1/α)^(α−1),   equivalently
  *     ε = αρ + ln(1 − 1/α) + (ln(1/δ) − ln α)/(α − 1).
  *   Any α gives a valid bound; we search α numerically and report the smallest ε found, never
