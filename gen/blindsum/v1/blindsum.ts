@@ -155,6 +155,9 @@ export interface PartyMessage {
     | { $case: "maskedInput"; value: MaskedInput }
     | { $case: "consistencyCheck"; value: ConsistencyCheck }
     | { $case: "unmasking"; value: Unmasking }
+    | //
+    /** Every round message above (Refusal … Unmasking) is sent wrapped in a SignedEnvelope. */
+    { $case: "envelope"; value: SignedEnvelope }
     | undefined;
 }
 
@@ -169,7 +172,37 @@ export interface AggregatorMessage {
     | { $case: "unmaskRequest"; value: UnmaskRequest }
     | { $case: "abort"; value: Abort }
     | { $case: "rejected"; value: Rejected }
+    | { $case: "receipt"; value: Receipt }
     | undefined;
+}
+
+/**
+ * A party's round message, signed for the transcript (docs/transcripts.md). body is the exact
+ * serialized PartyMessage holding one of Refusal, AdvertiseKeys, ShareKeys, MaskedInput,
+ * ConsistencyCheck, Unmasking; signature: the party's Ed25519 identity key, domain
+ * "transcript/<kind>" (e.g. "transcript/secagg/masked-input"), over
+ * lengthPrefixed(kind, session_id, party_id, body).
+ */
+export interface SignedEnvelope {
+  kind: string;
+  sessionId: string;
+  body: Uint8Array;
+  signature: Uint8Array;
+}
+
+/**
+ * The aggregator's signed receipt for an envelope it appended to the transcript: the entry's
+ * index and hash, the chain head after it, and the SHA-256 of the envelope's signed bytes.
+ * Signed with the aggregator's identity key, domain "transcript/receipt".
+ */
+export interface Receipt {
+  sessionId: string;
+  kind: string;
+  index: bigint;
+  entryHash: Uint8Array;
+  head: Uint8Array;
+  envelopeDigest: Uint8Array;
+  signature: Uint8Array;
 }
 
 /** First message of a party: who it claims to be and which schema its data follows. */
@@ -1545,6 +1578,9 @@ export const PartyMessage: MessageFns<PartyMessage> = {
       case "unmasking":
         Unmasking.encode(message.body.value, writer.uint32(66).fork()).join();
         break;
+      case "envelope":
+        SignedEnvelope.encode(message.body.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1626,6 +1662,14 @@ export const PartyMessage: MessageFns<PartyMessage> = {
             message.body = { $case: "unmasking", value: Unmasking.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.body = { $case: "envelope", value: SignedEnvelope.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1692,6 +1736,12 @@ export const PartyMessage: MessageFns<PartyMessage> = {
         }
         break;
       }
+      case "envelope": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "envelope", value: SignedEnvelope.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -1730,6 +1780,9 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         break;
       case "rejected":
         Rejected.encode(message.body.value, writer.uint32(74).fork()).join();
+        break;
+      case "receipt":
+        Receipt.encode(message.body.value, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -1820,6 +1873,14 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
             message.body = { $case: "rejected", value: Rejected.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "receipt", value: Receipt.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1892,7 +1953,242 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         }
         break;
       }
+      case "receipt": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "receipt", value: Receipt.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseSignedEnvelope(): SignedEnvelope {
+  return { kind: "", sessionId: "", body: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const SignedEnvelope: MessageFns<SignedEnvelope> = {
+  encode(message: SignedEnvelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(26).bytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedEnvelope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedEnvelope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SignedEnvelope>): SignedEnvelope {
+    return SignedEnvelope.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedEnvelope>): SignedEnvelope {
+    const message = createBaseSignedEnvelope();
+    message.kind = object.kind ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.body = object.body ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseReceipt(): Receipt {
+  return {
+    sessionId: "",
+    kind: "",
+    index: 0n,
+    entryHash: new Uint8Array(0),
+    head: new Uint8Array(0),
+    envelopeDigest: new Uint8Array(0),
+    signature: new Uint8Array(0),
+  };
+}
+
+export const Receipt: MessageFns<Receipt> = {
+  encode(message: Receipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.index !== 0n) {
+      if (BigInt.asUintN(64, message.index) !== message.index) {
+        throw new globalThis.Error("value provided for field message.index of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.index);
+    }
+    if (message.entryHash.length !== 0) {
+      writer.uint32(34).bytes(message.entryHash);
+    }
+    if (message.head.length !== 0) {
+      writer.uint32(42).bytes(message.head);
+    }
+    if (message.envelopeDigest.length !== 0) {
+      writer.uint32(50).bytes(message.envelopeDigest);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(58).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Receipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.index = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.entryHash = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.head = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.envelopeDigest = reader.bytes();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Receipt>): Receipt {
+    return Receipt.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Receipt>): Receipt {
+    const message = createBaseReceipt();
+    message.sessionId = object.sessionId ?? "";
+    message.kind = object.kind ?? "";
+    message.index = (object.index !== undefined && object.index !== null) ? BigInt(object.index) : 0n;
+    message.entryHash = object.entryHash ?? new Uint8Array(0);
+    message.head = object.head ?? new Uint8Array(0);
+    message.envelopeDigest = object.envelopeDigest ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
