@@ -16,6 +16,8 @@ export interface Roster {
   readonly threshold: number;
   readonly parties: readonly RosterParty[];
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
+  /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
+  readonly aggregator?: RosterParty;
 }
 
 export class ConfigError extends Error {
@@ -63,7 +65,22 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 2 || threshold > parties.length) {
     throw new ConfigError(`${source}: "threshold" must be an integer t with 2 ≤ t ≤ ${parties.length} (number of parties)`);
   }
-  return { federation, threshold, parties, publicKeys };
+  let aggregator: RosterParty | undefined;
+  if (o['aggregator'] !== undefined) {
+    const a = o['aggregator'] as Record<string, unknown> | null;
+    if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "aggregator" must be an object {"id", "publicKey"}`);
+    const id = validatePartyId(a['id'], `${source}: aggregator.id`);
+    if (publicKeys.has(id)) throw new ConfigError(`${source}: aggregator id "${id}" is also a party id`);
+    let publicKey: Uint8Array;
+    try {
+      publicKey = fromHex(String(a['publicKey'] ?? ''), 'publicKey');
+    } catch {
+      throw new ConfigError(`${source}: aggregator.publicKey must be a 64-character hex Ed25519 public key`);
+    }
+    if (publicKey.length !== 32) throw new ConfigError(`${source}: aggregator.publicKey must be 32 bytes (64 hex characters)`);
+    aggregator = { id, publicKey };
+  }
+  return { federation, threshold, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
 }
 
 export function loadRoster(path: string): Roster {
