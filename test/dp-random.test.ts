@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../crypto/bytes.ts';
 import {
   bernoulliExpNeg,
+  bernoulliPrepared,
   bernoulliRational,
   cryptoRandomSource,
+  prepareBernoulli,
   seededRandomSource,
   uniformBigInt,
   uniformInt,
@@ -116,6 +118,22 @@ describe('bernoulliRational / bernoulliExpNeg (CKS20 Algorithm 1)', () => {
     expect(bernoulliRational(0n, 5n, rng)).toBe(false);
     expect(bernoulliRational(5n, 5n, rng)).toBe(true);
     expect(() => bernoulliRational(6n, 5n, rng)).toThrow(RangeError);
+  });
+  it('a prepared Bernoulli(num/den) (first digit cached) matches num/den, including num = den', () => {
+    const rng = seededRandomSource(seed(10));
+    const draws = 200_000;
+    const big = prepareBernoulli((1n << 200n) / 7n, 1n << 200n); // ≈ 1/7
+    const sd = Math.sqrt(((1 / 7) * (6 / 7)) / draws);
+    expect(Math.abs(rate(() => bernoulliPrepared(big, rng), draws) - 1 / 7)).toBeLessThan(6 * sd);
+    const third = prepareBernoulli(1n, 3n);
+    expect(Math.abs(rate(() => bernoulliPrepared(third, rng), draws) - 1 / 3)).toBeLessThan(6 * Math.sqrt(2 / 9 / draws));
+    const one = prepareBernoulli(5n, 5n);
+    const zero = prepareBernoulli(0n, 5n);
+    for (let i = 0; i < 1000; i++) {
+      expect(bernoulliPrepared(one, rng)).toBe(true);
+      expect(bernoulliPrepared(zero, rng)).toBe(false);
+    }
+    expect(() => prepareBernoulli(6n, 5n)).toThrow(RangeError);
   });
   it('Bernoulli(exp(−γ)) matches exp(−γ) for γ = 0, 1/2, 1, 3/2, 7/3, 5', () => {
     const rng = seededRandomSource(seed(8));

@@ -48,6 +48,25 @@ describe('exact Poisson(μ) sampler (block-envelope rejection)', () => {
     const r = chiSquareTest(tally(samples), samples.length, poissonPmf(mu), mu);
     expect(r.pValue).toBeGreaterThan(1e-3);
   });
+  it('fits Poisson(10^6 + 1/2) over 10^5 draws in bins of width 50 (grouped-factor path, p > 0.001)', () => {
+    // μ ≈ 10^6: block width W = 1001, factor groups of G = 8, so the cached group trials and the
+    // prepared "2 × block" tail trials are both exercised.
+    const mu = 1e6 + 0.5;
+    const samples = poissonDraws('2000001/2', 100_000, 28);
+    const width = 50;
+    const bucket = (k: number): number => Math.floor((k - 1e6) / width);
+    const pois = poissonPmf(mu);
+    const bucketPmf = (b: number): number => {
+      let s = 0;
+      for (let k = 1e6 + b * width; k < 1e6 + (b + 1) * width; k++) s += pois(k);
+      return s;
+    };
+    const r = chiSquareTest(tally(samples.map((k) => bucket(Number(k)))), samples.length, bucketPmf, 0);
+    expect(r.bins).toBeGreaterThan(100);
+    expect(r.pValue).toBeGreaterThan(1e-3);
+    const m = moments(samples);
+    expect(Math.abs(m.mean - mu)).toBeLessThan(6 * Math.sqrt(mu / m.n));
+  });
 });
 
 describe('Skellam(μ) = Poisson(μ) − Poisson(μ)', () => {

@@ -125,10 +125,15 @@ export function bernoulliRational(num: bigint, den: bigint, rng: RandomSource): 
   if (num === 0n) return false;
   if (num === den) return true;
   if (den <= BigInt(TWO32)) return uniformInt(Number(den), rng) < Number(num);
-  // Compare a uniform u ∈ [0, 1), drawn 32 bits at a time, with the base-2^32 expansion of
-  // num/den: u < num/den iff at the first differing digit u's digit is smaller. Exact, and
-  // expected ~1 step, whatever the size of num and den.
-  let r = num;
+  return expansionCompare(num, den, rng);
+}
+
+/**
+ * Compares a uniform u ∈ [0, 1), drawn 32 bits at a time, with the base-2^32 expansion of
+ * r/den (0 ≤ r < den): true iff u < r/den, decided at the first differing digit. Exact, and
+ * expected ~1 step whatever the size of r and den.
+ */
+function expansionCompare(r: bigint, den: bigint, rng: RandomSource): boolean {
   for (;;) {
     r <<= 32n;
     const digit = Number(r / den);
@@ -136,6 +141,32 @@ export function bernoulliRational(num: bigint, den: bigint, rng: RandomSource): 
     const u = rng.uint32();
     if (u !== digit) return u < digit;
   }
+}
+
+/** Bernoulli(num/den) with the first base-2^32 digit precomputed, for repeated use. */
+export interface PreparedBernoulli {
+  readonly num: bigint;
+  readonly den: bigint;
+  /** ⌊2^32·num/den⌋ (2^32 when num = den). */
+  readonly digit: number;
+  /** (2^32·num) mod den. */
+  readonly rem: bigint;
+}
+
+export function prepareBernoulli(num: bigint, den: bigint): PreparedBernoulli {
+  if (typeof num !== 'bigint' || typeof den !== 'bigint') throw new TypeError('num, den: expected bigints');
+  if (den < 1n || num < 0n || num > den) {
+    throw new RangeError(`Bernoulli(num/den): expected 0 ≤ num ≤ den and den ≥ 1, got ${num}/${den}`);
+  }
+  const r = num << 32n;
+  return { num, den, digit: Number(r / den), rem: r % den };
+}
+
+/** One exact Bernoulli(num/den) trial of a prepared probability: usually a single 32-bit draw. */
+export function bernoulliPrepared(b: PreparedBernoulli, rng: RandomSource): boolean {
+  const u = rng.uint32();
+  if (u !== b.digit) return u < b.digit;
+  return expansionCompare(b.rem, b.den, rng);
 }
 
 /**

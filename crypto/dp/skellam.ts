@@ -20,7 +20,15 @@
  * trials (single factors, and "2 × product of a full block" for each halving). Expected
  * proposals per sample ≈ 6W·P(m) ≈ 2.4 for large λ; cost per proposal O(√λ) integer steps.
  */
-import { bernoulliRational, uniformBigInt, uniformInt, type RandomSource } from './random.ts';
+import {
+  bernoulliPrepared,
+  bernoulliRational,
+  prepareBernoulli,
+  uniformBigInt,
+  uniformInt,
+  type PreparedBernoulli,
+  type RandomSource,
+} from './random.ts';
 import { isqrt, positiveRational, type RationalLike } from './rational.ts';
 
 const TWO32 = 0x1_0000_0000;
@@ -32,29 +40,45 @@ interface PoissonParams {
   readonly w: bigint;
   /** p^W and q^W, computed on first use (only tail proposals need them). */
   pow?: { readonly p: bigint; readonly q: bigint };
-  /** Cached block products: key "+l" → q^W·Π i above the mode, "-g" → q^W·Π i below it. */
-  readonly blocks: Map<string, bigint>;
+  /** Prepared block trials: key "+l" for block l above the mode, "-g" for group g below it. */
+  readonly blocks: Map<string, PreparedBernoulli>;
+  /** Factor group size G (a power of two, 1 = no grouping) and p^G, q^G. */
+  readonly g: bigint;
+  readonly pG: bigint;
+  readonly qG: bigint;
+  /** Prepared group trials for aligned groups [a, a + G − 1], keyed by a. */
+  readonly groups: Map<bigint, PreparedBernoulli>;
 }
+
+const MAX_CACHED_GROUPS = 4096;
 
 function powers(pr: PoissonParams): { readonly p: bigint; readonly q: bigint } {
   pr.pow ??= { p: pr.p ** pr.w, q: pr.q ** pr.w };
   return pr.pow;
 }
 
-function block(pr: PoissonParams, key: string, lo: bigint, hi: bigint): bigint {
-  let v = pr.blocks.get(key);
-  if (v === undefined) {
-    v = powers(pr).q * rangeProduct(lo, hi);
-    if (pr.blocks.size < 64) pr.blocks.set(key, v);
+/** Prepared trial "2 × product of one full block" (see `accept`), cached per block. */
+function blockTrial(pr: PoissonParams, key: string, above: boolean, lo: bigint, hi: bigint): PreparedBernoulli {
+  let b = pr.blocks.get(key);
+  if (b === undefined) {
+    const qProd = powers(pr).q * rangeProduct(lo, hi);
+    b = above ? prepareBernoulli(2n * powers(pr).p, qProd) : prepareBernoulli(2n * qProd, powers(pr).p);
+    if (pr.blocks.size < 64) pr.blocks.set(key, b);
   }
-  return v;
+  return b;
 }
 
 function params(mu: RationalLike): PoissonParams {
   const { num: p, den: q } = positiveRational(mu, 'mu');
   const m = p / q;
   const w = isqrt(m) + 1n;
-  return { p, q, m, w, blocks: new Map() };
+  // Group factors once blocks are wide: one exact Bernoulli of a G-factor product replaces G
+  // single trials (same law: a conjunction of independent trials is a trial of the product).
+  // G ≈ √W balances the 2G single trials at the ends against the W/G group trials.
+  let g = 1n;
+  while (g * g * 4n <= w) g *= 2n;
+  if (g < 8n) g = 1n;
+  return { p, q, m, w, blocks: new Map(), g, pG: p ** g, qG: q ** g, groups: new Map() };
 }
 
 /** Product of the integers in [lo, hi] (lo ≤ hi + 1), by a balanced product tree. */
@@ -69,8 +93,35 @@ function rangeProduct(lo: bigint, hi: bigint): bigint {
   return rangeProduct(lo, mid) * rangeProduct(mid + 1n, hi);
 }
 
+/** The prepared trial for the aligned group [a, a + G − 1] (above or below the mode). */
+function groupTrial(pr: PoissonParams, above: boolean, a: bigint): PreparedBernoulli {
+  let b = pr.groups.get(a);
+  if (b === undefined) {
+    const prod = rangeProduct(a, a + pr.g - 1n);
+    b = above ? prepareBernoulli(pr.pG, pr.qG * prod) : prepareBernoulli(pr.qG * prod, pr.pG);
+    if (pr.groups.size < MAX_CACHED_GROUPS) pr.groups.set(a, b);
+  }
+  return b;
+}
+
+/**
+ * AND over i in [lo, hi] of the factor trials, using whole aligned groups of G factors where
+ * they fit: above the mode Bernoulli(p^G/(q^G·Π i)), below it Bernoulli(q^G·Π i/p^G). A group
+ * lies entirely on one side of the mode (above: i ≥ m + 1; below: i ≤ m), so its start a is key.
+ */
+function factors(pr: PoissonParams, above: boolean, lo: bigint, hi: bigint, rng: RandomSource): boolean {
+  const singles = above ? aboveSingles : belowSingles;
+  const { g } = pr;
+  if (g === 1n || hi - lo + 1n < 2n * g) return singles(pr, lo, hi, rng);
+  const first = ((lo + g - 1n) / g) * g; // first aligned group start ≥ lo
+  if (!singles(pr, lo, first - 1n, rng)) return false;
+  let a = first;
+  for (; a + g - 1n <= hi; a += g) if (!bernoulliPrepared(groupTrial(pr, above, a), rng)) return false;
+  return singles(pr, a, hi, rng);
+}
+
 /** AND over i in [lo, hi] of Bernoulli(p/(q·i)); requires q·i ≥ p. */
-function aboveFactors(pr: PoissonParams, lo: bigint, hi: bigint, rng: RandomSource): boolean {
+function aboveSingles(pr: PoissonParams, lo: bigint, hi: bigint, rng: RandomSource): boolean {
   if (lo > hi) return true;
   const { p, q } = pr;
   if (q * hi <= BigInt(TWO32)) {
@@ -84,7 +135,7 @@ function aboveFactors(pr: PoissonParams, lo: bigint, hi: bigint, rng: RandomSour
 }
 
 /** AND over i in [lo, hi] of Bernoulli(q·i/p); requires 1 ≤ i and q·i ≤ p. */
-function belowFactors(pr: PoissonParams, lo: bigint, hi: bigint, rng: RandomSource): boolean {
+function belowSingles(pr: PoissonParams, lo: bigint, hi: bigint, rng: RandomSource): boolean {
   if (lo > hi) return true;
   const { p, q } = pr;
   if (p <= BigInt(TWO32)) {
@@ -109,24 +160,22 @@ function accept(pr: PoissonParams, k: bigint, j: bigint, rng: RandomSource): boo
   const { m, w } = pr;
   if (k >= m) {
     const h = j >= 2n ? j - 1n : 0n;
-    if (h === 0n) return aboveFactors(pr, m + 1n, k, rng);
-    if (!aboveFactors(pr, m + 1n, m + w, rng)) return false;
-    if (!aboveFactors(pr, m + (h + 1n) * w + 1n, k, rng)) return false;
+    if (h === 0n) return factors(pr, true, m + 1n, k, rng);
+    if (!factors(pr, true, m + 1n, m + w, rng)) return false;
+    if (!factors(pr, true, m + (h + 1n) * w + 1n, k, rng)) return false;
     for (let l = 1n; l <= h; l++) {
       // Block l: i in [m + lW + 1, m + (l+1)W]; 2 · p^W / (q^W · Π i) ≤ 1.
-      const den = block(pr, `+${l}`, m + l * w + 1n, m + (l + 1n) * w);
-      if (!bernoulliRational(2n * powers(pr).p, den, rng)) return false;
+      if (!bernoulliPrepared(blockTrial(pr, `+${l}`, true, m + l * w + 1n, m + (l + 1n) * w), rng)) return false;
     }
     return true;
   }
   const h = j <= -3n ? -j - 2n : 0n;
-  if (h === 0n) return belowFactors(pr, k + 1n, m, rng);
-  if (!belowFactors(pr, m - w + 1n, m, rng)) return false;
-  if (!belowFactors(pr, k + 1n, m - (h + 1n) * w, rng)) return false;
+  if (h === 0n) return factors(pr, false, k + 1n, m, rng);
+  if (!factors(pr, false, m - w + 1n, m, rng)) return false;
+  if (!factors(pr, false, k + 1n, m - (h + 1n) * w, rng)) return false;
   for (let g = 1n; g <= h; g++) {
     // Group g: i in [m − (g+1)W + 1, m − gW]; 2 · q^W · Π i / p^W ≤ 1.
-    const num = 2n * block(pr, `-${g}`, m - (g + 1n) * w + 1n, m - g * w);
-    if (!bernoulliRational(num, powers(pr).p, rng)) return false;
+    if (!bernoulliPrepared(blockTrial(pr, `-${g}`, false, m - (g + 1n) * w + 1n, m - g * w), rng)) return false;
   }
   return true;
 }
