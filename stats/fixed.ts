@@ -22,10 +22,15 @@ export function centredProduct(s: FixedSums, nIdx: number, aIdx: number, bIdx: n
   const sa = BigInt(s.scaleBits[aIdx]!);
   const sb = BigInt(s.scaleBits[bIdx]!);
   const sab = BigInt(s.scaleBits[abIdx]!);
-  // (N/2^sn)(Sab/2^sab) − (Sa/2^sa)(Sb/2^sb) = [N·Sab·2^(sa+sb) − Sa·Sb·2^(sn+sab)] / 2^(sn+sab+sa+sb)
-  const num = N * s.sums[abIdx]! * (1n << (sa + sb)) - s.sums[aIdx]! * s.sums[bIdx]! * (1n << (sn + sab));
-  // divide by n = N / 2^sn: result = num / (N · 2^(sab+sa+sb))
-  return ratio(num, N) * 2 ** -Number(sab + sa + sb);
+  // (N/2^sn)(Sab/2^sab) − (Sa/2^sa)(Sb/2^sb) = [N·Sab·2^(sa+sb) − Sa·Sb·2^(sn+sab)] / 2^(sn+sab+sa+sb).
+  // Scales may be negative (differentially private plans use coarse grids for wide bounds), so
+  // both exponents are shifted by their minimum before the exact BigInt products.
+  const e1 = sa + sb;
+  const e2 = sn + sab;
+  const m = e1 < e2 ? e1 : e2;
+  const num = N * s.sums[abIdx]! * (1n << (e1 - m)) - s.sums[aIdx]! * s.sums[bIdx]! * (1n << (e2 - m));
+  // divide by n = N / 2^sn: result = num · 2^m / (N · 2^(sab+sa+sb))
+  return ratio(num, N) * 2 ** Number(m - sab - sa - sb);
 }
 
 /** num / den as a float64 with a single rounding for moderate sizes. */

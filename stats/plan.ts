@@ -26,6 +26,15 @@ export const MAX_SCALE_BITS = 24;
 export interface PlanOptions {
   parties: number;
   ringBits: 32 | 64;
+  /**
+   * Differentially private plans: choose each real entry's scale so that one row moves the
+   * encoded entry by about 2^dpGridBits grid units (between 2^(dpGridBits−1) and 2^dpGridBits),
+   * whatever its bound (integer entries with bounds up to 2^dpGridBits, e.g. counts, stay on the
+   * integer grid). The noise added per entry is then proportional to its own sensitivity, and the
+   * integer noise stays small enough to sample exactly. Scales may be negative (coarse grids for
+   * wide bounds): the DP noise is far larger than that rounding.
+   */
+  dpGridBits?: number;
 }
 
 export interface Plan {
@@ -33,6 +42,8 @@ export interface Plan {
   scaleBits: number[];
   ringBits: 32 | 64;
   parties: number;
+  /** Set for differentially private plans (see PlanOptions.dpGridBits). */
+  dpGridBits?: number;
   /** Hex SHA-256 of the canonical plan (query, schema digest, parties, ring, entries, scales). */
   digest: string;
 }
@@ -63,8 +74,20 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
   const entries = KINDS[q.kind].layout(q, schema);
   const rows = BigInt(parties) * BigInt(schema.maxRowsPerParty);
   const limit = 1n << BigInt(ringBits - 1);
+  const dp = opts.dpGridBits;
+  if (dp !== undefined && (!Number.isInteger(dp) || dp < 1 || dp > 24)) throw new RangeError(`dpGridBits: expected an integer in [1, 24], got ${dp}`);
   const scaleBits = entries.map((e) => {
     if (!(e.bound >= 0) || !Number.isFinite(e.bound)) throw new QueryError(`entry ${e.name}: bound ${e.bound} is not a finite non-negative number`);
+    if (dp !== undefined) {
+      // Integer entries with small bounds (counts) keep the integer grid; otherwise the largest
+      // s with bound·2^s ≤ 2^dp (bound 0: the entry never moves; use the integer grid).
+      const s = e.bound > 0 && !(e.integer && e.bound <= 2 ** dp) ? Math.floor(dp - Math.log2(e.bound)) : 0;
+      const fixed = e.bound > 0 && e.bound * 2 ** s > 2 ** dp ? s - 1 : s;
+      if (rows * maxTerm(e.bound, fixed) >= limit) {
+        throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring: ${parties} parties × ${schema.maxRowsPerParty} rows × 2^${dp} ≥ 2^${ringBits - 1}; use ringBits 64`);
+      }
+      return fixed;
+    }
     if (e.integer) {
       if (rows * maxTerm(e.bound, 0) >= limit) {
         throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
@@ -74,13 +97,14 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
     for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
     throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
   });
-  const body = { v: 1, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries, scaleBits };
+  const body: Record<string, unknown> = { v: 1, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries, scaleBits };
+  if (dp !== undefined) body['dpGridBits'] = dp;
   const digest = toHex(sha256(utf8(canonicalJson(body))));
-  return { entries, scaleBits, ringBits, parties, digest };
+  return dp !== undefined ? { entries, scaleBits, ringBits, parties, dpGridBits: dp, digest } : { entries, scaleBits, ringBits, parties, digest };
 }
 
 function checkPlan(q: Query, schema: Schema, plan: Plan): void {
-  const again = planQuery(q, schema, { parties: plan.parties, ringBits: plan.ringBits });
+  const again = planQuery(q, schema, plan.dpGridBits !== undefined ? { parties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits } : { parties: plan.parties, ringBits: plan.ringBits });
   if (again.digest !== plan.digest) {
     throw new QueryError(`plan digest mismatch: this node computes ${again.digest.slice(0, 16)}… for the query, the plan says ${plan.digest.slice(0, 16)}…; check that both sides use the same schema (digest ${schemaDigest(schema).slice(0, 16)}…) and query`);
   }

@@ -38,6 +38,11 @@ export interface ColumnSpec {
 export interface Schema {
   name: string;
   maxRowsPerParty: number;
+  /**
+   * Most rows one patient can have in a party's data (default 1). Differential privacy protects
+   * a patient, so every sensitivity is multiplied by it.
+   */
+  rowsPerPatient: number;
   columns: ColumnSpec[];
 }
 
@@ -51,7 +56,7 @@ export class SchemaError extends Error {
 }
 
 const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'description']);
-const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'columns']);
+const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns']);
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -147,6 +152,10 @@ export function parseSchema(json: unknown): Schema {
   if (typeof maxRows !== 'number' || !Number.isSafeInteger(maxRows) || maxRows < 1 || maxRows > 2 ** 31) {
     throw new SchemaError('maxRowsPerParty', `expected an integer in [1, 2^31], got ${JSON.stringify(maxRows)}`);
   }
+  const rowsPerPatient = json.rowsPerPatient ?? 1;
+  if (typeof rowsPerPatient !== 'number' || !Number.isSafeInteger(rowsPerPatient) || rowsPerPatient < 1 || rowsPerPatient > 1_000_000) {
+    throw new SchemaError('rowsPerPatient', `expected an integer in [1, 10^6] (the most rows one patient can have), got ${JSON.stringify(rowsPerPatient)}`);
+  }
   if (!Array.isArray(json.columns) || json.columns.length === 0) {
     throw new SchemaError('columns', 'expected a non-empty array of column specifications');
   }
@@ -156,7 +165,7 @@ export function parseSchema(json: unknown): Schema {
     if (seen.has(c.name)) throw new SchemaError(`column "${c.name}"`, 'declared twice; column names must be unique');
     seen.add(c.name);
   }
-  return { name: json.name, maxRowsPerParty: maxRows, columns };
+  return { name: json.name, maxRowsPerParty: maxRows, rowsPerPatient, columns };
 }
 
 /** Looks up a column by name (undefined when absent). */

@@ -22,6 +22,7 @@ function codes(dataset: { columns: Map<string, unknown> }, name: string): Int32A
 }
 
 export const frequency: KindDef = {
+  oneHot: true,
   layout: (q, schema) => levels(schema, q.columns[0]!).map((l): Entry => ({ name: `count(${q.columns[0]} = ${l})`, bound: 1, integer: true })),
   rowTerms: (q, _schema, dataset) => {
     const c = codes(dataset, q.columns[0]!);
@@ -40,6 +41,7 @@ export const frequency: KindDef = {
 };
 
 export const contingency: KindDef = {
+  oneHot: true,
   layout: (q, schema) => {
     const [r, c] = [q.columns[0]!, q.columns[1]!];
     const out: Entry[] = [];

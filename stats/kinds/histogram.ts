@@ -25,6 +25,7 @@ export function binIndex(edges: number[], v: number): number {
 }
 
 export const histogram: KindDef = {
+  oneHot: true,
   layout: (q) => {
     const e = q.bins!;
     const k = e.length - 1;

@@ -29,6 +29,11 @@ export interface FixedSums {
 export type RowTerms = (row: number, out: Float64Array) => boolean;
 
 export interface KindDef {
+  /**
+   * True when one row adds to at most one entry (tables, histograms). Differential privacy uses
+   * it: the sensitivity of the vector is then one entry's bound, not the sum over entries.
+   */
+  oneHot?: boolean;
   layout(q: Query, schema: Schema): Entry[];
   rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms;
   finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;

@@ -1,0 +1,160 @@
+/**
+ * Differential privacy for a planned query: the sensitivity of its fixed-point vector under
+ * adding or removing one patient (from the schema's bounds, before any data is read), the
+ * distributed Skellam noise each party adds, the noise scale of each released number, and the
+ * uncertainty of derived statistics.
+ *
+ * Sensitivity. Entry e's per-row bound b_e (after clipping to the schema bounds) times the
+ * schema's rowsPerPatient k, on the grid: g_e = ⌈k·b_e·2^(s_e)⌉ (crypto/dp/distributed.ts
+ * gridSensitivity). A DP plan (planQuery with dpGridBits) picks s_e so that every g_e is close
+ * to 2^dpGridBits.
+ *   - One-hot kinds (a row adds to one cell: frequency, contingency, histogram): the vector moves
+ *     by at most max_e g_e in L1 and L2; one Skellam noise level for all entries.
+ *   - Other kinds (every entry moves): the budget ρ is split equally over the m entries and each
+ *     entry gets its own Skellam level for sensitivity g_e (composition over independent
+ *     coordinates), so each entry's noise is proportional to its own sensitivity.
+ * ρ here is for the worst case of exactly t contributors; with k > t contributors there is more
+ * noise and `releasedRho` is smaller.
+ */
+import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
+import { toRational } from '../crypto/dp/rational.ts';
+import {
+  perPartyNoise, planDistributedNoiseForRho, releasedRho, releasedStdDev, type DistributedNoisePlan, type GridSensitivity,
+} from '../crypto/dp/distributed.ts';
+import type { RandomSource } from '../crypto/dp/random.ts';
+import { KINDS } from './kinds/index.ts';
+import type { QueryResult } from './kinds/types.ts';
+import { finalize, type Plan } from './plan.ts';
+import { QueryError, type Query } from './query.ts';
+import { numericFields } from './result.ts';
+import type { Schema } from './schema.ts';
+
+/** Grid units one row moves an entry by in DP plans (2^10: exact Skellam sampling stays fast). */
+export const DP_GRID_BITS = 10;
+
+export interface PrivacySpec {
+  rho?: number;
+  epsilon?: number;
+  delta?: number;
+}
+
+/** The zCDP ρ a query asks for: ρ directly, or (ε, δ) converted (CKS20) to the largest such ρ. */
+export function privacyRho(p: PrivacySpec): number {
+  const has = (x: number | undefined): x is number => x !== undefined && x !== 0;
+  if (has(p.rho)) {
+    if (has(p.epsilon) || has(p.delta)) throw new QueryError('privacy: give either rho, or epsilon with delta, not both');
+    if (!(p.rho > 0 && p.rho <= 100)) throw new QueryError(`privacy: rho must be in (0, 100], got ${p.rho}`);
+    return p.rho;
+  }
+  if (has(p.epsilon)) {
+    if (!(p.epsilon > 0 && p.epsilon <= 100)) throw new QueryError(`privacy: epsilon must be in (0, 100], got ${p.epsilon}`);
+    if (!has(p.delta) || !(p.delta > 0 && p.delta < 0.01)) throw new QueryError(`privacy: with epsilon, give delta in (0, 0.01) (e.g. 1e-6), got ${p.delta}`);
+    return rhoFromEpsilonDelta(p.epsilon, p.delta);
+  }
+  throw new QueryError('privacy: give rho (zCDP) or epsilon and delta');
+}
+
+export interface NoisePlan {
+  readonly rho: number;
+  readonly parties: number;
+  readonly threshold: number;
+  readonly oneHot: boolean;
+  /** Per entry: its distributed-noise plan and its grid sensitivity. */
+  readonly perEntry: readonly { readonly noise: DistributedNoisePlan; readonly sensitivity: GridSensitivity }[];
+}
+
+/** Plans each entry's noise so that any t contributors make the release ρ-zCDP. */
+export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: number; parties: number; threshold: number }): NoisePlan {
+  if (plan.dpGridBits === undefined) throw new QueryError('differential privacy needs a DP plan (planQuery with dpGridBits)');
+  if (!(opts.rho > 0)) throw new QueryError(`rho must be positive, got ${opts.rho}`);
+  const k = schema.rowsPerPatient;
+  const grid = { perEntry: plan.entries.map((e, i) => gridBound(e.bound * k, plan.scaleBits[i]!)) };
+  const m = plan.entries.length;
+  const oneHot = KINDS[q.kind].oneHot === true;
+  const base = { parties: opts.parties, threshold: opts.threshold };
+  let perEntry: NoisePlan['perEntry'];
+  if (oneHot) {
+    const g = grid.perEntry.reduce((a, b) => (a > b ? a : b), 0n);
+    const sensitivity: GridSensitivity = { perEntry: [g], l1: g, l2Squared: g * g, l2: Number(g) };
+    const noise = planDistributedNoiseForRho({ ...base, rho: opts.rho, sensitivity });
+    perEntry = grid.perEntry.map(() => ({ noise, sensitivity }));
+  } else {
+    perEntry = grid.perEntry.map((g) => {
+      const sensitivity: GridSensitivity = { perEntry: [g], l1: g, l2Squared: g * g, l2: Number(g) };
+      return { noise: planDistributedNoiseForRho({ ...base, rho: opts.rho / m, sensitivity }), sensitivity };
+    });
+  }
+  // Headroom: the noisy sum must not wrap the ring (8 standard deviations of all n parties' noise).
+  const rows = opts.parties * schema.maxRowsPerParty;
+  const limit = 2 ** (plan.ringBits - 1);
+  perEntry.forEach((e, i) => {
+    const worst = rows * Number(grid.perEntry[i]!) + 8 * releasedStdDev(e.noise, opts.parties);
+    if (!(worst < limit)) throw new QueryError(`entry ${plan.entries[i]!.name}: data plus noise could overflow the ${plan.ringBits}-bit ring; use a larger rho or ringBits 64`);
+  });
+  return { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, oneHot, perEntry };
+}
+
+/** ⌈b·2^s⌉ exactly (s may be negative): how far one patient can move an encoded entry. */
+function gridBound(b: number, s: number): bigint {
+  const r = toRational(b, 'bound');
+  const num = s >= 0 ? r.num << BigInt(s) : r.num;
+  const den = s >= 0 ? r.den : r.den << BigInt(-s);
+  return (num + den - 1n) / den;
+}
+
+/** This party's integer noise share, one value per entry (exact Skellam from a CSPRNG). */
+export function noiseShare(np: NoisePlan, rng: RandomSource): bigint[] {
+  if (np.oneHot) return perPartyNoise(np.perEntry[0]!.noise, np.perEntry.length, rng);
+  return np.perEntry.map((e) => perPartyNoise(e.noise, 1, rng)[0]!);
+}
+
+/** ρ actually spent when k ≥ t parties contributed noise (≤ the planned ρ). */
+export function spentRho(np: NoisePlan, contributors: number): number {
+  if (np.oneHot) return releasedRho(np.perEntry[0]!.noise, contributors, np.perEntry[0]!.sensitivity);
+  return np.perEntry.reduce((a, e) => a + releasedRho(e.noise, contributors, e.sensitivity), 0);
+}
+
+/** Standard deviation of the noise on each released entry, in the entry's own units. */
+export function noiseStd(np: NoisePlan, plan: Plan, contributors: number): number[] {
+  return np.perEntry.map((e, i) => releasedStdDev(e.noise, contributors) * 2 ** -plan.scaleBits[i]!);
+}
+
+/**
+ * Uncertainty of every numeric field of the result due to the DP noise: the standard deviation
+ * over `replicates` parametric-bootstrap re-draws of the noise (Gaussian approximation of the
+ * Skellam noise with the released variance) pushed through the same post-processing. Post-
+ * processing of released values only; uses Math.random, never touches unreleased data.
+ */
+export function noiseUncertainty(q: Query, schema: Schema, plan: Plan, np: NoisePlan, sums: bigint[], contributors: number, replicates = 200): Record<string, number | null> {
+  const sd = np.perEntry.map((e) => releasedStdDev(e.noise, contributors));
+  const names = numericFields(finalize(q, schema, plan, sums)).map(([n]) => n);
+  const acc = names.map(() => ({ n: 0, s: 0, s2: 0 }));
+  for (let r = 0; r < replicates; r++) {
+    const perturbed = sums.map((x, i) => x + BigInt(Math.round(gaussian() * sd[i]!)));
+    let result: QueryResult;
+    try {
+      result = finalize(q, schema, plan, perturbed);
+    } catch {
+      continue; // e.g. a singular X'X in this replicate
+    }
+    numericFields(result).forEach(([, v], i) => {
+      if (v === null || !Number.isFinite(v) || i >= acc.length) return;
+      const a = acc[i]!;
+      a.n++;
+      a.s += v;
+      a.s2 += v * v;
+    });
+  }
+  const out: Record<string, number | null> = {};
+  names.forEach((name, i) => {
+    const a = acc[i]!;
+    out[name] = a.n >= replicates / 2 ? Math.sqrt(Math.max(0, (a.s2 - (a.s * a.s) / a.n) / (a.n - 1))) : null;
+  });
+  return out;
+}
+
+function gaussian(): number {
+  let u = 0;
+  while (u === 0) u = Math.random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random());
+}
