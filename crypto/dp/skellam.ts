@@ -18,7 +18,9 @@
  * Proposal: block j with probability e_j / 6 (total envelope mass is 6 blocks), k uniform in B_j;
  * accept with probability r(k)/e_j, evaluated as a conjunction of independent exact Bernoulli
  * trials (single factors, and "2 × product of a full block" for each halving). Expected
- * proposals per sample ≈ 6W·P(m) ≈ 2.4 for large λ; cost per proposal O(√λ) integer steps.
+ * proposals per sample ≈ 6W·P(m) ≈ 2.4 for large λ. For large W, runs of factors are taken in
+ * aligned groups of G ≈ √W/2 whose exact product trials are prepared once and cached (usually one
+ * 32-bit draw each), so a proposal costs O(G + W/G) = O(λ^¼) steps after warm-up.
  */
 import {
   bernoulliPrepared,
