@@ -49,6 +49,26 @@ describe('discrete Gaussian N_Z(0, σ²) (CKS20 Algorithm 3)', () => {
     });
   }
 
+  it('fits N_Z(0, σ²) for a large rational σ² = 1000000007/3 (bigint path) over 2·10^5 draws in bins of 500', () => {
+    // σ ≈ 18257: the rejection exponent's denominator 2·p·q·t² ≈ 2·10^18 exceeds 2^32, so the
+    // Bernoulli trials take the exact base-2^32 expansion path.
+    const sigma2 = 1000000007 / 3;
+    const samples = sampleDiscreteGaussianVector('1000000007/3', 200_000, seededRandomSource(seed(18)));
+    const width = 500;
+    const sigma = Math.sqrt(sigma2);
+    // Bucket mass from the continuous-sum approximation is not exact; sum the exact pmf instead.
+    // For σ this large the normalising constant is σ√(2π) to within 1e-300 (Poisson summation).
+    const z = sigma * Math.sqrt(2 * Math.PI);
+    const bucketPmf = (b: number): number => {
+      let t = 0;
+      for (let k = b * width; k < (b + 1) * width; k++) t += Math.exp((-k * k) / (2 * sigma2));
+      return t / z;
+    };
+    const r = chiSquareTest(tally(samples.map((k) => Math.floor(Number(k) / width))), samples.length, bucketPmf, -0.5);
+    expect(r.bins).toBeGreaterThan(100);
+    expect(r.pValue).toBeGreaterThan(1e-3);
+  });
+
   it('has variance ≈ σ² for a large σ² = 10^8 (2·10^4 draws, within 6 standard errors)', () => {
     const rng = seededRandomSource(seed(13));
     const m = moments(sampleDiscreteGaussianVector(1e8, 20_000, rng));
