@@ -15,7 +15,7 @@ import {
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 
-describe('ρ → (ε, δ), CKS20 Corollary 13, against OpenDP published values', () => {
+describe('ρ → (ε, δ), CKS20 §2.3 conversion, against OpenDP published values', () => {
   // Source: opendp/opendp, rust/src/combinators/measure_cast/zCDP_to_approxDP/test.rs
   // (test_zCDP_to_approxDP_nontrivial): Gaussian scale 4, sensitivity 1, so ρ = (1/4)²/2 = 1/32.
   it('ρ = 1/32: ε(δ = 1e-3) = 0.6880024554878086', () => {

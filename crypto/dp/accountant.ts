@@ -13,10 +13,10 @@
  *     ε(α) = αΔ₂²/(4μ) + min( ((2α−1)Δ₂² + 6Δ₁)/(16μ²), 3Δ₁/(4μ) ).
  *   For α ≥ 1 the min is ≤ α·min((2Δ₂² + 6Δ₁)/(16μ²), 3Δ₁/(4μ)), so the mechanism is ρ-zCDP with
  *     ρ = Δ₂²/(4μ) + min( (2Δ₂² + 6Δ₁)/(16μ²), 3Δ₁/(4μ) )        (`rhoSkellam`).
- * - Composition: ρ-zCDP followed by ρ′-zCDP is (ρ + ρ′)-zCDP (Bun–Steinke Lemma 2.3).
+ * - Composition: ρ-zCDP followed by ρ′-zCDP is (ρ + ρ′)-zCDP (Bun–Steinke 2016, Lemma 1.7).
  * - ρ → (ε, δ), standard: ε = ρ + 2√(ρ·ln(1/δ)) (Bun–Steinke Proposition 1.3).
- * - ρ → (ε, δ), CKS20 §2.3 (Proposition 12, Corollary 13; improved): ρ-zCDP implies (ε, δ)-DP
- *   for every α > 1 with
+ * - ρ → (ε, δ), improved: CKS20 §2.3 (their Rényi-DP → (ε, δ) conversion at every order α of
+ *   ρ-zCDP): ρ-zCDP implies (ε, δ)-DP for every α > 1 with
  *     δ = exp((α−1)(αρ − ε)) / α · (1 − 1/α)^(α−1),   equivalently
  *     ε = αρ + ln(1 − 1/α) + (ln(1/δ) − ln α)/(α − 1).
  *   Any α gives a valid bound; we search α numerically and report the smallest ε found, never
@@ -106,13 +106,13 @@ export function epsilonFromRhoStandard(rho: number, delta: number): number {
   return (rho + 2 * Math.sqrt(rho * Math.log(1 / delta))) * (1 + PAD);
 }
 
-/** ε(α) of CKS20 Corollary 13 for a fixed α > 1. */
+/** ε(α) of the CKS20 §2.3 conversion for a fixed α > 1. */
 function epsilonAtAlpha(rho: number, delta: number, alpha: number): number {
   return alpha * rho + Math.log1p(-1 / alpha) + (-Math.log(delta) - Math.log(alpha)) / (alpha - 1);
 }
 
 /**
- * CKS20 Corollary 13: the smallest ε found over α > 1 (golden-section search on ln(α − 1), which
+ * CKS20 §2.3: the smallest ε found over α > 1 (golden-section search on ln(α − 1), which
  * is unimodal here), and never above the standard bound. Returns 0 when ρ = 0.
  */
 export function epsilonFromRho(rho: number, delta: number): number {
@@ -147,7 +147,7 @@ export function epsilonFromRho(rho: number, delta: number): number {
 }
 
 /**
- * CKS20 Corollary 13 read the other way: the smallest δ such that ρ-zCDP implies (ε, δ)-DP,
+ * CKS20 §2.3 read the other way: the smallest δ such that ρ-zCDP implies (ε, δ)-DP,
  * minimising over α > 1 (the log of the bound is convex in α; bisection on its derivative
  * (2α − 1)ρ − ε + ln(1 − 1/α)). Capped at 1.
  */
