@@ -1,0 +1,242 @@
+/**
+ * Packing long vectors of fixed-point integers into CKKS ciphertexts, and reading them back.
+ *
+ * Coefficient packing: value k of a chunk becomes coefficient k of the message polynomial,
+ * m(X) = Δ·Σ v_k X^k with Δ = 2^params.scaleBits, so each ciphertext carries N values (twice
+ * the N/2 slots of SEAL's CKKSEncoder) and the decryption error of a value is one coefficient
+ * of the noise, with no canonical-embedding growth (√N) and no floating-point encoding error.
+ * Only additions are meaningful on such ciphertexts, which is all aggregation needs.
+ *
+ * Encryption uses SEAL itself: an encryption of zero at the target level, moved to coefficient
+ * form by SEAL's evaluator, Δ·v added to c0, and moved back to NTT form. The ciphertext is born
+ * at the lowest level that keeps the sum exact (`requiredLevel`), which is what is sent.
+ */
+import { parseCiphertext, parsePlaintext, serializeCiphertext } from './codec.ts';
+import { loadPlaintext, loadPublicKey, loadSecretKey, saveBytes, zeroPlaintext } from './objects.ts';
+import type { CkksContext } from './params.ts';
+import { toCenteredBigInts } from './rns.ts';
+import { SealScope } from './seal.ts';
+import type { Ciphertext, Encryptor, Evaluator, Plaintext } from 'node-seal';
+
+/** Values per ciphertext (coefficient packing). */
+export function valuesPerCiphertext(ctx: CkksContext): number {
+  return ctx.N;
+}
+
+export function ciphertextCount(ctx: CkksContext, length: number): number {
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`length: expected a non-negative integer, got ${length}`);
+  return Math.ceil(length / ctx.N);
+}
+
+/**
+ * The lowest level whose modulus Q keeps every sum exact: |sum|·Δ plus the noise (< Δ/2) must
+ * stay below Q/2, i.e. log2(maxAbsSum) + scaleBits + 2 ≤ bits(Q) − 1. RangeError when even the
+ * top level is too small (reduce the fixed-point scale or bounds).
+ */
+export function requiredLevel(ctx: CkksContext, maxAbsSum: number): number {
+  if (!(maxAbsSum >= 0) || !Number.isFinite(maxAbsSum)) throw new RangeError(`maxAbsSum: expected a finite bound ≥ 0, got ${maxAbsSum}`);
+  if (maxAbsSum > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`maxAbsSum: ${maxAbsSum} exceeds 2^53 − 1; decoded sums would not be exact in float64`);
+  }
+  const need = Math.ceil(Math.log2(maxAbsSum + 1)) + ctx.params.scaleBits + 2;
+  for (let level = 1; level <= ctx.topLevel; level++) {
+    if (ctx.modulusBits(level) - 1 >= need) return level;
+  }
+  throw new RangeError(
+    `maxAbsSum: 2^${Math.log2(maxAbsSum).toFixed(1)} does not fit the ${ctx.params.name} chain with Δ=2^${ctx.params.scaleBits}; lower the bounds, the fixed-point scale, or use a larger parameter set`,
+  );
+}
+
+const CT_DATA_OFFSET = 16 + 32 + 1 + 8 * 5 + 16 + 8; // header, fixed fields, DynArray header, count
+
+/** Δ·v mod q for an integer |v| ≤ 2^53 − 1. */
+function scaledResidue(v: number, delta: number, deltaBig: bigint, q: bigint): bigint {
+  const x = v * delta;
+  if (Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
+    const b = BigInt(x);
+    return b < 0n ? b + q : b;
+  }
+  const r = (BigInt(v) * deltaBig) % q;
+  return r < 0n ? r + q : r;
+}
+
+/**
+ * A party's packed encryptor under the collective public key, at one level. Reuse it for all
+ * ciphertexts of a query; dispose it to free its SEAL objects.
+ */
+export class PackedEncryptor implements Disposable {
+  readonly ctx: CkksContext;
+  readonly level: number;
+  #scope = new SealScope();
+  #encryptor: Encryptor;
+  #evaluator: Evaluator;
+  #zero: Plaintext;
+  #ct: Ciphertext;
+  #delta: number;
+  #deltaBig: bigint;
+
+  constructor(ctx: CkksContext, publicKey: Uint8Array, level: number) {
+    ctx.checkLevel(level);
+    this.ctx = ctx;
+    this.level = level;
+    const s = this.#scope;
+    const pk = s.track(loadPublicKey(ctx, publicKey));
+    this.#encryptor = s.track(new ctx.seal.Encryptor(ctx.context, pk));
+    this.#evaluator = s.track(new ctx.seal.Evaluator(ctx.context));
+    this.#delta = 2 ** ctx.params.scaleBits;
+    this.#deltaBig = 1n << BigInt(ctx.params.scaleBits);
+    this.#zero = s.track(zeroPlaintext(ctx, level, this.#delta));
+    this.#ct = s.track(new ctx.seal.Ciphertext());
+  }
+
+  /** Encrypts up to N integers (|v| ≤ 2^53 − 1) as one ciphertext; returns SEAL bytes. */
+  encryptChunk(values: ArrayLike<number>): Uint8Array {
+    const { ctx, level } = this;
+    const N = ctx.N;
+    if (values.length > N) throw new RangeError(`values: at most N=${N} per ciphertext, got ${values.length}`);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isSafeInteger(v)) {
+        throw new RangeError(`values[${i}]: expected an integer on the fixed-point grid with |v| < 2^53, got ${v}`);
+      }
+    }
+    const ct = this.#ct;
+    this.#encryptor.encrypt(this.#zero, ct);
+    this.#evaluator.cipherTransformFromNttInplace(ct);
+    const bytes = saveBytes(ctx, ct, 'ciphertext');
+    const c0 = new BigUint64Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
+    for (let j = 0; j < level; j++) {
+      const q = ctx.moduli[j]!;
+      const base = j * N;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        if (v === 0) continue;
+        const s = c0[base + i]! + scaledResidue(v, this.#delta, this.#deltaBig, q);
+        c0[base + i] = s >= q ? s - q : s;
+      }
+    }
+    bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
+    ct.loadFromArray(ctx.context, bytes);
+    this.#evaluator.cipherTransformToNttInplace(ct);
+    return saveBytes(ctx, ct, 'ciphertext');
+  }
+
+  /** Encrypts a whole vector, N values per ciphertext (the last one zero-padded). */
+  encrypt(values: ArrayLike<number>): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const N = this.ctx.N;
+    const arr = Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values);
+    for (let off = 0; off < values.length; off += N) {
+      const end = Math.min(off + N, values.length);
+      out.push(this.encryptChunk((arr as { slice(a: number, b: number): ArrayLike<number> }).slice(off, end)));
+    }
+    return out;
+  }
+
+  [Symbol.dispose](): void {
+    this.#scope[Symbol.dispose]();
+  }
+}
+
+/** Homomorphic sum of ciphertexts (the aggregator's step), with SEAL's evaluator. */
+export function addCiphertexts(ctx: CkksContext, ciphertexts: readonly Uint8Array[]): Uint8Array {
+  if (ciphertexts.length === 0) throw new RangeError('ciphertexts: expected at least one');
+  using scope = new SealScope();
+  const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
+  const acc = scope.track(new ctx.seal.Ciphertext());
+  parseCiphertext(ctx, ciphertexts[0]!, 'ciphertexts[0]');
+  acc.loadFromArray(ctx.context, ciphertexts[0]!);
+  const next = scope.track(new ctx.seal.Ciphertext());
+  for (let i = 1; i < ciphertexts.length; i++) {
+    parseCiphertext(ctx, ciphertexts[i]!, `ciphertexts[${i}]`);
+    next.loadFromArray(ctx.context, ciphertexts[i]!);
+    ev.addInplace(acc, next);
+  }
+  return saveBytes(ctx, acc, 'sum');
+}
+
+/**
+ * Decodes a decrypted NTT-form plaintext (SEAL bytes) into `count` values: coefficients are
+ * moved to coefficient form by SEAL's evaluator, lifted by CRT to (−Q/2, Q/2], and divided by Δ.
+ * With `round` (the default) each value is rounded to the nearest integer, which is exact while
+ * the noise stays below Δ/2 (docs/ckks-parameters.md); without it the raw quotient is returned,
+ * which is only for measuring the error: raw CKKS outputs must not be released.
+ */
+export function decodePlaintext(ctx: CkksContext, plaintext: Uint8Array, count: number = ctx.N, round = true): Float64Array {
+  const pt = parsePlaintext(ctx, plaintext);
+  if (!Number.isInteger(count) || count < 0 || count > ctx.N) throw new RangeError(`count: expected 0..${ctx.N}, got ${count}`);
+  // Ask SEAL for the inverse NTT: the ciphertext (m, m) in NTT form, transformed back.
+  using scope = new SealScope();
+  const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
+  const tmp = scope.track(new ctx.seal.Ciphertext());
+  tmp.loadFromArray(
+    ctx.context,
+    serializeCiphertext(ctx, { level: pt.level, isNttForm: true, scale: pt.scale, correctionFactor: 1n, polys: [pt.poly, pt.poly] }),
+  );
+  ev.cipherTransformFromNttInplace(tmp);
+  const coeffs = parseCiphertext(ctx, saveBytes(ctx, tmp)).polys[0]!;
+  const centered = toCenteredBigInts(coeffs, ctx.moduli, ctx.N);
+  const bits = BigInt(ctx.params.scaleBits);
+  const half = 1n << (bits - 1n);
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const x = centered[i]!;
+    if (round) out[i] = Number((x + half) >> bits);
+    else {
+      const whole = x >> bits;
+      out[i] = Number(whole) + Number(x - (whole << bits)) / 2 ** ctx.params.scaleBits;
+    }
+  }
+  return out;
+}
+
+/**
+ * The analyst's side: decrypts PCKS results (ciphertexts under the analyst's own key) with plain
+ * SEAL and decodes them. Dispose it to free the analyst's SEAL secret key.
+ */
+export class PackedDecryptor implements Disposable {
+  readonly ctx: CkksContext;
+  #scope = new SealScope();
+  #decryptor;
+
+  constructor(ctx: CkksContext, secretKey: Uint8Array) {
+    this.ctx = ctx;
+    const sk = this.#scope.track(loadSecretKey(ctx, secretKey, 'analystSecretKey'));
+    this.#decryptor = this.#scope.track(new ctx.seal.Decryptor(ctx.context, sk));
+  }
+
+  /** The decrypted SEAL Plaintext bytes of one ciphertext. */
+  decryptToPlaintext(ciphertext: Uint8Array): Uint8Array {
+    using scope = new SealScope();
+    const ct = scope.track(new this.ctx.seal.Ciphertext());
+    parseCiphertext(this.ctx, ciphertext);
+    ct.loadFromArray(this.ctx.context, ciphertext);
+    const pt = scope.track(new this.ctx.seal.Plaintext());
+    this.#decryptor.decrypt(ct, pt);
+    return saveBytes(this.ctx, pt, 'plaintext');
+  }
+
+  /** Decrypts and decodes a packed vector of `length` values (rounded unless `round` is false). */
+  decrypt(ciphertexts: readonly Uint8Array[], length: number, round = true): Float64Array {
+    const N = this.ctx.N;
+    if (ciphertextCount(this.ctx, length) !== ciphertexts.length) {
+      throw new RangeError(`ciphertexts: ${length} values need ${ciphertextCount(this.ctx, length)} ciphertexts, got ${ciphertexts.length}`);
+    }
+    const out = new Float64Array(length);
+    for (let c = 0; c < ciphertexts.length; c++) {
+      const count = Math.min(N, length - c * N);
+      out.set(decodePlaintext(this.ctx, this.decryptToPlaintext(ciphertexts[c]!), count, round), c * N);
+    }
+    return out;
+  }
+
+  [Symbol.dispose](): void {
+    this.#scope[Symbol.dispose]();
+  }
+}
+
+/** Loads a plaintext only to check it is valid for this context (used by callers that store them). */
+export function checkPlaintext(ctx: CkksContext, bytes: Uint8Array): void {
+  using scope = new SealScope();
+  scope.track(loadPlaintext(ctx, bytes));
+}

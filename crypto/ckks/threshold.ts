@@ -1,0 +1,110 @@
+/**
+ * Threshold t-of-n secret keys (Mouchet et al. PETS 2021 §5; Lattigo multiparty/threshold.go).
+ *
+ * Thresholdizer: party i Shamir-shares its secret s_i with a random polynomial
+ * f_i(X) = s_i + r_1·X + … + r_{t−1}·X^{t−1}, whose coefficients are RNS polynomials (uniform
+ * modulo each prime), and sends f_i(x_j) to party j over a private channel. Sharing is linear
+ * and pointwise, so it runs on NTT-form polynomials, independently modulo each prime. Party j
+ * sums what it received: S_j = Σ_i f_i(x_j), a Shamir share of s = Σ_i s_i.
+ *
+ * Combiner: at decryption, any t parties with points x_j turn S_j into an additive share
+ * λ_j·S_j with λ_j = Π_{k≠j} x_k / (x_k − x_j) mod q; those t additive shares sum to s and are
+ * used in CKS/PCKS exactly like the n-of-n shares. Fewer than t shares are independent of s.
+ * Points are small positive integers (e.g. the party's 1-based roster index), all distinct.
+ */
+import { parsePlaintext, serializePlaintext } from './codec.ts';
+import type { SecretKeyShare } from './ckg.ts';
+import type { CkksContext } from './params.ts';
+import { addPoly, invMod, levelOf, mulScalarPoly } from './rns.ts';
+import type { RnsPoly } from './rns.ts';
+import { cryptoRandom, uniformPoly } from './sampler.ts';
+import type { RandomSource } from './sampler.ts';
+
+/** f_i's coefficients, constant term (the secret) first; t polynomials at the key level. */
+export type ShamirPolynomial = readonly RnsPoly[];
+
+/** A Shamir share S_j or f_i(x_j): key level, NTT form. */
+export type ShamirShare = RnsPoly;
+
+function checkPoint(ctx: CkksContext, x: number, field: string): void {
+  if (!Number.isSafeInteger(x) || x < 1 || BigInt(x) >= ctx.moduli[ctx.moduli.length - 1]!) {
+    throw new RangeError(`${field}: expected a positive integer point (e.g. the 1-based roster index), got ${x}`);
+  }
+}
+
+/** f_i with f_i(0) = secret and t − 1 uniformly random coefficients. */
+export function genShamirPolynomial(ctx: CkksContext, threshold: number, secret: SecretKeyShare, rng: RandomSource = cryptoRandom): ShamirPolynomial {
+  if (!Number.isInteger(threshold) || threshold < 1) throw new RangeError(`threshold: expected an integer t ≥ 1, got ${threshold}`);
+  if (levelOf(secret, ctx.N, 'secret') !== ctx.keyLevel) throw new RangeError('secret: expected the key level');
+  const coeffs: RnsPoly[] = [secret.slice()];
+  for (let k = 1; k < threshold; k++) coeffs.push(uniformPoly(ctx.moduli, ctx.N, ctx.keyLevel, rng));
+  return coeffs;
+}
+
+/** f_i(x) for party point x (Horner's rule, modulo each prime). */
+export function genShamirSecretShare(ctx: CkksContext, poly: ShamirPolynomial, x: number): ShamirShare {
+  checkPoint(ctx, x, 'x');
+  if (poly.length === 0) throw new RangeError('poly: expected at least the constant term');
+  const N = ctx.N;
+  const L = ctx.keyLevel;
+  const out = new BigUint64Array(L * N);
+  const xb = BigInt(x);
+  for (let j = 0; j < L; j++) {
+    const q = ctx.moduli[j]!;
+    for (let i = j * N, end = i + N; i < end; i++) {
+      let acc = 0n;
+      for (let k = poly.length - 1; k >= 0; k--) acc = (acc * xb + poly[k]![i]!) % q;
+      out[i] = acc;
+    }
+  }
+  return out;
+}
+
+/** Sum of received Shamir shares (fold over the n senders): S_j = Σ_i f_i(x_j). */
+export function aggregateShamirShares(ctx: CkksContext, a: ShamirShare, b: ShamirShare): ShamirShare {
+  return addPoly(a, b, ctx.moduli, ctx.N);
+}
+
+/** λ_own mod each key-level prime for the active set (own point included). */
+export function lagrangeCoefficients(ctx: CkksContext, activePoints: readonly number[], ownPoint: number): bigint[] {
+  checkPoint(ctx, ownPoint, 'ownPoint');
+  const seen = new Set<number>();
+  for (const [i, x] of activePoints.entries()) {
+    checkPoint(ctx, x, `activePoints[${i}]`);
+    if (seen.has(x)) throw new RangeError(`activePoints[${i}]: point ${x} appears twice`);
+    seen.add(x);
+  }
+  if (!seen.has(ownPoint)) throw new RangeError(`activePoints: must include ownPoint ${ownPoint}`);
+  return ctx.moduli.map((q) => {
+    let num = 1n;
+    let den = 1n;
+    const xj = BigInt(ownPoint);
+    for (const x of activePoints) {
+      if (x === ownPoint) continue;
+      const xk = BigInt(x);
+      num = (num * xk) % q;
+      den = (den * (((xk - xj) % q) + q)) % q;
+    }
+    return (num * invMod(den, q)) % q;
+  });
+}
+
+/**
+ * Combiner: party `ownPoint`'s additive share λ·S for the set of `activePoints` taking part in
+ * this decryption (exactly t of them; all must use the same set).
+ */
+export function genAdditiveShare(ctx: CkksContext, activePoints: readonly number[], ownPoint: number, ownShare: ShamirShare): SecretKeyShare {
+  if (levelOf(ownShare, ctx.N, 'ownShare') !== ctx.keyLevel) throw new RangeError('ownShare: expected the key level');
+  return mulScalarPoly(ownShare, lagrangeCoefficients(ctx, activePoints, ownPoint), ctx.moduli, ctx.N);
+}
+
+/** A Shamir share on the wire (to be encrypted to its recipient by the caller): SEAL Plaintext layout. */
+export function serializeShamirShare(ctx: CkksContext, share: ShamirShare): Uint8Array {
+  return serializePlaintext(ctx, { level: ctx.keyLevel, scale: 1, poly: share }, 'shamirShare');
+}
+
+export function parseShamirShare(ctx: CkksContext, bytes: Uint8Array): ShamirShare {
+  const pt = parsePlaintext(ctx, bytes, 'shamirShare');
+  if (pt.level !== ctx.keyLevel) throw new RangeError(`shamirShare: level ${pt.level}, expected the key level ${ctx.keyLevel}`);
+  return pt.poly;
+}
