@@ -29,9 +29,20 @@ describe('gridSensitivity: sensitivity × 2^scale, rounded up, per entry', () =>
     expect(gridSensitivity([0.1], [0]).perEntry).toEqual([1n]);
     expect(gridSensitivity([0], [10]).perEntry).toEqual([0n]);
   });
+  it('supports negative scales (coarser grid): 1000 at scale −3 is 125, 1001 rounds up to 126', () => {
+    expect(gridSensitivity([1000, 1001], [-3, -3]).perEntry).toEqual([125n, 126n]);
+  });
+  it('multiplies by rows per patient after the ceiling: two rows at b·2^s = 0.5 can move the sum by 2', () => {
+    // Each row's term 0.5 (scale 0) rounds (half away from zero) to 1, so two rows move it by 2,
+    // more than ⌈2 · 0.5⌉ = 1.
+    expect(gridSensitivity([0.5], [0], 2).perEntry).toEqual([2n]);
+    expect(gridSensitivity(['0.1'], [16], 3).perEntry).toEqual([3n * 6554n]);
+    expect(() => gridSensitivity([1], [0], 0)).toThrow(/rowsPerPatient/);
+  });
   it('rejects mismatched lengths and bad scales, naming the field', () => {
     expect(() => gridSensitivity([1, 2], [0])).toThrow(/scaleBits: expected one scale per entry/);
-    expect(() => gridSensitivity([1], [-1])).toThrow(/scaleBits\[0\]/);
+    expect(() => gridSensitivity([1], [2000])).toThrow(/scaleBits\[0\]/);
+    expect(() => gridSensitivity([1], [0.5])).toThrow(/scaleBits\[0\]/);
     expect(() => gridSensitivity([-1], [0])).toThrow(/perEntryBound\[0\]/);
   });
 });

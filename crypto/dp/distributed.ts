@@ -23,7 +23,7 @@ import type { RandomSource } from './random.ts';
 
 /** Sensitivity of a fixed-point vector under adding or removing one patient, in grid units. */
 export interface GridSensitivity {
-  /** ⌈Δ_i · 2^(s_i)⌉ per entry: a bound on the change of the encoded integer. */
+  /** k·⌈b_i · 2^(s_i)⌉ per entry: a bound on the change of the encoded integer. */
   readonly perEntry: readonly bigint[];
   /** Σ perEntry. */
   readonly l1: bigint;
@@ -34,12 +34,19 @@ export interface GridSensitivity {
 }
 
 /**
- * Maps per-entry sensitivities (the largest change of entry i, in the value's own units, when
- * one patient is added or removed) onto the grid: ⌈Δ_i · 2^(s_i)⌉. Rounding each encoded
- * contribution to the nearest integer changes the encoded entry by at most ⌈Δ_i·2^(s_i)⌉, so this
- * is a valid bound; it is computed exactly (Δ_i is converted to a rational without loss).
+ * Maps per-entry bounds onto the grid. `perEntryBound[i]` bounds |term_i| of one separately
+ * rounded contribution (a row) in the entry's own units, so adding or removing it moves the
+ * encoded entry by |round(term_i·2^(s_i))| ≤ ⌈b_i·2^(s_i)⌉ (rounding is monotone). A patient with
+ * up to `rowsPerPatient` = k rows, each rounded on its own, moves it by at most k·⌈b_i·2^(s_i)⌉ —
+ * which can exceed ⌈k·b_i·2^(s_i)⌉ (two rows at b·2^s = 0.5 round to 1 each), so the product is
+ * taken after the ceiling. Scales may be negative (a coarser grid). Computed exactly: b_i is
+ * converted to a rational without loss.
  */
-export function gridSensitivity(perEntryBound: readonly RationalLike[], scaleBits: readonly number[]): GridSensitivity {
+export function gridSensitivity(
+  perEntryBound: readonly RationalLike[],
+  scaleBits: readonly number[],
+  rowsPerPatient = 1,
+): GridSensitivity {
   if (!Array.isArray(perEntryBound) || !Array.isArray(scaleBits)) {
     throw new TypeError('perEntryBound, scaleBits: expected arrays');
   }
@@ -48,18 +55,23 @@ export function gridSensitivity(perEntryBound: readonly RationalLike[], scaleBit
       `scaleBits: expected one scale per entry (${perEntryBound.length}), got ${scaleBits.length}`,
     );
   }
+  if (!Number.isSafeInteger(rowsPerPatient) || rowsPerPatient < 1) {
+    throw new RangeError(`rowsPerPatient: expected an integer ≥ 1, got ${rowsPerPatient}`);
+  }
+  const k = BigInt(rowsPerPatient);
   const perEntry: bigint[] = [];
   let l1 = 0n;
   let l2Squared = 0n;
   for (let i = 0; i < perEntryBound.length; i++) {
     const s = scaleBits[i]!;
-    if (!Number.isSafeInteger(s) || s < 0 || s > 1023) {
-      throw new RangeError(`scaleBits[${i}]: expected an integer in [0, 1023], got ${s}`);
+    if (!Number.isSafeInteger(s) || s < -1074 || s > 1023) {
+      throw new RangeError(`scaleBits[${i}]: expected an integer in [-1074, 1023], got ${s}`);
     }
     const d = toRational(perEntryBound[i]!, `perEntryBound[${i}]`);
     if (d.num < 0n) throw new RangeError(`perEntryBound[${i}]: expected a value ≥ 0`);
-    const scaled = d.num << BigInt(s);
-    const g = (scaled + d.den - 1n) / d.den; // ceil
+    const num = s >= 0 ? d.num << BigInt(s) : d.num;
+    const den = s >= 0 ? d.den : d.den << BigInt(-s);
+    const g = k * ((num + den - 1n) / den); // k · ceil
     perEntry.push(g);
     l1 += g;
     l2Squared += g * g;
