@@ -70,13 +70,32 @@ function blockTrial(pr: PoissonParams, key: string, above: boolean, lo: bigint, 
   return b;
 }
 
+/**
+ * Parameters (and their caches of prepared trials) for the last few μ used, so that callers
+ * drawing one value at a time for the same μ do not rebuild them. Only derived constants are
+ * kept — never a sampled value.
+ */
+const recentParams = new Map<string, PoissonParams>();
+const MAX_RECENT_PARAMS = 8;
+
 function params(mu: RationalLike): PoissonParams {
   const { num: p, den: q } = positiveRational(mu, 'mu');
+  const key = `${p}/${q}`;
+  let pr = recentParams.get(key);
+  if (pr === undefined) {
+    pr = buildParams(p, q);
+    if (recentParams.size >= MAX_RECENT_PARAMS) recentParams.delete(recentParams.keys().next().value!);
+    recentParams.set(key, pr);
+  }
+  return pr;
+}
+
+function buildParams(p: bigint, q: bigint): PoissonParams {
   const m = p / q;
   const w = isqrt(m) + 1n;
   // Group factors once blocks are wide: one exact Bernoulli of a G-factor product replaces G
   // single trials (same law: a conjunction of independent trials is a trial of the product).
-  // G ≈ √W balances the 2G single trials at the ends against the W/G group trials.
+  // G ≈ √W/2 balances the 2G single trials at the ends against the W/G group trials.
   let g = 1n;
   while (g * g * 4n <= w) g *= 2n;
   if (g < 8n) g = 1n;
