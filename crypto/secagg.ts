@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { abytes, clean, equalBytes } from './bytes.ts';
 import { signDomain, verifyDomain } from './identity.ts';
-import { agree, generateX25519KeyPair, isValidX25519PublicKey } from './keyagreement.ts';
+import { agree as rawAgree, generateX25519KeyPair } from './keyagreement.ts';
 import type { X25519KeyPair } from './keyagreement.ts';
 import { AeadError, aeadOpen, aeadSeal } from './aead.ts';
 import { addMask } from './prg.ts';
@@ -35,6 +35,16 @@ export * from './secagg-common.ts';
 export { SecAggServer } from './secagg-server.ts';
 
 interface HeldShares { sShare: Uint8Array; bShare: Uint8Array }
+
+/** agree() with the peer named: a low-order peer key (RangeError in agree) is a bad message. */
+function agree(secretKey: Uint8Array, peerPublicKey: Uint8Array, info: Uint8Array, peer: PartyId): Uint8Array {
+  try {
+    return rawAgree(secretKey, peerPublicKey, info);
+  } catch (err) {
+    if (err instanceof RangeError) throw new SecAggError('bad-message', `advertised key of ${peer} is a low-order X25519 point`, peer);
+    throw err;
+  }
+}
 
 export class SecAggClient {
   #session: Session;
@@ -98,7 +108,7 @@ export class SecAggClient {
           this.#held.set(v, held);
           continue;
         }
-        const key = agree(this.#c!.secretKey, this.#u1.get(v)!.cPk, shareEncryptionInfo(s, this.#self, v));
+        const key = agree(this.#c!.secretKey, this.#u1.get(v)!.cPk, shareEncryptionInfo(s, this.#self, v), v);
         const plaintext = new Uint8Array(2 * SHARE_LENGTH);
         plaintext.set(held.sShare, 0);
         plaintext.set(held.bShare, SHARE_LENGTH);
@@ -138,7 +148,7 @@ export class SecAggClient {
         throw new SecAggError('below-threshold', `U2 has ${senders.size + 1} parties, threshold ${s.params.threshold}`);
       }
       for (const e of received) {
-        const key = agree(this.#c!.secretKey, this.#u1.get(e.from)!.cPk, shareEncryptionInfo(s, e.from, this.#self));
+        const key = agree(this.#c!.secretKey, this.#u1.get(e.from)!.cPk, shareEncryptionInfo(s, e.from, this.#self), e.from);
         let plaintext: Uint8Array;
         try {
           plaintext = aeadOpen(key, e.ciphertext, shareAad(s, e.from, this.#self));
@@ -158,7 +168,7 @@ export class SecAggClient {
       const me = s.index.get(this.#self)!;
       for (const v of this.#u2) {
         if (v === this.#self) continue;
-        const suv = agree(this.#s!.secretKey, this.#u1.get(v)!.sPk, pairwiseMaskInfo(s, this.#self, v));
+        const suv = agree(this.#s!.secretKey, this.#u1.get(v)!.sPk, pairwiseMaskInfo(s, this.#self, v), v);
         addMask(masked, suv, ringBits, s.index.get(v)! > me ? 1 : -1);
         clean(suv);
       }
@@ -243,8 +253,8 @@ export class SecAggClient {
         throw new SecAggError('bad-message', `advertised: party ${JSON.stringify(m?.party)} is not in the roster`);
       }
       if (this.#u1.has(m.party)) throw new SecAggError('bad-message', `advertised: two messages from ${m.party}`, m.party);
-      if (!isValidX25519PublicKey(m.cPk) || !isValidX25519PublicKey(m.sPk)) {
-        throw new SecAggError('bad-message', `advertised: keys of ${m.party} are not valid X25519 public keys`, m.party);
+      if (!isBytes(m.cPk, KEY_LENGTH) || !isBytes(m.sPk, KEY_LENGTH)) {
+        throw new SecAggError('bad-message', `advertised: keys of ${m.party} must be 32-byte X25519 public keys`, m.party);
       }
       if (!verifyDomain(s.roster.get(m.party)!, ADVERTISE_KEYS_DOMAIN, advertiseKeysBody(s, m.party, m.cPk, m.sPk), m.signature)) {
         throw new SecAggError('bad-signature', `advertised: signature of ${m.party} does not verify`, m.party);

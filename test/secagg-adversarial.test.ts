@@ -239,3 +239,32 @@ describe('every incoming message is validated', () => {
     expect(code(() => c.shareKeys([]))).toBe('wrong-stage');
   });
 });
+
+describe('low-order X25519 keys', () => {
+  it('a client refuses a correctly signed low-order cPk (ShareKeys) or sPk (MaskedInput), naming the peer', async () => {
+    const { fromHex } = await import('../crypto/bytes.ts');
+    const { advertiseKeysBody } = await import('../crypto/secagg.ts');
+    const lowOrder = fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800');
+    for (const field of ['cPk', 'sPk'] as const) {
+      const h = makeHarness();
+      const session = makeSession(h.params, h.roster);
+      const msgs = PARTIES.map((p) => h.clients.get(p)!.advertiseKeys());
+      const m = { ...msgs[3]!, [field]: lowOrder };
+      m.signature = signDomain(h.identities.get('h04')!.secretKey, 'secagg/advertise-keys', advertiseKeysBody(session, 'h04', m.cPk, m.sPk));
+      const u1 = msgs.map((x, i) => (i === 3 ? m : x));
+      const c = h.clients.get('h01')!;
+      let err: unknown;
+      try {
+        // h04 itself sees its genuine U1; everyone else sees the low-order key.
+        const shares = PARTIES.map((p) => h.clients.get(p)!.shareKeys(p === 'h04' ? msgs : u1));
+        const routed = shares.flatMap((s) => s.shares).filter((e) => e.to === 'h01');
+        c.maskedInput(routed, h.inputs.get('h01')!);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SecAggError);
+      expect((err as SecAggError).code).toBe('bad-message');
+      expect((err as SecAggError).party).toBe('h04');
+    }
+  });
+});
