@@ -1,0 +1,4 @@
+/** Runs every benchmark: ./node_modules/.bin/node bench/run.ts (or npm run bench). */
+import { benchSecAgg } from './secagg.ts';
+
+await benchSecAgg();
