@@ -12,7 +12,7 @@
  * at the lowest level that keeps the sum exact (`requiredLevel`), which is what is sent.
  */
 import { parseCiphertext, parsePlaintext, serializeCiphertext } from './codec.ts';
-import { loadPlaintext, loadPublicKey, loadSecretKey, saveBytes, zeroPlaintext } from './objects.ts';
+import { loadPublicKey, loadSecretKey, saveBytes, zeroPlaintext } from './objects.ts';
 import type { CkksContext } from './params.ts';
 import { toCenteredBigInts } from './rns.ts';
 import { SealScope } from './seal.ts';
@@ -49,15 +49,54 @@ export function requiredLevel(ctx: CkksContext, maxAbsSum: number): number {
 
 const CT_DATA_OFFSET = 16 + 32 + 1 + 8 * 5 + 16 + 8; // header, fixed fields, DynArray header, count
 
-/** Δ·v mod q for an integer |v| ≤ 2^53 − 1. */
-function scaledResidue(v: number, delta: number, deltaBig: bigint, q: bigint): bigint {
-  const x = v * delta;
+const TWO32 = 0x100000000;
+
+/**
+ * c[i] ← c[i] + Δ·v mod q on little-endian u64 residues held as u32 halves (lo at 2i, hi at
+ * 2i+1), in Number arithmetic: q < 2^61, so every intermediate stays below 2^53.
+ */
+function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig: bigint, q: bigint, qHi: number, qLo: number): void {
+  let x = v * delta;
+  let wHi: number;
+  let wLo: number;
   if (Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
-    const b = BigInt(x);
-    return b < 0n ? b + q : b;
+    const neg = x < 0;
+    if (neg) x = -x;
+    wHi = Math.floor(x / TWO32);
+    wLo = x - wHi * TWO32;
+    if (neg && (wHi !== 0 || wLo !== 0)) {
+      // q − x
+      let lo = qLo - wLo;
+      let hi = qHi - wHi;
+      if (lo < 0) {
+        lo += TWO32;
+        hi -= 1;
+      }
+      wHi = hi;
+      wLo = lo;
+    }
+  } else {
+    let r = (BigInt(v) * deltaBig) % q;
+    if (r < 0n) r += q;
+    wHi = Number(r >> 32n);
+    wLo = Number(r & 0xffffffffn);
   }
-  const r = (BigInt(v) * deltaBig) % q;
-  return r < 0n ? r + q : r;
+  let lo = c[2 * i]! + wLo;
+  let hi = c[2 * i + 1]! + wHi;
+  if (lo >= TWO32) {
+    lo -= TWO32;
+    hi += 1;
+  }
+  if (hi > qHi || (hi === qHi && lo >= qLo)) {
+    lo -= qLo;
+    hi -= qHi;
+    if (lo < 0) {
+      lo += TWO32;
+      hi -= 1;
+    }
+  }
+  c[2 * i] = lo;
+  c[2 * i + 1] = hi;
 }
 
 /**
@@ -104,15 +143,15 @@ export class PackedEncryptor implements Disposable {
     this.#encryptor.encrypt(this.#zero, ct);
     this.#evaluator.cipherTransformFromNttInplace(ct);
     const bytes = saveBytes(ctx, ct, 'ciphertext');
-    const c0 = new BigUint64Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
+    const c0 = new Uint32Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
     for (let j = 0; j < level; j++) {
       const q = ctx.moduli[j]!;
+      const qHi = Number(q >> 32n);
+      const qLo = Number(q & 0xffffffffn);
       const base = j * N;
       for (let i = 0; i < values.length; i++) {
         const v = values[i]!;
-        if (v === 0) continue;
-        const s = c0[base + i]! + scaledResidue(v, this.#delta, this.#deltaBig, q);
-        c0[base + i] = s >= q ? s - q : s;
+        if (v !== 0) addScaled(c0, base + i, v, this.#delta, this.#deltaBig, q, qHi, qLo);
       }
     }
     bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
@@ -233,10 +272,4 @@ export class PackedDecryptor implements Disposable {
   [Symbol.dispose](): void {
     this.#scope[Symbol.dispose]();
   }
-}
-
-/** Loads a plaintext only to check it is valid for this context (used by callers that store them). */
-export function checkPlaintext(ctx: CkksContext, bytes: Uint8Array): void {
-  using scope = new SealScope();
-  scope.track(loadPlaintext(ctx, bytes));
 }

@@ -37,75 +37,145 @@ export class CryptoRandom implements RandomSource {
 
 export const cryptoRandom: RandomSource = new CryptoRandom();
 
-const buf8 = new Uint8Array(8);
-const dv8 = new DataView(buf8.buffer);
+/** 32-bit words drawn from a RandomSource in blocks (zeroed as they are consumed). */
+class Words {
+  #rng: RandomSource;
+  #bytes = new Uint8Array(4096);
+  #words = new Uint32Array(this.#bytes.buffer);
+  #pos = this.#words.length;
+
+  constructor(rng: RandomSource) {
+    this.#rng = rng;
+  }
+
+  u32(): number {
+    if (this.#pos === this.#words.length) {
+      this.#rng.fill(this.#bytes);
+      this.#pos = 0;
+    }
+    const w = this.#words[this.#pos]!;
+    this.#words[this.#pos++] = 0;
+    return w;
+  }
+}
+
+const wordCache = new WeakMap<RandomSource, Words>();
+function wordsOf(rng: RandomSource): Words {
+  let w = wordCache.get(rng);
+  if (!w) {
+    w = new Words(rng);
+    wordCache.set(rng, w);
+  }
+  return w;
+}
+
+/** Uniform integer in [0, m) for 0 < m ≤ 2^53, by rejection (no modulo bias). */
+function uniformNum(m: number, w: Words): number {
+  if (m <= 0x100000000) {
+    if (m === 1) return 0;
+    const bits = 32 - Math.clz32(m - 1);
+    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    for (;;) {
+      const x = (w.u32() & mask) >>> 0;
+      if (x < m) return x;
+    }
+  }
+  const hiBound = Math.ceil(m / 0x100000000);
+  const bits = 32 - Math.clz32(hiBound - 1);
+  const mask = (1 << bits) - 1;
+  for (;;) {
+    const x = ((w.u32() & mask) >>> 0) * 0x100000000 + w.u32();
+    if (x < m) return x;
+  }
+}
 
 /** Uniform integer in [0, m) for 0 < m < 2^53, by rejection (no modulo bias). */
 export function uniformBelow(m: number, rng: RandomSource = cryptoRandom): number {
   if (!Number.isSafeInteger(m) || m <= 0) throw new RangeError(`m: expected a safe positive integer, got ${m}`);
-  if (m === 1) return 0;
-  const bits = Math.ceil(Math.log2(m));
-  for (;;) {
-    rng.fill(buf8);
-    // 53 random bits, then keep the low `bits`.
-    const hi = dv8.getUint32(0, true) & 0x1fffff;
-    const lo = dv8.getUint32(4, true);
-    const x = (hi * 2 ** 32 + lo) % 2 ** bits;
-    if (x < m) return x;
-  }
+  return uniformNum(m, wordsOf(rng));
 }
 
 /** Uniform BigInt in [0, m) for m > 0, by rejection. */
 export function uniformBelowBig(m: bigint, rng: RandomSource = cryptoRandom): bigint {
   if (m <= 0n) throw new RangeError('m: expected a positive bound');
-  if (m < 2n ** 53n) return BigInt(uniformBelow(Number(m), rng));
+  const w = wordsOf(rng);
+  if (m <= 2n ** 53n) return BigInt(uniformNum(Number(m), w));
   const bits = m.toString(2).length;
-  const bytes = new Uint8Array(Math.ceil(bits / 8));
+  const words = Math.ceil(bits / 32);
   const mask = (1n << BigInt(bits)) - 1n;
   for (;;) {
-    rng.fill(bytes);
     let x = 0n;
-    for (const b of bytes) x = (x << 8n) | BigInt(b);
+    for (let i = 0; i < words; i++) x = (x << 32n) | BigInt(w.u32());
     x &= mask;
     if (x < m) return x;
   }
 }
 
-/** Bernoulli(n/d) for 0 ≤ n ≤ d. */
-function bernoulli(n: bigint, d: bigint, rng: RandomSource): boolean {
-  return uniformBelowBig(d, rng) < n;
+const SAFE = 2 ** 53;
+
+/** Bernoulli(n/d), 0 ≤ n ≤ d: a uniform fraction compared with n/d one 32-bit digit at a time. */
+function bernoulliBig(n: bigint, d: bigint, w: Words): boolean {
+  let r = n;
+  for (;;) {
+    r <<= 32n;
+    const digit = Number(r / d);
+    r %= d;
+    const u = w.u32();
+    if (u !== digit) return u < digit;
+    if (r === 0n) return false;
+  }
 }
 
-/** Bernoulli(exp(−n/d)) for n/d ≥ 0 (CKS20 Algorithm 1). */
-export function bernoulliExp(n: bigint, d: bigint, rng: RandomSource = cryptoRandom): boolean {
-  if (n < 0n || d <= 0n) throw new RangeError('bernoulliExp: expected γ = n/d ≥ 0');
+/** Bernoulli(exp(−n/d)), Numbers with d·k < 2^53 (CKS20 Algorithm 1). */
+function bernoulliExpNum(n: number, d: number, w: Words): boolean {
   let rest = n;
   while (rest > d) {
-    // exp(−γ) = exp(−1)^⌊γ⌋ · exp(−frac)
-    if (!bernoulliExp(1n, 1n, rng)) return false;
+    if (!bernoulliExpNum(1, 1, w)) return false;
+    rest -= d;
+  }
+  let k = 1;
+  while (d * k < SAFE && uniformNum(d * k, w) < rest) k++;
+  if (d * k >= SAFE) return bernoulliExpBig(BigInt(rest), BigInt(d), w);
+  return (k & 1) === 1;
+}
+
+function bernoulliExpBig(n: bigint, d: bigint, w: Words): boolean {
+  let rest = n;
+  while (rest > d) {
+    if (!bernoulliExpNum(1, 1, w)) return false;
     rest -= d;
   }
   let k = 1n;
-  for (;;) {
-    if (!bernoulli(rest, d * k, rng)) break;
-    k++;
-  }
+  while (bernoulliBig(rest, d * k, w)) k++;
   return (k & 1n) === 1n;
 }
 
-/** Discrete Laplace with scale t (integer ≥ 1): P(x) ∝ exp(−|x|/t) (CKS20 Algorithm 2). */
-export function discreteLaplace(t: bigint, rng: RandomSource = cryptoRandom): bigint {
+/** Bernoulli(exp(−n/d)) for n/d ≥ 0 (CKS20 Algorithm 1), exact. */
+export function bernoulliExp(n: bigint, d: bigint, rng: RandomSource = cryptoRandom): boolean {
+  if (n < 0n || d <= 0n) throw new RangeError('bernoulliExp: expected γ = n/d ≥ 0');
+  const w = wordsOf(rng);
+  if (d < 2n ** 40n && n < 2n ** 53n) return bernoulliExpNum(Number(n), Number(d), w);
+  return bernoulliExpBig(n, d, w);
+}
+
+/** Discrete Laplace with integer scale 1 ≤ t < 2^40: P(x) ∝ exp(−|x|/t) (CKS20 Algorithm 2). */
+function discreteLaplaceNum(t: number, w: Words): number {
   for (;;) {
-    const u = uniformBelowBig(t, rng);
-    if (!bernoulliExp(u, t, rng)) continue;
-    let v = 0n;
-    while (bernoulliExp(1n, 1n, rng)) v++;
+    const u = uniformNum(t, w);
+    if (!bernoulliExpNum(u, t, w)) continue;
+    let v = 0;
+    while (bernoulliExpNum(1, 1, w)) v++;
     const x = u + t * v;
-    rng.fill(buf8);
-    const negative = (buf8[0]! & 1) === 1;
-    if (negative && x === 0n) continue;
+    const negative = (w.u32() & 1) === 1;
+    if (negative && x === 0) continue;
     return negative ? -x : x;
   }
+}
+
+/** Discrete Laplace with scale t (integer, 1 ≤ t < 2^40). */
+export function discreteLaplace(t: bigint, rng: RandomSource = cryptoRandom): bigint {
+  if (t < 1n || t >= 2n ** 40n) throw new RangeError('t: expected an integer scale in [1, 2^40)');
+  return BigInt(discreteLaplaceNum(Number(t), wordsOf(rng)));
 }
 
 function isqrt(n: bigint): bigint {
@@ -117,18 +187,24 @@ function isqrt(n: bigint): bigint {
 }
 
 /**
- * Discrete Gaussian D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact.
- * E.g. σ = 3.2 is (256n, 25n); σ = 2^30 is (2n ** 60n, 1n).
+ * Discrete Gaussian D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact,
+ * for σ < 2^39. E.g. σ = 3.2 is (256n, 25n); σ = 2^30 is (2n ** 60n, 1n).
  */
 export function discreteGaussian(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom): bigint {
   if (sigma2Num <= 0n || sigma2Den <= 0n) throw new RangeError('discreteGaussian: σ² must be positive');
-  const t = isqrt(sigma2Num / sigma2Den) + 1n;
+  const tBig = isqrt(sigma2Num / sigma2Den) + 1n;
+  if (tBig >= 2n ** 40n) throw new RangeError('discreteGaussian: σ must be below 2^39');
+  const t = Number(tBig);
+  const w = wordsOf(rng);
+  const den = 2n * sigma2Num * tBig * tBig * sigma2Den;
+  const small = den < 2n ** 40n;
   for (;;) {
-    const y = discreteLaplace(t, rng);
-    const a = y < 0n ? -y : y;
-    const num = a * t * sigma2Den - sigma2Num;
+    const y = discreteLaplaceNum(t, w);
+    const num = BigInt(Math.abs(y)) * tBig * sigma2Den - sigma2Num;
     // γ = (|y| − σ²/t)² / (2σ²)
-    if (bernoulliExp(num * num, 2n * sigma2Num * t * t * sigma2Den, rng)) return y;
+    const g = num * num;
+    const accept = small && g < 2n ** 53n ? bernoulliExpNum(Number(g), Number(den), w) : bernoulliExpBig(g, den, w);
+    if (accept) return BigInt(y);
   }
 }
 
