@@ -54,18 +54,21 @@ export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): 
   const nonce = sealed.subarray(0, AEAD_NONCE_LENGTH);
   const ciphertext = sealed.subarray(AEAD_NONCE_LENGTH, sealed.length - AEAD_TAG_LENGTH);
   const tag = sealed.subarray(sealed.length - AEAD_TAG_LENGTH);
+  let body: Buffer | undefined;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    const body = decipher.update(ciphertext);
+    body = decipher.update(ciphertext);
     const last = decipher.final();
     const out = new Uint8Array(body.length + last.length);
     out.set(body, 0);
     out.set(last, body.length);
-    body.fill(0);
     return out;
   } catch {
     throw new AeadError();
+  } finally {
+    // GCM's update() releases plaintext before the tag is checked: never keep it around.
+    body?.fill(0);
   }
 }
