@@ -4,12 +4,13 @@
  * Every command has --help. Errors name the cause and the fix; exit code 2 = usage/config error.
  */
 import { commandHelp, parse, UsageError, type Command } from './args.ts';
+import { audit } from './commands/audit.ts';
 import { demo } from './commands/demo.ts';
 import { keygen, roster } from './commands/keys.ts';
 import { parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
 
-const COMMANDS: Command[] = [demo, aggregator, party, query, result, parties, keygen, roster];
+const COMMANDS: Command[] = [demo, aggregator, party, query, result, parties, keygen, roster, audit];
 
 function mainHelp(): string {
   return [
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.values, parsed.positionals);
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError']);
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError']);
 
 main(process.argv.slice(2)).then(
   (code) => {

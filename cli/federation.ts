@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { toHex } from '../crypto/bytes.ts';
 import { AnalystClient } from '../client/analyst.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 
 export const CLI_PATH = fileURLToPath(new URL('./blindsum.ts', import.meta.url));
 
@@ -75,6 +76,16 @@ export class LocalFederation {
     return join(this.dir, 'roster.json');
   }
 
+  /** The aggregator's --data-dir (SQLite stores, transcript, aggregator.key). */
+  get aggregatorDataDir(): string {
+    return join(this.dir, 'aggregator');
+  }
+
+  /** Where the parties keep the aggregator's signed transcript receipts (one file per party). */
+  get receiptsDir(): string {
+    return join(this.dir, 'receipts');
+  }
+
   /** Writes keys, roster, per-party data and policies; starts the aggregator and every party. */
   static async start(opts: LocalFederationOptions): Promise<LocalFederation> {
     const f = new LocalFederation(opts);
@@ -99,10 +110,14 @@ export class LocalFederation {
       f.parties.push({ id, index: i, child: undefined, args });
     }
     const threshold = opts.threshold ?? Math.floor(n / 2) + 1;
-    writeFileSync(f.rosterPath, JSON.stringify({ federation: opts.federation ?? 'demo', threshold, parties: entries }, null, 2));
+    const federation = opts.federation ?? 'demo';
+    // The aggregator's identity (signs transcript heads and receipts) is listed in the roster.
+    mkdirSync(f.aggregatorDataDir, { recursive: true, mode: 0o700 });
+    const aggregator = writeNewIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE), `${federation}-aggregator`);
+    writeFileSync(f.rosterPath, JSON.stringify({ federation, threshold, parties: entries, aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) } }, null, 2));
     f.#aggregatorArgs = [
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
-      '--data-dir', join(opts.dir, 'aggregator'), '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
+      '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []),
     ];
     await f.startAggregator();

@@ -52,6 +52,7 @@ export const party: Command = {
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
     data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
+    receipts: { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address host:port', key: 'identity key file (from blindsum keygen; must be mode 0600)',
@@ -59,12 +60,14 @@ export const party: Command = {
     data: 'local CSV file', policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
     strict: 'refuse to start if any CSV row is invalid (default: skip and report invalid rows)', quiet: 'log warnings and errors only',
     'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
+    receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
   },
   async run(v) {
     const config = resolvePartyConfig({
       aggregator: str(v['aggregator'], 'aggregator', true), keyPath: str(v['key'], 'key', true), rosterPath: str(v['roster'], 'roster', true),
       schemaPath: str(v['schema'], 'schema', true), dataPath: str(v['data'], 'data', true), policyPath: str(v['policy'], 'policy'),
       strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
+      receiptsDir: str(v['receipts'], 'receipts'),
     });
     const r = config.loadReport;
     process.stderr.write(`${config.identity.id}: loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${str(v['data'], 'data', true)}` + (r.rejected.length ? `; ${r.rejected.length} rejected:\n${r.rejected.slice(0, 20).map((x) => `  line ${x.line}, ${x.column}: ${x.reason}`).join('\n')}${r.rejected.length > 20 ? `\n  … and ${r.rejected.length - 20} more` : ''}\n` : '\n'));

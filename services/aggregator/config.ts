@@ -61,7 +61,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false,
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

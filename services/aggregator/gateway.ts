@@ -8,7 +8,9 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { lengthPrefixed } from '../../crypto/bytes.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
-import type { AggregatorMessage, PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { verifyEnvelope, type Envelope } from '../../crypto/transcript.ts';
+import { PartyMessage, type AggregatorMessage, type SignedEnvelope } from '../../gen/blindsum/v1/blindsum.ts';
+import { kindOfPartyMessage } from '../audit/records.ts';
 import type { Logger } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
 
@@ -22,8 +24,28 @@ export function authChallengeBody(aggregatorId: string, nonce: Uint8Array, party
 
 export type PartyMessageBody = NonNullable<PartyMessage['body']>;
 
+/**
+ * Opens a party's SignedEnvelope: the signature must verify against the party's roster key, and
+ * the serialized message inside must be of the envelope's kind and name its session. Returns the
+ * message and the envelope as it will be logged, or the reason it is refused.
+ */
+export function openEnvelope(publicKey: Uint8Array, partyId: string, env: SignedEnvelope): { body: PartyMessageBody; envelope: Envelope } | string {
+  const envelope: Envelope = { kind: env.kind, session: env.sessionId, sender: partyId, body: env.body, signature: env.signature };
+  if (!verifyEnvelope(publicKey, envelope)) return `envelope signature of ${partyId} does not verify (kind ${env.kind})`;
+  let body: PartyMessageBody | undefined;
+  try {
+    body = PartyMessage.decode(env.body).body;
+  } catch {
+    return 'envelope body is not a PartyMessage';
+  }
+  if (!body || kindOfPartyMessage(body.$case) !== env.kind) return `envelope of kind ${env.kind} holds a ${body?.$case ?? 'empty'} message`;
+  if ((body.value as { sessionId?: string }).sessionId !== env.sessionId) return 'envelope session differs from the session of the message inside';
+  return { body, envelope };
+}
+
 export interface GatewayListener {
-  onMessage(partyId: string, body: PartyMessageBody): void;
+  /** A round message from an admitted party, with the signed envelope it came in. */
+  onMessage(partyId: string, body: PartyMessageBody, envelope: Envelope): void;
   onDisconnect(partyId: string): void;
 }
 
@@ -170,7 +192,16 @@ export class PartyGateway {
         }
         if (state === 'admitted' && connection) {
           this.#lastSeen.set(claimedId, Date.now());
-          this.#listener?.onMessage(claimedId, body);
+          if (body.$case !== 'envelope') {
+            log('warn', 'unsigned round message ignored (parties send every round message in a SignedEnvelope)', { party: claimedId, type: body.$case });
+            return;
+          }
+          const opened = openEnvelope(roster.publicKeys.get(claimedId)!, claimedId, body.value);
+          if (typeof opened === 'string') {
+            log('warn', 'envelope refused', { party: claimedId, reason: opened });
+            return;
+          }
+          this.#listener?.onMessage(claimedId, opened.body, opened.envelope);
         }
       } catch (e) {
         log('warn', 'bad message from party', { party: claimedId || undefined, peer, error: (e as Error).message });

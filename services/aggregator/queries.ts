@@ -14,6 +14,10 @@ import type { Roster } from '../common/roster.ts';
 import type { PartyGateway } from './gateway.ts';
 import { SecAggSession } from './secagg-session.ts';
 import type { AggregatorStore, StoredEvent } from './store.ts';
+import { EntryKind } from '../../crypto/transcript.ts';
+import { schemaDigest } from '../../stats/index.ts';
+import { jsonBody, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord } from '../audit/records.ts';
+import type { TranscriptLog } from './transcript-log.ts';
 
 export const BACKENDS = ['secagg'] as const;
 const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -25,6 +29,8 @@ export interface QueryServiceOptions {
   schema: Schema;
   ringBits: 32 | 64;
   roundTimeoutMs: number;
+  /** Signed, hash-chained log of every protocol step (docs/transcripts.md). */
+  transcript: TranscriptLog;
   log: Logger;
 }
 
@@ -38,10 +44,10 @@ export class QueryService {
     this.#o = o;
     this.#events.setMaxListeners(0);
     o.gateway.setListener({
-      onMessage: (partyId, body) => {
+      onMessage: (partyId, body, envelope) => {
         const sessionId = 'value' in body && typeof (body.value as { sessionId?: unknown }).sessionId === 'string' ? (body.value as { sessionId: string }).sessionId : '';
         const session = this.#sessions.get(sessionId);
-        if (session) session.deliver(partyId, body);
+        if (session) session.deliver(partyId, body, envelope);
         else o.log('warn', 'message for an unknown session ignored', { party: partyId, type: body.$case, session: sessionId || undefined });
       },
       onDisconnect: (partyId) => {
@@ -60,7 +66,13 @@ export class QueryService {
     const plan = planQuery(query, schema, { parties: roster.parties.length, ringBits });
     const queryId = randomUUID();
     const canonical = queryToProto(query);
-    store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs: Date.now() });
+    const submittedAtMs = Date.now();
+    const submitted: QuerySubmittedRecord = {
+      queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: plan.digest, plannedParties: roster.parties.length,
+      ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs,
+    };
+    this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
+    store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs });
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}`, false);
     const p = this.#run(queryId, query, canonical, plan, backend, analyst).finally(() => this.#running.delete(p));
     this.#running.add(p);
@@ -71,7 +83,7 @@ export class QueryService {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
     const session = new SecAggSession(
-      { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
+      { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
       { sessionId: queryId, query: spec, backend, analyst, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest },
     );
     this.#sessions.set(queryId, session);
@@ -80,6 +92,10 @@ export class QueryService {
       const sums = ringDecode(outcome.sum, plan.ringBits);
       const result = finalize(query, schema, plan, sums);
       const aggregate = sums.map((s, i) => Number(s) / 2 ** plan.scaleBits[i]!);
+      const released: ReleasedRecord = {
+        queryId, contributors: outcome.contributors, exactSums: sums.map(String), scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name), resultJson: JSON.stringify(result),
+      };
+      this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
       store.finish(queryId, {
         status: 'done', resultJson: JSON.stringify(result), entryNames: plan.entries.map((e) => e.name), aggregate,
         contributors: outcome.contributors, refusals: outcome.refusals, exactSums: sums.map(String), scaleBits: plan.scaleBits, finishedAtMs: Date.now(),
@@ -88,6 +104,11 @@ export class QueryService {
     } catch (e) {
       const message = publicMessage(e);
       if (message === 'internal error') log('error', 'query failed', { query: queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      try {
+        this.#o.transcript.appendAggregator(EntryKind.Failed, queryId, jsonBody({ queryId, error: message } satisfies FailedRecord));
+      } catch (te) {
+        log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
+      }
       store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
       this.#emit(queryId, 'failed', message, true);
     } finally {

@@ -3,14 +3,19 @@
  * over the party streams: StartSession → AdvertiseKeys → ShareKeys → MaskedInputCollection →
  * ConsistencyCheck → Unmasking. Protocol logic and every validity check live in
  * crypto/secagg-server.ts; this file only moves messages and enforces deadlines.
+ * Every accepted party envelope and every message the aggregator sends that fixes a set
+ * (StartSession, AdvertisedKeys, SurvivorList, UnmaskRequest) is appended to the transcript
+ * before it takes effect; the party gets a signed receipt for each of its envelopes.
  */
 import { ringFromBytes } from '../../crypto/ring.ts';
 import { SecAggServer, type SecAggParams } from '../../crypto/secagg.ts';
-import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
+import { EntryKind, type Envelope } from '../../crypto/transcript.ts';
+import { AdvertisedKeys, StartSession, SurvivorList, UnmaskRequest, type QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import { BlindsumError, ErrorCode, type Logger } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
 import { RoundCollector, type RoundHandler } from './rounds.ts';
+import type { TranscriptLog } from './transcript-log.ts';
 
 export interface SessionRequest {
   sessionId: string;
@@ -32,6 +37,7 @@ export interface SessionContext {
   gateway: PartyGateway;
   roster: Roster;
   roundTimeoutMs: number;
+  transcript: TranscriptLog;
   log: Logger;
   progress: (stage: string, message: string) => void;
 }
@@ -42,6 +48,8 @@ export class SecAggSession {
   #round: RoundCollector | undefined;
   readonly #refusals = new Map<string, string>();
   readonly #members = new Set<string>();
+  /** The envelope of the message being delivered (set only during a synchronous deliver). */
+  #envelope: Envelope | undefined;
 
   constructor(ctx: SessionContext, req: SessionRequest) {
     this.#ctx = ctx;
@@ -52,8 +60,15 @@ export class SecAggSession {
     return this.#req.sessionId;
   }
 
-  deliver(partyId: string, body: PartyMessageBody): void {
-    if (!this.#round || !this.#round.deliver(partyId, body)) {
+  deliver(partyId: string, body: PartyMessageBody, envelope: Envelope): void {
+    this.#envelope = envelope;
+    let delivered: boolean;
+    try {
+      delivered = this.#round?.deliver(partyId, body) ?? false;
+    } finally {
+      this.#envelope = undefined;
+    }
+    if (!delivered) {
       this.#ctx.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
     }
   }
@@ -74,10 +89,9 @@ export class SecAggSession {
     for (const id of online) this.#members.add(id);
     try {
       // AdvertiseKeys
-      this.#broadcast(online, {
-        $case: 'startSession',
-        value: { sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst },
-      });
+      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst });
+      this.#logAggregator(EntryKind.StartSession, StartSession.encode(start).finish());
+      this.#broadcast(online, { $case: 'startSession', value: start });
       await this.#collect('AdvertiseKeys', online, (party, body) => {
         if (body.$case !== 'advertiseKeys' || body.value.sessionId !== req.sessionId) return 'ignored';
         server.receiveAdvertiseKeys({ party, cPk: body.value.cPk, sPk: body.value.sPk, signature: body.value.signature });
@@ -86,10 +100,9 @@ export class SecAggSession {
       const u1 = server.closeAdvertiseKeys();
       const u1Ids = u1.map((m) => m.party);
       this.#ctx.progress('AdvertiseKeys', `${u1Ids.length} of ${online.length} parties advertised keys (${u1Ids.join(', ')})`);
-      this.#broadcast(u1Ids, {
-        $case: 'advertisedKeys',
-        value: { sessionId: req.sessionId, keys: u1.map((m) => ({ partyId: m.party, cPk: m.cPk, sPk: m.sPk, signature: m.signature })) },
-      });
+      const advertised: AdvertisedKeys = { sessionId: req.sessionId, keys: u1.map((m) => ({ partyId: m.party, cPk: m.cPk, sPk: m.sPk, signature: m.signature })) };
+      this.#logAggregator(EntryKind.AdvertisedKeys, AdvertisedKeys.encode(advertised).finish());
+      this.#broadcast(u1Ids, { $case: 'advertisedKeys', value: advertised });
 
       // ShareKeys
       await this.#collect('ShareKeys', u1Ids, (party, body) => {
@@ -112,7 +125,9 @@ export class SecAggSession {
       });
       const u3 = server.closeMaskedInputCollection();
       this.#ctx.progress('MaskedInputCollection', `${u3.length} masked inputs collected`);
-      this.#broadcast(u3, { $case: 'survivorList', value: { sessionId: req.sessionId, survivors: u3 } });
+      const survivors: SurvivorList = { sessionId: req.sessionId, survivors: u3 };
+      this.#logAggregator(EntryKind.SurvivorList, SurvivorList.encode(survivors).finish());
+      this.#broadcast(u3, { $case: 'survivorList', value: survivors });
 
       // ConsistencyCheck
       await this.#collect('ConsistencyCheck', u3, (party, body) => {
@@ -123,10 +138,9 @@ export class SecAggSession {
       const unmask = server.closeConsistencyCheck();
       const u4 = unmask.signatures.map((s) => s.party);
       this.#ctx.progress('ConsistencyCheck', `${u4.length} parties signed the survivor list; dropped: ${unmask.dropped.join(', ') || 'none'}`);
-      this.#broadcast(u4, {
-        $case: 'unmaskRequest',
-        value: { sessionId: req.sessionId, survivors: unmask.survivors, dropped: unmask.dropped, signatures: unmask.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) },
-      });
+      const request: UnmaskRequest = { sessionId: req.sessionId, survivors: unmask.survivors, dropped: unmask.dropped, signatures: unmask.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) };
+      this.#logAggregator(EntryKind.UnmaskRequest, UnmaskRequest.encode(request).finish());
+      this.#broadcast(u4, { $case: 'unmaskRequest', value: request });
 
       // Unmasking
       await this.#collect('Unmasking', u4, (party, body) => {
@@ -147,6 +161,21 @@ export class SecAggSession {
     }
   }
 
+  #logAggregator(kind: string, body: Uint8Array): void {
+    this.#ctx.transcript.appendAggregator(kind, this.#req.sessionId, body);
+  }
+
+  /** Appends the envelope being delivered and sends the party its signed receipt. */
+  #logParty(party: string): void {
+    const envelope = this.#envelope;
+    if (!envelope || envelope.sender !== party) throw new Error('internal: no envelope for the delivered message');
+    const r = this.#ctx.transcript.appendParty(envelope);
+    this.#ctx.gateway.connection(party)?.send({
+      $case: 'receipt',
+      value: { sessionId: r.session, kind: r.kind, index: BigInt(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature },
+    });
+  }
+
   #broadcast(ids: readonly string[], body: Parameters<NonNullable<ReturnType<PartyGateway['connection']>>['send']>[0]): void {
     for (const id of ids) this.#ctx.gateway.connection(id)?.send(body);
   }
@@ -156,13 +185,16 @@ export class SecAggSession {
     const { log, gateway } = this.#ctx;
     const handler: RoundHandler = (party, body) => {
       if (body.$case === 'refusal' && body.value.sessionId === this.#req.sessionId) {
+        this.#logParty(party);
         this.#refusals.set(party, body.value.reason);
         this.#members.delete(party);
         log('info', 'party refused', { session: this.#req.sessionId, party, stage, reason: body.value.reason });
         return 'refused';
       }
       try {
-        return accept(party, body);
+        const outcome = accept(party, body);
+        if (outcome === 'accepted') this.#logParty(party);
+        return outcome;
       } catch (e) {
         this.#members.delete(party);
         log('warn', 'invalid protocol message; party dropped from the session', { session: this.#req.sessionId, party, stage, error: (e as Error).message });

@@ -16,6 +16,7 @@ import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
 import { QueryService } from './queries.ts';
 import { AggregatorStore } from './store.ts';
+import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
 
 export interface Aggregator {
   readonly config: AggregatorConfig;
@@ -39,8 +40,9 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const store = new AggregatorStore(databasePath(config));
   const interrupted = store.failInterrupted(Date.now());
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
+  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster));
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
-  const queries = new QueryService({ store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, log });
+  const queries = new QueryService({ store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, log });
   const server = new Server(SERVER_OPTIONS);
 
   server.addService(PartyGatewayServiceService, { connect: gateway.connect });
@@ -104,6 +106,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await queries.drain();
       store.close();
+      transcript.close();
     },
   };
 }

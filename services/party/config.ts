@@ -1,6 +1,7 @@
 /** Party node configuration: read and validated once, data loaded and checked at start. */
 import { buildDataset, schemaDigest, type Dataset, type LoadReport, type Schema } from '../../stats/index.ts';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
 import { loadSchemaFile } from '../aggregator/config.ts';
@@ -16,6 +17,8 @@ export interface PartyConfigInput {
   strict?: boolean;
   quiet?: boolean;
   tlsCaPath?: string;
+  /** Directory for the aggregator's signed receipts (default: DIR_OF_KEY/receipts). */
+  receiptsDir?: string;
 }
 
 export interface PartyConfig {
@@ -29,6 +32,7 @@ export interface PartyConfig {
   policy: PartyPolicy;
   quiet: boolean;
   tlsCaPath?: string;
+  receiptsDir: string;
 }
 
 export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
@@ -52,7 +56,7 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   const { dataset, report } = buildDataset(schema, csv, { strict: input.strict ?? false });
   return {
     aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
-    policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false,
+    policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
     ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
   };
 }

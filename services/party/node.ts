@@ -5,14 +5,17 @@
  */
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { signDomain } from '../../crypto/identity.ts';
-import { PartyGatewayServiceClient, type AggregatorMessage, type PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { signEnvelope } from '../../crypto/transcript.ts';
+import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { kindOfPartyMessage } from '../audit/records.ts';
 import type { Logger } from '../common/errors.ts';
 import { GRPC_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../aggregator/gateway.ts';
 import type { PartyConfig } from './config.ts';
-import { PartySessions, type ReplyStage } from './sessions.ts';
+import { ReceiptBook } from './receipts.ts';
+import { PartySessions, type Reply, type ReplyStage } from './sessions.ts';
 
 export const SOFTWARE_VERSION = 'blindsum/0.1.0';
 const BACKOFF_MIN_MS = 250;
@@ -39,6 +42,7 @@ export interface PartyNode {
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), GRPC_OPTIONS);
   const sessions = new PartySessions(config, log);
+  const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let state: PartyState = 'closed';
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
   let attempt = 0;
@@ -50,6 +54,17 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
   const send = (body: NonNullable<PartyMessage['body']>, then?: () => void): void => {
     if (!call) return;
     call.write({ body }, then);
+  };
+
+  /** Wraps a round message in a SignedEnvelope (docs/transcripts.md) and expects its receipt. */
+  const seal = (reply: Reply): NonNullable<PartyMessage['body']> => {
+    const kind = kindOfPartyMessage(reply.$case);
+    if (kind === undefined) return reply;
+    const sessionId = (reply.value as { sessionId: string }).sessionId;
+    const body = PartyMessage.encode({ body: reply }).finish();
+    const envelope = signEnvelope(config.identity.identity.secretKey, kind, sessionId, config.identity.id, body);
+    receipts.expect(envelope);
+    return { $case: 'envelope', value: { kind, sessionId, body, signature: envelope.signature } };
   };
 
   const scheduleReconnect = (why: string): void => {
@@ -94,12 +109,20 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
           case 'rejected':
             log('error', 'the aggregator rejected this party', { reason: body.value.reason });
             return;
+          case 'receipt': {
+            const r = body.value;
+            const refused = receipts.accept({
+              party: config.identity.id, session: r.sessionId, kind: r.kind, index: Number(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature,
+            });
+            if (refused) log('warn', 'transcript receipt refused', { session: r.sessionId, kind: r.kind, reason: refused });
+            return;
+          }
           default: {
             const { reply, stage } = sessions.handle(body);
             if (!reply) return;
             const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
             if (crash) dying = true; // answer nothing more, as if the process were already gone
-            send(reply, () => {
+            send(seal(reply), () => {
               if (crash) {
                 log('warn', `test fault injection: exiting after ${stage}`);
                 setTimeout(() => process.exit(75), 200);
@@ -140,6 +163,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
         c.cancel();
       }
       client.close();
+      receipts.close();
       state = 'closed';
     },
   };

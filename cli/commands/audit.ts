@@ -1,0 +1,58 @@
+import { UsageError, str, type Command } from '../args.ts';
+import { exportTranscript, verifyFiles } from '../../services/audit/audit.ts';
+import { formatReport } from '../../services/audit/verify.ts';
+import type { TranscriptSelection } from '../../services/audit/transcript-file.ts';
+
+function time(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`--${name}: expected an ISO 8601 time or milliseconds since 1970, got ${JSON.stringify(s)}`);
+  return ms;
+}
+
+export const audit: Command = {
+  name: 'audit',
+  summary: 'export the signed protocol transcript, or verify one offline (docs/transcripts.md)',
+  usage: [
+    'blindsum audit export --data-dir AGGREGATOR_DATA_DIR --out FILE [--query ID ... | --from TIME --to TIME]',
+    '       blindsum audit verify FILE --roster roster.json [--schema schema.json] [--receipts DIR_OR_FILE ...]',
+  ].join('\n'),
+  allowPositionals: true,
+  options: {
+    'data-dir': { type: 'string' }, out: { type: 'string' }, query: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' },
+    roster: { type: 'string' }, schema: { type: 'string' }, receipts: { type: 'string', multiple: true },
+  },
+  help: {
+    'data-dir': 'export: the aggregator\'s data directory (holds transcript.sqlite and aggregator.key)', out: 'export: file to write',
+    query: 'export: only the entries covering this query id', from: 'export: entries at or after this time (ISO 8601 or ms)', to: 'export: entries at or before this time',
+    roster: 'verify: the federation roster with the parties\' and the aggregator\'s public keys', schema: 'verify: the federation schema (recompute plans and results)',
+    receipts: 'verify: receipts files of the parties, or directories of *.jsonl receipts files',
+  },
+  async run(v, positionals) {
+    const [sub, ...rest] = positionals;
+    if (sub === 'export') {
+      if (rest.length) throw new UsageError(`audit export takes no positional arguments, got ${rest.join(' ')}`);
+      const queries = v['query'] as string[] | undefined;
+      const fromMs = time(v['from'], 'from');
+      const toMs = time(v['to'], 'to');
+      if (queries && (fromMs !== undefined || toMs !== undefined)) throw new UsageError('give either --query or --from/--to, not both');
+      const selection: TranscriptSelection = queries ? { queries } : { ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}) };
+      const out = str(v['out'], 'out', true);
+      const file = exportTranscript(str(v['data-dir'], 'data-dir', true), selection, out);
+      process.stdout.write(`wrote ${out}: entries ${file.from}..${file.from + file.entries.length - 1} of ${file.logLength}\n`);
+      return 0;
+    }
+    if (sub === 'verify') {
+      if (rest.length !== 1) throw new UsageError('audit verify takes exactly one transcript file');
+      const schemaPath = str(v['schema'], 'schema');
+      const report = verifyFiles({
+        transcriptPath: rest[0]!, rosterPath: str(v['roster'], 'roster', true), ...(schemaPath !== undefined ? { schemaPath } : {}),
+        receiptPaths: (v['receipts'] as string[] | undefined) ?? [],
+      });
+      process.stdout.write(formatReport(report) + '\n');
+      return report.ok ? 0 : 1;
+    }
+    throw new UsageError(`expected "audit export" or "audit verify", got ${JSON.stringify(sub ?? '')}\nRun: blindsum audit --help`);
+  },
+};

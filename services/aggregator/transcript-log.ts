@@ -1,0 +1,146 @@
+/**
+ * The aggregator's durable transcript (docs/transcripts.md): every signed envelope appended to a
+ * hash chain (crypto/transcript.ts), each link written to its own SQLite file
+ * (transcript.sqlite: WAL, synchronous=FULL) before the step it records takes effect, with the
+ * aggregator's signature over the chain head. Also the aggregator's identity key file
+ * (aggregator.key, 0600, created on first start) and the export of a slice of the chain.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { equalBytes } from '../../crypto/bytes.ts';
+import { TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
+import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../common/keys.ts';
+import { ConfigError, type Roster } from '../common/roster.ts';
+
+export const AGGREGATOR_KEY_FILE = 'aggregator.key';
+export const TRANSCRIPT_DB_FILE = 'transcript.sqlite';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS transcript_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transcript (
+  idx INTEGER PRIMARY KEY, session TEXT NOT NULL, kind TEXT NOT NULL, sender TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  entry BLOB NOT NULL, head BLOB NOT NULL, head_signature BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS transcript_session ON transcript (session);
+`;
+
+/**
+ * Loads the aggregator's identity from DATA_DIR/aggregator.key, creating it (0600) on first
+ * start; if the roster lists an aggregator, the key and id must match it.
+ */
+export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, roster: Roster): IdentityFile {
+  const path = join(dataDir, AGGREGATOR_KEY_FILE);
+  const identity = existsSync(path) ? loadIdentityFile(path) : writeNewIdentityFile(path, aggregatorId);
+  if (identity.id !== aggregatorId) throw new ConfigError(`aggregator key file ${path} is for "${identity.id}", but this aggregator runs as "${aggregatorId}"; pass --aggregator-id ${identity.id}`);
+  const listed = roster.aggregator;
+  if (listed && (listed.id !== identity.id || !equalBytes(listed.publicKey, identity.identity.publicKey))) {
+    throw new ConfigError(`the roster lists aggregator "${listed.id}" with another public key than ${path} holds; fix the roster or the data directory`);
+  }
+  return identity;
+}
+
+interface Row { idx: number; session: string; kind: string; sender: string; at_ms: number; entry: Uint8Array; head: Uint8Array; head_signature: Uint8Array }
+
+export class TranscriptLog {
+  readonly federation: string;
+  readonly aggregatorId: string;
+  readonly #db: DatabaseSync;
+  readonly #chain: TranscriptChain;
+
+  constructor(path: string, federation: string, identity: IdentityFile) {
+    this.federation = federation;
+    this.aggregatorId = identity.id;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+    const genesis = genesisHead(federation, identity.id);
+    const meta = this.#db.prepare(`SELECT value FROM transcript_meta WHERE key = 'genesis'`).get() as { value: string } | undefined;
+    if (meta && meta.value !== Buffer.from(genesis).toString('hex')) {
+      throw new ConfigError(`${path} holds the transcript of another federation or aggregator; use a fresh --data-dir`);
+    }
+    if (!meta) this.#db.prepare(`INSERT INTO transcript_meta (key, value) VALUES ('genesis', ?), ('federation', ?), ('aggregator', ?)`).run(Buffer.from(genesis).toString('hex'), federation, identity.id);
+    const last = this.#db.prepare(`SELECT idx, head FROM transcript ORDER BY idx DESC LIMIT 1`).get() as { idx: number; head: Uint8Array } | undefined;
+    this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
+  }
+
+  static open(dataDir: string, federation: string, identity: IdentityFile): TranscriptLog {
+    return new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity);
+  }
+
+  /** Opens an existing log in an aggregator's data directory (e.g. to export while it runs). */
+  static openExisting(dataDir: string): TranscriptLog {
+    const path = join(dataDir, TRANSCRIPT_DB_FILE);
+    if (!existsSync(path)) throw new ConfigError(`no transcript in ${dataDir} (expected ${TRANSCRIPT_DB_FILE}); pass the aggregator's --data-dir`);
+    const db = new DatabaseSync(path, { readOnly: true });
+    let federation: string | undefined;
+    try {
+      federation = (db.prepare(`SELECT value FROM transcript_meta WHERE key = 'federation'`).get() as { value: string } | undefined)?.value;
+    } finally {
+      db.close();
+    }
+    if (federation === undefined) throw new ConfigError(`${path} has no transcript metadata`);
+    return new TranscriptLog(path, federation, loadIdentityFile(join(dataDir, AGGREGATOR_KEY_FILE)));
+  }
+
+  get length(): number {
+    return this.#chain.nextIndex;
+  }
+
+  /** Appends an envelope durably; returns the link (index, hash, head, head signature). */
+  append(envelope: Envelope, atMs: number = Date.now()): ChainLink {
+    const link = this.#chain.prepare(envelope, atMs);
+    this.#db
+      .prepare(`INSERT INTO transcript (idx, session, kind, sender, at_ms, entry, head, head_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(link.index, envelope.session, envelope.kind, envelope.sender, atMs, link.entry, link.head, link.headSignature);
+    this.#chain.commit(link);
+    return link;
+  }
+
+  /** Signs an aggregator-originated entry with the aggregator's key and appends it. */
+  appendAggregator(kind: string, session: string, body: Uint8Array): ChainLink {
+    return this.append(this.#chain.signAsAggregator(kind, session, this.aggregatorId, body));
+  }
+
+  /** Appends a party's envelope and returns its signed receipt. */
+  appendParty(envelope: Envelope): Receipt {
+    const link = this.append(envelope);
+    return this.#chain.receipt(envelope.sender, link, envelope);
+  }
+
+  /**
+   * The smallest contiguous slice covering the selection (whole chain by default), with the
+   * signed head before it, so the slice verifies on its own.
+   */
+  export(selection: TranscriptSelection = {}, now: number = Date.now()): TranscriptFile {
+    let range: { lo: number | null; hi: number | null };
+    if (selection.queries) {
+      const marks = selection.queries.map(() => '?').join(',');
+      range = this.#db.prepare(`SELECT MIN(idx) AS lo, MAX(idx) AS hi FROM transcript WHERE session IN (${marks})`).get(...selection.queries) as typeof range;
+    } else if (selection.fromMs !== undefined || selection.toMs !== undefined) {
+      range = this.#db.prepare(`SELECT MIN(idx) AS lo, MAX(idx) AS hi FROM transcript WHERE at_ms >= ? AND at_ms <= ?`).get(selection.fromMs ?? 0, selection.toMs ?? Number.MAX_SAFE_INTEGER) as typeof range;
+    } else {
+      range = { lo: 0, hi: this.length - 1 };
+    }
+    const lo = range.lo === null ? this.length : Number(range.lo);
+    const hi = range.hi === null ? lo - 1 : Number(range.hi);
+    const rows = this.#db.prepare(`SELECT * FROM transcript WHERE idx >= ? AND idx <= ? ORDER BY idx`).all(lo, hi) as unknown as Row[];
+    const genesis = this.#chain.genesis;
+    let previousHead = genesis;
+    let previousHeadSignature = new Uint8Array(0);
+    if (lo > 0) {
+      const prev = this.#db.prepare(`SELECT head, head_signature FROM transcript WHERE idx = ?`).get(lo - 1) as { head: Uint8Array; head_signature: Uint8Array };
+      previousHead = new Uint8Array(prev.head);
+      previousHeadSignature = new Uint8Array(prev.head_signature);
+    }
+    return {
+      federation: this.federation, aggregatorId: this.aggregatorId, genesis, from: lo, previousHead, previousHeadSignature, logLength: this.length,
+      selection, exportedAtMs: now,
+      entries: rows.map((r) => ({ entry: new Uint8Array(r.entry), head: new Uint8Array(r.head), headSignature: new Uint8Array(r.head_signature) })),
+    };
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

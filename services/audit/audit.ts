@@ -1,0 +1,65 @@
+/**
+ * The auditor's file-level operations, shared by `blindsum audit` and the demo: export a slice
+ * of an aggregator's transcript to a file, and verify a transcript file offline against a
+ * roster, an optional schema and the parties' receipt files.
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSchemaFile } from '../aggregator/config.ts';
+import { TranscriptLog } from '../aggregator/transcript-log.ts';
+import { ConfigError, loadRoster } from '../common/roster.ts';
+import type { Receipt } from '../../crypto/transcript.ts';
+import { parseReceipts, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
+import { verifyTranscript, type VerifyReport } from './verify.ts';
+
+export function exportTranscript(dataDir: string, selection: TranscriptSelection, outPath: string): TranscriptFile {
+  const log = TranscriptLog.openExisting(dataDir);
+  try {
+    const file = log.export(selection);
+    writeFileSync(outPath, serializeTranscript(file), { mode: 0o644 });
+    return file;
+  } finally {
+    log.close();
+  }
+}
+
+export function readTranscriptFile(path: string): TranscriptFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read transcript file ${path}: ${(e as Error).message}`);
+  }
+  return parseTranscript(text);
+}
+
+/** Reads receipts from files and directories (every *.jsonl file in a directory). */
+export function loadReceipts(paths: readonly string[]): Receipt[] {
+  const out: Receipt[] = [];
+  for (const p of paths) {
+    let files: string[];
+    try {
+      files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(p, f)) : [p];
+    } catch (e) {
+      throw new ConfigError(`cannot read receipts ${p}: ${(e as Error).message}`);
+    }
+    for (const f of files) out.push(...parseReceipts(readFileSync(f, 'utf8'), f));
+  }
+  return out;
+}
+
+export interface VerifyFilesInput {
+  transcriptPath: string;
+  rosterPath: string;
+  schemaPath?: string;
+  receiptPaths?: readonly string[];
+}
+
+export function verifyFiles(input: VerifyFilesInput): VerifyReport {
+  const roster = loadRoster(input.rosterPath);
+  const file = readTranscriptFile(input.transcriptPath);
+  return verifyTranscript(file, roster, {
+    ...(input.schemaPath !== undefined ? { schema: loadSchemaFile(input.schemaPath) } : {}),
+    receipts: loadReceipts(input.receiptPaths ?? []),
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Bodies of the aggregator-originated transcript entries that have no wire message of their
+ * own (JSON, signed as exact bytes), and the mapping from party round messages to entry kinds.
+ */
+import { EntryKind } from '../../crypto/transcript.ts';
+import type { PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+
+/** query/submitted: the query as accepted from the analyst and its fixed-point plan. */
+export interface QuerySubmittedRecord {
+  queryId: string;
+  analyst: string;
+  backend: string;
+  /** The stats Query (parseQueryJson form). */
+  query: unknown;
+  schemaDigest: string;
+  planDigest: string;
+  /** Number of roster parties the plan was sized for (overflow check). */
+  plannedParties: number;
+  ringBits: 32 | 64;
+  vectorLength: number;
+  submittedAtMs: number;
+}
+
+/** query/released: what the analyst gets, logged before it is released. */
+export interface ReleasedRecord {
+  queryId: string;
+  contributors: string[];
+  /** Exact integer sums on the fixed-point grid, decimal. */
+  exactSums: string[];
+  scaleBits: number[];
+  entryNames: string[];
+  resultJson: string;
+}
+
+export interface FailedRecord {
+  queryId: string;
+  error: string;
+}
+
+type PartyCase = NonNullable<PartyMessage['body']>['$case'];
+
+const KIND_OF: Partial<Record<PartyCase, string>> = {
+  refusal: EntryKind.Refusal,
+  advertiseKeys: EntryKind.AdvertiseKeys,
+  shareKeys: EntryKind.ShareKeys,
+  maskedInput: EntryKind.MaskedInput,
+  consistencyCheck: EntryKind.ConsistencyCheck,
+  unmasking: EntryKind.Unmasking,
+};
+
+/** The entry kind of a party round message, or undefined for messages that are not logged. */
+export function kindOfPartyMessage(c: PartyCase): string | undefined {
+  return KIND_OF[c];
+}
+
+export function jsonBody(record: object): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(record));
+}

@@ -1,0 +1,311 @@
+/**
+ * The auditor's offline verifier (docs/transcripts.md). No network, no trust in the aggregator:
+ * given an exported transcript, the federation roster (parties' and the aggregator's public
+ * keys), optionally the schema and the parties' receipts, it checks entry by entry
+ *   1. the entry index and the hash chain h_k = SHA-256(h_{k−1} ‖ entry_k);
+ *   2. the aggregator's signature over each chain head;
+ *   3. the sender's signature over the envelope, against the roster (kind and session bound);
+ *   4. the order of protocol steps, by replaying every secure-aggregation message through a
+ *      fresh SecAggServer (crypto/secagg-server.ts) — which also recomputes the masked sum and
+ *      its unmasking from the logged masked inputs and shares, with ≥ t distinct unmaskers;
+ *   5. that each release equals the recomputed sums, names exactly the parties whose masked
+ *      input is logged, and (with the schema) that the plan digest and the finalized result match;
+ *   6. that every receipt a party holds agrees with the exported chain.
+ * It stops at the first failure, naming the entry and the reason.
+ */
+import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
+import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
+import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg.ts';
+import {
+  EntryKind, PARTY_KINDS, chainHash, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
+  type Entry, type Receipt,
+} from '../../crypto/transcript.ts';
+import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
+import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
+import type { Roster } from '../common/roster.ts';
+import type { TranscriptFile } from './transcript-file.ts';
+import { kindOfPartyMessage, type QuerySubmittedRecord, type ReleasedRecord, type FailedRecord } from './records.ts';
+
+export interface VerifyOptions {
+  schema?: Schema;
+  receipts?: Receipt[];
+}
+
+export interface SessionSummary {
+  queryId: string;
+  kind: string;
+  status: 'released' | 'failed' | 'incomplete' | 'partial';
+  contributors: string[];
+  unmaskers: number;
+  refusals: string[];
+  resultChecked: boolean;
+}
+
+export interface VerifyFailureInfo {
+  index: number;
+  kind: string;
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  from: number;
+  entries: number;
+  failure?: VerifyFailureInfo;
+  sessions: SessionSummary[];
+  receiptsChecked: number;
+  receiptsOutside: number;
+}
+
+class VerifyFailure extends Error {
+  readonly info: VerifyFailureInfo;
+  constructor(info: VerifyFailureInfo) {
+    super(`entry ${info.index} (${info.kind}): ${info.reason}`);
+    this.info = info;
+  }
+}
+
+interface SessionState {
+  summary: SessionSummary;
+  submitted: QuerySubmittedRecord;
+  query: Query;
+  start?: StartSession;
+  server?: SecAggServer;
+  finished: boolean;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function json<T>(body: Uint8Array): T {
+  return JSON.parse(fromUtf8(body)) as T;
+}
+
+export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
+  const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0 };
+  const sessions = new Map<string, SessionState>();
+  const byIndex = new Map<number, Receipt[]>();
+  for (const r of opts.receipts ?? []) byIndex.set(r.index, [...(byIndex.get(r.index) ?? []), r]);
+  let current: { index: number; kind: string } = { index: file.from, kind: 'header' };
+  const fail = (reason: string): never => {
+    throw new VerifyFailure({ ...current, reason });
+  };
+  try {
+    const agg = roster.aggregator;
+    if (!agg) fail('the roster lists no aggregator public key ("aggregator": {"id", "publicKey"}); heads and receipts cannot be checked');
+    const aggPk = agg!.publicKey;
+    if (file.federation !== roster.federation) fail(`transcript of federation "${file.federation}", roster of "${roster.federation}"`);
+    if (file.aggregatorId !== agg!.id) fail(`transcript of aggregator "${file.aggregatorId}", the roster's aggregator is "${agg!.id}"`);
+    const genesis = genesisHead(file.federation, file.aggregatorId);
+    if (!equalBytes(genesis, file.genesis)) fail('genesis head does not match the federation and aggregator named in the file');
+    if (file.from === 0) {
+      if (!equalBytes(file.previousHead, genesis)) fail('the export starts at entry 0 but its previous head is not the genesis head');
+    } else if (!verifyHead(aggPk, genesis, file.from - 1, file.previousHead, file.previousHeadSignature)) {
+      fail(`the aggregator's signature over the head before entry ${file.from} does not verify`);
+    }
+    let head = file.previousHead;
+    file.entries.forEach((link, k) => {
+      const index = file.from + k;
+      current = { index, kind: '?' };
+      let e: Entry;
+      try {
+        e = decodeEntry(link.entry);
+      } catch (err) {
+        return fail(`entry bytes do not decode: ${(err as Error).message}`);
+      }
+      current = { index, kind: e.kind };
+      if (e.index !== index) fail(`entry says index ${e.index}, expected ${index}: an entry was removed, duplicated or reordered`);
+      const h = chainHash(head, link.entry);
+      if (!equalBytes(h, link.head)) fail('chain hash mismatch: h_k ≠ SHA-256(h_{k−1} ‖ entry_k) (entry bytes or chain hash altered, or an entry before it removed)');
+      if (!verifyHead(aggPk, genesis, index, link.head, link.headSignature)) fail("the aggregator's signature over the chain head does not verify");
+      head = link.head;
+      const isAggregator = e.sender === agg!.id;
+      const pk = isAggregator ? aggPk : roster.publicKeys.get(e.sender);
+      if (!pk) fail(`sender "${e.sender}" is not in the roster`);
+      if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
+      if (PARTY_KINDS.has(e.kind) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
+      for (const r of byIndex.get(index) ?? []) {
+        checkReceipt(r, e, link.entry, link.head);
+        report.receiptsChecked++;
+      }
+      step(e);
+    });
+    const end = file.from + file.entries.length;
+    current = { index: end, kind: 'end' };
+    for (const [index, rs] of byIndex) {
+      for (const r of rs) {
+        if (index >= file.from && index < end) continue;
+        if (!verifyReceipt(aggPk, genesis, r)) fail(`receipt of ${r.party} for entry ${index} is not signed by the aggregator`);
+        const covered = file.selection.queries ? file.selection.queries.includes(r.session) : file.selection.fromMs === undefined && file.selection.toMs === undefined;
+        if (index >= end && covered) fail(`${r.party} holds a receipt for entry ${index} (${r.kind}) but the export ends at entry ${end - 1}: entries were withheld`);
+        report.receiptsOutside++;
+      }
+    }
+    for (const q of file.selection.queries ?? []) {
+      const s = sessions.get(q);
+      if (!s || !s.finished) fail(`query ${q} was selected for export but its ${s ? 'release (or failure) is' : 'entries are'} missing`);
+    }
+    function checkReceipt(r: Receipt, e: Entry, entryBytes: Uint8Array, linkHead: Uint8Array): void {
+      const who = `receipt held by ${r.party} for entry ${r.index}`;
+      if (!verifyReceipt(aggPk, genesis, r)) fail(`${who} is not signed by the aggregator (receipt file altered)`);
+      if (e.sender !== r.party || e.session !== r.session || e.kind !== r.kind) fail(`${who} names ${r.kind} of ${r.party} in session ${r.session}; the exported entry is ${e.kind} of ${e.sender} in ${e.session}`);
+      if (!equalBytes(envelopeDigest(e), r.envelopeDigest)) fail(`${who}: the exported envelope is not the one ${r.party} sent`);
+      if (!equalBytes(entryHash(entryBytes), r.entryHash)) fail(`${who}: entry hash differs from the exported chain`);
+      if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (the log was rewritten after the receipt was issued)`);
+    }
+    report.ok = true;
+  } catch (err) {
+    if (!(err instanceof VerifyFailure)) throw err;
+    report.failure = err.info;
+  }
+  report.sessions = [...sessions.values()].map((s) => s.summary);
+  return report;
+
+  function step(e: Entry): void {
+    if (e.kind === EntryKind.QuerySubmitted) {
+      if (sessions.has(e.session)) fail(`query ${e.session} submitted twice`);
+      const rec = json<QuerySubmittedRecord>(e.body);
+      if (rec.queryId !== e.session) fail('query id in the body differs from the entry session');
+      let query: Query;
+      try {
+        query = parseQueryJson(rec.query);
+      } catch (err) {
+        return fail(`logged query does not parse: ${(err as Error).message}`);
+      }
+      if (opts.schema) {
+        if (rec.schemaDigest !== schemaDigest(opts.schema)) fail('the query was planned for a different schema than the one given to the verifier');
+        const plan = planQuery(query, opts.schema, { parties: rec.plannedParties, ringBits: rec.ringBits });
+        if (plan.digest !== rec.planDigest || plan.entries.length !== rec.vectorLength) fail('logged plan digest differs from the plan recomputed from the query and schema');
+      }
+      sessions.set(e.session, { submitted: rec, query, finished: false, summary: { queryId: e.session, kind: query.kind, status: 'incomplete', contributors: [], unmaskers: 0, refusals: [], resultChecked: false } });
+      return;
+    }
+    const s = sessions.get(e.session);
+    if (!s) {
+      if (file.from > 0) {
+        // The session began before the exported slice: chain and signatures only.
+        sessions.set(e.session, { submitted: {} as QuerySubmittedRecord, query: {} as Query, finished: true, summary: { queryId: e.session, kind: '?', status: 'partial', contributors: [], unmaskers: 0, refusals: [], resultChecked: false } });
+        return;
+      }
+      fail(`session ${e.session} was never submitted`);
+    }
+    if (s!.summary.status === 'partial') return;
+    if (s!.finished) fail(`entry for query ${e.session} after its ${s!.summary.status === 'released' ? 'release' : 'failure'} (replayed or reordered)`);
+    try {
+      replay(s!, e);
+    } catch (err) {
+      if (err instanceof SecAggError) fail(`protocol replay: ${err.message}`);
+      if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) fail(`malformed body: ${err.message}`);
+      throw err;
+    }
+  }
+
+  function replay(s: SessionState, e: Entry): void {
+    const { submitted } = s;
+    if (e.kind === EntryKind.StartSession) {
+      if (s.start) fail('a second StartSession for the query');
+      const m = StartSession.decode(e.body);
+      if (m.sessionId !== e.session) fail('StartSession names another session');
+      if (m.threshold !== roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${roster.threshold}`);
+      if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
+      if (m.backend !== 'secagg') fail(`backend "${m.backend}" cannot be replayed by this verifier`);
+      s.start = m;
+      s.server = new SecAggServer({ sessionId: e.session, parties: [...m.parties], threshold: m.threshold, ringBits: m.ringBits as 32 | 64, vectorLength: submitted.vectorLength }, roster.publicKeys);
+      return;
+    }
+    if (e.kind === EntryKind.Failed) {
+      json<FailedRecord>(e.body);
+      s.server?.abort();
+      s.finished = true;
+      s.summary.status = 'failed';
+      return;
+    }
+    const server = s.server;
+    if (!server || !s.start) return fail('protocol step before StartSession');
+    if (PARTY_KINDS.has(e.kind)) {
+      const m = PartyMessage.decode(e.body).body;
+      if (!m || kindOfPartyMessage(m.$case) !== e.kind) fail(`body is not a ${e.kind} message`);
+      if ((m!.value as { sessionId: string }).sessionId !== e.session) fail('the message inside the envelope names another session');
+      if (!s.start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
+      switch (m!.$case) {
+        case 'refusal':
+          s.summary.refusals.push(e.sender);
+          return;
+        case 'advertiseKeys':
+          return server.receiveAdvertiseKeys({ party: e.sender, cPk: m!.value.cPk, sPk: m!.value.sPk, signature: m!.value.signature });
+        case 'shareKeys':
+          return server.receiveShareKeys({ party: e.sender, shares: m!.value.shares.map((x) => ({ from: x.from, to: x.to, ciphertext: x.ciphertext })) });
+        case 'maskedInput':
+          if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
+          return server.receiveMaskedInput({ party: e.sender, masked: ringFromBytes(m!.value.masked, submitted.vectorLength, submitted.ringBits) });
+        case 'consistencyCheck':
+          return server.receiveConsistencyCheck({ party: e.sender, signature: m!.value.signature });
+        case 'unmasking':
+          return server.receiveUnmasking({ party: e.sender, selfMaskShares: m!.value.selfMaskShares, maskKeyShares: m!.value.maskKeyShares });
+        default:
+          return fail(`unexpected message ${m!.$case}`);
+      }
+    }
+    switch (e.kind) {
+      case EntryKind.AdvertisedKeys: {
+        const m = AdvertisedKeys.decode(e.body);
+        const u1 = server.closeAdvertiseKeys();
+        if (!sameList(u1.map((x) => x.party), m.keys.map((k) => k.partyId))) fail('AdvertisedKeys (U1) differs from the logged advertisements');
+        if (!u1.every((x, i) => equalBytes(x.cPk, m.keys[i]!.cPk) && equalBytes(x.sPk, m.keys[i]!.sPk))) fail('AdvertisedKeys forwards keys that differ from the logged advertisements');
+        return;
+      }
+      case EntryKind.SurvivorList: {
+        const m = SurvivorList.decode(e.body);
+        if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
+        const u3 = server.closeMaskedInputCollection();
+        if (!sameList(u3, m.survivors)) fail(`survivor list [${m.survivors.join(', ')}] differs from the parties whose masked input is logged [${u3.join(', ')}]`);
+        return;
+      }
+      case EntryKind.UnmaskRequest: {
+        const m = UnmaskRequest.decode(e.body);
+        const req = server.closeConsistencyCheck();
+        if (!sameList(req.survivors, m.survivors) || !sameList(req.dropped, m.dropped)) fail('UnmaskRequest survivors/dropped differ from the logged protocol');
+        if (!sameList(req.signatures.map((x) => x.party), m.signatures.map((x) => x.partyId))) fail('UnmaskRequest forwards consistency signatures of other parties than logged');
+        return;
+      }
+      case EntryKind.Released: {
+        const rec = json<ReleasedRecord>(e.body);
+        const unmaskers = server.sets.u4.length;
+        const u3 = server.sets.u3;
+        const sum = server.finish();
+        const sums = ringDecode(sum, submitted.ringBits);
+        if (!sameList(rec.contributors, u3)) fail(`released contributors [${rec.contributors.join(', ')}] are not the parties whose masked input is logged [${u3.join(', ')}]`);
+        if (!sameList(rec.exactSums, sums.map(String))) fail('released sums are not the unmasked sum of the logged masked inputs');
+        s.summary.contributors = u3;
+        s.summary.unmaskers = unmaskers;
+        if (opts.schema) {
+          const plan = planQuery(s.query, opts.schema, { parties: submitted.plannedParties, ringBits: submitted.ringBits });
+          if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
+          if (JSON.stringify(finalize(s.query, opts.schema, plan, sums)) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
+          s.summary.resultChecked = true;
+        }
+        s.finished = true;
+        s.summary.status = 'released';
+        return;
+      }
+      default:
+        return fail(`unknown entry kind "${e.kind}" (this verifier knows: ${Object.values(EntryKind).join(', ')})`);
+    }
+  }
+}
+
+/** A readable report: one line per query, then the verdict. */
+export function formatReport(r: VerifyReport): string {
+  const lines = [`transcript entries ${r.from}..${r.from + r.entries - 1} (${r.entries} entries)`];
+  for (const s of r.sessions) {
+    const what = s.status === 'released'
+      ? `released; sum of ${s.contributors.length} signed masked inputs (${s.contributors.join(', ')}) recomputed and unmasked with shares of ${s.unmaskers} parties${s.resultChecked ? '; plan and result recomputed' : ''}`
+      : s.status === 'partial' ? 'began before the exported range: chain and signatures checked only' : s.status;
+    lines.push(`  query ${s.queryId} ${s.kind}: ${what}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
+  }
+  lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
+  lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
+    : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`);
+  return lines.join('\n');
+}
