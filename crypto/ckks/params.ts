@@ -21,7 +21,7 @@ export interface CkksParams {
   readonly scaleBits: number;
   /** Flooding noise σ = 2^floodingSigmaBits added by every decryption share (CKS, PCKS). */
   readonly floodingSigmaBits: number;
-  /** Parties for which Δ/2 exceeds 12 standard deviations of the summed flooding noise. */
+  /** Parties for which Δ/2 exceeds 12 standard deviations of the summed flooding noise (Δ/2 ≥ 12·σ·√n). */
   readonly maxParties: number;
   readonly note: string;
 }
@@ -32,7 +32,8 @@ export const SMALL_SIGMA = 3.2;
 export const PARAMETER_SETS = {
   /**
    * N = 4096, 60 + 49 = 109 bits (the HE standard's 128-bit maximum for N = 4096, ternary secret).
-   * One data level of 60 bits. For tests and vectors of a few thousand values.
+   * One data level of 60 bits, Lattigo's σ_flood = 2^30. For tests and short vectors; its
+   * decryption budget per key is small (docs/ckks-parameters.md).
    */
   N4096: {
     name: 'N4096',
@@ -41,20 +42,36 @@ export const PARAMETER_SETS = {
     scaleBits: 38,
     floodingSigmaBits: 30,
     maxParties: 100,
-    note: '128-bit (logQ=109 ≤ 109); level 1: |sum| < 2^20',
+    note: '128-bit (logQ=109 ≤ 109); σ_flood=2^30; level 1: |sum| < 2^19',
   },
   /**
    * N = 8192, 60 + 60 + 60 = 180 bits (≤ 218, the HE standard's 128-bit maximum for N = 8192).
-   * Level 1 (60 bits) holds sums below 2^20 exactly, level 2 (120 bits) sums up to 2^53.
+   * The production set: flooding σ = 2^36 (OpenFHE's rule with s = 30 covers ~10^5 decrypted
+   * ciphertexts per key at 30 parties), Δ = 2^44. Level 1 (60 bits) holds |sum| < 2^13 exactly,
+   * level 2 (120 bits) any |sum| ≤ 2^53.
    */
   N8192: {
     name: 'N8192',
     N: 8192,
     primeBits: [60, 60, 60],
+    scaleBits: 44,
+    floodingSigmaBits: 36,
+    maxParties: 100,
+    note: '128-bit (logQ=180 ≤ 218); σ_flood=2^36; level 1: |sum| < 2^13, level 2: |sum| ≤ 2^53',
+  },
+  /**
+   * The same ring with Lattigo's flooding σ = 2^30 and Δ = 2^38: level 1 holds |sum| < 2^19, but
+   * OpenFHE's rule allows far fewer decryptions per key (docs/ckks-parameters.md); for small
+   * federations with key refresh.
+   */
+  N8192_LOWFLOOD: {
+    name: 'N8192_LOWFLOOD',
+    N: 8192,
+    primeBits: [60, 60, 60],
     scaleBits: 38,
     floodingSigmaBits: 30,
     maxParties: 100,
-    note: '128-bit (logQ=180 ≤ 218); level 1: |sum| < 2^20, level 2: |sum| ≤ 2^53',
+    note: '128-bit (logQ=180 ≤ 218); σ_flood=2^30; level 1: |sum| < 2^19, level 2: |sum| ≤ 2^53',
   },
 } as const satisfies Record<string, CkksParams>;
 
@@ -76,8 +93,15 @@ export function checkParams(p: CkksParams): void {
   if (!Number.isInteger(p.scaleBits) || p.scaleBits < 1 || p.scaleBits >= p.primeBits[0]! - 1) {
     throw new RangeError(`params.scaleBits: expected 1..${p.primeBits[0]! - 2}, got ${p.scaleBits}`);
   }
-  if (!Number.isInteger(p.floodingSigmaBits) || p.floodingSigmaBits < 0 || p.floodingSigmaBits > 52) {
-    throw new RangeError(`params.floodingSigmaBits: expected 0..52, got ${p.floodingSigmaBits}`);
+  if (!Number.isInteger(p.floodingSigmaBits) || p.floodingSigmaBits < 0 || p.floodingSigmaBits > 38) {
+    throw new RangeError(`params.floodingSigmaBits: expected 0..38, got ${p.floodingSigmaBits}`);
+  }
+  if (!Number.isInteger(p.maxParties) || p.maxParties < 1) throw new RangeError(`params.maxParties: expected a positive integer`);
+  // Rounding is exact while the summed flooding noise stays below Δ/2: ask for 12 σ of margin.
+  if (2 ** (p.scaleBits - 1) < 12 * 2 ** p.floodingSigmaBits * Math.sqrt(p.maxParties)) {
+    throw new RangeError(
+      `params.scaleBits: Δ/2 = 2^${p.scaleBits - 1} is below 12·σ_flood·√maxParties; raise scaleBits or lower floodingSigmaBits/maxParties`,
+    );
   }
 }
 
