@@ -7,10 +7,10 @@ import { commandHelp, parse, UsageError, type Command } from './args.ts';
 import { audit } from './commands/audit.ts';
 import { demo } from './commands/demo.ts';
 import { keygen, roster } from './commands/keys.ts';
-import { parties, query, result } from './commands/query.ts';
+import { budget, parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
 
-const COMMANDS: Command[] = [demo, aggregator, party, query, result, parties, keygen, roster, audit];
+const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit];
 
 function mainHelp(): string {
   return [

@@ -11,6 +11,9 @@ import { AnalystClient } from '../client/analyst.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 
+/** Party policy of a local federation: exact queries allowed (to compare with central results). */
+export const LOCAL_POLICY = { allowExact: true, budgetRho: 10, maxRhoPerQuery: 10, minCohort: 5 };
+
 export const CLI_PATH = fileURLToPath(new URL('./blindsum.ts', import.meta.url));
 
 export interface LocalFederationOptions {
@@ -22,8 +25,15 @@ export interface LocalFederationOptions {
   roundTimeoutMs?: number;
   /** Extra environment per party index (e.g. test fault injection). */
   partyEnv?: Record<number, Record<string, string>>;
-  /** Policy JSON per party index. */
-  partyPolicy?: Record<number, unknown>;
+  /**
+   * Policy fields per party index, over the local federation's default policy
+   * (LOCAL_POLICY: exact queries allowed, zCDP budget 10, at most 10 per query).
+   */
+  partyPolicy?: Record<number, Record<string, unknown>>;
+  /** Each analyst's zCDP budget at the aggregator (default 10). */
+  budgetRho?: number;
+  /** Allow exact (non-DP) queries at the aggregator (default true: the demo compares with central results). */
+  allowExact?: boolean;
   federation?: string;
   /** TLS for every connection: the aggregator's certificate and key, and the CA that parties and analysts trust. */
   tls?: { certPath: string; keyPath: string; caPath: string };
@@ -101,12 +111,9 @@ export class LocalFederation {
       writeFileSync(dataPath, opts.partyData[i]!);
       const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
       if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
-      const policy = opts.partyPolicy?.[i];
-      if (policy !== undefined) {
-        const policyPath = join(opts.dir, `${id}.policy.json`);
-        writeFileSync(policyPath, JSON.stringify(policy));
-        args.push('--policy', policyPath);
-      }
+      const policyPath = join(opts.dir, `${id}.policy.json`);
+      writeFileSync(policyPath, JSON.stringify({ ...LOCAL_POLICY, ...(opts.partyPolicy?.[i] ?? {}) }));
+      args.push('--policy', policyPath);
       f.parties.push({ id, index: i, child: undefined, args });
     }
     const threshold = opts.threshold ?? Math.floor(n / 2) + 1;
@@ -118,6 +125,7 @@ export class LocalFederation {
     f.#aggregatorArgs = [
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
+      '--budget-rho', String(opts.budgetRho ?? 10), ...(opts.allowExact === false ? [] : ['--allow-exact']),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []),
     ];
     await f.startAggregator();
@@ -133,10 +141,11 @@ export class LocalFederation {
     return child;
   }
 
-  async startAggregator(): Promise<void> {
+  /** Starts (or restarts, on the same port) the aggregator; `env` adds environment variables (test hooks). */
+  async startAggregator(env: Record<string, string> = {}): Promise<void> {
     const args = [...this.#aggregatorArgs];
     if (this.#port !== 0) args[args.indexOf('127.0.0.1:0')] = `127.0.0.1:${this.#port}`;
-    this.#aggregator = this.#spawn(args, 'aggregator.log');
+    this.#aggregator = this.#spawn(args, 'aggregator.log', env);
     this.#port = await waitForPort(this.#aggregator, 'aggregator');
   }
 

@@ -3,11 +3,11 @@
  * result. Used by `blindsum query` and `blindsum demo`, and meant for analysts' own code.
  */
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { AnalystServiceClient, type GetResultResponse, type ListPartiesResponse, type QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
+import { AnalystServiceClient, type GetBudgetResponse, type GetResultResponse, type ListPartiesResponse, type QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
 import { GRPC_OPTIONS } from '../services/common/grpc-options.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { channelCredentials } from '../services/common/tls.ts';
-import type { Query, QueryResult } from '../stats/index.ts';
+import type { PrivacySpec, Query, QueryResult } from '../stats/index.ts';
 
 export interface QueryOutcome {
   queryId: string;
@@ -21,6 +21,13 @@ export interface QueryOutcome {
   /** Exact integer sums on the fixed-point grid, and each entry's scale (value = sum / 2^scale). */
   exactSums: bigint[];
   scaleBits: number[];
+  /** Differential privacy: 0 / empty for exact queries. */
+  rhoCharged: number;
+  rhoSpent: number;
+  /** Noise standard deviation of each entry of `aggregate`. */
+  noiseStd: number[];
+  /** DP-noise standard deviation of each numeric result field, keyed like `numericFields`. */
+  uncertainty: Record<string, number | null>;
   elapsedMs: number;
 }
 
@@ -50,9 +57,18 @@ export class AnalystClient {
     this.#client.close();
   }
 
-  submit(query: Query, opts: { backend?: string; analyst?: string } = {}): Promise<{ queryId: string; planDigest: string }> {
+  /** `privacy`: the query's DP cost (rho, or epsilon with delta); omit for an exact query. */
+  submit(query: Query, opts: { backend?: string; analyst?: string; privacy?: PrivacySpec } = {}): Promise<{ queryId: string; planDigest: string }> {
+    const p = opts.privacy;
+    const privacy = { rho: p?.rho ?? 0, epsilon: p?.epsilon ?? 0, delta: p?.delta ?? 0 };
     return new Promise((resolve, reject) => {
-      this.#client.submitQuery({ query: queryToProto(query), backend: opts.backend ?? 'secagg', analyst: opts.analyst ?? 'analyst' }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.submitQuery({ query: queryToProto(query), backend: opts.backend ?? 'secagg', analyst: opts.analyst ?? 'analyst', privacy }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+    });
+  }
+
+  getBudget(analyst: string): Promise<GetBudgetResponse> {
+    return new Promise((resolve, reject) => {
+      this.#client.getBudget({ analyst }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 
@@ -79,7 +95,7 @@ export class AnalystClient {
   }
 
   /** Submit, follow to completion, fetch the result. */
-  async run(query: Query, opts: { backend?: string; analyst?: string; onEvent?: (ev: QueryEvent) => void; deadlineMs?: number } = {}): Promise<QueryOutcome> {
+  async run(query: Query, opts: { backend?: string; analyst?: string; privacy?: PrivacySpec; onEvent?: (ev: QueryEvent) => void; deadlineMs?: number } = {}): Promise<QueryOutcome> {
     const t0 = performance.now();
     const { queryId } = await this.submit(query, opts);
     await this.watch(queryId, opts.onEvent ?? (() => {}), opts.deadlineMs);
@@ -93,6 +109,7 @@ export function outcomeFromResponse(r: GetResultResponse, elapsedMs = 0): QueryO
     queryId: r.queryId, status: r.status, error: r.error,
     result: r.resultJson ? (JSON.parse(r.resultJson) as QueryResult) : undefined,
     contributors: r.contributors, refusals: r.refusals, entryNames: r.entryNames, aggregate: r.aggregate,
-    exactSums: r.exactSums, scaleBits: r.scaleBits, elapsedMs,
+    exactSums: r.exactSums, scaleBits: r.scaleBits, rhoCharged: r.rhoCharged, rhoSpent: r.rhoSpent, noiseStd: r.noiseStd,
+    uncertainty: r.uncertaintyJson ? (JSON.parse(r.uncertaintyJson) as Record<string, number | null>) : {}, elapsedMs,
   };
 }

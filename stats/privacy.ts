@@ -4,9 +4,9 @@
  * distributed Skellam noise each party adds, the noise scale of each released number, and the
  * uncertainty of derived statistics.
  *
- * Sensitivity. Entry e's per-row bound b_e (after clipping to the schema bounds) times the
- * schema's rowsPerPatient k, on the grid: g_e = ⌈k·b_e·2^(s_e)⌉ (crypto/dp/distributed.ts
- * gridSensitivity). A DP plan (planQuery with dpGridBits) picks s_e so that every g_e is close
+ * Sensitivity. Entry e's per-row bound b_e (after clipping to the schema bounds) on the grid,
+ * times the schema's rowsPerPatient k: g_e = k·⌈b_e·2^(s_e)⌉ (crypto/dp/distributed.ts
+ * gridSensitivity; each row is rounded on its own). A DP plan (planQuery with dpGridBits) picks s_e so that every g_e is close
  * to 2^dpGridBits.
  *   - One-hot kinds (a row adds to one cell: frequency, contingency, histogram): the vector moves
  *     by at most max_e g_e in L1 and L2; one Skellam noise level for all entries.
@@ -17,9 +17,8 @@
  * noise and `releasedRho` is smaller.
  */
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
-import { toRational } from '../crypto/dp/rational.ts';
 import {
-  perPartyNoise, planDistributedNoiseForRho, releasedRho, releasedStdDev, type DistributedNoisePlan, type GridSensitivity,
+  gridSensitivity, perPartyNoise, planDistributedNoiseForRho, releasedRho, releasedStdDev, type DistributedNoisePlan, type GridSensitivity,
 } from '../crypto/dp/distributed.ts';
 import type { RandomSource } from '../crypto/dp/random.ts';
 import { KINDS } from './kinds/index.ts';
@@ -68,7 +67,9 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
   if (plan.dpGridBits === undefined) throw new QueryError('differential privacy needs a DP plan (planQuery with dpGridBits)');
   if (!(opts.rho > 0)) throw new QueryError(`rho must be positive, got ${opts.rho}`);
   const k = schema.rowsPerPatient;
-  const grid = { perEntry: plan.entries.map((e, i) => gridBound(e.bound * k, plan.scaleBits[i]!)) };
+  // k·⌈b·2^s⌉: each of a patient's k rows is rounded on its own (half away from zero), so it
+  // moves the entry by at most ⌈b·2^s⌉ grid units.
+  const grid = gridSensitivity(plan.entries.map((e) => e.bound), plan.scaleBits, k);
   const m = plan.entries.length;
   const oneHot = KINDS[q.kind].oneHot === true;
   const base = { parties: opts.parties, threshold: opts.threshold };
@@ -92,14 +93,6 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
     if (!(worst < limit)) throw new QueryError(`entry ${plan.entries[i]!.name}: data plus noise could overflow the ${plan.ringBits}-bit ring; use a larger rho or ringBits 64`);
   });
   return { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, oneHot, perEntry };
-}
-
-/** ⌈b·2^s⌉ exactly (s may be negative): how far one patient can move an encoded entry. */
-function gridBound(b: number, s: number): bigint {
-  const r = toRational(b, 'bound');
-  const num = s >= 0 ? r.num << BigInt(s) : r.num;
-  const den = s >= 0 ? r.den : r.den << BigInt(-s);
-  return (num + den - 1n) / den;
 }
 
 /** This party's integer noise share, one value per entry (exact Skellam from a CSPRNG). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AnalystClient, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
-import { describeQuery, formatResult, parseQueryJson, type Query } from '../../stats/index.ts';
+import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
+import { describeQuery, formatResult, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
 import { int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
@@ -25,6 +26,39 @@ function buildQuery(v: Record<string, unknown>): Query {
   return parseQueryJson(json);
 }
 
+/** δ used when reporting a zCDP cost as (ε, δ). */
+export const REPORT_DELTA = 1e-6;
+
+/** The privacy cost and the DP-noise standard deviation of every numeric field. */
+export function formatPrivacy(o: QueryOutcome): string {
+  const lines = [
+    `differential privacy: charged rho = ${o.rhoCharged.toPrecision(4)} (ε = ${epsilonFromRho(o.rhoCharged, REPORT_DELTA).toPrecision(3)} at δ = ${REPORT_DELTA.toExponential(0)}); ` +
+      `with ${o.contributors.length} contributors the release is rho = ${o.rhoSpent.toPrecision(4)}-zCDP`,
+    'noise standard deviation of each released number:',
+  ];
+  if (o.result) {
+    for (const [name, v] of numericFields(o.result)) {
+      const sd = o.uncertainty[name];
+      lines.push(`  ${name.padEnd(28)} ${v === null ? 'null' : String(Number(v.toPrecision(7)))}  ± ${sd === null || sd === undefined ? '?' : Number(sd.toPrecision(3))}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function privacyFromFlags(v: Record<string, unknown>): PrivacySpec | undefined {
+  const num = (k: string): number | undefined => {
+    if (v[k] === undefined) return undefined;
+    const x = Number(v[k]);
+    if (!Number.isFinite(x) || x <= 0) throw new UsageError(`--${k}: expected a positive number, got ${JSON.stringify(v[k])}`);
+    return x;
+  };
+  const rho = num('rho');
+  const epsilon = num('epsilon');
+  const delta = num('delta');
+  if (rho === undefined && epsilon === undefined && delta === undefined) return undefined;
+  return { ...(rho !== undefined ? { rho } : {}), ...(epsilon !== undefined ? { epsilon } : {}), ...(delta !== undefined ? { delta } : {}) };
+}
+
 export function printOutcome(o: QueryOutcome, asJson: boolean): void {
   if (asJson) {
     process.stdout.write(JSON.stringify(o, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
@@ -35,17 +69,19 @@ export function printOutcome(o: QueryOutcome, asJson: boolean): void {
     return;
   }
   process.stdout.write(formatResult(o.result) + '\n');
+  if (o.rhoCharged > 0) process.stdout.write(formatPrivacy(o) + '\n');
   process.stdout.write(`contributors: ${o.contributors.join(', ')}` + (o.refusals.length ? `; refused: ${o.refusals.map((r) => `${r.partyId} (${r.reason})`).join('; ')}` : '') + `\nquery id: ${o.queryId}\n`);
 }
 
 export const query: Command = {
   name: 'query',
   summary: 'run a federated query and print the result',
-  usage: 'blindsum query --aggregator HOST:PORT --kind mean --column age [--where "sex = f"] [--json]',
+  usage: 'blindsum query --aggregator HOST:PORT --kind mean --column age [--where "sex = f"] --rho 0.05 [--json]',
   options: {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, analyst: { type: 'string' },
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
+    rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
@@ -56,6 +92,8 @@ export const query: Command = {
     'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default)',
     analyst: 'analyst name (default: $USER)', json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
+    rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
+    delta: 'delta for --epsilon (e.g. 1e-6)',
   },
   async run(v) {
     const q = buildQuery(v);
@@ -63,6 +101,7 @@ export const query: Command = {
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
       const o = await client.run(q, {
+        ...(privacyFromFlags(v) ? { privacy: privacyFromFlags(v)! } : {}),
         backend: str(v['backend'], 'backend') ?? 'secagg', analyst: str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst',
         deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
         onEvent: (ev) => {
@@ -113,6 +152,30 @@ export const parties: Command = {
         process.stdout.write(`threshold t = ${r.threshold}; schema ${r.schemaDigest.slice(0, 16)}…\n`);
         for (const p of r.parties) process.stdout.write(`  ${p.partyId.padEnd(24)} ${p.connected ? 'connected' : 'offline'}${p.lastSeenMs > 0n ? `  last seen ${new Date(Number(p.lastSeenMs)).toISOString()}` : ''}\n`);
       }
+      return 0;
+    } finally {
+      client.close();
+    }
+  },
+};
+
+export const budget: Command = {
+  name: 'budget',
+  summary: "show an analyst's privacy budget at the aggregator: limit, spent, remaining, ledger",
+  usage: 'blindsum budget --aggregator HOST:PORT [--analyst NAME] [--json]',
+  options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst name (default: $USER)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
+  async run(v) {
+    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    try {
+      const b = await client.getBudget(str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst');
+      if (v['json'] === true) {
+        process.stdout.write(JSON.stringify({ ...b, entries: b.entries.map((e) => ({ ...e, atMs: Number(e.atMs) })) }, null, 2) + '\n');
+        return 0;
+      }
+      const eps = (r: number): string => (r > 0 ? epsilonFromRho(r, REPORT_DELTA).toPrecision(3) : '0');
+      process.stdout.write(`analyst ${b.analyst}: zCDP budget rho = ${b.limitRho}; spent ${b.spentRho.toPrecision(4)} (ε = ${eps(b.spentRho)} at δ = ${REPORT_DELTA.toExponential(0)}); remaining ${b.remainingRho.toPrecision(4)}\n`);
+      for (const e of b.entries) process.stdout.write(`  ${new Date(Number(e.atMs)).toISOString()}  ${e.kind.padEnd(6)}  rho ${e.rho.toPrecision(4).padEnd(8)}  query ${e.queryId}${e.reason ? `  (${e.reason})` : ''}\n`);
       return 0;
     } finally {
       client.close();

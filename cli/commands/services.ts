@@ -21,7 +21,7 @@ export const aggregator: Command = {
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
@@ -29,11 +29,13 @@ export const aggregator: Command = {
     'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'deadline of each protocol round (default 30000)',
     'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default FEDERATION-aggregator)',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
-    'tls-key': 'PEM private key for TLS',
+    'tls-key': 'PEM private key for TLS', 'budget-rho': 'zCDP privacy budget of each analyst (default 1)',
+    'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
   },
   async run(v) {
     const config = resolveAggregatorConfig({
       tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'),
+      budgetRho: v['budget-rho'] === undefined ? 1 : Number(v['budget-rho']), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
       ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), quiet: v['quiet'] === true,
@@ -52,7 +54,7 @@ export const party: Command = {
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
     data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
-    receipts: { type: 'string' },
+    receipts: { type: 'string' }, 'state-dir': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address host:port', key: 'identity key file (from blindsum keygen; must be mode 0600)',
@@ -61,13 +63,14 @@ export const party: Command = {
     strict: 'refuse to start if any CSV row is invalid (default: skip and report invalid rows)', quiet: 'log warnings and errors only',
     'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
+    'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
   },
   async run(v) {
     const config = resolvePartyConfig({
       aggregator: str(v['aggregator'], 'aggregator', true), keyPath: str(v['key'], 'key', true), rosterPath: str(v['roster'], 'roster', true),
       schemaPath: str(v['schema'], 'schema', true), dataPath: str(v['data'], 'data', true), policyPath: str(v['policy'], 'policy'),
       strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
-      receiptsDir: str(v['receipts'], 'receipts'),
+      receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
     });
     const r = config.loadReport;
     process.stderr.write(`${config.identity.id}: loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${str(v['data'], 'data', true)}` + (r.rejected.length ? `; ${r.rejected.length} rejected:\n${r.rejected.slice(0, 20).map((x) => `  line ${x.line}, ${x.column}: ${x.reason}`).join('\n')}${r.rejected.length > 20 ? `\n  … and ${r.rejected.length - 20} more` : ''}\n` : '\n'));

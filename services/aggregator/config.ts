@@ -18,6 +18,10 @@ export interface AggregatorConfig {
   quiet: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  /** zCDP budget of each analyst. */
+  budgetRho: number;
+  /** Allow queries without differential privacy (off by default). */
+  allowExact: boolean;
 }
 
 export interface AggregatorConfigInput {
@@ -31,6 +35,8 @@ export interface AggregatorConfigInput {
   quiet?: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  budgetRho?: number;
+  allowExact?: boolean;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -54,6 +60,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   const ringBits = input.ringBits ?? 64;
   if (ringBits !== 32 && ringBits !== 64) throw new ConfigError('--ring-bits: expected 32 or 64');
+  const budgetRho = input.budgetRho ?? 1;
+  if (!(Number.isFinite(budgetRho) && budgetRho > 0 && budgetRho <= 1000)) throw new ConfigError(`--budget-rho: expected a zCDP budget in (0, 1000], got ${input.budgetRho}`);
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -61,7 +69,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false,
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -7,7 +7,11 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
-import { finalize, planQuery, validateQuery, type Plan, type Query, type Schema } from '../../stats/index.ts';
+import {
+  DP_GRID_BITS, finalize, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
+  type NoisePlan, type Plan, type PrivacySpec, type Query, type QueryResult, type Schema,
+} from '../../stats/index.ts';
+import type { BudgetLedger } from './budget.ts';
 import { BlindsumError, ErrorCode, invalidArgument, publicMessage, type Logger } from '../common/errors.ts';
 import { queryFromProto, queryToProto } from '../common/query-codec.ts';
 import type { Roster } from '../common/roster.ts';
@@ -31,7 +35,18 @@ export interface QueryServiceOptions {
   roundTimeoutMs: number;
   /** Signed, hash-chained log of every protocol step (docs/transcripts.md). */
   transcript: TranscriptLog;
+  budget: BudgetLedger;
+  /** Whether queries without differential privacy may run (tests and demos; off by default). */
+  allowExact: boolean;
   log: Logger;
+}
+
+/** Test-only: hold a query after unmasking, before its release, so a test can SIGKILL there. */
+const HOLD_BEFORE_RELEASE = process.env['BLINDSUM_TEST_HOLD_BEFORE_RELEASE'] === '1';
+
+interface Dp {
+  rho: number;
+  noise: NoisePlan;
 }
 
 export class QueryService {
@@ -57,13 +72,23 @@ export class QueryService {
   }
 
   /** Validates, plans (overflow check) and persists the query, then starts it. */
-  submit(spec: QuerySpec | undefined, backend: string, analyst: string): { queryId: string; plan: Plan } {
+  submit(spec: QuerySpec | undefined, backend: string, analyst: string, privacy?: PrivacySpec): { queryId: string; plan: Plan } {
     const { schema, roster, ringBits, store } = this.#o;
     if (!ANALYST.test(analyst)) throw invalidArgument(`analyst: ${JSON.stringify(analyst)} is not a valid analyst name (letters, digits, . _ @ -)`);
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend}" is not available; choose one of: ${BACKENDS.join(', ')}`);
     const query: Query = queryFromProto(spec);
     validateQuery(query, schema);
-    const plan = planQuery(query, schema, { parties: roster.parties.length, ringBits });
+    const exact = !privacy || (!privacy.rho && !privacy.epsilon && !privacy.delta);
+    if (exact && !this.#o.allowExact) {
+      throw invalidArgument('this federation releases only differentially private results: give a privacy cost (rho, or epsilon with delta)');
+    }
+    const n = roster.parties.length;
+    const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
+    let dp: Dp | undefined;
+    if (!exact) {
+      const rho = privacyRho(privacy!);
+      dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }) };
+    }
     const queryId = randomUUID();
     const canonical = queryToProto(query);
     const submittedAtMs = Date.now();
@@ -72,33 +97,58 @@ export class QueryService {
       ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs,
     };
     this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
-    store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs });
-    this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst).finally(() => this.#running.delete(p));
+    // The budget charge and the query are written in one durable transaction, before any party is contacted.
+    store.transaction(() => {
+      if (dp) this.#o.budget.charge(analyst, queryId, dp.rho, submittedAtMs);
+      store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs, rhoCharged: dp?.rho ?? 0 });
+    });
+    this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
+    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp).finally(() => this.#running.delete(p));
     this.#running.add(p);
     return { queryId, plan };
   }
 
-  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string): Promise<void> {
+  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined): Promise<void> {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
     const session = new SecAggSession(
       { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
-      { sessionId: queryId, query: spec, backend, analyst, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest },
+      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest },
     );
     this.#sessions.set(queryId, session);
     try {
       const outcome = await session.run();
       const sums = ringDecode(outcome.sum, plan.ringBits);
-      const result = finalize(query, schema, plan, sums);
-      const aggregate = sums.map((s, i) => Number(s) / 2 ** plan.scaleBits[i]!);
+      if (HOLD_BEFORE_RELEASE) {
+        this.#emit(queryId, 'holding', 'test hook: holding before release', false);
+        await new Promise<never>(() => {});
+      }
+      const k = outcome.contributors.length;
+      // With DP, post-processing can fail on noisy sums (e.g. X'X no longer positive definite):
+      // the noisy sufficient statistics are still released, with the reason.
+      let result: QueryResult | undefined;
+      let postError = '';
+      try {
+        result = finalize(query, schema, plan, sums);
+      } catch (e) {
+        if (!dp) throw e;
+        postError = `post-processing of the noisy statistics failed: ${publicMessage(e)}; the noisy sufficient statistics are released`;
+      }
+      const dpInfo = dp
+        ? {
+            rhoSpent: spentRho(dp.noise, k),
+            noiseStd: noiseStd(dp.noise, plan, k),
+            uncertaintyJson: result ? JSON.stringify(noiseUncertainty(query, schema, plan, dp.noise, sums, k)) : '',
+          }
+        : {};
+      const aggregate = sums.map((s, i) => Number(s) * 2 ** -plan.scaleBits[i]!);
       const released: ReleasedRecord = {
-        queryId, contributors: outcome.contributors, exactSums: sums.map(String), scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name), resultJson: JSON.stringify(result),
+        queryId, contributors: outcome.contributors, exactSums: sums.map(String), scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name), resultJson: result ? JSON.stringify(result) : '',
       };
       this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
       store.finish(queryId, {
-        status: 'done', resultJson: JSON.stringify(result), entryNames: plan.entries.map((e) => e.name), aggregate,
-        contributors: outcome.contributors, refusals: outcome.refusals, exactSums: sums.map(String), scaleBits: plan.scaleBits, finishedAtMs: Date.now(),
+        status: 'done', resultJson: result ? JSON.stringify(result) : '', error: postError, entryNames: plan.entries.map((e) => e.name), aggregate,
+        contributors: outcome.contributors, refusals: outcome.refusals, exactSums: sums.map(String), scaleBits: plan.scaleBits, finishedAtMs: Date.now(), ...dpInfo,
       });
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
@@ -109,7 +159,10 @@ export class QueryService {
       } catch (te) {
         log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
       }
-      store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
+      store.transaction(() => {
+        if (dp && !session.unmaskingStarted) this.#o.budget.refund(queryId, `query failed before Unmasking (nothing released): ${message}`, Date.now());
+        store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
+      });
       this.#emit(queryId, 'failed', message, true);
     } finally {
       this.#sessions.delete(queryId);

@@ -21,6 +21,8 @@ export interface SessionRequest {
   sessionId: string;
   query: QuerySpec;
   backend: string;
+  /** zCDP ρ of the query (0 = exact); parties plan their own noise share from it. */
+  rho: number;
   analyst: string;
   ringBits: 32 | 64;
   vectorLength: number;
@@ -56,6 +58,13 @@ export class SecAggSession {
     this.#req = req;
   }
 
+  #unmaskingStarted = false;
+
+  /** True once the Unmasking round has begun (after that, the sum may have been revealed). */
+  get unmaskingStarted(): boolean {
+    return this.#unmaskingStarted;
+  }
+
   get sessionId(): string {
     return this.#req.sessionId;
   }
@@ -89,7 +98,7 @@ export class SecAggSession {
     for (const id of online) this.#members.add(id);
     try {
       // AdvertiseKeys
-      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst });
+      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst, rho: req.rho });
       this.#logAggregator(EntryKind.StartSession, StartSession.encode(start).finish());
       this.#broadcast(online, { $case: 'startSession', value: start });
       await this.#collect('AdvertiseKeys', online, (party, body) => {
@@ -140,6 +149,7 @@ export class SecAggSession {
       this.#ctx.progress('ConsistencyCheck', `${u4.length} parties signed the survivor list; dropped: ${unmask.dropped.join(', ') || 'none'}`);
       const request: UnmaskRequest = { sessionId: req.sessionId, survivors: unmask.survivors, dropped: unmask.dropped, signatures: unmask.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) };
       this.#logAggregator(EntryKind.UnmaskRequest, UnmaskRequest.encode(request).finish());
+      this.#unmaskingStarted = true; // from here on the sum may be revealed: no budget refund
       this.#broadcast(u4, { $case: 'unmaskRequest', value: request });
 
       // Unmasking

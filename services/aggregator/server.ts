@@ -5,7 +5,7 @@
 import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   AnalystServiceService, PartyGatewayServiceService,
-  type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
+  type GetBudgetRequest, type GetBudgetResponse, type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest,
 } from '../../gen/blindsum/v1/blindsum.ts';
 import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
@@ -16,6 +16,7 @@ import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
 import { QueryService } from './queries.ts';
 import { AggregatorStore } from './store.ts';
+import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
 
 export interface Aggregator {
@@ -42,13 +43,17 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
   const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster));
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
-  const queries = new QueryService({ store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, log });
+  const budget = new BudgetLedger(store.db, config.budgetRho);
+  const queries = new QueryService({
+    store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,
+    allowExact: config.allowExact, log,
+  });
   const server = new Server(SERVER_OPTIONS);
 
   server.addService(PartyGatewayServiceService, { connect: gateway.connect });
   server.addService(AnalystServiceService, {
     submitQuery: unary<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => {
-      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous');
+      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous', req.privacy);
       return { queryId, planDigest: plan.digest };
     }),
     getResult: unary<GetResultRequest, GetResultResponse>(log, (req) => {
@@ -58,8 +63,13 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
         queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
         entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
         planDigest: q.planDigest, submittedAtMs: BigInt(q.submittedAtMs), finishedAtMs: BigInt(q.finishedAtMs),
+        rhoCharged: q.rhoCharged, rhoSpent: q.rhoSpent, noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson,
         exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits,
       };
+    }),
+    getBudget: unary<GetBudgetRequest, GetBudgetResponse>(log, (req) => {
+      const s = budget.status(req.analyst);
+      return { ...s, entries: s.entries.map((e) => ({ ...e, atMs: BigInt(e.atMs) })) };
     }),
     listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => {
       const connected = new Set(gateway.connectedIds());

@@ -26,6 +26,11 @@ export interface StoredQuery {
   /** Exact integer sums on the fixed-point grid (decimal strings) and their scales. */
   exactSums: string[];
   scaleBits: number[];
+  /** Differential privacy (0 / empty for exact queries). */
+  rhoCharged: number;
+  rhoSpent: number;
+  noiseStd: number[];
+  uncertaintyJson: string;
 }
 
 export interface StoredEvent {
@@ -45,7 +50,9 @@ CREATE TABLE IF NOT EXISTS queries (
   result_json TEXT NOT NULL DEFAULT '', entry_names_json TEXT NOT NULL DEFAULT '[]',
   aggregate_json TEXT NOT NULL DEFAULT '[]', contributors_json TEXT NOT NULL DEFAULT '[]',
   refusals_json TEXT NOT NULL DEFAULT '[]', exact_sums_json TEXT NOT NULL DEFAULT '[]',
-  scale_bits_json TEXT NOT NULL DEFAULT '[]', submitted_at_ms INTEGER NOT NULL,
+  scale_bits_json TEXT NOT NULL DEFAULT '[]', rho_charged REAL NOT NULL DEFAULT 0,
+  rho_spent REAL NOT NULL DEFAULT 0, noise_std_json TEXT NOT NULL DEFAULT '[]',
+  uncertainty_json TEXT NOT NULL DEFAULT '', submitted_at_ms INTEGER NOT NULL,
   finished_at_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS events (
   query_id TEXT NOT NULL, seq INTEGER NOT NULL, stage TEXT NOT NULL, message TEXT NOT NULL,
@@ -55,7 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
 interface QueryRow {
   id: string; analyst: string; backend: string; spec_json: string; plan_digest: string; status: string;
   error: string; result_json: string; entry_names_json: string; aggregate_json: string;
-  contributors_json: string; refusals_json: string; exact_sums_json: string; scale_bits_json: string; submitted_at_ms: number; finished_at_ms: number;
+  contributors_json: string; refusals_json: string; exact_sums_json: string; scale_bits_json: string; rho_charged: number; rho_spent: number; noise_std_json: string; uncertainty_json: string; submitted_at_ms: number; finished_at_ms: number;
 }
 
 export class AggregatorStore {
@@ -71,6 +78,24 @@ export class AggregatorStore {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /** The database, for other durable tables kept atomically with the queries (budget ledger). */
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction: all of its writes reach the disk, or none. */
+  transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = fn();
+      this.#db.exec('COMMIT');
+      return r;
+    } catch (e) {
+      this.#db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
   /** Queries left pending/running by a previous process cannot resume: fail them loudly. */
   failInterrupted(now: number): number {
     const rows = this.#db.prepare(`SELECT id FROM queries WHERE status IN ('pending','running')`).all() as { id: string }[];
@@ -81,10 +106,10 @@ export class AggregatorStore {
     return rows.length;
   }
 
-  insertQuery(q: Pick<StoredQuery, 'id' | 'analyst' | 'backend' | 'spec' | 'planDigest' | 'submittedAtMs'>): void {
+  insertQuery(q: Pick<StoredQuery, 'id' | 'analyst' | 'backend' | 'spec' | 'planDigest' | 'submittedAtMs' | 'rhoCharged'>): void {
     this.#db
-      .prepare(`INSERT INTO queries (id, analyst, backend, spec_json, plan_digest, status, submitted_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
-      .run(q.id, q.analyst, q.backend, JSON.stringify(q.spec), q.planDigest, q.submittedAtMs);
+      .prepare(`INSERT INTO queries (id, analyst, backend, spec_json, plan_digest, status, submitted_at_ms, rho_charged) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`)
+      .run(q.id, q.analyst, q.backend, JSON.stringify(q.spec), q.planDigest, q.submittedAtMs, q.rhoCharged);
   }
 
   setStatus(id: string, status: QueryStatus): void {
@@ -96,16 +121,17 @@ export class AggregatorStore {
     r: {
       status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; aggregate?: number[]; contributors?: string[];
       refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
+      rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
     },
   ): void {
     this.#db
       .prepare(
-        `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, finished_at_ms = ? WHERE id = ?`,
+        `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
       )
       .run(
         r.status, r.error ?? '', r.resultJson ?? '', JSON.stringify(r.entryNames ?? []), JSON.stringify(r.aggregate ?? []),
         JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), JSON.stringify(r.exactSums ?? []),
-        JSON.stringify(r.scaleBits ?? []), r.finishedAtMs, id,
+        JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
       );
   }
 
@@ -120,6 +146,8 @@ export class AggregatorStore {
       refusals: JSON.parse(row.refusals_json) as { partyId: string; reason: string }[],
       submittedAtMs: Number(row.submitted_at_ms), finishedAtMs: Number(row.finished_at_ms),
       exactSums: JSON.parse(row.exact_sums_json) as string[], scaleBits: JSON.parse(row.scale_bits_json) as number[],
+      rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
+      uncertaintyJson: row.uncertainty_json,
     };
   }
 

@@ -19,6 +19,8 @@ export interface PartyConfigInput {
   tlsCaPath?: string;
   /** Directory for the aggregator's signed receipts (default: DIR_OF_KEY/receipts). */
   receiptsDir?: string;
+  /** Directory for the party's durable state, e.g. its privacy-budget ledger (default: DIR_OF_KEY/ID-state). */
+  stateDir?: string;
 }
 
 export interface PartyConfig {
@@ -33,6 +35,7 @@ export interface PartyConfig {
   quiet: boolean;
   tlsCaPath?: string;
   receiptsDir: string;
+  stateDir: string;
 }
 
 export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
@@ -57,6 +60,7 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   return {
     aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
     policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
+    stateDir: input.stateDir ?? join(dirname(input.keyPath), `${identity.id}-state`),
     ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
   };
 }

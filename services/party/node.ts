@@ -15,6 +15,7 @@ import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../aggregator/gateway.ts';
 import type { PartyConfig } from './config.ts';
 import { ReceiptBook } from './receipts.ts';
+import { PartyLedger } from './ledger.ts';
 import { PartySessions, type Reply, type ReplyStage } from './sessions.ts';
 
 export const SOFTWARE_VERSION = 'blindsum/0.1.0';
@@ -41,7 +42,8 @@ export interface PartyNode {
 
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), GRPC_OPTIONS);
-  const sessions = new PartySessions(config, log);
+  const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
+  const sessions = new PartySessions(config, log, ledger);
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let state: PartyState = 'closed';
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
@@ -163,6 +165,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
         c.cancel();
       }
       client.close();
+      ledger.close();
       receipts.close();
       state = 'closed';
     },

@@ -12,14 +12,22 @@ export interface PartyPolicy {
   readonly allowedBackends: ReadonlySet<string>;
   /** Refuse when fewer local records than this match the filter (and are used). */
   readonly minCohort: number;
+  /** Answer queries without differential privacy (default false: every answer carries DP noise). */
+  readonly allowExact: boolean;
+  /** This party's total zCDP budget over all analysts. */
+  readonly budgetRho: number;
+  /** Largest zCDP ρ of a single query. */
+  readonly maxRhoPerQuery: number;
 }
 
-export const DEFAULT_POLICY: PartyPolicy = { allowedKinds: new Set(QUERY_KINDS), allowedBackends: new Set(['secagg']), minCohort: 5 };
+export const DEFAULT_POLICY: PartyPolicy = {
+  allowedKinds: new Set(QUERY_KINDS), allowedBackends: new Set(['secagg']), minCohort: 5, allowExact: false, budgetRho: 1, maxRhoPerQuery: 1,
+};
 
 export function parsePolicy(json: unknown, source = 'policy'): PartyPolicy {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`${source}: expected a JSON object`);
   const o = json as Record<string, unknown>;
-  const known = new Set(['allowedKinds', 'allowedBackends', 'minCohort', 'description']);
+  const known = new Set(['allowedKinds', 'allowedBackends', 'minCohort', 'allowExact', 'budgetRho', 'maxRhoPerQuery', 'description']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError(`${source}: unknown field "${k}" (allowed: ${[...known].join(', ')})`);
   let allowedKinds = DEFAULT_POLICY.allowedKinds;
   if (o['allowedKinds'] !== undefined) {
@@ -42,7 +50,14 @@ export function parsePolicy(json: unknown, source = 'policy'): PartyPolicy {
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 0) throw new ConfigError(`${source}: minCohort must be a non-negative integer`);
     minCohort = m;
   }
-  return { allowedKinds, allowedBackends, minCohort };
+  const allowExact = o['allowExact'] ?? DEFAULT_POLICY.allowExact;
+  if (typeof allowExact !== 'boolean') throw new ConfigError(`${source}: allowExact must be true or false`);
+  const positive = (k: string, d: number): number => {
+    const x = o[k] ?? d;
+    if (typeof x !== 'number' || !(x > 0) || !Number.isFinite(x)) throw new ConfigError(`${source}: ${k} must be a positive number (zCDP rho)`);
+    return x;
+  };
+  return { allowedKinds, allowedBackends, minCohort, allowExact, budgetRho: positive('budgetRho', DEFAULT_POLICY.budgetRho), maxRhoPerQuery: positive('maxRhoPerQuery', DEFAULT_POLICY.maxRhoPerQuery) };
 }
 
 export function loadPolicy(path: string | undefined): PartyPolicy {

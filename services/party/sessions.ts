@@ -8,7 +8,9 @@
 import { ringBytes, ringEncode } from '../../crypto/ring.ts';
 import { SecAggClient, type SecAggParams } from '../../crypto/secagg.ts';
 import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
-import { countMatching, localStatistics, planQuery, validateQuery, describeQuery } from '../../stats/index.ts';
+import { countMatching, DP_GRID_BITS, localStatistics, noiseShare, planNoise, planQuery, validateQuery, describeQuery } from '../../stats/index.ts';
+import { cryptoRandomSource } from '../../crypto/dp/random.ts';
+import type { PartyLedger } from './ledger.ts';
 import type { Logger } from '../common/errors.ts';
 import { publicMessage } from '../common/errors.ts';
 import { queryFromProto } from '../common/query-codec.ts';
@@ -23,6 +25,9 @@ export type ReplyStage = 'AdvertiseKeys' | 'ShareKeys' | 'MaskedInputCollection'
 interface Session {
   client: SecAggClient;
   input: Uint32Array;
+  analyst: string;
+  /** zCDP ρ charged to this party's ledger before its noisy input leaves (0 = exact). */
+  rho: number;
   ringBits: 32 | 64;
   vectorLength: number;
 }
@@ -35,10 +40,12 @@ export class PartySessions {
   readonly #cfg: PartyConfig;
   readonly #log: Logger;
   readonly #sessions = new Map<string, Session>();
+  readonly #ledger: PartyLedger;
 
-  constructor(cfg: PartyConfig, log: Logger) {
+  constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger) {
     this.#cfg = cfg;
     this.#log = log;
+    this.#ledger = ledger;
   }
 
   get active(): number {
@@ -59,6 +66,14 @@ export class PartySessions {
         }
         case 'routedShares': {
           const s = this.#get(sessionId);
+          if (s.rho > 0) {
+            // Charge this party's own ledger durably before its noisy contribution leaves.
+            try {
+              this.#ledger.charge(sessionId, s.analyst, s.rho);
+            } catch (e) {
+              throw new Refuse((e as Error).message);
+            }
+          }
           const msg = s.client.maskedInput(body.value.shares.map((e) => ({ from: e.from, to: e.to, ciphertext: e.ciphertext })), s.input);
           return { reply: { $case: 'maskedInput', value: { sessionId, masked: ringBytes(msg.masked) } }, stage: 'MaskedInputCollection' };
         }
@@ -125,16 +140,30 @@ export class PartySessions {
     for (const p of parties) if (!roster.publicKeys.has(p)) throw new Refuse(`participant "${p}" is not on this party's roster`);
     if (!parties.includes(self)) throw new Refuse('this party is not in the participant list');
     if (parties.length < roster.threshold) throw new Refuse(`only ${parties.length} participants; the threshold is ${roster.threshold}`);
-    const plan = planQuery(query, schema, { parties: roster.parties.length, ringBits: req.ringBits });
+    const rho = req.rho;
+    if (!(rho >= 0) || !Number.isFinite(rho)) throw new Refuse('malformed privacy cost');
+    if (rho === 0 && !policy.allowExact) throw new Refuse("this party answers only differentially private queries (policy allowExact is false)");
+    if (rho > policy.maxRhoPerQuery) throw new Refuse(`query rho = ${rho} exceeds this party's per-query maximum ${policy.maxRhoPerQuery} (policy maxRhoPerQuery)`);
+    if (rho > 0) {
+      const why = this.#ledger.check(rho);
+      if (why) throw new Refuse(why);
+    }
+    const n = roster.parties.length;
+    const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: req.ringBits });
     if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
     const matching = countMatching(dataset, query.filter);
     const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
     const cohort = Math.min(matching, rowsUsed);
     if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort)`);
+    if (rho > 0) {
+      // This party's share of the distributed Skellam noise, planned by the party itself.
+      const noise = noiseShare(planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }), cryptoRandomSource());
+      for (let i = 0; i < sums.length; i++) sums[i]! += noise[i]!;
+    }
     const input = ringEncode(sums, plan.ringBits);
     const params: SecAggParams = { sessionId: req.sessionId, parties, threshold: roster.threshold, ringBits: plan.ringBits, vectorLength: plan.entries.length };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
-    this.#sessions.set(req.sessionId, { client, input, ringBits: plan.ringBits, vectorLength: plan.entries.length });
+    this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho, ringBits: plan.ringBits, vectorLength: plan.entries.length });
     this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(query), analyst: req.analyst, rowsUsed });
     const msg = client.advertiseKeys();
     return { $case: 'advertiseKeys', value: { sessionId: req.sessionId, cPk: msg.cPk, sPk: msg.sPk, signature: msg.signature } };

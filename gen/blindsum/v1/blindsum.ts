@@ -67,6 +67,16 @@ export interface QuerySpec {
   target: string;
 }
 
+/**
+ * Differential-privacy cost of a query: zCDP rho, or (epsilon, delta) converted to the largest
+ * rho that implies it. All zero = an exact query (only where the federation and every party allow it).
+ */
+export interface Privacy {
+  rho: number;
+  epsilon: number;
+  delta: number;
+}
+
 export interface SubmitQueryRequest {
   query:
     | QuerySpec
@@ -74,6 +84,7 @@ export interface SubmitQueryRequest {
   /** "secagg" (pairwise-mask secure aggregation). */
   backend: string;
   analyst: string;
+  privacy: Privacy | undefined;
 }
 
 export interface SubmitQueryResponse {
@@ -128,6 +139,37 @@ export interface GetResultResponse {
   /** The exact integer sums on the fixed-point grid (entry i is scaled by 2^scale_bits[i]). */
   exactSums: bigint[];
   scaleBits: number[];
+  /**
+   * Differential privacy (0 for exact queries): the rho charged (worst case: t contributors), the
+   * rho of the release with the actual contributors, the noise standard deviation of each entry of
+   * `aggregate`, and the DP-noise standard deviation of each numeric result field (JSON object
+   * keyed like the result's fields, e.g. "mean", "coefficients[1]").
+   */
+  rhoCharged: number;
+  rhoSpent: number;
+  noiseStd: number[];
+  uncertaintyJson: string;
+}
+
+export interface GetBudgetRequest {
+  analyst: string;
+}
+
+export interface BudgetEntry {
+  queryId: string;
+  /** charge or refund */
+  kind: string;
+  rho: number;
+  atMs: bigint;
+  reason: string;
+}
+
+export interface GetBudgetResponse {
+  analyst: string;
+  limitRho: number;
+  spentRho: number;
+  remainingRho: number;
+  entries: BudgetEntry[];
 }
 
 export interface ListPartiesRequest {
@@ -247,6 +289,11 @@ export interface StartSession {
   /** Hex SHA-256 of the fixed-point plan; the party recomputes it and refuses on mismatch. */
   planDigest: string;
   analyst: string;
+  /**
+   * zCDP rho of the query (0 = exact). The party plans its own noise share from it and checks it
+   * against its own policy and budget ledger.
+   */
+  rho: number;
 }
 
 /** The party declines a session (local policy, plan mismatch, protocol violation). */
@@ -614,8 +661,87 @@ export const QuerySpec: MessageFns<QuerySpec> = {
   },
 };
 
+function createBasePrivacy(): Privacy {
+  return { rho: 0, epsilon: 0, delta: 0 };
+}
+
+export const Privacy: MessageFns<Privacy> = {
+  encode(message: Privacy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rho !== 0) {
+      writer.uint32(9).double(message.rho);
+    }
+    if (message.epsilon !== 0) {
+      writer.uint32(17).double(message.epsilon);
+    }
+    if (message.delta !== 0) {
+      writer.uint32(25).double(message.delta);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Privacy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrivacy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.rho = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.epsilon = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.delta = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Privacy>): Privacy {
+    return Privacy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Privacy>): Privacy {
+    const message = createBasePrivacy();
+    message.rho = object.rho ?? 0;
+    message.epsilon = object.epsilon ?? 0;
+    message.delta = object.delta ?? 0;
+    return message;
+  },
+};
+
 function createBaseSubmitQueryRequest(): SubmitQueryRequest {
-  return { query: undefined, backend: "", analyst: "" };
+  return { query: undefined, backend: "", analyst: "", privacy: undefined };
 }
 
 export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
@@ -628,6 +754,9 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
     }
     if (message.analyst !== "") {
       writer.uint32(26).string(message.analyst);
+    }
+    if (message.privacy !== undefined) {
+      Privacy.encode(message.privacy, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -669,6 +798,14 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
             message.analyst = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.privacy = Privacy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -691,6 +828,9 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
       : undefined;
     message.backend = object.backend ?? "";
     message.analyst = object.analyst ?? "";
+    message.privacy = (object.privacy !== undefined && object.privacy !== null)
+      ? Privacy.fromPartial(object.privacy)
+      : undefined;
     return message;
   },
 };
@@ -1062,6 +1202,10 @@ function createBaseGetResultResponse(): GetResultResponse {
     finishedAtMs: 0n,
     exactSums: [],
     scaleBits: [],
+    rhoCharged: 0,
+    rhoSpent: 0,
+    noiseStd: [],
+    uncertaintyJson: "",
   };
 }
 
@@ -1129,9 +1273,25 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     if (message.scaleBits.length !== 0) {
       writer.uint32(122).fork();
       for (const v of message.scaleBits) {
-        writer.uint32(v);
+        writer.sint32(v);
       }
       writer.join();
+    }
+    if (message.rhoCharged !== 0) {
+      writer.uint32(129).double(message.rhoCharged);
+    }
+    if (message.rhoSpent !== 0) {
+      writer.uint32(137).double(message.rhoSpent);
+    }
+    if (message.noiseStd.length !== 0) {
+      writer.uint32(146).fork();
+      for (const v of message.noiseStd) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.uncertaintyJson !== "") {
+      writer.uint32(154).string(message.uncertaintyJson);
     }
     return writer;
   },
@@ -1283,7 +1443,7 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
           }
           case 15: {
             if (tag === 120) {
-              message.scaleBits.push(reader.uint32());
+              message.scaleBits.push(reader.sint32());
 
               continue;
             }
@@ -1291,13 +1451,55 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
             if (tag === 122) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
-                message.scaleBits.push(reader.uint32());
+                message.scaleBits.push(reader.sint32());
               }
 
               continue;
             }
 
             break;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.rhoCharged = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.rhoSpent = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag === 145) {
+              message.noiseStd.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 146) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.noiseStd.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.uncertaintyJson = reader.string();
+            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -1337,6 +1539,274 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
       : 0n;
     message.exactSums = object.exactSums?.map((e) => BigInt(e)) || [];
     message.scaleBits = object.scaleBits?.map((e) => e) || [];
+    message.rhoCharged = object.rhoCharged ?? 0;
+    message.rhoSpent = object.rhoSpent ?? 0;
+    message.noiseStd = object.noiseStd?.map((e) => e) || [];
+    message.uncertaintyJson = object.uncertaintyJson ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBudgetRequest(): GetBudgetRequest {
+  return { analyst: "" };
+}
+
+export const GetBudgetRequest: MessageFns<GetBudgetRequest> = {
+  encode(message: GetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.analyst !== "") {
+      writer.uint32(10).string(message.analyst);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.analyst = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetBudgetRequest>): GetBudgetRequest {
+    return GetBudgetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetBudgetRequest>): GetBudgetRequest {
+    const message = createBaseGetBudgetRequest();
+    message.analyst = object.analyst ?? "";
+    return message;
+  },
+};
+
+function createBaseBudgetEntry(): BudgetEntry {
+  return { queryId: "", kind: "", rho: 0, atMs: 0n, reason: "" };
+}
+
+export const BudgetEntry: MessageFns<BudgetEntry> = {
+  encode(message: BudgetEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queryId !== "") {
+      writer.uint32(10).string(message.queryId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.rho !== 0) {
+      writer.uint32(25).double(message.rho);
+    }
+    if (message.atMs !== 0n) {
+      if (BigInt.asIntN(64, message.atMs) !== message.atMs) {
+        throw new globalThis.Error("value provided for field message.atMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.atMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.rho = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.atMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BudgetEntry>): BudgetEntry {
+    return BudgetEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetEntry>): BudgetEntry {
+    const message = createBaseBudgetEntry();
+    message.queryId = object.queryId ?? "";
+    message.kind = object.kind ?? "";
+    message.rho = object.rho ?? 0;
+    message.atMs = (object.atMs !== undefined && object.atMs !== null) ? BigInt(object.atMs) : 0n;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBudgetResponse(): GetBudgetResponse {
+  return { analyst: "", limitRho: 0, spentRho: 0, remainingRho: 0, entries: [] };
+}
+
+export const GetBudgetResponse: MessageFns<GetBudgetResponse> = {
+  encode(message: GetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.analyst !== "") {
+      writer.uint32(10).string(message.analyst);
+    }
+    if (message.limitRho !== 0) {
+      writer.uint32(17).double(message.limitRho);
+    }
+    if (message.spentRho !== 0) {
+      writer.uint32(25).double(message.spentRho);
+    }
+    if (message.remainingRho !== 0) {
+      writer.uint32(33).double(message.remainingRho);
+    }
+    for (const v of message.entries) {
+      BudgetEntry.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.analyst = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.limitRho = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.spentRho = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.remainingRho = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entries.push(BudgetEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetBudgetResponse>): GetBudgetResponse {
+    return GetBudgetResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetBudgetResponse>): GetBudgetResponse {
+    const message = createBaseGetBudgetResponse();
+    message.analyst = object.analyst ?? "";
+    message.limitRho = object.limitRho ?? 0;
+    message.spentRho = object.spentRho ?? 0;
+    message.remainingRho = object.remainingRho ?? 0;
+    message.entries = object.entries?.map((e) => BudgetEntry.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2526,6 +2996,7 @@ function createBaseStartSession(): StartSession {
     parties: [],
     planDigest: "",
     analyst: "",
+    rho: 0,
   };
 }
 
@@ -2554,6 +3025,9 @@ export const StartSession: MessageFns<StartSession> = {
     }
     if (message.analyst !== "") {
       writer.uint32(66).string(message.analyst);
+    }
+    if (message.rho !== 0) {
+      writer.uint32(73).double(message.rho);
     }
     return writer;
   },
@@ -2635,6 +3109,14 @@ export const StartSession: MessageFns<StartSession> = {
             message.analyst = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.rho = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2662,6 +3144,7 @@ export const StartSession: MessageFns<StartSession> = {
     message.parties = object.parties?.map((e) => e) || [];
     message.planDigest = object.planDigest ?? "";
     message.analyst = object.analyst ?? "";
+    message.rho = object.rho ?? 0;
     return message;
   },
 };
@@ -3805,6 +4288,15 @@ export const AnalystServiceService = {
     responseSerialize: (value: ListPartiesResponse): Buffer => Buffer.from(ListPartiesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPartiesResponse => ListPartiesResponse.decode(value),
   },
+  getBudget: {
+    path: "/blindsum.v1.AnalystService/GetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBudgetRequest): Buffer => Buffer.from(GetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBudgetRequest => GetBudgetRequest.decode(value),
+    responseSerialize: (value: GetBudgetResponse): Buffer => Buffer.from(GetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBudgetResponse => GetBudgetResponse.decode(value),
+  },
 } as const;
 
 export interface AnalystServiceServer extends UntypedServiceImplementation {
@@ -3812,6 +4304,7 @@ export interface AnalystServiceServer extends UntypedServiceImplementation {
   watchQuery: handleServerStreamingCall<WatchQueryRequest, QueryEvent>;
   getResult: handleUnaryCall<GetResultRequest, GetResultResponse>;
   listParties: handleUnaryCall<ListPartiesRequest, ListPartiesResponse>;
+  getBudget: handleUnaryCall<GetBudgetRequest, GetBudgetResponse>;
 }
 
 export interface AnalystServiceClient extends Client {
@@ -3865,6 +4358,21 @@ export interface AnalystServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPartiesResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,59 @@
+/**
+ * A party's own privacy-budget ledger (SQLite in its state directory, synchronous=FULL). The
+ * party charges a query before its noisy contribution leaves (before MaskedInputCollection), once
+ * per query id, whatever the aggregator's ledger says; it never refunds, because it cannot know
+ * whether the aggregate was revealed.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+const EPS = 1e-12;
+
+export class PartyLedger {
+  readonly #db: DatabaseSync;
+  readonly limitRho: number;
+
+  constructor(stateDir: string, limitRho: number) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(join(stateDir, 'party-ledger.sqlite'));
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS charges (query_id TEXT PRIMARY KEY, analyst TEXT NOT NULL, rho REAL NOT NULL, at_ms INTEGER NOT NULL)`);
+    this.limitRho = limitRho;
+  }
+
+  spent(): number {
+    return Number((this.#db.prepare('SELECT COALESCE(SUM(rho), 0) AS s FROM charges').get() as { s: number }).s);
+  }
+
+  /** Why this query cannot be afforded, or undefined when it can. */
+  check(rho: number): string | undefined {
+    const spent = this.spent();
+    if (spent + rho > this.limitRho * (1 + EPS)) {
+      return `this party's privacy budget would be exceeded: query rho = ${fmt(rho)}, remaining ${fmt(Math.max(0, this.limitRho - spent))} of ${fmt(this.limitRho)}`;
+    }
+    return undefined;
+  }
+
+  /** Durable, idempotent per query id; throws with the reason when the budget is exhausted. */
+  charge(queryId: string, analyst: string, rho: number): void {
+    if (this.#db.prepare('SELECT 1 FROM charges WHERE query_id = ?').get(queryId)) return;
+    const why = this.check(rho);
+    if (why) throw new Error(why);
+    this.#db.prepare('INSERT INTO charges (query_id, analyst, rho, at_ms) VALUES (?, ?, ?, ?)').run(queryId, analyst, rho, Date.now());
+  }
+
+  entries(): { queryId: string; analyst: string; rho: number; atMs: number }[] {
+    return (this.#db.prepare('SELECT query_id, analyst, rho, at_ms FROM charges ORDER BY at_ms').all() as { query_id: string; analyst: string; rho: number; at_ms: number }[]).map(
+      (r) => ({ queryId: r.query_id, analyst: r.analyst, rho: Number(r.rho), atMs: Number(r.at_ms) }),
+    );
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function fmt(x: number): string {
+  return Number(x.toPrecision(6)).toString();
+}

@@ -1,0 +1,167 @@
+/**
+ * Differential privacy end to end (separate processes, real gRPC): the released noise matches
+ * its declared scale and is centred on the central value; budgets are enforced by the
+ * aggregator (atomically, under concurrency, across a SIGKILL) and by each party's own ledger.
+ */
+import { status } from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnalystError } from '../client/analyst.ts';
+import { LocalFederation } from '../cli/federation.ts';
+import { buildDataset, centralResult, parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+
+const schemaPath = 'examples/pbc/schema.json';
+const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
+const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
+const parts = splitCsvText(csv, 3, 'e2e-dp');
+const { dataset } = buildDataset(schema, csv);
+const histogram: Query = { kind: 'histogram', columns: ['age'], bins: [30, 40, 50, 60, 70], filter: [] };
+const central = centralResult(histogram, schema, dataset);
+const centralCounts = central.kind === 'histogram' ? [...central.counts, central.below, central.above] : [];
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'blindsum-dp-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('released noise (3 parties, t = 2)', () => {
+  let fed: LocalFederation;
+  beforeAll(async () => {
+    const big = { budgetRho: 1000 };
+    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big } });
+  }, 120_000);
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  it('over 24 repetitions, histogram counts are centred on the central counts with the declared standard deviation', async () => {
+    const c = fed.client();
+    const z: number[] = [];
+    try {
+      for (let batch = 0; batch < 4; batch++) {
+        const outs = await Promise.all(Array.from({ length: 6 }, () => c.run(histogram, { analyst: 'noise-check', privacy: { rho: 0.3 } })));
+        for (const o of outs) {
+          expect(o.status, o.error).toBe('done');
+          expect(o.contributors).toHaveLength(3);
+          expect(o.rhoCharged).toBe(0.3);
+          expect(o.rhoSpent).toBeLessThan(0.3); // 3 > t contributors add more noise than needed
+          // aggregate = [bins…, below, above] on the integer grid; noise_std is declared per entry
+          o.aggregate.forEach((x, i) => z.push((x - centralCounts[i]!) / o.noiseStd[i]!));
+        }
+      }
+    } finally {
+      c.close();
+    }
+    // 24 releases × 6 entries = 144 standardized noise values: mean 0 and variance 1 if the
+    // declared scale is right. The sample variance of 144 draws has sd ≈ 0.12 (Skellam is close
+    // to normal here); ±0.45 is ~4 sd, and a scale off by 1.5× (variance 2.25 or 0.44) fails.
+    const mean = z.reduce((a, b) => a + b, 0) / z.length;
+    const variance = z.reduce((a, b) => a + (b - mean) ** 2, 0) / (z.length - 1);
+    expect(z).toHaveLength(144);
+    expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(z.length));
+    expect(variance).toBeGreaterThan(0.55);
+    expect(variance).toBeLessThan(1.45);
+  }, 180_000);
+
+  it('N concurrent queries against a budget that admits k of them: exactly k are released', async () => {
+    const c = fed.client();
+    try {
+      // budget 10 per analyst; 8 concurrent queries at rho = 3 → exactly 3 fit.
+      const submitted = await Promise.allSettled(Array.from({ length: 8 }, () => c.submit(histogram, { analyst: 'concurrent', privacy: { rho: 3 } })));
+      const accepted = submitted.filter((s) => s.status === 'fulfilled');
+      const refused = submitted.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+      expect(accepted).toHaveLength(3);
+      for (const r of refused) {
+        expect(r.reason).toBeInstanceOf(AnalystError);
+        expect((r.reason as AnalystError).code).toBe(status.RESOURCE_EXHAUSTED);
+        expect((r.reason as AnalystError).message).toMatch(/remaining 1 of 10/);
+      }
+      for (const a of accepted) {
+        const { queryId } = (a as PromiseFulfilledResult<{ queryId: string }>).value;
+        await c.watch(queryId, () => {});
+        expect((await c.getResult(queryId)).status).toBe('done');
+      }
+      const b = await c.getBudget('concurrent');
+      expect(b.spentRho).toBeCloseTo(9, 12);
+      expect(b.entries.filter((e) => e.kind === 'charge')).toHaveLength(3);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
+
+  it('an exact query runs where the aggregator and every party allow it', async () => {
+    const c = fed.client();
+    try {
+      const o = await c.run({ kind: 'count', columns: [], filter: [] }, { analyst: 'x' });
+      expect(o.status).toBe('done');
+      expect(o.rhoCharged).toBe(0);
+      expect(o.noiseStd).toEqual([]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('budgets across a crash, and a party that enforces its own', () => {
+  let fed: LocalFederation;
+  beforeAll(async () => {
+    fed = await LocalFederation.start({
+      dir: join(root, 'b'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10,
+      partyPolicy: { 0: { budgetRho: 100 }, 1: { budgetRho: 100 }, 2: { budgetRho: 0.5, allowExact: false } },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  it('a party refuses exact queries and, once its own ledger is exhausted, DP queries too; the others still answer', async () => {
+    const c = fed.client();
+    try {
+      const exact = await c.run(histogram, { analyst: 'ledger' });
+      expect(exact.refusals.map((r) => r.partyId)).toEqual(['hospital-3']);
+      expect(exact.refusals[0]!.reason).toMatch(/only differentially private/);
+      const first = await c.run(histogram, { analyst: 'ledger', privacy: { rho: 0.3 } });
+      expect(first.contributors).toEqual(['hospital-1', 'hospital-2', 'hospital-3']);
+      const second = await c.run(histogram, { analyst: 'ledger', privacy: { rho: 0.3 } });
+      expect(second.status).toBe('done');
+      expect(second.contributors).toEqual(['hospital-1', 'hospital-2']);
+      expect(second.refusals).toEqual([{ partyId: 'hospital-3', reason: expect.stringMatching(/privacy budget would be exceeded: query rho = 0.3, remaining 0.2 of 0.5/) }]);
+    } finally {
+      c.close();
+    }
+  }, 60_000);
+
+  it('SIGKILL between the charge and the release loses no charge and releases nothing', async () => {
+    await fed.killAggregator('SIGKILL');
+    await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1' });
+    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
+    let c = fed.client();
+    const before = (await c.getBudget('crash')).spentRho;
+    const { queryId } = await c.submit(histogram, { analyst: 'crash', privacy: { rho: 0.4 } });
+    await new Promise<void>((resolve, reject) => {
+      c.watch(queryId, (ev) => {
+        if (ev.stage === 'holding') resolve(); // unmasked, charged, not yet released
+      }).catch(reject);
+    });
+    c.close();
+    await fed.killAggregator('SIGKILL');
+    await fed.startAggregator();
+    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
+    c = fed.client();
+    try {
+      const r = await c.getResult(queryId);
+      expect(r.status).toBe('failed');
+      expect(r.error).toMatch(/restarted/);
+      expect(r.resultJson).toBe('');
+      expect(r.aggregate).toEqual([]);
+      const b = await c.getBudget('crash');
+      expect(b.spentRho).toBeCloseTo(before + 0.4, 12);
+      expect(b.entries.filter((e) => e.kind === 'refund')).toHaveLength(0);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
+});
