@@ -100,6 +100,32 @@ function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig
 }
 
 /**
+ * c0 ← c0 + Δ·v (v integers, |v| < 2^53) on an NTT-form SEAL ciphertext at `level`, in place:
+ * SEAL's evaluator moves it to coefficient form, the scaled values are added to the first
+ * polynomial's coefficients, and SEAL moves it back to NTT form. This is how messages (and
+ * flooding noise, with Δ = 1) enter a ciphertext without a TypeScript NTT.
+ */
+export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Ciphertext, level: number, values: ArrayLike<number>, delta = 1, deltaBig = 1n): void {
+  const N = ctx.N;
+  evaluator.cipherTransformFromNttInplace(ct);
+  const bytes = saveBytes(ctx, ct, 'ciphertext');
+  const c0 = new Uint32Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
+  for (let j = 0; j < level; j++) {
+    const q = ctx.moduli[j]!;
+    const qHi = Number(q >> 32n);
+    const qLo = Number(q & 0xffffffffn);
+    const base = j * N;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v !== 0) addScaled(c0, base + i, v, delta, deltaBig, q, qHi, qLo);
+    }
+  }
+  bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
+  ct.loadFromArray(ctx.context, bytes);
+  evaluator.cipherTransformToNttInplace(ct);
+}
+
+/**
  * A party's packed encryptor under the collective public key, at one level. Reuse it for all
  * ciphertexts of a query; dispose it to free its SEAL objects.
  */
@@ -141,22 +167,7 @@ export class PackedEncryptor implements Disposable {
     }
     const ct = this.#ct;
     this.#encryptor.encrypt(this.#zero, ct);
-    this.#evaluator.cipherTransformFromNttInplace(ct);
-    const bytes = saveBytes(ctx, ct, 'ciphertext');
-    const c0 = new Uint32Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
-    for (let j = 0; j < level; j++) {
-      const q = ctx.moduli[j]!;
-      const qHi = Number(q >> 32n);
-      const qLo = Number(q & 0xffffffffn);
-      const base = j * N;
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        if (v !== 0) addScaled(c0, base + i, v, this.#delta, this.#deltaBig, q, qHi, qLo);
-      }
-    }
-    bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
-    ct.loadFromArray(ctx.context, bytes);
-    this.#evaluator.cipherTransformToNttInplace(ct);
+    addScaledToC0(ctx, this.#evaluator, ct, level, values, this.#delta, this.#deltaBig);
     return saveBytes(ctx, ct, 'ciphertext');
   }
 

@@ -9,13 +9,14 @@
  * key decrypts it; the aggregator that sums the shares learns nothing.
  */
 import { parseCiphertext, serializeCiphertext } from './codec.ts';
-import { floodingNoiseNtt, parseDecryptable } from './cks.ts';
+import { parseDecryptable } from './cks.ts';
+import { addScaledToC0 } from './encoder.ts';
 import type { SecretKeyShare } from './ckg.ts';
 import { loadPublicKey, saveBytes, zeroPlaintext } from './objects.ts';
 import type { CkksContext } from './params.ts';
 import { addPoly, mulPoly, truncateLevel } from './rns.ts';
 import type { RnsPoly } from './rns.ts';
-import { cryptoRandom } from './sampler.ts';
+import { cryptoRandom, gaussianVector, powerOfTwoSigma2 } from './sampler.ts';
 import type { RandomSource } from './sampler.ts';
 import { SealScope } from './seal.ts';
 
@@ -43,12 +44,16 @@ export function pcksGenShare(
   const zero = scope.track(zeroPlaintext(ctx, ct.level, ct.scale));
   const z = scope.track(new ctx.seal.Ciphertext());
   enc.encrypt(zero, z);
+  // Flooding noise enters in coefficient form through SEAL's own NTT (|e| < 2^53 as Numbers).
+  const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
+  const flood = gaussianVector(ctx.N, powerOfTwoSigma2(ctx.params.floodingSigmaBits), rng).map(Number);
+  addScaledToC0(ctx, ev, z, ct.level, flood);
+  flood.fill(0);
   const u = parseCiphertext(ctx, saveBytes(ctx, z, 'encryptionOfZero'), 'encryptionOfZero');
   const s = truncateLevel(secret, ct.level, ctx.N);
   const sc1 = mulPoly(ct.polys[1]!, s, ctx.moduli, ctx.N);
   s.fill(0n);
   const h0 = addPoly(u.polys[0]!, sc1, ctx.moduli, ctx.N, sc1);
-  addPoly(h0, floodingNoiseNtt(ctx, ct.level, rng), ctx.moduli, ctx.N, h0);
   return { h0, h1: u.polys[1]! };
 }
 
