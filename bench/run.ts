@@ -1,4 +1,6 @@
 /** Runs every benchmark: ./node_modules/.bin/node bench/run.ts (or npm run bench). */
 import { benchSecAgg } from './secagg.ts';
+import { benchTranscript } from './transcript.ts';
 
 await benchSecAgg();
+await benchTranscript();

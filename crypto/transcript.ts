@@ -27,7 +27,7 @@ export const HASH_LENGTH = 32;
  * Entry kinds, named after the protocol step (Bonawitz's rounds for secure aggregation).
  * Party-signed kinds carry a serialized PartyMessage; aggregator-signed kinds carry the message
  * it sent (StartSession, AdvertisedKeys, SurvivorList, UnmaskRequest) or a JSON record.
- * Later backends add kinds (e.g. "ckks/…", "budget/charge"); the verifier refuses unknown kinds.
+ * Later backends add kinds (e.g. "ckks/…"); the verifier refuses unknown kinds.
  */
 export const EntryKind = {
   QuerySubmitted: 'query/submitted',
@@ -43,6 +43,8 @@ export const EntryKind = {
   Refusal: 'secagg/refusal',
   Released: 'query/released',
   Failed: 'query/failed',
+  BudgetCharge: 'budget/charge',
+  BudgetRefund: 'budget/refund',
 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 

@@ -31,6 +31,9 @@ const QUERIES: Query[] = [
   { kind: 'mean', columns: ['age'], filter: [{ column: 'sex', op: 'eq', values: ['f'] }] },
   { kind: 'histogram', columns: ['age'], bins: [30, 45, 60, 75], filter: [] },
 ];
+/** The last query is differentially private: its budget charge is logged. */
+const DP_QUERY: Query = { kind: 'frequency', columns: ['stage'], filter: [] };
+const DP_RHO = 0.5;
 
 let fed: LocalFederation;
 let dir: string;
@@ -54,6 +57,9 @@ beforeAll(async () => {
       expect(o.status, o.error).toBe('done');
       queryIds.push(o.queryId);
     }
+    const o = await c.run(DP_QUERY, { privacy: { rho: DP_RHO } });
+    expect(o.status, o.error).toBe('done');
+    queryIds.push(o.queryId);
   } finally {
     c.close();
   }
@@ -115,7 +121,8 @@ describe('exported transcript of a real run', () => {
     const r = verify(fresh());
     expect(r.failure).toBeUndefined();
     expect(r.ok).toBe(true);
-    expect(r.sessions.map((s) => s.status)).toEqual(['released', 'released', 'released']);
+    expect(r.sessions.map((s) => s.status)).toEqual(['released', 'released', 'released', 'released']);
+    expect(r.sessions.map((s) => s.rho)).toEqual([0, 0, 0, DP_RHO]);
     expect(r.sessions.every((s) => s.resultChecked)).toBe(true);
     expect(r.sessions[2]!.refusals).toEqual(['hospital-3']);
     expect(r.sessions[2]!.contributors).toEqual(['hospital-1', 'hospital-2']);
@@ -262,6 +269,20 @@ describe('tampering is detected at the right entry', () => {
     const r = verify(f);
     expect(r.ok).toBe(false);
     expect(r.failure!.reason).toMatch(/holds a receipt for entry \d+ .* the export ends at entry \d+: entries were withheld/);
+  });
+
+  it('DP: a query started without its budget charge, or a charge that misstates the ledger (re-signed by the aggregator)', () => {
+    const f = fresh();
+    const list = entries(f);
+    const c = find(f, EntryKind.BudgetCharge, 3);
+    list.splice(c, 1);
+    expectFailure(verify(rebuild(f, list), []), c, /contacted before the budget was charged/);
+    const g = fresh();
+    const list2 = entries(g);
+    const rec = JSON.parse(fromUtf8(list2[c]!.body)) as { spentBefore: number };
+    rec.spentBefore = 0.25;
+    list2[c] = { ...list2[c]!, ...signEnvelope(aggSecret, EntryKind.BudgetCharge, list2[c]!.session, list2[c]!.sender, utf8(JSON.stringify(rec))) };
+    expectFailure(verify(rebuild(g, list2)), c, /had spent rho = 0.25, the logged charges and refunds add up to 0/);
   });
 
   it('the file round-trips through serializeTranscript unchanged', () => {

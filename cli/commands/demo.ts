@@ -12,6 +12,7 @@ import { int, str, type Command } from '../args.ts';
 import { PBC_QUERIES, queriesForSchema } from '../demo-queries.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { formatPrivacy, REPORT_DELTA } from './query.ts';
+import { auditDemo } from '../demo-audit.ts';
 import { LocalFederation } from '../federation.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -142,6 +143,7 @@ export const demo: Command = {
         if (!c.ok) failures++;
       }
       failures += await runDpSection(client, queries, schema, csv);
+      failures += auditDemo(fed, schemaPath);
     } finally {
       client.close();
       await fed.stop();

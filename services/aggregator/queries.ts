@@ -20,7 +20,9 @@ import { SecAggSession } from './secagg-session.ts';
 import type { AggregatorStore, StoredEvent } from './store.ts';
 import { EntryKind } from '../../crypto/transcript.ts';
 import { schemaDigest } from '../../stats/index.ts';
-import { jsonBody, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord } from '../audit/records.ts';
+import {
+  jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
+} from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 
 export const BACKENDS = ['secagg'] as const;
@@ -94,13 +96,20 @@ export class QueryService {
     const submittedAtMs = Date.now();
     const submitted: QuerySubmittedRecord = {
       queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: plan.digest, plannedParties: roster.parties.length,
-      ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs,
+      ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs, rho: dp?.rho ?? 0, ...(dp ? { dpGridBits: DP_GRID_BITS } : {}),
+      policy: { allowExact: this.#o.allowExact, budgetRho: this.#o.budget.status(analyst).limitRho },
     };
-    this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
-    // The budget charge and the query are written in one durable transaction, before any party is contacted.
+    // The budget charge and the query are written in one durable transaction, before any party is
+    // contacted; the transcript logs both, signed, once the charge has passed the ledger's check.
     store.transaction(() => {
+      const spentBefore = this.#o.budget.status(analyst).spentRho;
       if (dp) this.#o.budget.charge(analyst, queryId, dp.rho, submittedAtMs);
       store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs, rhoCharged: dp?.rho ?? 0 });
+      this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
+      if (dp) {
+        const charge: BudgetChargeRecord = { queryId, analyst, rho: dp.rho, spentBefore, limitRho: submitted.policy.budgetRho };
+        this.#o.transcript.appendAggregator(EntryKind.BudgetCharge, queryId, jsonBody(charge));
+      }
     });
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
     const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp).finally(() => this.#running.delete(p));
@@ -160,7 +169,15 @@ export class QueryService {
         log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
       }
       store.transaction(() => {
-        if (dp && !session.unmaskingStarted) this.#o.budget.refund(queryId, `query failed before Unmasking (nothing released): ${message}`, Date.now());
+        if (dp && !session.unmaskingStarted) {
+          const reason = `query failed before Unmasking (nothing released): ${message}`;
+          this.#o.budget.refund(queryId, reason, Date.now());
+          try {
+            this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho: dp.rho, reason } satisfies BudgetRefundRecord));
+          } catch (te) {
+            log('error', 'cannot log the budget refund in the transcript', { query: queryId, error: (te as Error).message });
+          }
+        }
         store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
       });
       this.#emit(queryId, 'failed', message, true);

@@ -19,6 +19,30 @@ export interface QuerySubmittedRecord {
   ringBits: 32 | 64;
   vectorLength: number;
   submittedAtMs: number;
+  /** zCDP ρ of the query (0 = exact, no DP noise). */
+  rho: number;
+  /** The DP fixed-point grid the plan was made with (absent for exact queries). */
+  dpGridBits?: number;
+  /** The aggregator's policy when the query was accepted. */
+  policy: { allowExact: boolean; budgetRho: number };
+}
+
+/** budget/charge: the analyst's budget charged for a query, before any party is contacted. */
+export interface BudgetChargeRecord {
+  queryId: string;
+  analyst: string;
+  rho: number;
+  /** ρ already spent by the analyst (charges − refunds) before this charge. */
+  spentBefore: number;
+  limitRho: number;
+}
+
+/** budget/refund: a charge returned because the query failed before Unmasking began. */
+export interface BudgetRefundRecord {
+  queryId: string;
+  analyst: string;
+  rho: number;
+  reason: string;
 }
 
 /** query/released: what the analyst gets, logged before it is released. */

@@ -10,6 +10,8 @@
  *      its unmasking from the logged masked inputs and shares, with ≥ t distinct unmaskers;
  *   5. that each release equals the recomputed sums, names exactly the parties whose masked
  *      input is logged, and (with the schema) that the plan digest and the finalized result match;
+ *      that DP queries were charged to the analyst's budget before any party was contacted, within
+ *      the logged limit, with the ρ the parties were told, and refunded only before Unmasking;
  *   6. that every receipt a party holds agrees with the exported chain.
  * It stops at the first failure, naming the entry and the reason.
  */
@@ -24,7 +26,9 @@ import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest
 import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
 import type { TranscriptFile } from './transcript-file.ts';
-import { kindOfPartyMessage, type QuerySubmittedRecord, type ReleasedRecord, type FailedRecord } from './records.ts';
+import {
+  kindOfPartyMessage, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
+} from './records.ts';
 
 export interface VerifyOptions {
   schema?: Schema;
@@ -35,6 +39,9 @@ export interface SessionSummary {
   queryId: string;
   kind: string;
   status: 'released' | 'failed' | 'incomplete' | 'partial';
+  /** zCDP ρ charged (0 = exact query). */
+  rho: number;
+  refunded: boolean;
   contributors: string[];
   unmaskers: number;
   refusals: string[];
@@ -72,7 +79,12 @@ interface SessionState {
   start?: StartSession;
   server?: SecAggServer;
   finished: boolean;
+  charged: boolean;
+  unmaskRequested: boolean;
 }
+
+/** Relative tolerance of floating-point budget sums (as the aggregator's ledger). */
+const RHO_EPS = 1e-9;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -85,6 +97,8 @@ function json<T>(body: Uint8Array): T {
 export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
   const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0 };
   const sessions = new Map<string, SessionState>();
+  /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
+  const spent = new Map<string, number>();
   const byIndex = new Map<number, Receipt[]>();
   for (const r of opts.receipts ?? []) byIndex.set(r.index, [...(byIndex.get(r.index) ?? []), r]);
   let current: { index: number; kind: string } = { index: file.from, kind: 'header' };
@@ -173,24 +187,34 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       } catch (err) {
         return fail(`logged query does not parse: ${(err as Error).message}`);
       }
+      const rho = rec.rho ?? 0;
+      if (!(Number.isFinite(rho) && rho >= 0)) fail(`logged rho ${rho} is not a non-negative number`);
+      if (rho === 0 && rec.policy && !rec.policy.allowExact) fail('an exact (non-DP) query was accepted although the logged policy allows only DP queries');
       if (opts.schema) {
         if (rec.schemaDigest !== schemaDigest(opts.schema)) fail('the query was planned for a different schema than the one given to the verifier');
-        const plan = planQuery(query, opts.schema, { parties: rec.plannedParties, ringBits: rec.ringBits });
+        const plan = planQuery(query, opts.schema, planOptions(rec));
         if (plan.digest !== rec.planDigest || plan.entries.length !== rec.vectorLength) fail('logged plan digest differs from the plan recomputed from the query and schema');
       }
-      sessions.set(e.session, { submitted: rec, query, finished: false, summary: { queryId: e.session, kind: query.kind, status: 'incomplete', contributors: [], unmaskers: 0, refusals: [], resultChecked: false } });
+      sessions.set(e.session, {
+        submitted: rec, query, finished: false, charged: false, unmaskRequested: false,
+        summary: { queryId: e.session, kind: query.kind, status: 'incomplete', rho, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false },
+      });
       return;
     }
     const s = sessions.get(e.session);
     if (!s) {
       if (file.from > 0) {
         // The session began before the exported slice: chain and signatures only.
-        sessions.set(e.session, { submitted: {} as QuerySubmittedRecord, query: {} as Query, finished: true, summary: { queryId: e.session, kind: '?', status: 'partial', contributors: [], unmaskers: 0, refusals: [], resultChecked: false } });
+        sessions.set(e.session, {
+          submitted: {} as QuerySubmittedRecord, query: {} as Query, finished: true, charged: false, unmaskRequested: false,
+          summary: { queryId: e.session, kind: '?', status: 'partial', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false },
+        });
         return;
       }
       fail(`session ${e.session} was never submitted`);
     }
     if (s!.summary.status === 'partial') return;
+    if (e.kind === EntryKind.BudgetRefund) return refund(s!, json<BudgetRefundRecord>(e.body));
     if (s!.finished) fail(`entry for query ${e.session} after its ${s!.summary.status === 'released' ? 'release' : 'failure'} (replayed or reordered)`);
     try {
       replay(s!, e);
@@ -201,12 +225,44 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     }
   }
 
+  function planOptions(rec: QuerySubmittedRecord): { parties: number; ringBits: 32 | 64; dpGridBits?: number } {
+    return { parties: rec.plannedParties, ringBits: rec.ringBits, ...(rec.dpGridBits !== undefined ? { dpGridBits: rec.dpGridBits } : {}) };
+  }
+
+  function charge(s: SessionState, rec: BudgetChargeRecord): void {
+    const { submitted } = s;
+    if (s.charged) fail('the query is charged twice');
+    if (s.start) fail('budget charged after the parties were contacted (StartSession)');
+    if (rec.queryId !== submitted.queryId || rec.analyst !== submitted.analyst) fail('the charge names another query or analyst');
+    if (rec.rho !== submitted.rho || !(rec.rho > 0)) fail(`charged rho ${rec.rho} differs from the query's logged rho ${submitted.rho}`);
+    if (submitted.policy && rec.limitRho !== submitted.policy.budgetRho) fail(`charge against a limit of ${rec.limitRho}, the logged policy says ${submitted.policy.budgetRho}`);
+    const before = spent.get(rec.analyst) ?? 0;
+    if (file.from === 0 && Math.abs(rec.spentBefore - before) > RHO_EPS * Math.max(1, before)) {
+      fail(`the charge says ${rec.analyst} had spent rho = ${rec.spentBefore}, the logged charges and refunds add up to ${before}`);
+    }
+    if (rec.spentBefore + rec.rho > rec.limitRho * (1 + RHO_EPS)) fail(`budget exceeded: ${rec.analyst} had spent rho = ${rec.spentBefore} of ${rec.limitRho}, this query costs ${rec.rho}`);
+    spent.set(rec.analyst, (file.from === 0 ? before : rec.spentBefore) + rec.rho);
+    s.charged = true;
+  }
+
+  function refund(s: SessionState, rec: BudgetRefundRecord): void {
+    if (!s.charged || s.summary.refunded) fail('refund of a query that was not charged, or refunded twice');
+    if (s.summary.status !== 'failed') fail('refund of a query that has not failed');
+    if (s.unmaskRequested) fail('refund after Unmasking began (the sum may have been revealed)');
+    if (rec.queryId !== s.submitted.queryId || rec.analyst !== s.submitted.analyst || rec.rho !== s.submitted.rho) fail('the refund does not match the charge');
+    spent.set(rec.analyst, (spent.get(rec.analyst) ?? 0) - rec.rho);
+    s.summary.refunded = true;
+  }
+
   function replay(s: SessionState, e: Entry): void {
     const { submitted } = s;
+    if (e.kind === EntryKind.BudgetCharge) return charge(s, json<BudgetChargeRecord>(e.body));
     if (e.kind === EntryKind.StartSession) {
       if (s.start) fail('a second StartSession for the query');
       const m = StartSession.decode(e.body);
       if (m.sessionId !== e.session) fail('StartSession names another session');
+      if (m.rho !== (submitted.rho ?? 0)) fail(`StartSession tells the parties rho = ${m.rho}, the query was accepted with rho = ${submitted.rho ?? 0}`);
+      if (m.rho > 0 && !s.charged) fail('the parties were contacted before the budget was charged');
       if (m.threshold !== roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${roster.threshold}`);
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (m.backend !== 'secagg') fail(`backend "${m.backend}" cannot be replayed by this verifier`);
@@ -265,6 +321,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       case EntryKind.UnmaskRequest: {
         const m = UnmaskRequest.decode(e.body);
         const req = server.closeConsistencyCheck();
+        s.unmaskRequested = true;
         if (!sameList(req.survivors, m.survivors) || !sameList(req.dropped, m.dropped)) fail('UnmaskRequest survivors/dropped differ from the logged protocol');
         if (!sameList(req.signatures.map((x) => x.party), m.signatures.map((x) => x.partyId))) fail('UnmaskRequest forwards consistency signatures of other parties than logged');
         return;
@@ -280,10 +337,13 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         s.summary.contributors = u3;
         s.summary.unmaskers = unmaskers;
         if (opts.schema) {
-          const plan = planQuery(s.query, opts.schema, { parties: submitted.plannedParties, ringBits: submitted.ringBits });
+          const plan = planQuery(s.query, opts.schema, planOptions(submitted));
           if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
-          if (JSON.stringify(finalize(s.query, opts.schema, plan, sums)) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
-          s.summary.resultChecked = true;
+          // With DP, post-processing of noisy sums may fail; then only the sums are released.
+          if (rec.resultJson !== '' || !(submitted.rho > 0)) {
+            if (JSON.stringify(finalize(s.query, opts.schema, plan, sums)) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
+            s.summary.resultChecked = true;
+          }
         }
         s.finished = true;
         s.summary.status = 'released';
@@ -302,7 +362,8 @@ export function formatReport(r: VerifyReport): string {
     const what = s.status === 'released'
       ? `released; sum of ${s.contributors.length} signed masked inputs (${s.contributors.join(', ')}) recomputed and unmasked with shares of ${s.unmaskers} parties${s.resultChecked ? '; plan and result recomputed' : ''}`
       : s.status === 'partial' ? 'began before the exported range: chain and signatures checked only' : s.status;
-    lines.push(`  query ${s.queryId} ${s.kind}: ${what}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
+    const dp = s.status === 'partial' ? '' : s.rho > 0 ? `; rho = ${s.rho} charged${s.refunded ? ' and refunded' : ''}` : '; exact';
+    lines.push(`  query ${s.queryId} ${s.kind}: ${what}${dp}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
   }
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
   lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
