@@ -215,6 +215,7 @@ export function addCiphertexts(ctx: CkksContext, ciphertexts: readonly Uint8Arra
 export function decodePlaintext(ctx: CkksContext, plaintext: Uint8Array, count: number = ctx.N, round = true): Float64Array {
   const pt = parsePlaintext(ctx, plaintext);
   if (!Number.isInteger(count) || count < 0 || count > ctx.N) throw new RangeError(`count: expected 0..${ctx.N}, got ${count}`);
+  if (pt.poly.every((x) => x === 0n)) return new Float64Array(count); // SEAL refuses a transparent (m, 0) = (0, 0)
   // Ask SEAL for the inverse NTT: the ciphertext (m, m) in NTT form, transformed back.
   using scope = new SealScope();
   const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
