@@ -6,11 +6,12 @@
  * cases re-chain and re-sign every head with the aggregator's own key: a malicious aggregator
  * rewriting its log, which only party signatures, the protocol replay and receipts can expose.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalFederation } from '../cli/federation.ts';
+import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, chainHash, decodeEntry, encodeEntry, signEnvelope, signHead, type Entry, type Receipt } from '../crypto/transcript.ts';
@@ -137,6 +138,33 @@ describe('exported transcript of a real run', () => {
     expect(r.failure).toBeUndefined();
     expect(r.sessions.map((s) => [s.queryId, s.status])).toEqual([[queryIds[1], 'released']]);
     expect(r.receiptsOutside).toBeGreaterThan(0);
+  });
+
+  it('a time-range export verifies, sessions begun before it reported as partial', () => {
+    const all = entries(fresh());
+    const start = find(fresh(), EntryKind.ShareKeys, 1);
+    const f = exportTranscript(fed.aggregatorDataDir, { fromMs: all[start]!.atMs }, join(dir, 'range.json'));
+    expect(f.from).toBeGreaterThan(0);
+    const r = verify(f);
+    expect(r.failure).toBeUndefined();
+    expect(r.sessions[0]).toMatchObject({ queryId: queryIds[1], status: 'partial' });
+    expect(r.sessions.slice(1).map((s) => s.status)).toEqual(['released', 'released']);
+  });
+
+  it('blindsum audit export/verify: exit 0 and VERIFIED; a tampered file exits 1 naming the entry', () => {
+    const path = join(dir, 'cli.json');
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI_PATH, 'audit', ...args], { encoding: 'utf8' });
+    const ex = run('export', '--data-dir', fed.aggregatorDataDir, '--out', path);
+    expect(ex.status, ex.stderr).toBe(0);
+    const ok = run('verify', path, '--roster', fed.rosterPath, '--schema', schemaPath, '--receipts', fed.receiptsDir);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/VERIFIED/);
+    const f = parseTranscript(readFileSync(path, 'utf8'));
+    flip(f.entries[5]!.headSignature, 3);
+    writeFileSync(path, serializeTranscript(f));
+    const bad = run('verify', path, '--roster', fed.rosterPath);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/FAILED at entry 5 \([a-z/-]+\): the aggregator's signature over the chain head does not verify/);
   });
 });
 
