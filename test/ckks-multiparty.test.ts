@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, parseSecretKeyShare, serializeCkgShare, serializeSecretKeyShare } from '../crypto/ckks/ckg.ts';
 import type { SecretKeyShare } from '../crypto/ckks/ckg.ts';
 import { cksAggregateShares, cksGenShare, cksKeySwitch, parseCksShare, serializeCksShare } from '../crypto/ckks/cks.ts';
-import { parsePlaintext } from '../crypto/ckks/codec.ts';
+import { parseCiphertext, parsePlaintext } from '../crypto/ckks/codec.ts';
 import { crsCommitment, crsSeed, sampleCrp } from '../crypto/ckks/crs.ts';
-import { addCiphertexts, decodePlaintext, PackedDecryptor, PackedEncryptor } from '../crypto/ckks/encoder.ts';
+import { addCiphertexts, decodePlaintext, PackedDecryptor, PackedEncryptor, toNttForm } from '../crypto/ckks/encoder.ts';
 import { inverseNtt } from '../crypto/ckks/ntt.ts';
 import { loadCiphertext, loadSecretKey, saveBytes } from '../crypto/ckks/objects.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
@@ -34,7 +34,7 @@ function sealDecryptUnderSum(ct: Uint8Array): Uint8Array {
   const sk = scope.track(loadSecretKey(ctx, serializeSecretKeyShare(ctx, s)));
   const dec = scope.track(new ctx.seal.Decryptor(ctx.context, sk));
   const pt = scope.track(new ctx.seal.Plaintext());
-  dec.decrypt(scope.track(loadCiphertext(ctx, ct)), pt);
+  dec.decrypt(scope.track(loadCiphertext(ctx, toNttForm(ctx, ct))), pt);
   return saveBytes(ctx, pt);
 }
 
@@ -62,6 +62,14 @@ describe('CKG: collective public key', () => {
     expect(parseSecretKeyShare(ctx, bytes)).toEqual(secrets[0]);
     using scope = new SealScope();
     expect(() => scope.track(loadSecretKey(ctx, bytes))).not.toThrow();
+  });
+
+  it('ciphertexts are sent in coefficient form and convert deterministically to NTT form', () => {
+    expect(parseCiphertext(ctx, sum).isNttForm).toBe(false);
+    const ntt = toNttForm(ctx, sum);
+    expect(parseCiphertext(ctx, ntt).isNttForm).toBe(true);
+    expect(toNttForm(ctx, sum)).toEqual(ntt);
+    expect(toNttForm(ctx, ntt)).toBe(ntt);
   });
 
   it('the collective public key encrypts in SEAL, and SEAL decrypts the sum under Σ s_i', () => {

@@ -8,6 +8,7 @@
  */
 import { parseCiphertext, parsePlaintext, serializePlaintext } from './codec.ts';
 import type { CiphertextData } from './codec.ts';
+import { toNttForm } from './encoder.ts';
 import { forwardNtt } from './ntt.ts';
 import type { CkksContext } from './params.ts';
 import { addPoly, fromSigned, levelOf, mulPoly, truncateLevel } from './rns.ts';
@@ -25,11 +26,14 @@ export function floodingNoiseNtt(ctx: CkksContext, level: number, rng: RandomSou
   return forwardNtt(fromSigned(e, ctx.moduli, ctx.N, level), ctx.moduli, ctx.N);
 }
 
-/** Parses a ciphertext to be decrypted: size 2, NTT form, at a data level. */
+/**
+ * Parses a ciphertext to be decrypted (size 2, at a data level), in NTT form: a coefficient-form
+ * ciphertext (as PackedEncryptor sends) is converted by SEAL, deterministically.
+ */
 export function parseDecryptable(ctx: CkksContext, bytes: Uint8Array, field = 'ciphertext'): CiphertextData {
-  const ct = parseCiphertext(ctx, bytes, field);
+  let ct = parseCiphertext(ctx, bytes, field);
   if (ct.polys.length !== 2) throw new RangeError(`${field}: expected 2 polynomials (relinearize first), got ${ct.polys.length}`);
-  if (!ct.isNttForm) throw new RangeError(`${field}: expected NTT form (transform with Evaluator.cipherTransformToNtt)`);
+  if (!ct.isNttForm) ct = parseCiphertext(ctx, toNttForm(ctx, bytes), field);
   if (ct.level > ctx.topLevel) throw new RangeError(`${field}: at the key level; expected a data level ≤ ${ctx.topLevel}`);
   return ct;
 }

@@ -8,8 +8,10 @@
  * Only additions are meaningful on such ciphertexts, which is all aggregation needs.
  *
  * Encryption uses SEAL itself: an encryption of zero at the target level, moved to coefficient
- * form by SEAL's evaluator, Δ·v added to c0, and moved back to NTT form. The ciphertext is born
- * at the lowest level that keeps the sum exact (`requiredLevel`), which is what is sent.
+ * form by SEAL's evaluator, and Δ·v added to c0. The ciphertext is sent in that coefficient form
+ * (SEAL adds ciphertexts in either form; `toNttForm` converts a sum before decryption shares,
+ * and the share functions do it themselves), at the lowest level that keeps the sum exact
+ * (`requiredLevel`).
  */
 import { parseCiphertext, parsePlaintext, serializeCiphertext } from './codec.ts';
 import { loadPublicKey, loadSecretKey, saveBytes, zeroPlaintext } from './objects.ts';
@@ -99,16 +101,9 @@ function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig
   c[2 * i + 1] = hi;
 }
 
-/**
- * c0 ← c0 + Δ·v (v integers, |v| < 2^53) on an NTT-form SEAL ciphertext at `level`, in place:
- * SEAL's evaluator moves it to coefficient form, the scaled values are added to the first
- * polynomial's coefficients, and SEAL moves it back to NTT form. This is how messages (and
- * flooding noise, with Δ = 1) enter a ciphertext without a TypeScript NTT.
- */
-export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Ciphertext, level: number, values: ArrayLike<number>, delta = 1, deltaBig = 1n): void {
+/** c0 ← c0 + Δ·v on the bytes of a coefficient-form SEAL ciphertext at `level`, in place. */
+function addScaledToBytes(ctx: CkksContext, bytes: Uint8Array, level: number, values: ArrayLike<number>, delta: number, deltaBig: bigint): void {
   const N = ctx.N;
-  evaluator.cipherTransformFromNttInplace(ct);
-  const bytes = saveBytes(ctx, ct, 'ciphertext');
   const c0 = new Uint32Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
   for (let j = 0; j < level; j++) {
     const q = ctx.moduli[j]!;
@@ -121,8 +116,34 @@ export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Cipher
     }
   }
   bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
+}
+
+/**
+ * c0 ← c0 + Δ·v (v integers, |v| < 2^53) on an NTT-form SEAL ciphertext at `level`, in place:
+ * SEAL's evaluator moves it to coefficient form, the scaled values are added to the first
+ * polynomial's coefficients, and SEAL moves it back to NTT form. This is how flooding noise
+ * (Δ = 1) enters a PCKS share without a TypeScript NTT.
+ */
+export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Ciphertext, level: number, values: ArrayLike<number>, delta = 1, deltaBig = 1n): void {
+  evaluator.cipherTransformFromNttInplace(ct);
+  const bytes = saveBytes(ctx, ct, 'ciphertext');
+  addScaledToBytes(ctx, bytes, level, values, delta, deltaBig);
   ct.loadFromArray(ctx.context, bytes);
   evaluator.cipherTransformToNttInplace(ct);
+}
+
+/**
+ * The NTT form of a ciphertext (SEAL's evaluator; deterministic, so every party and the
+ * aggregator get the same bytes). Returns the input when it is already in NTT form.
+ */
+export function toNttForm(ctx: CkksContext, ciphertext: Uint8Array): Uint8Array {
+  if (parseCiphertext(ctx, ciphertext).isNttForm) return ciphertext;
+  using scope = new SealScope();
+  const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
+  const ct = scope.track(new ctx.seal.Ciphertext());
+  ct.loadFromArray(ctx.context, ciphertext);
+  ev.cipherTransformToNttInplace(ct);
+  return saveBytes(ctx, ct, 'ciphertext');
 }
 
 /**
@@ -132,6 +153,8 @@ export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Cipher
 export class PackedEncryptor implements Disposable {
   readonly ctx: CkksContext;
   readonly level: number;
+  /** Output form: coefficient form by default (what is sent; saves a SEAL round trip per ciphertext). */
+  readonly nttForm: boolean;
   #scope = new SealScope();
   #encryptor: Encryptor;
   #evaluator: Evaluator;
@@ -140,10 +163,11 @@ export class PackedEncryptor implements Disposable {
   #delta: number;
   #deltaBig: bigint;
 
-  constructor(ctx: CkksContext, publicKey: Uint8Array, level: number) {
+  constructor(ctx: CkksContext, publicKey: Uint8Array, level: number, options: { nttForm?: boolean } = {}) {
     ctx.checkLevel(level);
     this.ctx = ctx;
     this.level = level;
+    this.nttForm = options.nttForm ?? false;
     const s = this.#scope;
     const pk = s.track(loadPublicKey(ctx, publicKey));
     this.#encryptor = s.track(new ctx.seal.Encryptor(ctx.context, pk));
@@ -167,7 +191,12 @@ export class PackedEncryptor implements Disposable {
     }
     const ct = this.#ct;
     this.#encryptor.encrypt(this.#zero, ct);
-    addScaledToC0(ctx, this.#evaluator, ct, level, values, this.#delta, this.#deltaBig);
+    this.#evaluator.cipherTransformFromNttInplace(ct);
+    const bytes = saveBytes(ctx, ct, 'ciphertext');
+    addScaledToBytes(ctx, bytes, level, values, this.#delta, this.#deltaBig);
+    if (!this.nttForm) return bytes;
+    ct.loadFromArray(ctx.context, bytes);
+    this.#evaluator.cipherTransformToNttInplace(ct);
     return saveBytes(ctx, ct, 'ciphertext');
   }
 
@@ -260,8 +289,7 @@ export class PackedDecryptor implements Disposable {
   decryptToPlaintext(ciphertext: Uint8Array): Uint8Array {
     using scope = new SealScope();
     const ct = scope.track(new this.ctx.seal.Ciphertext());
-    parseCiphertext(this.ctx, ciphertext);
-    ct.loadFromArray(this.ctx.context, ciphertext);
+    ct.loadFromArray(this.ctx.context, toNttForm(this.ctx, ciphertext));
     const pt = scope.track(new this.ctx.seal.Plaintext());
     this.#decryptor.decrypt(ct, pt);
     return saveBytes(this.ctx, pt, 'plaintext');
