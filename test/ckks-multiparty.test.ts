@@ -147,4 +147,26 @@ describe('threshold t-of-n', () => {
     const matches = Array.from(got).filter((v, k) => v === expected()[k]).length;
     expect(matches).toBeLessThan(ctx.N / 100);
   });
+
+  it('t = 3 of n = 5: every 3-subset recombines Σ s_i exactly, no 2-subset does', () => {
+    const t = 3;
+    const points = [1, 2, 3, 4, 5];
+    const secrets5 = points.map(() => genSecretKeyShare(ctx));
+    let total = secrets5[0]!;
+    for (let i = 1; i < points.length; i++) total = addPoly(total, secrets5[i]!, ctx.moduli, ctx.N);
+    const polys = secrets5.map((s) => genShamirPolynomial(ctx, t, s));
+    const S = points.map((x) => polys.map((f) => genShamirSecretShare(ctx, f, x)).reduce((a, b) => aggregateShamirShares(ctx, a, b)));
+    const subsets = (k: number, from: number[]): number[][] =>
+      k === 0 ? [[]] : from.flatMap((x, i) => subsets(k - 1, from.slice(i + 1)).map((rest) => [x, ...rest]));
+    for (const active of subsets(3, points)) {
+      const combined = active.map((x) => genAdditiveShare(ctx, active, x, S[x - 1]!)).reduce((a, b) => addPoly(a, b, ctx.moduli, ctx.N));
+      expect(combined).toEqual(total);
+    }
+    for (const active of subsets(2, points)) {
+      const combined = active.map((x) => genAdditiveShare(ctx, active, x, S[x - 1]!)).reduce((a, b) => addPoly(a, b, ctx.moduli, ctx.N));
+      expect(combined).not.toEqual(total);
+    }
+    expect(() => genAdditiveShare(ctx, [1, 1, 2], 1, S[0]!)).toThrow(/twice/);
+    expect(() => genAdditiveShare(ctx, [2, 3, 4], 1, S[0]!)).toThrow(/ownPoint/);
+  });
 });
