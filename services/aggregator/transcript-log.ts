@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
-import { TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
 import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../common/keys.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
@@ -106,6 +107,20 @@ export class TranscriptLog {
   appendParty(envelope: Envelope): Receipt {
     const link = this.append(envelope);
     return this.#chain.receipt(envelope.sender, link, envelope);
+  }
+
+  /**
+   * Queries submitted but neither released nor failed in the log (left by a crash): logs each as
+   * failed, as the store marks them on restart. Returns their ids.
+   */
+  failInterrupted(reason: string): string[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT session FROM transcript WHERE kind = ? AND session NOT IN (SELECT session FROM transcript WHERE kind IN (?, ?)) ORDER BY idx`,
+      )
+      .all(EntryKind.QuerySubmitted, EntryKind.Released, EntryKind.Failed) as { session: string }[];
+    for (const { session } of rows) this.appendAggregator(EntryKind.Failed, session, jsonBody({ queryId: session, error: reason } satisfies FailedRecord));
+    return rows.map((r) => r.session);
   }
 
   /**
