@@ -9,7 +9,7 @@ import { matchRows } from './filter.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
 import type { Query } from './query.ts';
-import { findColumn, levelsOf } from './schema.ts';
+import { findColumn, levelsOf, MISSING_LEVEL } from './schema.ts';
 import type { Schema } from './schema.ts';
 
 /** Rows passing the filter with every listed column present (complete cases). */
@@ -112,7 +112,8 @@ function categoricalCodes(dataset: Dataset, name: string): Int32Array {
 /** The query answered directly on the raw rows (float64). */
 export function centralResult(q: Query, schema: Schema, dataset: Dataset): QueryResult {
   validateQuery(q, schema);
-  const involved = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.columns;
+  // marginal: missing is a level of every column, so no row is dropped for a missing value.
+  const involved = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.kind === 'marginal' ? [] : q.columns;
   const rows = completeRows(dataset, q, involved);
   const n = rows.length;
   const notes: string[] = [];
@@ -217,6 +218,41 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
         coefficients: fit.beta, standardErrors: ses, residualStdError: sigma,
         rSquared: tss > 0 ? 1 - fit.rss / tss : null, dfResidual: df, notes,
       };
+    }
+    case 'marginal': {
+      // Each row's level label per column, then a count per tuple of labels.
+      const levels: string[][] = [];
+      const labels = q.columns.map((name, i) => {
+        const spec = findColumn(schema, name)!;
+        const col = dataset.columns.get(name)!;
+        if (col.kind === 'categorical') {
+          const lv = levelsOf(spec);
+          levels.push(spec.missing === 'category' ? lv : [...lv, MISSING_LEVEL]);
+          return rows.map((r) => (col.codes[r]! < 0 ? MISSING_LEVEL : lv[col.codes[r]!]!));
+        }
+        const e = q.edges![i]!;
+        const k = e.length - 1;
+        const names = Array.from({ length: k }, (_, j) => `[${e[j]}, ${e[j + 1]}${j === k - 1 ? ']' : ')'}`);
+        levels.push([...names, MISSING_LEVEL]);
+        return rows.map((r) => {
+          const v = col.values[r]!;
+          if (Number.isNaN(v)) return MISSING_LEVEL;
+          let j = 0;
+          while (j < k - 1 && v >= e[j + 1]!) j++;
+          return names[j]!;
+        });
+      });
+      const tables = (q.tables ?? [q.columns.map((_, i) => i)]).map((t) => {
+        const tally = new Map<string, number>();
+        for (let r = 0; r < n; r++) {
+          const key = JSON.stringify(t.map((i) => labels[i]![r]));
+          tally.set(key, (tally.get(key) ?? 0) + 1);
+        }
+        let keys: string[][] = [[]];
+        for (const i of t) keys = keys.flatMap((prefix) => levels[i]!.map((l) => [...prefix, l]));
+        return { columns: [...t], counts: keys.map((k) => tally.get(JSON.stringify(k)) ?? 0) };
+      });
+      return { kind: 'marginal', columns: [...q.columns], levels, tables, n, notes };
     }
   }
 }

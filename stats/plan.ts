@@ -53,6 +53,8 @@ function normalQuery(q: Query): Query {
   const out: Query = { kind: q.kind, columns: [...q.columns], filter: q.filter.map((p) => ({ column: p.column, op: p.op, values: [...p.values] })) };
   if (q.bins !== undefined) out.bins = [...q.bins];
   if (q.target !== undefined) out.target = q.target;
+  if (q.edges !== undefined) out.edges = q.edges.map((e) => [...e]);
+  if (q.tables !== undefined) out.tables = q.tables.map((t) => [...t]);
   return out;
 }
 

@@ -71,12 +71,14 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
   // moves the entry by at most ⌈b·2^s⌉ grid units.
   const grid = gridSensitivity(plan.entries.map((e) => e.bound), plan.scaleBits, k);
   const m = plan.entries.length;
-  const oneHot = KINDS[q.kind].oneHot === true;
+  // Rows that add to a fixed number `hot` of entries (1 for one-hot kinds): one noise level.
+  const hot = KINDS[q.kind].oneHot === true ? 1 : (KINDS[q.kind].rowEntries?.(q) ?? 0);
+  const oneHot = hot > 0;
   const base = { parties: opts.parties, threshold: opts.threshold };
   let perEntry: NoisePlan['perEntry'];
   if (oneHot) {
     const g = grid.perEntry.reduce((a, b) => (a > b ? a : b), 0n);
-    const sensitivity: GridSensitivity = { perEntry: [g], l1: g, l2Squared: g * g, l2: Number(g) };
+    const sensitivity: GridSensitivity = hot === 1 ? { perEntry: [g], l1: g, l2Squared: g * g, l2: Number(g) } : gridSensitivity(new Array<bigint>(hot).fill(g), new Array<number>(hot).fill(0), 1);
     const noise = planDistributedNoiseForRho({ ...base, rho: opts.rho, sensitivity });
     perEntry = grid.perEntry.map(() => ({ noise, sensitivity }));
   } else {

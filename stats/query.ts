@@ -2,12 +2,13 @@
  * Federated query: what to compute (kind), over which columns, on which rows (filter). Checked
  * against the schema before any data is read.
  */
+import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
-  'contingency', 'covariance', 'correlation', 'linear_regression',
+  'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
@@ -29,6 +30,10 @@ export interface Query {
   bins?: number[];
   /** Response of linear_regression. */
   target?: string;
+  /** marginal: bin edges of each column, in the order of columns ([] for a categorical column). */
+  edges?: number[][];
+  /** marginal: the tables, each a list of indices into columns (default: one table of all columns). */
+  tables?: number[][];
 }
 
 export class QueryError extends Error {
@@ -101,6 +106,7 @@ export function validateQuery(q: Query, schema: Schema): void {
   if (new Set(q.columns).size !== q.columns.length) throw new QueryError(`${q.kind}: columns [${q.columns.join(', ')}] contain a duplicate`);
   if (q.bins !== undefined && q.kind !== 'histogram') throw new QueryError(`bins only apply to histogram queries, not ${q.kind}`);
   if (q.target !== undefined && q.kind !== 'linear_regression') throw new QueryError(`target only applies to linear_regression, not ${q.kind}`);
+  if ((q.edges !== undefined || q.tables !== undefined) && q.kind !== 'marginal') throw new QueryError(`edges and tables only apply to marginal queries, not ${q.kind}`);
   switch (q.kind) {
     case 'count':
       arity(q, 0, 'no columns (columns: [])');
@@ -142,6 +148,9 @@ export function validateQuery(q: Query, schema: Schema): void {
       if (q.columns.includes(q.target)) throw new QueryError(`linear_regression: target "${q.target}" is also a predictor`);
       break;
     }
+    case 'marginal':
+      validateMarginal(q, cols);
+      break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
 }
@@ -152,9 +161,9 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 /** Checks the shape of a JSON query (types only; validateQuery checks it against a schema). */
 export function parseQueryJson(json: unknown): Query {
-  if (!isObject(json)) throw new QueryError('query: expected an object { kind, columns, filter, bins?, target? }');
+  if (!isObject(json)) throw new QueryError('query: expected an object { kind, columns, filter, bins?, target?, edges?, tables? }');
   for (const k of Object.keys(json)) {
-    if (!['kind', 'columns', 'filter', 'bins', 'target'].includes(k)) throw new QueryError(`query: unknown field "${k}"`);
+    if (!['kind', 'columns', 'filter', 'bins', 'target', 'edges', 'tables'].includes(k)) throw new QueryError(`query: unknown field "${k}"`);
   }
   const kind = json.kind;
   if (typeof kind !== 'string' || !(QUERY_KINDS as readonly string[]).includes(kind)) {
@@ -185,6 +194,16 @@ export function parseQueryJson(json: unknown): Query {
     if (typeof json.target !== 'string') throw new QueryError('query.target: expected a column name');
     q.target = json.target;
   }
+  const lists = (name: 'edges' | 'tables'): number[][] | undefined => {
+    const x = json[name];
+    if (x === undefined) return undefined;
+    if (!Array.isArray(x) || !x.every((l) => Array.isArray(l) && l.every((v) => typeof v === 'number'))) throw new QueryError(`query.${name}: expected an array of arrays of numbers`);
+    return (x as number[][]).map((l) => [...l]);
+  };
+  const edges = lists('edges');
+  if (edges !== undefined) q.edges = edges;
+  const tables = lists('tables');
+  if (tables !== undefined) q.tables = tables;
   return q;
 }
 
@@ -207,6 +226,10 @@ export function describeQuery(q: Query): string {
   let s: string;
   if (q.kind === 'linear_regression') s = `linear_regression(${q.target ?? '?'} ~ 1 + ${q.columns.join(' + ')})`;
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
+  else if (q.kind === 'marginal') {
+    const t = q.tables ?? [q.columns.map((_, i) => i)];
+    s = t.length <= 4 ? `marginal(${t.map((c) => c.map((i) => q.columns[i] ?? '?').join(' × ')).join('; ')})` : `marginal(${t.length} tables over ${q.columns.length} columns)`;
+  }
   else s = `${q.kind}(${q.columns.join(', ')})`;
   if (q.filter.length > 0) s += ` where ${q.filter.map(describePredicate).join(' and ')}`;
   return s;

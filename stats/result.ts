@@ -22,6 +22,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       vec('coefficients', r.coefficients); vec('standardErrors', r.standardErrors);
       out.push(['residualStdError', r.residualStdError], ['rSquared', r.rSquared]);
       break;
+    case 'marginal': r.tables.forEach((t, i) => vec(`tables[${i}].counts`, t.counts)); break;
   }
   return out;
 }
@@ -101,6 +102,15 @@ export function formatResult(r: QueryResult): string {
         table([['term', 'estimate', 'std. error'], ...r.terms.map((t, i) => [t, fmt(r.coefficients[i]!), fmt(r.standardErrors[i] ?? null)])]),
         `residual std. error ${fmt(r.residualStdError)} on ${r.dfResidual} df; R² = ${fmt(r.rSquared)}; n = ${fmt(r.n)}`,
       );
+      break;
+    case 'marginal':
+      for (const t of r.tables) {
+        const cols = t.columns.map((i) => r.columns[i]!);
+        let cells: string[][] = [[]];
+        for (const i of t.columns) cells = cells.flatMap((prefix) => r.levels[i]!.map((l) => [...prefix, l]));
+        lines.push(table([[...cols, 'count'], ...cells.map((c, j) => [...c, fmt(t.counts[j]!)])]));
+      }
+      lines.push(`n = ${fmt(r.n)}`);
       break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);

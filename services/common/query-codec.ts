@@ -17,6 +17,8 @@ export function queryFromProto(spec: QuerySpec | undefined): Query {
   };
   if (spec.bins.length > 0) json['bins'] = spec.bins;
   if (spec.target !== '') json['target'] = spec.target;
+  if (spec.edges.length > 0) json['edges'] = spec.edges.map((e) => e.edges);
+  if (spec.tables.length > 0) json['tables'] = spec.tables.map((t) => t.columns);
   return parseQueryJson(json);
 }
 
@@ -31,5 +33,7 @@ export function queryToProto(q: Query): QuerySpec {
     })),
     bins: q.bins ? [...q.bins] : [],
     target: q.target ?? '',
+    edges: q.edges ? q.edges.map((e) => ({ edges: [...e] })) : [],
+    tables: q.tables ? q.tables.map((t) => ({ columns: [...t] })) : [],
   };
 }

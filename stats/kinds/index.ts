@@ -2,6 +2,7 @@
 import type { QueryKind } from '../query.ts';
 import { contingency, frequency } from './categorical.ts';
 import { histogram } from './histogram.ts';
+import { marginal } from './marginal.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
 import type { KindDef } from './types.ts';
@@ -9,7 +10,7 @@ import { count, mean, sum, variance } from './univariate.ts';
 
 export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
-  linear_regression: linearRegression,
+  linear_regression: linearRegression, marginal,
 };
 
 export type * from './types.ts';

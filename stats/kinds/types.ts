@@ -34,6 +34,12 @@ export interface KindDef {
    * it: the sensitivity of the vector is then one entry's bound, not the sum over entries.
    */
   oneHot?: boolean;
+  /**
+   * The number k of entries every row adds to (each by at most its bound), when the query fixes
+   * it (marginal: one cell per table). Differential privacy treats such a vector like a one-hot
+   * one with L1 sensitivity k·g and L2 sensitivity √k·g, and one noise level for all entries.
+   */
+  rowEntries?(q: Query): number;
   layout(q: Query, schema: Schema): Entry[];
   rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms;
   finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
@@ -69,6 +75,14 @@ export interface LinearRegressionResult extends Base {
   dfResidual: number;
 }
 
+export interface MarginalResult extends Base {
+  kind: 'marginal'; columns: string[];
+  /** Levels of each column (categories or bins, then "(missing)"). */
+  levels: string[][];
+  /** Each table: its column indices and its counts, row-major (first column slowest). */
+  tables: { columns: number[]; counts: number[] }[];
+}
+
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
-  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult;
+  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult;

@@ -53,9 +53,19 @@ export interface Predicate {
   values: Value[];
 }
 
+/** Bin edges of one column of a marginal query (empty for a categorical column). */
+export interface ColumnEdges {
+  edges: number[];
+}
+
+/** One table of a marginal query: indices into QuerySpec.columns. */
+export interface MarginalTable {
+  columns: number[];
+}
+
 /**
  * kind: count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
- * linear_regression.
+ * linear_regression, marginal.
  */
 export interface QuerySpec {
   kind: string;
@@ -65,6 +75,10 @@ export interface QuerySpec {
   bins: number[];
   /** Response variable of linear_regression. */
   target: string;
+  /** marginal: bin edges per column, in the order of columns (empty for a categorical column). */
+  edges: ColumnEdges[];
+  /** marginal: the tables (none = one table over all columns). */
+  tables: MarginalTable[];
 }
 
 /**
@@ -544,8 +558,146 @@ export const Predicate: MessageFns<Predicate> = {
   },
 };
 
+function createBaseColumnEdges(): ColumnEdges {
+  return { edges: [] };
+}
+
+export const ColumnEdges: MessageFns<ColumnEdges> = {
+  encode(message: ColumnEdges, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.edges.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.edges) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ColumnEdges {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseColumnEdges();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.edges.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.edges.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ColumnEdges>): ColumnEdges {
+    return ColumnEdges.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ColumnEdges>): ColumnEdges {
+    const message = createBaseColumnEdges();
+    message.edges = object.edges?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMarginalTable(): MarginalTable {
+  return { columns: [] };
+}
+
+export const MarginalTable: MessageFns<MarginalTable> = {
+  encode(message: MarginalTable, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.columns.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.columns) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarginalTable {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarginalTable();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.columns.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.columns.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MarginalTable>): MarginalTable {
+    return MarginalTable.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MarginalTable>): MarginalTable {
+    const message = createBaseMarginalTable();
+    message.columns = object.columns?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseQuerySpec(): QuerySpec {
-  return { kind: "", columns: [], filter: [], bins: [], target: "" };
+  return { kind: "", columns: [], filter: [], bins: [], target: "", edges: [], tables: [] };
 }
 
 export const QuerySpec: MessageFns<QuerySpec> = {
@@ -568,6 +720,12 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     }
     if (message.target !== "") {
       writer.uint32(42).string(message.target);
+    }
+    for (const v of message.edges) {
+      ColumnEdges.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.tables) {
+      MarginalTable.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -635,6 +793,22 @@ export const QuerySpec: MessageFns<QuerySpec> = {
             message.target = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.edges.push(ColumnEdges.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tables.push(MarginalTable.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -657,6 +831,8 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     message.filter = object.filter?.map((e) => Predicate.fromPartial(e)) || [];
     message.bins = object.bins?.map((e) => e) || [];
     message.target = object.target ?? "";
+    message.edges = object.edges?.map((e) => ColumnEdges.fromPartial(e)) || [];
+    message.tables = object.tables?.map((e) => MarginalTable.fromPartial(e)) || [];
     return message;
   },
 };
