@@ -143,7 +143,14 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         checkReceipt(r, e, link.entry, link.head);
         report.receiptsChecked++;
       }
-      step(e);
+      try {
+        step(e);
+      } catch (err) {
+        if (err instanceof VerifyFailure) throw err;
+        if (err instanceof SecAggError) fail(`protocol replay: ${err.message}`);
+        // Anything else is a body that does not decode or does not fit its step (never a crash).
+        fail(`malformed body: ${(err as Error).message}`);
+      }
     });
     const end = file.from + file.entries.length;
     current = { index: end, kind: 'end' };
@@ -216,13 +223,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     if (s!.summary.status === 'partial') return;
     if (e.kind === EntryKind.BudgetRefund) return refund(s!, json<BudgetRefundRecord>(e.body));
     if (s!.finished) fail(`entry for query ${e.session} after its ${s!.summary.status === 'released' ? 'release' : 'failure'} (replayed or reordered)`);
-    try {
-      replay(s!, e);
-    } catch (err) {
-      if (err instanceof SecAggError) fail(`protocol replay: ${err.message}`);
-      if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) fail(`malformed body: ${err.message}`);
-      throw err;
-    }
+    replay(s!, e);
   }
 
   function planOptions(rec: QuerySubmittedRecord): { parties: number; ringBits: 32 | 64; dpGridBits?: number } {
