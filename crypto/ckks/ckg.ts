@@ -28,8 +28,10 @@ function checkKeyLevel(ctx: CkksContext, p: RnsPoly, field: string): void {
 /** Samples a fresh ternary secret s_i, returned in NTT form at the key level. */
 export function genSecretKeyShare(ctx: CkksContext, rng: RandomSource = cryptoRandom): SecretKeyShare {
   const s = ternaryVector(ctx.N, rng);
-  const poly = forwardNtt(fromSigned(s, ctx.moduli, ctx.N, ctx.keyLevel), ctx.moduli, ctx.N);
+  const coeffs = fromSigned(s, ctx.moduli, ctx.N, ctx.keyLevel);
+  const poly = forwardNtt(coeffs, ctx.moduli, ctx.N);
   s.fill(0);
+  coeffs.fill(0n);
   return poly;
 }
 
