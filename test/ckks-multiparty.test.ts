@@ -9,7 +9,7 @@ import { inverseNtt } from '../crypto/ckks/ntt.ts';
 import { loadCiphertext, loadSecretKey, saveBytes } from '../crypto/ckks/objects.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
 import { parsePcksShare, pcksAggregateShares, pcksGenShare, pcksKeySwitch, serializePcksShare } from '../crypto/ckks/pcks.ts';
-import { addPoly, subPoly, toCenteredBigInts } from '../crypto/ckks/rns.ts';
+import { addPoly, mulPoly, subPoly, toCenteredBigInts, truncateLevel } from '../crypto/ckks/rns.ts';
 import { aggregateShamirShares, genAdditiveShare, genShamirPolynomial, genShamirSecretShare, parseShamirShare, serializeShamirShare } from '../crypto/ckks/threshold.ts';
 import { SealScope } from '../crypto/ckks/seal.ts';
 import { randomBytes } from 'node:crypto';
@@ -86,6 +86,13 @@ describe('CKG: collective public key', () => {
 });
 
 describe('CKS: collective decryption by all n', () => {
+  it('without flooding, c0 + Σ s_i·c1 is bit-identical to SEAL decryption under Σ s_i', () => {
+    const ct = parseCiphertext(ctx, toNttForm(ctx, sum));
+    let m = ct.polys[0]!;
+    for (const s of secrets) m = addPoly(m, mulPoly(ct.polys[1]!, truncateLevel(s, ct.level, ctx.N), ctx.moduli, ctx.N), ctx.moduli, ctx.N);
+    expect(m).toEqual(parsePlaintext(ctx, sealDecryptUnderSum(sum)).poly);
+  });
+
   it('c0 + Σ h_i differs from SEAL decryption under Σ s_i only by the flooding noise', () => {
     const shares = secrets.map((s) => parseCksShare(ctx, serializeCksShare(ctx, cksGenShare(ctx, s, sum))));
     const pt = cksKeySwitch(ctx, sum, shares.reduce((a, b) => cksAggregateShares(ctx, a, b)));
