@@ -95,6 +95,15 @@ describe('SEAL codec refuses malformed bytes', () => {
       expect(fn).toThrow(msg);
     });
   }
+  it('accepts a residue of q − 1 and refuses exactly q (boundary of the range check)', () => {
+    const ct = parseCiphertext(ctx, bytes.ct);
+    const q = ctx.moduli[0]!;
+    ct.polys[1]![5] = q - 1n;
+    expect(() => parseCiphertext(ctx, serializeCiphertext(ctx, ct))).not.toThrow();
+    ct.polys[1]![5] = q;
+    expect(() => parseCiphertext(ctx, serializeCiphertext(ctx, ct))).toThrow(/residue .* not reduced/);
+  });
+
   it('serialize refuses a polynomial of the wrong length', () => {
     expect(() => serializePlaintext(ctx, { level: 1, scale: 1, poly: new BigUint64Array(5) })).toThrow(RangeError);
   });

@@ -86,10 +86,17 @@ function writeParms(ctx: CkksContext, dv: DataView, off: number, level: number):
 function checkResidues(ctx: CkksContext, data: BigUint64Array, level: number, field: string): void {
   const N = ctx.N;
   const blocks = data.length / N;
+  // Compare as (hi, lo) u32 halves: no BigInt per residue.
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.length * 2);
   for (let b = 0; b < blocks; b++) {
     const q = ctx.moduli[b % level]!;
+    const qHi = Number(q >> 32n);
+    const qLo = Number(q & 0xffffffffn);
     for (let i = b * N, end = i + N; i < end; i++) {
-      if (data[i]! >= q) throw new RangeError(`${field}: residue ${i} is not reduced modulo its prime`);
+      const hi = words[2 * i + 1]!;
+      if (hi > qHi || (hi === qHi && words[2 * i]! >= qLo)) {
+        throw new RangeError(`${field}: residue ${i} is not reduced modulo its prime`);
+      }
     }
   }
 }
