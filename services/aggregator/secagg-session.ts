@@ -52,6 +52,8 @@ export class SecAggSession {
   readonly #members = new Set<string>();
   /** The envelope of the message being delivered (set only during a synchronous deliver). */
   #envelope: Envelope | undefined;
+  /** A failed transcript write: nothing unlogged may count, so the session fails after the round. */
+  #transcriptFailure: Error | undefined;
 
   constructor(ctx: SessionContext, req: SessionRequest) {
     this.#ctx = ctx;
@@ -186,6 +188,18 @@ export class SecAggSession {
     });
   }
 
+  #tryLogParty(party: string): boolean {
+    try {
+      this.#logParty(party);
+      return true;
+    } catch (e) {
+      this.#transcriptFailure ??= e as Error;
+      this.#members.delete(party);
+      this.#ctx.log('error', 'transcript write failed; the session will fail', { session: this.#req.sessionId, party, error: (e as Error).message });
+      return false;
+    }
+  }
+
   #broadcast(ids: readonly string[], body: Parameters<NonNullable<ReturnType<PartyGateway['connection']>>['send']>[0]): void {
     for (const id of ids) this.#ctx.gateway.connection(id)?.send(body);
   }
@@ -195,7 +209,7 @@ export class SecAggSession {
     const { log, gateway } = this.#ctx;
     const handler: RoundHandler = (party, body) => {
       if (body.$case === 'refusal' && body.value.sessionId === this.#req.sessionId) {
-        this.#logParty(party);
+        if (!this.#tryLogParty(party)) return 'refused';
         this.#refusals.set(party, body.value.reason);
         this.#members.delete(party);
         log('info', 'party refused', { session: this.#req.sessionId, party, stage, reason: body.value.reason });
@@ -203,7 +217,7 @@ export class SecAggSession {
       }
       try {
         const outcome = accept(party, body);
-        if (outcome === 'accepted') this.#logParty(party);
+        if (outcome === 'accepted' && !this.#tryLogParty(party)) return 'refused';
         return outcome;
       } catch (e) {
         this.#members.delete(party);
@@ -216,6 +230,7 @@ export class SecAggSession {
     this.#round = round;
     await round.done;
     this.#round = undefined;
+    if (this.#transcriptFailure) throw this.#transcriptFailure;
     for (const p of round.timedOut) {
       log('warn', 'party timed out', { session: this.#req.sessionId, party: p, stage });
       this.#members.delete(p);
