@@ -16,7 +16,7 @@ import { loadPublicKey, saveBytes, zeroPlaintext } from './objects.ts';
 import type { CkksContext } from './params.ts';
 import { addPoly, mulPoly, truncateLevel } from './rns.ts';
 import type { RnsPoly } from './rns.ts';
-import { cryptoRandom, gaussianVector, powerOfTwoSigma2 } from './sampler.ts';
+import { cryptoRandom, gaussianNumbers, powerOfTwoSigma2 } from './sampler.ts';
 import type { RandomSource } from './sampler.ts';
 import { SealScope } from './seal.ts';
 
@@ -46,7 +46,7 @@ export function pcksGenShare(
   enc.encrypt(zero, z);
   // Flooding noise enters in coefficient form through SEAL's own NTT (|e| < 2^53 as Numbers).
   const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
-  const flood = gaussianVector(ctx.N, powerOfTwoSigma2(ctx.params.floodingSigmaBits), rng).map(Number);
+  const flood = gaussianNumbers(ctx.N, powerOfTwoSigma2(ctx.params.floodingSigmaBits), rng);
   addScaledToC0(ctx, ev, z, ct.level, flood);
   flood.fill(0);
   const u = parseCiphertext(ctx, saveBytes(ctx, z, 'encryptionOfZero'), 'encryptionOfZero');

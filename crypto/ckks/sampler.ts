@@ -187,10 +187,10 @@ function isqrt(n: bigint): bigint {
 }
 
 /**
- * Discrete Gaussian D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact,
- * for σ < 2^39. E.g. σ = 3.2 is (256n, 25n); σ = 2^30 is (2n ** 60n, 1n).
+ * A sampler of D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact, for σ < 2^39;
+ * the constants are computed once. Samples are returned as Numbers (|x| < 2^53 for such σ).
  */
-export function discreteGaussian(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom): bigint {
+export function discreteGaussianSampler(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom): () => number {
   if (sigma2Num <= 0n || sigma2Den <= 0n) throw new RangeError('discreteGaussian: σ² must be positive');
   const tBig = isqrt(sigma2Num / sigma2Den) + 1n;
   if (tBig >= 2n ** 40n) throw new RangeError('discreteGaussian: σ must be below 2^39');
@@ -198,14 +198,22 @@ export function discreteGaussian(sigma2Num: bigint, sigma2Den: bigint, rng: Rand
   const w = wordsOf(rng);
   const den = 2n * sigma2Num * tBig * tBig * sigma2Den;
   const small = den < 2n ** 40n;
-  for (;;) {
-    const y = discreteLaplaceNum(t, w);
-    const num = BigInt(Math.abs(y)) * tBig * sigma2Den - sigma2Num;
-    // γ = (|y| − σ²/t)² / (2σ²)
-    const g = num * num;
-    const accept = small && g < 2n ** 53n ? bernoulliExpNum(Number(g), Number(den), w) : bernoulliExpBig(g, den, w);
-    if (accept) return BigInt(y);
-  }
+  const scale = tBig * sigma2Den;
+  return () => {
+    for (;;) {
+      const y = discreteLaplaceNum(t, w);
+      const num = BigInt(Math.abs(y)) * scale - sigma2Num;
+      // γ = (|y| − σ²/t)² / (2σ²)
+      const g = num * num;
+      const accept = small && g < 2n ** 53n ? bernoulliExpNum(Number(g), Number(den), w) : bernoulliExpBig(g, den, w);
+      if (accept) return y;
+    }
+  };
+}
+
+/** One sample of D_{Z,σ} with σ² = sigma2Num / sigma2Den (see discreteGaussianSampler). */
+export function discreteGaussian(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom): bigint {
+  return BigInt(discreteGaussianSampler(sigma2Num, sigma2Den, rng)());
 }
 
 /** σ² as an exact fraction for σ = 3.2 (the RLWE error of SEAL and the HE standard). */
@@ -219,8 +227,17 @@ export function powerOfTwoSigma2(bits: number): [bigint, bigint] {
 
 /** N discrete Gaussian integers with variance σ² = num/den. */
 export function gaussianVector(N: number, sigma2: readonly [bigint, bigint], rng: RandomSource = cryptoRandom): bigint[] {
+  const sample = discreteGaussianSampler(sigma2[0], sigma2[1], rng);
   const out = new Array<bigint>(N);
-  for (let i = 0; i < N; i++) out[i] = discreteGaussian(sigma2[0], sigma2[1], rng);
+  for (let i = 0; i < N; i++) out[i] = BigInt(sample());
+  return out;
+}
+
+/** N discrete Gaussian integers as a Float64Array (exact: σ < 2^39 keeps every sample < 2^53). */
+export function gaussianNumbers(N: number, sigma2: readonly [bigint, bigint], rng: RandomSource = cryptoRandom): Float64Array {
+  const sample = discreteGaussianSampler(sigma2[0], sigma2[1], rng);
+  const out = new Float64Array(N);
+  for (let i = 0; i < N; i++) out[i] = sample();
   return out;
 }
 
