@@ -137,6 +137,7 @@ export class CkksContext implements Disposable {
     this.context = s.track(new seal.SEALContext(parms, true, seal.SecLevelType.tc128));
     if (!this.context.parametersSet()) {
       const max = seal.CoeffModulus.MaxBitCount(params.N, seal.SecLevelType.tc128);
+      s[Symbol.dispose]();
       throw new RangeError(
         `params ${params.name}: SEAL refused the parameters (128-bit security allows at most ${max} modulus bits for N=${params.N})`,
       );
