@@ -71,7 +71,7 @@ beforeAll(async () => {
   exported = readFileSync(path, 'utf8');
   const partyEntries = file.entries.filter((l) => decodeEntry(l.entry).sender.startsWith('hospital-')).length;
   // Receipts are written by the party processes as they arrive: wait for the last ones.
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     receipts = loadReceipts([fed.receiptsDir]);
     if (receipts.length >= partyEntries) break;
     await new Promise((r) => setTimeout(r, 50));
