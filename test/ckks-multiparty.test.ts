@@ -129,7 +129,7 @@ describe('PCKS: switching to the analyst key', () => {
 });
 
 describe('threshold t-of-n', () => {
-  it('any t = 2 of n = 3 parties decrypt; Σ λ_j S_j equals Σ s_i; one party alone cannot', () => {
+  it('any t = 2 of n = 3 parties decrypt (CKS, and PCKS to the analyst); Σ λ_j S_j equals Σ s_i; one party alone cannot', () => {
     const t = 2;
     const points = [1, 2, 3];
     const polys = secrets.map((s) => genShamirPolynomial(ctx, t, s));
@@ -145,6 +145,17 @@ describe('threshold t-of-n', () => {
       const shares = additive.map((s) => cksGenShare(ctx, s, sum));
       const pt = cksKeySwitch(ctx, sum, shares.reduce((a, b) => cksAggregateShares(ctx, a, b)));
       expect(Array.from(decodePlaintext(ctx, pt))).toEqual(expected().slice(0, ctx.N));
+    }
+    // PCKS with the survivors' additive shares (one party dropped out): the analyst reads the sums
+    {
+      using scope = new SealScope();
+      const kg = scope.track(new ctx.seal.KeyGenerator(ctx.context));
+      const analystPk = saveBytes(ctx, scope.track(kg.createPublicKey()));
+      const active = [1, 3];
+      const shares = active.map((x) => pcksGenShare(ctx, genAdditiveShare(ctx, active, x, S[x - 1]!), analystPk, sum));
+      using analyst = new PackedDecryptor(ctx, saveBytes(ctx, scope.track(kg.secretKey())));
+      const got = analyst.decrypt([pcksKeySwitch(ctx, sum, shares.reduce((a, b) => pcksAggregateShares(ctx, a, b)))], ctx.N);
+      expect(Array.from(got)).toEqual(expected().slice(0, ctx.N));
     }
     // fewer than t: a lone party's (t−1 = 1) Lagrange share is not the secret, decryption is noise
     const lone = genAdditiveShare(ctx, [2], 2, S[1]!);
