@@ -135,8 +135,15 @@ function bernoulliExpNum(n: number, d: number, w: Words): boolean {
   }
   let k = 1;
   while (d * k < SAFE && uniformNum(d * k, w) < rest) k++;
-  if (d * k >= SAFE) return bernoulliExpBig(BigInt(rest), BigInt(d), w);
+  // Past 2^53 the same loop continues exactly in BigInt (reached with probability < 1/8192!).
+  if (d * k >= SAFE) return bernoulliExpLoopBig(BigInt(rest), BigInt(d), BigInt(k), w);
   return (k & 1) === 1;
+}
+
+/** The K loop of CKS20 Algorithm 1 from K = k on: Bernoulli(rest/(d·K)) until the first failure. */
+function bernoulliExpLoopBig(rest: bigint, d: bigint, k: bigint, w: Words): boolean {
+  while (bernoulliBig(rest, d * k, w)) k++;
+  return (k & 1n) === 1n;
 }
 
 function bernoulliExpBig(n: bigint, d: bigint, w: Words): boolean {
@@ -145,9 +152,7 @@ function bernoulliExpBig(n: bigint, d: bigint, w: Words): boolean {
     if (!bernoulliExpNum(1, 1, w)) return false;
     rest -= d;
   }
-  let k = 1n;
-  while (bernoulliBig(rest, d * k, w)) k++;
-  return (k & 1n) === 1n;
+  return bernoulliExpLoopBig(rest, d, 1n, w);
 }
 
 /** Bernoulli(exp(−n/d)) for n/d ≥ 0 (CKS20 Algorithm 1), exact. */
