@@ -6,10 +6,9 @@
  * with enough decryptions, s_i. The result c0 + Σ h_i = m + e is a SEAL Plaintext.
  * In t-of-n mode, s_i is the additive share from threshold.ts's genAdditiveShare.
  */
-import { parseCiphertext, parsePlaintext, serializePlaintext } from './codec.ts';
+import { parseCiphertext, parsePlaintext, serializeCiphertext, serializePlaintext } from './codec.ts';
 import type { CiphertextData } from './codec.ts';
 import { toNttForm } from './encoder.ts';
-import { forwardNtt } from './ntt.ts';
 import type { CkksContext } from './params.ts';
 import { addPoly, fromSigned, levelOf, mulPoly, truncateLevel } from './rns.ts';
 import type { RnsPoly } from './rns.ts';
@@ -20,10 +19,17 @@ import type { SecretKeyShare } from './ckg.ts';
 /** A CKS decryption share h_i at the ciphertext's level, NTT form. */
 export type CKSShare = RnsPoly;
 
-/** Flooding noise (σ = 2^params.floodingSigmaBits, exact discrete Gaussian) in NTT form at `level`. */
+/**
+ * Flooding noise (σ = 2^params.floodingSigmaBits, exact discrete Gaussian) in NTT form at
+ * `level`. SEAL does the NTT: the coefficient-form pair (e, e) is transformed as a ciphertext
+ * (the TypeScript NTT gives the same result, test ckks-ntt, but is ~10× slower).
+ */
 export function floodingNoiseNtt(ctx: CkksContext, level: number, rng: RandomSource = cryptoRandom): RnsPoly {
   const e = gaussianVector(ctx.N, powerOfTwoSigma2(ctx.params.floodingSigmaBits), rng);
-  return forwardNtt(fromSigned(e, ctx.moduli, ctx.N, level), ctx.moduli, ctx.N);
+  const coeffs = fromSigned(e, ctx.moduli, ctx.N, level);
+  if (coeffs.every((x) => x === 0n)) return coeffs; // SEAL refuses a transparent ciphertext
+  const pair = serializeCiphertext(ctx, { level, isNttForm: false, scale: 1, correctionFactor: 1n, polys: [coeffs, coeffs] });
+  return parseCiphertext(ctx, toNttForm(ctx, pair)).polys[0]!;
 }
 
 /**
