@@ -37,6 +37,8 @@ export interface LocalFederationOptions {
   federation?: string;
   /** TLS for every connection: the aggregator's certificate and key, and the CA that parties and analysts trust. */
   tls?: { certPath: string; keyPath: string; caPath: string };
+  /** Enable the multiparty CKKS backend: aggregator --ckks, parties allow backend "ckks" (key ceremony at start). */
+  ckks?: boolean;
 }
 
 export interface PartyProcess {
@@ -91,6 +93,27 @@ export class LocalFederation {
     return join(this.dir, 'aggregator');
   }
 
+  /** A party's state directory (its budget ledger and CKKS key share): the CLI default, DIR_OF_KEY/ID-state. */
+  partyStateDir(index: number): string {
+    return join(this.dir, `${this.parties[index]!.id}-state`);
+  }
+
+  /** Waits until the CKKS key ceremony has produced the collective key; returns its SHA-256. */
+  async waitCollectiveKey(timeoutMs = 60_000): Promise<string> {
+    const client = this.client();
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const k = await client.getCollectiveKey();
+        if (k.status === 'ready') return k.publicKeySha256;
+        if (Date.now() > deadline) throw new Error(`no collective CKKS key within ${timeoutMs} ms (${k.status}: ${k.message}); see logs in ${this.dir}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      client.close();
+    }
+  }
+
   /** Where the parties keep the aggregator's signed transcript receipts (one file per party). */
   get receiptsDir(): string {
     return join(this.dir, 'receipts');
@@ -112,7 +135,7 @@ export class LocalFederation {
       const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
       if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
       const policyPath = join(opts.dir, `${id}.policy.json`);
-      writeFileSync(policyPath, JSON.stringify({ ...LOCAL_POLICY, ...(opts.partyPolicy?.[i] ?? {}) }));
+      writeFileSync(policyPath, JSON.stringify({ ...LOCAL_POLICY, ...(opts.ckks ? { allowedBackends: ['secagg', 'ckks'] } : {}), ...(opts.partyPolicy?.[i] ?? {}) }));
       args.push('--policy', policyPath);
       f.parties.push({ id, index: i, child: undefined, args });
     }
@@ -126,7 +149,7 @@ export class LocalFederation {
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
       '--budget-rho', String(opts.budgetRho ?? 10), ...(opts.allowExact === false ? [] : ['--allow-exact']),
-      ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []),
+      ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
     ];
     await f.startAggregator();
     for (const p of f.parties) f.startParty(p.index);

@@ -118,7 +118,7 @@ describe('bad inputs get clear errors and the services keep running', () => {
 
   it('truncated protobuf messages on both services get an error status, not a crash', async () => {
     const raw = new Client(fed.address, credentials.createInsecure());
-    const full = SubmitQueryRequest.encode({ query: { kind: 'count', columns: [], filter: [], bins: [], target: '', edges: [], tables: [] }, backend: 'secagg', analyst: 'x', privacy: undefined }).finish();
+    const full = SubmitQueryRequest.encode({ query: { kind: 'count', columns: [], filter: [], bins: [], target: '', edges: [], tables: [] }, backend: 'secagg', analyst: 'x', privacy: undefined, analystPublicKey: new Uint8Array(0) }).finish();
     const truncated = Buffer.from(full.subarray(0, 5)); // cut inside the nested QuerySpec
     const err = await new Promise<ServiceError | null>((resolve) => {
       raw.makeUnaryRequest('/blindsum.v1.AnalystService/SubmitQuery', (b: Buffer) => b, (b: Buffer) => b, truncated, new Metadata(), {}, (e) => resolve(e));

@@ -22,6 +22,8 @@ export interface AggregatorConfig {
   budgetRho: number;
   /** Allow queries without differential privacy (off by default). */
   allowExact: boolean;
+  /** Run the multiparty CKKS backend: key ceremony and backend "ckks" (loads node-seal). */
+  ckks: boolean;
 }
 
 export interface AggregatorConfigInput {
@@ -37,6 +39,7 @@ export interface AggregatorConfigInput {
   tlsKeyPath?: string;
   budgetRho?: number;
   allowExact?: boolean;
+  ckks?: boolean;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -69,7 +72,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false,
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -17,6 +17,8 @@ import { queryFromProto, queryToProto } from '../common/query-codec.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway } from './gateway.ts';
 import { SecAggSession } from './secagg-session.ts';
+import type { CkksBackend, CkksPrepared } from './ckks-backend.ts';
+import { CkksSession } from './ckks-session.ts';
 import type { AggregatorStore, StoredEvent } from './store.ts';
 import { EntryKind } from '../../crypto/transcript.ts';
 import { schemaDigest } from '../../stats/index.ts';
@@ -25,7 +27,7 @@ import {
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 
-export const BACKENDS = ['secagg'] as const;
+export const BACKENDS = ['secagg', 'ckks'] as const;
 const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export interface QueryServiceOptions {
@@ -41,6 +43,8 @@ export interface QueryServiceOptions {
   /** Whether queries without differential privacy may run (tests and demos; off by default). */
   allowExact: boolean;
   log: Logger;
+  /** The multiparty CKKS backend (aggregators started with --ckks). */
+  ckks?: CkksBackend;
 }
 
 /** Test-only: hold a query after unmasking, before its release, so a test can SIGKILL there. */
@@ -53,7 +57,7 @@ interface Dp {
 
 export class QueryService {
   readonly #o: QueryServiceOptions;
-  readonly #sessions = new Map<string, SecAggSession>();
+  readonly #sessions = new Map<string, SecAggSession | CkksSession>();
   readonly #events = new EventEmitter();
   readonly #running = new Set<Promise<void>>();
 
@@ -65,16 +69,17 @@ export class QueryService {
         const sessionId = 'value' in body && typeof (body.value as { sessionId?: unknown }).sessionId === 'string' ? (body.value as { sessionId: string }).sessionId : '';
         const session = this.#sessions.get(sessionId);
         if (session) session.deliver(partyId, body, envelope);
-        else o.log('warn', 'message for an unknown session ignored', { party: partyId, type: body.$case, session: sessionId || undefined });
+        else if (!o.ckks?.deliver(partyId, body, envelope)) o.log('warn', 'message for an unknown session ignored', { party: partyId, type: body.$case, session: sessionId || undefined });
       },
       onDisconnect: (partyId) => {
         for (const s of this.#sessions.values()) s.disconnected(partyId);
+        o.ckks?.disconnected(partyId);
       },
     });
   }
 
   /** Validates, plans (overflow check) and persists the query, then starts it. */
-  submit(spec: QuerySpec | undefined, backend: string, analyst: string, privacy?: PrivacySpec): { queryId: string; plan: Plan } {
+  submit(spec: QuerySpec | undefined, backend: string, analyst: string, privacy?: PrivacySpec, analystPublicKey: Uint8Array = new Uint8Array(0)): { queryId: string; plan: Plan } {
     const { schema, roster, ringBits, store } = this.#o;
     if (!ANALYST.test(analyst)) throw invalidArgument(`analyst: ${JSON.stringify(analyst)} is not a valid analyst name (letters, digits, . _ @ -)`);
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend}" is not available; choose one of: ${BACKENDS.join(', ')}`);
@@ -91,6 +96,8 @@ export class QueryService {
       const rho = privacyRho(privacy!);
       dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }) };
     }
+    if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
+    const ckks = backend === 'ckks' ? this.#o.ckks!.prepare(plan, dp?.noise, analystPublicKey) : undefined;
     const queryId = randomUUID();
     const canonical = queryToProto(query);
     const submittedAtMs = Date.now();
@@ -112,20 +119,41 @@ export class QueryService {
       }
     });
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp).finally(() => this.#running.delete(p));
+    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, ckks).finally(() => this.#running.delete(p));
     this.#running.add(p);
     return { queryId, plan };
   }
 
-  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined): Promise<void> {
+  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, ckks?: CkksPrepared): Promise<void> {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
-    const session = new SecAggSession(
+    const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
+    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest };
+    const session = ckks ? this.#o.ckks!.session({ progress }, req, ckks) : new SecAggSession(
       { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
       { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest },
     );
     this.#sessions.set(queryId, session);
     try {
+      if (session instanceof CkksSession) {
+        // The aggregate exists only encrypted to the analyst's key: the analyst's client decrypts
+        // and post-processes it; the aggregator stores the ciphertexts and the data-independent DP figures.
+        const out = await session.run();
+        const k = out.contributors.length;
+        const release = this.#o.ckks!.release(out, ckks!, plan);
+        const entryNames = plan.entries.map((e) => e.name);
+        const released: ReleasedRecord = { queryId, contributors: out.contributors, exactSums: [], scaleBits: plan.scaleBits, entryNames, resultJson: '' };
+        this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
+        store.transaction(() => {
+          this.#o.ckks!.saveRelease(queryId, release);
+          store.finish(queryId, {
+            status: 'done', entryNames, contributors: out.contributors, refusals: out.refusals, scaleBits: plan.scaleBits, finishedAtMs: Date.now(),
+            ...(dp ? { rhoSpent: spentRho(dp.noise, k), noiseStd: noiseStd(dp.noise, plan, k) } : {}),
+          });
+        });
+        this.#emit(queryId, 'done', `released encrypted to the analyst's key: aggregate of ${k} parties (${out.contributors.join(', ')}); key switched by ${out.decryptors.join(', ')}`, true);
+        return;
+      }
       const outcome = await session.run();
       const sums = ringDecode(outcome.sum, plan.ringBits);
       if (HOLD_BEFORE_RELEASE) {

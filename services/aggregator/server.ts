@@ -5,7 +5,7 @@
 import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   AnalystServiceService, PartyGatewayServiceService,
-  type GetBudgetRequest, type GetBudgetResponse, type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
+  type GetBudgetRequest, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest,
 } from '../../gen/blindsum/v1/blindsum.ts';
 import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
@@ -18,6 +18,7 @@ import { QueryService } from './queries.ts';
 import { AggregatorStore } from './store.ts';
 import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
+import { CkksBackend } from './ckks-backend.ts';
 
 export interface Aggregator {
   readonly config: AggregatorConfig;
@@ -45,16 +46,19 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, config.budgetRho);
+  const ckks = config.ckks
+    ? new CkksBackend({ db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log })
+    : undefined;
   const queries = new QueryService({
     store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,
-    allowExact: config.allowExact, log,
+    allowExact: config.allowExact, log, ...(ckks ? { ckks } : {}),
   });
   const server = new Server(SERVER_OPTIONS);
 
   server.addService(PartyGatewayServiceService, { connect: gateway.connect });
   server.addService(AnalystServiceService, {
     submitQuery: unary<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => {
-      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous', req.privacy);
+      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous', req.privacy, req.analystPublicKey);
       return { queryId, planDigest: plan.digest };
     }),
     getResult: unary<GetResultRequest, GetResultResponse>(log, (req) => {
@@ -65,8 +69,14 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
         entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
         planDigest: q.planDigest, submittedAtMs: BigInt(q.submittedAtMs), finishedAtMs: BigInt(q.finishedAtMs),
         rhoCharged: q.rhoCharged, rhoSpent: q.rhoSpent, noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson,
-        exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits,
+        exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits, ckks: q.backend === 'ckks' ? ckks?.storedRelease(q.id) : undefined,
       };
+    }),
+    getCollectiveKey: unary<GetCollectiveKeyRequest, GetCollectiveKeyResponse>(log, () => {
+      if (!ckks) {
+        return { status: 'disabled', message: 'this aggregator runs without the CKKS backend (start it with --ckks)', ceremonyId: '', params: '', publicKey: new Uint8Array(0), publicKeySha256: '', rosterDigest: '', threshold: config.roster.threshold, parties: [], createdAtMs: 0n };
+      }
+      return ckks.collectiveKey();
     }),
     getBudget: unary<GetBudgetRequest, GetBudgetResponse>(log, (req) => {
       const s = budget.status(req.analyst);
@@ -116,6 +126,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       gateway.closeAll();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await queries.drain();
+      await ckks?.close();
       store.close();
       transcript.close();
     },

@@ -4,6 +4,7 @@
  */
 import { EntryKind } from '../../crypto/transcript.ts';
 import type { PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { CkksEntryKind } from '../common/ckks-kinds.ts';
 
 /** query/submitted: the query as accepted from the analyst and its fixed-point plan. */
 export interface QuerySubmittedRecord {
@@ -70,6 +71,12 @@ const KIND_OF: Partial<Record<PartyCase, string>> = {
   maskedInput: EntryKind.MaskedInput,
   consistencyCheck: EntryKind.ConsistencyCheck,
   unmasking: EntryKind.Unmasking,
+  crsCommit: CkksEntryKind.CRSCommit,
+  crsReveal: CkksEntryKind.CRSReveal,
+  ckgShare: CkksEntryKind.CKGShare,
+  ckgConfirm: CkksEntryKind.CKGConfirm,
+  encryptedInput: CkksEntryKind.EncryptedInput,
+  pcksShare: CkksEntryKind.PCKSShare,
 };
 
 /** The entry kind of a party round message, or undefined for messages that are not logged. */

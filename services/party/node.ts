@@ -17,6 +17,7 @@ import type { PartyConfig } from './config.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PartyLedger } from './ledger.ts';
 import { PartySessions, type Reply, type ReplyStage } from './sessions.ts';
+import { CkksParty, type CkksReplyStage } from './ckks-sessions.ts';
 
 export const SOFTWARE_VERSION = 'blindsum/0.1.0';
 const BACKOFF_MIN_MS = 250;
@@ -27,7 +28,7 @@ const BACKOFF_MAX_MS = 30_000;
  * BLINDSUM_TEST_EXIT_AFTER names a protocol stage, the process exits right after sending its
  * message for that stage, as a crashed hospital node would.
  */
-const EXIT_AFTER = process.env['BLINDSUM_TEST_EXIT_AFTER'] as ReplyStage | undefined;
+const EXIT_AFTER = process.env['BLINDSUM_TEST_EXIT_AFTER'] as ReplyStage | CkksReplyStage | undefined;
 
 export type PartyState = 'connecting' | 'authenticating' | 'connected' | 'backoff' | 'closed';
 
@@ -44,6 +45,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), GRPC_OPTIONS);
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   const sessions = new PartySessions(config, log, ledger);
+  const ckks = new CkksParty(config, log, ledger);
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let state: PartyState = 'closed';
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
@@ -72,6 +74,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
   const scheduleReconnect = (why: string): void => {
     call = undefined;
     sessions.abortAll();
+    ckks.abortAll();
     if (stopping) return;
     state = 'backoff';
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
@@ -120,6 +123,21 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
             return;
           }
           default: {
+            if (ckks.accepts(body)) {
+              // CKKS steps are asynchronous (node-seal loads on first use); replies keep message order.
+              void ckks.handle(body).then(({ reply, stage }) => {
+                if (!reply || dying) return;
+                const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
+                if (crash) dying = true;
+                send(seal(reply), () => {
+                  if (crash) {
+                    log('warn', `test fault injection: exiting after ${stage}`);
+                    setTimeout(() => process.exit(75), 200);
+                  }
+                });
+              });
+              return;
+            }
             const { reply, stage } = sessions.handle(body);
             if (!reply) return;
             const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
@@ -158,6 +176,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
       stopping = true;
       if (timer) clearTimeout(timer);
       sessions.abortAll();
+      ckks.abortAll();
       const c = call;
       call = undefined;
       if (c) {

@@ -8,13 +8,12 @@
 import { ringBytes, ringEncode } from '../../crypto/ring.ts';
 import { SecAggClient, type SecAggParams } from '../../crypto/secagg.ts';
 import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
-import { countMatching, DP_GRID_BITS, localStatistics, noiseShare, planNoise, planQuery, validateQuery, describeQuery } from '../../stats/index.ts';
-import { cryptoRandomSource } from '../../crypto/dp/random.ts';
+import { describeQuery } from '../../stats/index.ts';
 import type { PartyLedger } from './ledger.ts';
 import type { Logger } from '../common/errors.ts';
 import { publicMessage } from '../common/errors.ts';
-import { queryFromProto } from '../common/query-codec.ts';
 import type { PartyConfig } from './config.ts';
+import { prepareContribution, Refuse } from './contribution.ts';
 
 type Body = NonNullable<AggregatorMessage['body']>;
 export type Reply = NonNullable<PartyMessage['body']>;
@@ -31,8 +30,6 @@ interface Session {
   ringBits: 32 | 64;
   vectorLength: number;
 }
-
-class Refuse extends Error {}
 
 const MAX_SESSIONS = 64;
 
@@ -122,44 +119,11 @@ export class PartySessions {
   }
 
   #start(req: StartSession): Reply {
-    const { roster, schema, policy, dataset, identity } = this.#cfg;
+    const { roster, identity } = this.#cfg;
     const self = identity.id;
-    if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
     if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
     if (this.#sessions.size >= MAX_SESSIONS) throw new Refuse(`too many concurrent sessions (${MAX_SESSIONS})`);
-    if (!policy.allowedBackends.has(req.backend)) throw new Refuse(`backend "${req.backend}" is not allowed by this party's policy`);
-    if (req.backend !== 'secagg') throw new Refuse(`backend "${req.backend}" is not supported by this party`);
-    const query = queryFromProto(req.query);
-    validateQuery(query, schema);
-    if (!policy.allowedKinds.has(query.kind)) throw new Refuse(`query kind "${query.kind}" is not allowed by this party's policy`);
-    if (req.threshold !== roster.threshold) throw new Refuse(`threshold ${req.threshold} differs from the roster's t = ${roster.threshold}`);
-    if (req.ringBits !== 32 && req.ringBits !== 64) throw new Refuse(`ring size 2^${req.ringBits} is not supported`);
-    const parties = [...req.parties];
-    const sorted = [...parties].sort();
-    if (parties.some((p, i) => p !== sorted[i]) || new Set(parties).size !== parties.length) throw new Refuse('participant list is not sorted and unique');
-    for (const p of parties) if (!roster.publicKeys.has(p)) throw new Refuse(`participant "${p}" is not on this party's roster`);
-    if (!parties.includes(self)) throw new Refuse('this party is not in the participant list');
-    if (parties.length < roster.threshold) throw new Refuse(`only ${parties.length} participants; the threshold is ${roster.threshold}`);
-    const rho = req.rho;
-    if (!(rho >= 0) || !Number.isFinite(rho)) throw new Refuse('malformed privacy cost');
-    if (rho === 0 && !policy.allowExact) throw new Refuse("this party answers only differentially private queries (policy allowExact is false)");
-    if (rho > policy.maxRhoPerQuery) throw new Refuse(`query rho = ${rho} exceeds this party's per-query maximum ${policy.maxRhoPerQuery} (policy maxRhoPerQuery)`);
-    if (rho > 0) {
-      const why = this.#ledger.check(rho);
-      if (why) throw new Refuse(why);
-    }
-    const n = roster.parties.length;
-    const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: req.ringBits });
-    if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
-    const matching = countMatching(dataset, query.filter);
-    const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
-    const cohort = Math.min(matching, rowsUsed);
-    if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort)`);
-    if (rho > 0) {
-      // This party's share of the distributed Skellam noise, planned by the party itself.
-      const noise = noiseShare(planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }), cryptoRandomSource());
-      for (let i = 0; i < sums.length; i++) sums[i]! += noise[i]!;
-    }
+    const { query, plan, sums, rowsUsed, rho, parties } = prepareContribution(this.#cfg, this.#ledger, req, 'secagg');
     const input = ringEncode(sums, plan.ringBits);
     const params: SecAggParams = { sessionId: req.sessionId, parties, threshold: roster.threshold, ringBits: plan.ringBits, vectorLength: plan.entries.length };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);

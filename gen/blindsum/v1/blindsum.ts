@@ -95,10 +95,17 @@ export interface SubmitQueryRequest {
   query:
     | QuerySpec
     | undefined;
-  /** "secagg" (pairwise-mask secure aggregation). */
+  /** "secagg" (pairwise-mask secure aggregation) or "ckks" (multiparty CKKS). */
   backend: string;
   analyst: string;
-  privacy: Privacy | undefined;
+  privacy:
+    | Privacy
+    | undefined;
+  /**
+   * "ckks": the analyst's own CKKS public key (SEAL PublicKey bytes, the federation's parameter
+   * set; blindsum analyst-keygen). The aggregate is re-encrypted to it; only its owner decrypts.
+   */
+  analystPublicKey: Uint8Array;
 }
 
 export interface SubmitQueryResponse {
@@ -163,6 +170,58 @@ export interface GetResultResponse {
   rhoSpent: number;
   noiseStd: number[];
   uncertaintyJson: string;
+  /**
+   * Backend "ckks": the aggregate re-encrypted to the analyst's key. The aggregator cannot read
+   * it, so result_json, aggregate, exact_sums and uncertainty_json are empty: the analyst's client
+   * decrypts and post-processes (client/analyst.ts).
+   */
+  ckks: CkksRelease | undefined;
+}
+
+/** The encrypted release of a CKKS query and what the analyst's client needs to finish it. */
+export interface CkksRelease {
+  /** Parameter set (crypto/ckks/params.ts), e.g. N8192. */
+  params: string;
+  /** Hex SHA-256 of the collective public key the parties encrypted under, and of the analyst key. */
+  collectiveKeySha256: string;
+  analystKeySha256: string;
+  /** The summed ciphertexts after PCKS to the analyst's key, compact wire form (crypto/ckks/wire.ts). */
+  ciphertexts: Uint8Array[];
+  /** Values per statistic (1, or 2 when each 64-bit sum is split into 32-bit limbs: lo then hi). */
+  limbs: number;
+  /** Ciphertext level (number of primes) chosen so that every sum stays exact. */
+  level: number;
+  /**
+   * The federation schema (JSON) and the options of the fixed-point plan: the client recomputes
+   * the plan, checks plan_digest, and runs the query kind's post-processing.
+   */
+  schemaJson: string;
+  plannedParties: number;
+  ringBits: number;
+  /** DP plans only (0 for exact queries). */
+  dpGridBits: number;
+  threshold: number;
+  /** The parties whose PCKS shares switched the key (any t of the contributors). */
+  decryptors: string[];
+}
+
+export interface GetCollectiveKeyRequest {
+}
+
+export interface GetCollectiveKeyResponse {
+  /** ready, pending (the key ceremony has not completed for the current roster) or disabled. */
+  status: string;
+  message: string;
+  ceremonyId: string;
+  params: string;
+  /** SEAL PublicKey bytes (uncompressed) and their hex SHA-256, recorded durably by the aggregator. */
+  publicKey: Uint8Array;
+  publicKeySha256: string;
+  /** Hex SHA-256 of the roster the key was made for; a changed roster needs a new ceremony. */
+  rosterDigest: string;
+  threshold: number;
+  parties: string[];
+  createdAtMs: bigint;
 }
 
 export interface GetBudgetRequest {
@@ -214,6 +273,14 @@ export interface PartyMessage {
     | //
     /** Every round message above (Refusal … Unmasking) is sent wrapped in a SignedEnvelope. */
     { $case: "envelope"; value: SignedEnvelope }
+    | //
+    /** Multiparty CKKS (also sent wrapped in a SignedEnvelope). */
+    { $case: "crsCommit"; value: CRSCommit }
+    | { $case: "crsReveal"; value: CRSReveal }
+    | { $case: "ckgShare"; value: CKGShare }
+    | { $case: "ckgConfirm"; value: CKGConfirm }
+    | { $case: "encryptedInput"; value: EncryptedInput }
+    | { $case: "pcksShare"; value: PCKSShare }
     | undefined;
 }
 
@@ -229,6 +296,13 @@ export interface AggregatorMessage {
     | { $case: "abort"; value: Abort }
     | { $case: "rejected"; value: Rejected }
     | { $case: "receipt"; value: Receipt }
+    | //
+    /** Multiparty CKKS. */
+    { $case: "startCeremony"; value: StartCeremony }
+    | { $case: "crsCommitments"; value: CRSCommitments }
+    | { $case: "crsNonces"; value: CRSNonces }
+    | { $case: "collectivePublicKey"; value: CollectivePublicKey }
+    | { $case: "pcksRequest"; value: PCKSRequest }
     | undefined;
 }
 
@@ -308,6 +382,12 @@ export interface StartSession {
    * against its own policy and budget ledger.
    */
   rho: number;
+  /**
+   * Backend "ckks": hex SHA-256 of the collective public key to encrypt under (the party refuses
+   * if it holds another), and of the analyst's public key the result will be switched to.
+   */
+  ckksKeySha256: string;
+  analystKeySha256: string;
 }
 
 /** The party declines a session (local policy, plan mismatch, protocol violation). */
@@ -396,6 +476,127 @@ export interface Unmasking {
 export interface Abort {
   sessionId: string;
   reason: string;
+}
+
+/** The aggregator asks every roster party to generate the collective key for this roster. */
+export interface StartCeremony {
+  sessionId: string;
+  /** Parameter set name (crypto/ckks/params.ts). */
+  params: string;
+  /** Hex SHA-256 of the roster (the party recomputes it from its own roster file). */
+  rosterDigest: string;
+  threshold: number;
+  /** Every roster party, sorted; party i (0-based) has Shamir point i + 1. */
+  parties: string[];
+}
+
+/**
+ * A party's commitment to its CRS nonce and its ephemeral X25519 key for the threshold shares,
+ * signed with its Ed25519 identity key (domain "ckks/crs-commit").
+ */
+export interface CRSCommit {
+  sessionId: string;
+  commitment: Uint8Array;
+  ephemeralKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface SignedCRSCommit {
+  partyId: string;
+  commitment: Uint8Array;
+  ephemeralKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Every party's signed commitment, sent to every party once all have committed. */
+export interface CRSCommitments {
+  sessionId: string;
+  commits: SignedCRSCommit[];
+}
+
+export interface CRSReveal {
+  sessionId: string;
+  nonce: Uint8Array;
+}
+
+export interface RevealedNonce {
+  partyId: string;
+  nonce: Uint8Array;
+}
+
+/** Every party's nonce: each party checks them against the commitments and derives the CRS. */
+export interface CRSNonces {
+  sessionId: string;
+  nonces: RevealedNonce[];
+}
+
+/**
+ * f_i(x_j): party i's Shamir share of its secret for party j, AES-256-GCM-encrypted to j under a
+ * key from X25519(i's ephemeral key, j's ephemeral key) and HKDF (the aggregator cannot read it).
+ */
+export interface ThresholdShare {
+  from: string;
+  to: string;
+  ciphertext: Uint8Array;
+}
+
+/**
+ * A party's CKG share p_i = −a·s_i + e_i (SEAL Plaintext bytes, key level) and its Shamir shares
+ * for every other party.
+ */
+export interface CKGShare {
+  sessionId: string;
+  share: Uint8Array;
+  thresholdShares: ThresholdShare[];
+}
+
+export interface PartyCKGShare {
+  partyId: string;
+  share: Uint8Array;
+}
+
+/**
+ * The collective public key, every CKG share (each party recomputes the key from them) and the
+ * threshold shares addressed to this party.
+ */
+export interface CollectivePublicKey {
+  sessionId: string;
+  publicKey: Uint8Array;
+  ckgShares: PartyCKGShare[];
+  thresholdShares: ThresholdShare[];
+}
+
+/** The party checked the key, stored its key share (0600) and confirms the key's hex SHA-256. */
+export interface CKGConfirm {
+  sessionId: string;
+  publicKeySha256: string;
+}
+
+/**
+ * A party's noisy fixed-point statistics encrypted under the collective key (compact wire form,
+ * crypto/ckks/wire.ts), packed N values per ciphertext, at the lowest level that keeps the sum exact.
+ */
+export interface EncryptedInput {
+  sessionId: string;
+  ciphertexts: Uint8Array[];
+}
+
+/** The aggregator asks t parties for PCKS shares of the summed ciphertexts towards the analyst's key. */
+export interface PCKSRequest {
+  sessionId: string;
+  /** Parties whose input is in the sum (at least t). */
+  contributors: string[];
+  /** The parties asked for shares (sorted); their Lagrange coefficients are for exactly this set. */
+  decryptors: string[];
+  analystPublicKey: Uint8Array;
+  /** The summed ciphertexts, NTT form, compact wire form. */
+  ciphertexts: Uint8Array[];
+}
+
+/** One PCKS share per summed ciphertext (SEAL Ciphertext layout, compact wire form). */
+export interface PCKSShare {
+  sessionId: string;
+  shares: Uint8Array[];
 }
 
 function createBaseValue(): Value {
@@ -917,7 +1118,7 @@ export const Privacy: MessageFns<Privacy> = {
 };
 
 function createBaseSubmitQueryRequest(): SubmitQueryRequest {
-  return { query: undefined, backend: "", analyst: "", privacy: undefined };
+  return { query: undefined, backend: "", analyst: "", privacy: undefined, analystPublicKey: new Uint8Array(0) };
 }
 
 export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
@@ -933,6 +1134,9 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
     }
     if (message.privacy !== undefined) {
       Privacy.encode(message.privacy, writer.uint32(34).fork()).join();
+    }
+    if (message.analystPublicKey.length !== 0) {
+      writer.uint32(42).bytes(message.analystPublicKey);
     }
     return writer;
   },
@@ -982,6 +1186,14 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
             message.privacy = Privacy.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.analystPublicKey = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1007,6 +1219,7 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
     message.privacy = (object.privacy !== undefined && object.privacy !== null)
       ? Privacy.fromPartial(object.privacy)
       : undefined;
+    message.analystPublicKey = object.analystPublicKey ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1382,6 +1595,7 @@ function createBaseGetResultResponse(): GetResultResponse {
     rhoSpent: 0,
     noiseStd: [],
     uncertaintyJson: "",
+    ckks: undefined,
   };
 }
 
@@ -1468,6 +1682,9 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     }
     if (message.uncertaintyJson !== "") {
       writer.uint32(154).string(message.uncertaintyJson);
+    }
+    if (message.ckks !== undefined) {
+      CkksRelease.encode(message.ckks, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1677,6 +1894,14 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
             message.uncertaintyJson = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.ckks = CkksRelease.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1719,6 +1944,431 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     message.rhoSpent = object.rhoSpent ?? 0;
     message.noiseStd = object.noiseStd?.map((e) => e) || [];
     message.uncertaintyJson = object.uncertaintyJson ?? "";
+    message.ckks = (object.ckks !== undefined && object.ckks !== null)
+      ? CkksRelease.fromPartial(object.ckks)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCkksRelease(): CkksRelease {
+  return {
+    params: "",
+    collectiveKeySha256: "",
+    analystKeySha256: "",
+    ciphertexts: [],
+    limbs: 0,
+    level: 0,
+    schemaJson: "",
+    plannedParties: 0,
+    ringBits: 0,
+    dpGridBits: 0,
+    threshold: 0,
+    decryptors: [],
+  };
+}
+
+export const CkksRelease: MessageFns<CkksRelease> = {
+  encode(message: CkksRelease, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.params !== "") {
+      writer.uint32(10).string(message.params);
+    }
+    if (message.collectiveKeySha256 !== "") {
+      writer.uint32(18).string(message.collectiveKeySha256);
+    }
+    if (message.analystKeySha256 !== "") {
+      writer.uint32(26).string(message.analystKeySha256);
+    }
+    for (const v of message.ciphertexts) {
+      writer.uint32(34).bytes(v!);
+    }
+    if (message.limbs !== 0) {
+      writer.uint32(40).uint32(message.limbs);
+    }
+    if (message.level !== 0) {
+      writer.uint32(48).uint32(message.level);
+    }
+    if (message.schemaJson !== "") {
+      writer.uint32(58).string(message.schemaJson);
+    }
+    if (message.plannedParties !== 0) {
+      writer.uint32(64).uint32(message.plannedParties);
+    }
+    if (message.ringBits !== 0) {
+      writer.uint32(72).uint32(message.ringBits);
+    }
+    if (message.dpGridBits !== 0) {
+      writer.uint32(80).uint32(message.dpGridBits);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(88).uint32(message.threshold);
+    }
+    for (const v of message.decryptors) {
+      writer.uint32(98).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CkksRelease {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCkksRelease();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.params = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.collectiveKeySha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.analystKeySha256 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ciphertexts.push(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limbs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.level = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.schemaJson = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.plannedParties = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.ringBits = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.dpGridBits = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.decryptors.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CkksRelease>): CkksRelease {
+    return CkksRelease.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CkksRelease>): CkksRelease {
+    const message = createBaseCkksRelease();
+    message.params = object.params ?? "";
+    message.collectiveKeySha256 = object.collectiveKeySha256 ?? "";
+    message.analystKeySha256 = object.analystKeySha256 ?? "";
+    message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    message.limbs = object.limbs ?? 0;
+    message.level = object.level ?? 0;
+    message.schemaJson = object.schemaJson ?? "";
+    message.plannedParties = object.plannedParties ?? 0;
+    message.ringBits = object.ringBits ?? 0;
+    message.dpGridBits = object.dpGridBits ?? 0;
+    message.threshold = object.threshold ?? 0;
+    message.decryptors = object.decryptors?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetCollectiveKeyRequest(): GetCollectiveKeyRequest {
+  return {};
+}
+
+export const GetCollectiveKeyRequest: MessageFns<GetCollectiveKeyRequest> = {
+  encode(_: GetCollectiveKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectiveKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectiveKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetCollectiveKeyRequest>): GetCollectiveKeyRequest {
+    return GetCollectiveKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetCollectiveKeyRequest>): GetCollectiveKeyRequest {
+    const message = createBaseGetCollectiveKeyRequest();
+    return message;
+  },
+};
+
+function createBaseGetCollectiveKeyResponse(): GetCollectiveKeyResponse {
+  return {
+    status: "",
+    message: "",
+    ceremonyId: "",
+    params: "",
+    publicKey: new Uint8Array(0),
+    publicKeySha256: "",
+    rosterDigest: "",
+    threshold: 0,
+    parties: [],
+    createdAtMs: 0n,
+  };
+}
+
+export const GetCollectiveKeyResponse: MessageFns<GetCollectiveKeyResponse> = {
+  encode(message: GetCollectiveKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.ceremonyId !== "") {
+      writer.uint32(26).string(message.ceremonyId);
+    }
+    if (message.params !== "") {
+      writer.uint32(34).string(message.params);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(42).bytes(message.publicKey);
+    }
+    if (message.publicKeySha256 !== "") {
+      writer.uint32(50).string(message.publicKeySha256);
+    }
+    if (message.rosterDigest !== "") {
+      writer.uint32(58).string(message.rosterDigest);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(64).uint32(message.threshold);
+    }
+    for (const v of message.parties) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.createdAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.createdAtMs) !== message.createdAtMs) {
+        throw new globalThis.Error("value provided for field message.createdAtMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.createdAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectiveKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectiveKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ceremonyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.params = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.publicKey = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.publicKeySha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.rosterDigest = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.parties.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.createdAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetCollectiveKeyResponse>): GetCollectiveKeyResponse {
+    return GetCollectiveKeyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCollectiveKeyResponse>): GetCollectiveKeyResponse {
+    const message = createBaseGetCollectiveKeyResponse();
+    message.status = object.status ?? "";
+    message.message = object.message ?? "";
+    message.ceremonyId = object.ceremonyId ?? "";
+    message.params = object.params ?? "";
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
+    message.publicKeySha256 = object.publicKeySha256 ?? "";
+    message.rosterDigest = object.rosterDigest ?? "";
+    message.threshold = object.threshold ?? 0;
+    message.parties = object.parties?.map((e) => e) || [];
+    message.createdAtMs = (object.createdAtMs !== undefined && object.createdAtMs !== null)
+      ? BigInt(object.createdAtMs)
+      : 0n;
     return message;
   },
 };
@@ -2227,6 +2877,24 @@ export const PartyMessage: MessageFns<PartyMessage> = {
       case "envelope":
         SignedEnvelope.encode(message.body.value, writer.uint32(74).fork()).join();
         break;
+      case "crsCommit":
+        CRSCommit.encode(message.body.value, writer.uint32(82).fork()).join();
+        break;
+      case "crsReveal":
+        CRSReveal.encode(message.body.value, writer.uint32(90).fork()).join();
+        break;
+      case "ckgShare":
+        CKGShare.encode(message.body.value, writer.uint32(98).fork()).join();
+        break;
+      case "ckgConfirm":
+        CKGConfirm.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
+      case "encryptedInput":
+        EncryptedInput.encode(message.body.value, writer.uint32(114).fork()).join();
+        break;
+      case "pcksShare":
+        PCKSShare.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2316,6 +2984,54 @@ export const PartyMessage: MessageFns<PartyMessage> = {
             message.body = { $case: "envelope", value: SignedEnvelope.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "crsCommit", value: CRSCommit.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "crsReveal", value: CRSReveal.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "ckgShare", value: CKGShare.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "ckgConfirm", value: CKGConfirm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "encryptedInput", value: EncryptedInput.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "pcksShare", value: PCKSShare.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2388,6 +3104,42 @@ export const PartyMessage: MessageFns<PartyMessage> = {
         }
         break;
       }
+      case "crsCommit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "crsCommit", value: CRSCommit.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "crsReveal": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "crsReveal", value: CRSReveal.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ckgShare": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ckgShare", value: CKGShare.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ckgConfirm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ckgConfirm", value: CKGConfirm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "encryptedInput": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "encryptedInput", value: EncryptedInput.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "pcksShare": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "pcksShare", value: PCKSShare.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -2429,6 +3181,21 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         break;
       case "receipt":
         Receipt.encode(message.body.value, writer.uint32(82).fork()).join();
+        break;
+      case "startCeremony":
+        StartCeremony.encode(message.body.value, writer.uint32(90).fork()).join();
+        break;
+      case "crsCommitments":
+        CRSCommitments.encode(message.body.value, writer.uint32(98).fork()).join();
+        break;
+      case "crsNonces":
+        CRSNonces.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
+      case "collectivePublicKey":
+        CollectivePublicKey.encode(message.body.value, writer.uint32(114).fork()).join();
+        break;
+      case "pcksRequest":
+        PCKSRequest.encode(message.body.value, writer.uint32(122).fork()).join();
         break;
     }
     return writer;
@@ -2527,6 +3294,46 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
             message.body = { $case: "receipt", value: Receipt.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "startCeremony", value: StartCeremony.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "crsCommitments", value: CRSCommitments.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "crsNonces", value: CRSNonces.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "collectivePublicKey", value: CollectivePublicKey.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "pcksRequest", value: PCKSRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2602,6 +3409,36 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
       case "receipt": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "receipt", value: Receipt.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "startCeremony": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "startCeremony", value: StartCeremony.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "crsCommitments": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "crsCommitments", value: CRSCommitments.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "crsNonces": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "crsNonces", value: CRSNonces.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "collectivePublicKey": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "collectivePublicKey", value: CollectivePublicKey.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "pcksRequest": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "pcksRequest", value: PCKSRequest.fromPartial(object.body.value) };
         }
         break;
       }
@@ -3173,6 +4010,8 @@ function createBaseStartSession(): StartSession {
     planDigest: "",
     analyst: "",
     rho: 0,
+    ckksKeySha256: "",
+    analystKeySha256: "",
   };
 }
 
@@ -3204,6 +4043,12 @@ export const StartSession: MessageFns<StartSession> = {
     }
     if (message.rho !== 0) {
       writer.uint32(73).double(message.rho);
+    }
+    if (message.ckksKeySha256 !== "") {
+      writer.uint32(82).string(message.ckksKeySha256);
+    }
+    if (message.analystKeySha256 !== "") {
+      writer.uint32(90).string(message.analystKeySha256);
     }
     return writer;
   },
@@ -3293,6 +4138,22 @@ export const StartSession: MessageFns<StartSession> = {
             message.rho = reader.double();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.ckksKeySha256 = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.analystKeySha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3321,6 +4182,8 @@ export const StartSession: MessageFns<StartSession> = {
     message.planDigest = object.planDigest ?? "";
     message.analyst = object.analyst ?? "";
     message.rho = object.rho ?? 0;
+    message.ckksKeySha256 = object.ckksKeySha256 ?? "";
+    message.analystKeySha256 = object.analystKeySha256 ?? "";
     return message;
   },
 };
@@ -4426,6 +5289,1184 @@ export const Abort: MessageFns<Abort> = {
   },
 };
 
+function createBaseStartCeremony(): StartCeremony {
+  return { sessionId: "", params: "", rosterDigest: "", threshold: 0, parties: [] };
+}
+
+export const StartCeremony: MessageFns<StartCeremony> = {
+  encode(message: StartCeremony, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.params !== "") {
+      writer.uint32(18).string(message.params);
+    }
+    if (message.rosterDigest !== "") {
+      writer.uint32(26).string(message.rosterDigest);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(32).uint32(message.threshold);
+    }
+    for (const v of message.parties) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartCeremony {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartCeremony();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.params = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rosterDigest = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parties.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StartCeremony>): StartCeremony {
+    return StartCeremony.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartCeremony>): StartCeremony {
+    const message = createBaseStartCeremony();
+    message.sessionId = object.sessionId ?? "";
+    message.params = object.params ?? "";
+    message.rosterDigest = object.rosterDigest ?? "";
+    message.threshold = object.threshold ?? 0;
+    message.parties = object.parties?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCRSCommit(): CRSCommit {
+  return {
+    sessionId: "",
+    commitment: new Uint8Array(0),
+    ephemeralKey: new Uint8Array(0),
+    signature: new Uint8Array(0),
+  };
+}
+
+export const CRSCommit: MessageFns<CRSCommit> = {
+  encode(message: CRSCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.commitment.length !== 0) {
+      writer.uint32(18).bytes(message.commitment);
+    }
+    if (message.ephemeralKey.length !== 0) {
+      writer.uint32(26).bytes(message.ephemeralKey);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CRSCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCRSCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commitment = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ephemeralKey = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CRSCommit>): CRSCommit {
+    return CRSCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CRSCommit>): CRSCommit {
+    const message = createBaseCRSCommit();
+    message.sessionId = object.sessionId ?? "";
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.ephemeralKey = object.ephemeralKey ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseSignedCRSCommit(): SignedCRSCommit {
+  return { partyId: "", commitment: new Uint8Array(0), ephemeralKey: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const SignedCRSCommit: MessageFns<SignedCRSCommit> = {
+  encode(message: SignedCRSCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partyId !== "") {
+      writer.uint32(10).string(message.partyId);
+    }
+    if (message.commitment.length !== 0) {
+      writer.uint32(18).bytes(message.commitment);
+    }
+    if (message.ephemeralKey.length !== 0) {
+      writer.uint32(26).bytes(message.ephemeralKey);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedCRSCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedCRSCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commitment = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ephemeralKey = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SignedCRSCommit>): SignedCRSCommit {
+    return SignedCRSCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedCRSCommit>): SignedCRSCommit {
+    const message = createBaseSignedCRSCommit();
+    message.partyId = object.partyId ?? "";
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.ephemeralKey = object.ephemeralKey ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseCRSCommitments(): CRSCommitments {
+  return { sessionId: "", commits: [] };
+}
+
+export const CRSCommitments: MessageFns<CRSCommitments> = {
+  encode(message: CRSCommitments, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.commits) {
+      SignedCRSCommit.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CRSCommitments {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCRSCommitments();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commits.push(SignedCRSCommit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CRSCommitments>): CRSCommitments {
+    return CRSCommitments.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CRSCommitments>): CRSCommitments {
+    const message = createBaseCRSCommitments();
+    message.sessionId = object.sessionId ?? "";
+    message.commits = object.commits?.map((e) => SignedCRSCommit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCRSReveal(): CRSReveal {
+  return { sessionId: "", nonce: new Uint8Array(0) };
+}
+
+export const CRSReveal: MessageFns<CRSReveal> = {
+  encode(message: CRSReveal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(18).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CRSReveal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCRSReveal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nonce = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CRSReveal>): CRSReveal {
+    return CRSReveal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CRSReveal>): CRSReveal {
+    const message = createBaseCRSReveal();
+    message.sessionId = object.sessionId ?? "";
+    message.nonce = object.nonce ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseRevealedNonce(): RevealedNonce {
+  return { partyId: "", nonce: new Uint8Array(0) };
+}
+
+export const RevealedNonce: MessageFns<RevealedNonce> = {
+  encode(message: RevealedNonce, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partyId !== "") {
+      writer.uint32(10).string(message.partyId);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(18).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevealedNonce {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevealedNonce();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nonce = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RevealedNonce>): RevealedNonce {
+    return RevealedNonce.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevealedNonce>): RevealedNonce {
+    const message = createBaseRevealedNonce();
+    message.partyId = object.partyId ?? "";
+    message.nonce = object.nonce ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseCRSNonces(): CRSNonces {
+  return { sessionId: "", nonces: [] };
+}
+
+export const CRSNonces: MessageFns<CRSNonces> = {
+  encode(message: CRSNonces, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.nonces) {
+      RevealedNonce.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CRSNonces {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCRSNonces();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nonces.push(RevealedNonce.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CRSNonces>): CRSNonces {
+    return CRSNonces.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CRSNonces>): CRSNonces {
+    const message = createBaseCRSNonces();
+    message.sessionId = object.sessionId ?? "";
+    message.nonces = object.nonces?.map((e) => RevealedNonce.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseThresholdShare(): ThresholdShare {
+  return { from: "", to: "", ciphertext: new Uint8Array(0) };
+}
+
+export const ThresholdShare: MessageFns<ThresholdShare> = {
+  encode(message: ThresholdShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.ciphertext.length !== 0) {
+      writer.uint32(26).bytes(message.ciphertext);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThresholdShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThresholdShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ciphertext = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ThresholdShare>): ThresholdShare {
+    return ThresholdShare.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ThresholdShare>): ThresholdShare {
+    const message = createBaseThresholdShare();
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.ciphertext = object.ciphertext ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseCKGShare(): CKGShare {
+  return { sessionId: "", share: new Uint8Array(0), thresholdShares: [] };
+}
+
+export const CKGShare: MessageFns<CKGShare> = {
+  encode(message: CKGShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.share.length !== 0) {
+      writer.uint32(18).bytes(message.share);
+    }
+    for (const v of message.thresholdShares) {
+      ThresholdShare.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CKGShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCKGShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.share = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.thresholdShares.push(ThresholdShare.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CKGShare>): CKGShare {
+    return CKGShare.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CKGShare>): CKGShare {
+    const message = createBaseCKGShare();
+    message.sessionId = object.sessionId ?? "";
+    message.share = object.share ?? new Uint8Array(0);
+    message.thresholdShares = object.thresholdShares?.map((e) => ThresholdShare.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePartyCKGShare(): PartyCKGShare {
+  return { partyId: "", share: new Uint8Array(0) };
+}
+
+export const PartyCKGShare: MessageFns<PartyCKGShare> = {
+  encode(message: PartyCKGShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partyId !== "") {
+      writer.uint32(10).string(message.partyId);
+    }
+    if (message.share.length !== 0) {
+      writer.uint32(18).bytes(message.share);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartyCKGShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartyCKGShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.share = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PartyCKGShare>): PartyCKGShare {
+    return PartyCKGShare.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartyCKGShare>): PartyCKGShare {
+    const message = createBasePartyCKGShare();
+    message.partyId = object.partyId ?? "";
+    message.share = object.share ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseCollectivePublicKey(): CollectivePublicKey {
+  return { sessionId: "", publicKey: new Uint8Array(0), ckgShares: [], thresholdShares: [] };
+}
+
+export const CollectivePublicKey: MessageFns<CollectivePublicKey> = {
+  encode(message: CollectivePublicKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(18).bytes(message.publicKey);
+    }
+    for (const v of message.ckgShares) {
+      PartyCKGShare.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.thresholdShares) {
+      ThresholdShare.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectivePublicKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectivePublicKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKey = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ckgShares.push(PartyCKGShare.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.thresholdShares.push(ThresholdShare.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CollectivePublicKey>): CollectivePublicKey {
+    return CollectivePublicKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CollectivePublicKey>): CollectivePublicKey {
+    const message = createBaseCollectivePublicKey();
+    message.sessionId = object.sessionId ?? "";
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
+    message.ckgShares = object.ckgShares?.map((e) => PartyCKGShare.fromPartial(e)) || [];
+    message.thresholdShares = object.thresholdShares?.map((e) => ThresholdShare.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCKGConfirm(): CKGConfirm {
+  return { sessionId: "", publicKeySha256: "" };
+}
+
+export const CKGConfirm: MessageFns<CKGConfirm> = {
+  encode(message: CKGConfirm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.publicKeySha256 !== "") {
+      writer.uint32(18).string(message.publicKeySha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CKGConfirm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCKGConfirm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKeySha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CKGConfirm>): CKGConfirm {
+    return CKGConfirm.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CKGConfirm>): CKGConfirm {
+    const message = createBaseCKGConfirm();
+    message.sessionId = object.sessionId ?? "";
+    message.publicKeySha256 = object.publicKeySha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseEncryptedInput(): EncryptedInput {
+  return { sessionId: "", ciphertexts: [] };
+}
+
+export const EncryptedInput: MessageFns<EncryptedInput> = {
+  encode(message: EncryptedInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.ciphertexts) {
+      writer.uint32(18).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptedInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptedInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ciphertexts.push(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<EncryptedInput>): EncryptedInput {
+    return EncryptedInput.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncryptedInput>): EncryptedInput {
+    const message = createBaseEncryptedInput();
+    message.sessionId = object.sessionId ?? "";
+    message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePCKSRequest(): PCKSRequest {
+  return { sessionId: "", contributors: [], decryptors: [], analystPublicKey: new Uint8Array(0), ciphertexts: [] };
+}
+
+export const PCKSRequest: MessageFns<PCKSRequest> = {
+  encode(message: PCKSRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.contributors) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.decryptors) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.analystPublicKey.length !== 0) {
+      writer.uint32(34).bytes(message.analystPublicKey);
+    }
+    for (const v of message.ciphertexts) {
+      writer.uint32(42).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PCKSRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePCKSRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contributors.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.decryptors.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.analystPublicKey = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ciphertexts.push(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PCKSRequest>): PCKSRequest {
+    return PCKSRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PCKSRequest>): PCKSRequest {
+    const message = createBasePCKSRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.contributors = object.contributors?.map((e) => e) || [];
+    message.decryptors = object.decryptors?.map((e) => e) || [];
+    message.analystPublicKey = object.analystPublicKey ?? new Uint8Array(0);
+    message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePCKSShare(): PCKSShare {
+  return { sessionId: "", shares: [] };
+}
+
+export const PCKSShare: MessageFns<PCKSShare> = {
+  encode(message: PCKSShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.shares) {
+      writer.uint32(18).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PCKSShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePCKSShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shares.push(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PCKSShare>): PCKSShare {
+    return PCKSShare.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PCKSShare>): PCKSShare {
+    const message = createBasePCKSShare();
+    message.sessionId = object.sessionId ?? "";
+    message.shares = object.shares?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type AnalystServiceService = typeof AnalystServiceService;
 export const AnalystServiceService = {
   submitQuery: {
@@ -4473,6 +6514,18 @@ export const AnalystServiceService = {
     responseSerialize: (value: GetBudgetResponse): Buffer => Buffer.from(GetBudgetResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetBudgetResponse => GetBudgetResponse.decode(value),
   },
+  /** The federation's collective CKKS public key (docs/ckks-backend.md) and its SHA-256. */
+  getCollectiveKey: {
+    path: "/blindsum.v1.AnalystService/GetCollectiveKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCollectiveKeyRequest): Buffer =>
+      Buffer.from(GetCollectiveKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCollectiveKeyRequest => GetCollectiveKeyRequest.decode(value),
+    responseSerialize: (value: GetCollectiveKeyResponse): Buffer =>
+      Buffer.from(GetCollectiveKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCollectiveKeyResponse => GetCollectiveKeyResponse.decode(value),
+  },
 } as const;
 
 export interface AnalystServiceServer extends UntypedServiceImplementation {
@@ -4481,6 +6534,8 @@ export interface AnalystServiceServer extends UntypedServiceImplementation {
   getResult: handleUnaryCall<GetResultRequest, GetResultResponse>;
   listParties: handleUnaryCall<ListPartiesRequest, ListPartiesResponse>;
   getBudget: handleUnaryCall<GetBudgetRequest, GetBudgetResponse>;
+  /** The federation's collective CKKS public key (docs/ckks-backend.md) and its SHA-256. */
+  getCollectiveKey: handleUnaryCall<GetCollectiveKeyRequest, GetCollectiveKeyResponse>;
 }
 
 export interface AnalystServiceClient extends Client {
@@ -4549,6 +6604,22 @@ export interface AnalystServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /** The federation's collective CKKS public key (docs/ckks-backend.md) and its SHA-256. */
+  getCollectiveKey(
+    request: GetCollectiveKeyRequest,
+    callback: (error: ServiceError | null, response: GetCollectiveKeyResponse) => void,
+  ): ClientUnaryCall;
+  getCollectiveKey(
+    request: GetCollectiveKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCollectiveKeyResponse) => void,
+  ): ClientUnaryCall;
+  getCollectiveKey(
+    request: GetCollectiveKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCollectiveKeyResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,124 @@
+/**
+ * The CKKS backend as the query service and the gRPC handlers see it: the key ceremony, the
+ * checks made at submission (a collective key exists; the analyst's key is a valid public key of
+ * the federation's parameter set; the plan's sums fit the ciphertexts), one CkksSession per query,
+ * and the durable encrypted releases. node-seal is loaded when this object is created (only
+ * aggregators started with --ckks create it).
+ */
+import type { CkksContext } from '../../crypto/ckks/params.ts';
+import { parsePublicKey } from '../../crypto/ckks/codec.ts';
+import type { Envelope } from '../../crypto/transcript.ts';
+import type { CkksRelease, GetCollectiveKeyResponse } from '../../gen/blindsum/v1/blindsum.ts';
+import type { NoisePlan, Plan, Schema } from '../../stats/index.ts';
+import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
+import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../common/errors.ts';
+import type { Roster } from '../common/roster.ts';
+import type { PartyGateway, PartyMessageBody } from './gateway.ts';
+import { CkksCeremony } from './ckks-ceremony.ts';
+import { CkksSession, type CkksOutcome, type CkksSessionRequest } from './ckks-session.ts';
+import { CkksStore } from './ckks-store.ts';
+import type { TranscriptLog } from './transcript-log.ts';
+import type { DatabaseSync } from 'node:sqlite';
+
+export interface CkksBackendOptions {
+  db: DatabaseSync;
+  gateway: PartyGateway;
+  roster: Roster;
+  schema: Schema;
+  transcript: TranscriptLog;
+  roundTimeoutMs: number;
+  log: Logger;
+}
+
+/** What a CKKS query needs beyond the plan, fixed at submission. */
+export interface CkksPrepared {
+  layout: CkksLayout;
+  collectiveKeySha256: string;
+  analystPublicKey: Uint8Array;
+  analystKeySha256: string;
+}
+
+export class CkksBackend {
+  readonly #o: CkksBackendOptions;
+  readonly #store: CkksStore;
+  readonly #ceremony: CkksCeremony;
+  #ctx: CkksContext | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(o: CkksBackendOptions) {
+    this.#o = o;
+    this.#store = new CkksStore(o.db);
+    this.#ceremony = new CkksCeremony({ gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log });
+    this.ready = ckksContext().then(
+      (ctx) => {
+        this.#ctx = ctx;
+        this.#ceremony.start(ctx);
+      },
+      (e: unknown) => o.log('error', 'cannot load node-seal: backend "ckks" is unavailable', { error: (e as Error).message }),
+    );
+  }
+
+  /** Checks a CKKS submission before anything is charged; throws the reason. */
+  prepare(plan: Plan, noise: NoisePlan | undefined, analystKey: Uint8Array): CkksPrepared {
+    const analystPublicKey = ownBytes(analystKey);
+    const ctx = this.#ctx;
+    const key = this.#ceremony.key();
+    if (!ctx || !key) throw new BlindsumError(ErrorCode.FailedPrecondition, `backend "ckks" is not ready: ${this.#ceremony.pendingReason()}`);
+    if (analystPublicKey.length === 0) throw invalidArgument('backend "ckks" needs the analyst\'s CKKS public key (create one with: blindsum analyst-keygen)');
+    try {
+      parsePublicKey(ctx, analystPublicKey, 'analyst_public_key');
+    } catch (e) {
+      throw invalidArgument(`${(e as Error).message}; give a CKKS public key of parameter set ${ctx.params.name} (blindsum analyst-keygen)`);
+    }
+    let layout: CkksLayout;
+    try {
+      layout = ckksLayout(ctx, plan, this.#o.schema, noise);
+    } catch (e) {
+      throw invalidArgument(`this query's sums do not fit CKKS ciphertexts: ${(e as Error).message}`);
+    }
+    return { layout, collectiveKeySha256: key.publicKeySha256, analystPublicKey, analystKeySha256: sha256Hex(analystPublicKey) };
+  }
+
+  session(c: { progress: (stage: string, message: string) => void }, req: Omit<CkksSessionRequest, keyof CkksPrepared>, prepared: CkksPrepared): CkksSession {
+    const { gateway, roster, transcript, roundTimeoutMs, log } = this.#o;
+    return new CkksSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, progress: c.progress }, { ...req, ...prepared });
+  }
+
+  /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */
+  release(out: CkksOutcome, prepared: CkksPrepared, plan: Plan): CkksRelease {
+    return {
+      params: this.#ctx!.params.name, collectiveKeySha256: prepared.collectiveKeySha256, analystKeySha256: prepared.analystKeySha256,
+      ciphertexts: out.ciphertexts, limbs: prepared.layout.limbs, level: prepared.layout.level, schemaJson: JSON.stringify(this.#o.schema),
+      plannedParties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits ?? 0, threshold: this.#o.roster.threshold, decryptors: out.decryptors,
+    };
+  }
+
+  saveRelease(queryId: string, release: CkksRelease): void {
+    this.#store.saveRelease(queryId, release);
+  }
+
+  storedRelease(queryId: string): CkksRelease | undefined {
+    return this.#store.release(queryId);
+  }
+
+  /** Ceremony messages; false for anything else. */
+  deliver(partyId: string, body: PartyMessageBody, envelope: Envelope): boolean {
+    return this.#ceremony.deliver(partyId, body, envelope);
+  }
+
+  disconnected(partyId: string): void {
+    this.#ceremony.disconnected(partyId);
+  }
+
+  collectiveKey(): GetCollectiveKeyResponse {
+    const key = this.#ceremony.key();
+    const base = { ceremonyId: '', params: this.#ctx?.params.name ?? '', publicKey: new Uint8Array(0), publicKeySha256: '', rosterDigest: this.#ceremony.rosterDigest, threshold: this.#o.roster.threshold, parties: this.#o.roster.parties.map((p) => p.id), createdAtMs: 0n };
+    if (!key) return { ...base, status: 'pending', message: this.#ceremony.pendingReason() };
+    return { ...base, status: 'ready', message: '', ceremonyId: key.id, params: key.params, publicKey: key.publicKey, publicKeySha256: key.publicKeySha256, createdAtMs: BigInt(key.finishedAtMs) };
+  }
+
+  async close(): Promise<void> {
+    await this.ready;
+    await this.#ceremony.close();
+  }
+}

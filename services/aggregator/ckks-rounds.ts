@@ -1,0 +1,131 @@
+/**
+ * One CKKS protocol run (a key ceremony or a query session) as seen by the aggregator: rounds
+ * collected with a deadline, every accepted party envelope appended to the transcript with a
+ * signed receipt for its sender, refusals and invalid messages recorded with the reason, and
+ * aggregator messages logged before they are sent.
+ */
+import type { Envelope } from '../../crypto/transcript.ts';
+import type { AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import type { Logger } from '../common/errors.ts';
+import type { PartyGateway, PartyMessageBody } from './gateway.ts';
+import { RoundCollector } from './rounds.ts';
+import type { TranscriptLog } from './transcript-log.ts';
+
+export interface RoundContext {
+  gateway: PartyGateway;
+  transcript: TranscriptLog;
+  roundTimeoutMs: number;
+  log: Logger;
+}
+
+export interface RoundResult {
+  /** Parties whose message was accepted, sorted. */
+  accepted: string[];
+  /** Why each other expected party has no accepted message (refused, invalid, timed out, gone). */
+  failed: Map<string, string>;
+}
+
+/**
+ * `accept` returns false for a message that does not belong to this round (ignored) and throws
+ * when the message is invalid (the party leaves the run with that reason).
+ */
+export type RoundAccept = (party: string, body: PartyMessageBody) => boolean;
+
+export class RoundRunner {
+  readonly #ctx: RoundContext;
+  readonly sessionId: string;
+  #round: RoundCollector | undefined;
+  #envelope: Envelope | undefined;
+
+  constructor(ctx: RoundContext, sessionId: string) {
+    this.#ctx = ctx;
+    this.sessionId = sessionId;
+  }
+
+  /** Delivers a party message to the open round; false when no round expects it. */
+  deliver(partyId: string, body: PartyMessageBody, envelope: Envelope): boolean {
+    this.#envelope = envelope;
+    try {
+      return this.#round?.deliver(partyId, body) ?? false;
+    } finally {
+      this.#envelope = undefined;
+    }
+  }
+
+  disconnected(partyId: string): void {
+    this.#round?.disconnected(partyId);
+  }
+
+  send(ids: readonly string[], body: NonNullable<AggregatorMessage['body']>): void {
+    for (const id of ids) this.#ctx.gateway.connection(id)?.send(body);
+  }
+
+  logAggregator(kind: string, body: Uint8Array): void {
+    this.#ctx.transcript.appendAggregator(kind, this.sessionId, body);
+  }
+
+  abort(ids: readonly string[], reason: string): void {
+    this.send(ids, { $case: 'abort', value: { sessionId: this.sessionId, reason } });
+  }
+
+  /** Collects one round from `expected`; parties that are not connected fail at once. */
+  async collect(stage: string, expected: readonly string[], accept: RoundAccept): Promise<RoundResult> {
+    const { gateway, log, roundTimeoutMs } = this.#ctx;
+    const failed = new Map<string, string>();
+    const accepted: string[] = [];
+    const online = expected.filter((id) => {
+      if (gateway.connection(id)) return true;
+      failed.set(id, 'not connected');
+      return false;
+    });
+    const round = new RoundCollector(
+      online,
+      (party, body) => {
+        if (body.$case === 'refusal' && body.value.sessionId === this.sessionId) {
+          this.#logParty(party);
+          failed.set(party, `refused: ${body.value.reason}`);
+          log('info', 'party refused', { session: this.sessionId, party, stage, reason: body.value.reason });
+          return 'refused';
+        }
+        if ((body.value as { sessionId?: string }).sessionId !== this.sessionId) return 'ignored';
+        try {
+          if (!accept(party, body)) return 'ignored';
+        } catch (e) {
+          const why = `invalid ${stage} message: ${(e as Error).message}`;
+          failed.set(party, why);
+          log('warn', 'invalid protocol message; party dropped', { session: this.sessionId, party, stage, error: (e as Error).message });
+          this.abort([party], why);
+          return 'refused';
+        }
+        this.#logParty(party);
+        accepted.push(party);
+        return 'accepted';
+      },
+      roundTimeoutMs,
+    );
+    this.#round = round;
+    await round.done;
+    this.#round = undefined;
+    for (const p of round.timedOut) {
+      failed.set(p, `no ${stage} message within ${roundTimeoutMs} ms`);
+      this.abort([p], `${stage}: no answer within ${roundTimeoutMs} ms`);
+    }
+    for (const p of online) if (!failed.has(p) && !accepted.includes(p)) failed.set(p, `disconnected during ${stage}`);
+    return { accepted: accepted.sort(), failed };
+  }
+
+  /** Appends the envelope being delivered and sends its sender the signed receipt. */
+  #logParty(party: string): void {
+    const envelope = this.#envelope;
+    if (!envelope || envelope.sender !== party) throw new Error('internal: no envelope for the delivered message');
+    const r = this.#ctx.transcript.appendParty(envelope);
+    this.#ctx.gateway.connection(party)?.send({
+      $case: 'receipt',
+      value: { sessionId: r.session, kind: r.kind, index: BigInt(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature },
+    });
+  }
+}
+
+export function describeFailures(failed: ReadonlyMap<string, string>): string {
+  return [...failed].map(([p, why]) => `${p}: ${why}`).join('; ');
+}

@@ -1,0 +1,15 @@
+/** Transcript entry kinds of CKKS messages (no dependency: imported wherever envelopes are made or read). */
+export const CkksEntryKind = {
+  StartCeremony: 'ckks/start-ceremony',
+  CRSCommit: 'ckks/crs-commit',
+  CRSCommitments: 'ckks/crs-commitments',
+  CRSReveal: 'ckks/crs-reveal',
+  CRSNonces: 'ckks/crs-nonces',
+  CKGShare: 'ckks/ckg-share',
+  CollectivePublicKey: 'ckks/collective-public-key',
+  CKGConfirm: 'ckks/ckg-confirm',
+  StartSession: 'ckks/start-session',
+  EncryptedInput: 'ckks/encrypted-input',
+  PCKSRequest: 'ckks/pcks-request',
+  PCKSShare: 'ckks/pcks-share',
+} as const;

@@ -1,0 +1,74 @@
+/**
+ * What a party contributes to a session, whatever the backend: every request from the aggregator
+ * is checked against the party's own roster, schema, policy and budget ledger before anything is
+ * computed (the aggregator is not trusted to have planned the query, chosen the threshold or
+ * picked the participants honestly); then the party computes its exact fixed-point statistics
+ * and adds its share of the DP noise, planned by itself.
+ */
+import { cryptoRandomSource } from '../../crypto/dp/random.ts';
+import type { StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import {
+  countMatching, DP_GRID_BITS, localStatistics, noiseShare, planNoise, planQuery, validateQuery,
+  type NoisePlan, type Plan, type Query,
+} from '../../stats/index.ts';
+import { queryFromProto } from '../common/query-codec.ts';
+import type { PartyConfig } from './config.ts';
+import type { PartyLedger } from './ledger.ts';
+
+/** A refusal whose message is safe to send to the aggregator (it names the policy or check). */
+export class Refuse extends Error {}
+
+export interface Contribution {
+  query: Query;
+  plan: Plan;
+  /** The party's exact sums plus its DP noise share (when rho > 0), on the plan's grid. */
+  sums: bigint[];
+  rowsUsed: number;
+  /** zCDP ρ to charge to this party's ledger before its noisy contribution leaves (0 = exact). */
+  rho: number;
+  noise?: NoisePlan;
+  parties: string[];
+}
+
+/** Checks a StartSession for `backend` and computes this party's noisy statistics. */
+export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks'): Contribution {
+  const { roster, schema, policy, dataset, identity } = cfg;
+  const self = identity.id;
+  if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
+  if (!policy.allowedBackends.has(req.backend)) throw new Refuse(`backend "${req.backend}" is not allowed by this party's policy`);
+  if (req.backend !== backend) throw new Refuse(`backend "${req.backend}" is not supported by this party`);
+  const query = queryFromProto(req.query);
+  validateQuery(query, schema);
+  if (!policy.allowedKinds.has(query.kind)) throw new Refuse(`query kind "${query.kind}" is not allowed by this party's policy`);
+  if (req.threshold !== roster.threshold) throw new Refuse(`threshold ${req.threshold} differs from the roster's t = ${roster.threshold}`);
+  if (req.ringBits !== 32 && req.ringBits !== 64) throw new Refuse(`ring size 2^${req.ringBits} is not supported`);
+  const parties = [...req.parties];
+  const sorted = [...parties].sort();
+  if (parties.some((p, i) => p !== sorted[i]) || new Set(parties).size !== parties.length) throw new Refuse('participant list is not sorted and unique');
+  for (const p of parties) if (!roster.publicKeys.has(p)) throw new Refuse(`participant "${p}" is not on this party's roster`);
+  if (!parties.includes(self)) throw new Refuse('this party is not in the participant list');
+  if (parties.length < roster.threshold) throw new Refuse(`only ${parties.length} participants; the threshold is ${roster.threshold}`);
+  const rho = req.rho;
+  if (!(rho >= 0) || !Number.isFinite(rho)) throw new Refuse('malformed privacy cost');
+  if (rho === 0 && !policy.allowExact) throw new Refuse("this party answers only differentially private queries (policy allowExact is false)");
+  if (rho > policy.maxRhoPerQuery) throw new Refuse(`query rho = ${rho} exceeds this party's per-query maximum ${policy.maxRhoPerQuery} (policy maxRhoPerQuery)`);
+  if (rho > 0) {
+    const why = ledger.check(rho);
+    if (why) throw new Refuse(why);
+  }
+  const n = roster.parties.length;
+  const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: req.ringBits });
+  if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
+  const matching = countMatching(dataset, query.filter);
+  const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
+  const cohort = Math.min(matching, rowsUsed);
+  if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort)`);
+  let noise: NoisePlan | undefined;
+  if (rho > 0) {
+    // This party's share of the distributed Skellam noise, planned by the party itself.
+    noise = planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold });
+    const share = noiseShare(noise, cryptoRandomSource());
+    for (let i = 0; i < sums.length; i++) sums[i]! += share[i]!;
+  }
+  return { query, plan, sums, rowsUsed, rho, parties, ...(noise ? { noise } : {}) };
+}
