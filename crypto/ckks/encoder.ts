@@ -54,10 +54,11 @@ const CT_DATA_OFFSET = 16 + 32 + 1 + 8 * 5 + 16 + 8; // header, fixed fields, Dy
 const TWO32 = 0x100000000;
 
 /**
- * c[i] ← c[i] + Δ·v mod q on little-endian u64 residues held as u32 halves (lo at 2i, hi at
- * 2i+1), in Number arithmetic: q < 2^61, so every intermediate stays below 2^53.
+ * The u64 residue at byte `off` ← residue + Δ·v mod q, read and written as little-endian u32
+ * halves through a DataView (no copy), in Number arithmetic: q < 2^61, so every intermediate
+ * stays below 2^53.
  */
-function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig: bigint, q: bigint, qHi: number, qLo: number): void {
+function addScaled(dv: DataView, off: number, v: number, delta: number, deltaBig: bigint, q: bigint, qHi: number, qLo: number): void {
   let x = v * delta;
   let wHi: number;
   let wLo: number;
@@ -83,8 +84,8 @@ function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig
     wHi = Number(r >> 32n);
     wLo = Number(r & 0xffffffffn);
   }
-  let lo = c[2 * i]! + wLo;
-  let hi = c[2 * i + 1]! + wHi;
+  let lo = dv.getUint32(off, true) + wLo;
+  let hi = dv.getUint32(off + 4, true) + wHi;
   if (lo >= TWO32) {
     lo -= TWO32;
     hi += 1;
@@ -97,25 +98,24 @@ function addScaled(c: Uint32Array, i: number, v: number, delta: number, deltaBig
       hi -= 1;
     }
   }
-  c[2 * i] = lo;
-  c[2 * i + 1] = hi;
+  dv.setUint32(off, lo, true);
+  dv.setUint32(off + 4, hi, true);
 }
 
 /** c0 ← c0 + Δ·v on the bytes of a coefficient-form SEAL ciphertext at `level`, in place. */
 function addScaledToBytes(ctx: CkksContext, bytes: Uint8Array, level: number, values: ArrayLike<number>, delta: number, deltaBig: bigint): void {
   const N = ctx.N;
-  const c0 = new Uint32Array(bytes.slice(CT_DATA_OFFSET, CT_DATA_OFFSET + 8 * N * level).buffer);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + CT_DATA_OFFSET, 8 * N * level);
   for (let j = 0; j < level; j++) {
     const q = ctx.moduli[j]!;
     const qHi = Number(q >> 32n);
     const qLo = Number(q & 0xffffffffn);
-    const base = j * N;
+    const base = 8 * j * N;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (v !== 0) addScaled(c0, base + i, v, delta, deltaBig, q, qHi, qLo);
+      if (v !== 0) addScaled(dv, base + 8 * i, v, delta, deltaBig, q, qHi, qLo);
     }
   }
-  bytes.set(new Uint8Array(c0.buffer), CT_DATA_OFFSET);
 }
 
 /**
