@@ -1,0 +1,136 @@
+/**
+ * The model artifact: the fitted model as JSON, with an integrity block — the SHA-256 digest of
+ * the canonical JSON of everything else (stats/canonical.ts) and an Ed25519 signature over it
+ * (crypto/identity.ts, domain "synth/model") by the fitter's identity key. Loading recomputes
+ * both and refuses a file whose content changed after signing (a probability, the recorded
+ * budget, …). The embedded public key only proves integrity; pass `trustedKeys` to also require
+ * a known fitter (otherwise anyone could re-sign an edited model with a key of their own).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex, utf8 } from '../../crypto/bytes.ts';
+import { signDomain, verifyDomain, type IdentityKeyPair } from '../../crypto/identity.ts';
+import { canonicalJson } from '../canonical.ts';
+import { schemaDigest } from '../schema.ts';
+import type { Schema } from '../schema.ts';
+import { MODEL_FORMAT, MODEL_VERSION, type SynthModel } from './model.ts';
+
+export const MODEL_SIGNING_DOMAIN = 'synth/model';
+
+export interface Integrity {
+  /** Hex SHA-256 of the canonical JSON of the model without this block. */
+  digest: string;
+  signer: { id: string; publicKey: string };
+  /** Hex Ed25519 signature (crypto/identity.ts signDomain, domain "synth/model") over the same bytes. */
+  signature: string;
+}
+
+export type SignedModel = SynthModel & { integrity: Integrity };
+
+export class SynthModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SynthModelError';
+  }
+}
+
+function body(model: SynthModel): Uint8Array {
+  const { integrity: _drop, ...rest } = model as SignedModel;
+  return utf8(canonicalJson(rest));
+}
+
+/** Adds the integrity block (digest and signature by `signer`). */
+export function signModel(model: SynthModel, signer: { id: string; identity: IdentityKeyPair }): SignedModel {
+  const b = body(model);
+  const { integrity: _drop, ...rest } = model as SignedModel;
+  return {
+    ...rest,
+    integrity: { digest: toHex(sha256(b)), signer: { id: signer.id, publicKey: toHex(signer.identity.publicKey) }, signature: toHex(signDomain(signer.identity.secretKey, MODEL_SIGNING_DOMAIN, b)) },
+  };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Probability vector check: finite, ≥ 0, sums to 1 within 1e-6. */
+function probabilities(p: unknown, where: string): void {
+  if (!Array.isArray(p) || p.length === 0 || !p.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) throw new SynthModelError(`${where}: expected non-negative probabilities`);
+  const s = (p as number[]).reduce((a, b) => a + b, 0);
+  if (Math.abs(s - 1) > 1e-6) throw new SynthModelError(`${where}: probabilities sum to ${s}, not 1`);
+}
+
+/** Shapes and probabilities, so that sampling cannot fail on a signed but malformed model. */
+function checkShape(m: SynthModel): void {
+  const d = m.columns.length;
+  if (!Array.isArray(m.order) || !Array.isArray(m.parent) || !Array.isArray(m.cpt) || m.order.length !== d || m.parent.length !== d || m.cpt.length !== d) {
+    throw new SynthModelError(`model: order, parent and cpt must each have one entry per column (${d})`);
+  }
+  const seen = new Set<number>();
+  for (const i of m.order) {
+    const p = m.parent[i];
+    if (!Number.isInteger(i) || i < 0 || i >= d || seen.has(i)) throw new SynthModelError('model: order must list every column once');
+    if (typeof p !== 'number' || !(p === -1 || seen.has(p))) throw new SynthModelError(`model: column ${i}'s parent must come before it in the order`);
+    seen.add(i);
+  }
+  m.columns.forEach((c, i) => {
+    if (!isObject(c) || !Array.isArray(c.levels) || !Array.isArray(c.groups)) throw new SynthModelError(`model column ${i}: expected { levels, groups }`);
+    if (c.type !== 'categorical' && (!Array.isArray(c.edges) || c.edges.length !== c.levels.length || typeof c.min !== 'number' || typeof c.max !== 'number')) {
+      throw new SynthModelError(`model column ${c.name}: a numeric column needs edges (one more than its bins) and min/max`);
+    }
+    c.groups.forEach((g, gi) => {
+      if (!Array.isArray(g.fine) || g.fine.length !== g.weights?.length || !g.fine.every((f) => Number.isInteger(f) && f >= 0 && f < c.levels.length)) {
+        throw new SynthModelError(`model column ${c.name} group ${gi}: fine values and weights do not match its levels`);
+      }
+      probabilities(g.weights, `model column ${c.name} group ${gi}`);
+    });
+    const rows = m.parent[i]! < 0 ? 1 : m.columns[m.parent[i]!]!.groups.length;
+    const t = m.cpt[i]!;
+    if (!Array.isArray(t) || t.length !== rows) throw new SynthModelError(`model column ${c.name}: cpt needs ${rows} row(s)`);
+    t.forEach((row, r) => {
+      if (!Array.isArray(row) || row.length !== c.groups.length) throw new SynthModelError(`model column ${c.name}: cpt row ${r} needs ${c.groups.length} probabilities`);
+      probabilities(row, `model column ${c.name} cpt row ${r}`);
+    });
+  });
+}
+
+/**
+ * Verifies and returns a model read from JSON: format and version, digest, signature (and the
+ * signer against `trustedKeys`, hex public keys, when given), then the shapes.
+ */
+export function verifyModel(json: unknown, opts: { trustedKeys?: string[]; source?: string } = {}): SynthModel {
+  const src = opts.source ?? 'model';
+  if (!isObject(json) || json['format'] !== MODEL_FORMAT) throw new SynthModelError(`${src}: not a blindsum synthetic-data model (format "${MODEL_FORMAT}")`);
+  if (json['version'] !== MODEL_VERSION) throw new SynthModelError(`${src}: model version ${JSON.stringify(json['version'])} is not supported (this blindsum reads version ${MODEL_VERSION}); refit the model`);
+  const integ = json['integrity'];
+  if (!isObject(integ) || typeof integ['digest'] !== 'string' || typeof integ['signature'] !== 'string' || !isObject(integ['signer']) || typeof integ['signer']['publicKey'] !== 'string') {
+    throw new SynthModelError(`${src}: no integrity block (digest, signer, signature); only models written by blindsum synth fit can be loaded`);
+  }
+  const model = json as unknown as SignedModel;
+  const b = body(model);
+  const digest = toHex(sha256(b));
+  if (digest !== integ['digest']) {
+    throw new SynthModelError(`${src}: digest mismatch (content ${digest.slice(0, 16)}…, signed ${String(integ['digest']).slice(0, 16)}…): the model was modified after it was signed; use the original file or refit`);
+  }
+  let pk: Uint8Array;
+  let sig: Uint8Array;
+  try {
+    pk = fromHex(model.integrity.signer.publicKey, 'publicKey');
+    sig = fromHex(model.integrity.signature, 'signature');
+  } catch {
+    throw new SynthModelError(`${src}: signer public key or signature is not hex`);
+  }
+  if (!verifyDomain(pk, MODEL_SIGNING_DOMAIN, b, sig)) throw new SynthModelError(`${src}: the signature does not verify for signer ${model.integrity.signer.id}: the model or its integrity block was altered`);
+  if (opts.trustedKeys && !opts.trustedKeys.map((k) => k.toLowerCase()).includes(model.integrity.signer.publicKey.toLowerCase())) {
+    throw new SynthModelError(`${src}: signed by ${model.integrity.signer.id} (${model.integrity.signer.publicKey.slice(0, 16)}…), which is not a trusted key; pass that fitter's public key`);
+  }
+  checkShape(model);
+  return model;
+}
+
+/** Refuses a model fitted for another schema. */
+export function checkModelSchema(model: SynthModel, schema: Schema): void {
+  const digest = schemaDigest(schema);
+  if (model.schema.digest !== digest) {
+    throw new SynthModelError(`the model was fitted for schema "${model.schema.name}" (${model.schema.digest.slice(0, 16)}…), not this schema "${schema.name}" (${digest.slice(0, 16)}…); use the federation's schema`);
+  }
+}

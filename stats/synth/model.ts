@@ -1,0 +1,272 @@
+/**
+ * The synthesizer end to end (docs/synth.md): measure, select, fit, and the model that results.
+ *
+ * method 'mst' (budget ρ split by `split`, MST's thirds by default):
+ *   0. range: a one-way histogram of each numeric column, `rangeBins` equal-width bins over its
+ *      schema bounds (a share `rangeShare` of ρ₁); its noisy counts place the fine bins where the
+ *      data are (discretize.ts refineEdges);
+ *   1. one-way: one marginal query with a one-way table per column at fine resolution (rest of ρ₁);
+ *      coarse bins and model values are chosen from these noisy counts (discretize.ts);
+ *   2. select: one marginal query with every pair table at the coarse resolution (ρ₂); the
+ *      maximum spanning tree of the bias-corrected scores (mst.ts) is post-processing;
+ *   3. measure: one marginal query with the tree's pair tables (ρ₃);
+ *   4. fit: the tree model to all of them (one-ways, and both measurements of every tree edge),
+ *      Private-PGM style (fit.ts).
+ * method 'independent' (the baseline): steps 0 and 1 with the whole ρ; the model is the product
+ * of the noisy one-way distributions (projected to non-negative, normalized).
+ * Without ρ every query is exact (no noise): the non-private reference of the same synthesizer.
+ */
+import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
+import type { Predicate } from '../query.ts';
+import { schemaDigest } from '../schema.ts';
+import type { Schema } from '../schema.ts';
+import {
+  coarsen, fineColumns, fineToGroup, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+} from './discretize.ts';
+import { fitTree, type TreeMeasurement } from './fit.ts';
+import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
+import { allPairs, maximumSpanningTree, pairScore, rootTree } from './mst.ts';
+
+export const MODEL_FORMAT = 'blindsum-synth-model';
+export const MODEL_VERSION = 1;
+
+export interface ModelColumn {
+  name: string;
+  type: 'categorical' | 'numeric' | 'integer';
+  /** Fine values: categorical levels, or numeric bins; "(missing)" last. */
+  levels: string[];
+  edges?: number[];
+  min?: number;
+  max?: number;
+  /** Each model value: the fine values it stands for and their probabilities within it. */
+  groups: { fine: number[]; weights: number[] }[];
+}
+
+export interface BudgetQuery {
+  queryId: string;
+  purpose: string;
+  rhoCharged: number;
+  rhoSpent: number;
+  contributors: string[];
+}
+
+export interface SynthModel {
+  format: typeof MODEL_FORMAT;
+  version: typeof MODEL_VERSION;
+  method: 'mst' | 'independent';
+  schema: { name: string; digest: string };
+  filter: Predicate[];
+  columns: ModelColumn[];
+  /** Sampling order (parents first) and each column's parent (−1: none). */
+  order: number[];
+  parent: number[];
+  /** cpt[i][parent value][value] (one row for a column without parent). */
+  cpt: number[][][];
+  budget: {
+    /** zCDP ρ charged in all (0 = exact, not differentially private). */
+    rho: number;
+    epsilon: number | null;
+    delta: number;
+    exact: boolean;
+    queries: BudgetQuery[];
+  };
+  fit: { estimatedRows: number; iterations: number; loss: number; fineBins: number; maxLevels: number[]; tree: [number, number][] };
+  createdAt: string;
+}
+
+export interface SynthOptions {
+  method?: 'mst' | 'independent';
+  /** Total zCDP ρ (undefined: exact measurements, no differential privacy). */
+  rho?: number;
+  /** δ at which ε is reported (default 1e-6). */
+  delta?: number;
+  /** Share of ρ for one-way, select, measure (MST: thirds). */
+  split?: [number, number, number];
+  /** Fine bins of a numeric column (default 64). */
+  fineBins?: number;
+  /** Equal-width bins of the range step (default 16; 0 skips it: fine bins equal-width over the schema bounds). */
+  rangeBins?: number;
+  /** Share of the one-way budget spent on the range step (default 0.25). */
+  rangeShare?: number;
+  /** Most model values per column (default 12). */
+  maxLevels?: number;
+  filter?: Predicate[];
+  iterations?: number;
+  /** Progress messages. */
+  log?: (message: string) => void;
+}
+
+const sum = (xs: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i]!;
+  return s;
+};
+
+function budgetQuery(m: MeasuredTables, purpose: string): BudgetQuery {
+  return { queryId: m.queryId, purpose, rhoCharged: m.rhoCharged, rhoSpent: m.rhoSpent, contributors: [...m.contributors] };
+}
+
+/** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
+const plannedStd = (tables: number, rho: number | undefined): number => (rho === undefined ? 0 : Math.sqrt(tables / (2 * rho)));
+
+/** Runs the measurements through `measure` and fits the model. */
+export async function fitSynthesizer(schema: Schema, measure: Measure, opts: SynthOptions = {}): Promise<SynthModel> {
+  const method = opts.method ?? 'mst';
+  const rho = opts.rho;
+  if (rho !== undefined && !(rho > 0)) throw new RangeError(`rho: expected a positive number, got ${rho}`);
+  const split = opts.split ?? [1 / 3, 1 / 3, 1 / 3];
+  if (split.length !== 3 || split.some((x) => !(x > 0)) || Math.abs(sum(split) - 1) > 1e-9) throw new RangeError(`split: expected three positive shares summing to 1, got [${split.join(', ')}]`);
+  const fineBins = opts.fineBins ?? 64;
+  const maxLevels = opts.maxLevels ?? 12;
+  const filter = opts.filter ?? [];
+  const log = opts.log ?? (() => {});
+  const cols = fineColumns(schema, fineBins);
+  const d = cols.length;
+  const names = cols.map((c) => c.name);
+  const share = (i: number): number | undefined => (rho === undefined ? undefined : method === 'independent' ? rho : rho * split[i]!);
+  const rangeBins = opts.rangeBins ?? 16;
+  const rangeShare = opts.rangeShare ?? 0.25;
+  if (!(rangeShare >= 0 && rangeShare < 1)) throw new RangeError(`rangeShare: expected a number in [0, 1), got ${rangeShare}`);
+  const queries: BudgetQuery[] = [];
+
+  // 0. range: where the data of each numeric column lie, to place the fine bins
+  const zoom = rangeBins > 0 && rangeShare > 0 ? cols.map((c, i) => (refinable(c, fineBins) ? i : -1)).filter((i) => i >= 0) : [];
+  const part = (x: number | undefined, f: number): number | undefined => (x === undefined ? undefined : x * f);
+  let oneWayRho = share(0);
+  if (zoom.length > 0) {
+    const coarseCols = fineColumns(schema, rangeBins);
+    const rangeRho = part(oneWayRho, rangeShare);
+    oneWayRho = part(oneWayRho, 1 - rangeShare);
+    log(`measuring the range of ${zoom.length} numeric columns${rangeRho === undefined ? ' (exact)' : ` (rho = ${rangeRho.toPrecision(3)})`}`);
+    const range = await measure(marginalQuery(zoom.map((i) => names[i]!), zoom.map((i) => coarseCols[i]!.edges!), zoom.map((_, k) => [k]), filter), rangeRho, 'range');
+    queries.push(budgetQuery(range, 'range'));
+    // fine bins per column: as many as keep about one noise standard deviation of the one-way
+    // query per bin on average (n / F ≥ σ₁), between 8 and fineBins
+    const sigma1 = plannedStd(d, oneWayRho);
+    zoom.forEach((i, k) => {
+      const projected = projectCounts(range.tables[k]!).slice(0, -1);
+      const present = projected.reduce((a, b) => a + b, 0);
+      const bins = sigma1 > 0 ? Math.max(8, Math.min(fineBins, Math.floor(present / sigma1))) : fineBins;
+      cols[i] = withEdges(cols[i]!, refineEdges(coarseCols[i]!.edges!, projected, bins, cols[i]!.type === 'integer'));
+    });
+  }
+  const fineEdges = cols.map((c) => c.edges ?? []);
+
+  // 1. one-way marginals at fine resolution
+  log(`measuring ${d} one-way marginals${oneWayRho === undefined ? ' (exact)' : ` (rho = ${oneWayRho.toPrecision(3)})`}`);
+  const oneWay = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), oneWayRho, 'one-way');
+  queries.push(budgetQuery(oneWay, 'one-way'));
+  const fineVar = oneWay.variance;
+  const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
+  // non-negative fine one-ways with the noisy totals kept (projection, not clipping)
+  const fineP = oneWay.tables.map((t) => projectCounts(t));
+
+  if (method === 'independent') {
+    const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, fineP[i]!));
+    const cpt = fineP.map((p) => [normalized(p)]);
+    return finish(schema, 'independent', filter, columns, rootTree(d, []), cpt, queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), tree: [] });
+  }
+
+  // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
+  // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
+  const pairs = allPairs(d);
+  // (the tree's pairs are measured twice, select and measure, and combined by inverse variance)
+  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(Math.max(1, d - 1), share(2))];
+  const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
+  const levelCap = sigmaPair > 0 ? Math.max(2, Math.min(maxLevels, Math.floor(Math.sqrt(nHat / sigmaPair)))) : maxLevels;
+  const rare = 3 * Math.sqrt(fineVar);
+  const coarse: Coarsening[] = cols.map((c, i) => coarsen(c, c.type === 'categorical' ? oneWay.tables[i]! : fineP[i]!, { rareCount: rare, maxLevels: levelCap }));
+  const groupSizes = coarse.map((c) => c.groups.length);
+  const qlSizes = coarse.map((c) => c.queryLevels.length);
+  const qlToGroup = coarse.map((c) => queryLevelToGroup(c));
+  const fineToG = coarse.map((c, i) => fineToGroup(c, cols[i]!.levels.length));
+  const fineSizes = cols.map((c) => c.levels.length);
+  const oneWayGrouped = oneWay.tables.map((t, i) => regroup(t, fineVar, [i], fineSizes, fineToG, groupSizes));
+  const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
+  log(`model values per column: ${groupSizes.join(', ')} (at most ${levelCap})`);
+
+  // 2. selection: every pair at the coarse resolution
+  const coarseEdges = coarse.map((c) => c.edges ?? []);
+  log(`measuring ${pairs.length} two-way marginals for selection${rho === undefined ? ' (exact)' : ` (rho = ${share(1)!.toPrecision(3)})`}`);
+  const sel = await measure(marginalQuery(names, coarseEdges, pairs, filter), share(1), 'select');
+  queries.push(budgetQuery(sel, 'select'));
+  const selGrouped = sel.tables.map((t, k) => regroup(t, sel.variance, pairs[k]!, qlSizes, qlToGroup, groupSizes));
+  const scored = pairs.map(([a, b], k) => ({ a, b, weight: pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat) }));
+  const tree = maximumSpanningTree(d, scored);
+  log(`tree: ${tree.map(([a, b]) => `${names[a]}–${names[b]}`).join(', ')}`);
+
+  // 3. measure the tree's pairs
+  const measurements: TreeMeasurement[] = oneWayGrouped.map((g) => ({ columns: g.columns, counts: g.counts, variance: g.variance }));
+  if (tree.length > 0) {
+    log(`measuring ${tree.length} two-way marginals of the tree${rho === undefined ? ' (exact)' : ` (rho = ${share(2)!.toPrecision(3)})`}`);
+    const meas = await measure(marginalQuery(names, coarseEdges, tree, filter), share(2), 'measure');
+    queries.push(budgetQuery(meas, 'measure'));
+    tree.forEach((e, k) => {
+      const g = regroup(meas.tables[k]!, meas.variance, e, qlSizes, qlToGroup, groupSizes);
+      measurements.push({ columns: g.columns, counts: g.counts, variance: g.variance });
+      const s = selGrouped[pairs.findIndex(([a, b]) => a === e[0] && b === e[1])]!;
+      measurements.push({ columns: s.columns, counts: s.counts, variance: s.variance });
+    });
+  }
+  // the other selection tables still measure their two one-ways (row and column sums)
+  pairs.forEach(([a, b], k) => {
+    if (tree.some((e) => e[0] === a && e[1] === b)) return;
+    for (const axis of [0, 1] as const) measurements.push(margin(selGrouped[k]!, axis));
+  });
+
+  // 4. fit
+  const rooted = rootTree(d, tree);
+  const fit = fitTree(groupSizes, rooted.parent, rooted.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
+  log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
+  const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
+  return finish(schema, 'mst', filter, columns, rooted, fit.cpt, queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, tree });
+}
+
+/** Row (axis 0) or column (axis 1) sums of a two-way table, with their variances. */
+function margin(t: GroupedTable, axis: 0 | 1): TreeMeasurement {
+  const [ka, kb] = t.shape as [number, number];
+  const size = axis === 0 ? ka : kb;
+  const counts = new Float64Array(size);
+  const variance = new Float64Array(size);
+  for (let i = 0; i < ka; i++) {
+    for (let j = 0; j < kb; j++) {
+      counts[axis === 0 ? i : j] += t.counts[i * kb + j]!;
+      variance[axis === 0 ? i : j] += t.variance[i * kb + j]!;
+    }
+  }
+  return { columns: [t.columns[axis]!], counts, variance };
+}
+
+function normalized(xs: number[]): number[] {
+  const z = sum(xs);
+  return z > 0 ? xs.map((x) => x / z) : xs.map(() => 1 / xs.length);
+}
+
+/** A model column: each group's fine values, weighted by their projected noisy one-way counts. */
+function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: number[]): ModelColumn {
+  const groups = coarse.groups.map((g) => {
+    const fine = g.flatMap((ql) => coarse.queryLevels[ql]!).sort((a, b) => a - b);
+    return { fine, weights: normalized(fine.map((f) => Math.max(0, fineCounts[f]!))) };
+  });
+  const out: ModelColumn = { name: c.name, type: c.type, levels: [...c.levels], groups };
+  if (c.edges) {
+    out.edges = [...c.edges];
+    out.min = c.min!;
+    out.max = c.max!;
+  }
+  return out;
+}
+
+function finish(
+  schema: Schema, method: SynthModel['method'], filter: Predicate[], columns: ModelColumn[], rooted: { order: number[]; parent: number[] },
+  cpt: number[][][], queries: BudgetQuery[], rho: number | undefined, delta: number | undefined, fit: SynthModel['fit'],
+): SynthModel {
+  const charged = queries.reduce((a, q) => a + q.rhoCharged, 0);
+  const dlt = delta ?? 1e-6;
+  return {
+    format: MODEL_FORMAT, version: MODEL_VERSION, method, schema: { name: schema.name, digest: schemaDigest(schema) }, filter,
+    columns, order: rooted.order, parent: rooted.parent, cpt,
+    budget: { rho: charged, epsilon: rho === undefined ? null : epsilonFromRho(charged, dlt), delta: dlt, exact: rho === undefined, queries },
+    fit, createdAt: new Date().toISOString(),
+  };
+}
