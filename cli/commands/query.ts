@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AnalystClient, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
+import { AnalystClient, openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
+import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
+import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { describeQuery, formatResult, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
 import { int, str, UsageError, type Command } from '../args.ts';
@@ -59,6 +61,17 @@ export function privacyFromFlags(v: Record<string, unknown>): PrivacySpec | unde
   return { ...(rho !== undefined ? { rho } : {}), ...(epsilon !== undefined ? { epsilon } : {}), ...(delta !== undefined ? { delta } : {}) };
 }
 
+/** The analyst's CKKS key from --ckks-key (needed to read results of backend "ckks"). */
+async function ckksKeyFromFlags(v: Record<string, unknown>, required: boolean): Promise<AnalystCkksKey | undefined> {
+  const path = str(v['ckks-key'], 'ckks-key');
+  if (path === undefined) {
+    if (required) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen --out FILE)');
+    return undefined;
+  }
+  const { loadAnalystKeyFile } = await import('../../client/ckks-analyst.ts');
+  return loadAnalystKeyFile(path);
+}
+
 export function printOutcome(o: QueryOutcome, asJson: boolean): void {
   if (asJson) {
     process.stdout.write(JSON.stringify(o, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
@@ -71,6 +84,9 @@ export function printOutcome(o: QueryOutcome, asJson: boolean): void {
   process.stdout.write(formatResult(o.result) + '\n');
   if (o.rhoCharged > 0) process.stdout.write(formatPrivacy(o) + '\n');
   process.stdout.write(`contributors: ${o.contributors.join(', ')}` + (o.refusals.length ? `; refused: ${o.refusals.map((r) => `${r.partyId} (${r.reason})`).join('; ')}` : '') + `\nquery id: ${o.queryId}\n`);
+  if (o.ckks) {
+    process.stdout.write(`CKKS: decrypted here with the analyst's key (${o.ckks.params}, ${o.ckks.ciphertexts} ciphertext${o.ckks.ciphertexts > 1 ? 's' : ''} at level ${o.ckks.level}, ${o.ckks.bytes} bytes); key switched by ${o.ckks.decryptors.join(', ')}; largest error before rounding ${o.ckks.maxRawError.toExponential(2)} grid units (exact below 0.5)\n`);
+  }
 }
 
 export const query: Command = {
@@ -81,7 +97,7 @@ export const query: Command = {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, analyst: { type: 'string' },
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
-    rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' },
+    rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
@@ -89,20 +105,22 @@ export const query: Command = {
     column: 'column (order matters: contingency = row, column; linear_regression = predictors)',
     where: 'filter predicate, e.g. "age >= 50", "sex = f", "stage in 3,4", "bili between 1,3", "trt is missing"; all must hold',
     bins: 'histogram edges, comma-separated, strictly increasing', target: 'response column of linear_regression',
-    'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default)',
+    'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
     analyst: 'analyst name (default: $USER)', json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
-    delta: 'delta for --epsilon (e.g. 1e-6)',
+    delta: 'delta for --epsilon (e.g. 1e-6)', 'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
   },
   async run(v) {
     const q = buildQuery(v);
+    const backend = str(v['backend'], 'backend') ?? 'secagg';
+    const ckksKey = await ckksKeyFromFlags(v, backend === 'ckks');
     const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
       const o = await client.run(q, {
         ...(privacyFromFlags(v) ? { privacy: privacyFromFlags(v)! } : {}),
-        backend: str(v['backend'], 'backend') ?? 'secagg', analyst: str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst',
+        backend, analyst: str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst', ...(ckksKey ? { ckksKey } : {}),
         deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
         onEvent: (ev) => {
           if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`  [${ev.stage}] ${ev.message}\n`);
@@ -119,15 +137,18 @@ export const query: Command = {
 export const result: Command = {
   name: 'result',
   summary: 'fetch the result of an earlier query by id',
-  usage: 'blindsum result --aggregator HOST:PORT QUERY_ID [--json]',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
+  usage: 'blindsum result --aggregator HOST:PORT QUERY_ID [--json] [--ckks-key FILE]',
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'ckks-key': { type: 'string' } },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)' },
   allowPositionals: true,
   async run(v, pos) {
     if (pos.length !== 1) throw new UsageError('give exactly one query id');
     const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
     try {
-      const o = outcomeFromResponse(await client.getResult(pos[0]!));
+      const r = await client.getResult(pos[0]!);
+      const key = await ckksKeyFromFlags(v, false);
+      if (r.ckks && r.status === 'done' && !key) throw new UsageError('this result is encrypted to the analyst\'s CKKS key: give --ckks-key FILE');
+      const o = r.ckks && r.status === 'done' && key ? await openCkksOutcome(queryFromProto(r.query), r, key) : outcomeFromResponse(r);
       printOutcome(o, v['json'] === true);
       return o.status === 'done' ? 0 : 1;
     } finally {

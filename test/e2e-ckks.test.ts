@@ -1,0 +1,189 @@
+/**
+ * The CKKS backend end to end over real gRPC, with the aggregator and 3 parties (t = 2) as separate
+ * processes started by the real CLI: the key ceremony, every query kind equal to the central
+ * computation exactly on the fixed-point grid (after rounding; before rounding the CKKS error is
+ * the flooding noise, σ = 2^36·√t/2^44 ≈ 0.0055 grid units for t = 2, and rounding is exact below
+ * 1/2), a DP query, a decryptor that dies before its PCKS share, a restarted party that reloads
+ * its key share, and an aggregator data directory that holds nothing that decrypts.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueryOutcome } from '../client/analyst.ts';
+import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
+import { PBC_QUERIES } from '../cli/demo-queries.ts';
+import { LocalFederation } from '../cli/federation.ts';
+import { sha256Hex } from '../services/common/ckks.ts';
+import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, splitCsvText, type Query } from '../stats/index.ts';
+
+const schemaPath = 'examples/pbc/schema.json';
+const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
+const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
+const N = 3;
+const parts = splitCsvText(csv, N, 'e2e-ckks');
+const all = ['hospital-1', 'hospital-2', 'hospital-3'];
+const { dataset } = buildDataset(schema, csv);
+/** The error bound that rounding tolerates; the flooding noise is ~90 standard deviations below it. */
+const ROUNDING_BOUND = 0.5;
+
+let fed: LocalFederation;
+let dir: string;
+let key: AnalystCkksKey;
+let collectiveSha = '';
+
+/** The CKKS result must equal the central computation on all rows, exactly on the grid. */
+function expectCentral(q: Query, o: QueryOutcome): void {
+  expect(o.status, o.error).toBe('done');
+  expect([...o.contributors].sort()).toEqual(all);
+  const plan = planQuery(q, schema, { parties: N, ringBits: 64 });
+  expect(o.exactSums).toEqual(localStatistics(q, schema, plan, dataset).sums);
+  expect(compareResults(o.result!, centralResult(q, schema, dataset)).maxRelDiff).toBeLessThan(1e-6);
+  expect(o.ckks!.maxRawError).toBeLessThan(ROUNDING_BOUND);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-ckks-'));
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true });
+  collectiveSha = await fed.waitCollectiveKey();
+  writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
+  key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
+}, 120_000);
+
+afterAll(async () => {
+  await fed?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('CKKS backend end to end (3 party processes, t = 2)', () => {
+  it('the key ceremony leaves every party the same collective key and a 0600 key share; the analyst key file is 0600', async () => {
+    const c = fed.client();
+    try {
+      const k = await c.getCollectiveKey();
+      expect(k.status).toBe('ready');
+      expect(sha256Hex(k.publicKey)).toBe(collectiveSha);
+      expect(k.parties).toEqual(all);
+    } finally {
+      c.close();
+    }
+    for (let i = 0; i < N; i++) {
+      const path = join(fed.partyStateDir(i), 'ckks-key.json');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      const stored = JSON.parse(readFileSync(path, 'utf8')) as { publicKeySha256: string; point: number };
+      expect(stored.publicKeySha256).toBe(collectiveSha);
+      expect(stored.point).toBe(i + 1);
+    }
+    expect(statSync(join(dir, 'analyst.ckks.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it(`every query kind equals the central result exactly on the fixed-point grid (CKKS error before rounding < ${ROUNDING_BOUND})`, async () => {
+    const c = fed.client();
+    try {
+      let worst = 0;
+      for (const q of PBC_QUERIES) {
+        const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+        expectCentral(q, o);
+        worst = Math.max(worst, o.ckks!.maxRawError);
+        // the aggregator itself holds no plaintext result
+        const stored = await c.getResult(o.queryId);
+        expect(stored.resultJson).toBe('');
+        expect(stored.exactSums).toEqual([]);
+        expect(stored.ckks!.ciphertexts.length).toBeGreaterThan(0);
+      }
+      expect(worst).toBeGreaterThan(0); // the flooding noise is there before rounding
+      expect(worst).toBeLessThan(0.1); // ≈ 18 σ for t = 2
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a differentially private query through CKKS carries its noise scale and stays within it of the central result', async () => {
+    const c = fed.client();
+    try {
+      const q: Query = { kind: 'mean', columns: ['age'], filter: [] };
+      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e-dp', ckksKey: key, privacy: { rho: 0.25 } });
+      expect(o.status, o.error).toBe('done');
+      expect(o.rhoCharged).toBe(0.25);
+      const sd = o.uncertainty['mean']!;
+      expect(sd).toBeGreaterThan(0);
+      const central = numericFields(centralResult(q, schema, dataset)).find(([n]) => n === 'mean')![1]!;
+      const got = numericFields(o.result!).find(([n]) => n === 'mean')![1]!;
+      expect(Math.abs(got - central)).toBeLessThan(8 * sd);
+      expect((await c.getBudget('e2e-dp')).spentRho).toBeCloseTo(0.25, 12);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a party that dies after sending its encrypted input (before decryption): the two others decrypt, and its input counts', async () => {
+    // hospital-1 is first in the decryptor order; it exits 200 ms after its EncryptedInput, so it
+    // is either gone before PCKS starts or fails its PCKS round and is replaced.
+    await fed.killParty(0);
+    fed.startParty(0, { BLINDSUM_TEST_EXIT_AFTER: 'EncryptedInput' });
+    await fed.waitConnected(all);
+    const exit = fed.partyExit(0);
+    const c = fed.client();
+    try {
+      const q = PBC_QUERIES.find((x) => x.kind === 'linear_regression')!;
+      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      expect(await exit).toBe(75);
+      expectCentral(q, o);
+      expect(o.ckks!.decryptors).toEqual(['hospital-2', 'hospital-3']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a restarted party reloads its key share from its state directory and decrypts again', async () => {
+    await fed.killParty(0);
+    fed.startParty(0, {});
+    await fed.waitConnected(all);
+    const c = fed.client();
+    try {
+      const q = PBC_QUERIES.find((x) => x.kind === 'contingency')!;
+      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      expectCentral(q, o);
+      expect(o.ckks!.decryptors).toEqual(['hospital-1', 'hospital-2']);
+      expect(readFileSync(join(dir, 'hospital-1.log'), 'utf8')).toMatch(/CKKS key share loaded/);
+      expect((await c.getCollectiveKey()).publicKeySha256).toBe(collectiveSha); // no new ceremony
+    } finally {
+      c.close();
+    }
+  });
+
+  it("the aggregator's data directory holds the collective public key but no party's key share and not the analyst's secret key", () => {
+    const files = readdirSync(fed.aggregatorDataDir).map((f) => readFileSync(join(fed.aggregatorDataDir, f)));
+    const found = (needle: Uint8Array): boolean => files.some((b) => b.indexOf(Buffer.from(needle)) >= 0);
+    // 48 bytes from inside each secret's residues (past the SEAL headers)
+    const window = (bytes: Uint8Array, at: number): Uint8Array => bytes.subarray(at, at + 48);
+    for (let i = 0; i < N; i++) {
+      const stored = JSON.parse(readFileSync(join(fed.partyStateDir(i), 'ckks-key.json'), 'utf8')) as { shamirShare: string; publicKey: string };
+      const share = new Uint8Array(Buffer.from(stored.shamirShare, 'base64'));
+      for (const at of [200, share.length / 2, share.length - 100]) expect(found(window(share, Math.floor(at)))).toBe(false);
+      if (i === 0) expect(found(window(new Uint8Array(Buffer.from(stored.publicKey, 'base64')), 5000))).toBe(true); // the search does find what is there
+    }
+    for (const at of [200, key.secretKey.length / 2]) expect(found(window(key.secretKey, Math.floor(at)))).toBe(false);
+  });
+
+  it('a changed roster gets a new key ceremony: a new collective key, and every party replaces its key share', async () => {
+    const roster = JSON.parse(readFileSync(fed.rosterPath, 'utf8')) as { threshold: number };
+    roster.threshold = 3;
+    await Promise.all([fed.killAggregator('SIGTERM'), ...all.map((_, i) => fed.killParty(i, 'SIGTERM'))]);
+    writeFileSync(fed.rosterPath, JSON.stringify(roster, null, 2));
+    await fed.startAggregator();
+    for (let i = 0; i < N; i++) fed.startParty(i, {});
+    await fed.waitConnected(all);
+    const fresh = await fed.waitCollectiveKey();
+    expect(fresh).not.toBe(collectiveSha);
+    for (let i = 0; i < N; i++) expect((JSON.parse(readFileSync(join(fed.partyStateDir(i), 'ckks-key.json'), 'utf8')) as { publicKeySha256: string }).publicKeySha256).toBe(fresh);
+    const c = fed.client();
+    try {
+      const q = PBC_QUERIES.find((x) => x.kind === 'histogram')!;
+      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      expectCentral(q, o);
+      expect(o.ckks!.decryptors).toEqual(all); // t = 3 now
+    } finally {
+      c.close();
+    }
+  });
+});
