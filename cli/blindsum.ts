@@ -9,8 +9,9 @@ import { demo } from './commands/demo.ts';
 import { keygen, roster } from './commands/keys.ts';
 import { budget, parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
+import { synth } from './commands/synth.ts';
 
-const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit];
+const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit, synth];
 
 function mainHelp(): string {
   return [
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.values, parsed.positionals);
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError']);
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError']);
 
 main(process.argv.slice(2)).then(
   (code) => {
@@ -52,7 +53,7 @@ main(process.argv.slice(2)).then(
     const err = e as Error;
     if (USER_ERRORS.has(err.name)) {
       process.stderr.write(`blindsum: ${err.message}\n`);
-      process.exitCode = err instanceof UsageError || err.name !== 'AnalystError' ? 2 : 1;
+      process.exitCode = err instanceof UsageError || (err.name !== 'AnalystError' && err.name !== 'MeasurementError') ? 2 : 1;
     } else {
       process.stderr.write(`blindsum: unexpected error: ${err.stack ?? String(e)}\n`);
       process.exitCode = 1;

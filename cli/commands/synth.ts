@@ -1,0 +1,196 @@
+/**
+ * blindsum synth fit | sample | evaluate — differentially private synthetic data (docs/synth.md).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AnalystClient } from '../../client/analyst.ts';
+import { federatedMeasure } from '../../client/synth-measure.ts';
+import { cryptoRandomSource } from '../../crypto/dp/random.ts';
+import { loadSchemaFile } from '../../services/aggregator/config.ts';
+import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../../services/common/keys.ts';
+import { buildDataset, privacyRho, type Dataset, type Schema } from '../../stats/index.ts';
+import { renderHtml } from '../../stats/eval/html.ts';
+import { evaluate, headline, type SyntheticInput } from '../../stats/eval/report.ts';
+import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/artifact.ts';
+import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
+import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
+import { sampleCsv } from '../../stats/synth/sample.ts';
+import { int, str, UsageError, type Command } from '../args.ts';
+import { parseWhere } from '../where.ts';
+
+function readJson(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads, verifies (digest, signature, optional trusted keys) and checks a model against the schema. */
+export function loadModel(path: string, schema: Schema, trustedKeys?: string[]): SynthModel {
+  const m = verifyModel(readJson(path, 'model'), { source: path, ...(trustedKeys && trustedKeys.length ? { trustedKeys } : {}) });
+  checkModelSchema(m, schema);
+  return m;
+}
+
+/** The fitter's identity: loaded when the key file exists, else created (mode 0600). */
+export function fitterIdentity(path: string, id: string): IdentityFile {
+  return existsSync(path) ? loadIdentityFile(path) : writeNewIdentityFile(path, id);
+}
+
+/** A CSV loaded with the schema (more rows than maxRowsPerParty allowed: synthetic data can be large). */
+export function loadData(schema: Schema, path: string): Dataset {
+  const text = readFileSync(path, 'utf8');
+  const rows = text.split('\n').length;
+  const { dataset, report } = buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, rows) }, text);
+  if (report.rejected.length > 0) process.stderr.write(`  ${path}: ${report.rejected.length} invalid row(s) skipped (first: line ${report.rejected[0]!.line}: ${report.rejected[0]!.reason})\n`);
+  return dataset;
+}
+
+/** "name=value" → [name, value]. */
+function pair(s: string, flag: string): [string, string] {
+  const i = s.indexOf('=');
+  if (i <= 0 || i === s.length - 1) throw new UsageError(`--${flag}: expected NAME=VALUE, got ${JSON.stringify(s)}`);
+  return [s.slice(0, i), s.slice(i + 1)];
+}
+
+/** The model facts copied into a report entry. */
+export function modelInfo(m: SynthModel): Record<string, unknown> {
+  return { method: m.method, rho: m.budget.rho, epsilon: m.budget.epsilon, delta: m.budget.delta, exact: m.budget.exact, queries: m.budget.queries.map((q) => q.queryId) };
+}
+
+function num(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x <= 0) throw new UsageError(`--${name}: expected a positive number, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+async function fit(v: Record<string, unknown>): Promise<number> {
+  const schema = loadSchemaFile(str(v['schema'], 'schema', true));
+  const out = str(v['out'], 'out', true);
+  const method = str(v['method'], 'method') ?? 'mst';
+  if (method !== 'mst' && method !== 'independent') throw new UsageError(`--method: mst or independent, got ${JSON.stringify(method)}`);
+  const exact = v['exact'] === true;
+  const epsilon = num(v['epsilon'], 'epsilon');
+  const delta = num(v['delta'], 'delta') ?? 1e-6;
+  const rhoFlag = num(v['rho'], 'rho');
+  if (exact && (epsilon !== undefined || rhoFlag !== undefined)) throw new UsageError('--exact fits without noise; do not give --epsilon or --rho with it');
+  if (!exact && epsilon === undefined && rhoFlag === undefined) throw new UsageError('give the privacy budget of the whole fit: --epsilon E [--delta D] or --rho R (or --exact for the non-private reference)');
+  const rho = exact ? undefined : privacyRho(rhoFlag !== undefined ? { rho: rhoFlag } : { epsilon: epsilon!, delta });
+  const analyst = str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst';
+  const signer = fitterIdentity(str(v['key'], 'key') ?? join(dirname(out), 'fitter.key'), analyst.toLowerCase().replace(/[^a-z0-9._-]/g, '-'));
+  const log = (m: string): void => {
+    if (v['quiet'] !== true) process.stderr.write(`  ${m}\n`);
+  };
+  let measure: Measure;
+  let client: AnalystClient | undefined;
+  const central = str(v['central'], 'central');
+  if (central !== undefined) {
+    measure = centralMeasure(schema, loadData(schema, central), rho === undefined ? undefined : cryptoRandomSource());
+    log(`central fit on ${central}${rho === undefined ? ' (exact)' : ' (noise added here, as by a single party)'}`);
+  } else {
+    client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    measure = federatedMeasure(client, { analyst, backend: str(v['backend'], 'backend') ?? 'secagg', deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+  }
+  try {
+    const model = await fitSynthesizer(schema, measure, {
+      method, ...(rho !== undefined ? { rho } : {}), delta, log,
+      filter: ((v['where'] as string[] | undefined) ?? []).map(parseWhere),
+      fineBins: int(v['fine-bins'], 'fine-bins', 64, 8, 1000), maxLevels: int(v['max-levels'], 'max-levels', 12, 2, 100),
+    });
+    const signed = signModel(model, signer);
+    writeFileSync(out, JSON.stringify(signed, null, 1) + '\n');
+    const b = model.budget;
+    process.stdout.write(`wrote ${out}: ${model.method} model of ${model.columns.length} columns, ${model.fit.tree.length} tree edges; ` +
+      (b.exact ? 'exact measurements (not differentially private)' : `budget rho = ${b.rho.toPrecision(4)} (ε = ${b.epsilon!.toPrecision(3)} at δ = ${b.delta}) over queries ${b.queries.map((q) => q.queryId).join(', ')}`) +
+      `; signed by ${signer.id}\n`);
+    return 0;
+  } finally {
+    client?.close();
+  }
+}
+
+async function sample(v: Record<string, unknown>): Promise<number> {
+  const schema = loadSchemaFile(str(v['schema'], 'schema', true));
+  const model = loadModel(str(v['model'], 'model', true), schema, v['trust-key'] as string[] | undefined);
+  const rows = int(v['rows'], 'rows', 1000, 1, 10_000_000);
+  const csv = sampleCsv(model, schema, rows, str(v['seed'], 'seed') ?? 'blindsum');
+  const out = str(v['out'], 'out');
+  if (out === undefined) process.stdout.write(csv);
+  else {
+    writeFileSync(out, csv);
+    process.stderr.write(`wrote ${out}: ${rows} synthetic rows (seed ${JSON.stringify(str(v['seed'], 'seed') ?? 'blindsum')}; no privacy cost)\n`);
+  }
+  return 0;
+}
+
+async function evaluateCmd(v: Record<string, unknown>): Promise<number> {
+  const schema = loadSchemaFile(str(v['schema'], 'schema', true));
+  const train = loadData(schema, str(v['real'], 'real', true));
+  const holdout = loadData(schema, str(v['holdout'], 'holdout', true));
+  const models = new Map(((v['model'] as string[] | undefined) ?? []).map((s) => pair(s, 'model')));
+  const synth = (v['synthetic'] as string[] | undefined) ?? [];
+  if (synth.length === 0) throw new UsageError('give at least one --synthetic NAME=FILE.csv');
+  const inputs: SyntheticInput[] = synth.map((s) => {
+    const [name, path] = pair(s, 'synthetic');
+    const modelPath = models.get(name);
+    const input: SyntheticInput = { name, label: name, data: loadData(schema, path) };
+    if (modelPath) input.info = modelInfo(loadModel(modelPath, schema, v['trust-key'] as string[] | undefined));
+    return input;
+  });
+  const outcomeFlag = str(v['outcome'], 'outcome');
+  const outcome = outcomeFlag === undefined ? undefined : (() => {
+    const [column, positive] = pair(outcomeFlag, 'outcome');
+    return { column, positive, exclude: (v['exclude'] as string[] | undefined) ?? [] };
+  })();
+  const report = evaluate(schema, train, holdout, inputs, outcome ? { outcome } : {});
+  const prefix = str(v['out'], 'out') ?? 'synth-report';
+  writeFileSync(`${prefix}.json`, JSON.stringify(report, null, 1) + '\n');
+  writeFileSync(`${prefix}.html`, renderHtml(report));
+  for (const m of report.methods) process.stdout.write(headline(m) + '\n');
+  process.stdout.write(`wrote ${prefix}.json and ${prefix}.html\n`);
+  return 0;
+}
+
+export const synth: Command = {
+  name: 'synth',
+  summary: 'differentially private synthetic data: fit a model across the federation, sample it, evaluate it',
+  usage: [
+    'blindsum synth fit --aggregator HOST:PORT --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
+    '       blindsum synth fit --central data.csv --schema schema.json --exact --out model.json      (non-private reference)',
+    '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--out synthetic.csv]',
+    '       blindsum synth evaluate --schema schema.json --real train.csv --holdout holdout.csv --synthetic NAME=synthetic.csv ... [--model NAME=model.json] [--outcome COLUMN=LEVEL] [--out PREFIX]',
+  ].join('\n'),
+  allowPositionals: true,
+  options: {
+    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, analyst: { type: 'string' }, backend: { type: 'string' }, 'timeout-ms': { type: 'string' },
+    schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
+    exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
+    'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, quiet: { type: 'boolean' },
+    model: { type: 'string', multiple: true }, rows: { type: 'string' }, seed: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
+    real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
+  },
+  help: {
+    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', analyst: 'fit: analyst name charged (default: $USER)',
+    backend: 'fit: secagg (default)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
+    out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
+    method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
+    delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',
+    central: 'fit: fit on this CSV here instead of across the federation', key: 'fit: identity key that signs the model (created if absent; default fitter.key beside --out)',
+    where: 'fit: only rows matching this filter (repeatable)', 'fine-bins': 'fit: most fine bins of a numeric column (default 64)',
+    'max-levels': 'fit: most model values per column (default 12)', quiet: 'fit: no progress', model: 'sample: the model file; evaluate: NAME=model.json to report its budget',
+    rows: 'sample: number of rows (default 1000)', seed: 'sample: seed (same seed, same rows; default "blindsum")', 'trust-key': 'sample/evaluate: refuse models not signed by this hex public key',
+    real: 'evaluate: the real data the model was fitted on', holdout: 'evaluate: real data the model never saw', synthetic: 'evaluate: NAME=FILE.csv of a synthetic dataset',
+    outcome: 'evaluate: COLUMN=LEVEL, the classifier\'s outcome (TSTR)', exclude: 'evaluate: column left out of the classifier\'s features',
+  },
+  async run(v, positionals) {
+    const [sub, ...rest] = positionals;
+    if (rest.length) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+    if (sub === 'fit') return fit(v);
+    if (sub === 'sample') return sample(v);
+    if (sub === 'evaluate') return evaluateCmd(v);
+    throw new UsageError(`synth: give fit, sample or evaluate (got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}); see blindsum synth --help`);
+  },
+};
+
