@@ -14,6 +14,8 @@ import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { formatPrivacy, REPORT_DELTA } from './query.ts';
 import { auditDemo } from '../demo-audit.ts';
 import { LocalFederation } from '../federation.ts';
+import { synthDemo } from '../demo-synth.ts';
+import { holdoutSplit } from '../../stats/eval/holdout.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 /** Federated and central results must agree to this relative precision (fixed-point grid ≤ 2^-13). */
@@ -114,11 +116,12 @@ export const demo: Command = {
     const n = int(v['parties'], 'parties', 3, 2, 30);
     const seed = str(v['seed'], 'seed') ?? 'blindsum';
     const schema = loadSchemaFile(schemaPath);
-    const csv = readFileSync(dataPath, 'utf8');
+    // 20% of the rows never join the federation: the synthetic data are evaluated against them
+    const { train: csv, holdout } = holdoutSplit(readFileSync(dataPath, 'utf8'), 0.2, seed);
     const parts = splitCsvText(csv, n, seed);
     const queries = v['data'] === undefined && v['schema'] === undefined ? PBC_QUERIES : queriesForSchema(schema);
     const dir = str(v['dir'], 'dir') ?? mkdtempSync(join(tmpdir(), 'blindsum-demo-'));
-    process.stdout.write(`blindsum demo: ${dataPath}\n  ${n} parties (rows split at random, seed "${seed}"): ${parts.map((p) => parseCsv(p).rows.length).join(' + ')} rows\n  working directory: ${dir}\n`);
+    process.stdout.write(`blindsum demo: ${dataPath}\n  ${n} parties (rows split at random, seed "${seed}"): ${parts.map((p) => parseCsv(p).rows.length).join(' + ')} rows; ${parseCsv(holdout).rows.length} rows held out for the synthetic-data evaluation\n  working directory: ${dir}${v['keep'] || v['dir'] !== undefined ? '' : ' (removed at the end; --keep keeps it)'}\n`);
     const t0 = performance.now();
     const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts });
     process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n\n`);
@@ -143,6 +146,7 @@ export const demo: Command = {
         if (!c.ok) failures++;
       }
       failures += await runDpSection(client, queries, schema, csv);
+      failures += await synthDemo(client, schema, csv, holdout, dir);
       failures += auditDemo(fed, schemaPath);
     } finally {
       client.close();
