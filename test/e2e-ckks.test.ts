@@ -14,7 +14,15 @@ import type { QueryOutcome } from '../client/analyst.ts';
 import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { PBC_QUERIES } from '../cli/demo-queries.ts';
 import { LocalFederation } from '../cli/federation.ts';
+import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { chainHash, decodeEntry, encodeEntry, signEnvelope, signHead, type Entry } from '../crypto/transcript.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { sha256Hex } from '../services/common/ckks.ts';
+import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
+import { loadRoster } from '../services/common/roster.ts';
 import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, splitCsvText, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -163,6 +171,36 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
       if (i === 0) expect(found(window(new Uint8Array(Buffer.from(stored.publicKey, 'base64')), 5000))).toBe(true); // the search does find what is there
     }
     for (const at of [200, key.secretKey.length / 2]) expect(found(window(key.secretKey, Math.floor(at)))).toBe(false);
+  });
+
+  it('the transcript verifies offline (key ceremony, every CKKS release); a PCKS request rewritten by the aggregator is caught', () => {
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript.json'));
+    const roster = loadRoster(fed.rosterPath);
+    const report = verifyTranscript(file, roster, { schema });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+    const ceremony = report.sessions.find((x) => x.kind === 'ckks-key-ceremony')!;
+    expect(ceremony.status).toBe('released');
+    expect(ceremony.note).toContain(collectiveSha.slice(0, 16));
+    const releases = report.sessions.filter((x) => x.note?.startsWith('released encrypted'));
+    expect(releases.length).toBe(PBC_QUERIES.length + 3); // + the DP, dropout and restart queries
+    // A malicious aggregator drops a contributor from a PCKS request, re-signs it and re-chains the log.
+    const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
+    const e = entries[k]!;
+    const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[] };
+    rec.contributors = rec.contributors.slice(1);
+    entries[k] = { ...signEnvelope(secret, e.kind, e.session, e.sender, utf8(JSON.stringify(rec))), index: e.index, atMs: e.atMs };
+    let head = file.previousHead;
+    file.entries = entries.map((x, i) => {
+      const entry = encodeEntry({ ...x, index: file.from + i });
+      head = chainHash(head, entry);
+      return { entry, head, headSignature: signHead(secret, file.genesis, file.from + i, head) };
+    });
+    const bad = verifyTranscript(file, roster, { schema });
+    expect(bad.ok).toBe(false);
+    expect(bad.failure!.index).toBe(file.from + k);
+    expect(bad.failure!.reason).toMatch(/other contributors than the parties whose encrypted input is logged/);
   });
 
   it('a changed roster gets a new key ceremony: a new collective key, and every party replaces its key share', async () => {

@@ -29,6 +29,8 @@ import type { TranscriptFile } from './transcript-file.ts';
 import {
   kindOfPartyMessage, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
 } from './records.ts';
+import { CKKS_PARTY_KINDS, CkksEntryKind } from '../common/ckks-kinds.ts';
+import { CkksTranscriptVerifier } from './verify-ckks.ts';
 
 export interface VerifyOptions {
   schema?: Schema;
@@ -46,6 +48,8 @@ export interface SessionSummary {
   unmaskers: number;
   refusals: string[];
   resultChecked: boolean;
+  /** How the entry was checked, when the generic wording does not fit (CKKS sessions and key ceremonies). */
+  note?: string;
 }
 
 export interface VerifyFailureInfo {
@@ -97,6 +101,7 @@ function json<T>(body: Uint8Array): T {
 export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
   const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0 };
   const sessions = new Map<string, SessionState>();
+  const ckks = new CkksTranscriptVerifier(roster, file.from);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
   const spent = new Map<string, number>();
   const byIndex = new Map<number, Receipt[]>();
@@ -138,7 +143,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       const pk = isAggregator ? aggPk : roster.publicKeys.get(e.sender);
       if (!pk) fail(`sender "${e.sender}" is not in the roster`);
       if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
-      if (PARTY_KINDS.has(e.kind) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
+      if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
       for (const r of byIndex.get(index) ?? []) {
         checkReceipt(r, e, link.entry, link.head);
         report.receiptsChecked++;
@@ -180,10 +185,11 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     if (!(err instanceof VerifyFailure)) throw err;
     report.failure = err.info;
   }
-  report.sessions = [...sessions.values()].map((s) => s.summary);
+  report.sessions = [...ckks.summaries(), ...[...sessions.values()].map((s) => s.summary)];
   return report;
 
   function step(e: Entry): void {
+    if (ckks.ownsCeremony(e)) return ckks.ceremony(e, fail);
     if (e.kind === EntryKind.QuerySubmitted) {
       if (sessions.has(e.session)) fail(`query ${e.session} submitted twice`);
       const rec = json<QuerySubmittedRecord>(e.body);
@@ -258,6 +264,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
   function replay(s: SessionState, e: Entry): void {
     const { submitted } = s;
     if (e.kind === EntryKind.BudgetCharge) return charge(s, json<BudgetChargeRecord>(e.body));
+    if (e.kind === CkksEntryKind.StartSession || ckks.ownsSession(e.session)) return ckks.session(s, e, fail);
     if (e.kind === EntryKind.StartSession) {
       if (s.start) fail('a second StartSession for the query');
       const m = StartSession.decode(e.body);
@@ -360,11 +367,11 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
 export function formatReport(r: VerifyReport): string {
   const lines = [`transcript entries ${r.from}..${r.from + r.entries - 1} (${r.entries} entries)`];
   for (const s of r.sessions) {
-    const what = s.status === 'released'
+    const what = s.note ?? (s.status === 'released'
       ? `released; sum of ${s.contributors.length} signed masked inputs (${s.contributors.join(', ')}) recomputed and unmasked with shares of ${s.unmaskers} parties${s.resultChecked ? '; plan and result recomputed' : ''}`
-      : s.status === 'partial' ? 'began before the exported range: chain and signatures checked only' : s.status;
+      : s.status === 'partial' ? 'began before the exported range: chain and signatures checked only' : s.status);
     const dp = s.status === 'partial' ? '' : s.rho > 0 ? `; rho = ${s.rho} charged${s.refunded ? ' and refunded' : ''}` : '; exact';
-    lines.push(`  query ${s.queryId} ${s.kind}: ${what}${dp}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
+    lines.push(`  ${s.kind === 'ckks-key-ceremony' ? 'key ceremony' : 'query'} ${s.queryId} ${s.kind}: ${what}${s.kind === 'ckks-key-ceremony' ? '' : dp}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
   }
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
   lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'

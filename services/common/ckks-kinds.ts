@@ -13,3 +13,8 @@ export const CkksEntryKind = {
   PCKSRequest: 'ckks/pcks-request',
   PCKSShare: 'ckks/pcks-share',
 } as const;
+
+/** The kinds parties sign (the others are the aggregator's). */
+export const CKKS_PARTY_KINDS: ReadonlySet<string> = new Set([
+  CkksEntryKind.CRSCommit, CkksEntryKind.CRSReveal, CkksEntryKind.CKGShare, CkksEntryKind.CKGConfirm, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare,
+]);

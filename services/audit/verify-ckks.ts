@@ -1,0 +1,271 @@
+/**
+ * The auditor's checks of CKKS entries (docs/ckks-backend.md), called by verify.ts. Offline and
+ * without node-seal: the protocol order and what each signature binds.
+ *   Key ceremony (session = ceremony id): StartCeremony names every roster party, the roster's
+ *   threshold and the roster's digest; each party's CRS commitment is signed by its roster key
+ *   (domain "ckks/crs-commit"), forwarded unchanged, and opened by the nonce it reveals; every
+ *   party sends one CKG share with one threshold share for each other party; every party
+ *   confirms the same collective key SHA-256 as the aggregator's record.
+ *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
+ *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
+ *   charged first); the PCKS request names as contributors exactly the parties whose signed
+ *   encrypted input is logged (at least t), and t of them as decryptors; the release names the
+ *   same contributors after every decryptor's signed PCKS share.
+ * Not checked here: the homomorphic sum and the key itself (recomputing them needs node-seal);
+ * the result, which only the analyst can decrypt.
+ */
+import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
+import { CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks-ceremony.ts';
+import { crsCommitment } from '../../crypto/ckks/crs.ts';
+import { verifyDomain } from '../../crypto/identity.ts';
+import { EntryKind, type Entry } from '../../crypto/transcript.ts';
+import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { rosterDigest } from '../common/ckks.ts';
+import { CkksEntryKind } from '../common/ckks-kinds.ts';
+import type { Roster } from '../common/roster.ts';
+import type { QuerySubmittedRecord, ReleasedRecord } from './records.ts';
+import type { SessionSummary } from './verify.ts';
+
+type Fail = (reason: string) => never;
+
+const CEREMONY_KINDS: ReadonlySet<string> = new Set([
+  CkksEntryKind.StartCeremony, CkksEntryKind.CRSCommit, CkksEntryKind.CRSCommitments, CkksEntryKind.CRSReveal,
+  CkksEntryKind.CRSNonces, CkksEntryKind.CKGShare, CkksEntryKind.CollectivePublicKey, CkksEntryKind.CKGConfirm,
+]);
+
+interface Ceremony {
+  params: CeremonyParams;
+  commits: Map<string, { commitment: Uint8Array; ephemeralKey: Uint8Array; signature: Uint8Array }>;
+  forwarded: boolean;
+  nonces: Map<string, Uint8Array>;
+  shares: Set<string>;
+  publicKeySha256: string;
+  confirmed: Set<string>;
+  summary: SessionSummary;
+}
+
+/** What verify.ts keeps per query, as far as these checks read and write it. */
+export interface CkksSessionHost {
+  submitted: QuerySubmittedRecord;
+  summary: SessionSummary;
+  start?: StartSession;
+  finished: boolean;
+  charged: boolean;
+  unmaskRequested: boolean;
+}
+
+interface Session {
+  inputs: Set<string>;
+  contributors: string[] | undefined;
+  sums: string[] | undefined;
+  decryptors: string[];
+  pcksFrom: Set<string>;
+}
+
+const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
+
+export class CkksTranscriptVerifier {
+  readonly #roster: Roster;
+  /** The export starts after entry 0: ceremonies may lie before it. */
+  readonly #partial: boolean;
+  readonly #ceremonies = new Map<string, Ceremony>();
+  readonly #keys = new Set<string>();
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(roster: Roster, from: number) {
+    this.#roster = roster;
+    this.#partial = from > 0;
+  }
+
+  /** Ceremony entries, including a party's refusal to take part. */
+  ownsCeremony(e: Entry): boolean {
+    return CEREMONY_KINDS.has(e.kind) || (e.kind === EntryKind.Refusal && this.#ceremonies.has(e.session));
+  }
+
+  ownsSession(session: string): boolean {
+    return this.#sessions.has(session);
+  }
+
+  summaries(): SessionSummary[] {
+    return [...this.#ceremonies.values()].map((c) => c.summary);
+  }
+
+  ceremony(e: Entry, fail: Fail): void {
+    if (e.kind === CkksEntryKind.StartCeremony) {
+      if (this.#ceremonies.has(e.session)) fail('a second StartCeremony for the same ceremony');
+      const m = StartCeremony.decode(e.body);
+      const ids = this.#roster.parties.map((p) => p.id);
+      if (m.sessionId !== e.session) fail('StartCeremony names another ceremony');
+      if (m.threshold !== this.#roster.threshold || m.parties.length !== ids.length || m.parties.some((p, i) => p !== ids[i])) fail('the ceremony is not over every roster party with the roster\'s threshold');
+      if (m.rosterDigest !== rosterDigest(this.#roster)) fail('the ceremony names another roster digest than the roster given to the verifier');
+      const params: CeremonyParams = { ceremonyId: m.sessionId, paramsName: m.params, rosterDigest: m.rosterDigest, threshold: m.threshold, parties: [...m.parties] };
+      this.#ceremonies.set(e.session, {
+        params, commits: new Map(), forwarded: false, nonces: new Map(), shares: new Set(), publicKeySha256: '', confirmed: new Set(),
+        summary: { queryId: e.session, kind: 'ckks-key-ceremony', status: 'incomplete', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false, note: 'key ceremony did not complete' },
+      });
+      return;
+    }
+    const c = this.#ceremonies.get(e.session);
+    if (!c) {
+      if (this.#partial) return; // began before the exported slice: chain and signatures only
+      return fail(`ceremony ${e.session} was never started`);
+    }
+    const partyMsg = (): NonNullable<PartyMessage['body']> => {
+      if (!c.params.parties.includes(e.sender)) fail(`${e.sender} is not a party of this ceremony`);
+      const m = PartyMessage.decode(e.body).body;
+      if (!m || (m.value as { sessionId?: string }).sessionId !== e.session) fail('the message inside the envelope names another ceremony');
+      return m!;
+    };
+    const all = (set: { size: number }): boolean => set.size === c.params.parties.length;
+    switch (e.kind) {
+      case EntryKind.Refusal:
+        partyMsg();
+        c.summary.refusals.push(e.sender);
+        return;
+      case CkksEntryKind.CRSCommit: {
+        const m = partyMsg();
+        if (m.$case !== 'crsCommit' || c.commits.has(e.sender) || c.forwarded) return fail('unexpected or repeated CRS commitment');
+        const v = m.value;
+        if (!verifyDomain(this.#roster.publicKeys.get(e.sender)!, CRS_COMMIT_DOMAIN, crsCommitSignedBytes(c.params, e.sender, v.commitment, v.ephemeralKey), v.signature)) {
+          fail(`the CRS commitment of ${e.sender} is not signed by its roster key`);
+        }
+        c.commits.set(e.sender, { commitment: v.commitment, ephemeralKey: v.ephemeralKey, signature: v.signature });
+        return;
+      }
+      case CkksEntryKind.CRSCommitments: {
+        const m = CRSCommitments.decode(e.body);
+        if (!all(c.commits) || m.commits.length !== c.commits.size) fail('CRSCommitments before every party committed, or with other parties');
+        for (const x of m.commits) {
+          const logged = c.commits.get(x.partyId);
+          if (!logged || !equalBytes(logged.commitment, x.commitment) || !equalBytes(logged.ephemeralKey, x.ephemeralKey) || !equalBytes(logged.signature, x.signature)) {
+            fail(`CRSCommitments forwards a commitment of ${x.partyId} that differs from the logged one`);
+          }
+        }
+        c.forwarded = true;
+        return;
+      }
+      case CkksEntryKind.CRSReveal: {
+        const m = partyMsg();
+        if (m.$case !== 'crsReveal' || !c.forwarded || c.nonces.has(e.sender)) return fail('nonce revealed before every commitment was forwarded, or twice');
+        if (m.value.nonce.length !== 32 || !equalBytes(crsCommitment(m.value.nonce), c.commits.get(e.sender)!.commitment)) fail(`the nonce of ${e.sender} does not open its commitment`);
+        c.nonces.set(e.sender, m.value.nonce);
+        return;
+      }
+      case CkksEntryKind.CRSNonces: {
+        const m = CRSNonces.decode(e.body);
+        if (!all(c.nonces) || m.nonces.length !== c.nonces.size || m.nonces.some((x) => !equalBytes(c.nonces.get(x.partyId) ?? new Uint8Array(0), x.nonce))) {
+          fail('CRSNonces before every nonce was revealed, or forwarding other nonces than logged');
+        }
+        return;
+      }
+      case CkksEntryKind.CKGShare: {
+        const m = partyMsg();
+        if (m.$case !== 'ckgShare' || !all(c.nonces) || c.shares.has(e.sender)) return fail('CKG share before every nonce was revealed, or twice');
+        const to = m.value.thresholdShares.map((s) => s.to).sort();
+        const others = c.params.parties.filter((p) => p !== e.sender);
+        if (m.value.thresholdShares.some((s) => s.from !== e.sender) || to.length !== others.length || to.some((p, i) => p !== others[i])) {
+          fail(`${e.sender} did not send exactly one threshold share to each other party`);
+        }
+        c.shares.add(e.sender);
+        return;
+      }
+      case CkksEntryKind.CollectivePublicKey: {
+        const rec = JSON.parse(fromUtf8(e.body)) as { ceremonyId?: string; publicKeySha256?: string };
+        if (!all(c.shares) || c.publicKeySha256) fail('collective key announced before every CKG share, or twice');
+        if (rec.ceremonyId !== e.session || !/^[0-9a-f]{64}$/.test(rec.publicKeySha256 ?? '')) fail('malformed collective key record');
+        c.publicKeySha256 = rec.publicKeySha256!;
+        return;
+      }
+      case CkksEntryKind.CKGConfirm: {
+        const m = partyMsg();
+        if (m.$case !== 'ckgConfirm' || !c.publicKeySha256 || c.confirmed.has(e.sender)) return fail('confirmation before the collective key, or twice');
+        if (m.value.publicKeySha256 !== c.publicKeySha256) fail(`${e.sender} confirms another collective key than the aggregator recorded`);
+        c.confirmed.add(e.sender);
+        if (all(c.confirmed)) {
+          this.#keys.add(c.publicKeySha256);
+          c.summary.status = 'released';
+          c.summary.contributors = [...c.params.parties];
+          c.summary.note = `collective key ${c.publicKeySha256.slice(0, 16)}… (${c.params.threshold}-of-${c.params.parties.length}): every signed CRS commitment opened, CKG and threshold shares from all, confirmed by all`;
+        }
+        return;
+      }
+      default:
+        fail(`unexpected ${e.kind}`);
+    }
+  }
+
+  /** Entries of a CKKS query, from its StartSession on. */
+  session(s: CkksSessionHost, e: Entry, fail: Fail): void {
+    const { submitted } = s;
+    if (e.kind === CkksEntryKind.StartSession) {
+      if (s.start) fail('a second StartSession for the query');
+      const m = StartSession.decode(e.body);
+      if (m.sessionId !== e.session || m.backend !== 'ckks' || submitted.backend !== 'ckks') fail('StartSession names another session or backend than the submitted query');
+      if (m.rho !== (submitted.rho ?? 0)) fail(`StartSession tells the parties rho = ${m.rho}, the query was accepted with rho = ${submitted.rho ?? 0}`);
+      if (m.rho > 0 && !s.charged) fail('the parties were contacted before the budget was charged');
+      if (m.threshold !== this.#roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${this.#roster.threshold}`);
+      if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
+      if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
+      s.start = m;
+      this.#sessions.set(e.session, { inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
+      return;
+    }
+    const x = this.#sessions.get(e.session);
+    if (!x || !s.start) return fail('protocol step before StartSession');
+    const start = s.start;
+    const partyMsg = (): NonNullable<PartyMessage['body']> => {
+      if (!start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
+      const m = PartyMessage.decode(e.body).body;
+      if (!m || (m.value as { sessionId?: string }).sessionId !== e.session) fail('the message inside the envelope names another session');
+      return m!;
+    };
+    switch (e.kind) {
+      case EntryKind.Refusal:
+        partyMsg();
+        s.summary.refusals.push(e.sender);
+        return;
+      case CkksEntryKind.EncryptedInput:
+        if (partyMsg().$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) fail('encrypted input after PCKS began, or twice');
+        x.inputs.add(e.sender);
+        return;
+      case CkksEntryKind.PCKSRequest: {
+        const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[]; decryptors: string[]; analystKeySha256: string; sumSha256: string[] };
+        const logged = [...x.inputs].sort();
+        const t = this.#roster.threshold;
+        if (rec.contributors.length !== logged.length || rec.contributors.some((p, i) => p !== logged[i])) fail('the PCKS request names other contributors than the parties whose encrypted input is logged');
+        if (logged.length < t) fail(`only ${logged.length} contributors; the threshold is ${t}`);
+        if (!sorted(rec.decryptors) || rec.decryptors.length < t || rec.decryptors.some((d) => !logged.includes(d))) fail(`decryptors must be at least t = ${t} contributors`);
+        if (rec.analystKeySha256 !== start.analystKeySha256) fail('the PCKS request targets another analyst key than StartSession announced');
+        if (x.sums && JSON.stringify(x.sums) !== JSON.stringify(rec.sumSha256)) fail('a retried PCKS request is for another sum');
+        x.contributors = logged;
+        x.sums = rec.sumSha256;
+        x.decryptors = rec.decryptors;
+        x.pcksFrom = new Set();
+        s.unmaskRequested = true;
+        return;
+      }
+      case CkksEntryKind.PCKSShare:
+        if (partyMsg().$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) fail(`PCKS share from ${e.sender}, who was not asked for one`);
+        x.pcksFrom.add(e.sender);
+        return;
+      case EntryKind.Released: {
+        const rec = JSON.parse(fromUtf8(e.body)) as ReleasedRecord;
+        if (!x.contributors || x.decryptors.some((d) => !x.pcksFrom.has(d))) fail('released before every decryptor\'s PCKS share is logged');
+        if (rec.contributors.length !== x.contributors!.length || rec.contributors.some((p, i) => p !== x.contributors![i])) fail('released contributors differ from the PCKS contributors');
+        if (rec.exactSums.length !== 0 || rec.resultJson !== '') fail('a CKKS release may not hold plaintext sums: only the analyst can decrypt');
+        s.summary.contributors = [...x.contributors!];
+        s.summary.unmaskers = x.decryptors.length;
+        s.summary.note = `released encrypted to the analyst's key; ${x.contributors!.length} signed encrypted inputs (${x.contributors!.join(', ')}), key switched by the signed PCKS shares of ${x.decryptors.join(', ')} (homomorphic sum not recomputed)`;
+        s.summary.status = 'released';
+        s.finished = true;
+        return;
+      }
+      case EntryKind.Failed:
+        s.finished = true;
+        s.summary.status = 'failed';
+        return;
+      default:
+        fail(`unexpected ${e.kind} in a CKKS session`);
+    }
+  }
+}
