@@ -5,13 +5,14 @@
  */
 import { commandHelp, parse, UsageError, type Command } from './args.ts';
 import { audit } from './commands/audit.ts';
+import { analystKeygen, collectiveKey } from './commands/ckks.ts';
 import { demo } from './commands/demo.ts';
 import { keygen, roster } from './commands/keys.ts';
 import { budget, parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
 import { synth } from './commands/synth.ts';
 
-const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit, synth];
+const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit, synth, analystKeygen, collectiveKey];
 
 function mainHelp(): string {
   return [

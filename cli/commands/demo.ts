@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { QueryOutcome } from '../../client/analyst.ts';
+import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { loadSchemaFile } from '../../services/aggregator/config.ts';
 import {
   buildDataset, centralResult, compareResults, describeQuery, localStatistics, numericFields, parseCsv, planQuery, splitCsvText,
   type Query, type QueryResult, type Schema,
 } from '../../stats/index.ts';
-import { int, str, type Command } from '../args.ts';
+import { int, str, UsageError, type Command } from '../args.ts';
 import { PBC_QUERIES, queriesForSchema } from '../demo-queries.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { formatPrivacy, REPORT_DELTA } from './query.ts';
@@ -100,21 +101,35 @@ async function runDpSection(client: ReturnType<LocalFederation['client']>, queri
   return failures;
 }
 
+/** Waits for the CKKS key ceremony and creates the demo analyst's CKKS key pair (blindsum analyst-keygen). */
+async function ckksSetup(fed: LocalFederation): Promise<AnalystCkksKey> {
+  const t0 = performance.now();
+  const sha = await fed.waitCollectiveKey();
+  const { generateAnalystKey } = await import('../../client/ckks-analyst.ts');
+  const key = await generateAnalystKey();
+  process.stdout.write(`  CKKS key ceremony (CRS commit-reveal, CKG, t-of-n Thresholdizer): collective public key SHA-256 ${sha.slice(0, 16)}… ready after ${((performance.now() - t0) / 1000).toFixed(1)} s; each party keeps its key share (0600); the analyst has its own CKKS key pair\n\n`);
+  return key;
+}
+
 export const demo: Command = {
   name: 'demo',
   summary: 'run a local federation (aggregator + party processes on loopback) on example data and compare with central results',
-  usage: 'blindsum demo [--data FILE.csv --schema FILE.json] [--parties 3] [--seed S] [--keep]',
-  options: { data: { type: 'string' }, schema: { type: 'string' }, parties: { type: 'string' }, seed: { type: 'string' }, keep: { type: 'boolean' }, dir: { type: 'string' } },
+  usage: 'blindsum demo [--data FILE.csv --schema FILE.json] [--parties 3] [--seed S] [--backend both|secagg|ckks] [--keep]',
+  options: { data: { type: 'string' }, schema: { type: 'string' }, parties: { type: 'string' }, seed: { type: 'string' }, keep: { type: 'boolean' }, dir: { type: 'string' }, backend: { type: 'string' } },
   help: {
     data: 'CSV file to split across the parties (default: examples/pbc/pbc.csv)', schema: 'its schema (default: examples/pbc/schema.json)',
     parties: 'number of party processes (default 3)', seed: 'seed of the random row split (default "blindsum")',
     keep: 'keep the working directory (keys, roster, logs, databases)', dir: 'working directory (default: a new temporary directory)',
+    backend: 'run the queries with secure aggregation, multiparty CKKS, or both (default both)',
   },
   async run(v) {
     const dataPath = resolve(str(v['data'], 'data') ?? join(EXAMPLES, 'pbc/pbc.csv'));
     const schemaPath = resolve(str(v['schema'], 'schema') ?? join(EXAMPLES, 'pbc/schema.json'));
     const n = int(v['parties'], 'parties', 3, 2, 30);
     const seed = str(v['seed'], 'seed') ?? 'blindsum';
+    const backendFlag = str(v['backend'], 'backend') ?? 'both';
+    if (!['both', 'secagg', 'ckks'].includes(backendFlag)) throw new UsageError(`--backend: expected both, secagg or ckks, got ${JSON.stringify(backendFlag)}`);
+    const backends = backendFlag === 'both' ? ['secagg', 'ckks'] : [backendFlag];
     const schema = loadSchemaFile(schemaPath);
     // 20% of the rows never join the federation: the synthetic data are evaluated against them
     const { train: csv, holdout } = holdoutSplit(readFileSync(dataPath, 'utf8'), 0.2, seed);
@@ -123,14 +138,15 @@ export const demo: Command = {
     const dir = str(v['dir'], 'dir') ?? mkdtempSync(join(tmpdir(), 'blindsum-demo-'));
     process.stdout.write(`blindsum demo: ${dataPath}\n  ${n} parties (rows split at random, seed "${seed}"): ${parts.map((p) => parseCsv(p).rows.length).join(' + ')} rows; ${parseCsv(holdout).rows.length} rows held out for the synthetic-data evaluation\n  working directory: ${dir}${v['keep'] || v['dir'] !== undefined ? '' : ' (removed at the end; --keep keeps it)'}\n`);
     const t0 = performance.now();
-    const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts });
+    const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, ckks: backends.includes('ckks') });
     process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n\n`);
     const client = fed.client();
     let failures = 0;
     try {
-      for (const [i, q] of queries.entries()) {
-        process.stdout.write(`[${i + 1}/${queries.length}] ${describeQuery(q)}  — backend secagg\n`);
-        const o = await client.run(q, { backend: 'secagg', analyst: 'demo' });
+      const ckksKey = backends.includes('ckks') ? await ckksSetup(fed) : undefined;
+      for (const backend of backends) for (const [i, q] of queries.entries()) {
+        process.stdout.write(`[${i + 1}/${queries.length}] ${describeQuery(q)}  — backend ${backend}\n`);
+        const o = await client.run(q, { backend, analyst: 'demo', ...(backend === 'ckks' ? { ckksKey } : {}) });
         if (o.status !== 'done' || !o.result) {
           failures++;
           process.stdout.write(`    FAILED: ${o.error}\n\n`);
@@ -143,6 +159,9 @@ export const demo: Command = {
         process.stdout.write(
           `    ${c.ok ? 'OK' : 'MISMATCH'}: fixed-point sums ${c.exact ? 'identical to' : 'DIFFER from'} the central sums; max |diff| vs independent central computation ${c.maxAbsDiff.toExponential(2)} (relative ${c.maxRelDiff.toExponential(2)}); ${o.contributors.length} parties, ${o.elapsedMs.toFixed(0)} ms\n\n`,
         );
+        if (o.ckks) {
+          process.stdout.write(`    CKKS: ${o.ckks.ciphertexts} ciphertext(s) at level ${o.ckks.level}, ${(o.ckks.bytes / 1024).toFixed(0)} KiB, switched to the analyst's key by ${o.ckks.decryptors.join(', ')} and decrypted only here; largest error before rounding ${o.ckks.maxRawError.toExponential(1)} grid units (exact below 0.5)\n\n`);
+        }
         if (!c.ok) failures++;
       }
       failures += await runDpSection(client, queries, schema, csv);
@@ -153,7 +172,8 @@ export const demo: Command = {
       await fed.stop();
       if (!v['keep'] && v['dir'] === undefined) rmSync(dir, { recursive: true, force: true });
     }
-    process.stdout.write(failures === 0 ? `All ${queries.length} federated results equal the central results (exactly on the fixed-point grid).\n` : `${failures} of ${queries.length} queries failed or differed.\n`);
+    const runs = queries.length * backends.length;
+    process.stdout.write(failures === 0 ? `All ${runs} federated results (${backends.join(' and ')}) equal the central results (exactly on the fixed-point grid).\n` : `${failures} of ${runs} queries failed or differed.\n`);
     return failures === 0 ? 0 : 1;
   },
 };
