@@ -1,6 +1,8 @@
 /** Runs every benchmark: ./node_modules/.bin/node bench/run.ts (or npm run bench). */
+import { benchEndToEnd } from './e2e.ts';
 import { benchSecAgg } from './secagg.ts';
 import { benchTranscript } from './transcript.ts';
 
 await benchSecAgg();
 await benchTranscript();
+await benchEndToEnd();
