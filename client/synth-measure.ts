@@ -6,9 +6,12 @@
 import type { QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
 import type { Measure } from '../stats/synth/marginals.ts';
 import type { AnalystClient } from './analyst.ts';
+import type { AnalystCkksKey } from './ckks-analyst.ts';
 
 export interface FederatedMeasureOptions {
+  /** "secagg" (default) or "ckks" (then `ckksKey`, the analyst's key that results are switched to). */
   backend?: string;
+  ckksKey?: AnalystCkksKey;
   analyst?: string;
   deadlineMs?: number;
   onEvent?: (purpose: string, ev: QueryEvent) => void;
@@ -26,6 +29,7 @@ export function federatedMeasure(client: AnalystClient, opts: FederatedMeasureOp
     const o = await client.run(q, {
       ...(rho === undefined ? {} : { privacy: { rho } }),
       ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.ckksKey ? { ckksKey: opts.ckksKey } : {}),
       ...(opts.analyst ? { analyst: opts.analyst } : {}),
       ...(opts.deadlineMs ? { deadlineMs: opts.deadlineMs } : {}),
       onEvent: (ev) => opts.onEvent?.(purpose, ev),

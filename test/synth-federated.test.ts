@@ -1,6 +1,7 @@
 /**
- * The synthesizer across a real local federation (3 party processes, secure aggregation over
- * gRPC): with noise switched off the federated fit reproduces the central fit exactly; with DP
+ * The synthesizer across a real local federation (3 party processes over gRPC): with noise
+ * switched off the federated fit reproduces the central fit exactly, through secure aggregation
+ * and through multiparty CKKS; with DP
  * every measurement is charged to the analyst's budget at the aggregator, and the model records
  * exactly those queries and charges.
  */
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFederation } from '../cli/federation.ts';
+import { generateAnalystKey, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { federatedMeasure } from '../client/synth-measure.ts';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { splitCsvText } from '../stats/index.ts';
@@ -19,10 +21,13 @@ import { loadExample } from './stats-helpers.ts';
 const pbc = loadExample('pbc');
 let root: string;
 let fed: LocalFederation;
+let ckksKey: AnalystCkksKey;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'blindsum-synth-'));
-  fed = await LocalFederation.start({ dir: root, schemaPath: 'examples/pbc/schema.json', partyData: splitCsvText(pbc.csv, 3, 'synth-test'), threshold: 2 });
+  fed = await LocalFederation.start({ dir: root, schemaPath: 'examples/pbc/schema.json', partyData: splitCsvText(pbc.csv, 3, 'synth-test'), threshold: 2, ckks: true });
+  await fed.waitCollectiveKey();
+  ckksKey = await generateAnalystKey();
 }, 120_000);
 afterAll(async () => {
   await fed?.stop();
@@ -41,6 +46,17 @@ describe('synthesizer across a federation', () => {
       expect(params(federated)).toEqual(params(central));
       expect(federated.budget).toMatchObject({ rho: 0, exact: true });
       expect(federated.budget.queries.every((q) => q.contributors.length === 3)).toBe(true);
+    } finally {
+      client.close();
+    }
+  }, 120_000);
+
+  it('with noise switched off, the fit through multiparty CKKS equals the central fit exactly', async () => {
+    const client = fed.client();
+    try {
+      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(client, { analyst: 'exact', backend: 'ckks', ckksKey }), { iterations: 300 });
+      const central = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { iterations: 300 });
+      expect(params(federated)).toEqual(params(central));
     } finally {
       client.close();
     }

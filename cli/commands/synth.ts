@@ -90,8 +90,12 @@ async function fit(v: Record<string, unknown>): Promise<number> {
     measure = centralMeasure(schema, loadData(schema, central), rho === undefined ? undefined : cryptoRandomSource());
     log(`central fit on ${central}${rho === undefined ? ' (exact)' : ' (noise added here, as by a single party)'}`);
   } else {
+    const backend = str(v['backend'], 'backend') ?? 'secagg';
+    const keyPath = str(v['ckks-key'], 'ckks-key');
+    if (backend === 'ckks' && keyPath === undefined) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen --out FILE)');
+    const ckksKey = keyPath === undefined ? undefined : (await import('../../client/ckks-analyst.ts')).loadAnalystKeyFile(keyPath);
     client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
-    measure = federatedMeasure(client, { analyst, backend: str(v['backend'], 'backend') ?? 'secagg', deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+    measure = federatedMeasure(client, { analyst, backend, ...(ckksKey ? { ckksKey } : {}), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
   }
   try {
     const model = await fitSynthesizer(schema, measure, {
@@ -164,7 +168,7 @@ export const synth: Command = {
   ].join('\n'),
   allowPositionals: true,
   options: {
-    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, analyst: { type: 'string' }, backend: { type: 'string' }, 'timeout-ms': { type: 'string' },
+    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
     schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
     exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
     'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, quiet: { type: 'boolean' },
@@ -173,7 +177,7 @@ export const synth: Command = {
   },
   help: {
     aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', analyst: 'fit: analyst name charged (default: $USER)',
-    backend: 'fit: secagg (default)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
+    backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
     method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',

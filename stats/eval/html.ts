@@ -86,7 +86,7 @@ function infoCell(m: MethodReport): string {
   const i = m.info;
   const parts: string[] = [];
   if (typeof i['epsilon'] === 'number') parts.push(`ε = ${num(i['epsilon'] as number, 2)}`);
-  if (typeof i['delta'] === 'number') parts.push(`δ = ${(i['delta'] as number).toExponential(0)}`);
+  if (typeof i['delta'] === 'number' && i['exact'] !== true) parts.push(`δ = ${(i['delta'] as number).toExponential(0)}`);
   if (typeof i['rho'] === 'number' && (i['rho'] as number) > 0) parts.push(`ρ = ${(i['rho'] as number).toPrecision(3)}`);
   if (i['exact'] === true) parts.push('no noise');
   return esc(parts.join(', '));
