@@ -89,9 +89,11 @@ export class CkksCeremony {
     if (this.#closed || this.#running || !this.#ctx || Date.now() < this.#notBefore || this.key()) return;
     const connected = new Set(this.#o.gateway.connectedIds());
     if (!this.#o.roster.parties.every((p) => connected.has(p.id))) return;
-    this.#running = this.#run(this.#ctx).finally(() => {
-      this.#running = undefined;
-    });
+    this.#running = this.#run(this.#ctx)
+      .catch((e: unknown) => this.#o.log('error', 'CKKS key ceremony could not run', { error: (e as Error).message }))
+      .finally(() => {
+        this.#running = undefined;
+      });
   }
 
   async #run(ctx: CkksContext): Promise<void> {

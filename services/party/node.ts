@@ -135,7 +135,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
                     setTimeout(() => process.exit(75), 200);
                   }
                 });
-              });
+              }).catch((e: unknown) => log('error', 'failed to answer a CKKS message', { type: body.$case, error: (e as Error).message }));
               return;
             }
             const { reply, stage } = sessions.handle(body);
