@@ -9,13 +9,17 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueryOutcome } from '../client/analyst.ts';
 import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { PBC_QUERIES } from '../cli/demo-queries.ts';
 import { LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { signDomain } from '../crypto/identity.ts';
 import { chainHash, decodeEntry, encodeEntry, signEnvelope, signHead, type Entry } from '../crypto/transcript.ts';
+import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
@@ -23,7 +27,7 @@ import { sha256Hex } from '../services/common/ckks.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
-import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, splitCsvText, type Query } from '../stats/index.ts';
+import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -201,6 +205,47 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(bad.ok).toBe(false);
     expect(bad.failure!.index).toBe(file.from + k);
     expect(bad.failure!.reason).toMatch(/other contributors than the parties whose encrypted input is logged/);
+  });
+
+  it('a party that sends a malformed ciphertext is dropped with the reason; the others finish the query and the aggregator keeps running', async () => {
+    // hospital-3's process is replaced by a client holding its identity key that answers with garbage.
+    await fed.killParty(2);
+    const identity = loadIdentityFile(join(dir, 'hospital-3.key'));
+    const rogue = new PartyGatewayServiceClient(fed.address, credentials.createInsecure());
+    const stream = rogue.connect();
+    const welcomed = new Promise<void>((resolve) => {
+      stream.on('data', (m: AggregatorMessage) => {
+        const b = m.body;
+        if (b?.$case === 'challenge') {
+          stream.write({ body: { $case: 'auth', value: { signature: signDomain(identity.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, identity.id)) } } });
+        } else if (b?.$case === 'welcome') resolve();
+        else if (b?.$case === 'startSession') {
+          const sessionId = b.value.sessionId;
+          const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId, ciphertexts: [new Uint8Array(245_788).fill(7)] } } }).finish();
+          const env = signEnvelope(identity.identity.secretKey, CkksEntryKind.EncryptedInput, sessionId, identity.id, body);
+          stream.write({ body: { $case: 'envelope', value: { kind: env.kind, sessionId, body, signature: env.signature } } });
+        }
+      });
+      stream.on('error', () => {});
+    });
+    stream.write({ body: { $case: 'hello', value: { partyId: identity.id, schemaDigest: schemaDigest(schema), softwareVersion: 'test' } } });
+    await welcomed;
+    const c = fed.client();
+    try {
+      const q: Query = { kind: 'count', columns: [], filter: [] };
+      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      expect(o.status, o.error).toBe('done');
+      expect(o.contributors).toEqual(['hospital-1', 'hospital-2']);
+      expect(o.refusals.find((r) => r.partyId === 'hospital-3')?.reason).toMatch(/invalid EncryptedInput message: ciphertexts\[0\]: wrong magic/);
+      const rows = parts.slice(0, 2).reduce((n, p) => n + p.trimEnd().split('\n').length - 1, 0);
+      expect(o.result).toMatchObject({ kind: 'count', n: rows });
+    } finally {
+      c.close();
+      stream.end();
+      rogue.close();
+    }
+    fed.startParty(2, {});
+    await fed.waitConnected(all);
   });
 
   it('a changed roster gets a new key ceremony: a new collective key, and every party replaces its key share', async () => {
