@@ -21,7 +21,7 @@ function mainHelp(): string {
     'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details)',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(15)} ${c.summary}`),
   ].join('\n');
 }
 
