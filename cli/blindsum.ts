@@ -16,7 +16,7 @@ const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, par
 
 function mainHelp(): string {
   return [
-    'blindsum — federated statistics on health data with secure aggregation',
+    'blindsum — federated statistics on health data: secure aggregation or multiparty CKKS, differential privacy, audit',
     '',
     'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details)',
     '',
