@@ -127,6 +127,34 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     }
   });
 
+  it('over 16 DP repetitions through CKKS, histogram counts are centred on the central counts with the declared standard deviation', async () => {
+    const h: Query = { kind: 'histogram', columns: ['age'], bins: [30, 40, 50, 60, 70], filter: [] };
+    const cr = centralResult(h, schema, dataset);
+    const centralCounts = cr.kind === 'histogram' ? [...cr.counts, cr.below, cr.above] : [];
+    const c = fed.client();
+    const z: number[] = [];
+    try {
+      for (let batch = 0; batch < 4; batch++) {
+        const outs = await Promise.all(Array.from({ length: 4 }, () => c.run(h, { backend: 'ckks', analyst: 'ckks-noise', ckksKey: key, privacy: { rho: 0.3 } })));
+        for (const o of outs) {
+          expect(o.status, o.error).toBe('done');
+          expect(o.noiseStd).toHaveLength(centralCounts.length);
+          o.aggregate.forEach((x, i) => z.push((x - centralCounts[i]!) / o.noiseStd[i]!));
+        }
+      }
+    } finally {
+      c.close();
+    }
+    // 96 standardized noise values: the sample variance has sd ≈ 0.15, so [0.45, 1.6] is ~4 sd;
+    // a declared scale off by 1.5× (variance 2.25 or 0.44) fails.
+    const mean = z.reduce((a, b) => a + b, 0) / z.length;
+    const variance = z.reduce((a, b) => a + (b - mean) ** 2, 0) / (z.length - 1);
+    expect(z).toHaveLength(96);
+    expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(z.length));
+    expect(variance).toBeGreaterThan(0.45);
+    expect(variance).toBeLessThan(1.6);
+  }, 180_000);
+
   it('a party that dies after sending its encrypted input (before decryption): the two others decrypt, and its input counts', async () => {
     // hospital-1 is first in the decryptor order; it exits 200 ms after its EncryptedInput, so it
     // is either gone before PCKS starts or fails its PCKS round and is replaced.
@@ -186,7 +214,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(ceremony.status).toBe('released');
     expect(ceremony.note).toContain(collectiveSha.slice(0, 16));
     const releases = report.sessions.filter((x) => x.note?.startsWith('released encrypted'));
-    expect(releases.length).toBe(PBC_QUERIES.length + 3); // + the DP, dropout and restart queries
+    expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16); // + the DP, dropout and restart queries, + 16 DP repetitions
     // A malicious aggregator drops a contributor from a PCKS request, re-signs it and re-chains the log.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
