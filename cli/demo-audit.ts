@@ -8,7 +8,7 @@ import { formatReport } from '../services/audit/verify.ts';
 import type { LocalFederation } from './federation.ts';
 
 /** Returns the number of failures (0 or 1). */
-export function auditDemo(fed: LocalFederation, schemaPath: string): number {
+export async function auditDemo(fed: LocalFederation, schemaPath: string): Promise<number> {
   const path = join(fed.dir, 'transcript.json');
   process.stdout.write('Audit: the signed, hash-chained transcript of everything above, verified offline without trusting the aggregator\n');
   process.stdout.write(`  $ blindsum audit export --data-dir ${fed.aggregatorDataDir} --out ${path}\n`);
@@ -17,7 +17,7 @@ export function auditDemo(fed: LocalFederation, schemaPath: string): number {
   const t1 = performance.now();
   process.stdout.write(`    ${file.entries.length} entries exported (${((t1 - t0) / 1000).toFixed(2)} s)\n`);
   process.stdout.write(`  $ blindsum audit verify ${path} --roster ${fed.rosterPath} --schema ${schemaPath} --receipts ${fed.receiptsDir}\n`);
-  const report = verifyFiles({ transcriptPath: path, rosterPath: fed.rosterPath, schemaPath, receiptPaths: [fed.receiptsDir] });
+  const report = await verifyFiles({ transcriptPath: path, rosterPath: fed.rosterPath, schemaPath, receiptPaths: [fed.receiptsDir] });
   const t2 = performance.now();
   process.stdout.write(formatReport(report).split('\n').map((l) => `    ${l}`).join('\n') + `\n    (verified in ${((t2 - t1) / 1000).toFixed(2)} s)\n\n`);
   return report.ok ? 0 : 1;

@@ -22,6 +22,7 @@ import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from 
 import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
+import { recomputeCkksSums } from '../services/audit/verify-ckks-sums.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { sha256Hex } from '../services/common/ckks.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
@@ -233,6 +234,34 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(bad.ok).toBe(false);
     expect(bad.failure!.index).toBe(file.from + k);
     expect(bad.failure!.reason).toMatch(/other contributors than the parties whose encrypted input is logged/);
+  });
+
+  it('the auditor recomputes every homomorphic sum from the logged encrypted inputs; a PCKS request for another sum is caught at its entry', async () => {
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript-sums.json'));
+    const roster = loadRoster(fed.rosterPath);
+    const good = await recomputeCkksSums(file);
+    expect(good.failure, JSON.stringify(good.failure)).toBeUndefined();
+    expect(good.checked.length).toBe(PBC_QUERIES.length + 3 + 16);
+    // A malicious aggregator asks the decryptors to key-switch some other ciphertext (its hash is
+    // what the request records), re-signs the request and re-chains the log: the signatures, the
+    // order and the contributor lists all still verify, the recomputed sum does not.
+    const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
+    const e = entries[k]!;
+    const rec = JSON.parse(fromUtf8(e.body)) as { sumSha256: string[] };
+    rec.sumSha256[0] = sha256Hex(utf8('some other ciphertext'));
+    entries[k] = { ...signEnvelope(secret, e.kind, e.session, e.sender, utf8(JSON.stringify(rec))), index: e.index, atMs: e.atMs };
+    let head = file.previousHead;
+    file.entries = entries.map((x, i) => {
+      const entry = encodeEntry({ ...x, index: file.from + i });
+      head = chainHash(head, entry);
+      return { entry, head, headSignature: signHead(secret, file.genesis, file.from + i, head) };
+    });
+    expect(verifyTranscript(file, roster, { schema }).ok).toBe(true); // invisible without recomputation
+    const bad = await recomputeCkksSums(file);
+    expect(bad.failure?.index).toBe(file.from + k);
+    expect(bad.failure?.reason).toMatch(/homomorphic sum of the logged encrypted inputs .* is not the sum the aggregator asked/);
   });
 
   it('a party that sends a malformed ciphertext is dropped with the reason; the others finish the query and the aggregator keeps running', async () => {

@@ -46,7 +46,7 @@ export const audit: Command = {
     if (sub === 'verify') {
       if (rest.length !== 1) throw new UsageError('audit verify takes exactly one transcript file');
       const schemaPath = str(v['schema'], 'schema');
-      const report = verifyFiles({
+      const report = await verifyFiles({
         transcriptPath: rest[0]!, rosterPath: str(v['roster'], 'roster', true), ...(schemaPath !== undefined ? { schemaPath } : {}),
         receiptPaths: (v['receipts'] as string[] | undefined) ?? [],
       });

@@ -166,7 +166,7 @@ export const demo: Command = {
       }
       failures += await runDpSection(client, queries, schema, csv);
       failures += await synthDemo(client, schema, csv, holdout, dir);
-      failures += auditDemo(fed, schemaPath);
+      failures += await auditDemo(fed, schemaPath);
     } finally {
       client.close();
       await fed.stop();

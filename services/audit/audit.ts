@@ -11,6 +11,7 @@ import { ConfigError, loadRoster } from '../common/roster.ts';
 import type { Receipt } from '../../crypto/transcript.ts';
 import { parseReceipts, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
+import { recomputeCkksSums } from './verify-ckks-sums.ts';
 
 export function exportTranscript(dataDir: string, selection: TranscriptSelection, outPath: string): TranscriptFile {
   const log = TranscriptLog.openExisting(dataDir);
@@ -55,11 +56,26 @@ export interface VerifyFilesInput {
   receiptPaths?: readonly string[];
 }
 
-export function verifyFiles(input: VerifyFilesInput): VerifyReport {
+/** Every check of verify.ts, then (if they pass) the CKKS homomorphic sums recomputed with node-seal. */
+export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport> {
   const roster = loadRoster(input.rosterPath);
   const file = readTranscriptFile(input.transcriptPath);
-  return verifyTranscript(file, roster, {
+  const report = verifyTranscript(file, roster, {
     ...(input.schemaPath !== undefined ? { schema: loadSchemaFile(input.schemaPath) } : {}),
     receipts: loadReceipts(input.receiptPaths ?? []),
   });
+  if (report.ok) await checkCkksSums(file, report);
+  return report;
+}
+
+/** Adds the recomputation of every CKKS homomorphic sum to a report whose other checks passed. */
+export async function checkCkksSums(file: TranscriptFile, report: VerifyReport): Promise<void> {
+  const r = await recomputeCkksSums(file);
+  if (r.failure) {
+    report.ok = false;
+    report.failure = r.failure;
+  }
+  for (const s of report.sessions) {
+    if (r.checked.includes(s.queryId) && s.note) s.note = s.note.replace('(homomorphic sum not recomputed)', '(homomorphic sum recomputed from the logged inputs)');
+  }
 }

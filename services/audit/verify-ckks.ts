@@ -11,8 +11,9 @@
  *   charged first); the PCKS request names as contributors exactly the parties whose signed
  *   encrypted input is logged (at least t), and t of them as decryptors; the release names the
  *   same contributors after every decryptor's signed PCKS share.
- * Not checked here: the homomorphic sum and the key itself (recomputing them needs node-seal);
- * the result, which only the analyst can decrypt.
+ * Not checked here: the homomorphic sum (recomputed with node-seal by verify-ckks-sums.ts, which
+ * `blindsum audit verify` runs after these checks pass), the key itself, and the result, which
+ * only the analyst can decrypt.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
 import { CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks-ceremony.ts';
