@@ -9,6 +9,7 @@ import type { AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
 import type { Logger } from '../common/errors.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
 import { RoundCollector } from './rounds.ts';
+import { logPartyEnvelope } from './receipts.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 
 export interface RoundContext {
@@ -116,13 +117,7 @@ export class RoundRunner {
 
   /** Appends the envelope being delivered and sends its sender the signed receipt. */
   #logParty(party: string): void {
-    const envelope = this.#envelope;
-    if (!envelope || envelope.sender !== party) throw new Error('internal: no envelope for the delivered message');
-    const r = this.#ctx.transcript.appendParty(envelope);
-    this.#ctx.gateway.connection(party)?.send({
-      $case: 'receipt',
-      value: { sessionId: r.session, kind: r.kind, index: BigInt(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature },
-    });
+    logPartyEnvelope(this.#ctx.transcript, this.#ctx.gateway, party, this.#envelope);
   }
 }
 

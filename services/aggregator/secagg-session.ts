@@ -15,6 +15,7 @@ import { BlindsumError, ErrorCode, type Logger } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
 import { RoundCollector, type RoundHandler } from './rounds.ts';
+import { logPartyEnvelope } from './receipts.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 
 export interface SessionRequest {
@@ -179,13 +180,7 @@ export class SecAggSession {
 
   /** Appends the envelope being delivered and sends the party its signed receipt. */
   #logParty(party: string): void {
-    const envelope = this.#envelope;
-    if (!envelope || envelope.sender !== party) throw new Error('internal: no envelope for the delivered message');
-    const r = this.#ctx.transcript.appendParty(envelope);
-    this.#ctx.gateway.connection(party)?.send({
-      $case: 'receipt',
-      value: { sessionId: r.session, kind: r.kind, index: BigInt(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature },
-    });
+    logPartyEnvelope(this.#ctx.transcript, this.#ctx.gateway, party, this.#envelope);
   }
 
   #tryLogParty(party: string): boolean {

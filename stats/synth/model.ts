@@ -30,14 +30,8 @@ import { allPairs, maximumSpanningTree, pairScore, rootTree } from './mst.ts';
 export const MODEL_FORMAT = 'blindsum-synth-model';
 export const MODEL_VERSION = 1;
 
-export interface ModelColumn {
-  name: string;
-  type: 'categorical' | 'numeric' | 'integer';
-  /** Fine values: categorical levels, or numeric bins; "(missing)" last. */
-  levels: string[];
-  edges?: number[];
-  min?: number;
-  max?: number;
+/** A discretized column (fine values: categorical levels, or numeric bins; "(missing)" last) and its model values. */
+export interface ModelColumn extends FineColumn {
   /** Each model value: the fine values it stands for and their probabilities within it. */
   groups: { fine: number[]; weights: number[] }[];
 }
