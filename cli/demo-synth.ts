@@ -63,7 +63,7 @@ export async function synthDemo(client: AnalystClient, schema: Schema, trainCsv:
     writeFileSync(join(dir, 'synth-report.json'), JSON.stringify(report, null, 1) + '\n');
     writeFileSync(join(dir, 'synth-report.html'), renderHtml(report));
     const b = mst.budget;
-    process.stdout.write(`  model: ${mst.columns.length} columns, tree of ${mst.fit.tree.length} edges; budget rho = ${b.rho.toPrecision(4)} (ε = ${b.epsilon!.toPrecision(3)} at δ = ${b.delta.toExponential(0)}) over ${b.queries.length} federated queries; signed by "${signer.id}"\n`);
+    process.stdout.write(`  model: ${mst.columns.length} columns, junction tree of ${mst.fit.cliques.length} cliques; budget rho = ${b.rho.toPrecision(4)} (ε = ${b.epsilon!.toPrecision(3)} at δ = ${b.delta.toExponential(0)}) over ${b.queries.length} federated queries; signed by "${signer.id}"\n`);
     process.stdout.write(`  sampled ${rows} rows per model (seeded, no privacy cost); evaluated against ${train.rowCount} training rows and ${holdout.rowCount} held-out rows${outcome ? ` (classifier outcome ${outcome.column} = ${outcome.positive})` : ''}:\n`);
     for (const m of report.methods) process.stdout.write(`    ${headline(m)}\n`);
     process.stdout.write(`  wrote ${join(dir, 'synth-report.html')} (and .json, models, synthetic CSVs) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n\n`);

@@ -32,6 +32,11 @@ export interface ColumnSpec {
   missing?: MissingPolicy;
   /** 'reject' (default): a value outside [min, max] rejects the row; 'clip': clamp it. */
   outOfBounds?: OutOfBoundsPolicy;
+  /**
+   * Numeric only: the precision values are recorded at (e.g. 0.1 for creatinine in mg/dl). Public
+   * metadata, like the bounds: the synthesizer bins on this grid and samples values on it.
+   */
+  resolution?: number;
   description?: string;
 }
 
@@ -55,7 +60,7 @@ export class SchemaError extends Error {
   }
 }
 
-const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'description']);
+const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'resolution', 'description']);
 const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns']);
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -113,6 +118,14 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
     spec.min = min;
     spec.max = max;
     spec.outOfBounds = oob as OutOfBoundsPolicy;
+    if (raw.resolution !== undefined) {
+      const r = raw.resolution;
+      if (type !== 'numeric') throw new SchemaError(`${at}.resolution`, `only allowed for numeric columns (an integer column's resolution is 1)`);
+      if (typeof r !== 'number' || !(r > 0) || !Number.isFinite(r) || r > max - min) {
+        throw new SchemaError(`${at}.resolution`, `expected a positive number no larger than max − min, got ${JSON.stringify(r)}`);
+      }
+      spec.resolution = r;
+    }
     spec.missing = 'drop';
   } else {
     if (raw.min !== undefined || raw.max !== undefined) {
@@ -121,6 +134,7 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
     if (raw.outOfBounds !== undefined) {
       throw new SchemaError(`${at}.outOfBounds`, `only allowed for numeric or integer columns`);
     }
+    if (raw.resolution !== undefined) throw new SchemaError(`${at}.resolution`, `only allowed for numeric columns`);
     if (type === 'categorical') {
       const cats = raw.categories;
       if (!Array.isArray(cats) || cats.length === 0 || !cats.every((c) => typeof c === 'string' && c.length > 0)) {

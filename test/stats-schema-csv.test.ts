@@ -18,6 +18,7 @@ describe('parseSchema', () => {
     const s = parseSchema(good);
     expect(s.columns[1]).toEqual({ name: 'x', type: 'numeric', min: 0, max: 10, missing: 'drop', outOfBounds: 'reject' });
     expect(s.columns[3]!.missing).toBe('category');
+    expect(parseSchema(withColumn({ name: 'z', type: 'numeric', min: 0, max: 15, resolution: 0.1 })).columns[1]!.resolution).toBe(0.1);
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -42,6 +43,10 @@ describe('parseSchema', () => {
     ["missing 'category' on numeric", withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, missing: 'category' }), /'category' is only allowed for categorical columns/],
     ['bad missing policy', withColumn({ name: 'z', type: 'categorical', categories: ['a'], missing: 'zero' }), /missing: got "zero"; use 'drop' or 'category'/],
     ['bad outOfBounds policy', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, outOfBounds: 'wrap' }), /outOfBounds: got "wrap"; use 'reject' or 'clip'/],
+    ['resolution on an integer column', withColumn({ name: 'z', type: 'integer', min: 0, max: 9, resolution: 1 }), /resolution: only allowed for numeric columns/],
+    ['resolution on a categorical column', withColumn({ name: 'z', type: 'categorical', categories: ['a'], resolution: 1 }), /resolution: only allowed for numeric columns/],
+    ['non-positive resolution', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, resolution: 0 }), /resolution: expected a positive number no larger than max − min, got 0/],
+    ['resolution wider than the range', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, resolution: 2 }), /resolution: expected a positive number/],
     ['unknown column field', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, unit: 'mg' }), /column "z": unknown field "unit"/],
     ['duplicate column', { ...good, columns: [...good.columns, { name: 'x', type: 'identifier' }] }, /column "x": declared twice/],
   ];

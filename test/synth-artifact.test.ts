@@ -58,8 +58,8 @@ describe('model artifact', () => {
       m.integrity.signer.publicKey = toHex(generateIdentity().publicKey);
     }, /signature does not verify/],
     ['the format version', (m) => {
-      (m as { version: number }).version = 2;
-    }, /version 2 is not supported/],
+      (m as { version: number }).version = 1;
+    }, /version 1 is not supported/],
   ];
   for (const [what, edit, reason] of tampers) {
     it(`is refused when ${what} is changed after signing`, () => {

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 /** The fitted parameters (everything but timestamps and query ids). */
-const params = (m: SynthModel): unknown => ({ columns: m.columns, order: m.order, parent: m.parent, cpt: m.cpt, fit: m.fit, schema: m.schema, method: m.method });
+const params = (m: SynthModel): unknown => ({ columns: m.columns, order: m.order, parents: m.parents, cpt: m.cpt, fit: m.fit, schema: m.schema, method: m.method });
 
 describe('synthesizer across a federation', () => {
   it('with noise switched off, the federated fit equals the central fit exactly', async () => {

@@ -1,6 +1,6 @@
 /**
- * The synthesizer's pieces: projection of noisy counts, refined and coarse bins, the spanning
- * tree, the Private-PGM-style tree fit (it recovers exact marginals), the recorded budget, and
+ * The synthesizer's pieces: projection of noisy counts, refined and coarse bins, the network
+ * selection, the Private-PGM-style junction-tree fit (it recovers exact marginals), the recorded budget, and
  * seeded sampling (reproducible, within the schema, loadable).
  */
 import { describe, expect, it } from 'vitest';
@@ -8,10 +8,10 @@ import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
 import { coarsen, fineColumns, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
-import { fitTree } from '../stats/synth/fit.ts';
+import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer } from '../stats/synth/model.ts';
-import { maximumSpanningTree, rootTree } from '../stats/synth/mst.ts';
+import { selectNetwork } from '../stats/synth/select.ts';
 import { sampleCsv } from '../stats/synth/sample.ts';
 import { loadExample } from './stats-helpers.ts';
 
@@ -31,13 +31,13 @@ describe('discretization', () => {
   });
 
   it('refineEdges puts narrow bins where the mass is, half-integer cut points for integer columns', () => {
-    const e = refineEdges([0, 10, 20, 30, 40], [90, 10, 0, 0], 20, false);
+    const e = refineEdges([0, 10, 20, 30, 40], [90, 10, 0, 0], 20);
     expect(e[0]).toBe(0);
     expect(e[e.length - 1]).toBe(40);
     const inFirst = e.filter((x) => x > 0 && x < 10).length;
     expect(inFirst).toBeGreaterThanOrEqual(13);
     expect(e.filter((x) => x > 20 && x < 40)).toEqual([30]);
-    const ints = refineEdges([-0.5, 3.5, 7.5], [100, 0], 40, true);
+    const ints = refineEdges([-0.5, 3.5, 7.5], [100, 0], 40, 1);
     expect(ints).toEqual([-0.5, 0.5, 1.5, 2.5, 3.5, 7.5]);
   });
 
@@ -68,37 +68,86 @@ describe('discretization', () => {
   });
 });
 
-describe('tree selection and fit', () => {
-  it('maximumSpanningTree takes the heaviest edges that do not close a cycle', () => {
-    const t = maximumSpanningTree(4, [
-      { a: 0, b: 1, weight: 5 }, { a: 1, b: 2, weight: 4 }, { a: 0, b: 2, weight: 3 }, { a: 2, b: 3, weight: 1 }, { a: 0, b: 3, weight: 2 },
-    ]);
-    expect(t).toEqual([[0, 1], [1, 2], [0, 3]]);
-    expect(rootTree(4, t)).toEqual({ order: [0, 1, 3, 2], parent: [-1, 0, 1, 0] });
+describe('network selection and junction-tree fit', () => {
+  // symmetric scores: 0–1 strong, 1–2 and 0–2 next, 3 tied to 2
+  const score = [
+    [0, 9, 5, 0],
+    [9, 0, 6, 1],
+    [5, 6, 0, 4],
+    [0, 1, 4, 0],
+  ];
+
+  it('selectNetwork grows a 2-tree: each new column takes the best parent, and a second from the same family when it scores', () => {
+    const net = selectNetwork(score, [2, 2, 2, 2]);
+    expect(net.order).toEqual([0, 1, 2, 3]);
+    expect(net.parents).toEqual([[], [0], [0, 1], [1, 2]]);
   });
 
-  it('fitTree recovers the marginals of a tree distribution from exact measurements', () => {
-    // x0 → x1 → x2 with sizes 2, 3, 2: p(x0) p(x1|x0) p(x2|x1)
+  it('selectNetwork with maxParents 1 is the maximum spanning tree', () => {
+    expect(selectNetwork(score, [2, 2, 2, 2], { maxParents: 1 }).parents).toEqual([[], [0], [1], [2]]);
+  });
+
+  it('selectNetwork with a target makes it a parent of every other column (tree-augmented naive Bayes)', () => {
+    const net = selectNetwork(score, [2, 2, 2, 2], { target: 3 });
+    expect(net.order[0]).toBe(3);
+    for (const v of [0, 1, 2]) expect(net.parents[v]![0]).toBe(3);
+    expect(net.parents[3]).toEqual([]);
+  });
+
+  it('cellMap sends each cell of a clique to its cell of a grouped sub-table', () => {
+    // clique over columns [4, 7] with sizes 3 and 2; the table over [7, 4] with column 4's values {0,1} merged
+    const sizes: number[] = [];
+    sizes[4] = 3;
+    sizes[7] = 2;
+    expect(Array.from(cellMap([4, 7], sizes, [7, 4], [null, Int32Array.from([0, 0, 1])]))).toEqual([0, 2, 0, 2, 1, 3]);
+  });
+
+  it('fitModel recovers a distribution with a three-way family from its exact two-way tables', () => {
+    // x0 → x1, (x0, x1) → x2 with sizes 2, 3, 2: p(x0) p(x1|x0) p(x2|x0,x1)
     const p0 = [0.3, 0.7];
     const p10 = [[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]];
-    const p21 = [[0.9, 0.1], [0.4, 0.6], [0.05, 0.95]];
+    // a no-three-way-interaction table (log-linear in the pairs), so the pairs determine it
+    const p2 = (a: number, b: number): number[] => {
+      const l = [0.4 + 1.1 * a - 0.7 * b, 0];
+      const z = Math.exp(l[0]!) + 1;
+      return [Math.exp(l[0]!) / z, 1 / z];
+    };
     const N = 1000;
-    const m01 = new Float64Array(6);
-    const m12 = new Float64Array(6);
+    const t01 = new Float64Array(6);
+    const t02 = new Float64Array(4);
+    const t12 = new Float64Array(6);
     for (let a = 0; a < 2; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 2; c++) {
-      const p = p0[a]! * p10[a]![b]! * p21[b]![c]!;
-      m01[a * 3 + b] += N * p;
-      m12[b * 2 + c] += N * p;
+      const p = p0[a]! * p10[a]![b]! * p2(a, b)[c]!;
+      t01[a * 3 + b] += N * p;
+      t02[a * 2 + c] += N * p;
+      t12[b * 2 + c] += N * p;
     }
-    const ones = (n: number): Float64Array => new Float64Array(n);
-    const fit = fitTree([2, 3, 2], [-1, 0, 1], [0, 1, 2], [
-      { columns: [0, 1], counts: m01, variance: ones(6) },
-      { columns: [2, 1], counts: Float64Array.from([0, 1, 2, 3, 4, 5], (k) => m12[(k % 3) * 2 + Math.floor(k / 3)]!), variance: ones(6) },
-    ], { iterations: 3000 });
+    const zero = (n: number): Float64Array => new Float64Array(n);
+    const fit = fitModel([2, 3, 2], [[], [0], [0, 1]], [0, 1, 2], [
+      { columns: [0, 1], counts: t01, variance: zero(6) },
+      { columns: [0, 2], counts: t02, variance: zero(4) },
+      { columns: [1, 2], counts: t12, variance: zero(6) },
+    ], { iterations: 5000 });
+    expect(fit.cliques).toEqual([[0, 1, 2]]);
     expect(fit.total).toBeCloseTo(N, 9);
     fit.cpt[0]![0]!.forEach((x, i) => expect(x).toBeCloseTo(p0[i]!, 3));
     fit.cpt[1]!.forEach((row, a) => row.forEach((x, b) => expect(x).toBeCloseTo(p10[a]![b]!, 3)));
-    fit.cpt[2]!.forEach((row, b) => row.forEach((x, c) => expect(x).toBeCloseTo(p21[b]![c]!, 3)));
+    fit.cpt[2]!.forEach((row, r) => row.forEach((x, c) => expect(x).toBeCloseTo(p2(Math.floor(r / 3), r % 3)[c]!, 2)));
+  });
+
+  it('JunctionTree marginals of a chain of families agree on every separator', () => {
+    const sizes = [2, 3, 2, 4];
+    const jt = new JunctionTree(sizes, [[], [0], [0, 1], [1, 2]], [0, 1, 2, 3]);
+    expect(jt.cliques).toEqual([[0, 1, 2], [1, 2, 3]]);
+    const rng = seededRandomSource(new Uint8Array(32).fill(3));
+    const thetas = jt.cells.map((n) => Float64Array.from({ length: n }, () => (rng.uint32() % 1000) / 250 - 2));
+    const [a, b] = jt.marginals(thetas) as [Float64Array, Float64Array];
+    const sepA = new Float64Array(6);
+    const sepB = new Float64Array(6);
+    cellMap([0, 1, 2], sizes, [1, 2]).forEach((k, i) => (sepA[k] += a[i]!));
+    cellMap([1, 2, 3], sizes, [1, 2]).forEach((k, i) => (sepB[k] += b[i]!));
+    sepA.forEach((x, i) => expect(x).toBeCloseTo(sepB[i]!, 12));
+    expect(a.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);
   });
 });
 
@@ -113,14 +162,14 @@ describe('fitting and sampling (central measurements)', () => {
     expect(m.budget.queries.reduce((a, q) => a + q.rhoCharged, 0)).toBeCloseTo(rho, 12);
     expect(m.budget.epsilon!).toBeCloseTo(1, 6);
     expect(m.budget.exact).toBe(false);
-    expect(m.fit.tree).toHaveLength(m.columns.length - 1);
+    expect(m.parents.filter((p) => p.length > 0)).toHaveLength(m.columns.length - 1);
   });
 
   it('the independent baseline spends the same budget on one-way marginals only and has no edges', async () => {
     const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32))), { rho, method: 'independent' });
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way']);
     expect(m.budget.rho).toBeCloseTo(rho, 12);
-    expect(m.parent.every((p) => p === -1)).toBe(true);
+    expect(m.parents.every((p) => p.length === 0)).toBe(true);
   });
 
   it('sampling is reproducible from a seed, differs across seeds, and stays within the schema', async () => {
@@ -134,6 +183,13 @@ describe('fitting and sampling (central measurements)', () => {
     const time = dataset.columns.get('time');
     if (time?.kind !== 'numeric') throw new Error('time');
     expect(time.values.every((v) => Number.isNaN(v) || Number.isInteger(v))).toBe(true);
+    // numeric columns with a schema resolution are sampled on its grid
+    for (const [name, step] of [['bili', 0.1], ['albumin', 0.01], ['protime', 0.1]] as const) {
+      const col = dataset.columns.get(name);
+      if (col?.kind !== 'numeric') throw new Error(name);
+      const off = Array.from(col.values).filter((v) => !Number.isNaN(v) && Math.abs(v / step - Math.round(v / step)) > 1e-6);
+      expect(off, name).toEqual([]);
+    }
   });
 
   it('an exact fit reproduces the data one-way frequencies of categorical columns in large samples', async () => {

@@ -106,7 +106,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
     const signed = signModel(model, signer);
     writeFileSync(out, JSON.stringify(signed, null, 1) + '\n');
     const b = model.budget;
-    process.stdout.write(`wrote ${out}: ${model.method} model of ${model.columns.length} columns, ${model.fit.tree.length} tree edges; ` +
+    process.stdout.write(`wrote ${out}: ${model.method} model of ${model.columns.length} columns, ${model.fit.cliques.length} cliques (largest ${Math.max(...model.fit.cliques.map((c) => c.length))} columns); ` +
       (b.exact ? 'exact measurements (not differentially private)' : `budget rho = ${b.rho.toPrecision(4)} (ε = ${b.epsilon!.toPrecision(3)} at δ = ${b.delta.toExponential(0)}) over queries ${b.queries.map((q) => q.queryId).join(', ')}`) +
       `; signed by ${signer.id}\n`);
     return 0;

@@ -62,18 +62,21 @@ function probabilities(p: unknown, where: string): void {
 /** Shapes and probabilities, so that sampling cannot fail on a signed but malformed model. */
 function checkShape(m: SynthModel): void {
   const d = m.columns.length;
-  if (!Array.isArray(m.order) || !Array.isArray(m.parent) || !Array.isArray(m.cpt) || m.order.length !== d || m.parent.length !== d || m.cpt.length !== d) {
-    throw new SynthModelError(`model: order, parent and cpt must each have one entry per column (${d})`);
+  if (!Array.isArray(m.order) || !Array.isArray(m.parents) || !Array.isArray(m.cpt) || m.order.length !== d || m.parents.length !== d || m.cpt.length !== d) {
+    throw new SynthModelError(`model: order, parents and cpt must each have one entry per column (${d})`);
   }
   const seen = new Set<number>();
   for (const i of m.order) {
-    const p = m.parent[i];
     if (!Number.isInteger(i) || i < 0 || i >= d || seen.has(i)) throw new SynthModelError('model: order must list every column once');
-    if (typeof p !== 'number' || !(p === -1 || seen.has(p))) throw new SynthModelError(`model: column ${i}'s parent must come before it in the order`);
+    const ps = m.parents[i];
+    if (!Array.isArray(ps) || ps.length > 2 || !ps.every((p) => Number.isInteger(p) && seen.has(p)) || new Set(ps).size !== ps.length) {
+      throw new SynthModelError(`model: column ${i}'s parents (at most two, distinct) must come before it in the order`);
+    }
     seen.add(i);
   }
   m.columns.forEach((c, i) => {
     if (!isObject(c) || !Array.isArray(c.levels) || !Array.isArray(c.groups)) throw new SynthModelError(`model column ${i}: expected { levels, groups }`);
+    if (c.step !== undefined && !(typeof c.step === 'number' && c.step > 0 && Number.isFinite(c.step))) throw new SynthModelError(`model column ${c.name}: step must be a positive number`);
     if (c.type !== 'categorical' && (!Array.isArray(c.edges) || c.edges.length !== c.levels.length || typeof c.min !== 'number' || typeof c.max !== 'number')) {
       throw new SynthModelError(`model column ${c.name}: a numeric column needs edges (one more than its bins) and min/max`);
     }
@@ -83,7 +86,7 @@ function checkShape(m: SynthModel): void {
       }
       probabilities(g.weights, `model column ${c.name} group ${gi}`);
     });
-    const rows = m.parent[i]! < 0 ? 1 : m.columns[m.parent[i]!]!.groups.length;
+    const rows = m.parents[i]!.reduce((acc, p) => acc * m.columns[p]!.groups.length, 1);
     const t = m.cpt[i]!;
     if (!Array.isArray(t) || t.length !== rows) throw new SynthModelError(`model column ${c.name}: cpt needs ${rows} row(s)`);
     t.forEach((row, r) => {

@@ -23,6 +23,8 @@ export interface FineColumn {
   /** Numeric/integer: the schema bounds (sampled values stay inside). */
   min?: number;
   max?: number;
+  /** Grid of the recorded values (1 for integer columns; a numeric column's schema resolution). */
+  step?: number;
 }
 
 /** The schema's data columns as fine columns (identifier columns are never modelled). */
@@ -38,24 +40,36 @@ export function fineColumns(schema: Schema, fineBins: number): FineColumn[] {
     }
     const min = c.min!;
     const max = c.max!;
+    const step = c.type === 'integer' ? 1 : c.resolution;
     let edges: number[];
-    if (c.type === 'integer') {
-      // half-integer edges: every bin holds whole integers (one each when there are few values)
-      const values = max - min + 1;
+    if (step !== undefined) {
+      // half-step edges: every bin holds whole grid values (one each when there are few values)
+      const { first, values } = grid(min, max, step);
       const k = Math.min(values, fineBins);
-      edges = Array.from({ length: k + 1 }, (_, i) => min - 0.5 + Math.round((values * i) / k));
+      edges = Array.from({ length: k + 1 }, (_, i) => onGrid((first - 0.5 + Math.round((values * i) / k)) * step, step));
     } else {
       edges = Array.from({ length: fineBins + 1 }, (_, i) => (i === fineBins ? max : min + ((max - min) * i) / fineBins));
     }
     const labels = edges.slice(0, -1).map((e, i) => `[${e}, ${edges[i + 1]}${i === edges.length - 2 ? ']' : ')'}`);
-    out.push({ name: c.name, type: c.type, levels: [...labels, MISSING_LEVEL], edges, min, max });
+    out.push({ name: c.name, type: c.type, levels: [...labels, MISSING_LEVEL], edges, min, max, ...(step !== undefined ? { step } : {}) });
   }
   return out;
 }
 
+/** The grid k·step inside [min, max]: index of its first point and number of points. */
+export function grid(min: number, max: number, step: number): { first: number; values: number } {
+  const first = Math.ceil(min / step - 1e-9);
+  return { first, values: Math.max(1, Math.floor(max / step + 1e-9) - first + 1) };
+}
+
+/** x rounded to the decimals of step (so 0.30000000000000004 prints as 0.3). */
+export function onGrid(x: number, step: number): number {
+  return Number(x.toPrecision(Math.min(15, Math.max(1, Math.ceil(Math.log10(Math.abs(x) / step + 1)) + 2))));
+}
+
 /** True for a numeric column, or an integer column with more values than fine bins (worth refining). */
 export function refinable(c: FineColumn, fineBins: number): boolean {
-  return c.type === 'numeric' || (c.type === 'integer' && c.max! - c.min! + 1 > fineBins);
+  return c.step === undefined ? c.type === 'numeric' : grid(c.min!, c.max!, c.step).values > fineBins;
 }
 
 /**
@@ -65,7 +79,7 @@ export function refinable(c: FineColumn, fineBins: number): boolean {
  * not (equal-width when the histogram is empty). Integer columns: half-integer cut points only.
  * Post-processing of a released measurement.
  */
-export function refineEdges(coarseEdges: number[], projected: number[], fineBins: number, integer: boolean): number[] {
+export function refineEdges(coarseEdges: number[], projected: number[], fineBins: number, step?: number): number[] {
   const K = coarseEdges.length - 1;
   if (projected.length !== K) throw new RangeError(`refineEdges: expected ${K} counts, got ${projected.length}`);
   const total = projected.reduce((a, b) => a + b, 0);
@@ -75,9 +89,10 @@ export function refineEdges(coarseEdges: number[], projected: number[], fineBins
     const lo = coarseEdges[k]!;
     const hi = coarseEdges[k + 1]!;
     let parts = 1 + (total > 0 ? Math.floor((spare * projected[k]!) / total) : Math.floor(spare / K));
-    if (integer) parts = Math.max(1, Math.min(parts, Math.round(hi - lo)));
+    const width = step === undefined ? 0 : Math.round((hi - lo) / step);
+    if (step !== undefined) parts = Math.max(1, Math.min(parts, width));
     for (let j = 1; j < parts; j++) {
-      const e = integer ? lo + Math.round(((hi - lo) * j) / parts) : lo + ((hi - lo) * j) / parts;
+      const e = step !== undefined ? onGrid(lo + step * Math.round((width * j) / parts), step) : lo + ((hi - lo) * j) / parts;
       if (e > out[out.length - 1]! && e < hi) out.push(e);
     }
     out.push(hi);
@@ -226,3 +241,4 @@ export function queryLevelToGroup(c: Coarsening): Int32Array {
   });
   return out;
 }
+

@@ -23,12 +23,12 @@ import type { Schema } from '../schema.ts';
 import {
   coarsen, fineColumns, fineToGroup, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
-import { fitTree, type TreeMeasurement } from './fit.ts';
+import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
-import { allPairs, maximumSpanningTree, pairScore, rootTree } from './mst.ts';
+import { allPairs, pairScore, selectNetwork, type Network } from './select.ts';
 
 export const MODEL_FORMAT = 'blindsum-synth-model';
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
 
 /** A discretized column (fine values: categorical levels, or numeric bins; "(missing)" last) and its model values. */
 export interface ModelColumn extends FineColumn {
@@ -51,10 +51,10 @@ export interface SynthModel {
   schema: { name: string; digest: string };
   filter: Predicate[];
   columns: ModelColumn[];
-  /** Sampling order (parents first) and each column's parent (−1: none). */
+  /** Sampling order (parents first) and each column's parents (at most two, inside one earlier family). */
   order: number[];
-  parent: number[];
-  /** cpt[i][parent value][value] (one row for a column without parent). */
+  parents: number[][];
+  /** cpt[i][parent configuration, row-major over parents[i]][value] (one row for a column without parents). */
   cpt: number[][][];
   budget: {
     /** zCDP ρ charged in all (0 = exact, not differentially private). */
@@ -64,7 +64,7 @@ export interface SynthModel {
     exact: boolean;
     queries: BudgetQuery[];
   };
-  fit: { estimatedRows: number; iterations: number; loss: number; fineBins: number; maxLevels: number[]; tree: [number, number][] };
+  fit: { estimatedRows: number; iterations: number; loss: number; fineBins: number; maxLevels: number[]; cliques: number[][] };
   createdAt: string;
 }
 
@@ -84,6 +84,10 @@ export interface SynthOptions {
   rangeShare?: number;
   /** Most model values per column (default 12). */
   maxLevels?: number;
+  /** Most parents per column: 1 gives MST's tree, 2 (default) a 2-tree of three-way families. */
+  maxParents?: 1 | 2;
+  /** An outcome column: made a parent of every other column (tree-augmented naive Bayes, select.ts). */
+  target?: string;
   filter?: Predicate[];
   iterations?: number;
   /** Progress messages. */
@@ -117,9 +121,11 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const cols = fineColumns(schema, fineBins);
   const d = cols.length;
   const names = cols.map((c) => c.name);
+  const target = opts.target === undefined ? undefined : names.indexOf(opts.target);
+  if (target !== undefined && target < 0) throw new RangeError(`target: no column "${opts.target}" to model (columns: ${names.join(', ')})`);
   const share = (i: number): number | undefined => (rho === undefined ? undefined : method === 'independent' ? rho : rho * split[i]!);
   const rangeBins = opts.rangeBins ?? 16;
-  const rangeShare = opts.rangeShare ?? 0.25;
+  const rangeShare = opts.rangeShare ?? 0.1;
   if (!(rangeShare >= 0 && rangeShare < 1)) throw new RangeError(`rangeShare: expected a number in [0, 1), got ${rangeShare}`);
   const queries: BudgetQuery[] = [];
 
@@ -141,7 +147,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
       const projected = projectCounts(range.tables[k]!).slice(0, -1);
       const present = projected.reduce((a, b) => a + b, 0);
       const bins = sigma1 > 0 ? Math.max(8, Math.min(fineBins, Math.floor(present / sigma1))) : fineBins;
-      cols[i] = withEdges(cols[i]!, refineEdges(coarseCols[i]!.edges!, projected, bins, cols[i]!.type === 'integer'));
+      cols[i] = withEdges(cols[i]!, refineEdges(coarseCols[i]!.edges!, projected, bins, cols[i]!.step));
     });
   }
   const fineEdges = cols.map((c) => c.edges ?? []);
@@ -158,14 +164,15 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   if (method === 'independent') {
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, fineP[i]!));
     const cpt = fineP.map((p) => [normalized(p)]);
-    return finish(schema, 'independent', filter, columns, rootTree(d, []), cpt, queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), tree: [] });
+    return finish(schema, 'independent', filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, cpt, queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
   }
 
   // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
   // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
   const pairs = allPairs(d);
-  // (the tree's pairs are measured twice, select and measure, and combined by inverse variance)
-  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(Math.max(1, d - 1), share(2))];
+  // (a 2-tree has 2d − 3 pairs, measured in one query)
+  // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them)
+  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(Math.max(1, (opts.maxParents === 1 ? 1 : 2) * d - 3), share(2))];
   const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
   const levelCap = sigmaPair > 0 ? Math.max(2, Math.min(maxLevels, Math.floor(Math.sqrt(nHat / sigmaPair)))) : maxLevels;
   const rare = 3 * Math.sqrt(fineVar);
@@ -176,48 +183,52 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const fineToG = coarse.map((c, i) => fineToGroup(c, cols[i]!.levels.length));
   const fineSizes = cols.map((c) => c.levels.length);
   const oneWayGrouped = oneWay.tables.map((t, i) => regroup(t, fineVar, [i], fineSizes, fineToG, groupSizes));
-  const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
   log(`model values per column: ${groupSizes.join(', ')} (at most ${levelCap})`);
 
-  // 2. selection: every pair at the coarse resolution
   const coarseEdges = coarse.map((c) => c.edges ?? []);
+  // 2. selection: every pair at the model's resolution
   log(`measuring ${pairs.length} two-way marginals for selection${rho === undefined ? ' (exact)' : ` (rho = ${share(1)!.toPrecision(3)})`}`);
   const sel = await measure(marginalQuery(names, coarseEdges, pairs, filter), share(1), 'select');
   queries.push(budgetQuery(sel, 'select'));
   const selGrouped = sel.tables.map((t, k) => regroup(t, sel.variance, pairs[k]!, qlSizes, qlToGroup, groupSizes));
-  const scored = pairs.map(([a, b], k) => ({ a, b, weight: pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat) }));
-  const tree = maximumSpanningTree(d, scored);
-  log(`tree: ${tree.map(([a, b]) => `${names[a]}–${names[b]}`).join(', ')}`);
+  const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
+  const score: number[][] = Array.from({ length: d }, () => new Array<number>(d).fill(0));
+  pairs.forEach(([a, b], k) => (score[a]![b] = score[b]![a] = pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat)));
+  const net = selectNetwork(score, groupSizes, { maxParents: opts.maxParents ?? 2, ...(target !== undefined ? { target } : {}) });
+  log(`network: ${net.order.map((v) => `${names[v]}${net.parents[v]!.length ? ` ← ${net.parents[v]!.map((p) => names[p]).join(' + ')}` : ''}`).join('; ')}`);
 
-  // 3. measure the tree's pairs
-  const measurements: TreeMeasurement[] = oneWayGrouped.map((g) => ({ columns: g.columns, counts: g.counts, variance: g.variance }));
-  if (tree.length > 0) {
-    log(`measuring ${tree.length} two-way marginals of the tree${rho === undefined ? ' (exact)' : ` (rho = ${share(2)!.toPrecision(3)})`}`);
-    const meas = await measure(marginalQuery(names, coarseEdges, tree, filter), share(2), 'measure');
+  // 3. measure every pair inside a family of the network (2d − 3 pairs for a 2-tree, d − 1 for a tree)
+  const familyPairs: [number, number][] = [];
+  for (const v of net.order) {
+    const f = [...net.parents[v]!, v].sort((x, y) => x - y);
+    for (let i = 0; i < f.length; i++) for (let j = i + 1; j < f.length; j++) if (!familyPairs.some(([a, b]) => a === f[i] && b === f[j])) familyPairs.push([f[i]!, f[j]!]);
+  }
+  const measurements: Measurement[] = oneWayGrouped.map((g) => ({ columns: g.columns, counts: g.counts, variance: g.variance }));
+  if (familyPairs.length > 0) {
+    log(`measuring the network's ${familyPairs.length} pairs${rho === undefined ? ' (exact)' : ` (rho = ${share(2)!.toPrecision(3)})`}`);
+    const meas = await measure(marginalQuery(names, coarseEdges, familyPairs, filter), share(2), 'measure');
     queries.push(budgetQuery(meas, 'measure'));
-    tree.forEach((e, k) => {
-      const g = regroup(meas.tables[k]!, meas.variance, e, qlSizes, qlToGroup, groupSizes);
+    familyPairs.forEach((f, k) => {
+      const g = regroup(meas.tables[k]!, meas.variance, f, qlSizes, qlToGroup, groupSizes);
       measurements.push({ columns: g.columns, counts: g.counts, variance: g.variance });
-      const s = selGrouped[pairs.findIndex(([a, b]) => a === e[0] && b === e[1])]!;
-      measurements.push({ columns: s.columns, counts: s.counts, variance: s.variance });
     });
   }
-  // the other selection tables still measure their two one-ways (row and column sums)
+  // every selection table: in full when a family holds its pair, else its two one-ways
   pairs.forEach(([a, b], k) => {
-    if (tree.some((e) => e[0] === a && e[1] === b)) return;
-    for (const axis of [0, 1] as const) measurements.push(margin(selGrouped[k]!, axis));
+    const s = selGrouped[k]!;
+    if (familyPairs.some(([x, y]) => x === a && y === b)) measurements.push({ columns: s.columns, counts: s.counts, variance: s.variance });
+    else for (const axis of [0, 1] as const) measurements.push(margin(s, axis));
   });
 
   // 4. fit
-  const rooted = rootTree(d, tree);
-  const fit = fitTree(groupSizes, rooted.parent, rooted.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
+  const fit = fitModel(groupSizes, net.parents, net.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
   log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
   const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
-  return finish(schema, 'mst', filter, columns, rooted, fit.cpt, queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, tree });
+  return finish(schema, 'mst', filter, columns, net, fit.cpt, queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques });
 }
 
 /** Row (axis 0) or column (axis 1) sums of a two-way table, with their variances. */
-function margin(t: GroupedTable, axis: 0 | 1): TreeMeasurement {
+function margin(t: GroupedTable, axis: 0 | 1): Measurement {
   const [ka, kb] = t.shape as [number, number];
   const size = axis === 0 ? ka : kb;
   const counts = new Float64Array(size);
@@ -247,19 +258,20 @@ function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: number[]): M
     out.edges = [...c.edges];
     out.min = c.min!;
     out.max = c.max!;
+    if (c.step !== undefined) out.step = c.step;
   }
   return out;
 }
 
 function finish(
-  schema: Schema, method: SynthModel['method'], filter: Predicate[], columns: ModelColumn[], rooted: { order: number[]; parent: number[] },
+  schema: Schema, method: SynthModel['method'], filter: Predicate[], columns: ModelColumn[], net: Network,
   cpt: number[][][], queries: BudgetQuery[], rho: number | undefined, delta: number | undefined, fit: SynthModel['fit'],
 ): SynthModel {
   const charged = queries.reduce((a, q) => a + q.rhoCharged, 0);
   const dlt = delta ?? 1e-6;
   return {
     format: MODEL_FORMAT, version: MODEL_VERSION, method, schema: { name: schema.name, digest: schemaDigest(schema) }, filter,
-    columns, order: rooted.order, parent: rooted.parent, cpt,
+    columns, order: net.order, parents: net.parents, cpt,
     budget: { rho: charged, epsilon: rho === undefined ? null : epsilonFromRho(charged, dlt), delta: dlt, exact: rho === undefined, queries },
     fit, createdAt: new Date().toISOString(),
   };

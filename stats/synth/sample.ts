@@ -12,6 +12,7 @@ import { utf8 } from '../../crypto/bytes.ts';
 import { formatCsv } from '../csv.ts';
 import { MISSING_LEVEL } from '../schema.ts';
 import type { Schema } from '../schema.ts';
+import { onGrid } from './discretize.ts';
 import type { ModelColumn, SynthModel } from './model.ts';
 
 /** A uniform float in [0, 1) with 53 random bits. */
@@ -44,12 +45,14 @@ function valueInBin(c: ModelColumn, f: number, rng: RandomSource): number {
   const lo = Math.max(e[f]!, c.min!);
   const hi = Math.min(e[f + 1]!, c.max!);
   const last = f === e.length - 2;
-  if (c.type === 'integer') {
-    const a = Math.ceil(lo);
-    // integers v with lo ≤ v < hi (≤ hi in the last bin)
-    const b = last || !Number.isInteger(hi) ? Math.floor(hi) : hi - 1;
-    if (b < a) return Math.min(c.max!, Math.max(c.min!, a));
-    return a + Math.floor(uniform01(rng) * (b - a + 1));
+  const step = c.step ?? (c.type === 'integer' ? 1 : undefined);
+  if (step !== undefined) {
+    // grid values k·step with lo ≤ k·step < hi (≤ hi in the last bin)
+    const a = Math.ceil(lo / step - 1e-9);
+    const top = hi / step;
+    const b = last || Math.abs(top - Math.round(top)) > 1e-9 ? Math.floor(top + 1e-9) : Math.round(top) - 1;
+    const k = b < a ? a : a + Math.floor(uniform01(rng) * (b - a + 1));
+    return Math.min(c.max!, Math.max(c.min!, onGrid(k * step, step)));
   }
   return lo + uniform01(rng) * (hi - lo);
 }
@@ -67,9 +70,9 @@ export function sampleColumns(model: SynthModel, rows: number, seed: string): { 
   const v = new Int32Array(d);
   for (let r = 0; r < rows; r++) {
     for (const i of model.order) {
-      const p = model.parent[i]!;
-      const table = model.cpt[i]!;
-      v[i] = drawIndex(table[p < 0 ? 0 : v[p]!]!, rng);
+      let row = 0;
+      for (const p of model.parents[i]!) row = row * model.columns[p]!.groups.length + v[p]!;
+      v[i] = drawIndex(model.cpt[i]![row]!, rng);
     }
     for (let i = 0; i < d; i++) {
       const c = model.columns[i]!;
