@@ -102,6 +102,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
       method, ...(rho !== undefined ? { rho } : {}), delta, log,
       filter: ((v['where'] as string[] | undefined) ?? []).map(parseWhere),
       fineBins: int(v['fine-bins'], 'fine-bins', 64, 8, 1000), maxLevels: int(v['max-levels'], 'max-levels', 12, 2, 100),
+      ...(str(v['target'], 'target') !== undefined ? { target: str(v['target'], 'target')! } : {}),
     });
     const signed = signModel(model, signer);
     writeFileSync(out, JSON.stringify(signed, null, 1) + '\n');
@@ -171,7 +172,7 @@ export const synth: Command = {
     aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
     schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
     exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
-    'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, quiet: { type: 'boolean' },
+    'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, target: { type: 'string' }, quiet: { type: 'boolean' },
     model: { type: 'string', multiple: true }, rows: { type: 'string' }, seed: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
     real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
   },
@@ -183,7 +184,7 @@ export const synth: Command = {
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',
     central: 'fit: fit on this CSV here instead of across the federation', key: 'fit: identity key that signs the model (created if absent; default fitter.key beside --out)',
     where: 'fit: only rows matching this filter (repeatable)', 'fine-bins': 'fit: most fine bins of a numeric column (default 64)',
-    'max-levels': 'fit: most model values per column (default 12)', quiet: 'fit: no progress', model: 'sample: the model file; evaluate: NAME=model.json to report its budget',
+    'max-levels': 'fit: most model values per column (default 12)', target: 'fit: an outcome column joined to every other column (tree-augmented naive Bayes), for downstream models of it', quiet: 'fit: no progress', model: 'sample: the model file; evaluate: NAME=model.json to report its budget',
     rows: 'sample: number of rows (default 1000)', seed: 'sample: seed (same seed, same rows; default "blindsum")', 'trust-key': 'sample/evaluate: refuse models not signed by this hex public key',
     real: 'evaluate: the real data the model was fitted on', holdout: 'evaluate: real data the model never saw', synthetic: 'evaluate: NAME=FILE.csv of a synthetic dataset',
     outcome: 'evaluate: COLUMN=LEVEL, the classifier\'s outcome (TSTR)', exclude: 'evaluate: column left out of the classifier\'s features',

@@ -112,7 +112,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const method = opts.method ?? 'mst';
   const rho = opts.rho;
   if (rho !== undefined && !(rho > 0)) throw new RangeError(`rho: expected a positive number, got ${rho}`);
-  const split = opts.split ?? [1 / 3, 1 / 3, 1 / 3];
+  const split = opts.split ?? [0.3, 0.2, 0.5];
   if (split.length !== 3 || split.some((x) => !(x > 0)) || Math.abs(sum(split) - 1) > 1e-9) throw new RangeError(`split: expected three positive shares summing to 1, got [${split.join(', ')}]`);
   const fineBins = opts.fineBins ?? 64;
   const maxLevels = opts.maxLevels ?? 12;

@@ -1,0 +1,70 @@
+/**
+ * Fast central simulation of bench/synth.ts for tuning the synthesizer: the same data split and
+ * evaluation, with every measurement answered centrally (stats/synth/marginals.ts centralMeasure)
+ * at ρ·t/k = ρ·2/3, the noise level of a 3-party federation at threshold 2 (variance × k/t).
+ *
+ *   ./node_modules/.bin/node bench/synth-sim.ts [--reps 3] [--data pbc,flchain] [--eps 0.5,1,4] [--method mst,independent] [--target] [--split a,b,c] [--levels L] [--parents 1|2]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
+import { seededRandomSource } from '../crypto/dp/random.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from '../crypto/bytes.ts';
+import { buildDataset, parseSchema, type Schema } from '../stats/index.ts';
+import { holdoutSplit } from '../stats/eval/holdout.ts';
+import { evaluate, type SyntheticInput } from '../stats/eval/report.ts';
+import { centralMeasure } from '../stats/synth/marginals.ts';
+import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
+import { sampleCsv } from '../stats/synth/sample.ts';
+
+const { values } = parseArgs({ options: { reps: { type: 'string' }, data: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, target: { type: 'boolean' }, verbose: { type: 'boolean' } } });
+const REPS = Number(values.reps ?? 3);
+const TUNE = {
+  ...(values.split ? { split: values.split.split(',').map(Number) as [number, number, number] } : {}),
+  ...(values.levels ? { maxLevels: Number(values.levels) } : {}),
+  ...(values.parents ? { maxParents: Number(values.parents) as 1 | 2 } : {}),
+};
+const DATASETS = (values.data ?? 'pbc,flchain').split(',');
+const EPSILONS = (values.eps ?? '0.5,1,4').split(',').map(Number);
+const METHODS = (values.method ?? 'mst,independent').split(',') as ('mst' | 'independent')[];
+const OUTCOMES: Record<string, { column: string; positive: string; exclude?: string[] }> = {
+  pbc: { column: 'status', positive: '2' },
+  flchain: { column: 'death', positive: '1', exclude: ['chapter'] },
+};
+const sampled = (schema: Schema, m: SynthModel, rows: number, seed: string): SyntheticInput['data'] =>
+  buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, rows) }, sampleCsv(m, schema, rows, seed)).dataset;
+
+for (const name of DATASETS) {
+  const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')));
+  const { train, holdout } = holdoutSplit(readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8'), 0.2, 'bench');
+  const trainData = buildDataset(schema, train).dataset;
+  const holdoutData = buildDataset(schema, holdout).dataset;
+  const rows = 5 * trainData.rowCount;
+  const inputs: SyntheticInput[] = [];
+  const log = values.verbose ? (m: string): void => void process.stderr.write(`    ${m}\n`) : undefined;
+  inputs.push({ name: 'exact', label: 'exact', data: sampled(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact') });
+  for (const eps of EPSILONS) {
+    const rho = rhoFromEpsilonDelta(eps, 1e-6);
+    for (const method of METHODS) {
+      for (let rep = 0; rep < REPS; rep++) {
+        const rng = seededRandomSource(sha256(utf8(`sim|${name}|${eps}|${method}|${rep}`)));
+        const measure = centralMeasure(schema, trainData, rng);
+        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values.target ? { target: OUTCOMES[name]!.column } : {}), ...(log ? { log } : {}) });
+        inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampled(schema, m, rows, `sim-${rep}`) });
+      }
+    }
+  }
+  const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: OUTCOMES[name]!, maxSyntheticForDcr: 200 });
+  const groups = new Map<string, { tvd: number[]; col: number[]; auc: number[] }>();
+  for (const m of report.methods) {
+    const g = groups.get(m.label) ?? { tvd: [], col: [], auc: [] };
+    g.tvd.push(m.fidelity.pairTvdMean);
+    g.col.push(m.fidelity.meanColumnTvd);
+    g.auc.push(m.utility!.tstrAuc);
+    groups.set(m.label, g);
+  }
+  const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
+  console.log(`${name} (TRTR ${report.methods[0]!.utility!.trtrAuc.toFixed(3)})`);
+  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
+}
