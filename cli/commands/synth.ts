@@ -72,6 +72,10 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   const method = str(v['method'], 'method') ?? 'mst';
   if (method !== 'mst' && method !== 'independent') throw new UsageError(`--method: mst or independent, got ${JSON.stringify(method)}`);
   const exact = v['exact'] === true;
+  const target = str(v['target'], 'target');
+  const modelled = schema.columns.filter((c) => c.type !== 'identifier').map((c) => c.name);
+  if (target !== undefined && !modelled.includes(target)) throw new UsageError(`--target: no column "${target}" in the schema to model (columns: ${modelled.join(', ')})`);
+  if (target !== undefined && method === 'independent') throw new UsageError('--target joins the outcome to every column; the independent baseline has no joins');
   const epsilon = num(v['epsilon'], 'epsilon');
   const delta = num(v['delta'], 'delta') ?? 1e-6;
   const rhoFlag = num(v['rho'], 'rho');
@@ -102,7 +106,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
       method, ...(rho !== undefined ? { rho } : {}), delta, log,
       filter: ((v['where'] as string[] | undefined) ?? []).map(parseWhere),
       fineBins: int(v['fine-bins'], 'fine-bins', 64, 8, 1000), maxLevels: int(v['max-levels'], 'max-levels', 12, 2, 100),
-      ...(str(v['target'], 'target') !== undefined ? { target: str(v['target'], 'target')! } : {}),
+      ...(target !== undefined ? { target } : {}),
     });
     const signed = signModel(model, signer);
     writeFileSync(out, JSON.stringify(signed, null, 1) + '\n');
