@@ -56,7 +56,7 @@ export async function synthDemo(client: AnalystClient, schema: Schema, trainCsv:
       writeFileSync(join(dir, `synth-${name}.csv`), csv);
       inputs.push({ name, label, data: buildDataset(big, csv).dataset, info: modelInfo(m) });
     };
-    save('mst', `MST-style, federated, ε = ${SYNTH_EPSILON}`, mst);
+    save('mst', `2-tree${target ? ` (target ${target})` : ''}, federated, ε = ${SYNTH_EPSILON}`, mst);
     save('independent', `independent marginals, federated, ε = ${SYNTH_EPSILON}`, independent);
     save('central-exact', 'same synthesizer, central, no noise', exact);
     const outcome = outcomeFor(schema);
