@@ -1,17 +1,17 @@
 /**
  * The synthesizer end to end (docs/synth.md): measure, select, fit, and the model that results.
  *
- * method 'mst' (budget ρ split by `split`, MST's thirds by default):
+ * method 'mst' (budget ρ split by `split`, 0.3 / 0.2 / 0.5 by default):
  *   0. range: a one-way histogram of each numeric column, `rangeBins` equal-width bins over its
  *      schema bounds (a share `rangeShare` of ρ₁); its noisy counts place the fine bins where the
  *      data are (discretize.ts refineEdges);
  *   1. one-way: one marginal query with a one-way table per column at fine resolution (rest of ρ₁);
  *      coarse bins and model values are chosen from these noisy counts (discretize.ts);
- *   2. select: one marginal query with every pair table at the coarse resolution (ρ₂); the
- *      maximum spanning tree of the bias-corrected scores (mst.ts) is post-processing;
- *   3. measure: one marginal query with the tree's pair tables (ρ₃);
- *   4. fit: the tree model to all of them (one-ways, and both measurements of every tree edge),
- *      Private-PGM style (fit.ts).
+ *   2. select: one marginal query with every pair table at the model's resolution (ρ₂); the
+ *      network grown from the bias-corrected pair scores (select.ts) is post-processing;
+ *   3. measure: one marginal query with every pair inside a family of the network (ρ₃);
+ *   4. fit: the junction-tree model to all of them (one-ways, both measurements of every family
+ *      pair, the margins of the other selection tables), Private-PGM style (junction.ts).
  * method 'independent' (the baseline): steps 0 and 1 with the whole ρ; the model is the product
  * of the noisy one-way distributions (projected to non-negative, normalized).
  * Without ρ every query is exact (no noise): the non-private reference of the same synthesizer.
