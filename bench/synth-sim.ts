@@ -11,12 +11,13 @@ import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from '../crypto/bytes.ts';
-import { buildDataset, parseSchema, type Schema } from '../stats/index.ts';
+import { buildDataset, parseSchema } from '../stats/index.ts';
 import { holdoutSplit } from '../stats/eval/holdout.ts';
 import { evaluate, type SyntheticInput } from '../stats/eval/report.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
-import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
-import { sampleCsv } from '../stats/synth/sample.ts';
+import { fitSynthesizer } from '../stats/synth/model.ts';
+import { sampledDataset } from './synth-common.ts';
+import { outcomeFor } from '../cli/demo-synth.ts';
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, data: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, target: { type: 'boolean' }, verbose: { type: 'boolean' } } });
 const REPS = Number(values.reps ?? 3);
@@ -28,12 +29,6 @@ const TUNE = {
 const DATASETS = (values.data ?? 'pbc,flchain').split(',');
 const EPSILONS = (values.eps ?? '0.5,1,4').split(',').map(Number);
 const METHODS = (values.method ?? 'mst,independent').split(',') as ('mst' | 'independent')[];
-const OUTCOMES: Record<string, { column: string; positive: string; exclude?: string[] }> = {
-  pbc: { column: 'status', positive: '2' },
-  flchain: { column: 'death', positive: '1', exclude: ['chapter'] },
-};
-const sampled = (schema: Schema, m: SynthModel, rows: number, seed: string): SyntheticInput['data'] =>
-  buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, rows) }, sampleCsv(m, schema, rows, seed)).dataset;
 
 for (const name of DATASETS) {
   const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')));
@@ -43,19 +38,19 @@ for (const name of DATASETS) {
   const rows = 5 * trainData.rowCount;
   const inputs: SyntheticInput[] = [];
   const log = values.verbose ? (m: string): void => void process.stderr.write(`    ${m}\n`) : undefined;
-  inputs.push({ name: 'exact', label: 'exact', data: sampled(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact') });
+  inputs.push({ name: 'exact', label: 'exact', data: sampledDataset(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact') });
   for (const eps of EPSILONS) {
     const rho = rhoFromEpsilonDelta(eps, 1e-6);
     for (const method of METHODS) {
       for (let rep = 0; rep < REPS; rep++) {
         const rng = seededRandomSource(sha256(utf8(`sim|${name}|${eps}|${method}|${rep}`)));
         const measure = centralMeasure(schema, trainData, rng);
-        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values.target ? { target: OUTCOMES[name]!.column } : {}), ...(log ? { log } : {}) });
-        inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampled(schema, m, rows, `sim-${rep}`) });
+        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values.target ? { target: outcomeFor(schema)!.column } : {}), ...(log ? { log } : {}) });
+        inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampledDataset(schema, m, rows, `sim-${rep}`) });
       }
     }
   }
-  const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: OUTCOMES[name]!, maxSyntheticForDcr: 200 });
+  const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: outcomeFor(schema)!, maxSyntheticForDcr: 200 });
   const groups = new Map<string, { tvd: number[]; col: number[]; auc: number[] }>();
   for (const m of report.methods) {
     const g = groups.get(m.label) ?? { tvd: [], col: [], auc: [] };

@@ -18,13 +18,14 @@ import { parseArgs } from 'node:util';
 import { LocalFederation } from '../cli/federation.ts';
 import { federatedMeasure } from '../client/synth-measure.ts';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
-import { buildDataset, parseSchema, splitCsvText, type Schema } from '../stats/index.ts';
+import { buildDataset, parseSchema, splitCsvText } from '../stats/index.ts';
 import { holdoutSplit } from '../stats/eval/holdout.ts';
 import { renderHtml } from '../stats/eval/html.ts';
 import { evaluate, type MethodReport, type SyntheticInput } from '../stats/eval/report.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
-import { sampleCsv } from '../stats/synth/sample.ts';
+import { sampledDataset } from './synth-common.ts';
+import { outcomeFor } from '../cli/demo-synth.ts';
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' } } });
 const REPS = Number(values.reps ?? 3);
@@ -32,17 +33,9 @@ const OUT = values.out ?? mkdtempSync(join(tmpdir(), 'blindsum-synth-bench-'));
 const DATASETS = (values.data ?? 'pbc,flchain').split(',');
 const EPSILONS = [0.5, 1, 4];
 const DELTA = 1e-6;
-const OUTCOMES: Record<string, { column: string; positive: string; exclude?: string[] }> = {
-  pbc: { column: 'status', positive: '2' },
-  flchain: { column: 'death', positive: '1', exclude: ['chapter'] },
-};
 mkdirSync(OUT, { recursive: true });
 
 interface Row { dataset: string; method: string; epsilon: number | null; reports: MethodReport[]; seconds: number[] }
-
-function sampled(schema: Schema, m: SynthModel, rows: number, seed: string): SyntheticInput['data'] {
-  return buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, rows) }, sampleCsv(m, schema, rows, seed)).dataset;
-}
 
 const table: Row[] = [];
 for (const name of DATASETS) {
@@ -64,7 +57,7 @@ for (const name of DATASETS) {
       const key = `${method}|${epsilon}`;
       if (!rowsOf.has(key)) rowsOf.set(key, { dataset: name, method, epsilon, reports: [], seconds: [] });
       rowsOf.get(key)!.seconds.push(seconds);
-      inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data: sampled(schema, m, rows, `bench-${key}-${rep}`), info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
+      inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data: sampledDataset(schema, m, rows, `bench-${key}-${rep}`), info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
     };
     let t = performance.now();
     add('central, no noise', null, await fitSynthesizer(schema, centralMeasure(schema, trainData), {}), 0, (performance.now() - t) / 1000);
@@ -74,13 +67,13 @@ for (const name of DATASETS) {
         for (const variant of ['2-tree', '2-tree + target', 'independent'] as const) {
           t = performance.now();
           const method = variant === 'independent' ? 'independent' : 'mst';
-          const m = await fitSynthesizer(schema, federatedMeasure(client, { analyst: 'bench' }), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: OUTCOMES[name]!.column } : {}) });
-          add(`${variant === '2-tree + target' ? `2-tree, target ${OUTCOMES[name]!.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
+          const m = await fitSynthesizer(schema, federatedMeasure(client, { analyst: 'bench' }), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcomeFor(schema)!.column } : {}) });
+          add(`${variant === '2-tree + target' ? `2-tree, target ${outcomeFor(schema)!.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
           process.stderr.write(`  ${name} ε=${epsilon} ${variant} #${rep + 1}: ${((performance.now() - t) / 1000).toFixed(1)} s, rho ${m.budget.rho.toPrecision(4)}\n`);
         }
       }
     }
-    const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: OUTCOMES[name]! });
+    const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: outcomeFor(schema)! });
     writeFileSync(join(OUT, `${name}-report.json`), JSON.stringify(report, null, 1) + '\n');
     writeFileSync(join(OUT, `${name}-report.html`), renderHtml(report));
     for (const m of report.methods) rowsOf.get(m.name.split('|').slice(0, 2).join('|'))!.reports.push(m);

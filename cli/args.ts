@@ -1,5 +1,6 @@
 /** Small helpers around node:util parseArgs shared by every command. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AnalystClient } from '../client/analyst.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -49,6 +50,11 @@ export function str(v: unknown, name: string, required = false): string | undefi
     return undefined;
   }
   return String(v);
+}
+
+/** The analyst client for --aggregator (default 127.0.0.1:7070) and --tls-ca. */
+export function analystClient(v: Record<string, unknown>): AnalystClient {
+  return new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
 }
 
 export function int(v: unknown, name: string, dflt: number, min: number, max: number): number {

@@ -25,7 +25,7 @@ export const SYNTH_DELTA = 1e-6;
 const ROWS_PER_TRAINING_ROW = 5;
 
 /** Outcome of the report's classifier for the shipped examples; other data: none. */
-function outcomeFor(schema: Schema): { column: string; positive: string; exclude?: string[] } | undefined {
+export function outcomeFor(schema: Schema): { column: string; positive: string; exclude?: string[] } | undefined {
   if (schema.name === 'pbc') return { column: 'status', positive: '2' };
   if (schema.name === 'flchain') return { column: 'death', positive: '1', exclude: ['chapter'] };
   return undefined;

@@ -78,17 +78,17 @@ describe('network selection and junction-tree fit', () => {
   ];
 
   it('selectNetwork grows a 2-tree: each new column takes the best parent, and a second from the same family when it scores', () => {
-    const net = selectNetwork(score, [2, 2, 2, 2]);
+    const net = selectNetwork(score);
     expect(net.order).toEqual([0, 1, 2, 3]);
     expect(net.parents).toEqual([[], [0], [0, 1], [1, 2]]);
   });
 
   it('selectNetwork with maxParents 1 is the maximum spanning tree', () => {
-    expect(selectNetwork(score, [2, 2, 2, 2], { maxParents: 1 }).parents).toEqual([[], [0], [1], [2]]);
+    expect(selectNetwork(score, { maxParents: 1 }).parents).toEqual([[], [0], [1], [2]]);
   });
 
   it('selectNetwork with a target makes it a parent of every other column (tree-augmented naive Bayes)', () => {
-    const net = selectNetwork(score, [2, 2, 2, 2], { target: 3 });
+    const net = selectNetwork(score, { target: 3 });
     expect(net.order[0]).toBe(3);
     for (const v of [0, 1, 2]) expect(net.parents[v]![0]).toBe(3);
     expect(net.parents[3]).toEqual([]);

@@ -1,8 +1,7 @@
 /** CKKS commands: the analyst's own key pair, and the federation's collective public key. */
 import { writeFileSync } from 'node:fs';
-import { AnalystClient } from '../../client/analyst.ts';
 import { CKKS_PARAMS, sha256Hex } from '../../services/common/ckks.ts';
-import { str, type Command } from '../args.ts';
+import { analystClient, str, type Command } from '../args.ts';
 
 export const analystKeygen: Command = {
   name: 'analyst-keygen',
@@ -27,7 +26,7 @@ export const collectiveKey: Command = {
   options: { aggregator: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
   help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', out: 'write the SEAL PublicKey bytes to this file', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   async run(v) {
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    const client = analystClient(v);
     try {
       const k = await client.getCollectiveKey();
       const out = str(v['out'], 'out');

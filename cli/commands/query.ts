@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { AnalystClient, openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
+import { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
 import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { describeQuery, formatResult, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
-import { int, str, UsageError, type Command } from '../args.ts';
+import { analystClient, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function buildQuery(v: Record<string, unknown>): Query {
@@ -115,7 +115,7 @@ export const query: Command = {
     const q = buildQuery(v);
     const backend = str(v['backend'], 'backend') ?? 'secagg';
     const ckksKey = await ckksKeyFromFlags(v, backend === 'ckks');
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    const client = analystClient(v);
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
       const o = await client.run(q, {
@@ -143,7 +143,7 @@ export const result: Command = {
   allowPositionals: true,
   async run(v, pos) {
     if (pos.length !== 1) throw new UsageError('give exactly one query id');
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    const client = analystClient(v);
     try {
       const r = await client.getResult(pos[0]!);
       const key = await ckksKeyFromFlags(v, false);
@@ -164,7 +164,7 @@ export const parties: Command = {
   options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
   help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   async run(v) {
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    const client = analystClient(v);
     try {
       const r = await client.listParties();
       if (v['json'] === true) {
@@ -187,7 +187,7 @@ export const budget: Command = {
   options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
   help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst name (default: $USER)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   async run(v) {
-    const client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    const client = analystClient(v);
     try {
       const b = await client.getBudget(str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst');
       if (v['json'] === true) {

@@ -15,7 +15,7 @@ import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/arti
 import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
-import { int, str, UsageError, type Command } from '../args.ts';
+import { analystClient, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function readJson(path: string, what: string): unknown {
@@ -98,7 +98,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
     const keyPath = str(v['ckks-key'], 'ckks-key');
     if (backend === 'ckks' && keyPath === undefined) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen --out FILE)');
     const ckksKey = keyPath === undefined ? undefined : (await import('../../client/ckks-analyst.ts')).loadAnalystKeyFile(keyPath);
-    client = new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+    client = analystClient(v);
     measure = federatedMeasure(client, { analyst, backend, ...(ckksKey ? { ckksKey } : {}), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
   }
   try {

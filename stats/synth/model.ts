@@ -170,7 +170,6 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
   // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
   const pairs = allPairs(d);
-  // (a 2-tree has 2d − 3 pairs, measured in one query)
   // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them)
   const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(Math.max(1, (opts.maxParents === 1 ? 1 : 2) * d - 3), share(2))];
   const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
@@ -194,7 +193,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
   const score: number[][] = Array.from({ length: d }, () => new Array<number>(d).fill(0));
   pairs.forEach(([a, b], k) => (score[a]![b] = score[b]![a] = pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat)));
-  const net = selectNetwork(score, groupSizes, { maxParents: opts.maxParents ?? 2, ...(target !== undefined ? { target } : {}) });
+  const net = selectNetwork(score, { maxParents: opts.maxParents ?? 2, ...(target !== undefined ? { target } : {}) });
   log(`network: ${net.order.map((v) => `${names[v]}${net.parents[v]!.length ? ` ← ${net.parents[v]!.map((p) => names[p]).join(' + ')}` : ''}`).join('; ')}`);
 
   // 3. measure every pair inside a family of the network (2d − 3 pairs for a 2-tree, d − 1 for a tree)

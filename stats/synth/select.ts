@@ -9,8 +9,7 @@
  * Pair scores come from released noisy measurements (pairScore below): choosing from them is
  * post-processing. Greedy growth: start from the best pair; then repeatedly attach the unplaced
  * node and parent set with the highest summed pair score, where a parent set is one placed node,
- * or two nodes of one family (a second parent only when its own score is positive and the family
- * table has at most `maxCells` cells). Ties break by index, so the result is deterministic.
+ * or two nodes of one family (a second parent only when its own score is positive). Ties break by index, so the result is deterministic.
  * With a `target` (the outcome a user will model), the target is placed first and is a parent of
  * every other column: a tree-augmented naive Bayes (Friedman, Geiger, Goldszmidt, Machine Learning
  * 1997), so every target × feature pair is measured and fitted.
@@ -49,8 +48,6 @@ export interface NetworkOptions {
   maxParents?: 1 | 2;
   /** Column placed first and made a parent of every other column (tree-augmented naive Bayes). */
   target?: number;
-  /** Most cells of a family table (product of its columns' sizes). */
-  maxCells?: number;
 }
 
 export interface Network {
@@ -59,10 +56,9 @@ export interface Network {
 }
 
 /** Grows the network from a symmetric pair-score matrix (score[a][b], a ≠ b). */
-export function selectNetwork(score: number[][], sizes: number[], opts: NetworkOptions = {}): Network {
-  const d = sizes.length;
+export function selectNetwork(score: number[][], opts: NetworkOptions = {}): Network {
+  const d = score.length;
   const maxParents = opts.maxParents ?? 2;
-  const maxCells = opts.maxCells ?? Infinity;
   const parents: number[][] = Array.from({ length: d }, () => []);
   if (d === 0) return { order: [], parents };
   const placed: number[] = [];
@@ -103,7 +99,7 @@ export function selectNetwork(score: number[][], sizes: number[], opts: NetworkO
         for (const f of families) {
           if (!f.includes(u)) continue;
           for (const w of f) {
-            if (w <= u || !(score[v]![w]! > 0) || sizes[v]! * sizes[u]! * sizes[w]! > maxCells) continue;
+            if (w <= u || !(score[v]![w]! > 0)) continue;
             const s2 = s1 + score[v]![w]!;
             if (s2 > pick.s) pick = { v, pa: [u, w], s: s2 };
           }
