@@ -170,8 +170,9 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
   // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
   const pairs = allPairs(d);
-  // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them)
-  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(Math.max(1, (opts.maxParents === 1 ? 1 : 2) * d - 3), share(2))];
+  // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them, a tree d − 1)
+  const familyPairCount = Math.max(1, opts.maxParents === 1 ? d - 1 : 2 * d - 3);
+  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(familyPairCount, share(2))];
   const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
   const levelCap = sigmaPair > 0 ? Math.max(2, Math.min(maxLevels, Math.floor(Math.sqrt(nHat / sigmaPair)))) : maxLevels;
   const rare = 3 * Math.sqrt(fineVar);
