@@ -4,6 +4,7 @@
  * at ρ·t/k = ρ·2/3, the noise level of a 3-party federation at threshold 2 (variance × k/t).
  *
  *   ./node_modules/.bin/node bench/synth-sim.ts [--reps 3] [--data pbc,flchain] [--eps 0.5,1,4] [--method mst,independent] [--target] [--split a,b,c] [--levels L] [--parents 1|2]
+ *     [--sampling round|iid] [--rows R (synthetic rows per training row, default 5)]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,8 +20,10 @@ import { fitSynthesizer } from '../stats/synth/model.ts';
 import { sampledDataset } from './synth-common.ts';
 import { outcomeFor } from '../cli/demo-synth.ts';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, data: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, target: { type: 'boolean' }, verbose: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string' }, data: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, target: { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' } } });
 const REPS = Number(values.reps ?? 3);
+const SAMPLING = (values.sampling ?? 'round') as 'round' | 'iid';
+const ROWS_PER_TRAIN = Number(values.rows ?? 5);
 const TUNE = {
   ...(values.split ? { split: values.split.split(',').map(Number) as [number, number, number] } : {}),
   ...(values.levels ? { maxLevels: Number(values.levels) } : {}),
@@ -35,10 +38,10 @@ for (const name of DATASETS) {
   const { train, holdout } = holdoutSplit(readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8'), 0.2, 'bench');
   const trainData = buildDataset(schema, train).dataset;
   const holdoutData = buildDataset(schema, holdout).dataset;
-  const rows = 5 * trainData.rowCount;
+  const rows = Math.round(ROWS_PER_TRAIN * trainData.rowCount);
   const inputs: SyntheticInput[] = [];
   const log = values.verbose ? (m: string): void => void process.stderr.write(`    ${m}\n`) : undefined;
-  inputs.push({ name: 'exact', label: 'exact', data: sampledDataset(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact') });
+  inputs.push({ name: 'exact', label: 'exact', data: sampledDataset(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact', SAMPLING) });
   for (const eps of EPSILONS) {
     const rho = rhoFromEpsilonDelta(eps, 1e-6);
     for (const method of METHODS) {
@@ -46,7 +49,7 @@ for (const name of DATASETS) {
         const rng = seededRandomSource(sha256(utf8(`sim|${name}|${eps}|${method}|${rep}`)));
         const measure = centralMeasure(schema, trainData, rng);
         const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values.target ? { target: outcomeFor(schema)!.column } : {}), ...(log ? { log } : {}) });
-        inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampledDataset(schema, m, rows, `sim-${rep}`) });
+        inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampledDataset(schema, m, rows, `sim-${rep}`, SAMPLING) });
       }
     }
   }

@@ -124,7 +124,9 @@ async function sample(v: Record<string, unknown>): Promise<number> {
   const schema = loadSchemaFile(str(v['schema'], 'schema', true));
   const model = loadModel(str(v['model'], 'model', true), schema, v['trust-key'] as string[] | undefined);
   const rows = int(v['rows'], 'rows', 1000, 1, 10_000_000);
-  const csv = sampleCsv(model, schema, rows, str(v['seed'], 'seed') ?? 'blindsum');
+  const sampling = str(v['sampling'], 'sampling') ?? 'round';
+  if (sampling !== 'round' && sampling !== 'iid') throw new UsageError(`--sampling: expected round or iid, got ${JSON.stringify(sampling)}`);
+  const csv = sampleCsv(model, schema, rows, str(v['seed'], 'seed') ?? 'blindsum', sampling);
   const out = str(v['out'], 'out');
   if (out === undefined) process.stdout.write(csv);
   else {
@@ -168,7 +170,7 @@ export const synth: Command = {
   usage: [
     'blindsum synth fit --aggregator HOST:PORT --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
     '       blindsum synth fit --central data.csv --schema schema.json --exact --out model.json      (non-private reference)',
-    '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--out synthetic.csv]',
+    '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--sampling round|iid] [--out synthetic.csv]',
     '       blindsum synth evaluate --schema schema.json --real train.csv --holdout holdout.csv --synthetic NAME=synthetic.csv ... [--model NAME=model.json] [--outcome COLUMN=LEVEL] [--out PREFIX]',
   ].join('\n'),
   allowPositionals: true,
@@ -177,7 +179,7 @@ export const synth: Command = {
     schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
     exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
     'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, target: { type: 'string' }, quiet: { type: 'boolean' },
-    model: { type: 'string', multiple: true }, rows: { type: 'string' }, seed: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
+    model: { type: 'string', multiple: true }, rows: { type: 'string' }, seed: { type: 'string' }, sampling: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
     real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
   },
   help: {
@@ -189,7 +191,8 @@ export const synth: Command = {
     central: 'fit: fit on this CSV here instead of across the federation', key: 'fit: identity key that signs the model (created if absent; default fitter.key beside --out)',
     where: 'fit: only rows matching this filter (repeatable)', 'fine-bins': 'fit: most fine bins of a numeric column (default 64)',
     'max-levels': 'fit: most model values per column (default 12)', target: 'fit: an outcome column joined to every other column (tree-augmented naive Bayes), for downstream models of it', quiet: 'fit: no progress', model: 'sample: the model file; evaluate: NAME=model.json to report its budget',
-    rows: 'sample: number of rows (default 1000)', seed: 'sample: seed (same seed, same rows; default "blindsum")', 'trust-key': 'sample/evaluate: refuse models not signed by this hex public key',
+    rows: 'sample: number of rows (default 1000)', seed: 'sample: seed (same seed, same rows; default "blindsum")',
+    sampling: 'sample: round (default: each parent configuration gets its records\' values in the model\'s proportions, rounded) or iid (independent draws, e.g. for multiple-synthesis inference)', 'trust-key': 'sample/evaluate: refuse models not signed by this hex public key',
     real: 'evaluate: the real data the model was fitted on', holdout: 'evaluate: real data the model never saw', synthetic: 'evaluate: NAME=FILE.csv of a synthetic dataset',
     outcome: 'evaluate: COLUMN=LEVEL, the classifier\'s outcome (TSTR)', exclude: 'evaluate: column left out of the classifier\'s features',
   },

@@ -1,10 +1,11 @@
 /**
  * Sampling synthetic records from a fitted model (no privacy cost: post-processing). Seeded and
  * reproducible: randomness comes only from an AES-256-CTR keystream (crypto/dp/random.ts) keyed
- * by SHA-256 of the seed string, never Math.random. Each record: ancestral sampling of the model
- * values along the tree (parents first), then a fine value within each model value (by the noisy
- * one-way weights), then a value within the fine bin: uniform for numeric columns, a uniform
- * integer for integer columns, clamped to the schema bounds; "(missing)" is an empty field.
+ * by SHA-256 of the seed string, never Math.random. Column by column along the network (parents
+ * first): the model values of the records of each parent configuration (rounded by default, see
+ * SamplingMethod); then a fine value within each model value (by the noisy one-way weights),
+ * then a value within the fine bin: uniform for numeric columns, a uniform integer for integer
+ * columns, clamped to the schema bounds; "(missing)" is an empty field.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { seededRandomSource, type RandomSource } from '../../crypto/dp/random.ts';
@@ -58,30 +59,94 @@ function valueInBin(c: ModelColumn, f: number, rng: RandomSource): number {
 }
 
 /**
+ * How record values are drawn from the model's conditional distributions.
+ * - 'round' (default; Private-PGM's `synthetic_data(method='round')`, McKenna et al.): the m
+ *   records of a parent configuration get ⌊m·p_v⌋ copies of each value v, the remaining ones
+ *   go to distinct values chosen with probability ∝ the fractional parts, and the values are
+ *   shuffled over the records. The synthetic marginals then follow the model up to rounding,
+ *   without the multinomial sampling error of independent draws.
+ * - 'iid': every record draws its value independently (plain ancestral sampling).
+ */
+export type SamplingMethod = 'round' | 'iid';
+
+/** `m` value indices for `m` records from probabilities `p` (see SamplingMethod). */
+export function allocate(p: readonly number[], m: number, rng: RandomSource, method: SamplingMethod): Int32Array {
+  const out = new Int32Array(m);
+  if (method === 'iid') {
+    for (let r = 0; r < m; r++) out[r] = drawIndex(p, rng);
+    return out;
+  }
+  let total = 0;
+  for (const x of p) total += x > 0 ? x : 0;
+  const k = p.length;
+  const want = p.map((x) => (total > 0 ? (x > 0 ? x : 0) / total : 1 / k) * m);
+  const count = want.map((x) => Math.floor(x));
+  const frac = want.map((x, v) => x - count[v]!);
+  let extra = m - count.reduce((a, b) => a + b, 0);
+  while (extra > 0) {
+    const sum = frac.reduce((a, b) => a + b, 0);
+    const v = sum > 0 ? drawIndex(frac.map((f) => f / sum), rng) : Math.floor(uniform01(rng) * k);
+    count[v]! += 1;
+    frac[v] = 0;
+    extra--;
+  }
+  let r = 0;
+  for (let v = 0; v < k; v++) for (let c = 0; c < count[v]!; c++) out[r++] = v;
+  for (let i = m - 1; i > 0; i--) {
+    const j = Math.floor(uniform01(rng) * (i + 1));
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
+  }
+  return out;
+}
+
+/** Record indices grouped by key (keys in [0, size)), each group in record order. */
+function groupBy(keys: Int32Array, size: number): number[][] {
+  const groups: number[][] = Array.from({ length: size }, () => []);
+  for (let r = 0; r < keys.length; r++) groups[keys[r]!]!.push(r);
+  return groups;
+}
+
+/**
  * Samples `rows` records. Returns per column, per record: a level index (categorical, −1 for
  * missing) or a number (numeric, NaN for missing), in the model's column order.
  */
-export function sampleColumns(model: SynthModel, rows: number, seed: string): { names: string[]; values: (number[])[]; missing: boolean[][] } {
+export function sampleColumns(
+  model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round',
+): { names: string[]; values: (number[])[]; missing: boolean[][] } {
   if (!Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`rows: expected a non-negative integer, got ${rows}`);
   const rng = samplingRandom(seed);
   const d = model.columns.length;
+  const v = model.columns.map(() => new Int32Array(rows));
+  for (const i of model.order) {
+    // model values, parents first, by parent configuration
+    const parents = model.parents[i]!;
+    const config = new Int32Array(rows);
+    for (const p of parents) {
+      const size = model.columns[p]!.groups.length;
+      for (let r = 0; r < rows; r++) config[r] = config[r]! * size + v[p]![r]!;
+    }
+    groupBy(config, model.cpt[i]!.length).forEach((members, row) => {
+      const got = allocate(model.cpt[i]![row]!, members.length, rng, method);
+      members.forEach((r, j) => { v[i]![r] = got[j]!; });
+    });
+  }
   const values = model.columns.map(() => new Array<number>(rows));
   const missing = model.columns.map(() => new Array<boolean>(rows));
-  const v = new Int32Array(d);
-  for (let r = 0; r < rows; r++) {
-    for (const i of model.order) {
-      let row = 0;
-      for (const p of model.parents[i]!) row = row * model.columns[p]!.groups.length + v[p]!;
-      v[i] = drawIndex(model.cpt[i]![row]!, rng);
-    }
-    for (let i = 0; i < d; i++) {
-      const c = model.columns[i]!;
-      const g = c.groups[v[i]!]!;
-      const f = g.fine[drawIndex(g.weights, rng)]!;
-      const isMissing = c.levels[f] === MISSING_LEVEL;
-      missing[i]![r] = isMissing;
-      values[i]![r] = c.type === 'categorical' ? (isMissing ? -1 : f) : valueInBin(c, f, rng);
-    }
+  for (let i = 0; i < d; i++) {
+    // a fine value within each model value, then a value within the fine bin
+    const c = model.columns[i]!;
+    groupBy(v[i]!, c.groups.length).forEach((members, gi) => {
+      const g = c.groups[gi]!;
+      const got = allocate(g.weights, members.length, rng, method);
+      members.forEach((r, j) => {
+        const f = g.fine[got[j]!]!;
+        const isMissing = c.levels[f] === MISSING_LEVEL;
+        missing[i]![r] = isMissing;
+        values[i]![r] = c.type === 'categorical' ? (isMissing ? -1 : f) : valueInBin(c, f, rng);
+      });
+    });
   }
   return { names: model.columns.map((c) => c.name), values, missing };
 }
@@ -96,8 +161,8 @@ function formatNumber(x: number, type: ModelColumn['type']): string {
  * Samples `rows` records as CSV text with the schema's header (identifier columns get the
  * synthetic row number 1..rows), loadable with the same schema.
  */
-export function sampleCsv(model: SynthModel, schema: Schema, rows: number, seed: string): string {
-  const s = sampleColumns(model, rows, seed);
+export function sampleCsv(model: SynthModel, schema: Schema, rows: number, seed: string, method: SamplingMethod = 'round'): string {
+  const s = sampleColumns(model, rows, seed, method);
   const index = new Map(s.names.map((n, i) => [n, i]));
   const header = schema.columns.map((c) => c.name);
   const body: string[][] = [];
