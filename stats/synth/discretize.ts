@@ -161,9 +161,10 @@ function capGroups(groups: number[][], mass: number[], maxLevels: number): numbe
 
 /**
  * Coarsens one column from its noisy fine one-way counts (post-processing only).
- * Categorical: query levels = fine levels; rare levels form one group; then the smallest groups
- * merge down to maxLevels. Numeric: bins merge into runs (the coarse bins); "(missing)" is its own
- * group unless rare, then it joins the largest group.
+ * Categorical: query levels = fine levels; rare levels form one group, except a rare "(missing)",
+ * which joins the largest level; then the smallest groups merge down to maxLevels. Numeric: bins
+ * merge into runs (the coarse bins); "(missing)" is its own group unless rare, then it joins the
+ * largest group.
  */
 export function coarsen(col: FineColumn, noisyCounts: number[], opts: CoarsenOptions): Coarsening {
   const k = col.levels.length;
@@ -172,10 +173,15 @@ export function coarsen(col: FineColumn, noisyCounts: number[], opts: CoarsenOpt
   const clipped = noisyCounts.map((x) => Math.max(0, x));
   if (col.type === 'categorical') {
     const queryLevels = col.levels.map((_, i) => [i]);
+    const missing = k - 1;
     const rare = clipped.map((x, i) => (x < opts.rareCount ? i : -1)).filter((i) => i >= 0);
     const common = clipped.map((_, i) => i).filter((i) => !rare.includes(i));
     const groups = common.map((i) => [i]);
-    if (rare.length > 0) groups.push(rare);
+    // a rare "(missing)" joins the largest level (as for numeric columns): a column that is
+    // (almost) never missing spends no model value, and no table cells, on it
+    const rareLevels = rare.filter((i) => i !== missing || groups.length === 0);
+    if (rareLevels.length < rare.length) groups.reduce((a, b) => (clipped[b[0]!]! > clipped[a[0]!]! ? b : a)).push(missing);
+    if (rareLevels.length > 0) groups.push(rareLevels);
     return { queryLevels, groups: capGroups(groups, clipped, opts.maxLevels) };
   }
   const bins = k - 1;
