@@ -12,7 +12,7 @@ import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer } from '../stats/synth/model.ts';
 import { selectNetwork } from '../stats/synth/select.ts';
-import { sampleCsv } from '../stats/synth/sample.ts';
+import { allocate, sampleColumns, sampleCsv } from '../stats/synth/sample.ts';
 import { loadExample } from './stats-helpers.ts';
 
 const pbc = loadExample('pbc');
@@ -52,10 +52,14 @@ describe('discretization', () => {
     }
   });
 
-  it('coarsen merges rare categories into one group and caps the number of model values', () => {
+  it('coarsen merges rare categories into one group, a rare (missing) into the largest level, and caps the number of model values', () => {
     const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', 'c', 'd', '(missing)'] };
     const c = coarsen(col, [100, 2, 50, -1, 1], { rareCount: 5, maxLevels: 10 });
-    expect(c.groups).toEqual([[0], [1, 3, 4], [2]]);
+    expect(c.groups).toEqual([[0, 4], [1, 3], [2]]);
+    // a common "(missing)" is a model value of its own
+    expect(coarsen(col, [100, 2, 50, -1, 60], { rareCount: 5, maxLevels: 10 }).groups).toEqual([[0], [1, 3], [2], [4]]);
+    // a column that is never missing models just its levels
+    expect(coarsen({ ...col, levels: ['a', 'b', '(missing)'] }, [30, 20, 0], { rareCount: 5, maxLevels: 10 }).groups).toEqual([[0, 2], [1]]);
     const capped = coarsen(col, [100, 40, 50, 30, 0], { rareCount: 5, maxLevels: 2 });
     expect(capped.groups.length).toBe(2);
     expect(capped.groups.flat().sort()).toEqual([0, 1, 2, 3, 4]);
@@ -165,6 +169,25 @@ describe('fitting and sampling (central measurements)', () => {
     expect(m.parents.filter((p) => p.length > 0)).toHaveLength(m.columns.length - 1);
   });
 
+  it('too few rows for two-way tables at the budget: the rest measures the one-ways again and the model is their product', async () => {
+    const small = rhoFromEpsilonDelta(0.2, 1e-6);
+    const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(3))), { rho: small });
+    expect(m.method).toBe('mst');
+    expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'one-way-again']);
+    expect(m.budget.queries.reduce((a, q) => a + q.rhoCharged, 0)).toBeCloseTo(small, 12);
+    expect(m.parents.every((p) => p.length === 0)).toBe(true);
+    // at ε = 1 the same data carry two-way tables
+    expect((await fitDp()).budget.queries.map((q) => q.purpose)).toContain('measure');
+  });
+
+  it('naive Bayes (maxParents 1 with a target) skips selection and spends its share on the measure step', async () => {
+    const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(5))), { rho: 4 * rho, maxParents: 1, target: 'status', iterations: 100 });
+    expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'measure']);
+    expect(m.budget.queries[2]!.rhoCharged).toBeCloseTo(4 * rho * 0.7, 12);
+    const status = m.columns.findIndex((c) => c.name === 'status');
+    m.parents.forEach((p, i) => expect(p).toEqual(i === status ? [] : [status]));
+  });
+
   it('the independent baseline spends the same budget on one-way marginals only and has no edges', async () => {
     const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32))), { rho, method: 'independent' });
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way']);
@@ -190,6 +213,37 @@ describe('fitting and sampling (central measurements)', () => {
       const off = Array.from(col.values).filter((v) => !Number.isNaN(v) && Math.abs(v / step - Math.round(v / step)) > 1e-6);
       expect(off, name).toEqual([]);
     }
+  });
+
+  it('rounded sampling gives each value ⌊m·p⌋ or ⌈m·p⌉ of m records, shuffled; independent draws vary', () => {
+    const p = [0.5, 0.25, 0.125, 0.125 - 1e-3, 1e-3];
+    const rng = seededRandomSource(new Uint8Array(32).fill(9));
+    for (const m of [0, 1, 7, 1000, 1003]) {
+      const got = allocate(p, m, rng, 'round');
+      expect(got.length).toBe(m);
+      p.forEach((x, v) => {
+        const n = got.filter((g) => g === v).length;
+        expect(n === Math.floor(m * x) || n === Math.ceil(m * x), `m ${m} value ${v}: ${n}`).toBe(true);
+      });
+    }
+    const big = allocate(p, 1000, rng, 'round');
+    expect(Array.from(big)).not.toEqual(Array.from(big).sort((a, b) => a - b));
+    // independent draws: binomial counts, within ±1 of 500 with probability 0.075 each time
+    const drawn = Array.from({ length: 20 }, () => allocate(p, 1000, rng, 'iid').filter((g) => g === 0).length);
+    expect(drawn.some((n) => Math.abs(n - 500) > 1)).toBe(true);
+  });
+
+  it("a rounded sample follows the model: the root's model values within one record of rows × p", async () => {
+    const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { iterations: 300, target: 'status' });
+    const root = m.order[0]!;
+    expect(m.columns[root]!.name).toBe('status');
+    const rows = 2001;
+    const s = sampleColumns(m, rows, 'round');
+    const col = m.columns[root]!;
+    col.groups.forEach((g, gi) => {
+      const n = s.values[root]!.filter((f) => g.fine.includes(f < 0 ? col.levels.length - 1 : f)).length;
+      expect(Math.abs(n - rows * m.cpt[root]![0]![gi]!)).toBeLessThan(1);
+    });
   });
 
   it('an exact fit reproduces the data one-way frequencies of categorical columns in large samples', async () => {

@@ -7,8 +7,13 @@
  *      data are (discretize.ts refineEdges);
  *   1. one-way: one marginal query with a one-way table per column at fine resolution (rest of ρ₁);
  *      coarse bins and model values are chosen from these noisy counts (discretize.ts);
+ *      When the rows are too few for the noise of two-way tables (under 3 model values per
+ *      column would hold one σ per cell), steps 2–3 are skipped: their budget measures the
+ *      one-ways again, and the model is the product of the combined one-ways;
  *   2. select: one marginal query with every pair table at the model's resolution (ρ₂); the
- *      network grown from the bias-corrected pair scores (select.ts) is post-processing;
+ *      network grown from the bias-corrected pair scores (select.ts) is post-processing. A
+ *      naive Bayes network (maxParents 1 with a target) is fixed in advance: no selection, and
+ *      ρ₂ goes to step 3;
  *   3. measure: one marginal query with every pair inside a family of the network (ρ₃);
  *   4. fit: the junction-tree model to all of them (one-ways, both measurements of every family
  *      pair, the margins of the other selection tables), Private-PGM style (junction.ts).
@@ -105,6 +110,9 @@ function budgetQuery(m: MeasuredTables, purpose: string): BudgetQuery {
 }
 
 /** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
+/** Fewest model values per column that make two-way tables worth measuring (see the fallback in fitSynthesizer). */
+const MIN_PAIR_LEVELS = 3;
+
 const plannedStd = (tables: number, rho: number | undefined): number => (rho === undefined ? 0 : Math.sqrt(tables / (2 * rho)));
 
 /** Runs the measurements through `measure` and fits the model. */
@@ -123,7 +131,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const names = cols.map((c) => c.name);
   const target = opts.target === undefined ? undefined : names.indexOf(opts.target);
   if (target !== undefined && target < 0) throw new RangeError(`target: no column "${opts.target}" to model (columns: ${names.join(', ')})`);
-  const share = (i: number): number | undefined => (rho === undefined ? undefined : method === 'independent' ? rho : rho * split[i]!);
+  // naive Bayes (one parent, the target) needs no selection: its share goes to the measure step
+  const selects = !(opts.maxParents === 1 && target !== undefined);
+  const shares = selects ? split : [split[0], 0, split[1] + split[2]];
+  const share = (i: number): number | undefined => (rho === undefined ? undefined : method === 'independent' ? rho : rho * shares[i]!);
   const rangeBins = opts.rangeBins ?? 16;
   const rangeShare = opts.rangeShare ?? 0.1;
   if (!(rangeShare >= 0 && rangeShare < 1)) throw new RangeError(`rangeShare: expected a number in [0, 1), got ${rangeShare}`);
@@ -160,21 +171,33 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
   // non-negative fine one-ways with the noisy totals kept (projection, not clipping)
   const fineP = oneWay.tables.map((t) => projectCounts(t));
-
-  if (method === 'independent') {
-    const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, fineP[i]!));
-    const cpt = fineP.map((p) => [normalized(p)]);
-    return finish(schema, 'independent', filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, cpt, queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
-  }
+  /** The product of the (projected) noisy one-ways: the independent model. */
+  const independent = (tables: number[][], as: SynthModel['method']): SynthModel => {
+    const p = tables.map((t) => projectCounts(t));
+    const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
+    return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
+  };
+  if (method === 'independent') return independent(oneWay.tables, 'independent');
 
   // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
   // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
   const pairs = allPairs(d);
   // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them, a tree d − 1)
   const familyPairCount = Math.max(1, opts.maxParents === 1 ? d - 1 : 2 * d - 3);
-  const [s1, s2] = [plannedStd(pairs.length, share(1)), plannedStd(familyPairCount, share(2))];
+  const [s1, s2] = [selects ? plannedStd(pairs.length, share(1)) : Infinity, plannedStd(familyPairCount, share(2))];
   const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
-  const levelCap = sigmaPair > 0 ? Math.max(2, Math.min(maxLevels, Math.floor(Math.sqrt(nHat / sigmaPair)))) : maxLevels;
+  const pairLevels = sigmaPair > 0 ? Math.floor(Math.sqrt(nHat / sigmaPair)) : maxLevels;
+  if (pairLevels < MIN_PAIR_LEVELS) {
+    // too few rows for the noise of the pair tables (below 3 × 3 cells of one σ each): the rest
+    // of the budget measures the one-ways again, and the model is their product
+    const restRho = rho! * (shares[1]! + shares[2]!);
+    log(`too few rows (about ${Math.round(nHat)}) for two-way tables at this budget: measuring the one-way marginals again (rho = ${restRho.toPrecision(3)}); the model is their product`);
+    const again = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), restRho, 'one-way-again');
+    queries.push(budgetQuery(again, 'one-way-again'));
+    const [w1, w2] = [1 / oneWay.variance, 1 / again.variance];
+    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 'mst');
+  }
+  const levelCap = Math.max(2, Math.min(maxLevels, pairLevels));
   const rare = 3 * Math.sqrt(fineVar);
   const coarse: Coarsening[] = cols.map((c, i) => coarsen(c, c.type === 'categorical' ? oneWay.tables[i]! : fineP[i]!, { rareCount: rare, maxLevels: levelCap }));
   const groupSizes = coarse.map((c) => c.groups.length);
@@ -187,13 +210,16 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
 
   const coarseEdges = coarse.map((c) => c.edges ?? []);
   // 2. selection: every pair at the model's resolution
-  log(`measuring ${pairs.length} two-way marginals for selection${rho === undefined ? ' (exact)' : ` (rho = ${share(1)!.toPrecision(3)})`}`);
-  const sel = await measure(marginalQuery(names, coarseEdges, pairs, filter), share(1), 'select');
-  queries.push(budgetQuery(sel, 'select'));
-  const selGrouped = sel.tables.map((t, k) => regroup(t, sel.variance, pairs[k]!, qlSizes, qlToGroup, groupSizes));
-  const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
   const score: number[][] = Array.from({ length: d }, () => new Array<number>(d).fill(0));
-  pairs.forEach(([a, b], k) => (score[a]![b] = score[b]![a] = pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat)));
+  let selGrouped: GroupedTable[] = [];
+  if (selects) {
+    log(`measuring ${pairs.length} two-way marginals for selection${rho === undefined ? ' (exact)' : ` (rho = ${share(1)!.toPrecision(3)})`}`);
+    const sel = await measure(marginalQuery(names, coarseEdges, pairs, filter), share(1), 'select');
+    queries.push(budgetQuery(sel, 'select'));
+    selGrouped = sel.tables.map((t, k) => regroup(t, sel.variance, pairs[k]!, qlSizes, qlToGroup, groupSizes));
+    const oneWayP = oneWayGrouped.map((g) => Float64Array.from(normalized(Array.from(g.counts, (x) => Math.max(0, x)))));
+    pairs.forEach(([a, b], k) => (score[a]![b] = score[b]![a] = pairScore(selGrouped[k]!, [oneWayP[a]!, oneWayP[b]!], nHat)));
+  }
   const net = selectNetwork(score, { maxParents: opts.maxParents ?? 2, ...(target !== undefined ? { target } : {}) });
   log(`network: ${net.order.map((v) => `${names[v]}${net.parents[v]!.length ? ` ← ${net.parents[v]!.map((p) => names[p]).join(' + ')}` : ''}`).join('; ')}`);
 
@@ -214,8 +240,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
     });
   }
   // every selection table: in full when a family holds its pair, else its two one-ways
-  pairs.forEach(([a, b], k) => {
-    const s = selGrouped[k]!;
+  selGrouped.forEach((s, k) => {
+    const [a, b] = pairs[k]!;
     if (familyPairs.some(([x, y]) => x === a && y === b)) measurements.push({ columns: s.columns, counts: s.counts, variance: s.variance });
     else for (const axis of [0, 1] as const) measurements.push(margin(s, axis));
   });
