@@ -176,8 +176,10 @@ describe('fitting and sampling (central measurements)', () => {
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'one-way-again']);
     expect(m.budget.queries.reduce((a, q) => a + q.rhoCharged, 0)).toBeCloseTo(small, 12);
     expect(m.parents.every((p) => p.length === 0)).toBe(true);
-    // at ε = 1 the same data carry two-way tables
+    // at ε = 1 the same data carry two-way tables; exact measurements always do, whatever maxLevels
     expect((await fitDp()).budget.queries.map((q) => q.purpose)).toContain('measure');
+    const exact = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { maxLevels: 2, iterations: 50 });
+    expect(exact.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'select', 'measure']);
   });
 
   it('naive Bayes (maxParents 1 with a target) skips selection and spends its share on the measure step', async () => {

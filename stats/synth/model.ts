@@ -187,10 +187,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const [s1, s2] = [selects ? plannedStd(pairs.length, share(1)) : Infinity, plannedStd(familyPairCount, share(2))];
   const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
   const pairLevels = sigmaPair > 0 ? Math.floor(Math.sqrt(nHat / sigmaPair)) : maxLevels;
-  if (pairLevels < MIN_PAIR_LEVELS) {
+  if (rho !== undefined && pairLevels < MIN_PAIR_LEVELS) {
     // too few rows for the noise of the pair tables (below 3 × 3 cells of one σ each): the rest
     // of the budget measures the one-ways again, and the model is their product
-    const restRho = rho! * (shares[1]! + shares[2]!);
+    const restRho = rho * (shares[1]! + shares[2]!);
     log(`too few rows (about ${Math.round(nHat)}) for two-way tables at this budget: measuring the one-way marginals again (rho = ${restRho.toPrecision(3)}); the model is their product`);
     const again = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), restRho, 'one-way-again');
     queries.push(budgetQuery(again, 'one-way-again'));
