@@ -185,7 +185,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them, a tree d − 1)
   const familyPairCount = Math.max(1, opts.maxParents === 1 ? d - 1 : 2 * d - 3);
   const [s1, s2] = [selects ? plannedStd(pairs.length, share(1)) : Infinity, plannedStd(familyPairCount, share(2))];
-  const sigmaPair = rho === undefined ? 0 : 1 / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
+  // the one-way step shows the noise the federation actually adds per unit of planned noise
+  // (× √(k/t) when k > t parties contribute); the pair steps will see the same
+  const noiseScale = rho === undefined || !(fineVar > 0) ? 1 : Math.max(1, Math.sqrt(fineVar) / plannedStd(d, oneWayRho));
+  const sigmaPair = rho === undefined ? 0 : noiseScale / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
   const pairLevels = sigmaPair > 0 ? Math.floor(Math.sqrt(nHat / sigmaPair)) : maxLevels;
   if (rho !== undefined && pairLevels < MIN_PAIR_LEVELS) {
     // too few rows for the noise of the pair tables (below 3 × 3 cells of one σ each): the rest
