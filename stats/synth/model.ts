@@ -109,10 +109,10 @@ function budgetQuery(m: MeasuredTables, purpose: string): BudgetQuery {
   return { queryId: m.queryId, purpose, rhoCharged: m.rhoCharged, rhoSpent: m.rhoSpent, contributors: [...m.contributors] };
 }
 
-/** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
 /** Fewest model values per column that make two-way tables worth measuring (see the fallback in fitSynthesizer). */
 const MIN_PAIR_LEVELS = 3;
 
+/** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
 const plannedStd = (tables: number, rho: number | undefined): number => (rho === undefined ? 0 : Math.sqrt(tables / (2 * rho)));
 
 /** Runs the measurements through `measure` and fits the model. */
@@ -175,7 +175,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const independent = (tables: number[][], as: SynthModel['method']): SynthModel => {
     const p = tables.map((t) => projectCounts(t));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
-    return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows: nHat, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
+    const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
+    return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
   };
   if (method === 'independent') return independent(oneWay.tables, 'independent');
 
