@@ -56,7 +56,9 @@ export async function synthDemo(client: AnalystClient, schema: Schema, trainCsv:
       writeFileSync(join(dir, `synth-${name}.csv`), csv);
       inputs.push({ name, label, data: buildDataset(big, csv).dataset, info: modelInfo(m) });
     };
-    save('mst', `2-tree${target ? ` (target ${target})` : ''}, federated, ε = ${SYNTH_EPSILON}`, mst);
+    // on small data the synthesizer falls back to one-ways (docs/synth.md): say which model this is
+    const pairs = mst.parents.some((p) => p.length > 0);
+    save('mst', `${pairs ? `2-tree${target ? ` (target ${target})` : ''}` : 'one-way marginals (too few rows for two-way tables at this ε)'}, federated, ε = ${SYNTH_EPSILON}`, mst);
     save('independent', `independent marginals, federated, ε = ${SYNTH_EPSILON}`, independent);
     save('central-exact', 'same synthesizer, central, no noise', exact);
     const outcome = outcomeFor(schema);
