@@ -17,7 +17,7 @@ import { PBC_QUERIES } from '../cli/demo-queries.ts';
 import { LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
-import { chainHash, decodeEntry, encodeEntry, signEnvelope, signHead, type Entry } from '../crypto/transcript.ts';
+import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
@@ -28,6 +28,7 @@ import { sha256Hex } from '../services/common/ckks.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
+import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -223,13 +224,8 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[] };
     rec.contributors = rec.contributors.slice(1);
-    entries[k] = { ...signEnvelope(secret, e.kind, e.session, e.sender, utf8(JSON.stringify(rec))), index: e.index, atMs: e.atMs };
-    let head = file.previousHead;
-    file.entries = entries.map((x, i) => {
-      const entry = encodeEntry({ ...x, index: file.from + i });
-      head = chainHash(head, entry);
-      return { entry, head, headSignature: signHead(secret, file.genesis, file.from + i, head) };
-    });
+    entries[k] = resignEntry(secret, e, utf8(JSON.stringify(rec)));
+    rebuildTranscript(file, entries, secret);
     const bad = verifyTranscript(file, roster, { schema });
     expect(bad.ok).toBe(false);
     expect(bad.failure!.index).toBe(file.from + k);
@@ -251,13 +247,8 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { sumSha256: string[] };
     rec.sumSha256[0] = sha256Hex(utf8('some other ciphertext'));
-    entries[k] = { ...signEnvelope(secret, e.kind, e.session, e.sender, utf8(JSON.stringify(rec))), index: e.index, atMs: e.atMs };
-    let head = file.previousHead;
-    file.entries = entries.map((x, i) => {
-      const entry = encodeEntry({ ...x, index: file.from + i });
-      head = chainHash(head, entry);
-      return { entry, head, headSignature: signHead(secret, file.genesis, file.from + i, head) };
-    });
+    entries[k] = resignEntry(secret, e, utf8(JSON.stringify(rec)));
+    rebuildTranscript(file, entries, secret);
     expect(verifyTranscript(file, roster, { schema }).ok).toBe(true); // invisible without recomputation
     const bad = await recomputeCkksSums(file);
     expect(bad.failure?.index).toBe(file.from + k);

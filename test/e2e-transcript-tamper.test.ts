@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
-import { EntryKind, chainHash, decodeEntry, encodeEntry, signEnvelope, signHead, type Entry, type Receipt } from '../crypto/transcript.ts';
+import { EntryKind, decodeEntry, signEnvelope, type Entry, type Receipt } from '../crypto/transcript.ts';
 import { exportTranscript, loadReceipts } from '../services/audit/audit.ts';
 import type { ReleasedRecord } from '../services/audit/records.ts';
 import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
@@ -23,6 +23,7 @@ import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster, type Roster } from '../services/common/roster.ts';
 import { parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+import { rebuildTranscript } from './transcript-forge.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -96,16 +97,7 @@ function find(f: TranscriptFile, kind: string, query: number, sender?: string): 
 }
 
 /** The malicious aggregator's rewrite: renumber, re-chain and re-sign every head. */
-function rebuild(f: TranscriptFile, list: Entry[]): TranscriptFile {
-  let head = f.previousHead;
-  f.entries = list.map((e, k) => {
-    const index = f.from + k;
-    const entry = encodeEntry({ ...e, index });
-    head = chainHash(head, entry);
-    return { entry, head, headSignature: signHead(aggSecret, f.genesis, index, head) };
-  });
-  return f;
-}
+const rebuild = (f: TranscriptFile, list: Entry[]): TranscriptFile => rebuildTranscript(f, list, aggSecret);
 
 function expectFailure(r: VerifyReport, index: number, reason: RegExp): void {
   expect(r.ok, 'the verifier accepted a tampered transcript').toBe(false);
