@@ -10,7 +10,7 @@ import { buildDataset } from '../stats/index.ts';
 import { coarsen, fineColumns, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
-import { fitSynthesizer } from '../stats/synth/model.ts';
+import { fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
 import { selectNetwork } from '../stats/synth/select.ts';
 import { allocate, sampleColumns, sampleCsv } from '../stats/synth/sample.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -69,6 +69,26 @@ describe('discretization', () => {
     // "(missing)" is rare: it joins a group instead of being one
     expect(n.groups.length).toBe(3);
     expect(n.groups.flat().sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('a rare (missing) merged into a model value gets weight 0 within it; a (missing) of its own, or alone with weight, keeps its count', () => {
+    const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', '(missing)'] };
+    const counts = [300, 100, 4];
+    const merged = modelColumn(col, coarsen(col, counts, { rareCount: 5, maxLevels: 10 }), counts);
+    expect(merged.groups).toEqual([{ fine: [0, 2], weights: [1, 0] }, { fine: [1], weights: [1] }]);
+    const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40]);
+    expect(own.groups[2]).toEqual({ fine: [2], weights: [1] });
+    // a model value whose other fine values have no mass keeps the count of its (missing)
+    const onlyMissing = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1, 2]] }, [300, 0, 4]);
+    expect(onlyMissing.groups[1]).toEqual({ fine: [1, 2], weights: [0, 1] });
+    // numeric: a rare (missing) joins the largest run, with weight 0
+    const num = { name: 'y', type: 'numeric' as const, levels: ['0', '1', '2', '3', '(missing)'], edges: [0, 1, 2, 3, 4], min: 0, max: 4 };
+    const numCounts = [10, 10, 10, 30, 2];
+    const m = modelColumn(num, coarsen(num, numCounts, { rareCount: 3, maxLevels: 2 }), numCounts);
+    const withMissing = m.groups.find((g) => g.fine.includes(4))!;
+    expect(withMissing.fine.length).toBeGreaterThan(1);
+    expect(withMissing.weights[withMissing.fine.indexOf(4)]).toBe(0);
+    expect(withMissing.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
   });
 });
 
