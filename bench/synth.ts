@@ -7,7 +7,12 @@
  * centrally without noise is the other baseline.
  * Every model samples 5 × the training rows; every synthetic dataset is evaluated the same way.
  *
- *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--data pbc,flchain]
+ *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--data pbc,flchain] [--threshold 2]
+ *
+ * `--threshold t` is the roster's threshold: each party adds the noise share that makes any t
+ * contributions carry the full noise, so with all 3 parties contributing the released noise
+ * variance is 3/t times what the budget needs (t = 3: exactly the central noise, but a query
+ * then fails if any party drops out).
  *
  * Prints a Markdown table (mean over the repetitions, [min, max]) and writes each report.
  */
@@ -27,11 +32,13 @@ import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
 import { sampledDataset } from './synth-common.ts';
 import { outcomeFor } from '../cli/demo-synth.ts';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, threshold: { type: 'string' } } });
 const REPS = Number(values.reps ?? 3);
 const OUT = values.out ?? mkdtempSync(join(tmpdir(), 'blindsum-synth-bench-'));
 const DATASETS = (values.data ?? 'pbc,flchain').split(',');
 const EPSILONS = [0.5, 1, 4];
+const THRESHOLD = Number(values.threshold ?? 2);
+if (!(Number.isInteger(THRESHOLD) && THRESHOLD >= 2 && THRESHOLD <= 3)) throw new RangeError(`--threshold: expected 2 or 3 (3 parties), got ${values.threshold}`);
 const DELTA = 1e-6;
 mkdirSync(OUT, { recursive: true });
 
@@ -47,8 +54,8 @@ for (const name of DATASETS) {
   const rows = 5 * trainData.rowCount;
   const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
-  process.stderr.write(`${name}: ${trainData.rowCount} training rows across 3 parties, ${holdoutData.rowCount} held out; ${rows} synthetic rows per model\n`);
-  const fed = await LocalFederation.start({ dir, schemaPath, partyData: splitCsvText(train, 3, 'bench'), threshold: 2, budgetRho: 100, partyPolicy: { 0: { budgetRho: 100 }, 1: { budgetRho: 100 }, 2: { budgetRho: 100 } } });
+  process.stderr.write(`${name}: ${trainData.rowCount} training rows across 3 parties (threshold ${THRESHOLD}), ${holdoutData.rowCount} held out; ${rows} synthetic rows per model\n`);
+  const fed = await LocalFederation.start({ dir, schemaPath, partyData: splitCsvText(train, 3, 'bench'), threshold: THRESHOLD, budgetRho: 100, partyPolicy: { 0: { budgetRho: 100 }, 1: { budgetRho: 100 }, 2: { budgetRho: 100 } } });
   const client = fed.client();
   try {
     const inputs: SyntheticInput[] = [];
@@ -102,4 +109,4 @@ for (const r of [...table].sort((a, b) => a.dataset.localeCompare(b.dataset) || 
   const trtr = r.reports[0]?.utility?.trtrAuc;
   lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${stat(r.seconds, 1)} |`);
 }
-process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε; reports in ${OUT}\n`);
+process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; reports in ${OUT}\n`);
