@@ -19,7 +19,7 @@ const fitter = { id: 'analyst-1', identity: generateIdentity() };
 let signed: SignedModel;
 
 beforeAll(async () => {
-  const model = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(3))), { rho: rhoFromEpsilonDelta(1, 1e-6), iterations: 100 });
+  const model = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(3))), { rho: rhoFromEpsilonDelta(4, 1e-6), iterations: 100 });
   signed = signModel(model, fitter);
 });
 

@@ -176,15 +176,15 @@ describe('network selection and junction-tree fit', () => {
 });
 
 describe('fitting and sampling (central measurements)', () => {
-  const rho = rhoFromEpsilonDelta(1, 1e-6);
+  const rho = rhoFromEpsilonDelta(4, 1e-6);
   const fitDp = (): ReturnType<typeof fitSynthesizer> => fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(7))), { rho, iterations: 200 });
 
-  it('the model records the budget: four queries whose charges add up to rho; ε at δ = 1e-6 is 1', async () => {
+  it('the model records the budget: four queries whose charges add up to rho; ε at δ = 1e-6 is 4', async () => {
     const m = await fitDp();
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'select', 'measure']);
     expect(m.budget.rho).toBeCloseTo(rho, 12);
     expect(m.budget.queries.reduce((a, q) => a + q.rhoCharged, 0)).toBeCloseTo(rho, 12);
-    expect(m.budget.epsilon!).toBeCloseTo(1, 6);
+    expect(m.budget.epsilon!).toBeCloseTo(4, 6);
     expect(m.budget.exact).toBe(false);
     expect(m.parents.filter((p) => p.length > 0)).toHaveLength(m.columns.length - 1);
   });
@@ -196,16 +196,16 @@ describe('fitting and sampling (central measurements)', () => {
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'one-way-again']);
     expect(m.budget.queries.reduce((a, q) => a + q.rhoCharged, 0)).toBeCloseTo(small, 12);
     expect(m.parents.every((p) => p.length === 0)).toBe(true);
-    // at ε = 1 the same data carry two-way tables; exact measurements always do, whatever maxLevels
+    // at ε = 4 the same data carry two-way tables; exact measurements always do, whatever maxLevels
     expect((await fitDp()).budget.queries.map((q) => q.purpose)).toContain('measure');
     const exact = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { maxLevels: 2, iterations: 50 });
     expect(exact.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'select', 'measure']);
   });
 
   it('naive Bayes (maxParents 1 with a target) skips selection and spends its share on the measure step', async () => {
-    const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(5))), { rho: 4 * rho, maxParents: 1, target: 'status', iterations: 100 });
+    const m = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset, seededRandomSource(new Uint8Array(32).fill(5))), { rho, maxParents: 1, target: 'status', iterations: 100 });
     expect(m.budget.queries.map((q) => q.purpose)).toEqual(['range', 'one-way', 'measure']);
-    expect(m.budget.queries[2]!.rhoCharged).toBeCloseTo(4 * rho * 0.7, 12);
+    expect(m.budget.queries[2]!.rhoCharged).toBeCloseTo(rho * 0.7, 12);
     const status = m.columns.findIndex((c) => c.name === 'status');
     m.parents.forEach((p, i) => expect(p).toEqual(i === status ? [] : [status]));
   });

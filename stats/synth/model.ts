@@ -7,7 +7,7 @@
  *      data are (discretize.ts refineEdges);
  *   1. one-way: one marginal query with a one-way table per column at fine resolution (rest of ρ₁);
  *      coarse bins and model values are chosen from these noisy counts (discretize.ts);
- *      When the rows are too few for the noise of two-way tables (under 3 model values per
+ *      When the rows are too few for the noise of two-way tables (under 4 model values per
  *      column would hold one σ per cell), steps 2–3 are skipped: their budget measures the
  *      one-ways again, and the model is the product of the combined one-ways;
  *   2. select: one marginal query with every pair table at the model's resolution (ρ₂); the
@@ -109,8 +109,13 @@ function budgetQuery(m: MeasuredTables, purpose: string): BudgetQuery {
   return { queryId: m.queryId, purpose, rhoCharged: m.rhoCharged, rhoSpent: m.rhoSpent, contributors: [...m.contributors] };
 }
 
-/** Fewest model values per column that make two-way tables worth measuring (see the fallback in fitSynthesizer). */
-const MIN_PAIR_LEVELS = 3;
+/**
+ * Fewest model values per column that make two-way tables worth measuring (see the fallback in
+ * fitSynthesizer). Measured on pbc (334 rows) at the noise of 3 parties at t = 3: with 3 values
+ * the 2-tree's two-way TVD at ε = 1 is 0.43 against 0.33 for the one-way product; with 4 or more
+ * (ε = 4) the 2-tree is the better model (docs/synth.md).
+ */
+const MIN_PAIR_LEVELS = 4;
 
 /** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
 const plannedStd = (tables: number, rho: number | undefined): number => (rho === undefined ? 0 : Math.sqrt(tables / (2 * rho)));
@@ -192,7 +197,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const sigmaPair = rho === undefined ? 0 : noiseScale / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
   const pairLevels = sigmaPair > 0 ? Math.floor(Math.sqrt(nHat / sigmaPair)) : maxLevels;
   if (rho !== undefined && pairLevels < MIN_PAIR_LEVELS) {
-    // too few rows for the noise of the pair tables (below 3 × 3 cells of one σ each): the rest
+    // too few rows for the noise of the pair tables (below 4 × 4 cells of one σ each): the rest
     // of the budget measures the one-ways again, and the model is their product
     const restRho = rho * (shares[1]! + shares[2]!);
     log(`too few rows (about ${Math.round(nHat)}) for two-way tables at this budget: measuring the one-way marginals again (rho = ${restRho.toPrecision(3)}); the model is their product`);
