@@ -71,20 +71,23 @@ describe('discretization', () => {
     expect(n.groups.flat().sort()).toEqual([0, 1, 2, 3]);
   });
 
-  it('a rare (missing) merged into a model value gets weight 0 within it; a (missing) of its own, or alone with weight, keeps its count', () => {
+  it('a rare (missing) merged into a model value gets weight 0 within it; a common or lone (missing) keeps its count', () => {
     const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', '(missing)'] };
     const counts = [300, 100, 4];
-    const merged = modelColumn(col, coarsen(col, counts, { rareCount: 5, maxLevels: 10 }), counts);
+    const merged = modelColumn(col, coarsen(col, counts, { rareCount: 5, maxLevels: 10 }), counts, 5);
     expect(merged.groups).toEqual([{ fine: [0, 2], weights: [1, 0] }, { fine: [1], weights: [1] }]);
-    const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40]);
+    const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40], 5);
     expect(own.groups[2]).toEqual({ fine: [2], weights: [1] });
+    // a common (missing) merged only to cap the number of model values keeps its share
+    const capped = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 2 }), [300, 100, 40], 5);
+    expect(capped.groups[1]).toEqual({ fine: [1, 2], weights: [100 / 140, 40 / 140] });
     // a model value whose other fine values have no mass keeps the count of its (missing)
-    const onlyMissing = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1, 2]] }, [300, 0, 4]);
+    const onlyMissing = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1, 2]] }, [300, 0, 4], 5);
     expect(onlyMissing.groups[1]).toEqual({ fine: [1, 2], weights: [0, 1] });
     // numeric: a rare (missing) joins the largest run, with weight 0
     const num = { name: 'y', type: 'numeric' as const, levels: ['0', '1', '2', '3', '(missing)'], edges: [0, 1, 2, 3, 4], min: 0, max: 4 };
     const numCounts = [10, 10, 10, 30, 2];
-    const m = modelColumn(num, coarsen(num, numCounts, { rareCount: 3, maxLevels: 2 }), numCounts);
+    const m = modelColumn(num, coarsen(num, numCounts, { rareCount: 3, maxLevels: 2 }), numCounts, 3);
     const withMissing = m.groups.find((g) => g.fine.includes(4))!;
     expect(withMissing.fine.length).toBeGreaterThan(1);
     expect(withMissing.weights[withMissing.fine.indexOf(4)]).toBe(0);

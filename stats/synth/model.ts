@@ -258,7 +258,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // 4. fit
   const fit = fitModel(groupSizes, net.parents, net.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
   log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
-  const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
+  const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!, rare));
   return finish(schema, 'mst', filter, columns, net, fit.cpt, queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques });
 }
 
@@ -284,16 +284,17 @@ function normalized(xs: number[]): number[] {
 
 /**
  * A model column: each group's fine values, weighted by their projected noisy one-way counts.
- * A "(missing)" that shares a model value with other values was found rare (coarsen) and gets
- * weight 0: its noisy count is mostly noise, and a column that is never missing would otherwise
- * get about 0.4σ spurious missing values (post-processing, like the merge itself).
+ * A rare "(missing)" (count below `rareCount`, the bound coarsen merged it by) that shares a
+ * model value with other values gets weight 0: its noisy count is mostly noise, and a column that
+ * is never missing would otherwise get about 0.4σ spurious missing values (post-processing).
  */
-export function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: number[]): ModelColumn {
+export function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: number[], rareCount = 0): ModelColumn {
   const missing = c.levels.length - 1;
+  const rareMissing = fineCounts[missing]! < rareCount;
   const groups = coarse.groups.map((g) => {
     const fine = g.flatMap((ql) => coarse.queryLevels[ql]!).sort((a, b) => a - b);
     const w = fine.map((f) => Math.max(0, fineCounts[f]!));
-    const merged = fine.length > 1 ? w.map((x, k) => (fine[k] === missing ? 0 : x)) : w;
+    const merged = fine.length > 1 && rareMissing ? w.map((x, k) => (fine[k] === missing ? 0 : x)) : w;
     return { fine, weights: normalized(merged.some((x) => x > 0) ? merged : w) };
   });
   const out: ModelColumn = { name: c.name, type: c.type, levels: [...c.levels], groups };
