@@ -13,7 +13,7 @@ import { unpackCiphertext } from '../crypto/ckks/wire.ts';
 import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
-import { finalize, noiseUncertainty, parseSchema, planNoise, planQuery, type NoisePlan, type Query, type QueryResult } from '../stats/index.ts';
+import { finalizeReleased, noiseUncertainty, parseSchema, planNoise, planQuery, type NoisePlan, type Query, type QueryResult } from '../stats/index.ts';
 
 export interface AnalystCkksKey {
   params: string;
@@ -125,14 +125,7 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
     let maxRawError = 0;
     for (let i = 0; i < raw.length; i++) maxRawError = Math.max(maxRawError, Math.abs(raw[i]! - rounded[i]!));
     const sums = fromCkksValues(layout, rounded);
-    let result: QueryResult | undefined;
-    let postError = '';
-    try {
-      result = finalize(query, schema, plan, sums);
-    } catch (e) {
-      if (!noise) throw e;
-      postError = `post-processing of the noisy statistics failed: ${(e as Error).message}; the noisy sufficient statistics are released`;
-    }
+    const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined);
     const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, r.contributors.length) : {};
     return { sums, result, postError, uncertainty, maxRawError, level: layout.level, limbs: layout.limbs, ciphertexts: cts.length, bytes: rel.ciphertexts.reduce((a, b) => a + b.length, 0) };
   } finally {

@@ -170,6 +170,23 @@ export function finalize(q: Query, schema: Schema, plan: Plan, sums: bigint[]): 
   return KINDS[q.kind].finalize(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits] });
 }
 
+/**
+ * Post-processes released sums. Noisy (DP) sums may fail it (e.g. X'X no longer positive
+ * definite): then there is no result and the noisy sufficient statistics are released with the
+ * reason; exact sums must post-process, so their failure is thrown. `describe` renders the error
+ * for the recipient (the aggregator hides internal errors).
+ */
+export function finalizeReleased(
+  q: Query, schema: Schema, plan: Plan, sums: bigint[], noisy: boolean, describe: (e: unknown) => string = (e) => (e as Error).message,
+): { result?: QueryResult; postError: string } {
+  try {
+    return { result: finalize(q, schema, plan, sums), postError: '' };
+  } catch (e) {
+    if (!noisy) throw e;
+    return { postError: `post-processing of the noisy statistics failed: ${describe(e)}; the noisy sufficient statistics are released` };
+  }
+}
+
 /** Signed sums to ring elements in [0, 2^ringBits) (two's complement). */
 export function toRing(sums: bigint[], ringBits: 32 | 64): bigint[] {
   return sums.map((s) => BigInt.asUintN(ringBits, s));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildDataset, centralResult, compareResults, finalize, formatResult, localStatistics, parseSchema, planQuery, QueryError,
+  buildDataset, centralResult, compareResults, finalize, finalizeReleased, formatResult, localStatistics, parseSchema, planQuery, QueryError,
 } from '../stats/index.ts';
 import type { Query, QueryResult, Schema } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -127,6 +127,19 @@ describe('degenerate cases give null fields with a reason, or a QueryError', () 
     const plan = planQuery(q, schema, { parties: 1, ringBits: 64 });
     expect(() => finalize(q, schema, plan, localStatistics(q, schema, plan, dataset).sums)).toThrow(/X'X is singular/);
     expect(() => centralResult(q, schema, dataset)).toThrow(/rank deficient/);
+  });
+
+  it('finalizeReleased: noisy sums that fail post-processing are released with the reason; exact ones throw', () => {
+    const q: Query = { kind: 'linear_regression', columns: ['x', 'z'], target: 'y', filter: [] };
+    const { dataset } = buildDataset(schema, csv, { strict: true });
+    const plan = planQuery(q, schema, { parties: 1, ringBits: 64 });
+    const sums = localStatistics(q, schema, plan, dataset).sums;
+    expect(finalizeReleased(q, schema, plan, sums, true)).toEqual({ postError: expect.stringMatching(/^post-processing of the noisy statistics failed: .*X'X is singular.*; the noisy sufficient statistics are released$/) });
+    expect(finalizeReleased(q, schema, plan, sums, true, () => 'internal error').postError).toContain('failed: internal error;');
+    expect(() => finalizeReleased(q, schema, plan, sums, false)).toThrow(/X'X is singular/);
+    const ok: Query = { kind: 'count', columns: [], filter: [] };
+    const okPlan = planQuery(ok, schema, { parties: 1, ringBits: 64 });
+    expect(finalizeReleased(ok, schema, okPlan, localStatistics(ok, schema, okPlan, dataset).sums, true)).toEqual({ result: finalize(ok, schema, okPlan, localStatistics(ok, schema, okPlan, dataset).sums), postError: '' });
   });
 
   it('regression with fewer rows than coefficients is refused; with n = p, standard errors are null', () => {

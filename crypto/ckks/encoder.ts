@@ -20,11 +20,6 @@ import { toCenteredBigInts } from './rns.ts';
 import { SealScope } from './seal.ts';
 import type { Ciphertext, Encryptor, Evaluator, Plaintext } from 'node-seal';
 
-/** Values per ciphertext (coefficient packing). */
-export function valuesPerCiphertext(ctx: CkksContext): number {
-  return ctx.N;
-}
-
 export function ciphertextCount(ctx: CkksContext, length: number): number {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`length: expected a non-negative integer, got ${length}`);
   return Math.ceil(length / ctx.N);

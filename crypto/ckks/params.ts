@@ -26,9 +26,6 @@ export interface CkksParams {
   readonly note: string;
 }
 
-/** Standard deviation of the small (key-generation) error: SEAL's and the HE standard's 3.2. */
-export const SMALL_SIGMA = 3.2;
-
 export const PARAMETER_SETS = {
   /**
    * N = 4096, 60 + 49 = 109 bits (the HE standard's 128-bit maximum for N = 4096, ternary secret).

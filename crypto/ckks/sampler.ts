@@ -89,12 +89,6 @@ function uniformNum(m: number, w: Words): number {
   }
 }
 
-/** Uniform integer in [0, m) for 0 < m < 2^53, by rejection (no modulo bias). */
-export function uniformBelow(m: number, rng: RandomSource = cryptoRandom): number {
-  if (!Number.isSafeInteger(m) || m <= 0) throw new RangeError(`m: expected a safe positive integer, got ${m}`);
-  return uniformNum(m, wordsOf(rng));
-}
-
 /** Uniform BigInt in [0, m) for m > 0, by rejection. */
 export function uniformBelowBig(m: bigint, rng: RandomSource = cryptoRandom): bigint {
   if (m <= 0n) throw new RangeError('m: expected a positive bound');
@@ -175,12 +169,6 @@ function discreteLaplaceNum(t: number, w: Words): number {
     if (negative && x === 0) continue;
     return negative ? -x : x;
   }
-}
-
-/** Discrete Laplace with scale t (integer, 1 ≤ t < 2^40). */
-export function discreteLaplace(t: bigint, rng: RandomSource = cryptoRandom): bigint {
-  if (t < 1n || t >= 2n ** 40n) throw new RangeError('t: expected an integer scale in [1, 2^40)');
-  return BigInt(discreteLaplaceNum(Number(t), wordsOf(rng)));
 }
 
 function isqrt(n: bigint): bigint {

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, finalize, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
-  type NoisePlan, type Plan, type PrivacySpec, type Query, type QueryResult, type Schema,
+  DP_GRID_BITS, finalizeReleased, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
+  type NoisePlan, type Plan, type PrivacySpec, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
 import { BlindsumError, ErrorCode, invalidArgument, publicMessage, type Logger } from '../common/errors.ts';
@@ -161,16 +161,7 @@ export class QueryService {
         await new Promise<never>(() => {});
       }
       const k = outcome.contributors.length;
-      // With DP, post-processing can fail on noisy sums (e.g. X'X no longer positive definite):
-      // the noisy sufficient statistics are still released, with the reason.
-      let result: QueryResult | undefined;
-      let postError = '';
-      try {
-        result = finalize(query, schema, plan, sums);
-      } catch (e) {
-        if (!dp) throw e;
-        postError = `post-processing of the noisy statistics failed: ${publicMessage(e)}; the noisy sufficient statistics are released`;
-      }
+      const { result, postError } = finalizeReleased(query, schema, plan, sums, dp !== undefined, publicMessage);
       const dpInfo = dp
         ? {
             rhoSpent: spentRho(dp.noise, k),
