@@ -13,7 +13,7 @@ import { unpackCiphertext } from '../crypto/ckks/wire.ts';
 import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
-import { finalizeReleased, noiseUncertainty, parseSchema, planNoise, planQuery, type NoisePlan, type Query, type QueryResult } from '../stats/index.ts';
+import { finalizeReleased, flagSmallCohort, noiseUncertainty, parseSchema, planNoise, planQuery, type NoisePlan, type Query, type QueryResult } from '../stats/index.ts';
 
 export interface AnalystCkksKey {
   params: string;
@@ -107,7 +107,7 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
   const schema = parseSchema(JSON.parse(rel.schemaJson) as unknown);
   const plan = planQuery(query, schema, { parties: rel.plannedParties, ringBits: rel.ringBits as 32 | 64, ...(rel.dpGridBits ? { dpGridBits: rel.dpGridBits } : {}) });
   if (plan.digest !== r.planDigest) throw new Error('the fixed-point plan recomputed from the query and the schema differs from the aggregator\'s (plan digest mismatch)');
-  const noise: NoisePlan | undefined = r.rhoCharged > 0 ? planNoise(query, schema, plan, { rho: r.rhoCharged, parties: rel.plannedParties, threshold: rel.threshold }) : undefined;
+  const noise: NoisePlan | undefined = r.rhoCharged > 0 ? planNoise(query, schema, plan, { rho: r.rhoCharged, parties: rel.plannedParties, threshold: rel.threshold, collusion: rel.collusion }) : undefined;
   const { ctx, owned } = await contextFor(rel.params);
   try {
     const layout = ckksLayout(ctx, plan, schema, noise);
@@ -126,6 +126,7 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
     for (let i = 0; i < raw.length; i++) maxRawError = Math.max(maxRawError, Math.abs(raw[i]! - rounded[i]!));
     const sums = fromCkksValues(layout, rounded);
     const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined);
+    if (result && noise) flagSmallCohort(result, rel.minCohort);
     const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, r.contributors.length) : {};
     return { sums, result, postError, uncertainty, maxRawError, level: layout.level, limbs: layout.limbs, ciphertexts: cts.length, bytes: rel.ciphertexts.reduce((a, b) => a + b.length, 0) };
   } finally {

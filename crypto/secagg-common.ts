@@ -50,7 +50,7 @@ export interface SecAggParams {
   sessionId: string;
   /** Roster ids allowed in this session, sorted ascending; the order defines v < u. */
   parties: PartyId[];
-  /** t of n, 2 ≤ t ≤ n. */
+  /** t of n, 2 ≤ t ≤ n and 2t > n (see makeSession). */
   threshold: number;
   ringBits: RingBits;
   /** Number of ring elements (a 64-bit element counts once). */
@@ -106,6 +106,12 @@ export function makeSession(params: SecAggParams, rosterPublicKeys: ReadonlyMap<
   }
   if (!Number.isInteger(threshold) || threshold < 2 || threshold > parties.length) {
     throw new RangeError(`params.threshold: expected an integer in 2..${parties.length}, got ${threshold}`);
+  }
+  // Bonawitz's bound for an active server: with 2t ≤ n, two disjoint groups of t parties could
+  // each sign a different survivor list, and the server would get one party's self-mask shares
+  // from one group and its mask-key shares from the other.
+  if (2 * threshold <= parties.length) {
+    throw new RangeError(`params.threshold: t = ${threshold} must exceed half of the ${parties.length} parties (2t > n), or a server showing two groups different survivor sets could unmask one input`);
   }
   if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`params.ringBits: expected 32 or 64, got ${ringBits}`);
   const words = vectorLength * (ringBits / 32);

@@ -187,6 +187,19 @@ export function finalizeReleased(
   }
 }
 
+/**
+ * Under differential privacy no party refuses a query because few of its records match (that
+ * refusal would reveal an exact local count for free): small cohorts are flagged from the released,
+ * noisy row count instead. Adds a note to `result` when its noisy n is below `minCohort`; this is
+ * post-processing of the release only.
+ */
+export function flagSmallCohort(result: QueryResult, minCohort: number): QueryResult {
+  if (minCohort > 0 && Number.isFinite(result.n) && result.n < minCohort) {
+    result.notes.push(`the noisy row count n = ${Number(result.n.toPrecision(4))} is below the federation's minimum cohort of ${minCohort}: the result describes very few records and is dominated by the DP noise`);
+  }
+  return result;
+}
+
 /** Signed sums to ring elements in [0, 2^ringBits) (two's complement). */
 export function toRing(sums: bigint[], ringBits: 32 | 64): bigint[] {
   return sums.map((s) => BigInt.asUintN(ringBits, s));

@@ -13,8 +13,9 @@
  *   - Other kinds (every entry moves): the budget ρ is split equally over the m entries and each
  *     entry gets its own Skellam level for sensitivity g_e (composition over independent
  *     coordinates), so each entry's noise is proportional to its own sensitivity.
- * ρ here is for the worst case of exactly t contributors; with k > t contributors there is more
- * noise and `releasedRho` is smaller.
+ * ρ here is for the worst case of exactly t contributors of which c collude with the aggregator
+ * (the roster's collusion bound): every party adds σ²/(t − c), so any t − c honest contributors
+ * supply σ². With k > t contributors there is more noise and `spentRho` is smaller.
  */
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import {
@@ -57,15 +58,25 @@ export interface NoisePlan {
   readonly rho: number;
   readonly parties: number;
   readonly threshold: number;
+  /** c: parties that may collude with the aggregator; the noise is sized for t − c honest contributors. */
+  readonly collusion: number;
   readonly oneHot: boolean;
   /** Per entry: its distributed-noise plan and its grid sensitivity. */
   readonly perEntry: readonly { readonly noise: DistributedNoisePlan; readonly sensitivity: GridSensitivity }[];
 }
 
-/** Plans each entry's noise so that any t contributors make the release ρ-zCDP. */
-export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: number; parties: number; threshold: number }): NoisePlan {
+/**
+ * Plans each entry's noise so that the release is ρ-zCDP whenever at least t parties contribute,
+ * even against an aggregator colluding with up to c of them (it knows and removes their noise):
+ * each party's share is sized so that any t − c honest contributors supply the whole target noise.
+ */
+export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: number; parties: number; threshold: number; collusion?: number }): NoisePlan {
   if (plan.dpGridBits === undefined) throw new QueryError('differential privacy needs a DP plan (planQuery with dpGridBits)');
   if (!(opts.rho > 0)) throw new QueryError(`rho must be positive, got ${opts.rho}`);
+  const collusion = opts.collusion ?? 0;
+  if (!Number.isSafeInteger(collusion) || collusion < 0 || collusion >= opts.threshold) {
+    throw new QueryError(`collusion c = ${collusion} must be an integer with 0 ≤ c < t = ${opts.threshold}`);
+  }
   const k = schema.rowsPerPatient;
   // k·⌈b·2^s⌉: each of a patient's k rows is rounded on its own (half away from zero), so it
   // moves the entry by at most ⌈b·2^s⌉ grid units.
@@ -74,7 +85,8 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
   // Rows that add to a fixed number `hot` of entries (1 for one-hot kinds): one noise level.
   const hot = KINDS[q.kind].oneHot === true ? 1 : (KINDS[q.kind].rowEntries?.(q) ?? 0);
   const oneHot = hot > 0;
-  const base = { parties: opts.parties, threshold: opts.threshold };
+  // Honest contributors guaranteed in any release: t − c.
+  const base = { parties: opts.parties, threshold: opts.threshold - collusion };
   let perEntry: NoisePlan['perEntry'];
   if (oneHot) {
     const g = grid.perEntry.reduce((a, b) => (a > b ? a : b), 0n);
@@ -94,7 +106,7 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
     const worst = rows * Number(grid.perEntry[i]!) + 8 * releasedStdDev(e.noise, opts.parties);
     if (!(worst < limit)) throw new QueryError(`entry ${plan.entries[i]!.name}: data plus noise could overflow the ${plan.ringBits}-bit ring; use a larger rho or ringBits 64`);
   });
-  return { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, oneHot, perEntry };
+  return { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, collusion, oneHot, perEntry };
 }
 
 /** This party's integer noise share, one value per entry (exact Skellam from a CSPRNG). */
@@ -103,10 +115,15 @@ export function noiseShare(np: NoisePlan, rng: RandomSource): bigint[] {
   return np.perEntry.map((e) => perPartyNoise(e.noise, 1, rng)[0]!);
 }
 
-/** ρ actually spent when k ≥ t parties contributed noise (≤ the planned ρ). */
+/**
+ * ρ actually spent when k ≥ t parties contributed noise (≤ the planned ρ), against the worst case
+ * the roster allows: c of the k contributors collude with the aggregator, so only the noise of
+ * k − c honest contributors protects the others.
+ */
 export function spentRho(np: NoisePlan, contributors: number): number {
-  if (np.oneHot) return releasedRho(np.perEntry[0]!.noise, contributors, np.perEntry[0]!.sensitivity);
-  return np.perEntry.reduce((a, e) => a + releasedRho(e.noise, contributors, e.sensitivity), 0);
+  const honest = contributors - np.collusion;
+  if (np.oneHot) return releasedRho(np.perEntry[0]!.noise, honest, np.perEntry[0]!.sensitivity);
+  return np.perEntry.reduce((a, e) => a + releasedRho(e.noise, honest, e.sensitivity), 0);
 }
 
 /** Standard deviation of the noise on each released entry, in the entry's own units. */

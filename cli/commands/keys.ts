@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { toHex } from '../../crypto/bytes.ts';
 import { writeNewIdentityFile } from '../../services/common/keys.ts';
-import { ConfigError, parseRoster, validatePartyId } from '../../services/common/roster.ts';
+import { ConfigError, minimumThreshold, parseRoster, validatePartyId } from '../../services/common/roster.ts';
 import { int, str, UsageError, type Command } from '../args.ts';
 
 export const keygen: Command = {
@@ -24,9 +24,14 @@ export const keygen: Command = {
 export const roster: Command = {
   name: 'roster',
   summary: 'write a federation roster from the parties\' public entries (*.pub.json)',
-  usage: 'blindsum roster --federation NAME --threshold T --out roster.json a.key.pub.json b.key.pub.json …',
-  options: { federation: { type: 'string' }, threshold: { type: 'string' }, out: { type: 'string' } },
-  help: { federation: 'federation name', threshold: 'secure-aggregation threshold t (2 ≤ t ≤ parties; default: majority)', out: 'roster file to write' },
+  usage: 'blindsum roster --federation NAME [--threshold T] [--collusion C] --out roster.json a.key.pub.json b.key.pub.json …',
+  options: { federation: { type: 'string' }, threshold: { type: 'string' }, collusion: { type: 'string' }, out: { type: 'string' } },
+  help: {
+    federation: 'federation name',
+    threshold: 'threshold t: parties that must stay online for a query to finish, and CKKS decryptors; needs 2t > n + c (default: the smallest such t)',
+    collusion: 'c: how many parties may collude with the aggregator (default 0); each party\'s DP noise is sized for t − c honest contributors (docs/threat-model.md)',
+    out: 'roster file to write',
+  },
   allowPositionals: true,
   async run(v, files) {
     if (files.length < 2) throw new UsageError('give at least two public entry files (from blindsum keygen)');
@@ -37,11 +42,16 @@ export const roster: Command = {
         throw new ConfigError(`cannot read ${f}: ${(e as Error).message}`);
       }
     });
-    const threshold = int(v['threshold'], 'threshold', Math.floor(files.length / 2) + 1, 2, files.length);
-    const r = { federation: str(v['federation'], 'federation', true), threshold, parties };
+    const n = files.length;
+    const collusion = int(v['collusion'], 'collusion', 0, 0, n - 1);
+    const threshold = int(v['threshold'], 'threshold', minimumThreshold(n, collusion), 2, n);
+    const r = { federation: str(v['federation'], 'federation', true), threshold, collusion, parties };
     parseRoster(r, 'roster');
     writeFileSync(str(v['out'], 'out', true), JSON.stringify(r, null, 2) + '\n');
-    process.stdout.write(`wrote roster with ${files.length} parties, threshold ${threshold}\n`);
+    process.stdout.write(
+      `wrote roster with ${n} parties, threshold t = ${threshold}, collusion c = ${collusion}: a query needs ${threshold} parties online (${n - threshold} may drop out); ` +
+        `an aggregator colluding with up to ${collusion} part${collusion === 1 ? 'y' : 'ies'} cannot unmask or decrypt one party's input, and every release carries the full DP noise from the honest contributors\n`,
+    );
     return 0;
   },
 };

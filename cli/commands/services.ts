@@ -21,7 +21,7 @@ export const aggregator: Command = {
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
@@ -32,6 +32,7 @@ export const aggregator: Command = {
     'tls-key': 'PEM private key for TLS', 'budget-rho': 'zCDP privacy budget of each analyst (default 1)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
+    'min-cohort': 'DP results whose noisy row count is below this carry a note (default 10; parties never refuse DP queries on their local counts)',
   },
   async run(v) {
     const config = resolveAggregatorConfig({
@@ -40,6 +41,7 @@ export const aggregator: Command = {
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
       ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
+      minCohort: int(v['min-cohort'], 'min-cohort', 10, 0, 1_000_000),
     });
     const agg = createAggregator(config);
     const port = await agg.start();

@@ -28,6 +28,8 @@ export interface CkksBackendOptions {
   transcript: TranscriptLog;
   roundTimeoutMs: number;
   log: Logger;
+  /** Results whose noisy row count is below this get a note (sent with each release to the analyst's client). */
+  minCohort: number;
 }
 
 /** What a CKKS query needs beyond the plan, fixed at submission. */
@@ -89,7 +91,7 @@ export class CkksBackend {
     return {
       params: this.#ctx!.params.name, collectiveKeySha256: prepared.collectiveKeySha256, analystKeySha256: prepared.analystKeySha256,
       ciphertexts: out.ciphertexts, limbs: prepared.layout.limbs, level: prepared.layout.level, schemaJson: JSON.stringify(this.#o.schema),
-      plannedParties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits ?? 0, threshold: this.#o.roster.threshold, decryptors: out.decryptors,
+      plannedParties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits ?? 0, threshold: this.#o.roster.threshold, decryptors: out.decryptors, collusion: this.#o.roster.collusion, minCohort: this.#o.minCohort,
     };
   }
 

@@ -102,7 +102,7 @@ export class CkksSession {
     let bytesIn = 0;
     try {
       const start = StartSession.fromPartial({
-        sessionId: req.sessionId, query: req.query, backend: 'ckks', threshold: t, ringBits: req.ringBits, parties: online, planDigest: req.planDigest,
+        sessionId: req.sessionId, query: req.query, backend: 'ckks', threshold: t, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest,
         analyst: req.analyst, rho: req.rho, ckksKeySha256: req.collectiveKeySha256, analystKeySha256: req.analystKeySha256,
       });
       this.#rounds.logAggregator(CkksEntryKind.StartSession, StartSession.encode(start).finish());

@@ -24,6 +24,8 @@ export interface AggregatorConfig {
   allowExact: boolean;
   /** Run the multiparty CKKS backend: key ceremony and backend "ckks" (loads node-seal). */
   ckks: boolean;
+  /** DP results whose noisy row count is below this carry a note (post-processing; default 10). */
+  minCohort: number;
 }
 
 export interface AggregatorConfigInput {
@@ -40,6 +42,7 @@ export interface AggregatorConfigInput {
   budgetRho?: number;
   allowExact?: boolean;
   ckks?: boolean;
+  minCohort?: number;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -65,6 +68,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   if (ringBits !== 32 && ringBits !== 64) throw new ConfigError('--ring-bits: expected 32 or 64');
   const budgetRho = input.budgetRho ?? 1;
   if (!(Number.isFinite(budgetRho) && budgetRho > 0 && budgetRho <= 1000)) throw new ConfigError(`--budget-rho: expected a zCDP budget in (0, 1000], got ${input.budgetRho}`);
+  const minCohort = input.minCohort ?? 10;
+  if (!Number.isInteger(minCohort) || minCohort < 0 || minCohort > 1_000_000) throw new ConfigError(`--min-cohort: expected an integer in [0, 10^6], got ${input.minCohort}`);
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -72,7 +77,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort,
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, finalizeReleased, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
+  DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
   type NoisePlan, type Plan, type PrivacySpec, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
@@ -42,6 +42,8 @@ export interface QueryServiceOptions {
   budget: BudgetLedger;
   /** Whether queries without differential privacy may run (tests and demos; off by default). */
   allowExact: boolean;
+  /** DP results whose noisy row count is below this get a note (stats/plan.ts flagSmallCohort). */
+  minCohort: number;
   log: Logger;
   /** The multiparty CKKS backend (aggregators started with --ckks). */
   ckks?: CkksBackend;
@@ -94,7 +96,7 @@ export class QueryService {
     let dp: Dp | undefined;
     if (!exact) {
       const rho = privacyRho(privacy!);
-      dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }) };
+      dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion }) };
     }
     if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
     const ckks = backend === 'ckks' ? this.#o.ckks!.prepare(plan, dp?.noise, analystPublicKey) : undefined;
@@ -162,6 +164,7 @@ export class QueryService {
       }
       const k = outcome.contributors.length;
       const { result, postError } = finalizeReleased(query, schema, plan, sums, dp !== undefined, publicMessage);
+      if (result && dp) flagSmallCohort(result, this.#o.minCohort);
       const dpInfo = dp
         ? {
             rhoSpent: spentRho(dp.noise, k),

@@ -101,7 +101,7 @@ export class SecAggSession {
     for (const id of online) this.#members.add(id);
     try {
       // AdvertiseKeys
-      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst, rho: req.rho });
+      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst, rho: req.rho });
       this.#logAggregator(EntryKind.StartSession, StartSession.encode(start).finish());
       this.#broadcast(online, { $case: 'startSession', value: start });
       await this.#collect('AdvertiseKeys', online, (party, body) => {

@@ -47,11 +47,11 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, config.budgetRho);
   const ckks = config.ckks
-    ? new CkksBackend({ db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log })
+    ? new CkksBackend({ db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log, minCohort: config.minCohort })
     : undefined;
   const queries = new QueryService({
     store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,
-    allowExact: config.allowExact, log, ...(ckks ? { ckks } : {}),
+    allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}),
   });
   const server = new Server(SERVER_OPTIONS);
 

@@ -39,15 +39,16 @@ export function ckksParamsByName(name: string): CkksParams {
 }
 
 /**
- * Hex SHA-256 of the roster's parties, keys and threshold: a collective key belongs to exactly
+ * Hex SHA-256 of the roster's parties, keys, threshold and collusion bound: a collective key belongs to exactly
  * this roster, and a changed roster needs a new key ceremony. (The aggregator's own identity is
  * not part of it: it holds no key share.)
  */
 export function rosterDigest(roster: Roster): string {
   const body = {
-    v: 1,
+    v: 2,
     federation: roster.federation,
     threshold: roster.threshold,
+    collusion: roster.collusion,
     parties: roster.parties.map((p) => ({ id: p.id, publicKey: toHex(p.publicKey) })),
   };
   return toHex(sha256(utf8(canonicalJson(body))));

@@ -14,6 +14,14 @@ export interface RosterParty {
 export interface Roster {
   readonly federation: string;
   readonly threshold: number;
+  /**
+   * c: how many parties may collude with the aggregator (docs/threat-model.md). The roster
+   * requires 0 ≤ c < t and 2t > n + c (Bonawitz et al.'s bound for an active server: two
+   * disjoint honest groups can never both complete a survivor list with the colluders' help),
+   * and every party sizes its DP noise so that any t − c honest contributors supply the full
+   * noise (stats/privacy.ts planNoise).
+   */
+  readonly collusion: number;
   readonly parties: readonly RosterParty[];
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
   /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
@@ -65,6 +73,11 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 2 || threshold > parties.length) {
     throw new ConfigError(`${source}: "threshold" must be an integer t with 2 ≤ t ≤ ${parties.length} (number of parties)`);
   }
+  const collusion = o['collusion'] ?? 0;
+  if (typeof collusion !== 'number' || !Number.isInteger(collusion) || collusion < 0 || collusion >= threshold) {
+    throw new ConfigError(`${source}: "collusion" (c, parties that may collude with the aggregator) must be an integer with 0 ≤ c < t = ${threshold}`);
+  }
+  checkThreshold(parties.length, threshold, collusion, source);
   let aggregator: RosterParty | undefined;
   if (o['aggregator'] !== undefined) {
     const a = o['aggregator'] as Record<string, unknown> | null;
@@ -80,7 +93,27 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
     if (publicKey.length !== 32) throw new ConfigError(`${source}: aggregator.publicKey must be 32 bytes (64 hex characters)`);
     aggregator = { id, publicKey };
   }
-  return { federation, threshold, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
+  return { federation, threshold, collusion, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
+}
+
+/** The smallest threshold t with 2t > n + c (the default of `blindsum roster`). */
+export function minimumThreshold(parties: number, collusion = 0): number {
+  return Math.floor((parties + collusion) / 2) + 1;
+}
+
+/**
+ * 2t > n + c: an aggregator (with c colluding parties) that shows two groups of honest parties
+ * different survivor sets needs t signers in each, so with 2t ≤ n + c it could collect one
+ * party's self-mask shares from one group and its mask-key shares from the other, and unmask its
+ * input (Bonawitz et al., CCS 2017, active security). The same t is the CKKS decryption threshold.
+ */
+export function checkThreshold(parties: number, threshold: number, collusion: number, source = 'roster'): void {
+  if (2 * threshold <= parties + collusion) {
+    throw new ConfigError(
+      `${source}: threshold t = ${threshold} is too small for ${parties} parties${collusion ? ` and c = ${collusion} colluding` : ''}: ` +
+        `secure aggregation against a misbehaving aggregator needs 2t > n + c, i.e. t ≥ ${minimumThreshold(parties, collusion)}`,
+    );
+  }
 }
 
 export function loadRoster(path: string): Roster {

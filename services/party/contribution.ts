@@ -41,6 +41,7 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
   validateQuery(query, schema);
   if (!policy.allowedKinds.has(query.kind)) throw new Refuse(`query kind "${query.kind}" is not allowed by this party's policy`);
   if (req.threshold !== roster.threshold) throw new Refuse(`threshold ${req.threshold} differs from the roster's t = ${roster.threshold}`);
+  if (req.collusion !== roster.collusion) throw new Refuse(`collusion bound c = ${req.collusion} differs from the roster's c = ${roster.collusion}`);
   if (req.ringBits !== 32 && req.ringBits !== 64) throw new Refuse(`ring size 2^${req.ringBits} is not supported`);
   const parties = [...req.parties];
   const sorted = [...parties].sort();
@@ -59,14 +60,22 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
   const n = roster.parties.length;
   const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: req.ringBits });
   if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
-  const matching = countMatching(dataset, query.filter);
+  // Every check above depends on the query and the policy only. From here on the party commits to
+  // answering: the session id is recorded durably first, and a repeated id is refused.
+  if (!ledger.claimSession(req.sessionId, backend)) throw new Refuse(`session id ${req.sessionId} was already answered by this party (a session id is used once)`);
   const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
-  const cohort = Math.min(matching, rowsUsed);
-  if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort)`);
+  if (rho === 0) {
+    // Exact answers only (policy allowExact): a refusal that reveals that few local records match.
+    // Under DP this check would leak an exact count for free, so DP queries are always answered
+    // with noise and small cohorts are flagged from the released noisy count (stats/plan.ts flagSmallCohort).
+    const cohort = Math.min(countMatching(dataset, query.filter), rowsUsed);
+    if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort; exact queries only)`);
+  }
   let noise: NoisePlan | undefined;
   if (rho > 0) {
-    // This party's share of the distributed Skellam noise, planned by the party itself.
-    noise = planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold });
+    // This party's share of the distributed Skellam noise, planned by the party itself for t − c
+    // honest contributors.
+    noise = planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
     const share = noiseShare(noise, cryptoRandomSource());
     for (let i = 0; i < sums.length; i++) sums[i]! += share[i]!;
   }

@@ -1,8 +1,13 @@
 /**
  * A party's own privacy-budget ledger (SQLite in its state directory, synchronous=FULL). The
- * party charges a query before its noisy contribution leaves (before MaskedInputCollection), once
- * per query id, whatever the aggregator's ledger says; it never refunds, because it cannot know
- * whether the aggregate was revealed.
+ * party charges a query before its noisy contribution leaves (before MaskedInputCollection),
+ * whatever the aggregator's ledger says; it never refunds, because it cannot know whether the
+ * aggregate was revealed.
+ *
+ * Session ids are single-use: the party records every session it accepts, durably, before it
+ * computes anything, and refuses an id it has seen before — even after a restart. An aggregator
+ * that replays one query under the same id (to average the noise away) gets one answer; under a
+ * new id, every answer is charged again.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +24,7 @@ export class PartyLedger {
     this.#db = new DatabaseSync(join(stateDir, 'party-ledger.sqlite'));
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
     this.#db.exec(`CREATE TABLE IF NOT EXISTS charges (query_id TEXT PRIMARY KEY, analyst TEXT NOT NULL, rho REAL NOT NULL, at_ms INTEGER NOT NULL)`);
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, backend TEXT NOT NULL, at_ms INTEGER NOT NULL)`);
     this.limitRho = limitRho;
   }
 
@@ -35,9 +41,18 @@ export class PartyLedger {
     return undefined;
   }
 
-  /** Durable, idempotent per query id; throws with the reason when the budget is exhausted. */
+  /**
+   * Records a session id as answered (durable before anything is computed); false when this party
+   * has already accepted a session with that id, whatever became of it.
+   */
+  claimSession(sessionId: string, backend: string): boolean {
+    const r = this.#db.prepare('INSERT OR IGNORE INTO sessions (session_id, backend, at_ms) VALUES (?, ?, ?)').run(sessionId, backend, Date.now());
+    return Number(r.changes) === 1;
+  }
+
+  /** Durable; one charge per session id; throws with the reason when the budget is exhausted or the id was charged. */
   charge(queryId: string, analyst: string, rho: number): void {
-    if (this.#db.prepare('SELECT 1 FROM charges WHERE query_id = ?').get(queryId)) return;
+    if (this.#db.prepare('SELECT 1 FROM charges WHERE query_id = ?').get(queryId)) throw new Error(`session ${queryId.slice(0, 40)} was already charged at this party: a session id is answered once`);
     const why = this.check(rho);
     if (why) throw new Error(why);
     this.#db.prepare('INSERT INTO charges (query_id, analyst, rho, at_ms) VALUES (?, ?, ?, ?)').run(queryId, analyst, rho, Date.now());

@@ -10,7 +10,11 @@ import { ConfigError } from '../common/roster.ts';
 export interface PartyPolicy {
   readonly allowedKinds: ReadonlySet<QueryKind>;
   readonly allowedBackends: ReadonlySet<string>;
-  /** Refuse when fewer local records than this match the filter (and are used). */
+  /**
+   * Exact queries only: refuse when fewer local records than this match the filter (and are used).
+   * Such a refusal reveals a local count, so under differential privacy the party always answers
+   * with noise and small cohorts are flagged from the released noisy count instead.
+   */
   readonly minCohort: number;
   /** Answer queries without differential privacy (default false: every answer carries DP noise). */
   readonly allowExact: boolean;

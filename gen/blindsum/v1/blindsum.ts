@@ -203,6 +203,10 @@ export interface CkksRelease {
   threshold: number;
   /** The parties whose PCKS shares switched the key (any t of the contributors). */
   decryptors: string[];
+  /** The roster's collusion bound c (the noise plan is for t − c honest contributors). */
+  collusion: number;
+  /** Results whose noisy row count n is below this get a note (the federation's minimum cohort). */
+  minCohort: number;
 }
 
 export interface GetCollectiveKeyRequest {
@@ -388,6 +392,11 @@ export interface StartSession {
    */
   ckksKeySha256: string;
   analystKeySha256: string;
+  /**
+   * The roster's collusion bound c: each party sizes its noise share for t − c honest
+   * contributors and refuses a session whose c differs from its own roster's.
+   */
+  collusion: number;
 }
 
 /** The party declines a session (local policy, plan mismatch, protocol violation). */
@@ -1965,6 +1974,8 @@ function createBaseCkksRelease(): CkksRelease {
     dpGridBits: 0,
     threshold: 0,
     decryptors: [],
+    collusion: 0,
+    minCohort: 0,
   };
 }
 
@@ -2005,6 +2016,12 @@ export const CkksRelease: MessageFns<CkksRelease> = {
     }
     for (const v of message.decryptors) {
       writer.uint32(98).string(v!);
+    }
+    if (message.collusion !== 0) {
+      writer.uint32(160).uint32(message.collusion);
+    }
+    if (message.minCohort !== 0) {
+      writer.uint32(168).uint32(message.minCohort);
     }
     return writer;
   },
@@ -2118,6 +2135,22 @@ export const CkksRelease: MessageFns<CkksRelease> = {
             message.decryptors.push(reader.string());
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.collusion = reader.uint32();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.minCohort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2147,6 +2180,8 @@ export const CkksRelease: MessageFns<CkksRelease> = {
     message.dpGridBits = object.dpGridBits ?? 0;
     message.threshold = object.threshold ?? 0;
     message.decryptors = object.decryptors?.map((e) => e) || [];
+    message.collusion = object.collusion ?? 0;
+    message.minCohort = object.minCohort ?? 0;
     return message;
   },
 };
@@ -4012,6 +4047,7 @@ function createBaseStartSession(): StartSession {
     rho: 0,
     ckksKeySha256: "",
     analystKeySha256: "",
+    collusion: 0,
   };
 }
 
@@ -4049,6 +4085,9 @@ export const StartSession: MessageFns<StartSession> = {
     }
     if (message.analystKeySha256 !== "") {
       writer.uint32(90).string(message.analystKeySha256);
+    }
+    if (message.collusion !== 0) {
+      writer.uint32(160).uint32(message.collusion);
     }
     return writer;
   },
@@ -4154,6 +4193,14 @@ export const StartSession: MessageFns<StartSession> = {
             message.analystKeySha256 = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.collusion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4184,6 +4231,7 @@ export const StartSession: MessageFns<StartSession> = {
     message.rho = object.rho ?? 0;
     message.ckksKeySha256 = object.ckksKeySha256 ?? "";
     message.analystKeySha256 = object.analystKeySha256 ?? "";
+    message.collusion = object.collusion ?? 0;
     return message;
   },
 };
