@@ -22,6 +22,8 @@ export interface LocalFederationOptions {
   /** One CSV text per party. */
   partyData: string[];
   threshold?: number;
+  /** The roster's collusion bound c (default 0); needs 2t > n + c. */
+  collusion?: number;
   roundTimeoutMs?: number;
   /** Extra environment per party index (e.g. test fault injection). */
   partyEnv?: Record<number, Record<string, string>>;
@@ -139,12 +141,13 @@ export class LocalFederation {
       args.push('--policy', policyPath);
       f.parties.push({ id, index: i, child: undefined, args });
     }
-    const threshold = opts.threshold ?? Math.floor(n / 2) + 1;
+    const collusion = opts.collusion ?? 0;
+    const threshold = opts.threshold ?? Math.floor((n + collusion) / 2) + 1;
     const federation = opts.federation ?? 'demo';
     // The aggregator's identity (signs transcript heads and receipts) is listed in the roster.
     mkdirSync(f.aggregatorDataDir, { recursive: true, mode: 0o700 });
     const aggregator = writeNewIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE), `${federation}-aggregator`);
-    writeFileSync(f.rosterPath, JSON.stringify({ federation, threshold, parties: entries, aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) } }, null, 2));
+    writeFileSync(f.rosterPath, JSON.stringify({ federation, threshold, collusion, parties: entries, aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) } }, null, 2));
     f.#aggregatorArgs = [
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),

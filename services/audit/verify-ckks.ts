@@ -205,6 +205,7 @@ export class CkksTranscriptVerifier {
       if (m.rho !== (submitted.rho ?? 0)) fail(`StartSession tells the parties rho = ${m.rho}, the query was accepted with rho = ${submitted.rho ?? 0}`);
       if (m.rho > 0 && !s.charged) fail('the parties were contacted before the budget was charged');
       if (m.threshold !== this.#roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${this.#roster.threshold}`);
+      if (m.collusion !== this.#roster.collusion) fail(`collusion bound c = ${m.collusion} differs from the roster's c = ${this.#roster.collusion}`);
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;

@@ -272,6 +272,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (m.rho !== (submitted.rho ?? 0)) fail(`StartSession tells the parties rho = ${m.rho}, the query was accepted with rho = ${submitted.rho ?? 0}`);
       if (m.rho > 0 && !s.charged) fail('the parties were contacted before the budget was charged');
       if (m.threshold !== roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${roster.threshold}`);
+      if (m.collusion !== roster.collusion) fail(`collusion bound c = ${m.collusion} differs from the roster's c = ${roster.collusion}`);
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (m.backend !== 'secagg') fail(`backend "${m.backend}" cannot be replayed by this verifier`);
       s.start = m;
