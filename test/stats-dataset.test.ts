@@ -24,7 +24,10 @@ const cat = (d: Dataset, c: string): number[] => [...(d.columns.get(c) as Catego
 describe('buildDataset', () => {
   it('loads values, missing values, clipping and the (missing) level', () => {
     const { dataset, report } = buildDataset(schema, `${HEADER},extra\n1,2.5,3,a,u,q\n2,,-9,b,,q\n3,1e1,7,,v,q\n`);
-    expect(report).toEqual({ rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2 });
+    expect(report).toEqual({
+      rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2,
+      patientColumn: 'id', rowsPerPatient: 1, patients: 3, rowsOverPatientBound: 0, patientsOverBound: 0,
+    });
     expect(dataset.rowCount).toBe(3);
     expect(num(dataset, 'x')).toEqual([2.5, NaN, 10]);
     expect(num(dataset, 'k')).toEqual([3, -5, 5]);
