@@ -242,7 +242,7 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
 export function formatLoadReport(report: LoadReport, source: string, prefix = '', maxListed = 20): string {
   const r = report;
   const lines = [`${prefix}loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${source}` + (r.rejected.length ? `; ${r.rejected.length} rejected:` : '')];
-  for (const x of r.rejected.slice(0, maxListed)) lines.push(`  line ${x.line}${x.column ? `, ${x.column}` : ''}: ${x.reason}`);
+  for (const x of r.rejected.slice(0, maxListed)) lines.push(`  line ${x.line}, ${x.column}: ${x.reason}`); // format kept: operators' scripts and tests match it
   if (r.rejected.length > maxListed) lines.push(`  … and ${r.rejected.length - maxListed} more`);
   if (r.patientColumn === null) {
     lines.push(`${prefix}patients: no identifier column, each of the ${r.rowsLoaded} rows counts as one patient (rowsPerPatient ${r.rowsPerPatient})`);

@@ -127,6 +127,7 @@ describe('a party whose data gives one patient 50 rows under rowsPerPatient 2', 
     const text = formatLoadReport(report, 'visits.csv', 'hospital-a: ');
     expect(text).toContain('hospital-a: loaded 136 of 186 rows from visits.csv; 2 rejected:');
     expect(text).toContain('hospital-a: patients: 101 (identifier column "patient", at most 2 row(s) each, the first valid ones in file order); 48 row(s) of 1 patient(s) beyond the bound dropped');
+    expect(text).toContain('  line 187, patient: missing patient identifier');
     expect(text).not.toContain('PATIENT-SECRET');
     expect(JSON.stringify(report)).not.toContain('PATIENT-SECRET');
   });
