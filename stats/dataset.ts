@@ -2,17 +2,29 @@
  * Columnar datasets built from CSV text against a schema. An empty field (after trimming
  * spaces) is missing; anything else must parse for its column type. Numeric and integer columns become
  * Float64Array (NaN = missing), categorical columns Int32Array codes into the schema's levels
- * (-1 = missing; with missing: 'category' the level "(missing)" is used instead). Identifier
- * columns must be present in the header but are not loaded: they are never aggregated.
+ * (-1 = missing; with missing: 'category' the level "(missing)" is used instead).
  *
- * The LoadReport quotes offending raw values: it is for the party's own operator and must not
- * leave the party.
+ * Contribution bounding per patient. The schema's identifier column (at most one; required when
+ * rowsPerPatient k > 1) names the patient of each row. It must be present in the header but is
+ * never loaded into the dataset: it is only used, at load, to keep at most k rows per patient.
+ * The rule: a patient keeps its first k valid rows in file order (a row rejected for a bad value
+ * does not use up the patient's quota); later valid rows of that patient are dropped and counted
+ * in the LoadReport. Identifiers are compared as exact strings after trimming spaces (so "007" and
+ * "7" are two patients: the party must write each patient's identifier one way). A row with a
+ * missing identifier, or one longer than MAX_IDENTIFIER_LENGTH, is rejected as invalid: it could
+ * not be attributed to a patient, so the bound could not hold for it. Without an identifier column
+ * (only allowed with k = 1) every row is its own patient. The dropped rows are not errors under
+ * `strict` (bounding is the intended contribution limit, not bad data); invalid identifiers are.
+ *
+ * The LoadReport quotes (a short prefix of) offending raw values of data columns: it is for the
+ * party's own operator and must not leave the party. It never quotes an identifier (personal
+ * data): identifier problems are reported by line and length only, patients only as counts.
  */
 import { readFile } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { formatCsv, parseCsv } from './csv.ts';
-import { findColumn, levelsOf, MISSING_LEVEL } from './schema.ts';
+import { findColumn, levelsOf, MAX_IDENTIFIER_LENGTH, MISSING_LEVEL, patientColumn } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
 export interface NumericColumn {
@@ -46,6 +58,16 @@ export interface LoadReport {
   extraColumns: string[];
   /** Values clamped to their column's bounds (columns with outOfBounds: 'clip'). */
   clipped: number;
+  /** The identifier column rows are grouped by, or null (every row is its own patient). */
+  patientColumn: string | null;
+  /** The schema's rowsPerPatient k: the most rows kept per patient. */
+  rowsPerPatient: number;
+  /** Distinct patients among the loaded rows. */
+  patients: number;
+  /** Valid rows dropped because their patient already had k rows (rowsRead = rowsLoaded + rejected + this). */
+  rowsOverPatientBound: number;
+  /** Patients that had more than k valid rows (each kept k). */
+  patientsOverBound: number;
 }
 
 export interface BuildOptions {
@@ -66,23 +88,31 @@ export class DatasetError extends Error {
 
 const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+/** Longest raw value quoted in full in a message; longer ones are cut to a prefix. */
+const QUOTE_MAX = 40;
+
+/** A raw value for a message: itself when short, else a short prefix and its length. */
+function short(s: string): string {
+  return s.length <= QUOTE_MAX ? s : `${s.slice(0, 24)}… (${s.length} characters)`;
+}
+
 type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason: string };
 
 function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
   const s = raw.trim();
   if (s === '') return { ok: true, value: NaN, clipped: false };
-  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a number` };
+  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a number` };
   let v = Number(s);
-  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(raw)} is not a finite number` };
+  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a finite number` };
   if (spec.type === 'integer' && !Number.isInteger(v)) {
-    return { ok: false, reason: `value ${s} is not an integer (column type integer)` };
+    return { ok: false, reason: `value ${short(s)} is not an integer (column type integer)` };
   }
   const min = spec.min!;
   const max = spec.max!;
   let clipped = false;
   if (v < min || v > max) {
     if (spec.outOfBounds !== 'clip') {
-      return { ok: false, reason: `value ${s} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')` };
+      return { ok: false, reason: `value ${short(s)} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')` };
     }
     v = Math.min(max, Math.max(min, v));
     clipped = true;
@@ -90,7 +120,11 @@ function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
   return { ok: true, value: v, clipped };
 }
 
-/** Builds a dataset from CSV text. Throws CsvError for unparseable CSV, DatasetError for a bad header or row limit. */
+/**
+ * Builds a dataset from CSV text, keeping at most rowsPerPatient rows per patient (see the file
+ * comment for the rule). Throws CsvError for unparseable CSV, DatasetError for a bad header or row
+ * limit (or any invalid row when strict), SchemaError for a schema whose patients cannot be bounded.
+ */
 export function buildDataset(schema: Schema, csvText: string, options: BuildOptions = {}): { dataset: Dataset; report: LoadReport } {
   const table = parseCsv(csvText);
   const index = new Map(table.header.map((h, i) => [h, i]));
@@ -99,6 +133,12 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
     throw new DatasetError(table.headerLine, '', `header lacks schema column(s) ${missingCols.map((c) => `"${c}"`).join(', ')}; add them to the CSV or remove them from the schema`);
   }
   const extraColumns = table.header.filter((h) => !findColumn(schema, h));
+  const idSpec = patientColumn(schema); // throws SchemaError for a schema that cannot be bounded
+  const idIndex = idSpec ? index.get(idSpec.name)! : -1;
+  const perPatient = schema.rowsPerPatient;
+  // Valid rows seen per patient (kept or not). Held in memory only, never reported.
+  const seen = new Map<string, number>();
+  let overBound = 0;
   const used = schema.columns.filter((c) => c.type !== 'identifier');
   const levelIndex = new Map<string, Map<string, number>>();
   for (const c of used) if (c.type === 'categorical') levelIndex.set(c.name, new Map(levelsOf(c).map((l, i) => [l, i])));
@@ -125,6 +165,18 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
       reject(line, '', `malformed row: ${row.length} field(s), the header has ${width}`);
       continue;
     }
+    let patient: string | undefined;
+    if (idSpec) {
+      patient = row[idIndex]!.trim();
+      if (patient === '') {
+        reject(line, idSpec.name, 'missing patient identifier: the row cannot be attributed to a patient, so the per-patient bound could not hold for it');
+        continue;
+      }
+      if (patient.length > MAX_IDENTIFIER_LENGTH) {
+        reject(line, idSpec.name, `patient identifier of ${patient.length} characters, longer than the ${MAX_IDENTIFIER_LENGTH} allowed (not quoted: identifiers are personal data)`);
+        continue;
+      }
+    }
     let rowClipped = 0;
     for (const c of used) {
       const raw = row[index.get(c.name)!]!;
@@ -136,7 +188,7 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
         } else {
           const found = levelIndex.get(c.name)!.get(s);
           if (found === undefined || s === MISSING_LEVEL) {
-            reject(line, c.name, `unknown category ${JSON.stringify(s)}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`);
+            reject(line, c.name, `unknown category ${JSON.stringify(short(s))}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`);
             continue rows;
           }
           code = found;
@@ -152,9 +204,19 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
         num.get(c.name)![k] = cell.value;
       }
     }
+    if (patient !== undefined) {
+      const had = seen.get(patient) ?? 0;
+      seen.set(patient, had + 1);
+      if (had >= perPatient) {
+        overBound++;
+        continue;
+      }
+    }
     clipped += rowClipped;
     k++;
   }
+  let patientsOver = 0;
+  for (const count of seen.values()) if (count > perPatient) patientsOver++;
   if (k > schema.maxRowsPerParty) {
     throw new DatasetError(0, '', `dataset has ${k} rows but the schema allows at most maxRowsPerParty = ${schema.maxRowsPerParty}; raise maxRowsPerParty in the schema (all parties must agree) or split the data`);
   }
@@ -165,8 +227,30 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
   }
   return {
     dataset: { schema, rowCount: k, columns },
-    report: { rowsRead: nRead, rowsLoaded: k, rejected, extraColumns, clipped },
+    report: {
+      rowsRead: nRead, rowsLoaded: k, rejected, extraColumns, clipped, patientColumn: idSpec ? idSpec.name : null, rowsPerPatient: perPatient,
+      patients: idSpec ? seen.size : k, rowsOverPatientBound: overBound, patientsOverBound: patientsOver,
+    },
   };
+}
+
+/**
+ * The load report as text for the party's operator (stderr at start): rows loaded, the first
+ * `maxListed` rejected rows with line, column and reason, and the per-patient bound with its
+ * counts; `prefix` (e.g. "hospital-a: ") starts each top-level line. Never an identifier: patients appear only as counts.
+ */
+export function formatLoadReport(report: LoadReport, source: string, prefix = '', maxListed = 20): string {
+  const r = report;
+  const lines = [`${prefix}loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${source}` + (r.rejected.length ? `; ${r.rejected.length} rejected:` : '')];
+  for (const x of r.rejected.slice(0, maxListed)) lines.push(`  line ${x.line}, ${x.column}: ${x.reason}`); // format kept: operators' scripts and tests match it
+  if (r.rejected.length > maxListed) lines.push(`  … and ${r.rejected.length - maxListed} more`);
+  if (r.patientColumn === null) {
+    lines.push(`${prefix}patients: no identifier column, each of the ${r.rowsLoaded} rows counts as one patient (rowsPerPatient ${r.rowsPerPatient})`);
+  } else {
+    lines.push(`${prefix}patients: ${r.patients} (identifier column "${r.patientColumn}", at most ${r.rowsPerPatient} row(s) each, the first valid ones in file order)` +
+      (r.rowsOverPatientBound > 0 ? `; ${r.rowsOverPatientBound} row(s) of ${r.patientsOverBound} patient(s) beyond the bound dropped` : '; none over the bound'));
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** Reads a CSV file (UTF-8) and builds a dataset from it. */

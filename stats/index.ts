@@ -1,11 +1,11 @@
 /** Public API of the statistics library (pure: the only I/O is loadCsvFile). */
-export { parseSchema, schemaDigest, findColumn, levelsOf, absBound, SchemaError, MISSING_LEVEL, COLUMN_TYPES } from './schema.ts';
+export { parseSchema, schemaDigest, findColumn, levelsOf, absBound, patientColumn, SchemaError, MISSING_LEVEL, MAX_IDENTIFIER_LENGTH, COLUMN_TYPES } from './schema.ts';
 export type { Schema, ColumnSpec, ColumnType, MissingPolicy, OutOfBoundsPolicy } from './schema.ts';
 export { parseCsv, formatCsv, CsvError } from './csv.ts';
 export type { CsvTable } from './csv.ts';
 export {
   buildDataset, loadCsvFile, selectRows, splitAssignment, partitionDataset, splitDataset,
-  splitDatasetByColumn, splitCsvText, DatasetError,
+  splitDatasetByColumn, splitCsvText, formatLoadReport, DatasetError,
 } from './dataset.ts';
 export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions } from './dataset.ts';
 export { validateQuery, parseQueryJson, describeQuery, QueryError, QUERY_KINDS, PREDICATE_OPS } from './query.ts';

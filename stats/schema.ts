@@ -15,6 +15,9 @@ export type MissingPolicy = (typeof MISSING_POLICIES)[number];
 export const OUT_OF_BOUNDS_POLICIES = ['reject', 'clip'] as const;
 export type OutOfBoundsPolicy = (typeof OUT_OF_BOUNDS_POLICIES)[number];
 
+/** Longest patient identifier (after trimming spaces, in UTF-16 code units); longer ones reject the row. */
+export const MAX_IDENTIFIER_LENGTH = 256;
+
 /** Level used for a missing value of a categorical column declared with `missing: 'category'`. */
 export const MISSING_LEVEL = '(missing)';
 
@@ -45,7 +48,8 @@ export interface Schema {
   maxRowsPerParty: number;
   /**
    * Most rows one patient can have in a party's data (default 1). Differential privacy protects
-   * a patient, so every sensitivity is multiplied by it.
+   * a patient, so every sensitivity is multiplied by it. Enforced at load (stats/dataset.ts):
+   * rows are grouped by the schema's identifier column and each patient keeps at most this many.
    */
   rowsPerPatient: number;
   columns: ColumnSpec[];
@@ -179,7 +183,27 @@ export function parseSchema(json: unknown): Schema {
     if (seen.has(c.name)) throw new SchemaError(`column "${c.name}"`, 'declared twice; column names must be unique');
     seen.add(c.name);
   }
-  return { name: json.name, maxRowsPerParty: maxRows, rowsPerPatient, columns };
+  const schema: Schema = { name: json.name, maxRowsPerParty: maxRows, rowsPerPatient, columns };
+  patientColumn(schema);
+  return schema;
+}
+
+/**
+ * The column that identifies a patient (rows are grouped by it and bounded to rowsPerPatient
+ * each), or undefined when the schema has none (then every row is its own patient). Throws
+ * SchemaError unless the schema declares at most one identifier column, and exactly one when
+ * rowsPerPatient > 1: without it the bound the DP sensitivity relies on could not be enforced.
+ */
+export function patientColumn(schema: Schema): ColumnSpec | undefined {
+  const ids = schema.columns.filter((c) => c.type === 'identifier');
+  if (ids.length > 1) {
+    throw new SchemaError('columns', `declares ${ids.length} identifier columns (${ids.map((c) => `"${c.name}"`).join(', ')}); declare exactly one, the patient identifier that rows are grouped by (other identifying CSV columns can stay out of the schema: extra CSV columns are ignored)`);
+  }
+  const k = schema.rowsPerPatient;
+  if (k > 1 && ids.length === 0) {
+    throw new SchemaError('rowsPerPatient', `is ${k} but the schema declares no identifier column; declare the patient identifier column (type "identifier") so that each patient's rows can be bounded to ${k}, or use rowsPerPatient 1 (every row a distinct patient)`);
+  }
+  return ids[0];
 }
 
 /** Looks up a column by name (undefined when absent). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  buildDataset, DatasetError, loadCsvFile, parseSchema, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
+  buildDataset, DatasetError, formatLoadReport, loadCsvFile, parseSchema, SchemaError, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
 } from '../stats/index.ts';
 import type { CategoricalColumn, Dataset, NumericColumn } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -24,7 +24,10 @@ const cat = (d: Dataset, c: string): number[] => [...(d.columns.get(c) as Catego
 describe('buildDataset', () => {
   it('loads values, missing values, clipping and the (missing) level', () => {
     const { dataset, report } = buildDataset(schema, `${HEADER},extra\n1,2.5,3,a,u,q\n2,,-9,b,,q\n3,1e1,7,,v,q\n`);
-    expect(report).toEqual({ rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2 });
+    expect(report).toEqual({
+      rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2,
+      patientColumn: 'id', rowsPerPatient: 1, patients: 3, rowsOverPatientBound: 0, patientsOverBound: 0,
+    });
     expect(dataset.rowCount).toBe(3);
     expect(num(dataset, 'x')).toEqual([2.5, NaN, 10]);
     expect(num(dataset, 'k')).toEqual([3, -5, 5]);
@@ -80,6 +83,61 @@ describe('buildDataset', () => {
   });
 });
 
+describe('buildDataset: contribution bounding per patient', () => {
+  const visits = parseSchema({
+    name: 'v', maxRowsPerParty: 4, rowsPerPatient: 2,
+    columns: [{ name: 'pid', type: 'identifier' }, { name: 'x', type: 'numeric', min: 0, max: 10 }],
+  });
+
+  it('keeps each patient\'s first k valid rows in file order; a rejected row does not use up the quota', () => {
+    const { dataset, report } = buildDataset(visits, 'pid,x\nA,1\nB,2\nA,bad\nA,3\nA,4\nB,5\nB,6\nA,7\n');
+    expect(num(dataset, 'x')).toEqual([1, 2, 3, 5]);
+    expect(report.rejected.map((r) => [r.line, r.column])).toEqual([[4, 'x']]);
+    expect(report).toMatchObject({ rowsRead: 8, rowsLoaded: 4, patients: 2, rowsOverPatientBound: 3, patientsOverBound: 2, patientColumn: 'pid', rowsPerPatient: 2 });
+  });
+
+  it('compares identifiers after trimming spaces, as exact strings otherwise', () => {
+    const { dataset, report } = buildDataset(visits, 'pid,x\nA,1\n" A",2\n"A  ",3\na,4\n');
+    expect(num(dataset, 'x')).toEqual([1, 2, 4]);
+    expect(report).toMatchObject({ patients: 2, rowsOverPatientBound: 1, patientsOverBound: 1 });
+  });
+
+  it('applies maxRowsPerParty to the rows kept after the bound', () => {
+    expect(buildDataset(visits, 'pid,x\nA,1\nA,2\nA,3\nA,4\nB,5\nB,6\n').report.rowsLoaded).toBe(4);
+    expect(() => buildDataset(visits, 'pid,x\nA,1\nA,2\nB,3\nB,4\nC,5\n')).toThrow(/5 rows but the schema allows at most maxRowsPerParty = 4/);
+  });
+
+  it('k = 1 with an identifier column: one row per patient (duplicates dropped, counted)', () => {
+    const { dataset, report } = buildDataset(schema, `${HEADER}\n1,1,1,a,u\n1,2,1,a,u\n2,3,1,a,u\n`);
+    expect(num(dataset, 'x')).toEqual([1, 3]);
+    expect(report).toMatchObject({ patients: 2, rowsOverPatientBound: 1, patientsOverBound: 1, rowsPerPatient: 1 });
+  });
+
+  it('a missing identifier rejects the row (also under strict)', () => {
+    const { report } = buildDataset(visits, 'pid,x\n,1\n  ,2\nA,3\n');
+    expect(report.rowsLoaded).toBe(1);
+    expect(report.rejected.map((r) => [r.line, r.column])).toEqual([[2, 'pid'], [3, 'pid']]);
+    expect(() => buildDataset(visits, 'pid,x\n,1\n', { strict: true })).toThrow(/line 2, column "pid": missing patient identifier/);
+  });
+
+  it('no identifier column and k = 1: every row is a patient', () => {
+    const plain = parseSchema({ name: 'p', maxRowsPerParty: 10, columns: [{ name: 'x', type: 'numeric', min: 0, max: 10 }] });
+    const { report } = buildDataset(plain, 'x\n1\n1\n1\n');
+    expect(report).toMatchObject({ rowsLoaded: 3, patients: 3, rowsOverPatientBound: 0, patientsOverBound: 0, patientColumn: null });
+    expect(formatLoadReport(report, 'p.csv')).toContain('patients: no identifier column, each of the 3 rows counts as one patient (rowsPerPatient 1)');
+  });
+
+  it('refuses to load under a schema object whose patients cannot be bounded', () => {
+    const plain = parseSchema({ name: 'p', maxRowsPerParty: 10, columns: [{ name: 'x', type: 'numeric', min: 0, max: 10 }] });
+    expect(() => buildDataset({ ...plain, rowsPerPatient: 3 }, 'x\n1\n')).toThrow(SchemaError);
+  });
+
+  it('quotes at most a short prefix of an over-long raw value', () => {
+    const { report } = buildDataset(visits, `pid,x\nA,${'9'.repeat(10_000)}x\n`);
+    expect(report.rejected[0]!.reason).toMatch(/^value "9{24}… \(10001 characters\)" is not a number$/);
+  });
+});
+
 describe('splits', () => {
   const { dataset, csv, schema: pbcSchema } = loadExample('pbc');
 
@@ -125,6 +183,10 @@ describe('example data', () => {
     expect(report.extraColumns).toEqual([]);
     expect(report.clipped).toBe(0);
     expect(report.rowsLoaded).toBe(name === 'pbc' ? 418 : 7874);
+    // pbc: one row per case number (column "id"); flchain: no identifier, every row a patient.
+    expect(report.patients).toBe(report.rowsLoaded);
+    expect(report.rowsOverPatientBound).toBe(0);
+    expect(report.patientColumn).toBe(name === 'pbc' ? 'id' : null);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CsvError, formatCsv, parseCsv, parseSchema, schemaDigest, SchemaError } from '../stats/index.ts';
+import { readFileSync } from 'node:fs';
+import { CsvError, formatCsv, parseCsv, parseSchema, patientColumn, schemaDigest, SchemaError } from '../stats/index.ts';
+import type { Schema } from '../stats/index.ts';
 
 const good = {
   name: 't',
@@ -59,6 +61,49 @@ describe('parseSchema', () => {
     }
     expect(err).toBeInstanceOf(SchemaError);
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('patient identifier and rowsPerPatient', () => {
+  const data = good.columns.slice(1);
+  const rejects = (json: unknown, message: RegExp): void => {
+    let err: unknown;
+    try {
+      parseSchema(json);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SchemaError);
+    expect((err as Error).message).toMatch(message);
+  };
+
+  it('rowsPerPatient > 1 needs an identifier column', () => {
+    rejects({ ...good, rowsPerPatient: 3, columns: data },
+      /schema rowsPerPatient: is 3 but the schema declares no identifier column; declare the patient identifier column \(type "identifier"\)/);
+  });
+
+  it('at most one identifier column, whatever rowsPerPatient', () => {
+    const two = [{ name: 'mrn', type: 'identifier' }, ...good.columns];
+    rejects({ ...good, columns: two }, /schema columns: declares 2 identifier columns \("mrn", "id"\); declare exactly one, the patient identifier/);
+    rejects({ ...good, rowsPerPatient: 4, columns: two }, /declares 2 identifier columns/);
+  });
+
+  it('k = 1 without an identifier: every row is a patient; with one: that column groups the rows', () => {
+    expect(patientColumn(parseSchema({ ...good, columns: data }))).toBeUndefined();
+    expect(patientColumn(parseSchema(good))?.name).toBe('id');
+    expect(parseSchema(good).rowsPerPatient).toBe(1);
+    expect(patientColumn(parseSchema({ ...good, rowsPerPatient: 5 }))?.name).toBe('id');
+  });
+
+  it('patientColumn also checks a schema object built without parseSchema', () => {
+    const built: Schema = { ...parseSchema({ ...good, columns: data }), rowsPerPatient: 2 };
+    expect(() => patientColumn(built)).toThrow(SchemaError);
+  });
+
+  it.each([['pbc', 'id'], ['flchain', undefined]] as const)('the %s example still parses (patient column %s)', (name, column) => {
+    const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')));
+    expect(schema.rowsPerPatient).toBe(1);
+    expect(patientColumn(schema)?.name).toBe(column);
   });
 });
 

@@ -2,6 +2,7 @@ import { resolveAggregatorConfig } from '../../services/aggregator/config.ts';
 import { createAggregator } from '../../services/aggregator/server.ts';
 import { resolvePartyConfig } from '../../services/party/config.ts';
 import { createPartyNode } from '../../services/party/node.ts';
+import { formatLoadReport } from '../../stats/index.ts';
 import { int, str, type Command } from '../args.ts';
 
 function untilSignal(close: () => Promise<void>): Promise<number> {
@@ -63,7 +64,7 @@ export const party: Command = {
     aggregator: 'aggregator address host:port', key: 'identity key file (from blindsum keygen; must be mode 0600)',
     roster: 'federation roster (the same file as the aggregator\'s)', schema: 'data schema (must match the federation\'s)',
     data: 'local CSV file', policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
-    strict: 'refuse to start if any CSV row is invalid (default: skip and report invalid rows)', quiet: 'log warnings and errors only',
+    strict: 'refuse to start if any CSV row is invalid, incl. a missing or over-long patient identifier (default: skip and report invalid rows); rows beyond rowsPerPatient per patient are always dropped and counted, never an error', quiet: 'log warnings and errors only',
     'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
     'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
@@ -75,8 +76,7 @@ export const party: Command = {
       strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
       receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
     });
-    const r = config.loadReport;
-    process.stderr.write(`${config.identity.id}: loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${str(v['data'], 'data', true)}` + (r.rejected.length ? `; ${r.rejected.length} rejected:\n${r.rejected.slice(0, 20).map((x) => `  line ${x.line}, ${x.column}: ${x.reason}`).join('\n')}${r.rejected.length > 20 ? `\n  … and ${r.rejected.length - 20} more` : ''}\n` : '\n'));
+    process.stderr.write(formatLoadReport(config.loadReport, str(v['data'], 'data', true), `${config.identity.id}: `));
     const node = createPartyNode(config);
     node.start();
     return untilSignal(() => node.close());
