@@ -27,6 +27,8 @@ const CEREMONY_CASES: ReadonlySet<string> = new Set(['crsCommit', 'crsReveal', '
 export interface CeremonyOptions extends RoundContext {
   roster: Roster;
   store: CkksStore;
+  /** False while a new ceremony must wait (queries still running under a retired key). */
+  mayStart?: () => boolean;
 }
 
 export class CkksCeremony {
@@ -62,10 +64,16 @@ export class CkksCeremony {
   /** Why there is no key yet (for errors and GetCollectiveKey). */
   pendingReason(): string {
     if (!this.#ctx) return 'the CKKS library is still loading';
+    const retired = this.#o.store.retiredKey(this.rosterDigest, this.#ctx.params.name);
+    if (retired) return `re-keying: collective key ${retired.publicKeySha256.slice(0, 12)}… is retired (${retired.retiredReason}); ${this.#running ? 'the new key ceremony is running' : this.#waitingReason()}`;
     if (this.#running) return 'the key ceremony is running';
+    return `no collective CKKS key for this roster yet: ${this.#waitingReason()}`;
+  }
+
+  #waitingReason(): string {
     const missing = this.#o.roster.parties.map((p) => p.id).filter((id) => !this.#o.gateway.connection(id));
-    const waiting = missing.length ? `it starts once every roster party is connected (missing: ${missing.join(', ')})` : 'it will be retried shortly';
-    return `no collective CKKS key for this roster yet: ${waiting}${this.#lastError ? `; the last ceremony failed: ${this.#lastError}` : ''}`;
+    const waiting = missing.length ? `a new ceremony starts once every roster party is connected (missing: ${missing.join(', ')})` : 'a new ceremony will start shortly';
+    return `${waiting}${this.#lastError ? `; the last ceremony failed: ${this.#lastError}` : ''}`;
   }
 
   /** Routes a ceremony message; false when it is not one (or not for the running ceremony). */
@@ -87,7 +95,7 @@ export class CkksCeremony {
   }
 
   #tick(): void {
-    if (this.#closed || this.#running || !this.#ctx || Date.now() < this.#notBefore || this.key()) return;
+    if (this.#closed || this.#running || !this.#ctx || Date.now() < this.#notBefore || this.key() || this.#o.mayStart?.() === false) return;
     const connected = new Set(this.#o.gateway.connectedIds());
     if (!this.#o.roster.parties.every((p) => connected.has(p.id))) return;
     this.#running = this.#run(this.#ctx)

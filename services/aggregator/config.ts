@@ -24,6 +24,8 @@ export interface AggregatorConfig {
   allowExact: boolean;
   /** Run the multiparty CKKS backend: key ceremony and backend "ckks" (loads node-seal). */
   ckks: boolean;
+  /** Overrides the CKKS decryption bound τ(n) (tests only; not settable from the command line). */
+  ckksDecryptionBound?: number;
 }
 
 export interface AggregatorConfigInput {

@@ -20,6 +20,7 @@ import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, sha256Hex
 import { publicMessage, type Logger } from '../common/errors.ts';
 import type { PartyConfig } from './config.ts';
 import { loadCkksKey, saveCkksKey } from './ckks-keys.ts';
+import { DecryptionCount } from './decryption-count.ts';
 import { prepareContribution, Refuse } from './contribution.ts';
 import type { PartyLedger } from './ledger.ts';
 import type { Reply } from './sessions.ts';
@@ -31,6 +32,11 @@ export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGCommit' | 'CKGShare
 
 const CEREMONY_CASES: ReadonlySet<string> = new Set(['startCeremony', 'crsCommitments', 'crsNonces', 'ckgCommitments', 'collectivePublicKey']);
 const MAX_SESSIONS = 64;
+
+export interface CkksPartyOptions {
+  /** Overrides the decryption bound τ(n) of crypto/ckks/params.ts (tests only). */
+  decryptionBound?: number;
+}
 
 interface Session {
   layout: CkksLayout;
@@ -49,10 +55,12 @@ export class CkksParty {
   readonly #sessions = new Map<string, Session>();
   #key: CeremonyKeyShare | undefined;
   #ceremony: CeremonyParty | undefined;
+  readonly #decryptions: DecryptionCount;
 
-  /** Loads the stored key share (ConfigError if its file is unsafe or malformed). */
-  constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger) {
+  /** Loads the stored key share (ConfigError if its file is unsafe or malformed) and opens the decryption count. */
+  constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger, options: CkksPartyOptions = {}) {
     this.#cfg = cfg;
+    this.#decryptions = new DecryptionCount(cfg.stateDir, options.decryptionBound);
     this.#log = log;
     this.#ledger = ledger;
     this.#rosterDigest = rosterDigest(cfg.roster);
@@ -127,6 +135,11 @@ export class CkksParty {
       this.#end(sessionId);
       return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
     }
+  }
+
+  close(): void {
+    this.abortAll();
+    this.#decryptions.close();
   }
 
   abortAll(): void {
@@ -223,6 +236,7 @@ export class CkksParty {
     if (s.pcksAnswers > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
     s.sumDigests = digests;
     s.pcksAnswers++;
+    this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, sums.length); // durable, refuses past τ(n)
     const own = parseShamirShare(ctx, key.shamirShare);
     const additive = genAdditiveShare(ctx, m.decryptors.map((p) => key.parties.indexOf(p) + 1), key.point, own);
     own.fill(0n);
