@@ -10,9 +10,10 @@ import { AEAD_OVERHEAD } from '../aead.ts';
 import { equalBytes } from '../bytes.ts';
 import { ckgAggregateShares, ckgGenPublicKey, parseCkgShare, type CKGShare } from './ckg.ts';
 import {
-  byParty, CeremonyError, checkCkgCommit, checkCkgOpening, checkCommit, checkThresholdOpening, ckgSharesDigest, deriveCrp, publicKeyDigest, validateCeremonyParams,
-  type CeremonyParams, type PartyCkgShare, type RevealedNonce, type SignedCkgCommit, type SignedCommit, type ThresholdShareMsg,
+  byParty, CeremonyError, checkCkgCommit, checkCkgOpening, checkCommit, checkThresholdOpening, deriveCrp, publicKeyDigest, validateCeremonyParams,
+  type CeremonyParams, type PartyCkgShare, type RevealedNonce, type SignedCommit, type ThresholdShareMsg,
 } from './ceremony.ts';
+import { ckgSharesDigest, type SignedCkgCommit } from './ckg-commit.ts';
 import { crsCommitment, CRS_NONCE_BYTES } from './crs.ts';
 import type { CkksContext } from './params.ts';
 import type { RnsPoly } from './rns.ts';

@@ -19,7 +19,7 @@
  *   5. CKGConfirm: on the collective key and every p_j, party i checks that each p_j opens p_j's
  *      signed commitment (so the aggregator cannot substitute a share: the rogue-key attack
  *      K − Σ(rest) needs one), recomputes (Σ p_j, a), checks it equals the key it was sent, and
- *      keeps S_i = Σ_j f_j(x_i), its Shamir share of Σ s_j; s_i itself is erased. Its
+ *      keeps S_i = Σ_j f_j(x_i), its Shamir share of Σ s_j (s_i was erased in round 3). Its
  *      confirmation names the key's SHA-256 and the SHA-256 of the ordered share commitments.
  * Any t parties turn their S_i into additive shares of Σ s_j with Lagrange coefficients for the
  * set that actually decrypts (threshold.ts genAdditiveShare).
@@ -28,6 +28,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { aeadOpen, aeadSeal } from '../aead.ts';
 import { clean, equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
 import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckg.ts';
+import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesDigest, thresholdShareDigest, type SignedCkgCommit } from './ckg-commit.ts';
 import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
 import type { CkksContext } from './params.ts';
 import type { RnsPoly } from './rns.ts';
@@ -37,9 +38,7 @@ import { agree, generateX25519KeyPair, isValidX25519PublicKey, type X25519KeyPai
 import { randomBytes } from 'node:crypto';
 
 export const CRS_COMMIT_DOMAIN = 'ckks/crs-commit';
-export const CKG_COMMIT_DOMAIN = 'ckks/ckg-commit';
 const SHARE_INFO = 'blindsum/ckks/threshold-share/v1';
-const CKG_DOMAIN = 'blindsum/ckks/ckg-share/v1';
 const CEREMONY_ID = /^[A-Za-z0-9-]{8,64}$/;
 
 export interface CeremonyParams {
@@ -90,14 +89,6 @@ export interface PartyCkgShare {
   share: Uint8Array;
 }
 
-/** A party's signed commitment to its CKG share and to its encrypted threshold shares (roster order, itself skipped). */
-export interface SignedCkgCommit {
-  party: string;
-  commitment: Uint8Array;
-  thresholdShareDigests: Uint8Array[];
-  signature: Uint8Array;
-}
-
 /** What a party keeps (0600 at rest): its Shamir share of the collective secret, and the public key. */
 export interface CeremonyKeyShare {
   ceremonyId: string;
@@ -137,26 +128,6 @@ export function pointOf(p: CeremonyParams, party: string): number {
 /** The exact bytes a party signs for its CRS commitment (ceremony, roster and ephemeral key bound). */
 export function crsCommitSignedBytes(p: CeremonyParams, party: string, commitment: Uint8Array, ephemeralKey: Uint8Array): Uint8Array {
   return lengthPrefixed('blindsum/ckks/crs-commit/v1', p.ceremonyId, p.paramsName, p.rosterDigest, u32be(p.threshold), lengthPrefixed(...p.parties), party, commitment, ephemeralKey);
-}
-
-/** The exact bytes a party signs for its CKG commitment (domain "ckks/ckg-commit"). */
-export function ckgCommitSignedBytes(p: CeremonyParams, party: string, commitment: Uint8Array, thresholdShareDigests: readonly Uint8Array[]): Uint8Array {
-  return lengthPrefixed('blindsum/ckks/ckg-commit/v1', p.ceremonyId, p.paramsName, p.rosterDigest, u32be(p.threshold), lengthPrefixed(...p.parties), party, commitment, lengthPrefixed(...thresholdShareDigests));
-}
-
-/** SHA-256 commitment to a CKG share's exact bytes. */
-export function ckgShareCommitment(share: Uint8Array): Uint8Array {
-  return sha256(lengthPrefixed(CKG_DOMAIN, 'share', share));
-}
-
-/** SHA-256 of one encrypted threshold share, as committed to. */
-export function thresholdShareDigest(ciphertext: Uint8Array): Uint8Array {
-  return sha256(lengthPrefixed(CKG_DOMAIN, 'threshold-share', ciphertext));
-}
-
-/** Hex SHA-256 of the ordered list of every party's CKG share commitment: what CKGConfirm names. */
-export function ckgSharesDigest(commitments: readonly Uint8Array[]): string {
-  return toHex(sha256(lengthPrefixed(CKG_DOMAIN, 'share-list', ...commitments)));
 }
 
 /** The other parties, in roster order: the order of a party's threshold shares and their digests. */

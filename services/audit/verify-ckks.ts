@@ -20,7 +20,8 @@
  * can decrypt.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
-import { CeremonyError, checkCkgCommit, checkCkgOpening, checkThresholdOpening, ckgSharesDigest, CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams, type SignedCkgCommit } from '../../crypto/ckks/ceremony.ts';
+import { CeremonyError, checkCkgCommit, checkCkgOpening, checkThresholdOpening, CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks/ceremony.ts';
+import { ckgSharesDigest, type SignedCkgCommit } from '../../crypto/ckks/ckg-commit.ts';
 import { crsCommitment } from '../../crypto/ckks/crs.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
