@@ -78,14 +78,20 @@ export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCh
         const missing = cer.parties.find((p) => !cer.commitments.has(p) || !cer.nonces.has(p) || !cer.shares.has(p));
         if (missing) return at(`cannot recompute the collective key: the CRS commitment, nonce or CKG share of ${missing} is not in the exported transcript`);
         const ctx = await context(paramsName);
-        const seed = crsSeed(cer.parties.map((p) => cer.nonces.get(p)!), cer.parties.map((p) => cer.commitments.get(p)!));
-        const crp = sampleCrp(ctx, seed, `ckg/${e.session}`);
-        let sum: CKGShare | undefined;
-        for (const p of cer.parties) {
-          const share = parseCkgShare(ctx, cer.shares.get(p)!);
-          sum = sum ? ckgAggregateShares(ctx, sum, share) : share;
+        let key: Uint8Array;
+        try {
+          const seed = crsSeed(cer.parties.map((p) => cer.nonces.get(p)!), cer.parties.map((p) => cer.commitments.get(p)!));
+          const crp = sampleCrp(ctx, seed, `ckg/${e.session}`);
+          let sum: CKGShare | undefined;
+          for (const p of cer.parties) {
+            const share = parseCkgShare(ctx, cer.shares.get(p)!);
+            sum = sum ? ckgAggregateShares(ctx, sum, share) : share;
+          }
+          key = ckgGenPublicKey(ctx, sum!, crp);
+        } catch (err) {
+          return at(`cannot recompute the collective key from the logged CRS nonces and CKG shares: ${(err as Error).message}`);
         }
-        if (sha256Hex(ckgGenPublicKey(ctx, sum!, crp)) !== rec.publicKeySha256) {
+        if (sha256Hex(key) !== rec.publicKeySha256) {
           return at(`the collective key the aggregator recorded (and the parties confirmed) is not (Σ p_j, a) for the logged, committed CKG shares of ${cer.parties.join(', ')} and the CRS from the logged nonces`);
         }
         out.keys.push(e.session);

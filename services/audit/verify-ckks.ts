@@ -44,6 +44,7 @@ interface Ceremony {
   commits: Map<string, { commitment: Uint8Array; ephemeralKey: Uint8Array; signature: Uint8Array }>;
   forwarded: boolean;
   nonces: Map<string, Uint8Array>;
+  noncesForwarded: boolean;
   ckgCommits: Map<string, SignedCkgCommit>;
   ckgForwarded: boolean;
   shares: Set<string>;
@@ -119,7 +120,7 @@ export class CkksTranscriptVerifier {
       if (m.rosterDigest !== rosterDigest(this.#roster)) fail('the ceremony names another roster digest than the roster given to the verifier');
       const params: CeremonyParams = { ceremonyId: m.sessionId, paramsName: m.params, rosterDigest: m.rosterDigest, threshold: m.threshold, parties: [...m.parties] };
       this.#ceremonies.set(e.session, {
-        params, commits: new Map(), forwarded: false, nonces: new Map(), ckgCommits: new Map(), ckgForwarded: false, shares: new Set(), publicKeySha256: '', ckgSharesSha256: '', confirmed: new Set(),
+        params, commits: new Map(), forwarded: false, nonces: new Map(), noncesForwarded: false, ckgCommits: new Map(), ckgForwarded: false, shares: new Set(), publicKeySha256: '', ckgSharesSha256: '', confirmed: new Set(),
         summary: { queryId: e.session, kind: 'ckks-key-ceremony', status: 'incomplete', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false, note: 'key ceremony did not complete' },
       });
       return;
@@ -175,11 +176,12 @@ export class CkksTranscriptVerifier {
         if (!all(c.nonces) || m.nonces.length !== c.nonces.size || m.nonces.some((x) => !equalBytes(c.nonces.get(x.partyId) ?? new Uint8Array(0), x.nonce))) {
           fail('CRSNonces before every nonce was revealed, or forwarding other nonces than logged');
         }
+        c.noncesForwarded = true;
         return;
       }
       case CkksEntryKind.CKGCommit: {
         const m = partyMsg();
-        if (m.$case !== 'ckgCommit' || !all(c.nonces) || c.ckgCommits.has(e.sender) || c.ckgForwarded) return fail('CKG commitment before every nonce was revealed, after the commitments were forwarded, or twice');
+        if (m.$case !== 'ckgCommit' || !c.noncesForwarded || c.ckgCommits.has(e.sender) || c.ckgForwarded) return fail('CKG commitment before every nonce was forwarded, after the commitments were forwarded, or twice');
         const x: SignedCkgCommit = { party: e.sender, commitment: m.value.commitment, thresholdShareDigests: m.value.thresholdShareDigests, signature: m.value.signature };
         ceremonyCheck(() => checkCkgCommit(c.params, this.#roster.publicKeys, x), fail);
         c.ckgCommits.set(e.sender, x);
