@@ -1,11 +1,12 @@
 /**
- * The CKKS key ceremony (crypto/ckks-ceremony.ts) run in process with N4096: every party ends
+ * The CKKS key ceremony (crypto/ckks/ceremony.ts, ceremony-server.ts) run in process with N4096: every party ends
  * with the same collective key; any t of n decrypt a sum exactly through PCKS to an analyst key;
  * and a substituted key, a tampered threshold share, a forged commitment or a nonce that does
  * not open its commitment are each refused, naming the culprit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CeremonyError, CeremonyParty, CeremonyServer, type CeremonyKeyShare, type CeremonyParams } from '../crypto/ckks-ceremony.ts';
+import { CeremonyError, CeremonyParty, type CeremonyKeyShare, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
+import { CeremonyServer } from '../crypto/ckks/ceremony-server.ts';
 import { addCiphertexts, PackedDecryptor, PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { saveBytes } from '../crypto/ckks/objects.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
@@ -40,8 +41,10 @@ function runToShares(): Run {
   const commits = server.closeCommits();
   parties.forEach((p) => server.receiveReveal({ party: p.self, nonce: p.reveal(commits) }));
   const nonces = server.closeReveals();
+  parties.forEach((p) => server.receiveCkgCommit({ party: p.self, ...p.commitShare(nonces) }));
+  const ckgCommits = server.closeCkgCommits();
   parties.forEach((p) => {
-    const s = p.share(nonces);
+    const s = p.share(ckgCommits);
     server.receiveShare(p.self, s.ckgShare, s.thresholdShares);
   });
   return { server, parties, shares: server.closeShares() };
@@ -49,7 +52,7 @@ function runToShares(): Run {
 
 function finishAll(r: Run): CeremonyKeyShare[] {
   const keys = r.parties.map((p) => p.finish(r.shares.publicKey, r.shares.ckgShares, r.shares.routed.get(p.self)!));
-  keys.forEach((k) => r.server.receiveConfirm(ids[k.point - 1]!, k.publicKeySha256));
+  keys.forEach((k) => r.server.receiveConfirm(ids[k.point - 1]!, k.publicKeySha256, k.ckgSharesSha256));
   r.server.closeConfirms();
   return keys;
 }

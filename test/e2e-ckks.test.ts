@@ -238,6 +238,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const good = await recomputeCkksSums(file);
     expect(good.failure, JSON.stringify(good.failure)).toBeUndefined();
     expect(good.checked.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(good.keys.length).toBeGreaterThanOrEqual(1); // the collective key, recomputed from the logged CKG shares and CRS nonces
     // A malicious aggregator asks the decryptors to key-switch some other ciphertext (its hash is
     // what the request records), re-signs the request and re-chains the log: the signatures, the
     // order and the contributor lists all still verify, the recomputed sum does not.

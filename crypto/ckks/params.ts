@@ -30,7 +30,7 @@ export const PARAMETER_SETS = {
   /**
    * N = 4096, 60 + 49 = 109 bits (the HE standard's 128-bit maximum for N = 4096, ternary secret).
    * One data level of 60 bits, Lattigo's σ_flood = 2^30. For tests and short vectors; its
-   * decryption budget per key is small (docs/ckks-parameters.md).
+   * decryption budget per key is small (`decryptionBound`: 410 ciphertexts at 3 parties).
    */
   N4096: {
     name: 'N4096',
@@ -43,9 +43,9 @@ export const PARAMETER_SETS = {
   },
   /**
    * N = 8192, 60 + 60 + 60 = 180 bits (≤ 218, the HE standard's 128-bit maximum for N = 8192).
-   * The production set: flooding σ = 2^36 (OpenFHE's rule with s = 30 covers ~10^5 decrypted
-   * ciphertexts per key at 30 parties), Δ = 2^44. Level 1 (60 bits) holds |sum| < 2^13 exactly,
-   * level 2 (120 bits) any |sum| ≤ 2^53.
+   * The production set: flooding σ = 2^36 (`decryptionBound`: ≈ 1.7·10^6 decrypted ciphertexts
+   * per key at 3 parties, ≈ 1.7·10^4 at 30), Δ = 2^44. Level 1 (60 bits) holds |sum| < 2^13
+   * exactly, level 2 (120 bits) any |sum| ≤ 2^53.
    */
   N8192: {
     name: 'N8192',
@@ -58,8 +58,8 @@ export const PARAMETER_SETS = {
   },
   /**
    * The same ring with Lattigo's flooding σ = 2^30 and Δ = 2^38: level 1 holds |sum| < 2^19, but
-   * OpenFHE's rule allows far fewer decryptions per key (docs/ckks-parameters.md); for small
-   * federations with key refresh.
+   * OpenFHE's rule allows far fewer decryptions per key (`decryptionBound`: 410 at 3 parties, 4
+   * at 30); for small federations that re-key often.
    */
   N8192_LOWFLOOD: {
     name: 'N8192_LOWFLOOD',
@@ -73,6 +73,37 @@ export const PARAMETER_SETS = {
 } as const satisfies Record<string, CkksParams>;
 
 export type ParameterSetName = keyof typeof PARAMETER_SETS;
+
+/** OpenFHE's statistical security parameter s for noise flooding (its default). */
+export const FLOODING_STATISTICAL_SECURITY = 30;
+
+/**
+ * B(n): the ciphertext error before flooding, in coefficient units, for n parties — a linear fit
+ * above every measurement in docs/ckks-parameters.md §2 (n = 3: 310, 10: 910, 30: 3250).
+ */
+export function ciphertextErrorBound(parties: number): number {
+  if (!Number.isInteger(parties) || parties < 1) throw new RangeError(`parties: expected a positive integer, got ${parties}`);
+  return 110 * parties;
+}
+
+/**
+ * Safety factor on τ: B was measured as the largest error over ≤ 10^6 coefficients, while the
+ * decryptions of one key expose up to ~10^9–10^10; the Gaussian maximum grows by
+ * √(ln 10^10 / ln 10^6) ≈ 1.3 over that range, so B² by ≈ 1.7 — rounded up to 2.
+ */
+export const DECRYPTION_BOUND_SAFETY = 2;
+
+/**
+ * τ(n): how many ciphertexts one party may produce decryption shares (PCKS/CKS) for under one
+ * collective key, from OpenFHE's flooding rule σ_flood ≥ √(12τ)·2^{s/2}·B(n) with s = 30:
+ * τ = (σ_flood / (2^15·B(n)))² / 12, divided by DECRYPTION_BOUND_SAFETY. Every share counts
+ * (a retried share for the same sum carries fresh flooding noise). Parties refuse past it and
+ * the aggregator re-keys before it (docs/ckks-parameters.md §2, docs/ckks-backend.md §5).
+ */
+export function decryptionBound(p: CkksParams, parties: number): number {
+  const ratio = 2 ** p.floodingSigmaBits / (2 ** (FLOODING_STATISTICAL_SECURITY / 2) * ciphertextErrorBound(parties));
+  return Math.floor((ratio * ratio) / 12 / DECRYPTION_BOUND_SAFETY);
+}
 
 /** Validates a parameter set's shape before SEAL sees it (SEAL's own checks follow). */
 export function checkParams(p: CkksParams): void {

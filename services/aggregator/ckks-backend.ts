@@ -1,11 +1,17 @@
 /**
  * The CKKS backend as the query service and the gRPC handlers see it: the key ceremony, the
  * checks made at submission (a collective key exists; the analyst's key is a valid public key of
- * the federation's parameter set; the plan's sums fit the ciphertexts), one CkksSession per query,
- * and the durable encrypted releases. node-seal is loaded when this object is created (only
+ * the federation's parameter set; the plan's sums fit the ciphertexts; the key's decryption budget
+ * covers the query), one CkksSession per query, and the durable encrypted releases.
+ *
+ * Decryption budget (docs/ckks-backend.md §5): every PCKS request counts its ciphertexts against
+ * the key (durably, before it is sent) — at least what any one decryptor answers. When the
+ * remaining budget τ(n) − used cannot cover the next query's worst case (its ciphertexts times the
+ * n − t + 1 decryptor sets a session may try), the key is retired: queries get FAILED_PRECONDITION
+ * "re-keying" and, once the sessions still using the old key have ended, a new ceremony runs. node-seal is loaded when this object is created (only
  * aggregators started with --ckks create it).
  */
-import type { CkksContext } from '../../crypto/ckks/params.ts';
+import { decryptionBound, type CkksContext } from '../../crypto/ckks/params.ts';
 import { parsePublicKey } from '../../crypto/ckks/codec.ts';
 import type { Envelope } from '../../crypto/transcript.ts';
 import type { CkksRelease, GetCollectiveKeyResponse } from '../../gen/blindsum/v1/blindsum.ts';
@@ -15,8 +21,8 @@ import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../commo
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
 import { CkksCeremony } from './ckks-ceremony.ts';
-import { CkksSession, type CkksOutcome, type CkksSessionRequest } from './ckks-session.ts';
-import { CkksStore } from './ckks-store.ts';
+import { CkksSession, type CkksOutcome, type CkksSessionContext, type CkksSessionRequest } from './ckks-session.ts';
+import { CkksStore, type StoredCeremony } from './ckks-store.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { DatabaseSync } from 'node:sqlite';
 
@@ -30,12 +36,35 @@ export interface CkksBackendOptions {
   log: Logger;
   /** Results whose noisy row count is below this get a note (sent with each release to the analyst's client). */
   minCohort: number;
+  /** Overrides the decryption bound τ(n) of crypto/ckks/params.ts (tests only). */
+  decryptionBound?: number;
+}
+
+/** A CkksSession that tells the backend when it ends (a new ceremony waits for the sessions of a retired key). */
+class TrackedSession extends CkksSession {
+  readonly #onEnd: () => void;
+
+  constructor(c: CkksSessionContext, req: CkksSessionRequest, onEnd: () => void) {
+    super(c, req);
+    this.#onEnd = onEnd;
+  }
+
+  override async run(): Promise<CkksOutcome> {
+    try {
+      return await super.run();
+    } finally {
+      this.#onEnd();
+    }
+  }
 }
 
 /** What a CKKS query needs beyond the plan, fixed at submission. */
 export interface CkksPrepared {
   layout: CkksLayout;
   collectiveKeySha256: string;
+  /** The ceremony that produced the collective key, and the key's decryption bound τ(n). */
+  ceremonyId: string;
+  decryptionBound: number;
   analystPublicKey: Uint8Array;
   analystKeySha256: string;
 }
@@ -45,12 +74,16 @@ export class CkksBackend {
   readonly #store: CkksStore;
   readonly #ceremony: CkksCeremony;
   #ctx: CkksContext | undefined;
+  /** Sessions running, per ceremony id of their key. */
+  readonly #running = new Map<string, number>();
   readonly ready: Promise<void>;
 
   constructor(o: CkksBackendOptions) {
     this.#o = o;
     this.#store = new CkksStore(o.db);
-    this.#ceremony = new CkksCeremony({ gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log });
+    this.#ceremony = new CkksCeremony({
+      gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log, mayStart: () => this.#running.size === 0,
+    });
     this.ready = ckksContext().then(
       (ctx) => {
         this.#ctx = ctx;
@@ -78,12 +111,39 @@ export class CkksBackend {
     } catch (e) {
       throw invalidArgument(`this query's sums do not fit CKKS ciphertexts: ${(e as Error).message}`);
     }
-    return { layout, collectiveKeySha256: key.publicKeySha256, analystPublicKey, analystKeySha256: sha256Hex(analystPublicKey) };
+    const bound = this.#o.decryptionBound ?? decryptionBound(ctx.params, key.parties.length);
+    this.#checkBudget(key, layout, bound);
+    return { layout, collectiveKeySha256: key.publicKeySha256, ceremonyId: key.id, decryptionBound: bound, analystPublicKey, analystKeySha256: sha256Hex(analystPublicKey) };
+  }
+
+  /** Retires the key when its remaining decryption budget cannot cover this query's worst case. */
+  #checkBudget(key: StoredCeremony, layout: CkksLayout, bound: number): void {
+    const used = this.#store.decryptions(key.id);
+    const worst = layout.ciphertexts * (key.parties.length - key.threshold + 1);
+    if (used + worst <= bound) return;
+    const why = `decryption budget spent: ${used} of τ = ${bound} ciphertexts used, the next query may need ${worst}`;
+    this.#store.retire(key.id, why, Date.now());
+    this.#o.log('info', 'collective CKKS key retired; a new key ceremony follows', { ceremony: key.id, publicKeySha256: key.publicKeySha256, decryptions: used, bound });
+    throw new BlindsumError(ErrorCode.FailedPrecondition, `backend "ckks" is not ready: ${this.#ceremony.pendingReason()}`);
   }
 
   session(c: { progress: (stage: string, message: string) => void }, req: Omit<CkksSessionRequest, keyof CkksPrepared>, prepared: CkksPrepared): CkksSession {
     const { gateway, roster, transcript, roundTimeoutMs, log } = this.#o;
-    return new CkksSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, progress: c.progress }, { ...req, ...prepared });
+    const id = prepared.ceremonyId;
+    const countDecryptions = (ciphertexts: number): void => {
+      try {
+        this.#store.countDecryptions(id, ciphertexts, prepared.decryptionBound);
+      } catch (e) {
+        throw new BlindsumError(ErrorCode.FailedPrecondition, `re-keying: ${(e as Error).message}; a new key ceremony follows`);
+      }
+    };
+    this.#running.set(id, (this.#running.get(id) ?? 0) + 1);
+    const onEnd = (): void => {
+      const n = (this.#running.get(id) ?? 1) - 1;
+      if (n > 0) this.#running.set(id, n);
+      else this.#running.delete(id);
+    };
+    return new TrackedSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, progress: c.progress, countDecryptions }, { ...req, ...prepared }, onEnd);
   }
 
   /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */

@@ -1,15 +1,16 @@
 /**
- * The aggregator's side of the CKKS key ceremony (crypto/ckks-ceremony.ts; docs/ckks-backend.md):
+ * The aggregator's side of the CKKS key ceremony (crypto/ckks/ceremony-server.ts; docs/ckks-backend.md):
  * started once every roster party is connected and no collective key exists for the current
  * roster (its digest) and parameter set; every party must take part in every round. The
  * collective public key and its SHA-256 are written to the store before the key is used; a failed
  * ceremony (a party refused, sent an invalid message, timed out or left) is retried with backoff.
  */
 import { randomUUID } from 'node:crypto';
-import { CeremonyError, CeremonyServer, type CeremonyParams } from '../../crypto/ckks-ceremony.ts';
+import { CeremonyError, type CeremonyParams } from '../../crypto/ckks/ceremony.ts';
+import { CeremonyServer } from '../../crypto/ckks/ceremony-server.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import type { Envelope } from '../../crypto/transcript.ts';
-import { CRSCommitments, CRSNonces, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
+import { CKGCommitments, CRSCommitments, CRSNonces, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
 import { ownBytes, rosterDigest } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
@@ -21,11 +22,13 @@ const CHECK_EVERY_MS = 500;
 const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 
-const CEREMONY_CASES: ReadonlySet<string> = new Set(['crsCommit', 'crsReveal', 'ckgShare', 'ckgConfirm']);
+const CEREMONY_CASES: ReadonlySet<string> = new Set(['crsCommit', 'crsReveal', 'ckgCommit', 'ckgShare', 'ckgConfirm']);
 
 export interface CeremonyOptions extends RoundContext {
   roster: Roster;
   store: CkksStore;
+  /** False while a new ceremony must wait (queries still running under a retired key). */
+  mayStart?: () => boolean;
 }
 
 export class CkksCeremony {
@@ -61,10 +64,16 @@ export class CkksCeremony {
   /** Why there is no key yet (for errors and GetCollectiveKey). */
   pendingReason(): string {
     if (!this.#ctx) return 'the CKKS library is still loading';
+    const retired = this.#o.store.retiredKey(this.rosterDigest, this.#ctx.params.name);
+    if (retired) return `re-keying: collective key ${retired.publicKeySha256.slice(0, 12)}… is retired (${retired.retiredReason}); ${this.#running ? 'the new key ceremony is running' : this.#waitingReason()}`;
     if (this.#running) return 'the key ceremony is running';
+    return `no collective CKKS key for this roster yet: ${this.#waitingReason()}`;
+  }
+
+  #waitingReason(): string {
     const missing = this.#o.roster.parties.map((p) => p.id).filter((id) => !this.#o.gateway.connection(id));
-    const waiting = missing.length ? `it starts once every roster party is connected (missing: ${missing.join(', ')})` : 'it will be retried shortly';
-    return `no collective CKKS key for this roster yet: ${waiting}${this.#lastError ? `; the last ceremony failed: ${this.#lastError}` : ''}`;
+    const waiting = missing.length ? `a new ceremony starts once every roster party is connected (missing: ${missing.join(', ')})` : 'a new ceremony will start shortly';
+    return `${waiting}${this.#lastError ? `; the last ceremony failed: ${this.#lastError}` : ''}`;
   }
 
   /** Routes a ceremony message; false when it is not one (or not for the running ceremony). */
@@ -86,7 +95,7 @@ export class CkksCeremony {
   }
 
   #tick(): void {
-    if (this.#closed || this.#running || !this.#ctx || Date.now() < this.#notBefore || this.key()) return;
+    if (this.#closed || this.#running || !this.#ctx || Date.now() < this.#notBefore || this.key() || this.#o.mayStart?.() === false) return;
     const connected = new Set(this.#o.gateway.connectedIds());
     if (!this.#o.roster.parties.every((p) => connected.has(p.id))) return;
     this.#running = this.#run(this.#ctx)
@@ -139,6 +148,21 @@ export class CkksCeremony {
       rounds.logAggregator(CkksEntryKind.CRSNonces, CRSNonces.encode(nonces).finish());
       rounds.send(parties, { $case: 'crsNonces', value: nonces });
       all(
+        await rounds.collect('CKGCommit', parties, (party, body) => {
+          if (body.$case !== 'ckgCommit') return false;
+          const v = body.value;
+          server.receiveCkgCommit({ party, commitment: ownBytes(v.commitment), thresholdShareDigests: v.thresholdShareDigests.map(ownBytes), signature: ownBytes(v.signature) });
+          return true;
+        }),
+        'CKGCommit',
+      );
+      const ckgCommits: CKGCommitments = {
+        sessionId: id,
+        commits: server.closeCkgCommits().map((c) => ({ partyId: c.party, commitment: c.commitment, thresholdShareDigests: c.thresholdShareDigests, signature: c.signature })),
+      };
+      rounds.logAggregator(CkksEntryKind.CKGCommitments, CKGCommitments.encode(ckgCommits).finish());
+      rounds.send(parties, { $case: 'ckgCommitments', value: ckgCommits });
+      all(
         await rounds.collect('CKGShare', parties, (party, body) => {
           if (body.$case !== 'ckgShare') return false;
           server.receiveShare(party, ownBytes(body.value.share), body.value.thresholdShares.map((s) => ({ from: s.from, to: s.to, ciphertext: ownBytes(s.ciphertext) })));
@@ -147,7 +171,7 @@ export class CkksCeremony {
         'CKGShare',
       );
       const key = server.closeShares();
-      const record = { ceremonyId: id, params: params.paramsName, rosterDigest: params.rosterDigest, threshold: params.threshold, parties, publicKeySha256: key.publicKeySha256 };
+      const record = { ceremonyId: id, params: params.paramsName, rosterDigest: params.rosterDigest, threshold: params.threshold, parties, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 };
       rounds.logAggregator(CkksEntryKind.CollectivePublicKey, new TextEncoder().encode(JSON.stringify(record)));
       const ckgShares = key.ckgShares.map((s) => ({ partyId: s.party, share: s.share }));
       for (const p of parties) {
@@ -156,7 +180,7 @@ export class CkksCeremony {
       all(
         await rounds.collect('CKGConfirm', parties, (party, body) => {
           if (body.$case !== 'ckgConfirm') return false;
-          server.receiveConfirm(party, body.value.publicKeySha256);
+          server.receiveConfirm(party, body.value.publicKeySha256, body.value.ckgSharesSha256);
           return true;
         }),
         'CKGConfirm',

@@ -26,6 +26,8 @@ export interface CkksSessionContext extends RoundContext {
   ctx: CkksContext;
   roster: Roster;
   progress: (stage: string, message: string) => void;
+  /** Counts `ciphertexts` decryptions under the collective key, durably, before a PCKS request is sent; throws to stop it (ckks-backend.ts). */
+  countDecryptions?: (ciphertexts: number) => void;
 }
 
 export interface CkksSessionRequest {
@@ -147,6 +149,7 @@ export class CkksSession {
           throw new BlindsumError(ErrorCode.Aborted, `only ${candidates.length} contributors remain to decrypt; the threshold is ${t}; ${[...this.#refusals].map(([p, w]) => `${p}: ${w}`).join('; ')}`);
         }
         const decryptors = candidates.slice(0, t);
+        this.#c.countDecryptions?.(sums.length);
         const record = { sessionId: req.sessionId, contributors, decryptors, analystKeySha256: req.analystKeySha256, sumSha256: sums.map(sha256Hex) };
         this.#rounds.logAggregator(CkksEntryKind.PCKSRequest, new TextEncoder().encode(JSON.stringify(record)));
         this.#pcksStarted = true; // from here on the analyst may decrypt: no budget refund

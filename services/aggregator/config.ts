@@ -26,6 +26,8 @@ export interface AggregatorConfig {
   ckks: boolean;
   /** DP results whose noisy row count is below this carry a note (post-processing; default 10). */
   minCohort: number;
+  /** Overrides the CKKS decryption bound τ(n) (tests only; not settable from the command line). */
+  ckksDecryptionBound?: number;
 }
 
 export interface AggregatorConfigInput {

@@ -47,7 +47,10 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, config.budgetRho);
   const ckks = config.ckks
-    ? new CkksBackend({ db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log, minCohort: config.minCohort })
+    ? new CkksBackend({
+      db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log, minCohort: config.minCohort,
+      ...(config.ckksDecryptionBound !== undefined ? { decryptionBound: config.ckksDecryptionBound } : {}),
+    })
     : undefined;
   const queries = new QueryService({
     store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,

@@ -56,7 +56,7 @@ export interface VerifyFilesInput {
   receiptPaths?: readonly string[];
 }
 
-/** Every check of verify.ts, then (if they pass) the CKKS homomorphic sums recomputed with node-seal. */
+/** Every check of verify.ts, then (if they pass) the CKKS collective keys and homomorphic sums recomputed with node-seal. */
 export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport> {
   const roster = loadRoster(input.rosterPath);
   const file = readTranscriptFile(input.transcriptPath);
@@ -68,7 +68,7 @@ export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport
   return report;
 }
 
-/** Adds the recomputation of every CKKS homomorphic sum to a report whose other checks passed. */
+/** Adds the recomputation of every CKKS collective key and homomorphic sum to a report whose other checks passed. */
 export async function checkCkksSums(file: TranscriptFile, report: VerifyReport): Promise<void> {
   const r = await recomputeCkksSums(file);
   if (r.failure) {
@@ -77,5 +77,6 @@ export async function checkCkksSums(file: TranscriptFile, report: VerifyReport):
   }
   for (const s of report.sessions) {
     if (r.checked.includes(s.queryId) && s.note) s.note = s.note.replace('(homomorphic sum not recomputed)', '(homomorphic sum recomputed from the logged inputs)');
+    if (r.keys.includes(s.queryId) && s.note) s.note = s.note.replace('(key not recomputed)', '(key recomputed from the logged shares and CRS nonces)');
   }
 }

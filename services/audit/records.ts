@@ -73,6 +73,7 @@ const KIND_OF: Partial<Record<PartyCase, string>> = {
   unmasking: EntryKind.Unmasking,
   crsCommit: CkksEntryKind.CRSCommit,
   crsReveal: CkksEntryKind.CRSReveal,
+  ckgCommit: CkksEntryKind.CKGCommit,
   ckgShare: CkksEntryKind.CKGShare,
   ckgConfirm: CkksEntryKind.CKGConfirm,
   encryptedInput: CkksEntryKind.EncryptedInput,

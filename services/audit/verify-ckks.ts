@@ -4,23 +4,28 @@
  *   Key ceremony (session = ceremony id): StartCeremony names every roster party, the roster's
  *   threshold and the roster's digest; each party's CRS commitment is signed by its roster key
  *   (domain "ckks/crs-commit"), forwarded unchanged, and opened by the nonce it reveals; every
- *   party sends one CKG share with one threshold share for each other party; every party
- *   confirms the same collective key SHA-256 as the aggregator's record.
+ *   party signs a commitment to its CKG share and encrypted threshold shares (domain
+ *   "ckks/ckg-commit") before any share is revealed, forwarded unchanged; every party reveals one
+ *   CKG share and one threshold share for each other party, each opening its commitment; every
+ *   party confirms the same collective key SHA-256 as the aggregator's record and the SHA-256 of
+ *   the ordered list of share commitments.
  *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
  *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
  *   charged first); the PCKS request names as contributors exactly the parties whose signed
  *   encrypted input is logged (at least t), and t of them as decryptors; the release names the
  *   same contributors after every decryptor's signed PCKS share.
- * Not checked here: the homomorphic sum (recomputed with node-seal by verify-ckks-sums.ts, which
- * `blindsum audit verify` runs after these checks pass), the key itself, and the result, which
- * only the analyst can decrypt.
+ * Not checked here: the collective key (recomputed from the logged CRS nonces and committed CKG
+ * shares) and the homomorphic sums, both with node-seal by verify-ckks-sums.ts, which
+ * `blindsum audit verify` runs after these checks pass; and the result, which only the analyst
+ * can decrypt.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
-import { CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks-ceremony.ts';
+import { CeremonyError, checkCkgCommit, checkCkgOpening, checkThresholdOpening, CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks/ceremony.ts';
+import { ckgSharesDigest, type SignedCkgCommit } from '../../crypto/ckks/ckg-commit.ts';
 import { crsCommitment } from '../../crypto/ckks/crs.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
-import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { rosterDigest } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
@@ -31,7 +36,7 @@ type Fail = (reason: string) => never;
 
 const CEREMONY_KINDS: ReadonlySet<string> = new Set([
   CkksEntryKind.StartCeremony, CkksEntryKind.CRSCommit, CkksEntryKind.CRSCommitments, CkksEntryKind.CRSReveal,
-  CkksEntryKind.CRSNonces, CkksEntryKind.CKGShare, CkksEntryKind.CollectivePublicKey, CkksEntryKind.CKGConfirm,
+  CkksEntryKind.CRSNonces, CkksEntryKind.CKGCommit, CkksEntryKind.CKGCommitments, CkksEntryKind.CKGShare, CkksEntryKind.CollectivePublicKey, CkksEntryKind.CKGConfirm,
 ]);
 
 interface Ceremony {
@@ -39,8 +44,12 @@ interface Ceremony {
   commits: Map<string, { commitment: Uint8Array; ephemeralKey: Uint8Array; signature: Uint8Array }>;
   forwarded: boolean;
   nonces: Map<string, Uint8Array>;
+  noncesForwarded: boolean;
+  ckgCommits: Map<string, SignedCkgCommit>;
+  ckgForwarded: boolean;
   shares: Set<string>;
   publicKeySha256: string;
+  ckgSharesSha256: string;
   confirmed: Set<string>;
   summary: SessionSummary;
 }
@@ -61,6 +70,16 @@ interface Session {
   sums: string[] | undefined;
   decryptors: string[];
   pcksFrom: Set<string>;
+}
+
+/** Runs a ceremony check; its CeremonyError becomes the verifier's failure. */
+function ceremonyCheck(check: () => void, fail: Fail): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof CeremonyError) fail(err.message);
+    throw err;
+  }
 }
 
 const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
@@ -101,7 +120,7 @@ export class CkksTranscriptVerifier {
       if (m.rosterDigest !== rosterDigest(this.#roster)) fail('the ceremony names another roster digest than the roster given to the verifier');
       const params: CeremonyParams = { ceremonyId: m.sessionId, paramsName: m.params, rosterDigest: m.rosterDigest, threshold: m.threshold, parties: [...m.parties] };
       this.#ceremonies.set(e.session, {
-        params, commits: new Map(), forwarded: false, nonces: new Map(), shares: new Set(), publicKeySha256: '', confirmed: new Set(),
+        params, commits: new Map(), forwarded: false, nonces: new Map(), noncesForwarded: false, ckgCommits: new Map(), ckgForwarded: false, shares: new Set(), publicKeySha256: '', ckgSharesSha256: '', confirmed: new Set(),
         summary: { queryId: e.session, kind: 'ckks-key-ceremony', status: 'incomplete', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false, note: 'key ceremony did not complete' },
       });
       return;
@@ -157,23 +176,51 @@ export class CkksTranscriptVerifier {
         if (!all(c.nonces) || m.nonces.length !== c.nonces.size || m.nonces.some((x) => !equalBytes(c.nonces.get(x.partyId) ?? new Uint8Array(0), x.nonce))) {
           fail('CRSNonces before every nonce was revealed, or forwarding other nonces than logged');
         }
+        c.noncesForwarded = true;
+        return;
+      }
+      case CkksEntryKind.CKGCommit: {
+        const m = partyMsg();
+        if (m.$case !== 'ckgCommit' || !c.noncesForwarded || c.ckgCommits.has(e.sender) || c.ckgForwarded) return fail('CKG commitment before every nonce was forwarded, after the commitments were forwarded, or twice');
+        const x: SignedCkgCommit = { party: e.sender, commitment: m.value.commitment, thresholdShareDigests: m.value.thresholdShareDigests, signature: m.value.signature };
+        ceremonyCheck(() => checkCkgCommit(c.params, this.#roster.publicKeys, x), fail);
+        c.ckgCommits.set(e.sender, x);
+        return;
+      }
+      case CkksEntryKind.CKGCommitments: {
+        const m = CKGCommitments.decode(e.body);
+        if (!all(c.ckgCommits) || m.commits.length !== c.ckgCommits.size || c.ckgForwarded) fail('CKGCommitments before every party committed to its CKG share, or with other parties');
+        for (const x of m.commits) {
+          const logged = c.ckgCommits.get(x.partyId);
+          const same = logged && equalBytes(logged.commitment, x.commitment) && equalBytes(logged.signature, x.signature)
+            && logged.thresholdShareDigests.length === x.thresholdShareDigests.length && logged.thresholdShareDigests.every((d, k) => equalBytes(d, x.thresholdShareDigests[k]!));
+          if (!same) fail(`CKGCommitments forwards a CKG commitment of ${x.partyId} that differs from the logged one`);
+        }
+        c.ckgForwarded = true;
         return;
       }
       case CkksEntryKind.CKGShare: {
         const m = partyMsg();
-        if (m.$case !== 'ckgShare' || !all(c.nonces) || c.shares.has(e.sender)) return fail('CKG share before every nonce was revealed, or twice');
+        if (m.$case !== 'ckgShare' || !c.ckgForwarded || c.shares.has(e.sender)) return fail('CKG share before every CKG commitment was forwarded, or twice');
         const to = m.value.thresholdShares.map((s) => s.to).sort();
         const others = c.params.parties.filter((p) => p !== e.sender);
         if (m.value.thresholdShares.some((s) => s.from !== e.sender) || to.length !== others.length || to.some((p, i) => p !== others[i])) {
           fail(`${e.sender} did not send exactly one threshold share to each other party`);
         }
+        const commit = c.ckgCommits.get(e.sender)!;
+        ceremonyCheck(() => {
+          checkCkgOpening(commit, m.value.share);
+          for (const s of m.value.thresholdShares) checkThresholdOpening(c.params, commit, s.to, s.ciphertext);
+        }, fail);
         c.shares.add(e.sender);
         return;
       }
       case CkksEntryKind.CollectivePublicKey: {
-        const rec = JSON.parse(fromUtf8(e.body)) as { ceremonyId?: string; publicKeySha256?: string };
+        const rec = JSON.parse(fromUtf8(e.body)) as { ceremonyId?: string; publicKeySha256?: string; ckgSharesSha256?: string };
         if (!all(c.shares) || c.publicKeySha256) fail('collective key announced before every CKG share, or twice');
         if (rec.ceremonyId !== e.session || !/^[0-9a-f]{64}$/.test(rec.publicKeySha256 ?? '')) fail('malformed collective key record');
+        c.ckgSharesSha256 = ckgSharesDigest(c.params.parties.map((p) => c.ckgCommits.get(p)!.commitment));
+        if (rec.ckgSharesSha256 !== c.ckgSharesSha256) fail('the collective key record names another list of CKG shares than the logged commitments');
         c.publicKeySha256 = rec.publicKeySha256!;
         return;
       }
@@ -181,12 +228,13 @@ export class CkksTranscriptVerifier {
         const m = partyMsg();
         if (m.$case !== 'ckgConfirm' || !c.publicKeySha256 || c.confirmed.has(e.sender)) return fail('confirmation before the collective key, or twice');
         if (m.value.publicKeySha256 !== c.publicKeySha256) fail(`${e.sender} confirms another collective key than the aggregator recorded`);
+        if (m.value.ckgSharesSha256 !== c.ckgSharesSha256) fail(`${e.sender} confirms another list of CKG shares than the logged commitments`);
         c.confirmed.add(e.sender);
         if (all(c.confirmed)) {
           this.#keys.add(c.publicKeySha256);
           c.summary.status = 'released';
           c.summary.contributors = [...c.params.parties];
-          c.summary.note = `collective key ${c.publicKeySha256.slice(0, 16)}… (${c.params.threshold}-of-${c.params.parties.length}): every signed CRS commitment opened, CKG and threshold shares from all, confirmed by all`;
+          c.summary.note = `collective key ${c.publicKeySha256.slice(0, 16)}… (${c.params.threshold}-of-${c.params.parties.length}): every signed CRS commitment opened, every signed CKG commitment opened by its share, confirmed by all (key not recomputed)`;
         }
         return;
       }

@@ -5,6 +5,8 @@ export const CkksEntryKind = {
   CRSCommitments: 'ckks/crs-commitments',
   CRSReveal: 'ckks/crs-reveal',
   CRSNonces: 'ckks/crs-nonces',
+  CKGCommit: 'ckks/ckg-commit',
+  CKGCommitments: 'ckks/ckg-commitments',
   CKGShare: 'ckks/ckg-share',
   CollectivePublicKey: 'ckks/collective-public-key',
   CKGConfirm: 'ckks/ckg-confirm',
@@ -16,5 +18,5 @@ export const CkksEntryKind = {
 
 /** The kinds parties sign (the others are the aggregator's). */
 export const CKKS_PARTY_KINDS: ReadonlySet<string> = new Set([
-  CkksEntryKind.CRSCommit, CkksEntryKind.CRSReveal, CkksEntryKind.CKGShare, CkksEntryKind.CKGConfirm, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare,
+  CkksEntryKind.CRSCommit, CkksEntryKind.CRSReveal, CkksEntryKind.CKGCommit, CkksEntryKind.CKGShare, CkksEntryKind.CKGConfirm, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare,
 ]);

@@ -6,7 +6,7 @@
  */
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CeremonyKeyShare } from '../../crypto/ckks-ceremony.ts';
+import type { CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
 import { sha256Hex } from '../common/ckks.ts';
 import { ConfigError } from '../common/roster.ts';
 
@@ -26,7 +26,7 @@ export function saveCkksKey(stateDir: string, party: string, k: CeremonyKeyShare
   const tmp = `${path}.${process.pid}.tmp`;
   const body = JSON.stringify({
     type: TYPE, v: 1, party, ceremonyId: k.ceremonyId, params: k.paramsName, rosterDigest: k.rosterDigest, threshold: k.threshold, parties: k.parties,
-    point: k.point, publicKeySha256: k.publicKeySha256, publicKey: b64(k.publicKey), shamirShare: b64(k.shamirShare),
+    point: k.point, publicKeySha256: k.publicKeySha256, publicKey: b64(k.publicKey), shamirShare: b64(k.shamirShare), ckgSharesSha256: k.ckgSharesSha256,
   });
   const fd = openSync(tmp, 'w', 0o600);
   try {
@@ -76,5 +76,6 @@ export function loadCkksKey(stateDir: string, party: string): CeremonyKeyShare |
   return {
     ceremonyId: str('ceremonyId'), paramsName: str('params'), rosterDigest: str('rosterDigest'), threshold: threshold as number, parties: parties as string[],
     point: point as number, publicKey, publicKeySha256, shamirShare,
+    ckgSharesSha256: typeof o['ckgSharesSha256'] === 'string' ? o['ckgSharesSha256'] : '',
   };
 }

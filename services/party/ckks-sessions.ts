@@ -1,13 +1,13 @@
 /**
  * A party's side of the CKKS backend (docs/ckks-backend.md): the key ceremony
- * (crypto/ckks-ceremony.ts; the resulting key share saved 0600 and reloaded on restart) and each
+ * (crypto/ckks/ceremony.ts; the resulting key share saved 0600 and reloaded on restart) and each
  * CKKS query — the same checked, noisy statistics as secure aggregation (contribution.ts),
  * charged to the party's ledger, then encrypted under the collective key at the lowest exact
  * level; later a PCKS share towards the analyst's key, only for a sum of at least t contributors
  * and with the Lagrange coefficients of the announced decryptor set. node-seal is loaded on the
  * first CKKS message, once.
  */
-import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypto/ckks-ceremony.ts';
+import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
 import { parseCiphertext } from '../../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
@@ -20,6 +20,7 @@ import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, sha256Hex
 import { publicMessage, type Logger } from '../common/errors.ts';
 import type { PartyConfig } from './config.ts';
 import { loadCkksKey, saveCkksKey } from './ckks-keys.ts';
+import { DecryptionCount } from './decryption-count.ts';
 import { prepareContribution, Refuse } from './contribution.ts';
 import type { PartyLedger } from './ledger.ts';
 import type { Reply } from './sessions.ts';
@@ -27,10 +28,15 @@ import type { Reply } from './sessions.ts';
 type Body = NonNullable<AggregatorMessage['body']>;
 
 /** Stage names, as in the transcript and the aggregator's progress events. */
-export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGShare' | 'CKGConfirm' | 'EncryptedInput' | 'PCKSShare';
+export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGCommit' | 'CKGShare' | 'CKGConfirm' | 'EncryptedInput' | 'PCKSShare';
 
-const CEREMONY_CASES: ReadonlySet<string> = new Set(['startCeremony', 'crsCommitments', 'crsNonces', 'collectivePublicKey']);
+const CEREMONY_CASES: ReadonlySet<string> = new Set(['startCeremony', 'crsCommitments', 'crsNonces', 'ckgCommitments', 'collectivePublicKey']);
 const MAX_SESSIONS = 64;
+
+export interface CkksPartyOptions {
+  /** Overrides the decryption bound τ(n) of crypto/ckks/params.ts (tests only). */
+  decryptionBound?: number;
+}
 
 interface Session {
   layout: CkksLayout;
@@ -49,10 +55,12 @@ export class CkksParty {
   readonly #sessions = new Map<string, Session>();
   #key: CeremonyKeyShare | undefined;
   #ceremony: CeremonyParty | undefined;
+  readonly #decryptions: DecryptionCount;
 
-  /** Loads the stored key share (ConfigError if its file is unsafe or malformed). */
-  constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger) {
+  /** Loads the stored key share (ConfigError if its file is unsafe or malformed) and opens the decryption count. */
+  constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger, options: CkksPartyOptions = {}) {
     this.#cfg = cfg;
+    this.#decryptions = new DecryptionCount(cfg.stateDir, options.decryptionBound);
     this.#log = log;
     this.#ledger = ledger;
     this.#rosterDigest = rosterDigest(cfg.roster);
@@ -90,7 +98,12 @@ export class CkksParty {
         }
         case 'crsNonces': {
           const c = this.#ceremonyFor(sessionId);
-          const out = c.share(body.value.nonces.map((x) => ({ party: x.partyId, nonce: ownBytes(x.nonce) })));
+          const out = c.commitShare(body.value.nonces.map((x) => ({ party: x.partyId, nonce: ownBytes(x.nonce) })));
+          return { reply: { $case: 'ckgCommit', value: { sessionId, ...out } }, stage: 'CKGCommit' };
+        }
+        case 'ckgCommitments': {
+          const c = this.#ceremonyFor(sessionId);
+          const out = c.share(body.value.commits.map((x) => ({ party: x.partyId, commitment: ownBytes(x.commitment), thresholdShareDigests: x.thresholdShareDigests.map(ownBytes), signature: ownBytes(x.signature) })));
           return { reply: { $case: 'ckgShare', value: { sessionId, share: out.ckgShare, thresholdShares: out.thresholdShares } }, stage: 'CKGShare' };
         }
         case 'collectivePublicKey': {
@@ -101,7 +114,7 @@ export class CkksParty {
           this.#key = key;
           this.#ceremony = undefined;
           this.#log('info', 'CKKS key share stored (0600)', { ceremony: key.ceremonyId, publicKeySha256: key.publicKeySha256 });
-          return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256 } }, stage: 'CKGConfirm' };
+          return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 } }, stage: 'CKGConfirm' };
         }
         case 'startSession':
           return { reply: this.#start(ctx, body.value), stage: 'EncryptedInput' };
@@ -122,6 +135,11 @@ export class CkksParty {
       this.#end(sessionId);
       return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
     }
+  }
+
+  close(): void {
+    this.abortAll();
+    this.#decryptions.close();
   }
 
   abortAll(): void {
@@ -218,6 +236,7 @@ export class CkksParty {
     if (s.pcksAnswers > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
     s.sumDigests = digests;
     s.pcksAnswers++;
+    this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, sums.length); // durable, refuses past τ(n)
     const own = parseShamirShare(ctx, key.shamirShare);
     const additive = genAdditiveShare(ctx, m.decryptors.map((p) => key.parties.indexOf(p) + 1), key.point, own);
     own.fill(0n);

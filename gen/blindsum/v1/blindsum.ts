@@ -285,6 +285,7 @@ export interface PartyMessage {
     | { $case: "ckgConfirm"; value: CKGConfirm }
     | { $case: "encryptedInput"; value: EncryptedInput }
     | { $case: "pcksShare"; value: PCKSShare }
+    | { $case: "ckgCommit"; value: CKGCommit }
     | undefined;
 }
 
@@ -307,6 +308,7 @@ export interface AggregatorMessage {
     | { $case: "crsNonces"; value: CRSNonces }
     | { $case: "collectivePublicKey"; value: CollectivePublicKey }
     | { $case: "pcksRequest"; value: PCKSRequest }
+    | { $case: "ckgCommitments"; value: CKGCommitments }
     | undefined;
 }
 
@@ -550,6 +552,36 @@ export interface ThresholdShare {
 }
 
 /**
+ * A party's commitment to its CKG share before any share is revealed (so no party chooses its
+ * share after seeing the others', and the aggregator cannot substitute one): commitment =
+ * SHA-256 of the share bytes (domain-separated), threshold_share_digests = SHA-256 of the
+ * encrypted threshold share for each other party in roster order; signed with the party's
+ * Ed25519 identity key (domain "ckks/ckg-commit") over the ceremony parameters, the party and both.
+ */
+export interface CKGCommit {
+  sessionId: string;
+  commitment: Uint8Array;
+  thresholdShareDigests: Uint8Array[];
+  signature: Uint8Array;
+}
+
+export interface SignedCKGCommit {
+  partyId: string;
+  commitment: Uint8Array;
+  thresholdShareDigests: Uint8Array[];
+  signature: Uint8Array;
+}
+
+/**
+ * Every party's signed CKG commitment, sent to every party once all have committed; each party
+ * checks every signature and that its own is unchanged, then reveals its share.
+ */
+export interface CKGCommitments {
+  sessionId: string;
+  commits: SignedCKGCommit[];
+}
+
+/**
  * A party's CKG share p_i = −a·s_i + e_i (SEAL Plaintext bytes, key level) and its Shamir shares
  * for every other party.
  */
@@ -579,6 +611,11 @@ export interface CollectivePublicKey {
 export interface CKGConfirm {
   sessionId: string;
   publicKeySha256: string;
+  /**
+   * Hex SHA-256 of the ordered list of every party's CKG share commitment (roster order): the
+   * shares this party checked and summed (the envelope signature binds it).
+   */
+  ckgSharesSha256: string;
 }
 
 /**
@@ -2930,6 +2967,9 @@ export const PartyMessage: MessageFns<PartyMessage> = {
       case "pcksShare":
         PCKSShare.encode(message.body.value, writer.uint32(122).fork()).join();
         break;
+      case "ckgCommit":
+        CKGCommit.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3067,6 +3107,14 @@ export const PartyMessage: MessageFns<PartyMessage> = {
             message.body = { $case: "pcksShare", value: PCKSShare.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "ckgCommit", value: CKGCommit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3175,6 +3223,12 @@ export const PartyMessage: MessageFns<PartyMessage> = {
         }
         break;
       }
+      case "ckgCommit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ckgCommit", value: CKGCommit.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -3231,6 +3285,9 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         break;
       case "pcksRequest":
         PCKSRequest.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
+      case "ckgCommitments":
+        CKGCommitments.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
     }
     return writer;
@@ -3369,6 +3426,14 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
             message.body = { $case: "pcksRequest", value: PCKSRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "ckgCommitments", value: CKGCommitments.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3474,6 +3539,12 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
       case "pcksRequest": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "pcksRequest", value: PCKSRequest.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ckgCommitments": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ckgCommitments", value: CKGCommitments.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5974,6 +6045,255 @@ export const ThresholdShare: MessageFns<ThresholdShare> = {
   },
 };
 
+function createBaseCKGCommit(): CKGCommit {
+  return { sessionId: "", commitment: new Uint8Array(0), thresholdShareDigests: [], signature: new Uint8Array(0) };
+}
+
+export const CKGCommit: MessageFns<CKGCommit> = {
+  encode(message: CKGCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.commitment.length !== 0) {
+      writer.uint32(18).bytes(message.commitment);
+    }
+    for (const v of message.thresholdShareDigests) {
+      writer.uint32(26).bytes(v!);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CKGCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCKGCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commitment = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.thresholdShareDigests.push(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CKGCommit>): CKGCommit {
+    return CKGCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CKGCommit>): CKGCommit {
+    const message = createBaseCKGCommit();
+    message.sessionId = object.sessionId ?? "";
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.thresholdShareDigests = object.thresholdShareDigests?.map((e) => e) || [];
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseSignedCKGCommit(): SignedCKGCommit {
+  return { partyId: "", commitment: new Uint8Array(0), thresholdShareDigests: [], signature: new Uint8Array(0) };
+}
+
+export const SignedCKGCommit: MessageFns<SignedCKGCommit> = {
+  encode(message: SignedCKGCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partyId !== "") {
+      writer.uint32(10).string(message.partyId);
+    }
+    if (message.commitment.length !== 0) {
+      writer.uint32(18).bytes(message.commitment);
+    }
+    for (const v of message.thresholdShareDigests) {
+      writer.uint32(26).bytes(v!);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedCKGCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedCKGCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commitment = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.thresholdShareDigests.push(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SignedCKGCommit>): SignedCKGCommit {
+    return SignedCKGCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedCKGCommit>): SignedCKGCommit {
+    const message = createBaseSignedCKGCommit();
+    message.partyId = object.partyId ?? "";
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.thresholdShareDigests = object.thresholdShareDigests?.map((e) => e) || [];
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseCKGCommitments(): CKGCommitments {
+  return { sessionId: "", commits: [] };
+}
+
+export const CKGCommitments: MessageFns<CKGCommitments> = {
+  encode(message: CKGCommitments, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.commits) {
+      SignedCKGCommit.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CKGCommitments {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCKGCommitments();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commits.push(SignedCKGCommit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CKGCommitments>): CKGCommitments {
+    return CKGCommitments.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CKGCommitments>): CKGCommitments {
+    const message = createBaseCKGCommitments();
+    message.sessionId = object.sessionId ?? "";
+    message.commits = object.commits?.map((e) => SignedCKGCommit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCKGShare(): CKGShare {
   return { sessionId: "", share: new Uint8Array(0), thresholdShares: [] };
 }
@@ -6212,7 +6532,7 @@ export const CollectivePublicKey: MessageFns<CollectivePublicKey> = {
 };
 
 function createBaseCKGConfirm(): CKGConfirm {
-  return { sessionId: "", publicKeySha256: "" };
+  return { sessionId: "", publicKeySha256: "", ckgSharesSha256: "" };
 }
 
 export const CKGConfirm: MessageFns<CKGConfirm> = {
@@ -6222,6 +6542,9 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
     }
     if (message.publicKeySha256 !== "") {
       writer.uint32(18).string(message.publicKeySha256);
+    }
+    if (message.ckgSharesSha256 !== "") {
+      writer.uint32(26).string(message.ckgSharesSha256);
     }
     return writer;
   },
@@ -6255,6 +6578,14 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
             message.publicKeySha256 = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ckgSharesSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6274,6 +6605,7 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
     const message = createBaseCKGConfirm();
     message.sessionId = object.sessionId ?? "";
     message.publicKeySha256 = object.publicKeySha256 ?? "";
+    message.ckgSharesSha256 = object.ckgSharesSha256 ?? "";
     return message;
   },
 };

@@ -3,31 +3,38 @@
  * reference polynomial from committed nonces, then Lattigo's Thresholdizer (t-of-n Shamir
  * sharing of every party's secret), Mouchet et al., PETS 2021 §4–§5. Pure protocol logic, no I/O:
  * the services move the messages (services/aggregator/ckks-ceremony.ts, services/party/ckks-sessions.ts).
+ * This file holds the shared definitions and the party's side; ceremony-server.ts the aggregator's.
  *
  * Rounds, all parties of the roster required in each (a missing party aborts the ceremony):
  *   1. CRSCommit: party i draws a CRS nonce and an ephemeral X25519 key pair and signs
  *      (commitment, ephemeral public key) with its Ed25519 roster identity.
  *   2. CRSReveal: on every party's signed commitment (each checked), party i reveals its nonce.
- *   3. CKGShare: on every nonce (each must open its commitment), every party derives the same
- *      CRP a; party i samples s_i, sends p_i = −a·s_i + e_i and, for every other party j,
+ *   3. CKGCommit: on every nonce (each must open its commitment), every party derives the same
+ *      CRP a; party i samples s_i, computes p_i = −a·s_i + e_i and, for every other party j,
  *      f_i(x_j) (its Shamir polynomial with f_i(0) = s_i at j's point) AES-256-GCM-encrypted
- *      under HKDF(X25519(eph_i, eph_j)) — the aggregator routes but cannot read them.
- *   4. CKGConfirm: on the collective key and every p_j, party i recomputes (Σ p_j, a), checks it
- *      equals the key it was sent (so the aggregator cannot substitute a key it can decrypt), and
- *      keeps S_i = Σ_j f_j(x_i), its Shamir share of Σ s_j; s_i itself is erased.
+ *      under HKDF(X25519(eph_i, eph_j)) — the aggregator routes but cannot read them — and sends
+ *      only a signed commitment (domain "ckks/ckg-commit") to p_i and to each encrypted share.
+ *   4. CKGShare: on every party's signed CKG commitment (each checked, its own unchanged), party
+ *      i reveals p_i and the encrypted shares. No party chooses p_i after seeing another's.
+ *   5. CKGConfirm: on the collective key and every p_j, party i checks that each p_j opens p_j's
+ *      signed commitment (so the aggregator cannot substitute a share: the rogue-key attack
+ *      K − Σ(rest) needs one), recomputes (Σ p_j, a), checks it equals the key it was sent, and
+ *      keeps S_i = Σ_j f_j(x_i), its Shamir share of Σ s_j (s_i was erased in round 3). Its
+ *      confirmation names the key's SHA-256 and the SHA-256 of the ordered share commitments.
  * Any t parties turn their S_i into additive shares of Σ s_j with Lagrange coefficients for the
  * set that actually decrypts (threshold.ts genAdditiveShare).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.ts';
-import { clean, equalBytes, lengthPrefixed, toHex, u32be } from './bytes.ts';
-import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckks/ckg.ts';
-import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './ckks/crs.ts';
-import type { CkksContext } from './ckks/params.ts';
-import type { RnsPoly } from './ckks/rns.ts';
-import { aggregateShamirShares, genShamirPolynomial, genShamirSecretShare, parseShamirShare, serializeShamirShare, type ShamirShare } from './ckks/threshold.ts';
-import { signDomain, verifyDomain } from './identity.ts';
-import { agree, generateX25519KeyPair, isValidX25519PublicKey, type X25519KeyPair } from './keyagreement.ts';
+import { aeadOpen, aeadSeal } from '../aead.ts';
+import { clean, equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
+import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckg.ts';
+import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesDigest, thresholdShareDigest, type SignedCkgCommit } from './ckg-commit.ts';
+import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
+import type { CkksContext } from './params.ts';
+import type { RnsPoly } from './rns.ts';
+import { aggregateShamirShares, genShamirPolynomial, genShamirSecretShare, parseShamirShare, serializeShamirShare, type ShamirShare } from './threshold.ts';
+import { signDomain, verifyDomain } from '../identity.ts';
+import { agree, generateX25519KeyPair, isValidX25519PublicKey, type X25519KeyPair } from '../keyagreement.ts';
 import { randomBytes } from 'node:crypto';
 
 export const CRS_COMMIT_DOMAIN = 'ckks/crs-commit';
@@ -95,6 +102,8 @@ export interface CeremonyKeyShare {
   publicKeySha256: string;
   /** S_i = Σ_j f_j(x_i), SEAL Plaintext bytes at the key level (secret). */
   shamirShare: Uint8Array;
+  /** Hex SHA-256 of every party's CKG share commitment in roster order ('' in key files older than the CKG commit round). */
+  ckgSharesSha256: string;
 }
 
 export function validateCeremonyParams(ctx: CkksContext, p: CeremonyParams): void {
@@ -121,11 +130,43 @@ export function crsCommitSignedBytes(p: CeremonyParams, party: string, commitmen
   return lengthPrefixed('blindsum/ckks/crs-commit/v1', p.ceremonyId, p.paramsName, p.rosterDigest, u32be(p.threshold), lengthPrefixed(...p.parties), party, commitment, ephemeralKey);
 }
 
+/** The other parties, in roster order: the order of a party's threshold shares and their digests. */
+export function othersOf(p: CeremonyParams, party: string): string[] {
+  return p.parties.filter((id) => id !== party);
+}
+
+/** Checks one signed CKG commitment's shape and its signature by the party's roster key. */
+export function checkCkgCommit(p: CeremonyParams, keys: ReadonlyMap<string, Uint8Array>, c: SignedCkgCommit): void {
+  if (!(c.commitment instanceof Uint8Array) || c.commitment.length !== 32) throw new CeremonyError('bad-message', 'CKG commitment must be 32 bytes', c.party);
+  if (!Array.isArray(c.thresholdShareDigests) || c.thresholdShareDigests.length !== p.parties.length - 1 || c.thresholdShareDigests.some((d) => !(d instanceof Uint8Array) || d.length !== 32)) {
+    throw new CeremonyError('bad-message', `CKG commitment must name ${p.parties.length - 1} threshold share digests of 32 bytes`, c.party);
+  }
+  const pk = keys.get(c.party);
+  if (!pk || !(c.signature instanceof Uint8Array) || !verifyDomain(pk, CKG_COMMIT_DOMAIN, ckgCommitSignedBytes(p, c.party, c.commitment, c.thresholdShareDigests), c.signature)) {
+    throw new CeremonyError('bad-signature', `the CKG commitment of ${c.party} is not signed by its roster key`, c.party);
+  }
+}
+
+/** The CKG share must open its party's signed commitment; names the party otherwise. */
+export function checkCkgOpening(commit: SignedCkgCommit, share: Uint8Array): void {
+  if (!(share instanceof Uint8Array) || !equalBytes(ckgShareCommitment(share), commit.commitment)) {
+    throw new CeremonyError('bad-share', `the CKG share of ${commit.party} does not open its signed commitment (substituted, or changed after committing): refusing the key`, commit.party);
+  }
+}
+
+/** The encrypted threshold share from `commit.party` to `to` must be the one committed to. */
+export function checkThresholdOpening(p: CeremonyParams, commit: SignedCkgCommit, to: string, ciphertext: Uint8Array): void {
+  const k = othersOf(p, commit.party).indexOf(to);
+  if (k < 0 || !(ciphertext instanceof Uint8Array) || !equalBytes(thresholdShareDigest(ciphertext), commit.thresholdShareDigests[k]!)) {
+    throw new CeremonyError('bad-share', `the threshold share from ${commit.party} to ${to} is not the one ${commit.party} committed to`, commit.party);
+  }
+}
+
 function shareInfo(p: CeremonyParams, from: string, to: string): Uint8Array {
   return lengthPrefixed(SHARE_INFO, p.ceremonyId, p.rosterDigest, from, to);
 }
 
-function checkCommit(p: CeremonyParams, keys: ReadonlyMap<string, Uint8Array>, c: SignedCommit): void {
+export function checkCommit(p: CeremonyParams, keys: ReadonlyMap<string, Uint8Array>, c: SignedCommit): void {
   if (!(c.commitment instanceof Uint8Array) || c.commitment.length !== 32) throw new CeremonyError('bad-message', 'commitment must be 32 bytes', c.party);
   if (!isValidX25519PublicKey(c.ephemeralKey)) throw new CeremonyError('bad-message', 'ephemeral key is not a valid X25519 public key', c.party);
   const pk = keys.get(c.party);
@@ -135,7 +176,7 @@ function checkCommit(p: CeremonyParams, keys: ReadonlyMap<string, Uint8Array>, c
 }
 
 /** One entry per party, in party order; names the first party missing or repeated. */
-function byParty<T extends { party: string }>(p: CeremonyParams, items: readonly T[], what: string): T[] {
+export function byParty<T extends { party: string }>(p: CeremonyParams, items: readonly T[], what: string): T[] {
   const m = new Map<string, T>();
   for (const x of items) {
     if (!p.parties.includes(x.party)) throw new CeremonyError('bad-message', `${what} from ${x.party}, not a ceremony party`, x.party);
@@ -149,11 +190,11 @@ function byParty<T extends { party: string }>(p: CeremonyParams, items: readonly
   });
 }
 
-function publicKeyDigest(publicKey: Uint8Array): string {
+export function publicKeyDigest(publicKey: Uint8Array): string {
   return toHex(sha256(publicKey));
 }
 
-function deriveCrp(ctx: CkksContext, p: CeremonyParams, commits: readonly SignedCommit[], nonces: readonly RevealedNonce[]): RnsPoly {
+export function deriveCrp(ctx: CkksContext, p: CeremonyParams, commits: readonly SignedCommit[], nonces: readonly RevealedNonce[]): RnsPoly {
   for (const n of nonces) {
     if (!(n.nonce instanceof Uint8Array) || n.nonce.length !== CRS_NONCE_BYTES) throw new CeremonyError('bad-nonce', `nonce of ${n.party} must be ${CRS_NONCE_BYTES} bytes`, n.party);
   }
@@ -175,13 +216,16 @@ export class CeremonyParty {
   readonly #ctx: CkksContext;
   readonly #identity: Uint8Array;
   readonly #keys: ReadonlyMap<string, Uint8Array>;
-  #stage: 'commit' | 'reveal' | 'share' | 'finish' | 'done' | 'aborted' = 'commit';
+  #stage: 'commit' | 'reveal' | 'ckg-commit' | 'share' | 'finish' | 'done' | 'aborted' = 'commit';
   #nonce: Uint8Array = new Uint8Array(0);
   #commitment: Uint8Array = new Uint8Array(0);
   #ephemeral: X25519KeyPair | undefined;
   #commits: SignedCommit[] = [];
   #crp: RnsPoly | undefined;
   #ckgShare: Uint8Array = new Uint8Array(0);
+  #thresholdShares: ThresholdShareMsg[] = [];
+  #ckgCommit: SignedCkgCommit | undefined;
+  #ckgCommits: SignedCkgCommit[] = [];
   #ownShamir: ShamirShare | undefined;
 
   constructor(ctx: CkksContext, params: CeremonyParams, self: string, identitySecretKey: Uint8Array, rosterKeys: ReadonlyMap<string, Uint8Array>) {
@@ -199,7 +243,7 @@ export class CeremonyParty {
     return this.#stage;
   }
 
-  #expect(stage: 'commit' | 'reveal' | 'share' | 'finish'): void {
+  #expect(stage: 'commit' | 'reveal' | 'ckg-commit' | 'share' | 'finish'): void {
     if (this.#stage !== stage) throw new CeremonyError('wrong-stage', `expected ${stage}, the ceremony is at ${this.#stage}`);
   }
 
@@ -224,13 +268,16 @@ export class CeremonyParty {
       throw new CeremonyError('bad-message', 'the commitment forwarded for this party is not the one it sent');
     }
     this.#commits = ordered;
-    this.#stage = 'share';
+    this.#stage = 'ckg-commit';
     return this.#nonce.slice();
   }
 
-  /** Round 3: the CRP from every nonce, the CKG share, and encrypted Shamir shares for the others. */
-  share(nonces: readonly RevealedNonce[]): { ckgShare: Uint8Array; thresholdShares: ThresholdShareMsg[] } {
-    this.#expect('share');
+  /**
+   * Round 3: the CRP from every nonce, the CKG share and encrypted Shamir shares for the others,
+   * kept until every party has committed; only the signed commitment to them leaves now.
+   */
+  commitShare(nonces: readonly RevealedNonce[]): { commitment: Uint8Array; thresholdShareDigests: Uint8Array[]; signature: Uint8Array } {
+    this.#expect('ckg-commit');
     const ctx = this.#ctx;
     const ordered = byParty(this.params, nonces, 'nonce');
     const crp = deriveCrp(ctx, this.params, this.#commits, ordered);
@@ -258,22 +305,41 @@ export class CeremonyParty {
     }
     this.#crp = crp;
     this.#ckgShare = serializeCkgShare(ctx, ckg);
+    this.#thresholdShares = thresholdShares;
     clean(this.#nonce);
+    const commitment = ckgShareCommitment(this.#ckgShare);
+    const thresholdShareDigests = thresholdShares.map((s) => thresholdShareDigest(s.ciphertext));
+    const signature = signDomain(this.#identity, CKG_COMMIT_DOMAIN, ckgCommitSignedBytes(this.params, this.self, commitment, thresholdShareDigests));
+    this.#ckgCommit = { party: this.self, commitment, thresholdShareDigests, signature };
+    this.#stage = 'share';
+    return { commitment, thresholdShareDigests: [...thresholdShareDigests], signature };
+  }
+
+  /** Round 4: checks every party's signed CKG commitment (its own unchanged), then reveals its share. */
+  share(commits: readonly SignedCkgCommit[]): { ckgShare: Uint8Array; thresholdShares: ThresholdShareMsg[] } {
+    this.#expect('share');
+    const ordered = byParty(this.params, commits, 'CKG commitment');
+    for (const c of ordered) checkCkgCommit(this.params, this.#keys, c);
+    const own = ordered.find((c) => c.party === this.self)!;
+    const mine = this.#ckgCommit!;
+    if (!equalBytes(own.commitment, mine.commitment) || own.thresholdShareDigests.some((d, k) => !equalBytes(d, mine.thresholdShareDigests[k]!))) {
+      throw new CeremonyError('bad-message', 'the CKG commitment forwarded for this party is not the one it sent');
+    }
+    this.#ckgCommits = ordered.map((c) => ({ ...c, thresholdShareDigests: [...c.thresholdShareDigests] }));
     this.#stage = 'finish';
-    return { ckgShare: this.#ckgShare, thresholdShares };
+    return { ckgShare: this.#ckgShare, thresholdShares: this.#thresholdShares.map((s) => ({ ...s })) };
   }
 
   /**
-   * Round 4: the collective key must be (Σ p_j, a) for every party's CKG share (this party's
-   * unchanged); the Shamir shares received from every other party are decrypted and summed.
+   * Round 5: every CKG share must open its party's signed commitment and the collective key must
+   * be (Σ p_j, a) for them; the Shamir shares received from every other party must be the ones
+   * committed to, and are decrypted and summed.
    */
   finish(publicKey: Uint8Array, ckgShares: readonly PartyCkgShare[], received: readonly ThresholdShareMsg[]): CeremonyKeyShare {
     this.#expect('finish');
     const ctx = this.#ctx;
     const shares = byParty(this.params, ckgShares, 'CKG share');
-    if (!equalBytes(shares.find((s) => s.party === this.self)!.share, this.#ckgShare)) {
-      throw new CeremonyError('bad-public-key', 'the CKG share forwarded for this party is not the one it sent');
-    }
+    shares.forEach((s, k) => checkCkgOpening(this.#ckgCommits[k]!, s.share));
     let sum: CKGShare | undefined;
     for (const s of shares) {
       let poly: CKGShare;
@@ -284,14 +350,15 @@ export class CeremonyParty {
       }
       sum = sum ? ckgAggregateShares(ctx, sum, poly) : poly;
     }
-    if (!equalBytes(ckgGenPublicKey(ctx, sum!, this.#crp!), publicKey)) {
-      throw new CeremonyError('bad-public-key', 'the collective public key is not (Σ p_j, a) for the CKG shares and the CRS: refusing it');
+    if (!(publicKey instanceof Uint8Array) || !equalBytes(ckgGenPublicKey(ctx, sum!, this.#crp!), publicKey)) {
+      throw new CeremonyError('bad-public-key', 'the collective public key is not (Σ p_j, a) for the committed CKG shares and the CRS: refusing it');
     }
     const others = received.map((r) => ({ ...r, party: r.from }));
-    const ordered = byParty({ ...this.params, parties: this.params.parties.filter((id) => id !== this.self) }, others, 'threshold share');
+    const ordered = byParty({ ...this.params, parties: othersOf(this.params, this.self) }, others, 'threshold share');
     let total = this.#ownShamir!;
     for (const r of ordered) {
       if (r.to !== this.self) throw new CeremonyError('bad-message', `threshold share from ${r.from} is addressed to ${r.to}`, r.from);
+      checkThresholdOpening(this.params, this.#ckgCommits[pointOf(this.params, r.from) - 1]!, this.self, r.ciphertext);
       const commit = this.#commits.find((c) => c.party === r.from)!;
       const info = shareInfo(this.params, r.from, this.self);
       const key = agree(this.#ephemeral!.secretKey, commit.ephemeralKey, info);
@@ -324,6 +391,7 @@ export class CeremonyParty {
     return {
       ceremonyId: this.params.ceremonyId, paramsName: this.params.paramsName, rosterDigest: this.params.rosterDigest, threshold: this.params.threshold,
       parties: [...this.params.parties], point: pointOf(this.params, this.self), publicKey: publicKey.slice(), publicKeySha256: publicKeyDigest(publicKey), shamirShare,
+      ckgSharesSha256: ckgSharesDigest(this.#ckgCommits.map((c) => c.commitment)),
     };
   }
 
@@ -334,113 +402,5 @@ export class CeremonyParty {
     this.#ownShamir?.fill(0n);
     this.#ownShamir = undefined;
     this.#stage = 'aborted';
-  }
-}
-
-/**
- * The aggregator's side: checks and collects each round (every party required), derives the same
- * CRP, aggregates the CKG shares into the collective key and routes the encrypted threshold
- * shares. It never holds a secret: the shares it routes are encrypted to their recipients.
- */
-export class CeremonyServer {
-  readonly params: CeremonyParams;
-  readonly #ctx: CkksContext;
-  readonly #keys: ReadonlyMap<string, Uint8Array>;
-  readonly #commits = new Map<string, SignedCommit>();
-  readonly #nonces = new Map<string, RevealedNonce>();
-  readonly #ckg = new Map<string, { bytes: Uint8Array; poly: CKGShare; shares: ThresholdShareMsg[] }>();
-  readonly #confirmed = new Set<string>();
-  #ordered: SignedCommit[] = [];
-  #crp: RnsPoly | undefined;
-  #publicKeySha256 = '';
-  readonly #shareLength: number;
-
-  constructor(ctx: CkksContext, params: CeremonyParams, rosterKeys: ReadonlyMap<string, Uint8Array>) {
-    validateCeremonyParams(ctx, params);
-    for (const id of params.parties) if (!rosterKeys.has(id)) throw new CeremonyError('bad-params', `${id} is not on the roster`);
-    this.#ctx = ctx;
-    this.params = params;
-    this.#keys = rosterKeys;
-    this.#shareLength = serializeShamirShare(ctx, new BigUint64Array(ctx.keyLevel * ctx.N)).length + AEAD_OVERHEAD;
-  }
-
-  #member(party: string): void {
-    if (!this.params.parties.includes(party)) throw new CeremonyError('bad-message', `${party} is not a ceremony party`, party);
-  }
-
-  receiveCommit(c: SignedCommit): void {
-    this.#member(c.party);
-    if (this.#commits.has(c.party) || this.#ordered.length > 0) throw new CeremonyError('wrong-stage', `CRS commitment of ${c.party} after it committed or after the round closed`, c.party);
-    checkCommit(this.params, this.#keys, c);
-    this.#commits.set(c.party, c);
-  }
-
-  closeCommits(): SignedCommit[] {
-    this.#ordered = byParty(this.params, [...this.#commits.values()], 'CRS commitment');
-    return this.#ordered;
-  }
-
-  receiveReveal(n: RevealedNonce): void {
-    this.#member(n.party);
-    if (this.#ordered.length === 0 || this.#crp || this.#nonces.has(n.party)) throw new CeremonyError('wrong-stage', `nonce of ${n.party} out of order`, n.party);
-    if (!(n.nonce instanceof Uint8Array) || n.nonce.length !== CRS_NONCE_BYTES || !equalBytes(crsCommitment(n.nonce), this.#commits.get(n.party)!.commitment)) {
-      throw new CeremonyError('bad-nonce', `the nonce of ${n.party} does not open its commitment`, n.party);
-    }
-    this.#nonces.set(n.party, n);
-  }
-
-  closeReveals(): RevealedNonce[] {
-    const ordered = byParty(this.params, [...this.#nonces.values()], 'nonce');
-    this.#crp = deriveCrp(this.#ctx, this.params, this.#ordered, ordered);
-    return ordered;
-  }
-
-  receiveShare(party: string, ckgShare: Uint8Array, thresholdShares: readonly ThresholdShareMsg[]): void {
-    this.#member(party);
-    if (!this.#crp || this.#ckg.has(party) || this.#publicKeySha256) throw new CeremonyError('wrong-stage', `CKG share of ${party} out of order`, party);
-    let poly: CKGShare;
-    try {
-      poly = parseCkgShare(this.#ctx, ckgShare);
-    } catch (e) {
-      throw new CeremonyError('bad-share', `CKG share: ${(e as Error).message}`, party);
-    }
-    const to = new Set<string>();
-    for (const s of thresholdShares) {
-      if (s.from !== party) throw new CeremonyError('bad-message', `threshold share claims to be from ${s.from}`, party);
-      if (s.to === party || !this.params.parties.includes(s.to) || to.has(s.to)) throw new CeremonyError('bad-message', `threshold share addressed to ${s.to}`, party);
-      if (!(s.ciphertext instanceof Uint8Array) || s.ciphertext.length !== this.#shareLength) {
-        throw new CeremonyError('bad-share', `threshold share for ${s.to} has ${s.ciphertext?.length} bytes, expected ${this.#shareLength}`, party);
-      }
-      to.add(s.to);
-    }
-    if (to.size !== this.params.parties.length - 1) throw new CeremonyError('incomplete', `threshold shares for ${to.size} of ${this.params.parties.length - 1} other parties`, party);
-    this.#ckg.set(party, { bytes: ckgShare, poly, shares: thresholdShares.map((s) => ({ ...s })) });
-  }
-
-  /** The collective key (SEAL PublicKey bytes), every CKG share, and the threshold shares per recipient. */
-  closeShares(): { publicKey: Uint8Array; publicKeySha256: string; ckgShares: PartyCkgShare[]; routed: Map<string, ThresholdShareMsg[]> } {
-    const ordered = this.params.parties.map((id) => {
-      const x = this.#ckg.get(id);
-      if (!x) throw new CeremonyError('incomplete', `no CKG share from ${id}`, id);
-      return x;
-    });
-    const sum = ordered.slice(1).reduce((a, b) => ckgAggregateShares(this.#ctx, a, b.poly), ordered[0]!.poly);
-    const publicKey = ckgGenPublicKey(this.#ctx, sum, this.#crp!);
-    this.#publicKeySha256 = publicKeyDigest(publicKey);
-    const routed = new Map<string, ThresholdShareMsg[]>(this.params.parties.map((id) => [id, []]));
-    for (const x of ordered) for (const s of x.shares) routed.get(s.to)!.push(s);
-    return { publicKey, publicKeySha256: this.#publicKeySha256, ckgShares: this.params.parties.map((id, k) => ({ party: id, share: ordered[k]!.bytes })), routed };
-  }
-
-  receiveConfirm(party: string, publicKeySha256: string): void {
-    this.#member(party);
-    if (!this.#publicKeySha256 || this.#confirmed.has(party)) throw new CeremonyError('wrong-stage', `confirmation of ${party} out of order`, party);
-    if (publicKeySha256 !== this.#publicKeySha256) throw new CeremonyError('bad-public-key', `${party} confirms another key`, party);
-    this.#confirmed.add(party);
-  }
-
-  /** Every party confirmed the same key. */
-  closeConfirms(): void {
-    for (const id of this.params.parties) if (!this.#confirmed.has(id)) throw new CeremonyError('incomplete', `${id} did not confirm the collective key`, id);
   }
 }
