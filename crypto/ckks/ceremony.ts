@@ -116,6 +116,8 @@ export function validateCeremonyParams(ctx: CkksContext, p: CeremonyParams): voi
   const sorted = [...p.parties].sort();
   if (p.parties.length < 2 || p.parties.some((x, i) => x !== sorted[i]) || new Set(p.parties).size !== p.parties.length) bad('parties must be sorted, unique, at least 2');
   if (!Number.isInteger(p.threshold) || p.threshold < 1 || p.threshold > p.parties.length) bad(`threshold ${p.threshold} out of 1..${p.parties.length}`);
+  // Two disjoint sets of t decryptors must not exist (the roster's 2t > n + c, docs/threat-model.md).
+  if (2 * p.threshold <= p.parties.length) bad(`threshold ${p.threshold} must exceed half of the ${p.parties.length} parties (2t > n)`);
 }
 
 /** The party's Shamir point: its 1-based position in the sorted party list. */
