@@ -24,9 +24,13 @@ export const keygen: Command = {
 export const roster: Command = {
   name: 'roster',
   summary: 'write a federation roster from the parties\' public entries (*.pub.json)',
-  usage: 'blindsum roster --federation NAME --threshold T --out roster.json a.key.pub.json b.key.pub.json …',
-  options: { federation: { type: 'string' }, threshold: { type: 'string' }, out: { type: 'string' } },
-  help: { federation: 'federation name', threshold: 'secure-aggregation threshold t (2 ≤ t ≤ parties; default: majority)', out: 'roster file to write' },
+  usage: 'blindsum roster --federation NAME --threshold T --operator operator.key.pub.json --out roster.json a.key.pub.json b.key.pub.json …',
+  options: { federation: { type: 'string' }, threshold: { type: 'string' }, out: { type: 'string' }, operator: { type: 'string' }, aggregator: { type: 'string' } },
+  help: {
+    federation: 'federation name', threshold: 'secure-aggregation threshold t (2 ≤ t ≤ parties; default: majority)', out: 'roster file to write',
+    operator: 'public entry of the operator key that signs analysts.json (blindsum keygen --id operator --out operator.key → operator.key.pub.json); the aggregator needs it',
+    aggregator: 'public entry of the aggregator\'s identity key (signs transcript heads and receipts)',
+  },
   allowPositionals: true,
   async run(v, files) {
     if (files.length < 2) throw new UsageError('give at least two public entry files (from blindsum keygen)');
@@ -38,7 +42,16 @@ export const roster: Command = {
       }
     });
     const threshold = int(v['threshold'], 'threshold', Math.floor(files.length / 2) + 1, 2, files.length);
-    const r = { federation: str(v['federation'], 'federation', true), threshold, parties };
+    const entry = (flag: string): Record<string, unknown> => {
+      const f = str(v[flag], flag);
+      if (f === undefined) return {};
+      try {
+        return { [flag]: JSON.parse(readFileSync(f, 'utf8')) as unknown };
+      } catch (e) {
+        throw new ConfigError(`--${flag} ${f}: ${(e as Error).message}`);
+      }
+    };
+    const r = { federation: str(v['federation'], 'federation', true), threshold, parties, ...entry('aggregator'), ...entry('operator') };
     parseRoster(r, 'roster');
     writeFileSync(str(v['out'], 'out', true), JSON.stringify(r, null, 2) + '\n');
     process.stdout.write(`wrote roster with ${files.length} parties, threshold ${threshold}\n`);

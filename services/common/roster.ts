@@ -18,6 +18,8 @@ export interface Roster {
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
   /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
   readonly aggregator?: RosterParty;
+  /** The operator's identity: signs the analyst roster (analysts.json, services/common/analysts.ts). */
+  readonly operator?: RosterParty;
 }
 
 export class ConfigError extends Error {
@@ -65,22 +67,27 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 2 || threshold > parties.length) {
     throw new ConfigError(`${source}: "threshold" must be an integer t with 2 ≤ t ≤ ${parties.length} (number of parties)`);
   }
-  let aggregator: RosterParty | undefined;
-  if (o['aggregator'] !== undefined) {
-    const a = o['aggregator'] as Record<string, unknown> | null;
-    if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "aggregator" must be an object {"id", "publicKey"}`);
-    const id = validatePartyId(a['id'], `${source}: aggregator.id`);
-    if (publicKeys.has(id)) throw new ConfigError(`${source}: aggregator id "${id}" is also a party id`);
-    let publicKey: Uint8Array;
-    try {
-      publicKey = fromHex(String(a['publicKey'] ?? ''), 'publicKey');
-    } catch {
-      throw new ConfigError(`${source}: aggregator.publicKey must be a 64-character hex Ed25519 public key`);
-    }
-    if (publicKey.length !== 32) throw new ConfigError(`${source}: aggregator.publicKey must be 32 bytes (64 hex characters)`);
-    aggregator = { id, publicKey };
+  const aggregator = namedKey(o, 'aggregator', source, publicKeys);
+  const operator = namedKey(o, 'operator', source, publicKeys);
+  if (aggregator && operator && aggregator.id === operator.id) throw new ConfigError(`${source}: the operator and the aggregator must have different ids`);
+  return { federation, threshold, parties, publicKeys, ...(aggregator ? { aggregator } : {}), ...(operator ? { operator } : {}) };
+}
+
+/** An optional {"id", "publicKey"} entry of the roster (the aggregator's or the operator's key). */
+function namedKey(o: Record<string, unknown>, field: 'aggregator' | 'operator', source: string, publicKeys: ReadonlyMap<string, Uint8Array>): RosterParty | undefined {
+  if (o[field] === undefined) return undefined;
+  const a = o[field] as Record<string, unknown> | null;
+  if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "${field}" must be an object {"id", "publicKey"}`);
+  const id = validatePartyId(a['id'], `${source}: ${field}.id`);
+  if (publicKeys.has(id)) throw new ConfigError(`${source}: ${field} id "${id}" is also a party id`);
+  let publicKey: Uint8Array;
+  try {
+    publicKey = fromHex(String(a['publicKey'] ?? ''), 'publicKey');
+  } catch {
+    throw new ConfigError(`${source}: ${field}.publicKey must be a 64-character hex Ed25519 public key`);
   }
-  return { federation, threshold, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
+  if (publicKey.length !== 32) throw new ConfigError(`${source}: ${field}.publicKey must be 32 bytes (64 hex characters)`);
+  return { id, publicKey };
 }
 
 export function loadRoster(path: string): Roster {
