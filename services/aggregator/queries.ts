@@ -97,6 +97,9 @@ export class QueryService {
     if (store.getQuery(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
     const backend = request.backend;
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend.slice(0, 32)}" is not available; choose one of: ${BACKENDS.join(', ')}`);
+    if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
+      throw invalidArgument('the analyst CKKS public key sent differs from the one whose SHA-256 the analyst signed (analyst_key_sha256)');
+    }
     const query: Query = queryFromProto(request.query);
     validateQuery(query, schema);
     const exact = requestRho(request) === 0;
@@ -111,9 +114,6 @@ export class QueryService {
       dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold }) };
     }
     if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
-    if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
-      throw invalidArgument('the analyst CKKS public key sent differs from the one whose SHA-256 the analyst signed (analyst_key_sha256)');
-    }
     const ckks = backend === 'ckks' ? this.#o.ckks!.prepare(plan, dp?.noise, analystPublicKey) : undefined;
     const queryId = request.queryId;
     const auth: SessionAuthorization = { signedRequest, requestSignature: signature, analystRoster: this.#o.analysts.signed };

@@ -125,7 +125,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
           }
         });
       } catch (e) {
-        call.destroy(Object.assign(new Error('watch failed'), toGrpcError(e, log)));
+        // emit('error') makes grpc-js send the status and end the call (destroy() would leave the client waiting).
+        call.emit('error', Object.assign(new Error('watch failed'), toGrpcError(e, log)));
         return;
       }
       call.on('cancelled', () => unsubscribe?.());
