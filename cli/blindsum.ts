@@ -37,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd && name.startsWith('analyst')) {
+    const subs = COMMANDS.filter((c) => c.name.startsWith('analyst '));
+    process.stdout.write(['Usage: blindsum analyst keygen | roster | ckks-keygen [options]   (blindsum analyst SUBCOMMAND --help)', '', ...subs.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`)].join('\n') + '\n');
+    if (name !== 'analyst') process.stderr.write(`blindsum: unknown command "${name}"\n`);
+    return rest.includes('--help') || rest.includes('-h') ? 0 : 2;
+  }
   if (!cmd) {
     process.stderr.write(`blindsum: unknown command "${name}"\n\n${mainHelp()}\n`);
     return 2;

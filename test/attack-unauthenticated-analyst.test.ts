@@ -8,12 +8,14 @@
  * malicious aggregator), or in the auditor's verifier.
  */
 import { credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalystClient, AnalystError } from '../client/analyst.ts';
+import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { decodeEntry, EntryKind, type Entry } from '../crypto/transcript.ts';
@@ -388,4 +390,35 @@ describe('every party refuses a session that is not exactly what an analyst sign
     const again = await ask(startFor(sign(ids['alice']!, request('alice')), rosterV1));
     for (const r of reasons(again)) expect(r).toMatch(/version 1 is older than version 2/);
   });
+});
+
+describe('the CLI signs in with --analyst-key or BLINDSUM_ANALYST_KEY', () => {
+  let fed: LocalFederation;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', env: { ...process.env, BLINDSUM_ANALYST_KEY: '', ...env } });
+  beforeAll(async () => {
+    const parts = splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), 2, 'analyst-cli');
+    fed = await LocalFederation.start({ dir: join(root, 'cli-fed'), schemaPath, partyData: parts, threshold: 2, federation: 'cli' });
+  }, 60_000);
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  it('blindsum query without a key exits 2 and says how to create one; with the key in the environment it runs; audit verify --analysts checks it', () => {
+    const q = ['query', '--aggregator', fed.address, '--kind', 'count', '--quiet'];
+    const none = run(q);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/no analyst key: create one with `blindsum analyst keygen/);
+    const ok = run(q, { BLINDSUM_ANALYST_KEY: fed.analystKeyPath('analyst') });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/n = 418|418/);
+    const auditor = run([...q, '--analyst-key', fed.analystKeyPath('auditor')]);
+    expect(auditor.status).toBe(1);
+    expect(auditor.stderr).toMatch(/role "auditor"/);
+    const path = join(fed.dir, 'transcript.json');
+    expect(run(['audit', 'export', '--data-dir', fed.aggregatorDataDir, '--out', path]).status).toBe(0);
+    const verified = run(['audit', 'verify', path, '--roster', fed.rosterPath, '--analysts', fed.analystsPath]);
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/analysts: every submitted query is a request signed by an analyst/);
+  }, 60_000);
 });
