@@ -73,6 +73,7 @@ export const party: Command = {
       strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
       receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
     });
+    if (!config.roster.operator) process.stderr.write(`${config.identity.id}: warning: the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)\n`);
     const r = config.loadReport;
     process.stderr.write(`${config.identity.id}: loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${str(v['data'], 'data', true)}` + (r.rejected.length ? `; ${r.rejected.length} rejected:\n${r.rejected.slice(0, 20).map((x) => `  line ${x.line}, ${x.column}: ${x.reason}`).join('\n')}${r.rejected.length > 20 ? `\n  … and ${r.rejected.length - 20} more` : ''}\n` : '\n'));
     const node = createPartyNode(config);
