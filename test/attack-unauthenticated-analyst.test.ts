@@ -10,7 +10,7 @@
 import { credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,7 @@ import { verifyTranscript } from '../services/audit/verify.ts';
 import { loadSchemaFile, resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { PartyGateway, type PartyMessageBody } from '../services/aggregator/gateway.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
-import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { AGGREGATOR_KEY_FILE, TranscriptLog } from '../services/aggregator/transcript-log.ts';
 import { loadAnalystRoster, signAnalystRoster, writeAnalystRosterFile, type AnalystRole } from '../services/common/analysts.ts';
 import { sha256Hex } from '../services/common/ckks.ts';
 import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../services/common/keys.ts';
@@ -175,6 +175,28 @@ describe('the aggregator accepts only queries signed by an analyst of the analys
     expect(e.code).toBe(status.ALREADY_EXISTS);
     expect(e.message).toMatch(/already submitted.*runs once/);
     await aggregator.queries.drain();
+  });
+
+  it('a query id that names a session already in the transcript (e.g. a CKKS key ceremony\'s public id) is refused (ALREADY_EXISTS)', async () => {
+    const dataDir = join(root, 'agg2');
+    mkdirSync(dataDir, { mode: 0o700 });
+    copyFileSync(join(root, 'agg', AGGREGATOR_KEY_FILE), join(dataDir, AGGREGATOR_KEY_FILE));
+    chmodSync(join(dataDir, AGGREGATOR_KEY_FILE), 0o600);
+    const ceremonyId = randomUUID();
+    const log = TranscriptLog.open(dataDir, FEDERATION, loadIdentityFile(join(dataDir, AGGREGATOR_KEY_FILE)));
+    log.appendAggregator('ckks/start-ceremony', ceremonyId, utf8('{}'));
+    log.close();
+    const second = createAggregator(resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath, schemaPath, dataDir, analystsPath: join(root, 'analysts.json'), allowExact: true, quiet: true }), silent);
+    const port = await second.start();
+    try {
+      const s = sign(ids['alice']!, request('alice', { queryId: ceremonyId }));
+      const c = new AnalystClient(`127.0.0.1:${port}`, { identity: ids['alice']!, federation: FEDERATION });
+      const e = await refusal(c.submitSigned(s.signedRequest, s.signature));
+      c.close();
+      expect(e.code).toBe(status.ALREADY_EXISTS);
+    } finally {
+      await second.close();
+    }
   });
 
   it('a CKKS request whose key differs from the signed key digest is refused', async () => {

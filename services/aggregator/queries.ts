@@ -94,7 +94,7 @@ export class QueryService {
     if (!(Math.abs(issued - nowMs) <= REQUEST_SKEW_MS)) {
       throw new AnalystAuthError('unauthenticated', `the request was issued at ${Number.isFinite(issued) && Math.abs(issued) < 8.64e15 ? new Date(issued).toISOString() : '?'}, not within ±${REQUEST_SKEW_MS / 60_000} minutes of the aggregator's clock (stale or replayed request, or a wrong clock)`);
     }
-    if (store.getQuery(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
+    if (store.getQuery(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
     const backend = request.backend;
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend.slice(0, 32)}" is not available; choose one of: ${BACKENDS.join(', ')}`);
     if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
