@@ -384,6 +384,11 @@ describe('every party refuses a session that is not exactly what an analyst sign
     for (const r of reasons(await ask(startFor(s3, rosterV1, { sessionId: randomUUID() })))) expect(r).toMatch(/session id is not the query id the analyst signed/);
   });
 
+  it('an old signed request (issued two hours ago) replayed under its own query id is refused by every party', async () => {
+    const got = await ask(startFor(sign(ids['alice']!, request('alice', { issuedAtMs: BigInt(Date.now() - 2 * 3_600_000) })), rosterV1));
+    for (const r of reasons(got)) expect(r).toMatch(/issued 120 minutes ago; this party accepts requests at most 60 minutes old/);
+  });
+
   it('a request signed by an auditor is refused by every party', async () => {
     const got = await ask(startFor(sign(ids['carol']!, request('carol')), rosterV1));
     for (const r of reasons(got)) expect(r).toMatch(/role "auditor".*only role "analyst"/);
