@@ -49,7 +49,7 @@ export async function benchEndToEnd(options: { repeats?: number } = {}): Promise
       const best = async (backend: 'secagg' | 'ckks'): Promise<{ ms: number; o: QueryOutcome }> => {
         let out: { ms: number; o: QueryOutcome } | undefined;
         for (let r = 0; r < repeats; r++) {
-          const o = await client.run(q, { backend, analyst: 'bench', ...(backend === 'ckks' ? { ckksKey: key } : {}) });
+          const o = await client.run(q, { backend, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
           if (o.status !== 'done') throw new Error(`${backend} ${describeQuery(q)}: ${o.error}`);
           if (!out || o.elapsedMs < out.ms) out = { ms: o.elapsedMs, o };
         }

@@ -74,7 +74,7 @@ for (const name of DATASETS) {
         for (const variant of ['2-tree', '2-tree + target', 'independent'] as const) {
           t = performance.now();
           const method = variant === 'independent' ? 'independent' : 'mst';
-          const m = await fitSynthesizer(schema, federatedMeasure(client, { analyst: 'bench' }), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcomeFor(schema)!.column } : {}) });
+          const m = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcomeFor(schema)!.column } : {}) });
           add(`${variant === '2-tree + target' ? `2-tree, target ${outcomeFor(schema)!.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
           process.stderr.write(`  ${name} ε=${epsilon} ${variant} #${rep + 1}: ${((performance.now() - t) / 1000).toFixed(1)} s, rho ${m.budget.rho.toPrecision(4)}\n`);
         }
@@ -85,7 +85,7 @@ for (const name of DATASETS) {
     writeFileSync(join(OUT, `${name}-report.html`), renderHtml(report));
     for (const m of report.methods) rowsOf.get(m.name.split('|').slice(0, 2).join('|'))!.reports.push(m);
     table.push(...rowsOf.values());
-    const budget = await client.getBudget('bench');
+    const budget = await client.getBudget();
     process.stderr.write(`  ${name}: analyst budget spent rho = ${budget.spentRho.toPrecision(4)} over ${budget.entries.filter((e) => e.kind === 'charge').length} queries\n`);
   } finally {
     client.close();

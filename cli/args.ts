@@ -1,6 +1,7 @@
 /** Small helpers around node:util parseArgs shared by every command. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AnalystClient } from '../client/analyst.ts';
+import { AnalystClient, NO_ANALYST_KEY } from '../client/analyst.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -52,9 +53,24 @@ export function str(v: unknown, name: string, required = false): string | undefi
   return String(v);
 }
 
-/** The analyst client for --aggregator (default 127.0.0.1:7070) and --tls-ca. */
-export function analystClient(v: Record<string, unknown>): AnalystClient {
-  return new AnalystClient(str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070', str(v['tls-ca'], 'tls-ca'));
+/** Environment variable naming the analyst's key file when --analyst-key is not given. */
+export const ANALYST_KEY_ENV = 'BLINDSUM_ANALYST_KEY';
+
+/** The --analyst-key option and its help, shared by the commands that query or read results. */
+export const ANALYST_KEY_OPTION = { 'analyst-key': { type: 'string' } } as const satisfies Options;
+export const ANALYST_KEY_HELP = `the analyst's Ed25519 key file (blindsum analyst keygen; default: $${ANALYST_KEY_ENV}); requests and reads are signed with it`;
+
+/**
+ * The analyst client for --aggregator (default 127.0.0.1:7070) and --tls-ca, signed in with
+ * --analyst-key FILE or $BLINDSUM_ANALYST_KEY (`signedIn` false: public calls only).
+ */
+export function analystClient(v: Record<string, unknown>, signedIn = true): AnalystClient {
+  const address = str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070';
+  const tlsCaPath = str(v['tls-ca'], 'tls-ca');
+  if (!signedIn) return new AnalystClient(address, tlsCaPath !== undefined ? { tlsCaPath } : {});
+  const keyPath = str(v['analyst-key'], 'analyst-key') ?? (process.env[ANALYST_KEY_ENV] || undefined);
+  if (keyPath === undefined) throw new UsageError(NO_ANALYST_KEY);
+  return new AnalystClient(address, { identity: loadIdentityFile(keyPath), ...(tlsCaPath !== undefined ? { tlsCaPath } : {}) });
 }
 
 export function int(v: unknown, name: string, dflt: number, min: number, max: number): number {

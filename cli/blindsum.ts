@@ -6,13 +6,16 @@
 import { commandHelp, parse, UsageError, type Command } from './args.ts';
 import { audit } from './commands/audit.ts';
 import { analystKeygen, collectiveKey } from './commands/ckks.ts';
+import { analystCkksKeygen, analystIdentityKeygen, analystRoster } from './commands/analyst.ts';
 import { demo } from './commands/demo.ts';
 import { keygen, roster } from './commands/keys.ts';
 import { budget, parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
 import { synth } from './commands/synth.ts';
 
-const COMMANDS: Command[] = [demo, aggregator, party, query, result, budget, parties, keygen, roster, audit, synth, analystKeygen, collectiveKey];
+const COMMANDS: Command[] = [
+  demo, aggregator, party, query, result, budget, parties, keygen, roster, analystIdentityKeygen, analystRoster, analystCkksKeygen, audit, synth, analystKeygen, collectiveKey,
+];
 
 function mainHelp(): string {
   return [
@@ -21,17 +24,25 @@ function mainHelp(): string {
     'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details)',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(15)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`),
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  // Two-word commands: blindsum analyst keygen | roster | ckks-keygen
+  if (name === 'analyst' && rest[0] !== undefined && !rest[0].startsWith('-')) [name, ...rest] = [`analyst ${rest[0]}`, ...rest.slice(1)];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp() + '\n');
     return name === undefined ? 2 : 0;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd && name.startsWith('analyst')) {
+    const subs = COMMANDS.filter((c) => c.name.startsWith('analyst '));
+    process.stdout.write(['Usage: blindsum analyst keygen | roster | ckks-keygen [options]   (blindsum analyst SUBCOMMAND --help)', '', ...subs.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`)].join('\n') + '\n');
+    if (name !== 'analyst') process.stderr.write(`blindsum: unknown command "${name}"\n`);
+    return rest.includes('--help') || rest.includes('-h') ? 0 : 2;
+  }
   if (!cmd) {
     process.stderr.write(`blindsum: unknown command "${name}"\n\n${mainHelp()}\n`);
     return 2;

@@ -16,8 +16,8 @@ export async function auditDemo(fed: LocalFederation, schemaPath: string): Promi
   const file = exportTranscript(fed.aggregatorDataDir, {}, path);
   const t1 = performance.now();
   process.stdout.write(`    ${file.entries.length} entries exported (${((t1 - t0) / 1000).toFixed(2)} s)\n`);
-  process.stdout.write(`  $ blindsum audit verify ${path} --roster ${fed.rosterPath} --schema ${schemaPath} --receipts ${fed.receiptsDir}\n`);
-  const report = await verifyFiles({ transcriptPath: path, rosterPath: fed.rosterPath, schemaPath, receiptPaths: [fed.receiptsDir] });
+  process.stdout.write(`  $ blindsum audit verify ${path} --roster ${fed.rosterPath} --analysts ${fed.analystsPath} --schema ${schemaPath} --receipts ${fed.receiptsDir}\n`);
+  const report = await verifyFiles({ transcriptPath: path, rosterPath: fed.rosterPath, analystsPath: fed.analystsPath, schemaPath, receiptPaths: [fed.receiptsDir] });
   const t2 = performance.now();
   process.stdout.write(formatReport(report).split('\n').map((l) => `    ${l}`).join('\n') + `\n    (verified in ${((t2 - t1) / 1000).toFixed(2)} s)\n\n`);
   return report.ok ? 0 : 1;

@@ -35,13 +35,13 @@ export function outcomeFor(schema: Schema): { column: string; positive: string; 
 export async function synthDemo(client: AnalystClient, schema: Schema, trainCsv: string, holdoutCsv: string, dir: string): Promise<number> {
   const t0 = performance.now();
   const rho = rhoFromEpsilonDelta(SYNTH_EPSILON, SYNTH_DELTA);
-  process.stdout.write(`Synthetic data: the synthesizer (2-tree graphical model) fitted across the federation at ε = ${SYNTH_EPSILON} (δ = ${SYNTH_DELTA.toExponential(0)}, rho = ${rho.toPrecision(3)}), charged to analyst "demo"\n`);
+  process.stdout.write(`Synthetic data: the synthesizer (2-tree graphical model) fitted across the federation at ε = ${SYNTH_EPSILON} (δ = ${SYNTH_DELTA.toExponential(0)}, rho = ${rho.toPrecision(3)}), charged to analyst "${client.analyst}"\n`);
   const log = (m: string): void => void process.stdout.write(`    ${m}\n`);
   try {
     const target = outcomeFor(schema)?.column;
-    const mst = await fitSynthesizer(schema, federatedMeasure(client, { analyst: 'demo' }), { rho, delta: SYNTH_DELTA, log, ...(target ? { target } : {}) });
+    const mst = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: SYNTH_DELTA, log, ...(target ? { target } : {}) });
     process.stdout.write('  baseline: independent noisy marginals at the same ε, across the federation\n');
-    const independent = await fitSynthesizer(schema, federatedMeasure(client, { analyst: 'demo' }), { rho, delta: SYNTH_DELTA, method: 'independent' });
+    const independent = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: SYNTH_DELTA, method: 'independent' });
     process.stdout.write('  baseline: the same synthesizer fitted centrally on the pooled training rows, without noise\n');
     const train = buildDataset(schema, trainCsv).dataset;
     const holdout = buildDataset(schema, holdoutCsv).dataset;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '../crypto/bytes.ts';
 import { AnalystClient } from '../client/analyst.ts';
-import { writeNewIdentityFile } from '../services/common/keys.ts';
+import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../services/common/keys.ts';
+import { signAnalystRoster, writeAnalystRosterFile } from '../services/common/analysts.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 
 /** Party policy of a local federation: exact queries allowed (to compare with central results). */
@@ -32,8 +33,13 @@ export interface LocalFederationOptions {
    * (LOCAL_POLICY: exact queries allowed, zCDP budget 10, at most 10 per query).
    */
   partyPolicy?: Record<number, Record<string, unknown>>;
-  /** Each analyst's zCDP budget at the aggregator (default 10). */
+  /** Each analyst's zCDP budget at the aggregator, in analysts.json (default 10). */
   budgetRho?: number;
+  /**
+   * Ids of the analysts (role "analyst") in the signed analyst roster, each with its own key
+   * (default ["analyst"]); an auditor "auditor" is always added. client(id) signs in as one.
+   */
+  analysts?: string[];
   /** Allow exact (non-DP) queries at the aggregator (default true: the demo compares with central results). */
   allowExact?: boolean;
   federation?: string;
@@ -76,6 +82,7 @@ export class LocalFederation {
   #aggregator: ChildProcess | undefined;
   #aggregatorArgs: string[] = [];
   #port = 0;
+  readonly #identities = new Map<string, IdentityFile>();
 
   private constructor(opts: LocalFederationOptions) {
     this.#opts = opts;
@@ -88,6 +95,26 @@ export class LocalFederation {
 
   get rosterPath(): string {
     return join(this.dir, 'roster.json');
+  }
+
+  /** The operator-signed analyst roster given to the aggregator (--analysts). */
+  get analystsPath(): string {
+    return join(this.dir, 'analysts.json');
+  }
+
+  /** The operator's key (signs analysts.json; named in roster.json). */
+  get operatorKeyPath(): string {
+    return join(this.dir, 'operator.key');
+  }
+
+  /** An analyst's Ed25519 key file (blindsum analyst keygen format). */
+  analystKeyPath(id: string): string {
+    return join(this.dir, 'analysts', `${id}.key`);
+  }
+
+  /** The analysts of the roster with role "analyst" (the first is client()'s default). */
+  get analysts(): string[] {
+    return this.#opts.analysts ?? ['analyst'];
   }
 
   /** The aggregator's --data-dir (SQLite stores, transcript, aggregator.key). */
@@ -144,14 +171,28 @@ export class LocalFederation {
     const collusion = opts.collusion ?? 0;
     const threshold = opts.threshold ?? Math.floor((n + collusion) / 2) + 1;
     const federation = opts.federation ?? 'demo';
-    // The aggregator's identity (signs transcript heads and receipts) is listed in the roster.
+    // The aggregator's identity (signs transcript heads and receipts) and the operator's (signs the
+    // analyst roster) are listed in the roster.
     mkdirSync(f.aggregatorDataDir, { recursive: true, mode: 0o700 });
     const aggregator = writeNewIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE), `${federation}-aggregator`);
-    writeFileSync(f.rosterPath, JSON.stringify({ federation, threshold, collusion, parties: entries, aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) } }, null, 2));
+    const operator = writeNewIdentityFile(f.operatorKeyPath, `${federation}-operator`);
+    writeFileSync(f.rosterPath, JSON.stringify({
+      federation, threshold, collusion, parties: entries, aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) },
+      operator: { id: operator.id, publicKey: toHex(operator.identity.publicKey) },
+    }, null, 2));
+    // One key per analyst and an auditor, in an analyst roster signed by the operator (blindsum analyst keygen / roster).
+    mkdirSync(join(opts.dir, 'analysts'), { recursive: true, mode: 0o700 });
+    const analysts = [...f.analysts.map((id) => ({ id, role: 'analyst' as const, budgetRho: opts.budgetRho ?? 10 })), { id: 'auditor', role: 'auditor' as const, budgetRho: 0 }];
+    const listed = analysts.map((a) => {
+      const key = writeNewIdentityFile(f.analystKeyPath(a.id), a.id);
+      f.#identities.set(a.id, key);
+      return { ...a, publicKey: toHex(key.identity.publicKey) };
+    });
+    writeAnalystRosterFile(f.analystsPath, signAnalystRoster(operator.identity.secretKey, { federation, version: 1, analysts: listed }));
     f.#aggregatorArgs = [
-      CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--schema', opts.schemaPath,
+      CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--analysts', f.analystsPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
-      '--budget-rho', String(opts.budgetRho ?? 10), ...(opts.allowExact === false ? [] : ['--allow-exact']),
+      ...(opts.allowExact === false ? [] : ['--allow-exact']),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
     ];
     await f.startAggregator();
@@ -206,8 +247,21 @@ export class LocalFederation {
     return new Promise((resolve) => c.once('exit', (code) => resolve(code)));
   }
 
-  client(): AnalystClient {
-    return new AnalystClient(this.address, this.#opts.tls?.caPath);
+  /** An analyst client signed in as `analyst` (default: the first analyst; "auditor" for the auditor). */
+  client(analyst: string = this.analysts[0]!): AnalystClient {
+    let identity = this.#identities.get(analyst);
+    if (!identity) {
+      identity = loadIdentityFile(this.analystKeyPath(analyst));
+      this.#identities.set(analyst, identity);
+    }
+    return new AnalystClient(this.address, { identity, ...(this.#opts.tls ? { tlsCaPath: this.#opts.tls.caPath } : {}) });
+  }
+
+  /** The analyst's identity (id and keys) of `analyst`. */
+  identity(analyst: string = this.analysts[0]!): IdentityFile {
+    const c = this.#identities.get(analyst);
+    if (!c) throw new Error(`no analyst "${analyst}" in this local federation (analysts: ${this.analysts.join(', ')}, auditor)`);
+    return c;
   }
 
   async waitConnected(ids: string[], timeoutMs = 30_000): Promise<void> {

@@ -1,11 +1,21 @@
 /**
  * The analyst's client library: submit a federated query, follow its progress, fetch the
  * result. Used by `blindsum query` and `blindsum demo`, and meant for analysts' own code.
+ * The client is signed in with the analyst's Ed25519 identity (blindsum analyst keygen): every
+ * query is a QueryRequest it serializes once and signs, and every read carries a signature
+ * (services/common/query-request.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { AnalystServiceClient, type GetBudgetResponse, type GetCollectiveKeyResponse, type GetResultResponse, type ListPartiesResponse, type QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
+import {
+  AnalystServiceClient, GetBudgetRequest, GetResultRequest, WatchQueryRequest,
+  type GetBudgetResponse, type GetCollectiveKeyResponse, type GetResultResponse, type ListPartiesResponse, type QueryEvent,
+} from '../gen/blindsum/v1/blindsum.ts';
+import { sha256Hex } from '../services/common/ckks.ts';
 import { GRPC_OPTIONS } from '../services/common/grpc-options.ts';
+import type { IdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
+import { READ_METADATA, signQueryRequest, signRead } from '../services/common/query-request.ts';
 import { channelCredentials } from '../services/common/tls.ts';
 import type { PrivacySpec, Query, QueryResult } from '../stats/index.ts';
 import type { AnalystCkksKey } from './ckks-analyst.ts';
@@ -58,25 +68,79 @@ function wrap(e: ServiceError): AnalystError {
   return new AnalystError(e.code, e.details || e.message);
 }
 
+export const NO_ANALYST_KEY =
+  'no analyst key: create one with `blindsum analyst keygen --id NAME --out NAME.key`, have the operator add NAME.key.pub.json to analysts.json (blindsum analyst roster), then give --analyst-key NAME.key or set BLINDSUM_ANALYST_KEY';
+
+export interface AnalystClientOptions {
+  /** The analyst's Ed25519 identity (blindsum analyst keygen; loadIdentityFile). Without it only ListParties and GetCollectiveKey work. */
+  identity?: IdentityFile;
+  /** CA certificate that signed the aggregator's TLS certificate (omit on loopback). */
+  tlsCaPath?: string;
+  /** The federation's name, signed into every request (default: asked from the aggregator once). */
+  federation?: string;
+}
+
 export class AnalystClient {
   readonly #client: AnalystServiceClient;
+  readonly #identity: IdentityFile | undefined;
+  #federation: string | undefined;
 
-  /** `tlsCaPath`: CA certificate that signed the aggregator's TLS certificate (omit on loopback). */
-  constructor(address: string, tlsCaPath?: string) {
-    this.#client = new AnalystServiceClient(address, channelCredentials(tlsCaPath), GRPC_OPTIONS);
+  constructor(address: string, opts: AnalystClientOptions = {}) {
+    this.#client = new AnalystServiceClient(address, channelCredentials(opts.tlsCaPath), GRPC_OPTIONS);
+    this.#identity = opts.identity;
+    this.#federation = opts.federation;
+  }
+
+  /** The analyst this client is signed in as (undefined without a key). */
+  get analyst(): string | undefined {
+    return this.#identity?.id;
   }
 
   close(): void {
     this.#client.close();
   }
 
-  /** `privacy`: the query's DP cost (rho, or epsilon with delta); omit for an exact query. */
-  submit(query: Query, opts: { backend?: string; analyst?: string; privacy?: PrivacySpec; analystPublicKey?: Uint8Array } = {}): Promise<{ queryId: string; planDigest: string }> {
+  #signer(): IdentityFile {
+    if (!this.#identity) throw new AnalystError(16, NO_ANALYST_KEY);
+    return this.#identity;
+  }
+
+  /** Metadata of a signed read: analyst id, timestamp, Ed25519 signature over (method, analyst, timestamp, SHA-256 of the request). */
+  #readMetadata(method: string, requestBytes: Uint8Array): Metadata {
+    const me = this.#signer();
+    const ts = String(Date.now());
+    const md = new Metadata();
+    md.set(READ_METADATA.analyst, me.id);
+    md.set(READ_METADATA.timestamp, ts);
+    md.set(READ_METADATA.signature, Buffer.from(signRead(me.identity.secretKey, method, me.id, ts, requestBytes)));
+    return md;
+  }
+
+  async #federationName(): Promise<string> {
+    this.#federation ??= (await this.listParties()).federation;
+    return this.#federation;
+  }
+
+  /**
+   * Signs and submits a query. `privacy`: the query's DP cost (rho, or epsilon with delta); omit for
+   * an exact query. The query id is a random UUID chosen here (`queryId` only for tests).
+   */
+  async submit(query: Query, opts: { backend?: string; privacy?: PrivacySpec; analystPublicKey?: Uint8Array; queryId?: string } = {}): Promise<{ queryId: string; planDigest: string }> {
+    const me = this.#signer();
     const p = opts.privacy;
     const privacy = { rho: p?.rho ?? 0, epsilon: p?.epsilon ?? 0, delta: p?.delta ?? 0 };
-    const request = { query: queryToProto(query), backend: opts.backend ?? 'secagg', analyst: opts.analyst ?? 'analyst', privacy, analystPublicKey: opts.analystPublicKey ?? new Uint8Array(0) };
+    const analystPublicKey = opts.analystPublicKey ?? new Uint8Array(0);
+    const { signedRequest, signature } = signQueryRequest(me.identity.secretKey, {
+      queryId: opts.queryId ?? randomUUID(), federation: await this.#federationName(), analyst: me.id, query: queryToProto(query), backend: opts.backend ?? 'secagg', privacy,
+      analystKeySha256: analystPublicKey.length > 0 ? sha256Hex(analystPublicKey) : '', issuedAtMs: BigInt(Date.now()),
+    });
+    return this.submitSigned(signedRequest, signature, analystPublicKey);
+  }
+
+  /** Sends an already signed request (services/common/query-request.ts signQueryRequest). */
+  submitSigned(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0)): Promise<{ queryId: string; planDigest: string }> {
     return new Promise((resolve, reject) => {
-      this.#client.submitQuery(request, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.submitQuery({ signedRequest, signature, analystPublicKey }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 
@@ -87,16 +151,18 @@ export class AnalystClient {
     });
   }
 
-  getBudget(analyst: string): Promise<GetBudgetResponse> {
+  /** The budget of this analyst (or of `analyst`: auditors only). */
+  getBudget(analyst?: string): Promise<GetBudgetResponse> {
     return new Promise((resolve, reject) => {
-      this.#client.getBudget({ analyst }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      const req = { analyst: analyst ?? this.#signer().id };
+      this.#client.getBudget(req, this.#readMetadata('GetBudget', GetBudgetRequest.encode(req).finish()), (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 
   /** Streams progress events until the final one. */
   watch(queryId: string, onEvent: (ev: QueryEvent) => void, deadlineMs = 600_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const stream = this.#client.watchQuery({ queryId }, new Metadata(), { deadline: Date.now() + deadlineMs });
+      const stream = this.#client.watchQuery({ queryId }, this.#readMetadata('WatchQuery', WatchQueryRequest.encode({ queryId }).finish()), { deadline: Date.now() + deadlineMs });
       stream.on('data', (ev: QueryEvent) => onEvent(ev));
       stream.on('error', (e: ServiceError) => reject(wrap(e)));
       stream.on('end', () => resolve());
@@ -105,7 +171,7 @@ export class AnalystClient {
 
   getResult(queryId: string): Promise<GetResultResponse> {
     return new Promise((resolve, reject) => {
-      this.#client.getResult({ queryId }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getResult({ queryId }, this.#readMetadata('GetResult', GetResultRequest.encode({ queryId }).finish()), (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 
@@ -121,11 +187,11 @@ export class AnalystClient {
    */
   async run(
     query: Query,
-    opts: { backend?: string; analyst?: string; privacy?: PrivacySpec; onEvent?: (ev: QueryEvent) => void; deadlineMs?: number; ckksKey?: AnalystCkksKey } = {},
+    opts: { backend?: string; privacy?: PrivacySpec; onEvent?: (ev: QueryEvent) => void; deadlineMs?: number; ckksKey?: AnalystCkksKey } = {},
   ): Promise<QueryOutcome> {
     const t0 = performance.now();
-    if (opts.backend === 'ckks' && !opts.ckksKey) throw new AnalystError(3, 'backend "ckks" needs the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen)');
-    const { queryId } = await this.submit(query, { ...opts, ...(opts.ckksKey ? { analystPublicKey: opts.ckksKey.publicKey } : {}) });
+    if (opts.backend === 'ckks' && !opts.ckksKey) throw new AnalystError(3, 'backend "ckks" needs the analyst\'s CKKS key pair (create one with: blindsum analyst ckks-keygen)');
+    const { queryId } = await this.submit(query, { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.privacy ? { privacy: opts.privacy } : {}), ...(opts.ckksKey ? { analystPublicKey: opts.ckksKey.publicKey } : {}) });
     await this.watch(queryId, opts.onEvent ?? (() => {}), opts.deadlineMs);
     const r = await this.getResult(queryId);
     if (r.ckks && r.status === 'done' && opts.ckksKey) return openCkksOutcome(query, r, opts.ckksKey, t0);

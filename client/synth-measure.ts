@@ -12,7 +12,6 @@ export interface FederatedMeasureOptions {
   /** "secagg" (default) or "ckks" (then `ckksKey`, the analyst's key that results are switched to). */
   backend?: string;
   ckksKey?: AnalystCkksKey;
-  analyst?: string;
   deadlineMs?: number;
   onEvent?: (purpose: string, ev: QueryEvent) => void;
 }
@@ -30,7 +29,6 @@ export function federatedMeasure(client: AnalystClient, opts: FederatedMeasureOp
       ...(rho === undefined ? {} : { privacy: { rho } }),
       ...(opts.backend ? { backend: opts.backend } : {}),
       ...(opts.ckksKey ? { ckksKey: opts.ckksKey } : {}),
-      ...(opts.analyst ? { analyst: opts.analyst } : {}),
       ...(opts.deadlineMs ? { deadlineMs: opts.deadlineMs } : {}),
       onEvent: (ev) => opts.onEvent?.(purpose, ev),
     });

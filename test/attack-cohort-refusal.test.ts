@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalize, flagSmallCohort, planQuery, type CountResult, type Query } from '../stats/index.ts';
 import type { NumericColumn } from '../stats/dataset.ts';
@@ -18,7 +19,6 @@ import { partyFixture, PartyUnderTest, startSession, type PartyFixture } from '.
 let dir: string;
 let fx: PartyFixture;
 let times: number[];
-let seq = 0;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-attack-cohort-'));
@@ -34,7 +34,7 @@ const below = (x: number): Query => ({ kind: 'count', columns: [], filter: [{ co
 function contributes(x: number, rho: number): boolean {
   const p = new PartyUnderTest(fx.configs[0]!);
   try {
-    const r = p.handle({ $case: 'startSession', value: startSession(fx.configs[0]!, `cohort-probe-${String(seq++).padStart(6, '0')}`, below(x), { rho }) });
+    const r = p.handle({ $case: 'startSession', value: startSession(fx, fx.configs[0]!, randomUUID(), below(x), { rho }) });
     return r?.$case === 'advertiseKeys';
   } finally {
     p.close();

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cryptoRandomSource } from '../crypto/dp/random.ts';
 import { rationalToNumber } from '../crypto/dp/rational.ts';
@@ -65,10 +66,10 @@ describe('an aggregator colluding with c parties subtracts their noise from a re
       const fx = partyFixture(dir, { n: 3, threshold: 3, collusion: 1 });
       const p = new PartyUnderTest(fx.configs[0]!);
       try {
-        const start = { ...startSession(fx.configs[0]!, 'collusion-session-01', COUNT, { rho: 0.1 }), collusion: 0 };
+        const start = { ...startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: 0.1 }), collusion: 0 };
         const r = p.handle({ $case: 'startSession', value: start });
         expect(r?.$case === 'refusal' && r.value.reason).toMatch(/collusion bound c = 0 differs from the roster's c = 1/);
-        const ok = p.handle({ $case: 'startSession', value: startSession(fx.configs[0]!, 'collusion-session-02', COUNT, { rho: 0.1 }) });
+        const ok = p.handle({ $case: 'startSession', value: startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: 0.1 }) });
         expect(ok?.$case).toBe('advertiseKeys');
       } finally {
         p.close();

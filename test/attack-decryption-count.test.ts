@@ -10,7 +10,7 @@
  * with the real CeremonyServer as the aggregator's crypto; part 2 runs a real aggregator and three
  * party nodes in process over gRPC on 127.0.0.1.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,10 @@ import { PartyLedger } from '../services/party/ledger.ts';
 import { createPartyNode, type PartyNode } from '../services/party/node.ts';
 import { buildDataset, DP_GRID_BITS, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 
+import { randomUUID } from 'node:crypto';
+import { writeAnalystRosterFile } from '../services/common/analysts.ts';
+import { authorize, testAnalysts } from './analyst-harness.ts';
+
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
 const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
@@ -61,7 +65,11 @@ type Reply = NonNullable<PartyMessage['body']>;
 
 describe('a party counts its PCKS shares per collective key and refuses past the bound', () => {
   const identities: IdentityFile[] = ids.map((id) => ({ id, identity: generateIdentity() }));
-  const roster: Roster = parseRoster({ federation: 'fed', threshold: 2, parties: identities.map((p) => ({ id: p.id, publicKey: toHex(p.identity.publicKey) })) });
+  const analysts = testAnalysts('fed');
+  const roster: Roster = parseRoster({
+    federation: 'fed', threshold: 2, parties: identities.map((p) => ({ id: p.id, publicKey: toHex(p.identity.publicKey) })),
+    aggregator: { id: 'fed-aggregator', publicKey: toHex(generateIdentity().publicKey) }, operator: analysts.operatorEntry,
+  });
   const parts = splitCsvText(csv, ids.length, 'decryption-count');
   const stateDirs = ids.map(() => tempDir());
   const BOUND = 3;
@@ -136,8 +144,9 @@ describe('a party counts its PCKS shares per collective key and refuses past the
     const ctx = await ckksContext();
     const plan = planQuery(count, schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
     const start = StartSession.fromPartial({
-      sessionId, query: queryToProto(count), backend: 'ckks', threshold: 2, ringBits: 64, parties: ids, planDigest: plan.digest, analyst: 'a', rho: 0.01,
+      sessionId, query: queryToProto(count), backend: 'ckks', threshold: 2, ringBits: 64, parties: ids, planDigest: plan.digest, rho: 0.01,
       ckksKeySha256: parties[0]!.keySha256!, analystKeySha256: sha256Hex(analyst.publicKey),
+      ...authorize(analysts, { sessionId, query: count, backend: 'ckks', rho: 0.01, analystKeySha256: sha256Hex(analyst.publicKey) }),
     });
     const inputs: Uint8Array[][] = [];
     for (let k = 0; k < 3; k++) inputs.push(value(await ask(k, { $case: 'startSession', value: start }), 'encryptedInput').ciphertexts.map((c) => unpackCiphertext(ctx, ownBytes(c))));
@@ -146,12 +155,12 @@ describe('a party counts its PCKS shares per collective key and refuses past the
   }
 
   it('counts every PCKS answer (a retry for the same sum too), refuses the one past the bound with the reason, and the count survives a restart', async () => {
-    const s1 = await session('count-session-0001');
+    const s1 = await session(randomUUID());
     value(await ask(0, s1), 'pcksShare');
     value(await ask(0, s1), 'pcksShare'); // the retry after a dropout: fresh flooding noise, counted
-    const s2 = await session('count-session-0002');
+    const s2 = await session(randomUUID());
     value(await ask(0, s2), 'pcksShare'); // 3 of τ = 3
-    const s3 = await session('count-session-0003');
+    const s3 = await session(randomUUID());
     const refused = await ask(0, s3);
     expect(refused.$case).toBe('refusal');
     expect(refused.$case === 'refusal' && refused.value.reason).toMatch(/decryption bound reached: this party has produced PCKS shares for 3 ciphertexts under collective key [0-9a-f]{12}…; 1 more would pass τ = 3 .*re-key/);
@@ -165,7 +174,7 @@ describe('a party counts its PCKS shares per collective key and refuses past the
     } finally {
       counted.close();
     }
-    const s4 = await session('count-session-0004');
+    const s4 = await session(randomUUID());
     const again = await ask(0, s4);
     expect(again.$case === 'refusal' && again.value.reason).toMatch(/decryption bound reached/);
   }, 120_000);
@@ -187,34 +196,40 @@ describe('the aggregator retires a key before its bound and re-keys (in process,
       writeFileSync(join(dir, `${id}.csv`), parts[ids.indexOf(id)]!);
       return { id, publicKey: toHex(identity.publicKey) };
     });
-    writeFileSync(join(dir, 'roster.json'), JSON.stringify({ federation: 'rekey', threshold: 2, parties: entries }));
+    const team = testAnalysts('rekey', 'rekey');
+    mkdirSync(join(dir, 'aggregator'), { recursive: true, mode: 0o700 });
+    const aggregatorKey = writeNewIdentityFile(join(dir, 'aggregator', 'aggregator.key'), 'rekey-aggregator');
+    writeFileSync(join(dir, 'roster.json'), JSON.stringify({
+      federation: 'rekey', threshold: 2, parties: entries, aggregator: { id: aggregatorKey.id, publicKey: toHex(aggregatorKey.identity.publicKey) }, operator: team.operatorEntry,
+    }));
+    writeAnalystRosterFile(join(dir, 'analysts.json'), team.roster);
     writeFileSync(join(dir, 'policy.json'), JSON.stringify({ allowedBackends: ['ckks'], allowExact: true, budgetRho: 10, maxRhoPerQuery: 10 }));
     // τ = 3 ciphertexts; a count is 1 ciphertext and may need n − t + 1 = 2 decryptor sets.
-    const config = { ...resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath: join(dir, 'roster.json'), schemaPath, dataDir: join(dir, 'aggregator'), roundTimeoutMs: 20_000, quiet: true, ckks: true, allowExact: true, budgetRho: 10 }), ckksDecryptionBound: 3 };
+    const config = { ...resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath: join(dir, 'roster.json'), schemaPath, dataDir: join(dir, 'aggregator'), roundTimeoutMs: 20_000, quiet: true, ckks: true, allowExact: true, analystsPath: join(dir, 'analysts.json') }), ckksDecryptionBound: 3 };
     const aggregator = createAggregator(config, silent);
     const port = await aggregator.start();
     const nodes: PartyNode[] = ids.map((id) => createPartyNode(resolvePartyConfig({
       aggregator: `127.0.0.1:${port}`, keyPath: join(dir, `${id}.key`), rosterPath: join(dir, 'roster.json'), schemaPath, dataPath: join(dir, `${id}.csv`), policyPath: join(dir, 'policy.json'), quiet: true,
     }), silent));
-    const client = new AnalystClient(`127.0.0.1:${port}`);
+    const client = new AnalystClient(`127.0.0.1:${port}`, { identity: { id: team.analystId, identity: team.analyst }, federation: 'rekey' });
     const key = await generateAnalystKey();
     try {
       nodes.forEach((n) => n.start());
       const first = await waitKey(client, '');
       const rows = csv.trimEnd().split('\n').length - 1;
       for (let q = 0; q < 2; q++) {
-        const o = await client.run(count, { backend: 'ckks', analyst: 'rekey', ckksKey: key });
+        const o = await client.run(count, { backend: 'ckks', ckksKey: key });
         expect(o.status, o.error).toBe('done');
         expect(o.result).toMatchObject({ kind: 'count', n: rows });
       }
       // 2 of 3 used; the next count may need 2: the key is retired instead of being driven past τ.
-      const err = await client.run(count, { backend: 'ckks', analyst: 'rekey', ckksKey: key }).then(() => undefined, (e: unknown) => e);
+      const err = await client.run(count, { backend: 'ckks', ckksKey: key }).then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(AnalystError);
       expect((err as AnalystError).code).toBe(9); // FAILED_PRECONDITION
       expect((err as Error).message).toMatch(/re-keying: collective key [0-9a-f]{12}… is retired \(decryption budget spent: 2 of τ = 3/);
       const second = await waitKey(client, first);
       expect(second).not.toBe(first);
-      const o = await client.run(count, { backend: 'ckks', analyst: 'rekey', ckksKey: key });
+      const o = await client.run(count, { backend: 'ckks', ckksKey: key });
       expect(o.status, o.error).toBe('done');
       expect(o.result).toMatchObject({ kind: 'count', n: rows });
       for (const id of ids) {

@@ -8,12 +8,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Query } from '../stats/index.ts';
 import { partyFixture, PartyUnderTest, runSecAggSession, startSession, type PartyFixture } from './party-harness.ts';
 
 const COUNT: Query = { kind: 'count', columns: [], filter: [] };
 const RHO = 0.01;
+/** The analyst's signed query id, replayed by the aggregator. */
+const REPLAYED = randomUUID();
+const EXACT = randomUUID();
 let dir: string;
 let fx: PartyFixture;
 
@@ -27,7 +31,7 @@ describe('a malicious aggregator replays one DP session id to average the noise 
   it('the first run is answered and charged; the 39 replays under the same id are refused by every party', () => {
     const parties = fx.configs.map((c) => new PartyUnderTest(c));
     try {
-      const start = startSession(fx.configs[0]!, 'replayed-session-0001', COUNT, { rho: RHO });
+      const start = startSession(fx, fx.configs[0]!, REPLAYED, COUNT, { rho: RHO });
       const first = runSecAggSession(parties, start, 1);
       expect('sums' in first, 'refused' in first ? first.refused : '').toBe(true);
       const answers = [first];
@@ -44,9 +48,9 @@ describe('a malicious aggregator replays one DP session id to average the noise 
   it('the refusal survives a restart of the party (the id is in its durable ledger)', () => {
     const again = fx.configs.map((c) => new PartyUnderTest(c));
     try {
-      const r = again[1]!.handle({ $case: 'startSession', value: startSession(fx.configs[1]!, 'replayed-session-0001', COUNT, { rho: RHO }) });
+      const r = again[1]!.handle({ $case: 'startSession', value: startSession(fx, fx.configs[1]!, REPLAYED, COUNT, { rho: RHO }) });
       expect(r?.$case).toBe('refusal');
-      expect(r?.$case === 'refusal' && r.value.reason).toMatch(/session id replayed-session-0001 was already answered/);
+      expect(r?.$case === 'refusal' && r.value.reason).toMatch(new RegExp(`session id ${REPLAYED} was already answered`));
     } finally {
       for (const p of again) p.close();
     }
@@ -57,7 +61,7 @@ describe('a malicious aggregator replays one DP session id to average the noise 
     try {
       const before = parties.map((p) => p.ledger.spent());
       for (let i = 0; i < 5; i++) {
-        const out = runSecAggSession(parties, startSession(fx.configs[0]!, `fresh-session-000${i}`, COUNT, { rho: RHO }), 1);
+        const out = runSecAggSession(parties, startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: RHO }), 1);
         expect('sums' in out, 'refused' in out ? out.refused : '').toBe(true);
       }
       parties.forEach((p, i) => expect(p.ledger.spent() - before[i]!).toBeCloseTo(5 * RHO, 12));
@@ -69,7 +73,7 @@ describe('a malicious aggregator replays one DP session id to average the noise 
   it('an exact (non-DP) session id cannot be replayed either', () => {
     const parties = fx.configs.map((c) => new PartyUnderTest(c));
     try {
-      const start = startSession(fx.configs[0]!, 'exact-session-0001', COUNT);
+      const start = startSession(fx, fx.configs[0]!, EXACT, COUNT);
       const first = runSecAggSession(parties, start, 1);
       expect(first).toEqual({ sums: [418n] });
       const second = runSecAggSession(parties, start, 1);

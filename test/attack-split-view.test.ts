@@ -22,7 +22,7 @@ const FOUR = ['a', 'b', 'c', 'd'];
 
 function roster(n: number, threshold: number, collusion?: number): unknown {
   return {
-    federation: 'fed', threshold, ...(collusion !== undefined ? { collusion } : {}),
+    federation: 'fed', threshold, ...(collusion !== undefined ? { collusion } : {}), aggregator: { id: 'fed-aggregator', publicKey: toHex(generateIdentity().publicKey) },
     parties: Array.from({ length: n }, (_, i) => ({ id: `p${i}`, publicKey: toHex(generateIdentity().publicKey) })),
   };
 }
@@ -54,7 +54,9 @@ describe('2t > n + c is enforced wherever a threshold is set', () => {
         writeFileSync(path, JSON.stringify({ id: `h-${id}`, publicKey: toHex(generateIdentity().publicKey) }));
         return path;
       });
-      const run = (...args: string[]) => spawnSync(process.execPath, [CLI_PATH, 'roster', '--federation', 'f', '--out', join(dir, 'r.json'), ...args, ...pubs], { encoding: 'utf8' });
+      const aggregator = join(dir, 'aggregator.pub.json');
+      writeFileSync(aggregator, JSON.stringify({ id: 'f-aggregator', publicKey: toHex(generateIdentity().publicKey) }));
+      const run = (...args: string[]) => spawnSync(process.execPath, [CLI_PATH, 'roster', '--federation', 'f', '--aggregator', aggregator, '--out', join(dir, 'r.json'), ...args, ...pubs], { encoding: 'utf8' });
       const bad = run('--threshold', '2');
       expect(bad.status).toBe(2);
       expect(bad.stderr).toMatch(/needs 2t > n \+ c, i\.e\. t ≥ 3/);

@@ -5,6 +5,7 @@
  */
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { AnalystError } from '../client/analyst.ts';
 import { LocalFederation } from '../cli/federation.ts';
 import { lengthPrefixed } from '../crypto/bytes.ts';
 import { generateIdentity, signDomain } from '../crypto/identity.ts';
-import { PartyGatewayServiceClient, SubmitQueryRequest, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
+import { PartyGatewayServiceClient, QueryRequest, SubmitQueryRequest, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { parseSchema, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -118,8 +119,9 @@ describe('bad inputs get clear errors and the services keep running', () => {
 
   it('truncated protobuf messages on both services get an error status, not a crash', async () => {
     const raw = new Client(fed.address, credentials.createInsecure());
-    const full = SubmitQueryRequest.encode({ query: { kind: 'count', columns: [], filter: [], bins: [], target: '', edges: [], tables: [] }, backend: 'secagg', analyst: 'x', privacy: undefined, analystPublicKey: new Uint8Array(0) }).finish();
-    const truncated = Buffer.from(full.subarray(0, 5)); // cut inside the nested QuerySpec
+    const request = QueryRequest.encode(QueryRequest.fromPartial({ queryId: randomUUID(), federation: 'demo', analyst: 'analyst', query: { kind: 'count' }, backend: 'secagg' })).finish();
+    const full = SubmitQueryRequest.encode({ signedRequest: request, signature: new Uint8Array(64), analystPublicKey: new Uint8Array(0) }).finish();
+    const truncated = Buffer.from(full.subarray(0, 5)); // cut inside the signed request
     const err = await new Promise<ServiceError | null>((resolve) => {
       raw.makeUnaryRequest('/blindsum.v1.AnalystService/SubmitQuery', (b: Buffer) => b, (b: Buffer) => b, truncated, new Metadata(), {}, (e) => resolve(e));
     });

@@ -58,7 +58,7 @@ function expectCentral(q: Query, o: QueryOutcome): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-ckks-'));
-  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true });
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, analysts: ['e2e', 'e2e-dp', 'ckks-noise'] });
   collectiveSha = await fed.waitCollectiveKey();
   writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
   key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
@@ -91,11 +91,11 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
   });
 
   it(`every query kind equals the central result exactly on the fixed-point grid (CKKS error before rounding < ${ROUNDING_BOUND})`, async () => {
-    const c = fed.client();
+    const c = fed.client('e2e');
     try {
       let worst = 0;
       for (const q of PBC_QUERIES) {
-        const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+        const o = await c.run(q, { backend: 'ckks', ckksKey: key });
         expectCentral(q, o);
         worst = Math.max(worst, o.ckks!.maxRawError);
         // the aggregator itself holds no plaintext result
@@ -112,10 +112,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
   });
 
   it('a differentially private query through CKKS carries its noise scale and stays within it of the central result', async () => {
-    const c = fed.client();
+    const c = fed.client('e2e-dp');
     try {
       const q: Query = { kind: 'mean', columns: ['age'], filter: [] };
-      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e-dp', ckksKey: key, privacy: { rho: 0.25 } });
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key, privacy: { rho: 0.25 } });
       expect(o.status, o.error).toBe('done');
       expect(o.rhoCharged).toBe(0.25);
       const sd = o.uncertainty['mean']!;
@@ -123,7 +123,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
       const central = numericFields(centralResult(q, schema, dataset)).find(([n]) => n === 'mean')![1]!;
       const got = numericFields(o.result!).find(([n]) => n === 'mean')![1]!;
       expect(Math.abs(got - central)).toBeLessThan(8 * sd);
-      expect((await c.getBudget('e2e-dp')).spentRho).toBeCloseTo(0.25, 12);
+      expect((await c.getBudget()).spentRho).toBeCloseTo(0.25, 12);
     } finally {
       c.close();
     }
@@ -133,11 +133,11 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const h: Query = { kind: 'histogram', columns: ['age'], bins: [30, 40, 50, 60, 70], filter: [] };
     const cr = centralResult(h, schema, dataset);
     const centralCounts = cr.kind === 'histogram' ? [...cr.counts, cr.below, cr.above] : [];
-    const c = fed.client();
+    const c = fed.client('ckks-noise');
     const z: number[] = [];
     try {
       for (let batch = 0; batch < 4; batch++) {
-        const outs = await Promise.all(Array.from({ length: 4 }, () => c.run(h, { backend: 'ckks', analyst: 'ckks-noise', ckksKey: key, privacy: { rho: 0.3 } })));
+        const outs = await Promise.all(Array.from({ length: 4 }, () => c.run(h, { backend: 'ckks', ckksKey: key, privacy: { rho: 0.3 } })));
         for (const o of outs) {
           expect(o.status, o.error).toBe('done');
           expect(o.noiseStd).toHaveLength(centralCounts.length);
@@ -164,10 +164,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     fed.startParty(0, { BLINDSUM_TEST_EXIT_AFTER: 'EncryptedInput' });
     await fed.waitConnected(all);
     const exit = fed.partyExit(0);
-    const c = fed.client();
+    const c = fed.client('e2e');
     try {
       const q = PBC_QUERIES.find((x) => x.kind === 'linear_regression')!;
-      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key });
       expect(await exit).toBe(75);
       expectCentral(q, o);
       expect(o.ckks!.decryptors).toEqual(['hospital-2', 'hospital-3']);
@@ -180,10 +180,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     await fed.killParty(0);
     fed.startParty(0, {});
     await fed.waitConnected(all);
-    const c = fed.client();
+    const c = fed.client('e2e');
     try {
       const q = PBC_QUERIES.find((x) => x.kind === 'contingency')!;
-      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key });
       expectCentral(q, o);
       expect(o.ckks!.decryptors).toEqual(['hospital-1', 'hospital-2']);
       expect(readFileSync(join(dir, 'hospital-1.log'), 'utf8')).toMatch(/CKKS key share loaded/);
@@ -279,10 +279,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     });
     stream.write({ body: { $case: 'hello', value: { partyId: identity.id, schemaDigest: schemaDigest(schema), softwareVersion: 'test' } } });
     await welcomed;
-    const c = fed.client();
+    const c = fed.client('e2e');
     try {
       const q: Query = { kind: 'count', columns: [], filter: [] };
-      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key });
       expect(o.status, o.error).toBe('done');
       expect(o.contributors).toEqual(['hospital-1', 'hospital-2']);
       expect(o.refusals.find((r) => r.partyId === 'hospital-3')?.reason).toMatch(/invalid EncryptedInput message: ciphertexts\[0\]: wrong magic/);
@@ -308,10 +308,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const fresh = await fed.waitCollectiveKey();
     expect(fresh).not.toBe(collectiveSha);
     for (let i = 0; i < N; i++) expect((JSON.parse(readFileSync(join(fed.partyStateDir(i), 'ckks-key.json'), 'utf8')) as { publicKeySha256: string }).publicKeySha256).toBe(fresh);
-    const c = fed.client();
+    const c = fed.client('e2e');
     try {
       const q = PBC_QUERIES.find((x) => x.kind === 'histogram')!;
-      const o = await c.run(q, { backend: 'ckks', analyst: 'e2e', ckksKey: key });
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key });
       expectCentral(q, o);
       expect(o.ckks!.decryptors).toEqual(all); // t = 3 now
     } finally {

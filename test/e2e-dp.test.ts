@@ -31,18 +31,18 @@ describe('released noise (3 parties, t = 2)', () => {
   let fed: LocalFederation;
   beforeAll(async () => {
     const big = { budgetRho: 1000 };
-    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big } });
+    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big }, analysts: ['noise-check', 'concurrent', 'x'] });
   }, 120_000);
   afterAll(async () => {
     await fed?.stop();
   });
 
   it('over 24 repetitions, histogram counts are centred on the central counts with the declared standard deviation', async () => {
-    const c = fed.client();
+    const c = fed.client('noise-check');
     const z: number[] = [];
     try {
       for (let batch = 0; batch < 4; batch++) {
-        const outs = await Promise.all(Array.from({ length: 6 }, () => c.run(histogram, { analyst: 'noise-check', privacy: { rho: 0.3 } })));
+        const outs = await Promise.all(Array.from({ length: 6 }, () => c.run(histogram, { privacy: { rho: 0.3 } })));
         for (const o of outs) {
           expect(o.status, o.error).toBe('done');
           expect(o.contributors).toHaveLength(3);
@@ -67,10 +67,10 @@ describe('released noise (3 parties, t = 2)', () => {
   }, 180_000);
 
   it('N concurrent queries against a budget that admits k of them: exactly k are released', async () => {
-    const c = fed.client();
+    const c = fed.client('concurrent');
     try {
       // budget 10 per analyst; 8 concurrent queries at rho = 3 → exactly 3 fit.
-      const submitted = await Promise.allSettled(Array.from({ length: 8 }, () => c.submit(histogram, { analyst: 'concurrent', privacy: { rho: 3 } })));
+      const submitted = await Promise.allSettled(Array.from({ length: 8 }, () => c.submit(histogram, { privacy: { rho: 3 } })));
       const accepted = submitted.filter((s) => s.status === 'fulfilled');
       const refused = submitted.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
       expect(accepted).toHaveLength(3);
@@ -84,7 +84,7 @@ describe('released noise (3 parties, t = 2)', () => {
         await c.watch(queryId, () => {});
         expect((await c.getResult(queryId)).status).toBe('done');
       }
-      const b = await c.getBudget('concurrent');
+      const b = await c.getBudget();
       expect(b.spentRho).toBeCloseTo(9, 12);
       expect(b.entries.filter((e) => e.kind === 'charge')).toHaveLength(3);
     } finally {
@@ -93,9 +93,9 @@ describe('released noise (3 parties, t = 2)', () => {
   }, 120_000);
 
   it('an exact query runs where the aggregator and every party allow it', async () => {
-    const c = fed.client();
+    const c = fed.client('x');
     try {
-      const o = await c.run({ kind: 'count', columns: [], filter: [] }, { analyst: 'x' });
+      const o = await c.run({ kind: 'count', columns: [], filter: [] });
       expect(o.status).toBe('done');
       expect(o.rhoCharged).toBe(0);
       expect(o.noiseStd).toEqual([]);
@@ -109,7 +109,7 @@ describe('budgets across a crash, and a party that enforces its own', () => {
   let fed: LocalFederation;
   beforeAll(async () => {
     fed = await LocalFederation.start({
-      dir: join(root, 'b'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10,
+      dir: join(root, 'b'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, analysts: ['ledger', 'crash'],
       partyPolicy: { 0: { budgetRho: 100 }, 1: { budgetRho: 100 }, 2: { budgetRho: 0.5, allowExact: false } },
     });
   }, 120_000);
@@ -118,14 +118,14 @@ describe('budgets across a crash, and a party that enforces its own', () => {
   });
 
   it('a party refuses exact queries and, once its own ledger is exhausted, DP queries too; the others still answer', async () => {
-    const c = fed.client();
+    const c = fed.client('ledger');
     try {
-      const exact = await c.run(histogram, { analyst: 'ledger' });
+      const exact = await c.run(histogram);
       expect(exact.refusals.map((r) => r.partyId)).toEqual(['hospital-3']);
       expect(exact.refusals[0]!.reason).toMatch(/only differentially private/);
-      const first = await c.run(histogram, { analyst: 'ledger', privacy: { rho: 0.3 } });
+      const first = await c.run(histogram, { privacy: { rho: 0.3 } });
       expect(first.contributors).toEqual(['hospital-1', 'hospital-2', 'hospital-3']);
-      const second = await c.run(histogram, { analyst: 'ledger', privacy: { rho: 0.3 } });
+      const second = await c.run(histogram, { privacy: { rho: 0.3 } });
       expect(second.status).toBe('done');
       expect(second.contributors).toEqual(['hospital-1', 'hospital-2']);
       expect(second.refusals).toEqual([{ partyId: 'hospital-3', reason: expect.stringMatching(/privacy budget would be exceeded: query rho = 0.3, remaining 0.2 of 0.5/) }]);
@@ -138,9 +138,9 @@ describe('budgets across a crash, and a party that enforces its own', () => {
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1' });
     await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    let c = fed.client();
-    const before = (await c.getBudget('crash')).spentRho;
-    const { queryId } = await c.submit(histogram, { analyst: 'crash', privacy: { rho: 0.4 } });
+    let c = fed.client('crash');
+    const before = (await c.getBudget()).spentRho;
+    const { queryId } = await c.submit(histogram, { privacy: { rho: 0.4 } });
     await new Promise<void>((resolve, reject) => {
       c.watch(queryId, (ev) => {
         if (ev.stage === 'holding') resolve(); // unmasked, charged, not yet released
@@ -150,14 +150,14 @@ describe('budgets across a crash, and a party that enforces its own', () => {
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator();
     await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    c = fed.client();
+    c = fed.client('crash');
     try {
       const r = await c.getResult(queryId);
       expect(r.status).toBe('failed');
       expect(r.error).toMatch(/restarted/);
       expect(r.resultJson).toBe('');
       expect(r.aggregate).toEqual([]);
-      const b = await c.getBudget('crash');
+      const b = await c.getBudget();
       expect(b.spentRho).toBeCloseTo(before + 0.4, 12);
       expect(b.entries.filter((e) => e.kind === 'refund')).toHaveLength(0);
     } finally {

@@ -19,6 +19,7 @@ import { exportTranscript, loadReceipts } from '../services/audit/audit.ts';
 import type { ReleasedRecord } from '../services/audit/records.ts';
 import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from '../services/audit/verify.ts';
+import { loadAnalystRoster } from '../services/common/analysts.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster, type Roster } from '../services/common/roster.ts';
@@ -87,7 +88,7 @@ afterAll(async () => {
 
 const fresh = (): TranscriptFile => parseTranscript(exported);
 const entries = (f: TranscriptFile): Entry[] => f.entries.map((l) => decodeEntry(l.entry));
-const verify = (f: TranscriptFile, rs: Receipt[] = receipts): VerifyReport => verifyTranscript(f, roster, { schema, receipts: rs });
+const verify = (f: TranscriptFile, rs: Receipt[] = receipts): VerifyReport => verifyTranscript(f, roster, { schema, receipts: rs, analysts: loadAnalystRoster(fed.analystsPath, roster) });
 
 /** Position of the n-th entry matching (kind, session index, sender). */
 function find(f: TranscriptFile, kind: string, query: number, sender?: string): number {
@@ -148,9 +149,11 @@ describe('exported transcript of a real run', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI_PATH, 'audit', ...args], { encoding: 'utf8' });
     const ex = run('export', '--data-dir', fed.aggregatorDataDir, '--out', path);
     expect(ex.status, ex.stderr).toBe(0);
-    const ok = run('verify', path, '--roster', fed.rosterPath, '--schema', schemaPath, '--receipts', fed.receiptsDir);
+    const ok = run('verify', path, '--roster', fed.rosterPath, '--analysts', fed.analystsPath, '--schema', schemaPath, '--receipts', fed.receiptsDir);
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/analysts: every submitted query is a request signed by an analyst/);
     expect(ok.stdout).toMatch(/VERIFIED/);
+    expect(run('verify', path, '--roster', fed.rosterPath).stdout).toMatch(/analysts: NOT checked/);
     const f = parseTranscript(readFileSync(path, 'utf8'));
     flip(f.entries[5]!.headSignature, 3);
     writeFileSync(path, serializeTranscript(f));

@@ -17,6 +17,7 @@ import { resolvePartyConfig, type PartyConfig } from '../services/party/config.t
 import { PartyLedger } from '../services/party/ledger.ts';
 import { PartySessions, type Reply } from '../services/party/sessions.ts';
 import { DP_GRID_BITS, parseSchema, planQuery, splitCsvText, type Query, type Schema } from '../stats/index.ts';
+import { authorize, testAnalysts, type TestAnalysts } from './analyst-harness.ts';
 
 export const SCHEMA_PATH = 'examples/pbc/schema.json';
 export const pbcSchema: Schema = parseSchema(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')));
@@ -28,6 +29,8 @@ export interface PartyFixture {
   ids: string[];
   configs: PartyConfig[];
   rosterPath: string;
+  /** The operator and the analyst whose signed requests start sessions. */
+  analysts: TestAnalysts;
 }
 
 /** Writes n parties' keys, one roster (threshold t, collusion c), data parts and policies under `dir`. */
@@ -41,10 +44,11 @@ export function partyFixture(dir: string, opts: { n?: number; threshold?: number
     return { id, publicKey: toHex(identity.publicKey) };
   });
   const aggregator = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
+  const analysts = testAnalysts('fed');
   const rosterPath = join(dir, 'roster.json');
   writeFileSync(rosterPath, JSON.stringify({
     federation: 'fed', threshold: opts.threshold ?? Math.floor(n / 2) + 1, collusion: opts.collusion ?? 0, parties: entries,
-    aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) },
+    aggregator: { id: aggregator.id, publicKey: toHex(aggregator.identity.publicKey) }, operator: analysts.operatorEntry,
   }));
   const configs = ids.map((id, i) => {
     writeFileSync(join(dir, `${id}.csv`), parts[i]!);
@@ -54,17 +58,21 @@ export function partyFixture(dir: string, opts: { n?: number; threshold?: number
       policyPath: join(dir, `${id}.policy.json`), quiet: true,
     });
   });
-  return { dir, ids, configs, rosterPath };
+  return { dir, ids, configs, rosterPath, analysts };
 }
 
-/** The StartSession an honest aggregator sends for `query` (plan digest recomputed like the aggregator's). */
-export function startSession(cfg: PartyConfig, sessionId: string, query: Query, opts: { rho?: number; parties?: string[] } = {}): StartSession {
+/**
+ * The StartSession an honest aggregator sends for the analyst's signed `query` (plan digest
+ * recomputed like the aggregator's); `sessionId` is the UUID the analyst's client chose.
+ */
+export function startSession(fx: PartyFixture, cfg: PartyConfig, sessionId: string, query: Query, opts: { rho?: number; parties?: string[] } = {}): StartSession {
   const rho = opts.rho ?? 0;
   const n = cfg.roster.parties.length;
   const plan = planQuery(query, cfg.schema, rho > 0 ? { parties: n, ringBits: 64, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: 64 });
   return StartSession.fromPartial({
     sessionId, query: queryToProto(query), backend: 'secagg', threshold: cfg.roster.threshold, collusion: cfg.roster.collusion, ringBits: 64,
-    parties: opts.parties ?? cfg.roster.parties.map((p) => p.id), planDigest: plan.digest, analyst: 'analyst', rho,
+    parties: opts.parties ?? cfg.roster.parties.map((p) => p.id), planDigest: plan.digest, rho,
+    ...authorize(fx.analysts, { sessionId, query, backend: 'secagg', rho }),
   });
 }
 

@@ -25,7 +25,7 @@ let ckksKey: AnalystCkksKey;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'blindsum-synth-'));
-  fed = await LocalFederation.start({ dir: root, schemaPath: 'examples/pbc/schema.json', partyData: splitCsvText(pbc.csv, 3, 'synth-test'), threshold: 2, ckks: true });
+  fed = await LocalFederation.start({ dir: root, schemaPath: 'examples/pbc/schema.json', partyData: splitCsvText(pbc.csv, 3, 'synth-test'), threshold: 2, ckks: true, analysts: ['exact', 'dp-fit'] });
   await fed.waitCollectiveKey();
   ckksKey = await generateAnalystKey();
 }, 120_000);
@@ -39,9 +39,9 @@ const params = (m: SynthModel): unknown => ({ columns: m.columns, order: m.order
 
 describe('synthesizer across a federation', () => {
   it('with noise switched off, the federated fit equals the central fit exactly', async () => {
-    const client = fed.client();
+    const client = fed.client('exact');
     try {
-      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(client, { analyst: 'exact' }), { iterations: 300 });
+      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(client), { iterations: 300 });
       const central = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { iterations: 300 });
       expect(params(federated)).toEqual(params(central));
       expect(federated.budget).toMatchObject({ rho: 0, exact: true });
@@ -52,9 +52,9 @@ describe('synthesizer across a federation', () => {
   }, 120_000);
 
   it('with noise switched off, the fit through multiparty CKKS equals the central fit exactly', async () => {
-    const client = fed.client();
+    const client = fed.client('exact');
     try {
-      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(client, { analyst: 'exact', backend: 'ckks', ckksKey }), { iterations: 300 });
+      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(client, { backend: 'ckks', ckksKey }), { iterations: 300 });
       const central = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { iterations: 300 });
       expect(params(federated)).toEqual(params(central));
     } finally {
@@ -63,12 +63,12 @@ describe('synthesizer across a federation', () => {
   }, 120_000);
 
   it('a DP fit at ε = 1 (δ = 1e-6) is charged to the budget, and the model records the charged queries', async () => {
-    const client = fed.client();
+    const client = fed.client('dp-fit');
     try {
       const rho = rhoFromEpsilonDelta(1, 1e-6);
-      const before = await client.getBudget('dp-fit');
-      const m = await fitSynthesizer(pbc.schema, federatedMeasure(client, { analyst: 'dp-fit' }), { rho, iterations: 200 });
-      const after = await client.getBudget('dp-fit');
+      const before = await client.getBudget();
+      const m = await fitSynthesizer(pbc.schema, federatedMeasure(client), { rho, iterations: 200 });
+      const after = await client.getBudget();
       expect(after.spentRho - before.spentRho).toBeCloseTo(rho, 10);
       expect(m.budget.rho).toBeCloseTo(rho, 10);
       expect(m.budget.epsilon!).toBeCloseTo(1, 6);

@@ -16,18 +16,19 @@ export const audit: Command = {
   summary: 'export the signed protocol transcript, or verify one offline (docs/transcripts.md)',
   usage: [
     'blindsum audit export --data-dir AGGREGATOR_DATA_DIR --out FILE [--query ID ... | --from TIME --to TIME]',
-    '       blindsum audit verify FILE --roster roster.json [--schema schema.json] [--receipts DIR_OR_FILE ...]',
+    '       blindsum audit verify FILE --roster roster.json --analysts analysts.json [--schema schema.json] [--receipts DIR_OR_FILE ...]',
   ].join('\n'),
   allowPositionals: true,
   options: {
     'data-dir': { type: 'string' }, out: { type: 'string' }, query: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' },
-    roster: { type: 'string' }, schema: { type: 'string' }, receipts: { type: 'string', multiple: true },
+    roster: { type: 'string' }, analysts: { type: 'string' }, schema: { type: 'string' }, receipts: { type: 'string', multiple: true },
   },
   help: {
     'data-dir': 'export: the aggregator\'s data directory (holds transcript.sqlite and aggregator.key)', out: 'export: file to write',
     query: 'export: only the entries covering this query id', from: 'export: entries at or after this time (ISO 8601 or ms)', to: 'export: entries at or before this time',
     roster: 'verify: the federation roster with the parties\' and the aggregator\'s public keys', schema: 'verify: the federation schema (recompute plans and results)',
     receipts: 'verify: receipts files of the parties, or directories of *.jsonl receipts files',
+    analysts: 'verify: the operator-signed analyst roster (analysts.json): check that an analyst signed each query, as logged (without it: not checked, and the report says so)',
   },
   async run(v, positionals) {
     const [sub, ...rest] = positionals;
@@ -46,8 +47,9 @@ export const audit: Command = {
     if (sub === 'verify') {
       if (rest.length !== 1) throw new UsageError('audit verify takes exactly one transcript file');
       const schemaPath = str(v['schema'], 'schema');
+      const analystsPath = str(v['analysts'], 'analysts');
       const report = await verifyFiles({
-        transcriptPath: rest[0]!, rosterPath: str(v['roster'], 'roster', true), ...(schemaPath !== undefined ? { schemaPath } : {}),
+        transcriptPath: rest[0]!, rosterPath: str(v['roster'], 'roster', true), ...(schemaPath !== undefined ? { schemaPath } : {}), ...(analystsPath !== undefined ? { analystsPath } : {}),
         receiptPaths: (v['receipts'] as string[] | undefined) ?? [],
       });
       process.stdout.write(formatReport(report) + '\n');

@@ -15,6 +15,7 @@ import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { formatPrivacy, REPORT_DELTA } from './query.ts';
 import { auditDemo } from '../demo-audit.ts';
 import { LocalFederation } from '../federation.ts';
+import { keyFingerprint } from '../../services/common/analysts.ts';
 import { synthDemo } from '../demo-synth.ts';
 import { holdoutSplit } from '../../stats/eval/holdout.ts';
 
@@ -80,7 +81,7 @@ async function runDpSection(client: ReturnType<LocalFederation['client']>, queri
   process.stdout.write(`Differentially private queries (rho = ${DP_RHO} each; each party adds its share of the noise, sized so that any t parties suffice)\n\n`);
   for (const [i, q] of dpQueries.entries()) {
     process.stdout.write(`[DP ${i + 1}/${dpQueries.length}] ${describeQuery(q)}\n`);
-    const o = await client.run(q, { backend: 'secagg', analyst: 'demo', privacy: { rho: DP_RHO } });
+    const o = await client.run(q, { backend: 'secagg', privacy: { rho: DP_RHO } });
     if (o.status !== 'done' || !o.result) {
       failures++;
       process.stdout.write(`    FAILED: ${o.error}\n\n`);
@@ -96,8 +97,8 @@ async function runDpSection(client: ReturnType<LocalFederation['client']>, queri
     }
     process.stdout.write(`    ${formatPrivacy(o).split('\n')[0]}\n\n`);
   }
-  const b = await client.getBudget('demo');
-  process.stdout.write(`Budget of analyst "demo": spent rho = ${b.spentRho.toPrecision(4)} of ${b.limitRho} (ε = ${epsilonFromRho(b.spentRho, REPORT_DELTA).toPrecision(3)} at δ = ${REPORT_DELTA.toExponential(0)}); remaining ${b.remainingRho.toPrecision(4)}\n\n`);
+  const b = await client.getBudget();
+  process.stdout.write(`Budget of analyst "${b.analyst}": spent rho = ${b.spentRho.toPrecision(4)} of ${b.limitRho} (ε = ${epsilonFromRho(b.spentRho, REPORT_DELTA).toPrecision(3)} at δ = ${REPORT_DELTA.toExponential(0)}); remaining ${b.remainingRho.toPrecision(4)}\n\n`);
   return failures;
 }
 
@@ -138,15 +139,17 @@ export const demo: Command = {
     const dir = str(v['dir'], 'dir') ?? mkdtempSync(join(tmpdir(), 'blindsum-demo-'));
     process.stdout.write(`blindsum demo: ${dataPath}\n  ${n} parties (rows split at random, seed "${seed}"): ${parts.map((p) => parseCsv(p).rows.length).join(' + ')} rows; ${parseCsv(holdout).rows.length} rows held out for the synthetic-data evaluation\n  working directory: ${dir}${v['keep'] || v['dir'] !== undefined ? '' : ' (removed at the end; --keep keeps it)'}\n`);
     const t0 = performance.now();
-    const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, ckks: backends.includes('ckks') });
-    process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n\n`);
-    const client = fed.client();
+    const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, ckks: backends.includes('ckks'), analysts: ['demo'] });
+    process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n`);
+    const me = fed.identity('demo');
+    process.stdout.write(`  analyst "${me.id}" signed in: Ed25519 key ${keyFingerprint(me.identity.publicKey)}… listed in analysts.json (signed by the operator key named in roster.json); every query and read is signed, and every party checks the signature\n\n`);
+    const client = fed.client('demo');
     let failures = 0;
     try {
       const ckksKey = backends.includes('ckks') ? await ckksSetup(fed) : undefined;
       for (const backend of backends) for (const [i, q] of queries.entries()) {
         process.stdout.write(`[${i + 1}/${queries.length}] ${describeQuery(q)}  — backend ${backend}\n`);
-        const o = await client.run(q, { backend, analyst: 'demo', ...(backend === 'ckks' ? { ckksKey } : {}) });
+        const o = await client.run(q, { backend, ...(backend === 'ckks' ? { ckksKey } : {}) });
         if (o.status !== 'done' || !o.result) {
           failures++;
           process.stdout.write(`    FAILED: ${o.error}\n\n`);

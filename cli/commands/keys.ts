@@ -24,13 +24,15 @@ export const keygen: Command = {
 export const roster: Command = {
   name: 'roster',
   summary: 'write a federation roster from the parties\' public entries (*.pub.json)',
-  usage: 'blindsum roster --federation NAME [--threshold T] [--collusion C] --out roster.json a.key.pub.json b.key.pub.json …',
-  options: { federation: { type: 'string' }, threshold: { type: 'string' }, collusion: { type: 'string' }, out: { type: 'string' } },
+  usage: 'blindsum roster --federation NAME [--threshold T] [--collusion C] --operator operator.key.pub.json --aggregator aggregator.key.pub.json --out roster.json a.key.pub.json b.key.pub.json …',
+  options: { federation: { type: 'string' }, threshold: { type: 'string' }, collusion: { type: 'string' }, out: { type: 'string' }, operator: { type: 'string' }, aggregator: { type: 'string' } },
   help: {
     federation: 'federation name',
     threshold: 'threshold t: parties that must stay online for a query to finish, and CKKS decryptors; needs 2t > n + c (default: the smallest such t)',
     collusion: 'c: how many parties may collude with the aggregator (default 0); each party\'s DP noise is sized for t − c honest contributors (docs/threat-model.md)',
     out: 'roster file to write',
+    operator: 'public entry of the operator key that signs analysts.json (blindsum keygen --id operator --out operator.key → operator.key.pub.json); the aggregator needs it',
+    aggregator: 'public entry of the aggregator\'s identity key (signs transcript heads and receipts)',
   },
   allowPositionals: true,
   async run(v, files) {
@@ -45,7 +47,16 @@ export const roster: Command = {
     const n = files.length;
     const collusion = int(v['collusion'], 'collusion', 0, 0, n - 1);
     const threshold = int(v['threshold'], 'threshold', minimumThreshold(n, collusion), 2, n);
-    const r = { federation: str(v['federation'], 'federation', true), threshold, collusion, parties };
+    const entry = (flag: string): Record<string, unknown> => {
+      const f = str(v[flag], flag);
+      if (f === undefined) return {};
+      try {
+        return { [flag]: JSON.parse(readFileSync(f, 'utf8')) as unknown };
+      } catch (e) {
+        throw new ConfigError(`--${flag} ${f}: ${(e as Error).message}`);
+      }
+    };
+    const r = { federation: str(v['federation'], 'federation', true), threshold, collusion, parties, ...entry('aggregator'), ...entry('operator') };
     parseRoster(r, 'roster');
     writeFileSync(str(v['out'], 'out', true), JSON.stringify(r, null, 2) + '\n');
     process.stdout.write(

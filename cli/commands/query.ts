@@ -4,7 +4,7 @@ import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { describeQuery, formatResult, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
-import { analystClient, int, str, UsageError, type Command } from '../args.ts';
+import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function buildQuery(v: Record<string, unknown>): Query {
@@ -65,7 +65,7 @@ export function privacyFromFlags(v: Record<string, unknown>): PrivacySpec | unde
 async function ckksKeyFromFlags(v: Record<string, unknown>, required: boolean): Promise<AnalystCkksKey | undefined> {
   const path = str(v['ckks-key'], 'ckks-key');
   if (path === undefined) {
-    if (required) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen --out FILE)');
+    if (required) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst ckks-keygen --out FILE)');
     return undefined;
   }
   const { loadAnalystKeyFile } = await import('../../client/ckks-analyst.ts');
@@ -92,10 +92,10 @@ export function printOutcome(o: QueryOutcome, asJson: boolean): void {
 export const query: Command = {
   name: 'query',
   summary: 'run a federated query and print the result',
-  usage: 'blindsum query --aggregator HOST:PORT --kind mean --column age [--where "sex = f"] --rho 0.05 [--json]',
+  usage: 'blindsum query --aggregator HOST:PORT --analyst-key alice.key --kind mean --column age [--where "sex = f"] --rho 0.05 [--json]',
   options: {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
-    bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, analyst: { type: 'string' },
+    bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, ...ANALYST_KEY_OPTION,
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
     rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
   },
@@ -106,7 +106,7 @@ export const query: Command = {
     where: 'filter predicate, e.g. "age >= 50", "sex = f", "stage in 3,4", "bili between 1,3", "trt is missing"; all must hold',
     bins: 'histogram edges, comma-separated, strictly increasing', target: 'response column of linear_regression',
     'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
-    analyst: 'analyst name (default: $USER)', json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
+    'analyst-key': ANALYST_KEY_HELP, json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
     delta: 'delta for --epsilon (e.g. 1e-6)', 'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
@@ -120,7 +120,7 @@ export const query: Command = {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
       const o = await client.run(q, {
         ...(privacyFromFlags(v) ? { privacy: privacyFromFlags(v)! } : {}),
-        backend, analyst: str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst', ...(ckksKey ? { ckksKey } : {}),
+        backend, ...(ckksKey ? { ckksKey } : {}),
         deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
         onEvent: (ev) => {
           if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`  [${ev.stage}] ${ev.message}\n`);
@@ -137,9 +137,9 @@ export const query: Command = {
 export const result: Command = {
   name: 'result',
   summary: 'fetch the result of an earlier query by id',
-  usage: 'blindsum result --aggregator HOST:PORT QUERY_ID [--json] [--ckks-key FILE]',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'ckks-key': { type: 'string' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)' },
+  usage: 'blindsum result --aggregator HOST:PORT --analyst-key alice.key QUERY_ID [--json] [--ckks-key FILE]',
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'ckks-key': { type: 'string' }, ...ANALYST_KEY_OPTION },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)', 'analyst-key': ANALYST_KEY_HELP },
   allowPositionals: true,
   async run(v, pos) {
     if (pos.length !== 1) throw new UsageError('give exactly one query id');
@@ -164,7 +164,7 @@ export const parties: Command = {
   options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
   help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
   async run(v) {
-    const client = analystClient(v);
+    const client = analystClient(v, false);
     try {
       const r = await client.listParties();
       if (v['json'] === true) {
@@ -183,13 +183,13 @@ export const parties: Command = {
 export const budget: Command = {
   name: 'budget',
   summary: "show an analyst's privacy budget at the aggregator: limit, spent, remaining, ledger",
-  usage: 'blindsum budget --aggregator HOST:PORT [--analyst NAME] [--json]',
-  options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst name (default: $USER)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
+  usage: 'blindsum budget --aggregator HOST:PORT --analyst-key alice.key [--analyst NAME] [--json]',
+  options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, ...ANALYST_KEY_OPTION },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst id (default: the key\'s own; another analyst\'s budget needs role auditor)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'analyst-key': ANALYST_KEY_HELP },
   async run(v) {
     const client = analystClient(v);
     try {
-      const b = await client.getBudget(str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst');
+      const b = await client.getBudget(str(v['analyst'], 'analyst'));
       if (v['json'] === true) {
         process.stdout.write(JSON.stringify({ ...b, entries: b.entries.map((e) => ({ ...e, atMs: Number(e.atMs) })) }, null, 2) + '\n');
         return 0;

@@ -18,11 +18,11 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
 export const aggregator: Command = {
   name: 'aggregator',
   summary: 'run the aggregator (party gateway + analyst API)',
-  usage: 'blindsum aggregator --roster roster.json --schema schema.json --data-dir ./agg [--listen 127.0.0.1:7070]',
+  usage: 'blindsum aggregator --roster roster.json --analysts analysts.json --schema schema.json --data-dir ./agg [--listen 127.0.0.1:7070]',
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
@@ -30,7 +30,7 @@ export const aggregator: Command = {
     'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'deadline of each protocol round (default 30000)',
     'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default FEDERATION-aggregator)',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
-    'tls-key': 'PEM private key for TLS', 'budget-rho': 'zCDP privacy budget of each analyst (default 1)',
+    'tls-key': 'PEM private key for TLS', analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
     'min-cohort': 'DP results whose noisy row count is below this carry a note (default 10; parties never refuse DP queries on their local counts)',
@@ -38,7 +38,7 @@ export const aggregator: Command = {
   async run(v) {
     const config = resolveAggregatorConfig({
       tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'),
-      budgetRho: v['budget-rho'] === undefined ? 1 : Number(v['budget-rho']), allowExact: v['allow-exact'] === true,
+      analystsPath: str(v['analysts'], 'analysts'), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
       ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
@@ -76,6 +76,7 @@ export const party: Command = {
       strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
       receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
     });
+    if (!config.roster.operator) process.stderr.write(`${config.identity.id}: warning: the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)\n`);
     process.stderr.write(formatLoadReport(config.loadReport, str(v['data'], 'data', true), `${config.identity.id}: `));
     const node = createPartyNode(config);
     node.start();

@@ -15,7 +15,7 @@ import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/arti
 import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
-import { analystClient, int, str, UsageError, type Command } from '../args.ts';
+import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function readJson(path: string, what: string): unknown {
@@ -96,10 +96,10 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   } else {
     const backend = str(v['backend'], 'backend') ?? 'secagg';
     const keyPath = str(v['ckks-key'], 'ckks-key');
-    if (backend === 'ckks' && keyPath === undefined) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst-keygen --out FILE)');
+    if (backend === 'ckks' && keyPath === undefined) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst ckks-keygen --out FILE)');
     const ckksKey = keyPath === undefined ? undefined : (await import('../../client/ckks-analyst.ts')).loadAnalystKeyFile(keyPath);
     client = analystClient(v);
-    measure = federatedMeasure(client, { analyst, backend, ...(ckksKey ? { ckksKey } : {}), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+    measure = federatedMeasure(client, { backend, ...(ckksKey ? { ckksKey } : {}), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
   }
   try {
     const model = await fitSynthesizer(schema, measure, {
@@ -168,14 +168,14 @@ export const synth: Command = {
   name: 'synth',
   summary: 'differentially private synthetic data: fit a model across the federation, sample it, evaluate it',
   usage: [
-    'blindsum synth fit --aggregator HOST:PORT --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
+    'blindsum synth fit --aggregator HOST:PORT --analyst-key alice.key --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
     '       blindsum synth fit --central data.csv --schema schema.json --exact --out model.json      (non-private reference)',
     '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--sampling round|iid] [--out synthetic.csv]',
     '       blindsum synth evaluate --schema schema.json --real train.csv --holdout holdout.csv --synthetic NAME=synthetic.csv ... [--model NAME=model.json] [--outcome COLUMN=LEVEL] [--out PREFIX]',
   ].join('\n'),
   allowPositionals: true,
   options: {
-    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
+    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, ...ANALYST_KEY_OPTION, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
     schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
     exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
     'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, target: { type: 'string' }, quiet: { type: 'boolean' },
@@ -183,8 +183,8 @@ export const synth: Command = {
     real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
   },
   help: {
-    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', analyst: 'fit: analyst name charged (default: $USER)',
-    backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
+    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
+    backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
     method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',

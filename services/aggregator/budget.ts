@@ -1,5 +1,5 @@
 /**
- * The aggregator's privacy-budget ledger: one zCDP budget per analyst, charged before anything
+ * The aggregator's privacy-budget ledger: one zCDP budget per analyst (its budgetRho in the signed analyst roster), charged before anything
  * is released, in the same SQLite transaction that records the query (so a charge and its query
  * are never separated). Refunds happen only when a query failed before the Unmasking round began
  * (nothing could have been released) and are written as explicit entries with the reason; a crash
@@ -29,11 +29,12 @@ const EPS = 1e-12;
 
 export class BudgetLedger {
   readonly #db: DatabaseSync;
-  readonly #limitRho: number;
+  readonly #limitOf: (analyst: string) => number;
 
-  constructor(db: DatabaseSync, limitRho: number) {
+  /** `limitOf`: each analyst's zCDP budget (from the signed analyst roster; 0 for unknown ids). */
+  constructor(db: DatabaseSync, limitOf: (analyst: string) => number) {
     this.#db = db;
-    this.#limitRho = limitRho;
+    this.#limitOf = limitOf;
     db.exec(`CREATE TABLE IF NOT EXISTS budget_ledger (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, analyst TEXT NOT NULL, query_id TEXT NOT NULL,
       kind TEXT NOT NULL CHECK (kind IN ('charge','refund')), rho REAL NOT NULL CHECK (rho >= 0),
@@ -50,10 +51,11 @@ export class BudgetLedger {
   /** Call inside the store's transaction. Throws RESOURCE_EXHAUSTED with the remaining budget. */
   charge(analyst: string, queryId: string, rho: number, atMs: number): void {
     const spent = this.spent(analyst);
-    if (spent + rho > this.#limitRho * (1 + EPS)) {
+    const limit = this.#limitOf(analyst);
+    if (spent + rho > limit * (1 + EPS)) {
       throw new BlindsumError(
         ErrorCode.ResourceExhausted,
-        `privacy budget exceeded for analyst "${analyst}": this query costs rho = ${fmt(rho)}, remaining ${fmt(Math.max(0, this.#limitRho - spent))} of ${fmt(this.#limitRho)}`,
+        `privacy budget exceeded for analyst "${analyst}": this query costs rho = ${fmt(rho)}, remaining ${fmt(Math.max(0, limit - spent))} of ${fmt(limit)}`,
       );
     }
     this.#db.prepare(`INSERT INTO budget_ledger (analyst, query_id, kind, rho, at_ms) VALUES (?, ?, 'charge', ?, ?)`).run(analyst, queryId, rho, atMs);
@@ -73,8 +75,9 @@ export class BudgetLedger {
       query_id: string; kind: 'charge' | 'refund'; rho: number; at_ms: number; reason: string;
     }[];
     const spentRho = this.spent(analyst);
+    const limitRho = this.#limitOf(analyst);
     return {
-      analyst, limitRho: this.#limitRho, spentRho, remainingRho: Math.max(0, this.#limitRho - spentRho),
+      analyst, limitRho, spentRho, remainingRho: Math.max(0, limitRho - spentRho),
       entries: rows.map((r) => ({ queryId: r.query_id, kind: r.kind, rho: Number(r.rho), atMs: Number(r.at_ms), reason: r.reason })),
     };
   }

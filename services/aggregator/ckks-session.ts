@@ -19,6 +19,7 @@ import { ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { BlindsumError, ErrorCode } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
+import type { SessionAuthorization } from '../common/query-request.ts';
 import type { PartyMessageBody } from './gateway.ts';
 import { describeFailures, RoundRunner, type RoundContext } from './ckks-rounds.ts';
 
@@ -41,6 +42,8 @@ export interface CkksSessionRequest {
   collectiveKeySha256: string;
   analystPublicKey: Uint8Array;
   analystKeySha256: string;
+  /** The analyst's signed request and the signed analyst roster, forwarded to every party. */
+  auth: SessionAuthorization;
 }
 
 export interface CkksOutcome {
@@ -105,7 +108,7 @@ export class CkksSession {
     try {
       const start = StartSession.fromPartial({
         sessionId: req.sessionId, query: req.query, backend: 'ckks', threshold: t, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest,
-        analyst: req.analyst, rho: req.rho, ckksKeySha256: req.collectiveKeySha256, analystKeySha256: req.analystKeySha256,
+        analyst: req.analyst, rho: req.rho, ckksKeySha256: req.collectiveKeySha256, analystKeySha256: req.analystKeySha256, ...req.auth,
       });
       this.#rounds.logAggregator(CkksEntryKind.StartSession, StartSession.encode(start).finish());
       this.#rounds.send(online, { $case: 'startSession', value: start });

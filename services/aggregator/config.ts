@@ -3,6 +3,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSchema, schemaDigest, type Schema } from '../../stats/index.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
+import { loadAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
 
 export interface AggregatorConfig {
   /** host:port to listen on, e.g. 127.0.0.1:7070 (port 0 picks a free port). */
@@ -18,8 +19,8 @@ export interface AggregatorConfig {
   quiet: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
-  /** zCDP budget of each analyst. */
-  budgetRho: number;
+  /** The operator-signed analyst roster (analysts.json): who may query, with which key and zCDP budget. */
+  analysts: AnalystRoster;
   /** Allow queries without differential privacy (off by default). */
   allowExact: boolean;
   /** Run the multiparty CKKS backend: key ceremony and backend "ckks" (loads node-seal). */
@@ -41,7 +42,8 @@ export interface AggregatorConfigInput {
   quiet?: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
-  budgetRho?: number;
+  /** analysts.json (blindsum analyst roster); required. */
+  analystsPath?: string;
   allowExact?: boolean;
   ckks?: boolean;
   minCohort?: number;
@@ -68,8 +70,11 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   const ringBits = input.ringBits ?? 64;
   if (ringBits !== 32 && ringBits !== 64) throw new ConfigError('--ring-bits: expected 32 or 64');
-  const budgetRho = input.budgetRho ?? 1;
-  if (!(Number.isFinite(budgetRho) && budgetRho > 0 && budgetRho <= 1000)) throw new ConfigError(`--budget-rho: expected a zCDP budget in (0, 1000], got ${input.budgetRho}`);
+  if (input.analystsPath === undefined) {
+    throw new ConfigError('--analysts is required: the operator-signed analyst roster (create it with: blindsum analyst roster --operator-key operator.key …; the roster must name the operator with blindsum roster --operator)');
+  }
+  if (!roster.operator) throw new ConfigError(`the roster ${input.rosterPath} names no operator key ("operator": {"id", "publicKey"}); analysts cannot be authenticated without it (blindsum roster --operator operator.key.pub.json)`);
+  const analysts = loadAnalystRoster(input.analystsPath, roster);
   const minCohort = input.minCohort ?? 10;
   if (!Number.isInteger(minCohort) || minCohort < 0 || minCohort > 1_000_000) throw new ConfigError(`--min-cohort: expected an integer in [0, 10^6], got ${input.minCohort}`);
   try {
@@ -79,7 +84,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort,
+    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, analysts, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort,
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -4,15 +4,17 @@
  * persist the result, and publish progress events to watchers.
  */
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
-  type NoisePlan, type Plan, type PrivacySpec, type Query, type Schema,
+  DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
+  type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
 import { BlindsumError, ErrorCode, invalidArgument, publicMessage, type Logger } from '../common/errors.ts';
+import type { AnalystRoster } from '../common/analysts.ts';
+import { sha256Hex } from '../common/ckks.ts';
+import { AnalystAuthError, openQueryRequest, REQUEST_SKEW_MS, requestRho, type SessionAuthorization } from '../common/query-request.ts';
 import { queryFromProto, queryToProto } from '../common/query-codec.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway } from './gateway.ts';
@@ -28,7 +30,6 @@ import {
 import type { TranscriptLog } from './transcript-log.ts';
 
 export const BACKENDS = ['secagg', 'ckks'] as const;
-const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export interface QueryServiceOptions {
   store: AggregatorStore;
@@ -40,6 +41,8 @@ export interface QueryServiceOptions {
   /** Signed, hash-chained log of every protocol step (docs/transcripts.md). */
   transcript: TranscriptLog;
   budget: BudgetLedger;
+  /** The operator-signed analyst roster: every query is a request signed by an analyst on it. */
+  analysts: AnalystRoster;
   /** Whether queries without differential privacy may run (tests and demos; off by default). */
   allowExact: boolean;
   /** DP results whose noisy row count is below this get a note (stats/plan.ts flagSmallCohort). */
@@ -80,14 +83,28 @@ export class QueryService {
     });
   }
 
-  /** Validates, plans (overflow check) and persists the query, then starts it. */
-  submit(spec: QuerySpec | undefined, backend: string, analyst: string, privacy?: PrivacySpec, analystPublicKey: Uint8Array = new Uint8Array(0)): { queryId: string; plan: Plan } {
+  /**
+   * Verifies the analyst's signed request (services/common/query-request.ts: analyst roster entry
+   * with role "analyst", signature, federation, issued within ±10 minutes, a query id never seen),
+   * then validates, plans (overflow check) and persists the query exactly as signed, and starts it.
+   */
+  submit(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0), nowMs: number = Date.now()): { queryId: string; plan: Plan } {
     const { schema, roster, ringBits, store } = this.#o;
-    if (!ANALYST.test(analyst)) throw invalidArgument(`analyst: ${JSON.stringify(analyst)} is not a valid analyst name (letters, digits, . _ @ -)`);
-    if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend}" is not available; choose one of: ${BACKENDS.join(', ')}`);
-    const query: Query = queryFromProto(spec);
+    const { request, analyst: entry } = openQueryRequest(signedRequest, signature, this.#o.analysts);
+    const analyst = entry.id;
+    const issued = Number(request.issuedAtMs);
+    if (!(Math.abs(issued - nowMs) <= REQUEST_SKEW_MS)) {
+      throw new AnalystAuthError('unauthenticated', `the request was issued at ${Number.isFinite(issued) && Math.abs(issued) < 8.64e15 ? new Date(issued).toISOString() : '?'}, not within ±${REQUEST_SKEW_MS / 60_000} minutes of the aggregator's clock (stale or replayed request, or a wrong clock)`);
+    }
+    if (store.getQuery(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
+    const backend = request.backend;
+    if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend.slice(0, 32)}" is not available; choose one of: ${BACKENDS.join(', ')}`);
+    if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
+      throw invalidArgument('the analyst CKKS public key sent differs from the one whose SHA-256 the analyst signed (analyst_key_sha256)');
+    }
+    const query: Query = queryFromProto(request.query);
     validateQuery(query, schema);
-    const exact = !privacy || (!privacy.rho && !privacy.epsilon && !privacy.delta);
+    const exact = requestRho(request) === 0;
     if (exact && !this.#o.allowExact) {
       throw invalidArgument('this federation releases only differentially private results: give a privacy cost (rho, or epsilon with delta)');
     }
@@ -95,18 +112,21 @@ export class QueryService {
     const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
     let dp: Dp | undefined;
     if (!exact) {
-      const rho = privacyRho(privacy!);
+      const rho = requestRho(request);
       dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion }) };
     }
     if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
     const ckks = backend === 'ckks' ? this.#o.ckks!.prepare(plan, dp?.noise, analystPublicKey) : undefined;
-    const queryId = randomUUID();
+    const queryId = request.queryId;
+    const auth: SessionAuthorization = { signedRequest, requestSignature: signature, analystRoster: this.#o.analysts.signed };
+    const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
     const canonical = queryToProto(query);
     const submittedAtMs = Date.now();
     const submitted: QuerySubmittedRecord = {
       queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: plan.digest, plannedParties: roster.parties.length,
       ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs, rho: dp?.rho ?? 0, ...(dp ? { dpGridBits: DP_GRID_BITS } : {}),
-      policy: { allowExact: this.#o.allowExact, budgetRho: this.#o.budget.status(analyst).limitRho },
+      policy: { allowExact: this.#o.allowExact, budgetRho: entry.budgetRho },
+      signedRequest: b64(signedRequest), signature: b64(signature), analystRosterVersion: this.#o.analysts.version,
     };
     // The budget charge and the query are written in one durable transaction, before any party is
     // contacted; the transcript logs both, signed, once the charge has passed the ledger's check.
@@ -121,19 +141,19 @@ export class QueryService {
       }
     });
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, ckks).finally(() => this.#running.delete(p));
+    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks).finally(() => this.#running.delete(p));
     this.#running.add(p);
     return { queryId, plan };
   }
 
-  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, ckks?: CkksPrepared): Promise<void> {
+  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, auth: SessionAuthorization, ckks?: CkksPrepared): Promise<void> {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
     const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
-    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest };
+    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest, auth };
     const session = ckks ? this.#o.ckks!.session({ progress }, req, ckks) : new SecAggSession(
       { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
-      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest },
+      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest, auth },
     );
     this.#sessions.set(queryId, session);
     try {

@@ -17,6 +17,7 @@ import type { PartyGateway, PartyMessageBody } from './gateway.ts';
 import { RoundCollector, type RoundHandler } from './rounds.ts';
 import { logPartyEnvelope } from './receipts.ts';
 import type { TranscriptLog } from './transcript-log.ts';
+import type { SessionAuthorization } from '../common/query-request.ts';
 
 export interface SessionRequest {
   sessionId: string;
@@ -28,6 +29,8 @@ export interface SessionRequest {
   ringBits: 32 | 64;
   vectorLength: number;
   planDigest: string;
+  /** The analyst's signed request and the signed analyst roster, forwarded to every party. */
+  auth: SessionAuthorization;
 }
 
 export interface SessionOutcome {
@@ -101,7 +104,7 @@ export class SecAggSession {
     for (const id of online) this.#members.add(id);
     try {
       // AdvertiseKeys
-      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst, rho: req.rho });
+      const start = StartSession.fromPartial({ sessionId: req.sessionId, query: req.query, backend: req.backend, threshold: roster.threshold, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest, analyst: req.analyst, rho: req.rho, ...req.auth });
       this.#logAggregator(EntryKind.StartSession, StartSession.encode(start).finish());
       this.#broadcast(online, { $case: 'startSession', value: start });
       await this.#collect('AdvertiseKeys', online, (party, body) => {

@@ -2,13 +2,15 @@
  * The aggregator service: PartyGatewayService for parties, AnalystService for analysts.
  * `createAggregator(config)` → `start()` → `close()`.
  */
-import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
-  AnalystServiceService, PartyGatewayServiceService,
-  type GetBudgetRequest, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
-  type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest,
+  AnalystServiceService, GetBudgetRequest, GetResultRequest, PartyGatewayServiceService, WatchQueryRequest,
+  type GetBudgetRequest as GetBudgetRequestT, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest as GetResultRequestT, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
+  type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest as WatchQueryRequestT,
 } from '../../gen/blindsum/v1/blindsum.ts';
-import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
+import { notFound, permissionDenied, toGrpcError, type Logger } from '../common/errors.ts';
+import type { AnalystEntry } from '../common/analysts.ts';
+import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { SERVER_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
@@ -28,10 +30,10 @@ export interface Aggregator {
   readonly queries: QueryService;
 }
 
-function unary<Req, Res>(log: Logger, fn: (req: Req) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+function unary<Req, Res>(log: Logger, fn: (req: Req, metadata: Metadata) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
     try {
-      cb(null, fn(call.request));
+      cb(null, fn(call.request, call.metadata));
     } catch (e) {
       cb(toGrpcError(e, log));
     }
@@ -45,7 +47,20 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster));
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
-  const budget = new BudgetLedger(store.db, config.budgetRho);
+  const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
+  /** A signed read (GetResult, WatchQuery, GetBudget): the analyst's roster entry, or UNAUTHENTICATED. */
+  const reader = (metadata: Metadata, method: string, requestBytes: Uint8Array): AnalystEntry => {
+    const first = (key: string): string | Buffer | undefined => metadata.get(key)[0];
+    const sig = first(READ_METADATA.signature);
+    return verifyRead(config.analysts, method, {
+      analyst: String(first(READ_METADATA.analyst) ?? ''), timestampMs: String(first(READ_METADATA.timestamp) ?? ''),
+      signature: Buffer.isBuffer(sig) ? new Uint8Array(sig) : new Uint8Array(0),
+    }, requestBytes, Date.now());
+  };
+  /** Only the query's analyst, or an auditor, reads a query. */
+  const mayRead = (who: AnalystEntry, owner: string, queryId: string): void => {
+    if (who.role !== 'auditor' && who.id !== owner) throw permissionDenied(`query ${queryId.slice(0, 40)} belongs to another analyst; only its analyst or an auditor may read it`);
+  };
   const ckks = config.ckks
     ? new CkksBackend({
       db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log, minCohort: config.minCohort,
@@ -53,7 +68,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     })
     : undefined;
   const queries = new QueryService({
-    store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,
+    store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget, analysts: config.analysts,
     allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}),
   });
   const server = new Server(SERVER_OPTIONS);
@@ -61,12 +76,14 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   server.addService(PartyGatewayServiceService, { connect: gateway.connect });
   server.addService(AnalystServiceService, {
     submitQuery: unary<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => {
-      const { queryId, plan } = queries.submit(req.query, req.backend || 'secagg', req.analyst || 'anonymous', req.privacy, req.analystPublicKey);
+      const { queryId, plan } = queries.submit(req.signedRequest, req.signature, req.analystPublicKey);
       return { queryId, planDigest: plan.digest };
     }),
-    getResult: unary<GetResultRequest, GetResultResponse>(log, (req) => {
+    getResult: unary<GetResultRequestT, GetResultResponse>(log, (req, md) => {
+      const who = reader(md, 'GetResult', GetResultRequest.encode(req).finish());
       const q = store.getQuery(req.queryId);
-      if (!q) throw notFound(`no query with id ${JSON.stringify(req.queryId)}`);
+      if (!q) throw notFound(`no query with id ${JSON.stringify(req.queryId.slice(0, 64))}`);
+      mayRead(who, q.analyst, q.id);
       return {
         queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
         entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
@@ -81,8 +98,11 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       }
       return ckks.collectiveKey();
     }),
-    getBudget: unary<GetBudgetRequest, GetBudgetResponse>(log, (req) => {
-      const s = budget.status(req.analyst);
+    getBudget: unary<GetBudgetRequestT, GetBudgetResponse>(log, (req, md) => {
+      const who = reader(md, 'GetBudget', GetBudgetRequest.encode(req).finish());
+      const analyst = req.analyst || who.id;
+      if (analyst !== who.id && who.role !== 'auditor') throw permissionDenied('an analyst may read only their own budget (auditors: anyone\'s)');
+      const s = budget.status(analyst);
       return { ...s, entries: s.entries.map((e) => ({ ...e, atMs: BigInt(e.atMs) })) };
     }),
     listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => {
@@ -91,11 +111,15 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
         parties: config.roster.parties.map((p) => ({ partyId: p.id, connected: connected.has(p.id), lastSeenMs: BigInt(gateway.lastSeenMs(p.id)) })),
         threshold: config.roster.threshold,
         schemaDigest: config.schemaDigest,
+        federation: config.roster.federation,
       };
     }),
-    watchQuery: (call: ServerWritableStream<WatchQueryRequest, QueryEvent>) => {
+    watchQuery: (call: ServerWritableStream<WatchQueryRequestT, QueryEvent>) => {
       let unsubscribe: (() => void) | undefined;
       try {
+        const who = reader(call.metadata, 'WatchQuery', WatchQueryRequest.encode(call.request).finish());
+        const q = store.getQuery(call.request.queryId);
+        if (q) mayRead(who, q.analyst, q.id);
         unsubscribe = queries.watch(call.request.queryId, (ev) => {
           call.write({ queryId: ev.queryId, stage: ev.stage, message: ev.message, atMs: BigInt(ev.atMs), final: ev.final });
           if (ev.final) {
@@ -104,7 +128,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
           }
         });
       } catch (e) {
-        call.destroy(Object.assign(new Error('watch failed'), toGrpcError(e, log)));
+        // emit('error') makes grpc-js send the status and end the call (destroy() would leave the client waiting).
+        call.emit('error', Object.assign(new Error('watch failed'), toGrpcError(e, log)));
         return;
       }
       call.on('cancelled', () => unsubscribe?.());

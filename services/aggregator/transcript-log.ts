@@ -158,4 +158,9 @@ export class TranscriptLog {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
+
+  /** Whether any entry names `session` (a query id chosen by an analyst must not reuse a ceremony's or another query's id). */
+  hasSession(session: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM transcript WHERE session = ? LIMIT 1').get(session) !== undefined;
+  }
 }

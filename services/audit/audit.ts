@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadSchemaFile } from '../aggregator/config.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
+import { loadAnalystRoster } from '../common/analysts.ts';
 import type { Receipt } from '../../crypto/transcript.ts';
 import { parseReceipts, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
@@ -54,6 +55,8 @@ export interface VerifyFilesInput {
   rosterPath: string;
   schemaPath?: string;
   receiptPaths?: readonly string[];
+  /** analysts.json: check every query's analyst signature (verified against the roster's operator key). */
+  analystsPath?: string;
 }
 
 /** Every check of verify.ts, then (if they pass) the CKKS collective keys and homomorphic sums recomputed with node-seal. */
@@ -63,6 +66,7 @@ export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport
   const report = verifyTranscript(file, roster, {
     ...(input.schemaPath !== undefined ? { schema: loadSchemaFile(input.schemaPath) } : {}),
     receipts: loadReceipts(input.receiptPaths ?? []),
+    ...(input.analystsPath !== undefined ? { analysts: loadAnalystRoster(input.analystsPath, roster) } : {}),
   });
   if (report.ok) await checkCkksSums(file, report);
   return report;

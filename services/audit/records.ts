@@ -24,8 +24,13 @@ export interface QuerySubmittedRecord {
   rho: number;
   /** The DP fixed-point grid the plan was made with (absent for exact queries). */
   dpGridBits?: number;
-  /** The aggregator's policy when the query was accepted. */
+  /** The aggregator's policy when the query was accepted (budgetRho: the analyst's, from the analyst roster). */
   policy: { allowExact: boolean; budgetRho: number };
+  /** The analyst's signed QueryRequest (exact bytes, base64) and Ed25519 signature (base64), domain "analyst/query-request". */
+  signedRequest?: string;
+  signature?: string;
+  /** Version of the operator-signed analyst roster the request was checked against. */
+  analystRosterVersion?: number;
 }
 
 /** budget/charge: the analyst's budget charged for a query, before any party is contacted. */

@@ -31,10 +31,14 @@ import {
 } from './records.ts';
 import { CKKS_PARTY_KINDS, CkksEntryKind } from '../common/ckks-kinds.ts';
 import { CkksTranscriptVerifier } from './verify-ckks.ts';
+import { checkStartForwardsRequest, checkSubmittedRequest } from './verify-analyst.ts';
+import type { AnalystRoster } from '../common/analysts.ts';
 
 export interface VerifyOptions {
   schema?: Schema;
   receipts?: Receipt[];
+  /** The operator-signed analyst roster: every submitted query's analyst signature is checked against it. */
+  analysts?: AnalystRoster;
 }
 
 export interface SessionSummary {
@@ -66,6 +70,8 @@ export interface VerifyReport {
   sessions: SessionSummary[];
   receiptsChecked: number;
   receiptsOutside: number;
+  /** Whether each query's analyst signature was checked (an analyst roster was given). */
+  analystsChecked: boolean;
 }
 
 class VerifyFailure extends Error {
@@ -99,7 +105,7 @@ function json<T>(body: Uint8Array): T {
 }
 
 export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
-  const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0 };
+  const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0, analystsChecked: opts.analysts !== undefined };
   const sessions = new Map<string, SessionState>();
   const ckks = new CkksTranscriptVerifier(roster, file.from);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
@@ -202,6 +208,10 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       }
       const rho = rec.rho ?? 0;
       if (!(Number.isFinite(rho) && rho >= 0)) fail(`logged rho ${rho} is not a non-negative number`);
+      if (opts.analysts) {
+        const why = checkSubmittedRequest(rec, query, opts.analysts);
+        if (why) fail(why);
+      }
       if (rho === 0 && rec.policy && !rec.policy.allowExact) fail('an exact (non-DP) query was accepted although the logged policy allows only DP queries');
       if (opts.schema) {
         if (rec.schemaDigest !== schemaDigest(opts.schema)) fail('the query was planned for a different schema than the one given to the verifier');
@@ -264,6 +274,10 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
   function replay(s: SessionState, e: Entry): void {
     const { submitted } = s;
     if (e.kind === EntryKind.BudgetCharge) return charge(s, json<BudgetChargeRecord>(e.body));
+    if (e.kind === EntryKind.StartSession || e.kind === CkksEntryKind.StartSession) {
+      const why = checkStartForwardsRequest(submitted, StartSession.decode(e.body));
+      if (why) fail(why);
+    }
     if (e.kind === CkksEntryKind.StartSession || ckks.ownsSession(e.session)) return ckks.session(s, e, fail);
     if (e.kind === EntryKind.StartSession) {
       if (s.start) fail('a second StartSession for the query');
@@ -375,6 +389,8 @@ export function formatReport(r: VerifyReport): string {
     lines.push(`  ${s.kind === 'ckks-key-ceremony' ? 'key ceremony' : 'query'} ${s.queryId} ${s.kind}: ${what}${s.kind === 'ckks-key-ceremony' ? '' : dp}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
   }
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
+  lines.push(r.analystsChecked ? '  analysts: every submitted query is a request signed by an analyst of the operator-signed analyst roster, logged as signed'
+    : '  analysts: NOT checked (give --analysts analysts.json to verify who asked for each query)');
   lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
     : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`);
   return lines.join('\n');

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 export const ErrorCode = {
   InvalidArgument: status.INVALID_ARGUMENT,
   NotFound: status.NOT_FOUND,
+  AlreadyExists: status.ALREADY_EXISTS,
   PermissionDenied: status.PERMISSION_DENIED,
   Unauthenticated: status.UNAUTHENTICATED,
   FailedPrecondition: status.FAILED_PRECONDITION,
@@ -41,6 +42,11 @@ export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?
 
 export function toGrpcError(err: unknown, log: Logger): Partial<GrpcServiceError> {
   if (err instanceof BlindsumError) return { code: err.code, details: err.message, metadata: new Metadata() };
+  if (err instanceof Error && err.name === 'AnalystAuthError') {
+    // services/common/query-request.ts: an unsigned, wrongly signed or unauthorized analyst request.
+    const kind = (err as Error & { kind?: string }).kind;
+    return { code: kind === 'permission' ? status.PERMISSION_DENIED : kind === 'invalid' ? status.INVALID_ARGUMENT : status.UNAUTHENTICATED, details: err.message, metadata: new Metadata() };
+  }
   if (err instanceof Error && USER_FACING.has(err.name)) {
     return { code: status.INVALID_ARGUMENT, details: err.message, metadata: new Metadata() };
   }
@@ -52,6 +58,6 @@ export function toGrpcError(err: unknown, log: Logger): Partial<GrpcServiceError
 /** A user-facing message for any error (used on streams and in stored query failures). */
 export function publicMessage(err: unknown): string {
   if (err instanceof BlindsumError) return err.message;
-  if (err instanceof Error && (USER_FACING.has(err.name) || err.name === 'SecAggError')) return err.message;
+  if (err instanceof Error && (USER_FACING.has(err.name) || err.name === 'SecAggError' || err.name === 'AnalystAuthError')) return err.message;
   return 'internal error';
 }

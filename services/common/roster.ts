@@ -26,6 +26,8 @@ export interface Roster {
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
   /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
   readonly aggregator?: RosterParty;
+  /** The operator's identity: signs the analyst roster (analysts.json, services/common/analysts.ts). */
+  readonly operator?: RosterParty;
 }
 
 export class ConfigError extends Error {
@@ -78,22 +80,10 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
     throw new ConfigError(`${source}: "collusion" (c, parties that may collude with the aggregator) must be an integer with 0 ≤ c < t = ${threshold}`);
   }
   checkThreshold(parties.length, threshold, collusion, source);
-  let aggregator: RosterParty | undefined;
-  if (o['aggregator'] !== undefined) {
-    const a = o['aggregator'] as Record<string, unknown> | null;
-    if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "aggregator" must be an object {"id", "publicKey"}`);
-    const id = validatePartyId(a['id'], `${source}: aggregator.id`);
-    if (publicKeys.has(id)) throw new ConfigError(`${source}: aggregator id "${id}" is also a party id`);
-    let publicKey: Uint8Array;
-    try {
-      publicKey = fromHex(String(a['publicKey'] ?? ''), 'publicKey');
-    } catch {
-      throw new ConfigError(`${source}: aggregator.publicKey must be a 64-character hex Ed25519 public key`);
-    }
-    if (publicKey.length !== 32) throw new ConfigError(`${source}: aggregator.publicKey must be 32 bytes (64 hex characters)`);
-    aggregator = { id, publicKey };
-  }
-  return { federation, threshold, collusion, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
+  const aggregator = namedKey(o, 'aggregator', source, publicKeys);
+  const operator = namedKey(o, 'operator', source, publicKeys);
+  if (aggregator && operator && aggregator.id === operator.id) throw new ConfigError(`${source}: the operator and the aggregator must have different ids`);
+  return { federation, threshold, collusion, parties, publicKeys, ...(aggregator ? { aggregator } : {}), ...(operator ? { operator } : {}) };
 }
 
 /** The smallest threshold t with 2t > n + c (the default of `blindsum roster`). */
@@ -114,6 +104,23 @@ export function checkThreshold(parties: number, threshold: number, collusion: nu
         `secure aggregation against a misbehaving aggregator needs 2t > n + c, i.e. t ≥ ${minimumThreshold(parties, collusion)}`,
     );
   }
+}
+
+/** An optional {"id", "publicKey"} entry of the roster (the aggregator's or the operator's key). */
+function namedKey(o: Record<string, unknown>, field: 'aggregator' | 'operator', source: string, publicKeys: ReadonlyMap<string, Uint8Array>): RosterParty | undefined {
+  if (o[field] === undefined) return undefined;
+  const a = o[field] as Record<string, unknown> | null;
+  if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "${field}" must be an object {"id", "publicKey"}`);
+  const id = validatePartyId(a['id'], `${source}: ${field}.id`);
+  if (publicKeys.has(id)) throw new ConfigError(`${source}: ${field} id "${id}" is also a party id`);
+  let publicKey: Uint8Array;
+  try {
+    publicKey = fromHex(String(a['publicKey'] ?? ''), 'publicKey');
+  } catch {
+    throw new ConfigError(`${source}: ${field}.publicKey must be a 64-character hex Ed25519 public key`);
+  }
+  if (publicKey.length !== 32) throw new ConfigError(`${source}: ${field}.publicKey must be 32 bytes (64 hex characters)`);
+  return { id, publicKey };
 }
 
 export function loadRoster(path: string): Roster {

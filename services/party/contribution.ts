@@ -14,6 +14,7 @@ import {
 import { queryFromProto } from '../common/query-codec.ts';
 import type { PartyConfig } from './config.ts';
 import type { PartyLedger } from './ledger.ts';
+import { checkAnalystRequest } from './analyst-check.ts';
 
 /** A refusal whose message is safe to send to the aggregator (it names the policy or check). */
 export class Refuse extends Error {}
@@ -35,6 +36,8 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
   const { roster, schema, policy, dataset, identity } = cfg;
   const self = identity.id;
   if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
+  // The session must be exactly what an analyst on the operator-signed analyst roster signed.
+  checkAnalystRequest(cfg, ledger, req, backend);
   if (!policy.allowedBackends.has(req.backend)) throw new Refuse(`backend "${req.backend}" is not allowed by this party's policy`);
   if (req.backend !== backend) throw new Refuse(`backend "${req.backend}" is not supported by this party`);
   const query = queryFromProto(req.query);

@@ -67,6 +67,27 @@ export class PartyLedger {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
+
+  // --- The highest analyst-roster version seen (services/party/analyst-check.ts) ---
+
+  /** Highest analyst-roster version this party has accepted for `federation` (0 = none yet). */
+  analystRosterVersion(federation: string): number {
+    this.#analystRosterTable();
+    const r = this.#db.prepare('SELECT version FROM analyst_roster_version WHERE federation = ?').get(federation) as { version: number } | undefined;
+    return r ? Number(r.version) : 0;
+  }
+
+  /** Durably raises the highest seen version (never lowers it). */
+  noteAnalystRosterVersion(federation: string, version: number): void {
+    this.#analystRosterTable();
+    this.#db
+      .prepare('INSERT INTO analyst_roster_version (federation, version) VALUES (?, ?) ON CONFLICT (federation) DO UPDATE SET version = MAX(version, excluded.version)')
+      .run(federation, version);
+  }
+
+  #analystRosterTable(): void {
+    this.#db.exec('CREATE TABLE IF NOT EXISTS analyst_roster_version (federation TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+  }
 }
 
 function fmt(x: number): string {

@@ -91,21 +91,52 @@ export interface Privacy {
   delta: number;
 }
 
-export interface SubmitQueryRequest {
+/**
+ * What an analyst asks for, signed by the analyst (docs/architecture.md, "Analyst identities"):
+ * serialized ONCE by the analyst's client; the exact bytes travel in SubmitQueryRequest and in
+ * every StartSession, so the aggregator and every party verify the same signature.
+ */
+export interface QueryRequest {
+  /** A random UUID chosen by the client: the query id and the session id at every party. */
+  queryId: string;
+  /** The federation's name (roster.json "federation"). */
+  federation: string;
+  /** The analyst's id in the signed analyst roster (analysts.json). */
+  analyst: string;
   query:
     | QuerySpec
     | undefined;
   /** "secagg" (pairwise-mask secure aggregation) or "ckks" (multiparty CKKS). */
   backend: string;
-  analyst: string;
   privacy:
     | Privacy
     | undefined;
+  /** "ckks": hex SHA-256 of the analyst's CKKS public key the result is switched to ("" otherwise). */
+  analystKeySha256: string;
+  /** When the client signed (ms since the epoch); the aggregator accepts ±10 minutes. */
+  issuedAtMs: bigint;
+}
+
+/**
+ * The federation's analyst roster as signed by the operator key named in roster.json: body is
+ * the exact UTF-8 JSON {federation, version, analysts: [{id, publicKey, role, budgetRho}]}, the
+ * signature is Ed25519 (domain "analysts/roster") by the operator's key.
+ */
+export interface SignedAnalystRoster {
+  body: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface SubmitQueryRequest {
   /**
    * "ckks": the analyst's own CKKS public key (SEAL PublicKey bytes, the federation's parameter
-   * set; blindsum analyst-keygen). The aggregate is re-encrypted to it; only its owner decrypts.
+   * set; blindsum analyst ckks-keygen). The aggregate is re-encrypted to it; only its owner decrypts.
+   * Its SHA-256 must be the signed request's analyst_key_sha256.
    */
   analystPublicKey: Uint8Array;
+  /** A serialized QueryRequest and the analyst's Ed25519 signature over it (domain "analyst/query-request"). */
+  signedRequest: Uint8Array;
+  signature: Uint8Array;
 }
 
 export interface SubmitQueryResponse {
@@ -262,6 +293,8 @@ export interface ListPartiesResponse {
   parties: PartyStatus[];
   threshold: number;
   schemaDigest: string;
+  /** The federation's name: analysts' clients sign it into every QueryRequest. */
+  federation: string;
 }
 
 export interface PartyMessage {
@@ -399,6 +432,13 @@ export interface StartSession {
    * contributors and refuses a session whose c differs from its own roster's.
    */
   collusion: number;
+  /**
+   * The analyst's signed QueryRequest (exact bytes) and signature, and the operator-signed analyst
+   * roster: the party checks that this session is exactly what the analyst signed.
+   */
+  signedRequest: Uint8Array;
+  requestSignature: Uint8Array;
+  analystRoster: SignedAnalystRoster | undefined;
 }
 
 /** The party declines a session (local policy, plan mismatch, protocol violation). */
@@ -1163,26 +1203,244 @@ export const Privacy: MessageFns<Privacy> = {
   },
 };
 
-function createBaseSubmitQueryRequest(): SubmitQueryRequest {
-  return { query: undefined, backend: "", analyst: "", privacy: undefined, analystPublicKey: new Uint8Array(0) };
+function createBaseQueryRequest(): QueryRequest {
+  return {
+    queryId: "",
+    federation: "",
+    analyst: "",
+    query: undefined,
+    backend: "",
+    privacy: undefined,
+    analystKeySha256: "",
+    issuedAtMs: 0n,
+  };
 }
 
-export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
-  encode(message: SubmitQueryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.query !== undefined) {
-      QuerySpec.encode(message.query, writer.uint32(10).fork()).join();
+export const QueryRequest: MessageFns<QueryRequest> = {
+  encode(message: QueryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queryId !== "") {
+      writer.uint32(10).string(message.queryId);
     }
-    if (message.backend !== "") {
-      writer.uint32(18).string(message.backend);
+    if (message.federation !== "") {
+      writer.uint32(18).string(message.federation);
     }
     if (message.analyst !== "") {
       writer.uint32(26).string(message.analyst);
     }
-    if (message.privacy !== undefined) {
-      Privacy.encode(message.privacy, writer.uint32(34).fork()).join();
+    if (message.query !== undefined) {
+      QuerySpec.encode(message.query, writer.uint32(34).fork()).join();
     }
+    if (message.backend !== "") {
+      writer.uint32(42).string(message.backend);
+    }
+    if (message.privacy !== undefined) {
+      Privacy.encode(message.privacy, writer.uint32(50).fork()).join();
+    }
+    if (message.analystKeySha256 !== "") {
+      writer.uint32(58).string(message.analystKeySha256);
+    }
+    if (message.issuedAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.issuedAtMs) !== message.issuedAtMs) {
+        throw new globalThis.Error("value provided for field message.issuedAtMs of type int64 too large");
+      }
+      writer.uint32(64).int64(message.issuedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.federation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.analyst = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.query = QuerySpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.backend = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.privacy = Privacy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.analystKeySha256 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.issuedAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<QueryRequest>): QueryRequest {
+    return QueryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryRequest>): QueryRequest {
+    const message = createBaseQueryRequest();
+    message.queryId = object.queryId ?? "";
+    message.federation = object.federation ?? "";
+    message.analyst = object.analyst ?? "";
+    message.query = (object.query !== undefined && object.query !== null)
+      ? QuerySpec.fromPartial(object.query)
+      : undefined;
+    message.backend = object.backend ?? "";
+    message.privacy = (object.privacy !== undefined && object.privacy !== null)
+      ? Privacy.fromPartial(object.privacy)
+      : undefined;
+    message.analystKeySha256 = object.analystKeySha256 ?? "";
+    message.issuedAtMs = (object.issuedAtMs !== undefined && object.issuedAtMs !== null)
+      ? BigInt(object.issuedAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseSignedAnalystRoster(): SignedAnalystRoster {
+  return { body: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const SignedAnalystRoster: MessageFns<SignedAnalystRoster> = {
+  encode(message: SignedAnalystRoster, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.body.length !== 0) {
+      writer.uint32(10).bytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedAnalystRoster {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedAnalystRoster();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SignedAnalystRoster>): SignedAnalystRoster {
+    return SignedAnalystRoster.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedAnalystRoster>): SignedAnalystRoster {
+    const message = createBaseSignedAnalystRoster();
+    message.body = object.body ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseSubmitQueryRequest(): SubmitQueryRequest {
+  return { analystPublicKey: new Uint8Array(0), signedRequest: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
+  encode(message: SubmitQueryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.analystPublicKey.length !== 0) {
       writer.uint32(42).bytes(message.analystPublicKey);
+    }
+    if (message.signedRequest.length !== 0) {
+      writer.uint32(50).bytes(message.signedRequest);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(58).bytes(message.signature);
     }
     return writer;
   },
@@ -1200,44 +1458,28 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.query = QuerySpec.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.backend = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.analyst = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.privacy = Privacy.decode(reader, reader.uint32());
-            continue;
-          }
           case 5: {
             if (tag !== 42) {
               break;
             }
 
             message.analystPublicKey = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.signedRequest = reader.bytes();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -1257,15 +1499,9 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
   },
   fromPartial(object: DeepPartial<SubmitQueryRequest>): SubmitQueryRequest {
     const message = createBaseSubmitQueryRequest();
-    message.query = (object.query !== undefined && object.query !== null)
-      ? QuerySpec.fromPartial(object.query)
-      : undefined;
-    message.backend = object.backend ?? "";
-    message.analyst = object.analyst ?? "";
-    message.privacy = (object.privacy !== undefined && object.privacy !== null)
-      ? Privacy.fromPartial(object.privacy)
-      : undefined;
     message.analystPublicKey = object.analystPublicKey ?? new Uint8Array(0);
+    message.signedRequest = object.signedRequest ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2837,7 +3073,7 @@ export const PartyStatus: MessageFns<PartyStatus> = {
 };
 
 function createBaseListPartiesResponse(): ListPartiesResponse {
-  return { parties: [], threshold: 0, schemaDigest: "" };
+  return { parties: [], threshold: 0, schemaDigest: "", federation: "" };
 }
 
 export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
@@ -2850,6 +3086,9 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
     }
     if (message.schemaDigest !== "") {
       writer.uint32(26).string(message.schemaDigest);
+    }
+    if (message.federation !== "") {
+      writer.uint32(34).string(message.federation);
     }
     return writer;
   },
@@ -2891,6 +3130,14 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
             message.schemaDigest = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.federation = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2911,6 +3158,7 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
     message.parties = object.parties?.map((e) => PartyStatus.fromPartial(e)) || [];
     message.threshold = object.threshold ?? 0;
     message.schemaDigest = object.schemaDigest ?? "";
+    message.federation = object.federation ?? "";
     return message;
   },
 };
@@ -4119,6 +4367,9 @@ function createBaseStartSession(): StartSession {
     ckksKeySha256: "",
     analystKeySha256: "",
     collusion: 0,
+    signedRequest: new Uint8Array(0),
+    requestSignature: new Uint8Array(0),
+    analystRoster: undefined,
   };
 }
 
@@ -4159,6 +4410,15 @@ export const StartSession: MessageFns<StartSession> = {
     }
     if (message.collusion !== 0) {
       writer.uint32(160).uint32(message.collusion);
+    }
+    if (message.signedRequest.length !== 0) {
+      writer.uint32(98).bytes(message.signedRequest);
+    }
+    if (message.requestSignature.length !== 0) {
+      writer.uint32(106).bytes(message.requestSignature);
+    }
+    if (message.analystRoster !== undefined) {
+      SignedAnalystRoster.encode(message.analystRoster, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -4272,6 +4532,30 @@ export const StartSession: MessageFns<StartSession> = {
             message.collusion = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.signedRequest = reader.bytes();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.requestSignature = reader.bytes();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.analystRoster = SignedAnalystRoster.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4303,6 +4587,11 @@ export const StartSession: MessageFns<StartSession> = {
     message.ckksKeySha256 = object.ckksKeySha256 ?? "";
     message.analystKeySha256 = object.analystKeySha256 ?? "";
     message.collusion = object.collusion ?? 0;
+    message.signedRequest = object.signedRequest ?? new Uint8Array(0);
+    message.requestSignature = object.requestSignature ?? new Uint8Array(0);
+    message.analystRoster = (object.analystRoster !== undefined && object.analystRoster !== null)
+      ? SignedAnalystRoster.fromPartial(object.analystRoster)
+      : undefined;
     return message;
   },
 };

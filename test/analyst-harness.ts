@@ -1,0 +1,43 @@
+/**
+ * An operator key, an analyst key and the operator-signed analyst roster, for tests that drive
+ * party session logic directly (as a malicious or honest aggregator would): every StartSession
+ * must carry the analyst's signed request and the signed analyst roster (docs/architecture.md,
+ * "Analyst identities").
+ */
+import { toHex } from '../crypto/bytes.ts';
+import { generateIdentity, type IdentityKeyPair } from '../crypto/identity.ts';
+import type { SignedAnalystRoster } from '../gen/blindsum/v1/blindsum.ts';
+import { signAnalystRoster } from '../services/common/analysts.ts';
+import { queryToProto } from '../services/common/query-codec.ts';
+import { signQueryRequest } from '../services/common/query-request.ts';
+import type { Query } from '../stats/index.ts';
+
+export interface TestAnalysts {
+  federation: string;
+  operator: IdentityKeyPair;
+  analystId: string;
+  analyst: IdentityKeyPair;
+  roster: SignedAnalystRoster;
+  /** The roster.json field naming the operator key. */
+  operatorEntry: { id: string; publicKey: string };
+}
+
+export function testAnalysts(federation: string, analystId = 'alice'): TestAnalysts {
+  const operator = generateIdentity();
+  const analyst = generateIdentity();
+  const roster = signAnalystRoster(operator.secretKey, {
+    federation, version: 1, analysts: [{ id: analystId, publicKey: toHex(analyst.publicKey), role: 'analyst', budgetRho: 100 }],
+  });
+  return { federation, operator, analystId, analyst, roster, operatorEntry: { id: `${federation}-operator`, publicKey: toHex(operator.publicKey) } };
+}
+
+/** The StartSession fields an honest aggregator forwards for the analyst's signed request. */
+export function authorize(
+  a: TestAnalysts, r: { sessionId: string; query: Query; backend: 'secagg' | 'ckks'; rho: number; analystKeySha256?: string },
+): { analyst: string; signedRequest: Uint8Array; requestSignature: Uint8Array; analystRoster: SignedAnalystRoster } {
+  const { signedRequest, signature } = signQueryRequest(a.analyst.secretKey, {
+    queryId: r.sessionId, federation: a.federation, analyst: a.analystId, query: queryToProto(r.query), backend: r.backend,
+    privacy: { rho: r.rho, epsilon: 0, delta: 0 }, analystKeySha256: r.analystKeySha256 ?? '', issuedAtMs: BigInt(Date.now()),
+  });
+  return { analyst: a.analystId, signedRequest, requestSignature: signature, analystRoster: a.roster };
+}
