@@ -47,7 +47,7 @@ describe("a party's receipt book", () => {
     expect(book.accept(impostor.receipt('hospital-1', link, env))).toMatch(/not signed by the roster's aggregator key/);
     const chain = new TranscriptChain(aggregator.secretKey, genesis);
     const l2 = chain.prepare(env, 1);
-    expect(book.accept(chain.receipt('hospital-2', l2, env))).toMatch(/names party hospital-2/);
+    expect(book.accept(chain.receipt('hospital-2', l2, env))).toMatch(/names party "hospital-2"/);
     const never = signEnvelope(party.secretKey, EntryKind.Unmasking, 'query-3', 'hospital-1', utf8('other'));
     expect(book.accept(chain.receipt('hospital-1', chain.prepare(never, 1), never))).toMatch(/did not send/);
     // The genuine receipt is still accepted afterwards.

@@ -24,21 +24,29 @@ export const keygen: Command = {
 export const roster: Command = {
   name: 'roster',
   summary: 'write a federation roster from the parties\' public entries (*.pub.json)',
-  usage: 'blindsum roster --federation NAME --threshold T --out roster.json a.key.pub.json b.key.pub.json …',
-  options: { federation: { type: 'string' }, threshold: { type: 'string' }, out: { type: 'string' } },
-  help: { federation: 'federation name', threshold: 'secure-aggregation threshold t (2 ≤ t ≤ parties; default: majority)', out: 'roster file to write' },
+  usage: 'blindsum roster --federation NAME --threshold T --aggregator aggregator.key.pub.json --out roster.json a.key.pub.json b.key.pub.json …',
+  options: { federation: { type: 'string' }, threshold: { type: 'string' }, aggregator: { type: 'string' }, out: { type: 'string' } },
+  help: {
+    federation: 'federation name', threshold: 'secure-aggregation threshold t (2 ≤ t ≤ parties; default: majority)', out: 'roster file to write',
+    aggregator: "the aggregator's public entry (blindsum keygen --id NAME-aggregator --out aggregator.key writes aggregator.key.pub.json); it signs transcript heads and receipts",
+  },
   allowPositionals: true,
   async run(v, files) {
     if (files.length < 2) throw new UsageError('give at least two public entry files (from blindsum keygen)');
-    const parties = files.map((f) => {
+    const read = (f: string): unknown => {
       try {
         return JSON.parse(readFileSync(f, 'utf8')) as unknown;
       } catch (e) {
         throw new ConfigError(`cannot read ${f}: ${(e as Error).message}`);
       }
-    });
+    };
+    const parties = files.map(read);
+    const aggregatorFile = str(v['aggregator'], 'aggregator');
+    if (aggregatorFile === undefined) {
+      throw new UsageError('give --aggregator FILE.pub.json: the aggregator\'s public entry (create its key with blindsum keygen --id NAME-aggregator --out aggregator.key)');
+    }
     const threshold = int(v['threshold'], 'threshold', Math.floor(files.length / 2) + 1, 2, files.length);
-    const r = { federation: str(v['federation'], 'federation', true), threshold, parties };
+    const r = { federation: str(v['federation'], 'federation', true), threshold, parties, aggregator: read(aggregatorFile) };
     parseRoster(r, 'roster');
     writeFileSync(str(v['out'], 'out', true), JSON.stringify(r, null, 2) + '\n');
     process.stdout.write(`wrote roster with ${files.length} parties, threshold ${threshold}\n`);

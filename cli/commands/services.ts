@@ -17,17 +17,18 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
 export const aggregator: Command = {
   name: 'aggregator',
   summary: 'run the aggregator (party gateway + analyst API)',
-  usage: 'blindsum aggregator --roster roster.json --schema schema.json --data-dir ./agg [--listen 127.0.0.1:7070]',
+  usage: 'blindsum aggregator --roster roster.json --schema schema.json --data-dir ./agg --key aggregator.key [--listen 127.0.0.1:7070]',
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
-    'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, quiet: { type: 'boolean' },
+    'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
     roster: 'federation roster (parties, identity keys, threshold)', schema: 'the federation\'s data schema',
     'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'deadline of each protocol round (default 30000)',
-    'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default FEDERATION-aggregator)',
+    'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default: the roster\'s aggregator id)',
+    key: 'the aggregator\'s identity key (from blindsum keygen --id ID --out FILE; its FILE.pub.json is the roster\'s "aggregator"); default DATA_DIR/aggregator.key',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
     'tls-key': 'PEM private key for TLS', 'budget-rho': 'zCDP privacy budget of each analyst (default 1)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
@@ -39,7 +40,7 @@ export const aggregator: Command = {
       budgetRho: v['budget-rho'] === undefined ? 1 : Number(v['budget-rho']), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
-      ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
+      ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), keyPath: str(v['key'], 'key'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
     });
     const agg = createAggregator(config);
     const port = await agg.start();

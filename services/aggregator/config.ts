@@ -13,6 +13,8 @@ export interface AggregatorConfig {
   /** Directory for the SQLite database. */
   dataDir: string;
   aggregatorId: string;
+  /** The aggregator's identity key file (blindsum keygen); default DATA_DIR/aggregator.key. */
+  keyPath?: string;
   roundTimeoutMs: number;
   ringBits: 32 | 64;
   quiet: boolean;
@@ -32,6 +34,7 @@ export interface AggregatorConfigInput {
   schemaPath: string;
   dataDir: string;
   aggregatorId?: string;
+  keyPath?: string;
   roundTimeoutMs?: number;
   ringBits?: number;
   quiet?: boolean;
@@ -72,7 +75,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false,
+    ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -42,7 +42,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const store = new AggregatorStore(databasePath(config));
   const interrupted = store.failInterrupted(Date.now());
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
-  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster));
+  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster, config.keyPath));
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, config.budgetRho);

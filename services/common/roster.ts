@@ -17,7 +17,7 @@ export interface Roster {
   readonly parties: readonly RosterParty[];
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
   /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
-  readonly aggregator?: RosterParty;
+  readonly aggregator: RosterParty;
 }
 
 export class ConfigError extends Error {
@@ -65,10 +65,17 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 2 || threshold > parties.length) {
     throw new ConfigError(`${source}: "threshold" must be an integer t with 2 ≤ t ≤ ${parties.length} (number of parties)`);
   }
-  let aggregator: RosterParty | undefined;
-  if (o['aggregator'] !== undefined) {
+  if (o['aggregator'] === undefined) {
+    throw new ConfigError(
+      `${source}: "aggregator" is missing: the roster must name the aggregator's identity, which signs transcript heads and receipts. ` +
+        'Create its key with `blindsum keygen --id FEDERATION-aggregator --out aggregator.key` and write the roster with ' +
+        '`blindsum roster … --aggregator aggregator.key.pub.json` (or add "aggregator": {"id": …, "publicKey": …} from that file); start the aggregator with --key aggregator.key',
+    );
+  }
+  let aggregator: RosterParty;
+  {
     const a = o['aggregator'] as Record<string, unknown> | null;
-    if (typeof a !== 'object' || a === null) throw new ConfigError(`${source}: "aggregator" must be an object {"id", "publicKey"}`);
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new ConfigError(`${source}: "aggregator" must be an object {"id", "publicKey"}`);
     const id = validatePartyId(a['id'], `${source}: aggregator.id`);
     if (publicKeys.has(id)) throw new ConfigError(`${source}: aggregator id "${id}" is also a party id`);
     let publicKey: Uint8Array;
@@ -80,7 +87,7 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
     if (publicKey.length !== 32) throw new ConfigError(`${source}: aggregator.publicKey must be 32 bytes (64 hex characters)`);
     aggregator = { id, publicKey };
   }
-  return { federation, threshold, parties, publicKeys, ...(aggregator ? { aggregator } : {}) };
+  return { federation, threshold, parties, publicKeys, aggregator };
 }
 
 export function loadRoster(path: string): Roster {
