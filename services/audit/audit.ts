@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { loadSchemaFile } from '../aggregator/config.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
-import type { Receipt } from '../../crypto/transcript.ts';
-import { parseReceipts, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
+import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
 import { recomputeCkksSums } from './verify-ckks-sums.ts';
 
@@ -34,13 +33,13 @@ export function readTranscriptFile(path: string): TranscriptFile {
   return parseTranscript(text);
 }
 
-/** Reads receipts from files and directories (every *.jsonl file in a directory). */
-export function loadReceipts(paths: readonly string[]): Receipt[] {
-  const out: Receipt[] = [];
+/** Reads receipts from files and directories (every *.receipts.jsonl file in a directory; each book in its file order). */
+export function loadReceipts(paths: readonly string[]): HeldReceipt[] {
+  const out: HeldReceipt[] = [];
   for (const p of paths) {
     let files: string[];
     try {
-      files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(p, f)) : [p];
+      files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.receipts.jsonl')).sort().map((f) => join(p, f)) : [p];
     } catch (e) {
       throw new ConfigError(`cannot read receipts ${p}: ${(e as Error).message}`);
     }

@@ -12,20 +12,22 @@
  *      input is logged, and (with the schema) that the plan digest and the finalized result match;
  *      that DP queries were charged to the analyst's budget before any party was contacted, within
  *      the logged limit, with the ρ the parties were told, and refunded only before Unmasking;
- *   6. that every receipt a party holds agrees with the exported chain.
+ *   6. that every receipt a party holds agrees with the exported chain, and that all receipts
+ *      (of every party, with the extension proofs kept with them) lie on one chain: no fork.
  * It stops at the first failure, naming the entry and the reason.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
 import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
 import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg.ts';
 import {
-  EntryKind, PARTY_KINDS, chainHash, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
-  type Entry, type Receipt,
+  EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
+  type Entry,
 } from '../../crypto/transcript.ts';
+import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
-import type { TranscriptFile } from './transcript-file.ts';
+import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
   kindOfPartyMessage, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
 } from './records.ts';
@@ -34,7 +36,8 @@ import { CkksTranscriptVerifier } from './verify-ckks.ts';
 
 export interface VerifyOptions {
   schema?: Schema;
-  receipts?: Receipt[];
+  /** The parties' receipt books, each in its file order (services/audit/audit.ts loadReceipts). */
+  receipts?: HeldReceipt[];
 }
 
 export interface SessionSummary {
@@ -104,7 +107,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
   const ckks = new CkksTranscriptVerifier(roster, file.from);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
   const spent = new Map<string, number>();
-  const byIndex = new Map<number, Receipt[]>();
+  const byIndex = new Map<number, HeldReceipt[]>();
+  const links: KnownLink[] = file.from > 0 ? [{ index: file.from - 1, head: file.previousHead }] : [];
   for (const r of opts.receipts ?? []) byIndex.set(r.index, [...(byIndex.get(r.index) ?? []), r]);
   let current: { index: number; kind: string } = { index: file.from, kind: 'header' };
   const fail = (reason: string): never => {
@@ -135,8 +139,10 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       }
       current = { index, kind: e.kind };
       if (e.index !== index) fail(`entry says index ${e.index}, expected ${index}: an entry was removed, duplicated or reordered`);
-      const h = chainHash(head, link.entry);
-      if (!equalBytes(h, link.head)) fail('chain hash mismatch: h_k ≠ SHA-256(h_{k−1} ‖ entry_k) (entry bytes or chain hash altered, or an entry before it removed)');
+      const eh = entryHash(link.entry);
+      const h = chainStep(head, eh);
+      if (!equalBytes(h, link.head)) fail('chain hash mismatch: h_k ≠ SHA-256(h_{k−1} ‖ SHA-256(entry_k)) (entry bytes or chain hash altered, or an entry before it removed)');
+      links.push({ index, entryHash: eh, head: link.head });
       if (!verifyHead(aggPk, genesis, index, link.head, link.headSignature)) fail("the aggregator's signature over the chain head does not verify");
       head = link.head;
       const isAggregator = e.sender === agg!.id;
@@ -145,7 +151,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
       if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
       for (const r of byIndex.get(index) ?? []) {
-        checkReceipt(r, e, link.entry, link.head);
+        checkReceipt(r, e, eh, link.head);
         report.receiptsChecked++;
       }
       try {
@@ -158,6 +164,16 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       }
     });
     const end = file.from + file.entries.length;
+    current = { index: end, kind: 'end' };
+    for (const r of opts.receipts ?? []) {
+      if ((r.index < file.from || r.index >= end) && !verifyReceipt(aggPk, genesis, r)) fail(`receipt of ${r.party} for entry ${r.index} is not signed by the aggregator`);
+    }
+    // Receipts of different parties (or of one) whose heads cannot be on one chain: a fork.
+    const fork = findFork(genesis, opts.receipts ?? [], links);
+    if (fork) {
+      current = { index: fork.index, kind: 'receipts' };
+      fail(fork.reason);
+    }
     current = { index: end, kind: 'end' };
     for (const [index, rs] of byIndex) {
       for (const r of rs) {
@@ -172,13 +188,13 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       const s = sessions.get(q);
       if (!s || !s.finished) fail(`query ${q} was selected for export but its ${s ? 'release (or failure) is' : 'entries are'} missing`);
     }
-    function checkReceipt(r: Receipt, e: Entry, entryBytes: Uint8Array, linkHead: Uint8Array): void {
+    function checkReceipt(r: HeldReceipt, e: Entry, eh: Uint8Array, linkHead: Uint8Array): void {
       const who = `receipt held by ${r.party} for entry ${r.index}`;
       if (!verifyReceipt(aggPk, genesis, r)) fail(`${who} is not signed by the aggregator (receipt file altered)`);
       if (e.sender !== r.party || e.session !== r.session || e.kind !== r.kind) fail(`${who} names ${r.kind} of ${r.party} in session ${r.session}; the exported entry is ${e.kind} of ${e.sender} in ${e.session}`);
       if (!equalBytes(envelopeDigest(e), r.envelopeDigest)) fail(`${who}: the exported envelope is not the one ${r.party} sent`);
-      if (!equalBytes(entryHash(entryBytes), r.entryHash)) fail(`${who}: entry hash differs from the exported chain`);
-      if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (the log was rewritten after the receipt was issued)`);
+      if (!equalBytes(eh, r.entryHash)) fail(`${who}: entry hash differs from the exported chain (fork: the aggregator showed ${r.party} another entry ${r.index})`);
+      if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (fork: the log was rewritten after the receipt was issued, or ${r.party} was shown another chain)`);
     }
     report.ok = true;
   } catch (err) {
