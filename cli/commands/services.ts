@@ -22,6 +22,7 @@ export const aggregator: Command = {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'budget-rho': { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' },
+    'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
@@ -33,6 +34,9 @@ export const aggregator: Command = {
     'tls-key': 'PEM private key for TLS', 'budget-rho': 'zCDP privacy budget of each analyst (default 1)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
+    'max-running-per-analyst': 'queries one analyst may have running at once (default 4); more get RESOURCE_EXHAUSTED',
+    'max-submits-per-minute': 'queries one analyst may submit per minute, invalid ones included (default 30)',
+    'max-running': 'queries running at once in all (default 32, below the parties\' 64 concurrent sessions)',
   },
   async run(v) {
     const config = resolveAggregatorConfig({
@@ -41,6 +45,9 @@ export const aggregator: Command = {
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
       ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), keyPath: str(v['key'], 'key'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
+      maxRunningPerAnalyst: int(v['max-running-per-analyst'], 'max-running-per-analyst', 4, 1, 100_000),
+      maxSubmitsPerMinute: int(v['max-submits-per-minute'], 'max-submits-per-minute', 30, 1, 100_000),
+      maxRunning: int(v['max-running'], 'max-running', 32, 1, 100_000),
     });
     const agg = createAggregator(config);
     const port = await agg.start();

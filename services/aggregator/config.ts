@@ -3,6 +3,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSchema, schemaDigest, type Schema } from '../../stats/index.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
+import { DEFAULT_QUOTAS, type QuotaOptions } from './quotas.ts';
 
 export interface AggregatorConfig {
   /** host:port to listen on, e.g. 127.0.0.1:7070 (port 0 picks a free port). */
@@ -26,6 +27,8 @@ export interface AggregatorConfig {
   allowExact: boolean;
   /** Run the multiparty CKKS backend: key ceremony and backend "ckks" (loads node-seal). */
   ckks: boolean;
+  /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
+  quotas: QuotaOptions;
 }
 
 export interface AggregatorConfigInput {
@@ -43,6 +46,9 @@ export interface AggregatorConfigInput {
   budgetRho?: number;
   allowExact?: boolean;
   ckks?: boolean;
+  maxRunningPerAnalyst?: number;
+  maxSubmitsPerMinute?: number;
+  maxRunning?: number;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -68,6 +74,16 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   if (ringBits !== 32 && ringBits !== 64) throw new ConfigError('--ring-bits: expected 32 or 64');
   const budgetRho = input.budgetRho ?? 1;
   if (!(Number.isFinite(budgetRho) && budgetRho > 0 && budgetRho <= 1000)) throw new ConfigError(`--budget-rho: expected a zCDP budget in (0, 1000], got ${input.budgetRho}`);
+  const quota = (v: number | undefined, flag: string, d: number): number => {
+    const n = v ?? d;
+    if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError(`--${flag}: expected an integer in [1, 100000], got ${v}`);
+    return n;
+  };
+  const quotas: QuotaOptions = {
+    maxRunningPerAnalyst: quota(input.maxRunningPerAnalyst, 'max-running-per-analyst', DEFAULT_QUOTAS.maxRunningPerAnalyst),
+    maxSubmitsPerMinute: quota(input.maxSubmitsPerMinute, 'max-submits-per-minute', DEFAULT_QUOTAS.maxSubmitsPerMinute),
+    maxRunning: quota(input.maxRunning, 'max-running', DEFAULT_QUOTAS.maxRunning),
+  };
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -75,7 +91,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false,
+    aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, budgetRho, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, quotas,
     ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),

@@ -8,13 +8,14 @@ import {
   type GetBudgetRequest, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest,
 } from '../../gen/blindsum/v1/blindsum.ts';
-import { notFound, toGrpcError, type Logger } from '../common/errors.ts';
+import { notFound, quote, toGrpcError, type Logger } from '../common/errors.ts';
 import { SERVER_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
 import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
-import { QueryService } from './queries.ts';
+import { QueryService, checkAnalyst, checkQueryId } from './queries.ts';
+import { AnalystQuotas } from './quotas.ts';
 import { AggregatorStore } from './store.ts';
 import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
@@ -51,7 +52,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     : undefined;
   const queries = new QueryService({
     store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget,
-    allowExact: config.allowExact, log, ...(ckks ? { ckks } : {}),
+    allowExact: config.allowExact, log, ...(ckks ? { ckks } : {}), quotas: new AnalystQuotas(config.quotas),
   });
   const server = new Server(SERVER_OPTIONS);
 
@@ -62,8 +63,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       return { queryId, planDigest: plan.digest };
     }),
     getResult: unary<GetResultRequest, GetResultResponse>(log, (req) => {
-      const q = store.getQuery(req.queryId);
-      if (!q) throw notFound(`no query with id ${JSON.stringify(req.queryId)}`);
+      const q = store.getQuery(checkQueryId(req.queryId));
+      if (!q) throw notFound(`no query with id ${quote(req.queryId)}`);
       return {
         queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
         entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
@@ -79,7 +80,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       return ckks.collectiveKey();
     }),
     getBudget: unary<GetBudgetRequest, GetBudgetResponse>(log, (req) => {
-      const s = budget.status(req.analyst);
+      const s = budget.status(checkAnalyst(req.analyst));
       return { ...s, entries: s.entries.map((e) => ({ ...e, atMs: BigInt(e.atMs) })) };
     }),
     listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => {
@@ -101,7 +102,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
           }
         });
       } catch (e) {
-        call.destroy(Object.assign(new Error('watch failed'), toGrpcError(e, log)));
+        // grpc-js sends the status of an 'error' event on a server stream (destroy() sends none).
+        call.emit('error', toGrpcError(e, log));
         return;
       }
       call.on('cancelled', () => unsubscribe?.());

@@ -56,12 +56,5 @@ export function publicMessage(err: unknown): string {
   return 'internal error';
 }
 
-/**
- * An input string as it may appear in an error, a log line or a rejection: JSON-quoted, at most
- * `max` characters of it (default 32), with the length of the rest. Never echo input any other way.
- */
-export function quote(input: unknown, max = 32): string {
-  const s = typeof input === 'string' ? input : String(input);
-  if (s.length <= max) return JSON.stringify(s);
-  return `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)`;
-}
+/** The one helper that quotes input in errors and logs (a short prefix only): stats/query.ts quote. */
+export { quote } from '../../stats/query.ts';
