@@ -213,7 +213,9 @@ export function parseQueryJson(json: unknown): Query {
     if (x.length > max) throw new QueryError(`${field}: at most ${max} ${what}, got ${x.length}`);
     return x;
   };
-  const columns = list(json.columns ?? [], 'query.columns', L.columns, 'column names').map((c, i) => name(c, `query.columns[${i}]`));
+  const columnsRaw = list(json.columns ?? [], 'query.columns', L.columns, 'column names');
+  if (!columnsRaw.every((c) => typeof c === 'string')) throw new QueryError('query.columns: expected an array of column names');
+  const columns = columnsRaw.map((c, i) => name(c, `query.columns[${i}]`));
   const filter = list(json.filter ?? [], 'query.filter', L.predicates, 'predicates').map((p, i): Predicate => {
     if (!isObject(p)) throw new QueryError(`query.filter[${i}]: expected { column, op, values }`);
     const column = name(p.column, `query.filter[${i}].column`);
