@@ -255,6 +255,8 @@ describe('attack: two chains shown to two parties under one aggregator key', () 
     // Each book alone is consistent with its own chain…
     const onlyA = verifyTranscript(a.export(nothing), roster, { receipts: books.filter((r) => r.party === 'hospital-1') });
     expect(onlyA.failure).toBeUndefined();
+    // (A book handed in twice is not a fork.)
+    expect(verifyTranscript(a.export(nothing), roster, { receipts: loadReceipts([join(booksDir, 'a'), join(booksDir, 'a')]) }).failure).toBeUndefined();
     // …but together, without any exported entry, they cannot be on one chain.
     const both = verifyTranscript(a.export(nothing), roster, { receipts: books });
     expect(both.ok).toBe(false);

@@ -19,8 +19,8 @@ import { quote } from '../common/errors.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
 
 const MAX_PENDING = 4096;
-/** Bytes read from the end of the receipts file to find the last receipt (one line is < 1 KiB without extension hashes). */
-const TAIL_BYTES = 1 << 20;
+/** Bytes first read from the end of the receipts file to find the last receipt (doubled until a whole line is in). */
+const TAIL_BYTES = 64 * 1024;
 
 export function receiptsPath(dir: string, partyId: string): string {
   return join(dir, `${partyId}.receipts.jsonl`);
@@ -47,19 +47,20 @@ function appendLine(fd: number, line: string): void {
   fsyncSync(fd);
 }
 
-/** The last complete receipt line of a receipts file, if any. */
+/** The last receipt line of a receipts file, if any (read from the end; a line with a long extension proof may span many KiB). */
 function lastReceipt(path: string): Receipt | undefined {
   if (!existsSync(path)) return undefined;
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const n = Math.min(size, TAIL_BYTES);
-    const buf = Buffer.alloc(n);
-    readSync(fd, buf, 0, n, size - n);
-    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-    // The first line may be cut by the tail window; the last complete one is what counts.
-    const last = lines.at(-1);
-    return last === undefined ? undefined : parseReceipts(last, path).at(-1);
+    for (let n = Math.min(size, TAIL_BYTES); ; n = Math.min(size, n * 2)) {
+      const buf = Buffer.alloc(n);
+      readSync(fd, buf, 0, n, size - n);
+      const text = buf.toString('utf8').replace(/\s+$/, '');
+      const cut = text.lastIndexOf('\n');
+      // The last line is whole once a newline precedes it in the window, or the window is the whole file.
+      if (cut >= 0 || n === size) return text === '' ? undefined : parseReceipts(text.slice(cut + 1), path).at(-1);
+    }
   } finally {
     closeSync(fd);
   }
