@@ -23,6 +23,11 @@ const GENESIS = 'blindsum/transcript/genesis';
 export const HEAD_DOMAIN = 'transcript/head';
 export const RECEIPT_DOMAIN = 'transcript/receipt';
 export const HASH_LENGTH = 32;
+/**
+ * Most entry hashes one receipt's extension proof carries (32 bytes each: 2 MiB). The aggregator
+ * sends none beyond it (the party then refuses the receipt) and a party checks none beyond it.
+ */
+export const MAX_EXTENSION = 65_536;
 
 /**
  * Entry kinds, named after the protocol step (Bonawitz's rounds for secure aggregation).

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
-import { EntryKind, TRANSCRIPT_VERSION, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
@@ -19,12 +19,8 @@ import { ConfigError, type Roster } from '../common/roster.ts';
 
 export const AGGREGATOR_KEY_FILE = 'aggregator.key';
 export const TRANSCRIPT_DB_FILE = 'transcript.sqlite';
-/**
- * Most entry hashes one receipt carries to prove that its head extends the party's last head
- * (32 bytes each: 2 MiB). A party further behind cannot be shown an extension: it refuses the
- * receipt, and its operator decides (docs/transcripts.md § receipts).
- */
-export const MAX_EXTENSION = 65_536;
+/** See crypto/transcript.ts; a party further behind is shown no extension and refuses the receipt. */
+export { MAX_EXTENSION };
 
 /** The last receipt a party holds: its entry index and the chain head after it. */
 export interface ReceiptAnchor {

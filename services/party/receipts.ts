@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { equalBytes, toHex } from '../../crypto/bytes.ts';
-import { HASH_LENGTH, envelopeDigest, extendHead, genesisHead, verifyReceipt, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { HASH_LENGTH, MAX_EXTENSION, envelopeDigest, extendHead, genesisHead, verifyReceipt, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { parseReceipts, serializeReceipt } from '../audit/transcript-file.ts';
 import { quote } from '../common/errors.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
@@ -170,6 +170,7 @@ export class ReceiptBook {
     const held = `the head this party holds at entry ${anchor.index}`;
     if (r.index <= anchor.index) return `its index is not after ${held}`;
     const needed = r.index - anchor.index;
+    if (needed > MAX_EXTENSION) return `it is ${needed} entries after ${held}, more than the ${MAX_EXTENSION} an extension proof may span: it cannot show that its head extends it`;
     if (ext.start !== anchor.index + 1 || ext.hashes.length !== needed) {
       return `the aggregator sent ${ext.hashes.length} entry hashes from entry ${ext.start}, not the ${needed} after ${held}: it cannot show that its head extends it`;
     }
