@@ -102,8 +102,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.close();
+  // The silent parties leave; the running sessions see it and fail (close() waits for them).
   for (const s of silent) s.cancel();
+  while (client && (await client.listParties()).parties.some((p) => p.connected)) await new Promise((r) => setTimeout(r, 50));
+  await agg?.queries.drain();
+  client?.close();
   for (const c of gatewayClients) c.close();
   await agg?.close();
   rmSync(dir, { recursive: true, force: true });
