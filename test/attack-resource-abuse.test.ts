@@ -22,6 +22,7 @@ import { signDomain } from '../crypto/identity.ts';
 import { PartyGatewayServiceClient, type AggregatorMessage, type PartyMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
+import { AnalystQuotas } from '../services/aggregator/quotas.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
 import type { Logger } from '../services/common/errors.ts';
 import { writeNewIdentityFile, type IdentityFile } from '../services/common/keys.ts';
@@ -179,5 +180,28 @@ describe('attack: one client abusing the aggregator', () => {
       expect(g.message).toMatch(/^no query with id "/);
       expect(g.message.length).toBeLessThan(200);
     }
+  });
+});
+
+describe('analyst quotas (class level, injected clock)', () => {
+  it('a token bucket per analyst refills at the configured rate; running slots are released once; the global cap holds across analysts', () => {
+    let now = 0;
+    const q = new AnalystQuotas({ maxRunningPerAnalyst: 2, maxSubmitsPerMinute: 3, maxRunning: 3 }, () => now);
+    for (let i = 0; i < 3; i++) q.take('a');
+    expect(() => q.take('a')).toThrow(/at most 3 queries per minute; retry in 20 s/);
+    q.take('b'); // another analyst has its own bucket
+    now = 20_000; // one token back
+    q.take('a');
+    expect(() => q.take('a')).toThrow(/per minute/);
+    const r1 = q.start('a');
+    q.start('a');
+    expect(() => q.start('a')).toThrow(/analyst has 2 queries running, at most 2 at once/);
+    q.start('b');
+    expect(() => q.start('c')).toThrow(/the aggregator runs 3 queries, at most 3 at once/);
+    r1();
+    r1(); // a second release is a no-op
+    expect(q.running).toBe(2);
+    q.start('c');
+    expect(() => new AnalystQuotas({ maxRunningPerAnalyst: 0, maxSubmitsPerMinute: 3, maxRunning: 3 })).toThrow(RangeError);
   });
 });
