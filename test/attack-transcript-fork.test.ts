@@ -4,6 +4,7 @@
  * inserted; the parties are real party nodes (createPartyNode, real ReceiptBook) over real gRPC on
  * 127.0.0.1. It
  *   - withholds one party's receipt: that party refuses to go on with the session;
+ *   - drops one party's message without logging it: the auditor lists it from the party's sent log;
  *   - rewrites its log after issuing receipts (re-chained, every head re-signed with its own
  *     key) and restarts on it: the parties refuse the next receipt (its head does not extend the
  *     one they hold, whether the aggregator sends no extension proof or a forged one) and every
@@ -21,11 +22,11 @@ import { EntryKind, decodeEntry, entryHash, signEnvelope } from '../crypto/trans
 import { PartyGatewayServiceService, type QuerySpec } from '../gen/blindsum/v1/blindsum.ts';
 import { BudgetLedger } from '../services/aggregator/budget.ts';
 import { databasePath, resolveAggregatorConfig } from '../services/aggregator/config.ts';
-import { PartyConnection, PartyGateway } from '../services/aggregator/gateway.ts';
+import { PartyConnection, PartyGateway, type GatewayListener, type PartyMessageBody } from '../services/aggregator/gateway.ts';
 import { QueryService } from '../services/aggregator/queries.ts';
 import { AggregatorStore } from '../services/aggregator/store.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
-import { loadReceipts } from '../services/audit/audit.ts';
+import { exportTranscript, loadReceipts, verifyFiles } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import type { Logger } from '../services/common/errors.ts';
 import { SERVER_OPTIONS } from '../services/common/grpc-options.ts';
@@ -72,6 +73,16 @@ type Send = PartyConnection['send'];
 /** A gateway whose outgoing messages to some parties pass through `alter` (the attack). */
 class MaliciousGateway extends PartyGateway {
   alter: ((party: string, body: Parameters<Send>[0], send: Send) => boolean) | undefined;
+  /** Messages for which this returns true never reach the protocol (nor the transcript). */
+  drop: ((party: string, body: PartyMessageBody) => boolean) | undefined;
+  override setListener(l: GatewayListener): void {
+    super.setListener({
+      onMessage: (party, body, envelope) => {
+        if (!this.drop?.(party, body)) l.onMessage(party, body, envelope);
+      },
+      onDisconnect: (party) => l.onDisconnect(party),
+    });
+  }
   override connection(partyId: string): PartyConnection | undefined {
     const c = super.connection(partyId);
     const alter = this.alter;
@@ -142,7 +153,7 @@ async function allConnected(agg: Agg): Promise<void> {
   while (agg.gateway.connectedIds().length < PARTIES.length) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function runQuery(agg: Agg): Promise<{ status: string; error: string; refusals: { partyId: string; reason: string }[]; contributors: string[] }> {
+async function runQuery(agg: Agg): Promise<{ queryId: string; status: string; error: string; refusals: { partyId: string; reason: string }[]; contributors: string[] }> {
   const { queryId } = agg.queries.submit(count, 'secagg', 'alice', { rho: 0.01 });
   await new Promise<void>((resolve) => {
     agg.queries.watch(queryId, (ev) => {
@@ -150,7 +161,7 @@ async function runQuery(agg: Agg): Promise<{ status: string; error: string; refu
     });
   });
   const q = agg.store.getQuery(queryId)!;
-  return { status: q.status, error: q.error, refusals: q.refusals, contributors: q.contributors };
+  return { queryId, status: q.status, error: q.error, refusals: q.refusals, contributors: q.contributors };
 }
 
 describe('attack: an aggregator that withholds or forks transcript receipts', () => {
@@ -176,6 +187,19 @@ describe('attack: an aggregator that withholds or forks transcript receipts', ()
     const sent = readFileSync(join(dir, 'receipts', 'hospital-1.sent.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
     expect(sent.filter((s) => s.kind === EntryKind.AdvertiseKeys).length).toBe(2);
     expect(sent.at(-1)!.kind).toBe(EntryKind.Refusal);
+  }, 60_000);
+
+  it("a message dropped by the aggregator (never logged): the auditor lists it from the party's sent log", async () => {
+    agg.gateway.drop = (party, body) => party === 'hospital-1' && body.$case === 'advertiseKeys';
+    const o = await runQuery(agg);
+    agg.gateway.drop = undefined;
+    expect(o.status, o.error).toBe('done');
+    expect(o.contributors).toEqual(['hospital-2', 'hospital-3']);
+    const path = join(dir, 'censored.json');
+    exportTranscript(join(dir, 'agg-1'), { queries: [o.queryId] }, path);
+    const report = await verifyFiles({ transcriptPath: path, rosterPath, receiptPaths: [join(dir, 'receipts')] });
+    expect(report.failure).toBeUndefined();
+    expect(report.unlogged).toEqual([{ party: 'hospital-1', session: o.queryId, kind: EntryKind.AdvertiseKeys }]);
   }, 60_000);
 
   it('a log rewritten after receipts were issued: every party refuses the next receipt (no extension proof, or a forged one) and every later session', async () => {

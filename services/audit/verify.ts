@@ -69,6 +69,8 @@ export interface VerifyReport {
   sessions: SessionSummary[];
   receiptsChecked: number;
   receiptsOutside: number;
+  /** Envelopes the parties' sent logs list in complete sessions but the export lacks (services/audit/sent.ts; not a failure). */
+  unlogged?: { party: string; session: string; kind: string }[];
 }
 
 class VerifyFailure extends Error {
@@ -390,6 +392,7 @@ export function formatReport(r: VerifyReport): string {
     lines.push(`  ${s.kind === 'ckks-key-ceremony' ? 'key ceremony' : 'query'} ${s.queryId} ${s.kind}: ${what}${s.kind === 'ckks-key-ceremony' ? '' : dp}${s.refusals.length ? `; refused by ${s.refusals.join(', ')}` : ''}`);
   }
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
+  if (r.unlogged?.length) lines.push(`  sent but not logged (rejected as late, or withheld by the aggregator; examine): ${r.unlogged.slice(0, 10).map((u) => `${u.party} ${u.kind} in ${u.session}`).join('; ')}${r.unlogged.length > 10 ? `; … ${r.unlogged.length - 10} more` : ''}`);
   lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
     : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`);
   return lines.join('\n');
