@@ -47,6 +47,12 @@ export interface LocalFederationOptions {
   tls?: { certPath: string; keyPath: string; caPath: string };
   /** Enable the multiparty CKKS backend: aggregator --ckks, parties allow backend "ckks" (key ceremony at start). */
   ckks?: boolean;
+  /**
+   * The aggregator's per-analyst quotas (--max-running-per-analyst, --max-submits-per-minute).
+   * Default here 8 and 600: tests run batches of concurrent queries as one analyst; a real
+   * aggregator defaults to 4 and 30.
+   */
+  analystQuotas?: { maxRunningPerAnalyst: number; maxSubmitsPerMinute: number };
 }
 
 export interface PartyProcess {
@@ -194,6 +200,7 @@ export class LocalFederation {
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
       ...(opts.allowExact === false ? [] : ['--allow-exact']),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
+      '--max-running-per-analyst', String(opts.analystQuotas?.maxRunningPerAnalyst ?? 8), '--max-submits-per-minute', String(opts.analystQuotas?.maxSubmitsPerMinute ?? 600),
     ];
     await f.startAggregator();
     for (const p of f.parties) f.startParty(p.index);

@@ -8,7 +8,8 @@
  *                 message, so nothing depends on canonical re-encoding, and the kind and session
  *                 are bound so a message cannot be replayed into another step or query.
  *   entry_k       lengthPrefixed(VERSION, u64 k, u64 atMs, kind, session, sender, body, signature)
- *   h_k           SHA-256(h_{k−1} ‖ entry_k), h_{−1} = SHA-256(lengthPrefixed(GENESIS, federation, aggregator))
+ *   h_k           SHA-256(h_{k−1} ‖ SHA-256(entry_k)), h_{−1} = SHA-256(lengthPrefixed(GENESIS, federation, aggregator)),
+ *                 so that h_j extends h_i is shown by the entry hashes i+1..j alone (extendHead)
  *   head sig      aggregator, domain "transcript/head", over lengthPrefixed(h_{−1}, u64 k, h_k)
  *   receipt       aggregator, domain "transcript/receipt", over lengthPrefixed(h_{−1}, party,
  *                 session, kind, u64 k, SHA-256(entry_k), h_k, SHA-256(envelope signed bytes))
@@ -17,11 +18,16 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { abytes, concatBytes, equalBytes, fromUtf8, lengthPrefixed, u64be } from './bytes.ts';
 import { signDomain, verifyDomain } from './identity.ts';
 
-export const TRANSCRIPT_VERSION = 'blindsum/transcript/v1';
+export const TRANSCRIPT_VERSION = 'blindsum/transcript/v2';
 const GENESIS = 'blindsum/transcript/genesis';
 export const HEAD_DOMAIN = 'transcript/head';
 export const RECEIPT_DOMAIN = 'transcript/receipt';
 export const HASH_LENGTH = 32;
+/**
+ * Most entry hashes one receipt's extension proof carries (32 bytes each: 2 MiB). The aggregator
+ * sends none beyond it (the party then refuses the receipt) and a party checks none beyond it.
+ */
+export const MAX_EXTENSION = 65_536;
 
 /**
  * Entry kinds, named after the protocol step (Bonawitz's rounds for secure aggregation).
@@ -161,13 +167,29 @@ export function genesisHead(federation: string, aggregatorId: string): Uint8Arra
   return sha256(lengthPrefixed(GENESIS, federation, aggregatorId));
 }
 
-export function chainHash(previousHead: Uint8Array, entryBytes: Uint8Array): Uint8Array {
+/** One step of the chain from an entry's hash: h_k = SHA-256(h_{k−1} ‖ SHA-256(entry_k)). */
+export function chainStep(previousHead: Uint8Array, entryDigest: Uint8Array): Uint8Array {
   abytes(previousHead, 'previousHead', HASH_LENGTH);
-  return sha256(concatBytes(previousHead, entryBytes));
+  abytes(entryDigest, 'entryHash', HASH_LENGTH);
+  return sha256(concatBytes(previousHead, entryDigest));
+}
+
+export function chainHash(previousHead: Uint8Array, entryBytes: Uint8Array): Uint8Array {
+  return chainStep(previousHead, entryHash(entryBytes));
 }
 
 export function entryHash(entryBytes: Uint8Array): Uint8Array {
   return sha256(entryBytes);
+}
+
+/**
+ * The head reached from `head` by the entry hashes of the entries after it (an extension proof):
+ * h_j from h_i and SHA-256(entry_{i+1}) … SHA-256(entry_j). Throws on a hash of the wrong length.
+ */
+export function extendHead(head: Uint8Array, entryHashes: readonly Uint8Array[]): Uint8Array {
+  let h = head;
+  for (const e of entryHashes) h = chainStep(h, e);
+  return h.slice();
 }
 
 function headBytes(genesis: Uint8Array, index: number, head: Uint8Array): Uint8Array {

@@ -8,7 +8,7 @@ export {
   splitDatasetByColumn, splitCsvText, formatLoadReport, DatasetError,
 } from './dataset.ts';
 export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions } from './dataset.ts';
-export { validateQuery, parseQueryJson, describeQuery, QueryError, QUERY_KINDS, PREDICATE_OPS } from './query.ts';
+export { validateQuery, parseQueryJson, describeQuery, quote, QueryError, QUERY_KINDS, QUERY_LIMITS, PREDICATE_OPS } from './query.ts';
 export type { Query, QueryKind, Predicate, PredicateOp } from './query.ts';
 export { matchRows, countMatching } from './filter.ts';
 export { KINDS } from './kinds/index.ts';

@@ -36,6 +36,39 @@ export interface Query {
   tables?: number[][];
 }
 
+/**
+ * Bounds of a query's shape, checked by parseQueryJson before anything else reads it (the query
+ * arrives from an unauthenticated analyst; nothing unbounded may reach the planner, a log or an
+ * error message).
+ */
+export const QUERY_LIMITS = {
+  /** Columns of a query (covariance and regression take up to 50, marginal up to 64). */
+  columns: 64,
+  /** Characters of a column name (also target and kind). */
+  name: 128,
+  /** Predicates of a filter. */
+  predicates: 64,
+  /** Values of one predicate (an "in" list). */
+  values: 1024,
+  /** Characters of one text value. */
+  valueLength: 256,
+  /** Histogram bin edges, and edges of one marginal column. */
+  edges: 10_001,
+  /** Marginal tables, and entries of one table. */
+  tables: 10_000,
+  tableColumns: 64,
+} as const;
+
+/**
+ * An input string as it may appear in an error or a log line: JSON-quoted, at most `max`
+ * characters of it (default 32) and the length of the rest. Input is never echoed any other way.
+ */
+export function quote(input: unknown, max = 32): string {
+  const s = typeof input === 'string' ? input : String(input);
+  if (s.length <= max) return JSON.stringify(s);
+  return `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)`;
+}
+
 export class QueryError extends Error {
   constructor(message: string) {
     super(message);
@@ -48,7 +81,7 @@ const isNumericType = (c: ColumnSpec): boolean => c.type === 'numeric' || c.type
 function column(schema: Schema, name: string, role: string): ColumnSpec {
   const c = findColumn(schema, name);
   if (!c) {
-    throw new QueryError(`${role}: unknown column "${name}"; schema "${schema.name}" has ${schema.columns.filter((x) => x.type !== 'identifier').map((x) => x.name).join(', ')}`);
+    throw new QueryError(`${role}: unknown column ${quote(name)}; schema "${schema.name}" has ${schema.columns.filter((x) => x.type !== 'identifier').map((x) => x.name).join(', ')}`);
   }
   if (c.type === 'identifier') throw new QueryError(`${role}: column "${name}" is an identifier; identifiers are never aggregated or filtered on`);
   return c;
@@ -64,12 +97,12 @@ function needCategorical(c: ColumnSpec, kind: string): void {
 function arity(q: Query, n: number | [number, number], what: string): void {
   const [lo, hi] = typeof n === 'number' ? [n, n] : n;
   if (q.columns.length < lo || q.columns.length > hi) {
-    throw new QueryError(`${q.kind} takes ${what}; got columns [${q.columns.join(', ')}]`);
+    throw new QueryError(`${q.kind} takes ${what}; got ${q.columns.length} columns${q.columns.length > 0 ? ` [${q.columns.slice(0, 4).map((c) => quote(c)).join(', ')}${q.columns.length > 4 ? ', …' : ''}]` : ''}`);
   }
 }
 
 function validatePredicate(p: Predicate, schema: Schema, i: number): void {
-  const where = `filter[${i}] (${p.column} ${p.op})`;
+  const where = `filter[${i}] (${quote(p.column)} ${p.op})`;
   const c = column(schema, p.column, `filter[${i}]`);
   const v = p.values;
   if (p.op === 'is_missing' || p.op === 'not_missing') {
@@ -86,7 +119,7 @@ function validatePredicate(p: Predicate, schema: Schema, i: number): void {
   const ordered = p.op === 'lt' || p.op === 'le' || p.op === 'gt' || p.op === 'ge' || p.op === 'between';
   if (isNumericType(c)) {
     for (const x of v) {
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw new QueryError(`${where}: column "${c.name}" is ${c.type}; values must be finite numbers, got ${JSON.stringify(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new QueryError(`${where}: column "${c.name}" is ${c.type}; values must be finite numbers, got ${quote(x)}`);
     }
     if (p.op === 'between' && (v[0] as number) > (v[1] as number)) throw new QueryError(`${where}: lo (${v[0]}) must not exceed hi (${v[1]})`);
   } else {
@@ -94,16 +127,16 @@ function validatePredicate(p: Predicate, schema: Schema, i: number): void {
     const levels = levelsOf(c);
     for (const x of v) {
       if (typeof x !== 'string' && typeof x !== 'number') throw new QueryError(`${where}: values must be strings (category levels)`);
-      if (!levels.includes(String(x))) throw new QueryError(`${where}: ${JSON.stringify(x)} is not a level of "${c.name}"; levels: ${levels.join(', ')}`);
+      if (!levels.includes(String(x))) throw new QueryError(`${where}: ${quote(x)} is not a level of "${c.name}"; levels: ${levels.join(', ')}`);
     }
   }
 }
 
 /** Checks a query against the schema; throws QueryError naming the problem. */
 export function validateQuery(q: Query, schema: Schema): void {
-  if (!(QUERY_KINDS as readonly string[]).includes(q.kind)) throw new QueryError(`unknown query kind ${JSON.stringify(q.kind)}; use one of ${QUERY_KINDS.join(', ')}`);
+  if (!(QUERY_KINDS as readonly string[]).includes(q.kind)) throw new QueryError(`unknown query kind ${quote(q.kind)}; use one of ${QUERY_KINDS.join(', ')}`);
   const cols = q.columns.map((name, i) => column(schema, name, `columns[${i}]`));
-  if (new Set(q.columns).size !== q.columns.length) throw new QueryError(`${q.kind}: columns [${q.columns.join(', ')}] contain a duplicate`);
+  if (new Set(q.columns).size !== q.columns.length) throw new QueryError(`${q.kind}: the columns contain a duplicate`);
   if (q.bins !== undefined && q.kind !== 'histogram') throw new QueryError(`bins only apply to histogram queries, not ${q.kind}`);
   if (q.target !== undefined && q.kind !== 'linear_regression') throw new QueryError(`target only applies to linear_regression, not ${q.kind}`);
   if ((q.edges !== undefined || q.tables !== undefined) && q.kind !== 'marginal') throw new QueryError(`edges and tables only apply to marginal queries, not ${q.kind}`);
@@ -145,7 +178,7 @@ export function validateQuery(q: Query, schema: Schema): void {
       if (q.target === undefined) throw new QueryError('linear_regression needs target: the response column');
       const t = column(schema, q.target, 'target');
       needNumeric(t, q.kind);
-      if (q.columns.includes(q.target)) throw new QueryError(`linear_regression: target "${q.target}" is also a predictor`);
+      if (q.columns.includes(q.target)) throw new QueryError(`linear_regression: target ${quote(q.target)} is also a predictor`);
       break;
     }
     case 'marginal':
@@ -165,44 +198,56 @@ export function parseQueryJson(json: unknown): Query {
   for (const k of Object.keys(json)) {
     if (!['kind', 'columns', 'filter', 'bins', 'target', 'edges', 'tables'].includes(k)) throw new QueryError(`query: unknown field "${k}"`);
   }
+  const L = QUERY_LIMITS;
   const kind = json.kind;
   if (typeof kind !== 'string' || !(QUERY_KINDS as readonly string[]).includes(kind)) {
-    throw new QueryError(`query.kind: got ${JSON.stringify(kind)}; use one of ${QUERY_KINDS.join(', ')}`);
+    throw new QueryError(`query.kind: got ${typeof kind === 'string' ? quote(kind) : typeof kind}; use one of ${QUERY_KINDS.join(', ')}`);
   }
-  const columns = json.columns ?? [];
-  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw new QueryError('query.columns: expected an array of column names');
-  const filterRaw = json.filter ?? [];
-  if (!Array.isArray(filterRaw)) throw new QueryError('query.filter: expected an array of predicates');
-  const filter = filterRaw.map((p, i): Predicate => {
+  const name = (x: unknown, field: string): string => {
+    if (typeof x !== 'string') throw new QueryError(`${field}: expected a column name`);
+    if (x.length > L.name) throw new QueryError(`${field}: a column name has at most ${L.name} characters, got ${x.length} (${quote(x)})`);
+    return x;
+  };
+  const list = (x: unknown, field: string, max: number, what: string): unknown[] => {
+    if (!Array.isArray(x)) throw new QueryError(`${field}: expected an array of ${what}`);
+    if (x.length > max) throw new QueryError(`${field}: at most ${max} ${what}, got ${x.length}`);
+    return x;
+  };
+  const columnsRaw = list(json.columns ?? [], 'query.columns', L.columns, 'column names');
+  if (!columnsRaw.every((c) => typeof c === 'string')) throw new QueryError('query.columns: expected an array of column names');
+  const columns = columnsRaw.map((c, i) => name(c, `query.columns[${i}]`));
+  const filter = list(json.filter ?? [], 'query.filter', L.predicates, 'predicates').map((p, i): Predicate => {
     if (!isObject(p)) throw new QueryError(`query.filter[${i}]: expected { column, op, values }`);
-    if (typeof p.column !== 'string') throw new QueryError(`query.filter[${i}].column: expected a column name`);
+    const column = name(p.column, `query.filter[${i}].column`);
     if (typeof p.op !== 'string' || !(PREDICATE_OPS as readonly string[]).includes(p.op)) {
-      throw new QueryError(`query.filter[${i}].op: got ${JSON.stringify(p.op)}; use one of ${PREDICATE_OPS.join(', ')}`);
+      throw new QueryError(`query.filter[${i}].op: got ${typeof p.op === 'string' ? quote(p.op) : typeof p.op}; use one of ${PREDICATE_OPS.join(', ')}`);
     }
-    const values = p.values ?? [];
-    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string' || typeof v === 'number')) {
-      throw new QueryError(`query.filter[${i}].values: expected an array of strings or numbers`);
-    }
-    return { column: p.column, op: p.op as PredicateOp, values: [...(values as (string | number)[])] };
+    const values = list(p.values ?? [], `query.filter[${i}].values`, L.values, 'values');
+    values.forEach((v, k) => {
+      if (typeof v !== 'string' && typeof v !== 'number') throw new QueryError(`query.filter[${i}].values: expected an array of strings or numbers`);
+      if (typeof v === 'string' && v.length > L.valueLength) throw new QueryError(`query.filter[${i}].values[${k}]: at most ${L.valueLength} characters, got ${v.length} (${quote(v)})`);
+    });
+    return { column, op: p.op as PredicateOp, values: [...(values as (string | number)[])] };
   });
   const q: Query = { kind: kind as QueryKind, columns: [...(columns as string[])], filter };
   if (json.bins !== undefined) {
-    if (!Array.isArray(json.bins) || !json.bins.every((b) => typeof b === 'number')) throw new QueryError('query.bins: expected an array of numbers');
-    q.bins = [...(json.bins as number[])];
+    const bins = list(json.bins, 'query.bins', L.edges, 'bin edges');
+    if (!bins.every((b) => typeof b === 'number')) throw new QueryError('query.bins: expected an array of numbers');
+    q.bins = [...(bins as number[])];
   }
-  if (json.target !== undefined) {
-    if (typeof json.target !== 'string') throw new QueryError('query.target: expected a column name');
-    q.target = json.target;
-  }
-  const lists = (name: 'edges' | 'tables'): number[][] | undefined => {
-    const x = json[name];
+  if (json.target !== undefined) q.target = name(json.target, 'query.target');
+  const lists = (field: 'edges' | 'tables', max: number, inner: number): number[][] | undefined => {
+    const x = json[field];
     if (x === undefined) return undefined;
-    if (!Array.isArray(x) || !x.every((l) => Array.isArray(l) && l.every((v) => typeof v === 'number'))) throw new QueryError(`query.${name}: expected an array of arrays of numbers`);
-    return (x as number[][]).map((l) => [...l]);
+    return list(x, `query.${field}`, max, 'lists').map((l, i) => {
+      const ns = list(l, `query.${field}[${i}]`, inner, 'numbers');
+      if (!ns.every((v) => typeof v === 'number')) throw new QueryError(`query.${field}: expected an array of arrays of numbers`);
+      return [...(ns as number[])];
+    });
   };
-  const edges = lists('edges');
+  const edges = lists('edges', L.columns, L.edges);
   if (edges !== undefined) q.edges = edges;
-  const tables = lists('tables');
+  const tables = lists('tables', L.tables, L.tableColumns);
   if (tables !== undefined) q.tables = tables;
   return q;
 }

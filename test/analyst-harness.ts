@@ -41,3 +41,13 @@ export function authorize(
   });
   return { analyst: a.analystId, signedRequest, requestSignature: signature, analystRoster: a.roster };
 }
+
+/** Several analysts under one operator (ids → Ed25519 keys), each with role "analyst" and budget 100. */
+export function testTeam(federation: string, ids: string[]): { operator: IdentityKeyPair; keys: Map<string, IdentityKeyPair>; roster: SignedAnalystRoster; operatorEntry: { id: string; publicKey: string } } {
+  const operator = generateIdentity();
+  const keys = new Map(ids.map((id) => [id, generateIdentity()]));
+  const roster = signAnalystRoster(operator.secretKey, {
+    federation, version: 1, analysts: ids.map((id) => ({ id, publicKey: toHex(keys.get(id)!.publicKey), role: 'analyst' as const, budgetRho: 100 })),
+  });
+  return { operator, keys, roster, operatorEntry: { id: `${federation}-operator`, publicKey: toHex(operator.publicKey) } };
+}

@@ -97,7 +97,7 @@ describe('bad inputs get clear errors and the services keep running', () => {
 
   it('a party that is not on the roster is rejected with the reason', async () => {
     const got = await rawPartyStream((s, g) => {
-      if (g.length === 0) s.write({ body: { $case: 'hello', value: { partyId: 'intruder', schemaDigest: schemaDigest(schema), softwareVersion: 'test' } } });
+      if (g.length === 0) s.write({ body: { $case: 'hello', value: { partyId: 'intruder', schemaDigest: schemaDigest(schema), softwareVersion: 'test', lastReceiptIndex: 0n, lastReceiptHead: new Uint8Array(0) } } });
     });
     expect(got.at(-1)?.body?.$case).toBe('rejected');
     expect(JSON.stringify(got.at(-1))).toMatch(/not on the roster/);
@@ -107,7 +107,7 @@ describe('bad inputs get clear errors and the services keep running', () => {
   it('a party claiming a roster id without its identity key is rejected and the real party stays connected', async () => {
     const impostor = generateIdentity();
     const got = await rawPartyStream((s, g) => {
-      if (g.length === 0) s.write({ body: { $case: 'hello', value: { partyId: 'hospital-1', schemaDigest: schemaDigest(schema), softwareVersion: 'test' } } });
+      if (g.length === 0) s.write({ body: { $case: 'hello', value: { partyId: 'hospital-1', schemaDigest: schemaDigest(schema), softwareVersion: 'test', lastReceiptIndex: 0n, lastReceiptHead: new Uint8Array(0) } } });
       else if (g.length === 1 && g[0]!.body?.$case === 'challenge') {
         const ch = g[0]!.body.value;
         s.write({ body: { $case: 'auth', value: { signature: signDomain(impostor.secretKey, 'gateway/auth', lengthPrefixed(ch.aggregatorId, ch.nonce, 'hospital-1')) } } });

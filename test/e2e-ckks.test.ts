@@ -277,7 +277,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
       });
       stream.on('error', () => {});
     });
-    stream.write({ body: { $case: 'hello', value: { partyId: identity.id, schemaDigest: schemaDigest(schema), softwareVersion: 'test' } } });
+    stream.write({ body: { $case: 'hello', value: { partyId: identity.id, schemaDigest: schemaDigest(schema), softwareVersion: 'test', lastReceiptIndex: 0n, lastReceiptHead: new Uint8Array(0) } } });
     await welcomed;
     const c = fed.client('e2e');
     try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, decodeEntry } from '../crypto/transcript.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
+import { writeNewIdentityFile } from '../services/common/keys.ts';
 import type { QuerySubmittedRecord } from '../services/audit/records.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { parseRoster, type Roster } from '../services/common/roster.ts';
@@ -21,11 +22,17 @@ afterEach(() => {
 });
 
 const parties = [generateIdentity(), generateIdentity()];
-function rosterWith(aggregatorPublicKey?: Uint8Array): Roster {
+function rosterWith(aggregatorPublicKey: Uint8Array): Roster {
   return parseRoster({
     federation: 'fed', threshold: 2, parties: parties.map((p, i) => ({ id: `hospital-${i + 1}`, publicKey: toHex(p.publicKey) })),
-    ...(aggregatorPublicKey ? { aggregator: { id: 'fed-aggregator', publicKey: toHex(aggregatorPublicKey) } } : {}),
+    aggregator: { id: 'fed-aggregator', publicKey: toHex(aggregatorPublicKey) },
   });
+}
+
+/** DATA_DIR/aggregator.key created as LocalFederation does, and the roster naming it. */
+function keyed(dir: string): { identity: ReturnType<typeof writeNewIdentityFile>; roster: Roster } {
+  const identity = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
+  return { identity, roster: rosterWith(identity.identity.publicKey) };
 }
 
 function submitted(queryId: string): Uint8Array {
@@ -37,22 +44,28 @@ function submitted(queryId: string): Uint8Array {
 }
 
 describe('aggregator identity key', () => {
-  it('is created once with mode 0600 and reloaded; a roster listing another key is refused', () => {
+  it('the roster must name the aggregator; the error says how to add it', () => {
+    expect(() => parseRoster({ federation: 'fed', threshold: 2, parties: parties.map((p, i) => ({ id: `hospital-${i + 1}`, publicKey: toHex(p.publicKey) })) }))
+      .toThrow(/"aggregator" is missing.*blindsum keygen --id .*--aggregator aggregator\.key\.pub\.json/);
+  });
+
+  it('is read from --key (a keygen file) or DATA_DIR/aggregator.key and must be the roster\'s; without one the error says how to make it', () => {
     const dir = tempDir();
-    const a = loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith());
-    expect(statSync(join(dir, 'aggregator.key')).mode & 0o777).toBe(0o600);
-    const b = loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith(a.identity.publicKey));
-    expect(b.identity.publicKey).toEqual(a.identity.publicKey);
-    expect(() => loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith(generateIdentity().publicKey))).toThrow(/another public key/);
-    expect(() => loadAggregatorIdentity(dir, 'other-aggregator', rosterWith())).toThrow(/--aggregator-id fed-aggregator/);
+    const keyFile = join(tempDir(), 'agg.key');
+    const made = writeNewIdentityFile(keyFile, 'fed-aggregator');
+    const roster = rosterWith(made.identity.publicKey);
+    expect(() => loadAggregatorIdentity(dir, 'fed-aggregator', roster)).toThrow(/no aggregator key at .*blindsum keygen --id fed-aggregator/);
+    const a = loadAggregatorIdentity(dir, 'fed-aggregator', roster, keyFile);
+    expect(a.identity.publicKey).toEqual(made.identity.publicKey);
+    expect(() => loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith(generateIdentity().publicKey), keyFile)).toThrow(/another public key/);
+    expect(() => loadAggregatorIdentity(dir, 'other-aggregator', roster, keyFile)).toThrow(/--aggregator-id fed-aggregator/);
   });
 });
 
 describe('TranscriptLog', () => {
   it('resumes the chain after a restart and logs queries left unfinished as failed', () => {
     const dir = tempDir();
-    const identity = loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith());
-    const roster = rosterWith(identity.identity.publicKey);
+    const { identity, roster } = keyed(dir);
     let log = TranscriptLog.open(dir, 'fed', identity);
     log.appendAggregator(EntryKind.QuerySubmitted, 'query-0001', submitted('query-0001'));
     log.appendAggregator(EntryKind.Failed, 'query-0001', utf8(JSON.stringify({ queryId: 'query-0001', error: 'x' })));
@@ -72,14 +85,14 @@ describe('TranscriptLog', () => {
 
   it('refuses a database that holds the transcript of another federation', () => {
     const dir = tempDir();
-    const identity = loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith());
+    const { identity } = keyed(dir);
     TranscriptLog.open(dir, 'fed', identity).close();
     expect(() => TranscriptLog.open(dir, 'other-federation', identity)).toThrow(/another federation or aggregator/);
   });
 
   it('openExisting reads the federation from the log (for export while the aggregator runs)', () => {
     const dir = tempDir();
-    const identity = loadAggregatorIdentity(dir, 'fed-aggregator', rosterWith());
+    const { identity } = keyed(dir);
     const writer = TranscriptLog.open(dir, 'fed', identity);
     writer.appendAggregator(EntryKind.QuerySubmitted, 'query-0001', submitted('query-0001'));
     const reader = TranscriptLog.openExisting(dir);

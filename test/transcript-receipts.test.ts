@@ -47,11 +47,49 @@ describe("a party's receipt book", () => {
     expect(book.accept(impostor.receipt('hospital-1', link, env))).toMatch(/not signed by the roster's aggregator key/);
     const chain = new TranscriptChain(aggregator.secretKey, genesis);
     const l2 = chain.prepare(env, 1);
-    expect(book.accept(chain.receipt('hospital-2', l2, env))).toMatch(/names party hospital-2/);
+    expect(book.accept(chain.receipt('hospital-2', l2, env))).toMatch(/names party "hospital-2"/);
     const never = signEnvelope(party.secretKey, EntryKind.Unmasking, 'query-3', 'hospital-1', utf8('other'));
     expect(book.accept(chain.receipt('hospital-1', chain.prepare(never, 1), never))).toMatch(/did not send/);
     // The genuine receipt is still accepted afterwards.
     expect(book.accept(chain.receipt('hospital-1', l2, env))).toBeUndefined();
+    book.close();
+  });
+
+  it('keeps the head it holds across a restart (also after a receipt with a long extension proof) and refuses a head that does not extend it', () => {
+    const d = join(dir, 'c');
+    const chain = new TranscriptChain(aggregator.secretKey, genesis);
+    let book = new ReceiptBook(d, 'hospital-1', roster);
+    expect(book.anchor).toBeUndefined();
+    const send = (session: string): { r: ReturnType<TranscriptChain['receipt']>; hashes: Uint8Array[] } => {
+      const env = signEnvelope(party.secretKey, EntryKind.Refusal, session, 'hospital-1', utf8(session));
+      book.expect(env);
+      const link = chain.prepare(env, 1);
+      chain.commit(link);
+      return { r: chain.receipt('hospital-1', link, env), hashes: [link.entryHash] };
+    };
+    const first = send('q-1');
+    expect(book.accept(first.r)).toBeUndefined();
+    // 1,200 entries of other parties later (about 78 KB of hashes on one line).
+    const between: Uint8Array[] = [];
+    for (let k = 0; k < 1200; k++) {
+      const link = chain.prepare(signEnvelope(other.secretKey, EntryKind.Refusal, `other-${k}`, 'hospital-2', utf8('x')), 1);
+      chain.commit(link);
+      between.push(link.entryHash);
+    }
+    const second = send('q-2');
+    expect(book.accept(second.r, { start: 1, hashes: [...between, ...second.hashes] })).toBeUndefined();
+    expect(readFileSync(book.sentPath, 'utf8').trim().split('\n')).toHaveLength(2);
+    book.close();
+    book = new ReceiptBook(d, 'hospital-1', roster);
+    expect(book.anchor).toEqual({ index: 1201, head: second.r.head });
+    // A rewritten chain (same key): its next head does not extend the one held.
+    const forged = new TranscriptChain(aggregator.secretKey, genesis, { nextIndex: 1202, head: genesis });
+    const env = signEnvelope(party.secretKey, EntryKind.Refusal, 'q-3', 'hospital-1', utf8('q-3'));
+    book.expect(env);
+    const link = forged.prepare(env, 1);
+    expect(book.accept(forged.receipt('hospital-1', link, env), { start: 1202, hashes: [link.entryHash] })).toMatch(/its head does not extend the head this party holds at entry 1201/);
+    expect(book.distrust).toMatch(/forked or rewritten transcript/);
+    expect(book.missing('q-3')).toMatch(/no valid transcript receipt for this party's secagg\/refusal envelope/);
     book.close();
   });
 });

@@ -37,26 +37,23 @@ export const roster: Command = {
   allowPositionals: true,
   async run(v, files) {
     if (files.length < 2) throw new UsageError('give at least two public entry files (from blindsum keygen)');
-    const parties = files.map((f) => {
+    const read = (f: string): unknown => {
       try {
         return JSON.parse(readFileSync(f, 'utf8')) as unknown;
       } catch (e) {
         throw new ConfigError(`cannot read ${f}: ${(e as Error).message}`);
       }
-    });
+    };
+    const parties = files.map(read);
+    const aggregatorFile = str(v['aggregator'], 'aggregator');
+    if (aggregatorFile === undefined) {
+      throw new UsageError('give --aggregator FILE.pub.json: the aggregator\'s public entry (create its key with blindsum keygen --id NAME-aggregator --out aggregator.key)');
+    }
+    const operatorFile = str(v['operator'], 'operator');
     const n = files.length;
     const collusion = int(v['collusion'], 'collusion', 0, 0, n - 1);
     const threshold = int(v['threshold'], 'threshold', minimumThreshold(n, collusion), 2, n);
-    const entry = (flag: string): Record<string, unknown> => {
-      const f = str(v[flag], flag);
-      if (f === undefined) return {};
-      try {
-        return { [flag]: JSON.parse(readFileSync(f, 'utf8')) as unknown };
-      } catch (e) {
-        throw new ConfigError(`--${flag} ${f}: ${(e as Error).message}`);
-      }
-    };
-    const r = { federation: str(v['federation'], 'federation', true), threshold, collusion, parties, ...entry('aggregator'), ...entry('operator') };
+    const r = { federation: str(v['federation'], 'federation', true), threshold, collusion, parties, aggregator: read(aggregatorFile), ...(operatorFile !== undefined ? { operator: read(operatorFile) } : {}) };
     parseRoster(r, 'roster');
     writeFileSync(str(v['out'], 'out', true), JSON.stringify(r, null, 2) + '\n');
     process.stdout.write(

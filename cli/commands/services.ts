@@ -18,22 +18,27 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
 export const aggregator: Command = {
   name: 'aggregator',
   summary: 'run the aggregator (party gateway + analyst API)',
-  usage: 'blindsum aggregator --roster roster.json --analysts analysts.json --schema schema.json --data-dir ./agg [--listen 127.0.0.1:7070]',
+  usage: 'blindsum aggregator --roster roster.json --analysts analysts.json --schema schema.json --data-dir ./agg --key aggregator.key [--listen 127.0.0.1:7070]',
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
-    'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, quiet: { type: 'boolean' },
+    'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
+    'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
     roster: 'federation roster (parties, identity keys, threshold)', schema: 'the federation\'s data schema',
     'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'deadline of each protocol round (default 30000)',
-    'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default FEDERATION-aggregator)',
+    'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default: the roster\'s aggregator id)',
+    key: 'the aggregator\'s identity key (from blindsum keygen --id ID --out FILE; its FILE.pub.json is the roster\'s "aggregator"); default DATA_DIR/aggregator.key',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
     'tls-key': 'PEM private key for TLS', analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
     'min-cohort': 'DP results whose noisy row count is below this carry a note (default 10; parties never refuse DP queries on their local counts)',
+    'max-running-per-analyst': 'queries one analyst may have running at once (default 4); more get RESOURCE_EXHAUSTED',
+    'max-submits-per-minute': 'queries one analyst may submit per minute, invalid ones included (default 30)',
+    'max-running': 'queries running at once in all (default 32, below the parties\' 64 concurrent sessions)',
   },
   async run(v) {
     const config = resolveAggregatorConfig({
@@ -41,8 +46,11 @@ export const aggregator: Command = {
       analystsPath: str(v['analysts'], 'analysts'), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
-      ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
+      ringBits: int(v['ring-bits'], 'ring-bits', 64, 32, 64), aggregatorId: str(v['aggregator-id'], 'aggregator-id'), keyPath: str(v['key'], 'key'), quiet: v['quiet'] === true, ckks: v['ckks'] === true,
       minCohort: int(v['min-cohort'], 'min-cohort', 10, 0, 1_000_000),
+      maxRunningPerAnalyst: int(v['max-running-per-analyst'], 'max-running-per-analyst', 4, 1, 100_000),
+      maxSubmitsPerMinute: int(v['max-submits-per-minute'], 'max-submits-per-minute', 30, 1, 100_000),
+      maxRunning: int(v['max-running'], 'max-running', 32, 1, 100_000),
     });
     const agg = createAggregator(config);
     const port = await agg.start();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseSchema, schemaDigest, type Schema } from '../../stats/index.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
 import { loadAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
+import { DEFAULT_QUOTAS, type QuotaOptions } from './quotas.ts';
 
 export interface AggregatorConfig {
   /** host:port to listen on, e.g. 127.0.0.1:7070 (port 0 picks a free port). */
@@ -14,6 +15,8 @@ export interface AggregatorConfig {
   /** Directory for the SQLite database. */
   dataDir: string;
   aggregatorId: string;
+  /** The aggregator's identity key file (blindsum keygen); default DATA_DIR/aggregator.key. */
+  keyPath?: string;
   roundTimeoutMs: number;
   ringBits: 32 | 64;
   quiet: boolean;
@@ -29,6 +32,8 @@ export interface AggregatorConfig {
   minCohort: number;
   /** Overrides the CKKS decryption bound τ(n) (tests only; not settable from the command line). */
   ckksDecryptionBound?: number;
+  /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
+  quotas: QuotaOptions;
 }
 
 export interface AggregatorConfigInput {
@@ -37,6 +42,7 @@ export interface AggregatorConfigInput {
   schemaPath: string;
   dataDir: string;
   aggregatorId?: string;
+  keyPath?: string;
   roundTimeoutMs?: number;
   ringBits?: number;
   quiet?: boolean;
@@ -47,6 +53,9 @@ export interface AggregatorConfigInput {
   allowExact?: boolean;
   ckks?: boolean;
   minCohort?: number;
+  maxRunningPerAnalyst?: number;
+  maxSubmitsPerMinute?: number;
+  maxRunning?: number;
 }
 
 export function loadSchemaFile(path: string): Schema {
@@ -77,6 +86,16 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   const analysts = loadAnalystRoster(input.analystsPath, roster);
   const minCohort = input.minCohort ?? 10;
   if (!Number.isInteger(minCohort) || minCohort < 0 || minCohort > 1_000_000) throw new ConfigError(`--min-cohort: expected an integer in [0, 10^6], got ${input.minCohort}`);
+  const quota = (v: number | undefined, flag: string, d: number): number => {
+    const n = v ?? d;
+    if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError(`--${flag}: expected an integer in [1, 100000], got ${v}`);
+    return n;
+  };
+  const quotas: QuotaOptions = {
+    maxRunningPerAnalyst: quota(input.maxRunningPerAnalyst, 'max-running-per-analyst', DEFAULT_QUOTAS.maxRunningPerAnalyst),
+    maxSubmitsPerMinute: quota(input.maxSubmitsPerMinute, 'max-submits-per-minute', DEFAULT_QUOTAS.maxSubmitsPerMinute),
+    maxRunning: quota(input.maxRunning, 'max-running', DEFAULT_QUOTAS.maxRunning),
+  };
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -84,7 +103,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   }
   return {
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
-    aggregatorId: input.aggregatorId ?? roster.aggregator?.id ?? `${roster.federation}-aggregator`, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, analysts, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort,
+    aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, analysts, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort, quotas,
+    ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

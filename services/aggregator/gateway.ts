@@ -11,11 +11,15 @@ import { verifyDomain } from '../../crypto/identity.ts';
 import { verifyEnvelope, type Envelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type AggregatorMessage, type SignedEnvelope } from '../../gen/blindsum/v1/blindsum.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
-import type { Logger } from '../common/errors.ts';
-import type { Roster } from '../common/roster.ts';
+import { quote, type Logger } from '../common/errors.ts';
+import { PARTY_ID, type Roster } from '../common/roster.ts';
+import type { ReceiptAnchor } from './transcript-log.ts';
 
 export const AUTH_DOMAIN = 'gateway/auth';
 const HELLO_TIMEOUT_MS = 10_000;
+/** Bounds of the unauthenticated Hello, checked before anything else reads it. */
+export const MAX_SCHEMA_DIGEST = 128;
+export const MAX_SOFTWARE_VERSION = 128;
 
 /** The bytes a party signs to prove its identity to the aggregator. */
 export function authChallengeBody(aggregatorId: string, nonce: Uint8Array, partyId: string): Uint8Array {
@@ -31,14 +35,14 @@ export type PartyMessageBody = NonNullable<PartyMessage['body']>;
  */
 export function openEnvelope(publicKey: Uint8Array, partyId: string, env: SignedEnvelope): { body: PartyMessageBody; envelope: Envelope } | string {
   const envelope: Envelope = { kind: env.kind, session: env.sessionId, sender: partyId, body: env.body, signature: env.signature };
-  if (!verifyEnvelope(publicKey, envelope)) return `envelope signature of ${partyId} does not verify (kind ${env.kind})`;
+  if (!verifyEnvelope(publicKey, envelope)) return `envelope signature of ${partyId} does not verify (kind ${quote(env.kind)})`;
   let body: PartyMessageBody | undefined;
   try {
     body = PartyMessage.decode(env.body).body;
   } catch {
     return 'envelope body is not a PartyMessage';
   }
-  if (!body || kindOfPartyMessage(body.$case) !== env.kind) return `envelope of kind ${env.kind} holds a ${body?.$case ?? 'empty'} message`;
+  if (!body || kindOfPartyMessage(body.$case) !== env.kind) return `envelope of kind ${quote(env.kind)} holds a ${body?.$case ?? 'empty'} message`;
   if ((body.value as { sessionId?: string }).sessionId !== env.sessionId) return 'envelope session differs from the session of the message inside';
   return { body, envelope };
 }
@@ -52,6 +56,11 @@ export interface GatewayListener {
 export class PartyConnection {
   readonly partyId: string;
   readonly connectedAtMs: number;
+  /**
+   * The last receipt this party holds, as far as the aggregator knows: from its Hello, then the
+   * last receipt sent on this stream. The next receipt proves its head extends this one.
+   */
+  receiptAnchor: ReceiptAnchor | undefined;
   readonly #call: ServerDuplexStream<PartyMessage, AggregatorMessage>;
   #open = true;
 
@@ -108,6 +117,11 @@ export class PartyGateway {
     this.#opts = opts;
   }
 
+  /** The aggregator's logger (for the receipt path, services/aggregator/receipts.ts). */
+  get log(): Logger {
+    return this.#opts.log;
+  }
+
   setListener(listener: GatewayListener): void {
     this.#listener = listener;
   }
@@ -136,11 +150,12 @@ export class PartyGateway {
     let state: 'hello' | 'auth' | 'admitted' | 'closed' = 'hello';
     let claimedId = '';
     let nonce = new Uint8Array(0);
+    let anchor: ReceiptAnchor | undefined;
     let connection: PartyConnection | undefined;
     const peer = call.getPeer();
 
     const reject = (reason: string): void => {
-      log('warn', 'party rejected', { peer, party: claimedId || undefined, reason });
+      log('warn', 'party rejected', { peer, party: claimedId ? quote(claimedId) : undefined, reason });
       state = 'closed';
       try {
         call.write({ body: { $case: 'rejected', value: { reason } } });
@@ -160,11 +175,20 @@ export class PartyGateway {
         if (body === undefined) throw new Error('empty message');
         if (state === 'hello') {
           if (body.$case !== 'hello') return reject(`expected Hello first, got ${body.$case}`);
-          claimedId = body.value.partyId;
-          if (!roster.publicKeys.has(claimedId)) return reject(`party "${claimedId}" is not on the roster of federation "${roster.federation}"`);
-          if (body.value.schemaDigest !== schemaDigest) {
-            return reject(`schema mismatch: party uses schema ${body.value.schemaDigest.slice(0, 12)}…, the federation uses ${schemaDigest.slice(0, 12)}…`);
+          const hello = body.value;
+          // Unauthenticated input: bounded before use, quoted at most by a short prefix.
+          if (!PARTY_ID.test(hello.partyId)) return reject(`party id ${quote(hello.partyId)} is not a valid party id (lowercase letters, digits, . _ -, at most 64 characters)`);
+          if (hello.schemaDigest.length > MAX_SCHEMA_DIGEST || hello.softwareVersion.length > MAX_SOFTWARE_VERSION) {
+            return reject(`schema digest or software version longer than ${MAX_SCHEMA_DIGEST} characters`);
           }
+          if (hello.lastReceiptHead.length !== 0 && hello.lastReceiptHead.length !== 32) return reject('last receipt head must be empty or 32 bytes');
+          if (hello.lastReceiptIndex > BigInt(Number.MAX_SAFE_INTEGER)) return reject('last receipt index out of range');
+          claimedId = hello.partyId;
+          if (!roster.publicKeys.has(claimedId)) return reject(`party "${claimedId}" is not on the roster of federation "${roster.federation}"`);
+          if (hello.schemaDigest !== schemaDigest) {
+            return reject(`schema mismatch: party uses schema ${quote(hello.schemaDigest, 12)}, the federation uses ${schemaDigest.slice(0, 12)}…`);
+          }
+          anchor = hello.lastReceiptHead.length === 32 ? { index: Number(hello.lastReceiptIndex), head: hello.lastReceiptHead.slice() } : undefined;
           nonce = new Uint8Array(randomBytes(32));
           state = 'auth';
           call.write({ body: { $case: 'challenge', value: { nonce, aggregatorId } } });
@@ -184,6 +208,7 @@ export class PartyGateway {
             this.#listener?.onDisconnect(claimedId);
           }
           connection = new PartyConnection(claimedId, call);
+          connection.receiptAnchor = anchor;
           this.#connections.set(claimedId, connection);
           this.#lastSeen.set(claimedId, Date.now());
           connection.send({ $case: 'welcome', value: { partyId: claimedId, threshold: roster.threshold } });
@@ -204,7 +229,7 @@ export class PartyGateway {
           this.#listener?.onMessage(claimedId, opened.body, opened.envelope);
         }
       } catch (e) {
-        log('warn', 'bad message from party', { party: claimedId || undefined, peer, error: (e as Error).message });
+        log('warn', 'bad message from party', { party: claimedId ? quote(claimedId) : undefined, peer, error: quote((e as Error).message, 200) });
       }
     });
 

@@ -11,10 +11,11 @@ import {
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
-import { BlindsumError, ErrorCode, invalidArgument, publicMessage, type Logger } from '../common/errors.ts';
+import { BlindsumError, ErrorCode, invalidArgument, publicMessage, quote, type Logger } from '../common/errors.ts';
 import type { AnalystRoster } from '../common/analysts.ts';
 import { sha256Hex } from '../common/ckks.ts';
 import { AnalystAuthError, openQueryRequest, REQUEST_SKEW_MS, requestRho, type SessionAuthorization } from '../common/query-request.ts';
+import type { AnalystQuotas } from './quotas.ts';
 import { queryFromProto, queryToProto } from '../common/query-codec.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway } from './gateway.ts';
@@ -50,6 +51,25 @@ export interface QueryServiceOptions {
   log: Logger;
   /** The multiparty CKKS backend (aggregators started with --ckks). */
   ckks?: CkksBackend;
+  /** Per-analyst concurrency and rate quotas (services/aggregator/quotas.ts). */
+  quotas?: AnalystQuotas;
+}
+
+const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/** Longest query id accepted in GetResult/WatchQuery (ids are UUIDs). */
+export const MAX_QUERY_ID = 64;
+
+/** Checks an analyst name from a request before it is used or echoed. */
+export function checkAnalyst(analyst: string): string {
+  if (!ANALYST.test(analyst)) throw invalidArgument(`analyst: ${quote(analyst)} is not a valid analyst name (letters, digits, . _ @ -; at most 64 characters)`);
+  return analyst;
+}
+
+/** Bounds a query id from a request before it is used or echoed. */
+export function checkQueryId(id: string): string {
+  if (id.length === 0 || id.length > MAX_QUERY_ID) throw new BlindsumError(ErrorCode.NotFound, `no query with id ${quote(id)}`);
+  return id;
 }
 
 /** Test-only: hold a query after unmasking, before its release, so a test can SIGKILL there. */
@@ -74,7 +94,7 @@ export class QueryService {
         const sessionId = 'value' in body && typeof (body.value as { sessionId?: unknown }).sessionId === 'string' ? (body.value as { sessionId: string }).sessionId : '';
         const session = this.#sessions.get(sessionId);
         if (session) session.deliver(partyId, body, envelope);
-        else if (!o.ckks?.deliver(partyId, body, envelope)) o.log('warn', 'message for an unknown session ignored', { party: partyId, type: body.$case, session: sessionId || undefined });
+        else if (!o.ckks?.deliver(partyId, body, envelope)) o.log('warn', 'message for an unknown session ignored', { party: partyId, type: body.$case, session: sessionId ? quote(sessionId) : undefined });
       },
       onDisconnect: (partyId) => {
         for (const s of this.#sessions.values()) s.disconnected(partyId);
@@ -92,13 +112,15 @@ export class QueryService {
     const { schema, roster, ringBits, store } = this.#o;
     const { request, analyst: entry } = openQueryRequest(signedRequest, signature, this.#o.analysts);
     const analyst = entry.id;
+    // Quotas count authenticated submissions only: nobody can spend another analyst's rate.
+    this.#o.quotas?.take(analyst);
     const issued = Number(request.issuedAtMs);
     if (!(Math.abs(issued - nowMs) <= REQUEST_SKEW_MS)) {
       throw new AnalystAuthError('unauthenticated', `the request was issued at ${Number.isFinite(issued) && Math.abs(issued) < 8.64e15 ? new Date(issued).toISOString() : '?'}, not within ±${REQUEST_SKEW_MS / 60_000} minutes of the aggregator's clock (stale or replayed request, or a wrong clock)`);
     }
     if (store.getQuery(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
     const backend = request.backend;
-    if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend "${backend.slice(0, 32)}" is not available; choose one of: ${BACKENDS.join(', ')}`);
+    if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend ${quote(backend)} is not available; choose one of: ${BACKENDS.join(', ')}`);
     if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
       throw invalidArgument('the analyst CKKS public key sent differs from the one whose SHA-256 the analyst signed (analyst_key_sha256)');
     }
@@ -128,20 +150,29 @@ export class QueryService {
       policy: { allowExact: this.#o.allowExact, budgetRho: entry.budgetRho },
       signedRequest: b64(signedRequest), signature: b64(signature), analystRosterVersion: this.#o.analysts.version,
     };
+    const release = this.#o.quotas?.start(analyst) ?? ((): void => {});
     // The budget charge and the query are written in one durable transaction, before any party is
     // contacted; the transcript logs both, signed, once the charge has passed the ledger's check.
-    store.transaction(() => {
-      const spentBefore = this.#o.budget.status(analyst).spentRho;
-      if (dp) this.#o.budget.charge(analyst, queryId, dp.rho, submittedAtMs);
-      store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs, rhoCharged: dp?.rho ?? 0 });
-      this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
-      if (dp) {
-        const charge: BudgetChargeRecord = { queryId, analyst, rho: dp.rho, spentBefore, limitRho: submitted.policy.budgetRho };
-        this.#o.transcript.appendAggregator(EntryKind.BudgetCharge, queryId, jsonBody(charge));
-      }
-    });
+    try {
+      store.transaction(() => {
+        const spentBefore = this.#o.budget.status(analyst).spentRho;
+        if (dp) this.#o.budget.charge(analyst, queryId, dp.rho, submittedAtMs);
+        store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs, rhoCharged: dp?.rho ?? 0 });
+        this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
+        if (dp) {
+          const charge: BudgetChargeRecord = { queryId, analyst, rho: dp.rho, spentBefore, limitRho: submitted.policy.budgetRho };
+          this.#o.transcript.appendAggregator(EntryKind.BudgetCharge, queryId, jsonBody(charge));
+        }
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks).finally(() => this.#running.delete(p));
+    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks).finally(() => {
+      this.#running.delete(p);
+      release();
+    });
     this.#running.add(p);
     return { queryId, plan };
   }
@@ -235,7 +266,7 @@ export class QueryService {
 
   /** Replays stored events then follows live ones until the final event; returns an unsubscribe. */
   watch(queryId: string, onEvent: (ev: StoredEvent) => void): () => void {
-    if (!this.#o.store.getQuery(queryId)) throw new BlindsumError(ErrorCode.NotFound, `no query with id ${queryId}`);
+    if (!this.#o.store.getQuery(checkQueryId(queryId))) throw new BlindsumError(ErrorCode.NotFound, `no query with id ${quote(queryId)}`);
     let lastSeq = 0;
     const listener = (ev: StoredEvent): void => {
       if (ev.seq <= lastSeq) return;

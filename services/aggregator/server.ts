@@ -8,7 +8,7 @@ import {
   type GetBudgetRequest as GetBudgetRequestT, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest as GetResultRequestT, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest as WatchQueryRequestT,
 } from '../../gen/blindsum/v1/blindsum.ts';
-import { notFound, permissionDenied, toGrpcError, type Logger } from '../common/errors.ts';
+import { notFound, permissionDenied, quote, toGrpcError, type Logger } from '../common/errors.ts';
 import type { AnalystEntry } from '../common/analysts.ts';
 import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { SERVER_OPTIONS } from '../common/grpc-options.ts';
@@ -16,7 +16,8 @@ import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
 import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
-import { QueryService } from './queries.ts';
+import { QueryService, checkAnalyst, checkQueryId } from './queries.ts';
+import { AnalystQuotas } from './quotas.ts';
 import { AggregatorStore } from './store.ts';
 import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
@@ -44,7 +45,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const store = new AggregatorStore(databasePath(config));
   const interrupted = store.failInterrupted(Date.now());
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
-  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster));
+  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster, config.keyPath));
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
@@ -69,7 +70,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     : undefined;
   const queries = new QueryService({
     store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget, analysts: config.analysts,
-    allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}),
+    allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}), quotas: new AnalystQuotas(config.quotas),
   });
   const server = new Server(SERVER_OPTIONS);
 
@@ -81,8 +82,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     }),
     getResult: unary<GetResultRequestT, GetResultResponse>(log, (req, md) => {
       const who = reader(md, 'GetResult', GetResultRequest.encode(req).finish());
-      const q = store.getQuery(req.queryId);
-      if (!q) throw notFound(`no query with id ${JSON.stringify(req.queryId.slice(0, 64))}`);
+      const q = store.getQuery(checkQueryId(req.queryId));
+      if (!q) throw notFound(`no query with id ${quote(req.queryId)}`);
       mayRead(who, q.analyst, q.id);
       return {
         queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
@@ -100,7 +101,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     }),
     getBudget: unary<GetBudgetRequestT, GetBudgetResponse>(log, (req, md) => {
       const who = reader(md, 'GetBudget', GetBudgetRequest.encode(req).finish());
-      const analyst = req.analyst || who.id;
+      const analyst = req.analyst ? checkAnalyst(req.analyst) : who.id;
       if (analyst !== who.id && who.role !== 'auditor') throw permissionDenied('an analyst may read only their own budget (auditors: anyone\'s)');
       const s = budget.status(analyst);
       return { ...s, entries: s.entries.map((e) => ({ ...e, atMs: BigInt(e.atMs) })) };

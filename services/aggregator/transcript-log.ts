@@ -2,41 +2,67 @@
  * The aggregator's durable transcript (docs/transcripts.md): every signed envelope appended to a
  * hash chain (crypto/transcript.ts), each link written to its own SQLite file
  * (transcript.sqlite: WAL, synchronous=FULL) before the step it records takes effect, with the
- * aggregator's signature over the chain head. Also the aggregator's identity key file
- * (aggregator.key, 0600, created on first start) and the export of a slice of the chain.
+ * aggregator's signature over the chain head. Also loading the aggregator's identity key (the
+ * roster's "aggregator"), the extension proofs that come with receipts, and the export of a
+ * slice of the chain.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
-import { EntryKind, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { generateIdentity } from '../../crypto/identity.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
-import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../common/keys.ts';
+import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
 
 export const AGGREGATOR_KEY_FILE = 'aggregator.key';
 export const TRANSCRIPT_DB_FILE = 'transcript.sqlite';
+/** See crypto/transcript.ts; a party further behind is shown no extension and refuses the receipt. */
+export { MAX_EXTENSION };
+
+/** The last receipt a party holds: its entry index and the chain head after it. */
+export interface ReceiptAnchor {
+  index: number;
+  head: Uint8Array;
+}
+
+/** Entry hashes from `start` up to a receipt's entry; `error` says why none could be given. */
+export interface Extension {
+  start: number;
+  hashes: Uint8Array[];
+  error?: string;
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS transcript_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcript (
   idx INTEGER PRIMARY KEY, session TEXT NOT NULL, kind TEXT NOT NULL, sender TEXT NOT NULL, at_ms INTEGER NOT NULL,
-  entry BLOB NOT NULL, head BLOB NOT NULL, head_signature BLOB NOT NULL);
+  entry BLOB NOT NULL, entry_hash BLOB NOT NULL, head BLOB NOT NULL, head_signature BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS transcript_session ON transcript (session);
 `;
 
 /**
- * Loads the aggregator's identity from DATA_DIR/aggregator.key, creating it (0600) on first
- * start; if the roster lists an aggregator, the key and id must match it.
+ * Loads the aggregator's identity from `keyPath` (`blindsum aggregator --key`, a file from
+ * `blindsum keygen`) or else DATA_DIR/aggregator.key. The roster names the aggregator: the key's
+ * id and public key must be the roster's. Without the file, the error says how to make one and
+ * list it (a key created here could never match the roster).
  */
-export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, roster: Roster): IdentityFile {
-  const path = join(dataDir, AGGREGATOR_KEY_FILE);
-  const identity = existsSync(path) ? loadIdentityFile(path) : writeNewIdentityFile(path, aggregatorId);
+export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, roster: Roster, keyPath?: string): IdentityFile {
+  const path = keyPath ?? join(dataDir, AGGREGATOR_KEY_FILE);
+  let identity: IdentityFile;
+  if (existsSync(path)) identity = loadIdentityFile(path);
+  else {
+    throw new ConfigError(
+      `no aggregator key at ${path}: create one with \`blindsum keygen --id ${roster.aggregator.id} --out aggregator.key\`, list aggregator.key.pub.json in the roster ` +
+        `(\`blindsum roster … --aggregator aggregator.key.pub.json\`) and start with --key aggregator.key (or copy it to ${join(dataDir, AGGREGATOR_KEY_FILE)})`,
+    );
+  }
   if (identity.id !== aggregatorId) throw new ConfigError(`aggregator key file ${path} is for "${identity.id}", but this aggregator runs as "${aggregatorId}"; pass --aggregator-id ${identity.id}`);
   const listed = roster.aggregator;
-  if (listed && (listed.id !== identity.id || !equalBytes(listed.publicKey, identity.identity.publicKey))) {
-    throw new ConfigError(`the roster lists aggregator "${listed.id}" with another public key than ${path} holds; fix the roster or the data directory`);
+  if (listed.id !== identity.id || !equalBytes(listed.publicKey, identity.identity.publicKey)) {
+    throw new ConfigError(`the roster lists aggregator "${listed.id}" with another public key than ${path} holds; fix the roster or the key file`);
   }
   return identity;
 }
@@ -60,7 +86,14 @@ export class TranscriptLog {
     if (meta && meta.value !== Buffer.from(genesis).toString('hex')) {
       throw new ConfigError(`${path} holds the transcript of another federation or aggregator; use a fresh --data-dir`);
     }
-    if (!meta) this.#db.prepare(`INSERT INTO transcript_meta (key, value) VALUES ('genesis', ?), ('federation', ?), ('aggregator', ?)`).run(Buffer.from(genesis).toString('hex'), federation, identity.id);
+    const version = (this.#db.prepare(`SELECT value FROM transcript_meta WHERE key = 'version'`).get() as { value: string } | undefined)?.value;
+    if (meta && version !== TRANSCRIPT_VERSION) {
+      throw new ConfigError(`${path} holds a ${version ?? 'blindsum/transcript/v1'} transcript; this aggregator writes ${TRANSCRIPT_VERSION} (another chain hash): export and archive the old log, then use a fresh --data-dir`);
+    }
+    if (!meta) {
+      this.#db.prepare(`INSERT INTO transcript_meta (key, value) VALUES ('genesis', ?), ('federation', ?), ('aggregator', ?), ('version', ?)`)
+        .run(Buffer.from(genesis).toString('hex'), federation, identity.id, TRANSCRIPT_VERSION);
+    }
     const last = this.#db.prepare(`SELECT idx, head FROM transcript ORDER BY idx DESC LIMIT 1`).get() as { idx: number; head: Uint8Array } | undefined;
     this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
   }
@@ -69,19 +102,25 @@ export class TranscriptLog {
     return new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity);
   }
 
-  /** Opens an existing log in an aggregator's data directory (e.g. to export while it runs). */
+  /**
+   * Opens an existing log in an aggregator's data directory to export it (also while the
+   * aggregator runs). Exporting signs nothing: the aggregator's key is not needed (it may live
+   * elsewhere, `blindsum aggregator --key`); a throwaway key stands in, and nothing is appended.
+   */
   static openExisting(dataDir: string): TranscriptLog {
     const path = join(dataDir, TRANSCRIPT_DB_FILE);
     if (!existsSync(path)) throw new ConfigError(`no transcript in ${dataDir} (expected ${TRANSCRIPT_DB_FILE}); pass the aggregator's --data-dir`);
     const db = new DatabaseSync(path, { readOnly: true });
     let federation: string | undefined;
+    let aggregator: string | undefined;
     try {
       federation = (db.prepare(`SELECT value FROM transcript_meta WHERE key = 'federation'`).get() as { value: string } | undefined)?.value;
+      aggregator = (db.prepare(`SELECT value FROM transcript_meta WHERE key = 'aggregator'`).get() as { value: string } | undefined)?.value;
     } finally {
       db.close();
     }
-    if (federation === undefined) throw new ConfigError(`${path} has no transcript metadata`);
-    return new TranscriptLog(path, federation, loadIdentityFile(join(dataDir, AGGREGATOR_KEY_FILE)));
+    if (federation === undefined || aggregator === undefined) throw new ConfigError(`${path} has no transcript metadata`);
+    return new TranscriptLog(path, federation, { id: aggregator, identity: generateIdentity() });
   }
 
   get length(): number {
@@ -92,8 +131,8 @@ export class TranscriptLog {
   append(envelope: Envelope, atMs: number = Date.now()): ChainLink {
     const link = this.#chain.prepare(envelope, atMs);
     this.#db
-      .prepare(`INSERT INTO transcript (idx, session, kind, sender, at_ms, entry, head, head_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(link.index, envelope.session, envelope.kind, envelope.sender, atMs, link.entry, link.head, link.headSignature);
+      .prepare(`INSERT INTO transcript (idx, session, kind, sender, at_ms, entry, entry_hash, head, head_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(link.index, envelope.session, envelope.kind, envelope.sender, atMs, link.entry, link.entryHash, link.head, link.headSignature);
     this.#chain.commit(link);
     return link;
   }
@@ -107,6 +146,24 @@ export class TranscriptLog {
   appendParty(envelope: Envelope): Receipt {
     const link = this.append(envelope);
     return this.#chain.receipt(envelope.sender, link, envelope);
+  }
+
+  /**
+   * The extension proof from the head a party holds to entry `to` (its next receipt): the entry
+   * hashes anchor.index+1 … to, read from the log. Without an anchor (the party's first receipt)
+   * none is needed. When the anchor's head is not this log's head at that index (another chain,
+   * or a party's book from elsewhere), or the gap exceeds MAX_EXTENSION, no hashes are given and
+   * `error` says why: the party then refuses the receipt.
+   */
+  extension(anchor: ReceiptAnchor | undefined, to: number): Extension {
+    if (!anchor) return { start: to + 1, hashes: [] };
+    const start = anchor.index + 1;
+    if (anchor.index >= to) return { start, hashes: [], error: `the party's last receipt is for entry ${anchor.index}, not before entry ${to}` };
+    if (to - anchor.index > MAX_EXTENSION) return { start, hashes: [], error: `the party's last receipt (entry ${anchor.index}) is ${to - anchor.index} entries behind; at most ${MAX_EXTENSION} entry hashes are sent` };
+    const row = this.#db.prepare(`SELECT head FROM transcript WHERE idx = ?`).get(anchor.index) as { head: Uint8Array } | undefined;
+    if (!row || !equalBytes(new Uint8Array(row.head), anchor.head)) return { start, hashes: [], error: `the party's head at entry ${anchor.index} is not in this log` };
+    const rows = this.#db.prepare(`SELECT entry_hash FROM transcript WHERE idx >= ? AND idx <= ? ORDER BY idx`).all(start, to) as { entry_hash: Uint8Array }[];
+    return { start, hashes: rows.map((r) => new Uint8Array(r.entry_hash)) };
   }
 
   /**

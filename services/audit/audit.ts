@@ -4,14 +4,14 @@
  * roster, an optional schema and the parties' receipt files.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadSchemaFile } from '../aggregator/config.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
 import { loadAnalystRoster } from '../common/analysts.ts';
-import type { Receipt } from '../../crypto/transcript.ts';
-import { parseReceipts, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
+import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
+import { parseSentLog, unloggedSends, type SentRecord } from './sent.ts';
 import { recomputeCkksSums } from './verify-ckks-sums.ts';
 
 export function exportTranscript(dataDir: string, selection: TranscriptSelection, outPath: string): TranscriptFile {
@@ -35,19 +35,31 @@ export function readTranscriptFile(path: string): TranscriptFile {
   return parseTranscript(text);
 }
 
-/** Reads receipts from files and directories (every *.jsonl file in a directory). */
-export function loadReceipts(paths: readonly string[]): Receipt[] {
-  const out: Receipt[] = [];
+/** Reads receipts from files and directories (every *.receipts.jsonl file in a directory; each book in its file order). */
+export function loadReceipts(paths: readonly string[]): HeldReceipt[] {
+  const out: HeldReceipt[] = [];
   for (const p of paths) {
-    let files: string[];
-    try {
-      files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(p, f)) : [p];
-    } catch (e) {
-      throw new ConfigError(`cannot read receipts ${p}: ${(e as Error).message}`);
-    }
-    for (const f of files) out.push(...parseReceipts(readFileSync(f, 'utf8'), f));
+    for (const f of filesIn(p, '.receipts.jsonl')) out.push(...parseReceipts(readFileSync(f, 'utf8'), f));
   }
   return out;
+}
+
+/** Reads the parties' sent logs (every *.sent.jsonl file in the given directories). */
+export function loadSentLogs(paths: readonly string[]): SentRecord[] {
+  const out: SentRecord[] = [];
+  for (const p of paths) {
+    for (const f of filesIn(p, '.sent.jsonl')) out.push(...parseSentLog(readFileSync(f, 'utf8'), basename(f, '.sent.jsonl'), f));
+  }
+  return out;
+}
+
+function filesIn(p: string, suffix: string): string[] {
+  try {
+    if (!statSync(p).isDirectory()) return p.endsWith(suffix) || (suffix === '.receipts.jsonl' && !p.endsWith('.sent.jsonl')) ? [p] : [];
+    return readdirSync(p).filter((f) => f.endsWith(suffix)).sort().map((f) => join(p, f));
+  } catch (e) {
+    throw new ConfigError(`cannot read receipts ${p}: ${(e as Error).message}`);
+  }
 }
 
 export interface VerifyFilesInput {
@@ -69,6 +81,9 @@ export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport
     ...(input.analystsPath !== undefined ? { analysts: loadAnalystRoster(input.analystsPath, roster) } : {}),
   });
   if (report.ok) await checkCkksSums(file, report);
+  // Envelopes the parties recorded as sent, in sessions the export covers completely, that are not logged.
+  const complete = new Set(report.sessions.filter((s) => s.status === 'released' || s.status === 'failed').map((s) => s.queryId));
+  report.unlogged = unloggedSends(file, loadSentLogs(input.receiptPaths ?? []), complete).map((s) => ({ party: s.party, session: s.session, kind: s.kind }));
   return report;
 }
 

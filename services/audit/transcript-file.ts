@@ -102,16 +102,25 @@ export function parseTranscript(textIn: string): TranscriptFile {
   };
 }
 
-export function serializeReceipt(r: Receipt): string {
+/**
+ * A receipt as a party's book holds it: with the extension proof that came with it (the entry
+ * hashes from `start` to the receipt's entry), when the party held an earlier head.
+ */
+export interface HeldReceipt extends Receipt {
+  extension?: { start: number; hashes: Uint8Array[] };
+}
+
+export function serializeReceipt(r: Receipt, extension?: { start: number; hashes: readonly Uint8Array[] }): string {
   return JSON.stringify({
     format: RECEIPT_FORMAT, party: r.party, session: r.session, kind: r.kind, index: r.index,
     entryHash: toHex(r.entryHash), head: toHex(r.head), envelopeDigest: toHex(r.envelopeDigest), signature: toHex(r.signature),
+    ...(extension ? { extensionStart: extension.start, extension: extension.hashes.map(toHex) } : {}),
   });
 }
 
 /** Parses a receipts file (JSON lines); `source` names the file in errors. */
-export function parseReceipts(textIn: string, source: string): Receipt[] {
-  const out: Receipt[] = [];
+export function parseReceipts(textIn: string, source: string): HeldReceipt[] {
+  const out: HeldReceipt[] = [];
   textIn.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     const where = `${source}:${i + 1}`;
@@ -127,6 +136,14 @@ export function parseReceipts(textIn: string, source: string): Receipt[] {
       index: int(o['index'], `${where} index`), entryHash: hex(o['entryHash'], `${where} entryHash`, HASH_LENGTH),
       head: hex(o['head'], `${where} head`, HASH_LENGTH), envelopeDigest: hex(o['envelopeDigest'], `${where} envelopeDigest`, HASH_LENGTH),
       signature: hex(o['signature'], `${where} signature`),
+      ...(o['extension'] !== undefined
+        ? {
+            extension: {
+              start: int(o['extensionStart'], `${where} extensionStart`),
+              hashes: (Array.isArray(o['extension']) ? o['extension'] : [null]).map((h: unknown, k) => hex(h, `${where} extension[${k}]`, HASH_LENGTH)),
+            },
+          }
+        : {}),
     });
   });
   return out;

@@ -12,20 +12,22 @@
  *      input is logged, and (with the schema) that the plan digest and the finalized result match;
  *      that DP queries were charged to the analyst's budget before any party was contacted, within
  *      the logged limit, with the ρ the parties were told, and refunded only before Unmasking;
- *   6. that every receipt a party holds agrees with the exported chain.
+ *   6. that every receipt a party holds agrees with the exported chain, and that all receipts
+ *      (of every party, with the extension proofs kept with them) lie on one chain: no fork.
  * It stops at the first failure, naming the entry and the reason.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
 import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
 import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg.ts';
 import {
-  EntryKind, PARTY_KINDS, chainHash, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
-  type Entry, type Receipt,
+  EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
+  type Entry,
 } from '../../crypto/transcript.ts';
+import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
-import type { TranscriptFile } from './transcript-file.ts';
+import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
   kindOfPartyMessage, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
 } from './records.ts';
@@ -36,7 +38,8 @@ import type { AnalystRoster } from '../common/analysts.ts';
 
 export interface VerifyOptions {
   schema?: Schema;
-  receipts?: Receipt[];
+  /** The parties' receipt books, each in its file order (services/audit/audit.ts loadReceipts). */
+  receipts?: HeldReceipt[];
   /** The operator-signed analyst roster: every submitted query's analyst signature is checked against it. */
   analysts?: AnalystRoster;
 }
@@ -72,6 +75,8 @@ export interface VerifyReport {
   receiptsOutside: number;
   /** Whether each query's analyst signature was checked (an analyst roster was given). */
   analystsChecked: boolean;
+  /** Envelopes the parties' sent logs list in complete sessions but the export lacks (services/audit/sent.ts; not a failure). */
+  unlogged?: { party: string; session: string; kind: string }[];
 }
 
 class VerifyFailure extends Error {
@@ -110,7 +115,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
   const ckks = new CkksTranscriptVerifier(roster, file.from);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
   const spent = new Map<string, number>();
-  const byIndex = new Map<number, Receipt[]>();
+  const byIndex = new Map<number, HeldReceipt[]>();
+  const links: KnownLink[] = file.from > 0 ? [{ index: file.from - 1, head: file.previousHead }] : [];
   for (const r of opts.receipts ?? []) byIndex.set(r.index, [...(byIndex.get(r.index) ?? []), r]);
   let current: { index: number; kind: string } = { index: file.from, kind: 'header' };
   const fail = (reason: string): never => {
@@ -141,8 +147,10 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       }
       current = { index, kind: e.kind };
       if (e.index !== index) fail(`entry says index ${e.index}, expected ${index}: an entry was removed, duplicated or reordered`);
-      const h = chainHash(head, link.entry);
-      if (!equalBytes(h, link.head)) fail('chain hash mismatch: h_k ≠ SHA-256(h_{k−1} ‖ entry_k) (entry bytes or chain hash altered, or an entry before it removed)');
+      const eh = entryHash(link.entry);
+      const h = chainStep(head, eh);
+      if (!equalBytes(h, link.head)) fail('chain hash mismatch: h_k ≠ SHA-256(h_{k−1} ‖ SHA-256(entry_k)) (entry bytes or chain hash altered, or an entry before it removed)');
+      links.push({ index, entryHash: eh, head: link.head });
       if (!verifyHead(aggPk, genesis, index, link.head, link.headSignature)) fail("the aggregator's signature over the chain head does not verify");
       head = link.head;
       const isAggregator = e.sender === agg!.id;
@@ -151,7 +159,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
       if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
       for (const r of byIndex.get(index) ?? []) {
-        checkReceipt(r, e, link.entry, link.head);
+        checkReceipt(r, e, eh, link.head);
         report.receiptsChecked++;
       }
       try {
@@ -164,6 +172,16 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       }
     });
     const end = file.from + file.entries.length;
+    current = { index: end, kind: 'end' };
+    for (const r of opts.receipts ?? []) {
+      if ((r.index < file.from || r.index >= end) && !verifyReceipt(aggPk, genesis, r)) fail(`receipt of ${r.party} for entry ${r.index} is not signed by the aggregator`);
+    }
+    // Receipts of different parties (or of one) whose heads cannot be on one chain: a fork.
+    const fork = findFork(genesis, opts.receipts ?? [], links);
+    if (fork) {
+      current = { index: fork.index, kind: 'receipts' };
+      fail(fork.reason);
+    }
     current = { index: end, kind: 'end' };
     for (const [index, rs] of byIndex) {
       for (const r of rs) {
@@ -178,13 +196,13 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       const s = sessions.get(q);
       if (!s || !s.finished) fail(`query ${q} was selected for export but its ${s ? 'release (or failure) is' : 'entries are'} missing`);
     }
-    function checkReceipt(r: Receipt, e: Entry, entryBytes: Uint8Array, linkHead: Uint8Array): void {
+    function checkReceipt(r: HeldReceipt, e: Entry, eh: Uint8Array, linkHead: Uint8Array): void {
       const who = `receipt held by ${r.party} for entry ${r.index}`;
       if (!verifyReceipt(aggPk, genesis, r)) fail(`${who} is not signed by the aggregator (receipt file altered)`);
       if (e.sender !== r.party || e.session !== r.session || e.kind !== r.kind) fail(`${who} names ${r.kind} of ${r.party} in session ${r.session}; the exported entry is ${e.kind} of ${e.sender} in ${e.session}`);
       if (!equalBytes(envelopeDigest(e), r.envelopeDigest)) fail(`${who}: the exported envelope is not the one ${r.party} sent`);
-      if (!equalBytes(entryHash(entryBytes), r.entryHash)) fail(`${who}: entry hash differs from the exported chain`);
-      if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (the log was rewritten after the receipt was issued)`);
+      if (!equalBytes(eh, r.entryHash)) fail(`${who}: entry hash differs from the exported chain (fork: the aggregator showed ${r.party} another entry ${r.index})`);
+      if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (fork: the log was rewritten after the receipt was issued, or ${r.party} was shown another chain)`);
     }
     report.ok = true;
   } catch (err) {
@@ -391,6 +409,7 @@ export function formatReport(r: VerifyReport): string {
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
   lines.push(r.analystsChecked ? '  analysts: every submitted query is a request signed by an analyst of the operator-signed analyst roster, logged as signed'
     : '  analysts: NOT checked (give --analysts analysts.json to verify who asked for each query)');
+  if (r.unlogged?.length) lines.push(`  sent but not logged (rejected as late, or withheld by the aggregator; examine): ${r.unlogged.slice(0, 10).map((u) => `${u.party} ${u.kind} in ${u.session}`).join('; ')}${r.unlogged.length > 10 ? `; … ${r.unlogged.length - 10} more` : ''}`);
   lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
     : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`);
   return lines.join('\n');

@@ -61,3 +61,6 @@ export function publicMessage(err: unknown): string {
   if (err instanceof Error && (USER_FACING.has(err.name) || err.name === 'SecAggError' || err.name === 'AnalystAuthError')) return err.message;
   return 'internal error';
 }
+
+/** The one helper that quotes input in errors and logs (a short prefix only): stats/query.ts quote. */
+export { quote } from '../../stats/query.ts';

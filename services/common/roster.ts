@@ -25,7 +25,7 @@ export interface Roster {
   readonly parties: readonly RosterParty[];
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
   /** The aggregator's identity: signs transcript heads and receipts (docs/transcripts.md). */
-  readonly aggregator?: RosterParty;
+  readonly aggregator: RosterParty;
   /** The operator's identity: signs the analyst roster (analysts.json, services/common/analysts.ts). */
   readonly operator?: RosterParty;
 }
@@ -80,10 +80,17 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
     throw new ConfigError(`${source}: "collusion" (c, parties that may collude with the aggregator) must be an integer with 0 ≤ c < t = ${threshold}`);
   }
   checkThreshold(parties.length, threshold, collusion, source);
-  const aggregator = namedKey(o, 'aggregator', source, publicKeys);
+  if (o['aggregator'] === undefined) {
+    throw new ConfigError(
+      `${source}: "aggregator" is missing: the roster must name the aggregator's identity, which signs transcript heads and receipts. ` +
+        'Create its key with `blindsum keygen --id FEDERATION-aggregator --out aggregator.key` and write the roster with ' +
+        '`blindsum roster … --aggregator aggregator.key.pub.json` (or add "aggregator": {"id": …, "publicKey": …} from that file); start the aggregator with --key aggregator.key',
+    );
+  }
+  const aggregator = namedKey(o, 'aggregator', source, publicKeys)!;
   const operator = namedKey(o, 'operator', source, publicKeys);
-  if (aggregator && operator && aggregator.id === operator.id) throw new ConfigError(`${source}: the operator and the aggregator must have different ids`);
-  return { federation, threshold, collusion, parties, publicKeys, ...(aggregator ? { aggregator } : {}), ...(operator ? { operator } : {}) };
+  if (operator && aggregator.id === operator.id) throw new ConfigError(`${source}: the operator and the aggregator must have different ids`);
+  return { federation, threshold, collusion, parties, publicKeys, aggregator, ...(operator ? { operator } : {}) };
 }
 
 /** The smallest threshold t with 2t > n + c (the default of `blindsum roster`). */

@@ -8,7 +8,7 @@ import { signDomain } from '../../crypto/identity.ts';
 import { signEnvelope } from '../../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
-import type { Logger } from '../common/errors.ts';
+import { quote, type Logger } from '../common/errors.ts';
 import { GRPC_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
@@ -71,8 +71,19 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     return { $case: 'envelope', value: { kind, sessionId, body, signature: envelope.signature } };
   };
 
+  /** Ends this party's side of a session and sends a Refusal naming the reason. */
+  const refuseSession = (body: NonNullable<AggregatorMessage['body']>, sessionId: string, reason: string): void => {
+    log('warn', 'session refused: transcript receipts', { session: quote(sessionId), step: body.$case, reason });
+    const abort: NonNullable<AggregatorMessage['body']> = { $case: 'abort', value: { sessionId, reason: `refused by this party: ${reason}` } };
+    if (ckks.accepts(abort)) void ckks.handle(abort);
+    else sessions.handle(abort);
+    receipts.forget(sessionId);
+    send(seal({ $case: 'refusal', value: { sessionId, reason } }));
+  };
+
   const scheduleReconnect = (why: string): void => {
     call = undefined;
+    receipts.forgetAll();
     sessions.abortAll();
     ckks.abortAll();
     if (stopping) return;
@@ -116,13 +127,32 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
             return;
           case 'receipt': {
             const r = body.value;
-            const refused = receipts.accept({
-              party: config.identity.id, session: r.sessionId, kind: r.kind, index: Number(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature,
-            });
-            if (refused) log('warn', 'transcript receipt refused', { session: r.sessionId, kind: r.kind, reason: refused });
+            const trusted = receipts.distrust === undefined;
+            const refused = r.index > BigInt(Number.MAX_SAFE_INTEGER) || r.extensionStart > BigInt(Number.MAX_SAFE_INTEGER)
+              ? 'receipt index out of range'
+              : receipts.accept(
+                { party: config.identity.id, session: r.sessionId, kind: r.kind, index: Number(r.index), entryHash: r.entryHash, head: r.head, envelopeDigest: r.envelopeDigest, signature: r.signature },
+                { start: Number(r.extensionStart), hashes: r.extension },
+              );
+            if (refused && trusted && receipts.distrust !== undefined) {
+              log('error', 'the aggregator showed a transcript head that does not extend the last one this party holds: refusing every session until this node is restarted', { reason: receipts.distrust, receipts: receipts.path });
+            } else if (refused) {
+              log('warn', 'transcript receipt refused; the session will be refused at its next message', { session: quote(r.sessionId), kind: quote(r.kind), reason: refused });
+            }
             return;
           }
           default: {
+            const sessionId = (body.value as { sessionId?: unknown }).sessionId;
+            if (typeof sessionId === 'string' && sessionId !== '' && body.$case !== 'abort') {
+              // Receipts are mandatory: no step of a session before the last envelope of it is receipted.
+              const why = receipts.distrust ?? receipts.missing(sessionId);
+              if (why) {
+                refuseSession(body, sessionId, why);
+                return;
+              }
+            } else if (body.$case === 'abort' && typeof sessionId === 'string') {
+              receipts.forget(sessionId);
+            }
             if (ckks.accepts(body)) {
               // CKKS steps are asynchronous (node-seal loads on first use); replies keep message order.
               void ckks.handle(body).then(({ reply, stage }) => {
@@ -156,7 +186,14 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     });
     stream.on('error', (e: Error) => end(e.message));
     stream.on('end', () => end('stream ended by the aggregator'));
-    send({ $case: 'hello', value: { partyId: config.identity.id, schemaDigest: config.schemaDigest, softwareVersion: SOFTWARE_VERSION } });
+    const anchor = receipts.anchor;
+    send({
+      $case: 'hello',
+      value: {
+        partyId: config.identity.id, schemaDigest: config.schemaDigest, softwareVersion: SOFTWARE_VERSION,
+        lastReceiptIndex: BigInt(anchor?.index ?? 0), lastReceiptHead: anchor?.head ?? new Uint8Array(0),
+      },
+    });
   };
 
   return {

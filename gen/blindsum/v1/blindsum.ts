@@ -372,6 +372,14 @@ export interface Receipt {
   head: Uint8Array;
   envelopeDigest: Uint8Array;
   signature: Uint8Array;
+  /**
+   * Extension proof (not signed; checked by hashing): the SHA-256 of every entry from index
+   * extension_start up to and including this receipt's entry, so that the party computes
+   * h_index = SHA-256(h_{k-1} || SHA-256(entry_k)) ... from the last head it holds
+   * (h_{extension_start - 1}). Empty when the party holds no head yet (its first receipt).
+   */
+  extensionStart: bigint;
+  extension: Uint8Array[];
 }
 
 /** First message of a party: who it claims to be and which schema its data follows. */
@@ -379,6 +387,12 @@ export interface Hello {
   partyId: string;
   schemaDigest: string;
   softwareVersion: string;
+  /**
+   * The last receipt this party accepted (its index and chain head; head empty = none), so the
+   * aggregator proves that its next receipt's head extends it (Receipt.extension).
+   */
+  lastReceiptIndex: bigint;
+  lastReceiptHead: Uint8Array;
 }
 
 /**
@@ -3901,6 +3915,8 @@ function createBaseReceipt(): Receipt {
     head: new Uint8Array(0),
     envelopeDigest: new Uint8Array(0),
     signature: new Uint8Array(0),
+    extensionStart: 0n,
+    extension: [],
   };
 }
 
@@ -3929,6 +3945,15 @@ export const Receipt: MessageFns<Receipt> = {
     }
     if (message.signature.length !== 0) {
       writer.uint32(58).bytes(message.signature);
+    }
+    if (message.extensionStart !== 0n) {
+      if (BigInt.asUintN(64, message.extensionStart) !== message.extensionStart) {
+        throw new globalThis.Error("value provided for field message.extensionStart of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.extensionStart);
+    }
+    for (const v of message.extension) {
+      writer.uint32(74).bytes(v!);
     }
     return writer;
   },
@@ -4002,6 +4027,22 @@ export const Receipt: MessageFns<Receipt> = {
             message.signature = reader.bytes();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.extensionStart = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.extension.push(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4026,12 +4067,22 @@ export const Receipt: MessageFns<Receipt> = {
     message.head = object.head ?? new Uint8Array(0);
     message.envelopeDigest = object.envelopeDigest ?? new Uint8Array(0);
     message.signature = object.signature ?? new Uint8Array(0);
+    message.extensionStart = (object.extensionStart !== undefined && object.extensionStart !== null)
+      ? BigInt(object.extensionStart)
+      : 0n;
+    message.extension = object.extension?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseHello(): Hello {
-  return { partyId: "", schemaDigest: "", softwareVersion: "" };
+  return {
+    partyId: "",
+    schemaDigest: "",
+    softwareVersion: "",
+    lastReceiptIndex: 0n,
+    lastReceiptHead: new Uint8Array(0),
+  };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -4044,6 +4095,15 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.softwareVersion !== "") {
       writer.uint32(26).string(message.softwareVersion);
+    }
+    if (message.lastReceiptIndex !== 0n) {
+      if (BigInt.asUintN(64, message.lastReceiptIndex) !== message.lastReceiptIndex) {
+        throw new globalThis.Error("value provided for field message.lastReceiptIndex of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.lastReceiptIndex);
+    }
+    if (message.lastReceiptHead.length !== 0) {
+      writer.uint32(42).bytes(message.lastReceiptHead);
     }
     return writer;
   },
@@ -4085,6 +4145,22 @@ export const Hello: MessageFns<Hello> = {
             message.softwareVersion = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastReceiptIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastReceiptHead = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4105,6 +4181,10 @@ export const Hello: MessageFns<Hello> = {
     message.partyId = object.partyId ?? "";
     message.schemaDigest = object.schemaDigest ?? "";
     message.softwareVersion = object.softwareVersion ?? "";
+    message.lastReceiptIndex = (object.lastReceiptIndex !== undefined && object.lastReceiptIndex !== null)
+      ? BigInt(object.lastReceiptIndex)
+      : 0n;
+    message.lastReceiptHead = object.lastReceiptHead ?? new Uint8Array(0);
     return message;
   },
 };
