@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateIdentity } from '../crypto/identity.ts';
 import { toHex } from '../crypto/bytes.ts';
 import { resolvePartyConfig } from '../services/party/config.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
@@ -140,6 +141,7 @@ describe('a party whose data gives one patient 50 rows under rowsPerPatient 2', 
       writeFileSync(join(dir, 'roster.json'), JSON.stringify({
         federation: 'visits', threshold: 2,
         parties: [a, b].map((p) => ({ id: p.id, publicKey: toHex(p.identity.publicKey) })),
+        aggregator: { id: 'visits-aggregator', publicKey: toHex(generateIdentity().publicKey) },
       }));
       writeFileSync(join(dir, 'schema.json'), JSON.stringify(schemaJson));
       writeFileSync(join(dir, 'data.csv'), withAttacker);

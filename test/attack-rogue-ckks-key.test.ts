@@ -21,6 +21,7 @@ import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, pa
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
 import { subPoly, type RnsPoly } from '../crypto/ckks/rns.ts';
 import { generateIdentity, signDomain } from '../crypto/identity.ts';
+import { writeNewIdentityFile } from '../services/common/keys.ts';
 import { signEnvelope } from '../crypto/transcript.ts';
 import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../gen/blindsum/v1/blindsum.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
@@ -219,7 +220,8 @@ function logCeremony(rogue: boolean): { dir: string; file: TranscriptFile; roste
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-rogue-key-'));
   dirs.push(dir);
   const rosterJson = { federation: 'fed', threshold: 2, parties: ids.map((id) => ({ id, publicKey: toHex(rosterKeys.get(id)!) })) };
-  const agg = loadAggregatorIdentity(dir, 'fed-aggregator', parseRoster(rosterJson));
+  const aggKey = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
+  const agg = loadAggregatorIdentity(dir, 'fed-aggregator', parseRoster({ ...rosterJson, aggregator: { id: aggKey.id, publicKey: toHex(aggKey.identity.publicKey) } }));
   const full = { ...rosterJson, aggregator: { id: 'fed-aggregator', publicKey: toHex(agg.identity.publicKey) } };
   const roster: Roster = parseRoster(full);
   const p: CeremonyParams = { ...params, ceremonyId: rogue ? 'ceremony-rogue-audit' : 'ceremony-honest-audit', rosterDigest: rosterDigest(roster) };
