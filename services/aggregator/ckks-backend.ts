@@ -11,6 +11,7 @@ import type { Envelope } from '../../crypto/transcript.ts';
 import type { CkksRelease, GetCollectiveKeyResponse } from '../../gen/blindsum/v1/blindsum.ts';
 import type { NoisePlan, Plan, Schema } from '../../stats/index.ts';
 import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
+import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
@@ -42,12 +43,14 @@ export class CkksBackend {
   readonly #o: CkksBackendOptions;
   readonly #store: CkksStore;
   readonly #ceremony: CkksCeremony;
+  readonly #inputDigests: InputDigestTable;
   #ctx: CkksContext | undefined;
   readonly ready: Promise<void>;
 
   constructor(o: CkksBackendOptions) {
     this.#o = o;
     this.#store = new CkksStore(o.db);
+    this.#inputDigests = new InputDigestTable(o.db);
     this.#ceremony = new CkksCeremony({ gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log });
     this.ready = ckksContext().then(
       (ctx) => {
@@ -81,7 +84,7 @@ export class CkksBackend {
 
   session(c: { progress: (stage: string, message: string) => void }, req: Omit<CkksSessionRequest, keyof CkksPrepared>, prepared: CkksPrepared): CkksSession {
     const { gateway, roster, transcript, roundTimeoutMs, log } = this.#o;
-    return new CkksSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, progress: c.progress }, { ...req, ...prepared });
+    return new CkksSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, inputDigests: this.#inputDigests, progress: c.progress }, { ...req, ...prepared });
   }
 
   /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */

@@ -9,8 +9,11 @@
  *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
  *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
  *   charged first); the PCKS request names as contributors exactly the parties whose signed
- *   encrypted input is logged (at least t), and t of them as decryptors; the release names the
- *   same contributors after every decryptor's signed PCKS share.
+ *   encrypted input is logged (at least t), and t of them as decryptors; every signed PCKS share
+ *   names the sums (SHA-256), contributors, decryptors and analyst key of the PCKS request it
+ *   answers; the release names the same contributors after every decryptor's signed PCKS share.
+ *   No encrypted-input ciphertext may be an exact copy (same SHA-256) of one logged earlier in the
+ *   exported transcript, in any session.
  * Not checked here: the homomorphic sum (recomputed with node-seal by verify-ckks-sums.ts, which
  * `blindsum audit verify` runs after these checks pass), the key itself, and the result, which
  * only the analyst can decrypt.
@@ -21,7 +24,7 @@ import { crsCommitment } from '../../crypto/ckks/crs.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
 import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
-import { rosterDigest } from '../common/ckks.ts';
+import { rosterDigest, sha256Hex } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
 import type { QuerySubmittedRecord, ReleasedRecord } from './records.ts';
@@ -63,6 +66,8 @@ interface Session {
   pcksFrom: Set<string>;
 }
 
+const same = (a: readonly string[], b: readonly string[] | undefined): boolean => !!b && a.length === b.length && a.every((x, i) => x === b[i]);
+
 const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
 
 export class CkksTranscriptVerifier {
@@ -72,6 +77,8 @@ export class CkksTranscriptVerifier {
   readonly #ceremonies = new Map<string, Ceremony>();
   readonly #keys = new Set<string>();
   readonly #sessions = new Map<string, Session>();
+  /** SHA-256 of every encrypted-input ciphertext logged so far → where it was first logged. */
+  readonly #inputDigests = new Map<string, { index: number; sender: string; session: string }>();
 
   constructor(roster: Roster, from: number) {
     this.#roster = roster;
@@ -225,10 +232,18 @@ export class CkksTranscriptVerifier {
         partyMsg();
         s.summary.refusals.push(e.sender);
         return;
-      case CkksEntryKind.EncryptedInput:
-        if (partyMsg().$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) fail('encrypted input after PCKS began, or twice');
+      case CkksEntryKind.EncryptedInput: {
+        const m = partyMsg();
+        if (m.$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
+        m.value.ciphertexts.forEach((ct, i) => {
+          const d = sha256Hex(ct);
+          const first = this.#inputDigests.get(d);
+          if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
+          this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
+        });
         x.inputs.add(e.sender);
         return;
+      }
       case CkksEntryKind.PCKSRequest: {
         const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[]; decryptors: string[]; analystKeySha256: string; sumSha256: string[] };
         const logged = [...x.inputs].sort();
@@ -245,10 +260,18 @@ export class CkksTranscriptVerifier {
         s.unmaskRequested = true;
         return;
       }
-      case CkksEntryKind.PCKSShare:
-        if (partyMsg().$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) fail(`PCKS share from ${e.sender}, who was not asked for one`);
+      case CkksEntryKind.PCKSShare: {
+        const m = partyMsg();
+        if (m.$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
+        const v = m.value;
+        // The decryptor's signature binds what it key-switched: it must be what was requested.
+        if (!same(v.sumSha256, x.sums) || v.shares.length !== v.sumSha256.length) fail(`the PCKS share of ${e.sender} names other sums than the PCKS request it answers`);
+        if (!same(v.contributors, x.contributors)) fail(`the PCKS share of ${e.sender} names other contributors than the PCKS request`);
+        if (!same(v.decryptors, x.decryptors)) fail(`the PCKS share of ${e.sender} names other decryptors than the PCKS request`);
+        if (v.analystKeySha256 !== start.analystKeySha256) fail(`the PCKS share of ${e.sender} names another analyst key than StartSession announced`);
         x.pcksFrom.add(e.sender);
         return;
+      }
       case EntryKind.Released: {
         const rec = JSON.parse(fromUtf8(e.body)) as ReleasedRecord;
         if (!x.contributors || x.decryptors.some((d) => !x.pcksFrom.has(d))) fail('released before every decryptor\'s PCKS share is logged');

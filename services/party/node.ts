@@ -176,7 +176,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
       stopping = true;
       if (timer) clearTimeout(timer);
       sessions.abortAll();
-      ckks.abortAll();
+      ckks.close();
       const c = call;
       call = undefined;
       if (c) {
