@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, finalizeReleased, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
+  checkReleasedSums, DP_GRID_BITS, finalizeReleased, ReleaseCheckError, noiseStd, noiseUncertainty, planNoise, planQuery, privacyRho, spentRho, validateQuery,
   type NoisePlan, type Plan, type PrivacySpec, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
@@ -161,6 +161,13 @@ export class QueryService {
         await new Promise<never>(() => {});
       }
       const k = outcome.contributors.length;
+      // A sum outside the plan's range (a party sent out-of-range masked values) is never released.
+      try {
+        checkReleasedSums(plan, schema, sums, k, dp?.noise);
+      } catch (e) {
+        if (e instanceof ReleaseCheckError) throw new BlindsumError(ErrorCode.Aborted, e.message);
+        throw e;
+      }
       const { result, postError } = finalizeReleased(query, schema, plan, sums, dp !== undefined, publicMessage);
       const dpInfo = dp
         ? {
