@@ -1,0 +1,196 @@
+/**
+ * Issue 13 item 12: a malicious CKKS party can no longer corrupt a release silently. A real
+ * aggregator and 3 parties (t = 2) in process over gRPC on 127.0.0.1; hospital-1 runs the real
+ * CkksParty code but alters what it sends: a well-formed ciphertext of huge values, an exact copy
+ * of another party's earlier ciphertext (taken from the exported transcript), a shifted PCKS share.
+ * The analyst's real client refuses out-of-range releases and malformed decryptions; the
+ * aggregator, the decryptors and `audit verify` refuse exact copies.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueryOutcome } from '../client/analyst.ts';
+import { generateAnalystKey, MAX_RAW_DECRYPTION_ERROR, type AnalystCkksKey } from '../client/ckks-analyst.ts';
+import { parseCiphertext, serializeCiphertext } from '../crypto/ckks/codec.ts';
+import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
+import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
+import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { PartyMessage, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { ckksContext } from '../services/common/ckks.ts';
+import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
+import { loadRoster } from '../services/common/roster.ts';
+import { loadCkksKey } from '../services/party/ckks-keys.ts';
+import { buildDataset, parseSchema, ReleaseCheckError, type Query } from '../stats/index.ts';
+import { DirectParties, SCHEMA_PATH, signedContribution, startFederation, waitCollectiveKey, type InProcessFederation, type Tamper } from './ckks-inprocess.ts';
+import { rebuildTranscript } from './transcript-forge.ts';
+
+const COUNT: Query = { kind: 'count', columns: [], filter: [] };
+const ROWS = 418;
+const schema = parseSchema(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')));
+const [H1, H2, H3] = ['hospital-1', 'hospital-2', 'hospital-3'];
+
+let f: InProcessFederation;
+let key: AnalystCkksKey;
+let template: StartSession | undefined;
+const honest: Tamper = (_b, r) => r;
+
+/** Rows of party i's data file. */
+const rowsOf = (i: number): number => buildDataset(schema, readFileSync(join(f.dir, `${f.ids[i]}.csv`), 'utf8')).dataset.rowCount;
+
+const ciphertextsOf = (body: Uint8Array): Uint8Array[] => {
+  const m = PartyMessage.decode(body).body;
+  if (m?.$case !== 'encryptedInput') throw new Error('not an encrypted input');
+  return m.value.ciphertexts.map((c) => new Uint8Array(c));
+};
+
+beforeAll(async () => {
+  f = await startFederation({ n: 3, threshold: 2, tampering: [0] });
+  await waitCollectiveKey(f);
+  key = await generateAnalystKey();
+}, 240_000);
+
+afterAll(async () => {
+  await f?.stop();
+});
+
+async function run(q: Query = COUNT, privacy?: { rho: number }): Promise<QueryOutcome> {
+  return f.client().run(q, { backend: 'ckks', analyst: 'attack', ckksKey: key, ...(privacy ? { privacy } : {}) });
+}
+
+/** What hospital-1 does to its replies from now on. */
+function tamper(fn: Tamper): void {
+  f.tampering.get(0)!.tamper = fn;
+}
+
+describe('a malicious CKKS party cannot corrupt a release silently (item 12)', () => {
+  it('honest releases pass the range check, exact and with DP noise', async () => {
+    tamper((b, r) => {
+      if (b.$case === 'startSession') template = b.value;
+      return r;
+    });
+    const o = await run();
+    expect(o.status, o.error).toBe('done');
+    expect(o.result).toMatchObject({ kind: 'count', n: ROWS });
+    expect(o.ckks!.maxRawError).toBeLessThan(MAX_RAW_DECRYPTION_ERROR);
+    const dp = await run({ kind: 'histogram', columns: ['age'], filter: [], bins: [30, 40, 50, 60, 70, 80] }, { rho: 0.5 });
+    expect(dp.status, dp.error).toBe('done');
+    expect(dp.result?.kind).toBe('histogram');
+  });
+
+  it("a well-formed ciphertext of huge values: the analyst's client refuses the release, naming the entry and its bound", async () => {
+    const ctx = await ckksContext();
+    const pk = loadCkksKey(f.configs[0]!.stateDir, H1)!.publicKey;
+    tamper((_b, r) => {
+      if (r.$case !== 'encryptedInput') return r;
+      const level = r.value.ciphertexts[0]![5]!; // compact wire header: byte 5 is the level
+      using enc = new PackedEncryptor(ctx, pk, level);
+      return { ...r, value: { ...r.value, ciphertexts: enc.encrypt(new Float64Array([1_000_000])).map((c) => packCiphertext(ctx, c)) } };
+    });
+    try {
+      const e = await run().then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(ReleaseCheckError);
+      // hospital-1's 1,000,000 replaces its own count: n = 10^6 + the others' rows.
+      expect((e as Error).message).toContain(`"n" = ${1_000_000 + rowsOf(1) + rowsOf(2)} is outside [0, 30000]`);
+      expect((e as Error).message).toMatch(/^release refused: 1 released sum is outside what the plan allows \(3 contributors × 10000 rows × the per-row bound\).*a party sent an out-of-range input or a decryption share is malformed/);
+    } finally {
+      tamper(honest);
+    }
+  });
+
+  it("an exact copy of another party's earlier ciphertext (from the exported transcript) is refused by the aggregator", async () => {
+    const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'before-replay.json'));
+    const earlier = file.entries.map((l) => decodeEntry(l.entry)).filter((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2).at(-1)!;
+    const copy = ciphertextsOf(earlier.body);
+    tamper((_b, r) => (r.$case === 'encryptedInput' ? { ...r, value: { ...r.value, ciphertexts: copy } } : r));
+    try {
+      const o = await run();
+      expect(o.status, o.error).toBe('done');
+      expect(o.contributors).toEqual([H2, H3]);
+      expect(o.refusals.find((x) => x.partyId === H1)?.reason).toMatch(new RegExp(`invalid EncryptedInput message: ciphertexts\\[0\\] of hospital-1 is an exact copy of an input of hospital-2 in session ${earlier.session}`));
+      expect(o.result).toMatchObject({ kind: 'count', n: rowsOf(1) + rowsOf(2) });
+    } finally {
+      tamper(honest);
+    }
+  });
+
+  it('an exact copy is refused by the decryptors: within the request, and across sessions (durable digest table)', async () => {
+    const direct = new DirectParties(f.configs);
+    try {
+      const start = async (): Promise<{ id: string; c: SignedContribution[] }> => {
+        const id = `copy-${randomUUID().slice(0, 8)}`;
+        return { id, c: await direct.start(template!, id) };
+      };
+      /** hospital-1 (colluding with the aggregator) signs an encrypted input of `session` holding `cts`. */
+      const forged = (session: string, cts: Uint8Array[]): SignedContribution =>
+        signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: session, ciphertexts: cts } });
+      const request = (id: string, c: SignedContribution[]) => ({ sessionId: id, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c });
+      // Session X, honest: hospital-3 key-switches it (and records every input's digest durably).
+      const x = await start();
+      expect((await direct.pcks(2, request(x.id, x.c))).$case).toBe('pcksShare');
+      // Session Y: hospital-1's "input" is hospital-2's ciphertext of the same session.
+      const y = await start();
+      const within = await direct.pcks(2, request(y.id, [forged(y.id, ciphertextsOf(y.c[1]!.body)), y.c[1]!, y.c[2]!]));
+      expect(within.$case === 'refusal' && within.value.reason).toMatch(/the contributions of hospital-1 and hospital-2 hold an equal ciphertext \(an exact copy\)/);
+      // Session Z: hospital-1's "input" is hospital-2's ciphertext of session X.
+      const z = await start();
+      const across = await direct.pcks(2, request(z.id, [forged(z.id, ciphertextsOf(x.c[1]!.body)), z.c[1]!, z.c[2]!]));
+      expect(across.$case === 'refusal' && across.value.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-1 is an exact copy of an input of hospital-2 in session ${x.id}`));
+    } finally {
+      direct.close();
+    }
+  });
+
+  it('audit verify: an encrypted input that copies an earlier one fails at its entry, naming the first', () => {
+    const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'replay.json'));
+    const roster = loadRoster(f.rosterPath);
+    expect(verifyTranscript(file, roster, { schema }).ok).toBe(true);
+    // The aggregator, colluding with hospital-3, logs hospital-3's input of the last session as a
+    // copy of hospital-2's from the first (hospital-3 signs it), and re-chains the log.
+    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const first = entries.findIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2);
+    const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H3);
+    const e = entries[k]!;
+    const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId: e.session, ciphertexts: ciphertextsOf(entries[first]!.body) } } }).finish();
+    entries[k] = { ...signEnvelope(f.configs[2]!.identity.identity.secretKey, e.kind, e.session, H3, body), index: e.index, atMs: e.atMs };
+    const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    rebuildTranscript(file, entries, secret);
+    const bad = verifyTranscript(file, roster, { schema });
+    expect(bad.ok).toBe(false);
+    expect(bad.failure!.index).toBe(file.from + k);
+    expect(bad.failure!.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-3 is an exact copy of the encrypted input of hospital-2 at entry ${file.from + first}`));
+  });
+
+  it("a decryptor that shifts its PCKS share: the analyst's client refuses (out of range, or a malformed share)", async () => {
+    const ctx = await ckksContext();
+    /** Adds `shift` grid units to value 0 of the first share (a constant added to every NTT residue of h0). */
+    const shifted = (packed: Uint8Array, shift: number): Uint8Array => {
+      const d = parseCiphertext(ctx, unpackCiphertext(ctx, packed));
+      const c = BigInt(Math.round(shift * 2 ** ctx.params.scaleBits));
+      const h0 = d.polys[0]!.slice();
+      for (let j = 0; j < d.level; j++) {
+        const q = ctx.moduli[j]!;
+        const cj = ((c % q) + q) % q;
+        for (let i = j * ctx.N; i < (j + 1) * ctx.N; i++) h0[i] = (h0[i]! + cj) % q;
+      }
+      return packCiphertext(ctx, serializeCiphertext(ctx, { ...d, polys: [h0, d.polys[1]!] }));
+    };
+    for (const [shift, message] of [
+      [1_000_000, /"n" = 1000418 is outside \[0, 30000\]/],
+      [0.4, /a decryption share is malformed: value 0 decrypts 0\.[34]\d\d grid units away from an integer/],
+    ] as const) {
+      tamper((_b, r) => (r.$case === 'pcksShare' ? { ...r, value: { ...r.value, shares: [shifted(r.value.shares[0]!, shift), ...r.value.shares.slice(1)] } } : r));
+      try {
+        const e = await run().then((o) => o, (x: unknown) => x);
+        expect(e).toBeInstanceOf(ReleaseCheckError);
+        expect((e as Error).message).toMatch(message);
+      } finally {
+        tamper(honest);
+      }
+    }
+  });
+});
