@@ -165,6 +165,27 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     expect(bad.failure!.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-3 is an exact copy of the encrypted input of hospital-2 at entry ${file.from + first}`));
   });
 
+  it("secure aggregation: a party's out-of-range masked input makes the aggregator refuse the release, naming the entry", async () => {
+    tamper((_b, r) => {
+      if (r.$case !== 'maskedInput') return r;
+      // +10^6 on entry 0 of the 64-bit ring vector (little-endian 32-bit words: lo, hi)
+      const masked = new Uint8Array(r.value.masked);
+      const dv = new DataView(masked.buffer);
+      const v = (BigInt(dv.getUint32(4, true)) << 32n) + BigInt(dv.getUint32(0, true)) + 1_000_000n;
+      dv.setUint32(0, Number(v & 0xffffffffn), true);
+      dv.setUint32(4, Number((v >> 32n) & 0xffffffffn), true);
+      return { ...r, value: { ...r.value, masked } };
+    });
+    try {
+      const o = await f.client().run(COUNT, { backend: 'secagg', analyst: 'attack' });
+      expect(o.status).toBe('failed');
+      expect(o.result).toBeUndefined();
+      expect(o.error).toMatch(/release refused: 1 released sum is outside what the plan allows \(3 contributors × 10000 rows × the per-row bound\): "n" = 1000418 is outside \[0, 30000\]/);
+    } finally {
+      tamper(honest);
+    }
+  });
+
   it("a decryptor that shifts its PCKS share: the analyst's client refuses (out of range, or a malformed share)", async () => {
     const ctx = await ckksContext();
     /** Adds `shift` grid units to value 0 of the first share (a constant added to every NTT residue of h0). */

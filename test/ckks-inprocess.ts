@@ -26,7 +26,7 @@ import { CkksParty } from '../services/party/ckks-sessions.ts';
 import { resolvePartyConfig, type PartyConfig } from '../services/party/config.ts';
 import { PartyLedger } from '../services/party/ledger.ts';
 import { createPartyNode, type PartyNode } from '../services/party/node.ts';
-import type { Reply } from '../services/party/sessions.ts';
+import { PartySessions, type Reply } from '../services/party/sessions.ts';
 import { schemaDigest, splitCsvText } from '../stats/index.ts';
 
 export const SCHEMA_PATH = 'examples/pbc/schema.json';
@@ -38,6 +38,7 @@ export type Tamper = (body: NonNullable<AggregatorMessage['body']>, reply: Reply
 export class TamperingParty {
   readonly config: PartyConfig;
   readonly ckks: CkksParty;
+  readonly secagg: PartySessions;
   tamper: Tamper = (_b, r) => r;
   readonly #ledger: PartyLedger;
   readonly #client: PartyGatewayServiceClient;
@@ -47,6 +48,7 @@ export class TamperingParty {
     this.config = config;
     this.#ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
     this.ckks = new CkksParty(config, quiet, this.#ledger);
+    this.secagg = new PartySessions(config, quiet, this.#ledger);
     this.#client = new PartyGatewayServiceClient(config.aggregator, credentials.createInsecure());
   }
 
@@ -58,20 +60,20 @@ export class TamperingParty {
       stream.on('data', (m: AggregatorMessage) => {
         const b = m.body;
         if (!b) return;
+        const send = async (reply: Reply | undefined): Promise<void> => {
+          if (!reply) return;
+          const out = reply.$case === 'refusal' ? reply : await this.tamper(b, reply);
+          const kind = kindOfPartyMessage(out.$case)!;
+          const sessionId = (out.value as { sessionId: string }).sessionId;
+          const body = PartyMessage.encode({ body: out }).finish();
+          const env = signEnvelope(id.identity.secretKey, kind, sessionId, id.id, body);
+          stream.write({ body: { $case: 'envelope', value: { kind, sessionId, body, signature: env.signature } } });
+        };
         if (b.$case === 'challenge') {
           stream.write({ body: { $case: 'auth', value: { signature: signDomain(id.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, id.id)) } } });
         } else if (b.$case === 'welcome') resolve();
-        else if (this.ckks.accepts(b)) {
-          void this.ckks.handle(b).then(async ({ reply }) => {
-            if (!reply) return;
-            const out = reply.$case === 'refusal' ? reply : await this.tamper(b, reply);
-            const kind = kindOfPartyMessage(out.$case)!;
-            const sessionId = (out.value as { sessionId: string }).sessionId;
-            const body = PartyMessage.encode({ body: out }).finish();
-            const env = signEnvelope(id.identity.secretKey, kind, sessionId, id.id, body);
-            stream.write({ body: { $case: 'envelope', value: { kind, sessionId, body, signature: env.signature } } });
-          });
-        }
+        else if (this.ckks.accepts(b)) void this.ckks.handle(b).then(({ reply }) => send(reply));
+        else if (b.$case !== 'receipt' && b.$case !== 'rejected') void send(this.secagg.handle(b).reply);
       });
       stream.on('error', () => {});
       stream.write({ body: { $case: 'hello', value: { partyId: id.id, schemaDigest: schemaDigest(this.config.schema), softwareVersion: 'test-tampering' } } });
@@ -83,6 +85,7 @@ export class TamperingParty {
     this.#stream?.cancel();
     this.#client.close();
     this.ckks.close();
+    this.secagg.abortAll();
     this.#ledger.close();
   }
 }
