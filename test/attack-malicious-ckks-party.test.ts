@@ -16,18 +16,20 @@ import { parseCiphertext, serializeCiphertext } from '../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
 import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
-import { PartyMessage, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
+import { InputCommitments, PartyMessage, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
-import { ckksContext } from '../services/common/ckks.ts';
+import { ckksContext, ckksLayout } from '../services/common/ckks.ts';
+import { commitListDigest, inputDigest } from '../services/common/ckks-inputs.ts';
+import type { Reply } from '../services/party/sessions.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { loadCkksKey } from '../services/party/ckks-keys.ts';
-import { buildDataset, parseSchema, ReleaseCheckError, type Query } from '../stats/index.ts';
+import { buildDataset, parseSchema, planQuery, ReleaseCheckError, type Query } from '../stats/index.ts';
 import { DirectParties, SCHEMA_PATH, signedContribution, startFederation, waitCollectiveKey, type InProcessFederation, type Tamper } from './ckks-inprocess.ts';
-import { rebuildTranscript } from './transcript-forge.ts';
+import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 
 const COUNT: Query = { kind: 'count', columns: [], filter: [] };
 const ROWS = 418;
@@ -62,9 +64,34 @@ async function run(q: Query = COUNT, privacy?: { rho: number }): Promise<QueryOu
   return f.client().run(q, { backend: 'ckks', analyst: 'attack', ckksKey: key, ...(privacy ? { privacy } : {}) });
 }
 
-/** What hospital-1 does to its replies from now on. */
+/** What hospital-1 does to its replies from now on (and it sees the aggregator's messages unaltered). */
 function tamper(fn: Tamper): void {
   f.tampering.get(0)!.tamper = fn;
+  f.tampering.get(0)!.tamperIn = (b) => b;
+}
+
+/**
+ * hospital-1 lies consistently about its input: it commits to `commit(honest digests)` and reveals
+ * `reveal(honest ciphertexts)`, naming the commitment list the aggregator really forwarded (its
+ * own real code is shown the list with its honest commitment, so it goes along).
+ */
+function lie(commit: (honest: string[]) => string[], reveal: (honest: Uint8Array[]) => Uint8Array[]): void {
+  const t = f.tampering.get(0)!;
+  let honestCommit: Reply | undefined;
+  let forwarded = '';
+  t.tamperIn = (b) => {
+    if (b.$case !== 'inputCommitments' || !honestCommit) return b;
+    forwarded = commitListDigest(b.value.commits);
+    return { ...b, value: { ...b.value, commits: b.value.commits.map((c) => (c.partyId === H1 ? signedContribution(f.configs[0]!, honestCommit!) : c)) } };
+  };
+  t.tamper = (_b, r) => {
+    if (r.$case === 'inputCommit') {
+      honestCommit = r;
+      return { ...r, value: { ...r.value, ciphertextsSha256: commit(r.value.ciphertextsSha256) } };
+    }
+    if (r.$case === 'encryptedInput') return { ...r, value: { ...r.value, ciphertexts: reveal(r.value.ciphertexts), commitmentsSha256: forwarded } };
+    return r;
+  };
 }
 
 describe('a malicious CKKS party cannot corrupt a release silently (item 12)', () => {
@@ -85,12 +112,14 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
   it("a well-formed ciphertext of huge values: the analyst's client refuses the release, naming the entry and its bound", async () => {
     const ctx = await ckksContext();
     const pk = loadCkksKey(f.configs[0]!.stateDir, H1)!.publicKey;
-    tamper((_b, r) => {
-      if (r.$case !== 'encryptedInput') return r;
-      const level = r.value.ciphertexts[0]![5]!; // compact wire header: byte 5 is the level
+    const level = ckksLayout(ctx, planQuery(COUNT, schema, { parties: 3, ringBits: 64 }), schema).level;
+    // hospital-1 commits to, then reveals, a well-formed encryption of 1,000,000 instead of its count.
+    let huge: Uint8Array[];
+    {
       using enc = new PackedEncryptor(ctx, pk, level);
-      return { ...r, value: { ...r.value, ciphertexts: enc.encrypt(new Float64Array([1_000_000])).map((c) => packCiphertext(ctx, c)) } };
-    });
+      huge = enc.encrypt(new Float64Array([1_000_000])).map((c) => packCiphertext(ctx, c));
+    }
+    lie(() => huge.map(inputDigest), () => huge);
     try {
       const e = await run().then(() => undefined, (x: unknown) => x);
       expect(e).toBeInstanceOf(ReleaseCheckError);
@@ -106,7 +135,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'before-replay.json'));
     const earlier = file.entries.map((l) => decodeEntry(l.entry)).filter((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2).at(-1)!;
     const copy = ciphertextsOf(earlier.body);
-    tamper((_b, r) => (r.$case === 'encryptedInput' ? { ...r, value: { ...r.value, ciphertexts: copy } } : r));
+    lie(() => copy.map(inputDigest), () => copy);
     try {
       const o = await run();
       expect(o.status, o.error).toBe('done');
@@ -118,30 +147,83 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     }
   });
 
-  it('an exact copy is refused by the decryptors: within the request, and across sessions (durable digest table)', async () => {
+  it('an exact copy is refused by the decryptors: a commitment to another party\'s input before revealing, and a copy from an earlier session (durable digest table)', async () => {
     const direct = new DirectParties(f.configs);
     try {
-      const start = async (): Promise<{ id: string; c: SignedContribution[] }> => {
-        const id = `copy-${randomUUID().slice(0, 8)}`;
-        return { id, c: await direct.start(template!, id) };
-      };
-      /** hospital-1 (colluding with the aggregator) signs an encrypted input of `session` holding `cts`. */
-      const forged = (session: string, cts: Uint8Array[]): SignedContribution =>
-        signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: session, ciphertexts: cts } });
-      const request = (id: string, c: SignedContribution[]) => ({ sessionId: id, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c });
+      const id = (): string => `copy-${randomUUID().slice(0, 8)}`;
+      /** hospital-1 (colluding with the aggregator) signs `reply` as its own. */
+      const asH1 = (reply: Reply): SignedContribution => signedContribution(f.configs[0]!, reply);
+      const request = (sid: string, c: SignedContribution[]) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c });
       // Session X, honest: hospital-3 key-switches it (and records every input's digest durably).
-      const x = await start();
-      expect((await direct.pcks(2, request(x.id, x.c))).$case).toBe('pcksShare');
-      // Session Y: hospital-1's "input" is hospital-2's ciphertext of the same session.
-      const y = await start();
-      const within = await direct.pcks(2, request(y.id, [forged(y.id, ciphertextsOf(y.c[1]!.body)), y.c[1]!, y.c[2]!]));
-      expect(within.$case === 'refusal' && within.value.reason).toMatch(/the contributions of hospital-1 and hospital-2 hold an equal ciphertext \(an exact copy\)/);
-      // Session Z: hospital-1's "input" is hospital-2's ciphertext of session X.
-      const z = await start();
-      const across = await direct.pcks(2, request(z.id, [forged(z.id, ciphertextsOf(x.c[1]!.body)), z.c[1]!, z.c[2]!]));
-      expect(across.$case === 'refusal' && across.value.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-1 is an exact copy of an input of hospital-2 in session ${x.id}`));
+      const x = id();
+      const cx = await direct.start(template!, x);
+      expect((await direct.pcks(2, request(x, cx))).$case).toBe('pcksShare');
+      // Session Y: hospital-1 commits to hospital-2's committed digests (to reveal its ciphertext
+      // once the aggregator hands it over): hospital-2 and hospital-3 refuse to reveal.
+      const y = id();
+      const cy = await direct.commit(template!, y);
+      const copied = PartyMessage.decode(cy[1]!.body).body as { value: { ciphertextsSha256: string[] } };
+      const list = [asH1({ $case: 'inputCommit', value: { sessionId: y, ciphertextsSha256: copied.value.ciphertextsSha256 } }), cy[1]!, cy[2]!];
+      for (const i of [1, 2]) {
+        const r = await direct.reveal(i, y, list);
+        expect(r.$case === 'refusal' && r.value.reason).toMatch(/the commitments of hospital-1 and hospital-2 name an equal ciphertext \(an exact copy\)/);
+      }
+      // Session Z: hospital-1 commits to and reveals hospital-2's ciphertext of session X.
+      const z = id();
+      const old = ciphertextsOf(cx[1]!.body);
+      const cz = await direct.commit(template!, z);
+      const zl = [asH1({ $case: 'inputCommit', value: { sessionId: z, ciphertextsSha256: old.map(inputDigest) } }), cz[1]!, cz[2]!];
+      const revealed = [await direct.reveal(1, z, zl), await direct.reveal(2, z, zl)].map((r, i) => signedContribution(f.configs[i + 1]!, r));
+      const named = (PartyMessage.decode(revealed[1]!.body).body as { value: { commitmentsSha256: string } }).value.commitmentsSha256;
+      const across = await direct.pcks(2, request(z, [asH1({ $case: 'encryptedInput', value: { sessionId: z, ciphertexts: old, commitmentsSha256: named } }), ...revealed]));
+      expect(across.$case === 'refusal' && across.value.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-1 is an exact copy of an input of hospital-2 in session ${x}`));
     } finally {
       direct.close();
+    }
+  });
+
+  it('cancellation: an input chosen after the others were revealed is refused by the decryptors and by the aggregator', async () => {
+    const direct = new DirectParties(f.configs);
+    try {
+      const sid = `cancel-${randomUUID().slice(0, 8)}`;
+      const commits = await direct.commit(template!, sid);
+      // hospital-2 and hospital-3 reveal after the honest list; the colluding aggregator hands
+      // their ciphertexts to hospital-1, which now picks its input (e.g. −Σ others + target).
+      const revealed = [1, 2].map(async (i) => signedContribution(f.configs[i]!, await direct.reveal(i, sid, commits)));
+      const [c2, c3] = await Promise.all(revealed);
+      // (any ciphertext chosen now stands for it: what matters is when it was chosen)
+      const ctx = await ckksContext();
+      const pk = loadCkksKey(f.configs[0]!.stateDir, H1)!.publicKey;
+      const level = ciphertextsOf(c2!.body)[0]![5]!; // compact wire header: byte 5 is the level
+      using enc = new PackedEncryptor(ctx, pk, level);
+      const late = enc.encrypt(new Float64Array([7])).map((c) => packCiphertext(ctx, c));
+      const request = (c1: SignedContribution) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: [c1, c2!, c3!] });
+      const named = (PartyMessage.decode(c2!.body).body as { value: { commitmentsSha256: string } }).value.commitmentsSha256;
+      // (a) revealed under its original commitment: not the committed input
+      const a = await direct.pcks(2, request(signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid, ciphertexts: late, commitmentsSha256: named } })));
+      expect(a.$case === 'refusal' && a.value.reason).toMatch(/contribution 0 \(hospital-1\) is not the input hospital-1 committed to/);
+      // (b) with a new commitment in a new list: it names another list than the decryptor saw
+      const sid2 = `cancel-${randomUUID().slice(0, 8)}`;
+      const commits2 = await direct.commit(template!, sid2);
+      const [d2, d3] = await Promise.all([1, 2].map(async (i) => signedContribution(f.configs[i]!, await direct.reveal(i, sid2, commits2))));
+      const newList = [signedContribution(f.configs[0]!, { $case: 'inputCommit', value: { sessionId: sid2, ciphertextsSha256: late.map(inputDigest) } }), commits2[1]!, commits2[2]!];
+      const b = await direct.pcks(2, {
+        sessionId: sid2, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey,
+        contributions: [signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid2, ciphertexts: late, commitmentsSha256: commitListDigest(newList) } }), d2!, d3!],
+      });
+      expect(b.$case === 'refusal' && b.value.reason).toMatch(/contribution 0 \(hospital-1\) was revealed after another commitment list than this party saw/);
+    } finally {
+      direct.close();
+    }
+    // The real aggregator refuses a revealed input that differs from its commitment.
+    lie((honest) => honest.map(() => 'ab'.repeat(32)), (honest) => honest);
+    try {
+      const o = await run();
+      expect(o.status, o.error).toBe('done');
+      expect(o.contributors).toEqual([H2, H3]);
+      expect(o.refusals.find((x) => x.partyId === H1)?.reason).toMatch(/invalid EncryptedInput message: the encrypted input differs from its commitment/);
+    } finally {
+      tamper(honest);
     }
   });
 
@@ -155,7 +237,8 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     const first = entries.findIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2);
     const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H3);
     const e = entries[k]!;
-    const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId: e.session, ciphertexts: ciphertextsOf(entries[first]!.body) } } }).finish();
+    const orig = PartyMessage.decode(e.body).body as { value: { commitmentsSha256: string } };
+    const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId: e.session, ciphertexts: ciphertextsOf(entries[first]!.body), commitmentsSha256: orig.value.commitmentsSha256 } } }).finish();
     entries[k] = { ...signEnvelope(f.configs[2]!.identity.identity.secretKey, e.kind, e.session, H3, body), index: e.index, atMs: e.atMs };
     const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     rebuildTranscript(file, entries, secret);
@@ -163,6 +246,38 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     expect(bad.ok).toBe(false);
     expect(bad.failure!.index).toBe(file.from + k);
     expect(bad.failure!.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-3 is an exact copy of the encrypted input of hospital-2 at entry ${file.from + first}`));
+  });
+
+  it('audit verify: a commitment list that omits a logged commitment, or an input revealed before the list, fails at that entry', () => {
+    const roster = loadRoster(f.rosterPath);
+    const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    const fresh = (): { file: ReturnType<typeof exportTranscript>; entries: Entry[] } => {
+      const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'commit-audit.json'));
+      return { file, entries: file.entries.map((l) => decodeEntry(l.entry)) };
+    };
+    // (a) the aggregator forwards a list without hospital-3's logged commitment
+    {
+      const { file, entries } = fresh();
+      const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.InputCommitments);
+      const m = InputCommitments.decode(entries[k]!.body);
+      entries[k] = resignEntry(secret, entries[k]!, InputCommitments.encode({ ...m, commits: m.commits.filter((c) => c.partyId !== H3) }).finish());
+      rebuildTranscript(file, entries, secret);
+      const bad = verifyTranscript(file, roster, { schema });
+      expect(bad.failure?.index).toBe(file.from + k);
+      expect(bad.failure?.reason).toMatch(/the commitment list does not hold exactly the logged commitments/);
+    }
+    // (b) an input logged before the commitment list was forwarded
+    {
+      const { file, entries } = fresh();
+      const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.InputCommitments);
+      const [list] = entries.splice(k, 1);
+      const j = entries.findIndex((e, i) => i >= k && e.kind === CkksEntryKind.EncryptedInput);
+      entries.splice(j + 1, 0, list!);
+      rebuildTranscript(file, entries, secret);
+      const bad = verifyTranscript(file, roster, { schema });
+      expect(bad.failure?.index).toBe(file.from + j);
+      expect(bad.failure?.reason).toMatch(/encrypted input revealed before the commitment list was forwarded/);
+    }
   });
 
   it("secure aggregation: a party's out-of-range masked input makes the aggregator refuse the release, naming the entry", async () => {

@@ -14,7 +14,6 @@ import { toHex } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
 import { signEnvelope } from '../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
-import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
 import { kindOfPartyMessage } from '../services/audit/records.ts';
@@ -40,6 +39,8 @@ export class TamperingParty {
   readonly ckks: CkksParty;
   readonly secagg: PartySessions;
   tamper: Tamper = (_b, r) => r;
+  /** Alters an aggregator message before the real code sees it (return it unchanged to behave honestly). */
+  tamperIn: (body: NonNullable<AggregatorMessage['body']>) => NonNullable<AggregatorMessage['body']> = (b) => b;
   readonly #ledger: PartyLedger;
   readonly #client: PartyGatewayServiceClient;
   #stream: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
@@ -58,8 +59,9 @@ export class TamperingParty {
     this.#stream = stream;
     return new Promise<void>((resolve) => {
       stream.on('data', (m: AggregatorMessage) => {
-        const b = m.body;
-        if (!b) return;
+        const b0 = m.body;
+        if (!b0) return;
+        const b = this.tamperIn(b0);
         const send = async (reply: Reply | undefined): Promise<void> => {
           if (!reply) return;
           const out = reply.$case === 'refusal' ? reply : await this.tamper(b, reply);
@@ -182,11 +184,14 @@ export async function waitCollectiveKey(f: InProcessFederation, timeoutMs = 120_
   }
 }
 
-/** A party's reply as its node signs it: the SignedContribution a PCKS request carries. */
+/** A party's reply signed as its node signs it: the SignedContribution a list or request carries. */
 export function signedContribution(cfg: PartyConfig, reply: Reply): SignedContribution {
-  if (reply.$case !== 'encryptedInput') throw new Error(`expected an encrypted input, got ${reply.$case}${reply.$case === 'refusal' ? `: ${reply.value.reason}` : ''}`);
+  if (reply.$case === 'refusal') throw new Error(`refused: ${reply.value.reason}`);
+  const kind = kindOfPartyMessage(reply.$case);
+  if (!kind) throw new Error(`${reply.$case} is not signed`);
   const body = PartyMessage.encode({ body: reply }).finish();
-  const env = signEnvelope(cfg.identity.identity.secretKey, CkksEntryKind.EncryptedInput, reply.value.sessionId, cfg.identity.id, body);
+  const sessionId = (reply.value as { sessionId: string }).sessionId;
+  const env = signEnvelope(cfg.identity.identity.secretKey, kind, sessionId, cfg.identity.id, body);
   return { partyId: cfg.identity.id, kind: env.kind, sessionId: env.session, body, signature: env.signature };
 }
 
@@ -205,13 +210,28 @@ export class DirectParties {
     this.parties = configs.map((c, i) => new CkksParty(c, quiet, this.#ledgers[i]!));
   }
 
-  /** Every party answers `template` under `sessionId`; returns their signed contributions, by index. */
-  async start(template: StartSession, sessionId: string): Promise<SignedContribution[]> {
+  /** Every party answers `template` under `sessionId`: their signed InputCommits, by index. */
+  async commit(template: StartSession, sessionId: string): Promise<SignedContribution[]> {
     const out: SignedContribution[] = [];
     for (let i = 0; i < this.parties.length; i++) {
       const { reply } = await this.parties[i]!.handle({ $case: 'startSession', value: { ...template, sessionId } });
       out.push(signedContribution(this.configs[i]!, reply!));
     }
+    return out;
+  }
+
+  /** Party `i`'s answer to a commitment list: its EncryptedInput, or its refusal. */
+  async reveal(i: number, sessionId: string, commits: SignedContribution[]): Promise<Reply> {
+    const { reply } = await this.parties[i]!.handle({ $case: 'inputCommitments', value: { sessionId, commits } });
+    if (!reply) throw new Error('no reply');
+    return reply;
+  }
+
+  /** An honest commit round: every party commits, sees every commitment, reveals; their signed inputs. */
+  async start(template: StartSession, sessionId: string): Promise<SignedContribution[]> {
+    const commits = await this.commit(template, sessionId);
+    const out: SignedContribution[] = [];
+    for (let i = 0; i < this.parties.length; i++) out.push(signedContribution(this.configs[i]!, await this.reveal(i, sessionId, commits)));
     return out;
   }
 

@@ -270,10 +270,16 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
         if (b?.$case === 'challenge') {
           stream.write({ body: { $case: 'auth', value: { signature: signDomain(identity.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, identity.id)) } } });
         } else if (b?.$case === 'welcome') resolve();
-        else if (b?.$case === 'startSession') {
+        else if (b?.$case === 'startSession' || b?.$case === 'inputCommitments') {
+          // commits to the garbage, then reveals it once the commitments are forwarded
           const sessionId = b.value.sessionId;
-          const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId, ciphertexts: [new Uint8Array(245_788).fill(7)] } } }).finish();
-          const env = signEnvelope(identity.identity.secretKey, CkksEntryKind.EncryptedInput, sessionId, identity.id, body);
+          const garbage = new Uint8Array(245_788).fill(7);
+          const reply: NonNullable<PartyMessage['body']> = b.$case === 'startSession'
+            ? { $case: 'inputCommit', value: { sessionId, ciphertextsSha256: [sha256Hex(garbage)] } }
+            : { $case: 'encryptedInput', value: { sessionId, ciphertexts: [garbage], commitmentsSha256: '' } };
+          const kind = b.$case === 'startSession' ? CkksEntryKind.InputCommit : CkksEntryKind.EncryptedInput;
+          const body = PartyMessage.encode({ body: reply }).finish();
+          const env = signEnvelope(identity.identity.secretKey, kind, sessionId, identity.id, body);
           stream.write({ body: { $case: 'envelope', value: { kind: env.kind, sessionId, body, signature: env.signature } } });
         }
       });

@@ -1,6 +1,8 @@
 /**
  * The aggregator's side of one CKKS query (docs/ckks-backend.md): StartSession (backend "ckks",
- * naming the collective key and the analyst's key) → EncryptedInput from every party that accepts
+ * naming the collective key and the analyst's key) → InputCommit (SHA-256 of each party's
+ * ciphertexts) from every party that accepts → InputCommitments (every signed commitment) →
+ * EncryptedInput (the committed ciphertexts, naming the commitment list) from the committers
  * → homomorphic sum → PCKSRequest to t contributors, whose shares switch the sum to the analyst's
  * key → the encrypted release. The PCKS request carries every contributor's signed EncryptedInput
  * envelope, not the sum: each decryptor verifies them and recomputes the sum itself, and names in
@@ -16,10 +18,10 @@ import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { parsePcksShare, pcksAggregateShares, pcksKeySwitch, type PCKSShare } from '../../crypto/ckks/pcks.ts';
 import { packCiphertext, unpackCiphertext } from '../../crypto/ckks/wire.ts';
 import type { Envelope } from '../../crypto/transcript.ts';
-import { StartSession, type QuerySpec, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
+import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
 import { ownBytes, type CkksLayout } from '../common/ckks.ts';
 import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
-import { inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
+import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { BlindsumError, ErrorCode } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
@@ -99,6 +101,13 @@ export class CkksSession {
     this.#rounds.disconnected(partyId);
   }
 
+  /** The signed envelope of the message being delivered by `party`, as a PCKS request carries it. */
+  #signed(party: string): SignedContribution {
+    const env = this.#envelope;
+    if (!env || env.sender !== party) throw new Error('internal: no envelope for the delivered message');
+    return { partyId: party, kind: env.kind, sessionId: env.session, body: env.body, signature: env.signature };
+  }
+
   #drop(failed: ReadonlyMap<string, string>): void {
     for (const [p, why] of failed) this.#refusals.set(p, why);
   }
@@ -121,24 +130,48 @@ export class CkksSession {
       this.#rounds.logAggregator(CkksEntryKind.StartSession, StartSession.encode(start).finish());
       this.#rounds.send(online, { $case: 'startSession', value: start });
 
-      // EncryptedInput: every ciphertext validated (level, form, scale) and checked to be no exact
-      // copy of an input accepted before, in this session or any earlier one, before it is summed.
+      // Commit round: each party first commits to the SHA-256 of its ciphertexts; every signed
+      // commitment is forwarded before any input is revealed, so no input can depend on another.
+      const committed = new Map<string, string[]>();
+      const commitEnvelopes = new Map<string, SignedContribution>();
+      const hex = /^[0-9a-f]{64}$/;
+      const cr = await this.#rounds.collect('InputCommit', online, (party, body) => {
+        if (body.$case !== 'inputCommit') return false;
+        const d = body.value.ciphertextsSha256;
+        if (d.length !== layout.ciphertexts || d.some((x) => !hex.test(x))) throw new RangeError(`expected ${layout.ciphertexts} hex SHA-256 digests`);
+        committed.set(party, [...d]);
+        commitEnvelopes.set(party, this.#signed(party));
+        return true;
+      });
+      this.#drop(cr.failed);
+      if (cr.accepted.length < t) {
+        throw new BlindsumError(ErrorCode.Aborted, `only ${cr.accepted.length} parties committed to an input (${cr.accepted.join(', ') || 'none'}); the threshold is ${t}${cr.failed.size ? `; ${describeFailures(cr.failed)}` : ''}`);
+      }
+      const commitments = { sessionId: req.sessionId, commits: cr.accepted.map((p) => commitEnvelopes.get(p)!) };
+      const commitmentsSha256 = commitListDigest(commitments.commits);
+      this.#rounds.logAggregator(CkksEntryKind.InputCommitments, InputCommitments.encode(commitments).finish());
+      this.#rounds.send(cr.accepted, { $case: 'inputCommitments', value: commitments });
+      progress('InputCommit', `${cr.accepted.length} of ${online.length} parties committed to their encrypted inputs`);
+
+      // EncryptedInput: every ciphertext validated (level, form, scale), equal to its commitment,
+      // naming the forwarded list, and no exact copy of an input accepted before (this session or
+      // any earlier one), before it is summed.
       const inputs = new Map<string, Uint8Array[]>();
       const envelopes = new Map<string, SignedContribution>();
-      const r = await this.#rounds.collect('EncryptedInput', online, (party, body) => {
+      const r = await this.#rounds.collect('EncryptedInput', cr.accepted, (party, body) => {
         if (body.$case !== 'encryptedInput') return false;
-        const env = this.#envelope;
-        if (!env || env.sender !== party) throw new Error('internal: no envelope for the delivered message');
         const cts = body.value.ciphertexts;
         const sealed = parseInputCiphertexts(ctx, layout, cts);
         const digests = cts.map(inputDigest);
+        if (digests.some((d, i) => d !== committed.get(party)![i])) throw new RangeError('the encrypted input differs from its commitment');
+        if (body.value.commitmentsSha256 !== commitmentsSha256) throw new RangeError('the encrypted input names another commitment list than the one forwarded');
         if (new Set(digests).size !== digests.length) throw new RangeError('two of the ciphertexts are equal');
         const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party);
         if (copy) throw new RangeError(copy);
         this.#c.inputDigests.record(digests, req.sessionId, party);
         bytesIn += cts.reduce((a, b) => a + b.length, 0);
         inputs.set(party, sealed);
-        envelopes.set(party, { partyId: party, kind: env.kind, sessionId: env.session, body: env.body, signature: env.signature });
+        envelopes.set(party, this.#signed(party));
         return true;
       });
       this.#drop(r.failed);

@@ -75,6 +75,7 @@ const KIND_OF: Partial<Record<PartyCase, string>> = {
   crsReveal: CkksEntryKind.CRSReveal,
   ckgShare: CkksEntryKind.CKGShare,
   ckgConfirm: CkksEntryKind.CKGConfirm,
+  inputCommit: CkksEntryKind.InputCommit,
   encryptedInput: CkksEntryKind.EncryptedInput,
   pcksShare: CkksEntryKind.PCKSShare,
 };

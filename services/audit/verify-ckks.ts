@@ -8,7 +8,10 @@
  *   confirms the same collective key SHA-256 as the aggregator's record.
  *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
  *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
- *   charged first); the PCKS request names as contributors exactly the parties whose signed
+ *   charged first); every party commits (signed SHA-256 of its ciphertexts) before the aggregator
+ *   forwards exactly the logged commitments, and every encrypted input comes after that list,
+ *   names its SHA-256 and equals its sender's commitment; the PCKS request names as contributors
+ *   exactly the parties whose signed
  *   encrypted input is logged (at least t), and t of them as decryptors; every signed PCKS share
  *   names the sums (SHA-256), contributors, decryptors and analyst key of the PCKS request it
  *   answers; the release names the same contributors after every decryptor's signed PCKS share.
@@ -23,7 +26,8 @@ import { CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '..
 import { crsCommitment } from '../../crypto/ckks/crs.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
-import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { CRSCommitments, CRSNonces, InputCommitments, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { commitListDigest } from '../common/ckks-inputs.ts';
 import { rosterDigest, sha256Hex } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
@@ -59,6 +63,10 @@ export interface CkksSessionHost {
 }
 
 interface Session {
+  /** Logged commitments: digests and the signed envelope, by party. */
+  commits: Map<string, { digests: string[]; entry: Entry }>;
+  /** SHA-256 of the forwarded commitment list (once forwarded). */
+  commitmentsSha256: string | undefined;
   inputs: Set<string>;
   contributors: string[] | undefined;
   sums: string[] | undefined;
@@ -215,7 +223,7 @@ export class CkksTranscriptVerifier {
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;
-      this.#sessions.set(e.session, { inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
+      this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
       return;
     }
     const x = this.#sessions.get(e.session);
@@ -232,6 +240,25 @@ export class CkksTranscriptVerifier {
         partyMsg();
         s.summary.refusals.push(e.sender);
         return;
+      case CkksEntryKind.InputCommit: {
+        const m = partyMsg();
+        if (m.$case !== 'inputCommit' || x.commitmentsSha256 || x.commits.has(e.sender)) return fail('input commitment after the commitment list was forwarded, or twice');
+        x.commits.set(e.sender, { digests: [...m.value.ciphertextsSha256], entry: e });
+        return;
+      }
+      case CkksEntryKind.InputCommitments: {
+        const m = InputCommitments.decode(e.body);
+        if (x.commitmentsSha256 || m.sessionId !== e.session) return fail('a second commitment list, or one for another session');
+        if (m.commits.length !== x.commits.size || m.commits.length < this.#roster.threshold) fail('the commitment list does not hold exactly the logged commitments (at least t)');
+        m.commits.forEach((c, i) => {
+          const logged = x.commits.get(c.partyId)?.entry;
+          if (!logged || (i > 0 && m.commits[i - 1]!.partyId >= c.partyId) || c.kind !== logged.kind || c.sessionId !== logged.session || !equalBytes(c.body, logged.body) || !equalBytes(c.signature, logged.signature)) {
+            fail(`the commitment list forwards a commitment of ${c.partyId} that differs from the logged one (or is out of order)`);
+          }
+        });
+        x.commitmentsSha256 = commitListDigest(m.commits);
+        return;
+      }
       case CkksEntryKind.EncryptedInput: {
         const m = partyMsg();
         if (m.$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
@@ -241,6 +268,10 @@ export class CkksTranscriptVerifier {
           if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
           this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
         });
+        if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
+        if (m.value.commitmentsSha256 !== x.commitmentsSha256) fail(`the encrypted input of ${e.sender} names another commitment list than the one forwarded`);
+        const committed = x.commits.get(e.sender)?.digests;
+        if (!committed || committed.length !== m.value.ciphertexts.length || m.value.ciphertexts.some((ct, i) => sha256Hex(ct) !== committed[i])) fail(`the encrypted input of ${e.sender} differs from its commitment`);
         x.inputs.add(e.sender);
         return;
       }

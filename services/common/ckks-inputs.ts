@@ -6,8 +6,10 @@
  *     layout's level with scale 2^scaleBits (the checks the aggregator has always made);
  *   - `sumContributions`: the homomorphic sum in NTT form (SEAL's addition and NTT are
  *     deterministic, so every side gets the same bytes and the same SHA-256);
- *   - `openContribution`: a contributor's signed EncryptedInput envelope, verified against the
- *     reader's own roster;
+ *   - `openContribution` / `openCommit`: a party's signed EncryptedInput / InputCommit envelope,
+ *     verified against the reader's own roster;
+ *   - `commitListDigest`: the SHA-256 of the commitment list of the commit round, which every
+ *     revealed input names;
  *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
  *     valid ciphertext), the key under which exact copies are refused.
  */
@@ -15,8 +17,10 @@ import { parseCiphertext } from '../../crypto/ckks/codec.ts';
 import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
-import { verifyEnvelope } from '../../crypto/transcript.ts';
+import { concatBytes, toHex } from '../../crypto/bytes.ts';
+import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
+import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js';
 import { ownBytes, sha256Hex } from './ckks.ts';
 import { CkksEntryKind } from './ckks-kinds.ts';
 
@@ -64,24 +68,47 @@ export function sumDigests(sums: readonly Uint8Array[]): string[] {
   return sums.map(sha256Hex);
 }
 
-/**
- * A contributor's signed EncryptedInput for `session`, verified against `publicKey` (the
- * reader's roster key for `party`). Returns the packed ciphertexts; throws a RangeError with the
- * reason otherwise.
- */
-export function openContribution(publicKey: Uint8Array, party: string, session: string, c: SignedContribution): Uint8Array[] {
-  if (c.partyId !== party) throw new RangeError(`contribution of ${JSON.stringify(party.slice(0, 64))} is signed as ${JSON.stringify(c.partyId.slice(0, 64))}`);
-  if (c.kind !== CkksEntryKind.EncryptedInput) throw new RangeError(`contribution of ${party} is a ${JSON.stringify(c.kind.slice(0, 64))} envelope, not an encrypted input`);
-  if (c.sessionId !== session) throw new RangeError(`contribution of ${party} is signed for another session`);
+type Body = NonNullable<PartyMessage['body']>;
+
+/** A party's signed envelope of `kind` for `session`, verified against `publicKey`; its message. */
+function openSigned(publicKey: Uint8Array, party: string, session: string, c: SignedContribution, kind: string, what: string): Body {
+  if (c.partyId !== party) throw new RangeError(`${what} of ${JSON.stringify(party.slice(0, 64))} is signed as ${JSON.stringify(c.partyId.slice(0, 64))}`);
+  if (c.kind !== kind) throw new RangeError(`${what} of ${party} is a ${JSON.stringify(c.kind.slice(0, 64))} envelope, not ${kind}`);
+  if (c.sessionId !== session) throw new RangeError(`${what} of ${party} is signed for another session`);
   if (!verifyEnvelope(publicKey, { kind: c.kind, session: c.sessionId, sender: party, body: c.body, signature: c.signature })) {
-    throw new RangeError(`the signature of ${party}'s contribution does not verify against its roster key`);
+    throw new RangeError(`the signature of ${party}'s ${what} does not verify against its roster key`);
   }
   let body: PartyMessage['body'];
   try {
     body = PartyMessage.decode(c.body).body;
   } catch {
-    throw new RangeError(`contribution of ${party} is not a PartyMessage`);
+    throw new RangeError(`${what} of ${party} is not a PartyMessage`);
   }
-  if (body?.$case !== 'encryptedInput' || body.value.sessionId !== session) throw new RangeError(`contribution of ${party} does not hold an EncryptedInput of this session`);
-  return body.value.ciphertexts.map(ownBytes);
+  if (!body || (body.value as { sessionId?: string }).sessionId !== session) throw new RangeError(`${what} of ${party} holds no message of this session`);
+  return body;
+}
+
+/**
+ * A contributor's signed EncryptedInput for `session`, verified against `publicKey` (the reader's
+ * roster key for `party`): its packed ciphertexts and the commitment list it names. Throws a
+ * RangeError with the reason otherwise.
+ */
+export function openContribution(publicKey: Uint8Array, party: string, session: string, c: SignedContribution): { ciphertexts: Uint8Array[]; commitmentsSha256: string } {
+  const body = openSigned(publicKey, party, session, c, CkksEntryKind.EncryptedInput, 'contribution');
+  if (body.$case !== 'encryptedInput') throw new RangeError(`contribution of ${party} does not hold an EncryptedInput`);
+  return { ciphertexts: body.value.ciphertexts.map(ownBytes), commitmentsSha256: body.value.commitmentsSha256 };
+}
+
+/** A party's signed InputCommit for `session`: the digests it commits to (`count` hex SHA-256). */
+export function openCommit(publicKey: Uint8Array, party: string, session: string, c: SignedContribution, count: number): string[] {
+  const body = openSigned(publicKey, party, session, c, CkksEntryKind.InputCommit, 'commitment');
+  if (body.$case !== 'inputCommit') throw new RangeError(`commitment of ${party} does not hold an InputCommit`);
+  const d = body.value.ciphertextsSha256;
+  if (d.length !== count || d.some((x) => !/^[0-9a-f]{64}$/.test(x))) throw new RangeError(`commitment of ${party}: expected ${count} hex SHA-256 digests`);
+  return [...d];
+}
+
+/** Hex SHA-256 of a commitment list: the envelope digests of its signed commits, in order. */
+export function commitListDigest(commits: readonly SignedContribution[]): string {
+  return toHex(sha256Bytes(concatBytes(...commits.map((c) => envelopeDigest({ kind: c.kind, session: c.sessionId, sender: c.partyId, body: c.body })))));
 }

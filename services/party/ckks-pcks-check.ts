@@ -2,7 +2,9 @@
  * What a decryptor checks before it computes a PCKS share (docs/ckks-backend.md §2): the request
  * carries every contributor's signed EncryptedInput envelope, not the sum. The party verifies each
  * signature against its own roster; that each is an EncryptedInput of this session from a distinct
- * participant, at least t of them, itself included with exactly the ciphertexts it sent; validates
+ * participant, at least t of them, itself included with exactly the ciphertexts it sent; that each
+ * names the commitment list this party saw before it revealed, and matches its commitment there
+ * (ckks-commit.ts: no input chosen after another was revealed); validates
  * every ciphertext as the aggregator does; refuses two equal ciphertexts and any exact copy of an
  * input seen in another session (a durable table in its state directory); and recomputes the sum
  * with the aggregator's own deterministic function. Its share is then for that sum only, whatever
@@ -24,6 +26,8 @@ export interface PcksSessionView {
   analystKeySha256: string;
   /** SHA-256 of each ciphertext this party sent (compact wire form). */
   inputDigests: string[];
+  /** The commitment list this party saw and revealed after (undefined before it revealed). */
+  commitments: { sha256: string; byParty: Map<string, string[]> } | undefined;
 }
 
 export interface VerifiedSum {
@@ -48,6 +52,8 @@ export function verifyPcksRequest(
   if (!sortedUnique(m.decryptors) || m.decryptors.some((p) => !m.contributors.includes(p) || !keyParties.includes(p)) || m.decryptors.length < t || !m.decryptors.includes(self)) {
     throw new Refuse(`decryptors must be at least t = ${t} contributors, sorted, this party included`);
   }
+  const commitments = s.commitments;
+  if (!commitments) throw new Refuse('this party has not revealed its input in this session (no commitment list)');
   if (m.contributions.length !== m.contributors.length) {
     throw new Refuse(`the PCKS request carries ${m.contributions.length} signed contributions for ${m.contributors.length} contributors`);
   }
@@ -58,13 +64,17 @@ export function verifyPcksRequest(
     const c = m.contributions[i]!;
     let packed: Uint8Array[];
     let sealed: Uint8Array[];
+    let named: string;
     try {
-      packed = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c);
+      ({ ciphertexts: packed, commitmentsSha256: named } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
       sealed = parseInputCiphertexts(ctx, s.layout, packed, `${p}.ciphertexts`);
     } catch (e) {
       throw new Refuse(`contribution ${i} (${p}): ${(e as Error).message}`);
     }
     const d = packed.map(inputDigest);
+    if (named !== commitments.sha256) throw new Refuse(`contribution ${i} (${p}) was revealed after another commitment list than this party saw`);
+    const committed = commitments.byParty.get(p);
+    if (!committed || d.length !== committed.length || d.some((x, j) => x !== committed[j])) throw new Refuse(`contribution ${i} (${p}) is not the input ${p} committed to`);
     if (p === self && (d.length !== s.inputDigests.length || d.some((x, j) => x !== s.inputDigests[j]))) {
       throw new Refuse('the contribution listed under this party is not the encrypted input it sent');
     }

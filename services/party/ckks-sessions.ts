@@ -3,7 +3,8 @@
  * (crypto/ckks-ceremony.ts; the resulting key share saved 0600 and reloaded on restart) and each
  * CKKS query — the same checked, noisy statistics as secure aggregation (contribution.ts),
  * charged to the party's ledger, then encrypted under the collective key at the lowest exact
- * level; later a PCKS share towards the analyst's key, only for a sum this party recomputed itself
+ * level, committed to (InputCommit: the ciphertexts' SHA-256) and revealed only once the
+ * aggregator has forwarded every commitment (ckks-commit.ts); later a PCKS share towards the analyst's key, only for a sum this party recomputed itself
  * from at least t signed contributions of the session, its own included (ckks-pcks-check.ts), with
  * the Lagrange coefficients of the announced decryptor set; the share names the sums, the
  * contributors, the decryptors and the analyst key. Every input ciphertext this party sent or
@@ -19,11 +20,12 @@ import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { pcksGenShare, serializePcksShare } from '../../crypto/ckks/pcks.ts';
 import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.ts';
 import { packCiphertext } from '../../crypto/ckks/wire.ts';
-import type { AggregatorMessage, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, toCkksValues } from '../common/ckks.ts';
 import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { inputDigest } from '../common/ckks-inputs.ts';
+import { verifyCommitments } from './ckks-commit.ts';
 import { verifyPcksRequest, type PcksSessionView } from './ckks-pcks-check.ts';
 import { publicMessage, type Logger } from '../common/errors.ts';
 import type { PartyConfig } from './config.ts';
@@ -35,12 +37,14 @@ import type { Reply } from './sessions.ts';
 type Body = NonNullable<AggregatorMessage['body']>;
 
 /** Stage names, as in the transcript and the aggregator's progress events. */
-export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGShare' | 'CKGConfirm' | 'EncryptedInput' | 'PCKSShare';
+export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGShare' | 'CKGConfirm' | 'InputCommit' | 'EncryptedInput' | 'PCKSShare';
 
 const CEREMONY_CASES: ReadonlySet<string> = new Set(['startCeremony', 'crsCommitments', 'crsNonces', 'collectivePublicKey']);
 const MAX_SESSIONS = 64;
 
 interface Session extends PcksSessionView {
+  /** The ciphertexts committed to and not yet revealed (compact wire form). */
+  pending: Uint8Array[] | undefined;
   /** Digests of the sums a PCKS share was given for (one sum per session), and how many times. */
   sumDigests: string[] | undefined;
   pcksAnswers: number;
@@ -81,7 +85,7 @@ export class CkksParty {
 
   /** True for the messages this class answers (the rest go to secure aggregation). */
   accepts(body: Body): boolean {
-    if (CEREMONY_CASES.has(body.$case) || body.$case === 'pcksRequest') return true;
+    if (CEREMONY_CASES.has(body.$case) || body.$case === 'pcksRequest' || body.$case === 'inputCommitments') return true;
     if (body.$case === 'startSession') return body.value.backend === 'ckks';
     if (body.$case === 'abort') return this.#sessions.has(body.value.sessionId) || this.#ceremony?.params.ceremonyId === body.value.sessionId;
     return false;
@@ -115,7 +119,9 @@ export class CkksParty {
           return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256 } }, stage: 'CKGConfirm' };
         }
         case 'startSession':
-          return { reply: this.#start(ctx, body.value), stage: 'EncryptedInput' };
+          return { reply: this.#start(ctx, body.value), stage: 'InputCommit' };
+        case 'inputCommitments':
+          return { reply: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
           return { reply: this.#pcks(ctx, body.value), stage: 'PCKSShare' };
         case 'abort':
@@ -205,9 +211,22 @@ export class CkksParty {
     const inputDigests = ciphertexts.map(inputDigest);
     this.#seen.record(inputDigests, req.sessionId, this.#cfg.identity.id);
     if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
-    this.#sessions.set(req.sessionId, { layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, sumDigests: undefined, pcksAnswers: 0 });
+    this.#sessions.set(req.sessionId, {
+      layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, commitments: undefined, sumDigests: undefined, pcksAnswers: 0,
+    });
     this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
-    return { $case: 'encryptedInput', value: { sessionId: req.sessionId, ciphertexts } };
+    return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
+  }
+
+  /** Reveals the committed input once every commitment is known, naming the list it saw. */
+  #reveal(m: InputCommitments): Reply {
+    const s = this.#sessions.get(m.sessionId);
+    if (!s) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
+    if (!s.pending) throw new Refuse('this party has already revealed its input in this session');
+    s.commitments = verifyCommitments(this.#cfg.roster, this.#cfg.identity.id, s, m);
+    const ciphertexts = s.pending;
+    s.pending = undefined;
+    return { $case: 'encryptedInput', value: { sessionId: m.sessionId, ciphertexts, commitmentsSha256: s.commitments.sha256 } };
   }
 
   #pcks(ctx: CkksContext, m: PCKSRequest): Reply {

@@ -281,6 +281,9 @@ export interface PartyMessage {
     | { $case: "ckgConfirm"; value: CKGConfirm }
     | { $case: "encryptedInput"; value: EncryptedInput }
     | { $case: "pcksShare"; value: PCKSShare }
+    | //
+    /** CKKS commit round (numbered from 20: other CKKS messages are being added from 16). */
+    { $case: "inputCommit"; value: InputCommit }
     | undefined;
 }
 
@@ -303,6 +306,9 @@ export interface AggregatorMessage {
     | { $case: "crsNonces"; value: CRSNonces }
     | { $case: "collectivePublicKey"; value: CollectivePublicKey }
     | { $case: "pcksRequest"; value: PCKSRequest }
+    | //
+    /** CKKS commit round (numbered from 20: other CKKS messages are being added from 16). */
+    { $case: "inputCommitments"; value: InputCommitments }
     | undefined;
 }
 
@@ -579,11 +585,31 @@ export interface CKGConfirm {
 export interface EncryptedInput {
   sessionId: string;
   ciphertexts: Uint8Array[];
+  /** Hex SHA-256 of the commitment list (InputCommitments) this party saw before revealing. */
+  commitmentsSha256: string;
 }
 
 /**
- * A contributor's signed EncryptedInput envelope, exactly as logged in the transcript
- * (docs/transcripts.md): the decryptor verifies the signature against its own roster.
+ * Commit round, before any input is revealed: the hex SHA-256 of each ciphertext the party will
+ * send (compact wire form), in order. Its ciphertexts can then not depend on the others' inputs.
+ */
+export interface InputCommit {
+  sessionId: string;
+  ciphertextsSha256: string[];
+}
+
+/**
+ * Every accepted InputCommit, signed by its party, sorted by party: the parties reveal only after
+ * seeing it, and name its SHA-256 in their EncryptedInput.
+ */
+export interface InputCommitments {
+  sessionId: string;
+  commits: SignedContribution[];
+}
+
+/**
+ * A party's signed envelope (an EncryptedInput or an InputCommit), exactly as logged in the
+ * transcript (docs/transcripts.md): the reader verifies the signature against its own roster.
  */
 export interface SignedContribution {
   partyId: string;
@@ -2922,6 +2948,9 @@ export const PartyMessage: MessageFns<PartyMessage> = {
       case "pcksShare":
         PCKSShare.encode(message.body.value, writer.uint32(122).fork()).join();
         break;
+      case "inputCommit":
+        InputCommit.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3059,6 +3088,14 @@ export const PartyMessage: MessageFns<PartyMessage> = {
             message.body = { $case: "pcksShare", value: PCKSShare.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "inputCommit", value: InputCommit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3167,6 +3204,12 @@ export const PartyMessage: MessageFns<PartyMessage> = {
         }
         break;
       }
+      case "inputCommit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "inputCommit", value: InputCommit.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -3223,6 +3266,9 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         break;
       case "pcksRequest":
         PCKSRequest.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
+      case "inputCommitments":
+        InputCommitments.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
     }
     return writer;
@@ -3361,6 +3407,14 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
             message.body = { $case: "pcksRequest", value: PCKSRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "inputCommitments", value: InputCommitments.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3466,6 +3520,12 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
       case "pcksRequest": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "pcksRequest", value: PCKSRequest.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "inputCommitments": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "inputCommitments", value: InputCommitments.fromPartial(object.body.value) };
         }
         break;
       }
@@ -6258,7 +6318,7 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
 };
 
 function createBaseEncryptedInput(): EncryptedInput {
-  return { sessionId: "", ciphertexts: [] };
+  return { sessionId: "", ciphertexts: [], commitmentsSha256: "" };
 }
 
 export const EncryptedInput: MessageFns<EncryptedInput> = {
@@ -6268,6 +6328,9 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     }
     for (const v of message.ciphertexts) {
       writer.uint32(18).bytes(v!);
+    }
+    if (message.commitmentsSha256 !== "") {
+      writer.uint32(26).string(message.commitmentsSha256);
     }
     return writer;
   },
@@ -6301,6 +6364,14 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
             message.ciphertexts.push(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commitmentsSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6320,6 +6391,141 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     const message = createBaseEncryptedInput();
     message.sessionId = object.sessionId ?? "";
     message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    message.commitmentsSha256 = object.commitmentsSha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseInputCommit(): InputCommit {
+  return { sessionId: "", ciphertextsSha256: [] };
+}
+
+export const InputCommit: MessageFns<InputCommit> = {
+  encode(message: InputCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.ciphertextsSha256) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ciphertextsSha256.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InputCommit>): InputCommit {
+    return InputCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InputCommit>): InputCommit {
+    const message = createBaseInputCommit();
+    message.sessionId = object.sessionId ?? "";
+    message.ciphertextsSha256 = object.ciphertextsSha256?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInputCommitments(): InputCommitments {
+  return { sessionId: "", commits: [] };
+}
+
+export const InputCommitments: MessageFns<InputCommitments> = {
+  encode(message: InputCommitments, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.commits) {
+      SignedContribution.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputCommitments {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputCommitments();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commits.push(SignedContribution.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InputCommitments>): InputCommitments {
+    return InputCommitments.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InputCommitments>): InputCommitments {
+    const message = createBaseInputCommitments();
+    message.sessionId = object.sessionId ?? "";
+    message.commits = object.commits?.map((e) => SignedContribution.fromPartial(e)) || [];
     return message;
   },
 };
