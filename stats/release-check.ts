@@ -7,8 +7,9 @@
  *   |sum_i| ≤ k · maxRowsPerParty · ⌈b_i · 2^s_i⌉ + margin_i,   and   sum_i ≥ −margin_i
  * when the entry is non-negative (counts, rows used, sums of squares), with k the number of
  * contributors and margin_i = 10 standard deviations of the released DP noise on entry i
- * (0 for exact queries: then any violation is certain corruption; with DP a false alarm has
- * probability below 10^-22 per entry). A party that encrypts huge values, or a decryptor whose
+ * (0 for exact queries: then any violation is certain corruption; with DP a false alarm on an
+ * entry has probability below 2·10^-11 — the Skellam tail beyond 10 σ: 1.3·10^-11 at σ = 0.7,
+ * 1.5·10^-14 at σ = 1.4, 1.8·10^-21 at σ = 6.3). A party that encrypts huge values, or a decryptor whose
  * PCKS share is shifted by a large amount, lands outside with overwhelming probability; a lie
  * that stays inside the range cannot be told from data (docs/ckks-backend.md §5).
  */
