@@ -14,16 +14,9 @@ import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
 import {
-  checkReleasedSums, finalizeReleased, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
+  checkReleasedSums, finalizeReleased, MAX_RAW_DECRYPTION_ERROR, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
 } from '../stats/index.ts';
 
-/**
- * Largest |decrypted value − its rounding| (grid units) an honest decryption shows: the flooding
- * noise of t PCKS shares has σ = 2^floodingSigmaBits·√t/Δ ≈ 0.004·√t (N8192: 2^36/2^44), so 0.25
- * is over 60 σ at t = 1 and over 6 σ at t = 100 (docs/ckks-parameters.md). Beyond it a decryption
- * share is malformed (or shifted): the release is refused rather than rounded.
- */
-export const MAX_RAW_DECRYPTION_ERROR = 0.25;
 
 export interface AnalystCkksKey {
   params: string;

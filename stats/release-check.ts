@@ -18,6 +18,14 @@ import type { Plan } from './plan.ts';
 import type { NoisePlan } from './privacy.ts';
 import type { Schema } from './schema.ts';
 
+/**
+ * Largest |decrypted value − its rounding| (grid units) an honest decryption shows: the flooding
+ * noise of t PCKS shares has σ = 2^floodingSigmaBits·√t/Δ ≈ 0.004·√t (N8192: 2^36/2^44), so 0.25
+ * is over 60 σ at t = 1 and over 6 σ at t = 100 (docs/ckks-parameters.md). Beyond it a decryption
+ * share is malformed (or shifted): the release is refused rather than rounded.
+ */
+export const MAX_RAW_DECRYPTION_ERROR = 0.25;
+
 /** Standard deviations of the released noise tolerated beyond the data bound. */
 export const RELEASE_NOISE_MARGIN_SD = 10;
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueryOutcome } from '../client/analyst.ts';
-import { generateAnalystKey, MAX_RAW_DECRYPTION_ERROR, type AnalystCkksKey } from '../client/ckks-analyst.ts';
+import { generateAnalystKey, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { parseCiphertext, serializeCiphertext } from '../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
@@ -27,7 +27,7 @@ import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { loadCkksKey } from '../services/party/ckks-keys.ts';
-import { buildDataset, parseSchema, planQuery, ReleaseCheckError, type Query } from '../stats/index.ts';
+import { buildDataset, MAX_RAW_DECRYPTION_ERROR, parseSchema, planQuery, ReleaseCheckError, type Query } from '../stats/index.ts';
 import { DirectParties, SCHEMA_PATH, signedContribution, startFederation, waitCollectiveKey, type InProcessFederation, type Tamper } from './ckks-inprocess.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 
