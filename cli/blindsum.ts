@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.values, parsed.positionals);
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError']);
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError']);
 
 main(process.argv.slice(2)).then(
   (code) => {
@@ -65,7 +65,7 @@ main(process.argv.slice(2)).then(
     const err = e as Error;
     if (USER_ERRORS.has(err.name)) {
       process.stderr.write(`blindsum: ${err.message}\n`);
-      process.exitCode = err instanceof UsageError || (err.name !== 'AnalystError' && err.name !== 'MeasurementError') ? 2 : 1;
+      process.exitCode = err instanceof UsageError || (err.name !== 'AnalystError' && err.name !== 'MeasurementError' && err.name !== 'ReleaseCheckError') ? 2 : 1;
     } else {
       process.stderr.write(`blindsum: unexpected error: ${err.stack ?? String(e)}\n`);
       process.exitCode = 1;

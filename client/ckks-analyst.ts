@@ -13,7 +13,10 @@ import { unpackCiphertext } from '../crypto/ckks/wire.ts';
 import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
-import { finalizeReleased, flagSmallCohort, noiseUncertainty, parseSchema, planNoise, planQuery, type NoisePlan, type Query, type QueryResult } from '../stats/index.ts';
+import {
+  checkReleasedSums, finalizeReleased, flagSmallCohort, MAX_RAW_DECRYPTION_ERROR, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
+} from '../stats/index.ts';
+
 
 export interface AnalystCkksKey {
   params: string;
@@ -89,7 +92,7 @@ export interface OpenedRelease {
   /** Why post-processing failed (DP noise can make e.g. X'X singular); the noisy sums are still released. */
   postError: string;
   uncertainty: Record<string, number | null>;
-  /** Largest |decrypted value − its rounding| over every CKKS value, in grid units (the bound is 1/2). */
+  /** Largest |decrypted value − its rounding| over every CKKS value, in grid units (refused above MAX_RAW_DECRYPTION_ERROR). */
   maxRawError: number;
   level: number;
   limbs: number;
@@ -98,7 +101,12 @@ export interface OpenedRelease {
   bytes: number;
 }
 
-/** Decrypts, rounds and post-processes a CKKS release with the analyst's secret key. */
+/**
+ * Decrypts, rounds and post-processes a CKKS release with the analyst's secret key. Refuses
+ * (ReleaseCheckError) a decryption whose raw error before rounding is far above the flooding noise
+ * (a malformed decryption share) and any sum outside the range the plan allows
+ * (stats/release-check.ts: an out-of-range input or a shifted share).
+ */
 export async function openRelease(query: Query, r: GetResultResponse, key: AnalystCkksKey): Promise<OpenedRelease> {
   const rel = r.ckks;
   if (!rel) throw new Error(`query ${r.queryId} has no CKKS release`);
@@ -123,8 +131,27 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
       rounded = dec.decrypt(cts, layout.length, true);
     }
     let maxRawError = 0;
-    for (let i = 0; i < raw.length; i++) maxRawError = Math.max(maxRawError, Math.abs(raw[i]! - rounded[i]!));
-    const sums = fromCkksValues(layout, rounded);
+    let worst = 0;
+    for (let i = 0; i < raw.length; i++) {
+      const err = Math.abs(raw[i]! - rounded[i]!);
+      if (!(err <= maxRawError)) {
+        maxRawError = err;
+        worst = i;
+      }
+    }
+    if (!(maxRawError <= MAX_RAW_DECRYPTION_ERROR)) {
+      throw new ReleaseCheckError(
+        `release refused: a decryption share is malformed: value ${worst} decrypts ${maxRawError.toFixed(3)} grid units away from an integer; honest decryption noise stays below ${MAX_RAW_DECRYPTION_ERROR} (decryptors ${rel.decryptors.join(', ')})`,
+        [worst % layout.entries],
+      );
+    }
+    let sums: bigint[];
+    try {
+      sums = fromCkksValues(layout, rounded);
+    } catch (e) {
+      throw new ReleaseCheckError(`release refused: ${(e as Error).message}`, []);
+    }
+    checkReleasedSums(plan, schema, sums, r.contributors.length, noise);
     const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined);
     if (result && noise) flagSmallCohort(result, rel.minCohort);
     const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, r.contributors.length) : {};

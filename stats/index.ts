@@ -18,5 +18,6 @@ export type { Plan, PlanOptions } from './plan.ts';
 export { centralResult } from './central.ts';
 export { compareResults, formatResult, numericFields } from './result.ts';
 export { canonicalJson } from './canonical.ts';
+export { checkReleasedSums, releaseRanges, ReleaseCheckError, RELEASE_NOISE_MARGIN_SD, MAX_RAW_DECRYPTION_ERROR, type EntryRange } from './release-check.ts';
 export { privacyRho, planNoise, noiseShare, spentRho, noiseStd, noiseUncertainty, DP_GRID_BITS } from './privacy.ts';
 export type { PrivacySpec, NoisePlan } from './privacy.ts';

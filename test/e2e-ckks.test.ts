@@ -232,16 +232,16 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(bad.failure!.reason).toMatch(/other contributors than the parties whose encrypted input is logged/);
   });
 
-  it('the auditor recomputes every homomorphic sum from the logged encrypted inputs; a PCKS request for another sum is caught at its entry', async () => {
+  it('the auditor recomputes every homomorphic sum from the logged encrypted inputs; a PCKS request for another sum is caught at its entry (and at the shares that name the real sum)', async () => {
     const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript-sums.json'));
     const roster = loadRoster(fed.rosterPath);
     const good = await recomputeCkksSums(file);
     expect(good.failure, JSON.stringify(good.failure)).toBeUndefined();
     expect(good.checked.length).toBe(PBC_QUERIES.length + 3 + 16);
     expect(good.keys.length).toBeGreaterThanOrEqual(1); // the collective key, recomputed from the logged CKG shares and CRS nonces
-    // A malicious aggregator asks the decryptors to key-switch some other ciphertext (its hash is
-    // what the request records), re-signs the request and re-chains the log: the signatures, the
-    // order and the contributor lists all still verify, the recomputed sum does not.
+    // A malicious aggregator records another sum digest in the request, re-signs it and re-chains
+    // the log: the signatures, the order and the contributor lists all still verify; the recomputed
+    // sum does not, nor do the decryptors' signed shares, which name the sum they recomputed.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
@@ -250,7 +250,10 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     rec.sumSha256[0] = sha256Hex(utf8('some other ciphertext'));
     entries[k] = resignEntry(secret, e, utf8(JSON.stringify(rec)));
     rebuildTranscript(file, entries, secret);
-    expect(verifyTranscript(file, roster, { schema }).ok).toBe(true); // invisible without recomputation
+    // The decryptors' signed shares name the sum they recomputed themselves: caught at the first share.
+    const named = verifyTranscript(file, roster, { schema });
+    expect(named.failure?.index).toBe(file.from + entries.findIndex((x, i) => i > k && x.kind === CkksEntryKind.PCKSShare));
+    expect(named.failure?.reason).toMatch(/names other sums than the PCKS request it answers/);
     const bad = await recomputeCkksSums(file);
     expect(bad.failure?.index).toBe(file.from + k);
     expect(bad.failure?.reason).toMatch(/homomorphic sum of the logged encrypted inputs .* is not the sum the aggregator asked/);
@@ -268,10 +271,16 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
         if (b?.$case === 'challenge') {
           stream.write({ body: { $case: 'auth', value: { signature: signDomain(identity.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, identity.id)) } } });
         } else if (b?.$case === 'welcome') resolve();
-        else if (b?.$case === 'startSession') {
+        else if (b?.$case === 'startSession' || b?.$case === 'inputCommitments') {
+          // commits to the garbage, then reveals it once the commitments are forwarded
           const sessionId = b.value.sessionId;
-          const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId, ciphertexts: [new Uint8Array(245_788).fill(7)] } } }).finish();
-          const env = signEnvelope(identity.identity.secretKey, CkksEntryKind.EncryptedInput, sessionId, identity.id, body);
+          const garbage = new Uint8Array(245_788).fill(7);
+          const reply: NonNullable<PartyMessage['body']> = b.$case === 'startSession'
+            ? { $case: 'inputCommit', value: { sessionId, ciphertextsSha256: [sha256Hex(garbage)] } }
+            : { $case: 'encryptedInput', value: { sessionId, ciphertexts: [garbage], commitmentsSha256: '' } };
+          const kind = b.$case === 'startSession' ? CkksEntryKind.InputCommit : CkksEntryKind.EncryptedInput;
+          const body = PartyMessage.encode({ body: reply }).finish();
+          const env = signEnvelope(identity.identity.secretKey, kind, sessionId, identity.id, body);
           stream.write({ body: { $case: 'envelope', value: { kind: env.kind, sessionId, body, signature: env.signature } } });
         }
       });

@@ -6,7 +6,7 @@ import type { QueryOutcome } from '../../client/analyst.ts';
 import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { loadSchemaFile } from '../../services/aggregator/config.ts';
 import {
-  buildDataset, centralResult, compareResults, describeQuery, localStatistics, numericFields, parseCsv, planQuery, splitCsvText,
+  buildDataset, centralResult, compareResults, describeQuery, localStatistics, MAX_RAW_DECRYPTION_ERROR, numericFields, parseCsv, planQuery, splitCsvText,
   type Query, type QueryResult, type Schema,
 } from '../../stats/index.ts';
 import { int, str, UsageError, type Command } from '../args.ts';
@@ -163,7 +163,7 @@ export const demo: Command = {
           `    ${c.ok ? 'OK' : 'MISMATCH'}: fixed-point sums ${c.exact ? 'identical to' : 'DIFFER from'} the central sums; max |diff| vs independent central computation ${c.maxAbsDiff.toExponential(2)} (relative ${c.maxRelDiff.toExponential(2)}); ${o.contributors.length} parties, ${o.elapsedMs.toFixed(0)} ms\n\n`,
         );
         if (o.ckks) {
-          process.stdout.write(`    CKKS: ${o.ckks.ciphertexts} ciphertext(s) at level ${o.ckks.level}, ${(o.ckks.bytes / 1024).toFixed(0)} KiB, switched to the analyst's key by ${o.ckks.decryptors.join(', ')} and decrypted only here; largest error before rounding ${o.ckks.maxRawError.toExponential(1)} grid units (exact below 0.5)\n\n`);
+          process.stdout.write(`    CKKS: ${o.ckks.ciphertexts} ciphertext(s) at level ${o.ckks.level}, ${(o.ckks.bytes / 1024).toFixed(0)} KiB, switched to the analyst's key by ${o.ckks.decryptors.join(', ')} and decrypted only here; largest error before rounding ${o.ckks.maxRawError.toExponential(1)} grid units (refused above ${MAX_RAW_DECRYPTION_ERROR}; sums checked against the plan's range)\n\n`);
         }
         if (!c.ok) failures++;
       }

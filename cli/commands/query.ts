@@ -3,7 +3,7 @@ import { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../c
 import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
-import { describeQuery, formatResult, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
+import { describeQuery, formatResult, MAX_RAW_DECRYPTION_ERROR, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
 import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
@@ -85,7 +85,7 @@ export function printOutcome(o: QueryOutcome, asJson: boolean): void {
   if (o.rhoCharged > 0) process.stdout.write(formatPrivacy(o) + '\n');
   process.stdout.write(`contributors: ${o.contributors.join(', ')}` + (o.refusals.length ? `; refused: ${o.refusals.map((r) => `${r.partyId} (${r.reason})`).join('; ')}` : '') + `\nquery id: ${o.queryId}\n`);
   if (o.ckks) {
-    process.stdout.write(`CKKS: decrypted here with the analyst's key (${o.ckks.params}, ${o.ckks.ciphertexts} ciphertext${o.ckks.ciphertexts > 1 ? 's' : ''} at level ${o.ckks.level}, ${o.ckks.bytes} bytes); key switched by ${o.ckks.decryptors.join(', ')}; largest error before rounding ${o.ckks.maxRawError.toExponential(2)} grid units (exact below 0.5)\n`);
+    process.stdout.write(`CKKS: decrypted here with the analyst's key (${o.ckks.params}, ${o.ckks.ciphertexts} ciphertext${o.ckks.ciphertexts > 1 ? 's' : ''} at level ${o.ckks.level}, ${o.ckks.bytes} bytes); key switched by ${o.ckks.decryptors.join(', ')}; largest error before rounding ${o.ckks.maxRawError.toExponential(2)} grid units (refused above ${MAX_RAW_DECRYPTION_ERROR}: a malformed decryption share; every sum checked against the plan's range)\n`);
   }
 }
 

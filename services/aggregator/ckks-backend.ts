@@ -17,6 +17,7 @@ import type { Envelope } from '../../crypto/transcript.ts';
 import type { CkksRelease, GetCollectiveKeyResponse } from '../../gen/blindsum/v1/blindsum.ts';
 import type { NoisePlan, Plan, Schema } from '../../stats/index.ts';
 import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
+import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from './gateway.ts';
@@ -73,6 +74,7 @@ export class CkksBackend {
   readonly #o: CkksBackendOptions;
   readonly #store: CkksStore;
   readonly #ceremony: CkksCeremony;
+  readonly #inputDigests: InputDigestTable;
   #ctx: CkksContext | undefined;
   /** Sessions running, per ceremony id of their key. */
   readonly #running = new Map<string, number>();
@@ -81,6 +83,7 @@ export class CkksBackend {
   constructor(o: CkksBackendOptions) {
     this.#o = o;
     this.#store = new CkksStore(o.db);
+    this.#inputDigests = new InputDigestTable(o.db);
     this.#ceremony = new CkksCeremony({
       gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log, mayStart: () => this.#running.size === 0,
     });
@@ -143,7 +146,7 @@ export class CkksBackend {
       if (n > 0) this.#running.set(id, n);
       else this.#running.delete(id);
     };
-    return new TrackedSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, progress: c.progress, countDecryptions }, { ...req, ...prepared }, onEnd);
+    return new TrackedSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, inputDigests: this.#inputDigests, progress: c.progress, countDecryptions }, { ...req, ...prepared }, onEnd);
   }
 
   /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */

@@ -1,21 +1,27 @@
 /**
  * The aggregator's side of one CKKS query (docs/ckks-backend.md): StartSession (backend "ckks",
- * naming the collective key and the analyst's key) → EncryptedInput from every party that accepts
+ * naming the collective key and the analyst's key) → InputCommit (SHA-256 of each party's
+ * ciphertexts) from every party that accepts → InputCommitments (every signed commitment) →
+ * EncryptedInput (the committed ciphertexts, naming the commitment list) from the committers
  * → homomorphic sum → PCKSRequest to t contributors, whose shares switch the sum to the analyst's
- * key → the encrypted release. The aggregator holds only public keys, ciphertexts and PCKS shares
+ * key → the encrypted release. The PCKS request carries every contributor's signed EncryptedInput
+ * envelope, not the sum: each decryptor verifies them and recomputes the sum itself, and names in
+ * its signed share the sums, contributors, decryptors and analyst key, which are checked here
+ * against this session's record before the share is used. An exact copy of any ciphertext accepted
+ * before (in this or an earlier session: a durable table) is refused. The aggregator holds only public keys, ciphertexts and PCKS shares
  * (each an encryption under the analyst's key): nothing it holds decrypts the inputs or the sum.
  * Every ciphertext and share is parsed by the codec's validating parsers; an invalid one drops its
  * sender from the session with the reason. If a decryptor fails, PCKS restarts with another set
  * of t contributors (the Lagrange coefficients depend on the set).
  */
-import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
-import { parseCiphertext } from '../../crypto/ckks/codec.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { parsePcksShare, pcksAggregateShares, pcksKeySwitch, type PCKSShare } from '../../crypto/ckks/pcks.ts';
 import { packCiphertext, unpackCiphertext } from '../../crypto/ckks/wire.ts';
 import type { Envelope } from '../../crypto/transcript.ts';
-import { StartSession, type QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
-import { ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
+import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
+import { ownBytes, type CkksLayout } from '../common/ckks.ts';
+import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
+import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { BlindsumError, ErrorCode } from '../common/errors.ts';
 import type { Roster } from '../common/roster.ts';
@@ -26,6 +32,8 @@ import { describeFailures, RoundRunner, type RoundContext } from './ckks-rounds.
 export interface CkksSessionContext extends RoundContext {
   ctx: CkksContext;
   roster: Roster;
+  /** SHA-256 of every input ciphertext accepted so far (durable, across sessions). */
+  inputDigests: InputDigestTable;
   progress: (stage: string, message: string) => void;
   /** Counts `ciphertexts` decryptions under the collective key, durably, before a PCKS request is sent; throws to stop it (ckks-backend.ts). */
   countDecryptions?: (ciphertexts: number) => void;
@@ -62,6 +70,8 @@ export class CkksSession {
   readonly #rounds: RoundRunner;
   readonly #refusals = new Map<string, string>();
   #pcksStarted = false;
+  /** The envelope of the message being delivered (read by the round's accept callbacks). */
+  #envelope: Envelope | undefined;
 
   constructor(c: CkksSessionContext, req: CkksSessionRequest) {
     this.#c = c;
@@ -82,13 +92,25 @@ export class CkksSession {
   }
 
   deliver(partyId: string, body: PartyMessageBody, envelope: Envelope): void {
-    if (!this.#rounds.deliver(partyId, body, envelope)) {
-      this.#c.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
+    this.#envelope = envelope;
+    try {
+      if (!this.#rounds.deliver(partyId, body, envelope)) {
+        this.#c.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
+      }
+    } finally {
+      this.#envelope = undefined;
     }
   }
 
   disconnected(partyId: string): void {
     this.#rounds.disconnected(partyId);
+  }
+
+  /** The signed envelope of the message being delivered by `party`, as a PCKS request carries it. */
+  #signed(party: string): SignedContribution {
+    const env = this.#envelope;
+    if (!env || env.sender !== party) throw new Error('internal: no envelope for the delivered message');
+    return { partyId: party, kind: env.kind, sessionId: env.session, body: env.body, signature: env.signature };
   }
 
   #drop(failed: ReadonlyMap<string, string>): void {
@@ -113,23 +135,48 @@ export class CkksSession {
       this.#rounds.logAggregator(CkksEntryKind.StartSession, StartSession.encode(start).finish());
       this.#rounds.send(online, { $case: 'startSession', value: start });
 
-      // EncryptedInput: every ciphertext validated (level, form, scale) before it is summed.
+      // Commit round: each party first commits to the SHA-256 of its ciphertexts; every signed
+      // commitment is forwarded before any input is revealed, so no input can depend on another.
+      const committed = new Map<string, string[]>();
+      const commitEnvelopes = new Map<string, SignedContribution>();
+      const hex = /^[0-9a-f]{64}$/;
+      const cr = await this.#rounds.collect('InputCommit', online, (party, body) => {
+        if (body.$case !== 'inputCommit') return false;
+        const d = body.value.ciphertextsSha256;
+        if (d.length !== layout.ciphertexts || d.some((x) => !hex.test(x))) throw new RangeError(`expected ${layout.ciphertexts} hex SHA-256 digests`);
+        committed.set(party, [...d]);
+        commitEnvelopes.set(party, this.#signed(party));
+        return true;
+      });
+      this.#drop(cr.failed);
+      if (cr.accepted.length < t) {
+        throw new BlindsumError(ErrorCode.Aborted, `only ${cr.accepted.length} parties committed to an input (${cr.accepted.join(', ') || 'none'}); the threshold is ${t}${cr.failed.size ? `; ${describeFailures(cr.failed)}` : ''}`);
+      }
+      const commitments = { sessionId: req.sessionId, commits: cr.accepted.map((p) => commitEnvelopes.get(p)!) };
+      const commitmentsSha256 = commitListDigest(commitments.commits);
+      this.#rounds.logAggregator(CkksEntryKind.InputCommitments, InputCommitments.encode(commitments).finish());
+      this.#rounds.send(cr.accepted, { $case: 'inputCommitments', value: commitments });
+      progress('InputCommit', `${cr.accepted.length} of ${online.length} parties committed to their encrypted inputs`);
+
+      // EncryptedInput: every ciphertext validated (level, form, scale), equal to its commitment,
+      // naming the forwarded list, and no exact copy of an input accepted before (this session or
+      // any earlier one), before it is summed.
       const inputs = new Map<string, Uint8Array[]>();
-      const scale = 2 ** ctx.params.scaleBits;
-      const r = await this.#rounds.collect('EncryptedInput', online, (party, body) => {
+      const envelopes = new Map<string, SignedContribution>();
+      const r = await this.#rounds.collect('EncryptedInput', cr.accepted, (party, body) => {
         if (body.$case !== 'encryptedInput') return false;
         const cts = body.value.ciphertexts;
-        if (cts.length !== layout.ciphertexts) throw new RangeError(`expected ${layout.ciphertexts} ciphertexts, got ${cts.length}`);
-        const sealed = cts.map((bytes, i) => {
-          const ct = unpackCiphertext(ctx, ownBytes(bytes), `ciphertexts[${i}]`);
-          const d = parseCiphertext(ctx, ct, `ciphertexts[${i}]`);
-          if (d.level !== layout.level || d.polys.length !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
-            throw new RangeError(`ciphertexts[${i}]: expected a fresh coefficient-form ciphertext at level ${layout.level} with scale 2^${ctx.params.scaleBits}`);
-          }
-          bytesIn += bytes.length;
-          return ct;
-        });
+        const sealed = parseInputCiphertexts(ctx, layout, cts);
+        const digests = cts.map(inputDigest);
+        if (digests.some((d, i) => d !== committed.get(party)![i])) throw new RangeError('the encrypted input differs from its commitment');
+        if (body.value.commitmentsSha256 !== commitmentsSha256) throw new RangeError('the encrypted input names another commitment list than the one forwarded');
+        if (new Set(digests).size !== digests.length) throw new RangeError('two of the ciphertexts are equal');
+        const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party);
+        if (copy) throw new RangeError(copy);
+        this.#c.inputDigests.record(digests, req.sessionId, party);
+        bytesIn += cts.reduce((a, b) => a + b.length, 0);
         inputs.set(party, sealed);
+        envelopes.set(party, this.#signed(party));
         return true;
       });
       this.#drop(r.failed);
@@ -139,11 +186,13 @@ export class CkksSession {
         throw new BlindsumError(ErrorCode.Aborted, `only ${contributors.length} parties contributed (${contributors.join(', ') || 'none'}); the threshold is ${t}${r.failed.size ? `; ${describeFailures(r.failed)}` : ''}`);
       }
 
-      // Aggregation: the homomorphic sum, in NTT form (what PCKS shares are computed on).
-      const sums = Array.from({ length: layout.ciphertexts }, (_, c) => toNttForm(ctx, addCiphertexts(ctx, contributors.map((p) => inputs.get(p)![c]!))));
+      // Aggregation: the homomorphic sum, in NTT form (what PCKS shares are computed on); every
+      // decryptor recomputes it from the signed contributions with the same function.
+      const sums = sumContributions(ctx, contributors.map((p) => inputs.get(p)!));
       inputs.clear();
-      const packedSums = sums.map((s) => packCiphertext(ctx, s));
-      progress('Aggregation', `${contributors.length} encrypted inputs added (${layout.ciphertexts} × ${packedSums[0]!.length} bytes)`);
+      const sumSha256 = sumDigests(sums);
+      const contributions = contributors.map((p) => envelopes.get(p)!);
+      progress('Aggregation', `${contributors.length} encrypted inputs added (${layout.ciphertexts} ciphertext${layout.ciphertexts > 1 ? 's' : ''}); each decryptor recomputes the sum from the ${contributors.length} signed inputs`);
 
       // PCKS: any t contributors switch the sum to the analyst's key.
       let candidates = contributors.filter((p) => gateway.connection(p));
@@ -152,18 +201,25 @@ export class CkksSession {
           throw new BlindsumError(ErrorCode.Aborted, `only ${candidates.length} contributors remain to decrypt; the threshold is ${t}; ${[...this.#refusals].map(([p, w]) => `${p}: ${w}`).join('; ')}`);
         }
         const decryptors = candidates.slice(0, t);
-        this.#c.countDecryptions?.(sums.length);
-        const record = { sessionId: req.sessionId, contributors, decryptors, analystKeySha256: req.analystKeySha256, sumSha256: sums.map(sha256Hex) };
+        this.#c.countDecryptions?.(sumSha256.length);
+        const record = { sessionId: req.sessionId, contributors, decryptors, analystKeySha256: req.analystKeySha256, sumSha256 };
         this.#rounds.logAggregator(CkksEntryKind.PCKSRequest, new TextEncoder().encode(JSON.stringify(record)));
         this.#pcksStarted = true; // from here on the analyst may decrypt: no budget refund
         this.#rounds.send(decryptors, {
           $case: 'pcksRequest',
-          value: { sessionId: req.sessionId, contributors, decryptors, analystPublicKey: req.analystPublicKey, ciphertexts: packedSums },
+          value: { sessionId: req.sessionId, contributors, decryptors, analystPublicKey: req.analystPublicKey, contributions },
         });
         const shares = new Map<string, PCKSShare[]>();
         const p = await this.#rounds.collect('PCKSShare', decryptors, (party, body) => {
           if (body.$case !== 'pcksShare') return false;
-          if (body.value.shares.length !== sums.length) throw new RangeError(`expected ${sums.length} PCKS shares, got ${body.value.shares.length}`);
+          const v = body.value;
+          if (v.shares.length !== sums.length) throw new RangeError(`expected ${sums.length} PCKS shares, got ${v.shares.length}`);
+          // The share must name exactly what this session asked to key-switch.
+          const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+          if (!same(v.sumSha256, sumSha256)) throw new RangeError('the share names other sums than the homomorphic sum of the contributions');
+          if (!same(v.contributors, contributors)) throw new RangeError('the share names other contributors than the PCKS request');
+          if (!same(v.decryptors, decryptors)) throw new RangeError('the share names other decryptors than the PCKS request');
+          if (v.analystKeySha256 !== req.analystKeySha256) throw new RangeError('the share names another analyst key than the PCKS request');
           shares.set(party, body.value.shares.map((bytes, i) => {
             const share = parsePcksShare(ctx, unpackCiphertext(ctx, ownBytes(bytes), `shares[${i}]`));
             if (share.h0.length !== layout.level * ctx.N) throw new RangeError(`shares[${i}]: expected level ${layout.level}`);

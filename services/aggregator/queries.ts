@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
+  checkReleasedSums, DP_GRID_BITS, finalizeReleased, flagSmallCohort, ReleaseCheckError, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
@@ -214,6 +214,13 @@ export class QueryService {
         await new Promise<never>(() => {});
       }
       const k = outcome.contributors.length;
+      // A sum outside the plan's range (a party sent out-of-range masked values) is never released.
+      try {
+        checkReleasedSums(plan, schema, sums, k, dp?.noise);
+      } catch (e) {
+        if (e instanceof ReleaseCheckError) throw new BlindsumError(ErrorCode.Aborted, e.message);
+        throw e;
+      }
       const { result, postError } = finalizeReleased(query, schema, plan, sums, dp !== undefined, publicMessage);
       if (result && dp) flagSmallCohort(result, this.#o.minCohort);
       const dpInfo = dp

@@ -81,6 +81,7 @@ const KIND_OF: Partial<Record<PartyCase, string>> = {
   ckgCommit: CkksEntryKind.CKGCommit,
   ckgShare: CkksEntryKind.CKGShare,
   ckgConfirm: CkksEntryKind.CKGConfirm,
+  inputCommit: CkksEntryKind.InputCommit,
   encryptedInput: CkksEntryKind.EncryptedInput,
   pcksShare: CkksEntryKind.PCKSShare,
 };

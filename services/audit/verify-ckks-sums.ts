@@ -21,13 +21,13 @@
  */
 import { ckgAggregateShares, ckgGenPublicKey, parseCkgShare, type CKGShare } from '../../crypto/ckks/ckg.ts';
 import { crsSeed, sampleCrp } from '../../crypto/ckks/crs.ts';
-import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
 import { CkksContext } from '../../crypto/ckks/params.ts';
 import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
 import { decodeEntry } from '../../crypto/transcript.ts';
 import { fromUtf8 } from '../../crypto/bytes.ts';
 import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksParamsByName, ownBytes, sha256Hex } from '../common/ckks.ts';
+import { sumContributions, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { TranscriptFile } from './transcript-file.ts';
 import type { VerifyFailureInfo } from './verify.ts';
@@ -110,14 +110,14 @@ export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCh
           return at('the PCKS request names a contributor whose encrypted input is not in the exported transcript');
         }
         const c = await context(paramsName);
+        // The same function the aggregator and every decryptor use (services/common/ckks-inputs.ts).
+        const got = sumDigests(sumContributions(c, contributors.map((p) => {
+          const cts = logged.get(p)!;
+          if (cts.length !== expected.length) throw new RangeError(`${p} logged ${cts.length} ciphertexts, the PCKS request names ${expected.length} sums`);
+          return cts.map((ct, i) => unpackCiphertext(c, ct, `${p}.ciphertexts[${i}]`));
+        })));
         for (let i = 0; i < expected.length; i++) {
-          const cts = contributors.map((p) => {
-            const ct = logged.get(p)![i];
-            if (!ct) throw new RangeError(`${p} logged fewer than ${expected.length} ciphertexts`);
-            return unpackCiphertext(c, ct, `${p}.ciphertexts[${i}]`);
-          });
-          const sum = toNttForm(c, addCiphertexts(c, cts));
-          if (sha256Hex(sum) !== expected[i]) {
+          if (got[i] !== expected[i]) {
             return at(`ciphertext ${i}: the homomorphic sum of the logged encrypted inputs of ${contributors.join(', ')} is not the sum the aggregator asked the decryptors to key-switch`);
           }
         }

@@ -11,9 +11,15 @@
  *   the ordered list of share commitments.
  *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
  *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
- *   charged first); the PCKS request names as contributors exactly the parties whose signed
- *   encrypted input is logged (at least t), and t of them as decryptors; the release names the
- *   same contributors after every decryptor's signed PCKS share.
+ *   charged first); every party commits (signed SHA-256 of its ciphertexts) before the aggregator
+ *   forwards exactly the logged commitments, and every encrypted input comes after that list,
+ *   names its SHA-256 and equals its sender's commitment; the PCKS request names as contributors
+ *   exactly the parties whose signed
+ *   encrypted input is logged (at least t), and t of them as decryptors; every signed PCKS share
+ *   names the sums (SHA-256), contributors, decryptors and analyst key of the PCKS request it
+ *   answers; the release names the same contributors after every decryptor's signed PCKS share.
+ *   No encrypted-input ciphertext may be an exact copy (same SHA-256) of one logged earlier in the
+ *   exported transcript, in any session.
  * Not checked here: the collective key (recomputed from the logged CRS nonces and committed CKG
  * shares) and the homomorphic sums, both with node-seal by verify-ckks-sums.ts, which
  * `blindsum audit verify` runs after these checks pass; and the result, which only the analyst
@@ -25,8 +31,9 @@ import { ckgSharesDigest, type SignedCkgCommit } from '../../crypto/ckks/ckg-com
 import { crsCommitment } from '../../crypto/ckks/crs.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
-import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
-import { rosterDigest } from '../common/ckks.ts';
+import { CKGCommitments, CRSCommitments, CRSNonces, InputCommitments, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { commitListDigest } from '../common/ckks-inputs.ts';
+import { rosterDigest, sha256Hex } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
 import type { QuerySubmittedRecord, ReleasedRecord } from './records.ts';
@@ -65,6 +72,10 @@ export interface CkksSessionHost {
 }
 
 interface Session {
+  /** Logged commitments: digests and the signed envelope, by party. */
+  commits: Map<string, { digests: string[]; entry: Entry }>;
+  /** SHA-256 of the forwarded commitment list (once forwarded). */
+  commitmentsSha256: string | undefined;
   inputs: Set<string>;
   contributors: string[] | undefined;
   sums: string[] | undefined;
@@ -82,6 +93,8 @@ function ceremonyCheck(check: () => void, fail: Fail): void {
   }
 }
 
+const same = (a: readonly string[], b: readonly string[] | undefined): boolean => !!b && a.length === b.length && a.every((x, i) => x === b[i]);
+
 const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
 
 export class CkksTranscriptVerifier {
@@ -91,6 +104,8 @@ export class CkksTranscriptVerifier {
   readonly #ceremonies = new Map<string, Ceremony>();
   readonly #keys = new Set<string>();
   readonly #sessions = new Map<string, Session>();
+  /** SHA-256 of every encrypted-input ciphertext logged so far → where it was first logged. */
+  readonly #inputDigests = new Map<string, { index: number; sender: string; session: string }>();
 
   constructor(roster: Roster, from: number) {
     this.#roster = roster;
@@ -257,7 +272,7 @@ export class CkksTranscriptVerifier {
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;
-      this.#sessions.set(e.session, { inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
+      this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
       return;
     }
     const x = this.#sessions.get(e.session);
@@ -274,10 +289,41 @@ export class CkksTranscriptVerifier {
         partyMsg();
         s.summary.refusals.push(e.sender);
         return;
-      case CkksEntryKind.EncryptedInput:
-        if (partyMsg().$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) fail('encrypted input after PCKS began, or twice');
+      case CkksEntryKind.InputCommit: {
+        const m = partyMsg();
+        if (m.$case !== 'inputCommit' || x.commitmentsSha256 || x.commits.has(e.sender)) return fail('input commitment after the commitment list was forwarded, or twice');
+        x.commits.set(e.sender, { digests: [...m.value.ciphertextsSha256], entry: e });
+        return;
+      }
+      case CkksEntryKind.InputCommitments: {
+        const m = InputCommitments.decode(e.body);
+        if (x.commitmentsSha256 || m.sessionId !== e.session) return fail('a second commitment list, or one for another session');
+        if (m.commits.length !== x.commits.size || m.commits.length < this.#roster.threshold) fail('the commitment list does not hold exactly the logged commitments (at least t)');
+        m.commits.forEach((c, i) => {
+          const logged = x.commits.get(c.partyId)?.entry;
+          if (!logged || (i > 0 && m.commits[i - 1]!.partyId >= c.partyId) || c.kind !== logged.kind || c.sessionId !== logged.session || !equalBytes(c.body, logged.body) || !equalBytes(c.signature, logged.signature)) {
+            fail(`the commitment list forwards a commitment of ${c.partyId} that differs from the logged one (or is out of order)`);
+          }
+        });
+        x.commitmentsSha256 = commitListDigest(m.commits);
+        return;
+      }
+      case CkksEntryKind.EncryptedInput: {
+        const m = partyMsg();
+        if (m.$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
+        m.value.ciphertexts.forEach((ct, i) => {
+          const d = sha256Hex(ct);
+          const first = this.#inputDigests.get(d);
+          if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
+          this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
+        });
+        if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
+        if (m.value.commitmentsSha256 !== x.commitmentsSha256) fail(`the encrypted input of ${e.sender} names another commitment list than the one forwarded`);
+        const committed = x.commits.get(e.sender)?.digests;
+        if (!committed || committed.length !== m.value.ciphertexts.length || m.value.ciphertexts.some((ct, i) => sha256Hex(ct) !== committed[i])) fail(`the encrypted input of ${e.sender} differs from its commitment`);
         x.inputs.add(e.sender);
         return;
+      }
       case CkksEntryKind.PCKSRequest: {
         const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[]; decryptors: string[]; analystKeySha256: string; sumSha256: string[] };
         const logged = [...x.inputs].sort();
@@ -294,10 +340,18 @@ export class CkksTranscriptVerifier {
         s.unmaskRequested = true;
         return;
       }
-      case CkksEntryKind.PCKSShare:
-        if (partyMsg().$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) fail(`PCKS share from ${e.sender}, who was not asked for one`);
+      case CkksEntryKind.PCKSShare: {
+        const m = partyMsg();
+        if (m.$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
+        const v = m.value;
+        // The decryptor's signature binds what it key-switched: it must be what was requested.
+        if (!same(v.sumSha256, x.sums) || v.shares.length !== v.sumSha256.length) fail(`the PCKS share of ${e.sender} names other sums than the PCKS request it answers`);
+        if (!same(v.contributors, x.contributors)) fail(`the PCKS share of ${e.sender} names other contributors than the PCKS request`);
+        if (!same(v.decryptors, x.decryptors)) fail(`the PCKS share of ${e.sender} names other decryptors than the PCKS request`);
+        if (v.analystKeySha256 !== start.analystKeySha256) fail(`the PCKS share of ${e.sender} names another analyst key than StartSession announced`);
         x.pcksFrom.add(e.sender);
         return;
+      }
       case EntryKind.Released: {
         const rec = JSON.parse(fromUtf8(e.body)) as ReleasedRecord;
         if (!x.contributors || x.decryptors.some((d) => !x.pcksFrom.has(d))) fail('released before every decryptor\'s PCKS share is logged');

@@ -11,6 +11,8 @@ export const CkksEntryKind = {
   CollectivePublicKey: 'ckks/collective-public-key',
   CKGConfirm: 'ckks/ckg-confirm',
   StartSession: 'ckks/start-session',
+  InputCommit: 'ckks/input-commit',
+  InputCommitments: 'ckks/input-commitments',
   EncryptedInput: 'ckks/encrypted-input',
   PCKSRequest: 'ckks/pcks-request',
   PCKSShare: 'ckks/pcks-share',
@@ -18,5 +20,5 @@ export const CkksEntryKind = {
 
 /** The kinds parties sign (the others are the aggregator's). */
 export const CKKS_PARTY_KINDS: ReadonlySet<string> = new Set([
-  CkksEntryKind.CRSCommit, CkksEntryKind.CRSReveal, CkksEntryKind.CKGCommit, CkksEntryKind.CKGShare, CkksEntryKind.CKGConfirm, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare,
+  CkksEntryKind.CRSCommit, CkksEntryKind.CRSReveal, CkksEntryKind.CKGCommit, CkksEntryKind.CKGShare, CkksEntryKind.CKGConfirm, CkksEntryKind.InputCommit, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare,
 ]);

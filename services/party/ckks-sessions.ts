@@ -3,20 +3,30 @@
  * (crypto/ckks/ceremony.ts; the resulting key share saved 0600 and reloaded on restart) and each
  * CKKS query — the same checked, noisy statistics as secure aggregation (contribution.ts),
  * charged to the party's ledger, then encrypted under the collective key at the lowest exact
- * level; later a PCKS share towards the analyst's key, only for a sum of at least t contributors
- * and with the Lagrange coefficients of the announced decryptor set. node-seal is loaded on the
- * first CKKS message, once.
+ * level, committed to (InputCommit: the ciphertexts' SHA-256) and revealed only once the
+ * aggregator has forwarded every commitment (ckks-commit.ts); later a PCKS share towards the analyst's key, only for a sum this party recomputed itself
+ * from at least t signed contributions of the session, its own included (ckks-pcks-check.ts), with
+ * the Lagrange coefficients of the announced decryptor set; the share names the sums, the
+ * contributors, the decryptors and the analyst key. Every input ciphertext this party sent or
+ * key-switched is recorded durably (STATE_DIR/ckks-inputs.sqlite) so that an exact copy of it in a
+ * later session is refused. node-seal is loaded on the first CKKS message, once.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
-import { parseCiphertext } from '../../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { pcksGenShare, serializePcksShare } from '../../crypto/ckks/pcks.ts';
 import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.ts';
-import { packCiphertext, unpackCiphertext } from '../../crypto/ckks/wire.ts';
-import type { AggregatorMessage, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { packCiphertext } from '../../crypto/ckks/wire.ts';
+import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
-import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, sha256Hex, toCkksValues, type CkksLayout } from '../common/ckks.ts';
+import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, toCkksValues } from '../common/ckks.ts';
+import { InputDigestTable } from '../common/ckks-input-digests.ts';
+import { inputDigest } from '../common/ckks-inputs.ts';
+import { verifyCommitments } from './ckks-commit.ts';
+import { verifyPcksRequest, type PcksSessionView } from './ckks-pcks-check.ts';
 import { publicMessage, type Logger } from '../common/errors.ts';
 import type { PartyConfig } from './config.ts';
 import { loadCkksKey, saveCkksKey } from './ckks-keys.ts';
@@ -28,7 +38,7 @@ import type { Reply } from './sessions.ts';
 type Body = NonNullable<AggregatorMessage['body']>;
 
 /** Stage names, as in the transcript and the aggregator's progress events. */
-export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGCommit' | 'CKGShare' | 'CKGConfirm' | 'EncryptedInput' | 'PCKSShare';
+export type CkksReplyStage = 'CRSCommit' | 'CRSReveal' | 'CKGCommit' | 'CKGShare' | 'CKGConfirm' | 'InputCommit' | 'EncryptedInput' | 'PCKSShare';
 
 const CEREMONY_CASES: ReadonlySet<string> = new Set(['startCeremony', 'crsCommitments', 'crsNonces', 'ckgCommitments', 'collectivePublicKey']);
 const MAX_SESSIONS = 64;
@@ -38,10 +48,9 @@ export interface CkksPartyOptions {
   decryptionBound?: number;
 }
 
-interface Session {
-  layout: CkksLayout;
-  parties: string[];
-  analystKeySha256: string;
+interface Session extends PcksSessionView {
+  /** The ciphertexts committed to and not yet revealed (compact wire form). */
+  pending: Uint8Array[] | undefined;
   /** Digests of the sums a PCKS share was given for (one sum per session), and how many times. */
   sumDigests: string[] | undefined;
   pcksAnswers: number;
@@ -56,6 +65,8 @@ export class CkksParty {
   #key: CeremonyKeyShare | undefined;
   #ceremony: CeremonyParty | undefined;
   readonly #decryptions: DecryptionCount;
+  readonly #db: DatabaseSync;
+  readonly #seen: InputDigestTable;
 
   /** Loads the stored key share (ConfigError if its file is unsafe or malformed) and opens the decryption count. */
   constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger, options: CkksPartyOptions = {}) {
@@ -65,6 +76,10 @@ export class CkksParty {
     this.#ledger = ledger;
     this.#rosterDigest = rosterDigest(cfg.roster);
     this.#key = loadCkksKey(cfg.stateDir, cfg.identity.id);
+    mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(join(cfg.stateDir, 'ckks-inputs.sqlite'));
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    this.#seen = new InputDigestTable(this.#db);
     if (this.#key) {
       const current = this.#key.rosterDigest === this.#rosterDigest;
       log('info', current ? 'CKKS key share loaded' : 'CKKS key share is for another roster; waiting for a new key ceremony', { ceremony: this.#key.ceremonyId, publicKeySha256: this.#key.publicKeySha256 });
@@ -78,7 +93,7 @@ export class CkksParty {
 
   /** True for the messages this class answers (the rest go to secure aggregation). */
   accepts(body: Body): boolean {
-    if (CEREMONY_CASES.has(body.$case) || body.$case === 'pcksRequest') return true;
+    if (CEREMONY_CASES.has(body.$case) || body.$case === 'pcksRequest' || body.$case === 'inputCommitments') return true;
     if (body.$case === 'startSession') return body.value.backend === 'ckks';
     if (body.$case === 'abort') return this.#sessions.has(body.value.sessionId) || this.#ceremony?.params.ceremonyId === body.value.sessionId;
     return false;
@@ -117,7 +132,9 @@ export class CkksParty {
           return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 } }, stage: 'CKGConfirm' };
         }
         case 'startSession':
-          return { reply: this.#start(ctx, body.value), stage: 'EncryptedInput' };
+          return { reply: this.#start(ctx, body.value), stage: 'InputCommit' };
+        case 'inputCommitments':
+          return { reply: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
           return { reply: this.#pcks(ctx, body.value), stage: 'PCKSShare' };
         case 'abort':
@@ -137,15 +154,17 @@ export class CkksParty {
     }
   }
 
-  close(): void {
-    this.abortAll();
-    this.#decryptions.close();
-  }
-
   abortAll(): void {
     this.#ceremony?.abort();
     this.#ceremony = undefined;
     this.#sessions.clear();
+  }
+
+  /** Closes the decryption count and the input-digest database (the node calls it on shutdown). */
+  close(): void {
+    this.abortAll();
+    this.#decryptions.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 
   #end(sessionId: string): void {
@@ -203,10 +222,25 @@ export class CkksParty {
       ciphertexts = enc.encrypt(values).map((ct) => packCiphertext(ctx, ct));
     }
     values.fill(0);
+    const inputDigests = ciphertexts.map(inputDigest);
+    this.#seen.record(inputDigests, req.sessionId, this.#cfg.identity.id);
     if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
-    this.#sessions.set(req.sessionId, { layout, parties: c.parties, analystKeySha256: req.analystKeySha256, sumDigests: undefined, pcksAnswers: 0 });
+    this.#sessions.set(req.sessionId, {
+      layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, commitments: undefined, sumDigests: undefined, pcksAnswers: 0,
+    });
     this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
-    return { $case: 'encryptedInput', value: { sessionId: req.sessionId, ciphertexts } };
+    return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
+  }
+
+  /** Reveals the committed input once every commitment is known, naming the list it saw. */
+  #reveal(m: InputCommitments): Reply {
+    const s = this.#sessions.get(m.sessionId);
+    if (!s) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
+    if (!s.pending) throw new Refuse('this party has already revealed its input in this session');
+    s.commitments = verifyCommitments(this.#cfg.roster, this.#cfg.identity.id, s, m);
+    const ciphertexts = s.pending;
+    s.pending = undefined;
+    return { $case: 'encryptedInput', value: { sessionId: m.sessionId, ciphertexts, commitmentsSha256: s.commitments.sha256 } };
   }
 
   #pcks(ctx: CkksContext, m: PCKSRequest): Reply {
@@ -215,25 +249,12 @@ export class CkksParty {
     if (!s || !key) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
     const self = this.#cfg.identity.id;
     const t = this.#cfg.roster.threshold;
-    const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
-    if (sha256Hex(m.analystPublicKey) !== s.analystKeySha256) throw new Refuse('the analyst key differs from the one announced at StartSession');
-    if (!sortedUnique(m.contributors) || m.contributors.some((p) => !s.parties.includes(p)) || m.contributors.length < t || !m.contributors.includes(self)) {
-      throw new Refuse(`contributors must be at least t = ${t} session participants, sorted, this party included`);
-    }
-    if (!sortedUnique(m.decryptors) || m.decryptors.some((p) => !m.contributors.includes(p) || !key.parties.includes(p)) || m.decryptors.length < t || !m.decryptors.includes(self)) {
-      throw new Refuse(`decryptors must be at least t = ${t} contributors, sorted, this party included`);
-    }
-    if (m.ciphertexts.length !== s.layout.ciphertexts) throw new Refuse(`expected ${s.layout.ciphertexts} summed ciphertexts, got ${m.ciphertexts.length}`);
-    const sums = m.ciphertexts.map((bytes, i) => {
-      const ct = unpackCiphertext(ctx, ownBytes(bytes), `ciphertexts[${i}]`);
-      const d = parseCiphertext(ctx, ct, `ciphertexts[${i}]`);
-      if (d.level !== s.layout.level || d.polys.length !== 2 || !d.isNttForm) throw new Refuse(`ciphertexts[${i}]: expected an NTT-form sum at level ${s.layout.level}`);
-      return ct;
-    });
-    const digests = sums.map(sha256Hex);
+    // The sum is recomputed here from the signed contributions: the aggregator does not send it.
+    const { sums, sumSha256: digests, digests: inputs } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
     // One sum per session; a retry (another decryptor set after a dropout) must be for the same sum.
     if (s.sumDigests && digests.some((d, i) => d !== s.sumDigests![i])) throw new Refuse('a PCKS share was already given for another sum in this session');
     if (s.pcksAnswers > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
+    for (const [p, d] of inputs) this.#seen.record(d, m.sessionId, p);
     s.sumDigests = digests;
     s.pcksAnswers++;
     this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, sums.length); // durable, refuses past τ(n)
@@ -243,7 +264,10 @@ export class CkksParty {
     try {
       const analystPk = ownBytes(m.analystPublicKey);
       const shares = sums.map((ct) => packCiphertext(ctx, serializePcksShare(ctx, pcksGenShare(ctx, additive, analystPk, ct))));
-      return { $case: 'pcksShare', value: { sessionId: m.sessionId, shares } };
+      return {
+        $case: 'pcksShare',
+        value: { sessionId: m.sessionId, shares, sumSha256: digests, contributors: [...m.contributors], decryptors: [...m.decryptors], analystKeySha256: s.analystKeySha256 },
+      };
     } finally {
       additive.fill(0n);
     }

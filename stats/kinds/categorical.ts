@@ -23,7 +23,7 @@ function codes(dataset: { columns: Map<string, unknown> }, name: string): Int32A
 
 export const frequency: KindDef = {
   oneHot: true,
-  layout: (q, schema) => levels(schema, q.columns[0]!).map((l): Entry => ({ name: `count(${q.columns[0]} = ${l})`, bound: 1, integer: true })),
+  layout: (q, schema) => levels(schema, q.columns[0]!).map((l): Entry => ({ name: `count(${q.columns[0]} = ${l})`, bound: 1, integer: true, nonNegative: true })),
   rowTerms: (q, _schema, dataset) => {
     const c = codes(dataset, q.columns[0]!);
     return (row, out) => {
@@ -45,7 +45,7 @@ export const contingency: KindDef = {
   layout: (q, schema) => {
     const [r, c] = [q.columns[0]!, q.columns[1]!];
     const out: Entry[] = [];
-    for (const a of levels(schema, r)) for (const b of levels(schema, c)) out.push({ name: `count(${r} = ${a}, ${c} = ${b})`, bound: 1, integer: true });
+    for (const a of levels(schema, r)) for (const b of levels(schema, c)) out.push({ name: `count(${r} = ${a}, ${c} = ${b})`, bound: 1, integer: true, nonNegative: true });
     return out;
   },
   rowTerms: (q, schema, dataset) => {

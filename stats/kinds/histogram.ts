@@ -31,10 +31,10 @@ export const histogram: KindDef = {
     const k = e.length - 1;
     const entries = [];
     for (let i = 0; i < k; i++) {
-      entries.push({ name: `count(${q.columns[0]} in [${e[i]}, ${e[i + 1]}${i === k - 1 ? ']' : ')'})`, bound: 1, integer: true });
+      entries.push({ name: `count(${q.columns[0]} in [${e[i]}, ${e[i + 1]}${i === k - 1 ? ']' : ')'})`, bound: 1, integer: true, nonNegative: true });
     }
-    entries.push({ name: `count(${q.columns[0]} < ${e[0]})`, bound: 1, integer: true });
-    entries.push({ name: `count(${q.columns[0]} > ${e[k]})`, bound: 1, integer: true });
+    entries.push({ name: `count(${q.columns[0]} < ${e[0]})`, bound: 1, integer: true, nonNegative: true });
+    entries.push({ name: `count(${q.columns[0]} > ${e[k]})`, bound: 1, integer: true, nonNegative: true });
     return entries;
   },
   rowTerms: (q, _schema, dataset) => {

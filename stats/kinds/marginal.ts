@@ -58,7 +58,7 @@ export const marginal: KindDef = {
       const prefix = tables.length > 1 ? `t${ti}: ` : '';
       const cell = (k: number, parts: string[]): void => {
         if (k === t.length) {
-          out.push({ name: `${prefix}count(${parts.join(', ')})`, bound: 1, integer: true });
+          out.push({ name: `${prefix}count(${parts.join(', ')})`, bound: 1, integer: true, nonNegative: true });
           return;
         }
         for (const l of levels[t[k]!]!) cell(k + 1, [...parts, `${q.columns[t[k]!]} = ${l}`]);

@@ -29,6 +29,7 @@ export function momentLayout(schema: Schema, vars: string[]): Entry[] {
         name: i === j ? `sum(${a.name}^2)` : `sum(${a.name}*${b.name})`,
         bound: absBound(a) * absBound(b),
         integer: a.type === 'integer' && b.type === 'integer',
+        ...(i === j ? { nonNegative: true } : {}),
       });
     }
   }

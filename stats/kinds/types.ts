@@ -14,6 +14,11 @@ export interface Entry {
   bound: number;
   /** Every row contribution is an integer (no fixed-point scale needed). */
   integer: boolean;
+  /**
+   * Every row contribution is ≥ 0 (counts, rows used, sums of squares), so the exact sum is too:
+   * a released value below zero (beyond the DP noise) is a corrupted release (stats/release-check.ts).
+   */
+  nonNegative?: boolean;
 }
 
 /** Aggregated statistic vector on the fixed-point grid: entry i is sums[i] / 2^scaleBits[i]. */

@@ -21,13 +21,13 @@ export function numericValues(dataset: { columns: Map<string, unknown> }, name: 
   return col.values;
 }
 
-export const nEntry: Entry = { name: 'n', bound: 1, integer: true };
+export const nEntry: Entry = { name: 'n', bound: 1, integer: true, nonNegative: true };
 
 function sumEntry(c: ColumnSpec): Entry {
   return { name: `sum(${c.name})`, bound: absBound(c), integer: c.type === 'integer' };
 }
 function squareEntry(c: ColumnSpec): Entry {
-  return { name: `sum(${c.name}^2)`, bound: absBound(c) ** 2, integer: c.type === 'integer' };
+  return { name: `sum(${c.name}^2)`, bound: absBound(c) ** 2, integer: c.type === 'integer', nonNegative: true };
 }
 
 export const count: KindDef = {

@@ -319,6 +319,9 @@ export interface PartyMessage {
     | { $case: "encryptedInput"; value: EncryptedInput }
     | { $case: "pcksShare"; value: PCKSShare }
     | { $case: "ckgCommit"; value: CKGCommit }
+    | //
+    /** CKKS query commit round. */
+    { $case: "inputCommit"; value: InputCommit }
     | undefined;
 }
 
@@ -342,6 +345,9 @@ export interface AggregatorMessage {
     | { $case: "collectivePublicKey"; value: CollectivePublicKey }
     | { $case: "pcksRequest"; value: PCKSRequest }
     | { $case: "ckgCommitments"; value: CKGCommitments }
+    | //
+    /** CKKS query commit round. */
+    { $case: "inputCommitments"; value: InputCommitments }
     | undefined;
 }
 
@@ -679,24 +685,71 @@ export interface CKGConfirm {
 export interface EncryptedInput {
   sessionId: string;
   ciphertexts: Uint8Array[];
+  /** Hex SHA-256 of the commitment list (InputCommitments) this party saw before revealing. */
+  commitmentsSha256: string;
 }
 
-/** The aggregator asks t parties for PCKS shares of the summed ciphertexts towards the analyst's key. */
+/**
+ * Commit round, before any input is revealed: the hex SHA-256 of each ciphertext the party will
+ * send (compact wire form), in order. Its ciphertexts can then not depend on the others' inputs.
+ */
+export interface InputCommit {
+  sessionId: string;
+  ciphertextsSha256: string[];
+}
+
+/**
+ * Every accepted InputCommit, signed by its party, sorted by party: the parties reveal only after
+ * seeing it, and name its SHA-256 in their EncryptedInput.
+ */
+export interface InputCommitments {
+  sessionId: string;
+  commits: SignedContribution[];
+}
+
+/**
+ * A party's signed envelope (an EncryptedInput or an InputCommit), exactly as logged in the
+ * transcript (docs/transcripts.md): the reader verifies the signature against its own roster.
+ */
+export interface SignedContribution {
+  partyId: string;
+  kind: string;
+  sessionId: string;
+  /** The serialized PartyMessage holding the EncryptedInput. */
+  body: Uint8Array;
+  signature: Uint8Array;
+}
+
+/**
+ * The aggregator asks t parties for PCKS shares of the sum of the contributions towards the
+ * analyst's key. The sum itself is not sent: every decryptor verifies each contributor's signed
+ * EncryptedInput and recomputes the sum (docs/ckks-backend.md §2).
+ */
 export interface PCKSRequest {
   sessionId: string;
-  /** Parties whose input is in the sum (at least t). */
+  /** Parties whose input is in the sum (at least t), sorted. */
   contributors: string[];
   /** The parties asked for shares (sorted); their Lagrange coefficients are for exactly this set. */
   decryptors: string[];
   analystPublicKey: Uint8Array;
-  /** The summed ciphertexts, NTT form, compact wire form. */
-  ciphertexts: Uint8Array[];
+  /** One signed EncryptedInput envelope per contributor, in the order of `contributors`. */
+  contributions: SignedContribution[];
 }
 
-/** One PCKS share per summed ciphertext (SEAL Ciphertext layout, compact wire form). */
+/**
+ * One PCKS share per summed ciphertext (SEAL Ciphertext layout, compact wire form), naming what
+ * the decryptor key-switched: the sums it recomputed, from which contributors, for which
+ * decryptor set and which analyst key. The aggregator and the auditor check all four.
+ */
 export interface PCKSShare {
   sessionId: string;
   shares: Uint8Array[];
+  /** Hex SHA-256 of each recomputed sum (SEAL bytes, NTT form), in order. */
+  sumSha256: string[];
+  contributors: string[];
+  decryptors: string[];
+  /** Hex SHA-256 of the analyst's CKKS public key the shares switch to. */
+  analystKeySha256: string;
 }
 
 function createBaseValue(): Value {
@@ -3232,6 +3285,9 @@ export const PartyMessage: MessageFns<PartyMessage> = {
       case "ckgCommit":
         CKGCommit.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
+      case "inputCommit":
+        InputCommit.encode(message.body.value, writer.uint32(170).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3377,6 +3433,14 @@ export const PartyMessage: MessageFns<PartyMessage> = {
             message.body = { $case: "ckgCommit", value: CKGCommit.decode(reader, reader.uint32()) };
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: "inputCommit", value: InputCommit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3491,6 +3555,12 @@ export const PartyMessage: MessageFns<PartyMessage> = {
         }
         break;
       }
+      case "inputCommit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "inputCommit", value: InputCommit.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -3550,6 +3620,9 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
         break;
       case "ckgCommitments":
         CKGCommitments.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
+      case "inputCommitments":
+        InputCommitments.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
     }
     return writer;
@@ -3696,6 +3769,14 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
             message.body = { $case: "ckgCommitments", value: CKGCommitments.decode(reader, reader.uint32()) };
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: "inputCommitments", value: InputCommitments.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3807,6 +3888,12 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
       case "ckgCommitments": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "ckgCommitments", value: CKGCommitments.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "inputCommitments": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "inputCommitments", value: InputCommitments.fromPartial(object.body.value) };
         }
         break;
       }
@@ -6980,7 +7067,7 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
 };
 
 function createBaseEncryptedInput(): EncryptedInput {
-  return { sessionId: "", ciphertexts: [] };
+  return { sessionId: "", ciphertexts: [], commitmentsSha256: "" };
 }
 
 export const EncryptedInput: MessageFns<EncryptedInput> = {
@@ -6990,6 +7077,9 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     }
     for (const v of message.ciphertexts) {
       writer.uint32(18).bytes(v!);
+    }
+    if (message.commitmentsSha256 !== "") {
+      writer.uint32(26).string(message.commitmentsSha256);
     }
     return writer;
   },
@@ -7023,6 +7113,14 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
             message.ciphertexts.push(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commitmentsSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7042,12 +7140,250 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     const message = createBaseEncryptedInput();
     message.sessionId = object.sessionId ?? "";
     message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    message.commitmentsSha256 = object.commitmentsSha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseInputCommit(): InputCommit {
+  return { sessionId: "", ciphertextsSha256: [] };
+}
+
+export const InputCommit: MessageFns<InputCommit> = {
+  encode(message: InputCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.ciphertextsSha256) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ciphertextsSha256.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InputCommit>): InputCommit {
+    return InputCommit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InputCommit>): InputCommit {
+    const message = createBaseInputCommit();
+    message.sessionId = object.sessionId ?? "";
+    message.ciphertextsSha256 = object.ciphertextsSha256?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInputCommitments(): InputCommitments {
+  return { sessionId: "", commits: [] };
+}
+
+export const InputCommitments: MessageFns<InputCommitments> = {
+  encode(message: InputCommitments, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.commits) {
+      SignedContribution.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputCommitments {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputCommitments();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commits.push(SignedContribution.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InputCommitments>): InputCommitments {
+    return InputCommitments.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InputCommitments>): InputCommitments {
+    const message = createBaseInputCommitments();
+    message.sessionId = object.sessionId ?? "";
+    message.commits = object.commits?.map((e) => SignedContribution.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSignedContribution(): SignedContribution {
+  return { partyId: "", kind: "", sessionId: "", body: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const SignedContribution: MessageFns<SignedContribution> = {
+  encode(message: SignedContribution, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partyId !== "") {
+      writer.uint32(10).string(message.partyId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(34).bytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(42).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedContribution {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedContribution();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SignedContribution>): SignedContribution {
+    return SignedContribution.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedContribution>): SignedContribution {
+    const message = createBaseSignedContribution();
+    message.partyId = object.partyId ?? "";
+    message.kind = object.kind ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.body = object.body ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBasePCKSRequest(): PCKSRequest {
-  return { sessionId: "", contributors: [], decryptors: [], analystPublicKey: new Uint8Array(0), ciphertexts: [] };
+  return { sessionId: "", contributors: [], decryptors: [], analystPublicKey: new Uint8Array(0), contributions: [] };
 }
 
 export const PCKSRequest: MessageFns<PCKSRequest> = {
@@ -7064,8 +7400,8 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
     if (message.analystPublicKey.length !== 0) {
       writer.uint32(34).bytes(message.analystPublicKey);
     }
-    for (const v of message.ciphertexts) {
-      writer.uint32(42).bytes(v!);
+    for (const v of message.contributions) {
+      SignedContribution.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -7115,12 +7451,12 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
             message.analystPublicKey = reader.bytes();
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
+          case 6: {
+            if (tag !== 50) {
               break;
             }
 
-            message.ciphertexts.push(reader.bytes());
+            message.contributions.push(SignedContribution.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -7144,13 +7480,13 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
     message.contributors = object.contributors?.map((e) => e) || [];
     message.decryptors = object.decryptors?.map((e) => e) || [];
     message.analystPublicKey = object.analystPublicKey ?? new Uint8Array(0);
-    message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
+    message.contributions = object.contributions?.map((e) => SignedContribution.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBasePCKSShare(): PCKSShare {
-  return { sessionId: "", shares: [] };
+  return { sessionId: "", shares: [], sumSha256: [], contributors: [], decryptors: [], analystKeySha256: "" };
 }
 
 export const PCKSShare: MessageFns<PCKSShare> = {
@@ -7160,6 +7496,18 @@ export const PCKSShare: MessageFns<PCKSShare> = {
     }
     for (const v of message.shares) {
       writer.uint32(18).bytes(v!);
+    }
+    for (const v of message.sumSha256) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.contributors) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.decryptors) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.analystKeySha256 !== "") {
+      writer.uint32(50).string(message.analystKeySha256);
     }
     return writer;
   },
@@ -7193,6 +7541,38 @@ export const PCKSShare: MessageFns<PCKSShare> = {
             message.shares.push(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sumSha256.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.contributors.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.decryptors.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.analystKeySha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7212,6 +7592,10 @@ export const PCKSShare: MessageFns<PCKSShare> = {
     const message = createBasePCKSShare();
     message.sessionId = object.sessionId ?? "";
     message.shares = object.shares?.map((e) => e) || [];
+    message.sumSha256 = object.sumSha256?.map((e) => e) || [];
+    message.contributors = object.contributors?.map((e) => e) || [];
+    message.decryptors = object.decryptors?.map((e) => e) || [];
+    message.analystKeySha256 = object.analystKeySha256 ?? "";
     return message;
   },
 };

@@ -1,0 +1,114 @@
+/**
+ * The CKKS encrypted inputs as every side checks them (docs/ckks-backend.md §2): the aggregator
+ * when it accepts an EncryptedInput, every decryptor before it computes a PCKS share, and the
+ * auditor. One definition, so the three cannot drift:
+ *   - `parseInputCiphertexts`: the layout's count of fresh coefficient-form ciphertexts at the
+ *     layout's level with scale 2^scaleBits (the checks the aggregator has always made);
+ *   - `sumContributions`: the homomorphic sum in NTT form (SEAL's addition and NTT are
+ *     deterministic, so every side gets the same bytes and the same SHA-256);
+ *   - `openContribution` / `openCommit`: a party's signed EncryptedInput / InputCommit envelope,
+ *     verified against the reader's own roster;
+ *   - `commitListDigest`: the SHA-256 of the commitment list of the commit round, which every
+ *     revealed input names;
+ *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
+ *     valid ciphertext), the key under which exact copies are refused.
+ */
+import { parseCiphertext } from '../../crypto/ckks/codec.ts';
+import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
+import type { CkksContext } from '../../crypto/ckks/params.ts';
+import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
+import { concatBytes, toHex } from '../../crypto/bytes.ts';
+import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
+import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
+import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js';
+import { ownBytes, sha256Hex } from './ckks.ts';
+import { CkksEntryKind } from './ckks-kinds.ts';
+
+/** What an encrypted input must look like: `ciphertexts` ciphertexts at `level`. */
+export interface InputShape {
+  ciphertexts: number;
+  level: number;
+}
+
+/** Hex SHA-256 of one ciphertext as sent (compact wire form). */
+export function inputDigest(packed: Uint8Array): string {
+  return sha256Hex(packed);
+}
+
+/**
+ * Validates a party's encrypted input (compact wire form) and returns the SEAL ciphertexts.
+ * Throws a RangeError naming the ciphertext and the check.
+ */
+export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): Uint8Array[] {
+  if (packed.length !== shape.ciphertexts) throw new RangeError(`${field}: expected ${shape.ciphertexts} ciphertexts, got ${packed.length}`);
+  const scale = 2 ** ctx.params.scaleBits;
+  return packed.map((bytes, i) => {
+    const ct = unpackCiphertext(ctx, ownBytes(bytes), `${field}[${i}]`);
+    const d = parseCiphertext(ctx, ct, `${field}[${i}]`);
+    if (d.level !== shape.level || d.polys.length !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
+      throw new RangeError(`${field}[${i}]: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
+    }
+    return ct;
+  });
+}
+
+/**
+ * The homomorphic sums, ciphertext by ciphertext, of the contributors' validated inputs (in the
+ * order given: the sorted contributor list), in NTT form — what PCKS shares are computed on.
+ */
+export function sumContributions(ctx: CkksContext, inputs: readonly (readonly Uint8Array[])[]): Uint8Array[] {
+  if (inputs.length === 0) throw new RangeError('contributions: expected at least one');
+  const count = inputs[0]!.length;
+  if (inputs.some((x) => x.length !== count)) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
+  return Array.from({ length: count }, (_, c) => toNttForm(ctx, addCiphertexts(ctx, inputs.map((x) => x[c]!))));
+}
+
+/** Hex SHA-256 of each sum (SEAL bytes, NTT form), as named in PCKS requests and shares. */
+export function sumDigests(sums: readonly Uint8Array[]): string[] {
+  return sums.map(sha256Hex);
+}
+
+type Body = NonNullable<PartyMessage['body']>;
+
+/** A party's signed envelope of `kind` for `session`, verified against `publicKey`; its message. */
+function openSigned(publicKey: Uint8Array, party: string, session: string, c: SignedContribution, kind: string, what: string): Body {
+  if (c.partyId !== party) throw new RangeError(`${what} of ${JSON.stringify(party.slice(0, 64))} is signed as ${JSON.stringify(c.partyId.slice(0, 64))}`);
+  if (c.kind !== kind) throw new RangeError(`${what} of ${party} is a ${JSON.stringify(c.kind.slice(0, 64))} envelope, not ${kind}`);
+  if (c.sessionId !== session) throw new RangeError(`${what} of ${party} is signed for another session`);
+  if (!verifyEnvelope(publicKey, { kind: c.kind, session: c.sessionId, sender: party, body: c.body, signature: c.signature })) {
+    throw new RangeError(`the signature of ${party}'s ${what} does not verify against its roster key`);
+  }
+  let body: PartyMessage['body'];
+  try {
+    body = PartyMessage.decode(c.body).body;
+  } catch {
+    throw new RangeError(`${what} of ${party} is not a PartyMessage`);
+  }
+  if (!body || (body.value as { sessionId?: string }).sessionId !== session) throw new RangeError(`${what} of ${party} holds no message of this session`);
+  return body;
+}
+
+/**
+ * A contributor's signed EncryptedInput for `session`, verified against `publicKey` (the reader's
+ * roster key for `party`): its packed ciphertexts and the commitment list it names. Throws a
+ * RangeError with the reason otherwise.
+ */
+export function openContribution(publicKey: Uint8Array, party: string, session: string, c: SignedContribution): { ciphertexts: Uint8Array[]; commitmentsSha256: string } {
+  const body = openSigned(publicKey, party, session, c, CkksEntryKind.EncryptedInput, 'contribution');
+  if (body.$case !== 'encryptedInput') throw new RangeError(`contribution of ${party} does not hold an EncryptedInput`);
+  return { ciphertexts: body.value.ciphertexts.map(ownBytes), commitmentsSha256: body.value.commitmentsSha256 };
+}
+
+/** A party's signed InputCommit for `session`: the digests it commits to (`count` hex SHA-256). */
+export function openCommit(publicKey: Uint8Array, party: string, session: string, c: SignedContribution, count: number): string[] {
+  const body = openSigned(publicKey, party, session, c, CkksEntryKind.InputCommit, 'commitment');
+  if (body.$case !== 'inputCommit') throw new RangeError(`commitment of ${party} does not hold an InputCommit`);
+  const d = body.value.ciphertextsSha256;
+  if (d.length !== count || d.some((x) => !/^[0-9a-f]{64}$/.test(x))) throw new RangeError(`commitment of ${party}: expected ${count} hex SHA-256 digests`);
+  return [...d];
+}
+
+/** Hex SHA-256 of a commitment list: the envelope digests of its signed commits, in order. */
+export function commitListDigest(commits: readonly SignedContribution[]): string {
+  return toHex(sha256Bytes(concatBytes(...commits.map((c) => envelopeDigest({ kind: c.kind, session: c.sessionId, sender: c.partyId, body: c.body })))));
+}

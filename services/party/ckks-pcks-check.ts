@@ -1,0 +1,93 @@
+/**
+ * What a decryptor checks before it computes a PCKS share (docs/ckks-backend.md §2): the request
+ * carries every contributor's signed EncryptedInput envelope, not the sum. The party verifies each
+ * signature against its own roster; that each is an EncryptedInput of this session from a distinct
+ * participant, at least t of them, itself included with exactly the ciphertexts it sent; that each
+ * names the commitment list this party saw before it revealed, and matches its commitment there
+ * (ckks-commit.ts: no input chosen after another was revealed); validates
+ * every ciphertext as the aggregator does; refuses two equal ciphertexts and any exact copy of an
+ * input seen in another session (a durable table in its state directory); and recomputes the sum
+ * with the aggregator's own deterministic function. Its share is then for that sum only, whatever
+ * the aggregator would have liked decrypted.
+ */
+import type { CkksContext } from '../../crypto/ckks/params.ts';
+import type { PCKSRequest } from '../../gen/blindsum/v1/blindsum.ts';
+import { sha256Hex, type CkksLayout } from '../common/ckks.ts';
+import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
+import { inputDigest, openContribution, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
+import type { Roster } from '../common/roster.ts';
+import { Refuse } from './contribution.ts';
+
+/** What the party remembers of a session it contributed to. */
+export interface PcksSessionView {
+  layout: CkksLayout;
+  /** The session's participants (from StartSession, checked against the roster). */
+  parties: string[];
+  analystKeySha256: string;
+  /** SHA-256 of each ciphertext this party sent (compact wire form). */
+  inputDigests: string[];
+  /** The commitment list this party saw and revealed after (undefined before it revealed). */
+  commitments: { sha256: string; byParty: Map<string, string[]> } | undefined;
+}
+
+export interface VerifiedSum {
+  /** The recomputed sums, SEAL bytes, NTT form. */
+  sums: Uint8Array[];
+  sumSha256: string[];
+  /** Every contributor's input digests, to record once the share is given. */
+  digests: Map<string, string[]>;
+}
+
+const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
+
+/** Verifies a PCKS request and recomputes the sum; throws Refuse with the reason. */
+export function verifyPcksRequest(
+  ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
+): VerifiedSum {
+  const t = roster.threshold;
+  if (sha256Hex(m.analystPublicKey) !== s.analystKeySha256) throw new Refuse('the analyst key differs from the one announced at StartSession');
+  if (!sortedUnique(m.contributors) || m.contributors.some((p) => !s.parties.includes(p)) || m.contributors.length < t || !m.contributors.includes(self)) {
+    throw new Refuse(`contributors must be at least t = ${t} distinct session participants, sorted, this party included`);
+  }
+  if (!sortedUnique(m.decryptors) || m.decryptors.some((p) => !m.contributors.includes(p) || !keyParties.includes(p)) || m.decryptors.length < t || !m.decryptors.includes(self)) {
+    throw new Refuse(`decryptors must be at least t = ${t} contributors, sorted, this party included`);
+  }
+  const commitments = s.commitments;
+  if (!commitments) throw new Refuse('this party has not revealed its input in this session (no commitment list)');
+  if (m.contributions.length !== m.contributors.length) {
+    throw new Refuse(`the PCKS request carries ${m.contributions.length} signed contributions for ${m.contributors.length} contributors`);
+  }
+  const inputs: Uint8Array[][] = [];
+  const digests = new Map<string, string[]>();
+  const owner = new Map<string, string>();
+  m.contributors.forEach((p, i) => {
+    const c = m.contributions[i]!;
+    let packed: Uint8Array[];
+    let sealed: Uint8Array[];
+    let named: string;
+    try {
+      ({ ciphertexts: packed, commitmentsSha256: named } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
+      sealed = parseInputCiphertexts(ctx, s.layout, packed, `${p}.ciphertexts`);
+    } catch (e) {
+      throw new Refuse(`contribution ${i} (${p}): ${(e as Error).message}`);
+    }
+    const d = packed.map(inputDigest);
+    if (named !== commitments.sha256) throw new Refuse(`contribution ${i} (${p}) was revealed after another commitment list than this party saw`);
+    const committed = commitments.byParty.get(p);
+    if (!committed || d.length !== committed.length || d.some((x, j) => x !== committed[j])) throw new Refuse(`contribution ${i} (${p}) is not the input ${p} committed to`);
+    if (p === self && (d.length !== s.inputDigests.length || d.some((x, j) => x !== s.inputDigests[j]))) {
+      throw new Refuse('the contribution listed under this party is not the encrypted input it sent');
+    }
+    for (const x of d) {
+      const other = owner.get(x);
+      if (other !== undefined) throw new Refuse(`the contributions of ${other} and ${p} hold an equal ciphertext (an exact copy)`);
+      owner.set(x, p);
+    }
+    const copy = copiedInput(seen, d, m.sessionId, p);
+    if (copy) throw new Refuse(copy);
+    digests.set(p, d);
+    inputs.push(sealed);
+  });
+  const sums = sumContributions(ctx, inputs);
+  return { sums, sumSha256: sumDigests(sums), digests };
+}
