@@ -78,7 +78,7 @@ async function runDpSection(client: ReturnType<LocalFederation['client']>, queri
   const dpQueries = queries.filter((q) => q.kind === 'mean' || q.kind === 'frequency' || q.kind === 'histogram' || q.kind === 'contingency').slice(0, 4);
   const { dataset } = buildDataset(schema, csv);
   let failures = 0;
-  process.stdout.write(`Differentially private queries (rho = ${DP_RHO} each; each party adds its share of the noise, sized so that any t parties suffice)\n\n`);
+  process.stdout.write(`Differentially private queries (rho = ${DP_RHO} each; each party adds its share of the noise, sized so that the t − c honest contributors of any release carry all of it)\n\n`);
   for (const [i, q] of dpQueries.entries()) {
     process.stdout.write(`[DP ${i + 1}/${dpQueries.length}] ${describeQuery(q)}\n`);
     const o = await client.run(q, { backend: 'secagg', privacy: { rho: DP_RHO } });
