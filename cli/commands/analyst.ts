@@ -3,10 +3,9 @@
  * roster` (the operator-signed analysts.json) and `blindsum analyst ckks-keygen` (the analyst's
  * CKKS key pair, the same as the older `blindsum analyst-keygen`).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { toHex } from '../../crypto/bytes.ts';
+import { existsSync, readFileSync } from 'node:fs';
 import { keyFingerprint, loadAnalystRoster, signAnalystRoster, writeAnalystRosterFile, type AnalystRole } from '../../services/common/analysts.ts';
-import { loadIdentityFile, writeNewIdentityFile } from '../../services/common/keys.ts';
+import { loadIdentityFile, writeIdentityWithPublicEntry } from '../../services/common/keys.ts';
 import { ConfigError, loadRoster, validatePartyId } from '../../services/common/roster.ts';
 import { ANALYST_KEY_ENV, int, str, UsageError, type Command } from '../args.ts';
 import { analystKeygen as ckksKeygen } from './ckks.ts';
@@ -20,11 +19,9 @@ export const analystIdentityKeygen: Command = {
   async run(v) {
     const id = validatePartyId(str(v['id'], 'id', true), 'analyst id');
     const out = str(v['out'], 'out', true);
-    const { identity } = writeNewIdentityFile(out, id);
-    const entry = { id, publicKey: toHex(identity.publicKey) };
-    writeFileSync(`${out}.pub.json`, JSON.stringify(entry, null, 2) + '\n');
+    const { identity } = writeIdentityWithPublicEntry(out, id);
     process.stdout.write(
-      `wrote ${out} (secret, mode 0600) and ${out}.pub.json (public entry; key ${keyFingerprint(identity.publicKey)}…)\n` +
+      `wrote ${out} (secret, mode 0600) and ${out}.pub.json (public entry; key ${keyFingerprint(identity.identity.publicKey)}…)\n` +
         `give ${out}.pub.json to the federation operator (blindsum analyst roster … ${out}.pub.json:analyst:BUDGET), then sign in with:\n` +
         `  blindsum query --analyst-key ${out} …    or    export ${ANALYST_KEY_ENV}=${out}\n`,
     );

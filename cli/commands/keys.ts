@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { toHex } from '../../crypto/bytes.ts';
-import { writeNewIdentityFile } from '../../services/common/keys.ts';
+import { writeIdentityWithPublicEntry } from '../../services/common/keys.ts';
 import { ConfigError, minimumThreshold, parseRoster, validatePartyId } from '../../services/common/roster.ts';
 import { int, str, UsageError, type Command } from '../args.ts';
 
@@ -13,9 +12,7 @@ export const keygen: Command = {
   async run(v) {
     const id = validatePartyId(str(v['id'], 'id', true));
     const out = str(v['out'], 'out', true);
-    const { identity } = writeNewIdentityFile(out, id);
-    const entry = { id, publicKey: toHex(identity.publicKey) };
-    writeFileSync(`${out}.pub.json`, JSON.stringify(entry, null, 2) + '\n');
+    const { entry } = writeIdentityWithPublicEntry(out, id);
     process.stdout.write(`${JSON.stringify(entry)}\nwrote ${out} (secret, mode 0600) and ${out}.pub.json (public roster entry)\n`);
     return 0;
   },

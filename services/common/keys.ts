@@ -2,7 +2,7 @@
  * Identity key files at rest: JSON with the Ed25519 secret key, written with mode 0600 and
  * refused on load if group or others can read it (like ssh does).
  */
-import { chmodSync, openSync, closeSync, writeSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, openSync, closeSync, writeSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../crypto/bytes.ts';
 import { generateIdentity, identityFromSecret, type IdentityKeyPair } from '../../crypto/identity.ts';
 import { ConfigError, validatePartyId } from './roster.ts';
@@ -58,4 +58,15 @@ export function loadIdentityFile(path: string): IdentityFile {
   }
   if (secretKey.length !== 32) throw new ConfigError(`key file ${path}: secretKey must be 32 bytes`);
   return { id, identity: identityFromSecret(secretKey) };
+}
+
+/**
+ * A new identity key at `path` (0600) and its public entry {id, publicKey} at `path.pub.json`, as
+ * `blindsum keygen` and `blindsum analyst keygen` write them.
+ */
+export function writeIdentityWithPublicEntry(path: string, id: string): { identity: IdentityFile; entry: { id: string; publicKey: string } } {
+  const identity = writeNewIdentityFile(path, id);
+  const entry = { id, publicKey: toHex(identity.identity.publicKey) };
+  writeFileSync(`${path}.pub.json`, JSON.stringify(entry, null, 2) + '\n');
+  return { identity, entry };
 }
