@@ -18,15 +18,13 @@ import { AnalystClient, AnalystError } from '../client/analyst.ts';
 import { generateAnalystKey, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { toHex } from '../crypto/bytes.ts';
 import { CeremonyServer } from '../crypto/ckks/ceremony-server.ts';
-import { addCiphertexts, toNttForm } from '../crypto/ckks/encoder.ts';
 import { decryptionBound, PARAMETER_SETS } from '../crypto/ckks/params.ts';
-import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
 import { generateIdentity } from '../crypto/identity.ts';
-import type { AggregatorMessage, PartyMessage } from '../gen/blindsum/v1/blindsum.ts';
+import type { AggregatorMessage, PartyMessage, SignedContribution } from '../gen/blindsum/v1/blindsum.ts';
 import { StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { createAggregator } from '../services/aggregator/server.ts';
-import { CKKS_PARAMS, ckksContext, ownBytes, rosterDigest, sha256Hex } from '../services/common/ckks.ts';
+import { CKKS_PARAMS, ckksContext, rosterDigest, sha256Hex } from '../services/common/ckks.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { parseRoster, type Roster } from '../services/common/roster.ts';
 import type { IdentityFile } from '../services/common/keys.ts';
@@ -42,6 +40,7 @@ import { buildDataset, DP_GRID_BITS, parseSchema, planQuery, schemaDigest, split
 import { randomUUID } from 'node:crypto';
 import { writeAnalystRosterFile } from '../services/common/analysts.ts';
 import { authorize, testAnalysts } from './analyst-harness.ts';
+import { signedContribution } from './ckks-inprocess.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -85,7 +84,8 @@ describe('a party counts its PCKS shares per collective key and refuses past the
       quiet: true, receiptsDir: join(stateDirs[k]!, 'receipts'), stateDir: stateDirs[k]!,
     };
   };
-  const open = (k: number): CkksParty => new CkksParty(config(k), silent, ledgers[k]!, { decryptionBound: BOUND });
+  const configs = ids.map((_, k) => config(k));
+  const open = (k: number): CkksParty => new CkksParty(configs[k]!, silent, ledgers[k]!, { decryptionBound: BOUND });
   const ask = async (k: number, body: Body): Promise<Reply> => {
     const { reply } = await parties[k]!.handle(body);
     if (!reply) throw new Error(`no reply from ${ids[k]} to ${body.$case}`);
@@ -139,19 +139,30 @@ describe('a party counts its PCKS shares per collective key and refuses past the
     ledgers?.forEach((l) => l.close());
   });
 
-  /** A DP count session in which every party contributes; returns the PCKS request for the sum. */
+  /**
+   * A DP count session in which every party contributes, through the protocol's rounds as the
+   * aggregator runs them (services/aggregator/ckks-session.ts): StartSession (the analyst's signed
+   * request) → each party's InputCommit → InputCommitments (every signed commitment) → each
+   * party's EncryptedInput. Returns the PCKS request for the sum: the contributors' signed
+   * EncryptedInput envelopes, from which each decryptor recomputes the sum itself.
+   */
   async function session(sessionId: string): Promise<Body> {
-    const ctx = await ckksContext();
     const plan = planQuery(count, schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
     const start = StartSession.fromPartial({
       sessionId, query: queryToProto(count), backend: 'ckks', threshold: 2, ringBits: 64, parties: ids, planDigest: plan.digest, rho: 0.01,
       ckksKeySha256: parties[0]!.keySha256!, analystKeySha256: sha256Hex(analyst.publicKey),
       ...authorize(analysts, { sessionId, query: count, backend: 'ckks', rho: 0.01, analystKeySha256: sha256Hex(analyst.publicKey) }),
     });
-    const inputs: Uint8Array[][] = [];
-    for (let k = 0; k < 3; k++) inputs.push(value(await ask(k, { $case: 'startSession', value: start }), 'encryptedInput').ciphertexts.map((c) => unpackCiphertext(ctx, ownBytes(c))));
-    const sums = inputs[0]!.map((_, c) => packCiphertext(ctx, toNttForm(ctx, addCiphertexts(ctx, inputs.map((x) => x[c]!)))));
-    return { $case: 'pcksRequest', value: { sessionId, contributors: ids, decryptors: ids.slice(0, 2), analystPublicKey: analyst.publicKey, ciphertexts: sums } };
+    // Each reply signed with the party's identity key, as its node seals it (services/party/node.ts).
+    const signed = (k: number, r: Reply, c: 'inputCommit' | 'encryptedInput'): SignedContribution => {
+      value(r, c);
+      return signedContribution(configs[k]!, r);
+    };
+    const commits: SignedContribution[] = [];
+    for (let k = 0; k < 3; k++) commits.push(signed(k, await ask(k, { $case: 'startSession', value: start }), 'inputCommit'));
+    const contributions: SignedContribution[] = [];
+    for (let k = 0; k < 3; k++) contributions.push(signed(k, await ask(k, { $case: 'inputCommitments', value: { sessionId, commits } }), 'encryptedInput'));
+    return { $case: 'pcksRequest', value: { sessionId, contributors: ids, decryptors: ids.slice(0, 2), analystPublicKey: analyst.publicKey, contributions } };
   }
 
   it('counts every PCKS answer (a retry for the same sum too), refuses the one past the bound with the reason, and the count survives a restart', async () => {

@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 async function run(q: Query = COUNT, privacy?: { rho: number }): Promise<QueryOutcome> {
-  return f.client().run(q, { backend: 'ckks', analyst: 'attack', ckksKey: key, ...(privacy ? { privacy } : {}) });
+  return f.client().run(q, { backend: 'ckks', ckksKey: key, ...(privacy ? { privacy } : {}) });
 }
 
 /** What hospital-1 does to its replies from now on (and it sees the aggregator's messages unaltered). */
@@ -148,9 +148,9 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
   });
 
   it('an exact copy is refused by the decryptors: a commitment to another party\'s input before revealing, and a copy from an earlier session (durable digest table)', async () => {
-    const direct = new DirectParties(f.configs);
+    const direct = new DirectParties(f.configs, f.analysts);
     try {
-      const id = (): string => `copy-${randomUUID().slice(0, 8)}`;
+      const id = (): string => randomUUID(); // each session: a query id the analyst signs
       /** hospital-1 (colluding with the aggregator) signs `reply` as its own. */
       const asH1 = (reply: Reply): SignedContribution => signedContribution(f.configs[0]!, reply);
       const request = (sid: string, c: SignedContribution[]) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c });
@@ -183,9 +183,9 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
   });
 
   it('cancellation: an input chosen after the others were revealed is refused by the decryptors and by the aggregator', async () => {
-    const direct = new DirectParties(f.configs);
+    const direct = new DirectParties(f.configs, f.analysts);
     try {
-      const sid = `cancel-${randomUUID().slice(0, 8)}`;
+      const sid = randomUUID();
       const commits = await direct.commit(template!, sid);
       // hospital-2 and hospital-3 reveal after the honest list; the colluding aggregator hands
       // their ciphertexts to hospital-1, which now picks its input (e.g. −Σ others + target).
@@ -203,7 +203,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       const a = await direct.pcks(2, request(signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid, ciphertexts: late, commitmentsSha256: named } })));
       expect(a.$case === 'refusal' && a.value.reason).toMatch(/contribution 0 \(hospital-1\) is not the input hospital-1 committed to/);
       // (b) with a new commitment in a new list: it names another list than the decryptor saw
-      const sid2 = `cancel-${randomUUID().slice(0, 8)}`;
+      const sid2 = randomUUID();
       const commits2 = await direct.commit(template!, sid2);
       const [d2, d3] = await Promise.all([1, 2].map(async (i) => signedContribution(f.configs[i]!, await direct.reveal(i, sid2, commits2))));
       const newList = [signedContribution(f.configs[0]!, { $case: 'inputCommit', value: { sessionId: sid2, ciphertextsSha256: late.map(inputDigest) } }), commits2[1]!, commits2[2]!];
@@ -292,7 +292,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       return { ...r, value: { ...r.value, masked } };
     });
     try {
-      const o = await f.client().run(COUNT, { backend: 'secagg', analyst: 'attack' });
+      const o = await f.client().run(COUNT, { backend: 'secagg' });
       expect(o.status).toBe('failed');
       expect(o.result).toBeUndefined();
       expect(o.error).toMatch(/release refused: 1 released sum is outside what the plan allows \(3 contributors × 10000 rows × the per-row bound\): "n" = 1000418 is outside \[0, 30000\]/);

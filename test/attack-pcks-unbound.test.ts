@@ -52,10 +52,10 @@ beforeAll(async () => {
     return reply;
   };
   const c = f.client();
-  const o = await c.run(COUNT, { backend: 'ckks', analyst: 'attack', ckksKey: key });
+  const o = await c.run(COUNT, { backend: 'ckks', ckksKey: key });
   expect(o.status, o.error).toBe('done');
   expect(o.result).toMatchObject({ kind: 'count', n: ROWS });
-  direct = new DirectParties(f.configs);
+  direct = new DirectParties(f.configs, f.analysts);
 }, 240_000);
 
 afterAll(async () => {
@@ -64,11 +64,10 @@ afterAll(async () => {
 });
 
 const [H1, H2, H3] = ['hospital-1', 'hospital-2', 'hospital-3'];
-const sid = (label: string): string => `pcks-${label}-${randomUUID().slice(0, 8)}`;
 
 /** A fresh session at every party; the honest request to hospital-3 as decryptor with hospital-2. */
-async function session(label: string): Promise<{ id: string; c: SignedContribution[]; honest: PCKSRequest }> {
-  const id = sid(label);
+async function session(): Promise<{ id: string; c: SignedContribution[]; honest: PCKSRequest }> {
+  const id = randomUUID(); // the query id the analyst signs
   const c = await direct.start(template!, id);
   return { id, c, honest: { sessionId: id, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c } };
 }
@@ -81,7 +80,7 @@ function refusal(r: Reply): string {
 describe('a decryptor key-switches only a sum it recomputed from ≥ t signed contributions (item 2)', () => {
   it('honest path: each decryptor recomputes the sum and names sums, contributors, decryptors and analyst key; the shares decrypt to the true count', async () => {
     const ctx = await ckksContext();
-    const { c, honest } = await session('honest');
+    const { c, honest } = await session();
     const r2 = await direct.pcks(1, honest);
     const r3 = await direct.pcks(2, honest);
     if (r2.$case !== 'pcksShare' || r3.$case !== 'pcksShare') throw new Error(`refused: ${JSON.stringify(r2.value)} ${JSON.stringify(r3.value)}`);
@@ -101,44 +100,44 @@ describe('a decryptor key-switches only a sum it recomputed from ≥ t signed co
   });
 
   it("refuses a \"sum\" that is one party's input: two contributors listed, one contribution carried", async () => {
-    const { honest, c } = await session('single');
+    const { honest, c } = await session();
     const reason = refusal(await direct.pcks(2, { ...honest, contributors: [H1, H3], decryptors: [H1, H3], contributions: [c[0]!] }));
     expect(reason).toMatch(/carries 1 signed contributions for 2 contributors/);
   });
 
   it("refuses one party's input passed off as this decryptor's own (relabelled envelope)", async () => {
-    const { honest, c } = await session('relabel');
+    const { honest, c } = await session();
     const reason = refusal(await direct.pcks(2, { ...honest, contributors: [H1, H3], decryptors: [H1, H3], contributions: [c[0]!, { ...c[0]!, partyId: H3 }] }));
     expect(reason).toMatch(/contribution 1 \(hospital-3\): the signature of hospital-3's contribution does not verify/);
   });
 
   it('refuses a request whose sum leaves this decryptor out (its own input omitted)', async () => {
-    const { honest, c } = await session('omit-self');
+    const { honest, c } = await session();
     const reason = refusal(await direct.pcks(2, { ...honest, contributors: [H1, H2], decryptors: [H2, H3], contributions: [c[0]!, c[1]!] }));
     expect(reason).toMatch(/contributors must be at least t = 2 distinct session participants, sorted, this party included/);
   });
 
   it('refuses an altered contribution and a forged signature', async () => {
-    const { honest, c } = await session('alter');
+    const { honest, c } = await session();
     const body = c[1]!.body.slice();
     body[body.length - 100]! ^= 1; // one bit of a residue of hospital-2's ciphertext
     expect(refusal(await direct.pcks(2, { ...honest, contributions: [c[0]!, { ...c[1]!, body }, c[2]!] }))).toMatch(/contribution 1 \(hospital-2\): the signature of hospital-2's contribution does not verify/);
-    const s2 = await session('forge');
+    const s2 = await session();
     const signature = new Uint8Array(64).fill(7);
     expect(refusal(await direct.pcks(2, { ...s2.honest, contributions: [s2.c[0]!, { ...s2.c[1]!, signature }, s2.c[2]!] }))).toMatch(/hospital-2's contribution does not verify against its roster key/);
   });
 
   it('refuses a repeated contributor, fewer than t contributors, and a contribution signed for another session', async () => {
-    const a = await session('repeat');
+    const a = await session();
     expect(refusal(await direct.pcks(2, { ...a.honest, contributors: [H1, H1, H3], decryptors: [H1, H3], contributions: [a.c[0]!, a.c[0]!, a.c[2]!] }))).toMatch(/distinct session participants, sorted/);
-    const b = await session('below-t');
+    const b = await session();
     expect(refusal(await direct.pcks(2, { ...b.honest, contributors: [H3], decryptors: [H3], contributions: [b.c[2]!] }))).toMatch(/at least t = 2/);
-    const c = await session('other-session');
+    const c = await session();
     expect(refusal(await direct.pcks(2, { ...c.honest, contributions: [b.c[0]!, c.c[1]!, c.c[2]!] }))).toMatch(/contribution 0 \(hospital-1\): contribution of hospital-1 is signed for another session/);
   });
 
   it('refuses a request towards another analyst key than StartSession announced', async () => {
-    const { honest } = await session('analyst');
+    const { honest } = await session();
     const other = await generateAnalystKey();
     expect(refusal(await direct.pcks(2, { ...honest, analystPublicKey: other.publicKey }))).toMatch(/analyst key differs from the one announced at StartSession/);
   });
@@ -149,7 +148,7 @@ describe('a decryptor key-switches only a sum it recomputed from ≥ t signed co
       return reply;
     };
     try {
-      const o = await f.client().run(COUNT, { backend: 'ckks', analyst: 'attack', ckksKey: key });
+      const o = await f.client().run(COUNT, { backend: 'ckks', ckksKey: key });
       expect(o.status, o.error).toBe('done');
       expect(o.result).toMatchObject({ kind: 'count', n: ROWS });
       expect(o.ckks!.decryptors).toEqual([H2, H3]);

@@ -13,20 +13,23 @@ import { AnalystClient } from '../client/analyst.ts';
 import { toHex } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
 import { signEnvelope } from '../crypto/transcript.ts';
-import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
+import { PartyGatewayServiceClient, PartyMessage, QueryRequest, type AggregatorMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
 import { kindOfPartyMessage } from '../services/audit/records.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { writeAnalystRosterFile } from '../services/common/analysts.ts';
 import type { Logger } from '../services/common/errors.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
+import { signQueryRequest } from '../services/common/query-request.ts';
 import { CkksParty } from '../services/party/ckks-sessions.ts';
 import { resolvePartyConfig, type PartyConfig } from '../services/party/config.ts';
 import { PartyLedger } from '../services/party/ledger.ts';
 import { createPartyNode, type PartyNode } from '../services/party/node.ts';
 import { PartySessions, type Reply } from '../services/party/sessions.ts';
 import { schemaDigest, splitCsvText } from '../stats/index.ts';
+import { testAnalysts, type TestAnalysts } from './analyst-harness.ts';
 
 export const SCHEMA_PATH = 'examples/pbc/schema.json';
 const quiet: Logger = () => {};
@@ -78,7 +81,8 @@ export class TamperingParty {
         else if (b.$case !== 'receipt' && b.$case !== 'rejected') void send(this.secagg.handle(b).reply);
       });
       stream.on('error', () => {});
-      stream.write({ body: { $case: 'hello', value: { partyId: id.id, schemaDigest: schemaDigest(this.config.schema), softwareVersion: 'test-tampering' } } });
+      // It keeps no receipt book (a malicious party may ignore receipts): it announces none.
+      stream.write({ body: { $case: 'hello', value: { partyId: id.id, schemaDigest: schemaDigest(this.config.schema), softwareVersion: 'test-tampering', lastReceiptIndex: 0n, lastReceiptHead: new Uint8Array(0) } } });
     });
   }
 
@@ -98,6 +102,8 @@ export interface InProcessFederation {
   address: string;
   rosterPath: string;
   aggregatorDataDir: string;
+  /** The operator and the analyst ("attack") of the signed analyst roster the aggregator loads; client() signs in as this analyst. */
+  analysts: TestAnalysts;
   ids: string[];
   /** Every party's resolved config (honest and tampering), by index. */
   configs: PartyConfig[];
@@ -126,9 +132,14 @@ export async function startFederation(opts: { n: number; threshold: number; tamp
   mkdirSync(aggregatorDataDir, { recursive: true, mode: 0o700 });
   const agg = writeNewIdentityFile(join(aggregatorDataDir, AGGREGATOR_KEY_FILE), 'demo-aggregator');
   const rosterPath = join(dir, 'roster.json');
-  writeFileSync(rosterPath, JSON.stringify({ federation: 'demo', threshold: opts.threshold, parties: entries, aggregator: { id: agg.id, publicKey: toHex(agg.identity.publicKey) } }));
+  const analysts = testAnalysts('demo', 'attack');
+  writeFileSync(rosterPath, JSON.stringify({
+    federation: 'demo', threshold: opts.threshold, parties: entries, aggregator: { id: agg.id, publicKey: toHex(agg.identity.publicKey) }, operator: analysts.operatorEntry,
+  }));
+  const analystsPath = join(dir, 'analysts.json');
+  writeAnalystRosterFile(analystsPath, analysts.roster);
   const aggregator = createAggregator(
-    resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath, schemaPath: SCHEMA_PATH, dataDir: aggregatorDataDir, roundTimeoutMs: opts.roundTimeoutMs ?? 20_000, budgetRho: 10, allowExact: true, ckks: true, quiet: true }),
+    resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath, analystsPath, schemaPath: SCHEMA_PATH, dataDir: aggregatorDataDir, roundTimeoutMs: opts.roundTimeoutMs ?? 20_000, allowExact: true, ckks: true, quiet: true }),
     quiet,
   );
   const port = await aggregator.start();
@@ -156,9 +167,9 @@ export async function startFederation(opts: { n: number; threshold: number; tamp
   await Promise.all(waits);
   const clients: AnalystClient[] = [];
   return {
-    dir, aggregator, address, rosterPath, aggregatorDataDir, ids, configs, nodes, tampering,
+    dir, aggregator, address, rosterPath, aggregatorDataDir, analysts, ids, configs, nodes, tampering,
     client() {
-      const c = new AnalystClient(address);
+      const c = new AnalystClient(address, { identity: { id: analysts.analystId, identity: analysts.analyst }, federation: analysts.federation });
       clients.push(c);
       return c;
     },
@@ -196,25 +207,41 @@ export function signedContribution(cfg: PartyConfig, reply: Reply): SignedContri
 }
 
 /**
+ * `template` (a StartSession the real aggregator sent) for a new session `sessionId` (a random
+ * UUID): the analyst signs the same request again under the new query id, issued now, since the
+ * signature covers the session id (services/party/analyst-check.ts): the analyst asking the same
+ * query again. A driver playing a malicious aggregator deviates only after this authorized start.
+ */
+export function resign(analysts: TestAnalysts, template: StartSession, sessionId: string): StartSession {
+  const request = QueryRequest.decode(template.signedRequest);
+  const { signedRequest, signature } = signQueryRequest(analysts.analyst.secretKey, { ...request, queryId: sessionId, issuedAtMs: BigInt(Date.now()) });
+  return { ...template, sessionId, signedRequest, requestSignature: signature };
+}
+
+/**
  * Real CkksParty objects for every party of a federation whose key ceremony has run (each loads
  * its key share from its state directory): what a malicious aggregator driver talks to directly.
+ * Sessions it starts replay a real StartSession under a fresh UUID, signed again by the analyst.
  */
 export class DirectParties {
   readonly configs: PartyConfig[];
   readonly parties: CkksParty[];
+  readonly #analysts: TestAnalysts;
   readonly #ledgers: PartyLedger[];
 
-  constructor(configs: PartyConfig[]) {
+  constructor(configs: PartyConfig[], analysts: TestAnalysts) {
     this.configs = configs;
+    this.#analysts = analysts;
     this.#ledgers = configs.map((c) => new PartyLedger(c.stateDir, c.policy.budgetRho));
     this.parties = configs.map((c, i) => new CkksParty(c, quiet, this.#ledgers[i]!));
   }
 
-  /** Every party answers `template` under `sessionId`: their signed InputCommits, by index. */
+  /** Every party answers `template` under `sessionId` (a fresh UUID): their signed InputCommits, by index. */
   async commit(template: StartSession, sessionId: string): Promise<SignedContribution[]> {
+    const start = resign(this.#analysts, template, sessionId);
     const out: SignedContribution[] = [];
     for (let i = 0; i < this.parties.length; i++) {
-      const { reply } = await this.parties[i]!.handle({ $case: 'startSession', value: { ...template, sessionId } });
+      const { reply } = await this.parties[i]!.handle({ $case: 'startSession', value: start });
       out.push(signedContribution(this.configs[i]!, reply!));
     }
     return out;
