@@ -33,7 +33,8 @@ import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
 import { CKGCommitments, CRSCommitments, CRSNonces, InputCommitments, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { commitListDigest } from '../common/ckks-inputs.ts';
-import { rosterDigest, sha256Hex } from '../common/ckks.ts';
+import { CKKS_PARAMS, ckksParamsByName, rosterDigest, sha256Hex } from '../common/ckks.ts';
+import { decryptionBound } from '../../crypto/ckks/params.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
 import type { QuerySubmittedRecord, ReleasedRecord } from './records.ts';
@@ -103,6 +104,9 @@ export class CkksTranscriptVerifier {
   readonly #partial: boolean;
   readonly #ceremonies = new Map<string, Ceremony>();
   readonly #keys = new Set<string>();
+  /** Parameter set of each verified collective key, and the ciphertexts each party decrypted under it. */
+  readonly #keyParams = new Map<string, string>();
+  readonly #decrypted = new Map<string, number>();
   readonly #sessions = new Map<string, Session>();
   /** SHA-256 of every encrypted-input ciphertext logged so far → where it was first logged. */
   readonly #inputDigests = new Map<string, { index: number; sender: string; session: string }>();
@@ -247,6 +251,7 @@ export class CkksTranscriptVerifier {
         c.confirmed.add(e.sender);
         if (all(c.confirmed)) {
           this.#keys.add(c.publicKeySha256);
+          this.#keyParams.set(c.publicKeySha256, c.params.paramsName);
           c.summary.status = 'released';
           c.summary.contributors = [...c.params.parties];
           c.summary.note = `collective key ${c.publicKeySha256.slice(0, 16)}… (${c.params.threshold}-of-${c.params.parties.length}): every signed CRS commitment opened, every signed CKG commitment opened by its share, confirmed by all (key not recomputed)`;
@@ -350,6 +355,14 @@ export class CkksTranscriptVerifier {
         if (!same(v.decryptors, x.decryptors)) fail(`the PCKS share of ${e.sender} names other decryptors than the PCKS request`);
         if (v.analystKeySha256 !== start.analystKeySha256) fail(`the PCKS share of ${e.sender} names another analyst key than StartSession announced`);
         x.pcksFrom.add(e.sender);
+        // Every share counts against the decryption bound τ(n) of the key (docs/ckks-parameters.md §2),
+        // as each party counts it; exact only when the export holds every query under the key.
+        const counted = `${start.ckksKeySha256}/${e.sender}`;
+        const used = (this.#decrypted.get(counted) ?? 0) + v.shares.length;
+        this.#decrypted.set(counted, used);
+        const name = this.#keyParams.get(start.ckksKeySha256) ?? CKKS_PARAMS.name;
+        const tau = decryptionBound(ckksParamsByName(name), this.#roster.parties.length);
+        if (used > tau) fail(`${e.sender} has given PCKS shares for ${used} ciphertexts under collective key ${start.ckksKeySha256.slice(0, 12)}…, more than the decryption bound τ(${this.#roster.parties.length}) = ${tau}: the federation should have re-keyed`);
         return;
       }
       case EntryKind.Released: {
