@@ -8,8 +8,9 @@
  * signs the exact bytes it sends.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.ts';
 import { abytes, concatBytes, lengthPrefixed } from './bytes.ts';
+import { ed25519Sign, ed25519Verify } from './ed25519.ts';
 
 export interface IdentityKeyPair {
   /** 32-byte Ed25519 seed (secret). */
@@ -43,7 +44,7 @@ export function signingDigest(domain: string, body: Uint8Array): Uint8Array {
 
 export function signDomain(secretKey: Uint8Array, domain: string, body: Uint8Array): Uint8Array {
   abytes(secretKey, 'secretKey', 32);
-  return ed25519.sign(signingDigest(domain, body), secretKey);
+  return ed25519Sign(signingDigest(domain, body), secretKey);
 }
 
 /** Returns false (never throws) for a wrong signature, wrong key or malformed input. */
@@ -51,7 +52,7 @@ export function verifyDomain(publicKey: Uint8Array, domain: string, body: Uint8A
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
   try {
-    return ed25519.verify(signature, signingDigest(domain, body), publicKey);
+    return ed25519Verify(signature, signingDigest(domain, body), publicKey);
   } catch {
     return false;
   }

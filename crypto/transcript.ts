@@ -14,7 +14,7 @@
  *   receipt       aggregator, domain "transcript/receipt", over lengthPrefixed(h_{−1}, party,
  *                 session, kind, u64 k, SHA-256(entry_k), h_k, SHA-256(envelope signed bytes))
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.ts';
 import { abytes, concatBytes, equalBytes, fromUtf8, lengthPrefixed, u64be } from './bytes.ts';
 import { signDomain, verifyDomain } from './identity.ts';
 

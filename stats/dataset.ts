@@ -21,7 +21,7 @@
  * data): identifier problems are reported by line and length only, patients only as counts.
  */
 import { readFile } from 'node:fs/promises';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/sha256.ts';
 import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { formatCsv, parseCsv } from './csv.ts';
 import { findColumn, levelsOf, MAX_IDENTIFIER_LENGTH, MISSING_LEVEL, patientColumn } from './schema.ts';

@@ -7,7 +7,7 @@
  * zero) row by row, so the federated sum of the parties' vectors equals, exactly, the central
  * sum of the same quantized terms.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/sha256.ts';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { canonicalJson } from './canonical.ts';
 import type { Dataset } from './dataset.ts';

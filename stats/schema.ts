@@ -4,7 +4,7 @@
  * sensitivities are known before any data is read. Parties and the aggregator compare
  * `schemaDigest` to check they use the same schema.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/sha256.ts';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { canonicalJson } from './canonical.ts';
 

@@ -24,7 +24,7 @@
  * Any t parties turn their S_i into additive shares of Σ s_j with Lagrange coefficients for the
  * set that actually decrypts (threshold.ts genAdditiveShare).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.ts';
 import { aeadOpen, aeadSeal } from '../aead.ts';
 import { clean, equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
 import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckg.ts';

@@ -6,7 +6,7 @@
  * confirmation names the hash of the ordered list of share commitments. Pure hashing and the
  * exact signed bytes; the checks that throw CeremonyError are in ceremony.ts.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.ts';
 import { lengthPrefixed, toHex, u32be } from '../bytes.ts';
 import type { CeremonyParams } from './ceremony.ts';
 

@@ -6,7 +6,7 @@
  * before committing its own cannot steer the seed, because its commitment is already fixed.
  * The polynomial is expanded with SHAKE256 and rejection-sampled modulo each key-level prime.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../sha256.ts';
 import { shake256 } from '@noble/hashes/sha3.js';
 import { abytes, equalBytes, lengthPrefixed } from '../bytes.ts';
 import type { CkksContext } from './params.ts';

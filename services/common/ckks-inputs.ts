@@ -20,7 +20,7 @@ import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
 import { concatBytes, toHex } from '../../crypto/bytes.ts';
 import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
-import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js';
+import { sha256 as sha256Bytes } from '../../crypto/sha256.ts';
 import { ownBytes, sha256Hex } from './ckks.ts';
 import { CkksEntryKind } from './ckks-kinds.ts';
 

@@ -9,7 +9,7 @@
  *
  * node-seal is loaded by `ckksContext()` only, once per process, the first time CKKS is used.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/sha256.ts';
 import { toHex, utf8 } from '../../crypto/bytes.ts';
 import { requiredLevel, ciphertextCount } from '../../crypto/ckks/encoder.ts';
 import { CkksContext, PARAMETER_SETS, type CkksParams } from '../../crypto/ckks/params.ts';

@@ -7,7 +7,7 @@
  * Reads (GetResult, WatchQuery, GetBudget) carry metadata: the analyst id, a timestamp and a
  * signature (domain "analyst/read") over (method, analyst, timestamp, SHA-256 of the request bytes).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/sha256.ts';
 import { lengthPrefixed } from '../../crypto/bytes.ts';
 import { signDomain, verifyDomain } from '../../crypto/identity.ts';
 import { QueryRequest, type QuerySpec, type SignedAnalystRoster } from '../../gen/blindsum/v1/blindsum.ts';

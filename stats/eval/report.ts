@@ -7,7 +7,7 @@
  * synthetic data and on the real training data, both tested on the holdout (TSTR vs TRTR AUC).
  * Privacy: DCR, NNDR and membership-inference AUC (privacy-metrics.ts).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/sha256.ts';
 import { seededRandomSource } from '../../crypto/dp/random.ts';
 import { utf8 } from '../../crypto/bytes.ts';
 import type { Dataset } from '../dataset.ts';

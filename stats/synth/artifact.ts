@@ -6,7 +6,7 @@
  * budget, …). The embedded public key only proves integrity; pass `trustedKeys` to also require
  * a known fitter (otherwise anyone could re-sign an edited model with a key of their own).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/sha256.ts';
 import { fromHex, toHex, utf8 } from '../../crypto/bytes.ts';
 import { signDomain, verifyDomain, type IdentityKeyPair } from '../../crypto/identity.ts';
 import { canonicalJson } from '../canonical.ts';

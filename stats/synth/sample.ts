@@ -7,7 +7,7 @@
  * then a value within the fine bin: uniform for numeric columns, a uniform integer for integer
  * columns, clamped to the schema bounds; "(missing)" is an empty field.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/sha256.ts';
 import { seededRandomSource, type RandomSource } from '../../crypto/dp/random.ts';
 import { utf8 } from '../../crypto/bytes.ts';
 import { formatCsv } from '../csv.ts';

@@ -1,0 +1,26 @@
+/**
+ * SHA-256 (FIPS 180-4) behind one small interface: node:crypto's native hash where it exists
+ * (Node), @noble/hashes elsewhere (a browser verifier). Same function, same digests; the native
+ * one hashes the large messages this project signs and chains (ciphertexts, masked vectors) about
+ * ten times faster. test/rfc8032-ed25519.test.ts checks both on FIPS vectors and on each other.
+ */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import type * as NodeCrypto from 'node:crypto';
+
+const native: typeof NodeCrypto | undefined = (() => {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return p?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The 32-byte SHA-256 digest of `data`. */
+export function sha256(data: Uint8Array, backend: 'native' | 'noble' = native ? 'native' : 'noble'): Uint8Array {
+  if (backend === 'native' && native) {
+    const d = native.createHash('sha256').update(data).digest();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+  }
+  return nobleSha256(data);
+}
