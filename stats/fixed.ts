@@ -4,7 +4,12 @@
  * to float64, so the usual cancellation of the one-pass formula does not occur: the only error
  * left is the per-row quantization of the terms.
  */
-import type { FixedSums } from './kinds/types.ts';
+
+/** Aggregated statistic vector on the fixed-point grid: entry i is sums[i] / 2^scaleBits[i]. */
+export interface FixedSums {
+  sums: bigint[];
+  scaleBits: number[];
+}
 
 /** The value of entry i as a float64. */
 export function fixedValue(s: FixedSums, i: number): number {

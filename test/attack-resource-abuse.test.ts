@@ -21,7 +21,7 @@ import { toHex } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
 import { PartyGatewayServiceClient, type AggregatorMessage, type PartyMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
-import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
 import { AnalystQuotas } from '../services/aggregator/quotas.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
 import type { Logger } from '../services/common/errors.ts';

@@ -25,7 +25,8 @@ import {
 import { exportTranscript } from '../services/audit/audit.ts';
 import type { QuerySubmittedRecord } from '../services/audit/records.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
-import { loadSchemaFile, resolveAggregatorConfig } from '../services/aggregator/config.ts';
+import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
+import { loadSchemaFile } from '../services/common/schema-file.ts';
 import { PartyGateway, type PartyMessageBody } from '../services/aggregator/gateway.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
 import { AGGREGATOR_KEY_FILE, TranscriptLog } from '../services/aggregator/transcript-log.ts';

@@ -19,7 +19,7 @@ import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
 import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
-import { AUTH_DOMAIN, authChallengeBody } from '../services/aggregator/gateway.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { recomputeCkksSums } from '../services/audit/verify-ckks-sums.ts';

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { QueryOutcome } from '../../client/analyst.ts';
 import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
-import { loadSchemaFile } from '../../services/aggregator/config.ts';
+import { loadSchemaFile } from '../../services/common/schema-file.ts';
 import {
   buildDataset, centralResult, compareResults, describeQuery, localStatistics, MAX_RAW_DECRYPTION_ERROR, numericFields, parseCsv, planQuery, splitCsvText,
   type Query, type QueryResult, type Schema,

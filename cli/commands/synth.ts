@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { AnalystClient } from '../../client/analyst.ts';
 import { federatedMeasure } from '../../client/synth-measure.ts';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
-import { loadSchemaFile } from '../../services/aggregator/config.ts';
+import { loadSchemaFile } from '../../services/common/schema-file.ts';
 import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../../services/common/keys.ts';
 import { buildDataset, privacyRho, type Dataset, type Schema } from '../../stats/index.ts';
 import { renderHtml } from '../../stats/eval/html.ts';

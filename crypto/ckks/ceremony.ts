@@ -28,7 +28,7 @@ import { sha256 } from '../sha256.ts';
 import { aeadOpen, aeadSeal } from '../aead.ts';
 import { clean, equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
 import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckg.ts';
-import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesDigest, thresholdShareDigest, type SignedCkgCommit } from './ckg-commit.ts';
+import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesDigest, thresholdShareDigest, type CeremonyParams, type SignedCkgCommit } from './ckg-commit.ts';
 import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
 import type { CkksContext } from './params.ts';
 import type { RnsPoly } from './rns.ts';
@@ -41,16 +41,7 @@ export const CRS_COMMIT_DOMAIN = 'ckks/crs-commit';
 const SHARE_INFO = 'blindsum/ckks/threshold-share/v1';
 const CEREMONY_ID = /^[A-Za-z0-9-]{8,64}$/;
 
-export interface CeremonyParams {
-  ceremonyId: string;
-  /** Parameter set name; must be the context's. */
-  paramsName: string;
-  /** Hex SHA-256 of the roster the key is for. */
-  rosterDigest: string;
-  threshold: number;
-  /** Every roster party, sorted; party k (0-based) has Shamir point k + 1. */
-  parties: readonly string[];
-}
+export type { CeremonyParams } from './ckg-commit.ts';
 
 export type CeremonyErrorCode = 'wrong-stage' | 'bad-params' | 'bad-signature' | 'bad-message' | 'incomplete' | 'bad-nonce' | 'bad-share' | 'bad-public-key';
 

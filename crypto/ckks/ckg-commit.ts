@@ -8,7 +8,6 @@
  */
 import { sha256 } from '../sha256.ts';
 import { lengthPrefixed, toHex, u32be } from '../bytes.ts';
-import type { CeremonyParams } from './ceremony.ts';
 
 /** Signature domain of a CKG commitment (crypto/identity.ts signDomain). */
 export const CKG_COMMIT_DOMAIN = 'ckks/ckg-commit';
@@ -23,6 +22,18 @@ export interface SignedCkgCommit {
 }
 
 /** The exact bytes a party signs for its CKG commitment (domain "ckks/ckg-commit"): ceremony parameters, party, both commitments. */
+/** The public parameters of one key ceremony (crypto/ckks/ceremony.ts). */
+export interface CeremonyParams {
+  ceremonyId: string;
+  /** Parameter set name; must be the context's. */
+  paramsName: string;
+  /** Hex SHA-256 of the roster the key is for. */
+  rosterDigest: string;
+  threshold: number;
+  /** Every roster party, sorted; party k (0-based) has Shamir point k + 1. */
+  parties: readonly string[];
+}
+
 export function ckgCommitSignedBytes(p: CeremonyParams, party: string, commitment: Uint8Array, thresholdShareDigests: readonly Uint8Array[]): Uint8Array {
   return lengthPrefixed(
     'blindsum/ckks/ckg-commit/v1', p.ceremonyId, p.paramsName, p.rosterDigest, u32be(p.threshold), lengthPrefixed(...p.parties), party, commitment, lengthPrefixed(...thresholdShareDigests),

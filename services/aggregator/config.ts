@@ -1,7 +1,8 @@
 /** Aggregator configuration: read and validated once. */
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSchema, schemaDigest, type Schema } from '../../stats/index.ts';
+import { schemaDigest, type Schema } from '../../stats/index.ts';
+import { loadSchemaFile } from '../common/schema-file.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
 import { loadAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
 import { DEFAULT_QUOTAS, type QuotaOptions } from './quotas.ts';
@@ -58,15 +59,6 @@ export interface AggregatorConfigInput {
   maxRunning?: number;
 }
 
-export function loadSchemaFile(path: string): Schema {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`cannot read schema file ${path}: ${(e as Error).message}`);
-  }
-  return parseSchema(json);
-}
 
 export function resolveAggregatorConfig(input: AggregatorConfigInput): AggregatorConfig {
   const listen = input.listen ?? '127.0.0.1:7070';

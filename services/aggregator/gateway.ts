@@ -6,25 +6,20 @@
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { lengthPrefixed } from '../../crypto/bytes.ts';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { verifyEnvelope, type Envelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type AggregatorMessage, type SignedEnvelope } from '../../gen/blindsum/v1/blindsum.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { PARTY_ID, type Roster } from '../common/roster.ts';
 import type { ReceiptAnchor } from './transcript-log.ts';
 
-export const AUTH_DOMAIN = 'gateway/auth';
 const HELLO_TIMEOUT_MS = 10_000;
 /** Bounds of the unauthenticated Hello, checked before anything else reads it. */
 export const MAX_SCHEMA_DIGEST = 128;
 export const MAX_SOFTWARE_VERSION = 128;
 
-/** The bytes a party signs to prove its identity to the aggregator. */
-export function authChallengeBody(aggregatorId: string, nonce: Uint8Array, partyId: string): Uint8Array {
-  return lengthPrefixed(aggregatorId, nonce, partyId);
-}
 
 export type PartyMessageBody = NonNullable<PartyMessage['body']>;
 

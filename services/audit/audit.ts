@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadSchemaFile } from '../aggregator/config.ts';
+import { loadSchemaFile } from '../common/schema-file.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
 import { loadAnalystRoster } from '../common/analysts.ts';

@@ -94,3 +94,19 @@ export function kindOfPartyMessage(c: PartyCase): string | undefined {
 export function jsonBody(record: object): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(record));
 }
+
+/** What the verifier reports for one query or key ceremony. */
+export interface SessionSummary {
+  queryId: string;
+  kind: string;
+  status: 'released' | 'failed' | 'incomplete' | 'partial';
+  /** zCDP ρ charged (0 = exact query). */
+  rho: number;
+  refunded: boolean;
+  contributors: string[];
+  unmaskers: number;
+  refusals: string[];
+  resultChecked: boolean;
+  /** How the entry was checked, when the generic wording does not fit (CKKS sessions and key ceremonies). */
+  note?: string;
+}

@@ -37,8 +37,7 @@ import { CKKS_PARAMS, ckksParamsByName, rosterDigest, sha256Hex } from '../commo
 import { decryptionBound } from '../../crypto/ckks/params.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
-import type { QuerySubmittedRecord, ReleasedRecord } from './records.ts';
-import type { SessionSummary } from './verify.ts';
+import type { QuerySubmittedRecord, ReleasedRecord, SessionSummary } from './records.ts';
 
 type Fail = (reason: string) => never;
 

@@ -29,7 +29,7 @@ import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Sch
 import type { Roster } from '../common/roster.ts';
 import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
-  kindOfPartyMessage, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
+  kindOfPartyMessage, type SessionSummary, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
 } from './records.ts';
 import { CKKS_PARTY_KINDS, CkksEntryKind } from '../common/ckks-kinds.ts';
 import { CkksTranscriptVerifier } from './verify-ckks.ts';
@@ -44,20 +44,7 @@ export interface VerifyOptions {
   analysts?: AnalystRoster;
 }
 
-export interface SessionSummary {
-  queryId: string;
-  kind: string;
-  status: 'released' | 'failed' | 'incomplete' | 'partial';
-  /** zCDP ρ charged (0 = exact query). */
-  rho: number;
-  refunded: boolean;
-  contributors: string[];
-  unmaskers: number;
-  refusals: string[];
-  resultChecked: boolean;
-  /** How the entry was checked, when the generic wording does not fit (CKKS sessions and key ceremonies). */
-  note?: string;
-}
+export type { SessionSummary } from './records.ts';
 
 export interface VerifyFailureInfo {
   index: number;

@@ -16,7 +16,7 @@ import type { StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { openAnalystRoster, type AnalystEntry, type AnalystRoster } from '../common/analysts.ts';
 import { AnalystAuthError, canonicalQuery, openQueryRequest, REQUEST_SKEW_MS, requestRho } from '../common/query-request.ts';
 import type { PartyConfig } from './config.ts';
-import { Refuse } from './contribution.ts';
+import { Refuse } from './refuse.ts';
 import type { PartyLedger } from './ledger.ts';
 
 /** A party accepts a signed request at most this long after it was issued. */

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
 import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
-import { loadSchemaFile } from '../aggregator/config.ts';
+import { loadSchemaFile } from '../common/schema-file.ts';
 import { loadPolicy, type PartyPolicy } from './policy.ts';
 
 export interface PartyConfigInput {

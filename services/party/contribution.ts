@@ -16,8 +16,8 @@ import type { PartyConfig } from './config.ts';
 import type { PartyLedger } from './ledger.ts';
 import { checkAnalystRequest } from './analyst-check.ts';
 
-/** A refusal whose message is safe to send to the aggregator (it names the policy or check). */
-export class Refuse extends Error {}
+export { Refuse } from './refuse.ts';
+import { Refuse } from './refuse.ts';
 
 export interface Contribution {
   query: Query;

@@ -12,7 +12,7 @@ import { quote, type Logger } from '../common/errors.ts';
 import { GRPC_OPTIONS } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
-import { AUTH_DOMAIN, authChallengeBody } from '../aggregator/gateway.ts';
+import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
 import type { PartyConfig } from './config.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PartyLedger } from './ledger.ts';

@@ -1,5 +1,5 @@
 /** Registry: the one KindDef per query kind. */
-import type { QueryKind } from '../query.ts';
+import type { QueryKind } from '../query-types.ts';
 import { contingency, frequency } from './categorical.ts';
 import { histogram } from './histogram.ts';
 import { marginal } from './marginal.ts';

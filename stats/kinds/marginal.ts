@@ -10,7 +10,7 @@
  */
 import type { CategoricalColumn, NumericColumn } from '../dataset.ts';
 import { fixedValue } from '../fixed.ts';
-import { QueryError, type Query } from '../query.ts';
+import { QueryError, type Query } from '../query-types.ts';
 import { findColumn, levelsOf, MISSING_LEVEL } from '../schema.ts';
 import type { ColumnSpec, Schema } from '../schema.ts';
 import { binIndex } from './histogram.ts';

@@ -7,7 +7,7 @@
  * Var(β) = σ² Cxx⁻¹, Var(intercept) = σ² (1/n + x̄ᵀ Cxx⁻¹ x̄), R² = 1 − RSS / cyy.
  */
 import { fixedValue } from '../fixed.ts';
-import { QueryError } from '../query.ts';
+import { QueryError } from '../query-types.ts';
 import type { KindDef } from './types.ts';
 import { centredMoments, momentLayout, momentRowTerms } from './moments.ts';
 

@@ -4,7 +4,7 @@
  * the aggregated vector into a result.
  */
 import type { Dataset } from '../dataset.ts';
-import type { Query } from '../query.ts';
+import type { Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
 
 /** One coordinate of the statistic vector. */
@@ -21,11 +21,8 @@ export interface Entry {
   nonNegative?: boolean;
 }
 
-/** Aggregated statistic vector on the fixed-point grid: entry i is sums[i] / 2^scaleBits[i]. */
-export interface FixedSums {
-  sums: bigint[];
-  scaleBits: number[];
-}
+export type { FixedSums } from '../fixed.ts';
+import type { FixedSums } from '../fixed.ts';
 
 /**
  * Per-row contribution: writes the row's terms into `out` (zeroed by the caller) and returns

@@ -4,7 +4,7 @@
  */
 import type { NumericColumn } from '../dataset.ts';
 import { centredProduct, fixedValue } from '../fixed.ts';
-import type { Query } from '../query.ts';
+import type { Query } from '../query-types.ts';
 import { absBound, findColumn } from '../schema.ts';
 import type { ColumnSpec, Schema } from '../schema.ts';
 import type { Entry, KindDef } from './types.ts';
