@@ -9,8 +9,8 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { generateIdentity } from '../crypto/identity.ts';
 import { addMask, expandMask } from '../crypto/prg.ts';
-import { SecAggClient, SecAggServer } from '../crypto/secagg.ts';
-import type { PartyId, SecAggParams } from '../crypto/secagg.ts';
+import { SecAggClient, SecAggServer } from '../crypto/secagg/client.ts';
+import type { PartyId, SecAggParams } from '../crypto/secagg/client.ts';
 import { agree, generateX25519KeyPair } from '../crypto/keyagreement.ts';
 
 const ZERO = new Uint8Array(64 * 1024);

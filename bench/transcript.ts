@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { ringBytes, ringDecode, ringEncode } from '../crypto/ring.ts';
-import { SecAggClient, SecAggServer } from '../crypto/secagg.ts';
+import { SecAggClient, SecAggServer } from '../crypto/secagg/client.ts';
 import { EntryKind, TranscriptChain, genesisHead, signEnvelope } from '../crypto/transcript.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../gen/blindsum/v1/blindsum.ts';
 import type { QuerySubmittedRecord, ReleasedRecord } from '../services/audit/records.ts';

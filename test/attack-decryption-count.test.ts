@@ -141,7 +141,7 @@ describe('a party counts its PCKS shares per collective key and refuses past the
 
   /**
    * A DP count session in which every party contributes, through the protocol's rounds as the
-   * aggregator runs them (services/aggregator/ckks-session.ts): StartSession (the analyst's signed
+   * aggregator runs them (services/aggregator/ckks/session.ts): StartSession (the analyst's signed
    * request) → each party's InputCommit → InputCommitments (every signed commitment) → each
    * party's EncryptedInput. Returns the PCKS request for the sum: the contributors' signed
    * EncryptedInput envelopes, from which each decryptor recomputes the sum itself.

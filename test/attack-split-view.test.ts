@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
-import { SecAggError, SecAggServer } from '../crypto/secagg.ts';
+import { SecAggError, SecAggServer } from '../crypto/secagg/client.ts';
 import { CLI_PATH } from '../cli/federation.ts';
 import { ConfigError, parseRoster } from '../services/common/roster.ts';
 import { makeHarness } from './secagg-helpers.ts';

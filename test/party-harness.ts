@@ -1,6 +1,6 @@
 /**
  * Real party nodes' session logic (services/party/) in-process, driven by a test "aggregator" that
- * uses the real secure-aggregation server (crypto/secagg-server.ts): the attack tests insert their
+ * uses the real secure-aggregation server (crypto/secagg/server.ts): the attack tests insert their
  * deviation between the two. Each party has its own key, roster copy, data (a part of pbc), policy
  * and durable state directory, exactly as `blindsum party` loads them.
  */
@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../crypto/bytes.ts';
 import { ringDecode, ringFromBytes } from '../crypto/ring.ts';
-import { SecAggServer } from '../crypto/secagg.ts';
+import { SecAggServer } from '../crypto/secagg/client.ts';
 import { StartSession, type AggregatorMessage, type PartyMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signDomain } from '../crypto/identity.ts';
-import { consistencyCheckBody, makeSession, SecAggClient, SecAggError, SecAggServer, SecAggStage } from '../crypto/secagg.ts';
-import type { AdvertiseKeysMsg, EncryptedShare, SecAggErrorCode, UnmaskRequest } from '../crypto/secagg.ts';
+import { consistencyCheckBody, makeSession, SecAggClient, SecAggError, SecAggServer, SecAggStage } from '../crypto/secagg/client.ts';
+import type { AdvertiseKeysMsg, EncryptedShare, SecAggErrorCode, UnmaskRequest } from '../crypto/secagg/client.ts';
 import { PARTIES, makeHarness, plainSum } from './secagg-helpers.ts';
 import type { Harness } from './secagg-helpers.ts';
 
@@ -243,7 +243,7 @@ describe('every incoming message is validated', () => {
 describe('low-order X25519 keys', () => {
   it('a client refuses a correctly signed low-order cPk (ShareKeys) or sPk (MaskedInput), naming the peer', async () => {
     const { fromHex } = await import('../crypto/bytes.ts');
-    const { advertiseKeysBody } = await import('../crypto/secagg.ts');
+    const { advertiseKeysBody } = await import('../crypto/secagg/client.ts');
     const lowOrder = fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800');
     for (const field of ['cPk', 'sPk'] as const) {
       const h = makeHarness();

@@ -2,8 +2,8 @@
 import { generateIdentity } from '../crypto/identity.ts';
 import type { IdentityKeyPair } from '../crypto/identity.ts';
 import { expandMask } from '../crypto/prg.ts';
-import { SecAggClient, SecAggServer } from '../crypto/secagg.ts';
-import type { PartyId, SecAggParams } from '../crypto/secagg.ts';
+import { SecAggClient, SecAggServer } from '../crypto/secagg/client.ts';
+import type { PartyId, SecAggParams } from '../crypto/secagg/client.ts';
 
 export const PARTIES = ['h01', 'h02', 'h03', 'h04', 'h05'];
 

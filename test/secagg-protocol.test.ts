@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecAggError, SecAggStage } from '../crypto/secagg.ts';
+import { SecAggError, SecAggStage } from '../crypto/secagg/client.ts';
 import { PARTIES, ROUNDS, makeHarness, plainSum, runProtocol } from './secagg-helpers.ts';
 import type { Round } from './secagg-helpers.ts';
 

@@ -2,7 +2,7 @@
  * The multiparty CKKS key ceremony: collective public key generation (CKG) with a common
  * reference polynomial from committed nonces, then Lattigo's Thresholdizer (t-of-n Shamir
  * sharing of every party's secret), Mouchet et al., PETS 2021 §4–§5. Pure protocol logic, no I/O:
- * the services move the messages (services/aggregator/ckks-ceremony.ts, services/party/ckks-sessions.ts).
+ * the services move the messages (services/aggregator/ckks/ceremony.ts, services/party/ckks-sessions.ts).
  * This file holds the shared definitions and the party's side; ceremony-server.ts the aggregator's.
  *
  * Rounds, all parties of the roster required in each (a missing party aborts the ceremony):

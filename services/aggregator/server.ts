@@ -21,7 +21,7 @@ import { AnalystQuotas } from './quotas.ts';
 import { AggregatorStore } from './store.ts';
 import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
-import { CkksBackend } from './ckks-backend.ts';
+import { CkksBackend } from './ckks/backend.ts';
 
 export interface Aggregator {
   readonly config: AggregatorConfig;

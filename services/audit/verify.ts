@@ -6,7 +6,7 @@
  *   2. the aggregator's signature over each chain head;
  *   3. the sender's signature over the envelope, against the roster (kind and session bound);
  *   4. the order of protocol steps, by replaying every secure-aggregation message through a
- *      fresh SecAggServer (crypto/secagg-server.ts) — which also recomputes the masked sum and
+ *      fresh SecAggServer (crypto/secagg/server.ts) — which also recomputes the masked sum and
  *      its unmasking from the logged masked inputs and shares, with ≥ t distinct unmaskers;
  *   5. that each release equals the recomputed sums, names exactly the parties whose masked
  *      input is logged, and (with the schema) that the plan digest and the finalized result match;
@@ -18,7 +18,7 @@
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
 import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
-import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg.ts';
+import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg/client.ts';
 import {
   EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
   type Entry,

@@ -3,10 +3,10 @@
  * checked against the party's own roster, schema and policy before anything is computed:
  * the aggregator is not trusted to have planned the query, chosen the threshold or picked the
  * participants honestly. Protocol-level checks (signatures, stages, never revealing both shares
- * of a peer) live in crypto/secagg.ts.
+ * of a peer) live in crypto/secagg/client.ts.
  */
 import { ringBytes, ringEncode } from '../../crypto/ring.ts';
-import { SecAggClient, type SecAggParams } from '../../crypto/secagg.ts';
+import { SecAggClient, type SecAggParams } from '../../crypto/secagg/client.ts';
 import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
 import type { PartyLedger } from './ledger.ts';

@@ -2,22 +2,22 @@
  * The aggregator's side of one secure-aggregation session (Bonawitz et al., CCS 2017), driven
  * over the party streams: StartSession → AdvertiseKeys → ShareKeys → MaskedInputCollection →
  * ConsistencyCheck → Unmasking. Protocol logic and every validity check live in
- * crypto/secagg-server.ts; this file only moves messages and enforces deadlines.
+ * crypto/secagg/server.ts; this file only moves messages and enforces deadlines.
  * Every accepted party envelope and every message the aggregator sends that fixes a set
  * (StartSession, AdvertisedKeys, SurvivorList, UnmaskRequest) is appended to the transcript
  * before it takes effect; the party gets a signed receipt for each of its envelopes.
  */
-import { ringFromBytes } from '../../crypto/ring.ts';
-import { SecAggServer, type SecAggParams } from '../../crypto/secagg.ts';
-import { EntryKind, type Envelope } from '../../crypto/transcript.ts';
-import { AdvertisedKeys, StartSession, SurvivorList, UnmaskRequest, type QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
-import { BlindsumError, ErrorCode, type Logger } from '../common/errors.ts';
-import type { Roster } from '../common/roster.ts';
-import type { PartyGateway, PartyMessageBody } from './gateway.ts';
-import { RoundCollector, type RoundHandler } from './rounds.ts';
-import { logPartyEnvelope } from './receipts.ts';
-import type { TranscriptLog } from './transcript-log.ts';
-import type { SessionAuthorization } from '../common/query-request.ts';
+import { ringFromBytes } from '../../../crypto/ring.ts';
+import { SecAggServer, type SecAggParams } from '../../../crypto/secagg/client.ts';
+import { EntryKind, type Envelope } from '../../../crypto/transcript.ts';
+import { AdvertisedKeys, StartSession, SurvivorList, UnmaskRequest, type QuerySpec } from '../../../gen/blindsum/v1/blindsum.ts';
+import { BlindsumError, ErrorCode, type Logger } from '../../common/errors.ts';
+import type { Roster } from '../../common/roster.ts';
+import type { PartyGateway, PartyMessageBody } from '../gateway.ts';
+import { RoundCollector, type RoundHandler } from '../rounds.ts';
+import { logPartyEnvelope } from '../receipts.ts';
+import type { TranscriptLog } from '../transcript-log.ts';
+import type { SessionAuthorization } from '../../common/query-request.ts';
 
 export interface SessionRequest {
   sessionId: string;

@@ -9,20 +9,20 @@
  * A bad message throws SecAggError and is ignored (the session goes on); a close below the
  * threshold, or a reconstructed mask key that does not match its advertised public key, aborts.
  */
-import { clean, equalBytes } from './bytes.ts';
-import { verifyDomain } from './identity.ts';
-import { agree, isValidX25519PublicKey, x25519PublicKey } from './keyagreement.ts';
-import { addMask } from './prg.ts';
-import { ringAdd, ringZeros } from './ring.ts';
-import { shamirCombine } from './shamir.ts';
+import { clean, equalBytes } from '../bytes.ts';
+import { verifyDomain } from '../identity.ts';
+import { agree, isValidX25519PublicKey, x25519PublicKey } from '../keyagreement.ts';
+import { addMask } from '../prg.ts';
+import { ringAdd, ringZeros } from '../ring.ts';
+import { shamirCombine } from '../shamir.ts';
 import {
   ADVERTISE_KEYS_DOMAIN, CONSISTENCY_CHECK_DOMAIN, SHARE_CIPHERTEXT_LENGTH, SHARE_LENGTH, SecAggError, SecAggStage,
   advertiseKeysBody, checkStage, consistencyCheckBody, isBytes, makeSession, pairwiseMaskInfo, shareX, sortParties,
-} from './secagg-common.ts';
+} from './common.ts';
 import type {
   AdvertiseKeysMsg, ConsistencyCheckMsg, EncryptedShare, MaskedInputMsg, PartyId, SecAggParams, Session,
   ShareKeysMsg, UnmaskRequest, UnmaskingMsg,
-} from './secagg-common.ts';
+} from './common.ts';
 
 export class SecAggServer {
   #session: Session;

@@ -6,17 +6,17 @@
  * ceremony (a party refused, sent an invalid message, timed out or left) is retried with backoff.
  */
 import { randomUUID } from 'node:crypto';
-import { CeremonyError, type CeremonyParams } from '../../crypto/ckks/ceremony.ts';
-import { CeremonyServer } from '../../crypto/ckks/ceremony-server.ts';
-import type { CkksContext } from '../../crypto/ckks/params.ts';
-import type { Envelope } from '../../crypto/transcript.ts';
-import { CKGCommitments, CRSCommitments, CRSNonces, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
-import { ownBytes, rosterDigest } from '../common/ckks.ts';
-import { CkksEntryKind } from '../common/ckks-kinds.ts';
-import type { Roster } from '../common/roster.ts';
-import type { PartyMessageBody } from './gateway.ts';
-import type { CkksStore, StoredCeremony } from './ckks-store.ts';
-import { describeFailures, RoundRunner, type RoundContext, type RoundResult } from './ckks-rounds.ts';
+import { CeremonyError, type CeremonyParams } from '../../../crypto/ckks/ceremony.ts';
+import { CeremonyServer } from '../../../crypto/ckks/ceremony-server.ts';
+import type { CkksContext } from '../../../crypto/ckks/params.ts';
+import type { Envelope } from '../../../crypto/transcript.ts';
+import { CKGCommitments, CRSCommitments, CRSNonces, StartCeremony } from '../../../gen/blindsum/v1/blindsum.ts';
+import { ownBytes, rosterDigest } from '../../common/ckks.ts';
+import { CkksEntryKind } from '../../common/ckks-kinds.ts';
+import type { Roster } from '../../common/roster.ts';
+import type { PartyMessageBody } from '../gateway.ts';
+import type { CkksStore, StoredCeremony } from './store.ts';
+import { describeFailures, RoundRunner, type RoundContext, type RoundResult } from './rounds.ts';
 
 const CHECK_EVERY_MS = 500;
 const RETRY_MIN_MS = 2_000;

@@ -11,20 +11,20 @@
  * "re-keying" and, once the sessions still using the old key have ended, a new ceremony runs. node-seal is loaded when this object is created (only
  * aggregators started with --ckks create it).
  */
-import { decryptionBound, type CkksContext } from '../../crypto/ckks/params.ts';
-import { parsePublicKey } from '../../crypto/ckks/codec.ts';
-import type { Envelope } from '../../crypto/transcript.ts';
-import type { CkksRelease, GetCollectiveKeyResponse } from '../../gen/blindsum/v1/blindsum.ts';
-import type { NoisePlan, Plan, Schema } from '../../stats/index.ts';
-import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../common/ckks.ts';
-import { InputDigestTable } from '../common/ckks-input-digests.ts';
-import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../common/errors.ts';
-import type { Roster } from '../common/roster.ts';
-import type { PartyGateway, PartyMessageBody } from './gateway.ts';
-import { CkksCeremony } from './ckks-ceremony.ts';
-import { CkksSession, type CkksOutcome, type CkksSessionContext, type CkksSessionRequest } from './ckks-session.ts';
-import { CkksStore, type StoredCeremony } from './ckks-store.ts';
-import type { TranscriptLog } from './transcript-log.ts';
+import { decryptionBound, type CkksContext } from '../../../crypto/ckks/params.ts';
+import { parsePublicKey } from '../../../crypto/ckks/codec.ts';
+import type { Envelope } from '../../../crypto/transcript.ts';
+import type { CkksRelease, GetCollectiveKeyResponse } from '../../../gen/blindsum/v1/blindsum.ts';
+import type { NoisePlan, Plan, Schema } from '../../../stats/index.ts';
+import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../../common/ckks.ts';
+import { InputDigestTable } from '../../common/ckks-input-digests.ts';
+import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../../common/errors.ts';
+import type { Roster } from '../../common/roster.ts';
+import type { PartyGateway, PartyMessageBody } from '../gateway.ts';
+import { CkksCeremony } from './ceremony.ts';
+import { CkksSession, type CkksOutcome, type CkksSessionContext, type CkksSessionRequest } from './session.ts';
+import { CkksStore, type StoredCeremony } from './store.ts';
+import type { TranscriptLog } from '../transcript-log.ts';
 import type { DatabaseSync } from 'node:sqlite';
 
 export interface CkksBackendOptions {

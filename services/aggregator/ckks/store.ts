@@ -8,7 +8,7 @@
  * it routes are encrypted to their recipients and never stored).
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { CkksRelease } from '../../gen/blindsum/v1/blindsum.ts';
+import { CkksRelease } from '../../../gen/blindsum/v1/blindsum.ts';
 
 export interface StoredCeremony {
   id: string;

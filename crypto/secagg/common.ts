@@ -2,13 +2,13 @@
  * Shared definitions of pairwise-mask secure aggregation (Bonawitz et al., "Practical Secure
  * Aggregation for Privacy-Preserving Machine Learning", CCS 2017): stages, messages, errors,
  * parameter validation, and the exact bytes that are signed and bound into every KDF `info`.
- * The client is in secagg.ts, the server in secagg-server.ts.
+ * The client is in client.ts, the server in server.ts.
  */
-import { abytes, lengthPrefixed } from './bytes.ts';
-import { AEAD_OVERHEAD } from './aead.ts';
-import { X25519_KEY_LENGTH } from './keyagreement.ts';
-import { SHAMIR_MAX_SHARES } from './shamir.ts';
-import type { RingBits } from './ring.ts';
+import { abytes, lengthPrefixed } from '../bytes.ts';
+import { AEAD_OVERHEAD } from '../aead.ts';
+import { X25519_KEY_LENGTH } from '../keyagreement.ts';
+import { SHAMIR_MAX_SHARES } from '../shamir.ts';
+import type { RingBits } from '../ring.ts';
 
 export type PartyId = string;
 

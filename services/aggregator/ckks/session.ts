@@ -14,20 +14,20 @@
  * sender from the session with the reason. If a decryptor fails, PCKS restarts with another set
  * of t contributors (the Lagrange coefficients depend on the set).
  */
-import type { CkksContext } from '../../crypto/ckks/params.ts';
-import { parsePcksShare, pcksAggregateShares, pcksKeySwitch, type PCKSShare } from '../../crypto/ckks/pcks.ts';
-import { packCiphertext, unpackCiphertext } from '../../crypto/ckks/wire.ts';
-import type { Envelope } from '../../crypto/transcript.ts';
-import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
-import { ownBytes, type CkksLayout } from '../common/ckks.ts';
-import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
-import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
-import { CkksEntryKind } from '../common/ckks-kinds.ts';
-import { BlindsumError, ErrorCode } from '../common/errors.ts';
-import type { Roster } from '../common/roster.ts';
-import type { SessionAuthorization } from '../common/query-request.ts';
-import type { PartyMessageBody } from './gateway.ts';
-import { describeFailures, RoundRunner, type RoundContext } from './ckks-rounds.ts';
+import type { CkksContext } from '../../../crypto/ckks/params.ts';
+import { parsePcksShare, pcksAggregateShares, pcksKeySwitch, type PCKSShare } from '../../../crypto/ckks/pcks.ts';
+import { packCiphertext, unpackCiphertext } from '../../../crypto/ckks/wire.ts';
+import type { Envelope } from '../../../crypto/transcript.ts';
+import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../../gen/blindsum/v1/blindsum.ts';
+import { ownBytes, type CkksLayout } from '../../common/ckks.ts';
+import { copiedInput, type InputDigestTable } from '../../common/ckks-input-digests.ts';
+import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../../common/ckks-inputs.ts';
+import { CkksEntryKind } from '../../common/ckks-kinds.ts';
+import { BlindsumError, ErrorCode } from '../../common/errors.ts';
+import type { Roster } from '../../common/roster.ts';
+import type { SessionAuthorization } from '../../common/query-request.ts';
+import type { PartyMessageBody } from '../gateway.ts';
+import { describeFailures, RoundRunner, type RoundContext } from './rounds.ts';
 
 export interface CkksSessionContext extends RoundContext {
   ctx: CkksContext;
@@ -35,7 +35,7 @@ export interface CkksSessionContext extends RoundContext {
   /** SHA-256 of every input ciphertext accepted so far (durable, across sessions). */
   inputDigests: InputDigestTable;
   progress: (stage: string, message: string) => void;
-  /** Counts `ciphertexts` decryptions under the collective key, durably, before a PCKS request is sent; throws to stop it (ckks-backend.ts). */
+  /** Counts `ciphertexts` decryptions under the collective key, durably, before a PCKS request is sent; throws to stop it (ckks/backend.ts). */
   countDecryptions?: (ciphertexts: number) => void;
 }
 

@@ -11,28 +11,28 @@
  *   Unmasking              after ≥ t valid signatures over exactly U3: b-shares of U3 and
  *                          s_sk-shares of U2 \ U3, never both for one peer, at most once.
  * Any failure other than 'wrong-stage' aborts the client and wipes its secrets.
- * The server side is in secagg-server.ts; both are re-exported here.
+ * The server side is in server.ts; both are re-exported here.
  */
 import { randomBytes } from 'node:crypto';
-import { abytes, clean, equalBytes } from './bytes.ts';
-import { signDomain, verifyDomain } from './identity.ts';
-import { agree as rawAgree, generateX25519KeyPair } from './keyagreement.ts';
-import type { X25519KeyPair } from './keyagreement.ts';
-import { AeadError, aeadOpen, aeadSeal } from './aead.ts';
-import { addMask } from './prg.ts';
-import { shamirSplit } from './shamir.ts';
+import { abytes, clean, equalBytes } from '../bytes.ts';
+import { signDomain, verifyDomain } from '../identity.ts';
+import { agree as rawAgree, generateX25519KeyPair } from '../keyagreement.ts';
+import type { X25519KeyPair } from '../keyagreement.ts';
+import { AeadError, aeadOpen, aeadSeal } from '../aead.ts';
+import { addMask } from '../prg.ts';
+import { shamirSplit } from '../shamir.ts';
 import {
   ADVERTISE_KEYS_DOMAIN, CONSISTENCY_CHECK_DOMAIN, KEY_LENGTH, SHARE_CIPHERTEXT_LENGTH, SHARE_LENGTH,
   SecAggError, SecAggStage, advertiseKeysBody, checkStage, consistencyCheckBody, isBytes, makeSession,
   pairwiseMaskInfo, partySet, sameSet, shareAad, shareEncryptionInfo, shareX, sortParties,
-} from './secagg-common.ts';
+} from './common.ts';
 import type {
   AdvertiseKeysMsg, ConsistencyCheckMsg, EncryptedShare, MaskedInputMsg, PartyId, SecAggParams, Session,
   ShareKeysMsg, UnmaskRequest, UnmaskingMsg,
-} from './secagg-common.ts';
+} from './common.ts';
 
-export * from './secagg-common.ts';
-export { SecAggServer } from './secagg-server.ts';
+export * from './common.ts';
+export { SecAggServer } from './server.ts';
 
 interface HeldShares { sShare: Uint8Array; bShare: Uint8Array }
 

@@ -4,13 +4,13 @@
  * signed receipt for its sender, refusals and invalid messages recorded with the reason, and
  * aggregator messages logged before they are sent.
  */
-import type { Envelope } from '../../crypto/transcript.ts';
-import type { AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
-import type { Logger } from '../common/errors.ts';
-import type { PartyGateway, PartyMessageBody } from './gateway.ts';
-import { RoundCollector } from './rounds.ts';
-import { logPartyEnvelope } from './receipts.ts';
-import type { TranscriptLog } from './transcript-log.ts';
+import type { Envelope } from '../../../crypto/transcript.ts';
+import type { AggregatorMessage } from '../../../gen/blindsum/v1/blindsum.ts';
+import type { Logger } from '../../common/errors.ts';
+import type { PartyGateway, PartyMessageBody } from '../gateway.ts';
+import { RoundCollector } from '../rounds.ts';
+import { logPartyEnvelope } from '../receipts.ts';
+import type { TranscriptLog } from '../transcript-log.ts';
 
 export interface RoundContext {
   gateway: PartyGateway;
