@@ -200,6 +200,23 @@ describe('attack: one client abusing the aggregator', () => {
     expect((await as('alice').getResult(other.queryId)).status).toBe('running');
   });
 
+  it('replaying an analyst\'s stale or already-submitted signed request (as anyone who saw a StartSession or a transcript could) spends none of that analyst\'s rate', async () => {
+    const aliceKey = team.keys.get('alice')!.secretKey;
+    const stale = signQueryRequest(aliceKey, {
+      queryId: randomUUID(), federation: 'fed', analyst: 'alice', query: queryToProto(count), backend: 'secagg', privacy: { rho: 0.01, epsilon: 0, delta: 0 }, analystKeySha256: '', issuedAtMs: BigInt(Date.now() - 2 * 3_600_000),
+    });
+    const outsider = as('mallory');
+    const submitted = await as('alice').submit(count, { privacy: { rho: 0.01 } });
+    const firstRequest = (await as('alice').getResult(submitted.queryId)).status;
+    expect(firstRequest).toBe('running');
+    const replays = await Promise.allSettled(Array.from({ length: 40 }, () => outsider.submitSigned(stale.signedRequest, stale.signature)));
+    const codes = new Set(replays.map((r) => (r.status === 'rejected' ? (r.reason as AnalystError).code : -1)));
+    expect([...codes]).toEqual([status.UNAUTHENTICATED]);
+    // alice still has her rate: her next fresh request is accepted.
+    const next = await as('alice').submit(count, { privacy: { rho: 0.01 } });
+    expect((await as('alice').getResult(next.queryId)).status).toBe('running');
+  });
+
   it('WatchQuery and GetResult on an unknown id return NOT_FOUND (also for a 1 MB id, with a short message)', async () => {
     for (const id of ['00000000-0000-0000-0000-000000000000', MB]) {
       const w = await rejected(client.watch(id, () => {}, 30_000));

@@ -112,13 +112,14 @@ export class QueryService {
     const { schema, roster, ringBits, store } = this.#o;
     const { request, analyst: entry } = openQueryRequest(signedRequest, signature, this.#o.analysts);
     const analyst = entry.id;
-    // Quotas count authenticated submissions only: nobody can spend another analyst's rate.
-    this.#o.quotas?.take(analyst);
     const issued = Number(request.issuedAtMs);
     if (!(Math.abs(issued - nowMs) <= REQUEST_SKEW_MS)) {
       throw new AnalystAuthError('unauthenticated', `the request was issued at ${Number.isFinite(issued) && Math.abs(issued) < 8.64e15 ? new Date(issued).toISOString() : '?'}, not within ±${REQUEST_SKEW_MS / 60_000} minutes of the aggregator's clock (stale or replayed request, or a wrong clock)`);
     }
     if (store.getQuery(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
+    // Quotas count fresh, never-seen requests signed by the analyst only: a replayed or stale
+    // request (which anyone who saw a StartSession or a transcript holds) spends nobody's rate.
+    this.#o.quotas?.take(analyst);
     const backend = request.backend;
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidArgument(`backend ${quote(backend)} is not available; choose one of: ${BACKENDS.join(', ')}`);
     if (backend === 'ckks' && sha256Hex(analystPublicKey) !== request.analystKeySha256) {
