@@ -105,14 +105,15 @@ export class AnalystClient {
     return this.#identity;
   }
 
-  /** Metadata of a signed read: analyst id, timestamp, Ed25519 signature over (method, analyst, timestamp, SHA-256 of the request). */
-  #readMetadata(method: string, requestBytes: Uint8Array): Metadata {
+  /** Metadata of a signed read: analyst id, timestamp, Ed25519 signature over (federation, method, analyst, timestamp, SHA-256 of the request). */
+  async #readMetadata(method: string, requestBytes: Uint8Array): Promise<Metadata> {
     const me = this.#signer();
+    const federation = await this.#federationName();
     const ts = String(Date.now());
     const md = new Metadata();
     md.set(READ_METADATA.analyst, me.id);
     md.set(READ_METADATA.timestamp, ts);
-    md.set(READ_METADATA.signature, Buffer.from(signRead(me.identity.secretKey, method, me.id, ts, requestBytes)));
+    md.set(READ_METADATA.signature, Buffer.from(signRead(me.identity.secretKey, federation, method, me.id, ts, requestBytes)));
     return md;
   }
 
@@ -152,26 +153,29 @@ export class AnalystClient {
   }
 
   /** The budget of this analyst (or of `analyst`: auditors only). */
-  getBudget(analyst?: string): Promise<GetBudgetResponse> {
+  async getBudget(analyst?: string): Promise<GetBudgetResponse> {
+    const req = { analyst: analyst ?? this.#signer().id };
+    const md = await this.#readMetadata('GetBudget', GetBudgetRequest.encode(req).finish());
     return new Promise((resolve, reject) => {
-      const req = { analyst: analyst ?? this.#signer().id };
-      this.#client.getBudget(req, this.#readMetadata('GetBudget', GetBudgetRequest.encode(req).finish()), (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getBudget(req, md, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 
   /** Streams progress events until the final one. */
-  watch(queryId: string, onEvent: (ev: QueryEvent) => void, deadlineMs = 600_000): Promise<void> {
+  async watch(queryId: string, onEvent: (ev: QueryEvent) => void, deadlineMs = 600_000): Promise<void> {
+    const md = await this.#readMetadata('WatchQuery', WatchQueryRequest.encode({ queryId }).finish());
     return new Promise((resolve, reject) => {
-      const stream = this.#client.watchQuery({ queryId }, this.#readMetadata('WatchQuery', WatchQueryRequest.encode({ queryId }).finish()), { deadline: Date.now() + deadlineMs });
+      const stream = this.#client.watchQuery({ queryId }, md, { deadline: Date.now() + deadlineMs });
       stream.on('data', (ev: QueryEvent) => onEvent(ev));
       stream.on('error', (e: ServiceError) => reject(wrap(e)));
       stream.on('end', () => resolve());
     });
   }
 
-  getResult(queryId: string): Promise<GetResultResponse> {
+  async getResult(queryId: string): Promise<GetResultResponse> {
+    const md = await this.#readMetadata('GetResult', GetResultRequest.encode({ queryId }).finish());
     return new Promise((resolve, reject) => {
-      this.#client.getResult({ queryId }, this.#readMetadata('GetResult', GetResultRequest.encode({ queryId }).finish()), (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getResult({ queryId }, md, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
     });
   }
 

@@ -20,7 +20,7 @@ import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { decodeEntry, EntryKind, type Entry } from '../crypto/transcript.ts';
 import {
-  AnalystServiceClient, PartyGatewayServiceService, StartSession, type QueryRequest, type SignedAnalystRoster,
+  AnalystServiceClient, GetResultRequest, PartyGatewayServiceService, StartSession, type QueryRequest, type SignedAnalystRoster,
 } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import type { QuerySubmittedRecord } from '../services/audit/records.ts';
@@ -34,7 +34,7 @@ import { loadAnalystRoster, signAnalystRoster, writeAnalystRosterFile, type Anal
 import { sha256Hex } from '../services/common/ckks.ts';
 import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../services/common/keys.ts';
 import { queryFromProto, queryToProto } from '../services/common/query-codec.ts';
-import { requestRho, signQueryRequest } from '../services/common/query-request.ts';
+import { requestRho, signQueryRequest, signRead } from '../services/common/query-request.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { resolvePartyConfig, type PartyConfig } from '../services/party/config.ts';
 import { prepareContribution, Refuse } from '../services/party/contribution.ts';
@@ -225,6 +225,14 @@ describe('the aggregator accepts only queries signed by an analyst of the analys
     const forged = await new Promise<{ code?: number; details?: string } | null>((resolve) => raw.getResult({ queryId: aliceQuery }, md, (err) => resolve(err)));
     expect(forged?.code).toBe(status.UNAUTHENTICATED);
     expect(forged?.details).toMatch(/signature does not verify/);
+    // A read alice really signed, but for another federation's aggregator, replayed here.
+    const ts = String(Date.now());
+    const elsewhere = new Metadata();
+    elsewhere.set('x-blindsum-analyst', 'alice');
+    elsewhere.set('x-blindsum-timestamp', ts);
+    elsewhere.set('x-blindsum-signature-bin', Buffer.from(signRead(ids['alice']!.identity.secretKey, 'another-federation', 'GetResult', 'alice', ts, GetResultRequest.encode({ queryId: aliceQuery }).finish())));
+    const replayed = await new Promise<{ code?: number; details?: string } | null>((resolve) => raw.getResult({ queryId: aliceQuery }, elsewhere, (err) => resolve(err)));
+    expect(replayed?.code).toBe(status.UNAUTHENTICATED);
     raw.close();
     const own = await client('alice').getBudget();
     expect(own.analyst).toBe('alice');

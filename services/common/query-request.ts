@@ -89,12 +89,13 @@ export function canonicalQuery(spec: QuerySpec | undefined): string {
   return canonicalJson(queryFromProto(spec));
 }
 
-function readBody(method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
-  return lengthPrefixed(method, analyst, timestampMs, sha256(requestBytes));
+/** A signed read names its federation: a read captured at one federation's aggregator does not open another's. */
+function readBody(federation: string, method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
+  return lengthPrefixed(federation, method, analyst, timestampMs, sha256(requestBytes));
 }
 
-export function signRead(secretKey: Uint8Array, method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
-  return signDomain(secretKey, READ_DOMAIN, readBody(method, analyst, timestampMs, requestBytes));
+export function signRead(secretKey: Uint8Array, federation: string, method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
+  return signDomain(secretKey, READ_DOMAIN, readBody(federation, method, analyst, timestampMs, requestBytes));
 }
 
 /** Checks a signed read; returns the analyst's roster entry. */
@@ -109,7 +110,7 @@ export function verifyRead(
   if (!/^\d{1,16}$/.test(auth.timestampMs) || Math.abs(ts - nowMs) > READ_SKEW_MS) {
     throw new AnalystAuthError('unauthenticated', `the read's timestamp is not within ±${READ_SKEW_MS / 60_000} minutes of the aggregator's clock`);
   }
-  if (!verifyDomain(entry.publicKey, READ_DOMAIN, readBody(method, auth.analyst, auth.timestampMs, requestBytes), auth.signature)) {
+  if (!verifyDomain(entry.publicKey, READ_DOMAIN, readBody(analysts.federation, method, auth.analyst, auth.timestampMs, requestBytes), auth.signature)) {
     throw new AnalystAuthError('unauthenticated', `the read's signature does not verify against the key of analyst ${who}`);
   }
   return entry;
