@@ -38,6 +38,16 @@ describe("a party's receipt book", () => {
     expect(parseReceipts(readFileSync(book.path, 'utf8'), book.path)).toEqual([r]);
   });
 
+  it('an aggregator that withholds receipts while flooding the party with sessions cannot make it forget an unreceipted envelope: past 4096 it distrusts the aggregator', () => {
+    const book = new ReceiptBook(join(dir, 'flood'), 'hospital-1', roster);
+    const withheld = signEnvelope(party.secretKey, EntryKind.AdvertiseKeys, 'target-session', 'hospital-1', utf8('keys'));
+    book.expect(withheld);
+    for (let i = 0; i < 4096; i++) book.expect(signEnvelope(party.secretKey, EntryKind.Refusal, `junk-${i}`, 'hospital-1', utf8('no')));
+    expect(book.missing('target-session')).toMatch(/no valid transcript receipt for this party's secagg\/advertise-keys envelope/);
+    expect(book.distrust).toMatch(/4096 envelopes this party sent have no receipt/);
+    book.close();
+  });
+
   it('refuses receipts signed by another key, for another party, or for an envelope it never sent', () => {
     const book = new ReceiptBook(join(dir, 'b'), 'hospital-1', roster);
     const env = signEnvelope(party.secretKey, EntryKind.Unmasking, 'query-2', 'hospital-1', utf8('shares'));

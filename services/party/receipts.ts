@@ -104,7 +104,7 @@ export class ReceiptBook {
     return this.#anchor ? { index: this.#anchor.index, head: this.#anchor.head.slice() } : undefined;
   }
 
-  /** Why this party no longer trusts the aggregator (a head that does not extend), if it does not. */
+  /** Why this party no longer trusts the aggregator (a head that does not extend, or receipts withheld), if it does not. */
   get distrust(): string | undefined {
     return this.#distrust;
   }
@@ -117,7 +117,13 @@ export class ReceiptBook {
     const digest = toHex(envelopeDigest(envelope));
     this.#sentFd ??= openSync(this.sentPath, 'a', 0o600);
     appendLine(this.#sentFd, JSON.stringify({ session: envelope.session, kind: envelope.kind, envelopeDigest: digest, atMs: Date.now() }));
-    if (this.#pending.size >= MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+    // Never forget an unreceipted envelope to make room: an aggregator that withholds receipts
+    // while flooding the party with sessions would otherwise erase the evidence. Too many
+    // envelopes without a receipt is itself a reason to stop trusting the aggregator.
+    if (this.#pending.size >= MAX_PENDING) {
+      this.#distrust ??= `${MAX_PENDING} envelopes this party sent have no receipt (the aggregator withholds receipts)`;
+      return;
+    }
     this.#pending.set(digest, { envelope, digest });
   }
 
