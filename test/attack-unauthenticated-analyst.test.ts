@@ -270,6 +270,41 @@ describe('the aggregator accepts only queries signed by an analyst of the analys
     // The logged query, or its rho, is not the signed one.
     expect(forge({ ...original, query: { ...(original.query as object), filter: [{ column: 'age', op: 'ge', values: [50] }] } })).toMatch(/logged query differs from the query the analyst signed/);
     expect(forge({ ...original, rho: 0.05 })).toMatch(/differs from the privacy cost the analyst signed/);
+    // The aggregator charges against another budget than the operator signed (logging a higher
+    // limit, or another analyst-roster version, with a matching charge): caught at the submission
+    // (and, once parties were contacted, at the StartSession that forwards the signed roster).
+    const c = entries.findIndex((e) => e.kind === EntryKind.BudgetCharge && e.session === aliceQuery);
+    expect(c).toBeGreaterThan(k);
+    const overspend = (rec: QuerySubmittedRecord, limit: number): { index: number; reason: string } => {
+      const list = [...entries];
+      list[k] = resignEntry(secret, entries[k]!, utf8(JSON.stringify(rec)));
+      const charge = JSON.parse(fromUtf8(entries[c]!.body)) as { limitRho: number };
+      list[c] = resignEntry(secret, entries[c]!, utf8(JSON.stringify({ ...charge, limitRho: limit })));
+      const r = verifyTranscript(rebuildTranscript(structuredClone(file), list, secret), roster, { schema, analysts: analystRoster });
+      expect(r.ok).toBe(false);
+      return { index: r.failure!.index - file.from, reason: r.failure!.reason };
+    };
+    const raised = overspend({ ...original, policy: { ...original.policy, budgetRho: 100 } }, 100);
+    expect(raised).toEqual({ index: k, reason: expect.stringMatching(/the charge limit 100 differs from alice's budget 10 in analyst roster version 1/) as string });
+    const newer = overspend({ ...original, analystRosterVersion: 2, policy: { ...original.policy, budgetRho: 100 } }, 100);
+    expect(newer).toEqual({ index: k, reason: expect.stringMatching(/logged under analyst roster version 2, newer than the analysts\.json given/) as string });
+    const { policy: _p, ...noPolicy } = original;
+    expect(overspend(noPolicy as QuerySubmittedRecord, 10).reason).toMatch(/charge limit undefined differs|without the policy/);
+  });
+
+  it('a party refuses a contribution that would take an analyst past the budget in the operator-signed roster, whatever the aggregator charged', async () => {
+    const { PartyLedger } = await import('../services/party/ledger.ts');
+    const ledger = new PartyLedger(join(root, 'budget-ledger'), 100);
+    try {
+      const alice = { id: 'alice', budgetRho: 0.05 };
+      ledger.charge(randomUUID(), 'alice', 0.02, alice.budgetRho);
+      ledger.charge(randomUUID(), 'alice', 0.02, alice.budgetRho);
+      expect(ledger.check(0.02, alice)).toMatch(/analyst "alice"'s budget in the operator-signed analyst roster would be exceeded at this party: query rho = 0\.02, remaining 0\.01 of 0\.05/);
+      expect(() => ledger.charge(randomUUID(), 'alice', 0.02, alice.budgetRho)).toThrow(/operator-signed analyst roster would be exceeded/);
+      expect(ledger.check(0.02, { id: 'bob', budgetRho: 0.05 })).toBeUndefined(); // another analyst has its own
+    } finally {
+      ledger.close();
+    }
   });
 });
 

@@ -8,7 +8,8 @@
 import { equalBytes } from '../../crypto/bytes.ts';
 import type { StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { canonicalJson, type Query } from '../../stats/index.ts';
-import type { AnalystRoster } from '../common/analysts.ts';
+import { openAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
+import type { Roster } from '../common/roster.ts';
 import { AnalystAuthError, canonicalQuery, openQueryRequest, requestRho } from '../common/query-request.ts';
 import type { QuerySubmittedRecord } from './records.ts';
 
@@ -41,18 +42,40 @@ export function checkSubmittedRequest(rec: QuerySubmittedRecord, query: Query, a
   if (request.backend !== rec.backend) return `the analyst signed backend "${request.backend}", the logged backend is "${rec.backend}"`;
   if (canonicalQuery(request.query) !== canonicalJson(query)) return 'the logged query differs from the query the analyst signed';
   if (requestRho(request) !== rec.rho) return `the logged rho = ${rec.rho} differs from the privacy cost the analyst signed (rho = ${requestRho(request)})`;
-  if (rec.analystRosterVersion === analysts.version && rec.policy && rec.policy.budgetRho !== analyst.budgetRho) {
-    return `the charge limit ${rec.policy.budgetRho} differs from ${analyst.id}'s budget ${analyst.budgetRho} in analyst roster version ${analysts.version}`;
+  if ((rec.analystRosterVersion ?? 0) > analysts.version) {
+    return `the query was logged under analyst roster version ${rec.analystRosterVersion}, newer than the analysts.json given to the verifier (version ${analysts.version}): verify with the current analyst roster`;
+  }
+  if (rec.analystRosterVersion === analysts.version && (!rec.policy || rec.policy.budgetRho !== analyst.budgetRho)) {
+    return `the charge limit ${rec.policy?.budgetRho} differs from ${analyst.id}'s budget ${analyst.budgetRho} in analyst roster version ${analysts.version}`;
   }
   return undefined;
 }
 
-/** Why a StartSession does not forward the submitted signed request, or undefined when it does. */
-export function checkStartForwardsRequest(rec: QuerySubmittedRecord, start: StartSession): string | undefined {
+/**
+ * Why a StartSession does not forward the submitted signed request, or undefined when it does.
+ * With the federation roster, the operator-signed analyst roster it forwards (what every party
+ * verified) must also be the version logged at submission, and the analyst's budget in it the
+ * limit the aggregator charged against: the aggregator cannot use another budget than the signed one.
+ */
+export function checkStartForwardsRequest(rec: QuerySubmittedRecord, start: StartSession, roster?: Roster, given?: AnalystRoster): string | undefined {
   const signed = submittedRequest(rec);
   if (!signed) return undefined;
   if (!equalBytes(start.signedRequest, signed.signedRequest) || !equalBytes(start.requestSignature, signed.signature)) {
     return 'StartSession forwards another analyst request than the one logged at submission';
+  }
+  if (!roster) return undefined;
+  let forwarded: AnalystRoster;
+  try {
+    forwarded = openAnalystRoster(start.analystRoster, roster);
+  } catch (e) {
+    return `StartSession forwards an analyst roster that does not verify against the operator key: ${(e as Error).message}`;
+  }
+  if (forwarded.version !== rec.analystRosterVersion) return `the query was logged under analyst roster version ${rec.analystRosterVersion}, StartSession forwards version ${forwarded.version}`;
+  if (given && forwarded.version > given.version) return `StartSession forwards analyst roster version ${forwarded.version}, newer than the analysts.json given to the verifier (version ${given.version}): verify with the current analyst roster`;
+  const entry = forwarded.analysts.get(rec.analyst);
+  if (!entry) return `analyst "${rec.analyst}" is not in the analyst roster StartSession forwards`;
+  if (!rec.policy || rec.policy.budgetRho !== entry.budgetRho) {
+    return `the aggregator charged ${rec.analyst} against a limit of ${rec.policy?.budgetRho}, the operator-signed analyst roster (version ${forwarded.version}) gives ${entry.budgetRho}`;
   }
   return undefined;
 }

@@ -257,7 +257,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     if (s.start) fail('budget charged after the parties were contacted (StartSession)');
     if (rec.queryId !== submitted.queryId || rec.analyst !== submitted.analyst) fail('the charge names another query or analyst');
     if (rec.rho !== submitted.rho || !(rec.rho > 0)) fail(`charged rho ${rec.rho} differs from the query's logged rho ${submitted.rho}`);
-    if (submitted.policy && rec.limitRho !== submitted.policy.budgetRho) fail(`charge against a limit of ${rec.limitRho}, the logged policy says ${submitted.policy.budgetRho}`);
+    if (!submitted.policy) fail('the query was logged without the policy (budget limit) it was charged against');
+    if (rec.limitRho !== submitted.policy.budgetRho) fail(`charge against a limit of ${rec.limitRho}, the logged policy says ${submitted.policy.budgetRho}`);
     const before = spent.get(rec.analyst) ?? 0;
     if (file.from === 0 && Math.abs(rec.spentBefore - before) > RHO_EPS * Math.max(1, before)) {
       fail(`the charge says ${rec.analyst} had spent rho = ${rec.spentBefore}, the logged charges and refunds add up to ${before}`);
@@ -280,7 +281,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     const { submitted } = s;
     if (e.kind === EntryKind.BudgetCharge) return charge(s, json<BudgetChargeRecord>(e.body));
     if (e.kind === EntryKind.StartSession || e.kind === CkksEntryKind.StartSession) {
-      const why = checkStartForwardsRequest(submitted, StartSession.decode(e.body));
+      const why = checkStartForwardsRequest(submitted, StartSession.decode(e.body), roster, opts.analysts);
       if (why) fail(why);
     }
     if (e.kind === CkksEntryKind.StartSession || ckks.ownsSession(e.session)) return ckks.session(s, e, fail);

@@ -211,7 +211,7 @@ export class CkksParty {
     if (c.rho > 0) {
       // Charge this party's own ledger durably before its noisy contribution leaves.
       try {
-        this.#ledger.charge(req.sessionId, req.analyst, c.rho);
+        this.#ledger.charge(req.sessionId, req.analyst, c.rho, c.analystBudgetRho);
       } catch (e) {
         throw new Refuse((e as Error).message);
       }

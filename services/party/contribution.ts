@@ -29,6 +29,8 @@ export interface Contribution {
   rho: number;
   noise?: NoisePlan;
   parties: string[];
+  /** The analyst's zCDP budget in the operator-signed analyst roster (this party enforces it too). */
+  analystBudgetRho: number;
 }
 
 /** Checks a StartSession for `backend` and computes this party's noisy statistics. */
@@ -37,7 +39,7 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
   const self = identity.id;
   if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
   // The session must be exactly what an analyst on the operator-signed analyst roster signed.
-  checkAnalystRequest(cfg, ledger, req, backend);
+  const { analyst } = checkAnalystRequest(cfg, ledger, req, backend);
   if (!policy.allowedBackends.has(req.backend)) throw new Refuse(`backend "${req.backend}" is not allowed by this party's policy`);
   if (req.backend !== backend) throw new Refuse(`backend "${req.backend}" is not supported by this party`);
   const query = queryFromProto(req.query);
@@ -57,7 +59,7 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
   if (rho === 0 && !policy.allowExact) throw new Refuse("this party answers only differentially private queries (policy allowExact is false)");
   if (rho > policy.maxRhoPerQuery) throw new Refuse(`query rho = ${rho} exceeds this party's per-query maximum ${policy.maxRhoPerQuery} (policy maxRhoPerQuery)`);
   if (rho > 0) {
-    const why = ledger.check(rho);
+    const why = ledger.check(rho, analyst);
     if (why) throw new Refuse(why);
   }
   const n = roster.parties.length;
@@ -82,5 +84,5 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
     const share = noiseShare(noise, cryptoRandomSource());
     for (let i = 0; i < sums.length; i++) sums[i]! += share[i]!;
   }
-  return { query, plan, sums, rowsUsed, rho, parties, ...(noise ? { noise } : {}) };
+  return { query, plan, sums, rowsUsed, rho, parties, analystBudgetRho: analyst.budgetRho, ...(noise ? { noise } : {}) };
 }

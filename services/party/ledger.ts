@@ -32,11 +32,26 @@ export class PartyLedger {
     return Number((this.#db.prepare('SELECT COALESCE(SUM(rho), 0) AS s FROM charges').get() as { s: number }).s);
   }
 
-  /** Why this query cannot be afforded, or undefined when it can. */
-  check(rho: number): string | undefined {
+  /** ρ this party has released to one analyst's queries. */
+  spentBy(analyst: string): number {
+    return Number((this.#db.prepare('SELECT COALESCE(SUM(rho), 0) AS s FROM charges WHERE analyst = ?').get(analyst) as { s: number }).s);
+  }
+
+  /**
+   * Why this query cannot be afforded, or undefined when it can: this party's own budget, and — when
+   * given — the analyst's budget from the operator-signed analyst roster, counted over what this
+   * party released to that analyst (the aggregator is not trusted to enforce it).
+   */
+  check(rho: number, analyst?: { id: string; budgetRho: number }): string | undefined {
     const spent = this.spent();
     if (spent + rho > this.limitRho * (1 + EPS)) {
       return `this party's privacy budget would be exceeded: query rho = ${fmt(rho)}, remaining ${fmt(Math.max(0, this.limitRho - spent))} of ${fmt(this.limitRho)}`;
+    }
+    if (analyst) {
+      const by = this.spentBy(analyst.id);
+      if (by + rho > analyst.budgetRho * (1 + EPS)) {
+        return `analyst "${analyst.id}"'s budget in the operator-signed analyst roster would be exceeded at this party: query rho = ${fmt(rho)}, remaining ${fmt(Math.max(0, analyst.budgetRho - by))} of ${fmt(analyst.budgetRho)}`;
+      }
     }
     return undefined;
   }
@@ -51,9 +66,9 @@ export class PartyLedger {
   }
 
   /** Durable; one charge per session id; throws with the reason when the budget is exhausted or the id was charged. */
-  charge(queryId: string, analyst: string, rho: number): void {
+  charge(queryId: string, analyst: string, rho: number, analystBudgetRho?: number): void {
     if (this.#db.prepare('SELECT 1 FROM charges WHERE query_id = ?').get(queryId)) throw new Error(`session ${queryId.slice(0, 40)} was already charged at this party: a session id is answered once`);
-    const why = this.check(rho);
+    const why = this.check(rho, analystBudgetRho === undefined ? undefined : { id: analyst, budgetRho: analystBudgetRho });
     if (why) throw new Error(why);
     this.#db.prepare('INSERT INTO charges (query_id, analyst, rho, at_ms) VALUES (?, ?, ?, ?)').run(queryId, analyst, rho, Date.now());
   }

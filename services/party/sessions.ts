@@ -27,6 +27,8 @@ interface Session {
   analyst: string;
   /** zCDP ρ charged to this party's ledger before its noisy input leaves (0 = exact). */
   rho: number;
+  /** The analyst's budget in the operator-signed analyst roster (this party enforces it too). */
+  analystBudgetRho: number;
   ringBits: 32 | 64;
   vectorLength: number;
 }
@@ -66,7 +68,7 @@ export class PartySessions {
           if (s.rho > 0) {
             // Charge this party's own ledger durably before its noisy contribution leaves.
             try {
-              this.#ledger.charge(sessionId, s.analyst, s.rho);
+              this.#ledger.charge(sessionId, s.analyst, s.rho, s.analystBudgetRho);
             } catch (e) {
               throw new Refuse((e as Error).message);
             }
@@ -123,11 +125,11 @@ export class PartySessions {
     const self = identity.id;
     if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
     if (this.#sessions.size >= MAX_SESSIONS) throw new Refuse(`too many concurrent sessions (${MAX_SESSIONS})`);
-    const { query, plan, sums, rowsUsed, rho, parties } = prepareContribution(this.#cfg, this.#ledger, req, 'secagg');
+    const { query, plan, sums, rowsUsed, rho, parties, analystBudgetRho } = prepareContribution(this.#cfg, this.#ledger, req, 'secagg');
     const input = ringEncode(sums, plan.ringBits);
     const params: SecAggParams = { sessionId: req.sessionId, parties, threshold: roster.threshold, ringBits: plan.ringBits, vectorLength: plan.entries.length };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
-    this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho, ringBits: plan.ringBits, vectorLength: plan.entries.length });
+    this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho, analystBudgetRho, ringBits: plan.ringBits, vectorLength: plan.entries.length });
     this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(query), analyst: req.analyst, rowsUsed });
     const msg = client.advertiseKeys();
     return { $case: 'advertiseKeys', value: { sessionId: req.sessionId, cPk: msg.cPk, sPk: msg.sPk, signature: msg.signature } };
