@@ -24,3 +24,38 @@ export function sha256(data: Uint8Array, backend: 'native' | 'noble' = native ? 
   }
   return nobleSha256(data);
 }
+
+/** An incremental SHA-256 (same digests as `sha256` of the concatenation of the updates). */
+export interface Sha256Hasher {
+  update(data: Uint8Array | string): Sha256Hasher;
+  digest(): Uint8Array;
+}
+
+export function sha256Hasher(backend: 'native' | 'noble' = native ? 'native' : 'noble'): Sha256Hasher {
+  if (backend === 'native' && native) {
+    const h = native.createHash('sha256');
+    const self: Sha256Hasher = {
+      update(data) {
+        h.update(data);
+        return self;
+      },
+      digest() {
+        const d = h.digest();
+        return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+      },
+    };
+    return self;
+  }
+  const h = nobleSha256.create();
+  const encoder = new TextEncoder();
+  const self: Sha256Hasher = {
+    update(data) {
+      h.update(typeof data === 'string' ? encoder.encode(data) : data);
+      return self;
+    },
+    digest() {
+      return h.digest();
+    },
+  };
+  return self;
+}

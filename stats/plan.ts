@@ -7,8 +7,8 @@
  * zero) row by row, so the federated sum of the parties' vectors equals, exactly, the central
  * sum of the same quantized terms.
  */
-import { sha256 } from '../crypto/sha256.ts';
-import { toHex, utf8 } from '../crypto/bytes.ts';
+import { sha256Hasher } from '../crypto/sha256.ts';
+import { toHex } from '../crypto/bytes.ts';
 import { canonicalJson } from './canonical.ts';
 import type { Dataset } from './dataset.ts';
 import { quantize } from './fixed.ts';
@@ -99,10 +99,29 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
     for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
     throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
   });
-  const body: Record<string, unknown> = { v: 1, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries, scaleBits };
+  const body: Record<string, unknown> = { v: 2, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries: entries.length };
   if (dp !== undefined) body['dpGridBits'] = dp;
-  const digest = toHex(sha256(utf8(canonicalJson(body))));
+  const digest = toHex(planDigest(canonicalJson(body), entries, scaleBits));
   return dp !== undefined ? { entries, scaleBits, ringBits, parties, dpGridBits: dp, digest } : { entries, scaleBits, ringBits, parties, digest };
+}
+
+/**
+ * SHA-256 of the canonical plan header, then of every entry (name, bound, flags, scale) as a line,
+ * hashed incrementally in chunks: no string of the whole plan is ever built (a plan may have 10^6
+ * entries).
+ */
+function planDigest(header: string, entries: readonly Entry[], scaleBits: readonly number[]): Uint8Array {
+  const h = sha256Hasher().update(header).update('\n');
+  const CHUNK = 4096;
+  for (let i = 0; i < entries.length; i += CHUNK) {
+    let text = '';
+    for (let j = i; j < Math.min(entries.length, i + CHUNK); j++) {
+      const e = entries[j]!;
+      text += `${JSON.stringify(e.name)}\t${e.bound}\t${e.integer ? 1 : 0}${e.nonNegative ? 1 : 0}\t${scaleBits[j]}\n`;
+    }
+    h.update(text);
+  }
+  return h.digest();
 }
 
 function checkPlan(q: Query, schema: Schema, plan: Plan): void {

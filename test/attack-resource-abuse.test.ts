@@ -217,6 +217,15 @@ describe('attack: one client abusing the aggregator', () => {
     expect((await as('alice').getResult(next.queryId)).status).toBe('running');
   });
 
+  it('a 33 KB signed marginal of 2048 × 2046 cells (a plan bomb) is refused before planning: at most 2^20 cells', async () => {
+    const edges = (n: number, lo: number, hi: number): number[] => Array.from({ length: n + 1 }, (_, i) => lo + ((hi - lo) * i) / n);
+    const bomb = { kind: 'marginal', columns: ['time', 'chol'], filter: [], edges: [edges(2048, 0, 10000), edges(2046, 0, 2000)] } as unknown as Query;
+    const e = await rejected(as('mallory').submit(bomb, { privacy: { rho: 0.01 } }));
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.message).toMatch(/marginal: 4\d{6} cells in all; at most 2\^20/);
+    expect((await client.listParties()).parties.length).toBe(3); // still serving
+  });
+
   it('WatchQuery and GetResult on an unknown id return NOT_FOUND (also for a 1 MB id, with a short message)', async () => {
     for (const id of ['00000000-0000-0000-0000-000000000000', MB]) {
       const w = await rejected(client.watch(id, () => {}, 30_000));

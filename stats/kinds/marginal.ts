@@ -164,7 +164,7 @@ export function validateMarginal(q: Query, cols: ColumnSpec[]): void {
     }
     total += cells;
   });
-  if (total > 1 << 22) throw new QueryError(`marginal: ${total} cells in all; at most 2^22 (use coarser bins or fewer tables)`);
+  if (total > 1 << 20) throw new QueryError(`marginal: ${total} cells in all; at most 2^20 (use coarser bins or fewer tables)`);
   cols.forEach((c, i) => {
     if (!used.has(i)) throw new QueryError(`marginal: column "${c.name}" is in no table; drop it from columns`);
   });
