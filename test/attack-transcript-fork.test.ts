@@ -30,7 +30,7 @@ import { PartyConnection, PartyGateway, type GatewayListener, type PartyMessageB
 import { QueryService } from '../services/aggregator/queries.ts';
 import { AggregatorStore } from '../services/aggregator/store.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
-import { exportTranscript, loadReceipts, verifyFiles } from '../services/audit/audit.ts';
+import { exportTranscript, loadReceipts, refundedAfterRelease, verifyFiles } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import type { Logger } from '../services/common/errors.ts';
 import { SERVER_OPTIONS } from '../services/common/grpc-options.ts';
@@ -316,5 +316,27 @@ describe('attack: two chains shown to two parties under one aggregator key', () 
     expect(r.failure!.reason).toMatch(/^fork: the head .* does not follow from the head .* cannot be on one chain/);
     a.close();
     b.close();
+  });
+});
+
+describe('attack: an aggregator that withholds the Unmasking it received and refunds the query', () => {
+  it('the auditor fails the refund when a party\'s sent log shows its Unmasking for that query (not merely a finding)', () => {
+    const dataDir = join(dir, 'refund-log');
+    mkdirSync(dataDir, { recursive: true });
+    const log = TranscriptLog.open(dataDir, roster.federation, loadAggregatorIdentity(dataDir, 'fed-aggregator', roster, join(dir, 'aggregator.key')));
+    try {
+      log.appendAggregator(EntryKind.BudgetRefund, 'q-refunded', new TextEncoder().encode(JSON.stringify({ queryId: 'q-refunded', analyst: 'alice', rho: 0.1, reason: 'failed' })));
+      const file = log.export();
+      const summary = { queryId: 'q-refunded', kind: 'count', status: 'failed' as const, rho: 0.1, refunded: true, contributors: [], unmaskers: 0, refusals: [], resultChecked: false };
+      const honest = { ok: true, from: 0, entries: 1, sessions: [summary], receiptsChecked: 0, receiptsOutside: 0, analystsChecked: true, unlogged: [{ party: 'hospital-1', session: 'q-refunded', kind: EntryKind.MaskedInput }] };
+      refundedAfterRelease(file, honest);
+      expect(honest.ok).toBe(true); // a masked input alone reveals nothing: a finding to examine
+      const withheld = { ...honest, unlogged: [{ party: 'hospital-1', session: 'q-refunded', kind: EntryKind.Unmasking }] };
+      refundedAfterRelease(file, withheld);
+      expect(withheld.ok).toBe(false);
+      expect((withheld as { failure?: { index: number; reason: string } }).failure).toMatchObject({ index: 0, reason: expect.stringMatching(/hospital-1's sent log shows its secagg\/unmasking for query q-refunded.*yet the query is refunded/) as string });
+    } finally {
+      log.close();
+    }
   });
 });

@@ -9,6 +9,8 @@ import { loadSchemaFile } from '../common/schema-file.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
 import { loadAnalystRoster } from '../common/analysts.ts';
+import { decodeEntry, EntryKind } from '../../crypto/transcript.ts';
+import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
 import { parseSentLog, unloggedSends, type SentRecord } from './sent.ts';
@@ -84,7 +86,36 @@ export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport
   // Envelopes the parties recorded as sent, in sessions the export covers completely, that are not logged.
   const complete = new Set(report.sessions.filter((s) => s.status === 'released' || s.status === 'failed').map((s) => s.queryId));
   report.unlogged = unloggedSends(file, loadSentLogs(input.receiptPaths ?? []), complete).map((s) => ({ party: s.party, session: s.session, kind: s.kind }));
+  if (report.ok) refundedAfterRelease(file, report);
   return report;
+}
+
+/** The kinds whose sending means the sum could be revealed: no refund may follow. */
+const RELEASING_KINDS: ReadonlySet<string> = new Set([EntryKind.Unmasking, CkksEntryKind.PCKSShare]);
+
+/**
+ * A party's sent log shows an Unmasking (or PCKS share) that the transcript does not hold, in a
+ * query the transcript refunds: the aggregator withheld the step after which nothing may be
+ * refunded. That is a failure, not a finding to examine.
+ */
+export function refundedAfterRelease(file: TranscriptFile, report: VerifyReport): void {
+  const refunded = new Set(report.sessions.filter((s) => s.refunded).map((s) => s.queryId));
+  const hit = report.unlogged?.find((u) => refunded.has(u.session) && RELEASING_KINDS.has(u.kind));
+  if (!hit) return;
+  let index = -1;
+  file.entries.forEach((link, k) => {
+    try {
+      const e = decodeEntry(link.entry);
+      if (e.kind === EntryKind.BudgetRefund && e.session === hit.session) index = file.from + k;
+    } catch {
+      /* checked by the verifier */
+    }
+  });
+  report.ok = false;
+  report.failure = {
+    index, kind: EntryKind.BudgetRefund,
+    reason: `${hit.party}'s sent log shows its ${hit.kind} for query ${hit.session}, which the transcript does not hold, yet the query is refunded: the aggregator withheld the step after which the sum may be revealed`,
+  };
 }
 
 /** Adds the recomputation of every CKKS collective key and homomorphic sum to a report whose other checks passed. */
