@@ -6,8 +6,8 @@
  * queries at once, below the parties' own cap on concurrent sessions (64), so sessions are
  * refused here with a clear status instead of failing at the parties. Over a quota:
  * RESOURCE_EXHAUSTED naming the numbers. In memory: a restart resets the buckets.
- * Analyst names are whatever the caller claims until analysts are authenticated (item 10);
- * until then the global cap is what protects the parties.
+ * The analyst is the one whose signature verified (item 10), and a token is taken only for a
+ * fresh, never-seen request (services/aggregator/queries.ts): a replayed request spends nobody's rate.
  */
 import { BlindsumError, ErrorCode } from '../common/errors.ts';
 
@@ -63,7 +63,7 @@ export class AnalystQuotas {
     }
   }
 
-  /** Takes one submission token (call before validating the query); throws RESOURCE_EXHAUSTED. */
+  /** Takes one submission token (call before planning the query, so invalid ones count); throws RESOURCE_EXHAUSTED. */
   take(analyst: string): void {
     const b = this.#bucket(analyst);
     if (b.tokens < 1) {
