@@ -87,3 +87,26 @@ describe('agree (X25519 + HKDF-SHA256)', () => {
     expect(() => agree(new Uint8Array(33), a.publicKey, utf8('i'))).toThrow(RangeError);
   });
 });
+
+describe('native (node:crypto) and portable (noble) X25519 + HKDF agree', () => {
+  const v1 = { k: 'a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4', u: 'e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c', out: 'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552' };
+  const v2 = { k: '4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d', u: 'e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493', out: '95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957' };
+  for (const backend of ['native', 'noble'] as const) {
+    it(`${backend}: RFC 7748 §5.2 vectors 1 and 2, §6.1 public keys, and a low-order point refused`, () => {
+      for (const v of [v1, v2]) expect(toHex(x25519SharedSecret(fromHex(v.k), fromHex(v.u), backend))).toBe(v.out);
+      expect(toHex(x25519PublicKey(fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'), backend))).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+      expect(() => x25519SharedSecret(fromHex(v1.k), new Uint8Array(32), backend)).toThrow(RangeError);
+    });
+  }
+  it('agree() gives the same key on both, for random key pairs and infos', () => {
+    for (let i = 0; i < 20; i++) {
+      const a = generateX25519KeyPair();
+      const b = generateX25519KeyPair();
+      const info = utf8(`info-${i}`);
+      const native = agree(a.secretKey, b.publicKey, info, 'native');
+      expect(toHex(agree(a.secretKey, b.publicKey, info, 'noble'))).toBe(toHex(native));
+      expect(toHex(agree(b.secretKey, a.publicKey, info, 'noble'))).toBe(toHex(native));
+      expect(toHex(x25519PublicKey(a.secretKey, 'noble'))).toBe(toHex(a.publicKey));
+    }
+  });
+});
