@@ -9,27 +9,13 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import type * as NodeCrypto from 'node:crypto';
+import { DEFAULT_BACKEND, derKey, nodeCrypto, ownCopy, type CryptoBackend } from './native.ts';
 import { toHex } from './bytes.ts';
 
-/** node:crypto when running on Node (process.getBuiltinModule, Node ≥ 22.3), else undefined. */
-const native: typeof NodeCrypto | undefined = (() => {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  try {
-    return p?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const native = nodeCrypto;
 
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
-
-function der(prefix: Uint8Array, key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(prefix.length + key.length);
-  out.set(prefix);
-  out.set(key, prefix.length);
-  return out;
-}
 
 /** Imported public keys, by hex (roster keys are few and verified often). */
 const publicKeys = new Map<string, NodeCrypto.KeyObject>();
@@ -39,24 +25,23 @@ function publicKeyObject(c: typeof NodeCrypto, publicKey: Uint8Array): NodeCrypt
   const id = toHex(publicKey);
   let k = publicKeys.get(id);
   if (!k) {
-    k = c.createPublicKey({ key: Buffer.from(der(SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' });
+    k = c.createPublicKey({ key: derKey(SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
     if (publicKeys.size >= MAX_CACHED) publicKeys.delete(publicKeys.keys().next().value!);
     publicKeys.set(id, k);
   }
   return k;
 }
 
-export type Ed25519Backend = 'native' | 'noble';
+export type Ed25519Backend = CryptoBackend;
 
 /** Which implementation `ed25519Sign`/`ed25519Verify` use by default here. */
-export const ED25519_BACKEND: Ed25519Backend = native ? 'native' : 'noble';
+export const ED25519_BACKEND: Ed25519Backend = DEFAULT_BACKEND;
 
 /** Signature of `message` under the 32-byte seed `secretKey` (the caller checks the lengths). */
 export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array, backend: Ed25519Backend = ED25519_BACKEND): Uint8Array {
   if (backend === 'native' && native) {
-    const key = native.createPrivateKey({ key: Buffer.from(der(PKCS8_PREFIX, secretKey)), format: 'der', type: 'pkcs8' });
-    const sig = native.sign(null, message, key);
-    return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength).slice();
+    const key = native.createPrivateKey({ key: derKey(PKCS8_PREFIX, secretKey), format: 'der', type: 'pkcs8' });
+    return ownCopy(native.sign(null, message, key));
   }
   return ed25519.sign(message, secretKey);
 }

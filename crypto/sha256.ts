@@ -5,22 +5,14 @@
  * ten times faster. test/rfc8032-ed25519.test.ts checks both on FIPS vectors and on each other.
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import type * as NodeCrypto from 'node:crypto';
+import { DEFAULT_BACKEND, nodeCrypto, ownCopy, type CryptoBackend } from './native.ts';
 
-const native: typeof NodeCrypto | undefined = (() => {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  try {
-    return p?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const native = nodeCrypto;
 
 /** The 32-byte SHA-256 digest of `data`. */
-export function sha256(data: Uint8Array, backend: 'native' | 'noble' = native ? 'native' : 'noble'): Uint8Array {
+export function sha256(data: Uint8Array, backend: CryptoBackend = DEFAULT_BACKEND): Uint8Array {
   if (backend === 'native' && native) {
-    const d = native.createHash('sha256').update(data).digest();
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+    return ownCopy(native.createHash('sha256').update(data).digest());
   }
   return nobleSha256(data);
 }
@@ -31,7 +23,7 @@ export interface Sha256Hasher {
   digest(): Uint8Array;
 }
 
-export function sha256Hasher(backend: 'native' | 'noble' = native ? 'native' : 'noble'): Sha256Hasher {
+export function sha256Hasher(backend: CryptoBackend = DEFAULT_BACKEND): Sha256Hasher {
   if (backend === 'native' && native) {
     const h = native.createHash('sha256');
     const self: Sha256Hasher = {
@@ -40,8 +32,7 @@ export function sha256Hasher(backend: 'native' | 'noble' = native ? 'native' : '
         return self;
       },
       digest() {
-        const d = h.digest();
-        return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+        return ownCopy(h.digest());
       },
     };
     return self;
