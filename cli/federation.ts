@@ -42,6 +42,8 @@ export interface LocalFederationOptions {
   analysts?: string[];
   /** Allow exact (non-DP) queries at the aggregator (default true: the demo compares with central results). */
   allowExact?: boolean;
+  /** The aggregator's --min-cohort (default: the aggregator's default, 10). */
+  minCohort?: number;
   federation?: string;
   /** TLS for every connection: the aggregator's certificate and key, and the CA that parties and analysts trust. */
   tls?: { certPath: string; keyPath: string; caPath: string };
@@ -198,7 +200,7 @@ export class LocalFederation {
     f.#aggregatorArgs = [
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--analysts', f.analystsPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
-      ...(opts.allowExact === false ? [] : ['--allow-exact']),
+      ...(opts.allowExact === false ? [] : ['--allow-exact']), ...(opts.minCohort !== undefined ? ['--min-cohort', String(opts.minCohort)] : []),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
       '--max-running-per-analyst', String(opts.analystQuotas?.maxRunningPerAnalyst ?? 8), '--max-submits-per-minute', String(opts.analystQuotas?.maxSubmitsPerMinute ?? 600),
     ];

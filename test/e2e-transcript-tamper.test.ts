@@ -52,6 +52,8 @@ beforeAll(async () => {
   fed = await LocalFederation.start({
     dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 20_000,
     partyPolicy: { 2: { allowedKinds: ['count', 'mean'] } },
+    // Every DP result then carries the small-cohort note: the auditor must reproduce it.
+    minCohort: 1_000_000,
   });
   const c = fed.client();
   try {
@@ -62,6 +64,7 @@ beforeAll(async () => {
     }
     const o = await c.run(DP_QUERY, { privacy: { rho: DP_RHO } });
     expect(o.status, o.error).toBe('done');
+    expect(o.result?.notes.join(' ')).toMatch(/below the federation's minimum cohort of 1000000/);
     queryIds.push(o.queryId);
   } finally {
     c.close();

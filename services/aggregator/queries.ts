@@ -148,7 +148,7 @@ export class QueryService {
     const submitted: QuerySubmittedRecord = {
       queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: plan.digest, plannedParties: roster.parties.length,
       ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs, rho: dp?.rho ?? 0, ...(dp ? { dpGridBits: DP_GRID_BITS } : {}),
-      policy: { allowExact: this.#o.allowExact, budgetRho: entry.budgetRho },
+      policy: { allowExact: this.#o.allowExact, budgetRho: entry.budgetRho, minCohort: this.#o.minCohort },
       signedRequest: b64(signedRequest), signature: b64(signature), analystRosterVersion: this.#o.analysts.version,
     };
     const release = this.#o.quotas?.start(analyst) ?? ((): void => {});

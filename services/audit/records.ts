@@ -25,7 +25,8 @@ export interface QuerySubmittedRecord {
   /** The DP fixed-point grid the plan was made with (absent for exact queries). */
   dpGridBits?: number;
   /** The aggregator's policy when the query was accepted (budgetRho: the analyst's, from the analyst roster). */
-  policy: { allowExact: boolean; budgetRho: number };
+  /** The aggregator's policy when the query was accepted; minCohort: DP results with a smaller noisy n carry a note (flagSmallCohort). */
+  policy: { allowExact: boolean; budgetRho: number; minCohort?: number };
   /** The analyst's signed QueryRequest (exact bytes, base64) and Ed25519 signature (base64), domain "analyst/query-request". */
   signedRequest?: string;
   signature?: string;

@@ -25,7 +25,7 @@ import {
 } from '../../crypto/transcript.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
-import { finalize, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
+import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
 import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
@@ -370,7 +370,10 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
           if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
           // With DP, post-processing of noisy sums may fail; then only the sums are released.
           if (rec.resultJson !== '' || !(submitted.rho > 0)) {
-            if (JSON.stringify(finalize(s.query, opts.schema, plan, sums)) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
+            // The same post-processing as the aggregator's: finalize, and under DP the small-cohort note.
+            const expected = finalize(s.query, opts.schema, plan, sums);
+            if (submitted.rho > 0) flagSmallCohort(expected, submitted.policy?.minCohort ?? 0);
+            if (JSON.stringify(expected) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
             s.summary.resultChecked = true;
           }
         }
