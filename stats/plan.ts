@@ -14,7 +14,7 @@ import type { Dataset } from './dataset.ts';
 import { quantize } from './fixed.ts';
 import { matchRows } from './filter.ts';
 import { KINDS } from './kinds/index.ts';
-import type { Entry, QueryResult } from './kinds/types.ts';
+import type { Entry, QueryResult, RowCells } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
 import type { Query } from './query.ts';
 import { schemaDigest } from './schema.ts';
@@ -44,7 +44,7 @@ export interface Plan {
   parties: number;
   /** Set for differentially private plans (see PlanOptions.dpGridBits). */
   dpGridBits?: number;
-  /** Hex SHA-256 of the canonical plan (query, schema digest, parties, ring, entries, scales). */
+  /** Hex SHA-256 of the canonical plan header (query, schema digest, parties, ring, DP grid, entry count, layout version). */
   digest: string;
 }
 
@@ -99,35 +99,53 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
     for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
     throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
   });
-  const body: Record<string, unknown> = { v: 2, query: normalQuery(q), schema: schemaDigest(schema), parties, ringBits, entries: entries.length };
-  if (dp !== undefined) body['dpGridBits'] = dp;
-  const digest = toHex(planDigest(canonicalJson(body), entries, scaleBits));
-  return dp !== undefined ? { entries, scaleBits, ringBits, parties, dpGridBits: dp, digest } : { entries, scaleBits, ringBits, parties, digest };
+  const header = planHeader(q, schema, opts, entries.length);
+  const digest = toHex(sha256Hasher().update(header).digest());
+  Object.freeze(entries);
+  Object.freeze(scaleBits);
+  const plan: Plan = Object.freeze(dp !== undefined ? { entries, scaleBits, ringBits, parties, dpGridBits: dp, digest } : { entries, scaleBits, ringBits, parties, digest });
+  PLANNED.set(plan, header);
+  return plan;
 }
 
 /**
- * SHA-256 of the canonical plan header, then of every entry (name, bound, flags, scale) as a line,
- * hashed incrementally in chunks: no string of the whole plan is ever built (a plan may have 10^6
- * entries).
+ * Version of the layouts and scale rules (stats/kinds, planQuery above): a change to either changes
+ * every plan digest, so nodes running different layout code refuse each other's plans.
  */
-function planDigest(header: string, entries: readonly Entry[], scaleBits: readonly number[]): Uint8Array {
-  const h = sha256Hasher().update(header).update('\n');
-  const CHUNK = 4096;
-  for (let i = 0; i < entries.length; i += CHUNK) {
-    let text = '';
-    for (let j = i; j < Math.min(entries.length, i + CHUNK); j++) {
-      const e = entries[j]!;
-      text += `${JSON.stringify(e.name)}\t${e.bound}\t${e.integer ? 1 : 0}${e.nonNegative ? 1 : 0}\t${scaleBits[j]}\n`;
-    }
-    h.update(text);
-  }
-  return h.digest();
+export const LAYOUT_VERSION = 3;
+
+/**
+ * The canonical plan header: the query, the schema digest, the parties, the ring, the DP grid, the
+ * number of entries and the layout version. Entries and scales are a deterministic function of it,
+ * so its SHA-256 (the plan digest) identifies the plan in O(size of the query), never O(entries).
+ */
+function planHeader(q: Query, schema: Schema, opts: PlanOptions, entries: number): string {
+  const body: Record<string, unknown> = { v: LAYOUT_VERSION, query: normalQuery(q), schema: schemaDigest(schema), parties: opts.parties, ringBits: opts.ringBits, entries };
+  if (opts.dpGridBits !== undefined) body['dpGridBits'] = opts.dpGridBits;
+  return canonicalJson(body);
 }
 
+/** Plans made by planQuery in this process (frozen), with their header: their entries and scales need no re-check. */
+const PLANNED = new WeakMap<Plan, string>();
+
+/**
+ * Checks that `plan` is planQuery's plan of `q` on `schema`: O(size of the query) for a plan this
+ * process made (its header is compared), a full re-plan for any other object.
+ */
 function checkPlan(q: Query, schema: Schema, plan: Plan): void {
-  const again = planQuery(q, schema, plan.dpGridBits !== undefined ? { parties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits } : { parties: plan.parties, ringBits: plan.ringBits });
-  if (again.digest !== plan.digest) {
-    throw new QueryError(`plan digest mismatch: this node computes ${again.digest.slice(0, 16)}… for the query, the plan says ${plan.digest.slice(0, 16)}…; check that both sides use the same schema (digest ${schemaDigest(schema).slice(0, 16)}…) and query`);
+  const opts: PlanOptions = plan.dpGridBits !== undefined ? { parties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits } : { parties: plan.parties, ringBits: plan.ringBits };
+  const known = PLANNED.get(plan);
+  let digest: string;
+  if (known !== undefined && known === planHeader(q, schema, opts, plan.entries.length)) {
+    digest = toHex(sha256Hasher().update(known).digest());
+  } else {
+    const again = planQuery(q, schema, opts);
+    const same = again.entries.length === plan.entries.length && again.scaleBits.length === plan.scaleBits.length && again.scaleBits.every((b, i) => b === plan.scaleBits[i]);
+    if (!same) throw new QueryError('plan mismatch: the plan\'s entries or scales are not what planQuery gives for the query');
+    digest = again.digest;
+  }
+  if (digest !== plan.digest) {
+    throw new QueryError(`plan digest mismatch: this node computes ${digest.slice(0, 16)}… for the query, the plan says ${plan.digest.slice(0, 16)}…; check that both sides use the same schema (digest ${schemaDigest(schema).slice(0, 16)}…) and query`);
   }
 }
 
@@ -149,8 +167,11 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
   const big = new Array<bigint>(m).fill(0n);
   const small = new Float64Array(m); // exact integer partial sums while |partial| < 2^52
   const out = new Float64Array(m);
-  const terms = KINDS[q.kind].rowTerms(q, schema, dataset);
   const mask = matchRows(dataset, q.filter);
+  const kind = KINDS[q.kind];
+  // Count kinds on the integer grid (every plan of them: bound 1, scale 0): sparse sums.
+  if (kind.rowCells && plan.scaleBits.every((b) => b === 0)) return countCells(kind.rowCells(q, schema, dataset), kind.rowEntries?.(q) ?? 1, mask, dataset.rowCount, m);
+  const terms = kind.rowTerms(q, schema, dataset);
   let rowsUsed = 0;
   for (let r = 0; r < dataset.rowCount; r++) {
     if (!mask[r]) continue;
@@ -178,6 +199,26 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     }
   }
   const sums = big.map((b, i) => b + BigInt(small[i]!));
+  return { sums, rowsUsed };
+}
+
+/**
+ * Sums of a count kind (every term 0 or 1, entries on the integer grid): O(rows × cells per row),
+ * whatever the number of entries. Counts stay below maxRowsPerParty, so doubles are exact.
+ */
+function countCells(cellsOf: RowCells, maxCells: number, mask: Uint8Array, rowCount: number, m: number): { sums: bigint[]; rowsUsed: number } {
+  const counts = new Float64Array(m);
+  const cells = new Int32Array(maxCells);
+  let rowsUsed = 0;
+  for (let r = 0; r < rowCount; r++) {
+    if (!mask[r]) continue;
+    const k = cellsOf(r, cells);
+    if (k === 0) continue;
+    rowsUsed++;
+    for (let j = 0; j < k; j++) counts[cells[j]!]! += 1;
+  }
+  const sums = new Array<bigint>(m);
+  for (let i = 0; i < m; i++) sums[i] = BigInt(counts[i]!);
   return { sums, rowsUsed };
 }
 

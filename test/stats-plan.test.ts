@@ -4,6 +4,8 @@ import {
 } from '../stats/index.ts';
 import type { Query, QueryResult, Schema } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
+import { matchRows } from '../stats/filter.ts';
+import { KINDS } from '../stats/kinds/index.ts';
 
 const pbc = loadExample('pbc');
 const mean = (column: string): Query => ({ kind: 'mean', columns: [column], filter: [] });
@@ -61,6 +63,62 @@ describe('planQuery', () => {
     const plan = planQuery(mean('age'), pbc.schema, { parties: 3, ringBits: 64 });
     expect(() => localStatistics(mean('bili'), pbc.schema, plan, pbc.dataset)).toThrow(/plan digest mismatch/);
     expect(() => finalize(mean('age'), pbc.schema, plan, [1n])).toThrow(/sums: expected 2 entries for mean, got 1/);
+  });
+});
+
+describe('plans in O(size of the query)', () => {
+  const e = (lo: number, hi: number, k: number): number[] => Array.from({ length: k + 1 }, (_, i) => lo + ((hi - lo) * i) / k);
+  const big: Query = { kind: 'marginal', columns: ['time', 'chol'], edges: [e(0, 10989, 999), e(0, 2997, 999)], filter: [] };
+
+  it('a 10^6-cell marginal plans with one entry per cell and a digest of its header only', () => {
+    const plan = planQuery(big, pbc.schema, { parties: 3, ringBits: 64 });
+    expect(plan.entries.length).toBe(1000 * 1000);
+    expect(plan.entries[1001]!.name).toBe('count(time = [11, 22), chol = [3, 6))');
+    expect(plan.entries[999_999]!.name).toBe('count(time = (missing), chol = (missing))');
+    // same query with other edges of equal count: another digest (the header holds the query)
+    const other = planQuery({ ...big, edges: [e(0, 10989, 999), e(0, 3996, 999)] }, pbc.schema, { parties: 3, ringBits: 64 });
+    expect(other.digest).not.toBe(plan.digest);
+  });
+
+  it('plans are frozen, and a plan not made by planQuery is re-planned and refused when it differs', () => {
+    const q: Query = { kind: 'variance', columns: ['alk.phos'], filter: [] };
+    const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 64 });
+    expect(Object.isFrozen(plan) && Object.isFrozen(plan.scaleBits) && Object.isFrozen(plan.entries)).toBe(true);
+    expect(() => (plan.scaleBits as number[]).push(1)).toThrow(TypeError);
+    const forged = { ...plan, scaleBits: [0, 24, 20] };
+    expect(() => localStatistics(q, pbc.schema, forged, pbc.dataset)).toThrow(/entries or scales are not what planQuery gives/);
+    expect(localStatistics(q, pbc.schema, { ...plan }, pbc.dataset)).toEqual(localStatistics(q, pbc.schema, plan, pbc.dataset)); // a faithful copy passes
+    expect(() => localStatistics(q, pbc.schema, { ...plan, digest: planQuery(q, pbc.schema, { parties: 4, ringBits: 64 }).digest }, pbc.dataset)).toThrow(/plan digest mismatch/);
+  });
+
+  it('count kinds sum their cells sparsely to exactly what their row terms give', () => {
+    const queries: Query[] = [
+      { kind: 'frequency', columns: ['stage'], filter: [] },
+      { kind: 'contingency', columns: ['sex', 'stage'], filter: [{ column: 'age', op: 'ge', values: [50] }] },
+      { kind: 'histogram', columns: ['bili'], bins: [0, 1, 2, 5, 10, 20], filter: [] },
+      { kind: 'marginal', columns: ['stage', 'age', 'trt'], edges: [[], e(18, 100, 7), []], tables: [[0, 1], [1, 2], [2]], filter: [] },
+    ];
+    for (const q of queries) {
+      const plan = planQuery(q, pbc.schema, { parties: 2, ringBits: 64 });
+      const { sums, rowsUsed } = localStatistics(q, pbc.schema, plan, pbc.dataset);
+      // the dense definition: every row's terms summed over every entry
+      const kind = KINDS[q.kind];
+      const terms = kind.rowTerms(q, pbc.schema, pbc.dataset);
+      const mask = matchRows(pbc.dataset, q.filter);
+      const dense = new Array<number>(plan.entries.length).fill(0);
+      const out = new Float64Array(plan.entries.length);
+      let used = 0;
+      for (let r = 0; r < pbc.dataset.rowCount; r++) {
+        out.fill(0);
+        if (!mask[r] || !terms(r, out)) continue;
+        used++;
+        out.forEach((v, i) => (dense[i]! += v));
+      }
+      expect(kind.rowCells).toBeDefined();
+      expect(rowsUsed).toBe(used);
+      expect(sums.map(Number)).toEqual(dense);
+      expect(used).toBeGreaterThan(100);
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import type { CategoricalColumn } from '../dataset.ts';
 import { fixedValue } from '../fixed.ts';
 import { findColumn, levelsOf } from '../schema.ts';
 import type { Schema } from '../schema.ts';
-import type { Entry, KindDef } from './types.ts';
+import { termsFromCells, type Entry, type KindDef, type RowCells } from './types.ts';
 
 function levels(schema: Schema, name: string): string[] {
   const c = findColumn(schema, name);
@@ -21,18 +21,34 @@ function codes(dataset: { columns: Map<string, unknown> }, name: string): Int32A
   return col.codes;
 }
 
+function frequencyCells(column: string, dataset: { columns: Map<string, unknown> }): RowCells {
+  const c = codes(dataset, column);
+  return (row, cells) => {
+    const k = c[row]!;
+    if (k < 0) return 0;
+    cells[0] = k;
+    return 1;
+  };
+}
+
+function contingencyCells(rowColumn: string, colColumn: string, schema: Schema, dataset: { columns: Map<string, unknown> }): RowCells {
+  const rc = codes(dataset, rowColumn);
+  const cc = codes(dataset, colColumn);
+  const width = levels(schema, colColumn).length;
+  return (row, cells) => {
+    const a = rc[row]!;
+    const b = cc[row]!;
+    if (a < 0 || b < 0) return 0;
+    cells[0] = a * width + b;
+    return 1;
+  };
+}
+
 export const frequency: KindDef = {
   oneHot: true,
   layout: (q, schema) => levels(schema, q.columns[0]!).map((l): Entry => ({ name: `count(${q.columns[0]} = ${l})`, bound: 1, integer: true, nonNegative: true })),
-  rowTerms: (q, _schema, dataset) => {
-    const c = codes(dataset, q.columns[0]!);
-    return (row, out) => {
-      const k = c[row]!;
-      if (k < 0) return false;
-      out[k] = 1;
-      return true;
-    };
-  },
+  rowTerms: (q, _schema, dataset) => termsFromCells(frequencyCells(q.columns[0]!, dataset), 1),
+  rowCells: (q, _schema, dataset) => frequencyCells(q.columns[0]!, dataset),
   finalize: (q, schema, s) => {
     const lv = levels(schema, q.columns[0]!);
     const counts = lv.map((_, i) => fixedValue(s, i));
@@ -48,18 +64,8 @@ export const contingency: KindDef = {
     for (const a of levels(schema, r)) for (const b of levels(schema, c)) out.push({ name: `count(${r} = ${a}, ${c} = ${b})`, bound: 1, integer: true, nonNegative: true });
     return out;
   },
-  rowTerms: (q, schema, dataset) => {
-    const rc = codes(dataset, q.columns[0]!);
-    const cc = codes(dataset, q.columns[1]!);
-    const width = levels(schema, q.columns[1]!).length;
-    return (row, out) => {
-      const a = rc[row]!;
-      const b = cc[row]!;
-      if (a < 0 || b < 0) return false;
-      out[a * width + b] = 1;
-      return true;
-    };
-  },
+  rowTerms: (q, schema, dataset) => termsFromCells(contingencyCells(q.columns[0]!, q.columns[1]!, schema, dataset), 1),
+  rowCells: (q, schema, dataset) => contingencyCells(q.columns[0]!, q.columns[1]!, schema, dataset),
   finalize: (q, schema, s) => {
     const rowLevels = levels(schema, q.columns[0]!);
     const colLevels = levels(schema, q.columns[1]!);

@@ -3,8 +3,11 @@
  * closed [e_{k−1}, e_k]; then two entries for values below e_0 and above e_k. One row touches
  * exactly one entry (count 1). Missing values are excluded.
  */
+import type { Dataset } from '../dataset.ts';
 import { fixedValue } from '../fixed.ts';
-import type { KindDef } from './types.ts';
+import type { Query } from '../query-types.ts';
+import type { Schema } from '../schema.ts';
+import { termsFromCells, type KindDef, type RowCells } from './types.ts';
 import { numericValues } from './univariate.ts';
 
 /** Index of the bin holding v (0..k-1), k for below, k+1 for above. */
@@ -24,6 +27,17 @@ export function binIndex(edges: number[], v: number): number {
   return lo;
 }
 
+function histogramCells(q: Query, _schema: Schema, dataset: Dataset): RowCells {
+  const x = numericValues(dataset, q.columns[0]!);
+  const edges = q.bins!;
+  return (row, cells) => {
+    const v = x[row]!;
+    if (Number.isNaN(v)) return 0;
+    cells[0] = binIndex(edges, v);
+    return 1;
+  };
+}
+
 export const histogram: KindDef = {
   oneHot: true,
   layout: (q) => {
@@ -37,16 +51,8 @@ export const histogram: KindDef = {
     entries.push({ name: `count(${q.columns[0]} > ${e[k]})`, bound: 1, integer: true, nonNegative: true });
     return entries;
   },
-  rowTerms: (q, _schema, dataset) => {
-    const x = numericValues(dataset, q.columns[0]!);
-    const edges = q.bins!;
-    return (row, out) => {
-      const v = x[row]!;
-      if (Number.isNaN(v)) return false;
-      out[binIndex(edges, v)] = 1;
-      return true;
-    };
-  },
+  rowTerms: (q, schema, dataset) => termsFromCells(histogramCells(q, schema, dataset), 1),
+  rowCells: (q, schema, dataset) => histogramCells(q, schema, dataset),
   finalize: (q, _schema, s) => {
     const k = q.bins!.length - 1;
     const counts: number[] = [];

@@ -8,13 +8,13 @@
  * row-major (c_1 slowest). Every row adds 1 to exactly one cell of every table: with T tables a
  * row touches T entries (`rowEntries`), which is what differential privacy needs.
  */
-import type { CategoricalColumn, NumericColumn } from '../dataset.ts';
+import type { CategoricalColumn, Dataset, NumericColumn } from '../dataset.ts';
 import { fixedValue } from '../fixed.ts';
 import { QueryError, type Query } from '../query-types.ts';
 import { findColumn, levelsOf, MISSING_LEVEL } from '../schema.ts';
 import type { ColumnSpec, Schema } from '../schema.ts';
 import { binIndex } from './histogram.ts';
-import type { Entry, KindDef } from './types.ts';
+import { termsFromCells, type Entry, type KindDef, type RowCells } from './types.ts';
 
 /** The tables of a marginal query (indices into q.columns); default one table of all columns. */
 export function marginalTables(q: Query): number[][] {
@@ -48,6 +48,51 @@ function tableSizes(q: Query, schema: Schema): number[] {
   return marginalTables(q).map((t) => t.reduce((a, i) => a * sizes[i]!, 1));
 }
 
+function marginalCells(q: Query, schema: Schema, dataset: Dataset): RowCells {
+  const m = q.columns.length;
+  // Level code of column i at a row: categorical code (missing → last level), numeric bin.
+  const code: ((row: number) => number)[] = q.columns.map((name, i) => {
+    const nLevels = marginalLevels(q, schema, i).length;
+    const col = dataset.columns.get(name);
+    if (col?.kind === 'categorical') {
+      const codes = (col as CategoricalColumn).codes;
+      return (row) => {
+        const k = codes[row]!;
+        return k < 0 ? nLevels - 1 : k;
+      };
+    }
+    if (col?.kind !== 'numeric') throw new TypeError(`dataset has no column "${name}"`);
+    const values = (col as NumericColumn).values;
+    const edges = q.edges![i]!;
+    const bins = edges.length - 1;
+    return (row) => {
+      const v = values[row]!;
+      if (Number.isNaN(v)) return nLevels - 1;
+      const b = binIndex(edges, v);
+      if (b >= bins) throw new QueryError(`row ${row}: ${name} = ${v} lies outside the bin edges [${edges[0]}, ${edges[bins]}]; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
+      return b;
+    };
+  });
+  const sizes = q.columns.map((_, i) => marginalLevels(q, schema, i).length);
+  const tables = marginalTables(q);
+  const offsets: number[] = [];
+  let off = 0;
+  for (const s of tableSizes(q, schema)) {
+    offsets.push(off);
+    off += s;
+  }
+  const codes = new Int32Array(m);
+  return (row, cells) => {
+    for (let i = 0; i < m; i++) codes[i] = code[i]!(row);
+    for (let ti = 0; ti < tables.length; ti++) {
+      let idx = 0;
+      for (const i of tables[ti]!) idx = idx * sizes[i]! + codes[i]!;
+      cells[ti] = offsets[ti]! + idx;
+    }
+    return tables.length;
+  };
+}
+
 export const marginal: KindDef = {
   rowEntries: (q) => marginalTables(q).length,
   layout: (q, schema) => {
@@ -56,61 +101,19 @@ export const marginal: KindDef = {
     const out: Entry[] = [];
     tables.forEach((t, ti) => {
       const prefix = tables.length > 1 ? `t${ti}: ` : '';
-      const cell = (k: number, parts: string[]): void => {
-        if (k === t.length) {
-          out.push({ name: `${prefix}count(${parts.join(', ')})`, bound: 1, integer: true, nonNegative: true });
-          return;
-        }
-        for (const l of levels[t[k]!]!) cell(k + 1, [...parts, `${q.columns[t[k]!]} = ${l}`]);
-      };
-      cell(0, []);
+      // Labels of the cells of the first k columns, extended one column at a time (row-major).
+      let labels = [''];
+      t.forEach((c, k) => {
+        const next: string[] = [];
+        for (const head of labels) for (const l of levels[c]!) next.push(`${head}${k > 0 ? ', ' : ''}${q.columns[c]} = ${l}`);
+        labels = next;
+      });
+      for (const label of labels) out.push({ name: `${prefix}count(${label})`, bound: 1, integer: true, nonNegative: true });
     });
     return out;
   },
-  rowTerms: (q, schema, dataset) => {
-    const m = q.columns.length;
-    // Level code of column i at a row: categorical code (missing → last level), numeric bin.
-    const code: ((row: number) => number)[] = q.columns.map((name, i) => {
-      const nLevels = marginalLevels(q, schema, i).length;
-      const col = dataset.columns.get(name);
-      if (col?.kind === 'categorical') {
-        const codes = (col as CategoricalColumn).codes;
-        return (row) => {
-          const k = codes[row]!;
-          return k < 0 ? nLevels - 1 : k;
-        };
-      }
-      if (col?.kind !== 'numeric') throw new TypeError(`dataset has no column "${name}"`);
-      const values = (col as NumericColumn).values;
-      const edges = q.edges![i]!;
-      const bins = edges.length - 1;
-      return (row) => {
-        const v = values[row]!;
-        if (Number.isNaN(v)) return nLevels - 1;
-        const b = binIndex(edges, v);
-        if (b >= bins) throw new QueryError(`row ${row}: ${name} = ${v} lies outside the bin edges [${edges[0]}, ${edges[bins]}]; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
-        return b;
-      };
-    });
-    const sizes = q.columns.map((_, i) => marginalLevels(q, schema, i).length);
-    const tables = marginalTables(q);
-    const offsets: number[] = [];
-    let off = 0;
-    for (const s of tableSizes(q, schema)) {
-      offsets.push(off);
-      off += s;
-    }
-    const codes = new Int32Array(m);
-    return (row, out) => {
-      for (let i = 0; i < m; i++) codes[i] = code[i]!(row);
-      tables.forEach((t, ti) => {
-        let idx = 0;
-        for (const i of t) idx = idx * sizes[i]! + codes[i]!;
-        out[offsets[ti]! + idx] = 1;
-      });
-      return true;
-    };
-  },
+  rowTerms: (q, schema, dataset) => termsFromCells(marginalCells(q, schema, dataset), marginalTables(q).length),
+  rowCells: marginalCells,
   finalize: (q, schema, s) => {
     const levels = q.columns.map((_, i) => marginalLevels(q, schema, i));
     const sizes = tableSizes(q, schema);
