@@ -78,7 +78,19 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
   const limit = 1n << BigInt(ringBits - 1);
   const dp = opts.dpGridBits;
   if (dp !== undefined && (!Number.isInteger(dp) || dp < 1 || dp > 24)) throw new RangeError(`dpGridBits: expected an integer in [1, 24], got ${dp}`);
+  // Entries with the same bound and integer flag get the same scale: a table of 10^6 counts
+  // chooses it once (the cache holds the previous entry's answer).
+  let lastBound = NaN;
+  let lastInteger = false;
+  let lastScale = 0;
   const scaleBits = entries.map((e) => {
+    if (e.bound === lastBound && e.integer === lastInteger) return lastScale;
+    lastScale = scaleOf(e);
+    lastBound = e.bound;
+    lastInteger = e.integer;
+    return lastScale;
+  });
+  function scaleOf(e: Entry): number {
     if (!(e.bound >= 0) || !Number.isFinite(e.bound)) throw new QueryError(`entry ${e.name}: bound ${e.bound} is not a finite non-negative number`);
     if (dp !== undefined) {
       // Integer entries with small bounds (counts) keep the integer grid; otherwise the largest
@@ -98,7 +110,7 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
     }
     for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
     throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
-  });
+  }
   const header = planHeader(q, schema, opts, entries.length);
   const digest = toHex(sha256Hasher().update(header).digest());
   Object.freeze(entries);

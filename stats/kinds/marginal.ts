@@ -14,7 +14,7 @@ import { QueryError, type Query } from '../query-types.ts';
 import { findColumn, levelsOf, MISSING_LEVEL } from '../schema.ts';
 import type { ColumnSpec, Schema } from '../schema.ts';
 import { binIndex } from './histogram.ts';
-import { termsFromCells, type Entry, type KindDef, type RowCells } from './types.ts';
+import { CountEntry, termsFromCells, type Entry, type KindDef, type RowCells } from './types.ts';
 
 /** The tables of a marginal query (indices into q.columns); default one table of all columns. */
 export function marginalTables(q: Query): number[][] {
@@ -46,6 +46,25 @@ export function marginalLevels(q: Query, schema: Schema, i: number): string[] {
 function tableSizes(q: Query, schema: Schema): number[] {
   const sizes = q.columns.map((_, i) => marginalLevels(q, schema, i).length);
   return marginalTables(q).map((t) => t.reduce((a, i) => a * sizes[i]!, 1));
+}
+
+/** The name of cell i (over all tables, in layout order): `t<k>: count(c1 = l1, c2 = l2)`. */
+function cellLabels(q: Query, schema: Schema): (i: number) => string {
+  const levels = q.columns.map((_, i) => marginalLevels(q, schema, i));
+  const tables = marginalTables(q);
+  const sizes = tableSizes(q, schema);
+  return (i) => {
+    let ti = 0;
+    while (i >= sizes[ti]!) i -= sizes[ti++]!;
+    const t = tables[ti]!;
+    const parts = new Array<string>(t.length);
+    for (let k = t.length - 1; k >= 0; k--) {
+      const lv = levels[t[k]!]!;
+      parts[k] = `${q.columns[t[k]!]} = ${lv[i % lv.length]}`;
+      i = Math.floor(i / lv.length);
+    }
+    return `${tables.length > 1 ? `t${ti}: ` : ''}count(${parts.join(', ')})`;
+  };
 }
 
 function marginalCells(q: Query, schema: Schema, dataset: Dataset): RowCells {
@@ -96,20 +115,10 @@ function marginalCells(q: Query, schema: Schema, dataset: Dataset): RowCells {
 export const marginal: KindDef = {
   rowEntries: (q) => marginalTables(q).length,
   layout: (q, schema) => {
-    const levels = q.columns.map((_, i) => marginalLevels(q, schema, i));
-    const tables = marginalTables(q);
-    const out: Entry[] = [];
-    tables.forEach((t, ti) => {
-      const prefix = tables.length > 1 ? `t${ti}: ` : '';
-      // Labels of the cells of the first k columns, extended one column at a time (row-major).
-      let labels = [''];
-      t.forEach((c, k) => {
-        const next: string[] = [];
-        for (const head of labels) for (const l of levels[c]!) next.push(`${head}${k > 0 ? ', ' : ''}${q.columns[c]} = ${l}`);
-        labels = next;
-      });
-      for (const label of labels) out.push({ name: `${prefix}count(${label})`, bound: 1, integer: true, nonNegative: true });
-    });
+    const label = cellLabels(q, schema);
+    const total = tableSizes(q, schema).reduce((a, b) => a + b, 0);
+    const out: Entry[] = new Array<Entry>(total);
+    for (let i = 0; i < total; i++) out[i] = new CountEntry(label, i);
     return out;
   },
   rowTerms: (q, schema, dataset) => termsFromCells(marginalCells(q, schema, dataset), marginalTables(q).length),

@@ -21,6 +21,31 @@ export interface Entry {
   nonNegative?: boolean;
 }
 
+/**
+ * A count entry (bound 1, integer, non-negative) whose name is made when it is read: a table of
+ * 10^6 cells allocates no label strings until one is shown.
+ */
+export class CountEntry implements Entry {
+  readonly #label: (i: number) => string;
+  readonly #i: number;
+  constructor(label: (i: number) => string, i: number) {
+    this.#label = label;
+    this.#i = i;
+  }
+  get name(): string {
+    return this.#label(this.#i);
+  }
+  get bound(): number {
+    return 1;
+  }
+  get integer(): boolean {
+    return true;
+  }
+  get nonNegative(): boolean {
+    return true;
+  }
+}
+
 export type { FixedSums } from '../fixed.ts';
 import type { FixedSums } from '../fixed.ts';
 
