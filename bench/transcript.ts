@@ -89,7 +89,7 @@ function build(): { file: TranscriptFile; rosterJson: unknown; schema: ReturnTyp
     clients.forEach((c, i) => {
       const m = c.maskedInput(routed.get(PARTIES[i]!)!, ringEncode(localStatistics(query, schema, plan, datasets[i]!).sums, 64));
       server.receiveMaskedInput(m);
-      party(i, sessionId, EntryKind.MaskedInput, { $case: 'maskedInput', value: { sessionId, masked: ringBytes(m.masked) } });
+      party(i, sessionId, EntryKind.MaskedInput, { $case: 'maskedInput', value: { sessionId, masked: ringBytes(m.masked), offset: 0n } });
     });
     const u3 = server.closeMaskedInputCollection();
     aggregator(EntryKind.SurvivorList, sessionId, SurvivorList.encode({ sessionId, survivors: u3 }).finish());

@@ -62,6 +62,49 @@ export function expandMask(seed: Uint8Array, words: number): Uint32Array {
 }
 
 /**
+ * The sum of several signed masks, produced in order chunk by chunk: `apply(chunk)` adds the next
+ * chunk.length words of Σ sign_i · PRG(seed_i) into `chunk` modulo 2^ringBits. Each keystream
+ * continues where the previous chunk ended, so applying it to consecutive chunks equals addMask on
+ * the whole vector. The seeds are copied into the ciphers (callers may wipe theirs).
+ */
+export class MaskStream {
+  readonly #parts: { cipher: Cipheriv; sign: 1 | -1 }[];
+  readonly #ringBits: 32 | 64;
+  readonly #words: number;
+  #done = 0;
+
+  constructor(masks: readonly { seed: Uint8Array; sign: 1 | -1 }[], ringBits: 32 | 64, words: number) {
+    if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`ringBits: expected 32 or 64, got ${ringBits}`);
+    checkWords(words, 'words');
+    if (ringBits === 64 && words % 2 !== 0) throw new RangeError(`words: a 64-bit ring vector needs an even number of u32 words, got ${words}`);
+    for (const m of masks) if (m.sign !== 1 && m.sign !== -1) throw new RangeError(`sign: expected 1 or -1, got ${m.sign}`);
+    this.#parts = masks.map((m) => ({ cipher: keystream(m.seed), sign: m.sign }));
+    this.#ringBits = ringBits;
+    this.#words = words;
+  }
+
+  /** Words of the vector masked so far. */
+  get position(): number {
+    return this.#done;
+  }
+
+  /** chunk += the next chunk.length words of the summed masks, in place. */
+  apply(chunk: Uint32Array): void {
+    if (!(chunk instanceof Uint32Array)) throw new TypeError('chunk: expected Uint32Array');
+    if (this.#ringBits === 64 && chunk.length % 2 !== 0) throw new RangeError(`chunk: a 64-bit ring chunk needs an even number of u32 words, got ${chunk.length}`);
+    if (this.#done + chunk.length > this.#words) throw new RangeError(`chunk: ${chunk.length} words past word ${this.#done} exceed the vector's ${this.#words}`);
+    const t = new Int32Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    for (const { cipher, sign } of this.#parts) {
+      for (let base = 0; base < t.length; base += CHUNK_BYTES >>> 2) {
+        const n = Math.min(CHUNK_BYTES >>> 2, t.length - base);
+        addWordsAt(t, asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n))), base, this.#ringBits, sign);
+      }
+    }
+    this.#done += chunk.length;
+  }
+}
+
+/**
  * target += sign · PRG(seed) modulo 2^ringBits, in place. For ringBits 64, `target` holds
  * little-endian (lo, hi) u32 pairs and must have even length.
  */

@@ -123,6 +123,22 @@ export function ringAdd(a: Uint32Array, b: Uint32Array, ringBits: RingBits): Uin
   return combine(a, b, ringBits, 1);
 }
 
+/**
+ * a[offset … offset + b's elements) ±= b modulo 2^ringBits, in place (a chunk of a vector);
+ * `offset` counts ring elements.
+ */
+export function ringAddAt(a: Uint32Array, b: Uint32Array, offset: number, ringBits: RingBits, sign: 1 | -1 = 1): Uint32Array {
+  checkRingBits(ringBits);
+  checkVector(a, 'a', ringBits);
+  checkVector(b, 'b', ringBits);
+  const base = offset * (ringBits / 32);
+  if (!Number.isSafeInteger(offset) || offset < 0 || base + b.length > a.length) {
+    throw new RangeError(`chunk of ${b.length} u32 words at element ${offset} does not fit a vector of ${a.length} words`);
+  }
+  addWordsAt(int32View(a), int32View(b), base, ringBits, sign);
+  return a;
+}
+
 /** a -= b modulo 2^ringBits, in place; returns a. */
 export function ringSub(a: Uint32Array, b: Uint32Array, ringBits: RingBits): Uint32Array {
   return combine(a, b, ringBits, -1);

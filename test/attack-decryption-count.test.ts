@@ -81,7 +81,7 @@ describe('a party counts its PCKS shares per collective key and refuses past the
     return {
       aggregator: '127.0.0.1:1', identity: identities[k]!, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
       policy: { allowedKinds: new Set(['count']), allowedBackends: new Set(['ckks']), minCohort: 5, allowExact: false, budgetRho: 100, maxRhoPerQuery: 1 },
-      quiet: true, receiptsDir: join(stateDirs[k]!, 'receipts'), stateDir: stateDirs[k]!,
+      quiet: true, receiptsDir: join(stateDirs[k]!, 'receipts'), stateDir: stateDirs[k]!, maskedChunkElements: 1 << 17,
     };
   };
   const configs = ids.map((_, k) => config(k));

@@ -34,8 +34,8 @@ import { testAnalysts, type TestAnalysts } from './analyst-harness.ts';
 export const SCHEMA_PATH = 'examples/pbc/schema.json';
 const quiet: Logger = () => {};
 
-/** Alters a tampering party's reply (return it unchanged to behave honestly). */
-export type Tamper = (body: NonNullable<AggregatorMessage['body']>, reply: Reply) => Reply | Promise<Reply>;
+/** Alters a tampering party's reply (return it unchanged to behave honestly; undefined: send nothing). */
+export type Tamper = (body: NonNullable<AggregatorMessage['body']>, reply: Reply) => Reply | undefined | Promise<Reply | undefined>;
 
 export class TamperingParty {
   readonly config: PartyConfig;
@@ -68,6 +68,7 @@ export class TamperingParty {
         const send = async (reply: Reply | undefined): Promise<void> => {
           if (!reply) return;
           const out = reply.$case === 'refusal' ? reply : await this.tamper(b, reply);
+          if (!out) return;
           const kind = kindOfPartyMessage(out.$case)!;
           const sessionId = (out.value as { sessionId: string }).sessionId;
           const body = PartyMessage.encode({ body: out }).finish();
@@ -78,7 +79,11 @@ export class TamperingParty {
           stream.write({ body: { $case: 'auth', value: { signature: signDomain(id.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, id.id)) } } });
         } else if (b.$case === 'welcome') resolve();
         else if (this.ckks.accepts(b)) void this.ckks.handle(b).then(({ reply }) => send(reply));
-        else if (b.$case !== 'receipt' && b.$case !== 'rejected') void send(this.secagg.handle(b).reply);
+        else if (b.$case !== 'receipt' && b.$case !== 'rejected') {
+          const r = this.secagg.handle(b);
+          let sent = Promise.resolve();
+          for (const x of r.replies ?? [r.reply]) sent = sent.then(() => send(x)); // chunks in order
+        }
       });
       stream.on('error', () => {});
       // It keeps no receipt book (a malicious party may ignore receipts): it announces none.
@@ -118,7 +123,7 @@ export interface InProcessFederation {
  * queries allowed) under a temp dir, starts the aggregator with --ckks and the parties; party
  * indices in `tampering` connect as TamperingParty. Resolves once every party is connected.
  */
-export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number }): Promise<InProcessFederation> {
+export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number; maskedChunkElements?: number }): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-inproc-'));
   const ids = Array.from({ length: opts.n }, (_, i) => `hospital-${i + 1}`);
   const parts = splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), opts.n, 'inproc');
@@ -147,6 +152,7 @@ export async function startFederation(opts: { n: number; threshold: number; tamp
   const configs = ids.map((id) =>
     resolvePartyConfig({
       aggregator: address, keyPath: join(dir, `${id}.key`), rosterPath, schemaPath: SCHEMA_PATH, dataPath: join(dir, `${id}.csv`), policyPath: join(dir, `${id}.policy.json`), quiet: true,
+      ...(opts.maskedChunkElements !== undefined ? { maskedChunkElements: opts.maskedChunkElements } : {}),
     }),
   );
   const nodes: PartyNode[] = [];

@@ -7,8 +7,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../crypto/bytes.ts';
-import { ringDecode, ringFromBytes } from '../crypto/ring.ts';
-import { SecAggServer } from '../crypto/secagg/client.ts';
+import { ringDecode } from '../crypto/ring.ts';
+import { maskedChunk, SecAggServer } from '../crypto/secagg/client.ts';
 import { StartSession, type AggregatorMessage, type PartyMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
@@ -86,8 +86,14 @@ export class PartyUnderTest {
     this.ledger = new PartyLedger(cfg.stateDir, cfg.policy.budgetRho);
     this.sessions = new PartySessions(cfg, quiet, this.ledger);
   }
+  /** The reply to `body`; a chunked reply (a masked input) comes back as its first chunk. */
   handle(body: NonNullable<AggregatorMessage['body']>): Reply | undefined {
-    return this.sessions.handle(body).reply;
+    return this.handleAll(body)[0];
+  }
+  /** Every message the party sends in answer to `body` (a masked input: all its chunks). */
+  handleAll(body: NonNullable<AggregatorMessage['body']>): Reply[] {
+    const { reply, replies } = this.sessions.handle(body);
+    return replies ? [...replies] : reply ? [reply] : [];
   }
   close(): void {
     this.sessions.abortAll();
@@ -122,9 +128,12 @@ export function runSecAggSession(parties: PartyUnderTest[], start: StartSession,
     for (const [party, p] of byId) server.receiveShareKeys({ party, shares: value(p.handle({ $case: 'advertisedKeys', value: { sessionId: id, keys } }), 'shareKeys').shares });
     const routed = server.closeShareKeys();
     for (const [party, p] of byId) {
-      const r = p.handle({ $case: 'routedShares', value: { sessionId: id, shares: routed.get(party)! } });
-      if (r?.$case === 'refusal') return { refused: r.value.reason };
-      server.receiveMaskedInput({ party, masked: ringFromBytes(value(r, 'maskedInput').masked, vectorLength, 64) });
+      const rs = p.handleAll({ $case: 'routedShares', value: { sessionId: id, shares: routed.get(party)! } });
+      if (rs[0]?.$case === 'refusal') return { refused: rs[0].value.reason };
+      for (const r of rs) {
+        const m = value(r, 'maskedInput');
+        server.receiveMaskedChunk(maskedChunk(party, m.masked, m.offset, { vectorLength, ringBits: 64 }));
+      }
     }
     const u3 = server.closeMaskedInputCollection();
     for (const party of u3) server.receiveConsistencyCheck({ party, signature: value(byId.get(party)!.handle({ $case: 'survivorList', value: { sessionId: id, survivors: u3 } }), 'consistencyCheck').signature });

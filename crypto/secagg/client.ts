@@ -19,7 +19,7 @@ import { signDomain, verifyDomain } from '../identity.ts';
 import { agree as rawAgree, generateX25519KeyPair } from '../keyagreement.ts';
 import type { X25519KeyPair } from '../keyagreement.ts';
 import { AeadError, aeadOpen, aeadSeal } from '../aead.ts';
-import { addMask } from '../prg.ts';
+import { MaskStream } from '../prg.ts';
 import { shamirSplit } from '../shamir.ts';
 import {
   ADVERTISE_KEYS_DOMAIN, CONSISTENCY_CHECK_DOMAIN, KEY_LENGTH, SHARE_CIPHERTEXT_LENGTH, SHARE_LENGTH,
@@ -124,12 +124,30 @@ export class SecAggClient {
    * Returns y_u; secrets c_sk, s_sk and b_u are wiped afterwards (only held shares remain).
    */
   maskedInput(received: EncryptedShare[], input: Uint32Array): MaskedInputMsg {
+    const s = this.#session;
+    const bad = !(input instanceof Uint32Array)
+      ? new TypeError('input: expected Uint32Array (ring vector, see ring.ts)')
+      : input.length !== s.words ? new RangeError(`input: expected ${s.words} u32 words (vectorLength ${s.params.vectorLength} × ${s.params.ringBits / 32}), got ${input.length}`) : undefined;
+    if (bad) {
+      checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'maskedInput');
+      this.abort();
+      throw bad;
+    }
+    const stream = this.maskedInputStream(received);
+    const masked = input.slice();
+    stream.apply(masked);
+    return { party: this.#self, masked };
+  }
+
+  /**
+   * Round 2, streamed: checks `received` as maskedInput does and fixes U2, then returns the stream
+   * of this party's masks (PRG(b_u) + Σ_v ±PRG(s_uv)): applying it to consecutive chunks of the
+   * input gives y_u chunk by chunk, so a long vector is masked and sent in slices. The secrets
+   * c_sk, s_sk and b_u are wiped before it returns (the stream's ciphers hold the seeds).
+   */
+  maskedInputStream(received: EncryptedShare[]): MaskStream {
     return this.#step(SecAggStage.MaskedInputCollection, 'maskedInput', SecAggStage.ConsistencyCheck, () => {
       const s = this.#session;
-      if (!(input instanceof Uint32Array)) throw new TypeError('input: expected Uint32Array (ring vector, see ring.ts)');
-      if (input.length !== s.words) {
-        throw new RangeError(`input: expected ${s.words} u32 words (vectorLength ${s.params.vectorLength} × ${s.params.ringBits / 32}), got ${input.length}`);
-      }
       if (!Array.isArray(received)) throw new SecAggError('bad-message', 'received: expected an array of EncryptedShare');
       const senders = new Set<PartyId>();
       for (const e of received) {
@@ -162,18 +180,19 @@ export class SecAggClient {
         clean(plaintext);
       }
       this.#u2 = sortParties(s, [...senders, this.#self]);
-      const masked = input.slice();
-      const ringBits = s.params.ringBits;
-      addMask(masked, this.#b!, ringBits, 1);
+      const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [{ seed: this.#b!, sign: 1 }];
       const me = s.index.get(this.#self)!;
       for (const v of this.#u2) {
         if (v === this.#self) continue;
         const suv = agree(this.#s!.secretKey, this.#u1.get(v)!.sPk, pairwiseMaskInfo(s, this.#self, v), v);
-        addMask(masked, suv, ringBits, s.index.get(v)! > me ? 1 : -1);
-        clean(suv);
+        masks.push({ seed: suv, sign: s.index.get(v)! > me ? 1 : -1 });
       }
-      this.#wipeKeys();
-      return { party: this.#self, masked };
+      try {
+        return new MaskStream(masks, s.params.ringBits, s.words);
+      } finally {
+        for (const m of masks.slice(1)) clean(m.seed);
+        this.#wipeKeys();
+      }
     });
   }
 

@@ -8,7 +8,7 @@ import { abytes, lengthPrefixed } from '../bytes.ts';
 import { AEAD_OVERHEAD } from '../aead.ts';
 import { X25519_KEY_LENGTH } from '../keyagreement.ts';
 import { SHAMIR_MAX_SHARES } from '../shamir.ts';
-import type { RingBits } from '../ring.ts';
+import { ringFromBytes, type RingBits } from '../ring.ts';
 
 export type PartyId = string;
 
@@ -61,6 +61,20 @@ export interface AdvertiseKeysMsg { party: PartyId; cPk: Uint8Array; sPk: Uint8A
 export interface EncryptedShare { from: PartyId; to: PartyId; ciphertext: Uint8Array }
 export interface ShareKeysMsg { party: PartyId; shares: EncryptedShare[] }
 export interface MaskedInputMsg { party: PartyId; masked: Uint32Array }
+/** A chunk of y_u: its ring elements offset … offset + k − 1 (u32 words, 64-bit: lo, hi pairs). */
+export interface MaskedChunkMsg { party: PartyId; offset: number; masked: Uint32Array }
+
+/**
+ * A chunk from the wire (little-endian bytes at an element offset) as the server takes it; the
+ * bytes must be whole ring elements and the offset within the vector.
+ */
+export function maskedChunk(party: PartyId, masked: Uint8Array, offset: bigint, req: { vectorLength: number; ringBits: RingBits }): MaskedChunkMsg {
+  const elementBytes = req.ringBits / 8;
+  if (masked.length === 0 || masked.length % elementBytes !== 0 || offset > BigInt(req.vectorLength)) {
+    throw new SecAggError('bad-message', `masked chunk of ${party}: ${masked.length} bytes at element ${offset} is not a run of whole Z_2^${req.ringBits} elements within the vector`, party);
+  }
+  return { party, offset: Number(offset), masked: ringFromBytes(masked, masked.length / elementBytes, req.ringBits) };
+}
 /** Signature over (sessionId, survivors sorted). */
 export interface ConsistencyCheckMsg { party: PartyId; signature: Uint8Array }
 export interface UnmaskRequest { survivors: PartyId[]; dropped: PartyId[]; signatures: ConsistencyCheckMsg[] }

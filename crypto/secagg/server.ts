@@ -13,14 +13,14 @@ import { clean, equalBytes } from '../bytes.ts';
 import { verifyDomain } from '../identity.ts';
 import { agree, isValidX25519PublicKey, x25519PublicKey } from '../keyagreement.ts';
 import { addMask } from '../prg.ts';
-import { ringAdd, ringZeros } from '../ring.ts';
+import { ringAddAt, ringZeros } from '../ring.ts';
 import { shamirCombine } from '../shamir.ts';
 import {
   ADVERTISE_KEYS_DOMAIN, CONSISTENCY_CHECK_DOMAIN, SHARE_CIPHERTEXT_LENGTH, SHARE_LENGTH, SecAggError, SecAggStage,
   advertiseKeysBody, checkStage, consistencyCheckBody, isBytes, makeSession, pairwiseMaskInfo, shareX, sortParties,
 } from './common.ts';
 import type {
-  AdvertiseKeysMsg, ConsistencyCheckMsg, EncryptedShare, MaskedInputMsg, PartyId, SecAggParams, Session,
+  AdvertiseKeysMsg, ConsistencyCheckMsg, EncryptedShare, MaskedChunkMsg, MaskedInputMsg, PartyId, SecAggParams, Session,
   ShareKeysMsg, UnmaskRequest, UnmaskingMsg,
 } from './common.ts';
 
@@ -30,6 +30,8 @@ export class SecAggServer {
   #advertised = new Map<PartyId, AdvertiseKeysMsg>();
   #shareMsgs = new Map<PartyId, EncryptedShare[]>();
   #masked = new Set<PartyId>();
+  /** Words of y_u received so far from parties whose vector is not complete. */
+  #partial = new Map<PartyId, number>();
   #sum: Uint32Array;
   #checks = new Map<PartyId, ConsistencyCheckMsg>();
   #unmasking = new Map<PartyId, UnmaskingMsg>();
@@ -111,19 +113,78 @@ export class SecAggServer {
 
   /** Adds y_u to the running sum (the vector is not kept). */
   receiveMaskedInput(msg: MaskedInputMsg): void {
-    checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'receiveMaskedInput');
+    const s = this.#session;
+    if (typeof msg === 'object' && msg !== null && (msg.masked instanceof Uint32Array) && msg.masked.length !== s.words) {
+      checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'receiveMaskedInput');
+      throw new SecAggError('bad-message', `masked input of ${String(msg.party)} must be a Uint32Array of ${s.words} words (vectorLength × ringBits/32)`, typeof msg.party === 'string' ? msg.party : undefined);
+    }
+    this.receiveMaskedChunk({ ...msg, offset: 0 });
+  }
+
+  /**
+   * Adds a chunk of y_u to the running sum (chunks are not kept). A party's chunks must arrive in
+   * order from element 0; it joins U3 when its last chunk arrives. Returns whether its vector is
+   * now complete. A party whose vector is incomplete at the close must first be retracted.
+   */
+  receiveMaskedChunk(msg: MaskedChunkMsg): boolean {
+    checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'receiveMaskedChunk');
     const party = this.#sender(msg, new Set(this.#u2), this.#masked, 'U2');
     const s = this.#session;
-    if (!(msg.masked instanceof Uint32Array) || msg.masked.length !== s.words) {
-      throw new SecAggError('bad-message', `masked input of ${party} must be a Uint32Array of ${s.words} words (vectorLength × ringBits/32)`, party);
+    const per = s.params.ringBits / 32;
+    const done = this.#partial.get(party) ?? 0;
+    if (!(msg.masked instanceof Uint32Array) || msg.masked.length === 0 || msg.masked.length % per !== 0) {
+      throw new SecAggError('bad-message', `masked chunk of ${party} must be a non-empty Uint32Array of whole ring elements`, party);
     }
-    ringAdd(this.#sum, msg.masked, s.params.ringBits);
-    this.#masked.add(party);
+    if (msg.offset !== done / per) {
+      throw new SecAggError('bad-message', `masked chunk of ${party} starts at element ${msg.offset}; expected ${done / per} (chunks arrive in order)`, party);
+    }
+    if (done + msg.masked.length > s.words) {
+      throw new SecAggError('bad-message', `masked chunk of ${party} ends past the vector's ${s.params.vectorLength} elements`, party);
+    }
+    ringAddAt(this.#sum, msg.masked, msg.offset, s.params.ringBits, 1);
+    const now = done + msg.masked.length;
+    if (now === s.words) {
+      this.#partial.delete(party);
+      this.#masked.add(party);
+      return true;
+    }
+    this.#partial.set(party, now);
+    return false;
+  }
+
+  /** Parties that sent part of their masked input, with how many elements (to retract before the close). */
+  get incomplete(): Map<PartyId, number> {
+    const per = this.#session.params.ringBits / 32;
+    return new Map([...this.#partial].map(([p, w]) => [p, w / per]));
+  }
+
+  /**
+   * Removes a chunk of an incomplete party's y_u from the sum again (the caller kept or re-reads
+   * the chunks it accepted). Retract every chunk of the party, any order; then it counts as having
+   * sent nothing, and is dropped at the close.
+   */
+  retractMaskedChunk(msg: MaskedChunkMsg): void {
+    checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'retractMaskedChunk');
+    const s = this.#session;
+    const party = msg.party;
+    const done = this.#partial.get(party);
+    if (done === undefined) throw new SecAggError('bad-message', `no incomplete masked input of ${String(party)} to retract`);
+    const per = s.params.ringBits / 32;
+    if (!(msg.masked instanceof Uint32Array) || msg.masked.length === 0 || msg.masked.length % per !== 0 || msg.offset * per + msg.masked.length > done) {
+      throw new SecAggError('bad-message', `retracted chunk of ${party} is not within the ${done / per} elements it sent`, party);
+    }
+    ringAddAt(this.#sum, msg.masked, msg.offset, s.params.ringBits, -1);
+    const left = done - msg.masked.length;
+    if (left === 0) this.#partial.delete(party);
+    else this.#partial.set(party, left);
   }
 
   /** Fixes U3 (parties whose masked input arrived); send it to U3 for ConsistencyCheck. */
   closeMaskedInputCollection(): PartyId[] {
     checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'closeMaskedInputCollection');
+    if (this.#partial.size > 0) {
+      throw new SecAggError('bad-message', `the masked inputs of ${[...this.#partial.keys()].join(', ')} are incomplete: retract their chunks before closing`);
+    }
     this.#u3 = this.#close(this.#masked, 'U3', SecAggStage.ConsistencyCheck);
     this.#dropped = this.#u2.filter((v) => !this.#masked.has(v));
     return [...this.#u3];

@@ -5,7 +5,8 @@
  */
 import type { PartyMessageBody } from './gateway.ts';
 
-export type RoundHandler = (partyId: string, body: PartyMessageBody) => 'accepted' | 'refused' | 'ignored';
+/** 'more': accepted, and the party's answer continues in further messages (a chunked input). */
+export type RoundHandler = (partyId: string, body: PartyMessageBody) => 'accepted' | 'more' | 'refused' | 'ignored';
 
 export class RoundCollector {
   readonly #pending: Set<string>;
@@ -40,6 +41,7 @@ export class RoundCollector {
     if (!this.#pending.has(partyId)) return false;
     const outcome = this.#handler(partyId, body);
     if (outcome === 'ignored') return false;
+    if (outcome === 'more') return true;
     this.#pending.delete(partyId);
     if (this.#pending.size === 0) this.#finish();
     return true;

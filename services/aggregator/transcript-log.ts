@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
-import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, decodeEntry, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
@@ -214,6 +214,15 @@ export class TranscriptLog {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /**
+   * The bodies of the envelopes `sender` sent in `session` with `kind`, in log order (e.g. the
+   * chunks of a masked input the aggregator must take out of a sum again). Read one at a time.
+   */
+  *partyBodies(session: string, sender: string, kind: string): Generator<Uint8Array> {
+    const rows = this.#db.prepare(`SELECT entry FROM transcript WHERE session = ? AND sender = ? AND kind = ? ORDER BY idx`).iterate(session, sender, kind) as Iterable<{ entry: Uint8Array }>;
+    for (const r of rows) yield decodeEntry(new Uint8Array(r.entry)).body;
   }
 
   /** Whether any entry names `session` (a query id chosen by an analyst must not reuse a ceremony's or another query's id). */

@@ -17,8 +17,8 @@
  * It stops at the first failure, naming the entry and the reason.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
-import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
-import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg/client.ts';
+import { ringDecode } from '../../crypto/ring.ts';
+import { maskedChunk, SecAggError, SecAggServer, SecAggStage, type MaskedChunkMsg } from '../../crypto/secagg/client.ts';
 import {
   EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
   type Entry,
@@ -80,6 +80,8 @@ interface SessionState {
   query: Query;
   start?: StartSession;
   server?: SecAggServer;
+  /** Chunks of masked inputs not yet complete, per party (taken out of the sum again if never completed). */
+  chunks?: Map<string, MaskedChunkMsg[]>;
   finished: boolean;
   charged: boolean;
   unmaskRequested: boolean;
@@ -321,9 +323,14 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
           return server.receiveAdvertiseKeys({ party: e.sender, cPk: m!.value.cPk, sPk: m!.value.sPk, signature: m!.value.signature });
         case 'shareKeys':
           return server.receiveShareKeys({ party: e.sender, shares: m!.value.shares.map((x) => ({ from: x.from, to: x.to, ciphertext: x.ciphertext })) });
-        case 'maskedInput':
+        case 'maskedInput': {
           if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
-          return server.receiveMaskedInput({ party: e.sender, masked: ringFromBytes(m!.value.masked, submitted.vectorLength, submitted.ringBits) });
+          const chunk = maskedChunk(e.sender, m!.value.masked, m!.value.offset, submitted);
+          s.chunks ??= new Map();
+          if (server.receiveMaskedChunk(chunk)) s.chunks.delete(e.sender);
+          else s.chunks.set(e.sender, [...(s.chunks.get(e.sender) ?? []), chunk]);
+          return;
+        }
         case 'consistencyCheck':
           return server.receiveConsistencyCheck({ party: e.sender, signature: m!.value.signature });
         case 'unmasking':
@@ -343,6 +350,9 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       case EntryKind.SurvivorList: {
         const m = SurvivorList.decode(e.body);
         if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
+        // a party whose logged chunks never completed its vector is out of the sum, as at the aggregator
+        for (const chunks of s.chunks?.values() ?? []) for (const c of chunks) server.retractMaskedChunk(c);
+        s.chunks = undefined;
         const u3 = server.closeMaskedInputCollection();
         if (!sameList(u3, m.survivors)) fail(`survivor list [${m.survivors.join(', ')}] differs from the parties whose masked input is logged [${u3.join(', ')}]`);
         return;

@@ -7,6 +7,13 @@ import { ConfigError, loadRoster, type Roster } from '../common/roster.ts';
 import { loadSchemaFile } from '../common/schema-file.ts';
 import { loadPolicy, type PartyPolicy } from './policy.ts';
 
+/**
+ * Ring elements per MaskedInput chunk: 2^17 (1 MiB of a 64-bit ring). A party masks and sends one
+ * chunk at a time, so neither side holds a second copy of a long vector or blocks its event loop
+ * for the whole of it.
+ */
+export const MASKED_CHUNK_ELEMENTS = 1 << 17;
+
 export interface PartyConfigInput {
   aggregator: string;
   keyPath: string;
@@ -21,6 +28,8 @@ export interface PartyConfigInput {
   receiptsDir?: string;
   /** Directory for the party's durable state, e.g. its privacy-budget ledger (default: DIR_OF_KEY/ID-state). */
   stateDir?: string;
+  /** Ring elements per streamed MaskedInput chunk (default 2^17; tests use small ones). */
+  maskedChunkElements?: number;
 }
 
 export interface PartyConfig {
@@ -36,6 +45,8 @@ export interface PartyConfig {
   tlsCaPath?: string;
   receiptsDir: string;
   stateDir: string;
+  /** Ring elements per streamed MaskedInput chunk (services/party/sessions.ts). */
+  maskedChunkElements: number;
 }
 
 export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
@@ -49,6 +60,8 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   if (Buffer.compare(Buffer.from(listed), Buffer.from(identity.identity.publicKey)) !== 0) {
     throw new ConfigError(`the roster lists a different public key for "${identity.id}" than the key file ${input.keyPath} holds`);
   }
+  const chunk = input.maskedChunkElements ?? MASKED_CHUNK_ELEMENTS;
+  if (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > 1 << 24) throw new ConfigError(`maskedChunkElements: expected an integer in [1, 2^24], got ${chunk}`);
   const schema = loadSchemaFile(input.schemaPath);
   let csv: string;
   try {
@@ -60,7 +73,7 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   return {
     aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
     policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
-    stateDir: input.stateDir ?? join(dirname(input.keyPath), `${identity.id}-state`),
+    stateDir: input.stateDir ?? join(dirname(input.keyPath), `${identity.id}-state`), maskedChunkElements: chunk,
     ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
   };
 }

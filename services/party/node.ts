@@ -71,6 +71,27 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     return { $case: 'envelope', value: { kind, sessionId, body, signature: envelope.signature } };
   };
 
+  /**
+   * Sends a reply that comes in chunks (a long masked input): one chunk at a time, each sealed in
+   * its own envelope, waiting for the stream to drain and letting the event loop run between
+   * chunks, so keepalives, receipts and other sessions are served while a 10^6-entry vector goes.
+   */
+  const sendChunks = async (stream: ClientDuplexStream<PartyMessage, AggregatorMessage>, replies: Iterable<Reply>, stage: string | undefined): Promise<void> => {
+    let last: Reply | undefined;
+    for (const reply of replies) {
+      if (call !== stream || dying) return;
+      last = reply;
+      const flushed = stream.write({ body: seal(reply) });
+      if (!flushed) await new Promise<void>((resolve) => stream.once('drain', resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (EXIT_AFTER !== undefined && stage === EXIT_AFTER && last && last.$case !== 'refusal' && call === stream) {
+      dying = true;
+      log('warn', `test fault injection: exiting after ${stage}`);
+      setTimeout(() => process.exit(75), 200);
+    }
+  };
+
   /** Ends this party's side of a session and sends a Refusal naming the reason. */
   const refuseSession = (body: NonNullable<AggregatorMessage['body']>, sessionId: string, reason: string): void => {
     log('warn', 'session refused: transcript receipts', { session: quote(sessionId), step: body.$case, reason });
@@ -168,7 +189,11 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
               }).catch((e: unknown) => log('error', 'failed to answer a CKKS message', { type: body.$case, error: (e as Error).message }));
               return;
             }
-            const { reply, stage } = sessions.handle(body);
+            const { reply, replies, stage } = sessions.handle(body);
+            if (replies) {
+              void sendChunks(stream, replies, stage).catch((e: unknown) => log('error', 'failed to send a chunked reply', { type: body.$case, error: (e as Error).message }));
+              return;
+            }
             if (!reply) return;
             const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
             if (crash) dying = true; // answer nothing more, as if the process were already gone

@@ -6,6 +6,7 @@
  * of a peer) live in crypto/secagg/client.ts.
  */
 import { ringBytes, ringEncode } from '../../crypto/ring.ts';
+import type { MaskStream } from '../../crypto/prg.ts';
 import { SecAggClient, type SecAggParams } from '../../crypto/secagg/client.ts';
 import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
@@ -35,6 +36,19 @@ interface Session {
 
 const MAX_SESSIONS = 64;
 
+/** y_u in chunks: each slice of the input masked (in place on a copy) when it is taken. */
+function* maskedChunks(sessionId: string, input: Uint32Array, stream: MaskStream, ringBits: 32 | 64, chunkElements: number, alive: () => boolean): Generator<Reply> {
+  const per = ringBits / 32;
+  const step = chunkElements * per;
+  for (let w = 0; w < input.length; w += step) {
+    if (!alive()) return; // the session ended (abort, refusal, disconnect): send nothing more
+    const chunk = input.slice(w, Math.min(input.length, w + step));
+    stream.apply(chunk);
+    yield { $case: 'maskedInput', value: { sessionId, masked: ringBytes(chunk), offset: BigInt(w / per) } };
+    chunk.fill(0);
+  }
+}
+
 export class PartySessions {
   readonly #cfg: PartyConfig;
   readonly #log: Logger;
@@ -51,8 +65,11 @@ export class PartySessions {
     return this.#sessions.size;
   }
 
-  /** Handles one message; returns the reply (if any) and which protocol stage it completes. */
-  handle(body: Body): { reply?: Reply; stage?: ReplyStage } {
+  /**
+   * Handles one message; returns the reply (if any) and which protocol stage it completes. A
+   * masked input comes as `replies`: its chunks, each masked when the caller takes it.
+   */
+  handle(body: Body): { reply?: Reply; replies?: Iterable<Reply>; stage?: ReplyStage } {
     const sessionId = (body.value as { sessionId?: string }).sessionId ?? '';
     try {
       switch (body.$case) {
@@ -73,8 +90,8 @@ export class PartySessions {
               throw new Refuse((e as Error).message);
             }
           }
-          const msg = s.client.maskedInput(body.value.shares.map((e) => ({ from: e.from, to: e.to, ciphertext: e.ciphertext })), s.input);
-          return { reply: { $case: 'maskedInput', value: { sessionId, masked: ringBytes(msg.masked) } }, stage: 'MaskedInputCollection' };
+          const stream = s.client.maskedInputStream(body.value.shares.map((e) => ({ from: e.from, to: e.to, ciphertext: e.ciphertext })));
+          return { replies: maskedChunks(sessionId, s.input, stream, s.ringBits, this.#cfg.maskedChunkElements, () => this.#sessions.get(sessionId) === s), stage: 'MaskedInputCollection' };
         }
         case 'survivorList': {
           const s = this.#get(sessionId);

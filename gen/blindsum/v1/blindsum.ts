@@ -504,10 +504,17 @@ export interface RoutedShares {
   shares: EncryptedShare[];
 }
 
+/**
+ * One chunk of a party's masked input y_u: elements offset … offset + k − 1 of the vector. A
+ * party streams its vector as consecutive chunks from offset 0, each in its own signed envelope;
+ * it is in U3 only once the chunk ending at vector_length has arrived (docs/secagg.md § streaming).
+ */
 export interface MaskedInput {
   sessionId: string;
-  /** Ring vector, little-endian 32-bit words (64-bit rings: lo, hi pairs). */
+  /** Ring elements, little-endian 32-bit words (64-bit rings: lo, hi pairs). */
   masked: Uint8Array;
+  /** Index of the chunk's first element in the vector. */
+  offset: bigint;
 }
 
 /** U3, sent to every member of U3 for the ConsistencyCheck round. */
@@ -5293,7 +5300,7 @@ export const RoutedShares: MessageFns<RoutedShares> = {
 };
 
 function createBaseMaskedInput(): MaskedInput {
-  return { sessionId: "", masked: new Uint8Array(0) };
+  return { sessionId: "", masked: new Uint8Array(0), offset: 0n };
 }
 
 export const MaskedInput: MessageFns<MaskedInput> = {
@@ -5303,6 +5310,12 @@ export const MaskedInput: MessageFns<MaskedInput> = {
     }
     if (message.masked.length !== 0) {
       writer.uint32(18).bytes(message.masked);
+    }
+    if (message.offset !== 0n) {
+      if (BigInt.asUintN(64, message.offset) !== message.offset) {
+        throw new globalThis.Error("value provided for field message.offset of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.offset);
     }
     return writer;
   },
@@ -5336,6 +5349,14 @@ export const MaskedInput: MessageFns<MaskedInput> = {
             message.masked = reader.bytes();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.offset = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5355,6 +5376,7 @@ export const MaskedInput: MessageFns<MaskedInput> = {
     const message = createBaseMaskedInput();
     message.sessionId = object.sessionId ?? "";
     message.masked = object.masked ?? new Uint8Array(0);
+    message.offset = (object.offset !== undefined && object.offset !== null) ? BigInt(object.offset) : 0n;
     return message;
   },
 };

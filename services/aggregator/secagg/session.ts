@@ -7,10 +7,10 @@
  * (StartSession, AdvertisedKeys, SurvivorList, UnmaskRequest) is appended to the transcript
  * before it takes effect; the party gets a signed receipt for each of its envelopes.
  */
-import { ringFromBytes } from '../../../crypto/ring.ts';
 import { SecAggServer, type SecAggParams } from '../../../crypto/secagg/client.ts';
+import { maskedChunk } from '../../../crypto/secagg/common.ts';
 import { EntryKind, type Envelope } from '../../../crypto/transcript.ts';
-import { AdvertisedKeys, StartSession, SurvivorList, UnmaskRequest, type QuerySpec } from '../../../gen/blindsum/v1/blindsum.ts';
+import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest, type QuerySpec } from '../../../gen/blindsum/v1/blindsum.ts';
 import { BlindsumError, ErrorCode, type Logger } from '../../common/errors.ts';
 import type { Roster } from '../../common/roster.ts';
 import type { PartyGateway, PartyMessageBody } from '../gateway.ts';
@@ -133,11 +133,21 @@ export class SecAggSession {
       }
 
       // MaskedInputCollection
+      // Each party streams y_u in chunks (each its own envelope, logged and receipted); a chunk is
+      // added to the sum on arrival and not kept. A party whose vector is incomplete at the close
+      // (dropped, timed out, invalid chunk) has its logged chunks taken out of the sum again.
       await this.#collect('MaskedInputCollection', u2Ids, (party, body) => {
         if (body.$case !== 'maskedInput' || body.value.sessionId !== req.sessionId) return 'ignored';
-        server.receiveMaskedInput({ party, masked: ringFromBytes(body.value.masked, req.vectorLength, req.ringBits) });
-        return 'accepted';
+        const complete = server.receiveMaskedChunk(maskedChunk(party, body.value.masked, body.value.offset, req));
+        return complete ? 'accepted' : 'more';
       });
+      for (const party of server.incomplete.keys()) {
+        for (const bytes of this.#ctx.transcript.partyBodies(req.sessionId, party, EntryKind.MaskedInput)) {
+          const m = PartyMessage.decode(bytes).body;
+          if (m?.$case === 'maskedInput') server.retractMaskedChunk(maskedChunk(party, m.value.masked, m.value.offset, req));
+        }
+        log('warn', 'incomplete masked input taken out of the sum; party dropped', { session: req.sessionId, party });
+      }
       const u3 = server.closeMaskedInputCollection();
       this.#ctx.progress('MaskedInputCollection', `${u3.length} masked inputs collected`);
       const survivors: SurvivorList = { sessionId: req.sessionId, survivors: u3 };
@@ -215,7 +225,7 @@ export class SecAggSession {
       }
       try {
         const outcome = accept(party, body);
-        if (outcome === 'accepted' && !this.#tryLogParty(party)) return 'refused';
+        if ((outcome === 'accepted' || outcome === 'more') && !this.#tryLogParty(party)) return 'refused';
         return outcome;
       } catch (e) {
         this.#members.delete(party);
