@@ -20,6 +20,18 @@ import type { Query } from './query.ts';
 import { schemaDigest } from './schema.ts';
 import type { Schema } from './schema.ts';
 
+/**
+ * Entry names travel with a result (GetResult, the transcript's release record) only for vectors
+ * of at most this many entries; a longer vector (a 10^6-cell marginal) is named by its query's
+ * layout (planQuery(...).entries[i].name), which every client can compute.
+ */
+export const NAMED_ENTRIES_MAX = 4096;
+
+/** The names to send with a result of `plan`: all of them, or none beyond NAMED_ENTRIES_MAX entries. */
+export function resultEntryNames(plan: Plan): string[] {
+  return plan.entries.length <= NAMED_ENTRIES_MAX ? plan.entries.map((e) => e.name) : [];
+}
+
 /** Largest fixed-point scale used for real-valued entries. */
 export const MAX_SCALE_BITS = 24;
 

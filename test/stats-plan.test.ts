@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildDataset, centralResult, compareResults, finalize, finalizeReleased, formatResult, localStatistics, parseSchema, planQuery, QueryError,
+  buildDataset, centralResult, compareResults, finalize, finalizeReleased, formatResult, localStatistics, NAMED_ENTRIES_MAX, parseSchema, planQuery, QueryError, resultEntryNames,
 } from '../stats/index.ts';
 import type { Query, QueryResult, Schema } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -78,6 +78,11 @@ describe('plans in O(size of the query)', () => {
     // same query with other edges of equal count: another digest (the header holds the query)
     const other = planQuery({ ...big, edges: [e(0, 10989, 999), e(0, 3996, 999)] }, pbc.schema, { parties: 3, ringBits: 64 });
     expect(other.digest).not.toBe(plan.digest);
+    // a result of 10^6 entries travels without names (the query's layout names them); a short one with
+    expect(resultEntryNames(plan)).toEqual([]);
+    const small = planQuery({ kind: 'variance', columns: ['age'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
+    expect(resultEntryNames(small)).toEqual(['n', 'sum(age)', 'sum(age^2)']);
+    expect(NAMED_ENTRIES_MAX).toBe(4096);
   });
 
   it('plans are frozen, and a plan not made by planQuery is re-planned and refused when it differs', () => {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  checkReleasedSums, DP_GRID_BITS, finalizeReleased, flagSmallCohort, ReleaseCheckError, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
+  checkReleasedSums, DP_GRID_BITS, finalizeReleased, resultEntryNames, flagSmallCohort, ReleaseCheckError, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
@@ -116,7 +116,7 @@ export class QueryService {
     if (!(Math.abs(issued - nowMs) <= REQUEST_SKEW_MS)) {
       throw new AnalystAuthError('unauthenticated', `the request was issued at ${Number.isFinite(issued) && Math.abs(issued) < 8.64e15 ? new Date(issued).toISOString() : '?'}, not within ±${REQUEST_SKEW_MS / 60_000} minutes of the aggregator's clock (stale or replayed request, or a wrong clock)`);
     }
-    if (store.getQuery(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
+    if (store.queryOwner(request.queryId) || this.#o.transcript.hasSession(request.queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${request.queryId} was already submitted: a signed request runs once (replayed request?)`);
     // Quotas count fresh, never-seen requests signed by the analyst only: a replayed or stale
     // request (which anyone who saw a StartSession or a transcript holds) spends nobody's rate.
     this.#o.quotas?.take(analyst);
@@ -195,7 +195,7 @@ export class QueryService {
         const out = await session.run();
         const k = out.contributors.length;
         const release = this.#o.ckks!.release(out, ckks!, plan);
-        const entryNames = plan.entries.map((e) => e.name);
+        const entryNames = resultEntryNames(plan);
         const released: ReleasedRecord = { queryId, contributors: out.contributors, exactSums: [], scaleBits: plan.scaleBits, entryNames, resultJson: '' };
         this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
         store.transaction(() => {
@@ -231,14 +231,13 @@ export class QueryService {
             uncertaintyJson: result ? JSON.stringify(noiseUncertainty(query, schema, plan, dp.noise, sums, k)) : '',
           }
         : {};
-      const aggregate = sums.map((s, i) => Number(s) * 2 ** -plan.scaleBits[i]!);
-      const released: ReleasedRecord = {
-        queryId, contributors: outcome.contributors, exactSums: sums.map(String), scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name), resultJson: result ? JSON.stringify(result) : '',
-      };
+      const resultJson = result ? JSON.stringify(result) : '';
+      const exactSums = sums.map(String);
+      const entryNames = resultEntryNames(plan);
+      const released: ReleasedRecord = { queryId, contributors: outcome.contributors, exactSums, scaleBits: plan.scaleBits, entryNames, resultJson };
       this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
       store.finish(queryId, {
-        status: 'done', resultJson: result ? JSON.stringify(result) : '', error: postError, entryNames: plan.entries.map((e) => e.name), aggregate,
-        contributors: outcome.contributors, refusals: outcome.refusals, exactSums: sums.map(String), scaleBits: plan.scaleBits, finishedAtMs: Date.now(), ...dpInfo,
+        status: 'done', resultJson, error: postError, entryNames, contributors: outcome.contributors, refusals: outcome.refusals, exactSums, scaleBits: plan.scaleBits, finishedAtMs: Date.now(), ...dpInfo,
       });
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
@@ -274,7 +273,7 @@ export class QueryService {
 
   /** Replays stored events then follows live ones until the final event; returns an unsubscribe. */
   watch(queryId: string, onEvent: (ev: StoredEvent) => void): () => void {
-    if (!this.#o.store.getQuery(checkQueryId(queryId))) throw new BlindsumError(ErrorCode.NotFound, `no query with id ${quote(queryId)}`);
+    if (!this.#o.store.queryOwner(checkQueryId(queryId))) throw new BlindsumError(ErrorCode.NotFound, `no query with id ${quote(queryId)}`);
     let lastSeq = 0;
     const listener = (ev: StoredEvent): void => {
       if (ev.seq <= lastSeq) return;

@@ -119,7 +119,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       let unsubscribe: (() => void) | undefined;
       try {
         const who = reader(call.metadata, 'WatchQuery', WatchQueryRequest.encode(call.request).finish());
-        const q = store.getQuery(call.request.queryId);
+        const q = store.queryOwner(call.request.queryId);
         if (q) mayRead(who, q.analyst, q.id);
         unsubscribe = queries.watch(call.request.queryId, (ev) => {
           call.write({ queryId: ev.queryId, stage: ev.stage, message: ev.message, atMs: BigInt(ev.atMs), final: ev.final });

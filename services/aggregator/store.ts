@@ -119,7 +119,7 @@ export class AggregatorStore {
   finish(
     id: string,
     r: {
-      status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; aggregate?: number[]; contributors?: string[];
+      status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
       refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
       rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
     },
@@ -129,23 +129,33 @@ export class AggregatorStore {
         `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
       )
       .run(
-        r.status, r.error ?? '', r.resultJson ?? '', JSON.stringify(r.entryNames ?? []), JSON.stringify(r.aggregate ?? []),
+        r.status, r.error ?? '', r.resultJson ?? '', JSON.stringify(r.entryNames ?? []), '[]',
         JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), JSON.stringify(r.exactSums ?? []),
         JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
       );
   }
 
+  /** Who submitted query `id` (a cheap read: the stored result of a 10^6-entry query is large). */
+  queryOwner(id: string): { id: string; analyst: string } | undefined {
+    const row = this.#db.prepare(`SELECT id, analyst FROM queries WHERE id = ?`).get(id) as { id: string; analyst: string } | undefined;
+    return row ? { id: row.id, analyst: row.analyst } : undefined;
+  }
+
   getQuery(id: string): StoredQuery | undefined {
     const row = this.#db.prepare(`SELECT * FROM queries WHERE id = ?`).get(id) as QueryRow | undefined;
     if (!row) return undefined;
+    const exactSums = JSON.parse(row.exact_sums_json) as string[];
+    const scaleBits = JSON.parse(row.scale_bits_json) as number[];
     return {
       id: row.id, analyst: row.analyst, backend: row.backend, spec: JSON.parse(row.spec_json) as QuerySpec,
       planDigest: row.plan_digest, status: row.status as QueryStatus, error: row.error, resultJson: row.result_json,
-      entryNames: JSON.parse(row.entry_names_json) as string[], aggregate: JSON.parse(row.aggregate_json) as number[],
+      entryNames: JSON.parse(row.entry_names_json) as string[],
       contributors: JSON.parse(row.contributors_json) as string[],
       refusals: JSON.parse(row.refusals_json) as { partyId: string; reason: string }[],
       submittedAtMs: Number(row.submitted_at_ms), finishedAtMs: Number(row.finished_at_ms),
-      exactSums: JSON.parse(row.exact_sums_json) as string[], scaleBits: JSON.parse(row.scale_bits_json) as number[],
+      exactSums, scaleBits,
+      // the released values on their real scale (stored once, as exact sums; older rows kept their own)
+      aggregate: exactSums.length > 0 ? exactSums.map((x, i) => Number(x) * 2 ** -scaleBits[i]!) : JSON.parse(row.aggregate_json) as number[],
       rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
       uncertaintyJson: row.uncertainty_json,
     };

@@ -179,7 +179,10 @@ export interface GetResultResponse {
   backend: string;
   /** Post-processed result as JSON (a stats QueryResult: discriminated by "kind"). */
   resultJson: string;
-  /** The released aggregate, entry by entry, dequantized. */
+  /**
+   * The released aggregate, entry by entry, dequantized. Entry names only for vectors of at most
+   * 4096 entries (stats NAMED_ENTRIES_MAX); a longer one is named by the query's layout (planQuery).
+   */
   entryNames: string[];
   aggregate: number[];
   /** Parties whose input is in the aggregate (Bonawitz's U3). */
