@@ -183,6 +183,22 @@ export function ringDecode(v: Uint32Array, ringBits: RingBits): bigint[] {
   return out;
 }
 
+/**
+ * Signed 64-bit integers to ring elements (two's complement modulo 2^ringBits): for a 64-bit ring
+ * the (lo, hi) words of each, for a 32-bit ring the low word. A copy; O(length) without BigInt.
+ */
+export function ringFromInt64(values: BigInt64Array, ringBits: RingBits): Uint32Array {
+  checkRingBits(ringBits);
+  const words = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
+  if (LITTLE_ENDIAN) {
+    if (ringBits === 64) return words.slice();
+    const out = new Uint32Array(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = words[2 * i]!;
+    return out;
+  }
+  return ringEncode(Array.from(values), ringBits);
+}
+
 /** Little-endian bytes of a ring vector (a copy). */
 export function ringBytes(v: Uint32Array): Uint8Array {
   if (!(v instanceof Uint32Array)) throw new TypeError('v: expected Uint32Array');

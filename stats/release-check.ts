@@ -40,21 +40,31 @@ export class ReleaseCheckError extends Error {
 }
 
 export interface EntryRange {
-  name: string;
   /** Smallest and largest value an honest release can hold, in grid units. */
   min: bigint;
   max: bigint;
 }
 
-/** The honest range of every entry for `contributors` contributors (noise: the DP plan, if any). */
+/**
+ * The honest range of every entry for `contributors` contributors (noise: the DP plan, if any).
+ * Entries with the same bound, scale, sign and noise share one range object (a 10^6-cell table
+ * computes it once).
+ */
 export function releaseRanges(plan: Plan, schema: Schema, contributors: number, noise?: NoisePlan): EntryRange[] {
   const k = Math.max(1, Math.min(Math.floor(contributors), plan.parties));
   const rows = BigInt(k) * BigInt(schema.maxRowsPerParty);
+  let last: { bound: number; scale: number; nonNegative: boolean; noise: unknown; range: EntryRange } | undefined;
   return plan.entries.map((e, i) => {
-    const term = BigInt(Math.ceil(e.bound * 2 ** plan.scaleBits[i]!));
-    const margin = noise ? BigInt(Math.ceil(RELEASE_NOISE_MARGIN_SD * releasedStdDev(noise.perEntry[i]!.noise, k))) : 0n;
+    const scale = plan.scaleBits[i]!;
+    const entryNoise = noise ? noise.perEntry[i]!.noise : undefined;
+    const nonNegative = e.nonNegative === true;
+    if (last && last.bound === e.bound && last.scale === scale && last.nonNegative === nonNegative && last.noise === entryNoise) return last.range;
+    const term = BigInt(Math.ceil(e.bound * 2 ** scale));
+    const margin = entryNoise ? BigInt(Math.ceil(RELEASE_NOISE_MARGIN_SD * releasedStdDev(entryNoise, k))) : 0n;
     const max = rows * term + margin;
-    return { name: e.name, min: e.nonNegative ? -margin : -max, max };
+    const range = { min: nonNegative ? -margin : -max, max };
+    last = { bound: e.bound, scale, nonNegative, noise: entryNoise, range };
+    return range;
   });
 }
 
@@ -75,7 +85,7 @@ export function checkReleasedSums(plan: Plan, schema: Schema, sums: readonly big
     const s = plan.scaleBits[i]!;
     return s === 0 ? x.toString() : `${Number(x) * 2 ** -s} (${x} grid units)`;
   };
-  const shown = bad.slice(0, 5).map((i) => `${JSON.stringify(ranges[i]!.name)} = ${scaled(sums[i]!, i)} is outside [${scaled(ranges[i]!.min, i)}, ${scaled(ranges[i]!.max, i)}]`);
+  const shown = bad.slice(0, 5).map((i) => `${JSON.stringify(plan.entries[i]!.name)} = ${scaled(sums[i]!, i)} is outside [${scaled(ranges[i]!.min, i)}, ${scaled(ranges[i]!.max, i)}]`);
   const more = bad.length > 5 ? ` and ${bad.length - 5} more` : '';
   const why = `${Math.max(1, Math.min(contributors, plan.parties))} contributors × ${schema.maxRowsPerParty} rows × the per-row bound${noise ? ` + ${RELEASE_NOISE_MARGIN_SD} standard deviations of the DP noise` : ''}`;
   throw new ReleaseCheckError(

@@ -23,7 +23,7 @@ const plan = planQuery(COUNT, pbcSchema, { parties: 5, ringBits: 64, dpGridBits:
 const target = rationalToNumber(planNoise(COUNT, pbcSchema, plan, { rho: RHO, parties: 5, threshold: 4 }).perEntry[0]!.noise.targetVariance);
 
 describe('an aggregator colluding with c parties subtracts their noise from a release', () => {
-  it('with c = 2 of n = 5 (t = 4) every party adds σ²/(t − c): the t − c honest shares alone carry σ²', () => {
+  it('with c = 2 of n = 5 (t = 4) every party adds σ²/(t − c): the t − c honest shares alone carry σ²', async () => {
     const np = planNoise(COUNT, pbcSchema, plan, { rho: RHO, parties: 5, threshold: 4, collusion: 2 });
     const e = np.perEntry[0]!.noise;
     expect(e.threshold).toBe(2);
@@ -34,7 +34,7 @@ describe('an aggregator colluding with c parties subtracts their noise from a re
     expect(rationalToNumber(naive.perPartyMu) * 2 * 2).toBeCloseTo(target / 2, 6);
   });
 
-  it('sampled with the real sampler: the honest part of a steered release has variance σ² (the colluders\' shares removed)', () => {
+  it('sampled with the real sampler: the honest part of a steered release has variance σ² (the colluders\' shares removed)', async () => {
     const np = planNoise(COUNT, pbcSchema, plan, { rho: RHO, parties: 5, threshold: 4, collusion: 2 });
     const rng = cryptoRandomSource();
     const trials = 4000;
@@ -52,7 +52,7 @@ describe('an aggregator colluding with c parties subtracts their noise from a re
     expect(variance / target).toBeLessThan(1.12);
   });
 
-  it('ρ spent is reported for k − c honest contributors, and c ≥ t is refused', () => {
+  it('ρ spent is reported for k − c honest contributors, and c ≥ t is refused', async () => {
     const np = planNoise(COUNT, pbcSchema, plan, { rho: RHO, parties: 5, threshold: 4, collusion: 2 });
     expect(spentRho(np, 4)).toBeLessThanOrEqual(RHO * (1 + 1e-9));
     expect(spentRho(np, 4)).toBeGreaterThan(0.9 * RHO);
@@ -60,19 +60,19 @@ describe('an aggregator colluding with c parties subtracts their noise from a re
     expect(() => planNoise(COUNT, pbcSchema, plan, { rho: RHO, parties: 5, threshold: 4, collusion: 4 })).toThrow(/0 ≤ c < t/);
   });
 
-  it('a party refuses a session that announces another collusion bound than its roster (its noise would be mis-sized)', () => {
+  it('a party refuses a session that announces another collusion bound than its roster (its noise would be mis-sized)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'blindsum-attack-collusion-'));
     try {
       const fx = partyFixture(dir, { n: 3, threshold: 3, collusion: 1 });
       const p = new PartyUnderTest(fx.configs[0]!);
       try {
         const start = { ...startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: 0.1 }), collusion: 0 };
-        const r = p.handle({ $case: 'startSession', value: start });
+        const r = await p.handle({ $case: 'startSession', value: start });
         expect(r?.$case === 'refusal' && r.value.reason).toMatch(/collusion bound c = 0 differs from the roster's c = 1/);
-        const ok = p.handle({ $case: 'startSession', value: startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: 0.1 }) });
+        const ok = await p.handle({ $case: 'startSession', value: startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: 0.1 }) });
         expect(ok?.$case).toBe('advertiseKeys');
       } finally {
-        p.close();
+        await p.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -28,58 +28,58 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a malicious aggregator replays one DP session id to average the noise away', () => {
-  it('the first run is answered and charged; the 39 replays under the same id are refused by every party', () => {
+  it('the first run is answered and charged; the 39 replays under the same id are refused by every party', async () => {
     const parties = fx.configs.map((c) => new PartyUnderTest(c));
     try {
       const start = startSession(fx, fx.configs[0]!, REPLAYED, COUNT, { rho: RHO });
-      const first = runSecAggSession(parties, start, 1);
+      const first = await runSecAggSession(parties, start, 1);
       expect('sums' in first, 'refused' in first ? first.refused : '').toBe(true);
       const answers = [first];
-      for (let i = 0; i < 39; i++) answers.push(runSecAggSession(parties, start, 1));
+      for (let i = 0; i < 39; i++) answers.push(await runSecAggSession(parties, start, 1));
       const refused = answers.slice(1);
       expect(refused.every((a) => 'refused' in a && /already answered by this party/.test(a.refused))).toBe(true);
       // Each party charged exactly the one contribution it released.
       for (const p of parties) expect(p.ledger.spent()).toBeCloseTo(RHO, 12);
     } finally {
-      for (const p of parties) p.close();
+      for (const p of parties) await p.close();
     }
   });
 
-  it('the refusal survives a restart of the party (the id is in its durable ledger)', () => {
+  it('the refusal survives a restart of the party (the id is in its durable ledger)', async () => {
     const again = fx.configs.map((c) => new PartyUnderTest(c));
     try {
-      const r = again[1]!.handle({ $case: 'startSession', value: startSession(fx, fx.configs[1]!, REPLAYED, COUNT, { rho: RHO }) });
+      const r = await again[1]!.handle({ $case: 'startSession', value: startSession(fx, fx.configs[1]!, REPLAYED, COUNT, { rho: RHO }) });
       expect(r?.$case).toBe('refusal');
       expect(r?.$case === 'refusal' && r.value.reason).toMatch(new RegExp(`session id ${REPLAYED} was already answered`));
     } finally {
-      for (const p of again) p.close();
+      for (const p of again) await p.close();
     }
   });
 
-  it('under fresh ids every answer is charged again, so averaging costs the parties their budget', () => {
+  it('under fresh ids every answer is charged again, so averaging costs the parties their budget', async () => {
     const parties = fx.configs.map((c) => new PartyUnderTest(c));
     try {
       const before = parties.map((p) => p.ledger.spent());
       for (let i = 0; i < 5; i++) {
-        const out = runSecAggSession(parties, startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: RHO }), 1);
+        const out = await runSecAggSession(parties, startSession(fx, fx.configs[0]!, randomUUID(), COUNT, { rho: RHO }), 1);
         expect('sums' in out, 'refused' in out ? out.refused : '').toBe(true);
       }
       parties.forEach((p, i) => expect(p.ledger.spent() - before[i]!).toBeCloseTo(5 * RHO, 12));
     } finally {
-      for (const p of parties) p.close();
+      for (const p of parties) await p.close();
     }
   });
 
-  it('an exact (non-DP) session id cannot be replayed either', () => {
+  it('an exact (non-DP) session id cannot be replayed either', async () => {
     const parties = fx.configs.map((c) => new PartyUnderTest(c));
     try {
       const start = startSession(fx, fx.configs[0]!, EXACT, COUNT);
-      const first = runSecAggSession(parties, start, 1);
+      const first = await runSecAggSession(parties, start, 1);
       expect(first).toEqual({ sums: [418n] });
-      const second = runSecAggSession(parties, start, 1);
+      const second = await runSecAggSession(parties, start, 1);
       expect('refused' in second && second.refused).toMatch(/already answered/);
     } finally {
-      for (const p of parties) p.close();
+      for (const p of parties) await p.close();
     }
   });
 });

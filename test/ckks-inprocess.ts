@@ -80,9 +80,9 @@ export class TamperingParty {
         } else if (b.$case === 'welcome') resolve();
         else if (this.ckks.accepts(b)) void this.ckks.handle(b).then(({ reply }) => send(reply));
         else if (b.$case !== 'receipt' && b.$case !== 'rejected') {
-          const r = this.secagg.handle(b);
-          let sent = Promise.resolve();
-          for (const x of r.replies ?? [r.reply]) sent = sent.then(() => send(x)); // chunks in order
+          void this.secagg.handle(b).then(async (r) => {
+            for (const x of r.replies ?? [r.reply]) await send(x); // chunks in order
+          });
         }
       });
       stream.on('error', () => {});

@@ -87,16 +87,16 @@ export class PartyUnderTest {
     this.sessions = new PartySessions(cfg, quiet, this.ledger);
   }
   /** The reply to `body`; a chunked reply (a masked input) comes back as its first chunk. */
-  handle(body: NonNullable<AggregatorMessage['body']>): Reply | undefined {
-    return this.handleAll(body)[0];
+  async handle(body: NonNullable<AggregatorMessage['body']>): Promise<Reply | undefined> {
+    return (await this.handleAll(body))[0];
   }
   /** Every message the party sends in answer to `body` (a masked input: all its chunks). */
-  handleAll(body: NonNullable<AggregatorMessage['body']>): Reply[] {
-    const { reply, replies } = this.sessions.handle(body);
+  async handleAll(body: NonNullable<AggregatorMessage['body']>): Promise<Reply[]> {
+    const { reply, replies } = await this.sessions.handle(body);
     return replies ? [...replies] : reply ? [reply] : [];
   }
-  close(): void {
-    this.sessions.abortAll();
+  async close(): Promise<void> {
+    await this.sessions.close();
     this.ledger.close();
   }
 }
@@ -112,23 +112,23 @@ function value<C extends NonNullable<PartyMessage['body']>['$case']>(r: Reply | 
  * Runs one whole secure-aggregation session over the parties' real session logic with the real
  * SecAggServer as the aggregator; returns the decoded sums, or the first refusal's reason.
  */
-export function runSecAggSession(parties: PartyUnderTest[], start: StartSession, vectorLength: number): { sums: bigint[] } | { refused: string } {
+export async function runSecAggSession(parties: PartyUnderTest[], start: StartSession, vectorLength: number): Promise<{ sums: bigint[] } | { refused: string }> {
   const server = new SecAggServer({ sessionId: start.sessionId, parties: [...start.parties], threshold: start.threshold, ringBits: 64, vectorLength }, parties[0]!.cfg.roster.publicKeys);
   const id = start.sessionId;
   const byId = new Map(parties.map((p) => [p.cfg.identity.id, p]));
   try {
     for (const [party, p] of byId) {
-      const r = p.handle({ $case: 'startSession', value: start });
+      const r = await p.handle({ $case: 'startSession', value: start });
       if (r?.$case === 'refusal') return { refused: r.value.reason };
       const a = value(r, 'advertiseKeys');
       server.receiveAdvertiseKeys({ party, cPk: a.cPk, sPk: a.sPk, signature: a.signature });
     }
     const u1 = server.closeAdvertiseKeys();
     const keys = u1.map((m) => ({ partyId: m.party, cPk: m.cPk, sPk: m.sPk, signature: m.signature }));
-    for (const [party, p] of byId) server.receiveShareKeys({ party, shares: value(p.handle({ $case: 'advertisedKeys', value: { sessionId: id, keys } }), 'shareKeys').shares });
+    for (const [party, p] of byId) server.receiveShareKeys({ party, shares: value(await p.handle({ $case: 'advertisedKeys', value: { sessionId: id, keys } }), 'shareKeys').shares });
     const routed = server.closeShareKeys();
     for (const [party, p] of byId) {
-      const rs = p.handleAll({ $case: 'routedShares', value: { sessionId: id, shares: routed.get(party)! } });
+      const rs = await p.handleAll({ $case: 'routedShares', value: { sessionId: id, shares: routed.get(party)! } });
       if (rs[0]?.$case === 'refusal') return { refused: rs[0].value.reason };
       for (const r of rs) {
         const m = value(r, 'maskedInput');
@@ -136,11 +136,11 @@ export function runSecAggSession(parties: PartyUnderTest[], start: StartSession,
       }
     }
     const u3 = server.closeMaskedInputCollection();
-    for (const party of u3) server.receiveConsistencyCheck({ party, signature: value(byId.get(party)!.handle({ $case: 'survivorList', value: { sessionId: id, survivors: u3 } }), 'consistencyCheck').signature });
+    for (const party of u3) server.receiveConsistencyCheck({ party, signature: value(await byId.get(party)!.handle({ $case: 'survivorList', value: { sessionId: id, survivors: u3 } }), 'consistencyCheck').signature });
     const req = server.closeConsistencyCheck();
     const request = { sessionId: id, survivors: req.survivors, dropped: req.dropped, signatures: req.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) };
     for (const s of req.signatures) {
-      const u = value(byId.get(s.party)!.handle({ $case: 'unmaskRequest', value: request }), 'unmasking');
+      const u = value(await byId.get(s.party)!.handle({ $case: 'unmaskRequest', value: request }), 'unmasking');
       server.receiveUnmasking({ party: s.party, selfMaskShares: u.selfMaskShares, maskKeyShares: u.maskKeyShares });
     }
     return { sums: ringDecode(server.finish(), 64) };

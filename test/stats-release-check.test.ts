@@ -21,8 +21,8 @@ describe('release range check (stats/release-check.ts)', () => {
   it('exact ranges: k contributors × maxRowsPerParty × ⌈bound·2^s⌉, non-negative entries from 0', () => {
     const plan = planQuery(variance, pbc.schema, { parties: 3, ringBits: 64 });
     const r = releaseRanges(plan, pbc.schema, 2);
-    expect(r[0]).toEqual({ name: 'n', min: 0n, max: 20000n });
-    expect(r[1]).toEqual({ name: 'sum(alk.phos)', min: -(20000n * 20000n * 2n ** 24n), max: 20000n * 20000n * 2n ** 24n });
+    expect(r[0]).toEqual({ min: 0n, max: 20000n });
+    expect(r[1]).toEqual({ min: -(20000n * 20000n * 2n ** 24n), max: 20000n * 20000n * 2n ** 24n });
     expect(r[2]!.min).toBe(0n);
     // a claimed contributor count above the roster's n is capped at n
     expect(releaseRanges(plan, pbc.schema, 99)[0]!.max).toBe(30000n);
@@ -54,7 +54,7 @@ describe('release range check (stats/release-check.ts)', () => {
     const noise = planNoise(q, pbc.schema, plan, { rho: 0.5, parties: 3, threshold: 2 });
     const margin = BigInt(Math.ceil(RELEASE_NOISE_MARGIN_SD * releasedStdDev(noise.perEntry[0]!.noise, 2)));
     expect(margin).toBeGreaterThan(0n);
-    expect(releaseRanges(plan, pbc.schema, 2, noise)[0]).toEqual({ name: 'n', min: -margin, max: 20000n + margin });
+    expect(releaseRanges(plan, pbc.schema, 2, noise)[0]).toEqual({ min: -margin, max: 20000n + margin });
     expect(() => checkReleasedSums(plan, pbc.schema, [-margin], 2, noise)).not.toThrow();
     expect(() => checkReleasedSums(plan, pbc.schema, [-margin - 1n], 2, noise)).toThrow(/\+ 10 standard deviations of the DP noise/);
   });

@@ -15,6 +15,7 @@ import { queryFromProto } from '../common/query-codec.ts';
 import type { PartyConfig } from './config.ts';
 import type { PartyLedger } from './ledger.ts';
 import { checkAnalystRequest } from './analyst-check.ts';
+import type { StatsThread } from './stats-thread.ts';
 
 export { Refuse } from './refuse.ts';
 import { Refuse } from './refuse.ts';
@@ -33,9 +34,17 @@ export interface Contribution {
   analystBudgetRho: number;
 }
 
-/** Checks a StartSession for `backend` and computes this party's noisy statistics. */
-export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks'): Contribution {
-  const { roster, schema, policy, dataset, identity } = cfg;
+/** A StartSession that passed every check that needs no data and no plan. */
+interface CheckedRequest {
+  query: Query;
+  rho: number;
+  parties: string[];
+  analystBudgetRho: number;
+}
+
+/** Checks a StartSession for `backend` against the party's roster, policy and ledger (no data read). */
+function checkRequest(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks'): CheckedRequest {
+  const { roster, schema, policy, identity } = cfg;
   const self = identity.id;
   if (!/^[A-Za-z0-9-]{8,64}$/.test(req.sessionId)) throw new Refuse('malformed session id');
   // The session must be exactly what an analyst on the operator-signed analyst roster signed.
@@ -62,20 +71,39 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
     const why = ledger.check(rho, analyst);
     if (why) throw new Refuse(why);
   }
-  const n = roster.parties.length;
-  const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits: req.ringBits });
-  if (plan.digest !== req.planDigest) throw new Refuse('fixed-point plan mismatch: the aggregator planned this query differently');
-  // Every check above depends on the query and the policy only. From here on the party commits to
-  // answering: the session id is recorded durably first, and a repeated id is refused.
+  return { query, rho, parties, analystBudgetRho: analyst.budgetRho };
+}
+
+const PLAN_MISMATCH = 'fixed-point plan mismatch: the aggregator planned this query differently';
+
+/**
+ * Every check above depends on the query and the policy only. From here on the party commits to
+ * answering: the session id is recorded durably first, and a repeated id is refused.
+ */
+function claim(ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks'): void {
   if (!ledger.claimSession(req.sessionId, backend)) throw new Refuse(`session id ${req.sessionId} was already answered by this party (a session id is used once)`);
+}
+
+/**
+ * Exact answers only (policy allowExact): a refusal that reveals that few local records match.
+ * Under DP this check would leak an exact count for free, so DP queries are always answered with
+ * noise and small cohorts are flagged from the released noisy count (stats/plan.ts flagSmallCohort).
+ */
+function checkCohort(cfg: PartyConfig, rho: number, cohort: number): void {
+  if (rho === 0 && cohort < cfg.policy.minCohort) throw new Refuse(`fewer than ${cfg.policy.minCohort} local records match this query (policy minCohort; exact queries only)`);
+}
+
+/** Checks a StartSession for `backend` and computes this party's noisy statistics (on this thread). */
+export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks'): Contribution {
+  const { roster, schema, dataset } = cfg;
+  const { query, rho, parties, analystBudgetRho } = checkRequest(cfg, ledger, req, backend);
+  const n = roster.parties.length;
+  const ringBits = req.ringBits as 32 | 64;
+  const plan = planQuery(query, schema, rho > 0 ? { parties: n, ringBits, dpGridBits: DP_GRID_BITS } : { parties: n, ringBits });
+  if (plan.digest !== req.planDigest) throw new Refuse(PLAN_MISMATCH);
+  claim(ledger, req, backend);
   const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
-  if (rho === 0) {
-    // Exact answers only (policy allowExact): a refusal that reveals that few local records match.
-    // Under DP this check would leak an exact count for free, so DP queries are always answered
-    // with noise and small cohorts are flagged from the released noisy count (stats/plan.ts flagSmallCohort).
-    const cohort = Math.min(countMatching(dataset, query.filter), rowsUsed);
-    if (cohort < policy.minCohort) throw new Refuse(`fewer than ${policy.minCohort} local records match this query (policy minCohort; exact queries only)`);
-  }
+  if (rho === 0) checkCohort(cfg, rho, Math.min(countMatching(dataset, query.filter), rowsUsed));
   let noise: NoisePlan | undefined;
   if (rho > 0) {
     // This party's share of the distributed Skellam noise, planned by the party itself for t − c
@@ -84,5 +112,41 @@ export function prepareContribution(cfg: PartyConfig, ledger: PartyLedger, req: 
     const share = noiseShare(noise, cryptoRandomSource());
     for (let i = 0; i < sums.length; i++) sums[i]! += share[i]!;
   }
-  return { query, plan, sums, rowsUsed, rho, parties, analystBudgetRho: analyst.budgetRho, ...(noise ? { noise } : {}) };
+  return { query, plan, sums, rowsUsed, rho, parties, analystBudgetRho, ...(noise ? { noise } : {}) };
+}
+
+/** What prepareContributionOffThread gives: the noisy sums as signed 64-bit integers (ring-ready). */
+export interface ThreadContribution {
+  query: Query;
+  sums: BigInt64Array;
+  vectorLength: number;
+  rowsUsed: number;
+  rho: number;
+  parties: string[];
+  analystBudgetRho: number;
+}
+
+/**
+ * prepareContribution with the O(entries) work (planning, the sums, the noise share) on the party's
+ * statistics thread: the same checks in the same order (plan digest before the durable claim of
+ * the session id, the sums only after it).
+ */
+export async function prepareContributionOffThread(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks', thread: StatsThread): Promise<ThreadContribution> {
+  const { roster } = cfg;
+  const { query, rho, parties, analystBudgetRho } = checkRequest(cfg, ledger, req, backend);
+  const n = roster.parties.length;
+  const { digest, vectorLength } = await thread.plan(req.sessionId, query, { parties: n, ringBits: req.ringBits as 32 | 64, rho });
+  if (digest !== req.planDigest) {
+    thread.forget(req.sessionId);
+    throw new Refuse(PLAN_MISMATCH);
+  }
+  try {
+    claim(ledger, req, backend);
+  } catch (e) {
+    thread.forget(req.sessionId);
+    throw e;
+  }
+  const { sums, rowsUsed, cohort } = await thread.contribute(req.sessionId, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
+  checkCohort(cfg, rho, cohort);
+  return { query, sums, vectorLength, rowsUsed, rho, parties, analystBudgetRho };
 }

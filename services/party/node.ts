@@ -97,7 +97,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     log('warn', 'session refused: transcript receipts', { session: quote(sessionId), step: body.$case, reason });
     const abort: NonNullable<AggregatorMessage['body']> = { $case: 'abort', value: { sessionId, reason: `refused by this party: ${reason}` } };
     if (ckks.accepts(abort)) void ckks.handle(abort);
-    else sessions.handle(abort);
+    else void sessions.handle(abort);
     receipts.forget(sessionId);
     send(seal({ $case: 'refusal', value: { sessionId, reason } }));
   };
@@ -189,20 +189,23 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
               }).catch((e: unknown) => log('error', 'failed to answer a CKKS message', { type: body.$case, error: (e as Error).message }));
               return;
             }
-            const { reply, replies, stage } = sessions.handle(body);
-            if (replies) {
-              void sendChunks(stream, replies, stage).catch((e: unknown) => log('error', 'failed to send a chunked reply', { type: body.$case, error: (e as Error).message }));
-              return;
-            }
-            if (!reply) return;
-            const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
-            if (crash) dying = true; // answer nothing more, as if the process were already gone
-            send(seal(reply), () => {
-              if (crash) {
-                log('warn', `test fault injection: exiting after ${stage}`);
-                setTimeout(() => process.exit(75), 200);
+            // Secure-aggregation steps; StartSession waits for the statistics thread.
+            void sessions.handle(body).then(async ({ reply, replies, stage }) => {
+              if (dying || call !== stream) return;
+              if (replies) {
+                await sendChunks(stream, replies, stage);
+                return;
               }
-            });
+              if (!reply) return;
+              const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
+              if (crash) dying = true; // answer nothing more, as if the process were already gone
+              send(seal(reply), () => {
+                if (crash) {
+                  log('warn', `test fault injection: exiting after ${stage}`);
+                  setTimeout(() => process.exit(75), 200);
+                }
+              });
+            }).catch((e: unknown) => log('error', 'failed to answer a secure-aggregation message', { type: body.$case, error: (e as Error).message }));
           }
         }
       } catch (e) {
@@ -237,7 +240,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
     async close() {
       stopping = true;
       if (timer) clearTimeout(timer);
-      sessions.abortAll();
+      await sessions.close();
       ckks.close();
       const c = call;
       call = undefined;

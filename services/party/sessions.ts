@@ -5,7 +5,7 @@
  * participants honestly. Protocol-level checks (signatures, stages, never revealing both shares
  * of a peer) live in crypto/secagg/client.ts.
  */
-import { ringBytes, ringEncode } from '../../crypto/ring.ts';
+import { ringBytes, ringFromInt64 } from '../../crypto/ring.ts';
 import type { MaskStream } from '../../crypto/prg.ts';
 import { SecAggClient, type SecAggParams } from '../../crypto/secagg/client.ts';
 import type { AggregatorMessage, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
@@ -14,10 +14,19 @@ import type { PartyLedger } from './ledger.ts';
 import type { Logger } from '../common/errors.ts';
 import { publicMessage } from '../common/errors.ts';
 import type { PartyConfig } from './config.ts';
-import { prepareContribution, Refuse } from './contribution.ts';
+import { prepareContributionOffThread, Refuse, type ThreadContribution } from './contribution.ts';
+import { StatsThread } from './stats-thread.ts';
 
 type Body = NonNullable<AggregatorMessage['body']>;
 export type Reply = NonNullable<PartyMessage['body']>;
+
+/** What PartySessions.handle answers. */
+export interface Handled {
+  reply?: Reply;
+  /** A reply in several messages (a masked input's chunks), each computed when taken. */
+  replies?: Iterable<Reply>;
+  stage?: ReplyStage;
+}
 
 /** Stage names, as in the transcript and the aggregator's progress events. */
 export type ReplyStage = 'AdvertiseKeys' | 'ShareKeys' | 'MaskedInputCollection' | 'ConsistencyCheck' | 'Unmasking';
@@ -54,11 +63,15 @@ export class PartySessions {
   readonly #log: Logger;
   readonly #sessions = new Map<string, Session>();
   readonly #ledger: PartyLedger;
+  readonly #thread: StatsThread;
+  /** Sessions being prepared on the statistics thread, and whether they ended meanwhile. */
+  readonly #starting = new Map<string, boolean>();
 
   constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger) {
     this.#cfg = cfg;
     this.#log = log;
     this.#ledger = ledger;
+    this.#thread = new StatsThread(cfg.dataset);
   }
 
   get active(): number {
@@ -67,14 +80,31 @@ export class PartySessions {
 
   /**
    * Handles one message; returns the reply (if any) and which protocol stage it completes. A
-   * masked input comes as `replies`: its chunks, each masked when the caller takes it.
+   * masked input comes as `replies`: its chunks, each masked when the caller takes it. Only
+   * StartSession waits (for the statistics thread); every later step answers at once.
    */
-  handle(body: Body): { reply?: Reply; replies?: Iterable<Reply>; stage?: ReplyStage } {
+  async handle(body: Body): Promise<Handled> {
+    if (body.$case !== 'startSession') return this.#step(body);
+    const sessionId = body.value.sessionId;
+    try {
+      const reply = await this.#start(body.value);
+      return reply ? { reply, stage: 'AdvertiseKeys' } : {};
+    } catch (e) {
+      return this.#refusal(body, sessionId, e);
+    }
+  }
+
+  #refusal(body: Body, sessionId: string, e: unknown): Handled {
+    const reason = e instanceof Refuse ? e.message : publicMessage(e) === 'internal error' ? 'internal error at the party' : publicMessage(e);
+    if (!(e instanceof Refuse)) this.#log('warn', 'protocol step refused', { session: sessionId, step: body.$case, error: (e as Error).message });
+    this.#end(sessionId);
+    return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
+  }
+
+  #step(body: Body): Handled {
     const sessionId = (body.value as { sessionId?: string }).sessionId ?? '';
     try {
       switch (body.$case) {
-        case 'startSession':
-          return { reply: this.#start(body.value), stage: 'AdvertiseKeys' };
         case 'advertisedKeys': {
           const s = this.#get(sessionId);
           const msg = s.client.shareKeys(body.value.keys.map((k) => ({ party: k.partyId, cPk: k.cPk, sPk: k.sPk, signature: k.signature })));
@@ -112,15 +142,19 @@ export class PartySessions {
           return {};
       }
     } catch (e) {
-      const reason = e instanceof Refuse ? e.message : publicMessage(e) === 'internal error' ? 'internal error at the party' : publicMessage(e);
-      if (!(e instanceof Refuse)) this.#log('warn', 'protocol step refused', { session: sessionId, step: body.$case, error: (e as Error).message });
-      this.#end(sessionId);
-      return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
+      return this.#refusal(body, sessionId, e);
     }
   }
 
   abortAll(): void {
     for (const id of [...this.#sessions.keys()]) this.#end(id);
+    for (const id of this.#starting.keys()) this.#starting.set(id, true);
+  }
+
+  /** Stops the statistics thread (the node is closing). */
+  close(): Promise<void> {
+    this.abortAll();
+    return this.#thread.close();
   }
 
   #get(sessionId: string): Session {
@@ -130,6 +164,7 @@ export class PartySessions {
   }
 
   #end(sessionId: string): void {
+    if (this.#starting.has(sessionId)) this.#starting.set(sessionId, true); // ended while being prepared
     const s = this.#sessions.get(sessionId);
     if (!s) return;
     s.client.abort();
@@ -137,19 +172,33 @@ export class PartySessions {
     this.#sessions.delete(sessionId);
   }
 
-  #start(req: StartSession): Reply {
+  /** Prepares a session (statistics on the statistics thread); undefined when it ended meanwhile. */
+  async #start(req: StartSession): Promise<Reply | undefined> {
     const { roster, identity } = this.#cfg;
     const self = identity.id;
-    if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
-    if (this.#sessions.size >= MAX_SESSIONS) throw new Refuse(`too many concurrent sessions (${MAX_SESSIONS})`);
-    const { query, plan, sums, rowsUsed, rho, parties, analystBudgetRho } = prepareContribution(this.#cfg, this.#ledger, req, 'secagg');
-    const input = ringEncode(sums, plan.ringBits);
-    const params: SecAggParams = { sessionId: req.sessionId, parties, threshold: roster.threshold, ringBits: plan.ringBits, vectorLength: plan.entries.length };
+    if (this.#sessions.has(req.sessionId) || this.#starting.has(req.sessionId)) throw new Refuse('session id already in use');
+    if (this.#sessions.size + this.#starting.size >= MAX_SESSIONS) throw new Refuse(`too many concurrent sessions (${MAX_SESSIONS})`);
+    this.#starting.set(req.sessionId, false);
+    let c: ThreadContribution;
+    let ended: boolean;
+    try {
+      c = await prepareContributionOffThread(this.#cfg, this.#ledger, req, 'secagg', this.#thread);
+    } finally {
+      ended = this.#starting.get(req.sessionId) === true;
+      this.#starting.delete(req.sessionId);
+    }
+    if (ended) {
+      c.sums.fill(0n);
+      return undefined; // aborted (or disconnected) while being prepared: answer nothing
+    }
+    const ringBits = req.ringBits as 32 | 64;
+    const input = ringFromInt64(c.sums, ringBits);
+    c.sums.fill(0n);
+    const params: SecAggParams = { sessionId: req.sessionId, parties: c.parties, threshold: roster.threshold, ringBits, vectorLength: c.vectorLength };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
-    this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho, analystBudgetRho, ringBits: plan.ringBits, vectorLength: plan.entries.length });
-    this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(query), analyst: req.analyst, rowsUsed });
+    this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho: c.rho, analystBudgetRho: c.analystBudgetRho, ringBits, vectorLength: c.vectorLength });
+    this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed });
     const msg = client.advertiseKeys();
     return { $case: 'advertiseKeys', value: { sessionId: req.sessionId, cPk: msg.cPk, sPk: msg.sPk, signature: msg.signature } };
   }
 }
-

@@ -1,0 +1,60 @@
+/**
+ * A party's statistics thread (worker_threads entry; see stats-thread.ts): plans a query, then
+ * computes the party's exact fixed-point sums plus its DP noise share, off the node's event loop.
+ * It holds its own copy of the party's dataset (cloned once at start) and nothing else: the checks
+ * against roster, policy and ledger stay on the main thread, which asks for a plan first, checks its
+ * digest and claims the session id durably, and only then asks for the sums.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { cryptoRandomSource } from '../../crypto/dp/random.ts';
+import { countMatching, DP_GRID_BITS, localStatistics, noiseShare, planNoise, planQuery, type Dataset, type Plan, type Query } from '../../stats/index.ts';
+import type { StatsRequest, StatsResponse } from './stats-thread.ts';
+
+const dataset = (workerData as { dataset: Dataset }).dataset;
+const schema = dataset.schema;
+/** Plans between the 'plan' and 'contribute' requests of a session (a few at a time). */
+const plans = new Map<string, { query: Query; plan: Plan }>();
+const MAX_PLANS = 64;
+
+function answer(req: StatsRequest): StatsResponse {
+  switch (req.op) {
+    case 'plan': {
+      const plan = planQuery(req.query, schema, req.rho > 0 ? { parties: req.parties, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: req.parties, ringBits: req.ringBits });
+      if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
+      plans.set(req.sessionId, { query: req.query, plan });
+      return { id: req.id, digest: plan.digest, vectorLength: plan.entries.length };
+    }
+    case 'contribute': {
+      const held = plans.get(req.sessionId);
+      plans.delete(req.sessionId);
+      if (!held) throw new Error(`no plan for session ${req.sessionId.slice(0, 64)} in the statistics thread`);
+      const { query, plan } = held;
+      const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
+      const cohort = req.rho === 0 ? Math.min(countMatching(dataset, query.filter), rowsUsed) : rowsUsed;
+      const out = new BigInt64Array(sums.length);
+      if (req.rho > 0) {
+        // This party's share of the distributed Skellam noise, planned by the party for t − c honest contributors.
+        const noise = planNoise(query, schema, plan, { rho: req.rho, parties: req.parties, threshold: req.threshold, collusion: req.collusion });
+        const share = noiseShare(noise, cryptoRandomSource());
+        for (let i = 0; i < sums.length; i++) out[i] = sums[i]! + share[i]!;
+      } else {
+        for (let i = 0; i < sums.length; i++) out[i] = sums[i]!;
+      }
+      return { id: req.id, sums: out, rowsUsed, cohort };
+    }
+    case 'forget':
+      plans.delete(req.sessionId);
+      return { id: req.id };
+  }
+}
+
+parentPort!.on('message', (req: StatsRequest) => {
+  let res: StatsResponse;
+  try {
+    res = answer(req);
+  } catch (e) {
+    res = { id: req.id, error: (e as Error).message, errorName: (e as Error).name };
+  }
+  const sums = 'sums' in res ? res.sums : undefined;
+  parentPort!.postMessage(res, sums ? [sums.buffer as ArrayBuffer] : []);
+});
