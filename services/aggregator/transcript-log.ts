@@ -7,11 +7,13 @@
  * slice of the chain.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
-import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { BLOB_KINDS } from '../common/blobs.ts';
+import { BLOB_DIR, BlobStore, type BlobRetention } from './blob-store.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
@@ -67,6 +69,13 @@ export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, ro
   return identity;
 }
 
+export interface TranscriptLogOptions {
+  /** How long blobs are kept (default: forever). */
+  blobRetention?: BlobRetention;
+  /** The kinds logged by digest (default BLOB_KINDS; the bench passes none to measure the inline log). */
+  blobKinds?: ReadonlySet<string>;
+}
+
 interface Row { idx: number; session: string; kind: string; sender: string; at_ms: number; entry: Uint8Array; head: Uint8Array; head_signature: Uint8Array }
 
 export class TranscriptLog {
@@ -74,8 +83,11 @@ export class TranscriptLog {
   readonly aggregatorId: string;
   readonly #db: DatabaseSync;
   readonly #chain: TranscriptChain;
+  /** The bodies of entries logged by digest (DATA_DIR/transcript-blobs). */
+  readonly blobs: BlobStore;
+  readonly #blobKinds: ReadonlySet<string>;
 
-  constructor(path: string, federation: string, identity: IdentityFile) {
+  constructor(path: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}) {
     this.federation = federation;
     this.aggregatorId = identity.id;
     this.#db = new DatabaseSync(path);
@@ -96,10 +108,15 @@ export class TranscriptLog {
     }
     const last = this.#db.prepare(`SELECT idx, head FROM transcript ORDER BY idx DESC LIMIT 1`).get() as { idx: number; head: Uint8Array } | undefined;
     this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
+    this.blobs = new BlobStore(join(dirname(path), BLOB_DIR), opts.blobRetention);
+    this.#blobKinds = opts.blobKinds ?? BLOB_KINDS;
   }
 
-  static open(dataDir: string, federation: string, identity: IdentityFile): TranscriptLog {
-    return new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity);
+  /** Opens (or creates) the log of the aggregator that writes it. */
+  static open(dataDir: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}): TranscriptLog {
+    const log = new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity, opts);
+    log.blobs.removeStrayTemporaries();
+    return log;
   }
 
   /**
@@ -127,14 +144,23 @@ export class TranscriptLog {
     return this.#chain.nextIndex;
   }
 
-  /** Appends an envelope durably; returns the link (index, hash, head, head signature). */
-  append(envelope: Envelope, atMs: number = Date.now()): ChainLink {
-    const link = this.#chain.prepare(envelope, atMs);
+  /**
+   * Appends an envelope durably; returns the link (index, hash, head, head signature). A body of
+   * a blob kind is logged by its digest B(body): the blob is on disk (fsynced) before the entry
+   * that names it is written. Returns B(body) too when it was computed.
+   */
+  append(envelope: Envelope, atMs: number = Date.now()): ChainLink & { bodyDigest?: Uint8Array } {
+    let bodyDigest: Uint8Array | undefined;
+    if (this.#blobKinds.has(envelope.kind)) {
+      bodyDigest = blobDigest(envelope.body);
+      this.blobs.put(bodyDigest, envelope.body);
+    }
+    const link = this.#chain.prepare(envelope, atMs, bodyDigest);
     this.#db
       .prepare(`INSERT INTO transcript (idx, session, kind, sender, at_ms, entry, entry_hash, head, head_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(link.index, envelope.session, envelope.kind, envelope.sender, atMs, link.entry, link.entryHash, link.head, link.headSignature);
     this.#chain.commit(link);
-    return link;
+    return bodyDigest ? { ...link, bodyDigest } : link;
   }
 
   /** Signs an aggregator-originated entry with the aggregator's key and appends it. */
@@ -145,7 +171,7 @@ export class TranscriptLog {
   /** Appends a party's envelope and returns its signed receipt. */
   appendParty(envelope: Envelope): Receipt {
     const link = this.append(envelope);
-    return this.#chain.receipt(envelope.sender, link, envelope);
+    return this.#chain.receipt(envelope.sender, link, envelope, link.bodyDigest);
   }
 
   /**
@@ -207,7 +233,7 @@ export class TranscriptLog {
     }
     return {
       federation: this.federation, aggregatorId: this.aggregatorId, genesis, from: lo, previousHead, previousHeadSignature, logLength: this.length,
-      selection, exportedAtMs: now,
+      selection, exportedAtMs: now, blobs: this.blobs,
       entries: rows.map((r) => ({ entry: new Uint8Array(r.entry), head: new Uint8Array(r.head), headSignature: new Uint8Array(r.head_signature) })),
     };
   }
