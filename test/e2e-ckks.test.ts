@@ -17,7 +17,8 @@ import { PBC_QUERIES } from '../cli/demo-queries.ts';
 import { LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
-import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
@@ -219,7 +220,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16); // + the DP, dropout and restart queries, + 16 DP repetitions
     // A malicious aggregator drops a contributor from a PCKS request, re-signs it and re-chains the log.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[] };
@@ -243,7 +244,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     // the log: the signatures, the order and the contributor lists all still verify; the recomputed
     // sum does not, nor do the decryptors' signed shares, which name the sum they recomputed.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { sumSha256: string[] };
