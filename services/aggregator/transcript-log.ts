@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { equalBytes } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
 import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
-import { BLOB_KINDS } from '../common/blobs.ts';
+import { logsByDigest } from '../common/blobs.ts';
 import { BLOB_DIR, BlobStore, type BlobRetention } from './blob-store.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
@@ -72,8 +72,8 @@ export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, ro
 export interface TranscriptLogOptions {
   /** How long blobs are kept (default: forever). */
   blobRetention?: BlobRetention;
-  /** The kinds logged by digest (default BLOB_KINDS; the bench passes none to measure the inline log). */
-  blobKinds?: ReadonlySet<string>;
+  /** Which bodies are logged by digest (default logsByDigest; the bench logs all inline to measure the log before blobs). */
+  byDigest?: (kind: string, length: number) => boolean;
 }
 
 interface Row { idx: number; session: string; kind: string; sender: string; at_ms: number; entry: Uint8Array; head: Uint8Array; head_signature: Uint8Array }
@@ -85,7 +85,7 @@ export class TranscriptLog {
   readonly #chain: TranscriptChain;
   /** The bodies of entries logged by digest (DATA_DIR/transcript-blobs). */
   readonly blobs: BlobStore;
-  readonly #blobKinds: ReadonlySet<string>;
+  readonly #byDigest: (kind: string, length: number) => boolean;
 
   constructor(path: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}) {
     this.federation = federation;
@@ -109,7 +109,7 @@ export class TranscriptLog {
     const last = this.#db.prepare(`SELECT idx, head FROM transcript ORDER BY idx DESC LIMIT 1`).get() as { idx: number; head: Uint8Array } | undefined;
     this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
     this.blobs = new BlobStore(join(dirname(path), BLOB_DIR), opts.blobRetention);
-    this.#blobKinds = opts.blobKinds ?? BLOB_KINDS;
+    this.#byDigest = opts.byDigest ?? logsByDigest;
   }
 
   /** Opens (or creates) the log of the aggregator that writes it. */
@@ -146,12 +146,12 @@ export class TranscriptLog {
 
   /**
    * Appends an envelope durably; returns the link (index, hash, head, head signature). A body of
-   * a blob kind is logged by its digest B(body): the blob is on disk (fsynced) before the entry
+   * a blob kind (or a large release: services/common/blobs.ts) is logged by its digest B(body): the blob is on disk (fsynced) before the entry
    * that names it is written. Returns B(body) too when it was computed.
    */
   append(envelope: Envelope, atMs: number = Date.now()): ChainLink & { bodyDigest?: Uint8Array } {
     let bodyDigest: Uint8Array | undefined;
-    if (this.#blobKinds.has(envelope.kind)) {
+    if (this.#byDigest(envelope.kind, envelope.body.length)) {
       bodyDigest = blobDigest(envelope.body);
       this.blobs.put(bodyDigest, envelope.body);
     }

@@ -419,7 +419,7 @@ export class CkksTranscriptVerifier {
    */
   #absent(s: CkksSessionHost, x: Session, e: Entry, fail: Fail, notRun: (what: string) => void): void {
     const start = s.start!;
-    if (!start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
+    if (e.kind !== EntryKind.Released && !start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
     if (e.kind === CkksEntryKind.EncryptedInput) {
       if (x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
       if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
@@ -436,6 +436,18 @@ export class CkksTranscriptVerifier {
       x.absentShares.push(e.sender);
       this.#countDecryptions(start, e.sender, x.sums?.length ?? 0, fail);
       notRun(`entry ${e.index}: the PCKS share of ${e.sender} (blob absent) counted as ${x.sums?.length ?? 0} ciphertexts against τ(n); the sums, contributors, decryptors and analyst key it names NOT checked`);
+      return;
+    }
+    if (e.kind === EntryKind.Released) {
+      if (!x.contributors || x.decryptors.some((d) => !x.pcksFrom.has(d))) fail('released before every decryptor\'s PCKS share is logged');
+      s.summary.contributors = [...x.contributors!];
+      s.summary.unmaskers = x.decryptors.length;
+      s.summary.note = `released encrypted to the analyst's key; key switched by the signed PCKS shares of ${x.decryptors.join(', ')}; the release record's blob is absent: NOT compared`;
+      const what = `query ${e.session}: the release (entry ${e.index}) is logged by digest and its blob is absent: its contributors NOT compared`;
+      s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
+      notRun(what);
+      s.summary.status = 'released';
+      s.finished = true;
       return;
     }
     fail(`${e.kind} cannot be logged by digest`);

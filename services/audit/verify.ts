@@ -28,7 +28,7 @@ import {
   type Entry,
 } from '../../crypto/transcript.ts';
 import { toHex } from '../../crypto/bytes.ts';
-import { BLOB_KINDS, type BlobSource } from '../common/blobs.ts';
+import { DIGEST_KINDS, type BlobSource } from '../common/blobs.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
@@ -175,7 +175,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
       if (e.bodyDigest) {
         // The signature (checked above) covers the digest; the blob must be the body it names.
-        if (!BLOB_KINDS.has(e.kind)) fail(`${e.kind} is logged by digest; only ${[...BLOB_KINDS].join(', ')} may be`);
+        if (!DIGEST_KINDS.has(e.kind)) fail(`${e.kind} is logged by digest; only ${[...DIGEST_KINDS].join(', ')} may be`);
         blobStats.byDigest++;
         const name = toHex(e.bodyDigest);
         const blob = blobs?.get(name);
@@ -355,8 +355,21 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     }
     const server = s.server;
     if (!server || !s.start) return fail('protocol step before StartSession');
+    if (e.blobAbsent && e.kind === EntryKind.Released) {
+      // A large release logged by digest without its blob: the unmasking still runs (shares
+      // checked against the advertised keys), nothing is compared with the release.
+      server.finish();
+      s.summary.contributors = server.sets.u3;
+      s.summary.unmaskers = server.sets.u4.length;
+      const what = `query ${e.session}: the release (entry ${e.index}) is logged by digest and its blob is absent: its contributors, sums and result NOT compared`;
+      s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
+      unchecked.push(what);
+      s.finished = true;
+      s.summary.status = 'released';
+      return;
+    }
     if (e.blobAbsent) {
-      // Only masked inputs are blob kinds in a secure-aggregation session: the replay goes on
+      // Masked inputs are the other blob kind of a secure-aggregation session: the replay goes on
       // with a zero vector in its place (U2/U3 and the unmasking shares are still checked), and
       // the release's sum is not compared.
       if (e.kind !== EntryKind.MaskedInput) return fail(`${e.kind} cannot be logged by digest`);

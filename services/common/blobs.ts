@@ -17,6 +17,17 @@ import { CkksEntryKind } from './ckks-kinds.ts';
  */
 export const BLOB_KINDS: ReadonlySet<string> = new Set([EntryKind.MaskedInput, CkksEntryKind.EncryptedInput, CkksEntryKind.PCKSShare]);
 
+/** A release (`query/released`: exact sums, entry names, result) at least this large is logged by digest too. */
+export const RELEASE_BLOB_BYTES = 64 * 1024;
+
+/** The kinds the verifier accepts by digest: the blob kinds, and large releases. */
+export const DIGEST_KINDS: ReadonlySet<string> = new Set([...BLOB_KINDS, EntryKind.Released]);
+
+/** Whether the aggregator logs a body of `kind` and `length` bytes by digest. */
+export function logsByDigest(kind: string, length: number): boolean {
+  return BLOB_KINDS.has(kind) || (kind === EntryKind.Released && length >= RELEASE_BLOB_BYTES);
+}
+
 /** Largest blob the verifier reads (a body larger than this was never accepted by the gateway). */
 export const MAX_BLOB_BYTES = 1 << 30;
 
