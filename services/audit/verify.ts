@@ -24,11 +24,12 @@ import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
 import { ringDecode, ringFromBytes } from '../../crypto/ring.ts';
 import { SecAggError, SecAggServer, SecAggStage } from '../../crypto/secagg/client.ts';
 import {
-  EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, resolveBlob, verifyEnvelope, verifyHead, verifyReceipt,
+  EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
   type Entry,
 } from '../../crypto/transcript.ts';
-import { toHex } from '../../crypto/bytes.ts';
-import { DIGEST_KINDS, type BlobSource } from '../common/blobs.ts';
+import type { BlobSource } from '../common/blobs.ts';
+import { absentSummary, checkBlob, releaseWithoutInputs, replayAbsent, type BlobStats } from './verify-blobs.ts';
+export type { AbsentBlob, BlobStats } from './verify-blobs.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
@@ -52,14 +53,6 @@ export interface VerifyOptions {
   blobs?: BlobSource;
 }
 
-/** An entry logged by digest whose blob was not available. */
-export interface AbsentBlob {
-  index: number;
-  kind: string;
-  sender: string;
-  session: string;
-}
-
 export type { SessionSummary } from './records.ts';
 
 export interface VerifyFailureInfo {
@@ -81,7 +74,7 @@ export interface VerifyReport {
   /** Envelopes the parties' sent logs list in complete sessions but the export lacks (services/audit/sent.ts; not a failure). */
   unlogged?: { party: string; session: string; kind: string }[];
   /** Entries logged by digest: how many, how many blobs matched their digest, which were absent. */
-  blobs?: { byDigest: number; checked: number; absent: AbsentBlob[] };
+  blobs?: BlobStats;
   /** Checks that could not run because blobs were absent (each names the entry or query); empty when complete. */
   unchecked?: string[];
 }
@@ -119,7 +112,7 @@ function json<T>(body: Uint8Array): T {
 }
 
 export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
-  const blobStats: NonNullable<VerifyReport['blobs']> = { byDigest: 0, checked: 0, absent: [] };
+  const blobStats: BlobStats = { byDigest: 0, checked: 0, absent: [] };
   const unchecked: string[] = [];
   const report: VerifyReport = {
     ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0, analystsChecked: opts.analysts !== undefined,
@@ -173,19 +166,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!pk) fail(`sender "${e.sender}" is not in the roster`);
       if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
       if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
-      if (e.bodyDigest) {
-        // The signature (checked above) covers the digest; the blob must be the body it names.
-        if (!DIGEST_KINDS.has(e.kind)) fail(`${e.kind} is logged by digest; only ${[...DIGEST_KINDS].join(', ')} may be`);
-        blobStats.byDigest++;
-        const name = toHex(e.bodyDigest);
-        const blob = blobs?.get(name);
-        if (blob) {
-          if (!resolveBlob(e, blob)) fail(`blob ${name} does not match the digest this entry logs (the blob was altered or replaced)`);
-          blobStats.checked++;
-        } else {
-          blobStats.absent.push({ index, kind: e.kind, sender: e.sender, session: e.session });
-        }
-      }
+      checkBlob(e, index, blobs, blobStats, fail);
       for (const r of byIndex.get(index) ?? []) {
         checkReceipt(r, e, eh, link.head);
         report.receiptsChecked++;
@@ -233,10 +214,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (fork: the log was rewritten after the receipt was issued, or ${r.party} was shown another chain)`);
     }
     report.ok = true;
-    if (blobStats.absent.length) {
-      const a = blobStats.absent;
-      unchecked.unshift(`${a.length} of ${blobStats.byDigest} payloads logged by digest have no blob (deleted by --blob-retention-days, or exported without them), entries ${a.slice(0, 8).map((x) => x.index).join(', ')}${a.length > 8 ? ', …' : ''}: their signatures, order and receipts were checked over the digest; what needs their bytes was not`);
-    }
+    const absent = absentSummary(blobStats);
+    if (absent) unchecked.unshift(absent);
   } catch (err) {
     if (!(err instanceof VerifyFailure)) throw err;
     report.failure = err.info;
@@ -355,30 +334,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     }
     const server = s.server;
     if (!server || !s.start) return fail('protocol step before StartSession');
-    if (e.blobAbsent && e.kind === EntryKind.Released) {
-      // A large release logged by digest without its blob: the unmasking still runs (shares
-      // checked against the advertised keys), nothing is compared with the release.
-      server.finish();
-      s.summary.contributors = server.sets.u3;
-      s.summary.unmaskers = server.sets.u4.length;
-      const what = `query ${e.session}: the release (entry ${e.index}) is logged by digest and its blob is absent: its contributors, sums and result NOT compared`;
-      s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
-      unchecked.push(what);
-      s.finished = true;
-      s.summary.status = 'released';
-      return;
-    }
-    if (e.blobAbsent) {
-      // Masked inputs are the other blob kind of a secure-aggregation session: the replay goes on
-      // with a zero vector in its place (U2/U3 and the unmasking shares are still checked), and
-      // the release's sum is not compared.
-      if (e.kind !== EntryKind.MaskedInput) return fail(`${e.kind} cannot be logged by digest`);
-      if (!s.start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
-      if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
-      server.receiveMaskedInput({ party: e.sender, masked: new Uint32Array(submitted.vectorLength * (submitted.ringBits / 32)) });
-      s.absentInputs.push(e.sender);
-      return;
-    }
+    if (e.blobAbsent) return replayAbsent(s, s.start.parties, server, e, (what) => unchecked.push(what), fail);
     if (PARTY_KINDS.has(e.kind)) {
       const m = PartyMessage.decode(e.body).body;
       if (!m || kindOfPartyMessage(m.$case) !== e.kind) fail(`body is not a ${e.kind} message`);
@@ -438,9 +394,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         if (s.absentInputs.length) {
           // The unmasking ran (shares checked against the advertised keys) over zero vectors in
           // place of the absent inputs: its sum means nothing, so neither it nor the result is compared.
-          const what = `query ${e.session}: released sums and result NOT recomputed: the masked inputs of ${s.absentInputs.join(', ')} are logged by digest and their blobs are absent`;
-          s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
-          unchecked.push(what);
+          releaseWithoutInputs(s, e, (what) => unchecked.push(what));
           if (opts.schema) {
             const plan = planQuery(s.query, opts.schema, planOptions(submitted));
             if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
