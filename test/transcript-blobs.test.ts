@@ -6,7 +6,7 @@
  * verify`; the attacks are a malicious aggregator's rewrites of its own log and blob store.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,17 @@ describe('audit export and verify with blobs', () => {
     const cli = spawnSync(process.execPath, [CLI_PATH, 'audit', 'verify', path, '--roster', rosterPath], { encoding: 'utf8' });
     expect(cli.status, cli.stdout + cli.stderr).toBe(3);
     expect(cli.stdout).toMatch(/NOT checked: query q-small: released sums and result NOT recomputed/);
+  });
+
+  it('a blob that is not a regular file (a link to /dev/zero) is not read: reported absent, the verifier does not hang', () => {
+    const { file, path } = exported('device');
+    const k = indexOf(file, EntryKind.MaskedInput, 'q-small', 'hospital-1');
+    const name = join(blobDirOf(path), blobOf(file, k));
+    unlinkSync(name);
+    symlinkSync('/dev/zero', name);
+    const r = verify(readTranscriptFile(path));
+    expect(r.ok).toBe(true);
+    expect(r.blobs!.absent.map((a) => a.index)).toEqual([k]);
   });
 
   it('an export without blobs verifies everything but the payloads, and says so for every query', () => {

@@ -6,7 +6,7 @@
  * the ones an export names next to it, and the verifier reads them back and checks each against
  * the digest its entry logs.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EntryKind } from '../../crypto/transcript.ts';
 import { CkksEntryKind } from './ckks-kinds.ts';
@@ -42,7 +42,7 @@ export interface BlobSource {
   get(hexDigest: string): Uint8Array | undefined;
 }
 
-/** The blobs of a directory (files named by hex digest); a missing directory holds none. */
+/** The blobs of a directory (regular files named by hex digest); a missing directory holds none, anything else there is ignored. */
 export function directoryBlobs(dir: string): BlobSource & { dir: string } {
   return {
     dir,
@@ -50,7 +50,9 @@ export function directoryBlobs(dir: string): BlobSource & { dir: string } {
       if (!isBlobName(hexDigest)) return undefined;
       const path = join(dir, hexDigest);
       try {
-        if (statSync(path).size > MAX_BLOB_BYTES) return undefined;
+        // Regular files only (a link to a device or a FIFO must not hang the verifier), bounded.
+        const st = lstatSync(path);
+        if (!st.isFile() || st.size > MAX_BLOB_BYTES) return undefined;
         return new Uint8Array(readFileSync(path));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
