@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../cli/federation.ts';
-import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
-import { EntryKind, blobDigest, decodeEntry, envelopeDigest, type Entry, type Envelope, type Receipt } from '../crypto/transcript.ts';
+import { fromUtf8, lengthPrefixed, toHex, utf8 } from '../crypto/bytes.ts';
+import { EntryKind, blobDigest, decodeEntry, encodeEntry, envelopeDigest, resolveBlob, signEnvelope, splitLengthPrefixed, verifyEnvelope, type Entry, type Envelope, type Receipt } from '../crypto/transcript.ts';
+import { sha256 } from '../crypto/sha256.ts';
 import { BLOB_DIR, BlobStore } from '../services/aggregator/blob-store.ts';
 import { TranscriptLog } from '../services/aggregator/transcript-log.ts';
 import { blobDirOf, exportTranscript, readTranscriptFile } from '../services/audit/audit.ts';
@@ -92,6 +93,31 @@ function blobOf(f: TranscriptFile, k: number): string {
   expect(e.bodyDigest, `entry ${k} is logged by digest`).toBeDefined();
   return toHex(e.bodyDigest!);
 }
+
+describe('entries logged by digest', () => {
+  it('round-trip exactly; the signature verifies over B(body) without the body and binds kind, session and sender; a v2 entry or a digest of the wrong length is refused', () => {
+    const body = utf8('a masked vector');
+    const env = signEnvelope(fed.ids[0]!.secretKey, EntryKind.MaskedInput, 'q-1', 'hospital-1', body);
+    const bytes = encodeEntry({ ...env, index: 3, atMs: 1_700_000_000_000, bodyDigest: blobDigest(body) });
+    const e = decodeEntry(bytes);
+    expect(e).toMatchObject({ index: 3, kind: EntryKind.MaskedInput, session: 'q-1', sender: 'hospital-1', blobAbsent: true, body: new Uint8Array(0) });
+    expect(e.bodyDigest).toEqual(blobDigest(body));
+    expect(encodeEntry(e)).toEqual(bytes);
+    expect(verifyEnvelope(fed.ids[0]!.publicKey, e)).toBe(true);
+    expect(verifyEnvelope(fed.ids[0]!.publicKey, { ...e, session: 'q-2' })).toBe(false);
+    expect(verifyEnvelope(fed.ids[0]!.publicKey, { ...e, kind: EntryKind.Unmasking })).toBe(false);
+    expect(envelopeDigest(e)).toEqual(envelopeDigest(env));
+    expect(resolveBlob(e, utf8('another vector'))).toBe(false);
+    expect(e.blobAbsent).toBe(true);
+    expect(resolveBlob(e, body)).toBe(true);
+    expect(e.body).toEqual(body);
+    // B(body) is domain-separated: not the plain SHA-256 of the body.
+    expect(blobDigest(body)).not.toEqual(sha256(body));
+    const fields = splitLengthPrefixed(bytes, 8);
+    expect(() => decodeEntry(lengthPrefixed(...fields.slice(0, 6), fields[6]!.subarray(1), fields[7]!))).toThrow(/body digest: expected 32 bytes/);
+    expect(() => decodeEntry(lengthPrefixed('blindsum/transcript/v2', ...fields.slice(1)))).toThrow(/v2 entries are signed under the v2 envelope rule/);
+  });
+});
 
 describe('the aggregator logs large payloads by digest', () => {
   it('a masked input entry holds B(body), its blob file (named by it, fsynced, no temporary left) holds the body, and the receipt names the envelope the party signed', () => {
