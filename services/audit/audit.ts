@@ -52,6 +52,7 @@ export function exportTranscript(dataDir: string, selection: TranscriptSelection
       file.blobs = directoryBlobs(blobDirOf(outPath));
     } else if (!withBlobs) {
       blobsAbsent = names.size;
+      delete file.blobs; // as the exported file stands: without its blobs
     }
     writeFileSync(outPath, serializeTranscript(file), { mode: 0o644 });
     return Object.assign(file, { blobsExported, blobsAbsent });
