@@ -332,5 +332,15 @@ describe('blob retention', () => {
     TranscriptLog.open(d, fed.federation, { id: fed.aggregator, identity: fed.agg }).close();
     expect(readdirSync(join(d, BLOB_DIR))).toEqual([]);
     expect(() => new BlobStore(join(d, 'x'), { days: -1 })).toThrow(/retention/);
+    // A body stored again (same digest) renews its time: retention counts from the last entry naming it.
+    const store = new BlobStore(join(d, 'renew'), { days: 1 });
+    const body = utf8('the same bytes twice');
+    store.put(blobDigest(body), body);
+    const file = join(store.dir, toHex(blobDigest(body)));
+    const past = (Date.now() - 2 * 86_400_000) / 1000;
+    utimesSync(file, past, past);
+    store.put(blobDigest(body), body);
+    expect(store.prune()).toBe(0);
+    expect(store.get(toHex(blobDigest(body)))).toEqual(body);
   });
 });

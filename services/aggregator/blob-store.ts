@@ -14,7 +14,7 @@
  * their entries, digests, signatures, receipts and chain stay, and `audit verify` reports which
  * checks it could not run without them. N = 0 keeps no blob at all (digest only).
  */
-import { closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../crypto/bytes.ts';
 import { directoryBlobs, isBlobName, type BlobSource } from '../common/blobs.ts';
@@ -66,7 +66,8 @@ export class BlobStore implements BlobSource {
 
   /**
    * Stores `bytes` under `digest` (the caller computed B(bytes)), durably, before returning.
-   * A blob already present is content-addressed: the same bytes, nothing to write.
+   * A blob already present is content-addressed: the same bytes, nothing to write (its time is
+   * renewed, so that retention counts from the last entry naming it).
    */
   put(digest: Uint8Array, bytes: Uint8Array): void {
     if (!this.keeps) return;
@@ -74,6 +75,9 @@ export class BlobStore implements BlobSource {
     const path = join(this.dir, name);
     try {
       statSync(path);
+      // Already stored (same bytes): retention counts from the newest entry that names it.
+      const now = new Date();
+      utimesSync(path, now, now);
       return;
     } catch {
       /* not yet stored */
