@@ -148,6 +148,23 @@ describe('the aggregator logs large payloads by digest', () => {
     }
   });
 
+  it("the aggregator reads a logged body back from its blob store (bodyOf), and refuses an absent or altered one", () => {
+    const log = TranscriptLog.open(dataDir, fed.federation, { id: fed.aggregator, identity: fed.agg });
+    try {
+      const file = log.export();
+      const k = indexOf(file, EntryKind.MaskedInput, 'q-small', 'hospital-3');
+      const signed = sent.find((s) => s.kind === EntryKind.MaskedInput && s.session === 'q-small' && s.sender === 'hospital-3')!;
+      expect(log.bodyOf(decodeEntry(file.entries[k]!.entry))).toEqual(signed.body);
+      const inline = indexOf(file, EntryKind.Unmasking, 'q-small', 'hospital-3');
+      expect(log.bodyOf(decodeEntry(file.entries[inline]!.entry))).toEqual(sent.find((s) => s.kind === EntryKind.Unmasking && s.session === 'q-small' && s.sender === 'hospital-3')!.body);
+      const other = decodeEntry(file.entries[k]!.entry);
+      other.bodyDigest = blobDigest(utf8('never stored'));
+      expect(() => log.bodyOf(other)).toThrow(/its blob is absent/);
+    } finally {
+      log.close();
+    }
+  });
+
   it('a blob that cannot be written durably is never named: the append fails and the log holds no entry for it', () => {
     const d = join(dir, 'agg-faulty');
     const log = openLog(d);
@@ -322,16 +339,17 @@ describe('blob retention', () => {
     expect(r.unchecked!.some((u) => /q-new/.test(u))).toBe(false);
   });
 
-  it('retention 0 keeps no blob at all (digest only); a temporary file left by a crash is removed at the next start', () => {
-    const d = join(dir, 'agg-digest-only');
-    const log = openLog(d, { blobRetention: { days: 0 } });
+  it('retention is at least a day (a blob outlives its session); a temporary file left by a crash is removed at the next start; a body stored again renews its time', () => {
+    const d = join(dir, 'agg-restart');
+    for (const days of [0, 0.5, -1]) expect(() => openLog(d, { blobRetention: { days } })).toThrow(/expected a number of days ≥ 1 \(a blob must outlive the session that logs it\)/);
+    const log = openLog(d);
     runSecaggQuery(fed, syntheticRun('q-0', PARTIES.length, SMALL, 11), new LogSink(log));
     log.close();
-    expect(readdirSync(join(d, BLOB_DIR))).toEqual([]);
+    const kept = readdirSync(join(d, BLOB_DIR)).sort();
+    expect(kept.length).toBe(PARTIES.length);
     writeFileSync(join(d, BLOB_DIR, '.tmp-crashed'), 'partial');
     TranscriptLog.open(d, fed.federation, { id: fed.aggregator, identity: fed.agg }).close();
-    expect(readdirSync(join(d, BLOB_DIR))).toEqual([]);
-    expect(() => new BlobStore(join(d, 'x'), { days: -1 })).toThrow(/retention/);
+    expect(readdirSync(join(d, BLOB_DIR)).sort()).toEqual(kept);
     // A body stored again (same digest) renews its time: retention counts from the last entry naming it.
     const store = new BlobStore(join(d, 'renew'), { days: 1 });
     const body = utf8('the same bytes twice');

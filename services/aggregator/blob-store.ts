@@ -12,7 +12,9 @@
  *
  * Retention: `--blob-retention-days N` deletes blobs older than N days (at start and hourly);
  * their entries, digests, signatures, receipts and chain stay, and `audit verify` reports which
- * checks it could not run without them. N = 0 keeps no blob at all (digest only).
+ * checks it could not run without them. N ≥ 1: a blob outlives every session that names it
+ * (rounds time out within an hour each), so the aggregator can read back a body it logged while
+ * the session runs. There is no "digest only" mode for that reason.
  */
 import { closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +25,7 @@ export const BLOB_DIR = 'transcript-blobs';
 const DAY_MS = 86_400_000;
 
 export interface BlobRetention {
-  /** Blobs older than this many days are deleted; undefined keeps them forever, 0 writes none (digest only). */
+  /** Blobs older than this many days (≥ 1) are deleted; undefined keeps them forever. */
   days?: number;
 }
 
@@ -43,7 +45,9 @@ export class BlobStore implements BlobSource {
   #tmp = 0;
 
   constructor(dir: string, retention: BlobRetention = {}) {
-    if (retention.days !== undefined && !(Number.isFinite(retention.days) && retention.days >= 0)) throw new RangeError(`blob retention: expected a number of days ≥ 0, got ${retention.days}`);
+    if (retention.days !== undefined && !(Number.isFinite(retention.days) && retention.days >= 1)) {
+      throw new RangeError(`blob retention: expected a number of days ≥ 1 (a blob must outlive the session that logs it), got ${retention.days}`);
+    }
     this.dir = dir;
     this.retention = retention;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -59,18 +63,12 @@ export class BlobStore implements BlobSource {
     return new BlobStore(join(dataDir, BLOB_DIR), retention);
   }
 
-  /** Whether blobs are kept at all (retention 0 = digest only). */
-  get keeps(): boolean {
-    return this.retention.days !== 0;
-  }
-
   /**
    * Stores `bytes` under `digest` (the caller computed B(bytes)), durably, before returning.
    * A blob already present is content-addressed: the same bytes, nothing to write (its time is
    * renewed, so that retention counts from the last entry naming it).
    */
   put(digest: Uint8Array, bytes: Uint8Array): void {
-    if (!this.keeps) return;
     const name = toHex(digest);
     const path = join(this.dir, name);
     try {

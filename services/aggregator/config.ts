@@ -35,7 +35,7 @@ export interface AggregatorConfig {
   ckksDecryptionBound?: number;
   /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
   quotas: QuotaOptions;
-  /** Transcript blobs older than this many days are deleted (0: none kept, digest only); undefined keeps them forever. */
+  /** Transcript blobs older than this many days (≥ 1) are deleted; undefined keeps them forever. */
   blobRetentionDays?: number;
 }
 
@@ -92,7 +92,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     maxRunning: quota(input.maxRunning, 'max-running', DEFAULT_QUOTAS.maxRunning),
   };
   const days = input.blobRetentionDays;
-  if (days !== undefined && !(Number.isInteger(days) && days >= 0 && days <= 36_500)) throw new ConfigError(`--blob-retention-days: expected an integer in [0, 36500], got ${days}`);
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 36_500)) throw new ConfigError(`--blob-retention-days: expected an integer in [1, 36500], got ${days}`);
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {

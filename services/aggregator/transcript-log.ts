@@ -9,9 +9,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { equalBytes } from '../../crypto/bytes.ts';
+import { equalBytes, toHex } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
-import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, genesisHead, resolveBlob, type ChainLink, type Entry, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { logsByDigest } from '../common/blobs.ts';
 import { BLOB_DIR, BlobStore, type BlobRetention } from './blob-store.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
@@ -90,6 +90,8 @@ export class TranscriptLog {
   constructor(path: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}) {
     this.federation = federation;
     this.aggregatorId = identity.id;
+    this.blobs = new BlobStore(join(dirname(path), BLOB_DIR), opts.blobRetention);
+    this.#byDigest = opts.byDigest ?? logsByDigest;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
@@ -108,8 +110,6 @@ export class TranscriptLog {
     }
     const last = this.#db.prepare(`SELECT idx, head FROM transcript ORDER BY idx DESC LIMIT 1`).get() as { idx: number; head: Uint8Array } | undefined;
     this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
-    this.blobs = new BlobStore(join(dirname(path), BLOB_DIR), opts.blobRetention);
-    this.#byDigest = opts.byDigest ?? logsByDigest;
   }
 
   /** Opens (or creates) the log of the aggregator that writes it. */
@@ -172,6 +172,17 @@ export class TranscriptLog {
   appendParty(envelope: Envelope): Receipt {
     const link = this.append(envelope);
     return this.#chain.receipt(envelope.sender, link, envelope, link.bodyDigest);
+  }
+
+  /**
+   * The body of a logged entry: inline, or read back from the blob store (checked against the
+   * digest the entry logs). Throws when the blob is gone (deleted by retention) or altered.
+   */
+  bodyOf(e: Entry): Uint8Array {
+    if (!e.blobAbsent) return e.body;
+    const blob = this.blobs.get(toHex(e.bodyDigest!));
+    if (!blob || !resolveBlob(e, blob)) throw new Error(`transcript entry ${e.index} (${e.kind}): its blob is ${blob ? 'altered' : 'absent'} in ${this.blobs.dir}`);
+    return e.body;
   }
 
   /**
