@@ -11,7 +11,8 @@
  *     blob kinds by digest — measuring transcript.sqlite, the blob store, and the exported JSON.
  * Run: ./node_modules/.bin/node bench/run.ts, or alone:
  *   ./node_modules/.bin/node -e "import('./bench/transcript.ts').then((m) => m.benchTranscript())"
- * BENCH_TRANSCRIPT_FAST=1 skips the 100-query verification.
+ * BENCH_TRANSCRIPT_FAST=1 skips the 100-query verification; BENCH_TRANSCRIPT_CKKS=0 skips the CKKS
+ * payload measurement (bench/transcript-ckks.ts: real ciphertexts and PCKS shares of L values).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ import { TranscriptLog } from '../services/aggregator/transcript-log.ts';
 import { parseRoster } from '../services/common/roster.ts';
 import { buildDataset, finalize, localStatistics, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 import { LogSink, MemorySink, makeFederation, runSecaggQuery, syntheticRun } from './transcript-build.ts';
+import { benchTranscriptCkksBytes } from './transcript-ckks.ts';
 
 const QUERIES = 100;
 const PARTIES = ['hospital-1', 'hospital-2', 'hospital-3'];
@@ -116,7 +118,7 @@ function footprint(length: number, inline: boolean): Footprint {
   }
 }
 
-export function benchTranscriptBytes(length: number = Number(process.env['BENCH_TRANSCRIPT_L'] ?? 100_000)): void {
+export async function benchTranscriptBytes(length: number = Number(process.env['BENCH_TRANSCRIPT_L'] ?? 100_000)): Promise<void> {
   if (!Number.isSafeInteger(length) || length < 1) throw new RangeError(`BENCH_TRANSCRIPT_L: expected a positive integer, got ${length}`);
   const before = footprint(length, true);
   const after = footprint(length, false);
@@ -131,6 +133,7 @@ export function benchTranscriptBytes(length: number = Number(process.env['BENCH_
       `  blob store (content-addressed, retention-managed): ${mib(after.blobs)} in ${after.blobFiles} files; log + blobs = ${mib(after.sqlite + after.blobs)} (inline log: ${mib(before.sqlite)})\n` +
       `  verify with blobs (every masked input read, checked against its digest, sum unmasked): ${(after.verifyMs / 1000).toFixed(2)} s; inline: ${(before.verifyMs / 1000).toFixed(2)} s\n`,
   );
+  if (process.env['BENCH_TRANSCRIPT_CKKS'] !== '0') process.stdout.write(await benchTranscriptCkksBytes(length));
 }
 
 export async function benchTranscript(): Promise<void> {
@@ -155,6 +158,6 @@ export async function benchTranscript(): Promise<void> {
         `${(ms / 1000).toFixed(2)} s median of 3 (${(ms / file.entries.length).toFixed(2)} ms/entry, ${(ms / QUERIES).toFixed(1)} ms/query), load ${load()}\n`,
     );
   }
-  benchTranscriptBytes();
+  await benchTranscriptBytes();
 }
 
