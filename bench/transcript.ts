@@ -1,30 +1,37 @@
 /**
- * Transcript verification benchmark: a transcript of 100 secure-aggregation queries, built
- * in-process (no gRPC) with the real protocol — 3 parties (t = 2) running SecAggClient on their
- * share of the pbc data, a SecAggServer, every round message serialized as on the wire and
- * signed in an envelope, aggregator entries signed and chained by TranscriptChain — then
- * verified offline as `blindsum audit verify` does (with the schema: plans and results
- * recomputed, every masked sum replayed and unmasked).
- * Run: ./node_modules/.bin/node bench/run.ts
+ * Transcript benchmarks.
+ *  1. Verification: a transcript of 100 secure-aggregation queries, built in-process with the
+ *     real protocol (bench/transcript-build.ts: 3 parties, t = 2, SecAggClient on their share of
+ *     the pbc data, a SecAggServer, every round message signed in an envelope, masked inputs
+ *     logged by digest with their blobs), verified offline as `blindsum audit verify` does (with
+ *     the schema: plans and results recomputed, every masked sum replayed and unmasked).
+ *  2. Bytes per query (docs/transcripts.md, "Blobs"): one query of L values (default 10^5;
+ *     BENCH_TRANSCRIPT_L=1000000 for 10^6) from 3 parties, logged by the aggregator's real
+ *     TranscriptLog twice in the same run — every body inline (the log before blobs) and with the
+ *     blob kinds by digest — measuring transcript.sqlite, the blob store, and the exported JSON.
+ * Run: ./node_modules/.bin/node bench/run.ts, or alone:
+ *   ./node_modules/.bin/node -e "import('./bench/transcript.ts').then((m) => m.benchTranscript())"
+ * BENCH_TRANSCRIPT_FAST=1 skips the 100-query verification; BENCH_TRANSCRIPT_CKKS=0 skips the CKKS
+ * payload measurement (bench/transcript-ckks.ts: real ciphertexts and PCKS shares of L values).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { toHex, utf8 } from '../crypto/bytes.ts';
-import { generateIdentity } from '../crypto/identity.ts';
-import { ringBytes, ringDecode, ringEncode } from '../crypto/ring.ts';
-import { SecAggClient, SecAggServer } from '../crypto/secagg/client.ts';
-import { EntryKind, TranscriptChain, genesisHead, signEnvelope } from '../crypto/transcript.ts';
-import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../gen/blindsum/v1/blindsum.ts';
-import type { QuerySubmittedRecord, ReleasedRecord } from '../services/audit/records.ts';
+import { ringEncode } from '../crypto/ring.ts';
+import { decodeEntry } from '../crypto/transcript.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
 import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
+import { TranscriptLog } from '../services/aggregator/transcript-log.ts';
 import { parseRoster } from '../services/common/roster.ts';
 import { buildDataset, finalize, localStatistics, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
+import { LogSink, MemorySink, makeFederation, runSecaggQuery, syntheticRun } from './transcript-build.ts';
+import { benchTranscriptCkksBytes } from './transcript-ckks.ts';
 
 const QUERIES = 100;
 const PARTIES = ['hospital-1', 'hospital-2', 'hospital-3'];
 const THRESHOLD = 2;
-const AGG = 'bench-aggregator';
 const KINDS: Query[] = [
   { kind: 'count', columns: [], filter: [] },
   { kind: 'mean', columns: ['age'], filter: [{ column: 'sex', op: 'eq', values: ['f'] }] },
@@ -38,109 +45,119 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
+const mib = (n: number): string => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
 function build(): { file: TranscriptFile; rosterJson: unknown; schema: ReturnType<typeof parseSchema> } {
   const schema = parseSchema(JSON.parse(readFileSync(new URL('../examples/pbc/schema.json', import.meta.url), 'utf8')));
   const parts = splitCsvText(readFileSync(new URL('../examples/pbc/pbc.csv', import.meta.url), 'utf8'), PARTIES.length, 'bench');
   const datasets = parts.map((p) => buildDataset(schema, p).dataset);
-  const ids = PARTIES.map(() => generateIdentity());
-  const agg = generateIdentity();
-  const roster = new Map(PARTIES.map((p, i) => [p, ids[i]!.publicKey]));
-  const genesis = genesisHead('bench', AGG);
-  const chain = new TranscriptChain(agg.secretKey, genesis);
-  const entries: TranscriptFile['entries'] = [];
-  let t = 1_700_000_000_000;
-  const append = (kind: string, session: string, sender: string, body: Uint8Array, secret: Uint8Array): void => {
-    const link = chain.prepare(signEnvelope(secret, kind, session, sender, body), t++);
-    chain.commit(link);
-    entries.push({ entry: link.entry, head: link.head, headSignature: link.headSignature });
-  };
-  const party = (i: number, session: string, kind: string, body: NonNullable<PartyMessage['body']>): void =>
-    append(kind, session, PARTIES[i]!, PartyMessage.encode({ body }).finish(), ids[i]!.secretKey);
-  const aggregator = (kind: string, session: string, body: Uint8Array): void => append(kind, session, AGG, body, agg.secretKey);
-
+  const fed = makeFederation(PARTIES, THRESHOLD);
+  const sink = new MemorySink(fed);
   for (let n = 0; n < QUERIES; n++) {
     const query = KINDS[n % KINDS.length]!;
-    const sessionId = `bench-query-${String(n).padStart(4, '0')}`;
     const plan = planQuery(query, schema, { parties: PARTIES.length, ringBits: 64 });
-    const params = { sessionId, parties: PARTIES, threshold: THRESHOLD, ringBits: 64 as const, vectorLength: plan.entries.length };
-    const submitted: QuerySubmittedRecord = {
-      queryId: sessionId, analyst: 'bench', backend: 'secagg', query, schemaDigest: schemaDigest(schema), planDigest: plan.digest,
-      plannedParties: PARTIES.length, ringBits: 64, vectorLength: plan.entries.length, submittedAtMs: t, rho: 0, policy: { allowExact: true, budgetRho: 1 },
-    };
-    aggregator(EntryKind.QuerySubmitted, sessionId, utf8(JSON.stringify(submitted)));
-    const start = StartSession.fromPartial({ sessionId, query: undefined, backend: 'secagg', threshold: THRESHOLD, ringBits: 64, parties: PARTIES, planDigest: plan.digest, analyst: 'bench' });
-    aggregator(EntryKind.StartSession, sessionId, StartSession.encode(start).finish());
-    const server = new SecAggServer(params, roster);
-    const clients = PARTIES.map((p, i) => new SecAggClient(params, p, ids[i]!.secretKey, roster));
-    const adv = clients.map((c, i) => {
-      const m = c.advertiseKeys();
-      server.receiveAdvertiseKeys(m);
-      party(i, sessionId, EntryKind.AdvertiseKeys, { $case: 'advertiseKeys', value: { sessionId, cPk: m.cPk, sPk: m.sPk, signature: m.signature } });
-      return m;
-    });
-    const u1 = server.closeAdvertiseKeys();
-    aggregator(EntryKind.AdvertisedKeys, sessionId, AdvertisedKeys.encode({ sessionId, keys: u1.map((m) => ({ partyId: m.party, cPk: m.cPk, sPk: m.sPk, signature: m.signature })) }).finish());
-    clients.forEach((c, i) => {
-      const m = c.shareKeys(adv);
-      server.receiveShareKeys(m);
-      party(i, sessionId, EntryKind.ShareKeys, { $case: 'shareKeys', value: { sessionId, shares: m.shares } });
-    });
-    const routed = server.closeShareKeys();
-    clients.forEach((c, i) => {
-      const m = c.maskedInput(routed.get(PARTIES[i]!)!, ringEncode(localStatistics(query, schema, plan, datasets[i]!).sums, 64));
-      server.receiveMaskedInput(m);
-      party(i, sessionId, EntryKind.MaskedInput, { $case: 'maskedInput', value: { sessionId, masked: ringBytes(m.masked), offset: 0n } });
-    });
-    const u3 = server.closeMaskedInputCollection();
-    aggregator(EntryKind.SurvivorList, sessionId, SurvivorList.encode({ sessionId, survivors: u3 }).finish());
-    clients.forEach((c, i) => {
-      const m = c.consistencyCheck(u3);
-      server.receiveConsistencyCheck(m);
-      party(i, sessionId, EntryKind.ConsistencyCheck, { $case: 'consistencyCheck', value: { sessionId, signature: m.signature } });
-    });
-    const req = server.closeConsistencyCheck();
-    aggregator(EntryKind.UnmaskRequest, sessionId, UnmaskRequest.encode({ sessionId, survivors: req.survivors, dropped: req.dropped, signatures: req.signatures.map((s) => ({ partyId: s.party, signature: s.signature })) }).finish());
-    clients.forEach((c, i) => {
-      const m = c.unmask(req);
-      server.receiveUnmasking(m);
-      party(i, sessionId, EntryKind.Unmasking, { $case: 'unmasking', value: { sessionId, selfMaskShares: m.selfMaskShares, maskKeyShares: m.maskKeyShares } });
-    });
-    const sums = ringDecode(server.finish(), 64);
-    const released: ReleasedRecord = {
-      queryId: sessionId, contributors: u3, exactSums: sums.map(String), scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name),
-      resultJson: JSON.stringify(finalize(query, schema, plan, sums)),
-    };
-    aggregator(EntryKind.Released, sessionId, utf8(JSON.stringify(released)));
+    runSecaggQuery(fed, {
+      sessionId: `bench-query-${String(n).padStart(4, '0')}`, query, planDigest: plan.digest, vectorLength: plan.entries.length, schemaDigest: schemaDigest(schema),
+      inputs: datasets.map((d) => ringEncode(localStatistics(query, schema, plan, d).sums, 64)),
+      release: (sums) => ({ scaleBits: plan.scaleBits, entryNames: plan.entries.map((e) => e.name), resultJson: JSON.stringify(finalize(query, schema, plan, sums)) }),
+    }, sink);
   }
-  const file: TranscriptFile = {
-    federation: 'bench', aggregatorId: AGG, genesis, from: 0, previousHead: genesis, previousHeadSignature: new Uint8Array(0),
-    logLength: entries.length, selection: {}, exportedAtMs: t, entries,
-  };
-  const rosterJson = {
-    federation: 'bench', threshold: THRESHOLD, parties: PARTIES.map((id, i) => ({ id, publicKey: toHex(ids[i]!.publicKey) })),
-    aggregator: { id: AGG, publicKey: toHex(agg.publicKey) },
-  };
-  return { file, rosterJson, schema };
+  return { file: sink.file(), rosterJson: fed.rosterJson, schema };
+}
+
+function dirBytes(dir: string): { bytes: number; files: number } {
+  let bytes = 0;
+  let files = 0;
+  try {
+    for (const f of readdirSync(dir)) {
+      bytes += statSync(join(dir, f)).size;
+      files++;
+    }
+  } catch {
+    /* no directory: nothing */
+  }
+  return { bytes, files };
+}
+
+interface Footprint {
+  sqlite: number;
+  blobs: number;
+  blobFiles: number;
+  entries: number;
+  largestEntry: number;
+  exportJson: number;
+  verifyMs: number;
+}
+
+/** One query of `length` values from 3 parties through the real TranscriptLog; measured on disk and exported. */
+function footprint(length: number, inline: boolean): Footprint {
+  const dir = mkdtempSync(join(tmpdir(), 'blindsum-bench-transcript-'));
+  try {
+    const fed = makeFederation(PARTIES, THRESHOLD);
+    const agg = { id: fed.aggregator, identity: fed.agg };
+    const log = TranscriptLog.open(dir, fed.federation, agg, inline ? { byDigest: () => false } : {});
+    runSecaggQuery(fed, syntheticRun('q-bytes', PARTIES.length, length), new LogSink(log));
+    log.close(); // checkpoints the WAL into transcript.sqlite
+    const sqlite = ['transcript.sqlite', 'transcript.sqlite-wal'].reduce((n, f) => n + (existsSync(join(dir, f)) ? statSync(join(dir, f)).size : 0), 0);
+    const blobDir = dirBytes(join(dir, 'transcript-blobs'));
+    const out = join(dir, 'export.json');
+    const file = exportTranscript(dir, {}, out);
+    const sizes = file.entries.map((l) => l.entry.length);
+    const t = performance.now();
+    const report = verifyTranscript(parseTranscript(readFileSync(out, 'utf8')), parseRoster(fed.rosterJson), { ...(file.blobs ? { blobs: file.blobs } : {}) });
+    const verifyMs = performance.now() - t;
+    if (!report.ok || report.unchecked?.length) throw new Error(`bench transcript did not verify completely: ${report.failure?.reason ?? report.unchecked?.join('; ')}`);
+    if (inline && file.entries.some((l) => decodeEntry(l.entry).bodyDigest)) throw new Error('inline log holds a digest entry');
+    return {
+      sqlite, blobs: blobDir.bytes, blobFiles: blobDir.files, entries: sizes.reduce((a, b) => a + b, 0),
+      largestEntry: Math.max(...sizes), exportJson: statSync(out).size, verifyMs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchTranscriptBytes(length: number = Number(process.env['BENCH_TRANSCRIPT_L'] ?? 100_000)): Promise<void> {
+  if (!Number.isSafeInteger(length) || length < 1) throw new RangeError(`BENCH_TRANSCRIPT_L: expected a positive integer, got ${length}`);
+  const before = footprint(length, true);
+  const after = footprint(length, false);
+  const row = (name: string, a: number, b: number): string => `  ${name.padEnd(44)} ${mib(a).padStart(12)} ${mib(b).padStart(12)}   ${(a / Math.max(b, 1)).toFixed(0).padStart(6)}×\n`;
+  process.stdout.write(
+    `\ntranscript bytes per query: 1 secagg query, ${PARTIES.length} parties × ${length.toLocaleString('en')} values (Z_2^64), real TranscriptLog, load ${load()}\n` +
+      `  ${''.padEnd(44)} ${'inline'.padStart(12)} ${'by digest'.padStart(12)}   before/after\n` +
+      row('transcript.sqlite (the chained log)', before.sqlite, after.sqlite) +
+      row('sum of entry bytes', before.entries, after.entries) +
+      row('largest entry', before.largestEntry, after.largestEntry) +
+      row('exported transcript JSON', before.exportJson, after.exportJson) +
+      `  blob store (content-addressed, retention-managed): ${mib(after.blobs)} in ${after.blobFiles} files; log + blobs = ${mib(after.sqlite + after.blobs)} (inline log: ${mib(before.sqlite)})\n` +
+      `  verify with blobs (every masked input read, checked against its digest, sum unmasked): ${(after.verifyMs / 1000).toFixed(2)} s; inline: ${(before.verifyMs / 1000).toFixed(2)} s\n`,
+  );
+  if (process.env['BENCH_TRANSCRIPT_CKKS'] !== '0') process.stdout.write(await benchTranscriptCkksBytes(length));
 }
 
 export async function benchTranscript(): Promise<void> {
-  const t0 = performance.now();
-  const { file, rosterJson, schema } = build();
-  const buildMs = performance.now() - t0;
-  const text = serializeTranscript(file);
-  const roster = parseRoster(rosterJson);
-  const times: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t1 = performance.now();
-    const report = verifyTranscript(parseTranscript(text), roster, { schema });
-    times.push(performance.now() - t1);
-    if (!report.ok) throw new Error(`bench transcript did not verify: entry ${report.failure!.index}: ${report.failure!.reason}`);
+  if (process.env['BENCH_TRANSCRIPT_FAST'] !== '1') {
+    const t0 = performance.now();
+    const { file, rosterJson, schema } = build();
+    const buildMs = performance.now() - t0;
+    const text = serializeTranscript(file);
+    const roster = parseRoster(rosterJson);
+    const times: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t1 = performance.now();
+      const report = verifyTranscript(parseTranscript(text), roster, { schema, ...(file.blobs ? { blobs: file.blobs } : {}) });
+      times.push(performance.now() - t1);
+      if (!report.ok || report.unchecked?.length) throw new Error(`bench transcript did not verify: ${report.failure ? `entry ${report.failure.index}: ${report.failure.reason}` : report.unchecked!.join('; ')}`);
+    }
+    const ms = median(times);
+    process.stdout.write(
+      `\ntranscript: ${QUERIES} secagg queries (${PARTIES.length} parties, t = ${THRESHOLD}, kinds ${KINDS.map((k) => k.kind).join('/')}), built in-process with the real protocol\n` +
+        `  ${file.entries.length} entries, ${(text.length / 1024).toFixed(0)} KiB exported; built and signed in ${(buildMs / 1000).toFixed(2)} s\n` +
+        `  verify (parse, chain, ${2 * file.entries.length} Ed25519 signatures, blobs checked, replay + unmask of every sum, plans and results recomputed): ` +
+        `${(ms / 1000).toFixed(2)} s median of 3 (${(ms / file.entries.length).toFixed(2)} ms/entry, ${(ms / QUERIES).toFixed(1)} ms/query), load ${load()}\n`,
+    );
   }
-  const ms = median(times);
-  process.stdout.write(
-    `\ntranscript: ${QUERIES} secagg queries (${PARTIES.length} parties, t = ${THRESHOLD}, kinds ${KINDS.map((k) => k.kind).join('/')}), built in-process with the real protocol\n` +
-      `  ${file.entries.length} entries, ${(text.length / 1024).toFixed(0)} KiB exported; built and signed in ${(buildMs / 1000).toFixed(2)} s\n` +
-      `  verify (parse, chain, ${2 * file.entries.length} Ed25519 signatures, replay + unmask of every sum, plans and results recomputed): ` +
-      `${(ms / 1000).toFixed(2)} s median of 3 (${(ms / file.entries.length).toFixed(2)} ms/entry, ${(ms / QUERIES).toFixed(1)} ms/query)\n`,
-  );
+  await benchTranscriptBytes();
 }
+

@@ -4,21 +4,31 @@
  * verifier (services/audit/verify.ts) checks them.
  *
  *   envelope      the sender signs, under domain "transcript/<kind>",
- *                 lengthPrefixed(kind, session, sender, body) — body is the exact serialized
- *                 message, so nothing depends on canonical re-encoding, and the kind and session
- *                 are bound so a message cannot be replayed into another step or query.
- *   entry_k       lengthPrefixed(VERSION, u64 k, u64 atMs, kind, session, sender, body, signature)
+ *                 lengthPrefixed(ENVELOPE, kind, session, sender, B(body)) with
+ *                 B(body) = SHA-256(lengthPrefixed(BLOB_DOMAIN) ‖ body) — body is the exact
+ *                 serialized message, so nothing depends on canonical re-encoding, and the kind
+ *                 and session are bound so a message cannot be replayed into another step or
+ *                 query. Signing the body's digest lets an entry hold B(body) instead of the body
+ *                 (a large payload kept as a blob named by it) and still have its signature checked.
+ *   entry_k       lengthPrefixed(VERSION, u64 k, u64 atMs, kind, session, sender, body, signature), or
+ *                 lengthPrefixed(DIGEST_VERSION, u64 k, u64 atMs, kind, session, sender, B(body), signature)
+ *                 for a body logged by digest
  *   h_k           SHA-256(h_{k−1} ‖ SHA-256(entry_k)), h_{−1} = SHA-256(lengthPrefixed(GENESIS, federation, aggregator)),
  *                 so that h_j extends h_i is shown by the entry hashes i+1..j alone (extendHead)
  *   head sig      aggregator, domain "transcript/head", over lengthPrefixed(h_{−1}, u64 k, h_k)
  *   receipt       aggregator, domain "transcript/receipt", over lengthPrefixed(h_{−1}, party,
  *                 session, kind, u64 k, SHA-256(entry_k), h_k, SHA-256(envelope signed bytes))
  */
-import { sha256 } from './sha256.ts';
+import { sha256, sha256Hasher } from './sha256.ts';
 import { abytes, concatBytes, equalBytes, fromUtf8, lengthPrefixed, u64be } from './bytes.ts';
 import { signDomain, verifyDomain } from './identity.ts';
 
-export const TRANSCRIPT_VERSION = 'blindsum/transcript/v2';
+export const TRANSCRIPT_VERSION = 'blindsum/transcript/v3';
+/** Version tag of an entry whose body field holds B(body) (32 bytes) instead of the body. */
+export const TRANSCRIPT_DIGEST_VERSION = 'blindsum/transcript/v3/body-digest';
+/** Domain of B(body), the digest a signature covers and a blob is named by. */
+export const BLOB_DOMAIN = 'blindsum/transcript/blob';
+const ENVELOPE_VERSION = 'blindsum/envelope/v3';
 const GENESIS = 'blindsum/transcript/genesis';
 export const HEAD_DOMAIN = 'transcript/head';
 export const RECEIPT_DOMAIN = 'transcript/receipt';
@@ -77,31 +87,68 @@ export interface Envelope {
 export interface Entry extends Envelope {
   index: number;
   atMs: number;
+  /**
+   * Set when the entry logs its body by digest: B(body). `body` then holds the blob's bytes once
+   * they were checked against it (`resolveBlob`), and is empty while `blobAbsent`.
+   */
+  bodyDigest?: Uint8Array;
+  /** The entry logs its body by digest and the blob was not available: `body` is empty. */
+  blobAbsent?: boolean;
+}
+
+/** An envelope that may be logged by digest (an Entry, or an Envelope with its body at hand). */
+type DigestedEnvelope = Omit<Envelope, 'signature'> & { bodyDigest?: Uint8Array; blobAbsent?: boolean };
+
+/** B(body) = SHA-256(lengthPrefixed(BLOB_DOMAIN) ‖ body): what a signature covers for the body, and a blob's name. */
+export function blobDigest(body: Uint8Array): Uint8Array {
+  abytes(body, 'body');
+  return sha256Hasher().update(lengthPrefixed(BLOB_DOMAIN)).update(body).digest();
+}
+
+/** B(body) of an envelope or entry: from its body, or the logged digest while the blob is absent. */
+export function envelopeBodyDigest(e: DigestedEnvelope): Uint8Array {
+  if (e.blobAbsent) {
+    if (!(e.bodyDigest instanceof Uint8Array) || e.bodyDigest.length !== HASH_LENGTH) throw new TranscriptFormatError('an entry whose blob is absent has no 32-byte body digest');
+    return e.bodyDigest;
+  }
+  return blobDigest(e.body);
+}
+
+/**
+ * Checks a blob against the digest an entry logs and, if it matches, puts its bytes into the
+ * entry as the body. Returns false (the entry unchanged) when the bytes are not the logged body.
+ */
+export function resolveBlob(e: Entry, blob: Uint8Array): boolean {
+  if (!e.bodyDigest || !equalBytes(blobDigest(blob), e.bodyDigest)) return false;
+  e.body = blob;
+  e.blobAbsent = false;
+  return true;
 }
 
 export function envelopeDomain(kind: string): string {
   return `transcript/${kind}`;
 }
 
-/** The exact bytes a sender signs for an envelope. */
-export function envelopeSignedBytes(kind: string, session: string, sender: string, body: Uint8Array): Uint8Array {
-  abytes(body, 'body');
-  return lengthPrefixed(kind, session, sender, body);
+/** The exact bytes a sender signs for an envelope, from the body's digest B(body). */
+export function envelopeSignedBytes(kind: string, session: string, sender: string, bodyDigest: Uint8Array): Uint8Array {
+  abytes(bodyDigest, 'bodyDigest', HASH_LENGTH);
+  return lengthPrefixed(ENVELOPE_VERSION, kind, session, sender, bodyDigest);
 }
 
-export function envelopeDigest(e: Omit<Envelope, 'signature'>): Uint8Array {
-  return sha256(envelopeSignedBytes(e.kind, e.session, e.sender, e.body));
+/** SHA-256 of the envelope's signed bytes (receipts and the parties' sent logs name envelopes by it). */
+export function envelopeDigest(e: DigestedEnvelope): Uint8Array {
+  return sha256(envelopeSignedBytes(e.kind, e.session, e.sender, envelopeBodyDigest(e)));
 }
 
 export function signEnvelope(secretKey: Uint8Array, kind: string, session: string, sender: string, body: Uint8Array): Envelope {
-  const signature = signDomain(secretKey, envelopeDomain(kind), envelopeSignedBytes(kind, session, sender, body));
+  const signature = signDomain(secretKey, envelopeDomain(kind), envelopeSignedBytes(kind, session, sender, blobDigest(body)));
   return { kind, session, sender, body, signature };
 }
 
-/** False (never throws) when the signature, key or kind is wrong. */
-export function verifyEnvelope(publicKey: Uint8Array, e: Envelope): boolean {
+/** False (never throws) when the signature, key or kind is wrong. Needs no body while the blob is absent. */
+export function verifyEnvelope(publicKey: Uint8Array, e: Envelope & DigestedEnvelope): boolean {
   try {
-    return verifyDomain(publicKey, envelopeDomain(e.kind), envelopeSignedBytes(e.kind, e.session, e.sender, e.body), e.signature);
+    return verifyDomain(publicKey, envelopeDomain(e.kind), envelopeSignedBytes(e.kind, e.session, e.sender, envelopeBodyDigest(e)), e.signature);
   } catch {
     return false;
   }
@@ -112,9 +159,16 @@ function safeInteger(n: number, field: string): bigint {
   return BigInt(n);
 }
 
+/**
+ * The entry's bytes. An entry with `bodyDigest` set logs B(body) instead of the body: recomputed
+ * from the body when it is at hand (so the digest always names the body the entry holds), the
+ * logged digest while the blob is absent.
+ */
 export function encodeEntry(e: Entry): Uint8Array {
+  const byDigest = e.bodyDigest !== undefined || e.blobAbsent === true;
   return lengthPrefixed(
-    TRANSCRIPT_VERSION, u64be(safeInteger(e.index, 'index')), u64be(safeInteger(e.atMs, 'atMs')), e.kind, e.session, e.sender, e.body, e.signature,
+    byDigest ? TRANSCRIPT_DIGEST_VERSION : TRANSCRIPT_VERSION, u64be(safeInteger(e.index, 'index')), u64be(safeInteger(e.atMs, 'atMs')),
+    e.kind, e.session, e.sender, byDigest ? envelopeBodyDigest(e) : e.body, e.signature,
   );
 }
 
@@ -155,11 +209,17 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   const [version, index, atMs, kind, session, sender, body, signature] = splitLengthPrefixed(bytes, 8) as [
     Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array,
   ];
-  if (readText(version, 'version') !== TRANSCRIPT_VERSION) throw new TranscriptFormatError(`unknown entry version (expected ${TRANSCRIPT_VERSION})`);
-  return {
+  const v = readText(version, 'version');
+  if (v !== TRANSCRIPT_VERSION && v !== TRANSCRIPT_DIGEST_VERSION) {
+    throw new TranscriptFormatError(`unknown entry version (expected ${TRANSCRIPT_VERSION}${v === 'blindsum/transcript/v2' ? '; v2 entries are signed under the v2 envelope rule: verify them with a blindsum release from before transcript v3' : ''})`);
+  }
+  const common = {
     index: readU64(index, 'index'), atMs: readU64(atMs, 'atMs'), kind: readText(kind, 'kind'), session: readText(session, 'session'),
-    sender: readText(sender, 'sender'), body: body.slice(), signature: signature.slice(),
+    sender: readText(sender, 'sender'), signature: signature.slice(),
   };
+  if (v === TRANSCRIPT_VERSION) return { ...common, body: body.slice() };
+  if (body.length !== HASH_LENGTH) throw new TranscriptFormatError(`body digest: expected ${HASH_LENGTH} bytes, got ${body.length}`);
+  return { ...common, body: new Uint8Array(0), bodyDigest: body.slice(), blobAbsent: true };
 }
 
 /** h_{−1}: binds the chain to one federation and one aggregator identity. */
@@ -272,10 +332,14 @@ export class TranscriptChain {
     return this.#head.slice();
   }
 
-  /** Builds the next link without committing it (the caller stores it durably, then commits). */
-  prepare(envelope: Envelope, atMs: number): ChainLink {
+  /**
+   * Builds the next link without committing it (the caller stores it durably, then commits).
+   * With `bodyDigest` (B(envelope.body), which the caller keeps as a blob) the entry logs the
+   * body by digest.
+   */
+  prepare(envelope: Envelope, atMs: number, bodyDigest?: Uint8Array): ChainLink {
     const index = this.#next;
-    const entry = encodeEntry({ ...envelope, index, atMs });
+    const entry = encodeEntry(bodyDigest ? { ...envelope, index, atMs, body: new Uint8Array(0), bodyDigest, blobAbsent: true } : { kind: envelope.kind, session: envelope.session, sender: envelope.sender, body: envelope.body, signature: envelope.signature, index, atMs });
     const head = chainHash(this.#head, entry);
     return { index, entry, entryHash: entryHash(entry), head, headSignature: signHead(this.#secretKey, this.genesis, index, head) };
   }
@@ -292,9 +356,11 @@ export class TranscriptChain {
     return signEnvelope(this.#secretKey, kind, session, sender, body);
   }
 
-  receipt(party: string, link: ChainLink, envelope: Envelope): Receipt {
+  /** The receipt for a party's envelope at `link`; `bodyDigest` (B(body), if the caller has it) saves hashing the body again. */
+  receipt(party: string, link: ChainLink, envelope: Envelope, bodyDigest?: Uint8Array): Receipt {
+    const digested = bodyDigest ? { kind: envelope.kind, session: envelope.session, sender: envelope.sender, body: new Uint8Array(0), bodyDigest, blobAbsent: true } : envelope;
     return signReceipt(this.#secretKey, this.genesis, {
-      party, session: envelope.session, kind: envelope.kind, index: link.index, entryHash: link.entryHash, head: link.head, envelopeDigest: envelopeDigest(envelope),
+      party, session: envelope.session, kind: envelope.kind, index: link.index, entryHash: link.entryHash, head: link.head, envelopeDigest: envelopeDigest(digested),
     });
   }
 }

@@ -15,7 +15,8 @@ import { generateAnalystKey, type AnalystCkksKey } from '../client/ckks-analyst.
 import { parseCiphertext, serializeCiphertext } from '../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
-import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import { InputCommitments, PartyMessage, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
@@ -133,7 +134,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
 
   it("an exact copy of another party's earlier ciphertext (from the exported transcript) is refused by the aggregator", async () => {
     const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'before-replay.json'));
-    const earlier = file.entries.map((l) => decodeEntry(l.entry)).filter((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2).at(-1)!;
+    const earlier = exportedEntries(file).filter((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2).at(-1)!;
     const copy = ciphertextsOf(earlier.body);
     lie(() => copy.map(inputDigest), () => copy);
     try {
@@ -233,7 +234,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     expect(verifyTranscript(file, roster, { schema }).ok).toBe(true);
     // The aggregator, colluding with hospital-3, logs hospital-3's input of the last session as a
     // copy of hospital-2's from the first (hospital-3 signs it), and re-chains the log.
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const first = entries.findIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H2);
     const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H3);
     const e = entries[k]!;
@@ -253,7 +254,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     const fresh = (): { file: ReturnType<typeof exportTranscript>; entries: Entry[] } => {
       const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'commit-audit.json'));
-      return { file, entries: file.entries.map((l) => decodeEntry(l.entry)) };
+      return { file, entries: exportedEntries(file) };
     };
     // (a) the aggregator forwards a list without hospital-3's logged commitment
     {

@@ -17,7 +17,8 @@ import { PackedDecryptor } from '../crypto/ckks/encoder.ts';
 import { parsePcksShare, pcksAggregateShares, pcksKeySwitch } from '../crypto/ckks/pcks.ts';
 import { unpackCiphertext } from '../crypto/ckks/wire.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
-import { decodeEntry, type Entry } from '../crypto/transcript.ts';
+import { type Entry } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import { PartyMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
@@ -164,7 +165,7 @@ describe('a decryptor key-switches only a sum it recomputed from ≥ t signed co
     const good = verifyTranscript(file, roster, { schema });
     expect(good.ok, JSON.stringify(good.failure)).toBe(true);
     const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
     const rec = JSON.parse(fromUtf8(entries[k]!.body)) as { sumSha256: string[] };
     rec.sumSha256[0] = sha256Hex(utf8('the ciphertext the aggregator wanted decrypted'));

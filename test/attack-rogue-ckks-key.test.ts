@@ -26,10 +26,10 @@ import { signEnvelope } from '../crypto/transcript.ts';
 import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../gen/blindsum/v1/blindsum.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
 import { verifyFiles } from '../services/audit/audit.ts';
-import { serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
+import { exportedEntries, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
-import { decodeEntry, type Entry } from '../crypto/transcript.ts';
+import type { Entry } from '../crypto/transcript.ts';
 import { rosterDigest, sha256Hex } from '../services/common/ckks.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { parseRoster, type Roster } from '../services/common/roster.ts';
@@ -182,7 +182,7 @@ describe('attack: rogue CKKS collective key', () => {
     for (const target of [CkksEntryKind.CKGCommitments, CkksEntryKind.CollectivePublicKey]) {
       const { file, roster, aggregatorSecret } = logCeremony(false);
       expect(verifyTranscript(file, roster).ok).toBe(true);
-      const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+      const entries: Entry[] = exportedEntries(file);
       const k = entries.findIndex((e) => e.kind === target);
       const e = entries[k]!;
       let body: Uint8Array;

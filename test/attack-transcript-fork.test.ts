@@ -22,7 +22,8 @@ import { writeAnalystRosterFile } from '../services/common/analysts.ts';
 import { signQueryRequest } from '../services/common/query-request.ts';
 import { testTeam } from './analyst-harness.ts';
 import { toHex, utf8 } from '../crypto/bytes.ts';
-import { EntryKind, decodeEntry, entryHash, signEnvelope } from '../crypto/transcript.ts';
+import { EntryKind, entryHash, signEnvelope } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import { PartyGatewayServiceService, type QuerySpec } from '../gen/blindsum/v1/blindsum.ts';
 import { BudgetLedger } from '../services/aggregator/budget.ts';
 import { databasePath, resolveAggregatorConfig } from '../services/aggregator/config.ts';
@@ -221,8 +222,7 @@ describe('attack: an aggregator that withholds or forks transcript receipts', ()
     mkdirSync(forged, { recursive: true });
     copyFileSync(join(dir, 'aggregator.key'), join(forged, 'aggregator.key'));
     const rewritten = TranscriptLog.open(forged, 'fed', aggKey);
-    file.entries.forEach((l, k) => {
-      const e = decodeEntry(l.entry);
+    exportedEntries(file).forEach((e, k) => {
       rewritten.append(e, k === 0 ? e.atMs + 1 : e.atMs);
     });
     rewritten.close();

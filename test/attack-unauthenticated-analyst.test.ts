@@ -18,7 +18,8 @@ import { AnalystClient, AnalystError } from '../client/analyst.ts';
 import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
-import { decodeEntry, EntryKind, type Entry } from '../crypto/transcript.ts';
+import { EntryKind, type Entry } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import {
   AnalystServiceClient, GetResultRequest, PartyGatewayServiceService, StartSession, type QueryRequest, type SignedAnalystRoster,
 } from '../gen/blindsum/v1/blindsum.ts';
@@ -249,7 +250,7 @@ describe('the aggregator accepts only queries signed by an analyst of the analys
     expect(good.ok, JSON.stringify(good.failure)).toBe(true);
     expect(good.analystsChecked).toBe(true);
     const secret = loadIdentityFile(join(root, 'agg', AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === EntryKind.QuerySubmitted && e.session === aliceQuery);
     expect(k).toBeGreaterThanOrEqual(0);
     const original = JSON.parse(fromUtf8(entries[k]!.body)) as QuerySubmittedRecord;

@@ -15,12 +15,13 @@ import type { QueryOutcome } from '../client/analyst.ts';
 import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { PBC_QUERIES } from '../cli/demo-queries.ts';
 import { LocalFederation } from '../cli/federation.ts';
-import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
-import { decodeEntry, signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { signEnvelope, type Entry } from '../crypto/transcript.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
-import { exportTranscript } from '../services/audit/audit.ts';
+import { blobDirOf, exportTranscript, readTranscriptFile } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { recomputeCkksSums } from '../services/audit/verify-ckks-sums.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
@@ -194,7 +195,9 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
   });
 
   it("the aggregator's data directory holds the collective public key but no party's key share and not the analyst's secret key", () => {
-    const files = readdirSync(fed.aggregatorDataDir).map((f) => readFileSync(join(fed.aggregatorDataDir, f)));
+    // Every file, the transcript's blobs (DATA_DIR/transcript-blobs/) included.
+    const files = readdirSync(fed.aggregatorDataDir, { recursive: true, encoding: 'utf8' })
+      .map((f) => join(fed.aggregatorDataDir, f)).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f));
     const found = (needle: Uint8Array): boolean => files.some((b) => b.indexOf(Buffer.from(needle)) >= 0);
     // 48 bytes from inside each secret's residues (past the SEAL headers)
     const window = (bytes: Uint8Array, at: number): Uint8Array => bytes.subarray(at, at + 48);
@@ -219,7 +222,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16); // + the DP, dropout and restart queries, + 16 DP repetitions
     // A malicious aggregator drops a contributor from a PCKS request, re-signs it and re-chains the log.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { contributors: string[] };
@@ -243,7 +246,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     // the log: the signatures, the order and the contributor lists all still verify; the recomputed
     // sum does not, nor do the decryptors' signed shares, which name the sum they recomputed.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
-    const entries: Entry[] = file.entries.map((l) => decodeEntry(l.entry));
+    const entries: Entry[] = exportedEntries(file);
     const k = entries.findIndex((e) => e.kind === CkksEntryKind.PCKSRequest);
     const e = entries[k]!;
     const rec = JSON.parse(fromUtf8(e.body)) as { sumSha256: string[] };
@@ -257,6 +260,40 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const bad = await recomputeCkksSums(file);
     expect(bad.failure?.index).toBe(file.from + k);
     expect(bad.failure?.reason).toMatch(/homomorphic sum of the logged encrypted inputs .* is not the sum the aggregator asked/);
+  });
+
+  it('CKKS inputs and PCKS shares are logged by digest: a tampered ciphertext blob fails at its entry; without the blobs everything else verifies and the report lists what was not checked', async () => {
+    const path = join(dir, 'transcript-blobs.json');
+    const file = exportTranscript(fed.aggregatorDataDir, {}, path);
+    const roster = loadRoster(fed.rosterPath);
+    const entries = exportedEntries(file);
+    const k = entries.findIndex((e) => e.kind === CkksEntryKind.EncryptedInput);
+    expect(entries[k]!.bodyDigest).toBeDefined();
+    expect(entries.filter((e) => e.kind === CkksEntryKind.PCKSShare).every((e) => e.bodyDigest && !e.blobAbsent)).toBe(true);
+    const blob = join(blobDirOf(path), toHex(entries[k]!.bodyDigest!));
+    const bytes = readFileSync(blob);
+    bytes[bytes.length - 9]! ^= 1;
+    writeFileSync(blob, bytes);
+    const bad = verifyTranscript(readTranscriptFile(path), roster, { schema });
+    expect(bad.failure).toMatchObject({ index: file.from + k, kind: CkksEntryKind.EncryptedInput });
+    expect(bad.failure!.reason).toMatch(/^blob [0-9a-f]{64} does not match the digest this entry logs/);
+    // Exported without blobs (or after --blob-retention-days): not a failure, not a silent pass.
+    const bare = join(dir, 'transcript-bare.json');
+    exportTranscript(fed.aggregatorDataDir, {}, bare, false);
+    const f = readTranscriptFile(bare);
+    const r = verifyTranscript(f, roster, { schema });
+    expect(r.ok, JSON.stringify(r.failure)).toBe(true);
+    expect(r.blobs!.checked).toBe(0);
+    const releases = r.sessions.filter((x) => x.note?.startsWith('released encrypted'));
+    expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(releases.every((x) => x.unchecked?.length && /NOT checked \(blobs absent\)/.test(x.note!))).toBe(true);
+    expect(r.unchecked!.join('\n')).toMatch(/the encrypted inputs of hospital-\d.* \(their match with the signed commitments, and the homomorphic sum\).* NOT checked/);
+    expect(r.unchecked!.join('\n')).toMatch(/the PCKS share of hospital-\d \(blob absent\) counted as \d+ ciphertexts against τ\(n\)/);
+    const sums = await recomputeCkksSums(f);
+    expect(sums.failure).toBeUndefined();
+    expect(sums.checked).toEqual([]);
+    expect(sums.skipped.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(sums.keys.length).toBeGreaterThanOrEqual(1); // CKG shares are inline: the key is still recomputed
   });
 
   it('a party that sends a malformed ciphertext is dropped with the reason; the others finish the query and the aggregator keeps running', async () => {

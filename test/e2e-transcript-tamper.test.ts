@@ -15,9 +15,10 @@ import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, decodeEntry, signEnvelope, type Entry, type Receipt } from '../crypto/transcript.ts';
-import { exportTranscript, loadReceipts } from '../services/audit/audit.ts';
+import { blobDirOf, exportTranscript, loadReceipts, readTranscriptFile } from '../services/audit/audit.ts';
+import { directoryBlobs } from '../services/common/blobs.ts';
 import type { ReleasedRecord } from '../services/audit/records.ts';
-import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
+import { exportedEntries, parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
 import { verifyTranscript, type VerifyReport } from '../services/audit/verify.ts';
 import { loadAnalystRoster } from '../services/common/analysts.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
@@ -89,8 +90,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const fresh = (): TranscriptFile => parseTranscript(exported);
-const entries = (f: TranscriptFile): Entry[] => f.entries.map((l) => decodeEntry(l.entry));
+/** The exported file as an auditor reads it, with its blobs (FILE.blobs, written by the export). */
+const fresh = (): TranscriptFile => ({ ...parseTranscript(exported), blobs: directoryBlobs(blobDirOf(join(dir, 'transcript.json'))) });
+const entries = (f: TranscriptFile): Entry[] => exportedEntries(f);
 const verify = (f: TranscriptFile, rs: Receipt[] = receipts): VerifyReport => verifyTranscript(f, roster, { schema, receipts: rs, analysts: loadAnalystRoster(fed.analystsPath, roster) });
 
 /** Position of the n-th entry matching (kind, session index, sender). */
@@ -130,7 +132,7 @@ describe('exported transcript of a real run', () => {
     const path = join(dir, 'q2.json');
     const f = exportTranscript(fed.aggregatorDataDir, { queries: [queryIds[1]!] }, path);
     expect(f.from).toBeGreaterThan(0);
-    const r = verify(parseTranscript(readFileSync(path, 'utf8')));
+    const r = verify(readTranscriptFile(path));
     expect(r.failure).toBeUndefined();
     expect(r.sessions.map((s) => [s.queryId, s.status])).toEqual([[queryIds[1], 'released']]);
     expect(r.receiptsOutside).toBeGreaterThan(0);

@@ -6,14 +6,15 @@
  * stops mid-stream or sends its chunks out of order; `audit verify` recomputes every sum.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMask, MaskStream } from '../crypto/prg.ts';
 import { ringAddAt, ringSub } from '../crypto/ring.ts';
 import { SecAggError, SecAggServer } from '../crypto/secagg/client.ts';
+import { toHex } from '../crypto/bytes.ts';
 import { decodeEntry, EntryKind } from '../crypto/transcript.ts';
-import { exportTranscript } from '../services/audit/audit.ts';
+import { blobDirOf, exportTranscript, readTranscriptFile } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { buildDataset, localStatistics, parseSchema, planQuery, type Query } from '../stats/index.ts';
@@ -187,6 +188,7 @@ describe('streamed masked inputs through the real aggregator and party nodes', (
     const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'streamed.json'));
     const report = verifyTranscript(file, loadRoster(f.rosterPath), { schema });
     expect(report.ok, JSON.stringify(report).slice(0, 400)).toBe(true);
+    expect(report.unchecked ?? []).toEqual([]);
     const done = report.sessions.filter((s) => s.status === 'released');
     expect(done.length).toBeGreaterThanOrEqual(3);
     expect(done.some((s) => s.contributors.length === 3)).toBe(true);
@@ -194,5 +196,18 @@ describe('streamed masked inputs through the real aggregator and party nodes', (
     const entries = file.entries.map((l) => decodeEntry(l.entry));
     const first = done[done.length - 3]!.queryId;
     for (const id of f.ids) expect(entries.filter((e) => e.session === first && e.sender === id && e.kind === EntryKind.MaskedInput).length).toBe(5);
+  });
+
+  it('a chunk whose blob is gone: audit verify checks everything else and says which sum it could not recompute', () => {
+    const path = join(f.dir, 'streamed-gap.json');
+    exportTranscript(f.aggregatorDataDir, {}, path);
+    const file = readTranscriptFile(path);
+    const entries = file.entries.map((l) => decodeEntry(l.entry));
+    const k = entries.findIndex((e) => e.kind === EntryKind.MaskedInput && e.sender === f.ids[0] && e.bodyDigest !== undefined);
+    unlinkSync(join(blobDirOf(path), toHex(entries[k]!.bodyDigest!)));
+    const report = verifyTranscript(readTranscriptFile(path), loadRoster(f.rosterPath), { schema });
+    expect(report.failure).toBeUndefined();
+    expect(report.ok).toBe(true);
+    expect(report.unchecked!.join('\n')).toMatch(new RegExp(`query ${entries[k]!.session}: released sums and result NOT recomputed: the masked inputs of ${f.ids[0]}`));
   });
 });

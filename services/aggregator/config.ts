@@ -35,6 +35,8 @@ export interface AggregatorConfig {
   ckksDecryptionBound?: number;
   /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
   quotas: QuotaOptions;
+  /** Transcript blobs older than this many days (≥ 1) are deleted; undefined keeps them forever. */
+  blobRetentionDays?: number;
 }
 
 export interface AggregatorConfigInput {
@@ -57,6 +59,7 @@ export interface AggregatorConfigInput {
   maxRunningPerAnalyst?: number;
   maxSubmitsPerMinute?: number;
   maxRunning?: number;
+  blobRetentionDays?: number;
 }
 
 
@@ -88,6 +91,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     maxSubmitsPerMinute: quota(input.maxSubmitsPerMinute, 'max-submits-per-minute', DEFAULT_QUOTAS.maxSubmitsPerMinute),
     maxRunning: quota(input.maxRunning, 'max-running', DEFAULT_QUOTAS.maxRunning),
   };
+  const days = input.blobRetentionDays;
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 36_500)) throw new ConfigError(`--blob-retention-days: expected an integer in [1, 36500], got ${days}`);
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -97,6 +102,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     listen, roster, schema, schemaDigest: schemaDigest(schema), dataDir: input.dataDir,
     aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, analysts, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort, quotas,
     ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
+    ...(days !== undefined ? { blobRetentionDays: days } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

@@ -45,7 +45,20 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const store = new AggregatorStore(databasePath(config));
   const interrupted = store.failInterrupted(Date.now());
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
-  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster, config.keyPath));
+  const transcript = TranscriptLog.open(config.dataDir, config.roster.federation, loadAggregatorIdentity(config.dataDir, config.aggregatorId, config.roster, config.keyPath), {
+    blobRetention: config.blobRetentionDays !== undefined ? { days: config.blobRetentionDays } : {},
+  });
+  // Blob retention: expired blobs are deleted at start and hourly (their entries and digests stay).
+  const pruneBlobs = (): void => {
+    try {
+      const n = transcript.blobs.prune();
+      if (n > 0) log('info', `deleted ${n} transcript blobs older than ${config.blobRetentionDays} days (--blob-retention-days)`);
+    } catch (e) {
+      log('warn', `cannot prune transcript blobs: ${(e as Error).message}`);
+    }
+  };
+  pruneBlobs();
+  const pruneTimer = config.blobRetentionDays !== undefined ? setInterval(pruneBlobs, 3_600_000).unref() : undefined;
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
   const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
@@ -152,6 +165,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     close: async () => {
       if (closed) return;
       closed = true;
+      if (pruneTimer) clearInterval(pruneTimer);
       gateway.closeAll();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await queries.drain();

@@ -7,11 +7,13 @@
  * slice of the chain.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { equalBytes } from '../../crypto/bytes.ts';
+import { equalBytes, toHex } from '../../crypto/bytes.ts';
 import { generateIdentity } from '../../crypto/identity.ts';
-import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, decodeEntry, genesisHead, type ChainLink, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, decodeEntry, genesisHead, resolveBlob, type ChainLink, type Entry, type Envelope, type Receipt } from '../../crypto/transcript.ts';
+import { logsByDigest } from '../common/blobs.ts';
+import { BLOB_DIR, BlobStore, type BlobRetention } from './blob-store.ts';
 import { jsonBody, type FailedRecord } from '../audit/records.ts';
 import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
@@ -67,6 +69,13 @@ export function loadAggregatorIdentity(dataDir: string, aggregatorId: string, ro
   return identity;
 }
 
+export interface TranscriptLogOptions {
+  /** How long blobs are kept (default: forever). */
+  blobRetention?: BlobRetention;
+  /** Which bodies are logged by digest (default logsByDigest; the bench logs all inline to measure the log before blobs). */
+  byDigest?: (kind: string, length: number) => boolean;
+}
+
 interface Row { idx: number; session: string; kind: string; sender: string; at_ms: number; entry: Uint8Array; head: Uint8Array; head_signature: Uint8Array }
 
 export class TranscriptLog {
@@ -74,10 +83,15 @@ export class TranscriptLog {
   readonly aggregatorId: string;
   readonly #db: DatabaseSync;
   readonly #chain: TranscriptChain;
+  /** The bodies of entries logged by digest (DATA_DIR/transcript-blobs). */
+  readonly blobs: BlobStore;
+  readonly #byDigest: (kind: string, length: number) => boolean;
 
-  constructor(path: string, federation: string, identity: IdentityFile) {
+  constructor(path: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}) {
     this.federation = federation;
     this.aggregatorId = identity.id;
+    this.blobs = new BlobStore(join(dirname(path), BLOB_DIR), opts.blobRetention);
+    this.#byDigest = opts.byDigest ?? logsByDigest;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
@@ -98,8 +112,11 @@ export class TranscriptLog {
     this.#chain = new TranscriptChain(identity.identity.secretKey, genesis, last ? { nextIndex: Number(last.idx) + 1, head: new Uint8Array(last.head) } : undefined);
   }
 
-  static open(dataDir: string, federation: string, identity: IdentityFile): TranscriptLog {
-    return new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity);
+  /** Opens (or creates) the log of the aggregator that writes it. */
+  static open(dataDir: string, federation: string, identity: IdentityFile, opts: TranscriptLogOptions = {}): TranscriptLog {
+    const log = new TranscriptLog(join(dataDir, TRANSCRIPT_DB_FILE), federation, identity, opts);
+    log.blobs.removeStrayTemporaries();
+    return log;
   }
 
   /**
@@ -127,14 +144,23 @@ export class TranscriptLog {
     return this.#chain.nextIndex;
   }
 
-  /** Appends an envelope durably; returns the link (index, hash, head, head signature). */
-  append(envelope: Envelope, atMs: number = Date.now()): ChainLink {
-    const link = this.#chain.prepare(envelope, atMs);
+  /**
+   * Appends an envelope durably; returns the link (index, hash, head, head signature). A body of
+   * a blob kind (or a large release: services/common/blobs.ts) is logged by its digest B(body): the blob is on disk (fsynced) before the entry
+   * that names it is written. Returns B(body) too when it was computed.
+   */
+  append(envelope: Envelope, atMs: number = Date.now()): ChainLink & { bodyDigest?: Uint8Array } {
+    let bodyDigest: Uint8Array | undefined;
+    if (this.#byDigest(envelope.kind, envelope.body.length)) {
+      bodyDigest = blobDigest(envelope.body);
+      this.blobs.put(bodyDigest, envelope.body);
+    }
+    const link = this.#chain.prepare(envelope, atMs, bodyDigest);
     this.#db
       .prepare(`INSERT INTO transcript (idx, session, kind, sender, at_ms, entry, entry_hash, head, head_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(link.index, envelope.session, envelope.kind, envelope.sender, atMs, link.entry, link.entryHash, link.head, link.headSignature);
     this.#chain.commit(link);
-    return link;
+    return bodyDigest ? { ...link, bodyDigest } : link;
   }
 
   /** Signs an aggregator-originated entry with the aggregator's key and appends it. */
@@ -145,7 +171,18 @@ export class TranscriptLog {
   /** Appends a party's envelope and returns its signed receipt. */
   appendParty(envelope: Envelope): Receipt {
     const link = this.append(envelope);
-    return this.#chain.receipt(envelope.sender, link, envelope);
+    return this.#chain.receipt(envelope.sender, link, envelope, link.bodyDigest);
+  }
+
+  /**
+   * The body of a logged entry: inline, or read back from the blob store (checked against the
+   * digest the entry logs). Throws when the blob is gone (deleted by retention) or altered.
+   */
+  bodyOf(e: Entry): Uint8Array {
+    if (!e.blobAbsent) return e.body;
+    const blob = this.blobs.get(toHex(e.bodyDigest!));
+    if (!blob || !resolveBlob(e, blob)) throw new Error(`transcript entry ${e.index} (${e.kind}): its blob is ${blob ? 'altered' : 'absent'} in ${this.blobs.dir}`);
+    return e.body;
   }
 
   /**
@@ -207,7 +244,7 @@ export class TranscriptLog {
     }
     return {
       federation: this.federation, aggregatorId: this.aggregatorId, genesis, from: lo, previousHead, previousHeadSignature, logLength: this.length,
-      selection, exportedAtMs: now,
+      selection, exportedAtMs: now, blobs: this.blobs,
       entries: rows.map((r) => ({ entry: new Uint8Array(r.entry), head: new Uint8Array(r.head), headSignature: new Uint8Array(r.head_signature) })),
     };
   }
@@ -222,7 +259,7 @@ export class TranscriptLog {
    */
   *partyBodies(session: string, sender: string, kind: string): Generator<Uint8Array> {
     const rows = this.#db.prepare(`SELECT entry FROM transcript WHERE session = ? AND sender = ? AND kind = ? ORDER BY idx`).iterate(session, sender, kind) as Iterable<{ entry: Uint8Array }>;
-    for (const r of rows) yield decodeEntry(new Uint8Array(r.entry)).body;
+    for (const r of rows) yield this.bodyOf(decodeEntry(new Uint8Array(r.entry)));
   }
 
   /** Whether any entry names `session` (a query id chosen by an analyst must not reuse a ceremony's or another query's id). */

@@ -3,7 +3,9 @@
  * of an aggregator's transcript to a file, and verify a transcript file offline against a
  * roster, an optional schema and the parties' receipt files.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { toHex } from '../../crypto/bytes.ts';
+import { directoryBlobs } from '../common/blobs.ts';
 import { basename, join } from 'node:path';
 import { loadSchemaFile } from '../common/schema-file.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
@@ -16,25 +18,61 @@ import { verifyTranscript, type VerifyReport } from './verify.ts';
 import { parseSentLog, unloggedSends, type SentRecord } from './sent.ts';
 import { recomputeCkksSums } from './verify-ckks-sums.ts';
 
-export function exportTranscript(dataDir: string, selection: TranscriptSelection, outPath: string): TranscriptFile {
+/** The directory of blobs an export writes next to FILE, and `audit verify FILE` reads by default. */
+export function blobDirOf(transcriptPath: string): string {
+  return `${transcriptPath}.blobs`;
+}
+
+export interface ExportResult extends TranscriptFile {
+  /** Blobs the exported entries name: copied to FILE.blobs, or absent from the store (retention). */
+  blobsExported: number;
+  blobsAbsent: number;
+}
+
+/**
+ * Writes the slice to `outPath` and, unless `withBlobs` is false, copies the blobs its entries
+ * name (the bodies logged by digest) into `outPath`.blobs/. The returned file reads its blobs from
+ * there (or from the store, without them).
+ */
+export function exportTranscript(dataDir: string, selection: TranscriptSelection, outPath: string, withBlobs = true): ExportResult {
   const log = TranscriptLog.openExisting(dataDir);
   try {
     const file = log.export(selection);
+    const names = new Set<string>();
+    for (const link of file.entries) {
+      const e = decodeEntry(link.entry);
+      if (e.bodyDigest) names.add(toHex(e.bodyDigest));
+    }
+    let blobsExported = 0;
+    let blobsAbsent = 0;
+    if (withBlobs && names.size) {
+      const r = log.blobs.exportTo(names, blobDirOf(outPath));
+      blobsExported = r.exported;
+      blobsAbsent = r.absent.length;
+      file.blobs = directoryBlobs(blobDirOf(outPath));
+    } else if (!withBlobs) {
+      blobsAbsent = names.size;
+      delete file.blobs; // as the exported file stands: without its blobs
+    }
     writeFileSync(outPath, serializeTranscript(file), { mode: 0o644 });
-    return file;
+    return Object.assign(file, { blobsExported, blobsAbsent });
   } finally {
     log.close();
   }
 }
 
-export function readTranscriptFile(path: string): TranscriptFile {
+/** Reads a transcript file; its blobs from `blobDir` (default FILE.blobs next to it; none if that does not exist). */
+export function readTranscriptFile(path: string, blobDir?: string): TranscriptFile {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read transcript file ${path}: ${(e as Error).message}`);
   }
-  return parseTranscript(text);
+  const file = parseTranscript(text);
+  if (blobDir !== undefined && !existsSync(blobDir)) throw new ConfigError(`no blob directory ${blobDir}`);
+  file.blobs = directoryBlobs(blobDir ?? blobDirOf(path));
+  return file;
 }
 
 /** Reads receipts from files and directories (every *.receipts.jsonl file in a directory; each book in its file order). */
@@ -71,12 +109,14 @@ export interface VerifyFilesInput {
   receiptPaths?: readonly string[];
   /** analysts.json: check every query's analyst signature (verified against the roster's operator key). */
   analystsPath?: string;
+  /** The blobs of the export (default FILE.blobs next to it). */
+  blobDir?: string;
 }
 
 /** Every check of verify.ts, then (if they pass) the CKKS collective keys and homomorphic sums recomputed with node-seal. */
 export async function verifyFiles(input: VerifyFilesInput): Promise<VerifyReport> {
   const roster = loadRoster(input.rosterPath);
-  const file = readTranscriptFile(input.transcriptPath);
+  const file = readTranscriptFile(input.transcriptPath, input.blobDir);
   const report = verifyTranscript(file, roster, {
     ...(input.schemaPath !== undefined ? { schema: loadSchemaFile(input.schemaPath) } : {}),
     receipts: loadReceipts(input.receiptPaths ?? []),
@@ -124,6 +164,10 @@ export async function checkCkksSums(file: TranscriptFile, report: VerifyReport):
   if (r.failure) {
     report.ok = false;
     report.failure = r.failure;
+  }
+  for (const q of r.skipped) {
+    const what = `query ${q}: homomorphic sum NOT recomputed: an encrypted input is logged by digest and its blob is absent`;
+    if (!report.unchecked?.includes(what)) (report.unchecked ??= []).push(what);
   }
   for (const s of report.sessions) {
     if (r.checked.includes(s.queryId) && s.note) s.note = s.note.replace('(homomorphic sum not recomputed)', '(homomorphic sum recomputed from the logged inputs)');

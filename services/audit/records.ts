@@ -110,4 +110,6 @@ export interface SessionSummary {
   resultChecked: boolean;
   /** How the entry was checked, when the generic wording does not fit (CKKS sessions and key ceremonies). */
   note?: string;
+  /** Checks of this session that could not run because blobs were absent. */
+  unchecked?: string[];
 }

@@ -5,7 +5,8 @@
  *   - a party's receipts: JSON lines, one signed receipt per envelope the aggregator accepted.
  */
 import { fromHex, toHex } from '../../crypto/bytes.ts';
-import { HASH_LENGTH, TranscriptFormatError, type Receipt } from '../../crypto/transcript.ts';
+import { HASH_LENGTH, TranscriptFormatError, decodeEntry, resolveBlob, type Entry, type Receipt } from '../../crypto/transcript.ts';
+import type { BlobSource } from '../common/blobs.ts';
 
 export const TRANSCRIPT_FORMAT = 'blindsum-transcript/v1';
 export const RECEIPT_FORMAT = 'blindsum-receipt/v1';
@@ -37,6 +38,11 @@ export interface TranscriptFile {
   selection: TranscriptSelection;
   exportedAtMs: number;
   entries: TranscriptFileEntry[];
+  /**
+   * Where the bodies of entries logged by digest are (not part of the JSON: the aggregator's blob
+   * store, or the FILE.blobs directory an export writes next to the file). Absent: none.
+   */
+  blobs?: BlobSource;
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
@@ -62,6 +68,22 @@ const text = (s: unknown, field: string): string => {
   if (typeof s !== 'string') throw new TranscriptFormatError(`${field}: expected a string`);
   return s;
 };
+
+/**
+ * The file's entries, decoded, with the body of every entry logged by digest filled in from its
+ * blob when the blob is there and matches (else left `blobAbsent`: the verifier reports which).
+ * Throws TranscriptFormatError on an entry that does not decode.
+ */
+export function exportedEntries(f: TranscriptFile, blobs: BlobSource | undefined = f.blobs): Entry[] {
+  return f.entries.map((l) => {
+    const e = decodeEntry(l.entry);
+    if (e.bodyDigest) {
+      const blob = blobs?.get(toHex(e.bodyDigest));
+      if (blob) resolveBlob(e, blob);
+    }
+    return e;
+  });
+}
 
 export function serializeTranscript(f: TranscriptFile): string {
   return JSON.stringify(

@@ -23,26 +23,30 @@ import { ckgAggregateShares, ckgGenPublicKey, parseCkgShare, type CKGShare } fro
 import { crsSeed, sampleCrp } from '../../crypto/ckks/crs.ts';
 import { CkksContext } from '../../crypto/ckks/params.ts';
 import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
-import { decodeEntry } from '../../crypto/transcript.ts';
 import { fromUtf8 } from '../../crypto/bytes.ts';
 import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksParamsByName, ownBytes, sha256Hex } from '../common/ckks.ts';
 import { sumContributions, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
-import type { TranscriptFile } from './transcript-file.ts';
+import { exportedEntries, type TranscriptFile } from './transcript-file.ts';
+import type { BlobSource } from '../common/blobs.ts';
 import type { VerifyFailureInfo } from './verify.ts';
 
 export interface CkksSumCheck {
   /** Query ids whose homomorphic sums were recomputed and matched. */
   checked: string[];
+  /** Query ids whose sums could not be recomputed: an input is logged by digest and its blob is absent. */
+  skipped: string[];
   /** Ceremony ids whose collective key was recomputed and matched. */
   keys: string[];
   failure?: VerifyFailureInfo;
 }
 
-export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCheck> {
-  const out: CkksSumCheck = { checked: [], keys: [] };
-  const entries = file.entries.map((l) => decodeEntry(l.entry));
+export async function recomputeCkksSums(file: TranscriptFile, blobs: BlobSource | undefined = file.blobs): Promise<CkksSumCheck> {
+  const out: CkksSumCheck = { checked: [], skipped: [], keys: [] };
+  const entries = exportedEntries(file, blobs);
+  /** Sessions with an encrypted input whose blob is absent (verify.ts reports it). */
+  const absent = new Set<string>();
   if (!entries.some((e) => e.kind === CkksEntryKind.PCKSRequest || e.kind === CkksEntryKind.CollectivePublicKey)) return out;
   // The parameter set comes from the key ceremony when the export holds it, else the federation default.
   let paramsName = CKKS_PARAMS.name;
@@ -95,6 +99,8 @@ export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCh
           return at(`the collective key the aggregator recorded (and the parties confirmed) is not (Σ p_j, a) for the logged, committed CKG shares of ${cer.parties.join(', ')} and the CRS from the logged nonces`);
         }
         out.keys.push(e.session);
+      } else if (e.kind === CkksEntryKind.EncryptedInput && e.blobAbsent) {
+        absent.add(e.session);
       } else if (e.kind === CkksEntryKind.EncryptedInput) {
         const body = PartyMessage.decode(e.body).body;
         if (body?.$case !== 'encryptedInput') return at('an encrypted-input entry that holds no EncryptedInput');
@@ -106,6 +112,10 @@ export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCh
         const contributors = rec.contributors ?? [];
         const expected = rec.sumSha256 ?? [];
         const logged = inputs.get(e.session);
+        if (absent.has(e.session)) {
+          if (!out.skipped.includes(e.session)) out.skipped.push(e.session);
+          continue;
+        }
         if (!logged || contributors.some((p) => !logged.has(p))) {
           return at('the PCKS request names a contributor whose encrypted input is not in the exported transcript');
         }

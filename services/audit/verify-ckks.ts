@@ -81,6 +81,9 @@ interface Session {
   sums: string[] | undefined;
   decryptors: string[];
   pcksFrom: Set<string>;
+  /** Parties whose encrypted input / PCKS share is logged by digest without its blob. */
+  absentInputs: string[];
+  absentShares: string[];
 }
 
 /** Runs a ceremony check; its CeremonyError becomes the verifier's failure. */
@@ -262,8 +265,12 @@ export class CkksTranscriptVerifier {
     }
   }
 
-  /** Entries of a CKKS query, from its StartSession on. */
-  session(s: CkksSessionHost, e: Entry, fail: Fail): void {
+  /**
+   * Entries of a CKKS query, from its StartSession on. An encrypted input or PCKS share logged by
+   * digest without its blob (`e.blobAbsent`) is checked for everything but its contents, and
+   * `notRun` is told what was not checked.
+   */
+  session(s: CkksSessionHost, e: Entry, fail: Fail, notRun: (what: string) => void = () => {}): void {
     const { submitted } = s;
     if (e.kind === CkksEntryKind.StartSession) {
       if (s.start) fail('a second StartSession for the query');
@@ -276,7 +283,7 @@ export class CkksTranscriptVerifier {
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;
-      this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set() });
+      this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set(), absentInputs: [], absentShares: [] });
       return;
     }
     const x = this.#sessions.get(e.session);
@@ -288,6 +295,7 @@ export class CkksTranscriptVerifier {
       if (!m || (m.value as { sessionId?: string }).sessionId !== e.session) fail('the message inside the envelope names another session');
       return m!;
     };
+    if (e.blobAbsent) return this.#absent(s, x, e, fail, notRun);
     switch (e.kind) {
       case EntryKind.Refusal:
         partyMsg();
@@ -315,12 +323,7 @@ export class CkksTranscriptVerifier {
       case CkksEntryKind.EncryptedInput: {
         const m = partyMsg();
         if (m.$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
-        m.value.ciphertexts.forEach((ct, i) => {
-          const d = sha256Hex(ct);
-          const first = this.#inputDigests.get(d);
-          if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
-          this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
-        });
+        this.#noCopy(m.value.ciphertexts.map(sha256Hex), e, fail);
         if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
         if (m.value.commitmentsSha256 !== x.commitmentsSha256) fail(`the encrypted input of ${e.sender} names another commitment list than the one forwarded`);
         const committed = x.commits.get(e.sender)?.digests;
@@ -356,12 +359,7 @@ export class CkksTranscriptVerifier {
         x.pcksFrom.add(e.sender);
         // Every share counts against the decryption bound τ(n) of the key (docs/ckks-parameters.md §2),
         // as each party counts it; exact only when the export holds every query under the key.
-        const counted = `${start.ckksKeySha256}/${e.sender}`;
-        const used = (this.#decrypted.get(counted) ?? 0) + v.shares.length;
-        this.#decrypted.set(counted, used);
-        const name = this.#keyParams.get(start.ckksKeySha256) ?? CKKS_PARAMS.name;
-        const tau = decryptionBound(ckksParamsByName(name), this.#roster.parties.length);
-        if (used > tau) fail(`${e.sender} has given PCKS shares for ${used} ciphertexts under collective key ${start.ckksKeySha256.slice(0, 12)}…, more than the decryption bound τ(${this.#roster.parties.length}) = ${tau}: the federation should have re-keyed`);
+        this.#countDecryptions(start, e.sender, v.shares.length, fail);
         return;
       }
       case EntryKind.Released: {
@@ -372,6 +370,12 @@ export class CkksTranscriptVerifier {
         s.summary.contributors = [...x.contributors!];
         s.summary.unmaskers = x.decryptors.length;
         s.summary.note = `released encrypted to the analyst's key; ${x.contributors!.length} signed encrypted inputs (${x.contributors!.join(', ')}), key switched by the signed PCKS shares of ${x.decryptors.join(', ')} (homomorphic sum not recomputed)`;
+        if (x.absentInputs.length || x.absentShares.length) {
+          const what = `query ${e.session}: ${x.absentInputs.length ? `the encrypted inputs of ${x.absentInputs.join(', ')} (their match with the signed commitments, and the homomorphic sum)` : ''}${x.absentInputs.length && x.absentShares.length ? '; ' : ''}${x.absentShares.length ? `the PCKS shares of ${x.absentShares.join(', ')} (the sums, contributors, decryptors and analyst key they name)` : ''} NOT checked: logged by digest, blobs absent`;
+          s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
+          s.summary.note += `; NOT checked (blobs absent): ${x.absentInputs.length ? `inputs of ${x.absentInputs.join(', ')}` : ''}${x.absentInputs.length && x.absentShares.length ? ', ' : ''}${x.absentShares.length ? `PCKS shares of ${x.absentShares.join(', ')}` : ''}`;
+          notRun(what);
+        }
         s.summary.status = 'released';
         s.finished = true;
         return;
@@ -383,5 +387,69 @@ export class CkksTranscriptVerifier {
       default:
         fail(`unexpected ${e.kind} in a CKKS session`);
     }
+  }
+
+  /**
+   * Every share counts against the decryption bound τ(n) of the key (docs/ckks-parameters.md §2),
+   * as each party counts it; exact only when the export holds every query under the key.
+   */
+  #countDecryptions(start: StartSession, party: string, ciphertexts: number, fail: Fail): void {
+    const counted = `${start.ckksKeySha256}/${party}`;
+    const used = (this.#decrypted.get(counted) ?? 0) + ciphertexts;
+    this.#decrypted.set(counted, used);
+    const name = this.#keyParams.get(start.ckksKeySha256) ?? CKKS_PARAMS.name;
+    const tau = decryptionBound(ckksParamsByName(name), this.#roster.parties.length);
+    if (used > tau) fail(`${party} has given PCKS shares for ${used} ciphertexts under collective key ${start.ckksKeySha256.slice(0, 12)}…, more than the decryption bound τ(${this.#roster.parties.length}) = ${tau}: the federation should have re-keyed`);
+  }
+
+  /** No input ciphertext may repeat one logged earlier (by its SHA-256), in any session. */
+  #noCopy(digests: readonly string[], e: Entry, fail: Fail): void {
+    digests.forEach((d, i) => {
+      const first = this.#inputDigests.get(d);
+      if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
+      this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
+    });
+  }
+
+  /**
+   * An encrypted input or PCKS share whose blob is absent: its place in the protocol is checked
+   * (sender, order, not repeated); its contents are not. The copy check uses the ciphertext
+   * digests the sender signed in its InputCommit (the input must equal them, which only the blob
+   * would show); a PCKS share counts as many ciphertexts against τ(n) as the request named.
+   */
+  #absent(s: CkksSessionHost, x: Session, e: Entry, fail: Fail, notRun: (what: string) => void): void {
+    const start = s.start!;
+    if (e.kind !== EntryKind.Released && !start.parties.includes(e.sender)) fail(`${e.sender} is not a participant of this session`);
+    if (e.kind === CkksEntryKind.EncryptedInput) {
+      if (x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
+      if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
+      const committed = x.commits.get(e.sender)?.digests;
+      if (!committed) fail(`the encrypted input of ${e.sender} has no logged commitment`);
+      this.#noCopy(committed!, e, fail);
+      x.inputs.add(e.sender);
+      x.absentInputs.push(e.sender);
+      return;
+    }
+    if (e.kind === CkksEntryKind.PCKSShare) {
+      if (!x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
+      x.pcksFrom.add(e.sender);
+      x.absentShares.push(e.sender);
+      this.#countDecryptions(start, e.sender, x.sums?.length ?? 0, fail);
+      notRun(`entry ${e.index}: the PCKS share of ${e.sender} (blob absent) counted as ${x.sums?.length ?? 0} ciphertexts against τ(n); the sums, contributors, decryptors and analyst key it names NOT checked`);
+      return;
+    }
+    if (e.kind === EntryKind.Released) {
+      if (!x.contributors || x.decryptors.some((d) => !x.pcksFrom.has(d))) fail('released before every decryptor\'s PCKS share is logged');
+      s.summary.contributors = [...x.contributors!];
+      s.summary.unmaskers = x.decryptors.length;
+      s.summary.note = `released encrypted to the analyst's key; key switched by the signed PCKS shares of ${x.decryptors.join(', ')}; the release record's blob is absent: NOT compared`;
+      const what = `query ${e.session}: the release (entry ${e.index}) is logged by digest and its blob is absent: its contributors NOT compared`;
+      s.summary.unchecked = [...(s.summary.unchecked ?? []), what];
+      notRun(what);
+      s.summary.status = 'released';
+      s.finished = true;
+      return;
+    }
+    fail(`${e.kind} cannot be logged by digest`);
   }
 }

@@ -14,6 +14,10 @@
  *      the logged limit, with the ρ the parties were told, and refunded only before Unmasking;
  *   6. that every receipt a party holds agrees with the exported chain, and that all receipts
  *      (of every party, with the extension proofs kept with them) lie on one chain: no fork.
+ * Entries of the blob kinds (services/common/blobs.ts) log their body by digest: the blob is read
+ * from the export's blob directory and must match the digest (else a failure at that entry). An
+ * absent blob (retention) is not a failure: every check that does not need the body still runs
+ * (the signature covers the digest), and the report lists the checks that could not run.
  * It stops at the first failure, naming the entry and the reason.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
@@ -23,6 +27,9 @@ import {
   EntryKind, PARTY_KINDS, chainStep, decodeEntry, entryHash, envelopeDigest, genesisHead, verifyEnvelope, verifyHead, verifyReceipt,
   type Entry,
 } from '../../crypto/transcript.ts';
+import type { BlobSource } from '../common/blobs.ts';
+import { absentSummary, checkBlob, releaseWithoutInputs, replayAbsent, type BlobStats } from './verify-blobs.ts';
+export type { AbsentBlob, BlobStats } from './verify-blobs.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
@@ -42,6 +49,8 @@ export interface VerifyOptions {
   receipts?: HeldReceipt[];
   /** The operator-signed analyst roster: every submitted query's analyst signature is checked against it. */
   analysts?: AnalystRoster;
+  /** Where the bodies of entries logged by digest are (default: the file's `blobs`). */
+  blobs?: BlobSource;
 }
 
 export type { SessionSummary } from './records.ts';
@@ -64,6 +73,10 @@ export interface VerifyReport {
   analystsChecked: boolean;
   /** Envelopes the parties' sent logs list in complete sessions but the export lacks (services/audit/sent.ts; not a failure). */
   unlogged?: { party: string; session: string; kind: string }[];
+  /** Entries logged by digest: how many, how many blobs matched their digest, which were absent. */
+  blobs?: BlobStats;
+  /** Checks that could not run because blobs were absent (each names the entry or query); empty when complete. */
+  unchecked?: string[];
 }
 
 class VerifyFailure extends Error {
@@ -85,6 +98,8 @@ interface SessionState {
   finished: boolean;
   charged: boolean;
   unmaskRequested: boolean;
+  /** Parties whose masked input is logged by digest without its blob: the sum cannot be recomputed. */
+  absentInputs: string[];
 }
 
 /** Relative tolerance of floating-point budget sums (as the aggregator's ledger). */
@@ -99,7 +114,13 @@ function json<T>(body: Uint8Array): T {
 }
 
 export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: VerifyOptions = {}): VerifyReport {
-  const report: VerifyReport = { ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0, analystsChecked: opts.analysts !== undefined };
+  const blobStats: BlobStats = { byDigest: 0, checked: 0, absent: [] };
+  const unchecked: string[] = [];
+  const report: VerifyReport = {
+    ok: false, from: file.from, entries: file.entries.length, sessions: [], receiptsChecked: 0, receiptsOutside: 0, analystsChecked: opts.analysts !== undefined,
+    blobs: blobStats, unchecked,
+  };
+  const blobs = opts.blobs ?? file.blobs;
   const sessions = new Map<string, SessionState>();
   const ckks = new CkksTranscriptVerifier(roster, file.from);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
@@ -147,6 +168,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!pk) fail(`sender "${e.sender}" is not in the roster`);
       if (!verifyEnvelope(pk!, e)) fail(`signature of ${e.sender} does not verify against its roster key (kind and session are bound into the signature)`);
       if ((PARTY_KINDS.has(e.kind) || CKKS_PARTY_KINDS.has(e.kind)) === isAggregator) fail(`${e.kind} must be sent by ${isAggregator ? 'a party' : 'the aggregator'}, not ${e.sender}`);
+      checkBlob(e, index, blobs, blobStats, fail);
       for (const r of byIndex.get(index) ?? []) {
         checkReceipt(r, e, eh, link.head);
         report.receiptsChecked++;
@@ -194,6 +216,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       if (!equalBytes(linkHead, r.head)) fail(`${who}: chain head differs from the exported chain (fork: the log was rewritten after the receipt was issued, or ${r.party} was shown another chain)`);
     }
     report.ok = true;
+    const absent = absentSummary(blobStats);
+    if (absent) unchecked.unshift(absent);
   } catch (err) {
     if (!(err instanceof VerifyFailure)) throw err;
     report.failure = err.info;
@@ -228,6 +252,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       sessions.set(e.session, {
         submitted: rec, query, finished: false, charged: false, unmaskRequested: false,
         summary: { queryId: e.session, kind: query.kind, status: 'incomplete', rho, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false },
+        absentInputs: [],
       });
       return;
     }
@@ -238,6 +263,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         sessions.set(e.session, {
           submitted: {} as QuerySubmittedRecord, query: {} as Query, finished: true, charged: false, unmaskRequested: false,
           summary: { queryId: e.session, kind: '?', status: 'partial', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false },
+          absentInputs: [],
         });
         return;
       }
@@ -286,7 +312,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       const why = checkStartForwardsRequest(submitted, StartSession.decode(e.body), roster, opts.analysts);
       if (why) fail(why);
     }
-    if (e.kind === CkksEntryKind.StartSession || ckks.ownsSession(e.session)) return ckks.session(s, e, fail);
+    if (e.kind === CkksEntryKind.StartSession || ckks.ownsSession(e.session)) return ckks.session(s, e, fail, (what) => unchecked.push(what));
     if (e.kind === EntryKind.StartSession) {
       if (s.start) fail('a second StartSession for the query');
       const m = StartSession.decode(e.body);
@@ -310,6 +336,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     }
     const server = s.server;
     if (!server || !s.start) return fail('protocol step before StartSession');
+    if (e.blobAbsent) return replayAbsent(s, s.start.parties, server, e, (what) => unchecked.push(what), fail);
     if (PARTY_KINDS.has(e.kind)) {
       const m = PartyMessage.decode(e.body).body;
       if (!m || kindOfPartyMessage(m.$case) !== e.kind) fail(`body is not a ${e.kind} message`);
@@ -326,6 +353,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         case 'maskedInput': {
           if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
           const chunk = maskedChunk(e.sender, m!.value.masked, m!.value.offset, submitted);
+          if (s.absentInputs.includes(e.sender)) return; // after a chunk whose blob is absent the offsets cannot be followed
           s.chunks ??= new Map();
           if (server.receiveMaskedChunk(chunk)) s.chunks.delete(e.sender);
           else s.chunks.set(e.sender, [...(s.chunks.get(e.sender) ?? []), chunk]);
@@ -350,8 +378,20 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
       case EntryKind.SurvivorList: {
         const m = SurvivorList.decode(e.body);
         if (server.stage === SecAggStage.ShareKeys) server.closeShareKeys();
-        // a party whose logged chunks never completed its vector is out of the sum, as at the aggregator
-        for (const chunks of s.chunks?.values() ?? []) for (const c of chunks) server.retractMaskedChunk(c);
+        // a party whose logged chunks never completed its vector is out of the sum, as at the aggregator;
+        // a party with an absent chunk (blob gone) cannot be followed: its U3 membership is taken as
+        // logged (zero chunks complete it, or its known chunks are retracted), and the sum is not compared
+        const absent = new Set(s.absentInputs);
+        for (const [party, chunks] of s.chunks ?? []) {
+          if (absent.has(party) && m.survivors.includes(party)) continue;
+          for (const c of chunks) server.retractMaskedChunk(c);
+        }
+        for (const party of absent) {
+          if (!m.survivors.includes(party)) continue;
+          const done = server.incomplete.get(party) ?? 0;
+          const left = s.submitted.vectorLength - done;
+          if (left > 0) server.receiveMaskedChunk({ party, offset: done, masked: new Uint32Array(left * (s.submitted.ringBits / 32)) });
+        }
         s.chunks = undefined;
         const u3 = server.closeMaskedInputCollection();
         if (!sameList(u3, m.survivors)) fail(`survivor list [${m.survivors.join(', ')}] differs from the parties whose masked input is logged [${u3.join(', ')}]`);
@@ -372,9 +412,21 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         const sum = server.finish();
         const sums = ringDecode(sum, submitted.ringBits);
         if (!sameList(rec.contributors, u3)) fail(`released contributors [${rec.contributors.join(', ')}] are not the parties whose masked input is logged [${u3.join(', ')}]`);
-        if (!sameList(rec.exactSums, sums.map(String))) fail('released sums are not the unmasked sum of the logged masked inputs');
         s.summary.contributors = u3;
         s.summary.unmaskers = unmaskers;
+        if (s.absentInputs.length) {
+          // The unmasking ran (shares checked against the advertised keys) over zero vectors in
+          // place of the absent inputs: its sum means nothing, so neither it nor the result is compared.
+          releaseWithoutInputs(s, e, (what) => unchecked.push(what));
+          if (opts.schema) {
+            const plan = planQuery(s.query, opts.schema, planOptions(submitted));
+            if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
+          }
+          s.finished = true;
+          s.summary.status = 'released';
+          return;
+        }
+        if (!sameList(rec.exactSums, sums.map(String))) fail('released sums are not the unmasked sum of the logged masked inputs');
         if (opts.schema) {
           const plan = planQuery(s.query, opts.schema, planOptions(submitted));
           if (!sameList(rec.scaleBits.map(String), plan.scaleBits.map(String))) fail('released scales differ from the plan');
@@ -401,7 +453,9 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
 export function formatReport(r: VerifyReport): string {
   const lines = [`transcript entries ${r.from}..${r.from + r.entries - 1} (${r.entries} entries)`];
   for (const s of r.sessions) {
-    const what = s.note ?? (s.status === 'released'
+    const what = s.note ?? (s.status === 'released' && s.unchecked?.length
+      ? `released; ${s.contributors.length} signed masked inputs (${s.contributors.join(', ')}), unmasking shares of ${s.unmaskers} parties checked; sum NOT recomputed (blobs absent)`
+      : s.status === 'released'
       ? `released; sum of ${s.contributors.length} signed masked inputs (${s.contributors.join(', ')}) recomputed and unmasked with shares of ${s.unmaskers} parties${s.resultChecked ? '; plan and result recomputed' : ''}`
       : s.status === 'partial' ? 'began before the exported range: chain and signatures checked only' : s.status);
     const dp = s.status === 'partial' ? '' : s.rho > 0 ? `; rho = ${s.rho} charged${s.refunded ? ' and refunded' : ''}` : '; exact';
@@ -410,8 +464,15 @@ export function formatReport(r: VerifyReport): string {
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
   lines.push(r.analystsChecked ? '  analysts: every submitted query is a request signed by an analyst of the operator-signed analyst roster, logged as signed'
     : '  analysts: NOT checked (give --analysts analysts.json to verify who asked for each query)');
+  if (r.blobs?.byDigest) {
+    lines.push(`  blobs: ${r.blobs.byDigest} payloads logged by digest; ${r.blobs.checked} blobs read and matched their digest${r.blobs.absent.length ? `; ${r.blobs.absent.length} ABSENT` : ''}`);
+  }
+  const unchecked = r.unchecked ?? [];
+  for (const u of unchecked) lines.push(`  NOT checked: ${u}`);
   if (r.unlogged?.length) lines.push(`  sent but not logged (rejected as late, or withheld by the aggregator; examine): ${r.unlogged.slice(0, 10).map((u) => `${u.party} ${u.kind} in ${u.session}`).join('; ')}${r.unlogged.length > 10 ? `; … ${r.unlogged.length - 10} more` : ''}`);
-  lines.push(r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
+  lines.push(r.ok && unchecked.length
+    ? `VERIFIED EXCEPT ${unchecked.length} check${unchecked.length > 1 ? 's' : ''} NOT run (listed above): every signature, the hash chain and the protocol order check out; the aggregates whose payloads are absent were not recomputed.`
+    : r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
     : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`);
   return lines.join('\n');
 }
