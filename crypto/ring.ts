@@ -185,13 +185,14 @@ export function ringDecode(v: Uint32Array, ringBits: RingBits): bigint[] {
 
 /**
  * Signed 64-bit integers to ring elements (two's complement modulo 2^ringBits): for a 64-bit ring
- * the (lo, hi) words of each, for a 32-bit ring the low word. A copy; O(length) without BigInt.
+ * the (lo, hi) words of each, for a 32-bit ring the low word. O(length) without BigInt; for a
+ * 64-bit ring on a little-endian machine a view of the same memory (no copy: wiping one wipes both).
  */
 export function ringFromInt64(values: BigInt64Array, ringBits: RingBits): Uint32Array {
   checkRingBits(ringBits);
   const words = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
   if (LITTLE_ENDIAN) {
-    if (ringBits === 64) return words.slice();
+    if (ringBits === 64) return words;
     const out = new Uint32Array(values.length);
     for (let i = 0; i < values.length; i++) out[i] = words[2 * i]!;
     return out;

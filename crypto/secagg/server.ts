@@ -221,9 +221,28 @@ export class SecAggServer {
 
   /** Σ_{u∈U3} x_u mod 2^ringBits, from ≥ t Unmasking messages. Wipes the reconstructed secrets. */
   finish(): Uint32Array {
+    const steps = this.#unmask();
+    while (!steps.next().done);
+    return this.#result();
+  }
+
+  /**
+   * finish() in slices: `pause` is awaited between the removal of one mask and the next (one PRG
+   * expansion of the vector each), so a service can keep its event loop running while n masks of a
+   * 10^6-entry vector are removed. Same checks, same result.
+   */
+  async finishSliced(pause: () => Promise<void>): Promise<Uint32Array> {
+    const steps = this.#unmask();
+    while (!steps.next().done) await pause();
+    return this.#result();
+  }
+
+  /** Reconstructs the masks and removes them from the sum, one PRG expansion per step. */
+  *#unmask(): Generator<void> {
     checkStage(this.#stage, SecAggStage.Unmasking, 'finish');
     const s = this.#session;
     const u5 = this.#close(this.#unmasking.keys(), 'U5', SecAggStage.Unmasking);
+    this.#stage = SecAggStage.Finishing;
     const ringBits = s.params.ringBits;
     const secrets: Uint8Array[] = [];
     try {
@@ -239,12 +258,14 @@ export class SecAggServer {
           secrets.push(svu);
           // y_u carries +PRG(s_uv) when v > u and −PRG(s_uv) when v < u: undo it.
           addMask(this.#sum, svu, ringBits, iv > s.index.get(u)! ? -1 : 1);
+          yield;
         }
       }
       for (const u of this.#u3) {
         const b = this.#reconstruct(u5, u, 'selfMaskShares');
         secrets.push(b);
         addMask(this.#sum, b, ringBits, -1);
+        yield;
       }
     } catch (err) {
       clean(...secrets);
@@ -252,6 +273,9 @@ export class SecAggServer {
       throw err;
     }
     clean(...secrets);
+  }
+
+  #result(): Uint32Array {
     this.#wipe();
     this.#stage = SecAggStage.Done;
     const out = this.#sum;

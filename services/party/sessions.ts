@@ -192,8 +192,8 @@ export class PartySessions {
       return undefined; // aborted (or disconnected) while being prepared: answer nothing
     }
     const ringBits = req.ringBits as 32 | 64;
-    const input = ringFromInt64(c.sums, ringBits);
-    c.sums.fill(0n);
+    const input = ringFromInt64(c.sums, ringBits); // may share c.sums' memory; wiped at the session's end
+    if (input.buffer !== c.sums.buffer) c.sums.fill(0n);
     const params: SecAggParams = { sessionId: req.sessionId, parties: c.parties, threshold: roster.threshold, ringBits, vectorLength: c.vectorLength };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
     this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho: c.rho, analystBudgetRho: c.analystBudgetRho, ringBits, vectorLength: c.vectorLength });

@@ -174,7 +174,8 @@ export class SecAggSession {
         server.receiveUnmasking({ party, selfMaskShares: body.value.selfMaskShares.map((s) => ({ of: s.of, share: s.share })), maskKeyShares: body.value.maskKeyShares.map((s) => ({ of: s.of, share: s.share })) });
         return 'accepted';
       });
-      const sum = server.finish();
+      // n PRG expansions of the vector: one per slice, the event loop runs in between
+      const sum = await server.finishSliced(() => new Promise<void>((resolve) => setImmediate(resolve)));
       this.#ctx.progress('Unmasking', `aggregate of ${u3.length} parties unmasked`);
       return { sum, contributors: [...u3], refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) };
     } catch (e) {
