@@ -30,7 +30,7 @@ import { sumContributions, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { exportedEntries, type TranscriptFile } from './transcript-file.ts';
 import type { BlobSource } from '../common/blobs.ts';
-import type { VerifyFailureInfo } from './verify.ts';
+import type { VerifyFailureInfo } from './verify-report.ts';
 
 export interface CkksSumCheck {
   /** Query ids whose homomorphic sums were recomputed and matched. */
