@@ -13,10 +13,10 @@
  *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
  *     valid ciphertext), the key under which exact copies are refused.
  */
-import { parseCiphertext } from '../../crypto/ckks/codec.ts';
-import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
+import { ciphertextFromWords } from '../../crypto/ckks/codec.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
-import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
+import { CiphertextAccumulator } from '../../crypto/ckks/sum.ts';
+import { packedMeta, unpackWords } from '../../crypto/ckks/wire.ts';
 import { concatBytes, toHex } from '../../crypto/bytes.ts';
 import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
@@ -36,31 +36,36 @@ export function inputDigest(packed: Uint8Array): string {
 }
 
 /**
- * Validates a party's encrypted input (compact wire form) and returns the SEAL ciphertexts.
- * Throws a RangeError naming the ciphertext and the check.
+ * Validates a party's encrypted input (compact wire form) and returns the SEAL ciphertexts. The
+ * packed header is checked first (count, level, size, form, scale: a wrong shape costs nothing),
+ * then one pass unpacks every residue and checks it below its prime. Throws a RangeError naming
+ * the ciphertext and the check.
  */
 export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): Uint8Array[] {
   if (packed.length !== shape.ciphertexts) throw new RangeError(`${field}: expected ${shape.ciphertexts} ciphertexts, got ${packed.length}`);
   const scale = 2 ** ctx.params.scaleBits;
   return packed.map((bytes, i) => {
-    const ct = unpackCiphertext(ctx, ownBytes(bytes), `${field}[${i}]`);
-    const d = parseCiphertext(ctx, ct, `${field}[${i}]`);
-    if (d.level !== shape.level || d.polys.length !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
-      throw new RangeError(`${field}[${i}]: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
+    const f = `${field}[${i}]`;
+    const d = packedMeta(ctx, bytes, f);
+    if (d.level !== shape.level || d.size !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
+      throw new RangeError(`${f}: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
     }
-    return ct;
+    return ciphertextFromWords(ctx, d, unpackWords(ctx, d, bytes, f), f);
   });
 }
 
 /**
- * The homomorphic sums, ciphertext by ciphertext, of the contributors' validated inputs (in the
- * order given: the sorted contributor list), in NTT form — what PCKS shares are computed on.
+ * The homomorphic sums, ciphertext by ciphertext, of the contributors' validated inputs, in NTT
+ * form — what PCKS shares are computed on. SEAL's evaluator adds in place (crypto/ckks/sum.ts);
+ * modular addition does not depend on the order, so every side gets the same bytes.
  */
 export function sumContributions(ctx: CkksContext, inputs: readonly (readonly Uint8Array[])[]): Uint8Array[] {
   if (inputs.length === 0) throw new RangeError('contributions: expected at least one');
   const count = inputs[0]!.length;
   if (inputs.some((x) => x.length !== count)) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
-  return Array.from({ length: count }, (_, c) => toNttForm(ctx, addCiphertexts(ctx, inputs.map((x) => x[c]!))));
+  using acc = new CiphertextAccumulator(ctx, count);
+  for (const x of inputs) x.forEach((ct, c) => acc.add(c, ct, `ciphertexts[${c}]`));
+  return acc.sums(true);
 }
 
 /** Hex SHA-256 of each sum (SEAL bytes, NTT form), as named in PCKS requests and shares. */
