@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crsCommitment, crsSeed, sampleCrp, xofSource } from '../crypto/ckks/crs.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
-import { bernoulliExp, gaussianVector, powerOfTwoSigma2, SMALL_SIGMA2, ternaryVector, uniformBelowBig, uniformPoly } from '../crypto/ckks/sampler.ts';
+import { bernoulliExp, discreteGaussianSampler, gaussianVector, powerOfTwoSigma2, SMALL_SIGMA2, ternaryVector, uniformBelowBig, uniformPoly } from '../crypto/ckks/sampler.ts';
 
 function moments(v: readonly bigint[]): { mean: number; variance: number } {
   const xs = v.map(Number);
@@ -31,6 +31,20 @@ describe('samplers', () => {
     const { mean, variance } = moments(v);
     expect(Math.abs(mean) / 2 ** 30).toBeLessThan(0.06);
     expect(Math.abs(Math.sqrt(variance) / 2 ** 30 - 1)).toBeLessThan(0.06);
+  });
+
+  it('the float-decided acceptance of the flooding sampler returns exactly what the all-BigInt CKS20 path returns, draw for draw (σ = 2^12, 2^20, 2^30, 2^36)', () => {
+    for (const bits of [12, 20, 30, 36]) {
+      const seed = new Uint8Array(32).fill(bits);
+      const fast = discreteGaussianSampler(...powerOfTwoSigma2(bits), xofSource(seed, 'sampler'));
+      const exact = discreteGaussianSampler(...powerOfTwoSigma2(bits), xofSource(seed, 'sampler'), { bigIntOnly: true });
+      const a = Array.from({ length: 20000 }, fast);
+      const b = Array.from({ length: 20000 }, exact);
+      expect(a).toEqual(b);
+      const { mean, variance } = moments(a.map(BigInt));
+      expect(Math.abs(mean) / 2 ** bits).toBeLessThan(0.05);
+      expect(Math.abs(Math.sqrt(variance) / 2 ** bits - 1)).toBeLessThan(0.05);
+    }
   });
 
   it('Bernoulli(exp(−γ)) hits its probability for small and huge rationals', () => {

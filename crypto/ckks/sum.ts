@@ -69,7 +69,7 @@ export class CiphertextAccumulator implements Disposable {
    * least one ciphertext. The accumulators are transformed in place: read the sums once.
    */
   sums(ntt = true): Uint8Array[] {
-    return this.#acc.map((acc, c) => {
+    return Array.from(this.#acc, (acc, c) => {
       if (!acc) throw new RangeError(`position ${c}: no ciphertext was added`);
       if (ntt && !acc.isNttForm()) this.#evaluator.cipherTransformToNttInplace(acc);
       return saveBytes(this.ctx, acc, 'sum');
