@@ -1,0 +1,164 @@
+/**
+ * CKKS operations against their node-seal floors, measured side by side in one process
+ * (issue 14's table): for a vector of 10^6 values at N8192,
+ *   - the party path: PackedEncryptor.encryptPacked (encrypt, Δ·v added, compact wire form) vs
+ *     node-seal's own CKKSEncoder.encode + mod switch + Encryptor.encrypt + saveToArray of the
+ *     same number of VALUES (SEAL's encoder packs N/2 per ciphertext, ours N);
+ *   - one PCKS decryption share per ciphertext (PcksShareGenerator.share + packing), and the
+ *     decryptor's whole path per ciphertext (unpack and validate n inputs, sum, share, pack;
+ *     signatures excluded), vs one raw SEAL Decryptor.decrypt;
+ *   - the aggregator's additions: per received input, SEAL load + add in place
+ *     (CiphertextAccumulator) vs raw Evaluator.addInplace on loaded ciphertexts, with the
+ *     unpack + validation of each received input (wire form → SEAL bytes) beside it.
+ * Each repetition runs ours and the floor back to back; the table prints medians and the median
+ * of the per-repetition ratios, beside the load average (the machine may be shared).
+ * BENCH_CKKS_QUICK=1: 10^5 values, 3 repetitions.
+ */
+import { loadavg } from 'node:os';
+import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare } from '../crypto/ckks/ckg.ts';
+import { sampleCrp } from '../crypto/ckks/crs.ts';
+import { ciphertextCount, PackedEncryptor } from '../crypto/ckks/encoder.ts';
+import { saveBytes, zeroPlaintext } from '../crypto/ckks/objects.ts';
+import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
+import { PcksShareGenerator } from '../crypto/ckks/pcks.ts';
+import { SealScope } from '../crypto/ckks/seal.ts';
+import { CiphertextAccumulator } from '../crypto/ckks/sum.ts';
+import { packCiphertext } from '../crypto/ckks/wire.ts';
+import { parseInputCiphertexts, sumContributions } from '../services/common/ckks-inputs.ts';
+
+export interface CkksFloorOptions {
+  values?: number;
+  repeats?: number;
+  /** Ciphertext level (2: sums up to 2^53; 1: |sum| < 2^13). */
+  level?: number;
+  /** Contributors summed by the aggregator and by each decryptor. */
+  parties?: number;
+  /** Ciphertexts timed per repetition for PCKS (a share's cost does not depend on which). */
+  pcksCiphertexts?: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+export async function benchCkksFloors(o: CkksFloorOptions = {}): Promise<void> {
+  const quick = process.env.BENCH_CKKS_QUICK === '1';
+  const length = o.values ?? (quick ? 1e5 : 1e6);
+  const repeats = o.repeats ?? (quick ? 3 : 5);
+  const level = o.level ?? 2;
+  const n = o.parties ?? 3;
+  const pcksCts = o.pcksCiphertexts ?? 8;
+  using ctx = await CkksContext.create(PARAMETER_SETS.N8192);
+  const { seal } = ctx;
+  using scope = new SealScope();
+  const secrets = Array.from({ length: n }, () => genSecretKeyShare(ctx));
+  const crp = sampleCrp(ctx, new Uint8Array(32).fill(5), 'ckg');
+  const pk = ckgGenPublicKey(ctx, secrets.map((s) => ckgGenShare(ctx, s, crp)).reduce((a, b) => ckgAggregateShares(ctx, a, b)), crp);
+  const kg = scope.track(new seal.KeyGenerator(ctx.context));
+  const analystPk = saveBytes(ctx, scope.track(kg.createPublicKey()));
+  const rawPk = scope.track(kg.createPublicKey());
+  const rawEnc = scope.track(new seal.Encryptor(ctx.context, rawPk));
+  const rawDec = scope.track(new seal.Decryptor(ctx.context, scope.track(kg.secretKey())));
+  const ev = scope.track(new seal.Evaluator(ctx.context));
+  const encoder = scope.track(new seal.CKKSEncoder(ctx.context));
+  const slots = encoder.slotCount();
+  const levelId = ctx.parmsIdHandle(level);
+  const values = Float64Array.from({ length }, (_, k) => ((k * 7919) % 2001) - 1000);
+  const count = ciphertextCount(ctx, length);
+  const rawCount = Math.ceil(length / slots);
+  using enc = new PackedEncryptor(ctx, pk, level);
+  const pt = scope.track(new seal.Plaintext());
+  const rawCt = scope.track(new seal.Ciphertext());
+  const chunk = Float64Array.from({ length: slots }, (_, i) => values[i % length]!);
+
+  // Inputs of n parties (different values per party), validated once for the sums.
+  const packed = Array.from({ length: n }, (_, p) => enc.encryptPacked(values.map((v) => (v + p) % 1000)));
+  const sealInputs = packed.map((cts) => parseInputCiphertexts(ctx, { ciphertexts: count, level }, cts));
+  const sums = sumContributions(ctx, sealInputs);
+  const loadedSum = scope.track(new seal.Ciphertext());
+  const a = scope.track(new seal.Ciphertext());
+  const b = scope.track(new seal.Ciphertext());
+  a.loadFromArray(ctx.context, sealInputs[0]![0]!);
+  b.loadFromArray(ctx.context, sealInputs[1]![0]!);
+  const zero = scope.track(zeroPlaintext(ctx, level, 1));
+  using gen = new PcksShareGenerator(ctx, secrets[0]!, analystPk);
+  const timedCts = Math.min(count, pcksCts);
+
+  const rows = {
+    party: { ours: [] as number[], raw: [] as number[], ratio: [] as number[] },
+    share: { ours: [] as number[], raw: [] as number[], ratio: [] as number[] },
+    whole: { ours: [] as number[], raw: [] as number[], ratio: [] as number[] },
+    add: { ours: [] as number[], raw: [] as number[], ratio: [] as number[] },
+  };
+  const parts = { unpack: [] as number[], loadAdd: [] as number[], encZero: [] as number[], rawSave: [] as number[] };
+  const push = (row: { ours: number[]; raw: number[]; ratio: number[] }, ours: number, raw: number): void => {
+    row.ours.push(ours);
+    row.raw.push(raw);
+    row.ratio.push(ours / raw);
+  };
+  for (let r = 0; r < repeats; r++) {
+    // Party path for `length` values.
+    const ours = time(() => void enc.encryptPacked(values));
+    const raw = time(() => {
+      for (let c = 0; c < rawCount; c++) {
+        encoder.encode(chunk, 2 ** ctx.params.scaleBits, pt);
+        ev.plainModSwitchToInplace(pt, levelId);
+        rawEnc.encrypt(pt, rawCt);
+        saveBytes(ctx, rawCt);
+      }
+    });
+    push(rows.party, ours, raw);
+    parts.rawSave.push(time(() => { for (let c = 0; c < rawCount; c++) saveBytes(ctx, rawCt); }) / rawCount);
+
+    // One PCKS share per ciphertext, and the decryptor's whole path per ciphertext.
+    const shareMs = time(() => { for (let c = 0; c < timedCts; c++) packCiphertext(ctx, gen.share(sums[c]!)); }) / timedCts;
+    loadedSum.loadFromArray(ctx.context, sums[0]!);
+    const decMs = time(() => { for (let c = 0; c < timedCts; c++) rawDec.decrypt(loadedSum, pt); }) / timedCts;
+    push(rows.share, shareMs, decMs);
+    const wholeMs = time(() => {
+      const mine = packed.map((cts) => parseInputCiphertexts(ctx, { ciphertexts: timedCts, level }, cts.slice(0, timedCts)));
+      for (const s of sumContributions(ctx, mine)) packCiphertext(ctx, gen.share(s));
+    }) / timedCts;
+    push(rows.whole, wholeMs, decMs);
+    parts.encZero.push(time(() => { for (let c = 0; c < timedCts; c++) rawEnc.encrypt(zero, rawCt); }) / timedCts);
+
+    // Aggregator: every received input (n × count) unpacked, validated, loaded and added in place.
+    let unpackMs = 0;
+    let loadAddMs = 0;
+    {
+      using acc = new CiphertextAccumulator(ctx, count);
+      for (const cts of packed) {
+        let sealed: Uint8Array[] = [];
+        unpackMs += time(() => { sealed = parseInputCiphertexts(ctx, { ciphertexts: count, level }, cts); });
+        loadAddMs += time(() => sealed.forEach((ct, c) => acc.add(c, ct)));
+      }
+    }
+    const inputs = n * count;
+    const rawAdd = time(() => { for (let i = 0; i < inputs; i++) ev.addInplace(a, b); }) / inputs;
+    push(rows.add, loadAddMs / inputs, rawAdd);
+    parts.unpack.push(unpackMs / inputs);
+    parts.loadAdd.push(loadAddMs / inputs);
+  }
+
+  const la = loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`\nCKKS against node-seal floors (N8192, level ${level}, ${length.toLocaleString('en')} values, ${n} parties; medians of ${repeats}, ours and floor back to back; load average ${la})`);
+  console.log('| operation | floor (raw node-seal) | floor | ours | ratio (median) | goal |');
+  console.log('|---|---|---|---|---|---|');
+  const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+  const row = (name: string, floorName: string, r: { ours: number[]; raw: number[]; ratio: number[] }, unit: string, goal: string, fmt = ms): void => {
+    console.log(`| ${name} | ${floorName} | ${fmt(median(r.raw))} ${unit} | ${fmt(median(r.ours))} ${unit} | ${median(r.ratio).toFixed(2)}× | ${goal} |`);
+  };
+  row(`CKKS party path incl. wire packing, ${length.toLocaleString('en')} values`, `encode+encrypt+save, ${rawCount} cts (N/2 slots)`, rows.party, 'ms', '≤ 1.2×');
+  row('PCKS decryption share per ciphertext', 'SEAL decrypt', rows.share, 'ms', '≤ 5 ms');
+  row(`  whole decryptor path per ciphertext (${n} inputs unpacked+validated, summed, share, packed)`, 'SEAL decrypt', rows.whole, 'ms', '—');
+  const perSec = (x: number): string => Math.round(1000 / x).toLocaleString('en');
+  console.log(`| aggregator CKKS additions (SEAL load + addInplace per received input) | Evaluator.addInplace | ${perSec(median(rows.add.raw))}/s | ${perSec(median(rows.add.ours))}/s + ${ms(median(parts.unpack))} ms unpack+validate per input | ${(1 / median(rows.add.ratio)).toFixed(2)}× raw throughput | ≥ 0.9× |`);
+  console.log(`breakdown (medians, ms per ciphertext): aggregator unpack+validate ${ms(median(parts.unpack))}, SEAL load+add ${ms(median(parts.loadAdd))}, raw add ${ms(median(rows.add.raw))}; PCKS share: raw SEAL encrypt of zero alone ${ms(median(parts.encZero))} (a share contains one); raw save of one ciphertext ${ms(median(parts.rawSave))}.`);
+}
