@@ -215,10 +215,15 @@ function isqrt(n: bigint): bigint {
 /**
  * A sampler of D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact, for σ < 2^39;
  * the constants are computed once. Samples are returned as Numbers (|x| < 2^53 for such σ).
+ * The Laplace scale is t = ⌊σ⌋ + 1 as in CKS20, or t = σ when σ is an integer (e.g. the flooding
+ * σ = 2^k): Algorithm 3 is exact for any integer t > 0 — P[Y = y, accept] ∝
+ * exp(−|y|/t − (|y| − σ²/t)²/(2σ²)) = exp(−y²/(2σ²) − σ²/(2t²)) — and a power-of-two t makes
+ * the uniform draws below t (and 2t) rejection-free.
  */
 export function discreteGaussianSampler(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom, options: { bigIntOnly?: boolean } = {}): () => number {
   if (sigma2Num <= 0n || sigma2Den <= 0n) throw new RangeError('discreteGaussian: σ² must be positive');
-  const tBig = isqrt(sigma2Num / sigma2Den) + 1n;
+  const root = isqrt(sigma2Num / sigma2Den);
+  const tBig = sigma2Num % sigma2Den === 0n && root * root === sigma2Num / sigma2Den ? root : root + 1n;
   if (tBig >= 2n ** 40n) throw new RangeError('discreteGaussian: σ must be below 2^39');
   const t = Number(tBig);
   const w = wordsOf(rng);

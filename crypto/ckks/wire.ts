@@ -32,83 +32,61 @@ export function packedLength(ctx: CkksContext, level: number, size = 2): number 
 const SIGN = 0x80000000 | 0;
 
 /**
- * Appends residues [start, end) (int32 views of u32 halves) to the bit stream `body` at state
- * st = [word index, pending bits, pending count]; returns the first residue ≥ q, or −1. Unsigned
- * comparisons are done on int32 with the sign bit flipped (qLoS = qLo ^ 2^31); everything stays
- * in int32 so the loop compiles to plain machine arithmetic.
+ * ORs residues [start, end) (int32 views of u32 halves) into the zeroed bit stream `body` from
+ * bit `bit` on (two words of slack at the end), each at its own offset: no bit-buffer state.
+ * Unsigned comparisons run on int32 with the sign bit flipped (qLoS = qLo ^ 2^31). Returns the
+ * first residue ≥ q, or −1.
  */
-function packBlock(words: Int32Array, start: number, end: number, body: Int32Array, st: Int32Array, loBits: number, hiBits: number, qHi: number, qLoS: number): number {
-  let w = st[0]!;
-  let acc = st[1]!;
-  let nb = st[2]!;
-  for (let i = start; i < end; i++) {
+function packBlock(words: Int32Array, bit: number, start: number, end: number, body: Int32Array, loBits: number, hiBits: number, qHi: number, qLoS: number): number {
+  const b = loBits + hiBits;
+  let o = bit;
+  for (let i = start; i < end; i++, o += b) {
     const lo = words[2 * i]! | 0;
     const hi = words[2 * i + 1]! | 0;
     if (hi > qHi || (hi === qHi && (lo ^ SIGN) >= qLoS) || hi < 0) return i;
-    acc |= lo << nb;
-    nb += loBits;
-    if (nb >= 32) {
-      body[w++] = acc;
-      nb -= 32;
-      acc = nb > 0 ? lo >>> (loBits - nb) : 0;
-    }
-    if (hiBits > 0) {
-      acc |= hi << nb;
-      nb += hiBits;
-      if (nb >= 32) {
-        body[w++] = acc;
-        nb -= 32;
-        acc = nb > 0 ? hi >>> (hiBits - nb) : 0;
-      }
+    const k = o >>> 5;
+    const sh = o & 31;
+    if (sh === 0) {
+      body[k] = body[k]! | lo;
+      body[k + 1] = body[k + 1]! | hi;
+    } else {
+      body[k] = body[k]! | (lo << sh);
+      body[k + 1] = body[k + 1]! | (lo >>> (32 - sh)) | (hi << sh);
+      body[k + 2] = body[k + 2]! | (hi >>> (32 - sh));
     }
   }
-  st[0] = w;
-  st[1] = acc;
-  st[2] = nb;
   return -1;
 }
 
-/** The inverse of packBlock: residues [start, end) read from `body` at st = [word index, pending bits, pending count]. */
-function unpackBlock(body: Int32Array, start: number, end: number, words: Int32Array, st: Int32Array, loBits: number, hiBits: number, qHi: number, qLoS: number): number {
-  let r = st[0]!;
-  let acc = st[1]!;
-  let nb = st[2]!;
+/**
+ * The inverse of packBlock for residues [start, end) starting at bit `bit` of `body` (int32 view
+ * with two zero words of slack at the end): each residue is read from a 64-bit window at its own
+ * offset, so the loop carries no bit-buffer state. Returns the first residue ≥ q, or −1.
+ */
+function unpackBlock(body: Int32Array, bit: number, start: number, end: number, words: Int32Array, loBits: number, hiBits: number, qHi: number, qLoS: number): number {
+  const b = loBits + hiBits;
   const loMask = loBits === 32 ? -1 : (1 << loBits) - 1;
   const hiMask = hiBits === 32 ? -1 : (1 << hiBits) - 1;
-  for (let i = start; i < end; i++) {
+  let o = bit;
+  for (let i = start; i < end; i++, o += b) {
+    const k = o >>> 5;
+    const sh = o & 31;
     let lo: number;
-    if (nb >= loBits) {
-      lo = acc & loMask;
-      acc = loBits === 32 ? 0 : acc >>> loBits;
-      nb -= loBits;
+    let next: number;
+    if (sh === 0) {
+      lo = body[k]! & loMask;
+      next = body[k + 1]!;
     } else {
-      const next = body[r++]! | 0;
-      lo = (acc | (next << nb)) & loMask;
-      const used = loBits - nb;
-      acc = used === 32 ? 0 : next >>> used;
-      nb = 32 - used;
+      const w1 = body[k + 1]!;
+      lo = ((body[k]! >>> sh) | (w1 << (32 - sh))) & loMask;
+      next = (w1 >>> sh) | (body[k + 2]! << (32 - sh));
     }
-    let hi = 0;
-    if (hiBits > 0) {
-      if (nb >= hiBits) {
-        hi = acc & hiMask;
-        acc = hiBits === 32 ? 0 : acc >>> hiBits;
-        nb -= hiBits;
-      } else {
-        const next = body[r++]! | 0;
-        hi = (acc | (next << nb)) & hiMask;
-        const used = hiBits - nb;
-        acc = used === 32 ? 0 : next >>> used;
-        nb = 32 - used;
-      }
-    }
+    // A prime above 32 bits has loBits = 32: its high part is the window 32 bits on.
+    const hi = hiBits === 0 ? 0 : next & hiMask;
     if (hi > qHi || (hi === qHi && (lo ^ SIGN) >= qLoS) || hi < 0) return i;
     words[2 * i] = lo;
     words[2 * i + 1] = hi;
   }
-  st[0] = r;
-  st[1] = acc;
-  st[2] = nb;
   return -1;
 }
 
@@ -126,19 +104,19 @@ export function packWords(ctx: CkksContext, meta: CiphertextMeta, words: Uint32A
   if (words.length !== 2 * size * level * N) throw new RangeError(`${field}: expected ${2 * size * level * N} words`);
   const bits = primeBits(ctx, level);
   const total = packedLength(ctx, level, size);
-  const body = new Int32Array(Math.ceil((total - HEAD) / 4));
+  const body = new Int32Array(Math.ceil((total - HEAD) / 4) + 2); // two words of slack
   const src = new Int32Array(words.buffer, words.byteOffset, words.length);
-  const st = new Int32Array(3); // write position, pending bits, pending bit count
+  let bit = 0;
   for (let k = 0; k < size; k++) {
     for (let j = 0; j < level; j++) {
       const q = ctx.moduli[j]!;
       const b = bits[j]!;
       const start = (k * level + j) * N;
-      const bad = packBlock(src, start, start + N, body, st, Math.min(32, b), b - Math.min(32, b), Number(q >> 32n), Number(q & 0xffffffffn) ^ SIGN);
+      const bad = packBlock(src, bit, start, start + N, body, Math.min(32, b), b - Math.min(32, b), Number(q >> 32n), Number(q & 0xffffffffn) ^ SIGN);
       if (bad >= 0) notReduced(field, bad);
+      bit += b * N;
     }
   }
-  if (st[2]! > 0) body[st[0]!] = st[1]!;
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
@@ -190,22 +168,25 @@ export function unpackWords(ctx: CkksContext, meta: CiphertextMeta, packed: Uint
   const { level, size } = meta;
   const bits = primeBits(ctx, level);
   const bodyLength = packed.length - HEAD;
-  const body = new Int32Array(Math.ceil(bodyLength / 4));
+  const used = Math.ceil(bodyLength / 4);
+  const body = new Int32Array(used + 2); // two words of slack for the 64-bit windows
   new Uint8Array(body.buffer).set(packed.subarray(HEAD));
   const words = new Uint32Array(2 * size * level * N);
   const dst = new Int32Array(words.buffer);
-  const st = new Int32Array(3);
+  let bit = 0;
   for (let k = 0; k < size; k++) {
     for (let j = 0; j < level; j++) {
       const q = ctx.moduli[j]!;
       const b = bits[j]!;
       const start = (k * level + j) * N;
-      const bad = unpackBlock(body, start, start + N, dst, st, Math.min(32, b), b - Math.min(32, b), Number(q >> 32n), Number(q & 0xffffffffn) ^ SIGN);
+      const bad = unpackBlock(body, bit, start, start + N, dst, Math.min(32, b), b - Math.min(32, b), Number(q >> 32n), Number(q & 0xffffffffn) ^ SIGN);
       if (bad >= 0) notReduced(field, bad);
+      bit += b * N;
     }
   }
-  // The stream ends inside the last word read (or exactly at its end): what is left is padding.
-  if (st[1] !== 0 || st[0] !== body.length) throw new RangeError(`${field}: nonzero padding bits`);
+  // Bits after the stream, up to the end of its last byte, must be zero (canonical form).
+  const tail = bit & 31;
+  if (tail !== 0 && body[used - 1]! >>> tail !== 0) throw new RangeError(`${field}: nonzero padding bits`);
   return words;
 }
 
