@@ -176,16 +176,27 @@ export function ciphertextWords(bytes: Uint8Array): Uint32Array {
   return out;
 }
 
+/** Bytes before a ciphertext's view in its buffer so that its residues start 4-byte aligned. */
+const ALIGN_PAD = (4 - (CIPHERTEXT_DATA_OFFSET % 4)) % 4;
+
 /**
- * SEAL bytes of a ciphertext from its fields and residues given as u32 halves (as
- * `ciphertextWords` returns them). Checks the shape, not the residue bounds (the caller did).
+ * SEAL bytes of a ciphertext with the header written and the residues left to the caller, who
+ * fills `words` (u32 halves, `[poly][prime][coefficient]`, a view of the same memory: no copy).
+ * `bytes` is a view at a small offset of its buffer so that `words` is aligned.
  */
-export function ciphertextFromWords(ctx: CkksContext, meta: CiphertextMeta, words: Uint32Array, field = 'ciphertext'): Uint8Array {
+export function allocCiphertext(ctx: CkksContext, meta: CiphertextMeta, field = 'ciphertext'): { bytes: Uint8Array; words: Uint32Array } {
   ctx.checkLevel(meta.level, ctx.keyLevel);
+  if (!Number.isInteger(meta.size) || meta.size < 2 || meta.size > 16) throw new RangeError(`${field}: size ${meta.size} out of range 2..16`);
   const count = meta.size * ctx.N * meta.level;
-  if (words.length !== 2 * count) throw new RangeError(`${field}: expected ${2 * count} words for ${meta.size} polynomials at level ${meta.level}`);
-  const out = new Uint8Array(CIPHERTEXT_DATA_OFFSET + 8 * count);
-  const dv = new DataView(out.buffer);
+  const total = CIPHERTEXT_DATA_OFFSET + 8 * count;
+  const buffer = new ArrayBuffer(ALIGN_PAD + total);
+  const bytes = new Uint8Array(buffer, ALIGN_PAD, total);
+  writeCiphertextHeader(ctx, bytes, meta, count);
+  return { bytes, words: new Uint32Array(buffer, ALIGN_PAD + CIPHERTEXT_DATA_OFFSET, 2 * count) };
+}
+
+function writeCiphertextHeader(ctx: CkksContext, out: Uint8Array, meta: CiphertextMeta, count: number): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   writeHeader(dv, 0, out.length);
   writeParms(ctx, dv, HEADER, meta.level);
   dv.setUint8(HEADER + 32, meta.isNttForm ? 1 : 0);
@@ -196,6 +207,18 @@ export function ciphertextFromWords(ctx: CkksContext, meta: CiphertextMeta, word
   dv.setBigUint64(HEADER + 65, meta.correctionFactor, true);
   writeHeader(dv, HEADER + CT_FIXED, DYN_FIXED + 8 * count);
   dv.setBigUint64(HEADER + CT_FIXED + HEADER, BigInt(count), true);
+}
+
+/**
+ * SEAL bytes of a ciphertext from its fields and residues given as u32 halves (as
+ * `ciphertextWords` returns them). Checks the shape, not the residue bounds (the caller did).
+ */
+export function ciphertextFromWords(ctx: CkksContext, meta: CiphertextMeta, words: Uint32Array, field = 'ciphertext'): Uint8Array {
+  ctx.checkLevel(meta.level, ctx.keyLevel);
+  const count = meta.size * ctx.N * meta.level;
+  if (words.length !== 2 * count) throw new RangeError(`${field}: expected ${2 * count} words for ${meta.size} polynomials at level ${meta.level}`);
+  const out = new Uint8Array(CIPHERTEXT_DATA_OFFSET + 8 * count);
+  writeCiphertextHeader(ctx, out, meta, count);
   out.set(new Uint8Array(words.buffer, words.byteOffset, 8 * count), CIPHERTEXT_DATA_OFFSET);
   return out;
 }

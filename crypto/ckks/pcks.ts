@@ -20,7 +20,7 @@ import { cryptoRandom, discreteGaussianSampler, powerOfTwoSigma2 } from './sampl
 import type { RandomSource } from './sampler.ts';
 import { SealScope } from './seal.ts';
 import type { Ciphertext, Encryptor, Evaluator, Plaintext } from './seal.ts';
-import { packedMeta, unpackWords } from './wire.ts';
+import { packedMeta, unpackCiphertextAs } from './wire.ts';
 
 /** A PCKS share (h0, h1) at the ciphertext's level, NTT form. */
 export interface PCKSShare {
@@ -158,7 +158,7 @@ export function unpackPcksShare(ctx: CkksContext, packed: Uint8Array, level: num
     throw new RangeError(`${field}: expected 2 NTT-form polynomials at level ${level}`);
   }
   const norm = { level, size: 2, isNttForm: true, scale: 1, correctionFactor: 1n };
-  return ciphertextFromWords(ctx, norm, unpackWords(ctx, norm, packed, field), field);
+  return unpackCiphertextAs(ctx, norm, packed, field);
 }
 
 /**

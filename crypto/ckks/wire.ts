@@ -13,7 +13,7 @@
  * BigInt, no intermediate per-polynomial copies, and no second parse of the result.
  */
 import { abytes } from '../bytes.ts';
-import { ciphertextFromWords, ciphertextWords, parseCiphertextMeta, type CiphertextMeta } from './codec.ts';
+import { allocCiphertext, ciphertextWords, parseCiphertextMeta, type CiphertextMeta } from './codec.ts';
 import type { CkksContext } from './params.ts';
 
 const MAGIC = [0x42, 0x53, 0x43, 0x54]; // "BSCT"
@@ -163,7 +163,7 @@ export function packedMeta(ctx: CkksContext, packed: Uint8Array, field = 'packed
  * The residues of a packed ciphertext as u32 halves (`[poly][prime][coefficient]`), each checked
  * below its prime, and the padding checked zero. Call `packedMeta` first.
  */
-export function unpackWords(ctx: CkksContext, meta: CiphertextMeta, packed: Uint8Array, field = 'packedCiphertext'): Uint32Array {
+export function unpackWords(ctx: CkksContext, meta: CiphertextMeta, packed: Uint8Array, field = 'packedCiphertext', into?: Uint32Array): Uint32Array {
   const N = ctx.N;
   const { level, size } = meta;
   const bits = primeBits(ctx, level);
@@ -171,8 +171,9 @@ export function unpackWords(ctx: CkksContext, meta: CiphertextMeta, packed: Uint
   const used = Math.ceil(bodyLength / 4);
   const body = new Int32Array(used + 2); // two words of slack for the 64-bit windows
   new Uint8Array(body.buffer).set(packed.subarray(HEAD));
-  const words = new Uint32Array(2 * size * level * N);
-  const dst = new Int32Array(words.buffer);
+  const words = into ?? new Uint32Array(2 * size * level * N);
+  if (words.length !== 2 * size * level * N) throw new RangeError(`${field}: expected room for ${2 * size * level * N} words`);
+  const dst = new Int32Array(words.buffer, words.byteOffset, words.length);
   let bit = 0;
   for (let k = 0; k < size; k++) {
     for (let j = 0; j < level; j++) {
@@ -192,6 +193,15 @@ export function unpackWords(ctx: CkksContext, meta: CiphertextMeta, packed: Uint
 
 /** Compact wire bytes → SEAL ciphertext bytes, validated (header, length, every residue < q). */
 export function unpackCiphertext(ctx: CkksContext, packed: Uint8Array, field = 'packedCiphertext'): Uint8Array {
-  const meta = packedMeta(ctx, packed, field);
-  return ciphertextFromWords(ctx, meta, unpackWords(ctx, meta, packed, field), field);
+  return unpackCiphertextAs(ctx, packedMeta(ctx, packed, field), packed, field);
+}
+
+/**
+ * Unpacks (validated header `meta` from `packedMeta`) straight into SEAL ciphertext bytes written
+ * with `as` for the header fields (e.g. a PCKS share's normalized scale): one pass, no copy.
+ */
+export function unpackCiphertextAs(ctx: CkksContext, as: CiphertextMeta, packed: Uint8Array, field = 'packedCiphertext'): Uint8Array {
+  const { bytes, words } = allocCiphertext(ctx, as, field);
+  unpackWords(ctx, as, packed, field, words);
+  return bytes;
 }

@@ -13,10 +13,9 @@
  *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
  *     valid ciphertext), the key under which exact copies are refused.
  */
-import { ciphertextFromWords } from '../../crypto/ckks/codec.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { CiphertextAccumulator } from '../../crypto/ckks/sum.ts';
-import { packedMeta, unpackWords } from '../../crypto/ckks/wire.ts';
+import { packedMeta, unpackCiphertextAs } from '../../crypto/ckks/wire.ts';
 import { concatBytes, toHex } from '../../crypto/bytes.ts';
 import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
@@ -50,7 +49,7 @@ export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packe
     if (d.level !== shape.level || d.size !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
       throw new RangeError(`${f}: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
     }
-    return ciphertextFromWords(ctx, d, unpackWords(ctx, d, bytes, f), f);
+    return unpackCiphertextAs(ctx, d, bytes, f);
   });
 }
 
