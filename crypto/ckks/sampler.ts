@@ -130,7 +130,8 @@ function bernoulliBigFrom(n: bigint, d: bigint, first: number, w: Words): boolea
  * Bernoulli(exp(−γ)) for γ = g/den ≥ 0, deciding each step in float64 where that is provably
  * the same decision as bernoulliExpBig and falling back to it (same random words) where not, so
  * the output is identical for every random stream. `gammaF` approximates γ with relative error
- * below 2^−50 (here: (Number(num))²/Number(den), num exact). Only γ < 2^10 not within 2^−20 of
+ * below 2^−50 (here: nf²/Number(den) with nf = Number(num) or σ·(|y| − σ): one rounding each,
+ * at most 5 roundings of 2^−53 in all). Only γ < 2^10 not within 2^−20 of
  * an integer takes the float path; the comparisons against each 32-bit digit use a margin of
  * 1/16 where the float error is below 2^−8 (γ < 2^10: |Δx| ≤ 2^32·(2^10·2^−50.7 + 2^−52)).
  */
@@ -231,10 +232,19 @@ export function discreteGaussianSampler(sigma2Num: bigint, sigma2Den: bigint, rn
   const small = den < 2n ** 40n;
   const scale = tBig * sigma2Den;
   const denF = Number(den);
+  // σ an integer (t = σ, σ² = sigma2Num): num = |y|·σ − σ² = σ·(|y| − σ), whose float64 value
+  // σ·(|y| − σ) has one rounding (|y| − σ is exact below 2^53): no BigInt unless a decision needs it.
+  const integerSigma = sigma2Den === 1n && tBig * tBig === sigma2Num && !options.bigIntOnly && !small;
   return () => {
     for (;;) {
       const y = discreteLaplaceNum(t, w);
-      const num = BigInt(Math.abs(y)) * scale - sigma2Num;
+      const ay = Math.abs(y);
+      if (integerSigma && ay < 2 ** 52) {
+        const nf = t * (ay - t);
+        if (bernoulliExpFast(() => (BigInt(ay) * scale - sigma2Num) ** 2n, den, (nf * nf) / denF, w)) return y;
+        continue;
+      }
+      const num = BigInt(ay) * scale - sigma2Num;
       // γ = (|y| − σ²/t)² / (2σ²)
       let accept: boolean;
       if (small) {
