@@ -50,16 +50,26 @@ export class CiphertextAccumulator implements Disposable {
     if (first && (meta.level !== first.level || meta.size !== first.size || meta.isNttForm !== first.isNttForm || meta.scale !== first.scale || meta.correctionFactor !== first.correctionFactor)) {
       throw new RangeError(`${field}: level, size, form or scale differ from the other ciphertexts at position ${position}`);
     }
-    const acc = this.#acc[position];
-    if (!acc) {
+    if (!this.#acc[position]) {
       const ct = this.#scope.track(new this.ctx.seal.Ciphertext());
       ct.loadFromArray(this.ctx.context, sealBytes);
       this.#acc[position] = ct;
       this.#meta[position] = meta;
+      this.#added++;
     } else {
       this.#next.loadFromArray(this.ctx.context, sealBytes);
-      this.#evaluator.addInplace(acc, this.#next);
+      this.addLoaded(position, this.#next);
     }
+  }
+
+  /**
+   * Adds a ciphertext already in SEAL's memory at `position` (Evaluator.addInplace: SEAL checks
+   * that parameters, form and scale match). The position must hold one already.
+   */
+  addLoaded(position: number, ct: Ciphertext): void {
+    const acc = this.#acc[position];
+    if (!acc) throw new RangeError(`position ${position}: add the first ciphertext as bytes`);
+    this.#evaluator.addInplace(acc, ct);
     this.#added++;
   }
 
