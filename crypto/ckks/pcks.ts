@@ -127,7 +127,10 @@ export class PcksShareGenerator implements Disposable {
     return out;
   }
 
+  /** Zeroes the SEAL copies of s_i (SEAL frees without zeroing), then frees every SEAL object. */
   [Symbol.dispose](): void {
+    for (const { s } of this.#perLevel.values()) if (!s.isDeleted()) s.setZero();
+    this.#perLevel.clear();
     this.#scope[Symbol.dispose]();
   }
 }
