@@ -4,8 +4,8 @@
  * auditor. One definition, so the three cannot drift:
  *   - `parseInputCiphertexts`: the layout's count of fresh coefficient-form ciphertexts at the
  *     layout's level with scale 2^scaleBits (the checks the aggregator has always made);
- *   - `sumContributions`: the homomorphic sum in NTT form (SEAL's addition and NTT are
- *     deterministic, so every side gets the same bytes and the same SHA-256);
+ *   - `sumContributions` / `ContributionSum`: the homomorphic sum in NTT form (SEAL's addition
+ *     and NTT are deterministic, so every side gets the same bytes and the same SHA-256);
  *   - `openContribution` / `openCommit`: a party's signed EncryptedInput / InputCommit envelope,
  *     verified against the reader's own roster;
  *   - `commitListDigest`: the SHA-256 of the commitment list of the commit round, which every
@@ -54,17 +54,49 @@ export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packe
 }
 
 /**
- * The homomorphic sums, ciphertext by ciphertext, of the contributors' validated inputs, in NTT
- * form — what PCKS shares are computed on. SEAL's evaluator adds in place (crypto/ckks/sum.ts);
- * modular addition does not depend on the order, so every side gets the same bytes.
+ * The homomorphic sums, ciphertext by ciphertext, of contributors' validated inputs, added one
+ * contributor at a time (SEAL's evaluator in place, crypto/ckks/sum.ts), so a reader holds one
+ * contributor's SEAL bytes at a time, not all of them. Modular addition does not depend on the
+ * order: every side (aggregator, decryptors, auditor) gets the same bytes. Dispose it to free
+ * the SEAL accumulators.
  */
+export class ContributionSum implements Disposable {
+  readonly #acc: CiphertextAccumulator;
+  readonly #count: number;
+  #contributors = 0;
+
+  constructor(ctx: CkksContext, count: number) {
+    this.#count = count;
+    this.#acc = new CiphertextAccumulator(ctx, count);
+  }
+
+  /**
+   * Adds one contributor's validated ciphertexts (`parseInputCiphertexts`). If SEAL refuses one
+   * midway, the sum is unusable: the error propagates and the caller must discard this object.
+   */
+  add(ciphertexts: readonly Uint8Array[]): void {
+    if (ciphertexts.length !== this.#count) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
+    ciphertexts.forEach((ct, c) => this.#acc.add(c, ct, `ciphertexts[${c}]`));
+    this.#contributors++;
+  }
+
+  /** The sums in NTT form (what PCKS shares are computed on); read once. */
+  sums(): Uint8Array[] {
+    if (this.#contributors === 0) throw new RangeError('contributions: expected at least one');
+    return this.#acc.sums(true);
+  }
+
+  [Symbol.dispose](): void {
+    this.#acc[Symbol.dispose]();
+  }
+}
+
+/** The homomorphic sums of all contributors' validated inputs, in NTT form (ContributionSum). */
 export function sumContributions(ctx: CkksContext, inputs: readonly (readonly Uint8Array[])[]): Uint8Array[] {
   if (inputs.length === 0) throw new RangeError('contributions: expected at least one');
-  const count = inputs[0]!.length;
-  if (inputs.some((x) => x.length !== count)) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
-  using acc = new CiphertextAccumulator(ctx, count);
-  for (const x of inputs) x.forEach((ct, c) => acc.add(c, ct, `ciphertexts[${c}]`));
-  return acc.sums(true);
+  using sum = new ContributionSum(ctx, inputs[0]!.length);
+  for (const x of inputs) sum.add(x);
+  return sum.sums();
 }
 
 /** Hex SHA-256 of each sum (SEAL bytes, NTT form), as named in PCKS requests and shares. */

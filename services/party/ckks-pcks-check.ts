@@ -14,7 +14,7 @@ import type { CkksContext } from '../../crypto/ckks/params.ts';
 import type { PCKSRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { sha256Hex, type CkksLayout } from '../common/ckks.ts';
 import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
-import { inputDigest, openContribution, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
+import { ContributionSum, inputDigest, openContribution, parseInputCiphertexts, sumDigests } from '../common/ckks-inputs.ts';
 import type { Roster } from '../common/roster.ts';
 import { Refuse } from './contribution.ts';
 
@@ -57,7 +57,9 @@ export function verifyPcksRequest(
   if (m.contributions.length !== m.contributors.length) {
     throw new Refuse(`the PCKS request carries ${m.contributions.length} signed contributions for ${m.contributors.length} contributors`);
   }
-  const inputs: Uint8Array[][] = [];
+  // Each contributor's ciphertexts are added as soon as they are checked (one contributor's SEAL
+  // bytes held at a time); any refusal below discards the partial sum with the request.
+  using sum = new ContributionSum(ctx, s.layout.ciphertexts);
   const digests = new Map<string, string[]>();
   const owner = new Map<string, string>();
   m.contributors.forEach((p, i) => {
@@ -86,8 +88,8 @@ export function verifyPcksRequest(
     const copy = copiedInput(seen, d, m.sessionId, p);
     if (copy) throw new Refuse(copy);
     digests.set(p, d);
-    inputs.push(sealed);
+    sum.add(sealed);
   });
-  const sums = sumContributions(ctx, inputs);
+  const sums = sum.sums();
   return { sums, sumSha256: sumDigests(sums), digests };
 }
