@@ -26,7 +26,7 @@ import { discreteGaussianSampler, powerOfTwoSigma2 } from '../crypto/ckks/sample
 import { SealScope } from '../crypto/ckks/seal.ts';
 import { CiphertextAccumulator } from '../crypto/ckks/sum.ts';
 import { packCiphertext } from '../crypto/ckks/wire.ts';
-import { parseInputCiphertexts, sumContributions } from '../services/common/ckks-inputs.ts';
+import { ContributionSum, parseInputCiphertexts, sumContributions } from '../services/common/ckks-inputs.ts';
 
 export interface CkksFloorOptions {
   values?: number;
@@ -142,8 +142,9 @@ export async function benchCkksFloors(o: CkksFloorOptions = {}): Promise<void> {
     const decMs = time(() => { for (let c = 0; c < 20 * timedCts; c++) rawDec.decrypt(loadedSum, pt); }) / (20 * timedCts);
     push(rows.share, shareMs, decMs);
     const wholeMs = time(() => {
-      const mine = packed.map((cts) => parseInputCiphertexts(ctx, { ciphertexts: timedCts, level }, cts.slice(0, timedCts)));
-      for (const s of sumContributions(ctx, mine)) packCiphertext(ctx, gen.share(s));
+      using sum = new ContributionSum(ctx, timedCts); // as services/party/ckks-pcks-check.ts
+      for (const cts of packed) sum.addPacked(ctx, { ciphertexts: timedCts, level }, cts.slice(0, timedCts));
+      for (const s of sum.sums()) packCiphertext(ctx, gen.share(s));
     }) / timedCts;
     push(rows.whole, wholeMs, decMs);
     parts.encZero.push(time(() => { for (let c = 0; c < timedCts; c++) rawEnc.encrypt(zero, rawCt); }) / timedCts);

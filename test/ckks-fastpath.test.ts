@@ -17,7 +17,7 @@ import { addPoly, mulPoly, subPoly, toCenteredBigInts, truncateLevel } from '../
 import { SealScope } from '../crypto/ckks/seal.ts';
 import { CiphertextAccumulator } from '../crypto/ckks/sum.ts';
 import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
-import { parseInputCiphertexts, sumContributions } from '../services/common/ckks-inputs.ts';
+import { ContributionSum, parseInputCiphertexts, sumContributions } from '../services/common/ckks-inputs.ts';
 
 let ctx: CkksContext;
 let secrets: SecretKeyShare[];
@@ -58,6 +58,25 @@ describe('CKKS fast paths equal their BigInt definitions', () => {
       // the wire form is canonical: packing the unpacked input gives the bytes sent
       expect(packCiphertext(ctx, unpackCiphertext(ctx, packed[0]![0]!))).toEqual(packed[0]![0]);
     }
+  });
+
+  it('a decryptor\'s one-pass sum (validate and add each packed ciphertext through one buffer) equals sumContributions, and refuses what parseInputCiphertexts refuses', () => {
+    using enc = new PackedEncryptor(ctx, pk, 1);
+    const shape = { ciphertexts: 2, level: 1 };
+    const packed = [0, 1, 2].map((p) => enc.encryptPacked(Float64Array.from({ length: ctx.N + 5 }, (_, k) => ((k + p * 31) % 201) - 100)));
+    const ref = sumContributions(ctx, packed.map((cts) => parseInputCiphertexts(ctx, shape, cts)));
+    {
+      using sum = new ContributionSum(ctx, 2);
+      for (const cts of packed) sum.addPacked(ctx, shape, cts);
+      expect(sum.sums()).toEqual(ref);
+    }
+    const bad = packed[1]!.map((c) => c.slice());
+    bad[1]!.fill(0xff, 28, 36); // an unreduced first residue in the second ciphertext
+    expect(() => parseInputCiphertexts(ctx, shape, bad, 'p2.ciphertexts')).toThrow(/p2.ciphertexts\[1\]: residue 0 is not reduced/);
+    using sum = new ContributionSum(ctx, 2);
+    expect(() => sum.addPacked(ctx, shape, bad, 'p2.ciphertexts')).toThrow(/p2.ciphertexts\[1\]: residue 0 is not reduced/);
+    using enc2 = new PackedEncryptor(ctx, pk, 2);
+    expect(() => sum.addPacked(ctx, shape, enc2.encryptPacked([1, 2]).concat(enc2.encryptPacked([3])), 'p3.ciphertexts')).toThrow(/p3.ciphertexts\[0\]: expected a fresh coefficient-form ciphertext at level 1/);
   });
 
   it('the accumulator refuses a ciphertext of another shape at a position, and a position left empty', () => {

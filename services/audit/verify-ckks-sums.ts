@@ -22,7 +22,7 @@
 import { ckgAggregateShares, ckgGenPublicKey, parseCkgShare, type CKGShare } from '../../crypto/ckks/ckg.ts';
 import { crsSeed, sampleCrp } from '../../crypto/ckks/crs.ts';
 import { CkksContext } from '../../crypto/ckks/params.ts';
-import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
+import { packedMeta } from '../../crypto/ckks/wire.ts';
 import { decodeEntry } from '../../crypto/transcript.ts';
 import { fromUtf8 } from '../../crypto/bytes.ts';
 import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
@@ -117,7 +117,7 @@ export async function recomputeCkksSums(file: TranscriptFile): Promise<CkksSumCh
           for (const p of contributors) {
             const cts = logged.get(p)!;
             if (cts.length !== expected.length) throw new RangeError(`${p} logged ${cts.length} ciphertexts, the PCKS request names ${expected.length} sums`);
-            sum.add(cts.map((ct, i) => unpackCiphertext(c, ct, `${p}.ciphertexts[${i}]`)));
+            sum.addPacked(c, { ciphertexts: expected.length, level: packedMeta(c, cts[0]!, `${p}.ciphertexts[0]`).level }, cts, `${p}.ciphertexts`);
           }
           got = sumDigests(sum.sums());
         }

@@ -15,7 +15,8 @@
  */
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { CiphertextAccumulator } from '../../crypto/ckks/sum.ts';
-import { packedMeta, unpackCiphertextAs } from '../../crypto/ckks/wire.ts';
+import { allocCiphertext, type CiphertextMeta } from '../../crypto/ckks/codec.ts';
+import { packedMeta, unpackCiphertextAs, unpackWords } from '../../crypto/ckks/wire.ts';
 import { concatBytes, toHex } from '../../crypto/bytes.ts';
 import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
@@ -41,6 +42,11 @@ export function inputDigest(packed: Uint8Array): string {
  * the ciphertext and the check.
  */
 export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): Uint8Array[] {
+  return inputMetas(ctx, shape, packed, field).map((d, i) => unpackCiphertextAs(ctx, d, packed[i]!, `${field}[${i}]`));
+}
+
+/** The header checks of `parseInputCiphertexts`, for every ciphertext, before any is unpacked. */
+function inputMetas(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field: string): CiphertextMeta[] {
   if (packed.length !== shape.ciphertexts) throw new RangeError(`${field}: expected ${shape.ciphertexts} ciphertexts, got ${packed.length}`);
   const scale = 2 ** ctx.params.scaleBits;
   return packed.map((bytes, i) => {
@@ -49,7 +55,7 @@ export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packe
     if (d.level !== shape.level || d.size !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
       throw new RangeError(`${f}: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
     }
-    return unpackCiphertextAs(ctx, d, bytes, f);
+    return d;
   });
 }
 
@@ -64,6 +70,7 @@ export class ContributionSum implements Disposable {
   readonly #acc: CiphertextAccumulator;
   readonly #count: number;
   #contributors = 0;
+  #scratch: { bytes: Uint8Array; words: Uint32Array } | undefined;
 
   constructor(ctx: CkksContext, count: number) {
     this.#count = count;
@@ -77,6 +84,26 @@ export class ContributionSum implements Disposable {
   add(ciphertexts: readonly Uint8Array[]): void {
     if (ciphertexts.length !== this.#count) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
     ciphertexts.forEach((ct, c) => this.#acc.add(c, ct, `ciphertexts[${c}]`));
+    this.#contributors++;
+  }
+
+  /**
+   * Validates one contributor's packed input exactly as `parseInputCiphertexts` does (every
+   * header first, then each ciphertext's residues while it is unpacked) and adds it, unpacking
+   * each ciphertext into one reused buffer (SEAL's load copies it). An invalid ciphertext throws
+   * after the ones before it were added: for readers that discard the whole sum on any error
+   * (decryptors, audit verify), not for the aggregator, which drops one party and goes on.
+   */
+  addPacked(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
+    if (shape.ciphertexts !== this.#count) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
+    const metas = inputMetas(ctx, shape, packed, field);
+    this.#scratch ??= allocCiphertext(ctx, metas[0]!, field);
+    const { bytes, words } = this.#scratch;
+    metas.forEach((d, c) => {
+      unpackWords(ctx, d, packed[c]!, `${field}[${c}]`, words);
+      this.#acc.add(c, bytes, `${field}[${c}]`);
+    });
+    words.fill(0);
     this.#contributors++;
   }
 
