@@ -166,13 +166,14 @@ export function parseCiphertextMeta(ctx: CkksContext, bytes: Uint8Array, field =
 
 /**
  * The residues of a ciphertext as little-endian u32 halves (lo, hi), `[poly][prime][coefficient]`,
- * in a fresh aligned array (one copy). Call `parseCiphertextMeta` first.
+ * in a fresh aligned array or `into` (one copy). Call `parseCiphertextMeta` first.
  */
-export function ciphertextWords(bytes: Uint8Array): Uint32Array {
+export function ciphertextWords(bytes: Uint8Array, into?: Uint32Array): Uint32Array {
   const start = bytes.byteOffset + CIPHERTEXT_DATA_OFFSET;
   const n = bytes.length - CIPHERTEXT_DATA_OFFSET;
-  const out = new Uint32Array(n / 4);
-  new Uint8Array(out.buffer).set(new Uint8Array(bytes.buffer, start, n));
+  if (into && into.length !== n / 4) throw new RangeError(`ciphertext: expected room for ${n / 4} words`);
+  const out = into ?? new Uint32Array(n / 4);
+  new Uint8Array(out.buffer, out.byteOffset, n).set(new Uint8Array(bytes.buffer, start, n));
   return out;
 }
 

@@ -152,6 +152,7 @@ export class PackedEncryptor implements Disposable {
   #delta: number;
   #deltaBig: bigint;
   #meta: CiphertextMeta;
+  #words: Uint32Array;
 
   constructor(ctx: CkksContext, publicKey: Uint8Array, level: number, options: { nttForm?: boolean } = {}) {
     ctx.checkLevel(level);
@@ -167,6 +168,7 @@ export class PackedEncryptor implements Disposable {
     this.#zero = s.track(zeroPlaintext(ctx, level, this.#delta));
     this.#ct = s.track(new ctx.seal.Ciphertext());
     this.#meta = { level, size: 2, isNttForm: false, scale: this.#delta, correctionFactor: 1n };
+    this.#words = new Uint32Array(2 * 2 * level * ctx.N);
   }
 
   /** The residues of a fresh encryption of Δ·values (coefficient form), as u32 halves. */
@@ -183,7 +185,7 @@ export class PackedEncryptor implements Disposable {
     const ct = this.#ct;
     this.#encryptor.encrypt(this.#zero, ct);
     this.#evaluator.cipherTransformFromNttInplace(ct);
-    const words = ciphertextWords(saveBytes(ctx, ct, 'ciphertext'));
+    const words = ciphertextWords(saveBytes(ctx, ct, 'ciphertext'), this.#words); // reused: consumed at once
     addScaledToWords(ctx, words, level, values, this.#delta, this.#deltaBig);
     return words;
   }
