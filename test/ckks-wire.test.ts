@@ -3,7 +3,31 @@ import { ckgGenPublicKey, ckgGenShare, genSecretKeyShare } from '../crypto/ckks/
 import { sampleCrp } from '../crypto/ckks/crs.ts';
 import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
+import { serializeCiphertext } from '../crypto/ckks/codec.ts';
+import { uniformPoly } from '../crypto/ckks/sampler.ts';
 import { packCiphertext, packedLength, unpackCiphertext } from '../crypto/ckks/wire.ts';
+
+/** The format spelled out residue by residue with BigInt: the oracle for the word-level packer. */
+function referencePack(level: number, size: number, ntt: boolean, scale: number, polys: BigUint64Array[]): Uint8Array {
+  const bits = ctx.moduli.slice(0, level).map((q) => BigInt(q.toString(2).length));
+  const out = new Uint8Array(packedLength(ctx, level, size));
+  out.set([0x42, 0x53, 0x43, 0x54, 1, level, size, ntt ? 1 : 0]);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(8, ctx.N, true);
+  dv.setFloat64(12, scale, true);
+  dv.setBigUint64(20, 1n, true);
+  let acc = 0n;
+  let at = 0n;
+  let k = 28;
+  for (const p of polys) for (let j = 0; j < level; j++) for (let i = 0; i < ctx.N; i++) {
+    acc |= p[j * ctx.N + i]! << at;
+    at += bits[j]!;
+    for (; at >= 8n; at -= 8n, acc >>= 8n) out[k++] = Number(acc & 0xffn);
+  }
+  if (at > 0n) out[k++] = Number(acc);
+  expect(k).toBe(out.length);
+  return out;
+}
 
 let ctx: CkksContext;
 let ct: Uint8Array;
@@ -24,6 +48,33 @@ describe('compact ciphertext wire form', () => {
     expect(packed.length).toBe(28 + (2 * ctx.N * 60) / 8);
     expect(packed.length / ctx.N).toBeLessThan(16);
     expect(unpackCiphertext(ctx, packed)).toEqual(ct);
+  });
+
+  it('packs exactly as the bit-stream definition, for every prime width and size (60- and 49-bit primes, 2 and 3 polynomials)', () => {
+    for (const [level, size] of [[1, 2], [2, 2], [2, 3]] as const) {
+      const polys = Array.from({ length: size }, () => uniformPoly(ctx.moduli, ctx.N, level));
+      // the largest residue of each prime and zero, at the block edges
+      polys[0]![0] = ctx.moduli[0]! - 1n;
+      polys[0]![ctx.N - 1] = 0n;
+      polys[size - 1]![level * ctx.N - 1] = ctx.moduli[level - 1]! - 1n;
+      const seal = serializeCiphertext(ctx, { level, isNttForm: size === 3, scale: 2 ** 38, correctionFactor: 1n, polys });
+      const packed = packCiphertext(ctx, seal);
+      expect(packed).toEqual(referencePack(level, size, size === 3, 2 ** 38, polys));
+      expect(unpackCiphertext(ctx, packed)).toEqual(seal);
+      // an unaligned view (as protobuf decoding hands it over) unpacks the same
+      const shifted = new Uint8Array(packed.length + 3);
+      shifted.set(packed, 3);
+      expect(unpackCiphertext(ctx, shifted.subarray(3))).toEqual(seal);
+    }
+  });
+
+  it('refuses nonzero padding and an unreduced residue in the 49-bit prime', () => {
+    const polys = [uniformPoly(ctx.moduli, ctx.N, 2), uniformPoly(ctx.moduli, ctx.N, 2)];
+    polys[1]![2 * ctx.N - 1] = ctx.moduli[1]!; // = q: not reduced
+    const bad = referencePack(2, 2, true, 1, polys);
+    expect(() => unpackCiphertext(ctx, bad)).toThrow(/residue 16383 is not reduced/);
+    const seal = packCiphertext(ctx, serializeCiphertext(ctx, { level: 1, isNttForm: false, scale: 1, correctionFactor: 1n, polys: [uniformPoly(ctx.moduli, ctx.N, 1), uniformPoly(ctx.moduli, ctx.N, 1)] }));
+    expect(seal.length).toBe(packedLength(ctx, 1));
   });
 
   it('refuses truncated, mislabelled or unreduced input', () => {

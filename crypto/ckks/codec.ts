@@ -121,6 +121,109 @@ function writeDyn(out: Uint8Array, dv: DataView, off: number, data: BigUint64Arr
   }
 }
 
+/** A ciphertext's fields without its residues (the header checks of `parseCiphertext`). */
+export interface CiphertextMeta {
+  readonly level: number;
+  /** Number of polynomials. */
+  readonly size: number;
+  readonly isNttForm: boolean;
+  readonly scale: number;
+  readonly correctionFactor: bigint;
+}
+
+/** Byte offset of the residues in SEAL's uncompressed ciphertext layout. */
+export const CIPHERTEXT_DATA_OFFSET: number = HEADER + CT_FIXED + DYN_FIXED;
+
+/**
+ * Every check of `parseCiphertext` except the residue bounds, without copying anything: magic,
+ * version, sizes, parms_id (→ level), N, L, scale, exact length and the DynArray header. For
+ * bytes SEAL produced itself, or whose residues are checked on the way (wire.ts).
+ */
+export function parseCiphertextMeta(ctx: CkksContext, bytes: Uint8Array, field = 'ciphertext'): CiphertextMeta {
+  abytes(bytes, field);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < HEADER + CT_FIXED + DYN_FIXED) throw new RangeError(`${field}: truncated (${bytes.length} bytes)`);
+  readHeader(dv, 0, bytes.length, field);
+  const level = readParmsLevel(ctx, dv, HEADER, field);
+  const ntt = dv.getUint8(HEADER + 32);
+  if (ntt > 1) throw new RangeError(`${field}: is_ntt_form must be 0 or 1, got ${ntt}`);
+  const size = dv.getBigUint64(HEADER + 33, true);
+  const N = dv.getBigUint64(HEADER + 41, true);
+  const L = dv.getBigUint64(HEADER + 49, true);
+  const scale = dv.getFloat64(HEADER + 57, true);
+  const correctionFactor = dv.getBigUint64(HEADER + 65, true);
+  if (size < 2n || size > 16n) throw new RangeError(`${field}: size ${size} out of range 2..16`);
+  if (N !== BigInt(ctx.N)) throw new RangeError(`${field}: N=${N}, parameter set ${ctx.params.name} has N=${ctx.N}`);
+  if (L !== BigInt(level)) throw new RangeError(`${field}: ${L} primes but parms_id is level ${level}`);
+  if (!Number.isFinite(scale) || scale <= 0) throw new RangeError(`${field}: scale must be finite and positive`);
+  const count = Number(size) * ctx.N * level;
+  const expected = HEADER + CT_FIXED + DYN_FIXED + 8 * count;
+  if (bytes.length !== expected) throw new RangeError(`${field}: ${bytes.length} bytes, expected ${expected}`);
+  readHeader(new DataView(bytes.buffer, bytes.byteOffset + HEADER + CT_FIXED, DYN_FIXED), 0, DYN_FIXED + 8 * count, `${field} data`);
+  if (dv.getBigUint64(HEADER + CT_FIXED + HEADER, true) !== BigInt(count)) throw new RangeError(`${field}: data holds a wrong residue count, expected ${count}`);
+  return { level, size: Number(size), isNttForm: ntt === 1, scale, correctionFactor };
+}
+
+/**
+ * The residues of a ciphertext as little-endian u32 halves (lo, hi), `[poly][prime][coefficient]`,
+ * in a fresh aligned array or `into` (one copy). Call `parseCiphertextMeta` first.
+ */
+export function ciphertextWords(bytes: Uint8Array, into?: Uint32Array): Uint32Array {
+  const start = bytes.byteOffset + CIPHERTEXT_DATA_OFFSET;
+  const n = bytes.length - CIPHERTEXT_DATA_OFFSET;
+  if (into && into.length !== n / 4) throw new RangeError(`ciphertext: expected room for ${n / 4} words`);
+  const out = into ?? new Uint32Array(n / 4);
+  new Uint8Array(out.buffer, out.byteOffset, n).set(new Uint8Array(bytes.buffer, start, n));
+  return out;
+}
+
+/** Bytes before a ciphertext's view in its buffer so that its residues start 4-byte aligned. */
+const ALIGN_PAD = (4 - (CIPHERTEXT_DATA_OFFSET % 4)) % 4;
+
+/**
+ * SEAL bytes of a ciphertext with the header written and the residues left to the caller, who
+ * fills `words` (u32 halves, `[poly][prime][coefficient]`, a view of the same memory: no copy).
+ * `bytes` is a view at a small offset of its buffer so that `words` is aligned.
+ */
+export function allocCiphertext(ctx: CkksContext, meta: CiphertextMeta, field = 'ciphertext'): { bytes: Uint8Array; words: Uint32Array } {
+  ctx.checkLevel(meta.level, ctx.keyLevel);
+  if (!Number.isInteger(meta.size) || meta.size < 2 || meta.size > 16) throw new RangeError(`${field}: size ${meta.size} out of range 2..16`);
+  const count = meta.size * ctx.N * meta.level;
+  const total = CIPHERTEXT_DATA_OFFSET + 8 * count;
+  const buffer = new ArrayBuffer(ALIGN_PAD + total);
+  const bytes = new Uint8Array(buffer, ALIGN_PAD, total);
+  writeCiphertextHeader(ctx, bytes, meta, count);
+  return { bytes, words: new Uint32Array(buffer, ALIGN_PAD + CIPHERTEXT_DATA_OFFSET, 2 * count) };
+}
+
+function writeCiphertextHeader(ctx: CkksContext, out: Uint8Array, meta: CiphertextMeta, count: number): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  writeHeader(dv, 0, out.length);
+  writeParms(ctx, dv, HEADER, meta.level);
+  dv.setUint8(HEADER + 32, meta.isNttForm ? 1 : 0);
+  dv.setBigUint64(HEADER + 33, BigInt(meta.size), true);
+  dv.setBigUint64(HEADER + 41, BigInt(ctx.N), true);
+  dv.setBigUint64(HEADER + 49, BigInt(meta.level), true);
+  dv.setFloat64(HEADER + 57, meta.scale, true);
+  dv.setBigUint64(HEADER + 65, meta.correctionFactor, true);
+  writeHeader(dv, HEADER + CT_FIXED, DYN_FIXED + 8 * count);
+  dv.setBigUint64(HEADER + CT_FIXED + HEADER, BigInt(count), true);
+}
+
+/**
+ * SEAL bytes of a ciphertext from its fields and residues given as u32 halves (as
+ * `ciphertextWords` returns them). Checks the shape, not the residue bounds (the caller did).
+ */
+export function ciphertextFromWords(ctx: CkksContext, meta: CiphertextMeta, words: Uint32Array, field = 'ciphertext'): Uint8Array {
+  ctx.checkLevel(meta.level, ctx.keyLevel);
+  const count = meta.size * ctx.N * meta.level;
+  if (words.length !== 2 * count) throw new RangeError(`${field}: expected ${2 * count} words for ${meta.size} polynomials at level ${meta.level}`);
+  const out = new Uint8Array(CIPHERTEXT_DATA_OFFSET + 8 * count);
+  writeCiphertextHeader(ctx, out, meta, count);
+  out.set(new Uint8Array(words.buffer, words.byteOffset, 8 * count), CIPHERTEXT_DATA_OFFSET);
+  return out;
+}
+
 function parseCiphertextBody(ctx: CkksContext, bytes: Uint8Array, field: string): CiphertextData {
   abytes(bytes, field);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

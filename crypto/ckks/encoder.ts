@@ -13,11 +13,13 @@
  * and the share functions do it themselves), at the lowest level that keeps the sum exact
  * (`requiredLevel`).
  */
-import { parseCiphertext, parsePlaintext, serializeCiphertext } from './codec.ts';
+import { ciphertextFromWords, ciphertextWords, parseCiphertext, parseCiphertextMeta, parsePlaintext, serializeCiphertext, type CiphertextMeta } from './codec.ts';
 import { loadPublicKey, loadSecretKey, saveBytes, zeroPlaintext } from './objects.ts';
 import type { CkksContext } from './params.ts';
 import { toCenteredBigInts } from './rns.ts';
 import { SealScope } from './seal.ts';
+import { CiphertextAccumulator } from './sum.ts';
+import { packWords } from './wire.ts';
 import type { Ciphertext, Encryptor, Evaluator, Plaintext } from 'node-seal';
 
 export function ciphertextCount(ctx: CkksContext, length: number): number {
@@ -44,43 +46,12 @@ export function requiredLevel(ctx: CkksContext, maxAbsSum: number): number {
   );
 }
 
-const CT_DATA_OFFSET = 16 + 32 + 1 + 8 * 5 + 16 + 8; // header, fixed fields, DynArray header, count
-
 const TWO32 = 0x100000000;
 
-/**
- * The u64 residue at byte `off` ← residue + Δ·v mod q, read and written as little-endian u32
- * halves through a DataView (no copy), in Number arithmetic: q < 2^61, so every intermediate
- * stays below 2^53.
- */
-function addScaled(dv: DataView, off: number, v: number, delta: number, deltaBig: bigint, q: bigint, qHi: number, qLo: number): void {
-  let x = v * delta;
-  let wHi: number;
-  let wLo: number;
-  if (Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
-    const neg = x < 0;
-    if (neg) x = -x;
-    wHi = Math.floor(x / TWO32);
-    wLo = x - wHi * TWO32;
-    if (neg && (wHi !== 0 || wLo !== 0)) {
-      // q − x
-      let lo = qLo - wLo;
-      let hi = qHi - wHi;
-      if (lo < 0) {
-        lo += TWO32;
-        hi -= 1;
-      }
-      wHi = hi;
-      wLo = lo;
-    }
-  } else {
-    let r = (BigInt(v) * deltaBig) % q;
-    if (r < 0n) r += q;
-    wHi = Number(r >> 32n);
-    wLo = Number(r & 0xffffffffn);
-  }
-  let lo = dv.getUint32(off, true) + wLo;
-  let hi = dv.getUint32(off + 4, true) + wHi;
+/** words[2·idx..] ← residue + r mod q, for 0 ≤ r < q given as (rHi, rLo) u32 halves. */
+function addResidue(words: Uint32Array, idx: number, rHi: number, rLo: number, qHi: number, qLo: number): void {
+  let lo = words[2 * idx]! + rLo;
+  let hi = words[2 * idx + 1]! + rHi;
   if (lo >= TWO32) {
     lo -= TWO32;
     hi += 1;
@@ -93,38 +64,61 @@ function addScaled(dv: DataView, off: number, v: number, delta: number, deltaBig
       hi -= 1;
     }
   }
-  dv.setUint32(off, lo, true);
-  dv.setUint32(off + 4, hi, true);
+  words[2 * idx] = lo;
+  words[2 * idx + 1] = hi;
 }
 
-/** c0 ← c0 + Δ·v on the bytes of a coefficient-form SEAL ciphertext at `level`, in place. */
-function addScaledToBytes(ctx: CkksContext, bytes: Uint8Array, level: number, values: ArrayLike<number>, delta: number, deltaBig: bigint): void {
-  const N = ctx.N;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + CT_DATA_OFFSET, 8 * N * level);
-  for (let j = 0; j < level; j++) {
-    const q = ctx.moduli[j]!;
-    const qHi = Number(q >> 32n);
-    const qLo = Number(q & 0xffffffffn);
-    const base = 8 * j * N;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v !== 0) addScaled(dv, base + 8 * i, v, delta, deltaBig, q, qHi, qLo);
+/** words[2·idx..] ← residue − r mod q, for 0 ≤ r < q given as (rHi, rLo) u32 halves. */
+function subResidue(words: Uint32Array, idx: number, rHi: number, rLo: number, qHi: number, qLo: number): void {
+  let lo = words[2 * idx]! - rLo;
+  let hi = words[2 * idx + 1]! - rHi;
+  if (lo < 0) {
+    lo += TWO32;
+    hi -= 1;
+  }
+  if (hi < 0) {
+    lo += qLo;
+    hi += qHi;
+    if (lo >= TWO32) {
+      lo -= TWO32;
+      hi += 1;
     }
   }
+  words[2 * idx] = lo;
+  words[2 * idx + 1] = hi;
 }
 
 /**
- * c0 ← c0 + Δ·v (v integers, |v| < 2^53) on an NTT-form SEAL ciphertext at `level`, in place:
- * SEAL's evaluator moves it to coefficient form, the scaled values are added to the first
- * polynomial's coefficients, and SEAL moves it back to NTT form. This is how flooding noise
- * (Δ = 1) enters a PCKS share without a TypeScript NTT.
+ * c0 ← c0 + Δ·v on the residues (u32 halves, `[poly][prime][coefficient]`, codec.ts
+ * `ciphertextWords`) of a coefficient-form ciphertext at `level`, in place. |Δ·v| is split into
+ * u32 halves once per value and added (or, for v < 0, subtracted) modulo each prime in Number
+ * arithmetic (q < 2^61, every intermediate below 2^53); only a product at or above a prime or
+ * 2^53 takes the BigInt path.
  */
-export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Ciphertext, level: number, values: ArrayLike<number>, delta = 1, deltaBig = 1n): void {
-  evaluator.cipherTransformFromNttInplace(ct);
-  const bytes = saveBytes(ctx, ct, 'ciphertext');
-  addScaledToBytes(ctx, bytes, level, values, delta, deltaBig);
-  ct.loadFromArray(ctx.context, bytes);
-  evaluator.cipherTransformToNttInplace(ct);
+export function addScaledToWords(ctx: CkksContext, words: Uint32Array, level: number, values: ArrayLike<number>, delta: number, deltaBig: bigint): void {
+  const N = ctx.N;
+  const qHi = ctx.moduli.slice(0, level).map((q) => Number(q >> 32n));
+  const qLo = ctx.moduli.slice(0, level).map((q) => Number(q & 0xffffffffn));
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === 0) continue;
+    const x = Math.abs(v * delta);
+    const xHi = Math.floor(x / TWO32);
+    const xLo = x - xHi * TWO32;
+    for (let j = 0; j < level; j++) {
+      const h = qHi[j]!;
+      const l = qLo[j]!;
+      if (x <= Number.MAX_SAFE_INTEGER && (xHi < h || (xHi === h && xLo < l))) {
+        if (v > 0) addResidue(words, j * N + i, xHi, xLo, h, l);
+        else subResidue(words, j * N + i, xHi, xLo, h, l);
+      } else {
+        const q = ctx.moduli[j]!;
+        let r = (BigInt(v) * deltaBig) % q;
+        if (r < 0n) r += q;
+        addResidue(words, j * N + i, Number(r >> 32n), Number(r & 0xffffffffn), h, l);
+      }
+    }
+  }
 }
 
 /**
@@ -132,7 +126,7 @@ export function addScaledToC0(ctx: CkksContext, evaluator: Evaluator, ct: Cipher
  * aggregator get the same bytes). Returns the input when it is already in NTT form.
  */
 export function toNttForm(ctx: CkksContext, ciphertext: Uint8Array): Uint8Array {
-  if (parseCiphertext(ctx, ciphertext).isNttForm) return ciphertext;
+  if (parseCiphertextMeta(ctx, ciphertext).isNttForm) return ciphertext; // SEAL's load checks the residues
   using scope = new SealScope();
   const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
   const ct = scope.track(new ctx.seal.Ciphertext());
@@ -157,6 +151,8 @@ export class PackedEncryptor implements Disposable {
   #ct: Ciphertext;
   #delta: number;
   #deltaBig: bigint;
+  #meta: CiphertextMeta;
+  #words: Uint32Array;
 
   constructor(ctx: CkksContext, publicKey: Uint8Array, level: number, options: { nttForm?: boolean } = {}) {
     ctx.checkLevel(level);
@@ -171,10 +167,12 @@ export class PackedEncryptor implements Disposable {
     this.#deltaBig = 1n << BigInt(ctx.params.scaleBits);
     this.#zero = s.track(zeroPlaintext(ctx, level, this.#delta));
     this.#ct = s.track(new ctx.seal.Ciphertext());
+    this.#meta = { level, size: 2, isNttForm: false, scale: this.#delta, correctionFactor: 1n };
+    this.#words = new Uint32Array(2 * 2 * level * ctx.N);
   }
 
-  /** Encrypts up to N integers (|v| ≤ 2^53 − 1) as one ciphertext; returns SEAL bytes. */
-  encryptChunk(values: ArrayLike<number>): Uint8Array {
+  /** The residues of a fresh encryption of Δ·values (coefficient form), as u32 halves. */
+  #encryptWords(values: ArrayLike<number>): Uint32Array {
     const { ctx, level } = this;
     const N = ctx.N;
     if (values.length > N) throw new RangeError(`values: at most N=${N} per ciphertext, got ${values.length}`);
@@ -187,22 +185,48 @@ export class PackedEncryptor implements Disposable {
     const ct = this.#ct;
     this.#encryptor.encrypt(this.#zero, ct);
     this.#evaluator.cipherTransformFromNttInplace(ct);
-    const bytes = saveBytes(ctx, ct, 'ciphertext');
-    addScaledToBytes(ctx, bytes, level, values, this.#delta, this.#deltaBig);
+    const words = ciphertextWords(saveBytes(ctx, ct, 'ciphertext'), this.#words); // reused: consumed at once
+    addScaledToWords(ctx, words, level, values, this.#delta, this.#deltaBig);
+    return words;
+  }
+
+  /** Encrypts up to N integers (|v| ≤ 2^53 − 1) as one ciphertext; returns SEAL bytes. */
+  encryptChunk(values: ArrayLike<number>): Uint8Array {
+    const { ctx } = this;
+    const bytes = ciphertextFromWords(ctx, this.#meta, this.#encryptWords(values));
     if (!this.nttForm) return bytes;
+    const ct = this.#ct;
     ct.loadFromArray(ctx.context, bytes);
     this.#evaluator.cipherTransformToNttInplace(ct);
     return saveBytes(ctx, ct, 'ciphertext');
   }
 
-  /** Encrypts a whole vector, N values per ciphertext (the last one zero-padded). */
+  /**
+   * Encrypts up to N integers as one coefficient-form ciphertext in the compact wire form
+   * (wire.ts), packed straight from SEAL's residues: what a party sends.
+   */
+  encryptChunkPacked(values: ArrayLike<number>): Uint8Array {
+    if (this.nttForm) throw new RangeError('encryptChunkPacked: the wire carries coefficient-form inputs; use an encryptor without nttForm');
+    return packWords(this.ctx, this.#meta, this.#encryptWords(values));
+  }
+
+  /** Encrypts a whole vector in the compact wire form, N values per ciphertext. */
+  encryptPacked(values: ArrayLike<number>): Uint8Array[] {
+    return this.#chunks(values, (chunk) => this.encryptChunkPacked(chunk));
+  }
+
+  /** Encrypts a whole vector, N values per ciphertext (the last one zero-padded); SEAL bytes. */
   encrypt(values: ArrayLike<number>): Uint8Array[] {
+    return this.#chunks(values, (chunk) => this.encryptChunk(chunk));
+  }
+
+  #chunks(values: ArrayLike<number>, one: (chunk: ArrayLike<number>) => Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     const N = this.ctx.N;
     const arr = Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values);
     for (let off = 0; off < values.length; off += N) {
       const end = Math.min(off + N, values.length);
-      out.push(this.encryptChunk((arr as { slice(a: number, b: number): ArrayLike<number> }).slice(off, end)));
+      out.push(one(ArrayBuffer.isView(arr) ? (arr as Float64Array).subarray(off, end) : (arr as number[]).slice(off, end)));
     }
     return out;
   }
@@ -212,21 +236,12 @@ export class PackedEncryptor implements Disposable {
   }
 }
 
-/** Homomorphic sum of ciphertexts (the aggregator's step), with SEAL's evaluator. */
+/** Homomorphic sum of ciphertexts with SEAL's evaluator (sum.ts; the form is kept). */
 export function addCiphertexts(ctx: CkksContext, ciphertexts: readonly Uint8Array[]): Uint8Array {
   if (ciphertexts.length === 0) throw new RangeError('ciphertexts: expected at least one');
-  using scope = new SealScope();
-  const ev = scope.track(new ctx.seal.Evaluator(ctx.context));
-  const acc = scope.track(new ctx.seal.Ciphertext());
-  parseCiphertext(ctx, ciphertexts[0]!, 'ciphertexts[0]');
-  acc.loadFromArray(ctx.context, ciphertexts[0]!);
-  const next = scope.track(new ctx.seal.Ciphertext());
-  for (let i = 1; i < ciphertexts.length; i++) {
-    parseCiphertext(ctx, ciphertexts[i]!, `ciphertexts[${i}]`);
-    next.loadFromArray(ctx.context, ciphertexts[i]!);
-    ev.addInplace(acc, next);
-  }
-  return saveBytes(ctx, acc, 'sum');
+  using acc = new CiphertextAccumulator(ctx, 1);
+  ciphertexts.forEach((c, i) => acc.add(0, c, `ciphertexts[${i}]`));
+  return acc.sums(false)[0]!;
 }
 
 /**

@@ -109,14 +109,48 @@ const SAFE = 2 ** 53;
 
 /** Bernoulli(n/d), 0 ≤ n ≤ d: a uniform fraction compared with n/d one 32-bit digit at a time. */
 function bernoulliBig(n: bigint, d: bigint, w: Words): boolean {
+  return bernoulliBigFrom(n, d, w.u32(), w);
+}
+
+/** bernoulliBig with its first 32-bit digit `u` already drawn. */
+function bernoulliBigFrom(n: bigint, d: bigint, first: number, w: Words): boolean {
   let r = n;
+  let u = first;
   for (;;) {
     r <<= 32n;
     const digit = Number(r / d);
     r %= d;
-    const u = w.u32();
     if (u !== digit) return u < digit;
     if (r === 0n) return false;
+    u = w.u32();
+  }
+}
+
+/**
+ * Bernoulli(exp(−γ)) for γ = g/den ≥ 0, deciding each step in float64 where that is provably
+ * the same decision as bernoulliExpBig and falling back to it (same random words) where not, so
+ * the output is identical for every random stream. `gammaF` approximates γ with relative error
+ * below 2^−50 (here: nf²/Number(den) with nf = Number(num) or σ·(|y| − σ): one rounding each,
+ * at most 5 roundings of 2^−53 in all). Only γ < 2^10 not within 2^−20 of
+ * an integer takes the float path; the comparisons against each 32-bit digit use a margin of
+ * 1/16 where the float error is below 2^−8 (γ < 2^10: |Δx| ≤ 2^32·(2^10·2^−50.7 + 2^−52)).
+ */
+function bernoulliExpFast(g: () => bigint, den: bigint, gammaF: number, w: Words): boolean {
+  const whole = Math.floor(gammaF);
+  const near = Math.min(gammaF - whole, whole + 1 - gammaF);
+  if (!(gammaF < 1024) || near < 2 ** -20) return bernoulliExpBig(g(), den, w);
+  // The exact loop subtracts one unit while rest > den: exactly `whole` times here (γ ∉ Z).
+  for (let i = 0; i < whole; i++) if (!bernoulliExpNum(1, 1, w)) return false;
+  const frac = gammaF - whole;
+  for (let k = 1; ; k++) {
+    // bernoulliBig(rest, den·k): first digit floor(2^32·frac/k), known to within the margin.
+    const x = (frac / k) * 0x100000000;
+    const u = w.u32();
+    let success: boolean;
+    if (u < Math.floor(x - 1 / 16)) success = true;
+    else if (u > Math.floor(x + 1 / 16)) success = false;
+    else success = bernoulliBigFrom(g() - BigInt(whole) * den, den * BigInt(k), u, w);
+    if (!success) return (k & 1) === 1;
   }
 }
 
@@ -182,23 +216,46 @@ function isqrt(n: bigint): bigint {
 /**
  * A sampler of D_{Z,σ} with σ² = sigma2Num / sigma2Den (CKS20 Algorithm 3), exact, for σ < 2^39;
  * the constants are computed once. Samples are returned as Numbers (|x| < 2^53 for such σ).
+ * The Laplace scale is t = ⌊σ⌋ + 1 as in CKS20, or t = σ when σ is an integer (e.g. the flooding
+ * σ = 2^k): Algorithm 3 is exact for any integer t > 0 — P[Y = y, accept] ∝
+ * exp(−|y|/t − (|y| − σ²/t)²/(2σ²)) = exp(−y²/(2σ²) − σ²/(2t²)) — and a power-of-two t makes
+ * the uniform draws below t (and 2t) rejection-free.
  */
-export function discreteGaussianSampler(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom): () => number {
+export function discreteGaussianSampler(sigma2Num: bigint, sigma2Den: bigint, rng: RandomSource = cryptoRandom, options: { bigIntOnly?: boolean } = {}): () => number {
   if (sigma2Num <= 0n || sigma2Den <= 0n) throw new RangeError('discreteGaussian: σ² must be positive');
-  const tBig = isqrt(sigma2Num / sigma2Den) + 1n;
+  const root = isqrt(sigma2Num / sigma2Den);
+  const tBig = sigma2Num % sigma2Den === 0n && root * root === sigma2Num / sigma2Den ? root : root + 1n;
   if (tBig >= 2n ** 40n) throw new RangeError('discreteGaussian: σ must be below 2^39');
   const t = Number(tBig);
   const w = wordsOf(rng);
   const den = 2n * sigma2Num * tBig * tBig * sigma2Den;
   const small = den < 2n ** 40n;
   const scale = tBig * sigma2Den;
+  const denF = Number(den);
+  // σ an integer (t = σ, σ² = sigma2Num): num = |y|·σ − σ² = σ·(|y| − σ), whose float64 value
+  // σ·(|y| − σ) has one rounding (|y| − σ is exact below 2^53): no BigInt unless a decision needs it.
+  const integerSigma = sigma2Den === 1n && tBig * tBig === sigma2Num && !options.bigIntOnly && !small;
   return () => {
     for (;;) {
       const y = discreteLaplaceNum(t, w);
-      const num = BigInt(Math.abs(y)) * scale - sigma2Num;
+      const ay = Math.abs(y);
+      if (integerSigma && ay < 2 ** 52) {
+        const nf = t * (ay - t);
+        if (bernoulliExpFast(() => (BigInt(ay) * scale - sigma2Num) ** 2n, den, (nf * nf) / denF, w)) return y;
+        continue;
+      }
+      const num = BigInt(ay) * scale - sigma2Num;
       // γ = (|y| − σ²/t)² / (2σ²)
-      const g = num * num;
-      const accept = small && g < 2n ** 53n ? bernoulliExpNum(Number(g), Number(den), w) : bernoulliExpBig(g, den, w);
+      let accept: boolean;
+      if (small) {
+        const g = num * num;
+        accept = g < 2n ** 53n ? bernoulliExpNum(Number(g), Number(den), w) : bernoulliExpBig(g, den, w);
+      } else if (options.bigIntOnly) {
+        accept = bernoulliExpBig(num * num, den, w);
+      } else {
+        const nf = Number(num);
+        accept = bernoulliExpFast(() => num * num, den, (nf * nf) / denF, w);
+      }
       if (accept) return y;
     }
   };

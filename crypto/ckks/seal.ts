@@ -17,6 +17,8 @@ export type {
   SecretKey,
   SEALContext,
   ParmsIdType,
+  Evaluator,
+  Encryptor,
 } from 'node-seal';
 
 let loading: Promise<Seal> | undefined;

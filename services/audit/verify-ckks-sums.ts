@@ -22,11 +22,11 @@
 import { ckgAggregateShares, ckgGenPublicKey, parseCkgShare, type CKGShare } from '../../crypto/ckks/ckg.ts';
 import { crsSeed, sampleCrp } from '../../crypto/ckks/crs.ts';
 import { CkksContext } from '../../crypto/ckks/params.ts';
-import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
+import { packedMeta } from '../../crypto/ckks/wire.ts';
 import { fromUtf8 } from '../../crypto/bytes.ts';
 import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksParamsByName, ownBytes, sha256Hex } from '../common/ckks.ts';
-import { sumContributions, sumDigests } from '../common/ckks-inputs.ts';
+import { ContributionSum, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { exportedEntries, type TranscriptFile } from './transcript-file.ts';
 import type { BlobSource } from '../common/blobs.ts';
@@ -120,12 +120,17 @@ export async function recomputeCkksSums(file: TranscriptFile, blobs: BlobSource 
           return at('the PCKS request names a contributor whose encrypted input is not in the exported transcript');
         }
         const c = await context(paramsName);
-        // The same function the aggregator and every decryptor use (services/common/ckks-inputs.ts).
-        const got = sumDigests(sumContributions(c, contributors.map((p) => {
-          const cts = logged.get(p)!;
-          if (cts.length !== expected.length) throw new RangeError(`${p} logged ${cts.length} ciphertexts, the PCKS request names ${expected.length} sums`);
-          return cts.map((ct, i) => unpackCiphertext(c, ct, `${p}.ciphertexts[${i}]`));
-        })));
+        // The same summation the aggregator and every decryptor use, one contributor at a time.
+        let got: string[];
+        {
+          using sum = new ContributionSum(c, expected.length);
+          for (const p of contributors) {
+            const cts = logged.get(p)!;
+            if (cts.length !== expected.length) throw new RangeError(`${p} logged ${cts.length} ciphertexts, the PCKS request names ${expected.length} sums`);
+            sum.addPacked(c, { ciphertexts: expected.length, level: packedMeta(c, cts[0]!, `${p}.ciphertexts[0]`).level }, cts, `${p}.ciphertexts`);
+          }
+          got = sumDigests(sum.sums());
+        }
         for (let i = 0; i < expected.length; i++) {
           if (got[i] !== expected[i]) {
             return at(`ciphertext ${i}: the homomorphic sum of the logged encrypted inputs of ${contributors.join(', ')} is not the sum the aggregator asked the decryptors to key-switch`);

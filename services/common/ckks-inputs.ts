@@ -4,8 +4,8 @@
  * auditor. One definition, so the three cannot drift:
  *   - `parseInputCiphertexts`: the layout's count of fresh coefficient-form ciphertexts at the
  *     layout's level with scale 2^scaleBits (the checks the aggregator has always made);
- *   - `sumContributions`: the homomorphic sum in NTT form (SEAL's addition and NTT are
- *     deterministic, so every side gets the same bytes and the same SHA-256);
+ *   - `sumContributions` / `ContributionSum`: the homomorphic sum in NTT form (SEAL's addition
+ *     and NTT are deterministic, so every side gets the same bytes and the same SHA-256);
  *   - `openContribution` / `openCommit`: a party's signed EncryptedInput / InputCommit envelope,
  *     verified against the reader's own roster;
  *   - `commitListDigest`: the SHA-256 of the commitment list of the commit round, which every
@@ -13,10 +13,10 @@
  *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
  *     valid ciphertext), the key under which exact copies are refused.
  */
-import { parseCiphertext } from '../../crypto/ckks/codec.ts';
-import { addCiphertexts, toNttForm } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
-import { unpackCiphertext } from '../../crypto/ckks/wire.ts';
+import { CiphertextAccumulator } from '../../crypto/ckks/sum.ts';
+import { allocCiphertext, type CiphertextMeta } from '../../crypto/ckks/codec.ts';
+import { packedMeta, unpackCiphertextAs, unpackWords } from '../../crypto/ckks/wire.ts';
 import { concatBytes, toHex } from '../../crypto/bytes.ts';
 import { envelopeDigest, verifyEnvelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type SignedContribution } from '../../gen/blindsum/v1/blindsum.ts';
@@ -36,31 +36,94 @@ export function inputDigest(packed: Uint8Array): string {
 }
 
 /**
- * Validates a party's encrypted input (compact wire form) and returns the SEAL ciphertexts.
- * Throws a RangeError naming the ciphertext and the check.
+ * Validates a party's encrypted input (compact wire form) and returns the SEAL ciphertexts. The
+ * packed header is checked first (count, level, size, form, scale: a wrong shape costs nothing),
+ * then one pass unpacks every residue and checks it below its prime. Throws a RangeError naming
+ * the ciphertext and the check.
  */
 export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): Uint8Array[] {
+  return inputMetas(ctx, shape, packed, field).map((d, i) => unpackCiphertextAs(ctx, d, packed[i]!, `${field}[${i}]`));
+}
+
+/** The header checks of `parseInputCiphertexts`, for every ciphertext, before any is unpacked. */
+function inputMetas(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field: string): CiphertextMeta[] {
   if (packed.length !== shape.ciphertexts) throw new RangeError(`${field}: expected ${shape.ciphertexts} ciphertexts, got ${packed.length}`);
   const scale = 2 ** ctx.params.scaleBits;
   return packed.map((bytes, i) => {
-    const ct = unpackCiphertext(ctx, ownBytes(bytes), `${field}[${i}]`);
-    const d = parseCiphertext(ctx, ct, `${field}[${i}]`);
-    if (d.level !== shape.level || d.polys.length !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
-      throw new RangeError(`${field}[${i}]: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
+    const f = `${field}[${i}]`;
+    const d = packedMeta(ctx, bytes, f);
+    if (d.level !== shape.level || d.size !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
+      throw new RangeError(`${f}: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
     }
-    return ct;
+    return d;
   });
 }
 
 /**
- * The homomorphic sums, ciphertext by ciphertext, of the contributors' validated inputs (in the
- * order given: the sorted contributor list), in NTT form — what PCKS shares are computed on.
+ * The homomorphic sums, ciphertext by ciphertext, of contributors' validated inputs, added one
+ * contributor at a time (SEAL's evaluator in place, crypto/ckks/sum.ts), so a reader holds one
+ * contributor's SEAL bytes at a time, not all of them. Modular addition does not depend on the
+ * order: every side (aggregator, decryptors, auditor) gets the same bytes. Dispose it to free
+ * the SEAL accumulators.
  */
+export class ContributionSum implements Disposable {
+  readonly #acc: CiphertextAccumulator;
+  readonly #count: number;
+  #contributors = 0;
+  #scratch: { bytes: Uint8Array; words: Uint32Array } | undefined;
+
+  constructor(ctx: CkksContext, count: number) {
+    this.#count = count;
+    this.#acc = new CiphertextAccumulator(ctx, count);
+  }
+
+  /**
+   * Adds one contributor's validated ciphertexts (`parseInputCiphertexts`). If SEAL refuses one
+   * midway, the sum is unusable: the error propagates and the caller must discard this object.
+   */
+  add(ciphertexts: readonly Uint8Array[]): void {
+    if (ciphertexts.length !== this.#count) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
+    ciphertexts.forEach((ct, c) => this.#acc.add(c, ct, `ciphertexts[${c}]`));
+    this.#contributors++;
+  }
+
+  /**
+   * Validates one contributor's packed input exactly as `parseInputCiphertexts` does (every
+   * header first, then each ciphertext's residues while it is unpacked) and adds it, unpacking
+   * each ciphertext into one reused buffer (SEAL's load copies it). An invalid ciphertext throws
+   * after the ones before it were added: for readers that discard the whole sum on any error
+   * (decryptors, audit verify), not for the aggregator, which drops one party and goes on.
+   */
+  addPacked(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
+    if (shape.ciphertexts !== this.#count) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
+    const metas = inputMetas(ctx, shape, packed, field);
+    this.#scratch ??= allocCiphertext(ctx, metas[0]!, field);
+    const { bytes, words } = this.#scratch;
+    metas.forEach((d, c) => {
+      unpackWords(ctx, d, packed[c]!, `${field}[${c}]`, words);
+      this.#acc.add(c, bytes, `${field}[${c}]`);
+    });
+    words.fill(0);
+    this.#contributors++;
+  }
+
+  /** The sums in NTT form (what PCKS shares are computed on); read once. */
+  sums(): Uint8Array[] {
+    if (this.#contributors === 0) throw new RangeError('contributions: expected at least one');
+    return this.#acc.sums(true);
+  }
+
+  [Symbol.dispose](): void {
+    this.#acc[Symbol.dispose]();
+  }
+}
+
+/** The homomorphic sums of all contributors' validated inputs, in NTT form (ContributionSum). */
 export function sumContributions(ctx: CkksContext, inputs: readonly (readonly Uint8Array[])[]): Uint8Array[] {
   if (inputs.length === 0) throw new RangeError('contributions: expected at least one');
-  const count = inputs[0]!.length;
-  if (inputs.some((x) => x.length !== count)) throw new RangeError('contributions: every contributor must send the same number of ciphertexts');
-  return Array.from({ length: count }, (_, c) => toNttForm(ctx, addCiphertexts(ctx, inputs.map((x) => x[c]!))));
+  using sum = new ContributionSum(ctx, inputs[0]!.length);
+  for (const x of inputs) sum.add(x);
+  return sum.sums();
 }
 
 /** Hex SHA-256 of each sum (SEAL bytes, NTT form), as named in PCKS requests and shares. */

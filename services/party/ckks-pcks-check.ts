@@ -14,7 +14,7 @@ import type { CkksContext } from '../../crypto/ckks/params.ts';
 import type { PCKSRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { sha256Hex, type CkksLayout } from '../common/ckks.ts';
 import { copiedInput, type InputDigestTable } from '../common/ckks-input-digests.ts';
-import { inputDigest, openContribution, parseInputCiphertexts, sumContributions, sumDigests } from '../common/ckks-inputs.ts';
+import { ContributionSum, inputDigest, openContribution, sumDigests } from '../common/ckks-inputs.ts';
 import type { Roster } from '../common/roster.ts';
 import { Refuse } from './contribution.ts';
 
@@ -57,17 +57,18 @@ export function verifyPcksRequest(
   if (m.contributions.length !== m.contributors.length) {
     throw new Refuse(`the PCKS request carries ${m.contributions.length} signed contributions for ${m.contributors.length} contributors`);
   }
-  const inputs: Uint8Array[][] = [];
+  // Each contributor's ciphertexts are validated and added as they are unpacked (one ciphertext's
+  // SEAL bytes held at a time); any refusal discards the partial sum with the request.
+  using sum = new ContributionSum(ctx, s.layout.ciphertexts);
   const digests = new Map<string, string[]>();
   const owner = new Map<string, string>();
   m.contributors.forEach((p, i) => {
     const c = m.contributions[i]!;
     let packed: Uint8Array[];
-    let sealed: Uint8Array[];
     let named: string;
     try {
       ({ ciphertexts: packed, commitmentsSha256: named } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
-      sealed = parseInputCiphertexts(ctx, s.layout, packed, `${p}.ciphertexts`);
+      sum.addPacked(ctx, s.layout, packed, `${p}.ciphertexts`); // validated as the aggregator does, then added
     } catch (e) {
       throw new Refuse(`contribution ${i} (${p}): ${(e as Error).message}`);
     }
@@ -86,8 +87,7 @@ export function verifyPcksRequest(
     const copy = copiedInput(seen, d, m.sessionId, p);
     if (copy) throw new Refuse(copy);
     digests.set(p, d);
-    inputs.push(sealed);
   });
-  const sums = sumContributions(ctx, inputs);
+  const sums = sum.sums();
   return { sums, sumSha256: sumDigests(sums), digests };
 }

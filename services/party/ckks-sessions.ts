@@ -17,7 +17,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
 import { PackedEncryptor } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
-import { pcksGenShare, serializePcksShare } from '../../crypto/ckks/pcks.ts';
+import { PcksShareGenerator } from '../../crypto/ckks/pcks.ts';
 import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.ts';
 import { packCiphertext } from '../../crypto/ckks/wire.ts';
 import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
@@ -219,7 +219,7 @@ export class CkksParty {
     let ciphertexts: Uint8Array[];
     {
       using enc = new PackedEncryptor(ctx, key.publicKey, layout.level, { nttForm: false });
-      ciphertexts = enc.encrypt(values).map((ct) => packCiphertext(ctx, ct));
+      ciphertexts = enc.encryptPacked(values);
     }
     values.fill(0);
     const inputDigests = ciphertexts.map(inputDigest);
@@ -263,7 +263,8 @@ export class CkksParty {
     own.fill(0n);
     try {
       const analystPk = ownBytes(m.analystPublicKey);
-      const shares = sums.map((ct) => packCiphertext(ctx, serializePcksShare(ctx, pcksGenShare(ctx, additive, analystPk, ct))));
+      using gen = new PcksShareGenerator(ctx, additive, analystPk);
+      const shares = sums.map((ct) => packCiphertext(ctx, gen.share(ct)));
       return {
         $case: 'pcksShare',
         value: { sessionId: m.sessionId, shares, sumSha256: digests, contributors: [...m.contributors], decryptors: [...m.decryptors], analystKeySha256: s.analystKeySha256 },

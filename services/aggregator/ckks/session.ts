@@ -15,11 +15,11 @@
  * of t contributors (the Lagrange coefficients depend on the set).
  */
 import type { CkksContext } from '../../../crypto/ckks/params.ts';
-import { parsePcksShare, pcksAggregateShares, pcksKeySwitch, type PCKSShare } from '../../../crypto/ckks/pcks.ts';
-import { packCiphertext, unpackCiphertext } from '../../../crypto/ckks/wire.ts';
+import { pcksCombine, unpackPcksShare } from '../../../crypto/ckks/pcks.ts';
+import { packCiphertext } from '../../../crypto/ckks/wire.ts';
 import type { Envelope } from '../../../crypto/transcript.ts';
 import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../../gen/blindsum/v1/blindsum.ts';
-import { ownBytes, type CkksLayout } from '../../common/ckks.ts';
+import type { CkksLayout } from '../../common/ckks.ts';
 import { copiedInput, type InputDigestTable } from '../../common/ckks-input-digests.ts';
 import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../../common/ckks-kinds.ts';
@@ -209,7 +209,7 @@ export class CkksSession {
           $case: 'pcksRequest',
           value: { sessionId: req.sessionId, contributors, decryptors, analystPublicKey: req.analystPublicKey, contributions },
         });
-        const shares = new Map<string, PCKSShare[]>();
+        const shares = new Map<string, Uint8Array[]>();
         const p = await this.#rounds.collect('PCKSShare', decryptors, (party, body) => {
           if (body.$case !== 'pcksShare') return false;
           const v = body.value;
@@ -221,8 +221,7 @@ export class CkksSession {
           if (!same(v.decryptors, decryptors)) throw new RangeError('the share names other decryptors than the PCKS request');
           if (v.analystKeySha256 !== req.analystKeySha256) throw new RangeError('the share names another analyst key than the PCKS request');
           shares.set(party, body.value.shares.map((bytes, i) => {
-            const share = parsePcksShare(ctx, unpackCiphertext(ctx, ownBytes(bytes), `shares[${i}]`));
-            if (share.h0.length !== layout.level * ctx.N) throw new RangeError(`shares[${i}]: expected level ${layout.level}`);
+            const share = unpackPcksShare(ctx, bytes, layout.level, `shares[${i}]`);
             bytesIn += bytes.length;
             return share;
           }));
@@ -230,8 +229,7 @@ export class CkksSession {
         });
         if (p.failed.size === 0) {
           const ciphertexts = sums.map((sum, c) => {
-            const agg = decryptors.map((d) => shares.get(d)![c]!).reduce((a, b) => pcksAggregateShares(ctx, a, b));
-            return packCiphertext(ctx, pcksKeySwitch(ctx, sum, agg));
+            return packCiphertext(ctx, pcksCombine(ctx, sum, decryptors.map((d) => shares.get(d)![c]!)));
           });
           progress('PCKS', `${decryptors.join(', ')} switched the sum to the analyst's key`);
           return { ciphertexts, contributors, decryptors, refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })), bytesIn };
