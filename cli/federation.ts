@@ -206,7 +206,8 @@ export class LocalFederation {
     ];
     await f.startAggregator();
     for (const p of f.parties) f.startParty(p.index);
-    await f.waitConnected(f.parties.map((p) => p.id));
+    // Each process loads the CLI, its data and node-seal on this host's cores: allow for n of them.
+    await f.waitConnected(f.parties.map((p) => p.id), Math.max(30_000, 3_000 * n));
     return f;
   }
 

@@ -32,7 +32,7 @@ import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesD
 import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
 import type { CkksContext } from './params.ts';
 import type { RnsPoly } from './rns.ts';
-import { aggregateShamirShares, genShamirPolynomial, genShamirSecretShare, parseShamirShare, serializeShamirShare, type ShamirShare } from './threshold.ts';
+import { aggregateShamirShares, drainSteps, genShamirPolynomial, genShamirSecretSharesSteps, parseShamirShare, serializeShamirShare, type ShamirShare } from './threshold.ts';
 import { signDomain, verifyDomain } from '../identity.ts';
 import { agree, generateX25519KeyPair, isValidX25519PublicKey, type X25519KeyPair } from '../keyagreement.ts';
 import { randomBytes } from 'node:crypto';
@@ -220,6 +220,8 @@ export class CeremonyParty {
   #ckgCommit: SignedCkgCommit | undefined;
   #ckgCommits: SignedCkgCommit[] = [];
   #ownShamir: ShamirShare | undefined;
+  /** A step generator (commitShareSteps, finishSteps) is running: no other step may start. */
+  #busy = false;
 
   constructor(ctx: CkksContext, params: CeremonyParams, self: string, identitySecretKey: Uint8Array, rosterKeys: ReadonlyMap<string, Uint8Array>) {
     validateCeremonyParams(ctx, params);
@@ -238,6 +240,27 @@ export class CeremonyParty {
 
   #expect(stage: 'commit' | 'reveal' | 'ckg-commit' | 'share' | 'finish'): void {
     if (this.#stage !== stage) throw new CeremonyError('wrong-stage', `expected ${stage}, the ceremony is at ${this.#stage}`);
+    if (this.#busy) throw new CeremonyError('wrong-stage', `the ${stage} step is already running`);
+  }
+
+  /** One yield point of a step generator: after it, the ceremony must still be at `stage` (not aborted). */
+  *#resume(stage: 'ckg-commit' | 'finish'): Generator<void, void, void> {
+    yield;
+    if (this.#stage !== stage) throw new CeremonyError('wrong-stage', `the ceremony was aborted during ${stage}`);
+  }
+
+  /** Runs `steps`, checking after each of its yields that the ceremony is still at `stage`. */
+  *#guarded<T>(stage: 'ckg-commit' | 'finish', steps: Generator<void, T, void>): Generator<void, T, void> {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      try {
+        yield* this.#resume(stage);
+      } catch (e) {
+        steps.return(undefined as never); // runs its finally: erases the partial shares
+        throw e;
+      }
+    }
   }
 
   /** Round 1: commitment to a fresh CRS nonce and a signed ephemeral X25519 key. */
@@ -270,18 +293,40 @@ export class CeremonyParty {
    * kept until every party has committed; only the signed commitment to them leaves now.
    */
   commitShare(nonces: readonly RevealedNonce[]): { commitment: Uint8Array; thresholdShareDigests: Uint8Array[]; signature: Uint8Array } {
+    return drainSteps(this.commitShareSteps(nonces));
+  }
+
+  /**
+   * commitShare in steps (n·t·L·N multiply-adds for the Shamir shares, then one AEAD per other
+   * party): the service yields to its event loop between steps (services/common/steps.ts). An
+   * abort() between two steps ends it with 'wrong-stage' and erases what it had computed.
+   */
+  *commitShareSteps(nonces: readonly RevealedNonce[]): Generator<void, { commitment: Uint8Array; thresholdShareDigests: Uint8Array[]; signature: Uint8Array }, void> {
     this.#expect('ckg-commit');
+    this.#busy = true;
+    try {
+      return yield* this.#commitShare(nonces);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  *#commitShare(nonces: readonly RevealedNonce[]): Generator<void, { commitment: Uint8Array; thresholdShareDigests: Uint8Array[]; signature: Uint8Array }, void> {
     const ctx = this.#ctx;
     const ordered = byParty(this.params, nonces, 'nonce');
     const crp = deriveCrp(ctx, this.params, this.#commits, ordered);
+    yield* this.#resume('ckg-commit');
     const secret = genSecretKeyShare(ctx);
     const ckg: CKGShare = ckgGenShare(ctx, secret, crp);
     const poly = genShamirPolynomial(ctx, this.params.threshold, secret);
     secret.fill(0n);
     const thresholdShares: ThresholdShareMsg[] = [];
+    let all: ShamirShare[] = [];
+    let complete = false;
     try {
-      for (const c of this.#commits) {
-        const share = genShamirSecretShare(ctx, poly, pointOf(this.params, c.party));
+      all = yield* this.#guarded('ckg-commit', genShamirSecretSharesSteps(ctx, poly, this.#commits.map((c) => pointOf(this.params, c.party))));
+      for (const [k, c] of this.#commits.entries()) {
+        const share = all[k]!;
         if (c.party === this.self) {
           this.#ownShamir = share;
           continue;
@@ -292,9 +337,12 @@ export class CeremonyParty {
         share.fill(0n);
         thresholdShares.push({ from: this.self, to: c.party, ciphertext: aeadSeal(key, plaintext, info) });
         clean(key, plaintext);
+        yield* this.#resume('ckg-commit');
       }
+      complete = true;
     } finally {
       for (const coefficient of poly) coefficient.fill(0n);
+      if (!complete) for (const share of all) share.fill(0n); // aborted or failed: the own share too
     }
     this.#crp = crp;
     this.#ckgShare = serializeCkgShare(ctx, ckg);
@@ -329,7 +377,21 @@ export class CeremonyParty {
    * committed to, and are decrypted and summed.
    */
   finish(publicKey: Uint8Array, ckgShares: readonly PartyCkgShare[], received: readonly ThresholdShareMsg[]): CeremonyKeyShare {
+    return drainSteps(this.finishSteps(publicKey, ckgShares, received));
+  }
+
+  /** finish in steps (one per CKG share and per threshold share), like commitShareSteps. */
+  *finishSteps(publicKey: Uint8Array, ckgShares: readonly PartyCkgShare[], received: readonly ThresholdShareMsg[]): Generator<void, CeremonyKeyShare, void> {
     this.#expect('finish');
+    this.#busy = true;
+    try {
+      return yield* this.#finish(publicKey, ckgShares, received);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  *#finish(publicKey: Uint8Array, ckgShares: readonly PartyCkgShare[], received: readonly ThresholdShareMsg[]): Generator<void, CeremonyKeyShare, void> {
     const ctx = this.#ctx;
     const shares = byParty(this.params, ckgShares, 'CKG share');
     shares.forEach((s, k) => checkCkgOpening(this.#ckgCommits[k]!, s.share));
@@ -342,6 +404,7 @@ export class CeremonyParty {
         throw new CeremonyError('bad-share', `CKG share of ${s.party}: ${(e as Error).message}`, s.party);
       }
       sum = sum ? ckgAggregateShares(ctx, sum, poly) : poly;
+      yield* this.#resume('finish');
     }
     if (!(publicKey instanceof Uint8Array) || !equalBytes(ckgGenPublicKey(ctx, sum!, this.#crp!), publicKey)) {
       throw new CeremonyError('bad-public-key', 'the collective public key is not (Σ p_j, a) for the committed CKG shares and the CRS: refusing it');
@@ -375,6 +438,12 @@ export class CeremonyParty {
       share.fill(0n);
       total.fill(0n);
       total = next;
+      try {
+        yield* this.#resume('finish');
+      } catch (e) {
+        total.fill(0n);
+        throw e;
+      }
     }
     const shamirShare = serializeShamirShare(ctx, total);
     total.fill(0n);

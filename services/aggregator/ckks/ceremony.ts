@@ -16,6 +16,7 @@ import { CkksEntryKind } from '../../common/ckks-kinds.ts';
 import type { Roster } from '../../common/roster.ts';
 import type { PartyMessageBody } from '../gateway.ts';
 import type { CkksStore, StoredCeremony } from './store.ts';
+import type { CeremonyStage } from '../deadlines.ts';
 import { describeFailures, RoundRunner, type RoundContext, type RoundResult } from './rounds.ts';
 
 const CHECK_EVERY_MS = 500;
@@ -105,6 +106,14 @@ export class CkksCeremony {
       });
   }
 
+  /** The deadline of a ceremony round: sized from its work when the aggregator measured its costs (deadlines.ts). */
+  #deadline(stage: CeremonyStage, n: number): number {
+    const d = this.#o.deadlines;
+    const ctx = this.#ctx;
+    if (!d || !ctx) return this.#o.roundTimeoutMs;
+    return d.ceremony(stage, { n, t: this.#o.roster.threshold, N: ctx.N, L: ctx.keyLevel });
+  }
+
   async #run(ctx: CkksContext): Promise<void> {
     const { roster, store, log } = this.#o;
     const parties = roster.parties.map((p) => p.id);
@@ -127,7 +136,7 @@ export class CkksCeremony {
           if (body.$case !== 'crsCommit') return false;
           server.receiveCommit({ party, commitment: ownBytes(body.value.commitment), ephemeralKey: ownBytes(body.value.ephemeralKey), signature: ownBytes(body.value.signature) });
           return true;
-        }),
+        }, this.#deadline('CRSCommit', parties.length)),
         'CRSCommit',
       );
       const commits: CRSCommitments = {
@@ -141,7 +150,7 @@ export class CkksCeremony {
           if (body.$case !== 'crsReveal') return false;
           server.receiveReveal({ party, nonce: ownBytes(body.value.nonce) });
           return true;
-        }),
+        }, this.#deadline('CRSReveal', parties.length)),
         'CRSReveal',
       );
       const nonces: CRSNonces = { sessionId: id, nonces: server.closeReveals().map((n) => ({ partyId: n.party, nonce: n.nonce })) };
@@ -153,7 +162,7 @@ export class CkksCeremony {
           const v = body.value;
           server.receiveCkgCommit({ party, commitment: ownBytes(v.commitment), thresholdShareDigests: v.thresholdShareDigests.map(ownBytes), signature: ownBytes(v.signature) });
           return true;
-        }),
+        }, this.#deadline('CKGCommit', parties.length)),
         'CKGCommit',
       );
       const ckgCommits: CKGCommitments = {
@@ -167,7 +176,7 @@ export class CkksCeremony {
           if (body.$case !== 'ckgShare') return false;
           server.receiveShare(party, ownBytes(body.value.share), body.value.thresholdShares.map((s) => ({ from: s.from, to: s.to, ciphertext: ownBytes(s.ciphertext) })));
           return true;
-        }),
+        }, this.#deadline('CKGShare', parties.length)),
         'CKGShare',
       );
       const key = server.closeShares();
@@ -182,7 +191,7 @@ export class CkksCeremony {
           if (body.$case !== 'ckgConfirm') return false;
           server.receiveConfirm(party, body.value.publicKeySha256, body.value.ckgSharesSha256);
           return true;
-        }),
+        }, this.#deadline('CKGConfirm', parties.length)),
         'CKGConfirm',
       );
       server.closeConfirms();
