@@ -37,6 +37,8 @@ export interface CeremonyShape {
   /** Ring degree and key-level primes (a key-level polynomial has L·N coefficients). */
   N: number;
   L: number;
+  /** The aggregator's measured time to load node-seal and build its context, ms (each party does it on its first CKKS message). */
+  setupMs?: number;
 }
 
 /** The work of one key-ceremony round (crypto/ckks/ceremony.ts). */
@@ -45,7 +47,7 @@ export function ceremonyWork(stage: CeremonyStage, s: CeremonyShape, c: WorkCost
   const polyBytes = coeffs * 8;
   switch (stage) {
     case 'CRSCommit':
-      return { partyMs: c.verifyMs + c.agreeMs, aggregatorMs: s.n * c.verifyMs };
+      return { partyMs: (s.setupMs ?? 0) + c.verifyMs + c.agreeMs, aggregatorMs: s.n * c.verifyMs };
     case 'CRSReveal':
       return { partyMs: s.n * c.verifyMs, aggregatorMs: s.n * c.verifyMs };
     case 'CKGCommit':

@@ -90,10 +90,11 @@ export class CkksBackend {
     this.#ceremony = new CkksCeremony({
       gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, ...(o.deadlines ? { deadlines: o.deadlines } : {}), log: o.log, mayStart: () => this.#running.size === 0,
     });
+    const loadStart = performance.now();
     this.ready = ckksContext().then(
       (ctx) => {
         this.#ctx = ctx;
-        this.#ceremony.start(ctx);
+        this.#ceremony.start(ctx, performance.now() - loadStart);
       },
       (e: unknown) => o.log('error', 'cannot load node-seal: backend "ckks" is unavailable', { error: (e as Error).message }),
     );

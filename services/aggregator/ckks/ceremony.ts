@@ -6,6 +6,7 @@
  * ceremony (a party refused, sent an invalid message, timed out or left) is retried with backoff.
  */
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CeremonyError, type CeremonyParams } from '../../../crypto/ckks/ceremony.ts';
 import { CeremonyServer } from '../../../crypto/ckks/ceremony-server.ts';
 import type { CkksContext } from '../../../crypto/ckks/params.ts';
@@ -43,15 +44,17 @@ export class CkksCeremony {
   #notBefore = 0;
   #lastError = '';
   #closed = false;
+  #setupMs = 0;
 
   constructor(o: CeremonyOptions) {
     this.#o = o;
     this.rosterDigest = rosterDigest(o.roster);
   }
 
-  /** Starts watching for the moment every roster party is connected. */
-  start(ctx: CkksContext): void {
+  /** Starts watching for the moment every roster party is connected; `setupMs`: how long this process took to load node-seal (each party does it too in CRSCommit). */
+  start(ctx: CkksContext, setupMs = 0): void {
     this.#ctx = ctx;
+    this.#setupMs = setupMs;
     this.#timer = setInterval(() => this.#tick(), CHECK_EVERY_MS);
     this.#timer.unref();
     this.#tick();
@@ -111,7 +114,7 @@ export class CkksCeremony {
     const d = this.#o.deadlines;
     const ctx = this.#ctx;
     if (!d || !ctx) return this.#o.roundTimeoutMs;
-    return d.ceremony(stage, { n, t: this.#o.roster.threshold, N: ctx.N, L: ctx.keyLevel });
+    return d.ceremony(stage, { n, t: this.#o.roster.threshold, N: ctx.N, L: ctx.keyLevel, setupMs: this.#setupMs });
   }
 
   async #run(ctx: CkksContext): Promise<void> {
@@ -184,7 +187,10 @@ export class CkksCeremony {
       rounds.logAggregator(CkksEntryKind.CollectivePublicKey, new TextEncoder().encode(JSON.stringify(record)));
       const ckgShares = key.ckgShares.map((s) => ({ partyId: s.party, share: s.share }));
       for (const p of parties) {
+        // n messages of ≈ 2n polynomials each (348 MB at n = 30): one event-loop turn after each
+        // encoding, so keepalive pings and GetCollectiveKey are answered meanwhile.
         rounds.send([p], { $case: 'collectivePublicKey', value: { sessionId: id, publicKey: key.publicKey, ckgShares, thresholdShares: key.routed.get(p)! } });
+        await nextTurn();
       }
       all(
         await rounds.collect('CKGConfirm', parties, (party, body) => {
