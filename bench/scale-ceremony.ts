@@ -4,7 +4,7 @@
  * Prints the ceremony's wall time, each round's time and deadline as the aggregator logged them
  * ("round closed"), the per-operation costs the deadlines were sized from, and the load average.
  *
- *   node bench/scale-ceremony.ts [--n 10,30] [--secagg-length 100000]
+ *   node bench/scale-ceremony.ts [--n 10,30] [--secagg-length 100000] [--no-ckks] [--keep]
  *   BLINDSUM_BENCH_SCALE_N=10,30 BLINDSUM_BENCH_SECAGG_LENGTH=100000 npm run bench
  *   (npm run bench runs it at n = 10 only unless BLINDSUM_BENCH_SCALE_N is set; 0 skips it)
  */
@@ -38,6 +38,17 @@ function roundLines(dir: string): RoundLine[] {
   return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RoundLine);
 }
 
+const lin = (a: number, b: number, k: number): number[] => Array.from({ length: k + 1 }, (_, i) => a + ((b - a) * i) / k);
+
+/**
+ * A query of ≈ `length` statistics with a small request: the marginal table time × age (each with
+ * a "(missing)" level), time in length/100 − 1 bins and age in 99 (100 000 statistics for 10^5).
+ */
+export function largeQuery(length: number): Query {
+  const timeBins = Math.max(1, Math.round(length / 100) - 1);
+  return { kind: 'marginal', columns: ['time', 'age'], edges: [lin(0, 10_000, timeBins), lin(18, 100, 99)], filter: [] };
+}
+
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 export interface ScaleCeremonyResult {
@@ -49,27 +60,27 @@ export interface ScaleCeremonyResult {
   secaggRounds?: { stage: string; ms: number; deadlineMs: number }[];
 }
 
-/** One federation of n party processes: time to the collective key, then optionally one secagg query of `secaggLength` statistics. */
-export async function benchScaleCeremony(n: number, o: { secaggLength?: number; keep?: boolean } = {}): Promise<ScaleCeremonyResult> {
+/** One federation of n party processes: time to the collective key, then optionally one secagg query of ≈ `secaggLength` statistics (largeQuery). */
+export async function benchScaleCeremony(n: number, o: { secaggLength?: number; keep?: boolean; ckks?: boolean } = {}): Promise<ScaleCeremonyResult> {
   const dir = mkdtempSync(join(tmpdir(), `blindsum-bench-scale${n}-`));
   const parts = splitCsvText(readFileSync(join(EXAMPLES, 'pbc.csv'), 'utf8'), n, 'bench');
   const t0 = performance.now();
-  const fed = await LocalFederation.start({ dir, schemaPath: join(EXAMPLES, 'schema.json'), partyData: parts, ckks: true, minCohort: 1 });
+  const fed = await LocalFederation.start({ dir, schemaPath: join(EXAMPLES, 'schema.json'), partyData: parts, ckks: o.ckks !== false, minCohort: 1 });
   console.log(`n = ${n}: ${n + 1} processes up in ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${load()})`);
   try {
     const t1 = performance.now();
-    await fed.waitCollectiveKey(1_800_000);
+    if (o.ckks !== false) await fed.waitCollectiveKey(1_800_000);
     const ceremonyMs = performance.now() - t1;
     const lines = roundLines(dir);
     const started = lines.filter((l) => l.msg === 'CKKS key ceremony started');
     const ceremonyId = (lines.findLast((l) => l.msg === 'collective CKKS public key ready') as { ceremony?: string } | undefined)?.ceremony;
     const rounds = lines.filter((l) => l.msg === 'round closed' && l.session === ceremonyId).map((l) => ({ stage: l.stage!, ms: l.ms!, deadlineMs: l.deadlineMs! }));
     const result: ScaleCeremonyResult = { n, ceremonyMs, attempts: started.length, rounds };
-    console.log(`n = ${n}: CKKS key ceremony ${(ceremonyMs / 1000).toFixed(1)} s, ${started.length} attempt(s), threshold ${Math.floor(n / 2) + 1} (load average ${load()})`);
+    if (o.ckks !== false) console.log(`n = ${n}: CKKS key ceremony ${(ceremonyMs / 1000).toFixed(1)} s, ${started.length} attempt(s), threshold ${Math.floor(n / 2) + 1} (load average ${load()})`);
     for (const r of rounds) console.log(`  ${r.stage.padEnd(12)} ${(r.ms / 1000).toFixed(2).padStart(7)} s   deadline ${(r.deadlineMs / 1000).toFixed(0).padStart(5)} s`);
     if (o.secaggLength) {
       const L = o.secaggLength;
-      const q: Query = { kind: 'histogram', columns: ['time'], bins: Array.from({ length: L + 1 }, (_, i) => (10_000 * i) / L), filter: [] };
+      const q = largeQuery(L);
       const client = fed.client();
       try {
         const out = await client.run(q, { backend: 'secagg' });
@@ -77,7 +88,7 @@ export async function benchScaleCeremony(n: number, o: { secaggLength?: number; 
         const secaggRounds = roundLines(dir).filter((l) => l.msg === 'round closed' && l.session === out.queryId).map((l) => ({ stage: l.stage!, ms: l.ms!, deadlineMs: l.deadlineMs! }));
         result.secaggMs = out.elapsedMs;
         result.secaggRounds = secaggRounds;
-        console.log(`n = ${n}: secagg histogram of ${L} statistics ${(out.elapsedMs / 1000).toFixed(1)} s (load average ${load()})`);
+        console.log(`n = ${n}: secagg marginal time × age of ${L} statistics ${(out.elapsedMs / 1000).toFixed(1)} s (load average ${load()})`);
         for (const r of secaggRounds) console.log(`  ${r.stage.padEnd(22)} ${(r.ms / 1000).toFixed(2).padStart(7)} s   deadline ${(r.deadlineMs / 1000).toFixed(0).padStart(5)} s`);
       } finally {
         client.close();
@@ -109,11 +120,11 @@ export async function benchScaleCeremonies(ns: number[] = list(process.env['BLIN
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { n: { type: 'string' }, 'secagg-length': { type: 'string' }, keep: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { n: { type: 'string' }, 'secagg-length': { type: 'string' }, keep: { type: 'boolean' }, 'no-ckks': { type: 'boolean' } } });
   const ns = list(values.n, [10, 30]);
   const secaggLength = Number(values['secagg-length'] ?? 0);
-  if (values.keep) {
-    for (const n of ns) await benchScaleCeremony(n, { ...(secaggLength > 0 ? { secaggLength } : {}), keep: true });
+  if (values.keep || values['no-ckks']) {
+    for (const n of ns) await benchScaleCeremony(n, { ...(secaggLength > 0 ? { secaggLength } : {}), keep: values.keep ?? false, ckks: !values['no-ckks'] });
   } else {
     await benchScaleCeremonies(ns, secaggLength);
   }

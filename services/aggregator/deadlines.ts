@@ -54,16 +54,21 @@ export function ceremonyWork(stage: CeremonyStage, s: CeremonyShape, c: WorkCost
       // CRP, secret, CKG share (a few polynomial products), the n·t·L·N Shamir multiply-adds,
       // then one agreement and an AEAD of a polynomial per other party.
       return {
-        partyMs: 8 * coeffs * c.mulAddMs + s.n * s.t * coeffs * c.mulAddMs + s.n * (c.agreeMs + 2 * polyBytes * c.byteMs),
+        partyMs: 40 * coeffs * c.mulAddMs + s.n * s.t * coeffs * c.mulAddMs + s.n * (c.agreeMs + 2 * polyBytes * c.byteMs),
         aggregatorMs: coeffs * c.mulAddMs + s.n * c.verifyMs,
       };
     case 'CKGShare':
       // Parties check n signed commitments; the aggregator verifies each party's envelope of
       // n polynomials, hashes each of them against its commitment and logs it.
-      return { partyMs: s.n * c.verifyMs + s.n * polyBytes * c.byteMs, aggregatorMs: s.n * (c.verifyMs + 3 * s.n * polyBytes * c.byteMs + 2 * coeffs * c.mulAddMs) };
+      return { partyMs: s.n * c.verifyMs + 3 * s.n * polyBytes * c.byteMs, aggregatorMs: s.n * (c.verifyMs + 4 * s.n * polyBytes * c.byteMs + 2 * coeffs * c.mulAddMs) };
     case 'CKGConfirm':
-      // Each party parses and sums n CKG shares and n threshold shares, recomputes the key, opens n AEADs.
-      return { partyMs: 2 * s.n * coeffs * c.mulAddMs + 4 * coeffs * c.mulAddMs + s.n * (c.agreeMs + 3 * polyBytes * c.byteMs), aggregatorMs: s.n * c.verifyMs };
+      // The aggregator encodes and sends each party its CollectivePublicKey message of 2n − 1
+      // polynomials (n CKG shares, n − 1 threshold shares); each party decodes it, parses and sums
+      // the 2n − 1 polynomials (two BigInt passes each), recomputes the key, opens n − 1 AEADs.
+      return {
+        partyMs: 2 * s.n * (2 * coeffs * c.mulAddMs + 4 * polyBytes * c.byteMs) + 4 * coeffs * c.mulAddMs + s.n * c.agreeMs,
+        aggregatorMs: s.n * (c.verifyMs + 2 * s.n * 3 * polyBytes * c.byteMs),
+      };
   }
 }
 
