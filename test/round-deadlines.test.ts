@@ -18,6 +18,7 @@ import { PartyConnection } from '../services/aggregator/gateway.ts';
 import { keepaliveTimeoutMs, KEEPALIVE_TIMEOUT_MAX_MS, KEEPALIVE_TIMEOUT_MIN_MS } from '../services/common/grpc-options.ts';
 import { runSteps } from '../services/common/steps.ts';
 import { contentionFactor, FLOOR_COSTS } from '../services/common/work-costs.ts';
+import { makeHarness, plainSum } from './secagg-helpers.ts';
 
 const N8192 = { N: 8192, L: 3 };
 const STAGES: CeremonyStage[] = ['CRSCommit', 'CRSReveal', 'CKGCommit', 'CKGShare', 'CKGConfirm'];
@@ -60,7 +61,7 @@ describe('round deadlines sized from the work (n, t, N, L, measured costs, host 
   it('the load average counts other work on the host; contention is never below 1', () => {
     expect(contentionFactor(1, 0, 2)).toBe(1);
     expect(contentionFactor(31, 0, 2)).toBe(15.5);
-    expect(contentionFactor(3, 40, 2)).toBe(20);
+    expect(contentionFactor(3, 40, 2)).toBe(21.5);
     const loaded = new RoundDeadlines(1000, { loopbackCount: () => 2 }, { costs: FLOOR_COSTS, cores: 2, loadAverage: () => 40 });
     const quiet = new RoundDeadlines(1000, { loopbackCount: () => 2 }, { costs: FLOOR_COSTS, cores: 2, loadAverage: () => 0 });
     expect(loaded.ceremony('CKGCommit', { n: 3, t: 2, ...N8192 })).toBeGreaterThan(quiet.ceremony('CKGCommit', { n: 3, t: 2, ...N8192 }));
@@ -162,5 +163,32 @@ describe('the ceremony\'s heavy steps run in slices', () => {
     expect(() => steps.next()).toThrow(CeremonyError);
     expect(p.stage).toBe('aborted');
     expect(() => p.commitShare(nonces)).toThrow(/wrong-stage/);
+  });
+});
+
+describe('secure aggregation: the aggregator removes masks in slices', () => {
+  it('finishSteps yields once per mask removed (n self masks + n pairwise masks per dropped party) and gives the plain sum; no Unmasking message is taken meanwhile', () => {
+    const h = makeHarness({ vectorLength: 1000 });
+    const { clients, server } = h;
+    const all = [...clients.values()];
+    for (const c of all) server.receiveAdvertiseKeys(c.advertiseKeys());
+    const u1 = server.closeAdvertiseKeys();
+    for (const c of all) server.receiveShareKeys(c.shareKeys(u1));
+    const routed = server.closeShareKeys();
+    const dropped = 'h05';
+    for (const c of all.filter((c) => c.party !== dropped)) server.receiveMaskedInput(c.maskedInput(routed.get(c.party)!, h.inputs.get(c.party)!));
+    const u3 = server.closeMaskedInputCollection();
+    for (const c of all.filter((c) => u3.includes(c.party))) server.receiveConsistencyCheck(c.consistencyCheck(u3));
+    const request = server.closeConsistencyCheck();
+    const answers = all.filter((c) => u3.includes(c.party)).map((c) => c.unmask(request));
+    for (const a of answers.slice(0, 3)) server.receiveUnmasking(a);
+    const steps = server.finishSteps();
+    let yields = 0;
+    let r = steps.next();
+    expect(() => server.receiveUnmasking(answers[3]!)).toThrow(/after finish started/);
+    expect(() => server.finish()).toThrow(/already running/);
+    for (; !r.done; r = steps.next()) yields++;
+    expect(yields).toBe(u3.length + 1 * u3.length);
+    expect(Array.from(r.value)).toEqual(Array.from(plainSum(h, u3)));
   });
 });

@@ -27,6 +27,8 @@ import type {
 export class SecAggServer {
   #session: Session;
   #stage: SecAggStage = SecAggStage.AdvertiseKeys;
+  /** finishSteps is running: no Unmasking message is accepted and finish cannot start again. */
+  #finishing = false;
   #advertised = new Map<PartyId, AdvertiseKeysMsg>();
   #shareMsgs = new Map<PartyId, EncryptedShare[]>();
   #masked = new Set<PartyId>();
@@ -152,6 +154,7 @@ export class SecAggServer {
 
   receiveUnmasking(msg: UnmaskingMsg): void {
     checkStage(this.#stage, SecAggStage.Unmasking, 'receiveUnmasking');
+    if (this.#finishing) throw new SecAggError('wrong-stage', 'receiveUnmasking after finish started');
     const party = this.#sender(msg, new Set(this.#checks.keys()), this.#unmasking, 'U4');
     const self = this.#shareList(msg.selfMaskShares, this.#u3, party, 'selfMaskShares');
     const keys = this.#shareList(msg.maskKeyShares, this.#dropped, party, 'maskKeyShares');
@@ -160,7 +163,23 @@ export class SecAggServer {
 
   /** Σ_{u∈U3} x_u mod 2^ringBits, from ≥ t Unmasking messages. Wipes the reconstructed secrets. */
   finish(): Uint32Array {
+    const steps = this.finishSteps();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * finish in steps, one per mask removed (a PRG expansion over the whole vector: at n = 30 and
+   * 10^6 statistics, n self masks and n pairwise masks per dropped party, ≈ 8 MB of AES-CTR each),
+   * so the aggregator can give its event loop a turn between them (services/common/steps.ts).
+   * The session must not be used by anything else until it returns; an error wipes and aborts.
+   */
+  *finishSteps(): Generator<void, Uint32Array, void> {
     checkStage(this.#stage, SecAggStage.Unmasking, 'finish');
+    if (this.#finishing) throw new SecAggError('wrong-stage', 'finish is already running');
+    this.#finishing = true;
     const s = this.#session;
     const u5 = this.#close(this.#unmasking.keys(), 'U5', SecAggStage.Unmasking);
     const ringBits = s.params.ringBits;
@@ -178,12 +197,14 @@ export class SecAggServer {
           secrets.push(svu);
           // y_u carries +PRG(s_uv) when v > u and −PRG(s_uv) when v < u: undo it.
           addMask(this.#sum, svu, ringBits, iv > s.index.get(u)! ? -1 : 1);
+          yield;
         }
       }
       for (const u of this.#u3) {
         const b = this.#reconstruct(u5, u, 'selfMaskShares');
         secrets.push(b);
         addMask(this.#sum, b, ringBits, -1);
+        yield;
       }
     } catch (err) {
       clean(...secrets);

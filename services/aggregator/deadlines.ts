@@ -98,8 +98,9 @@ export function secaggWork(stage: SecAggStage, s: SecAggShape, c: WorkCosts): Ro
       // n signature checks, n agreements, 2n Shamir shares of 32-byte secrets, n AEADs.
       return { partyMs: s.n * (c.verifyMs + c.agreeMs) + 2 * s.n * s.t * 32 * c.mulAddMs, aggregatorMs: s.n * (c.verifyMs + s.n * 256 * c.byteMs) };
     case 'MaskedInputCollection':
-      // n − 1 pairwise masks and a self mask over the vector; the aggregator verifies and adds n vectors.
-      return { partyMs: s.n * (c.agreeMs + vectorBytes * c.prgByteMs) + vectorBytes * c.byteMs, aggregatorMs: s.n * (c.verifyMs + 2 * vectorBytes * c.byteMs) };
+      // n − 1 pairwise masks and a self mask over the vector, then encoding and signing it; the
+      // aggregator verifies, decodes, logs and adds n vectors (six passes over each).
+      return { partyMs: s.n * (c.agreeMs + vectorBytes * c.prgByteMs) + 4 * vectorBytes * c.byteMs, aggregatorMs: s.n * (c.verifyMs + 6 * vectorBytes * c.byteMs) };
     case 'ConsistencyCheck':
       return { partyMs: c.verifyMs, aggregatorMs: s.n * c.verifyMs };
     case 'Unmasking':
@@ -135,7 +136,7 @@ export class RoundDeadlines {
     this.#load = o.loadAverage ?? (() => loadavg()[0]!);
   }
 
-  /** Local parties and the aggregator, or the 1-minute load average if higher, over the cores. */
+  /** Local parties and the aggregator, plus the 1-minute load average, over the cores. */
   contention(): number {
     return contentionFactor(this.#host.loopbackCount() + 1, this.#load(), this.#cores);
   }

@@ -89,8 +89,9 @@ export function measureWorkCosts(): WorkCosts {
 
 /**
  * How much slower work runs because processes share this host's cores: every local party plus
- * the aggregator, or the load average if higher (other work on the host), over the cores; ≥ 1.
+ * the aggregator, plus the load average (other work on the host; it may already count some of
+ * our own processes, which only errs on the long side), over the cores; ≥ 1.
  */
 export function contentionFactor(processes: number, loadAverage: number, cores: number = availableParallelism()): number {
-  return Math.max(1, Math.max(processes, loadAverage) / Math.max(1, cores));
+  return Math.max(1, (processes + loadAverage) / Math.max(1, cores));
 }

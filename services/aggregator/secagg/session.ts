@@ -19,6 +19,7 @@ import { logPartyEnvelope } from '../receipts.ts';
 import type { TranscriptLog } from '../transcript-log.ts';
 import type { SessionAuthorization } from '../../common/query-request.ts';
 import type { RoundDeadlines, SecAggStage } from '../deadlines.ts';
+import { runSteps } from '../../common/steps.ts';
 
 export interface SessionRequest {
   sessionId: string;
@@ -169,7 +170,8 @@ export class SecAggSession {
         server.receiveUnmasking({ party, selfMaskShares: body.value.selfMaskShares.map((s) => ({ of: s.of, share: s.share })), maskKeyShares: body.value.maskKeyShares.map((s) => ({ of: s.of, share: s.share })) });
         return 'accepted';
       });
-      const sum = server.finish();
+      // One event-loop turn after each mask removed (n self masks, n pairwise masks per dropped party).
+      const sum = await runSteps(server.finishSteps());
       this.#ctx.progress('Unmasking', `aggregate of ${u3.length} parties unmasked`);
       return { sum, contributors: [...u3], refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) };
     } catch (e) {
