@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CeremonyError, CeremonyParty, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
 import { CeremonyServer } from '../crypto/ckks/ceremony-server.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
-import { genShamirPolynomial, genShamirSecretShare, genShamirSecretShares, genShamirSecretSharesSteps, SHAMIR_SLICE } from '../crypto/ckks/threshold.ts';
+import { genShamirPolynomial, genShamirSecretShare, genShamirSecretShares, genShamirSecretSharesSteps, shamirSlice, SHAMIR_STEP_OPS } from '../crypto/ckks/threshold.ts';
 import { genSecretKeyShare } from '../crypto/ckks/ckg.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { ceremonyWork, deadlineMs, MAX_DEADLINE_MS, RoundDeadlines, SAFETY, secaggWork, type CeremonyStage } from '../services/aggregator/deadlines.ts';
@@ -117,12 +117,16 @@ describe('the ceremony\'s heavy steps run in slices', () => {
     }
   });
 
-  it('the Shamir evaluation yields once per slice of coefficients (L·N / SHAMIR_SLICE turns)', () => {
-    const poly = genShamirPolynomial(ctx, 3, genSecretKeyShare(ctx));
-    const steps = genShamirSecretSharesSteps(ctx, poly, [1, 2, 3, 4]);
+  it('the Shamir evaluation yields once per slice of coefficients, a slice being about SHAMIR_STEP_OPS multiply-adds at any n and t', () => {
+    const poly = genShamirPolynomial(ctx, 16, genSecretKeyShare(ctx));
+    const points = Array.from({ length: 30 }, (_, i) => i + 1);
+    const slice = shamirSlice(16, 30);
+    expect(slice * 16 * 30).toBeLessThanOrEqual(SHAMIR_STEP_OPS);
+    expect(shamirSlice(51, 100) * 51 * 100).toBeLessThanOrEqual(SHAMIR_STEP_OPS);
+    const steps = genShamirSecretSharesSteps(ctx, poly, points);
     let yields = 0;
     for (let r = steps.next(); !r.done; r = steps.next()) yields++;
-    expect(yields).toBe((ctx.keyLevel * ctx.N) / SHAMIR_SLICE);
+    expect(yields).toBe(ctx.keyLevel * Math.ceil(ctx.N / slice));
   });
 
   const ids = ['a', 'b', 'c', 'd', 'e'];

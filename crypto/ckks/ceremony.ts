@@ -317,7 +317,14 @@ export class CeremonyParty {
     const crp = deriveCrp(ctx, this.params, this.#commits, ordered);
     yield* this.#resume('ckg-commit');
     const secret = genSecretKeyShare(ctx);
-    const ckg: CKGShare = ckgGenShare(ctx, secret, crp);
+    let ckg: CKGShare;
+    try {
+      ckg = ckgGenShare(ctx, secret, crp);
+      yield* this.#resume('ckg-commit');
+    } catch (e) {
+      secret.fill(0n);
+      throw e;
+    }
     const poly = genShamirPolynomial(ctx, this.params.threshold, secret);
     secret.fill(0n);
     const thresholdShares: ThresholdShareMsg[] = [];

@@ -60,17 +60,23 @@ export function genShamirSecretShare(ctx: CkksContext, poly: ShamirPolynomial, x
   return out;
 }
 
-/** Coefficients evaluated per step of genShamirSecretSharesSteps (about 10–40 ms of work at t = 16, n = 30). */
-export const SHAMIR_SLICE = 1024;
+/** Multiply-adds per step of genShamirSecretSharesSteps by default (≈ 25–50 ms of BigInt work on this 2-core host, quiet). */
+export const SHAMIR_STEP_OPS = 1 << 18;
+
+/** The default slice: coefficients per step so that a step does about SHAMIR_STEP_OPS multiply-adds at t and this many points. */
+export function shamirSlice(threshold: number, points: number): number {
+  return Math.max(1, Math.floor(SHAMIR_STEP_OPS / Math.max(1, threshold * points)));
+}
 
 /**
- * f(x) for every point at once, in steps of `slice` coefficients, so that a caller can yield to
+ * f(x) for every point at once, in steps of `slice` coefficients (default: about SHAMIR_STEP_OPS
+ * multiply-adds per step, whatever n and t), so that a caller can yield to
  * its event loop between steps (the whole evaluation is n·t·L·N multiply-adds: ≈ 1 s of BigInt
  * work at n = 30, t = 16, N = 8192, L = 3). Each coefficient of f is read once for all points,
  * and the reduction mod q is deferred while the accumulator stays under ~128 bits. Returns the
  * shares in the order of `points`; the same values as genShamirSecretShare for each point.
  */
-export function* genShamirSecretSharesSteps(ctx: CkksContext, poly: ShamirPolynomial, points: readonly number[], slice: number = SHAMIR_SLICE): Generator<void, ShamirShare[], void> {
+export function* genShamirSecretSharesSteps(ctx: CkksContext, poly: ShamirPolynomial, points: readonly number[], slice: number = shamirSlice(poly.length, points.length)): Generator<void, ShamirShare[], void> {
   for (const [k, x] of points.entries()) checkPoint(ctx, x, `points[${k}]`);
   if (poly.length === 0) throw new RangeError('poly: expected at least the constant term');
   if (!Number.isInteger(slice) || slice < 1) throw new RangeError(`slice: expected a positive integer, got ${slice}`);
