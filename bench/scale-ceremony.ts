@@ -115,7 +115,7 @@ export async function benchScaleCeremonies(ns: number[] = list(process.env['BLIN
   if (ns.length === 0) return;
   const c = measureWorkCosts();
   console.log(`\nkey ceremony at scale — LocalFederation (aggregator + n party processes) on ${availableParallelism()} cores, N8192; Node ${process.versions.node}; load average ${load()}`);
-  console.log(`measured costs (deadlines are sized from these): BigInt mul-add ${(c.mulAddMs * 1e6).toFixed(0)} ns, Ed25519 verify ${(c.verifyMs * 1000).toFixed(0)} µs, X25519+HKDF ${(c.agreeMs * 1000).toFixed(0)} µs, ${(1 / c.byteMs / 1e6).toFixed(0)} MB/s signed/hashed, ${(1 / c.prgByteMs / 1e6).toFixed(0)} MB/s AES-CTR mask`);
+  console.log(`measured costs (deadlines are sized from these): BigInt mul-add ${(c.mulAddMs * 1e6).toFixed(0)} ns, Ed25519 verify ${(c.verifyMs * 1000).toFixed(0)} µs, X25519+HKDF ${(c.agreeMs * 1000).toFixed(0)} µs, ${(1 / c.byteMs / 1e3).toFixed(0)} MB/s signed/hashed, ${(1 / c.prgByteMs / 1e3).toFixed(0)} MB/s AES-CTR mask (floors: FLOOR_COSTS)`);
   for (const n of ns) await benchScaleCeremony(n, secaggLength > 0 ? { secaggLength } : {});
 }
 
