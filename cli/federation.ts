@@ -141,9 +141,15 @@ export class LocalFederation {
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
-        const k = await client.getCollectiveKey();
-        if (k.status === 'ready') return k.publicKeySha256;
-        if (Date.now() > deadline) throw new Error(`no collective CKKS key within ${timeoutMs} ms (${k.status}: ${k.message}); see logs in ${this.dir}`);
+        let status: string;
+        try {
+          const k = await client.getCollectiveKey();
+          if (k.status === 'ready') return k.publicKeySha256;
+          status = `${k.status}: ${k.message}`;
+        } catch (e) {
+          status = `GetCollectiveKey failed: ${(e as Error).message}`; // a busy aggregator (the ceremony at large n): ask again
+        }
+        if (Date.now() > deadline) throw new Error(`no collective CKKS key within ${timeoutMs} ms (${status}); see logs in ${this.dir}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
@@ -206,7 +212,8 @@ export class LocalFederation {
     ];
     await f.startAggregator();
     for (const p of f.parties) f.startParty(p.index);
-    await f.waitConnected(f.parties.map((p) => p.id));
+    // Each process loads the CLI, its data and node-seal on this host's cores: allow for n of them.
+    await f.waitConnected(f.parties.map((p) => p.id), Math.max(30_000, 6_000 * n));
     return f;
   }
 

@@ -113,24 +113,6 @@ describe('SecAggServer takes masked inputs in chunks', () => {
     expect(sum).toEqual(plainSum(h, rest.map(([p]) => p)));
   });
 
-  it('finishSliced removes one mask per slice (|U3| self masks, |dropped|·|U3| pairwise) and gives finish()\'s sum', async () => {
-    const { h, server, ys } = setup();
-    const [[p0], ...rest] = [...ys];
-    for (const [party, y] of rest) server.receiveMaskedInput({ party, masked: y });
-    const u3 = server.closeMaskedInputCollection();
-    for (const p of u3) server.receiveConsistencyCheck(h.clients.get(p)!.consistencyCheck(u3));
-    const request = server.closeConsistencyCheck();
-    for (const sig of request.signatures) server.receiveUnmasking(h.clients.get(sig.party)!.unmask(request));
-    let pauses = 0;
-    const sum = await server.finishSliced(async () => {
-      pauses++;
-      expect(() => server.receiveUnmasking({ party: u3[0]!, selfMaskShares: [], maskKeyShares: [] })).toThrow(/wrong-stage|stage/);
-    });
-    expect(pauses).toBe(u3.length + 1 * u3.length);
-    expect(server.sets.dropped).toEqual([p0]);
-    expect(sum).toEqual(plainSum(h, u3));
-  });
-
   it('ringAddAt then subtracting restores the vector; refuses a chunk that does not fit', () => {
     const a = new Uint32Array(8).map(() => (Math.random() * 2 ** 32) >>> 0);
     const b = new Uint32Array(4).map(() => (Math.random() * 2 ** 32) >>> 0);

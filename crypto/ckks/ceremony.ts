@@ -3,7 +3,8 @@
  * reference polynomial from committed nonces, then Lattigo's Thresholdizer (t-of-n Shamir
  * sharing of every party's secret), Mouchet et al., PETS 2021 §4–§5. Pure protocol logic, no I/O:
  * the services move the messages (services/aggregator/ckks/ceremony.ts, services/party/ckks-sessions.ts).
- * This file holds the shared definitions and the party's side; ceremony-server.ts the aggregator's.
+ * This file holds the shared definitions, ceremony-party.ts the party's side (CeremonyParty,
+ * re-exported here) and ceremony-server.ts the aggregator's.
  *
  * Rounds, all parties of the roster required in each (a missing party aborts the ceremony):
  *   1. CRSCommit: party i draws a CRS nonce and an ephemeral X25519 key pair and signs
@@ -25,20 +26,15 @@
  * set that actually decrypts (threshold.ts genAdditiveShare).
  */
 import { sha256 } from '../sha256.ts';
-import { aeadOpen, aeadSeal } from '../aead.ts';
-import { clean, equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
-import { ckgAggregateShares, ckgGenPublicKey, ckgGenShare, genSecretKeyShare, parseCkgShare, serializeCkgShare, type CKGShare } from './ckg.ts';
-import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, ckgSharesDigest, thresholdShareDigest, type CeremonyParams, type SignedCkgCommit } from './ckg-commit.ts';
-import { crsCommitment, crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
+import { equalBytes, lengthPrefixed, toHex, u32be } from '../bytes.ts';
+import { CKG_COMMIT_DOMAIN, ckgCommitSignedBytes, ckgShareCommitment, thresholdShareDigest, type CeremonyParams, type SignedCkgCommit } from './ckg-commit.ts';
+import { crsSeed, sampleCrp, CRS_NONCE_BYTES } from './crs.ts';
 import type { CkksContext } from './params.ts';
 import type { RnsPoly } from './rns.ts';
-import { aggregateShamirShares, genShamirPolynomial, genShamirSecretShare, parseShamirShare, serializeShamirShare, type ShamirShare } from './threshold.ts';
-import { signDomain, verifyDomain } from '../identity.ts';
-import { agree, generateX25519KeyPair, isValidX25519PublicKey, type X25519KeyPair } from '../keyagreement.ts';
-import { randomBytes } from 'node:crypto';
+import { verifyDomain } from '../identity.ts';
+import { isValidX25519PublicKey } from '../keyagreement.ts';
 
 export const CRS_COMMIT_DOMAIN = 'ckks/crs-commit';
-const SHARE_INFO = 'blindsum/ckks/threshold-share/v1';
 const CEREMONY_ID = /^[A-Za-z0-9-]{8,64}$/;
 
 export type { CeremonyParams } from './ckg-commit.ts';
@@ -155,9 +151,6 @@ export function checkThresholdOpening(p: CeremonyParams, commit: SignedCkgCommit
   }
 }
 
-function shareInfo(p: CeremonyParams, from: string, to: string): Uint8Array {
-  return lengthPrefixed(SHARE_INFO, p.ceremonyId, p.rosterDigest, from, to);
-}
 
 export function checkCommit(p: CeremonyParams, keys: ReadonlyMap<string, Uint8Array>, c: SignedCommit): void {
   if (!(c.commitment instanceof Uint8Array) || c.commitment.length !== 32) throw new CeremonyError('bad-message', 'commitment must be 32 bytes', c.party);
@@ -202,198 +195,4 @@ export function deriveCrp(ctx: CkksContext, p: CeremonyParams, commits: readonly
   return sampleCrp(ctx, seed, `ckg/${p.ceremonyId}`);
 }
 
-/** A party's side of one ceremony; each step is legal once, in order. */
-export class CeremonyParty {
-  readonly params: CeremonyParams;
-  readonly self: string;
-  readonly #ctx: CkksContext;
-  readonly #identity: Uint8Array;
-  readonly #keys: ReadonlyMap<string, Uint8Array>;
-  #stage: 'commit' | 'reveal' | 'ckg-commit' | 'share' | 'finish' | 'done' | 'aborted' = 'commit';
-  #nonce: Uint8Array = new Uint8Array(0);
-  #commitment: Uint8Array = new Uint8Array(0);
-  #ephemeral: X25519KeyPair | undefined;
-  #commits: SignedCommit[] = [];
-  #crp: RnsPoly | undefined;
-  #ckgShare: Uint8Array = new Uint8Array(0);
-  #thresholdShares: ThresholdShareMsg[] = [];
-  #ckgCommit: SignedCkgCommit | undefined;
-  #ckgCommits: SignedCkgCommit[] = [];
-  #ownShamir: ShamirShare | undefined;
-
-  constructor(ctx: CkksContext, params: CeremonyParams, self: string, identitySecretKey: Uint8Array, rosterKeys: ReadonlyMap<string, Uint8Array>) {
-    validateCeremonyParams(ctx, params);
-    for (const id of params.parties) if (!rosterKeys.has(id)) throw new CeremonyError('bad-params', `${id} is not on this party's roster`);
-    if (!params.parties.includes(self)) throw new CeremonyError('bad-params', 'this party is not in the ceremony');
-    this.#ctx = ctx;
-    this.params = params;
-    this.self = self;
-    this.#identity = identitySecretKey;
-    this.#keys = rosterKeys;
-  }
-
-  get stage(): string {
-    return this.#stage;
-  }
-
-  #expect(stage: 'commit' | 'reveal' | 'ckg-commit' | 'share' | 'finish'): void {
-    if (this.#stage !== stage) throw new CeremonyError('wrong-stage', `expected ${stage}, the ceremony is at ${this.#stage}`);
-  }
-
-  /** Round 1: commitment to a fresh CRS nonce and a signed ephemeral X25519 key. */
-  commit(): { commitment: Uint8Array; ephemeralKey: Uint8Array; signature: Uint8Array } {
-    this.#expect('commit');
-    this.#nonce = new Uint8Array(randomBytes(CRS_NONCE_BYTES));
-    this.#commitment = crsCommitment(this.#nonce);
-    this.#ephemeral = generateX25519KeyPair();
-    const signature = signDomain(this.#identity, CRS_COMMIT_DOMAIN, crsCommitSignedBytes(this.params, this.self, this.#commitment, this.#ephemeral.publicKey));
-    this.#stage = 'reveal';
-    return { commitment: this.#commitment, ephemeralKey: this.#ephemeral.publicKey, signature };
-  }
-
-  /** Round 2: checks every party's signed commitment (its own unchanged), then reveals the nonce. */
-  reveal(commits: readonly SignedCommit[]): Uint8Array {
-    this.#expect('reveal');
-    const ordered = byParty(this.params, commits, 'CRS commitment');
-    for (const c of ordered) checkCommit(this.params, this.#keys, c);
-    const own = ordered.find((c) => c.party === this.self)!;
-    if (!equalBytes(own.commitment, this.#commitment) || !equalBytes(own.ephemeralKey, this.#ephemeral!.publicKey)) {
-      throw new CeremonyError('bad-message', 'the commitment forwarded for this party is not the one it sent');
-    }
-    this.#commits = ordered;
-    this.#stage = 'ckg-commit';
-    return this.#nonce.slice();
-  }
-
-  /**
-   * Round 3: the CRP from every nonce, the CKG share and encrypted Shamir shares for the others,
-   * kept until every party has committed; only the signed commitment to them leaves now.
-   */
-  commitShare(nonces: readonly RevealedNonce[]): { commitment: Uint8Array; thresholdShareDigests: Uint8Array[]; signature: Uint8Array } {
-    this.#expect('ckg-commit');
-    const ctx = this.#ctx;
-    const ordered = byParty(this.params, nonces, 'nonce');
-    const crp = deriveCrp(ctx, this.params, this.#commits, ordered);
-    const secret = genSecretKeyShare(ctx);
-    const ckg: CKGShare = ckgGenShare(ctx, secret, crp);
-    const poly = genShamirPolynomial(ctx, this.params.threshold, secret);
-    secret.fill(0n);
-    const thresholdShares: ThresholdShareMsg[] = [];
-    try {
-      for (const c of this.#commits) {
-        const share = genShamirSecretShare(ctx, poly, pointOf(this.params, c.party));
-        if (c.party === this.self) {
-          this.#ownShamir = share;
-          continue;
-        }
-        const info = shareInfo(this.params, this.self, c.party);
-        const key = agree(this.#ephemeral!.secretKey, c.ephemeralKey, info);
-        const plaintext = serializeShamirShare(ctx, share);
-        share.fill(0n);
-        thresholdShares.push({ from: this.self, to: c.party, ciphertext: aeadSeal(key, plaintext, info) });
-        clean(key, plaintext);
-      }
-    } finally {
-      for (const coefficient of poly) coefficient.fill(0n);
-    }
-    this.#crp = crp;
-    this.#ckgShare = serializeCkgShare(ctx, ckg);
-    this.#thresholdShares = thresholdShares;
-    clean(this.#nonce);
-    const commitment = ckgShareCommitment(this.#ckgShare);
-    const thresholdShareDigests = thresholdShares.map((s) => thresholdShareDigest(s.ciphertext));
-    const signature = signDomain(this.#identity, CKG_COMMIT_DOMAIN, ckgCommitSignedBytes(this.params, this.self, commitment, thresholdShareDigests));
-    this.#ckgCommit = { party: this.self, commitment, thresholdShareDigests, signature };
-    this.#stage = 'share';
-    return { commitment, thresholdShareDigests: [...thresholdShareDigests], signature };
-  }
-
-  /** Round 4: checks every party's signed CKG commitment (its own unchanged), then reveals its share. */
-  share(commits: readonly SignedCkgCommit[]): { ckgShare: Uint8Array; thresholdShares: ThresholdShareMsg[] } {
-    this.#expect('share');
-    const ordered = byParty(this.params, commits, 'CKG commitment');
-    for (const c of ordered) checkCkgCommit(this.params, this.#keys, c);
-    const own = ordered.find((c) => c.party === this.self)!;
-    const mine = this.#ckgCommit!;
-    if (!equalBytes(own.commitment, mine.commitment) || own.thresholdShareDigests.some((d, k) => !equalBytes(d, mine.thresholdShareDigests[k]!))) {
-      throw new CeremonyError('bad-message', 'the CKG commitment forwarded for this party is not the one it sent');
-    }
-    this.#ckgCommits = ordered.map((c) => ({ ...c, thresholdShareDigests: [...c.thresholdShareDigests] }));
-    this.#stage = 'finish';
-    return { ckgShare: this.#ckgShare, thresholdShares: this.#thresholdShares.map((s) => ({ ...s })) };
-  }
-
-  /**
-   * Round 5: every CKG share must open its party's signed commitment and the collective key must
-   * be (Σ p_j, a) for them; the Shamir shares received from every other party must be the ones
-   * committed to, and are decrypted and summed.
-   */
-  finish(publicKey: Uint8Array, ckgShares: readonly PartyCkgShare[], received: readonly ThresholdShareMsg[]): CeremonyKeyShare {
-    this.#expect('finish');
-    const ctx = this.#ctx;
-    const shares = byParty(this.params, ckgShares, 'CKG share');
-    shares.forEach((s, k) => checkCkgOpening(this.#ckgCommits[k]!, s.share));
-    let sum: CKGShare | undefined;
-    for (const s of shares) {
-      let poly: CKGShare;
-      try {
-        poly = parseCkgShare(ctx, s.share);
-      } catch (e) {
-        throw new CeremonyError('bad-share', `CKG share of ${s.party}: ${(e as Error).message}`, s.party);
-      }
-      sum = sum ? ckgAggregateShares(ctx, sum, poly) : poly;
-    }
-    if (!(publicKey instanceof Uint8Array) || !equalBytes(ckgGenPublicKey(ctx, sum!, this.#crp!), publicKey)) {
-      throw new CeremonyError('bad-public-key', 'the collective public key is not (Σ p_j, a) for the committed CKG shares and the CRS: refusing it');
-    }
-    const others = received.map((r) => ({ ...r, party: r.from }));
-    const ordered = byParty({ ...this.params, parties: othersOf(this.params, this.self) }, others, 'threshold share');
-    let total = this.#ownShamir!;
-    for (const r of ordered) {
-      if (r.to !== this.self) throw new CeremonyError('bad-message', `threshold share from ${r.from} is addressed to ${r.to}`, r.from);
-      checkThresholdOpening(this.params, this.#ckgCommits[pointOf(this.params, r.from) - 1]!, this.self, r.ciphertext);
-      const commit = this.#commits.find((c) => c.party === r.from)!;
-      const info = shareInfo(this.params, r.from, this.self);
-      const key = agree(this.#ephemeral!.secretKey, commit.ephemeralKey, info);
-      let plaintext: Uint8Array;
-      try {
-        plaintext = aeadOpen(key, r.ciphertext, info);
-      } catch {
-        throw new CeremonyError('bad-share', `the threshold share from ${r.from} does not decrypt (tampered, or encrypted for someone else)`, r.from);
-      } finally {
-        clean(key);
-      }
-      let share: ShamirShare;
-      try {
-        share = parseShamirShare(ctx, plaintext);
-      } catch (e) {
-        throw new CeremonyError('bad-share', `threshold share from ${r.from}: ${(e as Error).message}`, r.from);
-      } finally {
-        clean(plaintext);
-      }
-      const next = aggregateShamirShares(ctx, total, share);
-      share.fill(0n);
-      total.fill(0n);
-      total = next;
-    }
-    const shamirShare = serializeShamirShare(ctx, total);
-    total.fill(0n);
-    this.#ownShamir = undefined;
-    clean(this.#ephemeral!.secretKey);
-    this.#stage = 'done';
-    return {
-      ceremonyId: this.params.ceremonyId, paramsName: this.params.paramsName, rosterDigest: this.params.rosterDigest, threshold: this.params.threshold,
-      parties: [...this.params.parties], point: pointOf(this.params, this.self), publicKey: publicKey.slice(), publicKeySha256: publicKeyDigest(publicKey), shamirShare,
-      ckgSharesSha256: ckgSharesDigest(this.#ckgCommits.map((c) => c.commitment)),
-    };
-  }
-
-  /** Erases what can be erased; the ceremony cannot continue. */
-  abort(): void {
-    clean(this.#nonce);
-    if (this.#ephemeral) clean(this.#ephemeral.secretKey);
-    this.#ownShamir?.fill(0n);
-    this.#ownShamir = undefined;
-    this.#stage = 'aborted';
-  }
-}
+export { CeremonyParty } from './ceremony-party.ts';

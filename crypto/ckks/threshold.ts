@@ -60,6 +60,78 @@ export function genShamirSecretShare(ctx: CkksContext, poly: ShamirPolynomial, x
   return out;
 }
 
+/** Multiply-adds per step of genShamirSecretSharesSteps by default (≈ 25–50 ms of BigInt work on this 2-core host, quiet). */
+export const SHAMIR_STEP_OPS = 1 << 18;
+
+/** The default slice: coefficients per step so that a step does about SHAMIR_STEP_OPS multiply-adds at t and this many points. */
+export function shamirSlice(threshold: number, points: number): number {
+  return Math.max(1, Math.floor(SHAMIR_STEP_OPS / Math.max(1, threshold * points)));
+}
+
+/**
+ * f(x) for every point at once, in steps of `slice` coefficients (default: about SHAMIR_STEP_OPS
+ * multiply-adds per step, whatever n and t), so that a caller can yield to
+ * its event loop between steps (the whole evaluation is n·t·L·N multiply-adds: ≈ 1 s of BigInt
+ * work at n = 30, t = 16, N = 8192, L = 3). Each coefficient of f is read once for all points,
+ * and the reduction mod q is deferred while the accumulator stays under ~128 bits. Returns the
+ * shares in the order of `points`; the same values as genShamirSecretShare for each point.
+ */
+export function* genShamirSecretSharesSteps(ctx: CkksContext, poly: ShamirPolynomial, points: readonly number[], slice: number = shamirSlice(poly.length, points.length)): Generator<void, ShamirShare[], void> {
+  for (const [k, x] of points.entries()) checkPoint(ctx, x, `points[${k}]`);
+  if (poly.length === 0) throw new RangeError('poly: expected at least the constant term');
+  if (!Number.isInteger(slice) || slice < 1) throw new RangeError(`slice: expected a positive integer, got ${slice}`);
+  const N = ctx.N;
+  const L = ctx.keyLevel;
+  const t = poly.length;
+  const xs = points.map((x) => BigInt(x));
+  const outs = points.map(() => new BigUint64Array(L * N));
+  // acc < q·x^R + … stays below 2^(60 + R·bits(x)): reduce every R steps, R·bits(x) ≤ 64.
+  const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, ...points) + 1)));
+  const every = Math.max(1, Math.floor(64 / bits));
+  const c = new Array<bigint>(t);
+  let complete = false;
+  try {
+    for (let j = 0; j < L; j++) {
+      const q = ctx.moduli[j]!;
+      for (let start = j * N, end = start + N; start < end; start += slice) {
+        const stop = Math.min(end, start + slice);
+        for (let i = start; i < stop; i++) {
+          for (let k = 0; k < t; k++) c[k] = poly[k]![i]!;
+          for (let p = 0; p < xs.length; p++) {
+            const xb = xs[p]!;
+            let acc = c[t - 1]!;
+            for (let k = t - 2, r = 1; k >= 0; k--, r++) {
+              acc = acc * xb + c[k]!;
+              if (r % every === 0) acc %= q;
+            }
+            outs[p]![i] = acc % q;
+          }
+        }
+        yield;
+      }
+    }
+    complete = true;
+  } finally {
+    // Abandoned (return()) or failed half-way: the partial shares are secret, erase them.
+    if (!complete) for (const o of outs) o.fill(0n);
+    c.fill(0n);
+  }
+  return outs;
+}
+
+/** genShamirSecretSharesSteps run to completion (no yielding). */
+export function genShamirSecretShares(ctx: CkksContext, poly: ShamirPolynomial, points: readonly number[]): ShamirShare[] {
+  return drainSteps(genShamirSecretSharesSteps(ctx, poly, points));
+}
+
+/** Runs a step generator to completion synchronously. */
+export function drainSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
 /** Sum of received Shamir shares (fold over the n senders): S_j = Σ_i f_i(x_j). */
 export function aggregateShamirShares(ctx: CkksContext, a: ShamirShare, b: ShamirShare): ShamirShare {
   return addPoly(a, b, ctx.moduli, ctx.N);

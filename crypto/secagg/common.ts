@@ -19,8 +19,6 @@ export const SecAggStage = {
   MaskedInputCollection: 'MaskedInputCollection',
   ConsistencyCheck: 'ConsistencyCheck',
   Unmasking: 'Unmasking',
-  /** The server removes the masks (finishSliced between slices): no message is taken. */
-  Finishing: 'Finishing',
   Done: 'Done',
   Aborted: 'Aborted',
 } as const;

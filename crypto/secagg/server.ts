@@ -27,6 +27,8 @@ import type {
 export class SecAggServer {
   #session: Session;
   #stage: SecAggStage = SecAggStage.AdvertiseKeys;
+  /** finishSteps is running: no Unmasking message is accepted and finish cannot start again. */
+  #finishing = false;
   #advertised = new Map<PartyId, AdvertiseKeysMsg>();
   #shareMsgs = new Map<PartyId, EncryptedShare[]>();
   #masked = new Set<PartyId>();
@@ -213,6 +215,7 @@ export class SecAggServer {
 
   receiveUnmasking(msg: UnmaskingMsg): void {
     checkStage(this.#stage, SecAggStage.Unmasking, 'receiveUnmasking');
+    if (this.#finishing) throw new SecAggError('wrong-stage', 'receiveUnmasking after finish started');
     const party = this.#sender(msg, new Set(this.#checks.keys()), this.#unmasking, 'U4');
     const self = this.#shareList(msg.selfMaskShares, this.#u3, party, 'selfMaskShares');
     const keys = this.#shareList(msg.maskKeyShares, this.#dropped, party, 'maskKeyShares');
@@ -221,28 +224,25 @@ export class SecAggServer {
 
   /** Σ_{u∈U3} x_u mod 2^ringBits, from ≥ t Unmasking messages. Wipes the reconstructed secrets. */
   finish(): Uint32Array {
-    const steps = this.#unmask();
-    while (!steps.next().done);
-    return this.#result();
+    const steps = this.finishSteps();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
   }
 
   /**
-   * finish() in slices: `pause` is awaited between the removal of one mask and the next (one PRG
-   * expansion of the vector each), so a service can keep its event loop running while n masks of a
-   * 10^6-entry vector are removed. Same checks, same result.
+   * finish in steps, one per mask removed (a PRG expansion over the whole vector: at n = 30 and
+   * 10^6 statistics, n self masks and n pairwise masks per dropped party, ≈ 8 MB of AES-CTR each),
+   * so the aggregator can give its event loop a turn between them (services/common/steps.ts).
+   * The session must not be used by anything else until it returns; an error wipes and aborts.
    */
-  async finishSliced(pause: () => Promise<void>): Promise<Uint32Array> {
-    const steps = this.#unmask();
-    while (!steps.next().done) await pause();
-    return this.#result();
-  }
-
-  /** Reconstructs the masks and removes them from the sum, one PRG expansion per step. */
-  *#unmask(): Generator<void> {
+  *finishSteps(): Generator<void, Uint32Array, void> {
     checkStage(this.#stage, SecAggStage.Unmasking, 'finish');
+    if (this.#finishing) throw new SecAggError('wrong-stage', 'finish is already running');
+    this.#finishing = true;
     const s = this.#session;
     const u5 = this.#close(this.#unmasking.keys(), 'U5', SecAggStage.Unmasking);
-    this.#stage = SecAggStage.Finishing;
     const ringBits = s.params.ringBits;
     const secrets: Uint8Array[] = [];
     try {
@@ -273,6 +273,7 @@ export class SecAggServer {
       throw err;
     }
     clean(...secrets);
+    return this.#result();
   }
 
   #result(): Uint32Array {

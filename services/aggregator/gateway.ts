@@ -59,10 +59,19 @@ export class PartyConnection {
   readonly #call: ServerDuplexStream<PartyMessage, AggregatorMessage>;
   #open = true;
 
-  constructor(partyId: string, call: ServerDuplexStream<PartyMessage, AggregatorMessage>) {
+  /** The transport peer (gRPC getPeer(): "127.0.0.1:40212", "[::1]:40212", …). */
+  readonly peer: string;
+
+  constructor(partyId: string, call: ServerDuplexStream<PartyMessage, AggregatorMessage>, peer: string = '') {
     this.partyId = partyId;
     this.#call = call;
+    this.peer = peer;
     this.connectedAtMs = Date.now();
+  }
+
+  /** The party runs on this host (loopback peer): it shares the aggregator's cores (services/aggregator/deadlines.ts). */
+  get onLoopback(): boolean {
+    return /^(ipv4:)?127\.|^(ipv6:)?\[?::1\]?|^(ipv6:)?\[::ffff:127\.|^localhost|^unix:/.test(this.peer);
   }
 
   get open(): boolean {
@@ -128,6 +137,11 @@ export class PartyGateway {
 
   connectedIds(): string[] {
     return [...this.#connections.values()].filter((c) => c.open).map((c) => c.partyId).sort();
+  }
+
+  /** How many connected parties run on this host (loopback peers). */
+  loopbackCount(): number {
+    return [...this.#connections.values()].filter((c) => c.open && c.onLoopback).length;
   }
 
   lastSeenMs(partyId: string): number {
@@ -202,7 +216,7 @@ export class PartyGateway {
             previous.close();
             this.#listener?.onDisconnect(claimedId);
           }
-          connection = new PartyConnection(claimedId, call);
+          connection = new PartyConnection(claimedId, call, peer);
           connection.receiptAnchor = anchor;
           this.#connections.set(claimedId, connection);
           this.#lastSeen.set(claimedId, Date.now());

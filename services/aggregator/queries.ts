@@ -29,6 +29,7 @@ import {
   jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
+import type { RoundDeadlines } from './deadlines.ts';
 
 export const BACKENDS = ['secagg', 'ckks'] as const;
 
@@ -39,6 +40,8 @@ export interface QueryServiceOptions {
   schema: Schema;
   ringBits: 32 | 64;
   roundTimeoutMs: number;
+  /** Round deadlines sized from the work (services/aggregator/deadlines.ts); roundTimeoutMs alone when absent. */
+  deadlines?: RoundDeadlines;
   /** Signed, hash-chained log of every protocol step (docs/transcripts.md). */
   transcript: TranscriptLog;
   budget: BudgetLedger;
@@ -137,7 +140,9 @@ export class QueryService {
       throw invalidArgument('this federation releases only differentially private results: give a privacy cost (rho, or epsilon with delta)');
     }
     const n = roster.parties.length;
+    const planStart = performance.now();
     const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
+    const planMs = performance.now() - planStart; // each party plans it too: part of the AdvertiseKeys deadline
     let dp: Dp | undefined;
     if (!exact) {
       const rho = requestRho(request);
@@ -175,7 +180,7 @@ export class QueryService {
       throw e;
     }
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks).finally(() => {
+    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks, planMs).finally(() => {
       this.#running.delete(p);
       release();
     });
@@ -183,14 +188,14 @@ export class QueryService {
     return { queryId, plan };
   }
 
-  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, auth: SessionAuthorization, ckks?: CkksPrepared): Promise<void> {
+  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, auth: SessionAuthorization, ckks?: CkksPrepared, planMs = 0): Promise<void> {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
     const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
     const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest, auth };
     const session = ckks ? this.#o.ckks!.session({ progress }, req, ckks) : new SecAggSession(
-      { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
-      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest, auth },
+      { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, ...(this.#o.deadlines ? { deadlines: this.#o.deadlines } : {}), transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
+      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest, auth, planMs },
     );
     this.#sessions.set(queryId, session);
     try {

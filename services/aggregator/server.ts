@@ -11,7 +11,8 @@ import {
 import { notFound, permissionDenied, quote, toGrpcError, type Logger } from '../common/errors.ts';
 import type { AnalystEntry } from '../common/analysts.ts';
 import { READ_METADATA, verifyRead } from '../common/query-request.ts';
-import { SERVER_OPTIONS } from '../common/grpc-options.ts';
+import { serverOptions } from '../common/grpc-options.ts';
+import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
 import { databasePath, type AggregatorConfig } from './config.ts';
@@ -75,17 +76,19 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   const mayRead = (who: AnalystEntry, owner: string, queryId: string): void => {
     if (who.role !== 'auditor' && who.id !== owner) throw permissionDenied(`query ${queryId.slice(0, 40)} belongs to another analyst; only its analyst or an auditor may read it`);
   };
+  // Round deadlines: --round-timeout-ms plus the work of each round at this host's measured costs.
+  const deadlines = new RoundDeadlines(config.roundTimeoutMs, gateway);
   const ckks = config.ckks
     ? new CkksBackend({
-      db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, log, minCohort: config.minCohort,
+      db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, deadlines, log, minCohort: config.minCohort,
       ...(config.ckksDecryptionBound !== undefined ? { decryptionBound: config.ckksDecryptionBound } : {}),
     })
     : undefined;
   const queries = new QueryService({
-    store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, transcript, budget, analysts: config.analysts,
+    store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, deadlines, transcript, budget, analysts: config.analysts,
     allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}), quotas: new AnalystQuotas(config.quotas),
   });
-  const server = new Server(SERVER_OPTIONS);
+  const server = new Server(serverOptions(config.roster.parties.length));
 
   server.addService(PartyGatewayServiceService, { connect: gateway.connect });
   server.addService(AnalystServiceService, {

@@ -28,6 +28,7 @@ import { inputDigest } from '../common/ckks-inputs.ts';
 import { verifyCommitments } from './ckks-commit.ts';
 import { verifyPcksRequest, type PcksSessionView } from './ckks-pcks-check.ts';
 import { publicMessage, type Logger } from '../common/errors.ts';
+import { runSteps } from '../common/steps.ts';
 import type { PartyConfig } from './config.ts';
 import { loadCkksKey, saveCkksKey } from './ckks-keys.ts';
 import { DecryptionCount } from './decryption-count.ts';
@@ -113,7 +114,7 @@ export class CkksParty {
         }
         case 'crsNonces': {
           const c = this.#ceremonyFor(sessionId);
-          const out = c.commitShare(body.value.nonces.map((x) => ({ party: x.partyId, nonce: ownBytes(x.nonce) })));
+          const out = await runSteps(c.commitShareSteps(body.value.nonces.map((x) => ({ party: x.partyId, nonce: ownBytes(x.nonce) }))));
           return { reply: { $case: 'ckgCommit', value: { sessionId, ...out } }, stage: 'CKGCommit' };
         }
         case 'ckgCommitments': {
@@ -124,10 +125,10 @@ export class CkksParty {
         case 'collectivePublicKey': {
           const c = this.#ceremonyFor(sessionId);
           const v = body.value;
-          const key = c.finish(ownBytes(v.publicKey), v.ckgShares.map((s) => ({ party: s.partyId, share: ownBytes(s.share) })), v.thresholdShares.map((s) => ({ from: s.from, to: s.to, ciphertext: ownBytes(s.ciphertext) })));
+          const key = await runSteps(c.finishSteps(ownBytes(v.publicKey), v.ckgShares.map((s) => ({ party: s.partyId, share: ownBytes(s.share) })), v.thresholdShares.map((s) => ({ from: s.from, to: s.to, ciphertext: ownBytes(s.ciphertext) }))));
           saveCkksKey(this.#cfg.stateDir, this.#cfg.identity.id, key);
           this.#key = key;
-          this.#ceremony = undefined;
+          if (this.#ceremony === c) this.#ceremony = undefined;
           this.#log('info', 'CKKS key share stored (0600)', { ceremony: key.ceremonyId, publicKeySha256: key.publicKeySha256 });
           return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 } }, stage: 'CKGConfirm' };
         }

@@ -9,7 +9,7 @@ import { signEnvelope } from '../../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
 import { quote, type Logger } from '../common/errors.ts';
-import { GRPC_OPTIONS } from '../common/grpc-options.ts';
+import { clientOptions } from '../common/grpc-options.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
@@ -42,7 +42,7 @@ export interface PartyNode {
 }
 
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
-  const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), GRPC_OPTIONS);
+  const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   const sessions = new PartySessions(config, log, ledger);
   const ckks = new CkksParty(config, log, ledger);

@@ -25,6 +25,7 @@ import { CkksCeremony } from './ceremony.ts';
 import { CkksSession, type CkksOutcome, type CkksSessionContext, type CkksSessionRequest } from './session.ts';
 import { CkksStore, type StoredCeremony } from './store.ts';
 import type { TranscriptLog } from '../transcript-log.ts';
+import type { RoundDeadlines } from '../deadlines.ts';
 import type { DatabaseSync } from 'node:sqlite';
 
 export interface CkksBackendOptions {
@@ -34,6 +35,8 @@ export interface CkksBackendOptions {
   schema: Schema;
   transcript: TranscriptLog;
   roundTimeoutMs: number;
+  /** Round deadlines sized from the work (the ceremony's rounds). */
+  deadlines?: RoundDeadlines;
   log: Logger;
   /** Results whose noisy row count is below this get a note (sent with each release to the analyst's client). */
   minCohort: number;
@@ -85,12 +88,13 @@ export class CkksBackend {
     this.#store = new CkksStore(o.db);
     this.#inputDigests = new InputDigestTable(o.db);
     this.#ceremony = new CkksCeremony({
-      gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, log: o.log, mayStart: () => this.#running.size === 0,
+      gateway: o.gateway, roster: o.roster, store: this.#store, transcript: o.transcript, roundTimeoutMs: o.roundTimeoutMs, ...(o.deadlines ? { deadlines: o.deadlines } : {}), log: o.log, mayStart: () => this.#running.size === 0,
     });
+    const loadStart = performance.now();
     this.ready = ckksContext().then(
       (ctx) => {
         this.#ctx = ctx;
-        this.#ceremony.start(ctx);
+        this.#ceremony.start(ctx, performance.now() - loadStart);
       },
       (e: unknown) => o.log('error', 'cannot load node-seal: backend "ckks" is unavailable', { error: (e as Error).message }),
     );

@@ -6,6 +6,7 @@
  * ceremony (a party refused, sent an invalid message, timed out or left) is retried with backoff.
  */
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CeremonyError, type CeremonyParams } from '../../../crypto/ckks/ceremony.ts';
 import { CeremonyServer } from '../../../crypto/ckks/ceremony-server.ts';
 import type { CkksContext } from '../../../crypto/ckks/params.ts';
@@ -16,6 +17,7 @@ import { CkksEntryKind } from '../../common/ckks-kinds.ts';
 import type { Roster } from '../../common/roster.ts';
 import type { PartyMessageBody } from '../gateway.ts';
 import type { CkksStore, StoredCeremony } from './store.ts';
+import type { CeremonyStage } from '../deadlines.ts';
 import { describeFailures, RoundRunner, type RoundContext, type RoundResult } from './rounds.ts';
 
 const CHECK_EVERY_MS = 500;
@@ -42,15 +44,17 @@ export class CkksCeremony {
   #notBefore = 0;
   #lastError = '';
   #closed = false;
+  #setupMs = 0;
 
   constructor(o: CeremonyOptions) {
     this.#o = o;
     this.rosterDigest = rosterDigest(o.roster);
   }
 
-  /** Starts watching for the moment every roster party is connected. */
-  start(ctx: CkksContext): void {
+  /** Starts watching for the moment every roster party is connected; `setupMs`: how long this process took to load node-seal (each party does it too in CRSCommit). */
+  start(ctx: CkksContext, setupMs = 0): void {
     this.#ctx = ctx;
+    this.#setupMs = setupMs;
     this.#timer = setInterval(() => this.#tick(), CHECK_EVERY_MS);
     this.#timer.unref();
     this.#tick();
@@ -105,6 +109,14 @@ export class CkksCeremony {
       });
   }
 
+  /** The deadline of a ceremony round: sized from its work when the aggregator measured its costs (deadlines.ts). */
+  #deadline(stage: CeremonyStage, n: number): number {
+    const d = this.#o.deadlines;
+    const ctx = this.#ctx;
+    if (!d || !ctx) return this.#o.roundTimeoutMs;
+    return d.ceremony(stage, { n, t: this.#o.roster.threshold, N: ctx.N, L: ctx.keyLevel, setupMs: this.#setupMs });
+  }
+
   async #run(ctx: CkksContext): Promise<void> {
     const { roster, store, log } = this.#o;
     const parties = roster.parties.map((p) => p.id);
@@ -127,7 +139,7 @@ export class CkksCeremony {
           if (body.$case !== 'crsCommit') return false;
           server.receiveCommit({ party, commitment: ownBytes(body.value.commitment), ephemeralKey: ownBytes(body.value.ephemeralKey), signature: ownBytes(body.value.signature) });
           return true;
-        }),
+        }, this.#deadline('CRSCommit', parties.length)),
         'CRSCommit',
       );
       const commits: CRSCommitments = {
@@ -141,7 +153,7 @@ export class CkksCeremony {
           if (body.$case !== 'crsReveal') return false;
           server.receiveReveal({ party, nonce: ownBytes(body.value.nonce) });
           return true;
-        }),
+        }, this.#deadline('CRSReveal', parties.length)),
         'CRSReveal',
       );
       const nonces: CRSNonces = { sessionId: id, nonces: server.closeReveals().map((n) => ({ partyId: n.party, nonce: n.nonce })) };
@@ -153,7 +165,7 @@ export class CkksCeremony {
           const v = body.value;
           server.receiveCkgCommit({ party, commitment: ownBytes(v.commitment), thresholdShareDigests: v.thresholdShareDigests.map(ownBytes), signature: ownBytes(v.signature) });
           return true;
-        }),
+        }, this.#deadline('CKGCommit', parties.length)),
         'CKGCommit',
       );
       const ckgCommits: CKGCommitments = {
@@ -167,7 +179,7 @@ export class CkksCeremony {
           if (body.$case !== 'ckgShare') return false;
           server.receiveShare(party, ownBytes(body.value.share), body.value.thresholdShares.map((s) => ({ from: s.from, to: s.to, ciphertext: ownBytes(s.ciphertext) })));
           return true;
-        }),
+        }, this.#deadline('CKGShare', parties.length)),
         'CKGShare',
       );
       const key = server.closeShares();
@@ -175,14 +187,17 @@ export class CkksCeremony {
       rounds.logAggregator(CkksEntryKind.CollectivePublicKey, new TextEncoder().encode(JSON.stringify(record)));
       const ckgShares = key.ckgShares.map((s) => ({ partyId: s.party, share: s.share }));
       for (const p of parties) {
+        // n messages of ≈ 2n polynomials each (348 MB at n = 30): one event-loop turn after each
+        // encoding, so keepalive pings and GetCollectiveKey are answered meanwhile.
         rounds.send([p], { $case: 'collectivePublicKey', value: { sessionId: id, publicKey: key.publicKey, ckgShares, thresholdShares: key.routed.get(p)! } });
+        await nextTurn();
       }
       all(
         await rounds.collect('CKGConfirm', parties, (party, body) => {
           if (body.$case !== 'ckgConfirm') return false;
           server.receiveConfirm(party, body.value.publicKeySha256, body.value.ckgSharesSha256);
           return true;
-        }),
+        }, this.#deadline('CKGConfirm', parties.length)),
         'CKGConfirm',
       );
       server.closeConfirms();

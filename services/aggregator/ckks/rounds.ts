@@ -7,6 +7,7 @@
 import type { Envelope } from '../../../crypto/transcript.ts';
 import type { AggregatorMessage } from '../../../gen/blindsum/v1/blindsum.ts';
 import type { Logger } from '../../common/errors.ts';
+import type { RoundDeadlines } from '../deadlines.ts';
 import type { PartyGateway, PartyMessageBody } from '../gateway.ts';
 import { RoundCollector } from '../rounds.ts';
 import { logPartyEnvelope } from '../receipts.ts';
@@ -16,6 +17,8 @@ export interface RoundContext {
   gateway: PartyGateway;
   transcript: TranscriptLog;
   roundTimeoutMs: number;
+  /** Deadlines sized from each round's work (services/aggregator/deadlines.ts); roundTimeoutMs alone when absent. */
+  deadlines?: RoundDeadlines;
   log: Logger;
 }
 
@@ -69,9 +72,10 @@ export class RoundRunner {
     this.send(ids, { $case: 'abort', value: { sessionId: this.sessionId, reason } });
   }
 
-  /** Collects one round from `expected`; parties that are not connected fail at once. */
-  async collect(stage: string, expected: readonly string[], accept: RoundAccept): Promise<RoundResult> {
-    const { gateway, log, roundTimeoutMs } = this.#ctx;
+  /** Collects one round from `expected` within `roundTimeoutMs` (default: the context's); parties that are not connected fail at once. */
+  async collect(stage: string, expected: readonly string[], accept: RoundAccept, roundTimeoutMs: number = this.#ctx.roundTimeoutMs): Promise<RoundResult> {
+    const { gateway, log } = this.#ctx;
+    const startedAt = performance.now();
     const failed = new Map<string, string>();
     const accepted: string[] = [];
     const online = expected.filter((id) => {
@@ -112,6 +116,7 @@ export class RoundRunner {
       this.abort([p], `${stage}: no answer within ${roundTimeoutMs} ms`);
     }
     for (const p of online) if (!failed.has(p) && !accepted.includes(p)) failed.set(p, `disconnected during ${stage}`);
+    log('info', 'round closed', { session: this.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: roundTimeoutMs, accepted: accepted.length, failed: failed.size });
     return { accepted: accepted.sort(), failed };
   }
 

@@ -18,6 +18,8 @@ import { RoundCollector, type RoundHandler } from '../rounds.ts';
 import { logPartyEnvelope } from '../receipts.ts';
 import type { TranscriptLog } from '../transcript-log.ts';
 import type { SessionAuthorization } from '../../common/query-request.ts';
+import type { RoundDeadlines, SecAggStage } from '../deadlines.ts';
+import { runSteps } from '../../common/steps.ts';
 
 export interface SessionRequest {
   sessionId: string;
@@ -31,6 +33,8 @@ export interface SessionRequest {
   planDigest: string;
   /** The analyst's signed request and the signed analyst roster, forwarded to every party. */
   auth: SessionAuthorization;
+  /** The aggregator's time to plan the query, ms (sizes the AdvertiseKeys deadline: each party plans it too). */
+  planMs?: number;
 }
 
 export interface SessionOutcome {
@@ -43,6 +47,8 @@ export interface SessionContext {
   gateway: PartyGateway;
   roster: Roster;
   roundTimeoutMs: number;
+  /** Deadlines sized from each round's work (services/aggregator/deadlines.ts); roundTimeoutMs alone when absent. */
+  deadlines?: RoundDeadlines;
   transcript: TranscriptLog;
   log: Logger;
   progress: (stage: string, message: string) => void;
@@ -174,8 +180,8 @@ export class SecAggSession {
         server.receiveUnmasking({ party, selfMaskShares: body.value.selfMaskShares.map((s) => ({ of: s.of, share: s.share })), maskKeyShares: body.value.maskKeyShares.map((s) => ({ of: s.of, share: s.share })) });
         return 'accepted';
       });
-      // n PRG expansions of the vector: one per slice, the event loop runs in between
-      const sum = await server.finishSliced(() => new Promise<void>((resolve) => setImmediate(resolve)));
+      // One event-loop turn after each mask removed (n self masks, n pairwise masks per dropped party).
+      const sum = await runSteps(server.finishSteps());
       this.#ctx.progress('Unmasking', `aggregate of ${u3.length} parties unmasked`);
       return { sum, contributors: [...u3], refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) };
     } catch (e) {
@@ -214,8 +220,13 @@ export class SecAggSession {
   }
 
   /** Runs one round; parties that refuse, misbehave, time out or disconnect leave the session. */
-  async #collect(stage: string, expected: readonly string[], accept: RoundHandler): Promise<void> {
-    const { log, gateway } = this.#ctx;
+  async #collect(stage: SecAggStage, expected: readonly string[], accept: RoundHandler): Promise<void> {
+    const { log, gateway, deadlines } = this.#ctx;
+    const req = this.#req;
+    const timeoutMs = deadlines
+      ? deadlines.secagg(stage, { n: expected.length, t: this.#ctx.roster.threshold, vectorLength: req.vectorLength, ringBytes: req.ringBits / 8, ...(req.planMs !== undefined ? { planMs: req.planMs } : {}) })
+      : this.#ctx.roundTimeoutMs;
+    const startedAt = performance.now();
     const handler: RoundHandler = (party, body) => {
       if (body.$case === 'refusal' && body.value.sessionId === this.#req.sessionId) {
         if (!this.#tryLogParty(party)) return 'refused';
@@ -235,15 +246,16 @@ export class SecAggSession {
         return 'refused';
       }
     };
-    const round = new RoundCollector(expected.filter((id) => gateway.connection(id) !== undefined), handler, this.#ctx.roundTimeoutMs);
+    const round = new RoundCollector(expected.filter((id) => gateway.connection(id) !== undefined), handler, timeoutMs);
     this.#round = round;
     await round.done;
     this.#round = undefined;
+    log('info', 'round closed', { session: req.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: timeoutMs, expected: expected.length, timedOut: round.timedOut.size });
     if (this.#transcriptFailure) throw this.#transcriptFailure;
     for (const p of round.timedOut) {
       log('warn', 'party timed out', { session: this.#req.sessionId, party: p, stage });
       this.#members.delete(p);
-      gateway.connection(p)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: no answer within ${this.#ctx.roundTimeoutMs} ms` } });
+      gateway.connection(p)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: no answer within ${timeoutMs} ms` } });
     }
   }
 }
