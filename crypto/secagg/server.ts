@@ -34,6 +34,8 @@ export class SecAggServer {
   #masked = new Set<PartyId>();
   /** Words of y_u received so far from parties whose vector is not complete. */
   #partial = new Map<PartyId, number>();
+  /** Incomplete parties being taken out of the sum: words received, words left to retract, ranges retracted. */
+  #retracting = new Map<PartyId, { received: number; left: number; ranges: [number, number][] }>();
   #sum: Uint32Array;
   #checks = new Map<PartyId, ConsistencyCheckMsg>();
   #unmasking = new Map<PartyId, UnmaskingMsg>();
@@ -131,6 +133,7 @@ export class SecAggServer {
   receiveMaskedChunk(msg: MaskedChunkMsg): boolean {
     checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'receiveMaskedChunk');
     const party = this.#sender(msg, new Set(this.#u2), this.#masked, 'U2');
+    if (this.#retracting.has(party)) throw new SecAggError('bad-message', `masked chunk of ${party} after its input was taken out of the sum`, party);
     const s = this.#session;
     const per = s.params.ringBits / 32;
     const done = this.#partial.get(party) ?? 0;
@@ -157,35 +160,45 @@ export class SecAggServer {
   /** Parties that sent part of their masked input, with how many elements (to retract before the close). */
   get incomplete(): Map<PartyId, number> {
     const per = this.#session.params.ringBits / 32;
-    return new Map([...this.#partial].map(([p, w]) => [p, w / per]));
+    return new Map([...this.#partial, ...[...this.#retracting].map(([p, r]) => [p, r.received] as const)].map(([p, w]) => [p, w / per]));
   }
 
   /**
    * Removes a chunk of an incomplete party's y_u from the sum again (the caller kept or re-reads
-   * the chunks it accepted). Retract every chunk of the party, any order; then it counts as having
-   * sent nothing, and is dropped at the close.
+   * the chunks it accepted). Retract every chunk of the party, in any order, each once; then it
+   * counts as having sent nothing, and is dropped at the close. Once retraction has begun the party
+   * can send no further chunk.
    */
   retractMaskedChunk(msg: MaskedChunkMsg): void {
     checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'retractMaskedChunk');
     const s = this.#session;
     const party = msg.party;
-    const done = this.#partial.get(party);
-    if (done === undefined) throw new SecAggError('bad-message', `no incomplete masked input of ${String(party)} to retract`);
-    const per = s.params.ringBits / 32;
-    if (!(msg.masked instanceof Uint32Array) || msg.masked.length === 0 || msg.masked.length % per !== 0 || msg.offset * per + msg.masked.length > done) {
-      throw new SecAggError('bad-message', `retracted chunk of ${party} is not within the ${done / per} elements it sent`, party);
+    let r = this.#retracting.get(party);
+    if (!r) {
+      const received = this.#partial.get(party);
+      if (received === undefined) throw new SecAggError('bad-message', `no incomplete masked input of ${String(party)} to retract`);
+      r = { received, left: received, ranges: [] };
+      this.#partial.delete(party);
+      this.#retracting.set(party, r);
     }
+    const per = s.params.ringBits / 32;
+    const start = msg.offset * per;
+    const end = start + (msg.masked instanceof Uint32Array ? msg.masked.length : 0);
+    if (!(msg.masked instanceof Uint32Array) || msg.masked.length === 0 || msg.masked.length % per !== 0 || !Number.isSafeInteger(msg.offset) || msg.offset < 0 || end > r.received) {
+      throw new SecAggError('bad-message', `retracted chunk of ${party} is not within the ${r.received / per} elements it sent`, party);
+    }
+    if (r.ranges.some(([a, b]) => start < b && a < end)) throw new SecAggError('bad-message', `retracted chunk of ${party} at element ${msg.offset} overlaps one already retracted`, party);
     ringAddAt(this.#sum, msg.masked, msg.offset, s.params.ringBits, -1);
-    const left = done - msg.masked.length;
-    if (left === 0) this.#partial.delete(party);
-    else this.#partial.set(party, left);
+    r.ranges.push([start, end]);
+    r.left -= msg.masked.length;
+    if (r.left === 0) this.#retracting.delete(party);
   }
 
   /** Fixes U3 (parties whose masked input arrived); send it to U3 for ConsistencyCheck. */
   closeMaskedInputCollection(): PartyId[] {
     checkStage(this.#stage, SecAggStage.MaskedInputCollection, 'closeMaskedInputCollection');
-    if (this.#partial.size > 0) {
-      throw new SecAggError('bad-message', `the masked inputs of ${[...this.#partial.keys()].join(', ')} are incomplete: retract their chunks before closing`);
+    if (this.#partial.size > 0 || this.#retracting.size > 0) {
+      throw new SecAggError('bad-message', `the masked inputs of ${[...this.#partial.keys(), ...this.#retracting.keys()].join(', ')} are incomplete: retract their chunks before closing`);
     }
     this.#u3 = this.#close(this.#masked, 'U3', SecAggStage.ConsistencyCheck);
     this.#dropped = this.#u2.filter((v) => !this.#masked.has(v));
