@@ -161,6 +161,8 @@ async function runOnce(r: Running, query: ReturnType<typeof marginalOfLength>['q
   if (error) {
     const w = lastWarning(fed, 'aggregator.log');
     if (w) error += ` | aggregator log: ${w}`;
+    const p = fed.parties.map((x) => lastWarning(fed, `${x.id}.log`)).find((x) => x);
+    if (p) error += ` | a party's log: ${p}`;
   }
   const entries = outcome ? transcriptEntryBytes(fed.aggregatorDataDir, outcome.queryId) : new Map<string, number>();
   const entryBytes = entries.size ? [...entries.values()].reduce((a, b) => a + b, 0) : undefined;
