@@ -22,14 +22,20 @@ export interface SimStats {
   /** Heap used + external memory of this isolate: now, and its peak since the last resetPeak, bytes. */
   memBytes: number;
   peakBytes: number;
+  /** The last warning or error this thread's services logged (why a query failed, e.g. an internal error the analyst sees only as such). */
+  lastWarning: string;
 }
 export type SimReply = { type: 'ready'; port?: number } | SimStats | { type: 'closed' } | { type: 'error'; message: string };
 
 const port = parentPort!;
 const data = workerData as SimWorkerData;
 /** Warnings and errors only, prefixed, so that a failing run says why (stderr of the bench). */
+let lastWarning = '';
 const log = (who: string): Logger => (level, msg, fields) => {
-  if (level === 'warn' || level === 'error') process.stderr.write(`[${who}] ${level}: ${msg}${fields ? ` ${JSON.stringify(fields).slice(0, 300)}` : ''}\n`);
+  if (level !== 'warn' && level !== 'error') return;
+  const line = `[${who}] ${level}: ${msg}${fields ? ` ${JSON.stringify(fields).slice(0, 300)}` : ''}`;
+  lastWarning = line;
+  process.stderr.write(`${line}\n`);
 };
 
 const memNow = (): number => {
@@ -53,12 +59,13 @@ port.on('message', (req: SimRequest) => {
         const m = memNow();
         if (m > peak) peak = m;
         const c = process.threadCpuUsage();
-        port.postMessage({ type: 'stats', cpuUs: c.user + c.system, memBytes: m, peakBytes: peak } satisfies SimReply);
+        port.postMessage({ type: 'stats', cpuUs: c.user + c.system, memBytes: m, peakBytes: peak, lastWarning } satisfies SimReply);
         return;
       }
       case 'resetPeak':
         peak = memNow();
-        port.postMessage({ type: 'stats', cpuUs: 0, memBytes: peak, peakBytes: peak } satisfies SimReply);
+        lastWarning = '';
+        port.postMessage({ type: 'stats', cpuUs: 0, memBytes: peak, peakBytes: peak, lastWarning } satisfies SimReply);
         return;
       case 'close':
         await aggregator?.close();

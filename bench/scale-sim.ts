@@ -119,11 +119,11 @@ function writeFederation(dir: string, csvs: string[], ckks: boolean, roundTimeou
   };
 }
 
-/** A worker thread with request/reply over its port (one request at a time). */
+/** A worker thread with request/reply over its port (replies come in request order). */
 class SimThread {
   readonly worker: Worker;
   readonly ready: Promise<SimReply>;
-  #waiting: ((r: SimReply) => void) | undefined;
+  readonly #waiting: ((r: SimReply) => void)[] = [];
   #failed: Error | undefined;
 
   constructor(data: SimWorkerData) {
@@ -134,11 +134,7 @@ class SimThread {
       this.worker.once('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
     });
     this.ready.then(() => {
-      this.worker.on('message', (m: SimReply) => {
-        const w = this.#waiting;
-        this.#waiting = undefined;
-        w?.(m);
-      });
+      this.worker.on('message', (m: SimReply) => this.#waiting.shift()?.(m));
     }, (e: Error) => {
       this.#failed = e;
     });
@@ -147,11 +143,15 @@ class SimThread {
   request(req: SimRequest, timeoutMs = 60_000): Promise<SimReply> {
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`worker did not answer ${req.type} within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiting = (r) => {
+      let done = false;
+      const t = setTimeout(() => {
+        done = true;
+        reject(new Error(`worker did not answer ${req.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiting.push((r) => {
         clearTimeout(t);
-        resolve(r);
-      };
+        if (!done) resolve(r);
+      });
       this.worker.postMessage(req);
     });
   }
@@ -180,6 +180,8 @@ export interface SimRow {
   error: string;
   wallMs: number;
   rounds: { stage: string; ms: number }[];
+  /** CPU of the aggregator thread and of a party (party threads / n) between consecutive progress events (≈ per round: sampled when each event reaches the analyst). */
+  roundCpu: { aggMs: number; partyMs: number }[];
   aggCpuMs: number;
   partyCpuMs: number;
   partyUploadBytes: number;
@@ -268,13 +270,19 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
   const before = await Promise.all(threads.map((t) => t.stats()));
   const files0 = bytesUnder(f.dataDir, TRANSCRIPT_FILES);
   const events: QueryEvent[] = [];
+  // CPU snapshots of every thread at each round's progress event (the threads answer once their loop is free).
+  const snapshots: Promise<SimStats[]>[] = [Promise.resolve(before)];
+  const onEvent = (ev: QueryEvent): void => {
+    events.push(ev);
+    if (!NOT_ROUNDS.has(ev.stage)) snapshots.push(Promise.all(threads.map((t) => t.stats())));
+  };
   let outcome: QueryOutcome | undefined;
   let error = '';
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     outcome = await Promise.race([
-      f.client.run(query, { backend, deadlineMs: o.timeoutS * 1000, onEvent: (ev) => events.push(ev), ...(key ? { ckksKey: key } : {}) }),
+      f.client.run(query, { backend, deadlineMs: o.timeoutS * 1000, onEvent, ...(key ? { ckksKey: key } : {}) }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`timeout: no result within ${o.timeoutS} s`)), o.timeoutS * 1000);
       }),
@@ -287,6 +295,17 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
   }
   const wallMs = outcome?.elapsedMs ?? performance.now() - t0;
   const after = await Promise.all(threads.map((t) => t.stats()));
+  if (error) {
+    const why = after.map((a) => a.lastWarning).find((w) => w);
+    if (why) error = `${error} | ${why}`.slice(0, 400);
+  }
+  const snaps = await Promise.all(snapshots);
+  const roundCpu = snaps.slice(1).map((snap, k) => {
+    const prev = snaps[k]!;
+    let party = 0;
+    for (let i = 1; i < threads.length; i++) party += snap[i]!.cpuUs - prev[i]!.cpuUs;
+    return { aggMs: (snap[0]!.cpuUs - prev[0]!.cpuUs) / 1000, partyMs: party / 1000 / n };
+  });
   const cpuMs = (i: number): number => (after[i]!.cpuUs - before[i]!.cpuUs) / 1000;
   const peakMb = (i: number): number => Math.max(0, after[i]!.peakBytes - before[i]!.memBytes) / 2 ** 20;
   let partyCpu = 0;
@@ -303,7 +322,7 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
     else aggLog += b;
   }
   return {
-    n, L: length, backend, status: outcome?.status ?? 'failed', error, wallMs, rounds: roundsFrom(events), aggCpuMs: cpuMs(0), partyCpuMs: partyCpu / n,
+    n, L: length, backend, status: outcome?.status ?? 'failed', error, wallMs, rounds: roundsFrom(events), roundCpu, aggCpuMs: cpuMs(0), partyCpuMs: partyCpu / n,
     partyUploadBytes: upload / n, aggregatorLogBytes: aggLog, transcriptFileBytes: bytesUnder(f.dataDir, TRANSCRIPT_FILES) - files0,
     aggPeakMb: peakMb(0), partyPeakMb: partyPeak / n, processPeakMb: (procStatusKb(process.pid, 'VmHWM') ?? 0) / 1024,
   };
@@ -313,6 +332,8 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
 const COSTS: { name: string; get: (r: SimRow) => number; unit: (x: number) => string }[] = [
   { name: 'wall submit → result', get: (r) => r.wallMs, unit: (x) => `${x.toFixed(0)} ms` },
   { name: 'round wall (mean)', get: (r) => (r.rounds.length ? r.rounds.reduce((a, b) => a + b.ms, 0) / r.rounds.length : NaN), unit: (x) => `${x.toFixed(0)} ms` },
+  { name: 'aggregator CPU, max round', get: (r) => Math.max(...r.roundCpu.map((x) => x.aggMs)), unit: (x) => `${x.toFixed(1)} ms` },
+  { name: 'party CPU, max round', get: (r) => Math.max(...r.roundCpu.map((x) => x.partyMs)), unit: (x) => `${x.toFixed(1)} ms` },
   { name: 'aggregator CPU / round', get: (r) => r.aggCpuMs / Math.max(1, r.rounds.length), unit: (x) => `${x.toFixed(1)} ms` },
   { name: 'party CPU / round', get: (r) => r.partyCpuMs / Math.max(1, r.rounds.length), unit: (x) => `${x.toFixed(1)} ms` },
   { name: 'party upload (signed envelopes)', get: (r) => r.partyUploadBytes, unit: (x) => bytesText(Math.round(x)) },
@@ -356,11 +377,12 @@ function printFits(rows: SimRow[]): void {
   }
 }
 
-const HEADER = ['n', 'L', 'backend', 'status', 'wall ms', 'rounds (ms each)', 'agg CPU ms', 'party CPU ms', 'party upload', 'agg entries', 'files Δ', 'agg mem MB', 'party mem MB', 'proc peak MB', 'load', 'error'];
+const HEADER = ['n', 'L', 'backend', 'status', 'wall ms', 'rounds (ms each)', 'agg CPU ms', 'agg CPU/round ms', 'party CPU ms', 'party CPU/round ms', 'party upload', 'agg entries', 'files Δ', 'agg mem MB', 'party mem MB', 'proc peak MB', 'load', 'error'];
 
 function cells(r: SimRow, loadNow: string): string[] {
   return [
-    String(r.n), exp10(r.L), r.backend, r.status, r.wallMs.toFixed(0), r.rounds.map((x) => x.ms).join('/'), r.aggCpuMs.toFixed(0), r.partyCpuMs.toFixed(1),
+    String(r.n), exp10(r.L), r.backend, r.status, r.wallMs.toFixed(0), r.rounds.map((x) => x.ms).join('/'), r.aggCpuMs.toFixed(0), r.roundCpu.map((x) => x.aggMs.toFixed(0)).join('/'),
+    r.partyCpuMs.toFixed(1), r.roundCpu.map((x) => x.partyMs.toFixed(1)).join('/'),
     bytesText(Math.round(r.partyUploadBytes)), bytesText(r.aggregatorLogBytes), bytesText(r.transcriptFileBytes), r.aggPeakMb.toFixed(1), r.partyPeakMb.toFixed(2),
     r.processPeakMb.toFixed(0), loadNow, r.error,
   ];
@@ -384,7 +406,7 @@ export async function benchSimulatedScale(o: SimOptions = simOptions()): Promise
       } catch (e) {
         for (const L of Ls) {
           const r: SimRow = {
-            n, L, backend, status: 'not run', error: `start: ${(e as Error).message}`.slice(0, 240), wallMs: NaN, rounds: [], aggCpuMs: NaN, partyCpuMs: NaN,
+            n, L, backend, status: 'not run', error: `start: ${(e as Error).message}`.slice(0, 240), wallMs: NaN, rounds: [], roundCpu: [], aggCpuMs: NaN, partyCpuMs: NaN,
             partyUploadBytes: NaN, aggregatorLogBytes: NaN, transcriptFileBytes: NaN, aggPeakMb: NaN, partyPeakMb: NaN, processPeakMb: NaN,
           };
           rows.push(r);
