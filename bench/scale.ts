@@ -92,8 +92,8 @@ function short(s: string, max = 200): string {
 }
 
 /** The last warn/error line of a log (why a run failed, as the process saw it). */
-function lastWarning(fed: LocalFederation, log: string): string {
-  const lines = fed.logTail(log, 200).split('\n').filter((l) => /warn|error/i.test(l));
+function lastWarning(fed: LocalFederation, log: string, match: RegExp = /"level":"(warn|error)"/): string {
+  const lines = fed.logTail(log, 200).split('\n').filter((l) => match.test(l));
   return lines.length ? short(lines[lines.length - 1]!, 240) : '';
 }
 
@@ -161,7 +161,7 @@ async function runOnce(r: Running, query: ReturnType<typeof marginalOfLength>['q
   if (error) {
     const w = lastWarning(fed, 'aggregator.log');
     if (w) error += ` | aggregator log: ${w}`;
-    const p = fed.parties.map((x) => lastWarning(fed, `${x.id}.log`)).find((x) => x);
+    const p = fed.parties.map((x) => lastWarning(fed, `${x.id}.log`, /"level":"(warn|error)"|disconnect|refus|abort/i)).find((x) => x);
     if (p) error += ` | a party's log: ${p}`;
   }
   const entries = outcome ? transcriptEntryBytes(fed.aggregatorDataDir, outcome.queryId) : new Map<string, number>();
