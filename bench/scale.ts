@@ -159,7 +159,10 @@ async function runOnce(r: Running, query: ReturnType<typeof marginalOfLength>['q
   const aggKb = procStatusKb(fed.aggregatorPid, 'VmHWM');
   const partyKb = fed.parties.map((p) => procStatusKb(p.child?.pid, 'VmHWM'));
   if (error) {
-    const w = lastWarning(fed, 'aggregator.log');
+    // The aggregator's first warning about this session says why parties left (timed out in a
+    // round, disconnected, refused); its last one is usually the session failure already quoted.
+    const first = outcome ? fed.logTail('aggregator.log', 2000).split('\n').find((l) => l.includes(outcome!.queryId) && /"level":"(warn|error)"/.test(l) && !/session failed/.test(l)) : undefined;
+    const w = first ? short(first, 240) : lastWarning(fed, 'aggregator.log');
     if (w) error += ` | aggregator log: ${w}`;
     const p = fed.parties.map((x) => lastWarning(fed, `${x.id}.log`, /"level":"(warn|error)"|disconnect|refus|abort/i)).find((x) => x);
     if (p) error += ` | a party's log: ${p}`;
