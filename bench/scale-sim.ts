@@ -331,6 +331,9 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
 /** The costs fitted and tabulated, with how to read each off a row. */
 const COSTS: { name: string; get: (r: SimRow) => number; unit: (x: number) => string }[] = [
   { name: 'wall submit → result', get: (r) => r.wallMs, unit: (x) => `${x.toFixed(0)} ms` },
+  // What the wall time would be with every party on its own machine: per round, the aggregator's
+  // CPU plus one party's (no network latency, no overlap between the two): an estimate.
+  { name: 'est. wall, a machine per party', get: (r) => r.roundCpu.reduce((a, x) => a + x.aggMs + x.partyMs, 0), unit: (x) => `${x.toFixed(0)} ms` },
   { name: 'round wall (mean)', get: (r) => (r.rounds.length ? r.rounds.reduce((a, b) => a + b.ms, 0) / r.rounds.length : NaN), unit: (x) => `${x.toFixed(0)} ms` },
   { name: 'aggregator CPU, max round', get: (r) => Math.max(...r.roundCpu.map((x) => x.aggMs)), unit: (x) => `${x.toFixed(1)} ms` },
   { name: 'party CPU, max round', get: (r) => Math.max(...r.roundCpu.map((x) => x.partyMs)), unit: (x) => `${x.toFixed(1)} ms` },
@@ -377,11 +380,11 @@ function printFits(rows: SimRow[]): void {
   }
 }
 
-const HEADER = ['n', 'L', 'backend', 'status', 'wall ms', 'rounds (ms each)', 'agg CPU ms', 'agg CPU/round ms', 'party CPU ms', 'party CPU/round ms', 'party upload', 'agg entries', 'files Δ', 'agg mem MB', 'party mem MB', 'proc peak MB', 'load', 'error'];
+const HEADER = ['n', 'L', 'backend', 'status', 'wall ms', 'est. wall ms, machine per party', 'rounds (ms each)', 'agg CPU ms', 'agg CPU/round ms', 'party CPU ms', 'party CPU/round ms', 'party upload', 'agg entries', 'files Δ', 'agg mem MB', 'party mem MB', 'proc peak MB', 'load', 'error'];
 
 function cells(r: SimRow, loadNow: string): string[] {
   return [
-    String(r.n), exp10(r.L), r.backend, r.status, r.wallMs.toFixed(0), r.rounds.map((x) => x.ms).join('/'), r.aggCpuMs.toFixed(0), r.roundCpu.map((x) => x.aggMs.toFixed(0)).join('/'),
+    String(r.n), exp10(r.L), r.backend, r.status, r.wallMs.toFixed(0), r.roundCpu.reduce((a, x) => a + x.aggMs + x.partyMs, 0).toFixed(0), r.rounds.map((x) => x.ms).join('/'), r.aggCpuMs.toFixed(0), r.roundCpu.map((x) => x.aggMs.toFixed(0)).join('/'),
     r.partyCpuMs.toFixed(1), r.roundCpu.map((x) => x.partyMs.toFixed(1)).join('/'),
     bytesText(Math.round(r.partyUploadBytes)), bytesText(r.aggregatorLogBytes), bytesText(r.transcriptFileBytes), r.aggPeakMb.toFixed(1), r.partyPeakMb.toFixed(2),
     r.processPeakMb.toFixed(0), loadNow, r.error,
