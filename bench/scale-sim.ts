@@ -329,7 +329,7 @@ async function runSim(f: Federation, n: number, L: number, backend: Backend, key
 }
 
 /** The costs fitted and tabulated, with how to read each off a row. */
-const COSTS: { name: string; get: (r: SimRow) => number; unit: (x: number) => string }[] = [
+const COSTS: { name: string; get: (r: SimRow) => number; unit: (x: number) => string; noProjection?: true }[] = [
   { name: 'wall submit → result', get: (r) => r.wallMs, unit: (x) => `${x.toFixed(0)} ms` },
   // What the wall time would be with every party on its own machine: per round, the aggregator's
   // CPU plus one party's (no network latency, no overlap between the two): an estimate.
@@ -341,8 +341,8 @@ const COSTS: { name: string; get: (r: SimRow) => number; unit: (x: number) => st
   { name: 'party CPU / round', get: (r) => r.partyCpuMs / Math.max(1, r.rounds.length), unit: (x) => `${x.toFixed(1)} ms` },
   { name: 'party upload (signed envelopes)', get: (r) => r.partyUploadBytes, unit: (x) => bytesText(Math.round(x)) },
   { name: 'aggregator transcript entries', get: (r) => r.aggregatorLogBytes, unit: (x) => bytesText(Math.round(x)) },
-  { name: 'aggregator memory peak growth', get: (r) => r.aggPeakMb, unit: (x) => `${x.toFixed(1)} MB` },
-  { name: 'party memory peak growth', get: (r) => r.partyPeakMb, unit: (x) => `${x.toFixed(2)} MB` },
+  { name: 'aggregator memory peak growth', get: (r) => r.aggPeakMb, unit: (x) => `${x.toFixed(1)} MB`, noProjection: true },
+  { name: 'party memory peak growth', get: (r) => r.partyPeakMb, unit: (x) => `${x.toFixed(2)} MB`, noProjection: true },
 ];
 
 function printFits(rows: SimRow[]): void {
@@ -369,14 +369,14 @@ function printFits(rows: SimRow[]): void {
       const small = rs.filter((r) => r.L === projL && r.n <= 30);
       const fit = logLogFit(small.map((r) => ({ x: r.n, y: c.get(r) })));
       for (const n of [100, 300]) {
-        cells.push(fit ? c.unit(fit.at(n)) : '—');
+        cells.push(fit && !c.noProjection ? c.unit(fit.at(n)) : '—');
         const m = rs.filter((r) => r.L === projL && r.n === n).map(c.get);
         cells.push(m.length ? c.unit(median(m)) : '—');
       }
       table.push(cells);
     }
     printTable(table);
-    if (projL !== undefined) console.log(`(projections at L = ${exp10(projL)}, the smallest L run)`);
+    if (projL !== undefined) console.log(`(projections at L = ${exp10(projL)}, the smallest L run; none for memory: sampled isolate peaks at small L follow garbage collection, not n)`);
   }
 }
 
