@@ -3,15 +3,28 @@
  * The key ceremony at scale (bench/scale-ceremony.ts) runs at n = 10 parties unless
  * BLINDSUM_BENCH_SCALE_N lists others (e.g. 10,30; 0 skips it); BLINDSUM_BENCH_SECAGG_LENGTH
  * adds one secure-aggregation query of that many statistics at each n.
+ * `npm run bench -- scale [options]` runs only the end-to-end scale table (bench/scale.ts),
+ * `npm run bench -- sim [options]` only the simulated-scale bench (bench/scale-sim.ts),
+ * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts).
  */
 import { benchCkksFloors } from './ckks-floors.ts';
 import { benchEndToEnd } from './e2e.ts';
 import { benchScaleCeremonies } from './scale-ceremony.ts';
+import { benchScale, scaleOptions } from './scale.ts';
+import { benchSimulatedScale, simOptions } from './scale-sim.ts';
 import { benchSecAgg } from './secagg.ts';
 import { benchTranscript } from './transcript.ts';
 
-await benchSecAgg();
-await benchCkksFloors();
-await benchTranscript();
-await benchEndToEnd();
-await benchScaleCeremonies();
+const [which, ...rest] = process.argv.slice(2);
+if (which === 'scale') await benchScale(scaleOptions(rest));
+else if (which === 'sim') await benchSimulatedScale(simOptions(rest));
+else if (which === 'floors') await benchCkksFloors();
+else {
+  await benchSecAgg();
+  await benchCkksFloors();
+  await benchTranscript();
+  await benchEndToEnd();
+  await benchScaleCeremonies();
+  await benchScale(scaleOptions());
+  await benchSimulatedScale(simOptions());
+}

@@ -55,6 +55,8 @@ export interface LocalFederationOptions {
    * aggregator defaults to 4 and 30.
    */
   analystQuotas?: { maxRunningPerAnalyst: number; maxSubmitsPerMinute: number };
+  /** How long start() waits for every party to connect (default max(30 s, 6 s × n)); on failure it stops what it started. */
+  connectTimeoutMs?: number;
 }
 
 export interface PartyProcess {
@@ -99,6 +101,11 @@ export class LocalFederation {
 
   get address(): string {
     return `${this.#opts.tls ? 'localhost' : '127.0.0.1'}:${this.#port}`;
+  }
+
+  /** The aggregator process's pid (undefined before start; e.g. to read its /proc status in benches). */
+  get aggregatorPid(): number | undefined {
+    return this.#aggregator?.pid;
   }
 
   get rosterPath(): string {
@@ -210,10 +217,15 @@ export class LocalFederation {
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
       '--max-running-per-analyst', String(opts.analystQuotas?.maxRunningPerAnalyst ?? 8), '--max-submits-per-minute', String(opts.analystQuotas?.maxSubmitsPerMinute ?? 600),
     ];
-    await f.startAggregator();
-    for (const p of f.parties) f.startParty(p.index);
-    // Each process loads the CLI, its data and node-seal on this host's cores: allow for n of them.
-    await f.waitConnected(f.parties.map((p) => p.id), Math.max(30_000, 6_000 * n));
+    try {
+      await f.startAggregator();
+      for (const p of f.parties) f.startParty(p.index);
+      // Each process loads the CLI, its data and node-seal on this host's cores: allow for n of them.
+      await f.waitConnected(f.parties.map((p) => p.id), opts.connectTimeoutMs ?? Math.max(30_000, 6_000 * n));
+    } catch (e) {
+      await f.stop();
+      throw e;
+    }
     return f;
   }
 
