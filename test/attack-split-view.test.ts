@@ -34,6 +34,11 @@ describe('2t > n + c is enforced wherever a threshold is set', () => {
     expect(parseRoster(roster(4, 3)).threshold).toBe(3);
   });
 
+  it('the roster refuses more than 255 parties at load (secure aggregation shares keys over GF(2^8)), not with an internal error at the first query', () => {
+    expect(parseRoster(roster(255, 128)).parties.length).toBe(255);
+    expect(() => parseRoster(roster(256, 129))).toThrow(/lists 256 parties; at most 255/);
+  });
+
   it('the roster counts the parties that may collude with the aggregator: c = 1 of 4 needs t = 3, c = 2 needs t = 4; c ≥ t is refused', () => {
     expect(parseRoster(roster(4, 3, 1)).collusion).toBe(1);
     expect(() => parseRoster(roster(4, 3, 2))).toThrow(/i\.e\. t ≥ 4/);

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromHex } from '../../crypto/bytes.ts';
+import { SHAMIR_MAX_SHARES } from '../../crypto/shamir.ts';
 
 export interface RosterParty {
   readonly id: string;
@@ -53,6 +54,9 @@ export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof federation !== 'string' || federation.length === 0) throw new ConfigError(`${source}: "federation" must be a non-empty string`);
   const list = o['parties'];
   if (!Array.isArray(list) || list.length < 2) throw new ConfigError(`${source}: "parties" must list at least 2 parties`);
+  if (list.length > SHAMIR_MAX_SHARES) {
+    throw new ConfigError(`${source}: "parties" lists ${list.length} parties; at most ${SHAMIR_MAX_SHARES} (secure aggregation Shamir-shares its keys over GF(2^8), one point per party)`);
+  }
   const parties: RosterParty[] = [];
   const publicKeys = new Map<string, Uint8Array>();
   list.forEach((p, i) => {
