@@ -60,6 +60,22 @@ describe('CKKS fast paths equal their BigInt definitions', () => {
     }
   });
 
+  it('encryptPackedSteps yields once per ciphertext and gives valid inputs of the same shape as encryptPacked (the party encrypts with turns of its event loop)', () => {
+    using enc = new PackedEncryptor(ctx, pk, 2);
+    const v = Float64Array.from({ length: 2 * ctx.N + 3 }, (_, k) => (k % 101) - 50);
+    const steps = enc.encryptPackedSteps(v);
+    let yields = 0;
+    let r = steps.next();
+    while (!r.done) {
+      yields++;
+      r = steps.next();
+    }
+    expect(yields).toBe(3);
+    expect(r.value).toHaveLength(3);
+    expect(parseInputCiphertexts(ctx, { ciphertexts: 3, level: 2 }, r.value)).toHaveLength(3);
+    expect(r.value.map((c) => c.length)).toEqual(enc.encryptPacked(v).map((c) => c.length));
+  });
+
   it('a decryptor\'s one-pass sum (validate and add each packed ciphertext through one buffer) equals sumContributions, and refuses what parseInputCiphertexts refuses', () => {
     using enc = new PackedEncryptor(ctx, pk, 1);
     const shape = { ciphertexts: 2, level: 1 };

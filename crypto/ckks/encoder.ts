@@ -215,6 +215,20 @@ export class PackedEncryptor implements Disposable {
     return this.#chunks(values, (chunk) => this.encryptChunkPacked(chunk));
   }
 
+  /**
+   * encryptPacked in steps, one ciphertext each (a 10^6-value vector is ~120 ciphertexts of
+   * ~7 ms): a service runs it with turns of its event loop in between (services/common/steps.ts).
+   */
+  *encryptPackedSteps(values: Float64Array): Generator<void, Uint8Array[], void> {
+    const out: Uint8Array[] = [];
+    const N = this.ctx.N;
+    for (let off = 0; off < values.length; off += N) {
+      out.push(this.encryptChunkPacked(values.subarray(off, Math.min(off + N, values.length))));
+      yield;
+    }
+    return out;
+  }
+
   /** Encrypts a whole vector, N values per ciphertext (the last one zero-padded); SEAL bytes. */
   encrypt(values: ArrayLike<number>): Uint8Array[] {
     return this.#chunks(values, (chunk) => this.encryptChunk(chunk));

@@ -133,7 +133,7 @@ export class CkksParty {
           return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 } }, stage: 'CKGConfirm' };
         }
         case 'startSession':
-          return { reply: this.#start(ctx, body.value), stage: 'InputCommit' };
+          return { reply: await this.#start(ctx, body.value), stage: 'InputCommit' };
         case 'inputCommitments':
           return { reply: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
@@ -197,7 +197,7 @@ export class CkksParty {
     return { $case: 'crsCommit', value: { sessionId: m.sessionId, ...this.#ceremony.commit() } };
   }
 
-  #start(ctx: CkksContext, req: StartSession): Reply {
+  async #start(ctx: CkksContext, req: StartSession): Promise<Reply> {
     const key = this.#key;
     if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
     if (!key || key.rosterDigest !== this.#rosterDigest) throw new Refuse('this party holds no CKKS key share for the current roster (the key ceremony has not completed)');
@@ -219,8 +219,9 @@ export class CkksParty {
     }
     let ciphertexts: Uint8Array[];
     {
+      // One ciphertext per step, with turns of the event loop between slices of ~20 ms.
       using enc = new PackedEncryptor(ctx, key.publicKey, layout.level, { nttForm: false });
-      ciphertexts = enc.encryptPacked(values);
+      ciphertexts = await runSteps(enc.encryptPackedSteps(values));
     }
     values.fill(0);
     const inputDigests = ciphertexts.map(inputDigest);
