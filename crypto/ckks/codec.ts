@@ -225,31 +225,14 @@ export function ciphertextFromWords(ctx: CkksContext, meta: CiphertextMeta, word
 }
 
 function parseCiphertextBody(ctx: CkksContext, bytes: Uint8Array, field: string): CiphertextData {
-  abytes(bytes, field);
+  const meta = parseCiphertextMeta(ctx, bytes, field);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < HEADER + CT_FIXED + DYN_FIXED) throw new RangeError(`${field}: truncated (${bytes.length} bytes)`);
-  readHeader(dv, 0, bytes.length, field);
-  const level = readParmsLevel(ctx, dv, HEADER, field);
-  const ntt = dv.getUint8(HEADER + 32);
-  if (ntt > 1) throw new RangeError(`${field}: is_ntt_form must be 0 or 1, got ${ntt}`);
-  const size = dv.getBigUint64(HEADER + 33, true);
-  const N = dv.getBigUint64(HEADER + 41, true);
-  const L = dv.getBigUint64(HEADER + 49, true);
-  const scale = dv.getFloat64(HEADER + 57, true);
-  const correctionFactor = dv.getBigUint64(HEADER + 65, true);
-  if (size < 2n || size > 16n) throw new RangeError(`${field}: size ${size} out of range 2..16`);
-  if (N !== BigInt(ctx.N)) throw new RangeError(`${field}: N=${N}, parameter set ${ctx.params.name} has N=${ctx.N}`);
-  if (L !== BigInt(level)) throw new RangeError(`${field}: ${L} primes but parms_id is level ${level}`);
-  if (!Number.isFinite(scale) || scale <= 0) throw new RangeError(`${field}: scale must be finite and positive`);
-  const count = Number(size) * ctx.N * level;
-  const expected = HEADER + CT_FIXED + DYN_FIXED + 8 * count;
-  if (bytes.length !== expected) throw new RangeError(`${field}: ${bytes.length} bytes, expected ${expected}`);
-  const data = readDyn(bytes, dv, HEADER + CT_FIXED, count, field);
-  checkResidues(ctx, data, level, field);
+  const per = ctx.N * meta.level;
+  const data = readDyn(bytes, dv, HEADER + CT_FIXED, meta.size * per, field);
+  checkResidues(ctx, data, meta.level, field);
   const polys: RnsPoly[] = [];
-  const per = ctx.N * level;
-  for (let k = 0; k < Number(size); k++) polys.push(data.slice(k * per, (k + 1) * per));
-  return { level, isNttForm: ntt === 1, scale, correctionFactor, polys };
+  for (let k = 0; k < meta.size; k++) polys.push(data.slice(k * per, (k + 1) * per));
+  return { level: meta.level, isNttForm: meta.isNttForm, scale: meta.scale, correctionFactor: meta.correctionFactor, polys };
 }
 
 function serializeCiphertextBody(ctx: CkksContext, ct: CiphertextData, field: string): Uint8Array {
