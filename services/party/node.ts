@@ -82,7 +82,16 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
       if (call !== stream || dying) return;
       last = reply;
       const flushed = stream.write({ body: seal(reply) });
-      if (!flushed) await new Promise<void>((resolve) => stream.once('drain', resolve));
+      if (!flushed) {
+        // until the stream drains, or ends (then the loop stops at the check above)
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            stream.off('drain', done).off('close', done).off('error', done);
+            resolve();
+          };
+          stream.on('drain', done).on('close', done).on('error', done);
+        });
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (EXIT_AFTER !== undefined && stage === EXIT_AFTER && last && last.$case !== 'refusal' && call === stream) {
