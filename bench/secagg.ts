@@ -111,13 +111,13 @@ function fmt(ms: number): string {
 }
 
 export async function benchSecAgg(): Promise<void> {
-  // X25519 (noble, pure JS) cost, the fixed part of masking that the PRG floor does not include.
+  // X25519 + HKDF cost (node:crypto where available, crypto/keyagreement.ts), the fixed part of masking that the PRG floor does not include.
   const a = generateX25519KeyPair();
   const b = generateX25519KeyPair();
   const info = new Uint8Array(8);
   const [agreeMs] = best(() => agree(a.secretKey, b.publicKey, info));
   console.log(`\nsecure aggregation (Bonawitz et al.) — Node ${process.versions.node}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  console.log('wall-clock ms, minimum over repetitions (shared machine); X25519+HKDF agree (noble, pure JS): ' + agreeMs!.toFixed(2) + ' ms each');
+  console.log('wall-clock ms, minimum over repetitions (shared machine); X25519+HKDF agree (node:crypto): ' + agreeMs!.toFixed(2) + ' ms each');
   console.log('mask = one party\'s maskedInput, fastest of the parties of both runs: n-1 share decryptions, n-1 agreements, n PRG masks');
   console.log('addMask = the n PRG masks alone; floor = node:crypto AES-256-CTR producing the same keystream bytes (best of 7 batches, interleaved with addMask)');
   console.log('finish = aggregator unmasking (single measurement); drop1 = one party dropped after ShareKeys (its n-1 pairwise masks removed too)');
