@@ -1,14 +1,7 @@
 /**
  * The auditor's checks of CKKS entries (docs/ckks-backend.md), called by verify.ts. Offline and
  * without node-seal: the protocol order and what each signature binds.
- *   Key ceremony (session = ceremony id): StartCeremony names every roster party, the roster's
- *   threshold and the roster's digest; each party's CRS commitment is signed by its roster key
- *   (domain "ckks/crs-commit"), forwarded unchanged, and opened by the nonce it reveals; every
- *   party signs a commitment to its CKG share and encrypted threshold shares (domain
- *   "ckks/ckg-commit") before any share is revealed, forwarded unchanged; every party reveals one
- *   CKG share and one threshold share for each other party, each opening its commitment; every
- *   party confirms the same collective key SHA-256 as the aggregator's record and the SHA-256 of
- *   the ordered list of share commitments.
+ *   Key ceremony (session = ceremony id): verify-ckks-ceremony.ts.
  *   Query: StartSession (backend "ckks") names a key from a verified ceremony (when the ceremony
  *   is in the exported range) and is checked like secure aggregation's (plan, ρ, threshold,
  *   charged first); every party commits (signed SHA-256 of its ciphertexts) before the aggregator
@@ -26,40 +19,17 @@
  * can decrypt.
  */
 import { equalBytes, fromUtf8 } from '../../crypto/bytes.ts';
-import { CeremonyError, checkCkgCommit, checkCkgOpening, checkThresholdOpening, CRS_COMMIT_DOMAIN, crsCommitSignedBytes, type CeremonyParams } from '../../crypto/ckks/ceremony.ts';
-import { ckgSharesDigest, type SignedCkgCommit } from '../../crypto/ckks/ckg-commit.ts';
-import { crsCommitment } from '../../crypto/ckks/crs.ts';
-import { verifyDomain } from '../../crypto/identity.ts';
 import { EntryKind, type Entry } from '../../crypto/transcript.ts';
-import { CKGCommitments, CRSCommitments, CRSNonces, InputCommitments, PartyMessage, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
+import { InputCommitments, PartyMessage, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { commitListDigest } from '../common/ckks-inputs.ts';
-import { CKKS_PARAMS, ckksParamsByName, rosterDigest, sha256Hex } from '../common/ckks.ts';
+import { CKKS_PARAMS, ckksParamsByName, sha256Hex } from '../common/ckks.ts';
 import { decryptionBound } from '../../crypto/ckks/params.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
 import type { QuerySubmittedRecord, ReleasedRecord, SessionSummary } from './records.ts';
+import { CkksCeremonyVerifier } from './verify-ckks-ceremony.ts';
 
 type Fail = (reason: string) => never;
-
-const CEREMONY_KINDS: ReadonlySet<string> = new Set([
-  CkksEntryKind.StartCeremony, CkksEntryKind.CRSCommit, CkksEntryKind.CRSCommitments, CkksEntryKind.CRSReveal,
-  CkksEntryKind.CRSNonces, CkksEntryKind.CKGCommit, CkksEntryKind.CKGCommitments, CkksEntryKind.CKGShare, CkksEntryKind.CollectivePublicKey, CkksEntryKind.CKGConfirm,
-]);
-
-interface Ceremony {
-  params: CeremonyParams;
-  commits: Map<string, { commitment: Uint8Array; ephemeralKey: Uint8Array; signature: Uint8Array }>;
-  forwarded: boolean;
-  nonces: Map<string, Uint8Array>;
-  noncesForwarded: boolean;
-  ckgCommits: Map<string, SignedCkgCommit>;
-  ckgForwarded: boolean;
-  shares: Set<string>;
-  publicKeySha256: string;
-  ckgSharesSha256: string;
-  confirmed: Set<string>;
-  summary: SessionSummary;
-}
 
 /** What verify.ts keeps per query, as far as these checks read and write it. */
 export interface CkksSessionHost {
@@ -86,16 +56,6 @@ interface Session {
   absentShares: string[];
 }
 
-/** Runs a ceremony check; its CeremonyError becomes the verifier's failure. */
-function ceremonyCheck(check: () => void, fail: Fail): void {
-  try {
-    check();
-  } catch (err) {
-    if (err instanceof CeremonyError) fail(err.message);
-    throw err;
-  }
-}
-
 const same = (a: readonly string[], b: readonly string[] | undefined): boolean => !!b && a.length === b.length && a.every((x, i) => x === b[i]);
 
 const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
@@ -104,10 +64,8 @@ export class CkksTranscriptVerifier {
   readonly #roster: Roster;
   /** The export starts after entry 0: ceremonies may lie before it. */
   readonly #partial: boolean;
-  readonly #ceremonies = new Map<string, Ceremony>();
-  readonly #keys = new Set<string>();
-  /** Parameter set of each verified collective key, and the ciphertexts each party decrypted under it. */
-  readonly #keyParams = new Map<string, string>();
+  readonly #ceremony: CkksCeremonyVerifier;
+  /** The ciphertexts each party decrypted under each collective key. */
   readonly #decrypted = new Map<string, number>();
   readonly #sessions = new Map<string, Session>();
   /** SHA-256 of every encrypted-input ciphertext logged so far → where it was first logged. */
@@ -116,11 +74,16 @@ export class CkksTranscriptVerifier {
   constructor(roster: Roster, from: number) {
     this.#roster = roster;
     this.#partial = from > 0;
+    this.#ceremony = new CkksCeremonyVerifier(roster, this.#partial);
   }
 
   /** Ceremony entries, including a party's refusal to take part. */
   ownsCeremony(e: Entry): boolean {
-    return CEREMONY_KINDS.has(e.kind) || (e.kind === EntryKind.Refusal && this.#ceremonies.has(e.session));
+    return this.#ceremony.owns(e);
+  }
+
+  ceremony(e: Entry, fail: Fail): void {
+    this.#ceremony.check(e, fail);
   }
 
   ownsSession(session: string): boolean {
@@ -128,141 +91,7 @@ export class CkksTranscriptVerifier {
   }
 
   summaries(): SessionSummary[] {
-    return [...this.#ceremonies.values()].map((c) => c.summary);
-  }
-
-  ceremony(e: Entry, fail: Fail): void {
-    if (e.kind === CkksEntryKind.StartCeremony) {
-      if (this.#ceremonies.has(e.session)) fail('a second StartCeremony for the same ceremony');
-      const m = StartCeremony.decode(e.body);
-      const ids = this.#roster.parties.map((p) => p.id);
-      if (m.sessionId !== e.session) fail('StartCeremony names another ceremony');
-      if (m.threshold !== this.#roster.threshold || m.parties.length !== ids.length || m.parties.some((p, i) => p !== ids[i])) fail('the ceremony is not over every roster party with the roster\'s threshold');
-      if (m.rosterDigest !== rosterDigest(this.#roster)) fail('the ceremony names another roster digest than the roster given to the verifier');
-      const params: CeremonyParams = { ceremonyId: m.sessionId, paramsName: m.params, rosterDigest: m.rosterDigest, threshold: m.threshold, parties: [...m.parties] };
-      this.#ceremonies.set(e.session, {
-        params, commits: new Map(), forwarded: false, nonces: new Map(), noncesForwarded: false, ckgCommits: new Map(), ckgForwarded: false, shares: new Set(), publicKeySha256: '', ckgSharesSha256: '', confirmed: new Set(),
-        summary: { queryId: e.session, kind: 'ckks-key-ceremony', status: 'incomplete', rho: 0, refunded: false, contributors: [], unmaskers: 0, refusals: [], resultChecked: false, note: 'key ceremony did not complete' },
-      });
-      return;
-    }
-    const c = this.#ceremonies.get(e.session);
-    if (!c) {
-      if (this.#partial) return; // began before the exported slice: chain and signatures only
-      return fail(`ceremony ${e.session} was never started`);
-    }
-    const partyMsg = (): NonNullable<PartyMessage['body']> => {
-      if (!c.params.parties.includes(e.sender)) fail(`${e.sender} is not a party of this ceremony`);
-      const m = PartyMessage.decode(e.body).body;
-      if (!m || (m.value as { sessionId?: string }).sessionId !== e.session) fail('the message inside the envelope names another ceremony');
-      return m!;
-    };
-    const all = (set: { size: number }): boolean => set.size === c.params.parties.length;
-    switch (e.kind) {
-      case EntryKind.Refusal:
-        partyMsg();
-        c.summary.refusals.push(e.sender);
-        return;
-      case CkksEntryKind.CRSCommit: {
-        const m = partyMsg();
-        if (m.$case !== 'crsCommit' || c.commits.has(e.sender) || c.forwarded) return fail('unexpected or repeated CRS commitment');
-        const v = m.value;
-        if (!verifyDomain(this.#roster.publicKeys.get(e.sender)!, CRS_COMMIT_DOMAIN, crsCommitSignedBytes(c.params, e.sender, v.commitment, v.ephemeralKey), v.signature)) {
-          fail(`the CRS commitment of ${e.sender} is not signed by its roster key`);
-        }
-        c.commits.set(e.sender, { commitment: v.commitment, ephemeralKey: v.ephemeralKey, signature: v.signature });
-        return;
-      }
-      case CkksEntryKind.CRSCommitments: {
-        const m = CRSCommitments.decode(e.body);
-        if (!all(c.commits) || m.commits.length !== c.commits.size) fail('CRSCommitments before every party committed, or with other parties');
-        for (const x of m.commits) {
-          const logged = c.commits.get(x.partyId);
-          if (!logged || !equalBytes(logged.commitment, x.commitment) || !equalBytes(logged.ephemeralKey, x.ephemeralKey) || !equalBytes(logged.signature, x.signature)) {
-            fail(`CRSCommitments forwards a commitment of ${x.partyId} that differs from the logged one`);
-          }
-        }
-        c.forwarded = true;
-        return;
-      }
-      case CkksEntryKind.CRSReveal: {
-        const m = partyMsg();
-        if (m.$case !== 'crsReveal' || !c.forwarded || c.nonces.has(e.sender)) return fail('nonce revealed before every commitment was forwarded, or twice');
-        if (m.value.nonce.length !== 32 || !equalBytes(crsCommitment(m.value.nonce), c.commits.get(e.sender)!.commitment)) fail(`the nonce of ${e.sender} does not open its commitment`);
-        c.nonces.set(e.sender, m.value.nonce);
-        return;
-      }
-      case CkksEntryKind.CRSNonces: {
-        const m = CRSNonces.decode(e.body);
-        if (!all(c.nonces) || m.nonces.length !== c.nonces.size || m.nonces.some((x) => !equalBytes(c.nonces.get(x.partyId) ?? new Uint8Array(0), x.nonce))) {
-          fail('CRSNonces before every nonce was revealed, or forwarding other nonces than logged');
-        }
-        c.noncesForwarded = true;
-        return;
-      }
-      case CkksEntryKind.CKGCommit: {
-        const m = partyMsg();
-        if (m.$case !== 'ckgCommit' || !c.noncesForwarded || c.ckgCommits.has(e.sender) || c.ckgForwarded) return fail('CKG commitment before every nonce was forwarded, after the commitments were forwarded, or twice');
-        const x: SignedCkgCommit = { party: e.sender, commitment: m.value.commitment, thresholdShareDigests: m.value.thresholdShareDigests, signature: m.value.signature };
-        ceremonyCheck(() => checkCkgCommit(c.params, this.#roster.publicKeys, x), fail);
-        c.ckgCommits.set(e.sender, x);
-        return;
-      }
-      case CkksEntryKind.CKGCommitments: {
-        const m = CKGCommitments.decode(e.body);
-        if (!all(c.ckgCommits) || m.commits.length !== c.ckgCommits.size || c.ckgForwarded) fail('CKGCommitments before every party committed to its CKG share, or with other parties');
-        for (const x of m.commits) {
-          const logged = c.ckgCommits.get(x.partyId);
-          const same = logged && equalBytes(logged.commitment, x.commitment) && equalBytes(logged.signature, x.signature)
-            && logged.thresholdShareDigests.length === x.thresholdShareDigests.length && logged.thresholdShareDigests.every((d, k) => equalBytes(d, x.thresholdShareDigests[k]!));
-          if (!same) fail(`CKGCommitments forwards a CKG commitment of ${x.partyId} that differs from the logged one`);
-        }
-        c.ckgForwarded = true;
-        return;
-      }
-      case CkksEntryKind.CKGShare: {
-        const m = partyMsg();
-        if (m.$case !== 'ckgShare' || !c.ckgForwarded || c.shares.has(e.sender)) return fail('CKG share before every CKG commitment was forwarded, or twice');
-        const to = m.value.thresholdShares.map((s) => s.to).sort();
-        const others = c.params.parties.filter((p) => p !== e.sender);
-        if (m.value.thresholdShares.some((s) => s.from !== e.sender) || to.length !== others.length || to.some((p, i) => p !== others[i])) {
-          fail(`${e.sender} did not send exactly one threshold share to each other party`);
-        }
-        const commit = c.ckgCommits.get(e.sender)!;
-        ceremonyCheck(() => {
-          checkCkgOpening(commit, m.value.share);
-          for (const s of m.value.thresholdShares) checkThresholdOpening(c.params, commit, s.to, s.ciphertext);
-        }, fail);
-        c.shares.add(e.sender);
-        return;
-      }
-      case CkksEntryKind.CollectivePublicKey: {
-        const rec = JSON.parse(fromUtf8(e.body)) as { ceremonyId?: string; publicKeySha256?: string; ckgSharesSha256?: string };
-        if (!all(c.shares) || c.publicKeySha256) fail('collective key announced before every CKG share, or twice');
-        if (rec.ceremonyId !== e.session || !/^[0-9a-f]{64}$/.test(rec.publicKeySha256 ?? '')) fail('malformed collective key record');
-        c.ckgSharesSha256 = ckgSharesDigest(c.params.parties.map((p) => c.ckgCommits.get(p)!.commitment));
-        if (rec.ckgSharesSha256 !== c.ckgSharesSha256) fail('the collective key record names another list of CKG shares than the logged commitments');
-        c.publicKeySha256 = rec.publicKeySha256!;
-        return;
-      }
-      case CkksEntryKind.CKGConfirm: {
-        const m = partyMsg();
-        if (m.$case !== 'ckgConfirm' || !c.publicKeySha256 || c.confirmed.has(e.sender)) return fail('confirmation before the collective key, or twice');
-        if (m.value.publicKeySha256 !== c.publicKeySha256) fail(`${e.sender} confirms another collective key than the aggregator recorded`);
-        if (m.value.ckgSharesSha256 !== c.ckgSharesSha256) fail(`${e.sender} confirms another list of CKG shares than the logged commitments`);
-        c.confirmed.add(e.sender);
-        if (all(c.confirmed)) {
-          this.#keys.add(c.publicKeySha256);
-          this.#keyParams.set(c.publicKeySha256, c.params.paramsName);
-          c.summary.status = 'released';
-          c.summary.contributors = [...c.params.parties];
-          c.summary.note = `collective key ${c.publicKeySha256.slice(0, 16)}… (${c.params.threshold}-of-${c.params.parties.length}): every signed CRS commitment opened, every signed CKG commitment opened by its share, confirmed by all (key not recomputed)`;
-        }
-        return;
-      }
-      default:
-        fail(`unexpected ${e.kind}`);
-    }
+    return this.#ceremony.summaries();
   }
 
   /**
@@ -281,7 +110,7 @@ export class CkksTranscriptVerifier {
       if (m.threshold !== this.#roster.threshold) fail(`threshold ${m.threshold} differs from the roster's t = ${this.#roster.threshold}`);
       if (m.collusion !== this.#roster.collusion) fail(`collusion bound c = ${m.collusion} differs from the roster's c = ${this.#roster.collusion}`);
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
-      if (!this.#partial && !this.#keys.has(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
+      if (!this.#partial && !this.#ceremony.hasKey(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;
       this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set(), absentInputs: [], absentShares: [] });
       return;
@@ -397,7 +226,7 @@ export class CkksTranscriptVerifier {
     const counted = `${start.ckksKeySha256}/${party}`;
     const used = (this.#decrypted.get(counted) ?? 0) + ciphertexts;
     this.#decrypted.set(counted, used);
-    const name = this.#keyParams.get(start.ckksKeySha256) ?? CKKS_PARAMS.name;
+    const name = this.#ceremony.paramsOf(start.ckksKeySha256) ?? CKKS_PARAMS.name;
     const tau = decryptionBound(ckksParamsByName(name), this.#roster.parties.length);
     if (used > tau) fail(`${party} has given PCKS shares for ${used} ciphertexts under collective key ${start.ckksKeySha256.slice(0, 12)}…, more than the decryption bound τ(${this.#roster.parties.length}) = ${tau}: the federation should have re-keyed`);
   }
