@@ -29,7 +29,7 @@ export const aggregator: Command = {
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
     roster: 'federation roster (parties, identity keys, threshold)', schema: 'the federation\'s data schema',
-    'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'deadline of each protocol round (default 30000)',
+    'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'base deadline of each protocol round, ms (default 30000); secure-aggregation and key-ceremony rounds add time sized from their work (parties, vector length, host load)',
     'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default: the roster\'s aggregator id)',
     key: 'the aggregator\'s identity key (from blindsum keygen --id ID --out FILE; its FILE.pub.json is the roster\'s "aggregator"); default DATA_DIR/aggregator.key',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
