@@ -93,6 +93,20 @@ describe('the statistics thread', () => {
     }
   });
 
+  it('a malicious aggregator cannot queue unbounded work on the thread: sessions being prepared count toward the 64 concurrent sessions', async () => {
+    const p = new PartyUnderTest(fx.configs[0]!);
+    try {
+      const starts = Array.from({ length: 65 }, () => startSession(fx, fx.configs[0]!, randomUUID(), QUERIES[0]!));
+      const replies = await Promise.all(starts.map((value) => p.handle({ $case: 'startSession', value })));
+      expect(replies.filter((r) => r?.$case === 'advertiseKeys')).toHaveLength(64);
+      const refused = replies.filter((r) => r?.$case === 'refusal');
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.$case === 'refusal' && refused[0]!.value.reason).toMatch(/too many concurrent sessions \(64\)/);
+    } finally {
+      await p.close();
+    }
+  }, 60_000);
+
   it('keeps the event loop free while a 10^6-cell marginal is planned and summed', async () => {
     const p = new PartyUnderTest(fx.configs[2]!);
     const q: Query = { kind: 'marginal', columns: ['time', 'chol'], edges: [edges(10_989, 999), edges(2997, 999)], filter: [] };
