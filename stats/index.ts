@@ -13,7 +13,7 @@ export type { Query, QueryKind, Predicate, PredicateOp } from './query.ts';
 export { matchRows, countMatching } from './filter.ts';
 export { KINDS } from './kinds/index.ts';
 export type * from './kinds/types.ts';
-export { planQuery, localStatistics, finalize, finalizeReleased, flagSmallCohort, toRing, fromRing, MAX_SCALE_BITS, NAMED_ENTRIES_MAX, resultEntryNames } from './plan.ts';
+export { planQuery, localStatistics, localStatisticsInt64, finalize, finalizeReleased, flagSmallCohort, toRing, fromRing, MAX_SCALE_BITS, NAMED_ENTRIES_MAX, resultEntryNames } from './plan.ts';
 export type { Plan, PlanOptions } from './plan.ts';
 export { centralResult } from './central.ts';
 export { compareResults, formatResult, numericFields } from './result.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildDataset, centralResult, compareResults, finalize, finalizeReleased, formatResult, localStatistics, NAMED_ENTRIES_MAX, parseSchema, planQuery, QueryError, resultEntryNames,
+  buildDataset, centralResult, compareResults, finalize, finalizeReleased, formatResult, localStatistics, localStatisticsInt64, NAMED_ENTRIES_MAX, parseSchema, planQuery, QueryError, resultEntryNames,
 } from '../stats/index.ts';
 import type { Query, QueryResult, Schema } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -122,6 +122,10 @@ describe('plans in O(size of the query)', () => {
       expect(kind.rowCells).toBeDefined();
       expect(rowsUsed).toBe(used);
       expect(sums.map(Number)).toEqual(dense);
+      // and as signed 64-bit integers (what a party encodes), written without a BigInt per entry
+      const typed = localStatisticsInt64(q, pbc.schema, plan, pbc.dataset);
+      expect([...typed.sums]).toEqual(sums);
+      expect(typed.rowsUsed).toBe(rowsUsed);
       expect(used).toBeGreaterThan(100);
     }
   });

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
-import { countMatching, DP_GRID_BITS, localStatistics, noiseShare, planNoise, planQuery, type Dataset, type Plan, type Query } from '../../stats/index.ts';
+import { countMatching, DP_GRID_BITS, localStatisticsInt64, noiseShare, planNoise, planQuery, type Dataset, type Plan, type Query } from '../../stats/index.ts';
 import type { StatsRequest, StatsResponse } from './stats-thread.ts';
 
 const dataset = (workerData as { dataset: Dataset }).dataset;
@@ -29,16 +29,14 @@ function answer(req: StatsRequest): StatsResponse {
       plans.delete(req.sessionId);
       if (!held) throw new Error(`no plan for session ${req.sessionId.slice(0, 64)} in the statistics thread`);
       const { query, plan } = held;
-      const { sums, rowsUsed } = localStatistics(query, schema, plan, dataset);
+      const { sums: out, rowsUsed } = localStatisticsInt64(query, schema, plan, dataset);
       const cohort = req.rho === 0 ? Math.min(countMatching(dataset, query.filter), rowsUsed) : rowsUsed;
-      const out = new BigInt64Array(sums.length);
       if (req.rho > 0) {
-        // This party's share of the distributed Skellam noise, planned by the party for t − c honest contributors.
+        // This party's share of the distributed Skellam noise, planned by the party for t − c honest
+        // contributors (added modulo 2^64, as the ring does).
         const noise = planNoise(query, schema, plan, { rho: req.rho, parties: req.parties, threshold: req.threshold, collusion: req.collusion });
         const share = noiseShare(noise, cryptoRandomSource());
-        for (let i = 0; i < sums.length; i++) out[i] = sums[i]! + share[i]!;
-      } else {
-        for (let i = 0; i < sums.length; i++) out[i] = sums[i]!;
+        for (let i = 0; i < out.length; i++) out[i] = out[i]! + share[i]!;
       }
       return { id: req.id, sums: out, rowsUsed, cohort };
     }
