@@ -158,16 +158,12 @@ const PLANNED = new WeakMap<Plan, string>();
  */
 function checkPlan(q: Query, schema: Schema, plan: Plan): void {
   const opts: PlanOptions = plan.dpGridBits !== undefined ? { parties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits } : { parties: plan.parties, ringBits: plan.ringBits };
-  const known = PLANNED.get(plan);
-  let digest: string;
-  if (known !== undefined && known === planHeader(q, schema, opts, plan.entries.length)) {
-    digest = toHex(sha256Hasher().update(known).digest());
-  } else {
-    const again = planQuery(q, schema, opts);
-    const same = again.entries.length === plan.entries.length && again.scaleBits.length === plan.scaleBits.length && again.scaleBits.every((b, i) => b === plan.scaleBits[i]);
-    if (!same) throw new QueryError('plan mismatch: the plan\'s entries or scales are not what planQuery gives for the query');
-    digest = again.digest;
-  }
+  // A frozen plan this process made for this very header: its digest is that header's hash.
+  if (PLANNED.get(plan) === planHeader(q, schema, opts, plan.entries.length)) return;
+  const again = planQuery(q, schema, opts);
+  const same = again.entries.length === plan.entries.length && again.scaleBits.length === plan.scaleBits.length && again.scaleBits.every((b, i) => b === plan.scaleBits[i]);
+  if (!same) throw new QueryError('plan mismatch: the plan\'s entries or scales are not what planQuery gives for the query');
+  const digest = again.digest;
   if (digest !== plan.digest) {
     throw new QueryError(`plan digest mismatch: this node computes ${digest.slice(0, 16)}… for the query, the plan says ${plan.digest.slice(0, 16)}…; check that both sides use the same schema (digest ${schemaDigest(schema).slice(0, 16)}…) and query`);
   }

@@ -30,6 +30,7 @@ import {
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { RoundDeadlines } from './deadlines.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export const BACKENDS = ['secagg', 'ckks'] as const;
 
@@ -81,11 +82,6 @@ const HOLD_BEFORE_RELEASE = process.env['BLINDSUM_TEST_HOLD_BEFORE_RELEASE'] ===
 interface Dp {
   rho: number;
   noise: NoisePlan;
-}
-
-/** Lets the event loop run (I/O, timers, other sessions) before the next slice of work. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export class QueryService {

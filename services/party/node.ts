@@ -18,6 +18,7 @@ import { ReceiptBook } from './receipts.ts';
 import { PartyLedger } from './ledger.ts';
 import { PartySessions, type Reply, type ReplyStage } from './sessions.ts';
 import { CkksParty, type CkksReplyStage } from './ckks-sessions.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export const SOFTWARE_VERSION = 'blindsum/0.1.0';
 const BACKOFF_MIN_MS = 250;
@@ -92,7 +93,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
           stream.on('drain', done).on('close', done).on('error', done);
         });
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     if (EXIT_AFTER !== undefined && stage === EXIT_AFTER && last && last.$case !== 'refusal' && call === stream) {
       dying = true;
