@@ -62,7 +62,7 @@ export async function benchTranscriptCkksBytes(length: number): Promise<string> 
       const cts = enc.encrypt(values).map((c) => packCiphertext(ctx, c));
       ciphertexts = cts.length;
       sign(i, CkksEntryKind.InputCommit, { $case: 'inputCommit', value: { sessionId, ciphertextsSha256: cts.map(sha256Hex) } });
-      sign(i, CkksEntryKind.EncryptedInput, { $case: 'encryptedInput', value: { sessionId, ciphertexts: cts, commitmentsSha256: '0'.repeat(64) } });
+      sign(i, CkksEntryKind.EncryptedInput, { $case: 'encryptedInput', value: { sessionId, ciphertexts: cts, commitmentsSha256: '0'.repeat(64), offset: 0 } });
       if (i === 0) {
         using ntt = new PackedEncryptor(ctx, collective, level, { nttForm: true });
         sumNtt = ntt.encrypt(values); // stands in for the sum the decryptors key-switch (same level and size)
@@ -72,7 +72,7 @@ export async function benchTranscriptCkksBytes(length: number): Promise<string> 
       const shares = sumNtt.map((ct) => packCiphertext(ctx, serializePcksShare(ctx, pcksGenShare(ctx, secret, analyst, ct))));
       sign(d, CkksEntryKind.PCKSShare, {
         $case: 'pcksShare',
-        value: { sessionId, shares, sumSha256: sumNtt.map(sha256Hex), contributors: PARTIES, decryptors: PARTIES.slice(0, DECRYPTORS), analystKeySha256: '0'.repeat(64) },
+        value: { sessionId, shares, sumSha256: sumNtt.map(sha256Hex), contributors: PARTIES, decryptors: PARTIES.slice(0, DECRYPTORS), analystKeySha256: '0'.repeat(64), offset: 0 },
       });
     }
   } finally {

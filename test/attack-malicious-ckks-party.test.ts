@@ -154,7 +154,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       const id = (): string => randomUUID(); // each session: a query id the analyst signs
       /** hospital-1 (colluding with the aggregator) signs `reply` as its own. */
       const asH1 = (reply: Reply): SignedContribution => signedContribution(f.configs[0]!, reply);
-      const request = (sid: string, c: SignedContribution[]) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c });
+      const request = (sid: string, c: SignedContribution[]) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c, offset: 0 });
       // Session X, honest: hospital-3 key-switches it (and records every input's digest durably).
       const x = id();
       const cx = await direct.start(template!, x);
@@ -176,7 +176,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       const zl = [asH1({ $case: 'inputCommit', value: { sessionId: z, ciphertextsSha256: old.map(inputDigest) } }), cz[1]!, cz[2]!];
       const revealed = [await direct.reveal(1, z, zl), await direct.reveal(2, z, zl)].map((r, i) => signedContribution(f.configs[i + 1]!, r));
       const named = (PartyMessage.decode(revealed[1]!.body).body as { value: { commitmentsSha256: string } }).value.commitmentsSha256;
-      const across = await direct.pcks(2, request(z, [asH1({ $case: 'encryptedInput', value: { sessionId: z, ciphertexts: old, commitmentsSha256: named } }), ...revealed]));
+      const across = await direct.pcks(2, request(z, [asH1({ $case: 'encryptedInput', value: { sessionId: z, ciphertexts: old, commitmentsSha256: named, offset: 0 } }), ...revealed]));
       expect(across.$case === 'refusal' && across.value.reason).toMatch(new RegExp(`ciphertexts\\[0\\] of hospital-1 is an exact copy of an input of hospital-2 in session ${x}`));
     } finally {
       direct.close();
@@ -198,10 +198,10 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       const level = ciphertextsOf(c2!.body)[0]![5]!; // compact wire header: byte 5 is the level
       using enc = new PackedEncryptor(ctx, pk, level);
       const late = enc.encrypt(new Float64Array([7])).map((c) => packCiphertext(ctx, c));
-      const request = (c1: SignedContribution) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: [c1, c2!, c3!] });
+      const request = (c1: SignedContribution) => ({ sessionId: sid, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: [c1, c2!, c3!], offset: 0 });
       const named = (PartyMessage.decode(c2!.body).body as { value: { commitmentsSha256: string } }).value.commitmentsSha256;
       // (a) revealed under its original commitment: not the committed input
-      const a = await direct.pcks(2, request(signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid, ciphertexts: late, commitmentsSha256: named } })));
+      const a = await direct.pcks(2, request(signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid, ciphertexts: late, commitmentsSha256: named, offset: 0 } })));
       expect(a.$case === 'refusal' && a.value.reason).toMatch(/contribution 0 \(hospital-1\) is not the input hospital-1 committed to/);
       // (b) with a new commitment in a new list: it names another list than the decryptor saw
       const sid2 = randomUUID();
@@ -210,7 +210,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
       const newList = [signedContribution(f.configs[0]!, { $case: 'inputCommit', value: { sessionId: sid2, ciphertextsSha256: late.map(inputDigest) } }), commits2[1]!, commits2[2]!];
       const b = await direct.pcks(2, {
         sessionId: sid2, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey,
-        contributions: [signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid2, ciphertexts: late, commitmentsSha256: commitListDigest(newList) } }), d2!, d3!],
+        contributions: [signedContribution(f.configs[0]!, { $case: 'encryptedInput', value: { sessionId: sid2, ciphertexts: late, commitmentsSha256: commitListDigest(newList), offset: 0 } }), d2!, d3!], offset: 0,
       });
       expect(b.$case === 'refusal' && b.value.reason).toMatch(/contribution 0 \(hospital-1\) was revealed after another commitment list than this party saw/);
     } finally {
@@ -239,7 +239,7 @@ describe('a malicious CKKS party cannot corrupt a release silently (item 12)', (
     const k = entries.findLastIndex((e) => e.kind === CkksEntryKind.EncryptedInput && e.sender === H3);
     const e = entries[k]!;
     const orig = PartyMessage.decode(e.body).body as { value: { commitmentsSha256: string } };
-    const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId: e.session, ciphertexts: ciphertextsOf(entries[first]!.body), commitmentsSha256: orig.value.commitmentsSha256 } } }).finish();
+    const body = PartyMessage.encode({ body: { $case: 'encryptedInput', value: { sessionId: e.session, ciphertexts: ciphertextsOf(entries[first]!.body), commitmentsSha256: orig.value.commitmentsSha256, offset: 0 } } }).finish();
     entries[k] = { ...signEnvelope(f.configs[2]!.identity.identity.secretKey, e.kind, e.session, H3, body), index: e.index, atMs: e.atMs };
     const secret = loadIdentityFile(join(f.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     rebuildTranscript(file, entries, secret);

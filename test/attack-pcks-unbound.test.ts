@@ -70,7 +70,7 @@ const [H1, H2, H3] = ['hospital-1', 'hospital-2', 'hospital-3'];
 async function session(): Promise<{ id: string; c: SignedContribution[]; honest: PCKSRequest }> {
   const id = randomUUID(); // the query id the analyst signs
   const c = await direct.start(template!, id);
-  return { id, c, honest: { sessionId: id, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c } };
+  return { id, c, honest: { sessionId: id, contributors: [H1, H2, H3], decryptors: [H2, H3], analystPublicKey: key.publicKey, contributions: c, offset: 0 } };
 }
 
 function refusal(r: Reply): string {

@@ -78,7 +78,11 @@ export class TamperingParty {
         if (b.$case === 'challenge') {
           stream.write({ body: { $case: 'auth', value: { signature: signDomain(id.identity.secretKey, AUTH_DOMAIN, authChallengeBody(b.value.aggregatorId, b.value.nonce, id.id)) } } });
         } else if (b.$case === 'welcome') resolve();
-        else if (this.ckks.accepts(b)) void this.ckks.handle(b).then(({ reply }) => send(reply));
+        else if (this.ckks.accepts(b)) {
+          void this.ckks.handle(b).then(async (r) => {
+            for (const x of r.replies ?? [r.reply]) await send(x); // chunks in order
+          });
+        }
         else if (b.$case !== 'receipt' && b.$case !== 'rejected') {
           void this.secagg.handle(b).then(async (r) => {
             for (const x of r.replies ?? [r.reply]) await send(x); // chunks in order
@@ -123,7 +127,7 @@ export interface InProcessFederation {
  * queries allowed) under a temp dir, starts the aggregator with --ckks and the parties; party
  * indices in `tampering` connect as TamperingParty. Resolves once every party is connected.
  */
-export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number; maskedChunkElements?: number }): Promise<InProcessFederation> {
+export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number; maskedChunkElements?: number; ckksInputChunk?: number }): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-inproc-'));
   const ids = Array.from({ length: opts.n }, (_, i) => `hospital-${i + 1}`);
   const parts = splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), opts.n, 'inproc');
@@ -144,7 +148,10 @@ export async function startFederation(opts: { n: number; threshold: number; tamp
   const analystsPath = join(dir, 'analysts.json');
   writeAnalystRosterFile(analystsPath, analysts.roster);
   const aggregator = createAggregator(
-    resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath, analystsPath, schemaPath: SCHEMA_PATH, dataDir: aggregatorDataDir, roundTimeoutMs: opts.roundTimeoutMs ?? 20_000, allowExact: true, ckks: true, quiet: true }),
+    {
+      ...resolveAggregatorConfig({ listen: '127.0.0.1:0', rosterPath, analystsPath, schemaPath: SCHEMA_PATH, dataDir: aggregatorDataDir, roundTimeoutMs: opts.roundTimeoutMs ?? 20_000, allowExact: true, ckks: true, quiet: true }),
+      ...(opts.ckksInputChunk !== undefined ? { ckksInputChunk: opts.ckksInputChunk } : {}),
+    },
     quiet,
   );
   const port = await aggregator.start();
@@ -253,11 +260,19 @@ export class DirectParties {
     return out;
   }
 
-  /** Party `i`'s answer to a commitment list: its EncryptedInput, or its refusal. */
+  /** Party `i`'s answer to a commitment list: its EncryptedInput (one chunk: the tests' inputs are short), or its refusal. */
   async reveal(i: number, sessionId: string, commits: SignedContribution[]): Promise<Reply> {
-    const { reply } = await this.parties[i]!.handle({ $case: 'inputCommitments', value: { sessionId, commits } });
-    if (!reply) throw new Error('no reply');
-    return reply;
+    const chunks = await this.revealChunks(i, sessionId, commits);
+    if (chunks.length !== 1) throw new Error(`expected one reply, got ${chunks.length}`);
+    return chunks[0]!;
+  }
+
+  /** Party `i`'s answer to a commitment list: the chunks of its EncryptedInput, or its refusal. */
+  async revealChunks(i: number, sessionId: string, commits: SignedContribution[]): Promise<Reply[]> {
+    const { reply, replies } = await this.parties[i]!.handle({ $case: 'inputCommitments', value: { sessionId, commits } });
+    const out = replies ? [...replies] : reply ? [reply] : [];
+    if (out.length === 0) throw new Error('no reply');
+    return out;
   }
 
   /** An honest commit round: every party commits, sees every commitment, reveals; their signed inputs. */

@@ -314,7 +314,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
           const garbage = new Uint8Array(245_788).fill(7);
           const reply: NonNullable<PartyMessage['body']> = b.$case === 'startSession'
             ? { $case: 'inputCommit', value: { sessionId, ciphertextsSha256: [sha256Hex(garbage)] } }
-            : { $case: 'encryptedInput', value: { sessionId, ciphertexts: [garbage], commitmentsSha256: '' } };
+            : { $case: 'encryptedInput', value: { sessionId, ciphertexts: [garbage], commitmentsSha256: '', offset: 0 } };
           const kind = b.$case === 'startSession' ? CkksEntryKind.InputCommit : CkksEntryKind.EncryptedInput;
           const body = PartyMessage.encode({ body: reply }).finish();
           const env = signEnvelope(identity.identity.secretKey, kind, sessionId, identity.id, body);

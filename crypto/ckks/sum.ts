@@ -21,6 +21,8 @@ export class CiphertextAccumulator implements Disposable {
   #meta: (CiphertextMeta | undefined)[];
   #next: Ciphertext;
   #added = 0;
+  /** Ciphertexts in the sum at each position (added minus taken out). */
+  #count: Uint32Array;
 
   constructor(ctx: CkksContext, positions: number) {
     if (!Number.isSafeInteger(positions) || positions < 1) throw new RangeError(`positions: expected a positive integer, got ${positions}`);
@@ -30,6 +32,7 @@ export class CiphertextAccumulator implements Disposable {
     this.#next = this.#scope.track(new ctx.seal.Ciphertext());
     this.#acc = new Array<Ciphertext | undefined>(positions);
     this.#meta = new Array<CiphertextMeta | undefined>(positions);
+    this.#count = new Uint32Array(positions);
   }
 
   /** Ciphertexts added so far (all positions). */
@@ -56,6 +59,7 @@ export class CiphertextAccumulator implements Disposable {
       this.#acc[position] = ct;
       this.#meta[position] = meta;
       this.#added++;
+      this.#count[position] = 1;
     } else {
       this.#next.loadFromArray(this.ctx.context, sealBytes);
       this.addLoaded(position, this.#next);
@@ -71,6 +75,27 @@ export class CiphertextAccumulator implements Disposable {
     if (!acc) throw new RangeError(`position ${position}: add the first ciphertext as bytes`);
     this.#evaluator.addInplace(acc, ct);
     this.#added++;
+    this.#count[position]!++;
+  }
+
+  /**
+   * Takes SEAL ciphertext bytes added before at `position` out of the sum again (a contributor
+   * whose input stayed incomplete). The caller guarantees they were added; once a position holds
+   * no ciphertext it is empty again (SEAL refuses a transparent difference).
+   */
+  sub(position: number, sealBytes: Uint8Array): void {
+    const acc = this.#acc[position];
+    if (!acc || this.#count[position] === 0) throw new RangeError(`position ${position}: nothing to take out`);
+    if (this.#count[position] === 1) {
+      acc.delete();
+      this.#acc[position] = undefined;
+      this.#meta[position] = undefined;
+      this.#count[position] = 0;
+      return;
+    }
+    this.#next.loadFromArray(this.ctx.context, sealBytes);
+    this.#evaluator.subInplace(acc, this.#next);
+    this.#count[position]!--;
   }
 
   /**

@@ -33,6 +33,8 @@ export interface AggregatorConfig {
   minCohort: number;
   /** Overrides the CKKS decryption bound τ(n) (tests only; not settable from the command line). */
   ckksDecryptionBound?: number;
+  /** Ciphertexts per CKKS EncryptedInput chunk (tests only; default ~512 KiB per chunk: services/common/ckks.ts). */
+  ckksInputChunk?: number;
   /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
   quotas: QuotaOptions;
   /** Transcript blobs older than this many days (≥ 1) are deleted; undefined keeps them forever. */

@@ -110,6 +110,49 @@ export function secaggWork(stage: SecAggStage, s: SecAggShape, c: WorkCosts): Ro
   }
 }
 
+export type CkksQueryStage = 'InputCommit' | 'EncryptedInput' | 'PCKSShare';
+
+export interface CkksQueryShape {
+  n: number;
+  t: number;
+  /** Plan entries, and the ciphertexts (and bytes of each, compact wire form) of one party's input. */
+  entries: number;
+  ciphertexts: number;
+  ciphertextBytes: number;
+  /** The aggregator's measured time to plan this query (each party plans it too), ms. */
+  planMs?: number;
+}
+
+/**
+ * node-seal costs per ciphertext at N = 8192 (bench/ckks-floors.ts on the loaded 2-core host:
+ * encode + encrypt + wire packing 6–9 ms, PCKS share 10 ms, load + add 0.05–0.3 ms), rounded up
+ * about twofold, since WorkCosts does not measure SEAL (loading it takes seconds).
+ */
+const CKKS_ENCRYPT_MS = 20;
+const CKKS_PCKS_MS = 25;
+const CKKS_ADD_MS = 1;
+
+/** The work of one round of a CKKS query (services/aggregator/ckks/session.ts, pcks-round.ts). */
+export function ckksQueryWork(stage: CkksQueryStage, s: CkksQueryShape, c: WorkCosts): RoundWork {
+  const inputBytes = s.ciphertexts * s.ciphertextBytes;
+  switch (stage) {
+    case 'InputCommit':
+      // The party plans, computes its statistics, encrypts and hashes its input before committing.
+      return { partyMs: 3 * (s.planMs ?? 0) + s.entries * PLAN_BYTES_PER_ENTRY * c.byteMs + s.ciphertexts * CKKS_ENCRYPT_MS + inputBytes * c.byteMs + c.verifyMs, aggregatorMs: s.n * c.verifyMs };
+    case 'EncryptedInput':
+      // Parties check n signed commitments, then sign and send their chunks; the aggregator
+      // validates, hashes, logs and adds n inputs.
+      return { partyMs: s.n * c.verifyMs + 2 * inputBytes * c.byteMs, aggregatorMs: s.n * (s.ciphertexts * CKKS_ADD_MS + 4 * inputBytes * c.byteMs) };
+    case 'PCKSShare':
+      // Every decryptor verifies, hashes, validates and adds n inputs and computes a share per
+      // ciphertext; the aggregator reads the chunks back, sends them to t decryptors and combines.
+      return {
+        partyMs: s.n * (s.ciphertexts * CKKS_ADD_MS + 3 * inputBytes * c.byteMs) + s.ciphertexts * CKKS_PCKS_MS,
+        aggregatorMs: s.t * (2 * s.n * inputBytes * c.byteMs + s.ciphertexts * CKKS_ADD_MS),
+      };
+  }
+}
+
 /** base + SAFETY · contention · work, at most MAX_DEADLINE_MS, rounded up to a millisecond. */
 export function deadlineMs(baseMs: number, work: RoundWork, contention: number): number {
   return Math.min(MAX_DEADLINE_MS, Math.ceil(baseMs + SAFETY * Math.max(1, contention) * (work.partyMs + work.aggregatorMs)));
@@ -147,5 +190,9 @@ export class RoundDeadlines {
 
   secagg(stage: SecAggStage, shape: SecAggShape): number {
     return deadlineMs(this.baseMs, secaggWork(stage, shape, this.costs), this.contention());
+  }
+
+  ckks(stage: CkksQueryStage, shape: CkksQueryShape): number {
+    return deadlineMs(this.baseMs, ckksQueryWork(stage, shape, this.costs), this.contention());
   }
 }

@@ -188,7 +188,7 @@ export class QueryService {
     const { store, gateway, roster, schema, log } = this.#o;
     store.setStatus(queryId, 'running');
     const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
-    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest, auth };
+    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest, auth, planMs };
     const session = ckks ? this.#o.ckks!.session({ progress }, req, ckks) : new SecAggSession(
       { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, ...(this.#o.deadlines ? { deadlines: this.#o.deadlines } : {}), transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
       { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest, auth, planMs },

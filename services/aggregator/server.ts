@@ -82,6 +82,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     ? new CkksBackend({
       db: store.db, gateway, roster: config.roster, schema: config.schema, transcript, roundTimeoutMs: config.roundTimeoutMs, deadlines, log, minCohort: config.minCohort,
       ...(config.ckksDecryptionBound !== undefined ? { decryptionBound: config.ckksDecryptionBound } : {}),
+      ...(config.ckksInputChunk !== undefined ? { inputChunk: config.ckksInputChunk } : {}),
     })
     : undefined;
   const queries = new QueryService({

@@ -262,6 +262,17 @@ export class TranscriptLog {
     for (const r of rows) yield this.bodyOf(decodeEntry(new Uint8Array(r.entry)));
   }
 
+  /**
+   * The `nth` (from 0, in log order) envelope `sender` sent in `session` with `kind`, its body read
+   * back from the blob store (e.g. a chunk of an encrypted input a PCKS request forwards).
+   */
+  partyEnvelope(session: string, sender: string, kind: string, nth: number): Envelope {
+    const r = this.#db.prepare(`SELECT entry FROM transcript WHERE session = ? AND sender = ? AND kind = ? ORDER BY idx LIMIT 1 OFFSET ?`).get(session, sender, kind, nth) as { entry: Uint8Array } | undefined;
+    if (!r) throw new Error(`internal: no ${kind} entry ${nth} of ${sender} in session ${session}`);
+    const e = decodeEntry(new Uint8Array(r.entry));
+    return { kind: e.kind, session: e.session, sender: e.sender, body: this.bodyOf(e), signature: e.signature };
+  }
+
   /** Whether any entry names `session` (a query id chosen by an analyst must not reuse a ceremony's or another query's id). */
   hasSession(session: string): boolean {
     return this.#db.prepare('SELECT 1 FROM transcript WHERE session = ? LIMIT 1').get(session) !== undefined;

@@ -104,8 +104,9 @@ export async function recomputeCkksSums(file: TranscriptFile, blobs: BlobSource 
       } else if (e.kind === CkksEntryKind.EncryptedInput) {
         const body = PartyMessage.decode(e.body).body;
         if (body?.$case !== 'encryptedInput') return at('an encrypted-input entry that holds no EncryptedInput');
+        // Chunks in log order (verify-ckks.ts checked their offsets against StartSession).
         const bySender = inputs.get(e.session) ?? new Map<string, Uint8Array[]>();
-        bySender.set(e.sender, body.value.ciphertexts.map(ownBytes));
+        bySender.set(e.sender, [...(bySender.get(e.sender) ?? []), ...body.value.ciphertexts.map(ownBytes)]);
         inputs.set(e.session, bySender);
       } else if (e.kind === CkksEntryKind.PCKSRequest) {
         const rec = JSON.parse(fromUtf8(e.body)) as { contributors?: string[]; sumSha256?: string[] };

@@ -46,17 +46,28 @@ interface Session {
   commits: Map<string, { digests: string[]; entry: Entry }>;
   /** SHA-256 of the forwarded commitment list (once forwarded). */
   commitmentsSha256: string | undefined;
+  /** Parties whose encrypted input is complete (every chunk logged). */
   inputs: Set<string>;
+  /** Ciphertexts of each party's input logged so far (its next chunk's offset). */
+  received: Map<string, number>;
   contributors: string[] | undefined;
   sums: string[] | undefined;
   decryptors: string[];
+  /** Decryptors whose PCKS shares cover every position; and the next offset of each decryptor's shares. */
   pcksFrom: Set<string>;
+  pcksAt: Map<string, number>;
   /** Parties whose encrypted input / PCKS share is logged by digest without its blob. */
   absentInputs: string[];
   absentShares: string[];
 }
 
 const same = (a: readonly string[], b: readonly string[] | undefined): boolean => !!b && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Ciphertexts in the chunk at `offset` of `total`, as StartSession.ckks_input_chunk sizes chunks (0: one chunk). */
+function inputChunkLength(start: StartSession, total: number, offset: number): number {
+  const chunk = start.ckksInputChunk > 0 ? start.ckksInputChunk : total;
+  return Math.max(0, Math.min(chunk, total - offset));
+}
 
 const sorted = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
 
@@ -112,7 +123,9 @@ export class CkksTranscriptVerifier {
       if (m.planDigest !== submitted.planDigest || m.ringBits !== submitted.ringBits) fail('StartSession plan differs from the submitted query');
       if (!this.#partial && !this.#ceremony.hasKey(m.ckksKeySha256)) fail('StartSession names a collective key that no verified key ceremony produced');
       s.start = m;
-      this.#sessions.set(e.session, { commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set(), absentInputs: [], absentShares: [] });
+      this.#sessions.set(e.session, {
+        commits: new Map(), commitmentsSha256: undefined, inputs: new Set(), received: new Map(), contributors: undefined, sums: undefined, decryptors: [], pcksFrom: new Set(), pcksAt: new Map(), absentInputs: [], absentShares: [],
+      });
       return;
     }
     const x = this.#sessions.get(e.session);
@@ -152,12 +165,17 @@ export class CkksTranscriptVerifier {
       case CkksEntryKind.EncryptedInput: {
         const m = partyMsg();
         if (m.$case !== 'encryptedInput' || x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
-        this.#noCopy(m.value.ciphertexts.map(sha256Hex), e, fail);
         if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
         if (m.value.commitmentsSha256 !== x.commitmentsSha256) fail(`the encrypted input of ${e.sender} names another commitment list than the one forwarded`);
         const committed = x.commits.get(e.sender)?.digests;
-        if (!committed || committed.length !== m.value.ciphertexts.length || m.value.ciphertexts.some((ct, i) => sha256Hex(ct) !== committed[i])) fail(`the encrypted input of ${e.sender} differs from its commitment`);
-        x.inputs.add(e.sender);
+        if (!committed) return fail(`the encrypted input of ${e.sender} has no logged commitment`);
+        const at = x.received.get(e.sender) ?? 0;
+        const len = inputChunkLength(start, committed.length, at);
+        if (m.value.offset !== at || m.value.ciphertexts.length !== len) fail(`the encrypted input of ${e.sender}: expected the chunk of ${len} ciphertexts at ${at}, got ${m.value.ciphertexts.length} at ${m.value.offset}`);
+        const digests = m.value.ciphertexts.map(sha256Hex);
+        this.#noCopy(digests, e, fail, at);
+        if (digests.some((d, i) => d !== committed[at + i])) fail(`the encrypted input of ${e.sender} differs from its commitment`);
+        this.#received(x, e.sender, at + len, committed.length);
         return;
       }
       case CkksEntryKind.PCKSRequest: {
@@ -173,6 +191,7 @@ export class CkksTranscriptVerifier {
         x.sums = rec.sumSha256;
         x.decryptors = rec.decryptors;
         x.pcksFrom = new Set();
+        x.pcksAt = new Map();
         s.unmaskRequested = true;
         return;
       }
@@ -180,12 +199,16 @@ export class CkksTranscriptVerifier {
         const m = partyMsg();
         if (m.$case !== 'pcksShare' || !x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
         const v = m.value;
+        const at = x.pcksAt.get(e.sender) ?? 0;
+        const len = inputChunkLength(start, x.sums!.length, at);
+        if (v.offset !== at) fail(`the PCKS shares of ${e.sender}: expected the chunk at ${at}, got one at ${v.offset}`);
         // The decryptor's signature binds what it key-switched: it must be what was requested.
-        if (!same(v.sumSha256, x.sums) || v.shares.length !== v.sumSha256.length) fail(`the PCKS share of ${e.sender} names other sums than the PCKS request it answers`);
+        if (!same(v.sumSha256, x.sums!.slice(at, at + len)) || v.shares.length !== len) fail(`the PCKS share of ${e.sender} names other sums than the PCKS request it answers`);
         if (!same(v.contributors, x.contributors)) fail(`the PCKS share of ${e.sender} names other contributors than the PCKS request`);
         if (!same(v.decryptors, x.decryptors)) fail(`the PCKS share of ${e.sender} names other decryptors than the PCKS request`);
         if (v.analystKeySha256 !== start.analystKeySha256) fail(`the PCKS share of ${e.sender} names another analyst key than StartSession announced`);
-        x.pcksFrom.add(e.sender);
+        x.pcksAt.set(e.sender, at + len);
+        if (at + len === x.sums!.length) x.pcksFrom.add(e.sender);
         // Every share counts against the decryption bound τ(n) of the key (docs/ckks-parameters.md §2),
         // as each party counts it; exact only when the export holds every query under the key.
         this.#countDecryptions(start, e.sender, v.shares.length, fail);
@@ -231,11 +254,17 @@ export class CkksTranscriptVerifier {
     if (used > tau) fail(`${party} has given PCKS shares for ${used} ciphertexts under collective key ${start.ckksKeySha256.slice(0, 12)}…, more than the decryption bound τ(${this.#roster.parties.length}) = ${tau}: the federation should have re-keyed`);
   }
 
+  /** Records that `party` has logged `upTo` of its `total` ciphertexts; complete inputs count as contributions. */
+  #received(x: Session, party: string, upTo: number, total: number): void {
+    x.received.set(party, upTo);
+    if (upTo === total) x.inputs.add(party);
+  }
+
   /** No input ciphertext may repeat one logged earlier (by its SHA-256), in any session. */
-  #noCopy(digests: readonly string[], e: Entry, fail: Fail): void {
+  #noCopy(digests: readonly string[], e: Entry, fail: Fail, offset = 0): void {
     digests.forEach((d, i) => {
       const first = this.#inputDigests.get(d);
-      if (first) fail(`ciphertexts[${i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
+      if (first) fail(`ciphertexts[${offset + i}] of ${e.sender} is an exact copy of the encrypted input of ${first.sender} at entry ${first.index}${first.session === e.session ? ' in the same session' : ` (session ${first.session})`}`);
       this.#inputDigests.set(d, { index: e.index, sender: e.sender, session: e.session });
     });
   }
@@ -253,18 +282,24 @@ export class CkksTranscriptVerifier {
       if (x.contributors || x.inputs.has(e.sender)) return fail('encrypted input after PCKS began, or twice');
       if (!x.commitmentsSha256) fail('encrypted input revealed before the commitment list was forwarded');
       const committed = x.commits.get(e.sender)?.digests;
-      if (!committed) fail(`the encrypted input of ${e.sender} has no logged commitment`);
-      this.#noCopy(committed!, e, fail);
-      x.inputs.add(e.sender);
-      x.absentInputs.push(e.sender);
+      if (!committed) return fail(`the encrypted input of ${e.sender} has no logged commitment`);
+      // Chunks are logged in order and sized by StartSession: this one holds the next `len` committed ciphertexts.
+      const at = x.received.get(e.sender) ?? 0;
+      const len = inputChunkLength(start, committed.length, at);
+      this.#noCopy(committed.slice(at, at + len), e, fail, at);
+      this.#received(x, e.sender, at + len, committed.length);
+      if (!x.absentInputs.includes(e.sender)) x.absentInputs.push(e.sender);
       return;
     }
     if (e.kind === CkksEntryKind.PCKSShare) {
-      if (!x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender)) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
-      x.pcksFrom.add(e.sender);
-      x.absentShares.push(e.sender);
-      this.#countDecryptions(start, e.sender, x.sums?.length ?? 0, fail);
-      notRun(`entry ${e.index}: the PCKS share of ${e.sender} (blob absent) counted as ${x.sums?.length ?? 0} ciphertexts against τ(n); the sums, contributors, decryptors and analyst key it names NOT checked`);
+      if (!x.decryptors.includes(e.sender) || x.pcksFrom.has(e.sender) || !x.sums) return fail(`PCKS share from ${e.sender}, who was not asked for one`);
+      const at = x.pcksAt.get(e.sender) ?? 0;
+      const len = inputChunkLength(start, x.sums.length, at);
+      x.pcksAt.set(e.sender, at + len);
+      if (at + len === x.sums.length) x.pcksFrom.add(e.sender);
+      if (!x.absentShares.includes(e.sender)) x.absentShares.push(e.sender);
+      this.#countDecryptions(start, e.sender, len, fail);
+      notRun(`entry ${e.index}: the PCKS share of ${e.sender} (blob absent) counted as ${len} ciphertexts against τ(n); the sums, contributors, decryptors and analyst key it names NOT checked`);
       return;
     }
     if (e.kind === EntryKind.Released) {

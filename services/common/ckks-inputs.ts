@@ -6,8 +6,8 @@
  *     layout's level with scale 2^scaleBits (the checks the aggregator has always made);
  *   - `sumContributions` / `ContributionSum`: the homomorphic sum in NTT form (SEAL's addition
  *     and NTT are deterministic, so every side gets the same bytes and the same SHA-256);
- *   - `openContribution` / `openCommit`: a party's signed EncryptedInput / InputCommit envelope,
- *     verified against the reader's own roster;
+ *   - `openContribution` / `openCommit`: a party's signed EncryptedInput (one chunk of its input)
+ *     / InputCommit envelope, verified against the reader's own roster;
  *   - `commitListDigest`: the SHA-256 of the commitment list of the commit round, which every
  *     revealed input names;
  *   - `inputDigest`: the SHA-256 of a ciphertext as sent (compact wire form, canonical for a
@@ -46,11 +46,11 @@ export function parseInputCiphertexts(ctx: CkksContext, shape: InputShape, packe
 }
 
 /** The header checks of `parseInputCiphertexts`, for every ciphertext, before any is unpacked. */
-function inputMetas(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field: string): CiphertextMeta[] {
+function inputMetas(ctx: CkksContext, shape: InputShape, packed: readonly Uint8Array[], field: string, first = 0): CiphertextMeta[] {
   if (packed.length !== shape.ciphertexts) throw new RangeError(`${field}: expected ${shape.ciphertexts} ciphertexts, got ${packed.length}`);
   const scale = 2 ** ctx.params.scaleBits;
   return packed.map((bytes, i) => {
-    const f = `${field}[${i}]`;
+    const f = `${field}[${first + i}]`;
     const d = packedMeta(ctx, bytes, f);
     if (d.level !== shape.level || d.size !== 2 || d.isNttForm || d.scale !== scale || d.correctionFactor !== 1n) {
       throw new RangeError(`${f}: expected a fresh coefficient-form ciphertext at level ${shape.level} with scale 2^${ctx.params.scaleBits}`);
@@ -107,6 +107,40 @@ export class ContributionSum implements Disposable {
     this.#contributors++;
   }
 
+  /**
+   * Validates one chunk of a contributor's packed input (ciphertexts `offset`, `offset + 1`, …)
+   * as `addPacked` does and adds it at those positions. For a sum built chunk by chunk as inputs
+   * stream in (the aggregator) or one PCKS request at a time (a decryptor); an invalid ciphertext
+   * throws before anything of the chunk was added (SEAL's own load and add checks aside, which a
+   * ciphertext that passed these checks does not fail).
+   */
+  addPackedChunk(ctx: CkksContext, level: number, offset: number, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
+    this.addParsedChunk(this.parseChunk(ctx, level, offset, packed, field), field);
+  }
+
+  /** Adds a chunk `parseChunk` validated. */
+  addParsedChunk(chunk: readonly (readonly [number, Uint8Array])[], field = 'ciphertexts'): void {
+    for (const [c, bytes] of chunk) this.#acc.add(c, bytes, `${field}[${c}]`);
+    this.#contributors = Math.max(this.#contributors, 1);
+  }
+
+  /** Takes a chunk added with `addPackedChunk` out of the sum again (an input that stayed incomplete). */
+  subPackedChunk(ctx: CkksContext, level: number, offset: number, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
+    for (const [c, bytes] of this.parseChunk(ctx, level, offset, packed, field)) this.#acc.sub(c, bytes);
+  }
+
+  /**
+   * Validates a chunk (every header, then every ciphertext's residues while it is unpacked) and
+   * returns its positions and SEAL bytes, adding nothing; throws a RangeError naming the ciphertext.
+   */
+  parseChunk(ctx: CkksContext, level: number, offset: number, packed: readonly Uint8Array[], field = 'ciphertexts'): [number, Uint8Array][] {
+    if (!Number.isSafeInteger(offset) || offset < 0 || packed.length === 0 || offset + packed.length > this.#count) {
+      throw new RangeError(`${field}: a chunk of ${packed.length} ciphertexts at offset ${offset} does not fit an input of ${this.#count}`);
+    }
+    const metas = inputMetas(ctx, { ciphertexts: packed.length, level }, packed, field, offset);
+    return metas.map((d, i) => [offset + i, unpackCiphertextAs(ctx, d, packed[i]!, `${field}[${offset + i}]`)]);
+  }
+
   /** The sums in NTT form (what PCKS shares are computed on); read once. */
   sums(): Uint8Array[] {
     if (this.#contributors === 0) throw new RangeError('contributions: expected at least one');
@@ -156,10 +190,10 @@ function openSigned(publicKey: Uint8Array, party: string, session: string, c: Si
  * roster key for `party`): its packed ciphertexts and the commitment list it names. Throws a
  * RangeError with the reason otherwise.
  */
-export function openContribution(publicKey: Uint8Array, party: string, session: string, c: SignedContribution): { ciphertexts: Uint8Array[]; commitmentsSha256: string } {
+export function openContribution(publicKey: Uint8Array, party: string, session: string, c: SignedContribution): { ciphertexts: Uint8Array[]; commitmentsSha256: string; offset: number } {
   const body = openSigned(publicKey, party, session, c, CkksEntryKind.EncryptedInput, 'contribution');
   if (body.$case !== 'encryptedInput') throw new RangeError(`contribution of ${party} does not hold an EncryptedInput`);
-  return { ciphertexts: body.value.ciphertexts.map(ownBytes), commitmentsSha256: body.value.commitmentsSha256 };
+  return { ciphertexts: body.value.ciphertexts.map(ownBytes), commitmentsSha256: body.value.commitmentsSha256, offset: body.value.offset };
 }
 
 /** A party's signed InputCommit for `session`: the digests it commits to (`count` hex SHA-256). */

@@ -12,6 +12,7 @@
 import { sha256 } from '../../crypto/sha256.ts';
 import { toHex, utf8 } from '../../crypto/bytes.ts';
 import { requiredLevel, ciphertextCount } from '../../crypto/ckks/encoder.ts';
+import { packedLength } from '../../crypto/ckks/wire.ts';
 import { CkksContext, PARAMETER_SETS, type CkksParams } from '../../crypto/ckks/params.ts';
 import { releasedStdDev } from '../../crypto/dp/distributed.ts';
 import { canonicalJson, type NoisePlan, type Plan, type Schema } from '../../stats/index.ts';
@@ -105,6 +106,20 @@ export function ckksLayout(ctx: CkksContext, plan: Plan, schema: Schema, noise?:
   const maxAbsSum = oneValue ? Math.ceil(maxAbs) : plan.parties * 2 ** 32;
   const length = entries * limbs;
   return { entries, limbs, length, maxAbsSum, level: requiredLevel(ctx, maxAbsSum), ciphertexts: ciphertextCount(ctx, length) };
+}
+
+/** Bytes per EncryptedInput chunk the aggregator aims at: a PCKS request carries one chunk of each contributor. */
+export const INPUT_CHUNK_BYTES = 512 * 1024;
+
+/** The aggregator's choice of StartSession.ckks_input_chunk: ~INPUT_CHUNK_BYTES of ciphertexts per chunk. */
+export function defaultInputChunk(ctx: CkksContext, layout: CkksLayout): number {
+  return Math.max(1, Math.min(layout.ciphertexts, Math.floor(INPUT_CHUNK_BYTES / packedLength(ctx, layout.level))));
+}
+
+/** The chunk size a StartSession names, checked against the layout (0: the whole input in one chunk). */
+export function inputChunk(layout: CkksLayout, named: number): number {
+  if (!Number.isSafeInteger(named) || named < 0) throw new RangeError(`ckks_input_chunk: expected a non-negative integer, got ${named}`);
+  return named === 0 ? layout.ciphertexts : Math.min(named, layout.ciphertexts);
 }
 
 /** A party's (noisy) sums as CKKS values (safe integers), per the layout. */

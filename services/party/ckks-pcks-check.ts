@@ -1,6 +1,7 @@
 /**
  * What a decryptor checks before it computes a PCKS share (docs/ckks-backend.md §2): the request
- * carries every contributor's signed EncryptedInput envelope, not the sum. The party verifies each
+ * carries every contributor's signed EncryptedInput envelope (the chunk of its input at the
+ * request's offset), not the sum. The party verifies each
  * signature against its own roster; that each is an EncryptedInput of this session from a distinct
  * participant, at least t of them, itself included with exactly the ciphertexts it sent; that each
  * names the commitment list this party saw before it revealed, and matches its commitment there
@@ -31,16 +32,22 @@ export interface PcksSessionView {
 }
 
 export interface VerifiedSum {
-  /** The recomputed sums, SEAL bytes, NTT form. */
+  /** The first ciphertext position the request covers. */
+  offset: number;
+  /** The recomputed sums at positions offset, offset + 1, …: SEAL bytes, NTT form. */
   sums: Uint8Array[];
   sumSha256: string[];
-  /** Every contributor's input digests, to record once the share is given. */
+  /** Every contributor's input digests at these positions, to record once the share is given. */
   digests: Map<string, string[]>;
 }
 
 const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
 
-/** Verifies a PCKS request and recomputes the sum; throws Refuse with the reason. */
+/**
+ * Verifies one PCKS request — the contributors' chunks at one offset — and recomputes the sum at
+ * those positions; throws Refuse with the reason. Each position's sum is checked on its own
+ * against the signed commitments, so a long input is key-switched one chunk at a time.
+ */
 export function verifyPcksRequest(
   ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
 ): VerifiedSum {
@@ -57,37 +64,52 @@ export function verifyPcksRequest(
   if (m.contributions.length !== m.contributors.length) {
     throw new Refuse(`the PCKS request carries ${m.contributions.length} signed contributions for ${m.contributors.length} contributors`);
   }
-  // Each contributor's ciphertexts are validated and added as they are unpacked (one ciphertext's
-  // SEAL bytes held at a time); any refusal discards the partial sum with the request.
-  using sum = new ContributionSum(ctx, s.layout.ciphertexts);
+  const total = s.layout.ciphertexts;
+  const offset = m.offset;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= total) throw new Refuse(`offset ${offset}: the input has ${total} ciphertexts`);
+  // Each contributor's chunk is validated and added as it is unpacked; any refusal discards the
+  // partial sum with the request.
+  let count = -1;
+  let sum: ContributionSum | undefined;
   const digests = new Map<string, string[]>();
   const owner = new Map<string, string>();
-  m.contributors.forEach((p, i) => {
-    const c = m.contributions[i]!;
-    let packed: Uint8Array[];
-    let named: string;
-    try {
-      ({ ciphertexts: packed, commitmentsSha256: named } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
-      sum.addPacked(ctx, s.layout, packed, `${p}.ciphertexts`); // validated as the aggregator does, then added
-    } catch (e) {
-      throw new Refuse(`contribution ${i} (${p}): ${(e as Error).message}`);
-    }
-    const d = packed.map(inputDigest);
-    if (named !== commitments.sha256) throw new Refuse(`contribution ${i} (${p}) was revealed after another commitment list than this party saw`);
-    const committed = commitments.byParty.get(p);
-    if (!committed || d.length !== committed.length || d.some((x, j) => x !== committed[j])) throw new Refuse(`contribution ${i} (${p}) is not the input ${p} committed to`);
-    if (p === self && (d.length !== s.inputDigests.length || d.some((x, j) => x !== s.inputDigests[j]))) {
-      throw new Refuse('the contribution listed under this party is not the encrypted input it sent');
-    }
-    for (const x of d) {
-      const other = owner.get(x);
-      if (other !== undefined) throw new Refuse(`the contributions of ${other} and ${p} hold an equal ciphertext (an exact copy)`);
-      owner.set(x, p);
-    }
-    const copy = copiedInput(seen, d, m.sessionId, p);
-    if (copy) throw new Refuse(copy);
-    digests.set(p, d);
-  });
-  const sums = sum.sums();
-  return { sums, sumSha256: sumDigests(sums), digests };
+  try {
+    m.contributors.forEach((p, i) => {
+      const c = m.contributions[i]!;
+      let packed: Uint8Array[];
+      let named: string;
+      let at: number;
+      try {
+        ({ ciphertexts: packed, commitmentsSha256: named, offset: at } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
+        if (at !== offset) throw new RangeError(`the chunk starts at ciphertext ${at}, the request at ${offset}`);
+        if (count < 0) {
+          count = packed.length;
+          if (count === 0 || offset + count > total) throw new RangeError(`a chunk of ${count} ciphertexts at offset ${offset} does not fit an input of ${total}`);
+          sum = new ContributionSum(ctx, count);
+        } else if (packed.length !== count) throw new RangeError(`the chunk holds ${packed.length} ciphertexts, the other contributors' ${count}`);
+        sum!.addPacked(ctx, { ciphertexts: count, level: s.layout.level }, packed, `${p}.ciphertexts`); // validated as the aggregator does, then added
+      } catch (e) {
+        throw new Refuse(`contribution ${i} (${p}): ${(e as Error).message}`);
+      }
+      const d = packed.map(inputDigest);
+      if (named !== commitments.sha256) throw new Refuse(`contribution ${i} (${p}) was revealed after another commitment list than this party saw`);
+      const committed = commitments.byParty.get(p);
+      if (!committed || committed.length !== total || d.some((x, j) => x !== committed[offset + j])) throw new Refuse(`contribution ${i} (${p}) is not the input ${p} committed to`);
+      if (p === self && d.some((x, j) => x !== s.inputDigests[offset + j])) {
+        throw new Refuse('the contribution listed under this party is not the encrypted input it sent');
+      }
+      for (const x of d) {
+        const other = owner.get(x);
+        if (other !== undefined) throw new Refuse(`the contributions of ${other} and ${p} hold an equal ciphertext (an exact copy)`);
+        owner.set(x, p);
+      }
+      const copy = copiedInput(seen, d, m.sessionId, p);
+      if (copy) throw new Refuse(copy);
+      digests.set(p, d);
+    });
+    const sums = sum!.sums();
+    return { offset, sums, sumSha256: sumDigests(sums), digests };
+  } finally {
+    sum?.[Symbol.dispose]();
+  }
 }

@@ -22,7 +22,7 @@ import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.
 import { packCiphertext } from '../../crypto/ckks/wire.ts';
 import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
-import { CKKS_PARAMS, ckksContext, ckksLayout, ownBytes, rosterDigest, toCkksValues } from '../common/ckks.ts';
+import { CKKS_PARAMS, ckksContext, ckksLayout, inputChunk, ownBytes, rosterDigest, toCkksValues } from '../common/ckks.ts';
 import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { inputDigest } from '../common/ckks-inputs.ts';
 import { verifyCommitments } from './ckks-commit.ts';
@@ -52,9 +52,11 @@ export interface CkksPartyOptions {
 interface Session extends PcksSessionView {
   /** The ciphertexts committed to and not yet revealed (compact wire form). */
   pending: Uint8Array[] | undefined;
-  /** Digests of the sums a PCKS share was given for (one sum per session), and how many times. */
-  sumDigests: string[] | undefined;
-  pcksAnswers: number;
+  /** Ciphertexts per EncryptedInput chunk (StartSession.ckks_input_chunk). */
+  chunk: number;
+  /** Per ciphertext position: the digest of the sum a PCKS share was given for (one sum per position), and how many times. */
+  sumDigests: (string | undefined)[];
+  pcksAnswers: Uint16Array;
 }
 
 export class CkksParty {
@@ -100,7 +102,8 @@ export class CkksParty {
     return false;
   }
 
-  async handle(body: Body): Promise<{ reply?: Reply; stage?: CkksReplyStage }> {
+  /** One reply, or `replies` sent one at a time (the chunks of an encrypted input). */
+  async handle(body: Body): Promise<{ reply?: Reply; replies?: Iterable<Reply>; stage?: CkksReplyStage }> {
     const sessionId = (body.value as { sessionId?: string }).sessionId ?? '';
     try {
       const ctx = await ckksContext();
@@ -135,7 +138,7 @@ export class CkksParty {
         case 'startSession':
           return { reply: await this.#start(ctx, body.value), stage: 'InputCommit' };
         case 'inputCommitments':
-          return { reply: this.#reveal(body.value), stage: 'EncryptedInput' };
+          return { replies: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
           return { reply: this.#pcks(ctx, body.value), stage: 'PCKSShare' };
         case 'abort':
@@ -207,6 +210,12 @@ export class CkksParty {
     if (!/^[0-9a-f]{64}$/.test(req.analystKeySha256)) throw new Refuse('malformed analyst key digest');
     const c = prepareContribution(this.#cfg, this.#ledger, req, 'ckks');
     const layout = ckksLayout(ctx, c.plan, this.#cfg.schema, c.noise);
+    let chunk: number;
+    try {
+      chunk = inputChunk(layout, req.ckksInputChunk);
+    } catch (e) {
+      throw new Refuse((e as Error).message);
+    }
     const values = toCkksValues(layout, c.sums);
     c.sums.fill(0n);
     if (c.rho > 0) {
@@ -228,23 +237,33 @@ export class CkksParty {
     this.#seen.record(inputDigests, req.sessionId, this.#cfg.identity.id);
     if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
     this.#sessions.set(req.sessionId, {
-      layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, commitments: undefined, sumDigests: undefined, pcksAnswers: 0,
+      layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, chunk, commitments: undefined,
+      sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts),
     });
     this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
     return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
   }
 
-  /** Reveals the committed input once every commitment is known, naming the list it saw. */
-  #reveal(m: InputCommitments): Reply {
+  /**
+   * Reveals the committed input once every commitment is known, in chunks of `s.chunk`
+   * ciphertexts (each its own signed envelope, sent one at a time), each naming the list it saw.
+   */
+  #reveal(m: InputCommitments): Reply[] {
     const s = this.#sessions.get(m.sessionId);
     if (!s) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
     if (!s.pending) throw new Refuse('this party has already revealed its input in this session');
-    s.commitments = verifyCommitments(this.#cfg.roster, this.#cfg.identity.id, s, m);
+    const commitments = verifyCommitments(this.#cfg.roster, this.#cfg.identity.id, s, m);
+    s.commitments = commitments;
     const ciphertexts = s.pending;
     s.pending = undefined;
-    return { $case: 'encryptedInput', value: { sessionId: m.sessionId, ciphertexts, commitmentsSha256: s.commitments.sha256 } };
+    const chunks: Reply[] = [];
+    for (let offset = 0; offset < ciphertexts.length; offset += s.chunk) {
+      chunks.push({ $case: 'encryptedInput', value: { sessionId: m.sessionId, ciphertexts: ciphertexts.slice(offset, offset + s.chunk), commitmentsSha256: commitments.sha256, offset } });
+    }
+    return chunks;
   }
 
+  /** A PCKS share for the positions of one request (one chunk of every contributor's input). */
   #pcks(ctx: CkksContext, m: PCKSRequest): Reply {
     const s = this.#sessions.get(m.sessionId);
     const key = this.#key;
@@ -252,13 +271,18 @@ export class CkksParty {
     const self = this.#cfg.identity.id;
     const t = this.#cfg.roster.threshold;
     // The sum is recomputed here from the signed contributions: the aggregator does not send it.
-    const { sums, sumSha256: digests, digests: inputs } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
-    // One sum per session; a retry (another decryptor set after a dropout) must be for the same sum.
-    if (s.sumDigests && digests.some((d, i) => d !== s.sumDigests![i])) throw new Refuse('a PCKS share was already given for another sum in this session');
-    if (s.pcksAnswers > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
+    const { offset, sums, sumSha256: digests, digests: inputs } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
+    // One sum per position; a retry (another decryptor set after a dropout) must be for the same sum.
+    digests.forEach((d, i) => {
+      const before = s.sumDigests[offset + i];
+      if (before !== undefined && before !== d) throw new Refuse(`a PCKS share was already given for another sum at ciphertext ${offset + i} in this session`);
+      if (s.pcksAnswers[offset + i]! > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
+    });
     for (const [p, d] of inputs) this.#seen.record(d, m.sessionId, p);
-    s.sumDigests = digests;
-    s.pcksAnswers++;
+    digests.forEach((d, i) => {
+      s.sumDigests[offset + i] = d;
+      s.pcksAnswers[offset + i]!++;
+    });
     this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, sums.length); // durable, refuses past τ(n)
     const own = parseShamirShare(ctx, key.shamirShare);
     const additive = genAdditiveShare(ctx, m.decryptors.map((p) => key.parties.indexOf(p) + 1), key.point, own);
@@ -269,7 +293,7 @@ export class CkksParty {
       const shares = sums.map((ct) => packCiphertext(ctx, gen.share(ct)));
       return {
         $case: 'pcksShare',
-        value: { sessionId: m.sessionId, shares, sumSha256: digests, contributors: [...m.contributors], decryptors: [...m.decryptors], analystKeySha256: s.analystKeySha256 },
+        value: { sessionId: m.sessionId, shares, sumSha256: digests, contributors: [...m.contributors], decryptors: [...m.decryptors], analystKeySha256: s.analystKeySha256, offset },
       };
     } finally {
       additive.fill(0n);

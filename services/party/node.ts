@@ -186,8 +186,13 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
             }
             if (ckks.accepts(body)) {
               // CKKS steps are asynchronous (node-seal loads on first use); replies keep message order.
-              void ckks.handle(body).then(({ reply, stage }) => {
-                if (!reply || dying) return;
+              void ckks.handle(body).then(async ({ reply, replies, stage }) => {
+                if (dying || call !== stream) return;
+                if (replies) {
+                  await sendChunks(stream, replies, stage);
+                  return;
+                }
+                if (!reply) return;
                 const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
                 if (crash) dying = true;
                 send(seal(reply), () => {

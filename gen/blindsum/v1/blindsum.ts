@@ -461,7 +461,14 @@ export interface StartSession {
    */
   signedRequest: Uint8Array;
   requestSignature: Uint8Array;
-  analystRoster: SignedAnalystRoster | undefined;
+  analystRoster:
+    | SignedAnalystRoster
+    | undefined;
+  /**
+   * CKKS: ciphertexts per EncryptedInput chunk (1..ckks layout's count; 0 = one chunk). Every
+   * party chunks its input the same way, so a PCKS request can carry one chunk of each contributor.
+   */
+  ckksInputChunk: number;
 }
 
 /** The party declines a session (local policy, plan mismatch, protocol violation). */
@@ -697,6 +704,11 @@ export interface EncryptedInput {
   ciphertexts: Uint8Array[];
   /** Hex SHA-256 of the commitment list (InputCommitments) this party saw before revealing. */
   commitmentsSha256: string;
+  /**
+   * Index of this chunk's first ciphertext in the party's input: an input travels in chunks of
+   * StartSession.ckks_input_chunk ciphertexts, each its own signed envelope, in order.
+   */
+  offset: number;
 }
 
 /**
@@ -742,8 +754,14 @@ export interface PCKSRequest {
   /** The parties asked for shares (sorted); their Lagrange coefficients are for exactly this set. */
   decryptors: string[];
   analystPublicKey: Uint8Array;
-  /** One signed EncryptedInput envelope per contributor, in the order of `contributors`. */
+  /**
+   * One signed EncryptedInput envelope per contributor, in the order of `contributors`: each
+   * contributor's chunk that starts at `offset`. A long input is key-switched chunk by chunk: one
+   * PCKSRequest per chunk, each answered by one PCKSShare for the same positions.
+   */
   contributions: SignedContribution[];
+  /** Index of the first ciphertext position this request covers. */
+  offset: number;
 }
 
 /**
@@ -760,6 +778,8 @@ export interface PCKSShare {
   decryptors: string[];
   /** Hex SHA-256 of the analyst's CKKS public key the shares switch to. */
   analystKeySha256: string;
+  /** Index of the first ciphertext position these shares (and sum digests) are for. */
+  offset: number;
 }
 
 function createBaseValue(): Value {
@@ -4547,6 +4567,7 @@ function createBaseStartSession(): StartSession {
     signedRequest: new Uint8Array(0),
     requestSignature: new Uint8Array(0),
     analystRoster: undefined,
+    ckksInputChunk: 0,
   };
 }
 
@@ -4596,6 +4617,9 @@ export const StartSession: MessageFns<StartSession> = {
     }
     if (message.analystRoster !== undefined) {
       SignedAnalystRoster.encode(message.analystRoster, writer.uint32(114).fork()).join();
+    }
+    if (message.ckksInputChunk !== 0) {
+      writer.uint32(120).uint32(message.ckksInputChunk);
     }
     return writer;
   },
@@ -4733,6 +4757,14 @@ export const StartSession: MessageFns<StartSession> = {
             message.analystRoster = SignedAnalystRoster.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.ckksInputChunk = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4769,6 +4801,7 @@ export const StartSession: MessageFns<StartSession> = {
     message.analystRoster = (object.analystRoster !== undefined && object.analystRoster !== null)
       ? SignedAnalystRoster.fromPartial(object.analystRoster)
       : undefined;
+    message.ckksInputChunk = object.ckksInputChunk ?? 0;
     return message;
   },
 };
@@ -7092,7 +7125,7 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
 };
 
 function createBaseEncryptedInput(): EncryptedInput {
-  return { sessionId: "", ciphertexts: [], commitmentsSha256: "" };
+  return { sessionId: "", ciphertexts: [], commitmentsSha256: "", offset: 0 };
 }
 
 export const EncryptedInput: MessageFns<EncryptedInput> = {
@@ -7105,6 +7138,9 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     }
     if (message.commitmentsSha256 !== "") {
       writer.uint32(26).string(message.commitmentsSha256);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(32).uint32(message.offset);
     }
     return writer;
   },
@@ -7146,6 +7182,14 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
             message.commitmentsSha256 = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.offset = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7166,6 +7210,7 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     message.sessionId = object.sessionId ?? "";
     message.ciphertexts = object.ciphertexts?.map((e) => e) || [];
     message.commitmentsSha256 = object.commitmentsSha256 ?? "";
+    message.offset = object.offset ?? 0;
     return message;
   },
 };
@@ -7408,7 +7453,14 @@ export const SignedContribution: MessageFns<SignedContribution> = {
 };
 
 function createBasePCKSRequest(): PCKSRequest {
-  return { sessionId: "", contributors: [], decryptors: [], analystPublicKey: new Uint8Array(0), contributions: [] };
+  return {
+    sessionId: "",
+    contributors: [],
+    decryptors: [],
+    analystPublicKey: new Uint8Array(0),
+    contributions: [],
+    offset: 0,
+  };
 }
 
 export const PCKSRequest: MessageFns<PCKSRequest> = {
@@ -7427,6 +7479,9 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
     }
     for (const v of message.contributions) {
       SignedContribution.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.offset !== 0) {
+      writer.uint32(56).uint32(message.offset);
     }
     return writer;
   },
@@ -7484,6 +7539,14 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
             message.contributions.push(SignedContribution.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.offset = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7506,12 +7569,21 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
     message.decryptors = object.decryptors?.map((e) => e) || [];
     message.analystPublicKey = object.analystPublicKey ?? new Uint8Array(0);
     message.contributions = object.contributions?.map((e) => SignedContribution.fromPartial(e)) || [];
+    message.offset = object.offset ?? 0;
     return message;
   },
 };
 
 function createBasePCKSShare(): PCKSShare {
-  return { sessionId: "", shares: [], sumSha256: [], contributors: [], decryptors: [], analystKeySha256: "" };
+  return {
+    sessionId: "",
+    shares: [],
+    sumSha256: [],
+    contributors: [],
+    decryptors: [],
+    analystKeySha256: "",
+    offset: 0,
+  };
 }
 
 export const PCKSShare: MessageFns<PCKSShare> = {
@@ -7533,6 +7605,9 @@ export const PCKSShare: MessageFns<PCKSShare> = {
     }
     if (message.analystKeySha256 !== "") {
       writer.uint32(50).string(message.analystKeySha256);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(56).uint32(message.offset);
     }
     return writer;
   },
@@ -7598,6 +7673,14 @@ export const PCKSShare: MessageFns<PCKSShare> = {
             message.analystKeySha256 = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.offset = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7621,6 +7704,7 @@ export const PCKSShare: MessageFns<PCKSShare> = {
     message.contributors = object.contributors?.map((e) => e) || [];
     message.decryptors = object.decryptors?.map((e) => e) || [];
     message.analystKeySha256 = object.analystKeySha256 ?? "";
+    message.offset = object.offset ?? 0;
     return message;
   },
 };

@@ -42,6 +42,8 @@ export interface CkksBackendOptions {
   minCohort: number;
   /** Overrides the decryption bound τ(n) of crypto/ckks/params.ts (tests only). */
   decryptionBound?: number;
+  /** Ciphertexts per EncryptedInput chunk (tests only; default: defaultInputChunk). */
+  inputChunk?: number;
 }
 
 /** A CkksSession that tells the backend when it ends (a new ceremony waits for the sessions of a retired key). */
@@ -150,7 +152,8 @@ export class CkksBackend {
       if (n > 0) this.#running.set(id, n);
       else this.#running.delete(id);
     };
-    return new TrackedSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, log, inputDigests: this.#inputDigests, progress: c.progress, countDecryptions }, { ...req, ...prepared }, onEnd);
+    const deadlines = this.#o.deadlines;
+    return new TrackedSession({ ctx: this.#ctx!, gateway, roster, transcript, roundTimeoutMs, ...(deadlines ? { deadlines } : {}), log, inputDigests: this.#inputDigests, progress: c.progress, countDecryptions }, { ...req, ...prepared, ...(this.#o.inputChunk !== undefined ? { inputChunk: this.#o.inputChunk } : {}) }, onEnd);
   }
 
   /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */

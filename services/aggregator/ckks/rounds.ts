@@ -30,16 +30,21 @@ export interface RoundResult {
 }
 
 /**
- * `accept` returns false for a message that does not belong to this round (ignored) and throws
- * when the message is invalid (the party leaves the run with that reason).
+ * `accept` returns false for a message that does not belong to this round (ignored), 'more' for
+ * an accepted chunk of an answer that continues in further messages, and throws when the message
+ * is invalid (the party leaves the run with that reason).
  */
-export type RoundAccept = (party: string, body: PartyMessageBody) => boolean;
+export type RoundAccept = (party: string, body: PartyMessageBody) => boolean | 'more';
 
 export class RoundRunner {
   readonly #ctx: RoundContext;
   readonly sessionId: string;
   #round: RoundCollector | undefined;
   #envelope: Envelope | undefined;
+  /** Parties let go of in the open round (neither accepted nor failed): see `release`. */
+  #released = new Set<string>();
+  /** Called when a party of the open round refuses, sends an invalid message or disconnects. */
+  onFailure: ((party: string) => void) | undefined;
 
   constructor(ctx: RoundContext, sessionId: string) {
     this.#ctx = ctx;
@@ -57,7 +62,20 @@ export class RoundRunner {
   }
 
   disconnected(partyId: string): void {
-    this.#round?.disconnected(partyId);
+    const round = this.#round;
+    if (!round) return;
+    round.disconnected(partyId);
+    this.onFailure?.(partyId);
+  }
+
+  /**
+   * Stops waiting for `party` in the open round without counting it as failed (a PCKS attempt
+   * that another decryptor's failure made useless): the round closes without it.
+   */
+  release(party: string): void {
+    if (!this.#round) return;
+    this.#released.add(party);
+    this.#round.disconnected(party);
   }
 
   send(ids: readonly string[], body: NonNullable<AggregatorMessage['body']>): void {
@@ -90,32 +108,39 @@ export class RoundRunner {
           this.#logParty(party);
           failed.set(party, `refused: ${body.value.reason}`);
           log('info', 'party refused', { session: this.sessionId, party, stage, reason: body.value.reason });
+          this.onFailure?.(party);
           return 'refused';
         }
         if ((body.value as { sessionId?: string }).sessionId !== this.sessionId) return 'ignored';
+        let outcome: boolean | 'more';
         try {
-          if (!accept(party, body)) return 'ignored';
+          outcome = accept(party, body);
+          if (outcome === false) return 'ignored';
         } catch (e) {
           const why = `invalid ${stage} message: ${(e as Error).message}`;
           failed.set(party, why);
           log('warn', 'invalid protocol message; party dropped', { session: this.sessionId, party, stage, error: (e as Error).message });
           this.abort([party], why);
+          this.onFailure?.(party);
           return 'refused';
         }
         this.#logParty(party);
+        if (outcome === 'more') return 'more';
         accepted.push(party);
         return 'accepted';
       },
       roundTimeoutMs,
     );
     this.#round = round;
+    this.#released = new Set();
     await round.done;
     this.#round = undefined;
+    const released = this.#released;
     for (const p of round.timedOut) {
       failed.set(p, `no ${stage} message within ${roundTimeoutMs} ms`);
       this.abort([p], `${stage}: no answer within ${roundTimeoutMs} ms`);
     }
-    for (const p of online) if (!failed.has(p) && !accepted.includes(p)) failed.set(p, `disconnected during ${stage}`);
+    for (const p of online) if (!failed.has(p) && !accepted.includes(p) && !released.has(p)) failed.set(p, `disconnected during ${stage}`);
     log('info', 'round closed', { session: this.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: roundTimeoutMs, accepted: accepted.length, failed: failed.size });
     return { accepted: accepted.sort(), failed };
   }

@@ -1,32 +1,36 @@
 /**
  * The aggregator's side of one CKKS query (docs/ckks-backend.md): StartSession (backend "ckks",
- * naming the collective key and the analyst's key) → InputCommit (SHA-256 of each party's
- * ciphertexts) from every party that accepts → InputCommitments (every signed commitment) →
- * EncryptedInput (the committed ciphertexts, naming the commitment list) from the committers
- * → homomorphic sum → PCKSRequest to t contributors, whose shares switch the sum to the analyst's
- * key → the encrypted release. The PCKS request carries every contributor's signed EncryptedInput
- * envelope, not the sum: each decryptor verifies them and recomputes the sum itself, and names in
- * its signed share the sums, contributors, decryptors and analyst key, which are checked here
- * against this session's record before the share is used. An exact copy of any ciphertext accepted
- * before (in this or an earlier session: a durable table) is refused. The aggregator holds only public keys, ciphertexts and PCKS shares
- * (each an encryption under the analyst's key): nothing it holds decrypts the inputs or the sum.
- * Every ciphertext and share is parsed by the codec's validating parsers; an invalid one drops its
- * sender from the session with the reason. If a decryptor fails, PCKS restarts with another set
- * of t contributors (the Lagrange coefficients depend on the set).
+ * naming the collective key, the analyst's key and the input chunk size) → InputCommit (SHA-256
+ * of each party's ciphertexts) from every party that accepts → InputCommitments (every signed
+ * commitment) → EncryptedInput (the committed ciphertexts in chunks, each naming the commitment
+ * list) from the committers, each chunk added to the homomorphic sum on arrival → PCKS: t
+ * contributors switch the sum to the analyst's key chunk by chunk (pcks-round.ts) → the encrypted
+ * release. A PCKS request carries every contributor's signed EncryptedInput chunk, not the sum:
+ * each decryptor verifies them and recomputes the sum at those positions itself, and names in its
+ * signed share the sums, contributors, decryptors and analyst key, which are checked here against
+ * this session's record before the share is used. An exact copy of any ciphertext accepted before
+ * (in this or an earlier session: a durable table) is refused. The aggregator holds only public
+ * keys, ciphertexts and PCKS shares (each an encryption under the analyst's key): nothing it holds
+ * decrypts the inputs or the sum; it holds one running sum, not n inputs. Every ciphertext and
+ * share is parsed by the codec's validating parsers; an invalid one drops its sender from the
+ * session with the reason, and a party whose input stays incomplete is taken out of the sum again
+ * from its logged chunks. If a decryptor fails, PCKS restarts with another set of t contributors
+ * (the Lagrange coefficients depend on the set).
  */
 import type { CkksContext } from '../../../crypto/ckks/params.ts';
-import { pcksCombine, unpackPcksShare } from '../../../crypto/ckks/pcks.ts';
-import { packCiphertext } from '../../../crypto/ckks/wire.ts';
+import { packedLength } from '../../../crypto/ckks/wire.ts';
 import type { Envelope } from '../../../crypto/transcript.ts';
-import { InputCommitments, StartSession, type QuerySpec, type SignedContribution } from '../../../gen/blindsum/v1/blindsum.ts';
-import type { CkksLayout } from '../../common/ckks.ts';
+import { InputCommitments, PartyMessage, StartSession, type QuerySpec, type SignedContribution } from '../../../gen/blindsum/v1/blindsum.ts';
+import { defaultInputChunk, type CkksLayout } from '../../common/ckks.ts';
 import { copiedInput, type InputDigestTable } from '../../common/ckks-input-digests.ts';
-import { commitListDigest, inputDigest, parseInputCiphertexts, sumContributions, sumDigests } from '../../common/ckks-inputs.ts';
+import { commitListDigest, ContributionSum, inputDigest, sumDigests } from '../../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../../common/ckks-kinds.ts';
 import { BlindsumError, ErrorCode } from '../../common/errors.ts';
 import type { Roster } from '../../common/roster.ts';
 import type { SessionAuthorization } from '../../common/query-request.ts';
 import type { PartyMessageBody } from '../gateway.ts';
+import type { CkksQueryShape, CkksQueryStage } from '../deadlines.ts';
+import { runPcksAttempt } from './pcks-round.ts';
 import { describeFailures, RoundRunner, type RoundContext } from './rounds.ts';
 
 export interface CkksSessionContext extends RoundContext {
@@ -52,6 +56,10 @@ export interface CkksSessionRequest {
   analystKeySha256: string;
   /** The analyst's signed request and the signed analyst roster, forwarded to every party. */
   auth: SessionAuthorization;
+  /** The aggregator's time to plan the query (each party plans it too), ms: part of the InputCommit deadline. */
+  planMs?: number;
+  /** Ciphertexts per EncryptedInput chunk; default: ~512 KiB per chunk (defaultInputChunk). */
+  inputChunk?: number;
 }
 
 export interface CkksOutcome {
@@ -117,6 +125,15 @@ export class CkksSession {
     for (const [p, why] of failed) this.#refusals.set(p, why);
   }
 
+  /** The deadline of `stage` for this query: sized from its work when the context has deadlines. */
+  #deadline(stage: CkksQueryStage, n: number): number {
+    const { deadlines, ctx, roster } = this.#c;
+    const { layout } = this.#req;
+    if (!deadlines) return this.#c.roundTimeoutMs;
+    const shape: CkksQueryShape = { n, t: roster.threshold, entries: layout.entries, ciphertexts: layout.ciphertexts, ciphertextBytes: packedLength(ctx, layout.level), ...(this.#req.planMs !== undefined ? { planMs: this.#req.planMs } : {}) };
+    return deadlines.ckks(stage, shape);
+  }
+
   async run(): Promise<CkksOutcome> {
     const { gateway, roster, ctx, progress } = this.#c;
     const req = this.#req;
@@ -126,11 +143,12 @@ export class CkksSession {
     if (online.length < t) {
       throw new BlindsumError(ErrorCode.FailedPrecondition, `only ${online.length} of ${roster.parties.length} parties are connected (${online.join(', ') || 'none'}); the threshold is ${t}`);
     }
+    const chunk = req.inputChunk ?? defaultInputChunk(ctx, layout);
     let bytesIn = 0;
     try {
       const start = StartSession.fromPartial({
         sessionId: req.sessionId, query: req.query, backend: 'ckks', threshold: t, collusion: roster.collusion, ringBits: req.ringBits, parties: online, planDigest: req.planDigest,
-        analyst: req.analyst, rho: req.rho, ckksKeySha256: req.collectiveKeySha256, analystKeySha256: req.analystKeySha256, ...req.auth,
+        analyst: req.analyst, rho: req.rho, ckksKeySha256: req.collectiveKeySha256, analystKeySha256: req.analystKeySha256, ckksInputChunk: chunk, ...req.auth,
       });
       this.#rounds.logAggregator(CkksEntryKind.StartSession, StartSession.encode(start).finish());
       this.#rounds.send(online, { $case: 'startSession', value: start });
@@ -144,10 +162,11 @@ export class CkksSession {
         if (body.$case !== 'inputCommit') return false;
         const d = body.value.ciphertextsSha256;
         if (d.length !== layout.ciphertexts || d.some((x) => !hex.test(x))) throw new RangeError(`expected ${layout.ciphertexts} hex SHA-256 digests`);
+        if (new Set(d).size !== d.length) throw new RangeError('two of the committed ciphertexts are equal');
         committed.set(party, [...d]);
         commitEnvelopes.set(party, this.#signed(party));
         return true;
-      });
+      }, this.#deadline('InputCommit', online.length));
       this.#drop(cr.failed);
       if (cr.accepted.length < t) {
         throw new BlindsumError(ErrorCode.Aborted, `only ${cr.accepted.length} parties committed to an input (${cr.accepted.join(', ') || 'none'}); the threshold is ${t}${cr.failed.size ? `; ${describeFailures(cr.failed)}` : ''}`);
@@ -158,40 +177,51 @@ export class CkksSession {
       this.#rounds.send(cr.accepted, { $case: 'inputCommitments', value: commitments });
       progress('InputCommit', `${cr.accepted.length} of ${online.length} parties committed to their encrypted inputs`);
 
-      // EncryptedInput: every ciphertext validated (level, form, scale), equal to its commitment,
-      // naming the forwarded list, and no exact copy of an input accepted before (this session or
-      // any earlier one), before it is summed.
-      const inputs = new Map<string, Uint8Array[]>();
-      const envelopes = new Map<string, SignedContribution>();
+      // EncryptedInput, in chunks: every ciphertext validated (level, form, scale), equal to its
+      // commitment, naming the forwarded list, and no exact copy of an input accepted before (this
+      // session or any earlier one), then added to the running sum; the chunk is not kept.
+      using sum = new ContributionSum(ctx, layout.ciphertexts);
+      const received = new Map<string, number>();
       const r = await this.#rounds.collect('EncryptedInput', cr.accepted, (party, body) => {
         if (body.$case !== 'encryptedInput') return false;
-        const cts = body.value.ciphertexts;
-        const sealed = parseInputCiphertexts(ctx, layout, cts);
-        const digests = cts.map(inputDigest);
-        if (digests.some((d, i) => d !== committed.get(party)![i])) throw new RangeError('the encrypted input differs from its commitment');
-        if (body.value.commitmentsSha256 !== commitmentsSha256) throw new RangeError('the encrypted input names another commitment list than the one forwarded');
-        if (new Set(digests).size !== digests.length) throw new RangeError('two of the ciphertexts are equal');
+        const v = body.value;
+        const at = received.get(party) ?? 0;
+        if (v.offset !== at) throw new RangeError(`expected the chunk at ciphertext ${at}, got one at ${v.offset}`);
+        const len = Math.min(chunk, layout.ciphertexts - at);
+        if (v.ciphertexts.length !== len) throw new RangeError(`expected a chunk of ${len} ciphertexts at offset ${at}, got ${v.ciphertexts.length}`);
+        const parsed = sum.parseChunk(ctx, layout.level, at, v.ciphertexts, 'ciphertexts'); // level, form, scale, residues
+        if (v.commitmentsSha256 !== commitmentsSha256) throw new RangeError('the encrypted input names another commitment list than the one forwarded');
+        const digests = v.ciphertexts.map(inputDigest);
+        const own = committed.get(party)!;
+        if (digests.some((d, i) => d !== own[at + i])) throw new RangeError('the encrypted input differs from its commitment');
         const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party);
         if (copy) throw new RangeError(copy);
+        sum.addParsedChunk(parsed);
         this.#c.inputDigests.record(digests, req.sessionId, party);
-        bytesIn += cts.reduce((a, b) => a + b.length, 0);
-        inputs.set(party, sealed);
-        envelopes.set(party, this.#signed(party));
-        return true;
-      });
+        bytesIn += v.ciphertexts.reduce((a, b) => a + b.length, 0);
+        received.set(party, at + len);
+        return at + len === layout.ciphertexts ? true : 'more';
+      }, this.#deadline('EncryptedInput', cr.accepted.length));
       this.#drop(r.failed);
+      // A party whose input stayed incomplete is taken out of the sum again, from its logged chunks.
+      for (const party of r.failed.keys()) {
+        if (!received.get(party)) continue;
+        for (const bytes of this.#c.transcript.partyBodies(req.sessionId, party, CkksEntryKind.EncryptedInput)) {
+          const m = PartyMessage.decode(bytes).body;
+          if (m?.$case === 'encryptedInput') sum.subPackedChunk(ctx, layout.level, m.value.offset, m.value.ciphertexts, 'ciphertexts');
+        }
+        this.#c.log('warn', 'incomplete encrypted input taken out of the sum; party dropped', { session: req.sessionId, party });
+      }
       const contributors = r.accepted;
-      progress('EncryptedInput', `${contributors.length} of ${online.length} parties sent encrypted inputs (${layout.ciphertexts} ciphertext${layout.ciphertexts > 1 ? 's' : ''} each, level ${layout.level})`);
+      progress('EncryptedInput', `${contributors.length} of ${online.length} parties sent encrypted inputs (${layout.ciphertexts} ciphertext${layout.ciphertexts > 1 ? 's' : ''} each, level ${layout.level}, in chunks of ${chunk})`);
       if (contributors.length < t) {
         throw new BlindsumError(ErrorCode.Aborted, `only ${contributors.length} parties contributed (${contributors.join(', ') || 'none'}); the threshold is ${t}${r.failed.size ? `; ${describeFailures(r.failed)}` : ''}`);
       }
 
       // Aggregation: the homomorphic sum, in NTT form (what PCKS shares are computed on); every
-      // decryptor recomputes it from the signed contributions with the same function.
-      const sums = sumContributions(ctx, contributors.map((p) => inputs.get(p)!));
-      inputs.clear();
+      // decryptor recomputes it, chunk by chunk, from the signed contributions with the same function.
+      const sums = sum.sums();
       const sumSha256 = sumDigests(sums);
-      const contributions = contributors.map((p) => envelopes.get(p)!);
       progress('Aggregation', `${contributors.length} encrypted inputs added (${layout.ciphertexts} ciphertext${layout.ciphertexts > 1 ? 's' : ''}); each decryptor recomputes the sum from the ${contributors.length} signed inputs`);
 
       // PCKS: any t contributors switch the sum to the analyst's key.
@@ -205,35 +235,16 @@ export class CkksSession {
         const record = { sessionId: req.sessionId, contributors, decryptors, analystKeySha256: req.analystKeySha256, sumSha256 };
         this.#rounds.logAggregator(CkksEntryKind.PCKSRequest, new TextEncoder().encode(JSON.stringify(record)));
         this.#pcksStarted = true; // from here on the analyst may decrypt: no budget refund
-        this.#rounds.send(decryptors, {
-          $case: 'pcksRequest',
-          value: { sessionId: req.sessionId, contributors, decryptors, analystPublicKey: req.analystPublicKey, contributions },
+        const p = await runPcksAttempt({
+          ctx, rounds: this.#rounds, gateway, transcript: this.#c.transcript, sessionId: req.sessionId, layout, chunk, contributors, decryptors,
+          analystPublicKey: req.analystPublicKey, analystKeySha256: req.analystKeySha256, sums, sumSha256, deadlineMs: this.#deadline('PCKSShare', contributors.length),
         });
-        const shares = new Map<string, Uint8Array[]>();
-        const p = await this.#rounds.collect('PCKSShare', decryptors, (party, body) => {
-          if (body.$case !== 'pcksShare') return false;
-          const v = body.value;
-          if (v.shares.length !== sums.length) throw new RangeError(`expected ${sums.length} PCKS shares, got ${v.shares.length}`);
-          // The share must name exactly what this session asked to key-switch.
-          const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-          if (!same(v.sumSha256, sumSha256)) throw new RangeError('the share names other sums than the homomorphic sum of the contributions');
-          if (!same(v.contributors, contributors)) throw new RangeError('the share names other contributors than the PCKS request');
-          if (!same(v.decryptors, decryptors)) throw new RangeError('the share names other decryptors than the PCKS request');
-          if (v.analystKeySha256 !== req.analystKeySha256) throw new RangeError('the share names another analyst key than the PCKS request');
-          shares.set(party, body.value.shares.map((bytes, i) => {
-            const share = unpackPcksShare(ctx, bytes, layout.level, `shares[${i}]`);
-            bytesIn += bytes.length;
-            return share;
-          }));
-          return true;
-        });
-        if (p.failed.size === 0) {
-          const ciphertexts = sums.map((sum, c) => {
-            return packCiphertext(ctx, pcksCombine(ctx, sum, decryptors.map((d) => shares.get(d)![c]!)));
-          });
+        bytesIn += p.bytesIn;
+        if (p.ciphertexts) {
           progress('PCKS', `${decryptors.join(', ')} switched the sum to the analyst's key`);
-          return { ciphertexts, contributors, decryptors, refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })), bytesIn };
+          return { ciphertexts: p.ciphertexts, contributors, decryptors, refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })), bytesIn };
         }
+        if (p.failed.size === 0) throw new Error('internal: a PCKS attempt ended incomplete without a failed decryptor');
         this.#drop(p.failed);
         progress('PCKS', `decryption by ${decryptors.join(', ')} failed (${describeFailures(p.failed)}); retrying without ${[...p.failed.keys()].join(', ')}`);
         candidates = candidates.filter((c) => !p.failed.has(c) && gateway.connection(c));
