@@ -33,11 +33,16 @@ export class InputDigestTable {
 
   /** Records `digests` as `party`'s in `session` (already recorded ones keep their first sighting). */
   record(digests: readonly string[], session: string, party: string): void {
+    this.recordAll(new Map([[party, digests]]), session);
+  }
+
+  /** Records each party's `digests` in `session`, in one transaction (one sync to disk). */
+  recordAll(byParty: ReadonlyMap<string, readonly string[]>, session: string): void {
     const ins = this.#db.prepare('INSERT OR IGNORE INTO ckks_input_digests (digest, session, party, at_ms) VALUES (?, ?, ?, ?)');
     const now = Date.now();
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      for (const d of digests) ins.run(d, session, party, now);
+      for (const [party, digests] of byParty) for (const d of digests) ins.run(d, session, party, now);
       this.#db.exec('COMMIT');
     } catch (e) {
       this.#db.exec('ROLLBACK');
@@ -51,11 +56,11 @@ export class InputDigestTable {
  * a copy of another party's input, or of an input from another session. The same party's same
  * input within the same session (a retried PCKS request) is not a copy.
  */
-export function copiedInput(table: InputDigestTable, digests: readonly string[], session: string, party: string): string | undefined {
+export function copiedInput(table: InputDigestTable, digests: readonly string[], session: string, party: string, offset = 0): string | undefined {
   for (let i = 0; i < digests.length; i++) {
     const seen = table.find(digests[i]!);
     if (seen && (seen.session !== session || seen.party !== party)) {
-      return `ciphertexts[${i}] of ${party} is an exact copy of an input of ${seen.party} ${seen.session === session ? 'in this session' : `in session ${seen.session}`}`;
+      return `ciphertexts[${offset + i}] of ${party} is an exact copy of an input of ${seen.party} ${seen.session === session ? 'in this session' : `in session ${seen.session}`}`;
     }
   }
   return undefined;

@@ -103,7 +103,7 @@ export function verifyPcksRequest(
         if (other !== undefined) throw new Refuse(`the contributions of ${other} and ${p} hold an equal ciphertext (an exact copy)`);
         owner.set(x, p);
       }
-      const copy = copiedInput(seen, d, m.sessionId, p);
+      const copy = copiedInput(seen, d, m.sessionId, p, offset);
       if (copy) throw new Refuse(copy);
       digests.set(p, d);
     });

@@ -278,7 +278,7 @@ export class CkksParty {
       if (before !== undefined && before !== d) throw new Refuse(`a PCKS share was already given for another sum at ciphertext ${offset + i} in this session`);
       if (s.pcksAnswers[offset + i]! > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
     });
-    for (const [p, d] of inputs) this.#seen.record(d, m.sessionId, p);
+    this.#seen.recordAll(inputs, m.sessionId);
     digests.forEach((d, i) => {
       s.sumDigests[offset + i] = d;
       s.pcksAnswers[offset + i]!++;

@@ -194,7 +194,7 @@ export class CkksSession {
         const digests = v.ciphertexts.map(inputDigest);
         const own = committed.get(party)!;
         if (digests.some((d, i) => d !== own[at + i])) throw new RangeError('the encrypted input differs from its commitment');
-        const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party);
+        const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party, at);
         if (copy) throw new RangeError(copy);
         sum.addParsedChunk(parsed);
         this.#c.inputDigests.record(digests, req.sessionId, party);
