@@ -128,7 +128,9 @@ async function startFederation(n: number, backend: Backend, csvs: string[], o: S
 async function stopFederation(r: Running | undefined): Promise<void> {
   if (!r) return;
   await r.fed.stop();
-  rmSync(r.dir, { recursive: true, force: true });
+  // BLINDSUM_SCALE_KEEP=1 keeps the federation's directory (logs: each round's duration and deadline).
+  if (process.env.BLINDSUM_SCALE_KEEP === '1') console.log(`kept ${r.dir}`);
+  else rmSync(r.dir, { recursive: true, force: true });
 }
 
 /** One query on a running federation; throws only on a bench bug (a failed query is returned). */
