@@ -5,6 +5,7 @@
  * test/party-stats-thread.test.ts for one CKKS StartSession.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { StartSession, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
@@ -71,6 +72,9 @@ export async function startPauses(p: CkksPartyUnderTest, analysts: TestAnalysts,
     gc(); // that planning's garbage lives on this thread: collect it before measuring
     const h = monitorEventLoopDelay({ resolution: 10 });
     h.enable();
+    // The histogram records the gap between two of its timer's ticks: a pause before its first tick
+    // would go unseen, so let it tick before the StartSession arrives.
+    await sleep(50);
     const r = await p.handle({ $case: 'startSession', value: start });
     h.disable();
     replies.push(r);
