@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +123,7 @@ describe('the statistics thread', () => {
         gc(); // ~100 MB of that planning's garbage lives on this thread: collect it before measuring
         const h = monitorEventLoopDelay({ resolution: 10 });
         h.enable();
+        await sleep(50); // the histogram records gaps between its ticks: a pause before its first tick would go unseen
         const r = await p.handle({ $case: 'startSession', value: start });
         h.disable();
         expect(r?.$case).toBe('advertiseKeys');

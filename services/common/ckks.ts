@@ -1,8 +1,8 @@
 /**
  * What the aggregator, the parties and the analyst's client agree on for the CKKS backend
- * (docs/ckks-backend.md): the parameter set, the roster digest that names a collective key, the
- * and how a plan's fixed-point sums are laid out in CKKS
- * values — one value per statistic when every sum (noise included) stays below 2^53, else each
+ * (docs/ckks-backend.md): the parameter set, the roster digest that names a collective key, and
+ * how a plan's fixed-point sums are laid out in CKKS values (ckks-layout.ts, which needs no SEAL)
+ * — one value per statistic when every sum (noise included) stays below 2^53, else each
  * sum split into two 32-bit limbs — and the lowest ciphertext level that keeps them exact.
  * Every choice here depends on the plan and the schema's bounds only, never on data, so each
  * side recomputes it and refuses a mismatch.
@@ -14,9 +14,11 @@ import { toHex, utf8 } from '../../crypto/bytes.ts';
 import { requiredLevel, ciphertextCount } from '../../crypto/ckks/encoder.ts';
 import { packedLength } from '../../crypto/ckks/wire.ts';
 import { CkksContext, PARAMETER_SETS, type CkksParams } from '../../crypto/ckks/params.ts';
-import { releasedStdDev } from '../../crypto/dp/distributed.ts';
 import { canonicalJson, type NoisePlan, type Plan, type Schema } from '../../stats/index.ts';
+import { ckksValueLayout, type CkksValueLayout } from './ckks-layout.ts';
 import type { Roster } from './roster.ts';
+
+export { ckksValueLayout, toCkksValues, type CkksValueLayout } from './ckks-layout.ts';
 
 /**
  * The federation's parameter set: N = 8192, primes 60+60+60, Δ = 2^44, σ_flood = 2^36
@@ -72,40 +74,20 @@ export function sha256Hex(bytes: Uint8Array): string {
 const TWO32 = 1n << 32n;
 
 /** How a plan's sums travel as CKKS values, and at which level. */
-export interface CkksLayout {
-  /** Number of statistics (plan entries). */
-  entries: number;
-  /** 1: value i is sum i; 2: values [0, m) are the low 32-bit limbs (0 ≤ lo < 2^32), [m, 2m) the high limbs. */
-  limbs: 1 | 2;
-  /** CKKS values per party: entries × limbs. */
-  length: number;
-  /** Largest |sum of one CKKS value over all parties| the bounds allow. */
-  maxAbsSum: number;
+export interface CkksLayout extends CkksValueLayout {
   /** The lowest ciphertext level (number of primes) that keeps every such sum exact. */
   level: number;
   ciphertexts: number;
 }
 
-/**
- * The layout of a plan's sums: |sum| ≤ parties × maxRowsPerParty × ⌈bound·2^scale⌉, plus 8
- * standard deviations of every party's DP noise (the same headroom `planNoise` checks against the
- * ring). Up to 2^53 − 1 one value per sum; beyond, two 32-bit limbs whose sums stay below
- * parties·2^32 whatever the data.
- */
+/** A value layout's level and ciphertext count under `ctx`'s modulus chain (O(1)). */
+export function ckksLevel(ctx: CkksContext, v: CkksValueLayout): CkksLayout {
+  return { entries: v.entries, limbs: v.limbs, length: v.length, maxAbsSum: v.maxAbsSum, level: requiredLevel(ctx, v.maxAbsSum), ciphertexts: ciphertextCount(ctx, v.length) };
+}
+
+/** The layout of a plan's sums (ckksValueLayout), with the lowest level that keeps every sum exact. */
 export function ckksLayout(ctx: CkksContext, plan: Plan, schema: Schema, noise?: NoisePlan): CkksLayout {
-  const rows = plan.parties * schema.maxRowsPerParty;
-  let maxAbs = 0;
-  plan.entries.forEach((e, i) => {
-    const term = Math.ceil(e.bound * 2 ** plan.scaleBits[i]!);
-    const headroom = noise ? 8 * releasedStdDev(noise.perEntry[i]!.noise, plan.parties) : 0;
-    maxAbs = Math.max(maxAbs, rows * term + headroom);
-  });
-  const entries = plan.entries.length;
-  const oneValue = maxAbs <= Number.MAX_SAFE_INTEGER;
-  const limbs: 1 | 2 = oneValue ? 1 : 2;
-  const maxAbsSum = oneValue ? Math.ceil(maxAbs) : plan.parties * 2 ** 32;
-  const length = entries * limbs;
-  return { entries, limbs, length, maxAbsSum, level: requiredLevel(ctx, maxAbsSum), ciphertexts: ciphertextCount(ctx, length) };
+  return ckksLevel(ctx, ckksValueLayout(plan, schema, noise));
 }
 
 /** Bytes per EncryptedInput chunk the aggregator aims at: a PCKS request carries one chunk of each contributor. */
@@ -120,26 +102,6 @@ export function defaultInputChunk(ctx: CkksContext, layout: CkksLayout): number 
 export function inputChunk(layout: CkksLayout, named: number): number {
   if (!Number.isSafeInteger(named) || named < 0) throw new RangeError(`ckks_input_chunk: expected a non-negative integer, got ${named}`);
   return named === 0 ? layout.ciphertexts : Math.min(named, layout.ciphertexts);
-}
-
-/** A party's (noisy) sums as CKKS values (safe integers), per the layout. */
-export function toCkksValues(layout: CkksLayout, sums: readonly bigint[]): Float64Array {
-  if (sums.length !== layout.entries) throw new RangeError(`sums: expected ${layout.entries} entries, got ${sums.length}`);
-  const out = new Float64Array(layout.length);
-  sums.forEach((s, i) => {
-    if (layout.limbs === 1) {
-      if (s > BigInt(Number.MAX_SAFE_INTEGER) || s < -BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new RangeError(`sums[${i}]: ${s} is beyond 2^53 − 1, outside the bounds of the plan`);
-      }
-      out[i] = Number(s);
-      return;
-    }
-    if (s >= 1n << 63n || s < -(1n << 63n)) throw new RangeError(`sums[${i}]: beyond the 64-bit range of the plan`);
-    const lo = ((s % TWO32) + TWO32) % TWO32;
-    out[i] = Number(lo);
-    out[layout.entries + i] = Number((s - lo) / TWO32);
-  });
-  return out;
 }
 
 /** The summed CKKS values (rounded integers) back to the plan's exact sums. */

@@ -22,7 +22,7 @@ import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.
 import { packCiphertext } from '../../crypto/ckks/wire.ts';
 import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { describeQuery } from '../../stats/index.ts';
-import { CKKS_PARAMS, ckksContext, ckksLayout, inputChunk, ownBytes, rosterDigest, toCkksValues } from '../common/ckks.ts';
+import { CKKS_PARAMS, ckksContext, ckksLevel, inputChunk, ownBytes, rosterDigest } from '../common/ckks.ts';
 import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { inputDigest } from '../common/ckks-inputs.ts';
 import { verifyCommitments } from './ckks-commit.ts';
@@ -32,7 +32,8 @@ import { runSteps } from '../common/steps.ts';
 import type { PartyConfig } from './config.ts';
 import { loadCkksKey, saveCkksKey } from './ckks-keys.ts';
 import { DecryptionCount } from './decryption-count.ts';
-import { prepareContribution, Refuse } from './contribution.ts';
+import { prepareCkksContributionOffThread, Refuse, type CkksThreadContribution } from './contribution.ts';
+import { StatsThread, StatsThreadError } from './stats-thread.ts';
 import type { PartyLedger } from './ledger.ts';
 import type { Reply } from './sessions.ts';
 
@@ -47,6 +48,8 @@ const MAX_SESSIONS = 64;
 export interface CkksPartyOptions {
   /** Overrides the decryption bound τ(n) of crypto/ckks/params.ts (tests only). */
   decryptionBound?: number;
+  /** The node's statistics thread (PartySessions.statsThread); without it the party starts its own on first use. */
+  statsThread?: StatsThread;
 }
 
 interface Session extends PcksSessionView {
@@ -57,6 +60,17 @@ interface Session extends PcksSessionView {
   /** Per ciphertext position: the digest of the sum a PCKS share was given for (one sum per position), and how many times. */
   sumDigests: (string | undefined)[];
   pcksAnswers: Uint16Array;
+}
+
+/** Encrypts `values` one ciphertext per step, then digests each ciphertext (SHA-256 of ~260 kB) one per step. */
+function* encryptAndDigest(enc: PackedEncryptor, values: Float64Array): Generator<void, { ciphertexts: Uint8Array[]; inputDigests: string[] }, void> {
+  const ciphertexts = yield* enc.encryptPackedSteps(values);
+  const inputDigests: string[] = [];
+  for (const ct of ciphertexts) {
+    inputDigests.push(inputDigest(ct));
+    yield;
+  }
+  return { ciphertexts, inputDigests };
 }
 
 export class CkksParty {
@@ -70,10 +84,15 @@ export class CkksParty {
   readonly #decryptions: DecryptionCount;
   readonly #db: DatabaseSync;
   readonly #seen: InputDigestTable;
+  readonly #thread: StatsThread | undefined;
+  #ownThread: StatsThread | undefined;
+  /** Sessions being prepared (statistics thread, encryption), and whether they ended meanwhile. */
+  readonly #starting = new Map<string, boolean>();
 
   /** Loads the stored key share (ConfigError if its file is unsafe or malformed) and opens the decryption count. */
   constructor(cfg: PartyConfig, log: Logger, ledger: PartyLedger, options: CkksPartyOptions = {}) {
     this.#cfg = cfg;
+    this.#thread = options.statsThread;
     this.#decryptions = new DecryptionCount(cfg.stateDir, options.decryptionBound);
     this.#log = log;
     this.#ledger = ledger;
@@ -98,7 +117,7 @@ export class CkksParty {
   accepts(body: Body): boolean {
     if (CEREMONY_CASES.has(body.$case) || body.$case === 'pcksRequest' || body.$case === 'inputCommitments') return true;
     if (body.$case === 'startSession') return body.value.backend === 'ckks';
-    if (body.$case === 'abort') return this.#sessions.has(body.value.sessionId) || this.#ceremony?.params.ceremonyId === body.value.sessionId;
+    if (body.$case === 'abort') return this.#sessions.has(body.value.sessionId) || this.#starting.has(body.value.sessionId) || this.#ceremony?.params.ceremonyId === body.value.sessionId;
     return false;
   }
 
@@ -135,8 +154,10 @@ export class CkksParty {
           this.#log('info', 'CKKS key share stored (0600)', { ceremony: key.ceremonyId, publicKeySha256: key.publicKeySha256 });
           return { reply: { $case: 'ckgConfirm', value: { sessionId, publicKeySha256: key.publicKeySha256, ckgSharesSha256: key.ckgSharesSha256 } }, stage: 'CKGConfirm' };
         }
-        case 'startSession':
-          return { reply: await this.#start(ctx, body.value), stage: 'InputCommit' };
+        case 'startSession': {
+          const reply = await this.#start(ctx, body.value);
+          return reply ? { reply, stage: 'InputCommit' } : {};
+        }
         case 'inputCommitments':
           return { replies: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
@@ -162,16 +183,20 @@ export class CkksParty {
     this.#ceremony?.abort();
     this.#ceremony = undefined;
     this.#sessions.clear();
+    for (const id of this.#starting.keys()) this.#starting.set(id, true);
   }
 
   /** Closes the decryption count and the input-digest database (the node calls it on shutdown). */
   close(): void {
     this.abortAll();
+    void this.#ownThread?.close(); // the node's shared thread is closed by its PartySessions
+    this.#ownThread = undefined;
     this.#decryptions.close();
     if (this.#db.isOpen) this.#db.close();
   }
 
   #end(sessionId: string): void {
+    if (this.#starting.has(sessionId)) this.#starting.set(sessionId, true); // ended while being prepared
     if (this.#ceremony?.params.ceremonyId === sessionId) {
       this.#ceremony.abort();
       this.#ceremony = undefined;
@@ -200,48 +225,75 @@ export class CkksParty {
     return { $case: 'crsCommit', value: { sessionId: m.sessionId, ...this.#ceremony.commit() } };
   }
 
-  async #start(ctx: CkksContext, req: StartSession): Promise<Reply> {
+  /**
+   * Prepares a CKKS session: the plan, the sums, the noise share and the CKKS values on the
+   * statistics thread (prepareCkksContributionOffThread: plan digest, then the durable claim of the
+   * session id, then the sums), the level here (O(1)), the ledger charged durably before the
+   * input is encrypted, the encryption in slices. Undefined when the session ended meanwhile.
+   */
+  async #start(ctx: CkksContext, req: StartSession): Promise<Reply | undefined> {
     const key = this.#key;
-    if (this.#sessions.has(req.sessionId)) throw new Refuse('session id already in use');
+    if (this.#sessions.has(req.sessionId) || this.#starting.has(req.sessionId)) throw new Refuse('session id already in use');
     if (!key || key.rosterDigest !== this.#rosterDigest) throw new Refuse('this party holds no CKKS key share for the current roster (the key ceremony has not completed)');
     if (req.ckksKeySha256 !== key.publicKeySha256) {
       throw new Refuse(`the aggregator asks for collective key ${req.ckksKeySha256.slice(0, 12)}…, this party holds ${key.publicKeySha256.slice(0, 12)}…; a new key ceremony is needed`);
     }
     if (!/^[0-9a-f]{64}$/.test(req.analystKeySha256)) throw new Refuse('malformed analyst key digest');
-    const c = prepareContribution(this.#cfg, this.#ledger, req, 'ckks');
-    const layout = ckksLayout(ctx, c.plan, this.#cfg.schema, c.noise);
-    let chunk: number;
+    // Sessions being prepared are bounded too: a flood of StartSessions is refused, not queued on the thread.
+    if (this.#starting.size >= MAX_SESSIONS) throw new Refuse(`too many CKKS sessions being prepared (${MAX_SESSIONS})`);
+    this.#starting.set(req.sessionId, false);
+    const ended = (): boolean => this.#starting.get(req.sessionId) !== false;
+    let c: CkksThreadContribution | undefined;
     try {
-      chunk = inputChunk(layout, req.ckksInputChunk);
-    } catch (e) {
-      throw new Refuse((e as Error).message);
-    }
-    const values = toCkksValues(layout, c.sums);
-    c.sums.fill(0n);
-    if (c.rho > 0) {
-      // Charge this party's own ledger durably before its noisy contribution leaves.
       try {
-        this.#ledger.charge(req.sessionId, req.analyst, c.rho, c.analystBudgetRho);
+        c = await prepareCkksContributionOffThread(this.#cfg, this.#ledger, req, this.#statsThread());
+      } catch (e) {
+        // A range error of the thread (a sum outside the plan's bounds) is a refusal naming the entry, as on this thread.
+        throw e instanceof StatsThreadError && e.name === 'RangeError' ? new RangeError(e.message) : e;
+      }
+      if (ended()) return undefined; // aborted (or disconnected) while being prepared: answer nothing, charge nothing
+      const layout = ckksLevel(ctx, c.layout);
+      let chunk: number;
+      try {
+        chunk = inputChunk(layout, req.ckksInputChunk);
       } catch (e) {
         throw new Refuse((e as Error).message);
       }
+      if (c.rho > 0) {
+        // Charge this party's own ledger durably before its noisy contribution leaves.
+        try {
+          this.#ledger.charge(req.sessionId, req.analyst, c.rho, c.analystBudgetRho);
+        } catch (e) {
+          throw new Refuse((e as Error).message);
+        }
+      }
+      let ciphertexts: Uint8Array[];
+      let inputDigests: string[];
+      {
+        // One ciphertext (then one digest) per step, with turns of the event loop between slices of ~20 ms.
+        using enc = new PackedEncryptor(ctx, key.publicKey, layout.level, { nttForm: false });
+        ({ ciphertexts, inputDigests } = await runSteps(encryptAndDigest(enc, c.values)));
+      }
+      if (ended()) return undefined; // aborted while encrypting: nothing leaves
+      this.#seen.record(inputDigests, req.sessionId, this.#cfg.identity.id);
+      if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+      this.#sessions.set(req.sessionId, {
+        layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, chunk, commitments: undefined,
+        sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts),
+      });
+      this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
+      return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
+    } finally {
+      c?.values.fill(0);
+      this.#starting.delete(req.sessionId);
     }
-    let ciphertexts: Uint8Array[];
-    {
-      // One ciphertext per step, with turns of the event loop between slices of ~20 ms.
-      using enc = new PackedEncryptor(ctx, key.publicKey, layout.level, { nttForm: false });
-      ciphertexts = await runSteps(enc.encryptPackedSteps(values));
-    }
-    values.fill(0);
-    const inputDigests = ciphertexts.map(inputDigest);
-    this.#seen.record(inputDigests, req.sessionId, this.#cfg.identity.id);
-    if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
-    this.#sessions.set(req.sessionId, {
-      layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, chunk, commitments: undefined,
-      sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts),
-    });
-    this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
-    return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
+  }
+
+  /** This party's statistics thread: the node's (shared with secure aggregation), else its own, started on first use. */
+  #statsThread(): StatsThread {
+    if (this.#thread) return this.#thread;
+    this.#ownThread ??= new StatsThread(this.#cfg.dataset);
+    return this.#ownThread;
   }
 
   /**

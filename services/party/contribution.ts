@@ -16,6 +16,7 @@ import type { PartyConfig } from './config.ts';
 import type { PartyLedger } from './ledger.ts';
 import { checkAnalystRequest } from './analyst-check.ts';
 import type { StatsThread } from './stats-thread.ts';
+import type { CkksValueLayout } from '../common/ckks-layout.ts';
 
 export { Refuse } from './refuse.ts';
 import { Refuse } from './refuse.ts';
@@ -132,10 +133,46 @@ export interface ThreadContribution {
  * the session id, the sums only after it).
  */
 export async function prepareContributionOffThread(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks', thread: StatsThread): Promise<ThreadContribution> {
+  const { checked, vectorLength, out } = await offThread(cfg, ledger, req, backend, thread, (id, opts) => thread.contribute(id, opts), (o) => o.sums.fill(0n));
+  return { ...checked, sums: out.sums, vectorLength, rowsUsed: out.rowsUsed };
+}
+
+/** What prepareCkksContributionOffThread gives: the CKKS values to encrypt and their layout (no level yet). */
+export interface CkksThreadContribution {
+  query: Query;
+  /** The noisy sums as CKKS values (ckksValueLayout's form), transferred from the statistics thread. */
+  values: Float64Array;
+  layout: CkksValueLayout;
+  rowsUsed: number;
+  rho: number;
+  parties: string[];
+  analystBudgetRho: number;
+}
+
+/**
+ * The CKKS party's prepareContribution + ckksValueLayout + toCkksValues, on the statistics thread
+ * (which never loads node-seal: the caller picks the ciphertext level from layout.maxAbsSum), with
+ * the same checks in the same order as prepareContributionOffThread.
+ */
+export async function prepareCkksContributionOffThread(cfg: PartyConfig, ledger: PartyLedger, req: StartSession, thread: StatsThread): Promise<CkksThreadContribution> {
+  const { checked, out } = await offThread(cfg, ledger, req, 'ckks', thread, (id, opts) => thread.contributeCkks(id, opts), (o) => o.values.fill(0));
+  return { ...checked, values: out.values, layout: out.layout, rowsUsed: out.rowsUsed };
+}
+
+type ContributeOptions = { rho: number; parties: number; threshold: number; collusion: number };
+
+/**
+ * checkRequest; the plan on the thread; its digest compared with the aggregator's; the session id
+ * claimed durably; then `contribute` on the thread; the cohort checked (`wipe` clears a refused result).
+ */
+async function offThread<T extends { rowsUsed: number; cohort: number }>(
+  cfg: PartyConfig, ledger: PartyLedger, req: StartSession, backend: 'secagg' | 'ckks', thread: StatsThread,
+  contribute: (sessionId: string, opts: ContributeOptions) => Promise<T>, wipe: (out: T) => void,
+): Promise<{ checked: CheckedRequest; vectorLength: number; out: T }> {
   const { roster } = cfg;
-  const { query, rho, parties, analystBudgetRho } = checkRequest(cfg, ledger, req, backend);
+  const checked = checkRequest(cfg, ledger, req, backend);
   const n = roster.parties.length;
-  const { digest, vectorLength } = await thread.plan(req.sessionId, query, { parties: n, ringBits: req.ringBits as 32 | 64, rho });
+  const { digest, vectorLength } = await thread.plan(req.sessionId, checked.query, { parties: n, ringBits: req.ringBits as 32 | 64, rho: checked.rho });
   if (digest !== req.planDigest) {
     thread.forget(req.sessionId);
     throw new Refuse(PLAN_MISMATCH);
@@ -146,7 +183,12 @@ export async function prepareContributionOffThread(cfg: PartyConfig, ledger: Par
     thread.forget(req.sessionId);
     throw e;
   }
-  const { sums, rowsUsed, cohort } = await thread.contribute(req.sessionId, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
-  checkCohort(cfg, rho, cohort);
-  return { query, sums, vectorLength, rowsUsed, rho, parties, analystBudgetRho };
+  const out = await contribute(req.sessionId, { rho: checked.rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
+  try {
+    checkCohort(cfg, checked.rho, out.cohort);
+  } catch (e) {
+    wipe(out);
+    throw e;
+  }
+  return { checked, vectorLength, out };
 }

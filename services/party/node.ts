@@ -46,7 +46,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   const sessions = new PartySessions(config, log, ledger);
-  const ckks = new CkksParty(config, log, ledger);
+  const ckks = new CkksParty(config, log, ledger, { statsThread: sessions.statsThread }); // one statistics thread per node
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let state: PartyState = 'closed';
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;

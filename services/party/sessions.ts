@@ -78,6 +78,11 @@ export class PartySessions {
     return this.#sessions.size;
   }
 
+  /** The node's statistics thread (the CKKS party prepares its sessions on it too); close() stops it. */
+  get statsThread(): StatsThread {
+    return this.#thread;
+  }
+
   /**
    * Handles one message; returns the reply (if any) and which protocol stage it completes. A
    * masked input comes as `replies`: its chunks, each masked when the caller takes it. Only

@@ -1,21 +1,25 @@
 /**
  * The party node's statistics thread: planning a query and computing the party's sums (and its DP
- * noise share) are O(entries) and take about a second for a 10^6-entry vector, so they run in a
+ * noise share; for CKKS also the values it encrypts) are O(entries) and take about a second for a
+ * 10^6-entry vector, so they run in a
  * worker thread (stats-worker.ts) and the node's event loop keeps serving keepalives, receipts and
  * other sessions meanwhile. One thread per node, started with the node; requests are answered in
  * order. A thread that dies fails its pending requests with the reason and is restarted on the next.
  */
 import { Worker } from 'node:worker_threads';
 import type { Dataset, Query } from '../../stats/index.ts';
+import type { CkksValueLayout } from '../common/ckks-layout.ts';
 
 export type StatsRequest =
   | { id: number; op: 'plan'; sessionId: string; query: Query; parties: number; ringBits: 32 | 64; rho: number }
   | { id: number; op: 'contribute'; sessionId: string; rho: number; parties: number; threshold: number; collusion: number }
+  | { id: number; op: 'contributeCkks'; sessionId: string; rho: number; parties: number; threshold: number; collusion: number }
   | { id: number; op: 'forget'; sessionId: string };
 
 export type StatsResponse =
   | { id: number; digest: string; vectorLength: number }
   | { id: number; sums: BigInt64Array; rowsUsed: number; cohort: number }
+  | { id: number; values: Float64Array; layout: CkksValueLayout; rowsUsed: number; cohort: number }
   | { id: number }
   | { id: number; error: string; errorName: string };
 
@@ -85,6 +89,14 @@ export class StatsThread {
   /** The session's exact sums plus this party's noise share (rho > 0), on the plan's grid; signed 64-bit. */
   contribute(sessionId: string, opts: { rho: number; parties: number; threshold: number; collusion: number }): Promise<{ sums: BigInt64Array; rowsUsed: number; cohort: number }> {
     return this.#call<{ id: number; sums: BigInt64Array; rowsUsed: number; cohort: number }>({ op: 'contribute', sessionId, ...opts });
+  }
+
+  /**
+   * The CKKS form of `contribute`: the session's noisy sums as CKKS values (services/common/ckks-layout.ts)
+   * and their layout, computed without SEAL; the values' buffer is transferred, not copied.
+   */
+  contributeCkks(sessionId: string, opts: { rho: number; parties: number; threshold: number; collusion: number }): Promise<{ values: Float64Array; layout: CkksValueLayout; rowsUsed: number; cohort: number }> {
+    return this.#call<{ id: number; values: Float64Array; layout: CkksValueLayout; rowsUsed: number; cohort: number }>({ op: 'contributeCkks', sessionId, ...opts });
   }
 
   /** Drops a session's plan (the session ended before its sums were asked for). */

@@ -1,6 +1,7 @@
 /**
  * A party's statistics thread (worker_threads entry; see stats-thread.ts): plans a query, then
- * computes the party's exact fixed-point sums plus its DP noise share, off the node's event loop.
+ * computes the party's exact fixed-point sums plus its DP noise share, off the node's event loop;
+ * for a CKKS session, the CKKS values it encrypts (services/common/ckks-layout.ts: no SEAL here).
  * It holds its own copy of the party's dataset (cloned once at start) and nothing else: the checks
  * against roster, policy and ledger stay on the main thread, which asks for a plan first, checks its
  * digest and claims the session id durably, and only then asks for the sums.
@@ -8,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { countMatching, DP_GRID_BITS, localStatisticsInt64, noiseShare, planNoise, planQuery, type Dataset, type Plan, type Query } from '../../stats/index.ts';
+import { ckksValueLayout, toCkksValues } from '../common/ckks-layout.ts';
 import type { StatsRequest, StatsResponse } from './stats-thread.ts';
 
 const dataset = (workerData as { dataset: Dataset }).dataset;
@@ -24,20 +26,30 @@ function answer(req: StatsRequest): StatsResponse {
       plans.set(req.sessionId, { query: req.query, plan });
       return { id: req.id, digest: plan.digest, vectorLength: plan.entries.length };
     }
-    case 'contribute': {
+    case 'contribute':
+    case 'contributeCkks': {
       const held = plans.get(req.sessionId);
       plans.delete(req.sessionId);
       if (!held) throw new Error(`no plan for session ${req.sessionId.slice(0, 64)} in the statistics thread`);
       const { query, plan } = held;
       const { sums: out, rowsUsed } = localStatisticsInt64(query, schema, plan, dataset);
       const cohort = req.rho === 0 ? Math.min(countMatching(dataset, query.filter), rowsUsed) : rowsUsed;
-      if (req.rho > 0) {
-        // This party's share of the distributed Skellam noise, planned by the party for t − c honest
-        // contributors (added modulo 2^64, as the ring does).
-        const noise = planNoise(query, schema, plan, { rho: req.rho, parties: req.parties, threshold: req.threshold, collusion: req.collusion });
-        const share = noiseShare(noise, cryptoRandomSource());
-        for (let i = 0; i < out.length; i++) out[i] = out[i]! + share[i]!;
+      // This party's share of the distributed Skellam noise, planned by the party for t − c honest
+      // contributors.
+      const noise = req.rho > 0 ? planNoise(query, schema, plan, { rho: req.rho, parties: req.parties, threshold: req.threshold, collusion: req.collusion }) : undefined;
+      const share = noise ? noiseShare(noise, cryptoRandomSource()) : undefined;
+      if (req.op === 'contributeCkks') {
+        // The CKKS values: exact sums plus the share (BigInt, no wrap), as ckks-sessions.ts encrypts them.
+        const layout = ckksValueLayout(plan, schema, noise);
+        try {
+          return { id: req.id, values: toCkksValues(layout, out, share), layout, rowsUsed, cohort };
+        } finally {
+          out.fill(0n);
+          share?.fill(0n);
+        }
       }
+      // Secure aggregation: the share added modulo 2^64, as the ring does.
+      if (share) for (let i = 0; i < out.length; i++) out[i] = out[i]! + share[i]!;
       return { id: req.id, sums: out, rowsUsed, cohort };
     }
     case 'forget':
@@ -53,6 +65,7 @@ parentPort!.on('message', (req: StatsRequest) => {
   } catch (e) {
     res = { id: req.id, error: (e as Error).message, errorName: (e as Error).name };
   }
-  const sums = 'sums' in res ? res.sums : undefined;
-  parentPort!.postMessage(res, sums ? [sums.buffer as ArrayBuffer] : []);
+  // The vectors go by transfer (their buffers move to the main thread), never by structured clone.
+  const vector = 'sums' in res ? res.sums : 'values' in res ? res.values : undefined;
+  parentPort!.postMessage(res, vector ? [vector.buffer as ArrayBuffer] : []);
 });
