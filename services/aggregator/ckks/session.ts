@@ -156,6 +156,7 @@ export class CkksSession {
       // Commit round: each party first commits to the SHA-256 of its ciphertexts; every signed
       // commitment is forwarded before any input is revealed, so no input can depend on another.
       const committed = new Map<string, string[]>();
+      const committedBy = new Map<string, string>();
       const commitEnvelopes = new Map<string, SignedContribution>();
       const hex = /^[0-9a-f]{64}$/;
       const cr = await this.#rounds.collect('InputCommit', online, (party, body) => {
@@ -163,6 +164,10 @@ export class CkksSession {
         const d = body.value.ciphertextsSha256;
         if (d.length !== layout.ciphertexts || d.some((x) => !hex.test(x))) throw new RangeError(`expected ${layout.ciphertexts} hex SHA-256 digests`);
         if (new Set(d).size !== d.length) throw new RangeError('two of the committed ciphertexts are equal');
+        // No two parties may commit to an equal ciphertext (a copy of another's input, in this session).
+        const other = d.map((x) => committedBy.get(x)).find((p) => p !== undefined);
+        if (other) throw new RangeError(`it commits to a ciphertext equal to one ${other} committed to`);
+        for (const x of d) committedBy.set(x, party);
         committed.set(party, [...d]);
         commitEnvelopes.set(party, this.#signed(party));
         return true;
@@ -182,6 +187,8 @@ export class CkksSession {
       // session or any earlier one), then added to the running sum; the chunk is not kept.
       using sum = new ContributionSum(ctx, layout.ciphertexts);
       const received = new Map<string, number>();
+      /** Digests of every chunk added to the sum, recorded durably in one transaction before the sum is used. */
+      const added = new Map<string, string[]>();
       const r = await this.#rounds.collect('EncryptedInput', cr.accepted, (party, body) => {
         if (body.$case !== 'encryptedInput') return false;
         const v = body.value;
@@ -197,7 +204,7 @@ export class CkksSession {
         const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party, at);
         if (copy) throw new RangeError(copy);
         sum.addParsedChunk(parsed);
-        this.#c.inputDigests.record(digests, req.sessionId, party);
+        added.set(party, [...(added.get(party) ?? []), ...digests]);
         bytesIn += v.ciphertexts.reduce((a, b) => a + b.length, 0);
         received.set(party, at + len);
         return at + len === layout.ciphertexts ? true : 'more';
@@ -212,6 +219,9 @@ export class CkksSession {
         }
         this.#c.log('warn', 'incomplete encrypted input taken out of the sum; party dropped', { session: req.sessionId, party });
       }
+      // Durable before the sum is used: a copy of any of these in a later session is refused.
+      this.#c.inputDigests.recordAll(added, req.sessionId);
+      added.clear();
       const contributors = r.accepted;
       progress('EncryptedInput', `${contributors.length} of ${online.length} parties sent encrypted inputs (${layout.ciphertexts} ciphertext${layout.ciphertexts > 1 ? 's' : ''} each, level ${layout.level}, in chunks of ${chunk})`);
       if (contributors.length < t) {
