@@ -4,7 +4,7 @@
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
-  AnalystServiceService, GetBudgetRequest, GetResultRequest, PartyGatewayServiceService, WatchQueryRequest,
+  AnalystServiceService, GetBudgetRequest, GetResultRequest, WatchQueryRequest,
   type GetBudgetRequest as GetBudgetRequestT, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest as GetResultRequestT, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest as WatchQueryRequestT,
 } from '../../gen/blindsum/v1/blindsum.ts';
@@ -12,6 +12,7 @@ import { notFound, permissionDenied, quote, toGrpcError, type Logger } from '../
 import type { AnalystEntry } from '../common/analysts.ts';
 import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { serverOptions } from '../common/grpc-options.ts';
+import { PartyGatewayService } from './shared-encoding.ts';
 import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
@@ -91,7 +92,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
   });
   const server = new Server(serverOptions(config.roster.parties.length));
 
-  server.addService(PartyGatewayServiceService, { connect: gateway.connect });
+  server.addService(PartyGatewayService, { connect: gateway.connect });
   server.addService(AnalystServiceService, {
     submitQuery: unary<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => {
       const { queryId, plan } = queries.submit(req.signedRequest, req.signature, req.analystPublicKey);

@@ -17,6 +17,7 @@ import { packCiphertext } from '../../../crypto/ckks/wire.ts';
 import type { PCKSRequest, SignedContribution } from '../../../gen/blindsum/v1/blindsum.ts';
 import type { CkksLayout } from '../../common/ckks.ts';
 import { CkksEntryKind } from '../../common/ckks-kinds.ts';
+import { encodeOnce } from '../shared-encoding.ts';
 import type { PartyGateway } from '../gateway.ts';
 import type { TranscriptLog } from '../transcript-log.ts';
 import type { RoundRunner } from './rounds.ts';
@@ -73,7 +74,8 @@ export async function runPcksAttempt(a: PcksAttempt): Promise<PcksAttemptResult>
   const request = (k: number): PCKSRequest => {
     let m = requests.get(k);
     if (!m) {
-      m = { sessionId, contributors, decryptors, analystPublicKey: a.analystPublicKey, offset: k * chunk, contributions: contributors.map((p) => signed(p, k)) };
+      // One request object for every decryptor: encoded once (shared-encoding.ts).
+      m = encodeOnce({ sessionId, contributors, decryptors, analystPublicKey: a.analystPublicKey, offset: k * chunk, contributions: contributors.map((p) => signed(p, k)) });
       requests.set(k, m);
     }
     return m;
