@@ -22,6 +22,7 @@ import { verifyTranscript } from '../services/audit/verify.ts';
 import { recomputeCkksSums } from '../services/audit/verify-ckks-sums.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadRoster } from '../services/common/roster.ts';
+import { DecryptionCount } from '../services/party/decryption-count.ts';
 import type { Reply } from '../services/party/sessions.ts';
 import { buildDataset, centralResult, compareResults, parseSchema, type Query } from '../stats/index.ts';
 import { DirectParties, SCHEMA_PATH, signedContribution, startFederation, waitCollectiveKey, type InProcessFederation } from './ckks-inprocess.ts';
@@ -169,6 +170,26 @@ describe('a malicious aggregator cannot make a decryptor key-switch anything but
     expect(answer(await direct.pcks(2, request(id, 1, chunks.map((c) => c[1]!))))).toBe('share at 1 × 1');
     const fewer = await direct.pcks(2, request(id, 0, [chunks[1]![0]!, chunks[2]![0]!], [H2, H3]));
     expect(answer(fewer)).toMatch(/^refused: a PCKS share was already given for another sum at ciphertext 0 in this session/);
+  });
+
+  it('counts a whole attempt against τ(n) at its first request (one durable write), nothing more for its next chunks, and a position answered twice again', async () => {
+    const { id, chunks } = await session();
+    const keySha = template!.ckksKeySha256;
+    const counted = (): number => {
+      const c = new DecryptionCount(f.configs[2]!.stateDir);
+      try {
+        return c.count(keySha);
+      } finally {
+        c.close();
+      }
+    };
+    const before = counted();
+    expect(answer(await direct.pcks(2, request(id, 0, chunks.map((c) => c[0]!))))).toBe('share at 0 × 1');
+    expect(counted() - before).toBe(2);
+    expect(answer(await direct.pcks(2, request(id, 1, chunks.map((c) => c[1]!))))).toBe('share at 1 × 1');
+    expect(counted() - before).toBe(2);
+    expect(answer(await direct.pcks(2, request(id, 1, chunks.map((c) => c[1]!))))).toBe('share at 1 × 1');
+    expect(counted() - before).toBe(3);
   });
 
   it('refuses a request for a position past the input, and a chunk claimed at another offset than it was signed for', async () => {

@@ -60,6 +60,12 @@ interface Session extends PcksSessionView {
   /** Per ciphertext position: the digest of the sum a PCKS share was given for (one sum per position), and how many times. */
   sumDigests: (string | undefined)[];
   pcksAnswers: Uint16Array;
+  /**
+   * Decryptions counted ahead, per PCKS attempt (contributors and decryptors): the first request
+   * of an attempt counts every position at once (one durable write, not one per chunk); a position
+   * answered twice in one attempt counts again. 1 = counted, not yet answered; 2 = answered.
+   */
+  prepaid: Map<string, Uint8Array>;
 }
 
 /** Encrypts `values` one ciphertext per step, then digests each ciphertext (SHA-256 of ~260 kB) one per step. */
@@ -279,7 +285,7 @@ export class CkksParty {
       if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
       this.#sessions.set(req.sessionId, {
         layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, chunk, commitments: undefined,
-        sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts),
+        sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts), prepaid: new Map(),
       });
       this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
       return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
@@ -305,6 +311,10 @@ export class CkksParty {
     if (!s) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
     if (!s.pending) throw new Refuse('this party has already revealed its input in this session');
     const commitments = verifyCommitments(this.#cfg.roster, this.#cfg.identity.id, s, m);
+    // Every committed ciphertext's digest, durably, in one transaction (a ciphertext seen first in
+    // another session keeps that first sighting): a copy of any of them in a later session is
+    // refused when this party is asked to key-switch it.
+    this.#seen.recordAll(commitments.byParty, m.sessionId);
     s.commitments = commitments;
     const ciphertexts = s.pending;
     s.pending = undefined;
@@ -323,19 +333,32 @@ export class CkksParty {
     const self = this.#cfg.identity.id;
     const t = this.#cfg.roster.threshold;
     // The sum is recomputed here from the signed contributions: the aggregator does not send it.
-    const { offset, sums, sumSha256: digests, digests: inputs } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
+    const { offset, sums, sumSha256: digests } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
     // One sum per position; a retry (another decryptor set after a dropout) must be for the same sum.
     digests.forEach((d, i) => {
       const before = s.sumDigests[offset + i];
       if (before !== undefined && before !== d) throw new Refuse(`a PCKS share was already given for another sum at ciphertext ${offset + i} in this session`);
       if (s.pcksAnswers[offset + i]! > this.#cfg.roster.parties.length - t) throw new Refuse('too many PCKS requests for this session');
     });
-    this.#seen.recordAll(inputs, m.sessionId);
     digests.forEach((d, i) => {
       s.sumDigests[offset + i] = d;
       s.pcksAnswers[offset + i]!++;
     });
-    this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, sums.length); // durable, refuses past τ(n)
+    // Durable, refuses past τ(n); counted before any share of the request leaves.
+    const attempt = `${m.contributors.join(',')}|${m.decryptors.join(',')}`;
+    let paid = s.prepaid.get(attempt);
+    let count = 0;
+    if (!paid) {
+      paid = new Uint8Array(s.layout.ciphertexts).fill(1);
+      count = paid.length;
+    }
+    for (let i = offset; i < offset + sums.length; i++) {
+      if (paid[i] === 2) count++;
+      paid[i] = 2;
+    }
+    if (count > 0) this.#decryptions.charge(key.publicKeySha256, key.parties.length, ctx.params, count);
+    if (s.prepaid.size >= 64) s.prepaid.delete(s.prepaid.keys().next().value!);
+    s.prepaid.set(attempt, paid);
     const own = parseShamirShare(ctx, key.shamirShare);
     const additive = genAdditiveShare(ctx, m.decryptors.map((p) => key.parties.indexOf(p) + 1), key.point, own);
     own.fill(0n);
