@@ -51,6 +51,17 @@ const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i ==
 export function verifyPcksRequest(
   ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
 ): VerifiedSum {
+  const steps = verifyPcksRequestSteps(ctx, roster, self, keyParties, s, seen, m);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** `verifyPcksRequest` one contributor per step (services/common/steps.ts: the event loop turns between slices). */
+export function* verifyPcksRequestSteps(
+  ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
+): Generator<void, VerifiedSum, void> {
   const t = roster.threshold;
   if (sha256Hex(m.analystPublicKey) !== s.analystKeySha256) throw new Refuse('the analyst key differs from the one announced at StartSession');
   if (!sortedUnique(m.contributors) || m.contributors.some((p) => !s.parties.includes(p)) || m.contributors.length < t || !m.contributors.includes(self)) {
@@ -74,7 +85,8 @@ export function verifyPcksRequest(
   const digests = new Map<string, string[]>();
   const owner = new Map<string, string>();
   try {
-    m.contributors.forEach((p, i) => {
+    for (let i = 0; i < m.contributors.length; i++) {
+      const p = m.contributors[i]!;
       const c = m.contributions[i]!;
       let packed: Uint8Array[];
       let named: string;
@@ -106,7 +118,8 @@ export function verifyPcksRequest(
       const copy = copiedInput(seen, d, m.sessionId, p, offset);
       if (copy) throw new Refuse(copy);
       digests.set(p, d);
-    });
+      yield;
+    }
     const sums = sum!.sums();
     return { offset, sums, sumSha256: sumDigests(sums), digests };
   } finally {

@@ -18,6 +18,7 @@ import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypt
 import { PackedEncryptor } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { PcksShareGenerator } from '../../crypto/ckks/pcks.ts';
+import type { SecretKeyShare } from '../../crypto/ckks/ckg.ts';
 import { genAdditiveShare, parseShamirShare } from '../../crypto/ckks/threshold.ts';
 import { packCiphertext } from '../../crypto/ckks/wire.ts';
 import type { AggregatorMessage, InputCommitments, PCKSRequest, StartCeremony, StartSession } from '../../gen/blindsum/v1/blindsum.ts';
@@ -26,7 +27,7 @@ import { CKKS_PARAMS, ckksContext, ckksLevel, inputChunk, ownBytes, rosterDigest
 import { InputDigestTable } from '../common/ckks-input-digests.ts';
 import { inputDigest } from '../common/ckks-inputs.ts';
 import { verifyCommitments } from './ckks-commit.ts';
-import { verifyPcksRequest, type PcksSessionView } from './ckks-pcks-check.ts';
+import { verifyPcksRequestSteps, type PcksSessionView } from './ckks-pcks-check.ts';
 import { publicMessage, type Logger } from '../common/errors.ts';
 import { runSteps } from '../common/steps.ts';
 import type { PartyConfig } from './config.ts';
@@ -66,6 +67,17 @@ interface Session extends PcksSessionView {
    * answered twice in one attempt counts again. 1 = counted, not yet answered; 2 = answered.
    */
   prepaid: Map<string, Uint8Array>;
+}
+
+/** PCKS shares of `sums` (compact wire form), one ciphertext per step. */
+function* shareSteps(ctx: CkksContext, additive: SecretKeyShare, analystPk: Uint8Array, sums: readonly Uint8Array[]): Generator<void, Uint8Array[], void> {
+  using gen = new PcksShareGenerator(ctx, additive, analystPk);
+  const out: Uint8Array[] = [];
+  for (const ct of sums) {
+    out.push(packCiphertext(ctx, gen.share(ct)));
+    yield;
+  }
+  return out;
 }
 
 /** Encrypts `values` one ciphertext per step, then digests each ciphertext (SHA-256 of ~260 kB) one per step. */
@@ -167,7 +179,7 @@ export class CkksParty {
         case 'inputCommitments':
           return { replies: this.#reveal(body.value), stage: 'EncryptedInput' };
         case 'pcksRequest':
-          return { reply: this.#pcks(ctx, body.value), stage: 'PCKSShare' };
+          return { reply: await this.#pcks(ctx, body.value), stage: 'PCKSShare' };
         case 'abort':
           this.#log('info', 'CKKS run aborted by the aggregator', { session: sessionId, reason: body.value.reason });
           this.#end(sessionId);
@@ -325,15 +337,20 @@ export class CkksParty {
     return chunks;
   }
 
-  /** A PCKS share for the positions of one request (one chunk of every contributor's input). */
-  #pcks(ctx: CkksContext, m: PCKSRequest): Reply {
+  /**
+   * A PCKS share for the positions of one request (one chunk of every contributor's input): the
+   * check one contributor per step and the shares one ciphertext per step, with turns of the
+   * event loop between slices; the session's state is checked and updated in one synchronous step.
+   */
+  async #pcks(ctx: CkksContext, m: PCKSRequest): Promise<Reply> {
     const s = this.#sessions.get(m.sessionId);
     const key = this.#key;
     if (!s || !key) throw new Refuse(`no CKKS session ${JSON.stringify(m.sessionId)} at this party`);
     const self = this.#cfg.identity.id;
     const t = this.#cfg.roster.threshold;
     // The sum is recomputed here from the signed contributions: the aggregator does not send it.
-    const { offset, sums, sumSha256: digests } = verifyPcksRequest(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m);
+    const { offset, sums, sumSha256: digests } = await runSteps(verifyPcksRequestSteps(ctx, this.#cfg.roster, self, key.parties, s, this.#seen, m));
+    if (this.#sessions.get(m.sessionId) !== s || this.#key !== key) throw new Refuse('the session ended while its PCKS request was checked');
     // One sum per position; a retry (another decryptor set after a dropout) must be for the same sum.
     digests.forEach((d, i) => {
       const before = s.sumDigests[offset + i];
@@ -363,9 +380,7 @@ export class CkksParty {
     const additive = genAdditiveShare(ctx, m.decryptors.map((p) => key.parties.indexOf(p) + 1), key.point, own);
     own.fill(0n);
     try {
-      const analystPk = ownBytes(m.analystPublicKey);
-      using gen = new PcksShareGenerator(ctx, additive, analystPk);
-      const shares = sums.map((ct) => packCiphertext(ctx, gen.share(ct)));
+      const shares = await runSteps(shareSteps(ctx, additive, ownBytes(m.analystPublicKey), sums));
       return {
         $case: 'pcksShare',
         value: { sessionId: m.sessionId, shares, sumSha256: digests, contributors: [...m.contributors], decryptors: [...m.decryptors], analystKeySha256: s.analystKeySha256, offset },
