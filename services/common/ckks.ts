@@ -91,9 +91,9 @@ export function ckksLayout(ctx: CkksContext, plan: Plan, schema: Schema, noise?:
 }
 
 /** Bytes per EncryptedInput chunk the aggregator aims at: a PCKS request carries one chunk of each contributor. */
-export const INPUT_CHUNK_BYTES = 512 * 1024;
+export const INPUT_CHUNK_BYTES = 1024 * 1024;
 
-/** The aggregator's choice of StartSession.ckks_input_chunk: ~INPUT_CHUNK_BYTES of ciphertexts per chunk. */
+/** The aggregator's choice of StartSession.ckks_input_chunk: ~INPUT_CHUNK_BYTES of ciphertexts per chunk (1 MiB: 8 ciphertexts at level 1, 4 at level 2). */
 export function defaultInputChunk(ctx: CkksContext, layout: CkksLayout): number {
   return Math.max(1, Math.min(layout.ciphertexts, Math.floor(INPUT_CHUNK_BYTES / packedLength(ctx, layout.level))));
 }

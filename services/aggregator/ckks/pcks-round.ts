@@ -24,6 +24,12 @@ import type { RoundRunner } from './rounds.ts';
 
 /** How many chunks a decryptor may be ahead of the slowest one (bounds the requests held). */
 const LEAD = 2;
+/**
+ * Requests sent and not yet answered, over all decryptors: grpc-js copies each message into its
+ * own frame, so this bounds the aggregator's send buffers (n × chunk bytes each: 30 MB at 30
+ * parties and 1 MiB chunks). Decryptors on one host run CPU-bound anyway.
+ */
+const IN_FLIGHT = 6;
 
 export interface PcksAttempt {
   ctx: CkksContext;
@@ -84,9 +90,13 @@ export async function runPcksAttempt(a: PcksAttempt): Promise<PcksAttemptResult>
   const pump = (): void => {
     if (live.size === 0 || stopped) return;
     const slowest = Math.min(...[...live].map((d) => answered.get(d)!));
-    for (const d of live) {
+    let inFlight = [...live].reduce((n, d) => n + sent.get(d)! - answered.get(d)!, 0);
+    // The decryptors furthest behind first.
+    for (const d of [...live].sort((x, y) => answered.get(x)! - answered.get(y)!)) {
       const k = sent.get(d)!;
+      if (inFlight >= IN_FLIGHT) break;
       if (k < chunks && k === answered.get(d) && k <= slowest + LEAD) {
+        inFlight++;
         gateway.connection(d)?.send({ $case: 'pcksRequest', value: request(k) });
         sent.set(d, k + 1);
       }

@@ -58,7 +58,7 @@ export interface CkksSessionRequest {
   auth: SessionAuthorization;
   /** The aggregator's time to plan the query (each party plans it too), ms: part of the InputCommit deadline. */
   planMs?: number;
-  /** Ciphertexts per EncryptedInput chunk; default: ~512 KiB per chunk (defaultInputChunk). */
+  /** Ciphertexts per EncryptedInput chunk; default: ~1 MiB per chunk (defaultInputChunk). */
   inputChunk?: number;
 }
 
