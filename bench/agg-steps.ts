@@ -6,7 +6,11 @@
  * stored row read, the response built and protobuf-encoded). Then the same through the release
  * thread (services/aggregator/release-thread.ts), timing what is left on this thread.
  *
- * Run: node bench/agg-steps.ts [L] (default 10^6; BLINDSUM_BENCH_AGG_L; BLINDSUM_BENCH_AGG_REPEATS, default 3).
+ * Both sequences are watched with perf_hooks.monitorEventLoopDelay (longest pause per run; the
+ * "before" sequence gives the loop a turn between steps, as queries.ts did).
+ *
+ * Run: npm run bench -- agg [L], or node bench/agg-steps.ts [L] (default L = 10^6, or
+ * BLINDSUM_BENCH_AGG_L; fast path: BLINDSUM_BENCH_AGG_REPEATS=1, default 3).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +24,8 @@ import { publicMessage } from '../services/common/errors.ts';
 import { AggregatorStore } from '../services/aggregator/store.ts';
 import { ReleaseThread } from '../services/aggregator/release-thread.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { marginalOfLength, median, pbcSchema } from './scale-common.ts';
 
@@ -43,6 +49,8 @@ export async function benchAggregatorSteps(L: number = Number(process.env['BLIND
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-agg-steps-'));
   const store = new AggregatorStore(join(dir, 'aggregator.db'));
   const thread = new ReleaseThread(pbcSchema, join(dir, 'aggregator.db'));
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void; // each sequence starts on a collected heap
   const main: Timings = new Map();
   const pauses: { before: number[]; after: number[] } = { before: [], after: [] };
   const left: Timings = new Map();
@@ -52,6 +60,7 @@ export async function benchAggregatorSteps(L: number = Number(process.env['BLIND
       // before: every step on the event loop
       const exact = Array.from({ length }, (_, i) => BigInt(i % 7 === 0 ? 3 : 0));
       const ring = ringEncode(exact, 64);
+      gc();
       const hBefore = monitorEventLoopDelay({ resolution: 10 });
       hBefore.enable();
       const plan = time(main, 'planQuery (submit)', () => planQuery(query, pbcSchema, { parties: 3, ringBits: 64 }));
@@ -84,6 +93,7 @@ export async function benchAggregatorSteps(L: number = Number(process.env['BLIND
       // after: through the release thread; what this thread still does
       const id2 = `t${r}`;
       const args = { query, parties: 3, ringBits: 64 as const, rho: 0, threshold: 2, collusion: 0 };
+      gc();
       const hAfter = monitorEventLoopDelay({ resolution: 10 });
       hAfter.enable();
       const planned = await timeAsync(left, 'plan (round trip)', () => thread.plan(id2, args));
