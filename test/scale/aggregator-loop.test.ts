@@ -62,6 +62,8 @@ describe('scale: the aggregator\'s event loop during a 3 × 10^6 secure-aggregat
   it('never pauses 200 ms or more from submission to GetResult (best of three), and the sums equal the central ones', async () => {
     const { query, length } = marginalOfLength(1_000_000);
     expect(length).toBe(1_000_000);
+    // warm: a small query first (code compiled, connections and the release thread's database open), as the party's test does
+    expect(await ask({ type: 'run', query: marginalOfLength(1000).query })).toMatchObject({ type: 'ran', status: 'done', sameAsCentral: true });
     const maxima: number[] = [];
     for (let run = 0; run < 3 && !(maxima.length > 0 && Math.min(...maxima) < 200); run++) {
       warnings = [];
