@@ -59,7 +59,7 @@ export interface QueryServiceOptions {
   ckks?: CkksBackend;
   /** Per-analyst concurrency and rate quotas (services/aggregator/quotas.ts). */
   quotas?: AnalystQuotas;
-  /** The release thread (one is started when absent; close() stops it either way). */
+  /** The release thread, on the store's database (one is started when absent; close() stops it either way). */
   releaseThread?: ReleaseThread;
 }
 
@@ -84,12 +84,11 @@ export function checkQueryId(id: string): string {
 const HOLD_BEFORE_RELEASE = process.env['BLINDSUM_TEST_HOLD_BEFORE_RELEASE'] === '1';
 
 /**
- * A planned query. Secure aggregation: the plan itself stays on the release thread under `key`
- * (planned again from `args` if the thread restarted). CKKS: planned here, `plan` and `noise`
- * for the backend.
+ * A planned query. Secure aggregation: planned on the planning thread, and again from `args` on
+ * the release thread (the plan itself is not kept meanwhile). CKKS: planned here, `plan` and
+ * `noise` for the backend.
  */
 interface Planned {
-  key: string;
   args: PlanArgs;
   digest: string;
   vectorLength: number;
@@ -105,11 +104,10 @@ export class QueryService {
   readonly #events = new EventEmitter();
   readonly #running = new Set<Promise<void>>();
   readonly #thread: ReleaseThread;
-  #nextKey = 1;
 
   constructor(o: QueryServiceOptions) {
     this.#o = o;
-    this.#thread = o.releaseThread ?? new ReleaseThread(o.schema);
+    this.#thread = o.releaseThread ?? new ReleaseThread(o.schema, o.store.path);
     this.#events.setMaxListeners(0);
     o.gateway.setListener({
       onMessage: (partyId, body, envelope) => {
@@ -159,7 +157,6 @@ export class QueryService {
     if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
     const queryId = request.queryId;
     const args: PlanArgs = { query, parties: n, ringBits, rho, threshold: roster.threshold, collusion: roster.collusion };
-    const key = `${this.#nextKey++}:${queryId}`;
     // The running-query quota is taken before planning: it bounds the plans an analyst can queue.
     const release = this.#o.quotas?.start(analyst) ?? ((): void => {});
     let planned: Planned;
@@ -171,16 +168,15 @@ export class QueryService {
         const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
         const planMs = performance.now() - planStart;
         const noise = exact ? undefined : planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
-        planned = { key, args, digest: plan.digest, vectorLength: plan.entries.length, ringBits: plan.ringBits, planMs, plan, ...(noise ? { noise } : {}) };
+        planned = { args, digest: plan.digest, vectorLength: plan.entries.length, ringBits: plan.ringBits, planMs, plan, ...(noise ? { noise } : {}) };
         ckks = this.#o.ckks!.prepare(plan, noise, analystPublicKey);
       } else {
-        planned = { key, args, ...(await this.#thread.plan(key, args)) };
+        planned = { args, ...(await this.#thread.plan(args)) };
         // Another submission of the same signed request may have been stored while this one was planned.
         if (store.queryOwner(queryId) || this.#o.transcript.hasSession(queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${queryId} was already submitted: a signed request runs once (replayed request?)`);
       }
     } catch (e) {
       release();
-      this.#thread.forget(key);
       throw e;
     }
     const auth: SessionAuthorization = { signedRequest, requestSignature: signature, analystRoster: this.#o.analysts.signed };
@@ -208,7 +204,6 @@ export class QueryService {
       });
     } catch (e) {
       release();
-      this.#thread.forget(key);
       throw e;
     }
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${planned.vectorLength} statistics, ring Z_2^${ringBits}${exact ? '; exact (no DP)' : `; budget charged rho = ${rho.toPrecision(4)}`}`, false);
@@ -261,15 +256,15 @@ export class QueryService {
       // thread: at 10^6 entries each takes 0.1–0.6 s. Logging and the durable write stay here.
       let r: Release;
       try {
-        r = await this.#thread.release(planned.key, { args: planned.args, digest: planned.digest, queryId, sum: outcome.sum, contributors: outcome.contributors, minCohort: this.#o.minCohort });
+        r = await this.#thread.release({ args: planned.args, digest: planned.digest, queryId, sum: outcome.sum, contributors: outcome.contributors, minCohort: this.#o.minCohort });
       } catch (e) {
         if (e instanceof Error && e.name === 'ReleaseCheckError') throw new BlindsumError(ErrorCode.Aborted, e.message);
         throw e;
       }
       await nextTurn();
       this.#o.transcript.appendAggregator(EntryKind.Released, queryId, r.releasedBody); // a blob: SHA-256 and one file at 10^6 entries
-      await nextTurn();
-      store.finish(queryId, { // about 0.1 s at 10^6 entries (~7 MB of JSON written, synchronous = FULL): the one O(entries) step left here
+      // The row (~7 MB of JSON at 10^6 entries) is written by the release thread, durably, before the release is announced.
+      await this.#thread.finish(queryId, {
         status: 'done', resultJson: r.resultJson, error: r.postError, contributors: outcome.contributors, refusals: outcome.refusals, json: r.json, finishedAtMs: Date.now(),
         ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '' } : {}),
       });
@@ -297,7 +292,6 @@ export class QueryService {
       this.#emit(queryId, 'failed', message, true);
     } finally {
       this.#sessions.delete(queryId);
-      this.#thread.forget(planned.key);
     }
   }
 

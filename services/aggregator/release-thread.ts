@@ -5,16 +5,23 @@
  * protobuf encoding of a stored result — takes 0.1–0.6 s per step at 10^6 entries, so it runs in
  * a worker thread (release-worker.ts) while the event loop keeps serving party streams,
  * keepalives, round deadlines and other analysts. The event loop keeps every check and every
- * durable write (the query row, the budget, the transcript entries), in the same order as before;
- * the thread computes, and reads the database only for GetResult, on its own read-only connection.
+ * durable write (the query, the budget, the transcript entries), in the same order as before,
+ * except the large row of a released result, which the release thread writes on its own
+ * connection (finish) before the event loop announces the release; GetResult reads on a
+ * read-only connection.
+ * Two worker threads of the same code: one plans and answers GetResult (each under ~1 s at 10^6
+ * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of a
+ * long vector takes minutes), so a long release never holds up a submission or a read. No plan is
+ * kept between submission and release (a 10^6-entry plan is ~100 MB): the release plans the query
+ * again from the same arguments and checks the digest the query was submitted with.
  * CKKS queries are planned on the event loop: their plan is handed to the CKKS backend, whose
  * SEAL objects live there.
  */
 import type { Schema, Query } from '../../stats/index.ts';
 import { RequestThread } from '../common/worker-thread.ts';
-import type { PreparedJson } from './store.ts';
+import type { FinishRecord, PreparedJson } from './store.ts';
 
-/** What fixes a plan: the query and the federation's parameters (the thread plans it again from these if it lost it). */
+/** What fixes a plan: the query and the federation's parameters. */
 export interface PlanArgs {
   query: Query;
   parties: number;
@@ -46,45 +53,55 @@ export interface Release {
 }
 
 export type ReleaseRequest =
-  | { op: 'plan'; key: string; args: PlanArgs }
-  | { op: 'release'; key: string; args: PlanArgs; digest: string; queryId: string; sum: Uint32Array; contributors: string[]; minCohort: number }
+  | { op: 'plan'; args: PlanArgs }
+  | { op: 'release'; args: PlanArgs; digest: string; queryId: string; sum: Uint32Array; contributors: string[]; minCohort: number }
   | { op: 'getResult'; queryId: string }
-  | { op: 'forget'; key: string };
+  | { op: 'finish'; queryId: string; record: FinishRecord };
 
 export class ReleaseThread {
-  readonly #thread: RequestThread<ReleaseRequest>;
+  /** Planning and GetResult. */
+  readonly #planner: RequestThread<ReleaseRequest>;
+  /** Releases. */
+  readonly #releaser: RequestThread<ReleaseRequest>;
 
-  /** `dbPath`: the aggregator's database, read by GetResult (omit when GetResult is not served). */
-  constructor(schema: Schema, dbPath?: string) {
-    this.#thread = new RequestThread<ReleaseRequest>(new URL('./release-worker.ts', import.meta.url), { schema, dbPath }, 'the release thread');
+  /** `dbPath`: the aggregator's database (AggregatorStore.path), read by GetResult, written by finish. */
+  constructor(schema: Schema, dbPath: string) {
+    const url = new URL('./release-worker.ts', import.meta.url);
+    this.#planner = new RequestThread<ReleaseRequest>(url, { schema, dbPath }, 'the planning thread');
+    this.#releaser = new RequestThread<ReleaseRequest>(url, { schema, dbPath }, 'the release thread');
   }
 
-  /** Plans a query (and its noise) and keeps the plan under `key` until release or forget. */
-  plan(key: string, args: PlanArgs): Promise<Planned> {
-    return this.#thread.call<Planned>({ op: 'plan', key, args });
+  /** Plans a query (and its noise): the digest, the vector's length and the time it took. */
+  plan(args: PlanArgs): Promise<Planned> {
+    return this.#planner.call<Planned>({ op: 'plan', args });
   }
 
   /**
-   * The release of the unmasked sum `sum` (ring words) for the plan under `key` (planned again
-   * from `args` if the thread restarted, and checked against `digest`). Throws a ThreadError named
-   * ReleaseCheckError when a sum is outside the plan's range: nothing may be released then.
-   * The sum's buffer is moved to the thread (8 MB at 10^6 entries, not copied): `sum` is empty afterwards.
+   * The release of the unmasked sum `sum` (ring words) of the query planned from `args`, whose
+   * plan must have the submitted `digest`. Throws a ThreadError named ReleaseCheckError when a sum
+   * is outside the plan's range: nothing may be released then. The sum's buffer is moved to the
+   * thread (8 MB at 10^6 entries, not copied): `sum` is empty afterwards.
    */
-  release(key: string, o: { args: PlanArgs; digest: string; queryId: string; sum: Uint32Array; contributors: string[]; minCohort: number }): Promise<Release> {
-    return this.#thread.call<Release>({ op: 'release', key, ...o }, [o.sum.buffer as ArrayBuffer]);
+  release(o: { args: PlanArgs; digest: string; queryId: string; sum: Uint32Array; contributors: string[]; minCohort: number }): Promise<Release> {
+    return this.#releaser.call<Release>({ op: 'release', ...o }, [o.sum.buffer as ArrayBuffer]);
+  }
+
+  /**
+   * Writes a released query's row (store.ts writeFinish) on the release thread's own connection
+   * (synchronous = FULL): at 10^6 entries ~7 MB of JSON, 0.05–0.3 s of writing and fsync that
+   * would otherwise pause the event loop. Resolves once it is on disk. The event loop's own writes
+   * to the database meanwhile wait for SQLite's write lock (busy_timeout), as they would for it.
+   */
+  finish(queryId: string, record: FinishRecord): Promise<void> {
+    return this.#releaser.call<void>({ op: 'finish', queryId, record });
   }
 
   /** GetResult's response for a stored query, protobuf-encoded (undefined: no such query). */
   getResult(queryId: string): Promise<Uint8Array | undefined> {
-    return this.#thread.call<Uint8Array | undefined>({ op: 'getResult', queryId });
+    return this.#planner.call<Uint8Array | undefined>({ op: 'getResult', queryId });
   }
 
-  /** Drops a plan (its query failed or was refused before its release). */
-  forget(key: string): void {
-    if (this.#thread.running) void this.#thread.call({ op: 'forget', key }).catch(() => {});
-  }
-
-  close(): Promise<void> {
-    return this.#thread.close();
+  async close(): Promise<void> {
+    await Promise.all([this.#planner.close(), this.#releaser.close()]);
   }
 }

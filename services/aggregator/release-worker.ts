@@ -2,8 +2,8 @@
  * The aggregator's release thread (worker_threads entry; see release-thread.ts): plans
  * secure-aggregation queries, computes their releases and encodes GetResult's answers, off the
  * aggregator's event loop, with the same functions, in the same order, as the event loop did.
- * It holds the schema, the plans of running queries and a read-only connection to the database;
- * it writes nothing.
+ * It holds the schema, a read-only connection to the database for GetResult and a write
+ * connection for a released query's row (finish); it keeps no plan between requests.
  */
 import { DatabaseSync } from 'node:sqlite';
 import { workerData } from 'node:worker_threads';
@@ -18,19 +18,17 @@ import { publicMessage } from '../common/errors.ts';
 import { serveRequests } from '../common/worker-thread.ts';
 import type { PlanArgs, Planned, Release, ReleaseRequest } from './release-thread.ts';
 import { resultResponse } from './result-response.ts';
-import { readQuery } from './store.ts';
+import { readQuery, writeFinish } from './store.ts';
 
-const { schema, dbPath } = workerData as { schema: Schema; dbPath?: string };
+const { schema, dbPath } = workerData as { schema: Schema; dbPath: string };
 interface Held {
   query: Query;
   plan: Plan;
   noise: NoisePlan | undefined;
   planMs: number;
 }
-/** Plans of submitted, not yet released queries (bounded by the aggregator's running-query quota). */
-const plans = new Map<string, Held>();
-const MAX_PLANS = 4096;
 let db: DatabaseSync | undefined;
+let writer: DatabaseSync | undefined;
 
 function makePlan(a: PlanArgs): Held {
   const t0 = performance.now();
@@ -40,9 +38,7 @@ function makePlan(a: PlanArgs): Held {
 }
 
 function release(req: Extract<ReleaseRequest, { op: 'release' }>): Release {
-  const held = plans.get(req.key) ?? makePlan(req.args);
-  plans.delete(req.key);
-  const { query, plan, noise } = held;
+  const { query, plan, noise } = makePlan(req.args);
   if (plan.digest !== req.digest) throw new Error('the release thread planned another digest than the submitted plan');
   const sums = ringDecode(req.sum, plan.ringBits);
   const k = req.contributors.length;
@@ -73,14 +69,18 @@ function answer(req: ReleaseRequest): Planned | Release | Uint8Array | undefined
   switch (req.op) {
     case 'plan': {
       const held = makePlan(req.args);
-      if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
-      plans.set(req.key, held);
       return { digest: held.plan.digest, vectorLength: held.plan.entries.length, ringBits: held.plan.ringBits, planMs: held.planMs };
     }
     case 'release':
       return release(req);
+    case 'finish':
+      if (!writer) {
+        writer = new DatabaseSync(dbPath);
+        writer.exec('PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+      }
+      writeFinish(writer, req.queryId, req.record);
+      return undefined;
     case 'getResult': {
-      if (!dbPath) throw new Error('the release thread has no database');
       if (!db) {
         db = new DatabaseSync(dbPath, { readOnly: true });
         db.exec('PRAGMA busy_timeout = 5000;');
@@ -88,9 +88,6 @@ function answer(req: ReleaseRequest): Planned | Release | Uint8Array | undefined
       const q = readQuery(db, req.queryId);
       return q ? GetResultResponse.encode(resultResponse(q, undefined)).finish() : undefined;
     }
-    case 'forget':
-      plans.delete(req.key);
-      return undefined;
   }
 }
 

@@ -113,7 +113,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       ...(config.ckksDecryptionBound !== undefined ? { decryptionBound: config.ckksDecryptionBound } : {}),
     })
     : undefined;
-  const releaseThread = new ReleaseThread(config.schema, databasePath(config));
+  const releaseThread = new ReleaseThread(config.schema, store.path);
   const queries = new QueryService({
     releaseThread, store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, deadlines, transcript, budget, analysts: config.analysts,
     allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}), quotas: new AnalystQuotas(config.quotas),

@@ -75,8 +75,11 @@ interface QueryRow {
 
 export class AggregatorStore {
   readonly #db: DatabaseSync;
+  /** The database file (the release thread opens its own connections to it). */
+  readonly path: string;
 
   constructor(path: string) {
+    this.path = path;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
@@ -124,26 +127,8 @@ export class AggregatorStore {
     this.#db.prepare(`UPDATE queries SET status = ? WHERE id = ?`).run(status, id);
   }
 
-  finish(
-    id: string,
-    r: {
-      status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
-      refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
-      rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
-      /** The O(entries) columns already serialized (by the release thread), written as they are. */
-      json?: PreparedJson;
-    },
-  ): void {
-    const j = r.json;
-    this.#db
-      .prepare(
-        `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
-      )
-      .run(
-        r.status, r.error ?? '', r.resultJson ?? '', j?.entryNames ?? JSON.stringify(r.entryNames ?? []), '[]',
-        JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), j?.exactSums ?? JSON.stringify(r.exactSums ?? []),
-        j?.scaleBits ?? JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, j?.noiseStd ?? JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
-      );
+  finish(id: string, r: FinishRecord): void {
+    writeFinish(this.#db, id, r);
   }
 
   /** Who submitted query `id`, on which backend (a cheap read: the stored result of a 10^6-entry query is large). */
@@ -188,4 +173,28 @@ export function readQuery(db: DatabaseSync, id: string): StoredQuery | undefined
     rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
     uncertaintyJson: row.uncertainty_json,
   };
+}
+
+/** What a finished query's row holds (finish). */
+export interface FinishRecord {
+  status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
+  refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
+  rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
+  /** The O(entries) columns already serialized (by the release thread), written as they are. */
+  json?: PreparedJson;
+}
+
+/**
+ * Writes a finished query's row (status, result, JSON columns) on connection `db`: the store's
+ * own, or the release thread's write connection for a large release (synchronous = FULL on both).
+ */
+export function writeFinish(db: DatabaseSync, id: string, r: FinishRecord): void {
+  const j = r.json;
+  db.prepare(
+    `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
+  ).run(
+    r.status, r.error ?? '', r.resultJson ?? '', j?.entryNames ?? JSON.stringify(r.entryNames ?? []), '[]',
+    JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), j?.exactSums ?? JSON.stringify(r.exactSums ?? []),
+    j?.scaleBits ?? JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, j?.noiseStd ?? JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
+  );
 }

@@ -74,11 +74,6 @@ export class RequestThread<Req extends object> {
     });
   }
 
-  /** Whether the thread is running (it starts again on the next request after a crash). */
-  get running(): boolean {
-    return this.#worker !== undefined;
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
     const w = this.#worker;
