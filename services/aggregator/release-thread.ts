@@ -12,7 +12,7 @@
  * Two worker threads of the same code: one plans and answers GetResult (each under ~1 s at 10^6
  * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of a
  * long vector takes minutes), so a long release never holds up a submission or a read. No plan is
- * kept between submission and release (a 10^6-entry plan is ~100 MB): the release plans the query
+ * kept between submission and release (a 10^6-entry plan is ~50 MB of heap): the release plans the query
  * again from the same arguments and checks the digest the query was submitted with.
  * CKKS queries are planned on the event loop: their plan is handed to the CKKS backend, whose
  * SEAL objects live there.
