@@ -1,21 +1,21 @@
 /**
- * The aggregator's release thread: the O(entries) work of a secure-aggregation query — planning
- * it at submission, the release (decoding the unmasked sum, the range check, post-processing, the
- * JSON of the result, of the exact sums and of the Released record) and GetResult's reading and
- * protobuf encoding of a stored result — takes 0.1–0.6 s per step at 10^6 entries, so it runs in
- * a worker thread (release-worker.ts) while the event loop keeps serving party streams,
- * keepalives, round deadlines and other analysts. The event loop keeps every check and every
- * durable write (the query, the budget, the transcript entries), in the same order as before,
- * except the large row of a released result, which the release thread writes on its own
- * connection (finish) before the event loop announces the release; GetResult reads on a
- * read-only connection.
- * Two worker threads of the same code: one plans and answers GetResult (each under ~1 s at 10^6
- * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of a
- * long vector takes minutes), so a long release never holds up a submission or a read. No plan is
- * kept between submission and release (a 10^6-entry plan is ~50 MB of heap): the release plans the query
- * again from the same arguments and checks the digest the query was submitted with.
- * CKKS queries are planned on the event loop: their plan is handed to the CKKS backend, whose
- * SEAL objects live there.
+ * The aggregator's planning and release threads: the O(entries) work of a secure-aggregation
+ * query — planning it at submission, the release (decoding the unmasked sum, the range check,
+ * post-processing, the JSON of the result, of the exact sums and of the Released record, writing
+ * the result's row) and GetResult's reading and protobuf encoding of a stored result — takes
+ * 0.1–0.6 s per step at 10^6 entries, so it runs in worker threads (release-worker.ts) while the
+ * event loop keeps serving party streams, keepalives, round deadlines and other analysts.
+ *
+ * The event loop keeps every check and every other durable write (the query, the budget, the
+ * transcript entries), in the same order as before; the release thread writes a released query's
+ * row on its own connection before the event loop announces the release; GetResult reads on a
+ * read-only connection. One thread plans and answers GetResult (each under ~1 s at 10^6
+ * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of
+ * a long vector takes minutes), so a long release never holds up a submission or a read. No plan
+ * is kept between submission and release (a 10^6-entry plan is ~50 MB of heap): the release plans
+ * the query again from the same arguments and checks the digest it was submitted with. CKKS
+ * queries are planned on the event loop: their plan goes to the CKKS backend, whose SEAL objects
+ * live there.
  */
 import type { Schema, Query } from '../../stats/index.ts';
 import { RequestThread } from '../common/worker-thread.ts';
