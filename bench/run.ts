@@ -5,8 +5,10 @@
  * adds one secure-aggregation query of that many statistics at each n.
  * `npm run bench -- scale [options]` runs only the end-to-end scale table (bench/scale.ts),
  * `npm run bench -- sim [options]` only the simulated-scale bench (bench/scale-sim.ts),
- * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts).
+ * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts),
+ * `npm run bench -- agg [L]` only the aggregator's O(L) steps on and off its event loop (bench/agg-steps.ts).
  */
+import { benchAggregatorSteps } from './agg-steps.ts';
 import { benchCkksFloors } from './ckks-floors.ts';
 import { benchEndToEnd } from './e2e.ts';
 import { benchScaleCeremonies } from './scale-ceremony.ts';
@@ -19,10 +21,12 @@ const [which, ...rest] = process.argv.slice(2);
 if (which === 'scale') await benchScale(scaleOptions(rest));
 else if (which === 'sim') await benchSimulatedScale(simOptions(rest));
 else if (which === 'floors') await benchCkksFloors();
+else if (which === 'agg') await benchAggregatorSteps(rest[0] ? Number(rest[0]) : undefined);
 else {
   await benchSecAgg();
   await benchCkksFloors();
   await benchTranscript();
+  await benchAggregatorSteps();
   await benchEndToEnd();
   await benchScaleCeremonies();
   await benchScale(scaleOptions());

@@ -84,7 +84,7 @@ export function simOptions(argv: string[] = [], env: NodeJS.ProcessEnv = process
 }
 
 /** The files of a federation (keys, roster, signed analyst roster, data, policies), as LocalFederation writes them. */
-function writeFederation(dir: string, csvs: string[], ckks: boolean, roundTimeoutMs: number): { aggregator: AggregatorConfigInput; parties: PartyConfigInput[]; analyst: IdentityFile } {
+export function writeFederation(dir: string, csvs: string[], ckks: boolean, roundTimeoutMs: number): { aggregator: AggregatorConfigInput; parties: PartyConfigInput[]; analyst: IdentityFile } {
   mkdirSync(dir, { recursive: true });
   const n = csvs.length;
   const ids = csvs.map((_, i) => `hospital-${i + 1}`);

@@ -109,6 +109,16 @@ export class MaskStream {
  * little-endian (lo, hi) u32 pairs and must have even length.
  */
 export function addMask(target: Uint32Array, seed: Uint8Array, ringBits: 32 | 64, sign: 1 | -1): void {
+  const steps = addMaskSteps(target, seed, ringBits, sign);
+  while (!steps.next().done);
+}
+
+/**
+ * addMask in steps, one per 64 KiB of keystream (a mask over 10^6 entries is 8 MB: about 0.1 s),
+ * so a service can give its event loop a turn between them (services/common/steps.ts). The
+ * arguments are checked before the first step.
+ */
+export function addMaskSteps(target: Uint32Array, seed: Uint8Array, ringBits: 32 | 64, sign: 1 | -1): Generator<void, void, void> {
   if (!(target instanceof Uint32Array)) throw new TypeError('target: expected Uint32Array');
   if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`ringBits: expected 32 or 64, got ${ringBits}`);
   if (sign !== 1 && sign !== -1) throw new RangeError(`sign: expected 1 or -1, got ${sign}`);
@@ -118,10 +128,13 @@ export function addMask(target: Uint32Array, seed: Uint8Array, ringBits: 32 | 64
   checkWords(target.length, 'target.length');
   const cipher = keystream(seed);
   const t = new Int32Array(target.buffer, target.byteOffset, target.length);
-  const total = t.length;
-  for (let base = 0; base < total; base += CHUNK_BYTES >>> 2) {
-    const n = Math.min(CHUNK_BYTES >>> 2, total - base);
-    const k = asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n)));
-    addWordsAt(t, k, base, ringBits, sign);
-  }
+  return (function* (): Generator<void, void, void> {
+    const total = t.length;
+    for (let base = 0; base < total; base += CHUNK_BYTES >>> 2) {
+      const n = Math.min(CHUNK_BYTES >>> 2, total - base);
+      const k = asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n)));
+      addWordsAt(t, k, base, ringBits, sign);
+      yield;
+    }
+  })();
 }

@@ -165,7 +165,7 @@ async function runQuery(agg: Agg): Promise<{ queryId: string; status: string; er
   const signed = signQueryRequest(team.keys.get('alice')!.secretKey, {
     queryId: randomUUID(), federation: 'fed', analyst: 'alice', query: count, backend: 'secagg', privacy: { rho: 0.01, epsilon: 0, delta: 0 }, analystKeySha256: '', issuedAtMs: BigInt(Date.now()),
   });
-  const { queryId } = agg.queries.submit(signed.signedRequest, signed.signature);
+  const { queryId } = await agg.queries.submit(signed.signedRequest, signed.signature);
   await new Promise<void>((resolve) => {
     agg.queries.watch(queryId, (ev) => {
       if (ev.final) resolve();

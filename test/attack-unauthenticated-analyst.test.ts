@@ -179,6 +179,26 @@ describe('the aggregator accepts only queries signed by an analyst of the analys
     await aggregator.queries.drain();
   });
 
+  it('a signed request replayed while its first copy is still being planned (on the release thread) runs once: the copies are refused (ALREADY_EXISTS), the budget charged once', async () => {
+    const s = sign(ids['alice']!, request('alice'));
+    const before = (await client('alice').getBudget()).entries.filter((e) => e.queryId === s.req.queryId).length;
+    // sent together: every copy passes the first replay check before any is stored, the stored one wins
+    const outcomes = await Promise.allSettled([0, 1, 2].map(() => client('alice').submitSigned(s.signedRequest, s.signature)));
+    const accepted = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(accepted).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') {
+        expect(o.reason).toBeInstanceOf(AnalystError);
+        expect((o.reason as AnalystError).code).toBe(status.ALREADY_EXISTS);
+        expect((o.reason as AnalystError).message).toMatch(/already submitted.*runs once/);
+      }
+    }
+    const charges = (await client('alice').getBudget()).entries.filter((e) => e.queryId === s.req.queryId);
+    expect(before).toBe(0);
+    expect(charges.filter((e) => e.kind === 'charge')).toHaveLength(1);
+    await aggregator.queries.drain();
+  });
+
   it('a query id that names a session already in the transcript (e.g. a CKKS key ceremony\'s public id) is refused (ALREADY_EXISTS)', async () => {
     const dataDir = join(root, 'agg2');
     mkdirSync(dataDir, { mode: 0o700 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
-import { addMask, expandMask } from '../crypto/prg.ts';
+import { addMask, addMaskSteps, expandMask } from '../crypto/prg.ts';
 
 const seed = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 3);
 const seed2 = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
@@ -88,5 +88,19 @@ describe('addMask equals a BigInt reference modulo 2^32 and 2^64', () => {
     expect(() => addMask(new Uint32Array(4), seed, 16 as 32, 1)).toThrow(RangeError);
     expect(() => addMask(new Uint32Array(4), seed, 32, 2 as 1)).toThrow(RangeError);
     expect(() => addMask([1, 2] as unknown as Uint32Array, seed, 32, 1)).toThrow(TypeError);
+  });
+  it('addMaskSteps (the aggregator\'s unmasking in event-loop slices) yields once per 64 KiB of keystream and ends equal to addMask; it checks its arguments before the first step', () => {
+    const words = 3 * 16_384 + 10; // 3 full 64 KiB chunks and a partial one
+    for (const ringBits of [32, 64] as const) {
+      const a = Uint32Array.from({ length: words }, (_, i) => (i * 2_654_435_761) >>> 0);
+      const b = a.slice();
+      addMask(a, seed, ringBits, -1);
+      const steps = addMaskSteps(b, seed, ringBits, -1);
+      let yields = 0;
+      while (!steps.next().done) yields++;
+      expect(yields).toBe(4);
+      expect(b).toEqual(a);
+    }
+    expect(() => addMaskSteps(new Uint32Array(3), seed, 64, 1)).toThrow(RangeError);
   });
 });

@@ -12,7 +12,7 @@
 import { clean, equalBytes } from '../bytes.ts';
 import { verifyDomain } from '../identity.ts';
 import { agree, isValidX25519PublicKey, x25519PublicKey } from '../keyagreement.ts';
-import { addMask } from '../prg.ts';
+import { addMaskSteps } from '../prg.ts';
 import { ringAddAt, ringZeros } from '../ring.ts';
 import { shamirCombine } from '../shamir.ts';
 import {
@@ -245,9 +245,9 @@ export class SecAggServer {
   }
 
   /**
-   * finish in steps, one per mask removed (a PRG expansion over the whole vector: at n = 30 and
-   * 10^6 statistics, n self masks and n pairwise masks per dropped party, ≈ 8 MB of AES-CTR each),
-   * so the aggregator can give its event loop a turn between them (services/common/steps.ts).
+   * finish in steps, one per 64 KiB of each mask removed (at n = 30 and 10^6 statistics, n self
+   * masks and n pairwise masks per dropped party, ≈ 8 MB of AES-CTR each, ~0.1 s), so the
+   * aggregator can give its event loop a turn between them (services/common/steps.ts).
    * The session must not be used by anything else until it returns; an error wipes and aborts.
    */
   *finishSteps(): Generator<void, Uint32Array, void> {
@@ -270,15 +270,13 @@ export class SecAggServer {
           const svu = agree(sk, this.#advertised.get(u)!.sPk, pairwiseMaskInfo(s, u, v));
           secrets.push(svu);
           // y_u carries +PRG(s_uv) when v > u and −PRG(s_uv) when v < u: undo it.
-          addMask(this.#sum, svu, ringBits, iv > s.index.get(u)! ? -1 : 1);
-          yield;
+          yield* addMaskSteps(this.#sum, svu, ringBits, iv > s.index.get(u)! ? -1 : 1);
         }
       }
       for (const u of this.#u3) {
         const b = this.#reconstruct(u5, u, 'selfMaskShares');
         secrets.push(b);
-        addMask(this.#sum, b, ringBits, -1);
-        yield;
+        yield* addMaskSteps(this.#sum, b, ringBits, -1);
       }
     } catch (err) {
       clean(...secrets);

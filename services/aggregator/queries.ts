@@ -1,13 +1,14 @@
 /**
  * Query lifecycle at the aggregator: validate and plan before any data is touched, persist,
  * run the secure-aggregation session, post-process with the query kind's single definition,
- * persist the result, and publish progress events to watchers.
+ * persist the result, and publish progress events to watchers. A secure-aggregation query's
+ * O(entries) work (planning, the release's computation) runs on the release thread
+ * (release-thread.ts); every check and durable write stays here, in the same order.
  */
 import { EventEmitter } from 'node:events';
-import { ringDecode } from '../../crypto/ring.ts';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  checkReleasedSums, DP_GRID_BITS, finalizeReleased, resultEntryNames, flagSmallCohort, ReleaseCheckError, noiseStd, noiseUncertainty, planNoise, planQuery, spentRho, validateQuery,
+  DP_GRID_BITS, resultEntryNames, noiseStd, planNoise, planQuery, spentRho, validateQuery,
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
@@ -30,6 +31,7 @@ import {
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { RoundDeadlines } from './deadlines.ts';
+import { ReleaseThread, type PlanArgs, type Release } from './release-thread.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export const BACKENDS = ['secagg', 'ckks'] as const;
@@ -57,6 +59,8 @@ export interface QueryServiceOptions {
   ckks?: CkksBackend;
   /** Per-analyst concurrency and rate quotas (services/aggregator/quotas.ts). */
   quotas?: AnalystQuotas;
+  /** The release thread, on the store's database (one is started when absent; close() stops it either way). */
+  releaseThread?: ReleaseThread;
 }
 
 const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -79,9 +83,19 @@ export function checkQueryId(id: string): string {
 /** Test-only: hold a query after unmasking, before its release, so a test can SIGKILL there. */
 const HOLD_BEFORE_RELEASE = process.env['BLINDSUM_TEST_HOLD_BEFORE_RELEASE'] === '1';
 
-interface Dp {
-  rho: number;
-  noise: NoisePlan;
+/**
+ * A planned query. Secure aggregation: planned on the planning thread, and again from `args` on
+ * the release thread (the plan itself is not kept meanwhile). CKKS: planned here, `plan` and
+ * `noise` for the backend.
+ */
+interface Planned {
+  args: PlanArgs;
+  digest: string;
+  vectorLength: number;
+  ringBits: 32 | 64;
+  planMs: number;
+  plan?: Plan;
+  noise?: NoisePlan;
 }
 
 export class QueryService {
@@ -89,9 +103,11 @@ export class QueryService {
   readonly #sessions = new Map<string, SecAggSession | CkksSession>();
   readonly #events = new EventEmitter();
   readonly #running = new Set<Promise<void>>();
+  readonly #thread: ReleaseThread;
 
   constructor(o: QueryServiceOptions) {
     this.#o = o;
+    this.#thread = o.releaseThread ?? new ReleaseThread(o.schema, o.store.path);
     this.#events.setMaxListeners(0);
     o.gateway.setListener({
       onMessage: (partyId, body, envelope) => {
@@ -110,9 +126,10 @@ export class QueryService {
   /**
    * Verifies the analyst's signed request (services/common/query-request.ts: analyst roster entry
    * with role "analyst", signature, federation, issued within ±10 minutes, a query id never seen),
-   * then validates, plans (overflow check) and persists the query exactly as signed, and starts it.
+   * then validates, plans (overflow check; on the release thread for secure aggregation) and
+   * persists the query exactly as signed, and starts it.
    */
-  submit(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0), nowMs: number = Date.now()): { queryId: string; plan: Plan } {
+  async submit(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0), nowMs: number = Date.now()): Promise<{ queryId: string; planDigest: string }> {
     const { schema, roster, ringBits, store } = this.#o;
     const { request, analyst: entry } = openQueryRequest(signedRequest, signature, this.#o.analysts);
     const analyst = entry.id;
@@ -136,38 +153,52 @@ export class QueryService {
       throw invalidArgument('this federation releases only differentially private results: give a privacy cost (rho, or epsilon with delta)');
     }
     const n = roster.parties.length;
-    const planStart = performance.now();
-    const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
-    const planMs = performance.now() - planStart; // each party plans it too: part of the AdvertiseKeys deadline
-    let dp: Dp | undefined;
-    if (!exact) {
-      const rho = requestRho(request);
-      dp = { rho, noise: planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion }) };
-    }
+    const rho = requestRho(request);
     if (backend === 'ckks' && !this.#o.ckks) throw invalidArgument('backend "ckks" is not enabled on this aggregator (start it with --ckks)');
-    const ckks = backend === 'ckks' ? this.#o.ckks!.prepare(plan, dp?.noise, analystPublicKey) : undefined;
     const queryId = request.queryId;
+    const args: PlanArgs = { query, parties: n, ringBits, rho, threshold: roster.threshold, collusion: roster.collusion };
+    // The running-query quota is taken before planning: it bounds the plans an analyst can queue.
+    const release = this.#o.quotas?.start(analyst) ?? ((): void => {});
+    let planned: Planned;
+    let ckks: CkksPrepared | undefined;
+    try {
+      if (backend === 'ckks') {
+        // CKKS plans here: the plan goes to the CKKS backend, whose SEAL objects live on this thread.
+        const planStart = performance.now();
+        const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
+        const planMs = performance.now() - planStart;
+        const noise = exact ? undefined : planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
+        planned = { args, digest: plan.digest, vectorLength: plan.entries.length, ringBits: plan.ringBits, planMs, plan, ...(noise ? { noise } : {}) };
+        ckks = this.#o.ckks!.prepare(plan, noise, analystPublicKey);
+      } else {
+        planned = { args, ...(await this.#thread.plan(args)) };
+        // Another submission of the same signed request may have been stored while this one was planned.
+        if (store.queryOwner(queryId) || this.#o.transcript.hasSession(queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${queryId} was already submitted: a signed request runs once (replayed request?)`);
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
     const auth: SessionAuthorization = { signedRequest, requestSignature: signature, analystRoster: this.#o.analysts.signed };
     const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
     const canonical = queryToProto(query);
     const submittedAtMs = Date.now();
     const submitted: QuerySubmittedRecord = {
-      queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: plan.digest, plannedParties: roster.parties.length,
-      ringBits: plan.ringBits, vectorLength: plan.entries.length, submittedAtMs, rho: dp?.rho ?? 0, ...(dp ? { dpGridBits: DP_GRID_BITS } : {}),
+      queryId, analyst, backend, query, schemaDigest: schemaDigest(schema), planDigest: planned.digest, plannedParties: roster.parties.length,
+      ringBits: planned.ringBits, vectorLength: planned.vectorLength, submittedAtMs, rho: exact ? 0 : rho, ...(exact ? {} : { dpGridBits: DP_GRID_BITS }),
       policy: { allowExact: this.#o.allowExact, budgetRho: entry.budgetRho, minCohort: this.#o.minCohort },
       signedRequest: b64(signedRequest), signature: b64(signature), analystRosterVersion: this.#o.analysts.version,
     };
-    const release = this.#o.quotas?.start(analyst) ?? ((): void => {});
     // The budget charge and the query are written in one durable transaction, before any party is
     // contacted; the transcript logs both, signed, once the charge has passed the ledger's check.
     try {
       store.transaction(() => {
         const spentBefore = this.#o.budget.status(analyst).spentRho;
-        if (dp) this.#o.budget.charge(analyst, queryId, dp.rho, submittedAtMs);
-        store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: plan.digest, submittedAtMs, rhoCharged: dp?.rho ?? 0 });
+        if (!exact) this.#o.budget.charge(analyst, queryId, rho, submittedAtMs);
+        store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: planned.digest, submittedAtMs, rhoCharged: exact ? 0 : rho });
         this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));
-        if (dp) {
-          const charge: BudgetChargeRecord = { queryId, analyst, rho: dp.rho, spentBefore, limitRho: submitted.policy.budgetRho };
+        if (!exact) {
+          const charge: BudgetChargeRecord = { queryId, analyst, rho, spentBefore, limitRho: submitted.policy.budgetRho };
           this.#o.transcript.appendAggregator(EntryKind.BudgetCharge, queryId, jsonBody(charge));
         }
       });
@@ -175,29 +206,30 @@ export class QueryService {
       release();
       throw e;
     }
-    this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${plan.entries.length} statistics, ring Z_2^${ringBits}${dp ? `; budget charged rho = ${dp.rho.toPrecision(4)}` : '; exact (no DP)'}`, false);
-    const p = this.#run(queryId, query, canonical, plan, backend, analyst, dp, auth, ckks, planMs).finally(() => {
+    this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${planned.vectorLength} statistics, ring Z_2^${ringBits}${exact ? '; exact (no DP)' : `; budget charged rho = ${rho.toPrecision(4)}`}`, false);
+    const p = this.#run(queryId, canonical, planned, backend, analyst, exact ? 0 : rho, auth, ckks).finally(() => {
       this.#running.delete(p);
       release();
     });
     this.#running.add(p);
-    return { queryId, plan };
+    return { queryId, planDigest: planned.digest };
   }
 
-  async #run(queryId: string, query: Query, spec: QuerySpec, plan: Plan, backend: string, analyst: string, dp: Dp | undefined, auth: SessionAuthorization, ckks?: CkksPrepared, planMs = 0): Promise<void> {
-    const { store, gateway, roster, schema, log } = this.#o;
+  async #run(queryId: string, spec: QuerySpec, planned: Planned, backend: string, analyst: string, rho: number, auth: SessionAuthorization, ckks?: CkksPrepared): Promise<void> {
+    const { store, gateway, roster, log } = this.#o;
     store.setStatus(queryId, 'running');
     const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
-    const req = { sessionId: queryId, query: spec, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, planDigest: plan.digest, auth, planMs };
+    const req = { sessionId: queryId, query: spec, analyst, rho, ringBits: planned.ringBits, planDigest: planned.digest, auth, planMs: planned.planMs };
     const session = ckks ? this.#o.ckks!.session({ progress }, req, ckks) : new SecAggSession(
       { gateway, roster, roundTimeoutMs: this.#o.roundTimeoutMs, ...(this.#o.deadlines ? { deadlines: this.#o.deadlines } : {}), transcript: this.#o.transcript, log, progress: (stage, message) => this.#emit(queryId, stage, message, false) },
-      { sessionId: queryId, query: spec, backend, analyst, rho: dp?.rho ?? 0, ringBits: plan.ringBits, vectorLength: plan.entries.length, planDigest: plan.digest, auth, planMs },
+      { sessionId: queryId, query: spec, backend, analyst, rho, ringBits: planned.ringBits, vectorLength: planned.vectorLength, planDigest: planned.digest, auth, planMs: planned.planMs },
     );
     this.#sessions.set(queryId, session);
     try {
       if (session instanceof CkksSession) {
         // The aggregate exists only encrypted to the analyst's key: the analyst's client decrypts
         // and post-processes it; the aggregator stores the ciphertexts and the data-independent DP figures.
+        const plan = planned.plan!;
         const out = await session.run();
         const k = out.contributors.length;
         const release = this.#o.ckks!.release(out, ckks!, plan);
@@ -208,52 +240,33 @@ export class QueryService {
           this.#o.ckks!.saveRelease(queryId, release);
           store.finish(queryId, {
             status: 'done', entryNames, contributors: out.contributors, refusals: out.refusals, scaleBits: plan.scaleBits, finishedAtMs: Date.now(),
-            ...(dp ? { rhoSpent: spentRho(dp.noise, k), noiseStd: noiseStd(dp.noise, plan, k) } : {}),
+            ...(planned.noise ? { rhoSpent: spentRho(planned.noise, k), noiseStd: noiseStd(planned.noise, plan, k) } : {}),
           });
         });
         this.#emit(queryId, 'done', `released encrypted to the analyst's key: aggregate of ${k} parties (${out.contributors.join(', ')}); key switched by ${out.decryptors.join(', ')}`, true);
         return;
       }
       const outcome = await session.run();
-      // Each O(entries) step of the release (decoding, the range check, post-processing, JSON, the
-      // durable writes) runs in its own turn of the event loop: at 10^6 entries each takes about
-      // 0.1–0.3 s, all of them together seconds, and parties must be served meanwhile.
-      await nextTurn();
-      const sums = ringDecode(outcome.sum, plan.ringBits);
-      await nextTurn();
       if (HOLD_BEFORE_RELEASE) {
         this.#emit(queryId, 'holding', 'test hook: holding before release', false);
         await new Promise<never>(() => {});
       }
-      const k = outcome.contributors.length;
-      // A sum outside the plan's range (a party sent out-of-range masked values) is never released.
+      // Decoding, the range check (a sum outside the plan's range — a party sent out-of-range masked
+      // values — is never released), post-processing and the JSON of the release run on the release
+      // thread: at 10^6 entries each takes 0.1–0.6 s. Logging and the durable write stay here.
+      let r: Release;
       try {
-        checkReleasedSums(plan, schema, sums, k, dp?.noise);
+        r = await this.#thread.release({ args: planned.args, digest: planned.digest, queryId, sum: outcome.sum, contributors: outcome.contributors, minCohort: this.#o.minCohort });
       } catch (e) {
-        if (e instanceof ReleaseCheckError) throw new BlindsumError(ErrorCode.Aborted, e.message);
+        if (e instanceof Error && e.name === 'ReleaseCheckError') throw new BlindsumError(ErrorCode.Aborted, e.message);
         throw e;
       }
       await nextTurn();
-      const { result, postError } = finalizeReleased(query, schema, plan, sums, dp !== undefined, publicMessage);
-      await nextTurn();
-      if (result && dp) flagSmallCohort(result, this.#o.minCohort);
-      const dpInfo = dp
-        ? {
-            rhoSpent: spentRho(dp.noise, k),
-            noiseStd: noiseStd(dp.noise, plan, k),
-            uncertaintyJson: result ? JSON.stringify(noiseUncertainty(query, schema, plan, dp.noise, sums, k)) : '',
-          }
-        : {};
-      await nextTurn();
-      const resultJson = result ? JSON.stringify(result) : '';
-      await nextTurn();
-      const exactSums = sums.map(String);
-      await nextTurn();
-      const entryNames = resultEntryNames(plan);
-      const released: ReleasedRecord = { queryId, contributors: outcome.contributors, exactSums, scaleBits: plan.scaleBits, entryNames, resultJson };
-      this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
-      store.finish(queryId, {
-        status: 'done', resultJson, error: postError, entryNames, contributors: outcome.contributors, refusals: outcome.refusals, exactSums, scaleBits: plan.scaleBits, finishedAtMs: Date.now(), ...dpInfo,
+      this.#o.transcript.appendAggregator(EntryKind.Released, queryId, r.releasedBody); // a blob: SHA-256 and one file at 10^6 entries
+      // The row (~7 MB of JSON at 10^6 entries) is written by the release thread, durably, before the release is announced.
+      await this.#thread.finish(queryId, {
+        status: 'done', resultJson: r.resultJson, error: r.postError, contributors: outcome.contributors, refusals: outcome.refusals, json: r.json, finishedAtMs: Date.now(),
+        ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '' } : {}),
       });
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
@@ -265,11 +278,11 @@ export class QueryService {
         log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
       }
       store.transaction(() => {
-        if (dp && !session.unmaskingStarted) {
+        if (rho > 0 && !session.unmaskingStarted) {
           const reason = `query failed before Unmasking (nothing released): ${message}`;
           this.#o.budget.refund(queryId, reason, Date.now());
           try {
-            this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho: dp.rho, reason } satisfies BudgetRefundRecord));
+            this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho, reason } satisfies BudgetRefundRecord));
           } catch (te) {
             log('error', 'cannot log the budget refund in the transcript', { query: queryId, error: (te as Error).message });
           }
@@ -304,5 +317,16 @@ export class QueryService {
   /** Waits for running sessions (used on shutdown and by tests). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#running]);
+  }
+
+  /** GetResult's encoded answer for a stored secure-aggregation query, built on the release thread. */
+  encodedResult(queryId: string): Promise<Uint8Array | undefined> {
+    return this.#thread.getResult(queryId);
+  }
+
+  /** Waits for running sessions, then stops the release thread. */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.#thread.close();
   }
 }

@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS events (
   at_ms INTEGER NOT NULL, final INTEGER NOT NULL, PRIMARY KEY (query_id, seq));
 `;
 
+/** The O(entries) columns of a finished query, serialized as finish() would (JSON arrays). */
+export interface PreparedJson {
+  exactSums: string;
+  scaleBits: string;
+  entryNames: string;
+  noiseStd?: string;
+}
+
 interface QueryRow {
   id: string; analyst: string; backend: string; spec_json: string; plan_digest: string; status: string;
   error: string; result_json: string; entry_names_json: string; aggregate_json: string;
@@ -67,8 +75,11 @@ interface QueryRow {
 
 export class AggregatorStore {
   readonly #db: DatabaseSync;
+  /** The database file (the release thread opens its own connections to it). */
+  readonly path: string;
 
   constructor(path: string) {
+    this.path = path;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
@@ -116,49 +127,18 @@ export class AggregatorStore {
     this.#db.prepare(`UPDATE queries SET status = ? WHERE id = ?`).run(status, id);
   }
 
-  finish(
-    id: string,
-    r: {
-      status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
-      refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
-      rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
-    },
-  ): void {
-    this.#db
-      .prepare(
-        `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
-      )
-      .run(
-        r.status, r.error ?? '', r.resultJson ?? '', JSON.stringify(r.entryNames ?? []), '[]',
-        JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), JSON.stringify(r.exactSums ?? []),
-        JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
-      );
+  finish(id: string, r: FinishRecord): void {
+    writeFinish(this.#db, id, r);
   }
 
-  /** Who submitted query `id` (a cheap read: the stored result of a 10^6-entry query is large). */
-  queryOwner(id: string): { id: string; analyst: string } | undefined {
-    const row = this.#db.prepare(`SELECT id, analyst FROM queries WHERE id = ?`).get(id) as { id: string; analyst: string } | undefined;
-    return row ? { id: row.id, analyst: row.analyst } : undefined;
+  /** Who submitted query `id`, on which backend (a cheap read: the stored result of a 10^6-entry query is large). */
+  queryOwner(id: string): { id: string; analyst: string; backend: string } | undefined {
+    const row = this.#db.prepare(`SELECT id, analyst, backend FROM queries WHERE id = ?`).get(id) as { id: string; analyst: string; backend: string } | undefined;
+    return row ? { id: row.id, analyst: row.analyst, backend: row.backend } : undefined;
   }
 
   getQuery(id: string): StoredQuery | undefined {
-    const row = this.#db.prepare(`SELECT * FROM queries WHERE id = ?`).get(id) as QueryRow | undefined;
-    if (!row) return undefined;
-    const exactSums = JSON.parse(row.exact_sums_json) as string[];
-    const scaleBits = JSON.parse(row.scale_bits_json) as number[];
-    return {
-      id: row.id, analyst: row.analyst, backend: row.backend, spec: JSON.parse(row.spec_json) as QuerySpec,
-      planDigest: row.plan_digest, status: row.status as QueryStatus, error: row.error, resultJson: row.result_json,
-      entryNames: JSON.parse(row.entry_names_json) as string[],
-      contributors: JSON.parse(row.contributors_json) as string[],
-      refusals: JSON.parse(row.refusals_json) as { partyId: string; reason: string }[],
-      submittedAtMs: Number(row.submitted_at_ms), finishedAtMs: Number(row.finished_at_ms),
-      exactSums, scaleBits,
-      // the released values on their real scale (stored once, as exact sums; older rows kept their own)
-      aggregate: exactSums.length > 0 ? exactSums.map((x, i) => Number(x) * 2 ** -scaleBits[i]!) : JSON.parse(row.aggregate_json) as number[],
-      rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
-      uncertaintyJson: row.uncertainty_json,
-    };
+    return readQuery(this.#db, id);
   }
 
   addEvent(queryId: string, stage: string, message: string, atMs: number, final: boolean): StoredEvent {
@@ -172,4 +152,49 @@ export class AggregatorStore {
     const rows = this.#db.prepare(`SELECT * FROM events WHERE query_id = ? ORDER BY seq`).all(queryId) as { query_id: string; seq: number; stage: string; message: string; at_ms: number; final: number }[];
     return rows.map((r) => ({ queryId: r.query_id, seq: Number(r.seq), stage: r.stage, message: r.message, atMs: Number(r.at_ms), final: r.final === 1 }));
   }
+}
+
+/** Query `id` as stored, decoded (also read by the release thread on its own connection). */
+export function readQuery(db: DatabaseSync, id: string): StoredQuery | undefined {
+  const row = db.prepare(`SELECT * FROM queries WHERE id = ?`).get(id) as QueryRow | undefined;
+  if (!row) return undefined;
+  const exactSums = JSON.parse(row.exact_sums_json) as string[];
+  const scaleBits = JSON.parse(row.scale_bits_json) as number[];
+  return {
+    id: row.id, analyst: row.analyst, backend: row.backend, spec: JSON.parse(row.spec_json) as QuerySpec,
+    planDigest: row.plan_digest, status: row.status as QueryStatus, error: row.error, resultJson: row.result_json,
+    entryNames: JSON.parse(row.entry_names_json) as string[],
+    contributors: JSON.parse(row.contributors_json) as string[],
+    refusals: JSON.parse(row.refusals_json) as { partyId: string; reason: string }[],
+    submittedAtMs: Number(row.submitted_at_ms), finishedAtMs: Number(row.finished_at_ms),
+    exactSums, scaleBits,
+    // the released values on their real scale (stored once, as exact sums; older rows kept their own)
+    aggregate: exactSums.length > 0 ? exactSums.map((x, i) => Number(x) * 2 ** -scaleBits[i]!) : JSON.parse(row.aggregate_json) as number[],
+    rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
+    uncertaintyJson: row.uncertainty_json,
+  };
+}
+
+/** What a finished query's row holds (finish). */
+export interface FinishRecord {
+  status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
+  refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
+  rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
+  /** The O(entries) columns already serialized (by the release thread), written as they are. */
+  json?: PreparedJson;
+}
+
+/**
+ * Writes a finished query's row (status, result, JSON columns) on connection `db`: the store's
+ * own, or the release thread's write connection for a large release (synchronous = FULL on both).
+ */
+export function writeFinish(db: DatabaseSync, id: string, r: FinishRecord): void {
+  const j = r.json;
+  db.prepare(
+    `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
+  ).run(
+    r.status, r.error ?? '', r.resultJson ?? '', j?.entryNames ?? JSON.stringify(r.entryNames ?? []), '[]',
+    JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), j?.exactSums ?? JSON.stringify(r.exactSums ?? []),
+    j?.scaleBits ?? JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, j?.noiseStd ?? JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
+  );
 }

@@ -20,6 +20,7 @@ import type { TranscriptLog } from '../transcript-log.ts';
 import type { SessionAuthorization } from '../../common/query-request.ts';
 import type { RoundDeadlines, SecAggStage } from '../deadlines.ts';
 import { runSteps } from '../../common/steps.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface SessionRequest {
   sessionId: string;
@@ -147,10 +148,14 @@ export class SecAggSession {
         const complete = server.receiveMaskedChunk(maskedChunk(party, body.value.masked, body.value.offset, req));
         return complete ? 'accepted' : 'more';
       });
-      for (const party of server.incomplete.keys()) {
-        for (const bytes of this.#ctx.transcript.partyBodies(req.sessionId, party, EntryKind.MaskedInput)) {
+      // One logged chunk (≤ 1 MiB) retracted per turn of the event loop: the round is closed, no
+      // chunk can arrive meanwhile.
+      for (const party of [...server.incomplete.keys()]) {
+        const bodies = [...this.#ctx.transcript.partyBodies(req.sessionId, party, EntryKind.MaskedInput)];
+        for (const bytes of bodies) {
           const m = PartyMessage.decode(bytes).body;
           if (m?.$case === 'maskedInput') server.retractMaskedChunk(maskedChunk(party, m.value.masked, m.value.offset, req));
+          await nextTurn();
         }
         log('warn', 'incomplete masked input taken out of the sum; party dropped', { session: req.sessionId, party });
       }
