@@ -192,6 +192,25 @@ describe('a malicious aggregator cannot make a decryptor key-switch anything but
     expect(counted() - before).toBe(3);
   });
 
+  it('checks one signed chunk per contributor; its later chunks are checked against its signed commitment, not their signatures', async () => {
+    // (a) a contributor's first chunk must be signed
+    const a = await session();
+    const bad = { ...a.chunks[0]![0]!, signature: new Uint8Array(64) };
+    expect(answer(await direct.pcks(2, request(a.id, 0, [bad, a.chunks[1]![0]!, a.chunks[2]![0]!])))).toMatch(/^refused: contribution 0 \(hospital-1\): the signature of hospital-1's contribution does not verify/);
+    // (b) once one is verified, a later chunk is accepted without a valid signature when it holds the committed ciphertexts
+    const b = await session();
+    expect(answer(await direct.pcks(2, request(b.id, 0, b.chunks.map((c) => c[0]!))))).toBe('share at 0 × 1');
+    const unsigned = { ...b.chunks[0]![1]!, signature: new Uint8Array(64) };
+    expect(answer(await direct.pcks(2, request(b.id, 1, [unsigned, b.chunks[1]![1]!, b.chunks[2]![1]!])))).toBe('share at 1 × 1');
+    // (c) and refused when it holds anything else (the aggregator moved hospital-1's first chunk to position 1)
+    const c = await session();
+    expect(answer(await direct.pcks(2, request(c.id, 0, c.chunks.map((x) => x[0]!))))).toBe('share at 0 × 1');
+    const first = PartyMessage.decode(c.chunks[0]![0]!.body).body;
+    if (first?.$case !== 'encryptedInput') throw new Error('not an encrypted input');
+    const moved = { ...c.chunks[0]![0]!, body: PartyMessage.encode({ body: { $case: 'encryptedInput', value: { ...first.value, offset: 1 } } }).finish() };
+    expect(answer(await direct.pcks(2, request(c.id, 1, [moved, c.chunks[1]![1]!, c.chunks[2]![1]!])))).toMatch(/^refused: contribution 0 \(hospital-1\) is not the input hospital-1 committed to/);
+  });
+
   it('refuses a request for a position past the input, and a chunk claimed at another offset than it was signed for', async () => {
     const { id, chunks } = await session();
     expect(answer(await direct.pcks(2, request(id, 2, chunks.map((c) => c[1]!))))).toMatch(/^refused: offset 2: the input has 2 ciphertexts/);

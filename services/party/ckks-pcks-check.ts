@@ -29,6 +29,12 @@ export interface PcksSessionView {
   inputDigests: string[];
   /** The commitment list this party saw and revealed after (undefined before it revealed). */
   commitments: { sha256: string; byParty: Map<string, string[]> } | undefined;
+  /**
+   * Contributors one of whose chunks this party verified signed, naming the commitment list it
+   * saw: their other chunks need no signature check (each ciphertext must equal the contributor's
+   * signed commitment; the signature adds only "revealed after this list", shown once).
+   */
+  signedBy?: Set<string>;
 }
 
 export interface VerifiedSum {
@@ -84,6 +90,8 @@ export function* verifyPcksRequestSteps(
   let sum: ContributionSum | undefined;
   const digests = new Map<string, string[]>();
   const owner = new Map<string, string>();
+  /** Contributors whose chunk passed every check here (signed, unless signedBy already held them). */
+  const verified: string[] = [];
   try {
     for (let i = 0; i < m.contributors.length; i++) {
       const p = m.contributors[i]!;
@@ -92,7 +100,7 @@ export function* verifyPcksRequestSteps(
       let named: string;
       let at: number;
       try {
-        ({ ciphertexts: packed, commitmentsSha256: named, offset: at } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c));
+        ({ ciphertexts: packed, commitmentsSha256: named, offset: at } = openContribution(roster.publicKeys.get(p)!, p, m.sessionId, c, !s.signedBy?.has(p)));
         if (at !== offset) throw new RangeError(`the chunk starts at ciphertext ${at}, the request at ${offset}`);
         if (count < 0) {
           count = packed.length;
@@ -118,9 +126,12 @@ export function* verifyPcksRequestSteps(
       const copy = copiedInput(seen, d, m.sessionId, p, offset);
       if (copy) throw new Refuse(copy);
       digests.set(p, d);
+      verified.push(p);
       yield;
     }
     const sums = sum!.sums();
+    s.signedBy ??= new Set();
+    for (const p of verified) s.signedBy.add(p);
     return { offset, sums, sumSha256: sumDigests(sums), digests };
   } finally {
     sum?.[Symbol.dispose]();
