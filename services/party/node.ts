@@ -137,6 +137,27 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
       ended = true;
       if (call === stream) scheduleReconnect(why);
     };
+    /**
+     * Sends a handler's answer on this stream: one sealed reply, or its chunks one at a time
+     * (sendChunks); nothing once the process is dying or the stream was replaced. Test fault
+     * injection (BLINDSUM_TEST_EXIT_AFTER) exits after the named stage's reply is flushed.
+     */
+    const answer = async ({ reply, replies, stage }: { reply?: Reply; replies?: Iterable<Reply>; stage?: string }): Promise<void> => {
+      if (dying || call !== stream) return;
+      if (replies) {
+        await sendChunks(stream, replies, stage);
+        return;
+      }
+      if (!reply) return;
+      const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
+      if (crash) dying = true; // answer nothing more, as if the process were already gone
+      send(seal(reply), () => {
+        if (crash) {
+          log('warn', `test fault injection: exiting after ${stage}`);
+          setTimeout(() => process.exit(75), 200);
+        }
+      });
+    };
     stream.on('data', (msg: AggregatorMessage) => {
       const body = msg.body;
       if (!body || dying) return;
@@ -186,41 +207,11 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
             }
             if (ckks.accepts(body)) {
               // CKKS steps are asynchronous (node-seal loads on first use); replies keep message order.
-              void ckks.handle(body).then(async ({ reply, replies, stage }) => {
-                if (dying || call !== stream) return;
-                if (replies) {
-                  await sendChunks(stream, replies, stage);
-                  return;
-                }
-                if (!reply) return;
-                const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
-                if (crash) dying = true;
-                send(seal(reply), () => {
-                  if (crash) {
-                    log('warn', `test fault injection: exiting after ${stage}`);
-                    setTimeout(() => process.exit(75), 200);
-                  }
-                });
-              }).catch((e: unknown) => log('error', 'failed to answer a CKKS message', { type: body.$case, error: (e as Error).message }));
+              void ckks.handle(body).then(answer).catch((e: unknown) => log('error', 'failed to answer a CKKS message', { type: body.$case, error: (e as Error).message }));
               return;
             }
             // Secure-aggregation steps; StartSession waits for the statistics thread.
-            void sessions.handle(body).then(async ({ reply, replies, stage }) => {
-              if (dying || call !== stream) return;
-              if (replies) {
-                await sendChunks(stream, replies, stage);
-                return;
-              }
-              if (!reply) return;
-              const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
-              if (crash) dying = true; // answer nothing more, as if the process were already gone
-              send(seal(reply), () => {
-                if (crash) {
-                  log('warn', `test fault injection: exiting after ${stage}`);
-                  setTimeout(() => process.exit(75), 200);
-                }
-              });
-            }).catch((e: unknown) => log('error', 'failed to answer a secure-aggregation message', { type: body.$case, error: (e as Error).message }));
+            void sessions.handle(body).then(answer).catch((e: unknown) => log('error', 'failed to answer a secure-aggregation message', { type: body.$case, error: (e as Error).message }));
           }
         }
       } catch (e) {

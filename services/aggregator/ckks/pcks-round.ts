@@ -27,9 +27,9 @@ const LEAD = 2;
 /**
  * Requests sent and not yet answered, over all decryptors: grpc-js copies each message into its
  * own frame, so this bounds the aggregator's send buffers (n × chunk bytes each: 30 MB at 30
- * parties and 1 MiB chunks). Decryptors on one host run CPU-bound anyway.
+ * parties and 1 MiB chunks; at 6 the aggregator peaked at 947–1055 MB). Decryptors on one host run CPU-bound anyway.
  */
-const IN_FLIGHT = 6;
+const IN_FLIGHT = 4;
 
 export interface PcksAttempt {
   ctx: CkksContext;
