@@ -43,7 +43,7 @@ export interface VerifiedSum {
   /** The recomputed sums at positions offset, offset + 1, …: SEAL bytes, NTT form. */
   sums: Uint8Array[];
   sumSha256: string[];
-  /** Every contributor's input digests at these positions, to record once the share is given. */
+  /** Every contributor's input digests at these positions. */
   digests: Map<string, string[]>;
 }
 

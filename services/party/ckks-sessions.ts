@@ -7,8 +7,10 @@
  * aggregator has forwarded every commitment (ckks-commit.ts); later a PCKS share towards the analyst's key, only for a sum this party recomputed itself
  * from at least t signed contributions of the session, its own included (ckks-pcks-check.ts), with
  * the Lagrange coefficients of the announced decryptor set; the share names the sums, the
- * contributors, the decryptors and the analyst key. Every input ciphertext this party sent or
- * key-switched is recorded durably (STATE_DIR/ckks-inputs.sqlite) so that an exact copy of it in a
+ * contributors, the decryptors and the analyst key. Its input is revealed in the chunks
+ * StartSession names, and PCKS runs one chunk of positions per request, one sum per position.
+ * Every input ciphertext this party sent, or saw committed to in a commitment list it revealed
+ * after, is recorded durably (STATE_DIR/ckks-inputs.sqlite) so that an exact copy of it in a
  * later session is refused. node-seal is loaded on the first CKKS message, once.
  */
 import { mkdirSync } from 'node:fs';
