@@ -8,8 +8,8 @@
 import { EventEmitter } from 'node:events';
 import type { QuerySpec } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  DP_GRID_BITS, resultEntryNames, noiseStd, planNoise, planQuery, spentRho, validateQuery,
-  type NoisePlan, type Plan, type Query, type Schema,
+  DP_GRID_BITS, validateQuery,
+  type Query, type Schema,
 } from '../../stats/index.ts';
 import type { BudgetLedger } from './budget.ts';
 import { BlindsumError, ErrorCode, invalidArgument, publicMessage, quote, type Logger } from '../common/errors.ts';
@@ -27,7 +27,7 @@ import type { AggregatorStore, StoredEvent } from './store.ts';
 import { EntryKind } from '../../crypto/transcript.ts';
 import { schemaDigest } from '../../stats/index.ts';
 import {
-  jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
+  jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord,
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { RoundDeadlines } from './deadlines.ts';
@@ -84,9 +84,9 @@ export function checkQueryId(id: string): string {
 const HOLD_BEFORE_RELEASE = process.env['BLINDSUM_TEST_HOLD_BEFORE_RELEASE'] === '1';
 
 /**
- * A planned query. Secure aggregation: planned on the planning thread, and again from `args` on
- * the release thread (the plan itself is not kept meanwhile). CKKS: planned here, `plan` and
- * `noise` for the backend.
+ * A planned query, on either backend: planned on the planning thread, and again from `args` on
+ * the release thread (the plan itself is not kept meanwhile; a CKKS query keeps only its value
+ * layout, which the CKKS backend needs).
  */
 interface Planned {
   args: PlanArgs;
@@ -94,8 +94,6 @@ interface Planned {
   vectorLength: number;
   ringBits: 32 | 64;
   planMs: number;
-  plan?: Plan;
-  noise?: NoisePlan;
 }
 
 export class QueryService {
@@ -163,13 +161,19 @@ export class QueryService {
     let ckks: CkksPrepared | undefined;
     try {
       if (backend === 'ckks') {
-        // CKKS plans here: the plan goes to the CKKS backend, whose SEAL objects live on this thread.
-        const planStart = performance.now();
-        const plan = planQuery(query, schema, exact ? { parties: n, ringBits } : { parties: n, ringBits, dpGridBits: DP_GRID_BITS });
-        const planMs = performance.now() - planStart;
-        const noise = exact ? undefined : planNoise(query, schema, plan, { rho, parties: n, threshold: roster.threshold, collusion: roster.collusion });
-        planned = { args, digest: plan.digest, vectorLength: plan.entries.length, ringBits: plan.ringBits, planMs, plan, ...(noise ? { noise } : {}) };
-        ckks = this.#o.ckks!.prepare(plan, noise, analystPublicKey);
+        // Planned on the planning thread too; only the value layout (O(1)) comes back for the CKKS
+        // backend, whose SEAL objects live on this thread and pick the level and ciphertext count.
+        let p: Awaited<ReturnType<ReleaseThread['planCkks']>>;
+        try {
+          p = await this.#thread.planCkks(args);
+        } catch (e) {
+          if ((e as Error).name === 'RangeError') throw invalidArgument(`this query's sums do not fit CKKS ciphertexts: ${(e as Error).message}`);
+          throw e;
+        }
+        const { ckks: valueLayout, ...rest } = p;
+        planned = { args, ...rest };
+        ckks = this.#o.ckks!.prepare(valueLayout, analystPublicKey);
+        if (store.queryOwner(queryId) || this.#o.transcript.hasSession(queryId)) throw new BlindsumError(ErrorCode.AlreadyExists, `query id ${queryId} was already submitted: a signed request runs once (replayed request?)`);
       } else {
         planned = { args, ...(await this.#thread.plan(args)) };
         // Another submission of the same signed request may have been stored while this one was planned.
@@ -229,21 +233,20 @@ export class QueryService {
       if (session instanceof CkksSession) {
         // The aggregate exists only encrypted to the analyst's key: the analyst's client decrypts
         // and post-processes it; the aggregator stores the ciphertexts and the data-independent DP figures.
-        const plan = planned.plan!;
         const out = await session.run();
-        const k = out.contributors.length;
-        const release = this.#o.ckks!.release(out, ckks!, plan);
-        const entryNames = resultEntryNames(plan);
-        const released: ReleasedRecord = { queryId, contributors: out.contributors, exactSums: [], scaleBits: plan.scaleBits, entryNames, resultJson: '' };
-        this.#o.transcript.appendAggregator(EntryKind.Released, queryId, jsonBody(released));
+        const release = this.#o.ckks!.release(out, ckks!, { parties: planned.args.parties, ringBits: planned.ringBits, dpGridBits: planned.args.rho === 0 ? 0 : DP_GRID_BITS });
+        // Entry names, scales, DP figures and the Released record from the plan, on the release thread.
+        const f = await this.#thread.ckksRelease({ args: planned.args, digest: planned.digest, queryId, contributors: out.contributors });
+        const { entryNames } = f;
+        this.#o.transcript.appendAggregator(EntryKind.Released, queryId, f.releasedBody);
         store.transaction(() => {
           this.#o.ckks!.saveRelease(queryId, release);
           store.finish(queryId, {
-            status: 'done', entryNames, contributors: out.contributors, refusals: out.refusals, scaleBits: plan.scaleBits, finishedAtMs: Date.now(),
-            ...(planned.noise ? { rhoSpent: spentRho(planned.noise, k), noiseStd: noiseStd(planned.noise, plan, k) } : {}),
+            status: 'done', entryNames, contributors: out.contributors, refusals: out.refusals, scaleBits: f.scaleBits, finishedAtMs: Date.now(),
+            ...(f.rhoSpent !== undefined && f.noiseStd ? { rhoSpent: f.rhoSpent, noiseStd: f.noiseStd } : {}),
           });
         });
-        this.#emit(queryId, 'done', `released encrypted to the analyst's key: aggregate of ${k} parties (${out.contributors.join(', ')}); key switched by ${out.decryptors.join(', ')}`, true);
+        this.#emit(queryId, 'done', `released encrypted to the analyst's key: aggregate of ${out.contributors.length} parties (${out.contributors.join(', ')}); key switched by ${out.decryptors.join(', ')}`, true);
         return;
       }
       const outcome = await session.run();

@@ -13,11 +13,13 @@
  * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of
  * a long vector takes minutes), so a long release never holds up a submission or a read. No plan
  * is kept between submission and release (a 10^6-entry plan is ~50 MB of heap): the release plans
- * the query again from the same arguments and checks the digest it was submitted with. CKKS
- * queries are planned on the event loop: their plan goes to the CKKS backend, whose SEAL objects
- * live there.
+ * the query again from the same arguments and checks the digest it was submitted with. A CKKS
+ * query is planned here too: only its value layout goes back to the CKKS backend (whose SEAL
+ * objects live on the event loop), and its release's entry names, scales and DP figures come
+ * from `ckksRelease`.
  */
 import type { Schema, Query } from '../../stats/index.ts';
+import type { CkksValueLayout } from '../common/ckks-layout.ts';
 import { RequestThread } from '../common/worker-thread.ts';
 import type { FinishRecord, PreparedJson } from './store.ts';
 
@@ -38,6 +40,18 @@ export interface Planned {
   ringBits: 32 | 64;
   /** The thread's time to plan, ms (each party plans it too: part of the AdvertiseKeys deadline). */
   planMs: number;
+  /** CKKS queries: how the sums travel as CKKS values (services/common/ckks-layout.ts). */
+  ckks?: CkksValueLayout;
+}
+
+/** What a CKKS release needs from the plan (the sums themselves stay encrypted to the analyst). */
+export interface CkksReleaseFigures {
+  /** The Released transcript record (jsonBody). */
+  releasedBody: Uint8Array;
+  entryNames: string[];
+  scaleBits: number[];
+  rhoSpent?: number;
+  noiseStd?: number[];
 }
 
 /** A release computed by the thread, ready to be logged and stored as it is. */
@@ -53,7 +67,8 @@ export interface Release {
 }
 
 export type ReleaseRequest =
-  | { op: 'plan'; args: PlanArgs }
+  | { op: 'plan'; args: PlanArgs; ckks?: boolean }
+  | { op: 'ckksRelease'; args: PlanArgs; digest: string; queryId: string; contributors: string[] }
   | { op: 'release'; args: PlanArgs; digest: string; queryId: string; sum: Uint32Array; contributors: string[]; minCohort: number }
   | { op: 'getResult'; queryId: string }
   | { op: 'finish'; queryId: string; record: FinishRecord };
@@ -74,6 +89,16 @@ export class ReleaseThread {
   /** Plans a query (and its noise): the digest, the vector's length and the time it took. */
   plan(args: PlanArgs): Promise<Planned> {
     return this.#planner.call<Planned>({ op: 'plan', args });
+  }
+
+  /** Plans a CKKS query: as `plan`, with its CKKS value layout (a RangeError when the sums do not fit). */
+  planCkks(args: PlanArgs): Promise<Planned & { ckks: CkksValueLayout }> {
+    return this.#planner.call<Planned & { ckks: CkksValueLayout }>({ op: 'plan', args, ckks: true });
+  }
+
+  /** The plan's part of a CKKS release (entry names, scales, DP figures, the Released record), planned again and checked against `digest`. */
+  ckksRelease(o: { args: PlanArgs; digest: string; queryId: string; contributors: string[] }): Promise<CkksReleaseFigures> {
+    return this.#releaser.call<CkksReleaseFigures>({ op: 'ckksRelease', ...o });
   }
 
   /**

@@ -16,7 +16,8 @@ import {
 import { jsonBody, type ReleasedRecord } from '../audit/records.ts';
 import { publicMessage } from '../common/errors.ts';
 import { serveRequests } from '../common/worker-thread.ts';
-import type { PlanArgs, Planned, Release, ReleaseRequest } from './release-thread.ts';
+import { ckksValueLayout } from '../common/ckks-layout.ts';
+import type { CkksReleaseFigures, PlanArgs, Planned, Release, ReleaseRequest } from './release-thread.ts';
 import { resultResponse } from './result-response.ts';
 import { readQuery, writeFinish } from './store.ts';
 
@@ -65,12 +66,25 @@ function release(req: Extract<ReleaseRequest, { op: 'release' }>): Release {
   };
 }
 
-function answer(req: ReleaseRequest): Planned | Release | Uint8Array | undefined {
+/** A CKKS release's plan figures: the sums stay encrypted, so nothing here reads data. */
+function ckksRelease(req: Extract<ReleaseRequest, { op: 'ckksRelease' }>): CkksReleaseFigures {
+  const { plan, noise } = makePlan(req.args);
+  if (plan.digest !== req.digest) throw new Error('the release thread planned another digest than the submitted plan');
+  const k = req.contributors.length;
+  const entryNames = resultEntryNames(plan);
+  const released: ReleasedRecord = { queryId: req.queryId, contributors: req.contributors, exactSums: [], scaleBits: plan.scaleBits, entryNames, resultJson: '' };
+  return { releasedBody: jsonBody(released), entryNames, scaleBits: plan.scaleBits, ...(noise ? { rhoSpent: spentRho(noise, k), noiseStd: noiseStd(noise, plan, k) } : {}) };
+}
+
+function answer(req: ReleaseRequest): Planned | Release | CkksReleaseFigures | Uint8Array | undefined {
   switch (req.op) {
     case 'plan': {
       const held = makePlan(req.args);
-      return { digest: held.plan.digest, vectorLength: held.plan.entries.length, ringBits: held.plan.ringBits, planMs: held.planMs };
+      const planned: Planned = { digest: held.plan.digest, vectorLength: held.plan.entries.length, ringBits: held.plan.ringBits, planMs: held.planMs };
+      return req.ckks ? { ...planned, ckks: ckksValueLayout(held.plan, schema, held.noise) } : planned;
     }
+    case 'ckksRelease':
+      return ckksRelease(req);
     case 'release':
       return release(req);
     case 'finish':
@@ -91,7 +105,7 @@ function answer(req: ReleaseRequest): Planned | Release | Uint8Array | undefined
   }
 }
 
-serveRequests<ReleaseRequest, Planned | Release | Uint8Array | undefined>(answer, (res) => {
+serveRequests<ReleaseRequest, Planned | Release | CkksReleaseFigures | Uint8Array | undefined>(answer, (res) => {
   if (res instanceof Uint8Array) return [res.buffer as ArrayBuffer];
   if (res && 'releasedBody' in res) return [res.releasedBody.buffer as ArrayBuffer];
   return [];

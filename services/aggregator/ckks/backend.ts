@@ -15,8 +15,8 @@ import { decryptionBound, type CkksContext } from '../../../crypto/ckks/params.t
 import { parsePublicKey } from '../../../crypto/ckks/codec.ts';
 import type { Envelope } from '../../../crypto/transcript.ts';
 import type { CkksRelease, GetCollectiveKeyResponse } from '../../../gen/blindsum/v1/blindsum.ts';
-import type { NoisePlan, Plan, Schema } from '../../../stats/index.ts';
-import { ckksContext, ckksLayout, ownBytes, sha256Hex, type CkksLayout } from '../../common/ckks.ts';
+import type { Schema } from '../../../stats/index.ts';
+import { ckksContext, ckksLevel, ownBytes, sha256Hex, type CkksLayout, type CkksValueLayout } from '../../common/ckks.ts';
 import { InputDigestTable } from '../../common/ckks-input-digests.ts';
 import { BlindsumError, ErrorCode, invalidArgument, type Logger } from '../../common/errors.ts';
 import type { Roster } from '../../common/roster.ts';
@@ -102,8 +102,8 @@ export class CkksBackend {
     );
   }
 
-  /** Checks a CKKS submission before anything is charged; throws the reason. */
-  prepare(plan: Plan, noise: NoisePlan | undefined, analystKey: Uint8Array): CkksPrepared {
+  /** Checks a CKKS submission (its value layout, planned on the planning thread) before anything is charged; throws the reason. */
+  prepare(valueLayout: CkksValueLayout, analystKey: Uint8Array): CkksPrepared {
     const analystPublicKey = ownBytes(analystKey);
     const ctx = this.#ctx;
     const key = this.#ceremony.key();
@@ -116,7 +116,7 @@ export class CkksBackend {
     }
     let layout: CkksLayout;
     try {
-      layout = ckksLayout(ctx, plan, this.#o.schema, noise);
+      layout = ckksLevel(ctx, valueLayout);
     } catch (e) {
       throw invalidArgument(`this query's sums do not fit CKKS ciphertexts: ${(e as Error).message}`);
     }
@@ -157,11 +157,11 @@ export class CkksBackend {
   }
 
   /** The encrypted release the analyst's client finishes (decrypts, rounds, post-processes). */
-  release(out: CkksOutcome, prepared: CkksPrepared, plan: Plan): CkksRelease {
+  release(out: CkksOutcome, prepared: CkksPrepared, plan: { parties: number; ringBits: number; dpGridBits: number }): CkksRelease {
     return {
       params: this.#ctx!.params.name, collectiveKeySha256: prepared.collectiveKeySha256, analystKeySha256: prepared.analystKeySha256,
       ciphertexts: out.ciphertexts, limbs: prepared.layout.limbs, level: prepared.layout.level, schemaJson: JSON.stringify(this.#o.schema),
-      plannedParties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits ?? 0, threshold: this.#o.roster.threshold, decryptors: out.decryptors, collusion: this.#o.roster.collusion, minCohort: this.#o.minCohort,
+      plannedParties: plan.parties, ringBits: plan.ringBits, dpGridBits: plan.dpGridBits, threshold: this.#o.roster.threshold, decryptors: out.decryptors, collusion: this.#o.roster.collusion, minCohort: this.#o.minCohort,
     };
   }
 
