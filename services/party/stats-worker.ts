@@ -6,10 +6,11 @@
  * against roster, policy and ledger stay on the main thread, which asks for a plan first, checks its
  * digest and claims the session id durably, and only then asks for the sums.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { countMatching, DP_GRID_BITS, localStatisticsInt64, noiseShare, planNoise, planQuery, type Dataset, type Plan, type Query } from '../../stats/index.ts';
 import { ckksValueLayout, toCkksValues } from '../common/ckks-layout.ts';
+import { serveRequests } from '../common/worker-thread.ts';
 import type { StatsRequest, StatsResponse } from './stats-thread.ts';
 
 const dataset = (workerData as { dataset: Dataset }).dataset;
@@ -24,7 +25,7 @@ function answer(req: StatsRequest): StatsResponse {
       const plan = planQuery(req.query, schema, req.rho > 0 ? { parties: req.parties, ringBits: req.ringBits, dpGridBits: DP_GRID_BITS } : { parties: req.parties, ringBits: req.ringBits });
       if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
       plans.set(req.sessionId, { query: req.query, plan });
-      return { id: req.id, digest: plan.digest, vectorLength: plan.entries.length };
+      return { digest: plan.digest, vectorLength: plan.entries.length };
     }
     case 'contribute':
     case 'contributeCkks': {
@@ -42,7 +43,7 @@ function answer(req: StatsRequest): StatsResponse {
         // The CKKS values: exact sums plus the share (BigInt, no wrap), as ckks-sessions.ts encrypts them.
         const layout = ckksValueLayout(plan, schema, noise);
         try {
-          return { id: req.id, values: toCkksValues(layout, out, share), layout, rowsUsed, cohort };
+          return { values: toCkksValues(layout, out, share), layout, rowsUsed, cohort };
         } finally {
           out.fill(0n);
           share?.fill(0n);
@@ -50,22 +51,13 @@ function answer(req: StatsRequest): StatsResponse {
       }
       // Secure aggregation: the share added modulo 2^64, as the ring does.
       if (share) for (let i = 0; i < out.length; i++) out[i] = out[i]! + share[i]!;
-      return { id: req.id, sums: out, rowsUsed, cohort };
+      return { sums: out, rowsUsed, cohort };
     }
     case 'forget':
       plans.delete(req.sessionId);
-      return { id: req.id };
+      return {};
   }
 }
 
-parentPort!.on('message', (req: StatsRequest) => {
-  let res: StatsResponse;
-  try {
-    res = answer(req);
-  } catch (e) {
-    res = { id: req.id, error: (e as Error).message, errorName: (e as Error).name };
-  }
-  // The vectors go by transfer (their buffers move to the main thread), never by structured clone.
-  const vector = 'sums' in res ? res.sums : 'values' in res ? res.values : undefined;
-  parentPort!.postMessage(res, vector ? [vector.buffer as ArrayBuffer] : []);
-});
+// The vectors go by transfer (their buffers move to the main thread), never by structured clone.
+serveRequests<StatsRequest, StatsResponse>(answer, (res) => ('sums' in res ? [res.sums.buffer as ArrayBuffer] : 'values' in res ? [res.values.buffer as ArrayBuffer] : []));
