@@ -33,7 +33,7 @@ export interface AggregatorConfig {
   minCohort: number;
   /** Overrides the CKKS decryption bound τ(n) (tests only; not settable from the command line). */
   ckksDecryptionBound?: number;
-  /** Ciphertexts per CKKS EncryptedInput chunk (tests only; default ~512 KiB per chunk: services/common/ckks.ts). */
+  /** Ciphertexts per CKKS EncryptedInput chunk (tests only; default ~1 MiB per chunk: services/common/ckks.ts). */
   ckksInputChunk?: number;
   /** Per-analyst concurrency and rate quotas, and the cap on running queries (services/aggregator/quotas.ts). */
   quotas: QuotaOptions;
