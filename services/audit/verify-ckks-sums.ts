@@ -106,7 +106,8 @@ export async function recomputeCkksSums(file: TranscriptFile, blobs: BlobSource 
         if (body?.$case !== 'encryptedInput') return at('an encrypted-input entry that holds no EncryptedInput');
         // Chunks in log order (verify-ckks.ts checked their offsets against StartSession).
         const bySender = inputs.get(e.session) ?? new Map<string, Uint8Array[]>();
-        bySender.set(e.sender, [...(bySender.get(e.sender) ?? []), ...body.value.ciphertexts.map(ownBytes)]);
+        if (!bySender.has(e.sender)) bySender.set(e.sender, []);
+        bySender.get(e.sender)!.push(...body.value.ciphertexts.map(ownBytes));
         inputs.set(e.session, bySender);
       } else if (e.kind === CkksEntryKind.PCKSRequest) {
         const rec = JSON.parse(fromUtf8(e.body)) as { contributors?: string[]; sumSha256?: string[] };

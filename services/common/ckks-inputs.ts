@@ -108,23 +108,16 @@ export class ContributionSum implements Disposable {
   }
 
   /**
-   * Validates one chunk of a contributor's packed input (ciphertexts `offset`, `offset + 1`, …)
-   * as `addPacked` does and adds it at those positions. For a sum built chunk by chunk as inputs
-   * stream in (the aggregator) or one PCKS request at a time (a decryptor); an invalid ciphertext
-   * throws before anything of the chunk was added (SEAL's own load and add checks aside, which a
-   * ciphertext that passed these checks does not fail).
+   * Adds a chunk of a contributor's input that `parseChunk` validated, at its positions: for a sum
+   * built chunk by chunk as inputs stream in (the aggregator). SEAL's own load and add checks
+   * aside (which a ciphertext that passed `parseChunk` does not fail), nothing throws here.
    */
-  addPackedChunk(ctx: CkksContext, level: number, offset: number, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
-    this.addParsedChunk(this.parseChunk(ctx, level, offset, packed, field), field);
-  }
-
-  /** Adds a chunk `parseChunk` validated. */
   addParsedChunk(chunk: readonly (readonly [number, Uint8Array])[], field = 'ciphertexts'): void {
     for (const [c, bytes] of chunk) this.#acc.add(c, bytes, `${field}[${c}]`);
     this.#contributors = Math.max(this.#contributors, 1);
   }
 
-  /** Takes a chunk added with `addPackedChunk` out of the sum again (an input that stayed incomplete). */
+  /** Takes a chunk added with `addParsedChunk` out of the sum again (an input that stayed incomplete). */
   subPackedChunk(ctx: CkksContext, level: number, offset: number, packed: readonly Uint8Array[], field = 'ciphertexts'): void {
     for (const [c, bytes] of this.parseChunk(ctx, level, offset, packed, field)) this.#acc.sub(c, bytes);
   }

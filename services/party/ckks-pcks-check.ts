@@ -6,8 +6,9 @@
  * participant, at least t of them, itself included with exactly the ciphertexts it sent; that each
  * names the commitment list this party saw before it revealed, and matches its commitment there
  * (ckks-commit.ts: no input chosen after another was revealed); validates
- * every ciphertext as the aggregator does; refuses two equal ciphertexts and any exact copy of an
- * input seen in another session (a durable table in its state directory); and recomputes the sum
+ * every ciphertext as the aggregator does; refuses any exact copy of an input seen in another
+ * session (a durable table in its state directory; two equal ciphertexts within the session cannot
+ * get here: the commitment list it checked before revealing holds none); and recomputes the sum
  * with the aggregator's own deterministic function. Its share is then for that sum only, whatever
  * the aggregator would have liked decrypted.
  */
@@ -43,8 +44,6 @@ export interface VerifiedSum {
   /** The recomputed sums at positions offset, offset + 1, …: SEAL bytes, NTT form. */
   sums: Uint8Array[];
   sumSha256: string[];
-  /** Every contributor's input digests at these positions. */
-  digests: Map<string, string[]>;
 }
 
 const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
@@ -54,17 +53,12 @@ const sortedUnique = (xs: readonly string[]): boolean => xs.every((x, i) => i ==
  * those positions; throws Refuse with the reason. Each position's sum is checked on its own
  * against the signed commitments, so a long input is key-switched one chunk at a time.
  */
-export function verifyPcksRequest(
-  ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
-): VerifiedSum {
-  const steps = verifyPcksRequestSteps(ctx, roster, self, keyParties, s, seen, m);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
-/** `verifyPcksRequest` one contributor per step (services/common/steps.ts: the event loop turns between slices). */
+/**
+ * Verifies one PCKS request — the contributors' chunks at one offset — and recomputes the sum at
+ * those positions, one contributor per step (services/common/steps.ts: the event loop turns
+ * between slices); throws Refuse with the reason. Each position's sum is checked on its own
+ * against the signed commitments, so a long input is key-switched one chunk at a time.
+ */
 export function* verifyPcksRequestSteps(
   ctx: CkksContext, roster: Roster, self: string, keyParties: readonly string[], s: PcksSessionView, seen: InputDigestTable, m: PCKSRequest,
 ): Generator<void, VerifiedSum, void> {
@@ -88,8 +82,6 @@ export function* verifyPcksRequestSteps(
   // partial sum with the request.
   let count = -1;
   let sum: ContributionSum | undefined;
-  const digests = new Map<string, string[]>();
-  const owner = new Map<string, string>();
   /** Contributors whose chunk passed every check here (signed, unless signedBy already held them). */
   const verified: string[] = [];
   try {
@@ -118,21 +110,15 @@ export function* verifyPcksRequestSteps(
       if (p === self && d.some((x, j) => x !== s.inputDigests[offset + j])) {
         throw new Refuse('the contribution listed under this party is not the encrypted input it sent');
       }
-      for (const x of d) {
-        const other = owner.get(x);
-        if (other !== undefined) throw new Refuse(`the contributions of ${other} and ${p} hold an equal ciphertext (an exact copy)`);
-        owner.set(x, p);
-      }
       const copy = copiedInput(seen, d, m.sessionId, p, offset);
       if (copy) throw new Refuse(copy);
-      digests.set(p, d);
       verified.push(p);
       yield;
     }
     const sums = sum!.sums();
     s.signedBy ??= new Set();
     for (const p of verified) s.signedBy.add(p);
-    return { offset, sums, sumSha256: sumDigests(sums), digests };
+    return { offset, sums, sumSha256: sumDigests(sums) };
   } finally {
     sum?.[Symbol.dispose]();
   }

@@ -204,7 +204,8 @@ export class CkksSession {
         const copy = copiedInput(this.#c.inputDigests, digests, req.sessionId, party, at);
         if (copy) throw new RangeError(copy);
         sum.addParsedChunk(parsed);
-        added.set(party, [...(added.get(party) ?? []), ...digests]);
+        if (!added.has(party)) added.set(party, []);
+        added.get(party)!.push(...digests);
         bytesIn += v.ciphertexts.reduce((a, b) => a + b.length, 0);
         received.set(party, at + len);
         return at + len === layout.ciphertexts ? true : 'more';
