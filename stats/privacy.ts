@@ -139,6 +139,11 @@ export function noiseStd(np: NoisePlan, plan: Plan, contributors: number): numbe
  */
 export function noiseUncertainty(q: Query, schema: Schema, plan: Plan, np: NoisePlan, sums: bigint[], contributors: number, replicates = 200): Record<string, number | null> {
   const sd = np.perEntry.map((e) => releasedStdDev(e.noise, contributors));
+  return isCountKind(q) ? countUncertainty(q, schema, plan, sd) : bootstrapUncertainty(q, schema, plan, sd, sums, replicates);
+}
+
+/** The parametric bootstrap of noiseUncertainty, for any kind (`sd`: noise per entry, grid units). */
+export function bootstrapUncertainty(q: Query, schema: Schema, plan: Plan, sd: number[], sums: bigint[], replicates: number): Record<string, number | null> {
   const names = numericFields(finalize(q, schema, plan, sums)).map(([n]) => n);
   const acc = names.map(() => ({ n: 0, s: 0, s2: 0 }));
   for (let r = 0; r < replicates; r++) {
@@ -162,6 +167,30 @@ export function noiseUncertainty(q: Query, schema: Schema, plan: Plan, np: Noise
     const a = acc[i]!;
     out[name] = a.n >= replicates / 2 ? Math.sqrt(Math.max(0, (a.s2 - (a.s * a.s) / a.n) / (a.n - 1))) : null;
   });
+  return out;
+}
+
+/** Count kinds (every term 0 or 1): each numeric field of the result is a sum of entries. */
+function isCountKind(q: Query): boolean {
+  const k = KINDS[q.kind];
+  return k.oneHot === true || k.rowEntries !== undefined;
+}
+
+/** Fixed-point bits of the variances passed through `finalize` in countUncertainty. */
+const VARIANCE_BITS = 20;
+
+/**
+ * Closed form for count kinds: a field that is Σ_{j∈S} x_j (in its own units) has variance
+ * Σ_{j∈S} σ_j² under independent noise, so the kind's own finalize applied to the per-entry
+ * variances (on a fixed-point grid of VARIANCE_BITS) gives every field's variance. O(L) once,
+ * where the bootstrap costs 200 passes over the vector (15 minutes at 10^6 entries); the test
+ * checks it against the bootstrap.
+ */
+export function countUncertainty(q: Query, schema: Schema, plan: Plan, sd: number[]): Record<string, number | null> {
+  const variances = sd.map((s, i) => BigInt(Math.round(s * s * 2 ** (VARIANCE_BITS - 2 * plan.scaleBits[i]!))));
+  const result = KINDS[q.kind].finalize(q, schema, { sums: variances, scaleBits: variances.map(() => VARIANCE_BITS) });
+  const out: Record<string, number | null> = {};
+  for (const [name, v] of numericFields(result)) out[name] = v === null ? null : Math.sqrt(Math.max(0, v));
   return out;
 }
 

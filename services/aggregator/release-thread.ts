@@ -10,8 +10,8 @@
  * transcript entries), in the same order as before; the release thread writes a released query's
  * row on its own connection before the event loop announces the release; GetResult reads on a
  * read-only connection. One thread plans and answers GetResult (each under ~1 s at 10^6
- * entries), the other computes releases (a DP release with noiseUncertainty's 200 replicates of
- * a long vector takes minutes), so a long release never holds up a submission or a read. No plan
+ * entries), the other computes releases (seconds at 10^6 entries; a DP release of a non-count kind
+ * post-processes 200 noise replicates), so a long release never holds up a submission or a read. No plan
  * is kept between submission and release (a 10^6-entry plan is ~50 MB of heap): the release plans
  * the query again from the same arguments and checks the digest it was submitted with. A CKKS
  * query is planned here too: only its value layout goes back to the CKKS backend (whose SEAL

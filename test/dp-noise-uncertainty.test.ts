@@ -1,0 +1,40 @@
+/**
+ * The uncertainty a DP release reports for each field: for count kinds the closed form (each
+ * field is a sum of entries, so its variance is the sum of theirs) must agree with the parametric
+ * bootstrap it replaces there, field by field, including the row count n that sums a whole table.
+ */
+import { describe, expect, it } from 'vitest';
+import { DP_GRID_BITS, localStatistics, planNoise, planQuery, type Query } from '../stats/index.ts';
+import { bootstrapUncertainty, countUncertainty, noiseUncertainty } from '../stats/privacy.ts';
+import { releasedStdDev } from '../crypto/dp/distributed.ts';
+import { loadExample } from './stats-helpers.ts';
+
+const pbc = loadExample('pbc');
+const QUERIES: [string, Query][] = [
+  ['histogram', { kind: 'histogram', columns: ['bili'], bins: [0, 1, 2, 5, 10, 20], filter: [] }],
+  ['frequency', { kind: 'frequency', columns: ['stage'], filter: [] }],
+  ['contingency', { kind: 'contingency', columns: ['sex', 'stage'], filter: [] }],
+  ['marginal of three tables', { kind: 'marginal', columns: ['sex', 'stage', 'edema'], filter: [], edges: [[], [], []], tables: [[0, 1], [1, 2], [0]] }],
+];
+
+describe('noise uncertainty of count kinds', () => {
+  for (const [name, q] of QUERIES) {
+    it(`${name}: the closed form agrees with 4000 bootstrap replicates within sampling error`, () => {
+      const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
+      const np = planNoise(q, pbc.schema, plan, { rho: 0.05, parties: 3, threshold: 2, collusion: 0 });
+      const { sums } = localStatistics(q, pbc.schema, plan, pbc.dataset);
+      const sd = np.perEntry.map((e) => releasedStdDev(e.noise, 3));
+      const closed = countUncertainty(q, pbc.schema, plan, sd);
+      const boot = bootstrapUncertainty(q, pbc.schema, plan, sd, sums, 4000);
+      expect(Object.keys(closed)).toEqual(Object.keys(boot));
+      expect(noiseUncertainty(q, pbc.schema, plan, np, sums, 3)).toEqual(closed);
+      for (const [field, c] of Object.entries(closed)) {
+        const b = boot[field]!;
+        // The standard deviation of a 4000-replicate SD estimate is about 1.1% of it; allow 5%.
+        expect(Math.abs(c! - b) / b, `${field}: closed ${c}, bootstrap ${b}`).toBeLessThan(0.05);
+      }
+      // n sums every cell of the first table: its SD is √(cells) times one cell's (one noise level).
+      expect(closed.n).toBeGreaterThan(closed[Object.keys(closed)[1]!]!);
+    });
+  }
+});
