@@ -67,6 +67,11 @@ function normalQuery(q: Query): Query {
   if (q.target !== undefined) out.target = q.target;
   if (q.edges !== undefined) out.edges = q.edges.map((e) => [...e]);
   if (q.tables !== undefined) out.tables = q.tables.map((t) => [...t]);
+  if (q.positive !== undefined) out.positive = [...q.positive];
+  for (const f of ['offset', 'time', 'event', 'strata', 'job'] as const) if (q[f] !== undefined) out[f] = q[f];
+  if (q.times !== undefined) out.times = [...q.times];
+  if (q.state !== undefined) out.state = [...q.state];
+  if (q.round !== undefined) out.round = q.round;
   return out;
 }
 

@@ -30,7 +30,48 @@ export interface Query {
   edges?: number[][];
   /** marginal: the tables, each a list of indices into columns (default: one table of all columns). */
   tables?: number[][];
+  /**
+   * Levels that count as 1: of the categorical target (logistic_regression) or of the event
+   * column (kaplan_meier, cox).
+   */
+  positive?: string[];
+  /** poisson_regression: exposure column; log(value) enters the linear predictor with coefficient 1 (R's offset(log(x))). */
+  offset?: string;
+  /** kaplan_meier, cox: the follow-up time column (numeric or integer). */
+  time?: string;
+  /** kaplan_meier, cox: the event column (categorical; its `positive` levels are events, the others censoring). */
+  event?: string;
+  /** kaplan_meier: a categorical column to stratify by. */
+  strata?: string;
+  /** kaplan_meier: times at which to report the numbers at risk. */
+  times?: number[];
+  /**
+   * Iterative kinds: the public parameters this round is evaluated at (the state released by the
+   * previous round, or the documented starting point). Never derived from unreleased data.
+   */
+  state?: number[];
+  /** Iterative kinds: the analyst's job identifier ([A-Za-z0-9._-], at most 64 characters). */
+  job?: string;
+  /** Iterative kinds: the round's index in its job, from 1. */
+  round?: number;
 }
+
+/** Which kinds each optional field applies to (validateQuery refuses it on any other kind). */
+export const FIELD_KINDS: Readonly<Record<string, readonly string[]>> = {
+  bins: ['histogram', 'kaplan_meier', 'cox'],
+  target: ['linear_regression', 'logistic_regression', 'poisson_regression'],
+  edges: ['marginal'],
+  tables: ['marginal'],
+  positive: ['logistic_regression', 'kaplan_meier', 'cox'],
+  offset: ['poisson_regression'],
+  time: ['kaplan_meier', 'cox'],
+  event: ['kaplan_meier', 'cox'],
+  strata: ['kaplan_meier'],
+  times: ['kaplan_meier'],
+  state: ['logistic_regression', 'poisson_regression', 'cox'],
+  job: ['logistic_regression', 'poisson_regression', 'cox'],
+  round: ['logistic_regression', 'poisson_regression', 'cox'],
+};
 
 /**
  * Bounds of a query's shape, checked by parseQueryJson before anything else reads it (the query
@@ -53,6 +94,14 @@ export const QUERY_LIMITS = {
   /** Marginal tables, and entries of one table. */
   tables: 10_000,
   tableColumns: 64,
+  /** Parameters of an iterative round's state. */
+  state: 2048,
+  /** Report times of kaplan_meier. */
+  times: 1000,
+  /** Characters of a job identifier. */
+  job: 64,
+  /** Rounds of one job. */
+  rounds: 1000,
 } as const;
 
 /**

@@ -6,9 +6,9 @@ import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
-export { PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote } from './query-types.ts';
+export { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote } from './query-types.ts';
 export type { Predicate, PredicateOp, Query, QueryKind } from './query-types.ts';
-import { PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
+import { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
 
 const isNumericType = (c: ColumnSpec): boolean => c.type === 'numeric' || c.type === 'integer';
 
@@ -71,9 +71,11 @@ export function validateQuery(q: Query, schema: Schema): void {
   if (!(QUERY_KINDS as readonly string[]).includes(q.kind)) throw new QueryError(`unknown query kind ${quote(q.kind)}; use one of ${QUERY_KINDS.join(', ')}`);
   const cols = q.columns.map((name, i) => column(schema, name, `columns[${i}]`));
   if (new Set(q.columns).size !== q.columns.length) throw new QueryError(`${q.kind}: the columns contain a duplicate`);
-  if (q.bins !== undefined && q.kind !== 'histogram') throw new QueryError(`bins only apply to histogram queries, not ${q.kind}`);
-  if (q.target !== undefined && q.kind !== 'linear_regression') throw new QueryError(`target only applies to linear_regression, not ${q.kind}`);
-  if ((q.edges !== undefined || q.tables !== undefined) && q.kind !== 'marginal') throw new QueryError(`edges and tables only apply to marginal queries, not ${q.kind}`);
+  for (const [field, kinds] of Object.entries(FIELD_KINDS)) {
+    if ((q as unknown as Record<string, unknown>)[field] !== undefined && !kinds.includes(q.kind)) {
+      throw new QueryError(`${field} only applies to ${kinds.filter((k) => (QUERY_KINDS as readonly string[]).includes(k)).join(', ')} queries, not ${q.kind}`);
+    }
+  }
   switch (q.kind) {
     case 'count':
       arity(q, 0, 'no columns (columns: [])');
@@ -128,9 +130,9 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 /** Checks the shape of a JSON query (types only; validateQuery checks it against a schema). */
 export function parseQueryJson(json: unknown): Query {
-  if (!isObject(json)) throw new QueryError('query: expected an object { kind, columns, filter, bins?, target?, edges?, tables? }');
+  if (!isObject(json)) throw new QueryError('query: expected an object { kind, columns, filter, bins?, target?, edges?, tables?, … }');
   for (const k of Object.keys(json)) {
-    if (!['kind', 'columns', 'filter', 'bins', 'target', 'edges', 'tables'].includes(k)) throw new QueryError(`query: unknown field "${k}"`);
+    if (!['kind', 'columns', 'filter', ...Object.keys(FIELD_KINDS)].includes(k)) throw new QueryError(`query: unknown field ${quote(k)}`);
   }
   const L = QUERY_LIMITS;
   const kind = json.kind;
@@ -183,7 +185,39 @@ export function parseQueryJson(json: unknown): Query {
   if (edges !== undefined) q.edges = edges;
   const tables = lists('tables', L.tables, L.tableColumns);
   if (tables !== undefined) q.tables = tables;
+  parseModelFields(json, q, name, list);
   return q;
+}
+
+/** The fields of the model kinds (regression families, survival, iterative rounds). */
+function parseModelFields(
+  json: Record<string, unknown>, q: Query, name: (x: unknown, field: string) => string, list: (x: unknown, field: string, max: number, what: string) => unknown[],
+): void {
+  const L = QUERY_LIMITS;
+  const numbers = (x: unknown, field: string, max: number): number[] => {
+    const xs = list(x, field, max, 'numbers');
+    xs.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new QueryError(`${field}[${i}]: expected a finite number`);
+    });
+    return [...(xs as number[])];
+  };
+  if (json.positive !== undefined) {
+    q.positive = list(json.positive, 'query.positive', L.values, 'levels').map((v, i) => {
+      if (typeof v !== 'string' || v.length > L.valueLength) throw new QueryError(`query.positive[${i}]: expected a level (a string of at most ${L.valueLength} characters)`);
+      return v;
+    });
+  }
+  for (const f of ['offset', 'time', 'event', 'strata'] as const) if (json[f] !== undefined) q[f] = name(json[f], `query.${f}`);
+  if (json.times !== undefined) q.times = numbers(json.times, 'query.times', L.times);
+  if (json.state !== undefined) q.state = numbers(json.state, 'query.state', L.state);
+  if (json.job !== undefined) {
+    if (typeof json.job !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(json.job)) throw new QueryError(`query.job: expected 1 to ${L.job} characters of [A-Za-z0-9._-], got ${quote(json.job)}`);
+    q.job = json.job;
+  }
+  if (json.round !== undefined) {
+    if (typeof json.round !== 'number' || !Number.isInteger(json.round) || json.round < 1 || json.round > L.rounds) throw new QueryError(`query.round: expected an integer in [1, ${L.rounds}], got ${quote(json.round)}`);
+    q.round = json.round;
+  }
 }
 
 function describePredicate(p: Predicate): string {

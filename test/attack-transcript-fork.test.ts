@@ -41,10 +41,11 @@ import { resolvePartyConfig } from '../services/party/config.ts';
 import { createPartyNode, type PartyNode } from '../services/party/node.ts';
 import { ReceiptBook } from '../services/party/receipts.ts';
 import { splitCsvText } from '../stats/index.ts';
+import { queryToProto } from '../services/common/query-codec.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const PARTIES = ['hospital-1', 'hospital-2', 'hospital-3'];
-const count: QuerySpec = { kind: 'count', columns: [], filter: [], bins: [], target: '', edges: [], tables: [] };
+const count: QuerySpec = queryToProto({ kind: 'count', columns: [], filter: [] });
 
 let dir: string;
 let rosterPath: string;

@@ -19,6 +19,11 @@ export function queryFromProto(spec: QuerySpec | undefined): Query {
   if (spec.target !== '') json['target'] = spec.target;
   if (spec.edges.length > 0) json['edges'] = spec.edges.map((e) => e.edges);
   if (spec.tables.length > 0) json['tables'] = spec.tables.map((t) => t.columns);
+  if (spec.positive.length > 0) json['positive'] = spec.positive;
+  for (const f of ['offset', 'time', 'event', 'strata', 'job'] as const) if (spec[f] !== '') json[f] = spec[f];
+  if (spec.times.length > 0) json['times'] = spec.times;
+  if (spec.state.length > 0) json['state'] = spec.state;
+  if (spec.round !== 0) json['round'] = spec.round;
   return parseQueryJson(json);
 }
 
@@ -35,5 +40,14 @@ export function queryToProto(q: Query): QuerySpec {
     target: q.target ?? '',
     edges: q.edges ? q.edges.map((e) => ({ edges: [...e] })) : [],
     tables: q.tables ? q.tables.map((t) => ({ columns: [...t] })) : [],
+    positive: q.positive ? [...q.positive] : [],
+    offset: q.offset ?? '',
+    time: q.time ?? '',
+    event: q.event ?? '',
+    strata: q.strata ?? '',
+    times: q.times ? [...q.times] : [],
+    state: q.state ? [...q.state] : [],
+    job: q.job ?? '',
+    round: q.round ?? 0,
   };
 }

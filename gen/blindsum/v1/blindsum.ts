@@ -79,6 +79,20 @@ export interface QuerySpec {
   edges: ColumnEdges[];
   /** marginal: the tables (none = one table over all columns). */
   tables: MarginalTable[];
+  /** Levels of the target (logistic_regression) or event column (kaplan_meier, cox) that count as 1. */
+  positive: string[];
+  /** poisson_regression: exposure column (log(value) is the offset). */
+  offset: string;
+  /** kaplan_meier, cox: follow-up time column and event column. */
+  time: string;
+  event: string;
+  /** kaplan_meier: stratifying column, and times to report the numbers at risk. */
+  strata: string;
+  times: number[];
+  /** Iterative kinds: the public state this round is evaluated at, the job and the round (from 1). */
+  state: number[];
+  job: string;
+  round: number;
 }
 
 /**
@@ -1081,7 +1095,24 @@ export const MarginalTable: MessageFns<MarginalTable> = {
 };
 
 function createBaseQuerySpec(): QuerySpec {
-  return { kind: "", columns: [], filter: [], bins: [], target: "", edges: [], tables: [] };
+  return {
+    kind: "",
+    columns: [],
+    filter: [],
+    bins: [],
+    target: "",
+    edges: [],
+    tables: [],
+    positive: [],
+    offset: "",
+    time: "",
+    event: "",
+    strata: "",
+    times: [],
+    state: [],
+    job: "",
+    round: 0,
+  };
 }
 
 export const QuerySpec: MessageFns<QuerySpec> = {
@@ -1110,6 +1141,41 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     }
     for (const v of message.tables) {
       MarginalTable.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.positive) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.offset !== "") {
+      writer.uint32(74).string(message.offset);
+    }
+    if (message.time !== "") {
+      writer.uint32(82).string(message.time);
+    }
+    if (message.event !== "") {
+      writer.uint32(90).string(message.event);
+    }
+    if (message.strata !== "") {
+      writer.uint32(98).string(message.strata);
+    }
+    if (message.times.length !== 0) {
+      writer.uint32(106).fork();
+      for (const v of message.times) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.state.length !== 0) {
+      writer.uint32(114).fork();
+      for (const v of message.state) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.job !== "") {
+      writer.uint32(122).string(message.job);
+    }
+    if (message.round !== 0) {
+      writer.uint32(128).uint32(message.round);
     }
     return writer;
   },
@@ -1193,6 +1259,98 @@ export const QuerySpec: MessageFns<QuerySpec> = {
             message.tables.push(MarginalTable.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.positive.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.offset = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.time = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.event = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.strata = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag === 105) {
+              message.times.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 106) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.times.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 14: {
+            if (tag === 113) {
+              message.state.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 114) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.state.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.job = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1217,6 +1375,15 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     message.target = object.target ?? "";
     message.edges = object.edges?.map((e) => ColumnEdges.fromPartial(e)) || [];
     message.tables = object.tables?.map((e) => MarginalTable.fromPartial(e)) || [];
+    message.positive = object.positive?.map((e) => e) || [];
+    message.offset = object.offset ?? "";
+    message.time = object.time ?? "";
+    message.event = object.event ?? "";
+    message.strata = object.strata ?? "";
+    message.times = object.times?.map((e) => e) || [];
+    message.state = object.state?.map((e) => e) || [];
+    message.job = object.job ?? "";
+    message.round = object.round ?? 0;
     return message;
   },
 };

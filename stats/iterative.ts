@@ -1,0 +1,126 @@
+/**
+ * Iterative jobs: a model fitted in rounds, each round a normal federated query of an iterative
+ * kind (logistic_regression, poisson_regression, cox) evaluated at a public `state` (the
+ * parameters). A round's released result holds the objective at that state (deviance, or −2 log
+ * partial likelihood), the standard errors there, and the Newton step's next state; the next round
+ * is the same query at that next state. Nothing but released results reaches the next round, and
+ * every round is planned (fixed-point grid, overflow check) from public bounds and its state before
+ * any data is read.
+ *
+ * Convergence is R's rule (glm.control): |obj_k − obj_{k−1}| / (|obj_k| + 0.1) < ε. The job's
+ * answer is the last round's result: its coefficients are the state it was evaluated at, and its
+ * standard errors the information there. A round whose objective rose is followed by a step
+ * halving (the midpoint of the last two states), as glm.fit and coxph do.
+ *
+ * `runJob` drives the rounds through a callback that runs one federated query and returns its
+ * released result (the analyst client, a central reference, or a test harness), so the same
+ * driver is used everywhere. Under CKKS only the analyst can read a release, so the analyst's
+ * client computes each next state and signs the next round (docs/models.md).
+ */
+import type { Query } from './query-types.ts';
+import type { Schema } from './schema.ts';
+
+/** What every iterative kind's per-round result carries. */
+export interface IterativeRound {
+  /** The state this round was evaluated at. */
+  state: number[];
+  /** The Newton step's next state, or null when it cannot be computed (singular information). */
+  nextState: number[] | null;
+  /** The objective at `state` (to minimize), or null when not finite. */
+  objective: number | null;
+  /** Rounds run, and whether the job converged (set by runJob on the answer). */
+  iterations?: number;
+  converged?: boolean;
+  notes: string[];
+}
+
+export interface IterativeDef {
+  /** The documented starting state (public: from the query and schema only). */
+  initialState(q: Query, schema: Schema): number[];
+  /**
+   * The job's answer from its first and last rounds (e.g. Cox's score and likelihood-ratio tests
+   * use the first round, evaluated at β = 0). Default: the last round.
+   */
+  summarize?(first: IterativeRound, last: IterativeRound): IterativeRound;
+}
+
+/** Iterative kinds, registered by their definitions (stats/kinds). */
+export const ITERATIVE: Record<string, IterativeDef> = {};
+
+export function isIterative(kind: string): boolean {
+  return kind in ITERATIVE;
+}
+
+export interface JobOptions {
+  /** Most rounds (R's glm default: 25). */
+  maxRounds?: number;
+  /** Relative change of the objective that counts as converged (R's glm default: 1e-8). */
+  epsilon?: number;
+  /** Job identifier written into every round's query. */
+  job?: string;
+  /** Called after every round with its result (progress). */
+  onRound?: (round: number, result: IterativeRound) => void;
+}
+
+export const DEFAULT_MAX_ROUNDS = 25;
+export const DEFAULT_EPSILON = 1e-8;
+
+/** Whether the relative change of the objective is below ε (R's glm rule). */
+export function convergedBy(prev: number, cur: number, epsilon: number): boolean {
+  return Math.abs(cur - prev) / (Math.abs(cur) + 0.1) < epsilon;
+}
+
+export class JobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+/**
+ * Runs an iterative job: round r is `q` with state s_r (s_1 the kind's initial state), job and
+ * round set; `runRound` runs it and returns its released result. Stops when converged, when the
+ * Newton step cannot be computed, or after maxRounds (then `converged` is false with a note).
+ */
+export async function runJob<R extends IterativeRound>(
+  q: Query, schema: Schema, runRound: (round: Query) => Promise<R>, opts: JobOptions = {},
+): Promise<{ result: R; rounds: R[] }> {
+  const def = ITERATIVE[q.kind];
+  if (!def) throw new JobError(`${q.kind} is not an iterative kind`);
+  const maxRounds = opts.maxRounds ?? DEFAULT_MAX_ROUNDS;
+  const epsilon = opts.epsilon ?? DEFAULT_EPSILON;
+  if (!(Number.isInteger(maxRounds) && maxRounds >= 1 && maxRounds <= 1000)) throw new JobError(`maxRounds must be an integer in [1, 1000], got ${maxRounds}`);
+  if (!(epsilon > 0 && epsilon < 1)) throw new JobError(`epsilon must be in (0, 1), got ${epsilon}`);
+  const rounds: R[] = [];
+  let state = def.initialState(q, schema);
+  let best: R | undefined; // the round with the lowest objective so far
+  let converged = false;
+  for (let r = 1; r <= maxRounds; r++) {
+    const round: Query = { ...q, state, round: r };
+    if (opts.job !== undefined) round.job = opts.job;
+    const res = await runRound(round);
+    rounds.push(res);
+    opts.onRound?.(r, res);
+    const obj = res.objective;
+    if (best !== undefined && best.objective !== null && obj !== null && convergedBy(best.objective, obj, epsilon)) {
+      converged = true;
+      break;
+    }
+    if (obj !== null && (best === undefined || best.objective === null || obj <= best.objective)) {
+      best = res;
+      if (res.nextState === null) break;
+      state = res.nextState;
+    } else if (best !== undefined && best.nextState !== null) {
+      // The objective rose (or is not finite): halve the step from the best state.
+      state = best.state.map((b, i) => (b + res.state[i]!) / 2);
+    } else {
+      break;
+    }
+  }
+  const last = rounds[rounds.length - 1]!;
+  const answer = (converged ? last : best ?? last) as R;
+  const summarized = (def.summarize ? def.summarize(rounds[0]!, answer) : answer) as R;
+  const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes] };
+  if (!converged) out.notes.push(`did not converge in ${rounds.length} rounds (relative change of the objective above ${epsilon}); the result is the best round's`);
+  return { result: out, rounds };
+}
