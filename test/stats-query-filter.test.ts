@@ -83,7 +83,9 @@ describe('validateQuery', () => {
     ['histogram without bins', { kind: 'histogram', columns: ['x'], filter: [] }, /histogram needs bins/],
     ['histogram with unordered bins', { kind: 'histogram', columns: ['x'], filter: [], bins: [0, 5, 5] }, /strictly increasing; bins\[2\] = 5 after 5/],
     ['histogram with a NaN edge', { kind: 'histogram', columns: ['x'], filter: [], bins: [0, NaN] }, /bins\[1\]: expected a finite number/],
-    ['bins on another kind', { ...base, bins: [0, 1] }, /bins only apply to histogram queries, not mean/],
+    ['bins on another kind', { ...base, bins: [0, 1] }, /bins only applies to histogram queries, not mean/],
+    ['a round state on a one-shot kind', { ...base, state: [0, 1] }, /state only applies to .*queries, not mean/],
+    ['an offset on linear_regression', { kind: 'linear_regression', columns: ['k'], target: 'x', offset: 'k', filter: [] }, /offset only applies to .*not linear_regression/],
     ['regression without target', { kind: 'linear_regression', columns: ['k'], filter: [] }, /needs target/],
     ['regression with a categorical target', { kind: 'linear_regression', columns: ['k'], target: 'c', filter: [] }, /"c" is categorical/],
     ['regression target among predictors', { kind: 'linear_regression', columns: ['k', 'x'], target: 'x', filter: [] }, /target "x" is also a predictor/],
@@ -126,6 +128,10 @@ describe('parseQueryJson and describeQuery', () => {
     ['bad op', { kind: 'count', filter: [{ column: 'x', op: 'like', values: [] }] }, /filter\[0\].op: got "like"/],
     ['bad values', { kind: 'count', filter: [{ column: 'x', op: 'eq', values: [null] }] }, /filter\[0\].values: expected an array of strings or numbers/],
     ['bins not numbers', { kind: 'histogram', columns: ['x'], bins: ['a'] }, /query.bins: expected an array of numbers/],
+    ['a state with a non-finite number', { kind: 'count', state: [0, 'x'] }, /query.state\[1\]: expected a finite number/],
+    ['a job identifier with a space', { kind: 'count', job: 'a b' }, /query.job: expected 1 to 64 characters/],
+    ['a round of 0', { kind: 'count', round: 0 }, /query.round: expected an integer in \[1, 1000\], got "0"/],
+    ['a positive level that is not a string', { kind: 'count', positive: [2] }, /query.positive\[0\]: expected a level/],
   ];
   it.each(bad)('rejects %s', (_label, json, message) => {
     expect(() => parseQueryJson(json)).toThrow(QueryError);
