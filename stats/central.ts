@@ -5,6 +5,7 @@
  * Householder QR of the design matrix [1, x_1..x_p].
  */
 import type { Dataset } from './dataset.ts';
+import { centralGlm } from './central-glm.ts';
 import { matchRows } from './filter.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
@@ -112,6 +113,7 @@ function categoricalCodes(dataset: Dataset, name: string): Int32Array {
 /** The query answered directly on the raw rows (float64). */
 export function centralResult(q: Query, schema: Schema, dataset: Dataset): QueryResult {
   validateQuery(q, schema);
+  if (q.kind === 'logistic_regression' || q.kind === 'poisson_regression') return centralGlm(q, schema, dataset);
   // marginal: missing is a level of every column, so no row is dropped for a missing value.
   const involved = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.kind === 'marginal' ? [] : q.columns;
   const rows = completeRows(dataset, q, involved);

@@ -10,7 +10,10 @@
  * Convergence is R's rule (glm.control): |obj_k − obj_{k−1}| / (|obj_k| + 0.1) < ε. The job's
  * answer is the last round's result: its coefficients are the state it was evaluated at, and its
  * standard errors the information there. A round whose objective rose is followed by a step
- * halving (the midpoint of the last two states), as glm.fit and coxph do.
+ * halving (the midpoint of the last two states), as glm.fit and coxph do. Objectives are only
+ * compared between rounds over the same rows (n): when a party drops out between rounds, the job
+ * goes on from the new round's step and converges on the remaining parties' rows. Under
+ * differential privacy n is noisy, so a DP job runs its planned number of rounds.
  *
  * `runJob` drives the rounds through a callback that runs one federated query and returns its
  * released result (the analyst client, a central reference, or a test harness), so the same
@@ -28,6 +31,8 @@ export interface IterativeRound {
   nextState: number[] | null;
   /** The objective at `state` (to minimize), or null when not finite. */
   objective: number | null;
+  /** Rows used by the round (a change means the population changed, e.g. a party dropped out). */
+  n: number;
   /** Rounds run, and whether the job converged (set by runJob on the answer). */
   iterations?: number;
   converged?: boolean;
@@ -102,6 +107,14 @@ export async function runJob<R extends IterativeRound>(
     rounds.push(res);
     opts.onRound?.(r, res);
     const obj = res.objective;
+    if (best !== undefined && res.n !== best.n) {
+      // The rows changed (a party left or joined, or n is noisy): objectives are not comparable;
+      // go on from this round's step.
+      best = res;
+      if (res.nextState === null) break;
+      state = res.nextState;
+      continue;
+    }
     if (best !== undefined && best.objective !== null && obj !== null && convergedBy(best.objective, obj, epsilon)) {
       converged = true;
       break;

@@ -125,7 +125,7 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
       }
       return 0;
     }
-    for (let s = MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
+    for (let s = KINDS[q.kind].maxScaleBits ?? MAX_SCALE_BITS; s >= 0; s--) if (rows * maxTerm(e.bound, s) < limit) return s;
     throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring even at scale 0: ${parties} parties × ${schema.maxRowsPerParty} rows × bound ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64, fewer rows per party or tighter bounds`);
   }
   const header = planHeader(q, schema, opts, entries.length);

@@ -5,6 +5,7 @@
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
+  'logistic_regression', 'poisson_regression',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 

@@ -2,6 +2,7 @@
  * Federated query: what to compute (kind), over which columns, on which rows (filter). Checked
  * against the schema before any data is read.
  */
+import { validateGlm } from './kinds/glm-model.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
@@ -119,6 +120,9 @@ export function validateQuery(q: Query, schema: Schema): void {
     }
     case 'marginal':
       validateMarginal(q, cols);
+      break;
+    case 'logistic_regression': case 'poisson_regression':
+      validateGlm(q, schema);
       break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
@@ -238,6 +242,10 @@ function describePredicate(p: Predicate): string {
 export function describeQuery(q: Query): string {
   let s: string;
   if (q.kind === 'linear_regression') s = `linear_regression(${q.target ?? '?'} ~ 1 + ${q.columns.join(' + ')})`;
+  else if (q.kind === 'logistic_regression' || q.kind === 'poisson_regression') {
+    const y = q.kind === 'logistic_regression' ? `${q.target ?? '?'} in {${(q.positive ?? []).join(', ')}}` : q.target ?? '?';
+    s = `${q.kind}(${y} ~ 1${q.columns.map((c) => ` + ${c}`).join('')}${q.offset ? ` + offset(log(${q.offset}))` : ''})${q.round ? ` round ${q.round}${q.job ? ` of ${q.job}` : ''}` : ''}`;
+  }
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
   else if (q.kind === 'marginal') {
     const t = q.tables ?? [q.columns.map((_, i) => i)];

@@ -23,6 +23,10 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       out.push(['residualStdError', r.residualStdError], ['rSquared', r.rSquared]);
       break;
     case 'marginal': r.tables.forEach((t, i) => vec(`tables[${i}].counts`, t.counts)); break;
+    case 'logistic_regression': case 'poisson_regression':
+      vec('coefficients', r.coefficients); vec('standardErrors', r.standardErrors); vec('zValues', r.zValues); vec('pValues', r.pValues);
+      out.push(['deviance', r.deviance], ['nullDeviance', r.nullDeviance], ['aic', r.aic]);
+      break;
   }
   return out;
 }
@@ -57,6 +61,12 @@ function fmt(x: Leaf): string {
   const a = Math.abs(x);
   if (a !== 0 && (a < 1e-4 || a >= 1e9)) return x.toExponential(4);
   return x.toPrecision(6).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+}
+
+/** A p value as R prints it: below 2e-16 as "< 2e-16". */
+function fmtP(x: Leaf): string {
+  if (x === null) return '—';
+  return x < 2e-16 ? '< 2e-16' : x.toPrecision(3);
 }
 
 /** A plain-text table: first row is the header; columns padded, numbers right-aligned. */
@@ -101,6 +111,15 @@ export function formatResult(r: QueryResult): string {
         `linear regression of ${r.target}`,
         table([['term', 'estimate', 'std. error'], ...r.terms.map((t, i) => [t, fmt(r.coefficients[i]!), fmt(r.standardErrors[i] ?? null)])]),
         `residual std. error ${fmt(r.residualStdError)} on ${r.dfResidual} df; R² = ${fmt(r.rSquared)}; n = ${fmt(r.n)}`,
+      );
+      break;
+    case 'logistic_regression': case 'poisson_regression':
+      lines.push(
+        `${r.kind === 'logistic_regression' ? 'logistic' : 'Poisson'} regression of ${r.target} (family ${r.family}, link ${r.link})`,
+        table([['', 'Estimate', 'Std. Error', 'z value', 'Pr(>|z|)'], ...r.terms.map((t, i) => [t, fmt(r.coefficients[i]!), fmt(r.standardErrors[i] ?? null), fmt(r.zValues[i] ?? null), fmtP(r.pValues[i] ?? null)])]),
+        `    Null deviance: ${fmt(r.nullDeviance)}  on ${r.dfNull}  degrees of freedom`,
+        `Residual deviance: ${fmt(r.deviance)}  on ${r.dfResidual}  degrees of freedom`,
+        `AIC: ${fmt(r.aic)}; n = ${fmt(r.n)}${r.iterations !== undefined ? `; rounds: ${r.iterations}${r.converged ? '' : ' (not converged)'}` : ''}`,
       );
       break;
     case 'marginal':

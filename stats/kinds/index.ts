@@ -1,6 +1,7 @@
 /** Registry: the one KindDef per query kind. */
 import type { QueryKind } from '../query-types.ts';
 import { contingency, frequency } from './categorical.ts';
+import { logisticRegression, poissonRegression } from './glm.ts';
 import { histogram } from './histogram.ts';
 import { marginal } from './marginal.ts';
 import { correlation, covariance } from './moments.ts';
@@ -11,6 +12,7 @@ import { count, mean, sum, variance } from './univariate.ts';
 export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
+  logistic_regression: logisticRegression, poisson_regression: poissonRegression,
 };
 
 export type * from './types.ts';

@@ -84,6 +84,12 @@ export interface KindDef {
    * one with L1 sensitivity k·g and L2 sensitivity √k·g, and one noise level for all entries.
    */
   rowEntries?(q: Query): number;
+  /**
+   * Largest fixed-point scale for this kind's real entries in exact mode (default MAX_SCALE_BITS,
+   * 24). Iterative models use more: their Newton steps need the score near 0 to ~1e-12, and their
+   * vectors are short, so the wider sums (two CKKS limbs) cost nothing.
+   */
+  maxScaleBits?: number;
   layout(q: Query, schema: Schema): Entry[];
   rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms;
   /**
@@ -124,6 +130,18 @@ export interface LinearRegressionResult extends Base {
   dfResidual: number;
 }
 
+/** A GLM round's result (stats/kinds/glm-result.ts); a job's answer is its last round's. */
+export interface GlmResult extends Base {
+  kind: 'logistic_regression' | 'poisson_regression'; family: 'binomial' | 'poisson'; link: 'logit' | 'log';
+  target: string; terms: string[];
+  coefficients: number[]; standardErrors: Num[]; zValues: Num[]; pValues: Num[];
+  deviance: number; nullDeviance: Num; dfResidual: number; dfNull: number; aic: Num;
+  /** The round's state (standardized coefficients), the Newton step's next state, the objective (deviance). */
+  state: number[]; nextState: number[] | null; objective: number | null;
+  /** Set on a job's answer (stats/iterative.ts runJob). */
+  iterations?: number; converged?: boolean;
+}
+
 export interface MarginalResult extends Base {
   kind: 'marginal'; columns: string[];
   /** Levels of each column (categories or bins, then "(missing)"). */
@@ -134,4 +152,5 @@ export interface MarginalResult extends Base {
 
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
-  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult;
+  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
+  | GlmResult;
