@@ -83,12 +83,47 @@ export class JobError extends Error {
 }
 
 /**
- * Runs an iterative job: round r is `q` with state s_r (s_1 the kind's initial state), job and
+ * The state a job evaluates next, from the rounds released so far — one rule for the analyst's
+ * client (runJob) and the auditor who replays a job from the transcript (services/audit/verify-jobs.ts):
+ *   - the rows changed (n differs from the best round's: a party left or joined, or n is noisy):
+ *     objectives are not comparable, go on from this round's Newton step;
+ *   - the objective did not rise: this round is the best so far, go on from its Newton step;
+ *   - it rose (or is not finite): halve the step, the midpoint of the best state and this one.
+ * `observe` returns that state, or null when there is none (no Newton step and nothing to halve).
+ * `converged` says whether the last round met the tolerance against the best round before it.
+ */
+export class JobStepper<R extends IterativeRound = IterativeRound> {
+  readonly #epsilon: number;
+  best: R | undefined;
+  converged = false;
+  constructor(epsilon: number) {
+    this.#epsilon = epsilon;
+  }
+  observe(res: R): number[] | null {
+    const best = this.best;
+    const obj = res.objective;
+    if (best !== undefined && res.n !== best.n) {
+      this.best = res;
+      return res.nextState;
+    }
+    this.converged = best !== undefined && best.objective !== null && obj !== null && convergedBy(best.objective, obj, this.#epsilon);
+    if (obj !== null && (best === undefined || best.objective === null || obj <= best.objective)) {
+      this.best = res;
+      return res.nextState;
+    }
+    if (best !== undefined && best.nextState !== null) return best.state.map((b, i) => (b + res.state[i]!) / 2);
+    return null;
+  }
+}
+
+/**
+ * Runs an iterative job: round r is `q` with state s_r (s_1 the kind's initial state, left to the
+ * kind when no schema is given), job and
  * round set; `runRound` runs it and returns its released result. Stops when converged, when the
  * Newton step cannot be computed, or after maxRounds (then `converged` is false with a note).
  */
 export async function runJob<R extends IterativeRound>(
-  q: Query, schema: Schema, runRound: (round: Query) => Promise<R>, opts: JobOptions = {},
+  q: Query, schema: Schema | undefined, runRound: (round: Query) => Promise<R>, opts: JobOptions = {},
 ): Promise<{ result: R; rounds: R[] }> {
   const def = ITERATIVE[q.kind];
   if (!def) throw new JobError(`${q.kind} is not an iterative kind`);
@@ -97,39 +132,21 @@ export async function runJob<R extends IterativeRound>(
   if (!(Number.isInteger(maxRounds) && maxRounds >= 1 && maxRounds <= 1000)) throw new JobError(`maxRounds must be an integer in [1, 1000], got ${maxRounds}`);
   if (!(epsilon > 0 && epsilon < 1)) throw new JobError(`epsilon must be in (0, 1), got ${epsilon}`);
   const rounds: R[] = [];
-  let state = def.initialState(q, schema);
-  let best: R | undefined; // the round with the lowest objective so far
-  let converged = false;
+  // Without the schema (an analyst's client) round 1 carries no state: the kind's documented start.
+  let state: number[] | undefined = schema ? def.initialState(q, schema) : undefined;
+  const stepper = new JobStepper<R>(epsilon);
   for (let r = 1; r <= maxRounds; r++) {
-    const round: Query = { ...q, state, round: r };
+    const round: Query = state === undefined ? { ...q, round: r } : { ...q, state, round: r };
     if (opts.job !== undefined) round.job = opts.job;
     const res = await runRound(round);
     rounds.push(res);
     opts.onRound?.(r, res);
-    const obj = res.objective;
-    if (best !== undefined && res.n !== best.n) {
-      // The rows changed (a party left or joined, or n is noisy): objectives are not comparable;
-      // go on from this round's step.
-      best = res;
-      if (res.nextState === null) break;
-      state = res.nextState;
-      continue;
-    }
-    if (best !== undefined && best.objective !== null && obj !== null && convergedBy(best.objective, obj, epsilon)) {
-      converged = true;
-      break;
-    }
-    if (obj !== null && (best === undefined || best.objective === null || obj <= best.objective)) {
-      best = res;
-      if (res.nextState === null) break;
-      state = res.nextState;
-    } else if (best !== undefined && best.nextState !== null) {
-      // The objective rose (or is not finite): halve the step from the best state.
-      state = best.state.map((b, i) => (b + res.state[i]!) / 2);
-    } else {
-      break;
-    }
+    const next = stepper.observe(res);
+    if (stepper.converged || next === null) break;
+    state = next;
   }
+  const converged = stepper.converged;
+  const best = stepper.best;
   const last = rounds[rounds.length - 1]!;
   const answer = (converged ? last : best ?? last) as R;
   const summarized = (def.summarize ? def.summarize(rounds[0]!, answer) : answer) as R;

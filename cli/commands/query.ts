@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
+import { runModelJob } from '../../client/jobs.ts';
+import { isIterative } from '../../stats/iterative.ts';
 import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
@@ -23,9 +25,41 @@ function buildQuery(v: Record<string, unknown>): Query {
     columns: (v['column'] as string[] | undefined) ?? [],
     filter: ((v['where'] as string[] | undefined) ?? []).map(parseWhere),
   };
-  if (v['bins'] !== undefined) json['bins'] = String(v['bins']).split(',').map((x) => Number(x.trim()));
-  if (v['target'] !== undefined) json['target'] = v['target'];
+  const list = (k: string): string[] => String(v[k]).split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (v['bins'] !== undefined) json['bins'] = list('bins').map(Number);
+  if (v['times'] !== undefined) json['times'] = list('times').map(Number);
+  if (v['positive'] !== undefined) json['positive'] = list('positive');
+  for (const k of ['target', 'offset', 'time', 'event', 'strata']) if (v[k] !== undefined) json[k] = v[k];
   return parseQueryJson(json);
+}
+
+/** An iterative kind (a model fitted in rounds): print each round, then the job's answer. */
+async function runJobCommand(v: Record<string, unknown>, q: Query, client: ReturnType<typeof analystClient>, backend: string, ckksKey: AnalystCkksKey | undefined): Promise<number> {
+  const quiet = v['quiet'] === true || v['json'] === true;
+  const tolerance = v['tolerance'] === undefined ? undefined : Number(v['tolerance']);
+  if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1)) throw new UsageError(`--tolerance: expected a number in (0, 1), got ${JSON.stringify(v['tolerance'])}`);
+  const maxRounds = v['max-rounds'] === undefined ? undefined : int(v['max-rounds'], 'max-rounds', 25, 1, 1000);
+  const privacy = privacyFromFlags(v);
+  const job = await runModelJob(client, q, {
+    ...(privacy ? { privacy } : {}), backend, ...(ckksKey ? { ckksKey } : {}),
+    ...(maxRounds !== undefined ? { maxRounds } : {}), ...(tolerance !== undefined ? { tolerance } : {}),
+    deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
+    onRound: (r, o) => {
+      const res = o.result as { objective?: number | null } | undefined;
+      if (!quiet) process.stderr.write(`  round ${r}: ${o.status}; objective ${res?.objective ?? '—'}; ${o.contributors.length} contributors; query ${o.queryId}\n`);
+    },
+  });
+  if (v['json'] === true) {
+    process.stdout.write(JSON.stringify({ job: job.job, result: job.result, rhoCharged: job.rhoCharged, rounds: job.rounds.map((o) => o.queryId) }, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(formatResult(job.result!) + '\n');
+  if (job.rhoCharged > 0) {
+    process.stdout.write(`differential privacy: ${job.rounds.length} rounds, total rho = ${job.rhoCharged.toPrecision(4)} (ε = ${epsilonFromRho(job.rhoCharged, REPORT_DELTA).toPrecision(3)} at δ = ${REPORT_DELTA.toExponential(0)}); the last round's noise:\n`);
+    process.stdout.write(formatPrivacy(job.last).split('\n').slice(1).join('\n') + '\n');
+  }
+  process.stdout.write(`job ${job.job}: ${job.rounds.length} rounds (queries ${job.rounds.map((o) => o.queryId).join(', ')}); contributors of the last: ${job.last.contributors.join(', ')}\n`);
+  return 0;
 }
 
 /** δ used when reporting a zCDP cost as (ε, δ). */
@@ -96,15 +130,23 @@ export const query: Command = {
   options: {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, ...ANALYST_KEY_OPTION,
+    positive: { type: 'string' }, offset: { type: 'string' }, time: { type: 'string' }, event: { type: 'string' }, strata: { type: 'string' }, times: { type: 'string' },
+    'max-rounds': { type: 'string' }, tolerance: { type: 'string' },
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
     rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
-    kind: 'count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation, linear_regression',
-    column: 'column (order matters: contingency = row, column; linear_regression = predictors)',
+    kind: 'count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation, linear_regression, marginal, logistic_regression, poisson_regression, kaplan_meier, cox',
+    column: 'column (order matters: contingency = row, column; regressions and cox = predictors, categorical ones by treatment coding)',
+    positive: 'levels that count as 1, comma-separated: of the target (logistic_regression) or of the event column (kaplan_meier, cox)',
+    offset: 'poisson_regression: exposure column (log of it is the offset)', time: 'kaplan_meier, cox: follow-up time column',
+    event: 'kaplan_meier, cox: event column (categorical; --positive names the event levels)', strata: 'kaplan_meier: stratify by this categorical column',
+    times: 'kaplan_meier: times at which to report the numbers at risk, comma-separated',
+    'max-rounds': 'iterative kinds: most rounds (exact: default 25, stops when converged; DP: exactly this many, default 4)',
+    tolerance: 'iterative kinds: convergence on the relative change of the deviance (default 1e-8, as R)',
     where: 'filter predicate, e.g. "age >= 50", "sex = f", "stage in 3,4", "bili between 1,3", "trt is missing"; all must hold',
-    bins: 'histogram edges, comma-separated, strictly increasing', target: 'response column of linear_regression',
+    bins: 'histogram edges (or the time grid of kaplan_meier and cox), comma-separated, strictly increasing', target: 'response column of linear_regression, logistic_regression, poisson_regression',
     'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
     'analyst-key': ANALYST_KEY_HELP, json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
@@ -118,6 +160,7 @@ export const query: Command = {
     const client = analystClient(v);
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
+      if (isIterative(q.kind)) return await runJobCommand(v, q, client, backend, ckksKey);
       const o = await client.run(q, {
         ...(privacyFromFlags(v) ? { privacy: privacyFromFlags(v)! } : {}),
         backend, ...(ckksKey ? { ckksKey } : {}),

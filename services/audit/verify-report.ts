@@ -28,6 +28,8 @@ export interface VerifyReport {
   blobs?: BlobStats;
   /** Checks that could not run because blobs were absent (each names the entry or query); empty when complete. */
   unchecked?: string[];
+  /** Rounds of iterative jobs after round 1: how many had their state replayed from the releases before them. */
+  jobRounds?: { checked: number; unchecked: number };
 }
 
 /** A readable report: one line per query, then the verdict. */
@@ -45,6 +47,9 @@ export function formatReport(r: VerifyReport): string {
   lines.push(`  receipts: ${r.receiptsChecked} checked against the chain${r.receiptsOutside ? `, ${r.receiptsOutside} outside the exported range` : ''}`);
   lines.push(r.analystsChecked ? '  analysts: every submitted query is a request signed by an analyst of the operator-signed analyst roster, logged as signed'
     : '  analysts: NOT checked (give --analysts analysts.json to verify who asked for each query)');
+  if (r.jobRounds && r.jobRounds.checked + r.jobRounds.unchecked > 0) {
+    lines.push(`  iterative jobs: ${r.jobRounds.checked} later rounds evaluated at the state replayed from the released rounds before them${r.jobRounds.unchecked ? `; ${r.jobRounds.unchecked} not replayable (after a CKKS release, which only the analyst can read, or a failed round)` : ''}`);
+  }
   if (r.blobs?.byDigest) {
     lines.push(`  blobs: ${r.blobs.byDigest} payloads logged by digest; ${r.blobs.checked} blobs read and matched their digest${r.blobs.absent.length ? `; ${r.blobs.absent.length} ABSENT` : ''}`);
   }

@@ -32,7 +32,7 @@ import { absentSummary, checkBlob, releaseWithoutInputs, replayAbsent, type Blob
 export type { AbsentBlob, BlobStats } from './verify-blobs.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
-import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type Schema } from '../../stats/index.ts';
+import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type QueryResult, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
 import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
@@ -41,6 +41,8 @@ import {
 import { CKKS_PARTY_KINDS, CkksEntryKind } from '../common/ckks-kinds.ts';
 import { CkksTranscriptVerifier } from './verify-ckks.ts';
 import { checkStartForwardsRequest, checkSubmittedRequest } from './verify-analyst.ts';
+import { JobReplay } from './verify-jobs.ts';
+import { isIterative, type IterativeRound } from '../../stats/iterative.ts';
 import type { AnalystRoster } from '../common/analysts.ts';
 
 export interface VerifyOptions {
@@ -101,6 +103,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
   const blobs = opts.blobs ?? file.blobs;
   const sessions = new Map<string, SessionState>();
   const ckks = new CkksTranscriptVerifier(roster, file.from);
+  const jobs = new JobReplay(file.from > 0);
   /** ρ spent per analyst over the exported entries (exact only when the export starts at entry 0). */
   const spent = new Map<string, number>();
   const byIndex = new Map<number, HeldReceipt[]>();
@@ -201,6 +204,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
     report.failure = err.info;
   }
   report.sessions = [...ckks.summaries(), ...[...sessions.values()].map((s) => s.summary)];
+  report.jobRounds = { checked: jobs.checkedRounds, unchecked: jobs.uncheckedRounds };
   return report;
 
   function step(e: Entry): void {
@@ -222,6 +226,8 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
         if (why) fail(why);
       }
       if (rho === 0 && rec.policy && !rec.policy.allowExact) fail('an exact (non-DP) query was accepted although the logged policy allows only DP queries');
+      const jobWhy = jobs.submitted(e.session, rec.analyst, query);
+      if (jobWhy) fail(jobWhy);
       if (opts.schema) {
         if (rec.schemaDigest !== schemaDigest(opts.schema)) fail('the query was planned for a different schema than the one given to the verifier');
         const plan = planQuery(query, opts.schema, planOptions(rec));
@@ -415,6 +421,7 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
             if (submitted.rho > 0) flagSmallCohort(expected, submitted.policy?.minCohort ?? 0);
             if (JSON.stringify(expected) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
             s.summary.resultChecked = true;
+            if (isIterative(s.query.kind)) jobs.released(e.session, expected as QueryResult & IterativeRound);
           }
         }
         s.finished = true;

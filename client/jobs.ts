@@ -1,0 +1,88 @@
+/**
+ * Iterative jobs from the analyst's client: a model kind (logistic_regression,
+ * poisson_regression, cox) fitted in rounds, each round a normal signed query through the
+ * aggregator (either backend), evaluated at the state the previous round released
+ * (stats/iterative.ts). The client drives the rounds because each round's state must be
+ * authorized by the analyst's signature — an aggregator that chose states itself could weight the
+ * rows to single out a patient — and, under CKKS, only the analyst can read a release at all.
+ *
+ * Under differential privacy the job's total ρ is split equally over its rounds, which are fixed
+ * in advance (a DP job runs all of them: its objectives are noisy, so it does not stop early), and
+ * the client refuses to start a job whose total exceeds the budget that remains. Each round is
+ * charged by the aggregator and by every party's ledger like any query.
+ */
+import { randomUUID } from 'node:crypto';
+import type { QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
+import { isIterative, runJob, type IterativeRound } from '../stats/iterative.ts';
+import { describeQuery, privacyRho, type PrivacySpec, type Query, type QueryResult } from '../stats/index.ts';
+import { AnalystError, type AnalystClient, type QueryOutcome } from './analyst.ts';
+import type { AnalystCkksKey } from './ckks-analyst.ts';
+
+/** Rounds of a DP job when the analyst gives none (docs/models.md: measured on pbc and flchain). */
+export const DEFAULT_DP_ROUNDS = 4;
+
+export interface JobRunOptions {
+  backend?: string;
+  privacy?: PrivacySpec;
+  ckksKey?: AnalystCkksKey;
+  /** Most rounds (exact: default 25, stops at convergence; DP: exactly this many, default DEFAULT_DP_ROUNDS). */
+  maxRounds?: number;
+  /** Convergence tolerance on the relative change of the objective (exact jobs; default 1e-8). */
+  tolerance?: number;
+  deadlineMs?: number;
+  onEvent?: (ev: QueryEvent) => void;
+  onRound?: (round: number, outcome: QueryOutcome) => void;
+}
+
+export interface JobOutcome {
+  job: string;
+  /** The job's answer (the last, or best, round's result with iterations and convergence). */
+  result: (QueryResult & IterativeRound) | undefined;
+  /** Every round's outcome, in order. */
+  rounds: QueryOutcome[];
+  /** ρ charged over all rounds. */
+  rhoCharged: number;
+  /** The last round's outcome (its contributors, DP figures, CKKS details). */
+  last: QueryOutcome;
+}
+
+/** Runs an iterative job through the aggregator; throws AnalystError naming the round that failed. */
+export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunOptions = {}): Promise<JobOutcome> {
+  if (!isIterative(q.kind)) throw new AnalystError(3, `${q.kind} is not an iterative kind`);
+  if (q.state !== undefined || q.round !== undefined) throw new AnalystError(3, 'state and round are set by the job, not by the analyst');
+  const job = q.job ?? `job-${randomUUID().slice(0, 8)}`;
+  const dp = opts.privacy !== undefined;
+  const rounds = opts.maxRounds ?? (dp ? DEFAULT_DP_ROUNDS : undefined);
+  let perRound: PrivacySpec | undefined;
+  if (dp) {
+    const total = privacyRho(opts.privacy!);
+    perRound = { rho: total / rounds! };
+    const budget = await client.getBudget();
+    if (budget.remainingRho < total) {
+      throw new AnalystError(8, `job refused before round 1: ${rounds} rounds at rho ${perRound.rho!.toPrecision(4)} need rho ${total.toPrecision(4)}, but ${budget.remainingRho.toPrecision(4)} of the budget remains`);
+    }
+  }
+  const outcomes: QueryOutcome[] = [];
+  const { result } = await runJob<QueryResult & IterativeRound>(
+    { ...q, job },
+    undefined,
+    async (round) => {
+      const o = await client.run(round, {
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(perRound ? { privacy: perRound } : {}),
+        ...(opts.ckksKey ? { ckksKey: opts.ckksKey } : {}),
+        ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
+        ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      });
+      outcomes.push(o);
+      opts.onRound?.(round.round!, o);
+      if (o.status !== 'done' || !o.result) {
+        throw new AnalystError(13, `job ${job} round ${round.round} (${describeQuery(round)}): ${o.status}${o.error ? ` — ${o.error}` : ''}`);
+      }
+      return o.result as QueryResult & IterativeRound;
+    },
+    { ...(rounds !== undefined ? { maxRounds: rounds } : {}), ...(opts.tolerance !== undefined ? { epsilon: opts.tolerance } : {}), job },
+  );
+  const last = outcomes[outcomes.length - 1]!;
+  return { job, result, rounds: outcomes, rhoCharged: outcomes.reduce((a, o) => a + o.rhoCharged, 0), last };
+}

@@ -1,0 +1,173 @@
+/**
+ * Iterative models end to end (the aggregator and 3 parties as separate processes, real gRPC,
+ * t = 2): a logistic regression through secure aggregation and a Poisson regression through
+ * CKKS, each fitted in signed rounds by the analyst's client, equal R's glm
+ * (test/reference/glm.json) to 1e-6; a party killed between rounds leaves a job that converges on
+ * the other parties' rows; a DP job is charged round by round and refused up front when its total
+ * exceeds the budget; the auditor replays every job from the transcript and catches a round
+ * evaluated at a state the released rounds do not lead to.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnalystError } from '../client/analyst.ts';
+import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
+import { runModelJob } from '../client/jobs.ts';
+import { LocalFederation } from '../cli/federation.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { loadRoster } from '../services/common/roster.ts';
+import { loadAnalystRoster } from '../services/common/analysts.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
+import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { EntryKind, type Entry } from '../crypto/transcript.ts';
+import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
+import { centralGlm } from '../stats/central-glm.ts';
+import { buildDataset, parseSchema, splitCsvText, type GlmResult, type Query } from '../stats/index.ts';
+
+const schemaPath = 'examples/pbc/schema.json';
+const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
+const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
+const parts = splitCsvText(csv, 3, 'e2e-models');
+const R = JSON.parse(readFileSync('test/reference/glm.json', 'utf8')) as Record<string, Record<string, number[] | number>>;
+
+const logistic: Query = { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'bili', 'albumin', 'sex', 'edema'], filter: [] };
+const poisson: Query = { kind: 'poisson_regression', target: 'copper', offset: 'time', columns: ['age', 'sex', 'edema', 'bili'], filter: [] };
+
+let fed: LocalFederation;
+let dir: string;
+let key: AnalystCkksKey;
+
+function rel(a: number | null, b: number): number {
+  return a === null ? Infinity : a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+}
+
+function expectR(fit: GlmResult, name: string): void {
+  const r = R[name]!;
+  expect(fit.n).toBe(r.n);
+  for (const f of ['coefficients', 'standardErrors', 'zValues', 'pValues'] as const) {
+    (r[f] as number[]).forEach((v, j) => expect(rel(fit[f][j]!, v), `${name} ${f}[${j}]`).toBeLessThan(1e-6));
+  }
+  for (const f of ['deviance', 'nullDeviance', 'aic'] as const) expect(rel(fit[f], r[f] as number), `${name} ${f}`).toBeLessThan(1e-6);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-models-'));
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['modeller', 'dp-modeller'] });
+  await fed.waitCollectiveKey();
+  writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
+  key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
+}, 180_000);
+
+afterAll(async () => {
+  await fed?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('iterative models through the real services (3 party processes, t = 2)', () => {
+  it('a logistic regression through secure aggregation equals R glm to 1e-6, round by round in signed queries', async () => {
+    const c = fed.client('modeller');
+    try {
+      const seen: number[] = [];
+      const job = await runModelJob(c, logistic, { tolerance: 1e-10, onRound: (r, o) => seen.push(r) && expect(o.contributors).toHaveLength(3) });
+      expect(job.result!.converged).toBe(true);
+      expect(seen).toEqual(job.rounds.map((_, i) => i + 1));
+      expectR(job.result as GlmResult, 'pbc logistic');
+      expect(job.rhoCharged).toBe(0);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
+
+  it('a Poisson regression with an exposure offset through CKKS equals R glm to 1e-6 (decrypted by the analyst each round)', async () => {
+    const c = fed.client('modeller');
+    try {
+      const job = await runModelJob(c, poisson, { backend: 'ckks', ckksKey: key, tolerance: 1e-10 });
+      expect(job.result!.converged).toBe(true);
+      expect(job.last.ckks!.decryptors.length).toBeGreaterThanOrEqual(2);
+      expectR(job.result as GlmResult, 'pbc poisson with exposure');
+    } finally {
+      c.close();
+    }
+  }, 300_000);
+
+  it('a DP job is refused before round 1 when its total rho exceeds the remaining budget; one that fits is charged round by round', async () => {
+    const c = fed.client('dp-modeller');
+    try {
+      const simple: Query = { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['bili'], filter: [] };
+      const err = await runModelJob(c, simple, { privacy: { rho: 12 }, maxRounds: 4 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AnalystError);
+      expect((err as Error).message).toMatch(/job refused before round 1: 4 rounds at rho 3\.000 need rho 12\.00, but 10\.00 of the budget remains/);
+      expect((await c.getBudget()).spentRho).toBe(0);
+      const job = await runModelJob(c, simple, { privacy: { rho: 8 }, maxRounds: 4 });
+      expect(job.rounds).toHaveLength(4); // a DP job runs its planned rounds
+      expect(job.rhoCharged).toBeCloseTo(8, 12);
+      expect((await c.getBudget()).spentRho).toBeCloseTo(8, 12);
+      const fit = job.result as GlmResult;
+      const exact = centralGlm(simple, schema, buildDataset(schema, csv).dataset);
+      // bili's coefficient: the noisy fit lands near the exact one (its SE is ~0.03; DP adds less at rho 2 per round).
+      expect(Math.abs(fit.coefficients[1]! - exact.coefficients[1]!)).toBeLessThan(0.25);
+    } finally {
+      c.close();
+    }
+  }, 180_000);
+
+  it('the auditor replays every job from the transcript; a round rewritten to another state is caught', () => {
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript.json'));
+    const roster = loadRoster(fed.rosterPath);
+    const analysts = loadAnalystRoster(fed.analystsPath, roster);
+    const report = verifyTranscript(file, roster, { schema, analysts });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+    expect(report.jobRounds!.checked).toBeGreaterThanOrEqual(4); // the secagg jobs' later rounds
+    expect(report.jobRounds!.unchecked).toBeGreaterThanOrEqual(4); // the CKKS job's later rounds
+    // The aggregator rewrites round 3 of the secure-aggregation job to another state, re-signs the
+    // entry and re-chains the log: the analyst's signature no longer covers the query, and without
+    // the analyst roster the job replay still finds a state the released rounds do not lead to.
+    const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    const entries: Entry[] = exportedEntries(file);
+    const k = entries.findIndex((e) => {
+      if (e.kind !== EntryKind.QuerySubmitted) return false;
+      const rec = JSON.parse(fromUtf8(e.body)) as { backend: string; query: Query };
+      return rec.backend === 'secagg' && rec.query.round === 3;
+    });
+    expect(k).toBeGreaterThan(0);
+    const rec = JSON.parse(fromUtf8(entries[k]!.body)) as { query: Query };
+    rec.query.state = rec.query.state!.map((b, j) => (j === 1 ? b + 0.5 : b));
+    entries[k] = resignEntry(secret, entries[k]!, utf8(JSON.stringify(rec)));
+    rebuildTranscript(file, entries, secret);
+    const signed = verifyTranscript(file, roster, { schema, analysts });
+    expect(signed.ok).toBe(false);
+    expect(signed.failure!.index).toBe(file.from + k);
+    expect(signed.failure!.reason).toMatch(/differs from the query the analyst signed/);
+    const replayed = verifyTranscript(file, roster, { schema });
+    expect(replayed.ok).toBe(false);
+    expect(replayed.failure!.index).toBe(file.from + k);
+    expect(replayed.failure!.reason).toMatch(/round 3 of job job-\w+ is evaluated at a state that is not the job's step from the released rounds before it/);
+  });
+
+  it('a party killed between rounds: the job goes on with the other two and converges on their rows', async () => {
+    const c = fed.client('modeller');
+    try {
+      const simple: Query = { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'bili', 'sex'], filter: [] };
+      const job = await runModelJob(c, simple, {
+        tolerance: 1e-10,
+        onRound: (r) => {
+          if (r === 2) void fed.killParty(2);
+        },
+      });
+      expect(job.rounds[0]!.contributors).toHaveLength(3);
+      expect(job.last.contributors).toHaveLength(2);
+      expect(job.result!.converged).toBe(true);
+      const rest = buildDataset(schema, [parts[0]!.trimEnd(), ...parts.slice(1, 2).map((p) => p.split('\n').slice(1).join('\n'))].join('\n')).dataset;
+      const central = centralGlm(simple, schema, rest, { epsilon: 1e-10 });
+      const fit = job.result as GlmResult;
+      expect(fit.n).toBe(central.n);
+      fit.coefficients.forEach((b, j) => expect(rel(b, central.coefficients[j]!)).toBeLessThan(1e-6));
+    } finally {
+      c.close();
+    }
+  }, 180_000);
+});
