@@ -51,7 +51,15 @@ export function linearPredictorRange(q: Query, schema: Schema): [number, number]
   return [lo, hi];
 }
 
+/** Relative margin on every bound: a row at a corner of the box must not exceed it by a rounding. */
+const MARGIN = 1 + 1e-9;
+
 function rowBounds(q: Query, schema: Schema): RowBounds {
+  const b = exactBounds(q, schema);
+  return { mu: b.mu * MARGIN, resid: b.resid * MARGIN, weight: b.weight * MARGIN, deviance: b.deviance * MARGIN, y: b.y, eta: b.eta * MARGIN };
+}
+
+function exactBounds(q: Query, schema: Schema): RowBounds {
   const [lo, hi] = linearPredictorRange(q, schema);
   if (familyOf(q) === 'binomial') {
     const h = Math.max(Math.abs(lo), Math.abs(hi));
@@ -84,10 +92,10 @@ function layout(q: Query, schema: Schema): Entry[] {
     const ymax = b.y;
     const [olo, ohi] = offsetBounds(q, schema);
     out.push(
-      { name: `sum(${q.target} log ${q.target})`, bound: ymax * Math.log(Math.max(ymax, 1)), integer: false, nonNegative: true },
-      { name: `sum(lgamma(${q.target} + 1))`, bound: ymax >= 2 ? logGamma(ymax + 1) : 0, integer: false, nonNegative: true },
-      { name: 'sum(exposure)', bound: Math.exp(ohi), integer: false, nonNegative: true },
-      { name: `sum(${q.target} log exposure)`, bound: ymax * Math.max(Math.abs(olo), Math.abs(ohi)), integer: false },
+      { name: `sum(${q.target} log ${q.target})`, bound: ymax * Math.log(Math.max(ymax, 1)) * MARGIN, integer: false, nonNegative: true },
+      { name: `sum(lgamma(${q.target} + 1))`, bound: ymax >= 2 ? logGamma(ymax + 1) * MARGIN : 1e-9, integer: false, nonNegative: true },
+      { name: 'sum(exposure)', bound: Math.exp(ohi) * MARGIN, integer: false, nonNegative: true },
+      { name: `sum(${q.target} log exposure)`, bound: ymax * Math.max(Math.abs(olo), Math.abs(ohi)) * MARGIN, integer: false },
     );
   }
   return out;
@@ -116,6 +124,9 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
     yOf = (row) => values[row]!;
   }
   const exposure = q.offset !== undefined ? (dataset.columns.get(q.offset) as NumericColumn).values : undefined;
+  // Exposures below the smallest positive value the schema allows (or not positive) are not used:
+  // log(exposure) stays inside the bounds the plan was made with, whatever the data (no refusal).
+  const minExposure = q.offset !== undefined ? Math.exp(offsetBounds(q, schema)[0]) * (1 - 1e-12) : 0;
   return (row, out) => {
     const y = yOf(row);
     if (Number.isNaN(y)) return false;
@@ -123,7 +134,7 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
     let e = 1;
     if (exposure) {
       e = exposure[row]!;
-      if (!(e > 0)) return false; // missing or non-positive exposure: log undefined
+      if (!(e > 0 && e >= minExposure)) return false; // missing, non-positive or below the schema's smallest exposure
       o = Math.log(e);
     }
     if (!design(row, xs)) return false;
