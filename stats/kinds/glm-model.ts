@@ -73,10 +73,11 @@ export function glmState(q: Query, schema: Schema): number[] {
 }
 
 /** Entry indices of a GLM round's vector for m coefficients. */
-export function glmLayoutIndex(m: number, family: Family): { n: 0; sumY: 1; score: number; info: number; deviance: number; extra: number; length: number } {
+export function glmLayoutIndex(m: number, family: Family, offset: boolean): { n: 0; sumY: 1; score: number; info: number; deviance: number; extra: number; length: number } {
   const score = 2;
   const info = score + m;
   const deviance = info + (m * (m + 1)) / 2;
   const extra = deviance + 1;
-  return { n: 0, sumY: 1, score, info, deviance, extra, length: extra + (family === 'poisson' ? 4 : 0) };
+  // Poisson: Σ y log y and Σ lgamma(y + 1); with an exposure also Σ exposure and Σ y log exposure.
+  return { n: 0, sumY: 1, score, info, deviance, extra, length: extra + (family === 'poisson' ? (offset ? 4 : 2) : 0) };
 }

@@ -33,7 +33,7 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
   const fam = familyOf(q);
   const design = glmDesign(q, schema);
   const m = design.terms.length + 1;
-  const idx = glmLayoutIndex(m, fam);
+  const idx = glmLayoutIndex(m, fam, q.offset !== undefined);
   const state = glmState(q, schema);
   const v = (i: number): number => fixedValue(s, i);
   const n = v(idx.n);
@@ -66,7 +66,9 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
     nullDeviance = -2 * (xlogx(sumY, phat) + xlogx(n - sumY, 1 - phat));
     minus2LogLik = deviance;
   } else {
-    const [ylogy, lgam, sumE, ylogE] = [v(idx.extra), v(idx.extra + 1), v(idx.extra + 2), v(idx.extra + 3)];
+    const [ylogy, lgam] = [v(idx.extra), v(idx.extra + 1)];
+    // Without an exposure, Σ exposure = n and Σ y log exposure = 0.
+    const [sumE, ylogE] = q.offset !== undefined ? [v(idx.extra + 2), v(idx.extra + 3)] : [n, 0];
     if (sumY > 0 && sumE > 0) {
       nullIntercept = Math.log(sumY / sumE);
       nullDeviance = 2 * (ylogy - nullIntercept * sumY - ylogE);

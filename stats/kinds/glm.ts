@@ -94,9 +94,13 @@ function layout(q: Query, schema: Schema): Entry[] {
     out.push(
       { name: `sum(${q.target} log ${q.target})`, bound: ymax * Math.log(Math.max(ymax, 1)) * MARGIN, integer: false, nonNegative: true },
       { name: `sum(lgamma(${q.target} + 1))`, bound: ymax >= 2 ? logGamma(ymax + 1) * MARGIN : 1e-9, integer: false, nonNegative: true },
-      { name: 'sum(exposure)', bound: Math.exp(ohi) * MARGIN, integer: false, nonNegative: true },
-      { name: `sum(${q.target} log exposure)`, bound: ymax * Math.max(Math.abs(olo), Math.abs(ohi)) * MARGIN, integer: false },
     );
+    if (q.offset !== undefined) {
+      out.push(
+        { name: 'sum(exposure)', bound: Math.exp(ohi) * MARGIN, integer: false, nonNegative: true },
+        { name: `sum(${q.target} log exposure)`, bound: Math.max(ymax * Math.max(Math.abs(olo), Math.abs(ohi)), 1e-9) * MARGIN, integer: false },
+      );
+    }
   }
   return out;
 }
@@ -107,7 +111,7 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
   const m = p + 1;
   const fam = familyOf(q);
   const beta = glmState(q, schema);
-  const idx = glmLayoutIndex(m, fam);
+  const idx = glmLayoutIndex(m, fam, q.offset !== undefined);
   const x = new Float64Array(m);
   x[0] = 1;
   const xs = x.subarray(1);
@@ -156,8 +160,10 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
       const ylogy = y > 0 ? y * Math.log(y) : 0;
       out[idx.extra] = ylogy;
       out[idx.extra + 1] = logGamma(y + 1);
-      out[idx.extra + 2] = e;
-      out[idx.extra + 3] = y * o;
+      if (exposure) {
+        out[idx.extra + 2] = e;
+        out[idx.extra + 3] = y * o;
+      }
     }
     out[idx.n] = 1;
     out[idx.sumY] = y;
