@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { utf8 } from '../crypto/bytes.ts';
+import { dpAnswer } from '../client/jobs.ts';
 import { centralResult } from '../stats/central.ts';
 import { runJob, type IterativeRound } from '../stats/iterative.ts';
 import {
@@ -45,7 +46,7 @@ export async function simulateDpJob(q: Query, schema: Schema, parts: Dataset[], 
     }
     return finalize(round, schema, plan, sums) as Fit;
   }, { maxRounds: rounds });
-  return result;
+  return dpAnswer(result);
 }
 
 export async function benchModelsDp(opts: { seeds?: number; rhos?: number[]; rounds?: number[] } = {}): Promise<void> {

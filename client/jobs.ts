@@ -44,6 +44,25 @@ export interface JobOutcome {
   rhoCharged: number;
   /** The last round's outcome (its contributors, DP figures, CKKS details). */
   last: QueryOutcome;
+  /**
+   * DP jobs: the noise's standard deviation of each coefficient of the answer, keyed like
+   * numericFields ("coefficients[j]"): the answer's coefficients are the state an earlier round's
+   * noisy release led to, so their noise is that round's uncertainty of `nextCoefficients`.
+   */
+  coefficientNoise: Record<string, number | null>;
+}
+
+/**
+ * The answer of a DP job: the last round's Newton step as the coefficients (z and p values are
+ * dropped: the standard errors of the last round's information do not include the DP noise).
+ */
+export function dpAnswer<R extends QueryResult & IterativeRound>(r: R): R {
+  const g = r as unknown as { nextCoefficients?: (number | null)[]; coefficients?: number[]; zValues?: unknown[]; pValues?: unknown[] };
+  if (!g.nextCoefficients || !g.coefficients || g.nextCoefficients.some((x) => x === null)) return r;
+  return {
+    ...r, coefficients: [...(g.nextCoefficients as number[])], zValues: g.coefficients.map(() => null), pValues: g.coefficients.map(() => null),
+    notes: [...r.notes, 'differential privacy: the coefficients are the last round\'s Newton step; standard errors are from its noisy information and do not include the DP noise (see the noise sd of each coefficient)'],
+  };
 }
 
 /** Runs an iterative job through the aggregator; throws AnalystError naming the round that failed. */
@@ -84,5 +103,13 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
     { ...(rounds !== undefined ? { maxRounds: rounds } : {}), ...(opts.tolerance !== undefined ? { epsilon: opts.tolerance } : {}), job },
   );
   const last = outcomes[outcomes.length - 1]!;
-  return { job, result, rounds: outcomes, rhoCharged: outcomes.reduce((a, o) => a + o.rhoCharged, 0), last };
+  const coefficientNoise: Record<string, number | null> = {};
+  let answer = result;
+  if (dp) {
+    // A DP job's answer takes one more Newton step: the last round's next coefficients (its
+    // release's noise sd for each is known), instead of the state it was evaluated at.
+    answer = dpAnswer(result);
+    for (const [k, v] of Object.entries(last.uncertainty)) if (k.startsWith('nextCoefficients[')) coefficientNoise[k.replace('nextCoefficients', 'coefficients')] = v;
+  }
+  return { job, result: answer, rounds: outcomes, rhoCharged: outcomes.reduce((a, o) => a + o.rhoCharged, 0), last, coefficientNoise };
 }

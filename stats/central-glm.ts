@@ -130,6 +130,6 @@ export function centralGlm(q: Query, schema: Schema, dataset: Dataset, opts: { e
     kind: q.kind as GlmResult['kind'], family: binomial ? 'binomial' : 'poisson', link: binomial ? 'logit' : 'log',
     target: q.target!, n, terms, coefficients: beta, standardErrors: se, zValues: z, pValues: z.map((x) => (x === null ? null : twoSidedP(x))),
     deviance: dev, nullDeviance: nullDev, dfResidual: n - m, dfNull: n - 1, aic,
-    state: [], nextState: null, objective: dev, iterations: iter, converged, notes: [],
+    nextCoefficients: [...beta], state: [], nextState: null, objective: dev, iterations: iter, converged, notes: [],
   };
 }

@@ -10,9 +10,9 @@
  * to 2^dpGridBits.
  *   - One-hot kinds (a row adds to one cell: frequency, contingency, histogram): the vector moves
  *     by at most max_e g_e in L1 and L2; one Skellam noise level for all entries.
- *   - Other kinds (every entry moves): the budget ρ is split equally over the m entries and each
- *     entry gets its own Skellam level for sensitivity g_e (composition over independent
- *     coordinates), so each entry's noise is proportional to its own sensitivity.
+ *   - Other kinds (every entry moves): the budget ρ is split over the m entries (equally, or in
+ *     proportion to each entry's privacyShare) and each entry gets its own Skellam level for
+ *     sensitivity g_e (composition over independent coordinates).
  * ρ here is for the worst case of exactly t contributors of which c collude with the aggregator
  * (the roster's collusion bound): every party adds σ²/(t − c), so any t − c honest contributors
  * supply σ². With k > t contributors there is more noise and `spentRho` is smaller.
@@ -81,7 +81,6 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
   // k·⌈b·2^s⌉: each of a patient's k rows is rounded on its own (half away from zero), so it
   // moves the entry by at most ⌈b·2^s⌉ grid units.
   const grid = gridSensitivity(plan.entries.map((e) => e.bound), plan.scaleBits, k);
-  const m = plan.entries.length;
   // Rows that add to a fixed number `hot` of entries (1 for one-hot kinds): one noise level.
   const hot = KINDS[q.kind].oneHot === true ? 1 : (KINDS[q.kind].rowEntries?.(q) ?? 0);
   const oneHot = hot > 0;
@@ -94,9 +93,13 @@ export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: num
     const noise = planDistributedNoiseForRho({ ...base, rho: opts.rho, sensitivity });
     perEntry = grid.perEntry.map(() => ({ noise, sensitivity }));
   } else {
-    perEntry = grid.perEntry.map((g) => {
+    // ρ split over the entries in proportion to their privacyShare (default equal), so Σ ρ_e = ρ.
+    const shares = plan.entries.map((e) => e.privacyShare ?? 1);
+    const total = shares.reduce((a, b) => a + b, 0);
+    if (!(total > 0) || shares.some((w) => !(w > 0))) throw new QueryError('every entry needs a positive share of the privacy budget');
+    perEntry = grid.perEntry.map((g, i) => {
       const sensitivity: GridSensitivity = { perEntry: [g], l1: g, l2Squared: g * g, l2: Number(g) };
-      return { noise: planDistributedNoiseForRho({ ...base, rho: opts.rho / m, sensitivity }), sensitivity };
+      return { noise: planDistributedNoiseForRho({ ...base, rho: (opts.rho * shares[i]!) / total, sensitivity }), sensitivity };
     });
   }
   // Headroom: the noisy sum must not wrap the ring (8 standard deviations of all n parties' noise).

@@ -26,6 +26,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
     case 'logistic_regression': case 'poisson_regression':
       vec('coefficients', r.coefficients); vec('standardErrors', r.standardErrors); vec('zValues', r.zValues); vec('pValues', r.pValues);
       out.push(['deviance', r.deviance], ['nullDeviance', r.nullDeviance], ['aic', r.aic]);
+      vec('nextCoefficients', r.nextCoefficients);
       break;
   }
   return out;

@@ -17,6 +17,7 @@ import { auditDemo } from '../demo-audit.ts';
 import { LocalFederation } from '../federation.ts';
 import { keyFingerprint } from '../../services/common/analysts.ts';
 import { synthDemo } from '../demo-synth.ts';
+import { modelsDemo } from '../demo-models.ts';
 import { holdoutSplit } from '../../stats/eval/holdout.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -166,6 +167,10 @@ export const demo: Command = {
           process.stdout.write(`    CKKS: ${o.ckks.ciphertexts} ciphertext(s) at level ${o.ckks.level}, ${(o.ckks.bytes / 1024).toFixed(0)} KiB, switched to the analyst's key by ${o.ckks.decryptors.join(', ')} and decrypted only here; largest error before rounding ${o.ckks.maxRawError.toExponential(1)} grid units (refused above ${MAX_RAW_DECRYPTION_ERROR}; sums checked against the plan's range)\n\n`);
         }
         if (!c.ok) failures++;
+      }
+      if (v['data'] === undefined && v['schema'] === undefined) {
+        const partsOf = (ids: string[]): string => unionCsv(fed.parties.filter((p) => ids.includes(p.id)).map((p) => parts[p.index]!));
+        failures += await modelsDemo(client, schema, backends, ckksKey, partsOf);
       }
       failures += await runDpSection(client, queries, schema, csv);
       failures += await synthDemo(client, schema, csv, holdout, dir);

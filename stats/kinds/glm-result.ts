@@ -8,8 +8,8 @@
  *     Poisson: 2[Σ y log y − β₀ S − Σ y log e], e^{β₀} = S / Σ e (the offset's MLE);
  *   AIC: binomial deviance + 2m; Poisson −2 log L + 2m with
  *     −2 log L = deviance − 2 Σ y log y + 2 S + 2 Σ lgamma(y + 1);
- *   next state β̃ + I⁻¹U (Cholesky of I); the first round (state 0) steps to the null model's
- *   intercept instead, a start as close as R's (μ = ȳ) and derived from released sums only.
+ *   next state β̃ + I⁻¹U (Cholesky of I); a Poisson model's first round (state 0) steps to the
+ *   null model's intercept instead, a start as close as R's (μ = ȳ), from released sums only.
  */
 import { twoSidedP } from '../distributions.ts';
 import { fixedValue } from '../fixed.ts';
@@ -17,6 +17,7 @@ import { QueryError, type Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
 import { toOriginalScale } from './design.ts';
 import { familyOf, glmDesign, glmLayoutIndex, glmState } from './glm-model.ts';
+import { repairNoisyInformation } from './psd.ts';
 import { cholesky, choleskySolve } from './regression.ts';
 import type { FixedSums, GlmResult } from './types.ts';
 
@@ -45,7 +46,14 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
   let k = idx.info;
   for (let j = 0; j < m; j++) for (let l = j; l < m; l++) I[j]![l] = I[l]![j] = v(k++);
   const deviance = v(idx.deviance);
-  const L = cholesky(I);
+  let L = cholesky(I);
+  if (!L) {
+    const repaired = repairNoisyInformation(I);
+    if (repaired) {
+      L = cholesky(repaired);
+      notes.push('the noisy information matrix had a negative eigenvalue: its eigenvalues were clipped to a floor (post-processing of the DP release)');
+    }
+  }
   let cov: number[][] | null = null;
   let nextState: number[] | null = null;
   if (L) {
@@ -77,8 +85,9 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
     }
     minus2LogLik = deviance - 2 * ylogy + 2 * sumY + 2 * lgam;
   }
-  if (state.every((b) => b === 0) && nullIntercept !== null && Number.isFinite(nullIntercept)) {
-    // First round: start the Newton iterations at the null model (released sums only).
+  if (fam === 'poisson' && state.every((b) => b === 0) && nullIntercept !== null && Number.isFinite(nullIntercept)) {
+    // First Poisson round: start the Newton iterations at the null model (released sums only):
+    // from η = log exposure, the log link's steps shrink μ by at most a factor e each.
     nextState = state.map((_, j) => (j === 0 ? nullIntercept! : 0));
   }
   const orig = toOriginalScale(design, state, cov, true);
@@ -101,6 +110,7 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
     dfResidual: n - m,
     dfNull: n - 1,
     aic: minus2LogLik === null ? null : minus2LogLik + 2 * m,
+    nextCoefficients: nextState ? toOriginalScale(design, nextState, null, true).beta : new Array<number | null>(m).fill(null),
     state: [...state],
     nextState,
     objective: Number.isFinite(deviance) ? deviance : null,

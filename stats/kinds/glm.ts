@@ -102,8 +102,21 @@ function layout(q: Query, schema: Schema): Entry[] {
       );
     }
   }
+  // Under DP: the next state β̃ + I⁻¹U is where the score vanishes, so errors in U move it
+  // directly while errors in I mostly slow convergence; the rest is only reported.
+  const idx = glmLayoutIndex(m, fam, q.offset !== undefined);
+  const rest = out.length - m - (m * (m + 1)) / 2;
+  out.forEach((e, i) => {
+    e.privacyShare = i >= idx.score && i < idx.info ? PRIVACY_SCORE / m
+      : i >= idx.info && i < idx.deviance ? PRIVACY_INFORMATION / ((m * (m + 1)) / 2)
+      : (1 - PRIVACY_SCORE - PRIVACY_INFORMATION) / rest;
+  });
   return out;
 }
+
+/** Shares of a DP round's ρ: the score, the information, and the reported sums (n, Σy, deviance, …). */
+export const PRIVACY_SCORE = 0.6;
+export const PRIVACY_INFORMATION = 0.3;
 
 function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
   const d = glmDesign(q, schema);

@@ -19,6 +19,11 @@ export interface Entry {
    * a released value below zero (beyond the DP noise) is a corrupted release (stats/release-check.ts).
    */
   nonNegative?: boolean;
+  /**
+   * Share of a non-one-hot query's ρ given to this entry, relative to the others' (default 1: an
+   * equal split). A model round gives most of it to the entries its next step depends on.
+   */
+  privacyShare?: number;
 }
 
 /**
@@ -136,6 +141,8 @@ export interface GlmResult extends Base {
   target: string; terms: string[];
   coefficients: number[]; standardErrors: Num[]; zValues: Num[]; pValues: Num[];
   deviance: number; nullDeviance: Num; dfResidual: number; dfNull: number; aic: Num;
+  /** The next state on the original scale (the coefficients the next round is evaluated at). */
+  nextCoefficients: Num[];
   /** The round's state (standardized coefficients), the Newton step's next state, the objective (deviance). */
   state: number[]; nextState: number[] | null; objective: number | null;
   /** Set on a job's answer (stats/iterative.ts runJob). */
