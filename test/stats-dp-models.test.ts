@@ -16,7 +16,9 @@ describe('DP budget of a model round', () => {
   const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
   const np = planNoise(q, pbc.schema, plan, { rho: 0.4, parties: 3, threshold: 2, collusion: 0 });
   it('composes to the round\'s rho with exactly t contributors', () => {
-    expect(spentRho(np, 2)).toBeCloseTo(0.4, 6);
+    // ≤ ρ (each entry's Skellam level is rounded towards more noise), and within 1e-5 of it.
+    expect(spentRho(np, 2)).toBeLessThanOrEqual(0.4);
+    expect(spentRho(np, 2)).toBeGreaterThan(0.4 * (1 - 1e-5));
     expect(spentRho(np, 3)).toBeLessThan(0.4);
   });
   it('gives the score entries less noise relative to their bound than the information entries', () => {
