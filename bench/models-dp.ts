@@ -4,8 +4,8 @@
  * integer sums plus each party's Skellam noise share (stats/privacy.ts noiseShare, threshold 2,
  * no collusion), post-processed by the kind, rounds driven by stats/iterative.ts — for
  * ρ ∈ {0.1, 0.5, 1, 4} (the job's total, split equally over its rounds) and several round counts.
- * Prints, per model, ρ and rounds, the mean over seeds of |β̂_j − β_j| / SE_j over the
- * coefficients (error in units of the exact fit's standard error), the RMSE of the coefficients,
+ * Prints, per model, ρ and rounds, the median and mean over seeds and coefficients of
+ * |β̂_j − β_j| / SE_j (error in units of the exact fit's standard error), the RMSE of the coefficients,
  * and how many jobs failed (noisy information not positive definite, or a state out of range).
  *
  *   ./node_modules/.bin/node bench/models-dp.ts [--seeds 20] [--rho 0.1,0.5,1,4] [--rounds 3,4,6]
@@ -54,8 +54,8 @@ export async function benchModelsDp(opts: { seeds?: number; rhos?: number[]; rou
   const rhos = opts.rhos ?? [0.1, 0.5, 1, 4];
   const roundCounts = opts.rounds ?? [3, 4, 6];
   console.log(`\n## DP model fits vs the exact pooled fit (3 parties, t = 2; ${seeds} seeds; rho is the job's total)\n`);
-  console.log('| model | rho | rounds | mean abs(error)/SE | coefficient RMSE | failed jobs |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| model | rho | rounds | median abs(error)/SE | mean abs(error)/SE | coefficient RMSE | failed jobs |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const m of DP_MODELS) {
     const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${m.data}/schema.json`, import.meta.url), 'utf8')));
     const { dataset } = buildDataset(schema, readFileSync(new URL(`../examples/${m.data}/${m.data}.csv`, import.meta.url), 'utf8'));
@@ -65,6 +65,7 @@ export async function benchModelsDp(opts: { seeds?: number; rhos?: number[]; rou
       for (const rounds of roundCounts) {
         let failed = 0;
         let zsum = 0;
+        const zs: number[] = [];
         let sq = 0;
         let count = 0;
         for (let s = 0; s < seeds; s++) {
@@ -73,6 +74,7 @@ export async function benchModelsDp(opts: { seeds?: number; rhos?: number[]; rou
             fit.coefficients.forEach((b, j) => {
               const d = b - exact.coefficients[j]!;
               zsum += Math.abs(d) / exact.standardErrors[j]!;
+              zs.push(Math.abs(d) / exact.standardErrors[j]!);
               sq += d * d;
               count++;
             });
@@ -82,7 +84,9 @@ export async function benchModelsDp(opts: { seeds?: number; rhos?: number[]; rou
         }
         const z = count ? (zsum / count).toFixed(2) : '—';
         const rmse = count ? Math.sqrt(sq / count).toPrecision(3) : '—';
-        console.log(`| ${m.name} | ${rho} | ${rounds} | ${z} | ${rmse} | ${failed}/${seeds} |`);
+        zs.sort((a, b) => a - b);
+        const med = zs.length ? zs[Math.floor(zs.length / 2)]!.toFixed(2) : '—';
+        console.log(`| ${m.name} | ${rho} | ${rounds} | ${med} | ${z} | ${rmse} | ${failed}/${seeds} |`);
       }
     }
   }

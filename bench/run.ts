@@ -6,11 +6,13 @@
  * `npm run bench -- scale [options]` runs only the end-to-end scale table (bench/scale.ts),
  * `npm run bench -- sim [options]` only the simulated-scale bench (bench/scale-sim.ts),
  * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts),
- * `npm run bench -- agg [L]` only the aggregator's O(L) steps on and off its event loop (bench/agg-steps.ts).
+ * `npm run bench -- agg [L]` only the aggregator's O(L) steps on and off its event loop (bench/agg-steps.ts),
+ * `npm run bench -- models [parties, e.g. 3,10]` only the iterative models and their DP error table (bench/models.ts).
  */
 import { benchAggregatorSteps } from './agg-steps.ts';
 import { benchCkksFloors } from './ckks-floors.ts';
 import { benchEndToEnd } from './e2e.ts';
+import { benchModels } from './models.ts';
 import { benchScaleCeremonies } from './scale-ceremony.ts';
 import { benchScale, scaleOptions } from './scale.ts';
 import { benchSimulatedScale, simOptions } from './scale-sim.ts';
@@ -22,12 +24,14 @@ if (which === 'scale') await benchScale(scaleOptions(rest));
 else if (which === 'sim') await benchSimulatedScale(simOptions(rest));
 else if (which === 'floors') await benchCkksFloors();
 else if (which === 'agg') await benchAggregatorSteps(rest[0] ? Number(rest[0]) : undefined);
+else if (which === 'models') await benchModels(rest[0] ? { parties: rest[0].split(',').map(Number) } : {});
 else {
   await benchSecAgg();
   await benchCkksFloors();
   await benchTranscript();
   await benchAggregatorSteps();
   await benchEndToEnd();
+  await benchModels();
   await benchScaleCeremonies();
   await benchScale(scaleOptions());
   await benchSimulatedScale(simOptions());

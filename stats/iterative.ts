@@ -47,6 +47,8 @@ export interface IterativeDef {
    * use the first round, evaluated at β = 0). Default: the last round.
    */
   summarize?(first: IterativeRound, last: IterativeRound): IterativeRound;
+  /** Step halving: the state halfway between a and b (default: the elementwise mean). */
+  midpoint?(a: number[], b: number[]): number[];
 }
 
 /** Iterative kinds, registered by their definitions (stats/kinds). */
@@ -94,10 +96,12 @@ export class JobError extends Error {
  */
 export class JobStepper<R extends IterativeRound = IterativeRound> {
   readonly #epsilon: number;
+  readonly #midpoint: (a: number[], b: number[]) => number[];
   best: R | undefined;
   converged = false;
-  constructor(epsilon: number) {
+  constructor(epsilon: number, midpoint: (a: number[], b: number[]) => number[] = (a, b) => a.map((x, i) => (x + b[i]!) / 2)) {
     this.#epsilon = epsilon;
+    this.#midpoint = midpoint;
   }
   observe(res: R): number[] | null {
     const best = this.best;
@@ -111,7 +115,7 @@ export class JobStepper<R extends IterativeRound = IterativeRound> {
       this.best = res;
       return res.nextState;
     }
-    if (best !== undefined && best.nextState !== null) return best.state.map((b, i) => (b + res.state[i]!) / 2);
+    if (best !== undefined && best.nextState !== null) return this.#midpoint(best.state, res.state);
     return null;
   }
 }
@@ -134,7 +138,7 @@ export async function runJob<R extends IterativeRound>(
   const rounds: R[] = [];
   // Without the schema (an analyst's client) round 1 carries no state: the kind's documented start.
   let state: number[] | undefined = schema ? def.initialState(q, schema) : undefined;
-  const stepper = new JobStepper<R>(epsilon);
+  const stepper = new JobStepper<R>(epsilon, def.midpoint);
   for (let r = 1; r <= maxRounds; r++) {
     const round: Query = state === undefined ? { ...q, round: r } : { ...q, state, round: r };
     if (opts.job !== undefined) round.job = opts.job;

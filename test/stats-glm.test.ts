@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { centralGlm } from '../stats/central-glm.ts';
 import { runJob } from '../stats/iterative.ts';
+import { glmMidpoint } from '../stats/kinds/glm-model.ts';
 import {
   buildDataset, finalize, localStatistics, planQuery, splitDataset, validateQuery, type Dataset, type GlmResult, type Query, type Schema,
 } from '../stats/index.ts';
@@ -123,7 +124,9 @@ describe('GLM rounds stay inside their plan whatever the state (no data-dependen
     ];
     for (const q of models) {
       for (let k = 0; k < 100; k++) {
-        const state = Array.from({ length: 6 }, (_, j) => (q.kind === 'logistic_regression' ? 30 : 3) * rnd(k * 7 + j + 1));
+        // 6 coefficients, then 5 centres in [−1, 1] (half of the states uncentred).
+        const beta = Array.from({ length: 6 }, (_, j) => (q.kind === 'logistic_regression' ? 30 : 3) * rnd(k * 7 + j + 1));
+        const state = k % 2 ? [...beta, ...Array.from({ length: 5 }, (_, j) => rnd(k * 11 + j + 3))] : beta;
         const round: Query = { ...q, state };
         for (const ringBits of [64] as const) {
           const plan = planQuery(round, pbc.schema, { parties: 3, ringBits });
@@ -131,6 +134,25 @@ describe('GLM rounds stay inside their plan whatever the state (no data-dependen
         }
       }
     }
+  });
+});
+
+describe('GLM states', () => {
+  it('step halving between states with other centres is the midpoint of their linear predictors', () => {
+    // η = b0 + b1 (x − c): a = (1, 2; c 0), b = (3, 4; c 0.5) → uncentred a (1, 2), b (3 − 2, 4) = (1, 4)
+    const mid = glmMidpoint([1, 2, 0], [3, 4, 0.5]);
+    expect(mid[2]).toBe(0.5); // b's centre
+    // uncentred midpoint (1, 3), in centre 0.5: b0 = 1 + 0.5·3 = 2.5
+    expect(mid[0]).toBeCloseTo(2.5, 15);
+    expect(mid[1]).toBeCloseTo(3, 15);
+  });
+  it('rounds after the first are centred at the released weighted means, and the fit is the same', async () => {
+    const q = CASES[0]![2];
+    const parts = splitDataset(pbc.dataset, 3, 'centres');
+    const { rounds } = await runJob(q, pbc.schema, federatedRound(pbc.schema, parts, () => parts), { epsilon: 1e-10 });
+    expect(rounds[0]!.state.slice(7).every((c) => c === 0)).toBe(true);
+    expect(rounds[1]!.state.slice(7).some((c) => c !== 0)).toBe(true);
+    expect(rounds[2]!.state.slice(7)).toEqual(rounds[1]!.state.slice(7)); // centred once, after round 1
   });
 });
 
@@ -142,7 +164,8 @@ describe('GLM queries refused before any data is read', () => {
     ['every level positive', { kind: 'logistic_regression', target: 'sex', positive: ['f', 'm'], columns: ['bili'], filter: [] }, /response would be constant/],
     ['a Poisson target that is not an integer count', { kind: 'poisson_regression', target: 'bili', columns: ['age'], filter: [] }, /must be an integer column/],
     ['an exposure without a positive minimum or a resolution', { kind: 'poisson_regression', target: 'copper', offset: 'alk.phos', columns: ['age'], filter: [] }, /positive minimum or a resolution/],
-    ['a state of the wrong length', { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'sex'], state: [0, 0], filter: [] }, /has 3 coefficients \(intercept, age, sexm\); got 2/],
+    ['a state of the wrong length', { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'sex'], state: [0, 0], filter: [] }, /has 3 coefficients \(intercept, age, sexm\), optionally followed by 2 centres; got 2 numbers/],
+    ['a centre outside the standardized range', { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age'], state: [0, 1, 1.5], filter: [] }, /centre outside \[−1, 1\]/],
     ['a diverged state', { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age'], state: [0, 500], filter: [] }, /beyond ±100/],
     ['an offset on a logistic regression', { kind: 'logistic_regression', target: 'status', positive: ['2'], offset: 'time', columns: ['age'], filter: [] }, /offset only applies to poisson_regression/],
   ];

@@ -61,15 +61,62 @@ export function validateGlm(q: Query, schema: Schema): void {
     }
   }
   const d = glmDesign(q, schema);
-  if (q.state !== undefined && q.state.length !== d.terms.length + 1) {
-    throw new QueryError(`state: ${kind} with these columns has ${d.terms.length + 1} coefficients (intercept, ${d.terms.join(', ')}); got ${q.state.length}`);
+  const m = d.terms.length + 1;
+  if (q.state !== undefined) {
+    if (q.state.length !== m && q.state.length !== m + d.terms.length) {
+      throw new QueryError(`state: ${kind} with these columns has ${m} coefficients (intercept, ${d.terms.join(', ')}), optionally followed by ${d.terms.length} centres; got ${q.state.length} numbers`);
+    }
+    if (q.state.slice(0, m).some((b) => Math.abs(b) > 100)) throw new QueryError('state: a standardized coefficient beyond ±100 (the fit diverged); refine the model');
+    if (q.state.slice(m).some((c) => Math.abs(c) > 1)) throw new QueryError('state: a centre outside [−1, 1] (the standardized range of its term)');
   }
-  if (q.state !== undefined && q.state.some((b) => Math.abs(b) > 100)) throw new QueryError('state: a standardized coefficient beyond ±100 (the fit diverged); refine the model');
 }
 
+/**
+ * A round's state: the coefficients β̂ of the design centred at `centers`, x̂ = x̃ − c (c = 0 in
+ * round 1). The centres after round 1 are the weighted means of the terms that round released
+ * (I₀ⱼ / I₀₀), so that the intercept is nearly orthogonal to the slopes: with differential privacy
+ * the information's noise along the intercept no longer swamps a slope whose values fill a small
+ * part of its bounds. Wire form: β̂ followed by c (a query may give β̂ alone: c = 0).
+ */
+export interface GlmState { beta: number[]; centers: number[] }
+
 /** The state a round is evaluated at: the query's, or 0 (the documented start). */
-export function glmState(q: Query, schema: Schema): number[] {
-  return q.state ?? new Array<number>(glmDesign(q, schema).terms.length + 1).fill(0);
+export function glmState(q: Query, schema: Schema): GlmState {
+  const p = glmDesign(q, schema).terms.length;
+  const s = q.state ?? new Array<number>(p + 1).fill(0);
+  return { beta: s.slice(0, p + 1), centers: s.length > p + 1 ? s.slice(p + 1) : new Array<number>(p).fill(0) };
+}
+
+/** The wire form of a state: β̂ then the centres (always both, so a state's length says m). */
+export function encodeGlmState(s: GlmState): number[] {
+  return [...s.beta, ...s.centers];
+}
+
+/** Parses a state's wire form of m + (m − 1) numbers. */
+export function decodeGlmState(x: readonly number[]): GlmState {
+  const m = (x.length + 1) / 2;
+  if (!Number.isInteger(m)) throw new RangeError(`a GLM state has 2m − 1 numbers, got ${x.length}`);
+  return { beta: x.slice(0, m), centers: x.slice(m) };
+}
+
+/** The coefficients of the uncentred design x̃ (the intercept absorbs the centres). */
+export function uncentred(s: GlmState): number[] {
+  return s.beta.map((b, j) => (j === 0 ? b - s.centers.reduce((a, c, k) => a + c * s.beta[k + 1]!, 0) : b));
+}
+
+/** A state with the same linear predictor, expressed for other centres. */
+export function recentre(s: GlmState, centers: number[]): GlmState {
+  const u = uncentred(s);
+  return { beta: u.map((b, j) => (j === 0 ? b + centers.reduce((a, c, k) => a + c * u[k + 1]!, 0) : b)), centers: [...centers] };
+}
+
+/** Step halving between two states (possibly with other centres): the midpoint of their linear predictors, in b's centres. */
+export function glmMidpoint(a: number[], b: number[]): number[] {
+  const sa = decodeGlmState(a);
+  const sb = decodeGlmState(b);
+  const ua = uncentred(sa);
+  const ub = uncentred(sb);
+  return encodeGlmState(recentre({ beta: ua.map((x, j) => (x + ub[j]!) / 2), centers: sa.centers.map(() => 0) }, sb.centers));
 }
 
 /** Entry indices of a GLM round's vector for m coefficients. */

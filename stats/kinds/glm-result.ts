@@ -16,7 +16,7 @@ import { fixedValue } from '../fixed.ts';
 import { QueryError, type Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
 import { toOriginalScale } from './design.ts';
-import { familyOf, glmDesign, glmLayoutIndex, glmState } from './glm-model.ts';
+import { encodeGlmState, familyOf, glmDesign, glmLayoutIndex, glmState, recentre, uncentred, type GlmState } from './glm-model.ts';
 import { repairNoisyInformation } from './psd.ts';
 import { cholesky, choleskySolve } from './regression.ts';
 import type { FixedSums, GlmResult } from './types.ts';
@@ -35,7 +35,8 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
   const design = glmDesign(q, schema);
   const m = design.terms.length + 1;
   const idx = glmLayoutIndex(m, fam, q.offset !== undefined);
-  const state = glmState(q, schema);
+  const st = glmState(q, schema);
+  const state = st.beta;
   const v = (i: number): number => fixedValue(s, i);
   const n = v(idx.n);
   const sumY = v(idx.sumY);
@@ -56,10 +57,11 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
   }
   let cov: number[][] | null = null;
   let nextState: number[] | null = null;
+  let next: GlmState | null = null;
   if (L) {
     cov = inverse(L);
     const step = choleskySolve(L, U);
-    nextState = state.map((b, j) => b + step[j]!);
+    next = { beta: state.map((b, j) => b + step[j]!), centers: st.centers };
   } else {
     notes.push('the information matrix is singular at this state (a predictor is constant or collinear, or the classes are separated): no standard errors and no Newton step');
   }
@@ -85,12 +87,21 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
     }
     minus2LogLik = deviance - 2 * ylogy + 2 * sumY + 2 * lgam;
   }
-  if (fam === 'poisson' && state.every((b) => b === 0) && nullIntercept !== null && Number.isFinite(nullIntercept)) {
+  const first = st.centers.every((c) => c === 0) && state.every((b) => b === 0);
+  if (fam === 'poisson' && first && nullIntercept !== null && Number.isFinite(nullIntercept)) {
     // First Poisson round: start the Newton iterations at the null model (released sums only):
     // from η = log exposure, the log link's steps shrink μ by at most a factor e each.
-    nextState = state.map((_, j) => (j === 0 ? nullIntercept! : 0));
+    next = { beta: state.map((_, j) => (j === 0 ? nullIntercept! : 0)), centers: st.centers };
   }
-  const orig = toOriginalScale(design, state, cov, true);
+  if (next && first && I[0]![0]! > 0) {
+    // After round 1: centre every term at its weighted mean I₀ⱼ/I₀₀ (released), same predictor.
+    next = recentre(next, I[0]!.slice(1).map((v) => Math.max(-1, Math.min(1, v / I[0]![0]!))));
+  }
+  nextState = next ? encodeGlmState(next) : null;
+  // Coefficients and covariance of the uncentred design x̃, then of the original columns.
+  const C = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j): number => (i === j ? 1 : i === 0 && j > 0 ? -st.centers[j - 1]! : 0)));
+  const covU = cov ? C.map((row) => cov![0]!.map((_, k) => row.reduce((a, c, l) => a + c * cov![l]![k]!, 0))).map((row) => C.map((crow) => row.reduce((a, x, l) => a + x * crow[l]!, 0))) : null;
+  const orig = toOriginalScale(design, uncentred(st), covU, true);
   const se = orig.cov ? orig.cov.map((row, j) => Math.sqrt(Math.max(0, row[j]!))) : new Array<number | null>(m).fill(null);
   const z = orig.beta.map((b, j) => (se[j] ? b / se[j]! : null));
   const p = z.map((x) => (x === null ? null : twoSidedP(x)));
@@ -110,8 +121,8 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
     dfResidual: n - m,
     dfNull: n - 1,
     aic: minus2LogLik === null ? null : minus2LogLik + 2 * m,
-    nextCoefficients: nextState ? toOriginalScale(design, nextState, null, true).beta : new Array<number | null>(m).fill(null),
-    state: [...state],
+    nextCoefficients: next ? toOriginalScale(design, uncentred(next), null, true).beta : new Array<number | null>(m).fill(null),
+    state: encodeGlmState(st),
     nextState,
     objective: Number.isFinite(deviance) ? deviance : null,
     notes,

@@ -17,38 +17,45 @@ import type { Query } from '../query-types.ts';
 import { findColumn, levelsOf, type Schema } from '../schema.ts';
 import { ITERATIVE } from '../iterative.ts';
 import { designRows } from './design.ts';
-import { familyOf, glmDesign, glmLayoutIndex, glmState, offsetBounds } from './glm-model.ts';
+import { encodeGlmState, familyOf, glmDesign, glmLayoutIndex, glmMidpoint, glmState, offsetBounds } from './glm-model.ts';
 import { glmFinalize } from './glm-result.ts';
 import type { Entry, KindDef, RowTerms } from './types.ts';
 
 interface RowBounds { mu: number; resid: number; weight: number; deviance: number; y: number; eta: number }
 
 /**
- * The range of x̃ᵀβ̃ over the design's box (public: the state and the schema): the intercept, ±|β̃_j|
- * for a standardized column, and for a factor the least and largest of 0 (its reference) and its
- * dummies' coefficients (a row has one level).
+ * The range of x̂ᵀβ̂ over the design's box (public: the state and the schema), x̂ = x̃ − c: the
+ * intercept; for a standardized column β̂ⱼ(x̃ⱼ − cⱼ) with x̃ⱼ ∈ [−1, 1]; for a factor (a row has one
+ * level) the least and largest of 0 (its reference) and its dummies' coefficients, less Σ β̂ₗcₗ.
+ * Also the largest |x̂ⱼ| of each term (1 for the intercept).
  */
-export function linearPredictorRange(q: Query, schema: Schema): [number, number] {
+export function linearPredictorRange(q: Query, schema: Schema): { lo: number; hi: number; xmax: number[] } {
   const d = glmDesign(q, schema);
-  const beta = glmState(q, schema);
+  const { beta, centers } = glmState(q, schema);
   let lo = beta[0]!;
   let hi = beta[0]!;
+  const xmax = [1];
   let t = 0;
   for (const name of d.columns) {
     const c = findColumn(schema, name)!;
     if (c.type === 'categorical') {
       const k = levelsOf(c).length - 1;
       const bs = beta.slice(1 + t, 1 + t + k);
-      lo += Math.min(0, ...bs);
-      hi += Math.max(0, ...bs);
+      const shift = bs.reduce((a, b, l) => a + b * centers[t + l]!, 0);
+      lo += Math.min(0, ...bs) - shift;
+      hi += Math.max(0, ...bs) - shift;
+      for (let l = 0; l < k; l++) xmax.push(Math.max(Math.abs(centers[t + l]!), Math.abs(1 - centers[t + l]!)));
       t += k;
     } else {
-      lo -= Math.abs(beta[1 + t]!);
-      hi += Math.abs(beta[1 + t]!);
+      const b = beta[1 + t]!;
+      const ct = centers[t]!;
+      lo += Math.min(b * (-1 - ct), b * (1 - ct));
+      hi += Math.max(b * (-1 - ct), b * (1 - ct));
+      xmax.push(1 + Math.abs(ct));
       t++;
     }
   }
-  return [lo, hi];
+  return { lo, hi, xmax };
 }
 
 /** Relative margin on every bound: a row at a corner of the box must not exceed it by a rounding. */
@@ -60,7 +67,7 @@ function rowBounds(q: Query, schema: Schema): RowBounds {
 }
 
 function exactBounds(q: Query, schema: Schema): RowBounds {
-  const [lo, hi] = linearPredictorRange(q, schema);
+  const { lo, hi } = linearPredictorRange(q, schema);
   if (familyOf(q) === 'binomial') {
     const h = Math.max(Math.abs(lo), Math.abs(hi));
     return { mu: 1, resid: 1, weight: 0.25, deviance: 2 * (h + Math.LN2), y: 1, eta: h };
@@ -83,9 +90,10 @@ function layout(q: Query, schema: Schema): Entry[] {
     { name: 'n', bound: 1, integer: true, nonNegative: true },
     { name: `sum(${q.target})`, bound: b.y, integer: true, nonNegative: true },
   ];
-  for (const t of names) out.push({ name: `score(${t})`, bound: b.resid, integer: false });
+  const { xmax } = linearPredictorRange(q, schema);
+  names.forEach((t, j) => out.push({ name: `score(${t})`, bound: b.resid * xmax[j]! * MARGIN, integer: false }));
   for (let j = 0; j < m; j++) {
-    for (let k = j; k < m; k++) out.push({ name: `information(${names[j]}, ${names[k]})`, bound: b.weight, integer: false, nonNegative: j === k });
+    for (let k = j; k < m; k++) out.push({ name: `information(${names[j]}, ${names[k]})`, bound: b.weight * xmax[j]! * xmax[k]! * MARGIN, integer: false, nonNegative: j === k });
   }
   out.push({ name: 'deviance', bound: b.deviance, integer: false, nonNegative: true });
   if (fam === 'poisson') {
@@ -115,15 +123,15 @@ function layout(q: Query, schema: Schema): Entry[] {
 }
 
 /** Shares of a DP round's ρ: the score, the information, and the reported sums (n, Σy, deviance, …). */
-export const PRIVACY_SCORE = 0.6;
-export const PRIVACY_INFORMATION = 0.3;
+export const PRIVACY_SCORE = 0.5;
+export const PRIVACY_INFORMATION = 0.45;
 
 function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
   const d = glmDesign(q, schema);
   const p = d.terms.length;
   const m = p + 1;
   const fam = familyOf(q);
-  const beta = glmState(q, schema);
+  const { beta, centers } = glmState(q, schema);
   const idx = glmLayoutIndex(m, fam, q.offset !== undefined);
   const x = new Float64Array(m);
   x[0] = 1;
@@ -155,6 +163,7 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
       o = Math.log(e);
     }
     if (!design(row, xs)) return false;
+    for (let j = 0; j < p; j++) xs[j]! -= centers[j]!;
     let eta = o;
     for (let j = 0; j < m; j++) eta += beta[j]! * x[j]!;
     let mu: number;
@@ -199,5 +208,6 @@ function glmKind(): KindDef {
 export const logisticRegression: KindDef = glmKind();
 export const poissonRegression: KindDef = glmKind();
 
-ITERATIVE['logistic_regression'] = { initialState: glmState };
-ITERATIVE['poisson_regression'] = { initialState: glmState };
+const glmIterative = { initialState: (q: Query, schema: Schema): number[] => encodeGlmState(glmState(q, schema)), midpoint: glmMidpoint };
+ITERATIVE['logistic_regression'] = glmIterative;
+ITERATIVE['poisson_regression'] = glmIterative;
