@@ -5,6 +5,7 @@
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
+  'kaplan_meier',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 

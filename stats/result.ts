@@ -1,4 +1,5 @@
 /** Comparing and printing query results. */
+import { formatKaplanMeier, kaplanMeierFields } from './kinds/km-format.ts';
 import type { QueryResult } from './kinds/types.ts';
 
 type Leaf = number | null;
@@ -23,6 +24,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       out.push(['residualStdError', r.residualStdError], ['rSquared', r.rSquared]);
       break;
     case 'marginal': r.tables.forEach((t, i) => vec(`tables[${i}].counts`, t.counts)); break;
+    case 'kaplan_meier': out.push(...kaplanMeierFields(r)); break;
   }
   return out;
 }
@@ -111,6 +113,9 @@ export function formatResult(r: QueryResult): string {
         lines.push(table([[...cols, 'count'], ...cells.map((c, j) => [...c, fmt(t.counts[j]!)])]));
       }
       lines.push(`n = ${fmt(r.n)}`);
+      break;
+    case 'kaplan_meier':
+      lines.push(...formatKaplanMeier(r, fmt, table));
       break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);
