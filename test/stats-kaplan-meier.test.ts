@@ -111,3 +111,60 @@ describe('kaplan_meier equals R survfit/survdiff on grid-binned times', () => {
     });
   }
 });
+
+describe('kaplan_meier queries are checked against the schema', () => {
+  const base: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'] };
+  const bad: [string, Partial<Query>, RegExp][] = [
+    ['columns given', { columns: ['age'] }, /takes no columns/],
+    ['no time', { time: undefined }, /needs time/],
+    ['a categorical time', { time: 'sex' }, /numeric or integer/],
+    ['an unknown time column', { time: 'nope' }, /unknown column "nope"/],
+    ['no event', { event: undefined }, /needs event/],
+    ['a numeric event', { event: 'age' }, /categorical/],
+    ['no positive', { positive: undefined }, /needs positive/],
+    ['an empty positive', { positive: [] }, /needs positive/],
+    ['a positive that is not a level', { positive: ['3'] }, /"3" is not a level of "status"/],
+    ['positive listing a level twice', { positive: ['2', '2'] }, /listed twice/],
+    ['positive listing every level', { positive: ['0', '1', '2'] }, /nothing would be censored/],
+    ['a numeric strata', { strata: 'age' }, /strata: "age" is numeric/],
+    ['strata equal to the event', { strata: 'status' }, /also the event column/],
+    ['a report time outside the bounds', { times: [20000] }, /times\[0\]: "20000" is not a finite time within the bounds of "time" \[0, 10000\]/],
+    ['bins that do not cover the bounds', { bins: [0, 100, 5000] }, /must cover the bounds/],
+    ['bins not increasing', { bins: [0, 5000, 5000, 10000] }, /strictly increasing/],
+    ['a target (another kind\'s field)', { target: 'age' }, /target only applies to/],
+  ];
+  for (const [what, patch, message] of bad) {
+    it(`refuses ${what} with a clear error`, () => {
+      expect(() => validateQuery({ ...base, ...patch }, pbc.schema)).toThrow(message);
+    });
+  }
+  it('accepts a stratified query with report times and a custom grid, and its layout has strata × bins × 2 cells', () => {
+    const q: Query = { ...base, strata: 'stage', times: [0, 365, 10000], bins: yearly };
+    validateQuery(q, pbc.schema);
+    const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 32 });
+    expect(plan.entries).toHaveLength(4 * 28 * 2);
+    expect(plan.entries[0]!.name).toBe('count(stage = 1, time in [0, 365), event)');
+    expect(plan.entries[4 * 28 * 2 - 1]!.name).toBe('count(stage = 4, time in [9855, 10220], censored)');
+    expect(plan.scaleBits.every((b) => b === 0)).toBe(true);
+  });
+  it('a row adds 1 to exactly one cell: the cells sum to the complete-case rows (missing stage and filtered rows left out)', () => {
+    const q: Query = { ...base, strata: 'stage', filter: [{ column: 'age', op: 'lt', values: [60] }] };
+    const plan = planQuery(q, pbc.schema, { parties: 1, ringBits: 64 });
+    const { sums, rowsUsed } = localStatistics(q, pbc.schema, plan, pbc.dataset);
+    expect(sums.reduce((a, b) => a + b, 0n)).toBe(BigInt(rowsUsed));
+    expect(rowsUsed).toBe(centralResult(q, pbc.schema, pbc.dataset).n);
+    expect(rowsUsed).toBeLessThan(pbc.dataset.rowCount);
+  });
+});
+
+describe('kaplan_meier prints R-like tables', () => {
+  it('print(survfit) summary, the per-stratum survival table, numbers at risk and the log-rank test', () => {
+    const r = federated(pbc, CASES[1]![2]);
+    const text = formatResult(r);
+    expect(text).toContain('Kaplan-Meier: Surv(time, status in {2}) ~ sex');
+    expect(text).toMatch(/sex=f\s+374\s+137\s+3600\s+3300\s+NA/);
+    expect(text).toMatch(/time\s+n\.risk\s+n\.event\s+n\.censor\s+survival\s+std\.err\s+lower 95% CI\s+upper 95% CI/);
+    expect(text).toMatch(/numbers at risk\ntime\s+sex=f\s+sex=m\n1000\s+308\s+35/);
+    expect(text).toMatch(/Chisq = 3\.19386 on 1 degrees of freedom, p = 0\.0739152/);
+  });
+});

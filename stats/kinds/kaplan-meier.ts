@@ -133,6 +133,9 @@ export function kmResult(q: Query, schema: Schema, counts: BinCounts[], noisy: b
   const curves = fits.map((f) => f.curve);
   const notes: string[] = [];
   if (noisy) notes.push('differentially private: counts post-processed into a monotone curve; the intervals include the noise (docs/kaplan-meier.md)');
+  fits.forEach((f) => {
+    if (f.roughFrom !== null) notes.push(`${f.curve.stratum === null ? 'the curve' : `stratum ${q.strata} = ${f.curve.stratum}`}: from time ${f.roughFrom} the noise of the number at risk exceeds a third of it; intervals there are rough (fewer bins beyond the follow-up help)`);
+  });
   let test = null;
   if (q.strata !== undefined) {
     test = logRank(strata.map(String), counts, fits.map((f) => f.nRisk), noisy);

@@ -101,9 +101,11 @@ export function minmin(y: (number | null)[], x: number[]): number | null {
  * The curve of one stratum. `edges`: the grid (bin j's time is edges[j + 1]); `times`: report
  * times of the numbers at risk; `noisy`: the counts carry DP noise (then every bin of the curve is
  * reported, since no released count is exactly zero information; else the bins with an event or
- * a censoring, as survfit). Returns the curve and the post-processed risk sets (for the log-rank test).
+ * a censoring, as survfit). Returns the curve, the post-processed risk sets (for the log-rank test)
+ * and, under DP, the first time where the noise's sd of the risk set exceeds a third of it (from
+ * there the delta method's intervals are rough), or null.
  */
-export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, times: number[], noisy: boolean): { curve: KaplanMeierCurve; nRisk: Float64Array } {
+export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, times: number[], noisy: boolean): { curve: KaplanMeierCurve; nRisk: Float64Array; roughFrom: number | null } {
   const B = c.events.length;
   const n = riskSets(c);
   const time: number[] = [], nRisk: number[] = [], nEvent: number[] = [], nCensor: number[] = [];
@@ -125,6 +127,7 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
   let greenwood = 0;
   let H = 0;
   let noiseBefore = 0;
+  let roughFrom: number | null = null;
   for (let j = 0; j < last; j++) {
     const d = c.events[j]!;
     const dPlus = Math.max(0, d);
@@ -135,6 +138,8 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
     H += free > 0 ? d / (nj * free) : 0;
     const vd = c.eventVar[j]!;
     const vc = c.censoredVar[j]!;
+    // the noise of the risk set (cells of bins ≥ j) above a third of it: 1/n is far from linear there
+    if (roughFrom === null && noisy && 3 * Math.sqrt(Math.max(0, varAfter)) > nj) roughFrom = edges[j + 1]!;
     noiseBefore += (free > 0 ? vd * (H - 1 / free) ** 2 : 0) + vc * H * H;
     varAfter -= vd + vc;
     if (!noisy && dPlus === 0 && cPlus === 0) continue;
@@ -169,5 +174,5 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
     ...(noisy ? { noiseStdErr } : {}),
     median: minmin(surv, time), medianLower: minmin(lower, time), medianUpper: minmin(upper, time), atRisk,
   };
-  return { curve, nRisk: n };
+  return { curve, nRisk: n, roughFrom };
 }
