@@ -1,0 +1,153 @@
+/**
+ * kaplan_meier under differential privacy: the released counts carry the planned Skellam noise
+ * (drawn here by the parties' own noiseShare from a seeded source); the post-processed curve is
+ * monotone and within [0, 1], its intervals are wider than those that ignore the noise, and over
+ * many noise draws the noise's interval covers the exact survival at about the nominal rate.
+ */
+import { describe, expect, it } from 'vitest';
+import { seededRandomSource } from '../crypto/dp/random.ts';
+import {
+  centralResult, DP_GRID_BITS, finalize, finalizeReleased, localStatistics, noiseShare, noiseStd, noiseUncertainty, numericFields, planNoise, planQuery,
+  type KaplanMeierResult, type Query,
+} from '../stats/index.ts';
+import { loadExample } from './stats-helpers.ts';
+
+const pbc = loadExample('pbc');
+const query: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'], strata: 'sex', times: [1000, 3000] };
+const plan = planQuery(query, pbc.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
+const exact = centralResult(query, pbc.schema, pbc.dataset) as KaplanMeierResult;
+const sums = localStatistics(query, pbc.schema, plan, pbc.dataset).sums;
+
+/** n noisy releases at ρ: each of 3 parties adds its noise share (t = 2). */
+function releases(rho: number, n: number, seed: number): { std: number[]; noisy: bigint[][]; np: ReturnType<typeof planNoise> } {
+  const np = planNoise(query, pbc.schema, plan, { rho, parties: 3, threshold: 2 });
+  const rng = seededRandomSource(new Uint8Array(32).fill(seed));
+  const noisy = Array.from({ length: n }, () => {
+    const shares = [0, 1, 2].map(() => noiseShare(np, rng));
+    return sums.map((s, i) => s + shares[0]![i]! + shares[1]![i]! + shares[2]![i]!);
+  });
+  return { std: noiseStd(np, plan, 3), noisy, np };
+}
+
+function km(sumsIn: bigint[], std?: number[]): KaplanMeierResult {
+  return finalize(query, pbc.schema, plan, sumsIn, std) as KaplanMeierResult;
+}
+
+/** The exact curve's survival at time t (a step function). */
+function exactAt(g: number, t: number): number {
+  const c = exact.curves[g]!;
+  let s = 1;
+  c.time.forEach((x, i) => {
+    if (x <= t) s = c.surv[i]!;
+  });
+  return s;
+}
+
+describe('kaplan_meier under DP', () => {
+  it('on exact sums, passing a zero noise changes nothing but the DP fields', () => {
+    const zero = km(sums, sums.map(() => 0));
+    const plain = km(sums);
+    zero.curves.forEach((c, g) => {
+      const p = plain.curves[g]!;
+      // DP reports every bin of the curve; the exact curve the bins with an event or a censoring
+      expect(c.time.length).toBeGreaterThanOrEqual(p.time.length);
+      p.time.forEach((t, k) => {
+        const i = c.time.indexOf(t);
+        expect(c.surv[i]).toBe(p.surv[k]);
+        expect(c.stdErr[i]).toBe(p.stdErr[k]);
+        expect(c.lower[i]).toBe(p.lower[k]);
+      });
+      expect(c.median).toBe(p.median);
+      expect(c.noiseStdErr!.every((x) => x === null || x === 0)).toBe(true);
+    });
+  });
+
+  it('at every ρ from 0.01 to 4, every noisy curve is non-increasing, within [0, 1], with lower ≤ surv ≤ upper and non-negative counts', () => {
+    for (const rho of [0.01, 0.1, 1, 4]) {
+      const { std, noisy } = releases(rho, 40, Math.round(rho * 100));
+      for (const s of noisy) {
+        const r = km(s, std);
+        for (const c of r.curves) {
+          c.surv.forEach((v, i) => {
+            expect(v).toBeGreaterThanOrEqual(0);
+            expect(v).toBeLessThanOrEqual(1);
+            if (i > 0) expect(v).toBeLessThanOrEqual(c.surv[i - 1]!);
+            if (c.lower[i] !== null) expect(c.lower[i]!).toBeLessThanOrEqual(v);
+            if (c.upper[i] !== null) expect(c.upper[i]!).toBeGreaterThanOrEqual(v);
+            expect(c.nRisk[i]!).toBeGreaterThanOrEqual(1);
+            if (i > 0) expect(c.nRisk[i]!).toBeLessThanOrEqual(c.nRisk[i - 1]!);
+            expect(c.nEvent[i]!).toBeGreaterThanOrEqual(0);
+            expect(c.nCensor[i]!).toBeGreaterThanOrEqual(0);
+          });
+          c.atRisk.forEach((x) => expect(x).toBeGreaterThanOrEqual(0));
+        }
+        expect(r.logRank!.chisq === null || r.logRank!.chisq >= 0).toBe(true);
+      }
+    }
+  });
+
+  it('the interval that accounts for the noise is wider than the Greenwood interval of the same noisy counts, at every time', () => {
+    const { std, noisy } = releases(0.5, 10, 3);
+    for (const s of noisy) {
+      const dp = km(s, std);
+      const naive = km(s); // the same counts, finalized as if exact
+      dp.curves.forEach((c, g) => {
+        const n = naive.curves[g]!;
+        c.time.forEach((t, i) => {
+          const k = n.time.indexOf(t);
+          if (k < 0 || c.surv[i] === 0) return;
+          expect(c.stdErr[i]!).toBeGreaterThan(n.stdErr[k]!);
+          expect(c.lower[i]!).toBeLessThan(n.lower[k]!);
+        });
+      });
+    }
+  });
+
+  it('over 300 noise draws at ρ = 0.5, the noise interval covers the exact survival at 1000–3000 days about 95% of the time, and the full interval at least as often', () => {
+    const { std, noisy } = releases(0.5, 300, 11);
+    const z = 1.959963984540054;
+    let n = 0, noiseCover = 0, fullCover = 0;
+    for (const s of noisy) {
+      const r = km(s, std);
+      r.curves.forEach((c, g) => {
+        for (const t of [1000, 2000, 3000]) {
+          const i = c.time.indexOf(t);
+          if (i < 0 || c.noiseStdErr![i] === null) continue;
+          const S = exactAt(g, t);
+          n++;
+          const ns = c.noiseStdErr![i]!;
+          if (S >= c.surv[i]! * Math.exp(-z * ns) && S <= c.surv[i]! * Math.exp(z * ns)) noiseCover++;
+          if (S >= c.lower[i]! && S <= c.upper[i]!) fullCover++;
+        }
+      });
+    }
+    expect(n).toBeGreaterThan(1200);
+    // up to 300 draws × 2 strata × 3 times; the binomial sd of a rate near 0.95 over ~1500 is ≈ 0.006.
+    expect(noiseCover / n).toBeGreaterThan(0.9);
+    expect(noiseCover / n).toBeLessThan(0.985);
+    expect(fullCover / n).toBeGreaterThanOrEqual(noiseCover / n);
+  });
+
+  it('noiseUncertainty reports the noise sd of surv (S · noiseStdErr), of the counts and of the risk sets', () => {
+    const { std, noisy, np } = releases(1, 1, 5);
+    const r = km(noisy[0]!, std);
+    const u = noiseUncertainty(query, pbc.schema, plan, np, noisy[0]!, 3);
+    const names = new Set(numericFields(r).map(([k]) => k));
+    for (const k of Object.keys(u)) expect(names.has(k), k).toBe(true);
+    const c = r.curves[0]!;
+    expect(u['curves[0].surv[3]']).toBeCloseTo(c.surv[3]! * c.noiseStdErr![3]!, 12);
+    expect(u['curves[0].nEvent[0]']).toBeCloseTo(std[0]!, 12);
+    // the first bin's risk set sums all 2 × 100 cells of the stratum
+    expect(u['curves[0].nRisk[0]']).toBeCloseTo(std[0]! * Math.sqrt(200), 9);
+  });
+
+  it('finalizeReleased passes the noise to the post-processing; without it a noisy release still gives a monotone curve', () => {
+    const { std, noisy } = releases(1, 1, 9);
+    const withNoise = finalizeReleased(query, pbc.schema, plan, noisy[0]!, true, undefined, std).result as KaplanMeierResult;
+    const without = finalizeReleased(query, pbc.schema, plan, noisy[0]!, true).result as KaplanMeierResult;
+    expect(withNoise.curves[0]!.noiseStdErr).toBeDefined();
+    expect(without.curves[0]!.noiseStdErr).toBeUndefined();
+    expect(withNoise.notes.join(' ')).toMatch(/differentially private/);
+    for (const c of without.curves) c.surv.forEach((v, i) => i === 0 || expect(v).toBeLessThanOrEqual(c.surv[i - 1]!));
+  });
+});
