@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalystError } from '../client/analyst.ts';
 import { LocalFederation } from '../cli/federation.ts';
-import { buildDataset, centralResult, parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { loadRoster } from '../services/common/roster.ts';
+import { buildDataset, centralResult, parseSchema, splitCsvText, type KaplanMeierResult, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -31,11 +34,44 @@ describe('released noise (3 parties, t = 2)', () => {
   let fed: LocalFederation;
   beforeAll(async () => {
     const big = { budgetRho: 1000 };
-    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big }, analysts: ['noise-check', 'concurrent', 'x'] });
+    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big }, analysts: ['noise-check', 'concurrent', 'x', 'km'] });
   }, 120_000);
   afterAll(async () => {
     await fed?.stop();
   });
+
+  it('a DP Kaplan–Meier query: a monotone curve whose intervals hold the noise, near the exact one; audit verify recomputes it', async () => {
+    const q: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'], bins: [...Array.from({ length: 51 }, (_, i) => i * 100), 10000], times: [2000] };
+    const c = fed.client('km');
+    let queryId = '';
+    try {
+      const o = await c.run(q, { privacy: { rho: 0.5 } });
+      expect(o.status, o.error).toBe('done');
+      queryId = o.queryId;
+      const r = o.result as KaplanMeierResult;
+      const exact = (centralResult(q, schema, dataset) as KaplanMeierResult).curves[0]!;
+      const k = r.curves[0]!;
+      expect(k.noiseStdErr).toBeDefined();
+      expect(r.notes.join(' ')).toMatch(/differentially private/);
+      for (const t of [1000, 2000, 3000]) {
+        const i = k.time.indexOf(t);
+        const e = exact.surv[exact.time.findLastIndex((x) => x <= t)]!;
+        expect(k.noiseStdErr![i]!).toBeGreaterThan(0);
+        // 8 noise standard errors: a miss has probability far below 1e-9
+        expect(Math.abs(Math.log(k.surv[i]!) - Math.log(e))).toBeLessThan(8 * k.noiseStdErr![i]!);
+      }
+      k.surv.forEach((s, i) => {
+        expect(s).toBeLessThanOrEqual(i === 0 ? 1 : k.surv[i - 1]!);
+        expect(k.lower[i] ?? 0).toBeLessThanOrEqual(s);
+      });
+      expect(Object.keys(o.uncertainty)).toContain('curves[0].surv[0]');
+    } finally {
+      c.close();
+    }
+    const report = verifyTranscript(exportTranscript(fed.aggregatorDataDir, {}, join(root, 'km-transcript.json')), loadRoster(fed.rosterPath), { schema });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+    expect(report.sessions.find((s) => s.queryId === queryId)!.resultChecked).toBe(true);
+  }, 60_000);
 
   it('over 24 repetitions, histogram counts are centred on the central counts with the declared standard deviation', async () => {
     const c = fed.client('noise-check');
