@@ -7,7 +7,7 @@
  *   χ² = (O − E)ᵀ V⁻¹ (O − E) over all strata but the first, df = #{g: E_g > 0} − 1.
  * Strata without rows (n_g0 < 1) are left out, as survdiff knows only the groups in its data.
  *
- * Under DP the raw noisy d̃ enter O and E (linear, unbiased) and max(0, D̃_j) the hypergeometric
+ * Under DP the raw noisy d̃ enter O and E (linear, unbiased) and D̃_j clamped to [0, N_j] the hypergeometric
  * variance; V then gets the noise's covariance of O − E by the delta method over every released cell
  * (an event cell of stratum h, bin i moves d_hi, D_i and the risk sets n_hj of bins j ≤ i; a
  * censoring cell the risk sets only), so the χ² is not inflated by the noise:
@@ -62,7 +62,7 @@ export function logRank(strata: string[], counts: BinCounts[], nRisk: Float64Arr
     if (!(N > 0)) continue;
     const share = keep.map((g) => nRisk[g]![j]! / N);
     for (let a = 0; a < G; a++) E[a]! += share[a]! * D;
-    const Dp = Math.max(0, D);
+    const Dp = Math.min(N, Math.max(0, D)); // noisy D̃ may leave [0, N]; the hypergeometric weight stays ≥ 0
     if (N > 1) {
       const w = (Dp * (N - Dp)) / (N - 1);
       for (let a = 0; a < G; a++) for (let b = 0; b < G; b++) V[a]![b]! += w * share[a]! * ((a === b ? 1 : 0) - share[b]!);
