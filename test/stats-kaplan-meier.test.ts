@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  centralResult, compareResults, finalize, formatResult, localStatistics, planQuery, splitDataset, validateQuery,
+  centralResult, compareResults, describeQuery, finalize, formatResult, localStatistics, planQuery, splitDataset, validateQuery,
   type KaplanMeierResult, type Query,
 } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -166,5 +166,8 @@ describe('kaplan_meier prints R-like tables', () => {
     expect(text).toMatch(/time\s+n\.risk\s+n\.event\s+n\.censor\s+survival\s+std\.err\s+lower 95% CI\s+upper 95% CI/);
     expect(text).toMatch(/numbers at risk\ntime\s+sex=f\s+sex=m\n1000\s+308\s+35/);
     expect(text).toMatch(/Chisq = 3\.19386 on 1 degrees of freedom, p = 0\.0739152/);
+  });
+  it('describeQuery names the time, the event levels and the strata', () => {
+    expect(describeQuery(CASES[3]![2])).toBe('kaplan_meier(time, status in {1, 2} by trt) where age >= 40');
   });
 });
