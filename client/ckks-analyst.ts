@@ -14,7 +14,7 @@ import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
 import {
-  checkReleasedSums, finalizeReleased, flagSmallCohort, MAX_RAW_DECRYPTION_ERROR, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
+  checkReleasedSums, finalizeReleased, flagSmallCohort, MAX_RAW_DECRYPTION_ERROR, noiseStd, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
 } from '../stats/index.ts';
 
 
@@ -152,7 +152,9 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
       throw new ReleaseCheckError(`release refused: ${(e as Error).message}`, []);
     }
     checkReleasedSums(plan, schema, sums, r.contributors.length, noise);
-    const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined);
+    // Under DP the post-processing learns the released noise per entry (kaplan_meier's intervals hold it).
+    const std = noise ? noiseStd(noise, plan, r.contributors.length) : undefined;
+    const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined, (e) => (e as Error).message, std);
     if (result && noise) flagSmallCohort(result, rel.minCohort);
     const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, r.contributors.length) : {};
     return { sums, result, postError, uncertainty, maxRawError, level: layout.level, limbs: layout.limbs, ciphertexts: cts.length, bytes: rel.ciphertexts.reduce((a, b) => a + b.length, 0) };

@@ -4,6 +4,7 @@
  * implementations. Two-pass mean/variance, centred cross-products, least squares by
  * Householder QR of the design matrix [1, x_1..x_p].
  */
+import { centralKaplanMeier } from './central-km.ts';
 import type { Dataset } from './dataset.ts';
 import { centralGlm } from './central-glm.ts';
 import { matchRows } from './filter.ts';
@@ -256,5 +257,7 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
       });
       return { kind: 'marginal', columns: [...q.columns], levels, tables, n, notes };
     }
+    case 'kaplan_meier':
+      return centralKaplanMeier(q, schema, dataset);
   }
 }

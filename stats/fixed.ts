@@ -9,6 +9,12 @@
 export interface FixedSums {
   sums: bigint[];
   scaleBits: number[];
+  /**
+   * Released with DP noise: the noise's standard deviation per entry, in the entry's units
+   * (stats/privacy.ts noiseStd). Kinds whose post-processing accounts for the noise read it
+   * (kaplan_meier's confidence intervals); absent for exact sums.
+   */
+  noiseStd?: number[];
 }
 
 /** The value of entry i as a float64. */

@@ -286,24 +286,26 @@ export function localStatisticsInt64(q: Query, schema: Schema, plan: Plan, datas
 }
 
 /** Post-processes aggregated sums (signed integers on the plan's grid) into a result. */
-export function finalize(q: Query, schema: Schema, plan: Plan, sums: bigint[]): QueryResult {
+export function finalize(q: Query, schema: Schema, plan: Plan, sums: bigint[], noiseStd?: number[]): QueryResult {
   checkPlan(q, schema, plan);
   if (sums.length !== plan.entries.length) throw new RangeError(`sums: expected ${plan.entries.length} entries for ${q.kind}, got ${sums.length}`);
   for (let i = 0; i < sums.length; i++) if (typeof sums[i] !== 'bigint') throw new TypeError(`sums[${i}]: expected a bigint`);
-  return KINDS[q.kind].finalize(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits] });
+  if (noiseStd !== undefined && noiseStd.length !== sums.length) throw new RangeError(`noiseStd: expected ${sums.length} entries, got ${noiseStd.length}`);
+  return KINDS[q.kind].finalize(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits], ...(noiseStd ? { noiseStd: [...noiseStd] } : {}) });
 }
 
 /**
  * Post-processes released sums. Noisy (DP) sums may fail it (e.g. X'X no longer positive
  * definite): then there is no result and the noisy sufficient statistics are released with the
  * reason; exact sums must post-process, so their failure is thrown. `describe` renders the error
- * for the recipient (the aggregator hides internal errors).
+ * for the recipient (the aggregator hides internal errors). `noiseStd`: the released noise per
+ * entry (privacy.ts noiseStd) for kinds whose post-processing accounts for it (kaplan_meier).
  */
 export function finalizeReleased(
-  q: Query, schema: Schema, plan: Plan, sums: bigint[], noisy: boolean, describe: (e: unknown) => string = (e) => (e as Error).message,
+  q: Query, schema: Schema, plan: Plan, sums: bigint[], noisy: boolean, describe: (e: unknown) => string = (e) => (e as Error).message, noiseStd?: number[],
 ): { result?: QueryResult; postError: string } {
   try {
-    return { result: finalize(q, schema, plan, sums), postError: '' };
+    return { result: finalize(q, schema, plan, sums, noiseStd), postError: '' };
   } catch (e) {
     if (!noisy) throw e;
     return { postError: `post-processing of the noisy statistics failed: ${describe(e)}; the noisy sufficient statistics are released` };

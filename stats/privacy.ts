@@ -142,6 +142,8 @@ export function noiseStd(np: NoisePlan, plan: Plan, contributors: number): numbe
  */
 export function noiseUncertainty(q: Query, schema: Schema, plan: Plan, np: NoisePlan, sums: bigint[], contributors: number, replicates = 200): Record<string, number | null> {
   const sd = np.perEntry.map((e) => releasedStdDev(e.noise, contributors));
+  const own = KINDS[q.kind].noiseUncertainty;
+  if (own) return own(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits] }, noiseStd(np, plan, contributors));
   return isCountKind(q) ? countUncertainty(q, schema, plan, sd) : bootstrapUncertainty(q, schema, plan, sd, sums, replicates);
 }
 

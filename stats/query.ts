@@ -3,6 +3,7 @@
  * against the schema before any data is read.
  */
 import { validateGlm } from './kinds/glm-model.ts';
+import { validateKaplanMeier } from './kinds/kaplan-meier.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
@@ -123,6 +124,9 @@ export function validateQuery(q: Query, schema: Schema): void {
       break;
     case 'logistic_regression': case 'poisson_regression':
       validateGlm(q, schema);
+      break;
+    case 'kaplan_meier':
+      validateKaplanMeier(q, schema);
       break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
@@ -251,6 +255,7 @@ export function describeQuery(q: Query): string {
     const t = q.tables ?? [q.columns.map((_, i) => i)];
     s = t.length <= 4 ? `marginal(${t.map((c) => c.map((i) => q.columns[i] ?? '?').join(' × ')).join('; ')})` : `marginal(${t.length} tables over ${q.columns.length} columns)`;
   }
+  else if (q.kind === 'kaplan_meier') s = `kaplan_meier(${q.time ?? '?'}, ${q.event ?? '?'} in {${(q.positive ?? []).join(', ')}}${q.strata ? ` by ${q.strata}` : ''})`;
   else s = `${q.kind}(${q.columns.join(', ')})`;
   if (q.filter.length > 0) s += ` where ${q.filter.map(describePredicate).join(' and ')}`;
   return s;

@@ -1,4 +1,5 @@
 /** Comparing and printing query results. */
+import { formatKaplanMeier, kaplanMeierFields } from './kinds/km-format.ts';
 import type { QueryResult } from './kinds/types.ts';
 
 type Leaf = number | null;
@@ -28,6 +29,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       out.push(['deviance', r.deviance], ['nullDeviance', r.nullDeviance], ['aic', r.aic]);
       vec('nextCoefficients', r.nextCoefficients);
       break;
+    case 'kaplan_meier': out.push(...kaplanMeierFields(r)); break;
   }
   return out;
 }
@@ -131,6 +133,9 @@ export function formatResult(r: QueryResult): string {
         lines.push(table([[...cols, 'count'], ...cells.map((c, j) => [...c, fmt(t.counts[j]!)])]));
       }
       lines.push(`n = ${fmt(r.n)}`);
+      break;
+    case 'kaplan_meier':
+      lines.push(...formatKaplanMeier(r, fmt, table));
       break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);

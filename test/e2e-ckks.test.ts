@@ -112,6 +112,18 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     }
   });
 
+  it('a stratified Kaplan–Meier query with its log-rank test through CKKS equals the central one exactly', async () => {
+    const c = fed.client('e2e');
+    try {
+      const q: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'], strata: 'stage', times: [1000, 3000] };
+      const o = await c.run(q, { backend: 'ckks', ckksKey: key });
+      expectCentral(q, o);
+      expect(o.result).toEqual(centralResult(q, schema, dataset));
+    } finally {
+      c.close();
+    }
+  });
+
   it('a differentially private query through CKKS carries its noise scale and stays within it of the central result', async () => {
     const c = fed.client('e2e-dp');
     try {
@@ -219,7 +231,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(ceremony.status).toBe('released');
     expect(ceremony.note).toContain(collectiveSha.slice(0, 16));
     const releases = report.sessions.filter((x) => x.note?.startsWith('released encrypted'));
-    expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16); // + the DP, dropout and restart queries, + 16 DP repetitions
+    expect(releases.length).toBe(PBC_QUERIES.length + 4 + 16); // + the Kaplan–Meier, DP, dropout and restart queries, + 16 DP repetitions
     // A malicious aggregator drops a contributor from a PCKS request, re-signs it and re-chains the log.
     const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
     const entries: Entry[] = exportedEntries(file);
@@ -240,7 +252,7 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     const roster = loadRoster(fed.rosterPath);
     const good = await recomputeCkksSums(file);
     expect(good.failure, JSON.stringify(good.failure)).toBeUndefined();
-    expect(good.checked.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(good.checked.length).toBe(PBC_QUERIES.length + 4 + 16);
     expect(good.keys.length).toBeGreaterThanOrEqual(1); // the collective key, recomputed from the logged CKG shares and CRS nonces
     // A malicious aggregator records another sum digest in the request, re-signs it and re-chains
     // the log: the signatures, the order and the contributor lists all still verify; the recomputed
@@ -285,14 +297,14 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     expect(r.ok, JSON.stringify(r.failure)).toBe(true);
     expect(r.blobs!.checked).toBe(0);
     const releases = r.sessions.filter((x) => x.note?.startsWith('released encrypted'));
-    expect(releases.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(releases.length).toBe(PBC_QUERIES.length + 4 + 16);
     expect(releases.every((x) => x.unchecked?.length && /NOT checked \(blobs absent\)/.test(x.note!))).toBe(true);
     expect(r.unchecked!.join('\n')).toMatch(/the encrypted inputs of hospital-\d.* \(their match with the signed commitments, and the homomorphic sum\).* NOT checked/);
     expect(r.unchecked!.join('\n')).toMatch(/the PCKS share of hospital-\d \(blob absent\) counted as \d+ ciphertexts against τ\(n\)/);
     const sums = await recomputeCkksSums(f);
     expect(sums.failure).toBeUndefined();
     expect(sums.checked).toEqual([]);
-    expect(sums.skipped.length).toBe(PBC_QUERIES.length + 3 + 16);
+    expect(sums.skipped.length).toBe(PBC_QUERIES.length + 4 + 16);
     expect(sums.keys.length).toBeGreaterThanOrEqual(1); // CKG shares are inline: the key is still recomputed
   });
 

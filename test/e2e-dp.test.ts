@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalystError } from '../client/analyst.ts';
 import { LocalFederation } from '../cli/federation.ts';
-import { buildDataset, centralResult, parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { EntryKind } from '../crypto/transcript.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import type { ReleasedRecord } from '../services/audit/records.ts';
+import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
+import { loadRoster } from '../services/common/roster.ts';
+import { buildDataset, centralResult, DP_GRID_BITS, finalize, parseSchema, planQuery, splitCsvText, type KaplanMeierResult, type Query } from '../stats/index.ts';
+import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -31,11 +41,70 @@ describe('released noise (3 parties, t = 2)', () => {
   let fed: LocalFederation;
   beforeAll(async () => {
     const big = { budgetRho: 1000 };
-    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big }, analysts: ['noise-check', 'concurrent', 'x'] });
+    fed = await LocalFederation.start({ dir: join(root, 'a'), schemaPath, partyData: parts, threshold: 2, budgetRho: 10, partyPolicy: { 0: big, 1: big, 2: big }, analysts: ['noise-check', 'concurrent', 'x', 'km'] });
   }, 120_000);
   afterAll(async () => {
     await fed?.stop();
   });
+
+  it('a DP Kaplan–Meier query: a monotone curve whose intervals hold the noise, near the exact one; audit verify recomputes it, and catches intervals rewritten without the noise', async () => {
+    const q: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'], bins: [...Array.from({ length: 51 }, (_, i) => i * 100), 10000], times: [2000] };
+    const c = fed.client('km');
+    let queryId = '';
+    try {
+      const o = await c.run(q, { privacy: { rho: 0.5 } });
+      expect(o.status, o.error).toBe('done');
+      queryId = o.queryId;
+      const r = o.result as KaplanMeierResult;
+      const exact = (centralResult(q, schema, dataset) as KaplanMeierResult).curves[0]!;
+      const k = r.curves[0]!;
+      expect(k.noiseStdErr).toBeDefined();
+      expect(r.notes.join(' ')).toMatch(/differentially private/);
+      for (const t of [1000, 2000, 3000]) {
+        const i = k.time.indexOf(t);
+        const e = exact.surv[exact.time.findLastIndex((x) => x <= t)]!;
+        expect(k.noiseStdErr![i]!).toBeGreaterThan(0);
+        // 8 noise standard errors: a miss has probability far below 1e-9
+        expect(Math.abs(Math.log(k.surv[i]!) - Math.log(e))).toBeLessThan(8 * k.noiseStdErr![i]!);
+      }
+      k.surv.forEach((s, i) => {
+        expect(s).toBeLessThanOrEqual(i === 0 ? 1 : k.surv[i - 1]!);
+        expect(k.lower[i] ?? 0).toBeLessThanOrEqual(s);
+      });
+      expect(Object.keys(o.uncertainty)).toContain('curves[0].surv[0]');
+    } finally {
+      c.close();
+    }
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(root, 'km-transcript.json'));
+    const roster = loadRoster(fed.rosterPath);
+    const report = verifyTranscript(file, roster, { schema });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+    expect(report.sessions.find((s) => s.queryId === queryId)!.resultChecked).toBe(true);
+    // A malicious aggregator releases the same noisy counts with intervals that leave out the
+    // noise (narrower: Greenwood's alone), re-signs the entry and re-chains the log: caught.
+    const secret = loadIdentityFile(join(fed.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    const entries = exportedEntries(file);
+    const k = entries.findIndex((e) => e.kind === EntryKind.Released && e.session === queryId);
+    const rec = JSON.parse(fromUtf8(entries[k]!.body)) as ReleasedRecord;
+    const released = JSON.parse(rec.resultJson) as KaplanMeierResult;
+    const plan = planQuery(q, schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
+    const naive = finalize(q, schema, plan, rec.exactSums.map(BigInt)) as KaplanMeierResult;
+    const curve = released.curves[0]!;
+    curve.time.forEach((t, i) => {
+      const j = naive.curves[0]!.time.indexOf(t);
+      if (j < 0) return;
+      curve.stdErr[i] = naive.curves[0]!.stdErr[j]!;
+      curve.lower[i] = naive.curves[0]!.lower[j]!;
+      curve.upper[i] = naive.curves[0]!.upper[j]!;
+    });
+    rec.resultJson = JSON.stringify(released);
+    entries[k] = resignEntry(secret, entries[k]!, utf8(JSON.stringify(rec)));
+    rebuildTranscript(file, entries, secret);
+    const bad = verifyTranscript(file, roster, { schema });
+    expect(bad.ok).toBe(false);
+    expect(bad.failure!.index).toBe(file.from + k);
+    expect(bad.failure!.reason).toMatch(/released result differs from finalize\(\) of the recomputed sums/);
+  }, 60_000);
 
   it('over 24 repetitions, histogram counts are centred on the central counts with the declared standard deviation', async () => {
     const c = fed.client('noise-check');

@@ -18,6 +18,7 @@ const N = 4;
 const parts = splitCsvText(csv, N, 'e2e-dropout');
 const regression: Query = { kind: 'linear_regression', columns: ['age', 'albumin'], target: 'bili', filter: [] };
 const histogram: Query = { kind: 'histogram', columns: ['age'], bins: [30, 45, 60, 75], filter: [{ column: 'sex', op: 'eq', values: ['f'] }] };
+const kaplanMeier: Query = { kind: 'kaplan_meier', columns: [], filter: [], time: 'time', event: 'status', positive: ['2'], strata: 'sex', times: [1000, 3000] };
 
 function unionOf(indices: number[]): string {
   const header = parts[0]!.slice(0, parts[0]!.indexOf('\n') + 1);
@@ -55,6 +56,17 @@ describe('secure aggregation end to end (4 party processes, t = 3)', () => {
     const c = fed.client();
     try {
       expectCentral(regression, await c.run(regression), all);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a stratified Kaplan–Meier query with its log-rank test equals the central one exactly', async () => {
+    const c = fed.client();
+    try {
+      const o = await c.run(kaplanMeier);
+      expectCentral(kaplanMeier, o, all);
+      expect(o.result).toEqual(centralResult(kaplanMeier, schema, buildDataset(schema, csv).dataset));
     } finally {
       c.close();
     }

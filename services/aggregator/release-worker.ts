@@ -46,12 +46,14 @@ function release(req: Extract<ReleaseRequest, { op: 'release' }>): Release {
   // A sum outside the plan's range (a party sent out-of-range masked values) is never released:
   // the ReleaseCheckError goes back by name.
   checkReleasedSums(plan, schema, sums, k, noise);
-  const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined, publicMessage);
+  // Under DP the post-processing learns the released noise per entry (kaplan_meier's intervals hold it).
+  const std = noise ? noiseStd(noise, plan, k) : undefined;
+  const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined, publicMessage, std);
   if (result && noise) flagSmallCohort(result, req.minCohort);
   const dp = noise
     ? {
         rhoSpent: spentRho(noise, k),
-        noiseStd: JSON.stringify(noiseStd(noise, plan, k)),
+        noiseStd: JSON.stringify(std),
         uncertaintyJson: result ? JSON.stringify(noiseUncertainty(query, schema, plan, noise, sums, k)) : '',
       }
     : undefined;

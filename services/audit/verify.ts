@@ -32,7 +32,7 @@ import { absentSummary, checkBlob, releaseWithoutInputs, replayAbsent, type Blob
 export type { AbsentBlob, BlobStats } from './verify-blobs.ts';
 import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
-import { finalize, flagSmallCohort, parseQueryJson, planQuery, schemaDigest, type Query, type QueryResult, type Schema } from '../../stats/index.ts';
+import { finalize, flagSmallCohort, noiseStd, parseQueryJson, planNoise, planQuery, schemaDigest, type Query, type QueryResult, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
 import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
 import {
@@ -417,7 +417,11 @@ export function verifyTranscript(file: TranscriptFile, roster: Roster, opts: Ver
           // With DP, post-processing of noisy sums may fail; then only the sums are released.
           if (rec.resultJson !== '' || !(submitted.rho > 0)) {
             // The same post-processing as the aggregator's: finalize, and under DP the small-cohort note.
-            const expected = finalize(s.query, opts.schema, plan, sums);
+            // Under DP the post-processing is given the released noise per entry, planned as the aggregator plans it.
+            const std = submitted.rho > 0 && s.start
+              ? noiseStd(planNoise(s.query, opts.schema, plan, { rho: submitted.rho, parties: submitted.plannedParties, threshold: s.start.threshold, collusion: s.start.collusion }), plan, u3.length)
+              : undefined;
+            const expected = finalize(s.query, opts.schema, plan, sums, std);
             if (submitted.rho > 0) flagSmallCohort(expected, submitted.policy?.minCohort ?? 0);
             if (JSON.stringify(expected) !== rec.resultJson) fail('released result differs from finalize() of the recomputed sums');
             s.summary.resultChecked = true;

@@ -3,6 +3,7 @@ import type { QueryKind } from '../query-types.ts';
 import { contingency, frequency } from './categorical.ts';
 import { logisticRegression, poissonRegression } from './glm.ts';
 import { histogram } from './histogram.ts';
+import { kaplanMeier } from './kaplan-meier.ts';
 import { marginal } from './marginal.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
@@ -13,6 +14,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
+  kaplan_meier: kaplanMeier,
 };
 
 export type * from './types.ts';

@@ -103,6 +103,12 @@ export interface KindDef {
    */
   rowCells?(q: Query, schema: Schema, dataset: Dataset): RowCells;
   finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
+  /**
+   * DP: the noise's standard deviation of the result's numeric fields (by numericFields name),
+   * when the kind computes it itself (its fields are not sums of entries). `noiseStd` per entry, in
+   * the entry's units. Without it, stats/privacy.ts uses the closed form of count kinds or the bootstrap.
+   */
+  noiseUncertainty?(q: Query, schema: Schema, s: FixedSums, noiseStd: number[]): Record<string, number | null>;
 }
 
 type Num = number | null;
@@ -157,7 +163,38 @@ export interface MarginalResult extends Base {
   tables: { columns: number[]; counts: number[] }[];
 }
 
+/** One Kaplan–Meier curve (a stratum, or all rows), on grid-binned times (stats/kinds/kaplan-meier.ts). */
+export interface KaplanMeierCurve {
+  /** The stratum's level, or null for the one curve of an unstratified query. */
+  stratum: string | null;
+  /** Rows in the stratum, and events among them (noisy totals under DP). */
+  n: number; events: number;
+  /** Per reported time (a bin's upper edge): R's summary(survfit, censored = TRUE) columns. */
+  time: number[]; nRisk: number[]; nEvent: number[]; nCensor: number[];
+  surv: number[];
+  /** Standard error of surv (Greenwood; under DP plus the noise's share), and the 95% CI (conf.type "log"). */
+  stdErr: Num[]; lower: Num[]; upper: Num[];
+  /** Under DP only: the noise's share of the standard error of log(surv) (delta method). */
+  noiseStdErr?: Num[];
+  /** Median survival and its 95% CI as print(survfit) computes them (null: not reached). */
+  median: Num; medianLower: Num; medianUpper: Num;
+  /** Numbers at risk at the query's `times` (as summary(survfit, times, extend = TRUE)). */
+  atRisk: number[];
+}
+/** survdiff(rho = 0) between the strata that have rows, in the curves' order. */
+export interface LogRankTest {
+  strata: string[]; observed: number[]; expected: number[]; chisq: Num; df: number; p: Num;
+}
+export interface KaplanMeierResult extends Base {
+  kind: 'kaplan_meier'; time: string; event: string; positive: string[]; strata: string | null;
+  /** The report times of atRisk. */
+  times: number[];
+  curves: KaplanMeierCurve[];
+  /** With strata: the log-rank test; else null. */
+  logRank: LogRankTest | null;
+}
+
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
   | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
-  | GlmResult;
+  | GlmResult | KaplanMeierResult;
