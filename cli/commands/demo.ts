@@ -170,7 +170,7 @@ export const demo: Command = {
       }
       if (v['data'] === undefined && v['schema'] === undefined) {
         const partsOf = (ids: string[]): string => unionCsv(fed.parties.filter((p) => ids.includes(p.id)).map((p) => parts[p.index]!));
-        failures += await modelsDemo(client, schema, backends, ckksKey, partsOf);
+        failures += await modelsDemo(client, schema, backends, ckksKey, partsOf, dir);
       }
       failures += await runDpSection(client, queries, schema, csv);
       failures += await synthDemo(client, schema, csv, holdout, dir);

@@ -78,7 +78,9 @@ export function logRank(strata: string[], counts: BinCounts[], nRisk: Float64Arr
       for (let a = 0; a < G; a++) for (let b = 0; b < G; b++) V[a]![b]! += ve * de[a]! * de[b]! + vk * A[a]![h]! * A[b]![h]!;
     }
   }
-  const df = E.filter((e) => e > 0).length - 1;
+  // R's survdiff: strata with expected events; under DP a noisy E may fall to ≤ 0 while the stratum
+  // is there, so the degrees of freedom are those of the strata kept.
+  const df = noisy ? G - 1 : E.filter((e) => e > 0).length - 1;
   let chisq: number | null = null;
   if (G >= 2) {
     const u = O.slice(1).map((o, i) => o - E[i + 1]!);
