@@ -12,6 +12,11 @@
  * standard errors the information there. A round whose objective rose is followed by a step
  * halving (the midpoint of the last two states), as glm.fit and coxph do.
  *
+ * Rounds over different rows (a round's `n` differs from the previous one's: a party dropped out
+ * between rounds) have incomparable objectives: the driver then forgets the best round, so that
+ * convergence needs two rounds over the same rows and no step is halved against an objective of
+ * other rows, and the answer carries a note saying so.
+ *
  * `runJob` drives the rounds through a callback that runs one federated query and returns its
  * released result (the analyst client, a central reference, or a test harness), so the same
  * driver is used everywhere. Under CKKS only the analyst can read a release, so the analyst's
@@ -28,6 +33,11 @@ export interface IterativeRound {
   nextState: number[] | null;
   /** The objective at `state` (to minimize), or null when not finite. */
   objective: number | null;
+  /**
+   * Rows the round was evaluated on. Objectives of rounds over different rows (a party dropped out
+   * or joined) are not comparable: runJob restarts its convergence test and step control then.
+   */
+  n?: number;
   /** Rounds run, and whether the job converged (set by runJob on the answer). */
   iterations?: number;
   converged?: boolean;
@@ -95,6 +105,7 @@ export async function runJob<R extends IterativeRound>(
   let state = def.initialState(q, schema);
   let best: R | undefined; // the round with the lowest objective so far
   let converged = false;
+  const jobNotes: string[] = [];
   for (let r = 1; r <= maxRounds; r++) {
     const round: Query = { ...q, state, round: r };
     if (opts.job !== undefined) round.job = opts.job;
@@ -102,6 +113,11 @@ export async function runJob<R extends IterativeRound>(
     rounds.push(res);
     opts.onRound?.(r, res);
     const obj = res.objective;
+    const prev = rounds[rounds.length - 2];
+    if (prev !== undefined && prev.n !== res.n) {
+      jobNotes.push(`round ${r} was over other rows than round ${r - 1} (n = ${prev.n} then ${res.n}): convergence was tested again from round ${r} on`);
+      best = undefined;
+    }
     if (best !== undefined && best.objective !== null && obj !== null && convergedBy(best.objective, obj, epsilon)) {
       converged = true;
       break;
@@ -120,7 +136,7 @@ export async function runJob<R extends IterativeRound>(
   const last = rounds[rounds.length - 1]!;
   const answer = (converged ? last : best ?? last) as R;
   const summarized = (def.summarize ? def.summarize(rounds[0]!, answer) : answer) as R;
-  const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes] };
+  const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes, ...jobNotes] };
   if (!converged) out.notes.push(`did not converge in ${rounds.length} rounds (relative change of the objective above ${epsilon}); the result is the best round's`);
   return { result: out, rounds };
 }

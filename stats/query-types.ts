@@ -4,7 +4,7 @@
  */
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
-  'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
+  'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal', 'cox',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 

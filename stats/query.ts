@@ -2,6 +2,7 @@
  * Federated query: what to compute (kind), over which columns, on which rows (filter). Checked
  * against the schema before any data is read.
  */
+import { validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
@@ -119,6 +120,9 @@ export function validateQuery(q: Query, schema: Schema): void {
     }
     case 'marginal':
       validateMarginal(q, cols);
+      break;
+    case 'cox':
+      validateCox(q, schema);
       break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));

@@ -1,4 +1,5 @@
 /** Comparing and printing query results. */
+import { coxFields, formatCox } from './kinds/cox-print.ts';
 import type { QueryResult } from './kinds/types.ts';
 
 type Leaf = number | null;
@@ -23,6 +24,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       out.push(['residualStdError', r.residualStdError], ['rSquared', r.rSquared]);
       break;
     case 'marginal': r.tables.forEach((t, i) => vec(`tables[${i}].counts`, t.counts)); break;
+    case 'cox': out.push(...coxFields(r)); break;
   }
   return out;
 }
@@ -112,6 +114,7 @@ export function formatResult(r: QueryResult): string {
       }
       lines.push(`n = ${fmt(r.n)}`);
       break;
+    case 'cox': lines.push(formatCox(r)); break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

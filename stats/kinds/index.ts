@@ -2,6 +2,7 @@
 import type { QueryKind } from '../query-types.ts';
 import { contingency, frequency } from './categorical.ts';
 import { histogram } from './histogram.ts';
+import { cox } from './cox.ts';
 import { marginal } from './marginal.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
@@ -10,7 +11,7 @@ import { count, mean, sum, variance } from './univariate.ts';
 
 export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
-  linear_regression: linearRegression, marginal,
+  linear_regression: linearRegression, marginal, cox,
 };
 
 export type * from './types.ts';

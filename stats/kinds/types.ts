@@ -132,6 +132,10 @@ export interface MarginalResult extends Base {
   tables: { columns: number[]; counts: number[] }[];
 }
 
+export type { CoxResult, CoxTest } from './cox-types.ts';
+import type { CoxResult } from './cox-types.ts';
+
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
-  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult;
+  | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
+  | CoxResult;

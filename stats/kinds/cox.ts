@@ -1,0 +1,200 @@
+/**
+ * cox: one round of a Cox proportional hazards fit (Breslow ties on the public time grid),
+ * evaluated at the public state β̃ (the coefficients of the standardized terms x̃, |x̃| ≤ 1,
+ * stats/kinds/design.ts). A job (stats/iterative.ts) runs rounds until the partial likelihood
+ * converges; docs/cox.md explains the model and what each round releases.
+ *
+ * Statistic vector, for K time bins and p terms (t = p(p+1)/2), one block per bin j:
+ *   c_j   rows whose time falls in bin j                   (integer, bound 1)
+ *   d_j   events among them                                (integer, bound 1)
+ *   S0_j  Σ w_i                                            (bound W)
+ *   S1_j  Σ w_i x̃_i            (p entries)                 (bound W)
+ *   S2_j  Σ w_i x̃_i x̃_iᵀ       (upper triangle, t entries) (bound W)
+ * then E = Σ over event rows of x̃_i (p entries, bound 1). The weight is
+ *   w_i = W · exp(min(x̃_iβ̃ − B, 0)),  B = Σ_k |β̃_k|,  W = 2^WEIGHT_BITS,
+ * i.e. exp(x̃_iβ̃) times the public constant W·e^(−B) (x̃_iβ̃ ≤ B always; the min only guards the
+ * float rounding), so every entry's bound is known before any data is read, whatever the state.
+ * The constant cancels from every ratio and is added back to log S0 exactly. Risk sets are the
+ * reverse cumulative sums over bins, formed in finalize (post-processing): the risk set of the
+ * events of bin j is every row in bins ≥ j, as R's coxph sees it on the grid-binned times.
+ */
+import type { CategoricalColumn, Dataset } from '../dataset.ts';
+import { quantize } from '../fixed.ts';
+import { ITERATIVE } from '../iterative.ts';
+import { QueryError, type Query } from '../query-types.ts';
+import type { Schema } from '../schema.ts';
+import { buildDesign, designRows, timeBin } from './design.ts';
+import { coxResultFrom, coxSummarize } from './cox-fit.ts';
+import { coxLayout, coxState, LOW_BITS, s2Index, WEIGHT, WEIGHT_BITS, type CoxLayout } from './cox-layout.ts';
+import type { Entry, FixedSums, KindDef } from './types.ts';
+import { numericValues } from './univariate.ts';
+
+/** The names of a bin's weighted sums: S0, S1(term), S2(term*term). */
+function weightedNames(L: CoxLayout): string[] {
+  const t = L.design.terms;
+  const names = ['S0', ...t.map((x) => `S1(${x})`)];
+  for (let a = 0; a < L.p; a++) for (let b = a; b < L.p; b++) names.push(a === b ? `S2(${t[a]}^2)` : `S2(${t[a]}*${t[b]})`);
+  return names;
+}
+
+function layout(q: Query, schema: Schema): Entry[] {
+  const L = coxLayout(q, schema);
+  const names = weightedNames(L);
+  const squares = new Set([0, ...Array.from({ length: L.p }, (_, a) => s2Index(L.p, a, a))]);
+  const entries: Entry[] = [];
+  for (let j = 0; j < L.K; j++) {
+    const at = `bin ${j}`;
+    entries.push({ name: `${at}: rows`, bound: 1, integer: true, nonNegative: true });
+    entries.push({ name: `${at}: events`, bound: 1, integer: true, nonNegative: true });
+    names.forEach((nm, v) => entries.push(squares.has(v) ? { name: `${at}: ${nm}`, bound: WEIGHT, integer: false, nonNegative: true } : { name: `${at}: ${nm}`, bound: WEIGHT, integer: false }));
+    for (const nm of names) entries.push({ name: `${at}: ${nm} (low word)`, bound: 0.5, integer: false });
+  }
+  for (const x of L.design.terms) entries.push({ name: `events: sum(${x})`, bound: 1, integer: false });
+  for (const x of L.design.terms) entries.push({ name: `events: sum(${x}) (low word)`, bound: 0.5, integer: false });
+  return entries;
+}
+
+/** The remainder of v below the grid 2^-LOW_BITS, in units of that grid: in [−1/2, 1/2], exact. */
+function lowWord(v: number): number {
+  return v * 2 ** LOW_BITS - quantize(v, LOW_BITS);
+}
+
+function rowTerms(q: Query, schema: Schema, dataset: Dataset): (row: number, out: Float64Array) => boolean {
+  const L = coxLayout(q, schema);
+  const { p, K, m, block, eOffset, edges } = L;
+  const times = numericValues(dataset, q.time!);
+  const ev = dataset.columns.get(q.event!) as CategoricalColumn | undefined;
+  if (!ev || ev.kind !== 'categorical') throw new TypeError(`dataset has no categorical column "${q.event}"`);
+  const isEvent = new Uint8Array(ev.levels.length);
+  for (const lv of q.positive ?? []) {
+    const i = ev.levels.indexOf(lv);
+    if (i >= 0) isEvent[i] = 1;
+  }
+  const beta = coxState(q, p);
+  const B = beta.reduce((s, b) => s + Math.abs(b), 0);
+  const terms = designRows(L.design, dataset);
+  const x = new Float64Array(p);
+  const w = new Float64Array(m);
+  return (r, out) => {
+    const time = times[r]!;
+    const code = ev.codes[r]!;
+    if (Number.isNaN(time) || code < 0 || !terms(r, x)) return false;
+    const j = timeBin(edges, time);
+    if (j >= K) throw new QueryError(`row ${r}: time outside the grid [${edges[0]}, ${edges[K]}]; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
+    let eta = 0;
+    for (let a = 0; a < p; a++) eta += beta[a]! * x[a]!;
+    const w0 = WEIGHT * Math.exp(Math.min(eta - B, 0));
+    w[0] = w0;
+    let k = 1 + p;
+    for (let a = 0; a < p; a++) {
+      const wa = w0 * x[a]!;
+      w[1 + a] = wa;
+      for (let b = a; b < p; b++) w[k++] = wa * x[b]!;
+    }
+    const o = j * block;
+    out[o] = 1;
+    for (let v = 0; v < m; v++) {
+      out[o + 2 + v] = w[v]!;
+      out[o + 2 + m + v] = lowWord(w[v]!);
+    }
+    if (isEvent[code]) {
+      out[o + 1] = 1;
+      for (let a = 0; a < p; a++) {
+        out[eOffset + a] = x[a]!;
+        out[eOffset + p + a] = lowWord(x[a]!);
+      }
+    }
+    return true;
+  };
+}
+
+/** The binned risk-set statistics of a round, as float64 (exact integer sums, one rounding each). */
+export interface CoxRiskSets {
+  n: number;
+  /** Per bin: events d_j, rows at risk N_j, and the risk-set sums of the weighted terms (S0, S1, S2 order). */
+  d: number[];
+  atRisk: number[];
+  R: number[][];
+  /** Σ over event rows of x̃. */
+  E: number[];
+}
+
+/** hi/2^s_hi + lo/2^(s_lo + LOW_BITS), formed exactly in BigInt and rounded once. */
+function twoWords(hi: bigint, sHi: number, lo: bigint, sLo: number): number {
+  const sl = sLo + LOW_BITS;
+  if (sHi > sl) return Number(hi) * 2 ** -sHi + Number(lo) * 2 ** -sl;
+  return Number(hi * (1n << BigInt(sl - sHi)) + lo) * 2 ** -sl;
+}
+
+/** Risk-set sums: reverse cumulative sums over bins of the aggregated blocks, exactly in BigInt. */
+export function coxRiskSets(L: CoxLayout, s: FixedSums): CoxRiskSets {
+  const { K, p, m, block, eOffset } = L;
+  const acc = new Array<bigint>(block).fill(0n);
+  const out: CoxRiskSets = { n: 0, d: new Array<number>(K), atRisk: new Array<number>(K), R: new Array<number[]>(K), E: [] };
+  for (let j = K - 1; j >= 0; j--) {
+    const o = j * block;
+    for (let k = 0; k < block; k++) if (k !== 1) acc[k]! += s.sums[o + k]!;
+    out.d[j] = Number(s.sums[o + 1]!) * 2 ** -s.scaleBits[o + 1]!;
+    out.atRisk[j] = Number(acc[0]!) * 2 ** -s.scaleBits[o]!;
+    out.R[j] = Array.from({ length: m }, (_, v) => twoWords(acc[2 + v]!, s.scaleBits[o + 2 + v]!, acc[2 + m + v]!, s.scaleBits[o + 2 + m + v]!));
+  }
+  out.n = K > 0 ? out.atRisk[0]! : 0;
+  out.E = Array.from({ length: p }, (_, a) => twoWords(s.sums[eOffset + a]!, s.scaleBits[eOffset + a]!, s.sums[eOffset + p + a]!, s.scaleBits[eOffset + p + a]!));
+  return out;
+}
+
+/**
+ * Breslow log partial likelihood, score and information at the state from the risk-set sums:
+ *   l = β̃·E − Σ_j d_j log(R0_j · e^B / W),   U = E − Σ_j d_j R1_j/R0_j,
+ *   I = Σ_j d_j (R2_j/R0_j − R1_j R1_jᵀ/R0_j²),   l(0) = −Σ_j d_j log N_j.
+ */
+export function coxFromRiskSets(L: CoxLayout, rs: CoxRiskSets, beta: number[]): { loglik: number; loglik0: number; U: number[]; I: number[][]; events: number } {
+  const { p, K } = L;
+  const B = beta.reduce((s, b) => s + Math.abs(b), 0);
+  const logShift = B - WEIGHT_BITS * Math.LN2;
+  let loglik = beta.reduce((s, b, a) => s + b * rs.E[a]!, 0);
+  let loglik0 = 0;
+  let events = 0;
+  const U = [...rs.E];
+  const I = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (let j = 0; j < K; j++) {
+    const d = rs.d[j]!;
+    if (d === 0) continue;
+    events += d;
+    const R = rs.R[j]!;
+    const r0 = R[0]!;
+    loglik -= d * (Math.log(r0) + logShift);
+    loglik0 -= d * Math.log(rs.atRisk[j]!);
+    const mean = Array.from({ length: p }, (_, a) => R[1 + a]! / r0);
+    for (let a = 0; a < p; a++) {
+      U[a]! -= d * mean[a]!;
+      for (let b = a; b < p; b++) {
+        const v = d * (R[s2Index(p, a, b)]! / r0 - mean[a]! * mean[b]!);
+        I[a]![b]! += v;
+        if (b !== a) I[b]![a]! += v;
+      }
+    }
+  }
+  return { loglik, loglik0, U, I, events };
+}
+
+export const cox: KindDef = {
+  layout,
+  rowTerms,
+  finalize: (q, schema, s) => {
+    const L = coxLayout(q, schema);
+    const rs = coxRiskSets(L, s);
+    const beta = coxState(q, L.p);
+    return coxResultFrom(q, L, { n: rs.n, ...coxFromRiskSets(L, rs, beta) });
+  },
+};
+
+ITERATIVE['cox'] = {
+  initialState: (q, schema) => new Array<number>(buildDesign(q.columns, schema).terms.length).fill(0),
+  summarize: coxSummarize,
+};
+
+/** Event levels and a readable model formula: `Surv(time, status ∈ {2}) ~ age + sex`. */
+export function coxFormula(q: Query): string {
+  return `Surv(${q.time}, ${q.event} ∈ {${(q.positive ?? []).join(', ')}}) ~ ${q.columns.join(' + ')}`;
+}
