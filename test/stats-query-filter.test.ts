@@ -83,7 +83,7 @@ describe('validateQuery', () => {
     ['histogram without bins', { kind: 'histogram', columns: ['x'], filter: [] }, /histogram needs bins/],
     ['histogram with unordered bins', { kind: 'histogram', columns: ['x'], filter: [], bins: [0, 5, 5] }, /strictly increasing; bins\[2\] = 5 after 5/],
     ['histogram with a NaN edge', { kind: 'histogram', columns: ['x'], filter: [], bins: [0, NaN] }, /bins\[1\]: expected a finite number/],
-    ['bins on another kind', { ...base, bins: [0, 1] }, /bins only applies to histogram queries, not mean/],
+    ['bins on another kind', { ...base, bins: [0, 1] }, /bins only applies to histogram(, [a-z_]+)* queries, not mean/],
     ['a round state on a one-shot kind', { ...base, state: [0, 1] }, /state only applies to .*queries, not mean/],
     ['an offset on linear_regression', { kind: 'linear_regression', columns: ['k'], target: 'x', offset: 'k', filter: [] }, /offset only applies to .*not linear_regression/],
     ['regression without target', { kind: 'linear_regression', columns: ['k'], filter: [] }, /needs target/],

@@ -4,19 +4,23 @@
  * stats/kinds/design.ts). A job (stats/iterative.ts) runs rounds until the partial likelihood
  * converges; docs/cox.md explains the model and what each round releases.
  *
- * Statistic vector, for K time bins and p terms (t = p(p+1)/2), one block per bin j:
- *   c_j   rows whose time falls in bin j                   (integer, bound 1)
- *   d_j   events among them                                (integer, bound 1)
- *   S0_j  Σ w_i                                            (bound W)
- *   S1_j  Σ w_i x̃_i            (p entries)                 (bound W)
- *   S2_j  Σ w_i x̃_i x̃_iᵀ       (upper triangle, t entries) (bound W)
- * then E = Σ over event rows of x̃_i (p entries, bound 1). The weight is
+ * Statistic vector, for K time bins and p terms, one block per bin j (rows whose time falls in j):
+ *   c_j    rows                                               (integer, bound 1)
+ *   d_j    events among them                                  (integer, bound 1)
+ *   the m = 1 + p + p(p+1)/2 weighted sums, high words        (bound W)
+ *     S0_j = Σ w_i,  S1_j = Σ w_i x̃_i,  S2_j = Σ w_i x̃_i x̃_iᵀ (upper triangle)
+ *   the same m sums, low words                                (bound 1/2)
+ * then E = Σ over event rows of x̃_i (p entries, high words, then p low words). The weight is
  *   w_i = W · exp(min(x̃_iβ̃ − B, 0)),  B = Σ_k |β̃_k|,  W = 2^WEIGHT_BITS,
  * i.e. exp(x̃_iβ̃) times the public constant W·e^(−B) (x̃_iβ̃ ≤ B always; the min only guards the
  * float rounding), so every entry's bound is known before any data is read, whatever the state.
- * The constant cancels from every ratio and is added back to log S0 exactly. Risk sets are the
- * reverse cumulative sums over bins, formed in finalize (post-processing): the risk set of the
- * events of bin j is every row in bins ≥ j, as R's coxph sees it on the grid-binned times.
+ * The constant cancels from every ratio and is added back to log S0 exactly. A term v goes in two
+ * words: v itself (quantized by the plan to 2^-24) and its remainder below 2^-24 in units of 2^-24
+ * (lowWord; quantized by the plan to 2^-24 again), so the sum carries each term to about 2^-49: the
+ * weights of real rows sit far below their bound W, and one 24-bit word would leave them a relative
+ * precision of only ~1e-6 (docs/cox.md). Risk sets are the reverse cumulative sums over bins,
+ * formed exactly in BigInt in finalize (post-processing): the risk set of the events of bin j is
+ * every row in bins ≥ j, as R's coxph sees it on the grid-binned times.
  */
 import type { CategoricalColumn, Dataset } from '../dataset.ts';
 import { quantize } from '../fixed.ts';
