@@ -3,7 +3,7 @@
  * before any data is read, whatever the state), its degenerate rounds and its R-like printing.
  */
 import { describe, expect, it } from 'vitest';
-import { finalize, formatResult, localStatistics, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
+import { centralResult, compareResults, finalize, formatResult, localStatistics, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
 import type { CoxResult, Query } from '../stats/index.ts';
 import { runJob } from '../stats/iterative.ts';
 import { COX_MAX_ENTRIES, WEIGHT } from '../stats/kinds/cox-layout.ts';
@@ -68,6 +68,13 @@ describe('cox plan: from public data only, before any data is read', () => {
     // flchain at 10 parties × 20000 rows: still 24 bits.
     const f = planQuery({ kind: 'cox', columns: ['age', 'sex', 'creatinine'], time: 'futime', event: 'death', positive: ['1'], filter: [] }, flchain.schema, { parties: 10, ringBits: 64 });
     expect(Math.min(...f.scaleBits.filter((_, i) => !f.entries[i]!.integer))).toBe(24);
+  });
+
+  it('the weight bound counts one dummy per categorical column: a state with large flc.grp coefficients stays within it and equals the central round', () => {
+    const q: Query = { kind: 'cox', columns: ['age', 'flc.grp'], time: 'futime', event: 'death', positive: ['1'], filter: [], state: [1, 3, 3, 3, -3, 3, 3, 3, 3, 6] };
+    const plan = planQuery(q, flchain.schema, { parties: 1, ringBits: 64 });
+    const fed = finalize(q, flchain.schema, plan, localStatistics(q, flchain.schema, plan, flchain.dataset).sums);
+    expect(compareResults(fed, centralResult(q, flchain.schema, flchain.dataset)).maxRelDiff).toBeLessThan(1e-9);
   });
 
   it('an extreme state neither overflows nor throws: the round reports a non-finite likelihood and no step', async () => {

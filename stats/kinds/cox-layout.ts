@@ -33,6 +33,8 @@ export interface CoxLayout {
   eOffset: number;
   /** All entries. */
   size: number;
+  /** Per predictor column: its first term and its number of terms, and whether it is categorical (dummies). */
+  groups: { first: number; count: number; dummies: boolean }[];
 }
 
 export function coxLayout(q: Query, schema: Schema): CoxLayout {
@@ -42,7 +44,28 @@ export function coxLayout(q: Query, schema: Schema): CoxLayout {
   const K = edges.length - 1;
   const m = 1 + p + (p * (p + 1)) / 2;
   const block = 2 + 2 * m;
-  return { design, edges, K, p, m, block, eOffset: K * block, size: K * block + 2 * p };
+  const groups: CoxLayout['groups'] = [];
+  let first = 0;
+  for (const name of design.columns) {
+    const c = findColumn(schema, name)!;
+    const count = c.type === 'categorical' ? levelsOf(c).length - 1 : 1;
+    groups.push({ first, count, dummies: c.type === 'categorical' });
+    first += count;
+  }
+  return { design, edges, K, p, m, block, eOffset: K * block, size: K * block + 2 * p, groups };
+}
+
+/**
+ * B = max over every row the schema allows of x̃β̃: Σ |β̃_k| over numeric terms (|x̃_k| ≤ 1) plus,
+ * per categorical column, max(0, its largest β̃) (at most one of its dummies is 1). Public.
+ */
+export function etaBound(L: CoxLayout, beta: number[]): number {
+  let B = 0;
+  for (const g of L.groups) {
+    if (!g.dummies) B += Math.abs(beta[g.first]!);
+    else B += Math.max(0, ...beta.slice(g.first, g.first + g.count));
+  }
+  return B;
 }
 
 /** Index of S2[a][b] (a ≤ b) among a bin's weighted sums (S0 is 0, S1[a] is 1 + a). */

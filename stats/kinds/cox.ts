@@ -11,7 +11,9 @@
  *     S0_j = Σ w_i,  S1_j = Σ w_i x̃_i,  S2_j = Σ w_i x̃_i x̃_iᵀ (upper triangle)
  *   the same m sums, low words                                (bound 1/2)
  * then E = Σ over event rows of x̃_i (p entries, high words, then p low words). The weight is
- *   w_i = W · exp(min(x̃_iβ̃ − B, 0)),  B = Σ_k |β̃_k|,  W = 2^WEIGHT_BITS,
+ *   w_i = W · exp(min(x̃_iβ̃ − B, 0)),  W = 2^WEIGHT_BITS,
+ * where B (etaBound) is the largest x̃β̃ of any row the schema allows: Σ|β̃_k| over numeric terms
+ * plus, per categorical column, max(0, its largest β̃_k),
  * i.e. exp(x̃_iβ̃) times the public constant W·e^(−B) (x̃_iβ̃ ≤ B always; the min only guards the
  * float rounding), so every entry's bound is known before any data is read, whatever the state.
  * The constant cancels from every ratio and is added back to log S0 exactly. A term v goes in two
@@ -29,7 +31,7 @@ import { QueryError, type Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
 import { buildDesign, designRows, timeBin } from './design.ts';
 import { coxResultFrom, coxSummarize } from './cox-fit.ts';
-import { coxLayout, coxState, LOW_BITS, s2Index, WEIGHT, WEIGHT_BITS, type CoxLayout } from './cox-layout.ts';
+import { coxLayout, coxState, etaBound, LOW_BITS, s2Index, WEIGHT, WEIGHT_BITS, type CoxLayout } from './cox-layout.ts';
 import type { Entry, FixedSums, KindDef } from './types.ts';
 import { numericValues } from './univariate.ts';
 
@@ -75,7 +77,7 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): (row: number, out
     if (i >= 0) isEvent[i] = 1;
   }
   const beta = coxState(q, p);
-  const B = beta.reduce((s, b) => s + Math.abs(b), 0);
+  const B = etaBound(L, beta);
   const terms = designRows(L.design, dataset);
   const x = new Float64Array(p);
   const w = new Float64Array(m);
@@ -154,7 +156,7 @@ export function coxRiskSets(L: CoxLayout, s: FixedSums): CoxRiskSets {
  */
 export function coxFromRiskSets(L: CoxLayout, rs: CoxRiskSets, beta: number[]): { loglik: number; loglik0: number; U: number[]; I: number[][]; events: number } {
   const { p, K } = L;
-  const B = beta.reduce((s, b) => s + Math.abs(b), 0);
+  const B = etaBound(L, beta);
   const logShift = B - WEIGHT_BITS * Math.LN2;
   let loglik = beta.reduce((s, b, a) => s + b * rs.E[a]!, 0);
   let loglik0 = 0;
