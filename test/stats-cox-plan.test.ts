@@ -77,6 +77,14 @@ describe('cox plan: from public data only, before any data is read', () => {
     expect(compareResults(fed, centralResult(q, flchain.schema, flchain.dataset)).maxRelDiff).toBeLessThan(1e-9);
   });
 
+  it('a 32-bit ring leaves the weighted sums a coarse grid, and the result says so', async () => {
+    const plan = planQuery(Q, pbc.schema, { parties: 3, ringBits: 32 });
+    const res = finalize(Q, pbc.schema, plan, localStatistics(Q, pbc.schema, plan, pbc.dataset).sums);
+    expect(res.notes.join()).toMatch(/grid for the weighted sums is 2\^-0, coarser than 2\^-24 \(a 32-bit ring\).*use a 64-bit ring/);
+    const ok = finalize(Q, pbc.schema, planQuery(Q, pbc.schema, { parties: 3, ringBits: 64 }), localStatistics(Q, pbc.schema, planQuery(Q, pbc.schema, { parties: 3, ringBits: 64 }), pbc.dataset).sums);
+    expect(ok.notes).toEqual([]);
+  });
+
   it('an extreme state neither overflows nor throws: the round reports a non-finite likelihood and no step', async () => {
     const res = await oneParty({ ...Q, state: [40, -40, 40, -40, 40, -40, 40] });
     expect(res.objective).toBeNull();

@@ -191,7 +191,12 @@ export const cox: KindDef = {
     const L = coxLayout(q, schema);
     const rs = coxRiskSets(L, s);
     const beta = coxState(q, L.p);
-    return coxResultFrom(q, L, { n: rs.n, ...coxFromRiskSets(L, rs, beta) });
+    const res = coxResultFrom(q, L, { n: rs.n, ...coxFromRiskSets(L, rs, beta) });
+    const coarsest = L.K > 0 ? s.scaleBits[2]! : LOW_BITS;
+    if (coarsest < LOW_BITS) {
+      res.notes.push(`the plan's grid for the weighted sums is 2^-${coarsest}, coarser than 2^-${LOW_BITS} (a ${coarsest < 8 ? '32-bit ring' : 'ring too small for these rows'}): each row's weight is off by up to 2^-${coarsest + 1} of ${WEIGHT}; use a 64-bit ring`);
+    }
+    return res;
   },
 };
 

@@ -54,6 +54,9 @@ fit_json("pbcDropout", f_pbc, subset(pbc, !is.na(trt)))
 # The same model on the unbinned times (docs/cox.md: what the grid costs).
 unb <- coxph(Surv(time, event) ~ age + bili + albumin + protime + edema + sex, data = pbc, ties = "breslow", control = ctl)
 efr <- coxph(Surv(time, event) ~ age + bili + albumin + protime + edema + sex, data = pbc, control = ctl)
+# Finer public grids (docs/cox.md): 1000 bins of 10 days, 10000 bins of 1 day (= the unbinned integer times shifted by one day).
+fine <- sapply(c(1000, 10000), function(k) coef(coxph(Surv(tbin(time, grid(0, 10000, k)), event) ~ age + bili + albumin + protime + edema + sex, data = pbc, ties = "breslow", control = ctl)))
+cat(sprintf('  "pbcFinerGrids": { "bins1000": %s, "bins10000": %s },\n', vec(fine[, 1]), vec(fine[, 2])))
 cat(sprintf('  "pbcUnbinned": { "coefficients": %s, "standardErrors": %s, "efronCoefficients": %s },\n',
   vec(coef(unb)), vec(sqrt(diag(vcov(unb)))), vec(coef(efr))))
 
