@@ -2,7 +2,7 @@
  * Federated query: what to compute (kind), over which columns, on which rows (filter). Checked
  * against the schema before any data is read.
  */
-import { validateCox } from './kinds/cox-layout.ts';
+import { coxFormula, validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
@@ -242,6 +242,7 @@ function describePredicate(p: Predicate): string {
 export function describeQuery(q: Query): string {
   let s: string;
   if (q.kind === 'linear_regression') s = `linear_regression(${q.target ?? '?'} ~ 1 + ${q.columns.join(' + ')})`;
+  else if (q.kind === 'cox') s = `cox(${coxFormula(q)})`;
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
   else if (q.kind === 'marginal') {
     const t = q.tables ?? [q.columns.map((_, i) => i)];

@@ -3,7 +3,7 @@
  * before any data is read, whatever the state), its degenerate rounds and its R-like printing.
  */
 import { describe, expect, it } from 'vitest';
-import { centralResult, compareResults, finalize, formatResult, localStatistics, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
+import { centralResult, compareResults, describeQuery, finalize, formatResult, localStatistics, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
 import type { CoxResult, Query } from '../stats/index.ts';
 import { runJob } from '../stats/iterative.ts';
 import { COX_MAX_ENTRIES, WEIGHT } from '../stats/kinds/cox-layout.ts';
@@ -47,9 +47,10 @@ describe('cox query checks', () => {
     });
   }
 
-  it('accepts a cox query from JSON with a state, job and round', () => {
+  it('accepts a cox query from JSON with a state, job and round, and describes it as a formula', () => {
     const q = parseQueryJson(JSON.parse(JSON.stringify({ ...Q, state: [0.1, 0, 0, 0, 0, 0, -0.2], job: 'pbc-cox.1', round: 3 })));
     expect(() => validateQuery(q, pbc.schema)).not.toThrow();
+    expect(describeQuery({ ...q, filter: [{ column: 'sex', op: 'eq', values: ['f'] }] })).toBe('cox(Surv(time, status ∈ {2}) ~ age + bili + albumin + protime + edema + sex) where sex = "f"');
   });
 });
 

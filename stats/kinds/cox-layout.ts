@@ -114,3 +114,8 @@ export function validateCox(q: Query, schema: Schema): void {
 export function coxState(q: Query, p: number): number[] {
   return q.state ? [...q.state] : new Array<number>(p).fill(0);
 }
+
+/** The model as a formula: `Surv(time, status ∈ {2}) ~ age + sex` (describeQuery). */
+export function coxFormula(q: Query): string {
+  return `Surv(${q.time ?? '?'}, ${q.event ?? '?'} ∈ {${(q.positive ?? []).join(', ')}}) ~ ${q.columns.join(' + ')}`;
+}

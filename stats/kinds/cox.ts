@@ -204,8 +204,3 @@ ITERATIVE['cox'] = {
   initialState: (q, schema) => new Array<number>(buildDesign(q.columns, schema).terms.length).fill(0),
   summarize: coxSummarize,
 };
-
-/** Event levels and a readable model formula: `Surv(time, status ∈ {2}) ~ age + sex`. */
-export function coxFormula(q: Query): string {
-  return `Surv(${q.time}, ${q.event} ∈ {${(q.positive ?? []).join(', ')}}) ~ ${q.columns.join(' + ')}`;
-}
