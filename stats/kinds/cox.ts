@@ -32,7 +32,7 @@ import type { Schema } from '../schema.ts';
 import { buildDesign, designRows, timeBin } from './design.ts';
 import { coxResultFrom, coxSummarize } from './cox-fit.ts';
 import { coxLayout, coxState, etaBound, LOW_BITS, s2Index, WEIGHT, WEIGHT_BITS, type CoxLayout } from './cox-layout.ts';
-import type { Entry, FixedSums, KindDef } from './types.ts';
+import type { Entry, FixedSums, KindDef, RowSparse, RowTerms } from './types.ts';
 import { numericValues } from './univariate.ts';
 
 /** The names of a bin's weighted sums: S0, S1(term), S2(term*term). */
@@ -65,7 +65,8 @@ function lowWord(v: number): number {
   return v * 2 ** LOW_BITS - quantize(v, LOW_BITS);
 }
 
-function rowTerms(q: Query, schema: Schema, dataset: Dataset): (row: number, out: Float64Array) => boolean {
+/** A row's terms, sparse: its bin's block (rows, events, m weighted sums in two words) and, for an event, E. */
+function rowSparse(q: Query, schema: Schema, dataset: Dataset): { max: number; terms: RowSparse } {
   const L = coxLayout(q, schema);
   const { p, K, m, block, eOffset, edges } = L;
   const times = numericValues(dataset, q.time!);
@@ -78,13 +79,13 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): (row: number, out
   }
   const beta = coxState(q, p);
   const B = etaBound(L, beta);
-  const terms = designRows(L.design, dataset);
+  const design = designRows(L.design, dataset);
   const x = new Float64Array(p);
   const w = new Float64Array(m);
-  return (r, out) => {
+  const terms: RowSparse = (r, index, value) => {
     const time = times[r]!;
     const code = ev.codes[r]!;
-    if (Number.isNaN(time) || code < 0 || !terms(r, x)) return false;
+    if (Number.isNaN(time) || code < 0 || !design(r, x)) return -1;
     const j = timeBin(edges, time);
     if (j >= K) throw new QueryError(`row ${r}: time outside the grid [${edges[0]}, ${edges[K]}]; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
     let eta = 0;
@@ -98,19 +99,35 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): (row: number, out
       for (let b = a; b < p; b++) w[k++] = wa * x[b]!;
     }
     const o = j * block;
-    out[o] = 1;
+    const event = isEvent[code]!;
+    for (let i = 0; i < block; i++) index[i] = o + i;
+    value[0] = 1;
+    value[1] = event;
     for (let v = 0; v < m; v++) {
-      out[o + 2 + v] = w[v]!;
-      out[o + 2 + m + v] = lowWord(w[v]!);
+      value[2 + v] = w[v]!;
+      value[2 + m + v] = lowWord(w[v]!);
     }
-    if (isEvent[code]) {
-      out[o + 1] = 1;
-      for (let a = 0; a < p; a++) {
-        out[eOffset + a] = x[a]!;
-        out[eOffset + p + a] = lowWord(x[a]!);
-      }
+    if (!event) return block;
+    for (let a = 0; a < p; a++) {
+      index[block + a] = eOffset + a;
+      value[block + a] = x[a]!;
+      index[block + p + a] = eOffset + p + a;
+      value[block + p + a] = lowWord(x[a]!);
     }
-    return true;
+    return block + 2 * p;
+  };
+  return { max: block + 2 * p, terms };
+}
+
+/** Dense form of rowSparse (the same contributions). */
+function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
+  const { max, terms } = rowSparse(q, schema, dataset);
+  const index = new Int32Array(max);
+  const value = new Float64Array(max);
+  return (r, out) => {
+    const k = terms(r, index, value);
+    for (let i = 0; i < k; i++) out[index[i]!] = value[i]!;
+    return k >= 0;
   };
 }
 
@@ -187,6 +204,7 @@ export function coxFromRiskSets(L: CoxLayout, rs: CoxRiskSets, beta: number[]): 
 export const cox: KindDef = {
   layout,
   rowTerms,
+  rowSparse,
   finalize: (q, schema, s) => {
     const L = coxLayout(q, schema);
     const rs = coxRiskSets(L, s);
