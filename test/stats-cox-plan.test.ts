@@ -34,6 +34,7 @@ describe('cox query checks', () => {
     ['an unknown predictor', { columns: ['age', 'weight'] }, /unknown column "weight"/],
     ['a state of the wrong length', { state: [0, 0] }, /state: expected 7 coefficients \(one per term: age, bili, albumin, protime, edema0.5, edema1, sexm\), got 2/],
     ['a state that is not finite', { state: [NaN, 0, 0, 0, 0, 0, 0] }, /state\[0\]: expected a finite number/],
+    ['a state beyond the largest coefficient', { state: [0, 1e300, 0, 0, 0, 0, 0] }, /state\[1\]: \|1e\+300\| exceeds 1000000/],
     ['bins that do not cover the time bounds', { bins: [0, 5000, 9000] }, /must cover the bounds of "time" \[0, 10000\]/],
     ['bins that are not finite', { bins: [-Infinity, 0, 10000] }, /bins\[0\]: expected a finite number/],
     ['too many entries', { columns: ['age', 'bili', 'albumin', 'protime', 'chol', 'copper', 'ast', 'trig', 'platelet', 'stage', 'edema'], bins: Array.from({ length: 1001 }, (_, i) => 10 * i) }, new RegExp(`1000 time bins × \\d+ entries per bin \\(14 terms\\) = \\d+ entries, more than ${COX_MAX_ENTRIES}`)],

@@ -16,6 +16,9 @@ export const WEIGHT_BITS = 16;
 export const WEIGHT: number = 2 ** WEIGHT_BITS;
 export const LOW_BITS = 24;
 
+/** Largest |β̃_k| of a state: keeps x̃β̃ and its bound B finite (a fit is orders of magnitude below). */
+export const MAX_STATE = 1e6;
+
 /** Most entries of a cox round: a party's cost per round is rows × entries. */
 export const COX_MAX_ENTRIES = 200_000;
 
@@ -106,6 +109,7 @@ export function validateCox(q: Query, schema: Schema): void {
     if (q.state.length !== L.p) throw new QueryError(`state: expected ${L.p} coefficients (one per term: ${L.design.terms.slice(0, 8).join(', ')}${L.p > 8 ? ', …' : ''}), got ${q.state.length}`);
     q.state.forEach((v, i) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new QueryError(`state[${i}]: expected a finite number`);
+      if (Math.abs(v) > MAX_STATE) throw new QueryError(`state[${i}]: |${v}| exceeds ${MAX_STATE}; a standardized coefficient that large is no fit (its hazard ratio across the column's range would be e^${MAX_STATE})`);
     });
   }
 }
