@@ -116,6 +116,14 @@ describe('cox plan: from public data only, before any data is read', () => {
 });
 
 describe('cox degenerate rounds', () => {
+  it('a missing event status excludes the row, also as the level "(missing)" of a missing: category column', async () => {
+    // trt as the "event" (1 = D-penicillamine): its 106 missing values are a level, not censoring.
+    const q: Query = { ...Q, event: 'trt', positive: ['1'] };
+    const res = await oneParty(q);
+    expect([res.n, res.events]).toEqual([312, 158]);
+    expect(compareResults(res, centralResult(q, pbc.schema, pbc.dataset)).maxRelDiff).toBeLessThan(1e-9);
+  });
+
   it('no events among the rows: a flat likelihood, no coefficients, the job stops after one round', async () => {
     const { result, rounds } = await runJob({ ...Q, filter: [{ column: 'status', op: 'eq', values: ['0'] }] }, pbc.schema, oneParty);
     expect(rounds).toHaveLength(1);

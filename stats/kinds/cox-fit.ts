@@ -9,7 +9,7 @@ import { chiSquareUpper, normalQuantile, twoSidedP } from '../distributions.ts';
 import { matchRows } from '../filter.ts';
 import type { IterativeRound } from '../iterative.ts';
 import type { Query } from '../query-types.ts';
-import type { Schema } from '../schema.ts';
+import { MISSING_LEVEL, type Schema } from '../schema.ts';
 import { coxLayout, coxState, type CoxLayout } from './cox-layout.ts';
 import type { CoxResult, CoxTest } from './cox-types.ts';
 import { designRows, timeBin, toOriginalScale } from './design.ts';
@@ -41,6 +41,8 @@ export function coxResultFrom(q: Query, L: CoxLayout, f: CoxFit): CoxResult {
   const state = coxState(q, p);
   const notes: string[] = [];
   const nulls = (): (number | null)[] => new Array<number | null>(p).fill(null);
+  // At β = 0 the likelihood is l(0), from the counts alone (exact; the weighted sums give it to rounding).
+  if (state.every((b) => b === 0) && Number.isFinite(f.loglik0)) f = { ...f, loglik: f.loglik0 };
   const finite = Number.isFinite(f.loglik);
   const res: CoxResult = {
     kind: 'cox', n: f.n, notes, time: q.time!, event: q.event!, positive: [...(q.positive ?? [])], edges: [...L.edges],
@@ -120,7 +122,7 @@ export function centralCox(q: Query, schema: Schema, dataset: Dataset): CoxResul
   const rows: { t: number; event: boolean; x: number[]; eta: number; r: number }[] = [];
   const x = new Float64Array(p);
   for (let i = 0; i < dataset.rowCount; i++) {
-    if (!mask[i] || Number.isNaN(times[i]!) || ev.codes[i]! < 0 || !terms(i, x)) continue;
+    if (!mask[i] || Number.isNaN(times[i]!) || ev.codes[i]! < 0 || ev.levels[ev.codes[i]!] === MISSING_LEVEL || !terms(i, x)) continue;
     const xs = [...x];
     const eta = xs.reduce((s, v, a) => s + v * beta[a]!, 0);
     rows.push({ t: edges[timeBin(edges, times[i]!) + 1]!, event: positive.has(ev.codes[i]!), x: xs, eta, r: Math.exp(eta) });

@@ -28,7 +28,7 @@ import type { CategoricalColumn, Dataset } from '../dataset.ts';
 import { quantize } from '../fixed.ts';
 import { ITERATIVE } from '../iterative.ts';
 import { QueryError, type Query } from '../query-types.ts';
-import type { Schema } from '../schema.ts';
+import { MISSING_LEVEL, type Schema } from '../schema.ts';
 import { buildDesign, designRows, timeBin } from './design.ts';
 import { coxResultFrom, coxSummarize } from './cox-fit.ts';
 import { coxLayout, coxState, etaBound, LOW_BITS, s2Index, WEIGHT, WEIGHT_BITS, type CoxLayout } from './cox-layout.ts';
@@ -77,6 +77,8 @@ function rowSparse(q: Query, schema: Schema, dataset: Dataset): { max: number; t
     const i = ev.levels.indexOf(lv);
     if (i >= 0) isEvent[i] = 1;
   }
+  // A missing event status (also as the level "(missing)" of a column with missing: 'category') excludes the row.
+  const missing = ev.levels.indexOf(MISSING_LEVEL);
   const beta = coxState(q, p);
   const B = etaBound(L, beta);
   const design = designRows(L.design, dataset);
@@ -85,7 +87,7 @@ function rowSparse(q: Query, schema: Schema, dataset: Dataset): { max: number; t
   const terms: RowSparse = (r, index, value) => {
     const time = times[r]!;
     const code = ev.codes[r]!;
-    if (Number.isNaN(time) || code < 0 || !design(r, x)) return -1;
+    if (Number.isNaN(time) || code < 0 || code === missing || !design(r, x)) return -1;
     const j = timeBin(edges, time);
     if (j >= K) throw new QueryError(`row ${r}: time outside the grid [${edges[0]}, ${edges[K]}]; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
     let eta = 0;
