@@ -65,6 +65,8 @@ export interface JobOptions {
   epsilon?: number;
   /** Job identifier written into every round's query. */
   job?: string;
+  /** A DP job (its n is noisy: no notes about rows changing). */
+  dp?: boolean;
   /** Called after every round with its result (progress). */
   onRound?: (round: number, result: IterativeRound) => void;
 }
@@ -139,12 +141,17 @@ export async function runJob<R extends IterativeRound>(
   // Without the schema (an analyst's client) round 1 carries no state: the kind's documented start.
   let state: number[] | undefined = schema ? def.initialState(q, schema) : undefined;
   const stepper = new JobStepper<R>(epsilon, def.midpoint);
+  const jobNotes: string[] = [];
   for (let r = 1; r <= maxRounds; r++) {
     const round: Query = state === undefined ? { ...q, round: r } : { ...q, state, round: r };
     if (opts.job !== undefined) round.job = opts.job;
     const res = await runRound(round);
     rounds.push(res);
     opts.onRound?.(r, res);
+    const prev = rounds[rounds.length - 2];
+    if (prev !== undefined && prev.n !== res.n && opts.dp !== true) {
+      jobNotes.push(`round ${r} was over other rows than round ${r - 1} (n = ${prev.n} then ${res.n}): convergence was tested again from round ${r} on`);
+    }
     const next = stepper.observe(res);
     if (stepper.converged || next === null) break;
     state = next;
@@ -154,7 +161,7 @@ export async function runJob<R extends IterativeRound>(
   const last = rounds[rounds.length - 1]!;
   const answer = (converged ? last : best ?? last) as R;
   const summarized = (def.summarize ? def.summarize(rounds[0]!, answer) : answer) as R;
-  const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes] };
+  const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes, ...jobNotes] };
   if (!converged) out.notes.push(`did not converge in ${rounds.length} rounds (relative change of the objective above ${epsilon}); the result is the best round's`);
   return { result: out, rounds };
 }

@@ -209,10 +209,40 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
   const limits = plan.entries.map((e, i) => Number(maxTerm(e.bound, plan.scaleBits[i]!)));
   const big = new Array<bigint>(m).fill(0n);
   const small = new Float64Array(m); // exact integer partial sums while |partial| < 2^52
-  const out = new Float64Array(m);
   const mask = matchRows(dataset, q.filter);
-  const terms = KINDS[q.kind].rowTerms(q, schema, dataset);
   let rowsUsed = 0;
+  const add = (r: number, i: number, t: number): void => {
+    const qv = quantize(t, plan.scaleBits[i]!);
+    if (!(Math.abs(qv) <= limits[i]!)) {
+      throw new QueryError(`row ${r}: contribution to ${plan.entries[i]!.name} exceeds its bound ${plan.entries[i]!.bound}; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
+    }
+    if (Math.abs(qv) >= TWO52) {
+      big[i]! += BigInt(qv);
+      return;
+    }
+    const acc = small[i]! + qv;
+    if (Math.abs(acc) >= TWO52) {
+      big[i]! += BigInt(acc); // exact: both addends are below 2^52 in magnitude
+      small[i] = 0;
+    } else {
+      small[i] = acc;
+    }
+  };
+  const sparse = KINDS[q.kind].rowSparse?.(q, schema, dataset);
+  if (sparse) {
+    const index = new Int32Array(sparse.max);
+    const value = new Float64Array(sparse.max);
+    for (let r = 0; r < dataset.rowCount; r++) {
+      if (!mask[r]) continue;
+      const k = sparse.terms(r, index, value);
+      if (k < 0) continue;
+      rowsUsed++;
+      for (let j = 0; j < k; j++) if (value[j] !== 0) add(r, index[j]!, value[j]!);
+    }
+    return { sums: big.map((b, i) => b + BigInt(small[i]!)), rowsUsed };
+  }
+  const terms = KINDS[q.kind].rowTerms(q, schema, dataset);
+  const out = new Float64Array(m);
   for (let r = 0; r < dataset.rowCount; r++) {
     if (!mask[r]) continue;
     out.fill(0);
@@ -220,22 +250,7 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     rowsUsed++;
     for (let i = 0; i < m; i++) {
       const t = out[i]!;
-      if (t === 0) continue;
-      const qv = quantize(t, plan.scaleBits[i]!);
-      if (!(Math.abs(qv) <= limits[i]!)) {
-        throw new QueryError(`row ${r}: contribution to ${plan.entries[i]!.name} exceeds its bound ${plan.entries[i]!.bound}; the dataset holds a value outside the schema bounds (load it with buildDataset)`);
-      }
-      if (Math.abs(qv) >= TWO52) {
-        big[i]! += BigInt(qv);
-        continue;
-      }
-      const acc = small[i]! + qv;
-      if (Math.abs(acc) >= TWO52) {
-        big[i]! += BigInt(acc); // exact: both addends are below 2^52 in magnitude
-        small[i] = 0;
-      } else {
-        small[i] = acc;
-      }
+      if (t !== 0) add(r, i, t);
     }
   }
   const sums = big.map((b, i) => b + BigInt(small[i]!));

@@ -5,8 +5,7 @@
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
-  'logistic_regression', 'poisson_regression',
-  'kaplan_meier',
+  'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 

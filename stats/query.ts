@@ -4,6 +4,7 @@
  */
 import { validateGlm } from './kinds/glm-model.ts';
 import { validateKaplanMeier } from './kinds/kaplan-meier.ts';
+import { coxFormula, validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
@@ -128,6 +129,9 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'kaplan_meier':
       validateKaplanMeier(q, schema);
       break;
+    case 'cox':
+      validateCox(q, schema);
+      break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
 }
@@ -250,6 +254,7 @@ export function describeQuery(q: Query): string {
     const y = q.kind === 'logistic_regression' ? `${q.target ?? '?'} in {${(q.positive ?? []).join(', ')}}` : q.target ?? '?';
     s = `${q.kind}(${y} ~ 1${q.columns.map((c) => ` + ${c}`).join('')}${q.offset ? ` + offset(log(${q.offset}))` : ''})${q.round ? ` round ${q.round}${q.job ? ` of ${q.job}` : ''}` : ''}`;
   }
+  else if (q.kind === 'cox') s = `cox(${coxFormula(q)})`;
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
   else if (q.kind === 'marginal') {
     const t = q.tables ?? [q.columns.map((_, i) => i)];

@@ -1,5 +1,6 @@
 /** Comparing and printing query results. */
 import { formatKaplanMeier, kaplanMeierFields } from './kinds/km-format.ts';
+import { coxFields, formatCox } from './kinds/cox-print.ts';
 import type { QueryResult } from './kinds/types.ts';
 
 type Leaf = number | null;
@@ -30,6 +31,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       vec('nextCoefficients', r.nextCoefficients);
       break;
     case 'kaplan_meier': out.push(...kaplanMeierFields(r)); break;
+    case 'cox': out.push(...coxFields(r)); break;
   }
   return out;
 }
@@ -137,6 +139,7 @@ export function formatResult(r: QueryResult): string {
     case 'kaplan_meier':
       lines.push(...formatKaplanMeier(r, fmt, table));
       break;
+    case 'cox': lines.push(formatCox(r)); break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

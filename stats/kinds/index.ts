@@ -4,6 +4,7 @@ import { contingency, frequency } from './categorical.ts';
 import { logisticRegression, poissonRegression } from './glm.ts';
 import { histogram } from './histogram.ts';
 import { kaplanMeier } from './kaplan-meier.ts';
+import { cox } from './cox.ts';
 import { marginal } from './marginal.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
@@ -14,7 +15,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
-  kaplan_meier: kaplanMeier,
+  kaplan_meier: kaplanMeier, cox,
 };
 
 export type * from './types.ts';

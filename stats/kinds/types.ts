@@ -67,6 +67,13 @@ export type RowTerms = (row: number, out: Float64Array) => boolean;
  */
 export type RowCells = (row: number, cells: Int32Array) => number;
 
+/**
+ * Per-row contribution of a kind whose rows each touch a few of many entries (cox: one time bin's
+ * block): writes the distinct indices of the row's terms into `index` and their values into
+ * `value`, and returns how many (−1: the row does not contribute).
+ */
+export type RowSparse = (row: number, index: Int32Array, value: Float64Array) => number;
+
 /** RowTerms of a count kind, from its RowCells (one definition of which cells a row touches). */
 export function termsFromCells(cellsOf: RowCells, maxCells: number): RowTerms {
   const cells = new Int32Array(maxCells);
@@ -102,6 +109,11 @@ export interface KindDef {
    * most `rowEntries(q)` (oneHot: 1) of them. Same contributions as rowTerms.
    */
   rowCells?(q: Query, schema: Schema, dataset: Dataset): RowCells;
+  /**
+   * The same contributions as rowTerms in sparse form, at most `max` terms per row: a party's sums
+   * then cost O(rows × max) instead of O(rows × entries).
+   */
+  rowSparse?(q: Query, schema: Schema, dataset: Dataset): { max: number; terms: RowSparse };
   finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
   /**
    * DP: the noise's standard deviation of the result's numeric fields (by numericFields name),
@@ -193,8 +205,10 @@ export interface KaplanMeierResult extends Base {
   /** With strata: the log-rank test; else null. */
   logRank: LogRankTest | null;
 }
+export type { CoxResult, CoxTest } from './cox-types.ts';
+import type { CoxResult } from './cox-types.ts';
 
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
   | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
-  | GlmResult | KaplanMeierResult;
+  | GlmResult | KaplanMeierResult | CoxResult;
