@@ -108,8 +108,11 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       expect((await c.getBudget()).spentRho).toBeCloseTo(8, 12);
       const fit = job.result as GlmResult;
       const exact = centralGlm(simple, schema, buildDataset(schema, csv).dataset);
-      // bili's coefficient: the noisy fit lands near the exact one (its SE is ~0.03; DP adds less at rho 2 per round).
-      expect(Math.abs(fit.coefficients[1]! - exact.coefficients[1]!)).toBeLessThan(0.25);
+      // bili's coefficient: the noisy fit lands within 6 of its declared noise sd (from the last
+      // round's release) of the exact one, plus one exact SE for what 4 rounds leave unconverged.
+      const sd = job.coefficientNoise['coefficients[1]']!;
+      expect(sd).toBeGreaterThan(0);
+      expect(Math.abs(fit.coefficients[1]! - exact.coefficients[1]!)).toBeLessThan(6 * sd + exact.standardErrors[1]!);
     } finally {
       c.close();
     }
