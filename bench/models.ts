@@ -20,6 +20,7 @@ const EXAMPLES = fileURLToPath(new URL('../examples/pbc/', import.meta.url));
 export const BENCH_MODELS: Query[] = [
   { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'bili', 'albumin', 'sex', 'edema'], filter: [] },
   { kind: 'poisson_regression', target: 'copper', offset: 'time', columns: ['age', 'sex', 'edema', 'bili'], filter: [] },
+  { kind: 'cox', time: 'time', event: 'status', positive: ['2'], columns: ['age', 'bili', 'albumin', 'protime', 'edema', 'sex'], filter: [] },
 ];
 
 export async function benchModels(opts: { parties?: number[]; seeds?: number } = {}): Promise<void> {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 export const PBC_MODELS: Query[] = [
   { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'bili', 'albumin', 'sex', 'edema'], filter: [] },
   { kind: 'poisson_regression', target: 'copper', offset: 'time', columns: ['age', 'sex', 'bili'], filter: [] },
+  { kind: 'cox', time: 'time', event: 'status', positive: ['2'], columns: ['age', 'bili', 'albumin', 'edema'], filter: [] },
 ];
 
 /** A DP model of the demo: few coefficients, so that ρ = 2 over 4 rounds gives a useful fit on ~330 rows. */
