@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import type { QueryEvent } from '../gen/blindsum/v1/blindsum.ts';
 import { isIterative, runJob, type IterativeRound } from '../stats/iterative.ts';
 import { describeQuery, privacyRho, type PrivacySpec, type Query, type QueryResult } from '../stats/index.ts';
-import { AnalystError, type AnalystClient, type QueryOutcome } from './analyst.ts';
+import { AnalystError, openCkksOutcome, outcomeFromResponse, type AnalystClient, type QueryOutcome } from './analyst.ts';
+import { queryFromProto } from '../services/common/query-codec.ts';
 import type { AnalystCkksKey } from './ckks-analyst.ts';
 
 /** Rounds of a DP job when the analyst gives none (docs/models.md: measured on pbc and flchain). */
@@ -32,6 +33,12 @@ export interface JobRunOptions {
   deadlineMs?: number;
   onEvent?: (ev: QueryEvent) => void;
   onRound?: (round: number, outcome: QueryOutcome) => void;
+  /**
+   * Resume an interrupted job: its id and the query ids of its rounds released so far, in order
+   * (printed per round). Their results are read back (GetResult, or decrypted under CKKS), and the
+   * job goes on from the state they lead to, numbering rounds on.
+   */
+  resume?: { job: string; queryIds: string[] };
 }
 
 export interface JobOutcome {
@@ -69,38 +76,61 @@ export function dpAnswer<R extends QueryResult & IterativeRound>(r: R): R {
 export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunOptions = {}): Promise<JobOutcome> {
   if (!isIterative(q.kind)) throw new AnalystError(3, `${q.kind} is not an iterative kind`);
   if (q.state !== undefined || q.round !== undefined) throw new AnalystError(3, 'state and round are set by the job, not by the analyst');
-  const job = q.job ?? `job-${randomUUID().slice(0, 8)}`;
+  const job = opts.resume?.job ?? q.job ?? `job-${randomUUID().slice(0, 8)}`;
   const dp = opts.privacy !== undefined;
   const rounds = opts.maxRounds ?? (dp ? DEFAULT_DP_ROUNDS : undefined);
   let perRound: PrivacySpec | undefined;
   if (dp) {
     const total = privacyRho(opts.privacy!);
     perRound = { rho: total / rounds! };
+    const done = opts.resume?.queryIds.length ?? 0;
+    const need = (total * (rounds! - done)) / rounds!;
     const budget = await client.getBudget();
-    if (budget.remainingRho < total) {
-      throw new AnalystError(8, `job refused before round 1: ${rounds} rounds at rho ${perRound.rho!.toPrecision(4)} need rho ${total.toPrecision(4)}, but ${budget.remainingRho.toPrecision(4)} of the budget remains`);
+    if (budget.remainingRho < need) {
+      throw new AnalystError(8, `job refused before round ${done + 1}: ${rounds! - done} rounds at rho ${perRound.rho!.toPrecision(4)} need rho ${need.toPrecision(4)}, but ${budget.remainingRho.toPrecision(4)} of the budget remains`);
     }
   }
   const outcomes: QueryOutcome[] = [];
+  const prior: (QueryResult & IterativeRound)[] = [];
+  for (const [i, id] of (opts.resume?.queryIds ?? []).entries()) {
+    const r = await client.getResult(id);
+    const logged = r.query ? queryFromProto(r.query) : undefined;
+    if (!logged || logged.job !== job || logged.round !== i + 1 || logged.kind !== q.kind) {
+      throw new AnalystError(3, `resume: query ${id} is not round ${i + 1} of job ${job} (${logged ? describeQuery(logged) : 'no query'})`);
+    }
+    const o = r.ckks && r.status === 'done' && opts.ckksKey ? await openCkksOutcome(logged, r, opts.ckksKey) : outcomeFromResponse(r);
+    if (o.status !== 'done' || !o.result) throw new AnalystError(9, `resume: round ${i + 1} (query ${id}) was not released: ${o.status}${o.error ? ` — ${o.error}` : ''}`);
+    outcomes.push(o);
+    prior.push(o.result as QueryResult & IterativeRound);
+  }
   const { result } = await runJob<QueryResult & IterativeRound>(
     { ...q, job },
     undefined,
     async (round) => {
-      const o = await client.run(round, {
-        ...(opts.backend ? { backend: opts.backend } : {}),
-        ...(perRound ? { privacy: perRound } : {}),
-        ...(opts.ckksKey ? { ckksKey: opts.ckksKey } : {}),
-        ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
-        ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-      });
+      // A round that fails (or an aggregator that goes away) ends the job at this round boundary;
+      // the error says how to go on from the rounds released so far.
+      const resumeHint = (): string => (outcomes.length ? `; to go on: --resume ${job}:${outcomes.map((x) => x.queryId).join(',')}` : '');
+      let o: QueryOutcome;
+      try {
+        o = await client.run(round, {
+          ...(opts.backend ? { backend: opts.backend } : {}),
+          ...(perRound ? { privacy: perRound } : {}),
+          ...(opts.ckksKey ? { ckksKey: opts.ckksKey } : {}),
+          ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
+          ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+        });
+      } catch (e) {
+        throw new AnalystError(e instanceof AnalystError ? e.code : 14, `job ${job} round ${round.round}: ${(e as Error).message}${resumeHint()}`);
+      }
       outcomes.push(o);
       opts.onRound?.(round.round!, o);
       if (o.status !== 'done' || !o.result) {
-        throw new AnalystError(13, `job ${job} round ${round.round} (${describeQuery(round)}): ${o.status}${o.error ? ` — ${o.error}` : ''}`);
+        outcomes.pop();
+        throw new AnalystError(13, `job ${job} round ${round.round} (${describeQuery(round)}): ${o.status}${o.error ? ` — ${o.error}` : ''}${resumeHint()}`);
       }
       return o.result as QueryResult & IterativeRound;
     },
-    { ...(rounds !== undefined ? { maxRounds: rounds } : {}), ...(opts.tolerance !== undefined ? { epsilon: opts.tolerance } : {}), job },
+    { ...(rounds !== undefined ? { maxRounds: rounds } : {}), ...(opts.tolerance !== undefined ? { epsilon: opts.tolerance } : {}), job, prior, dp },
   );
   const last = outcomes[outcomes.length - 1]!;
   const coefficientNoise: Record<string, number | null> = {};

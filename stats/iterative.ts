@@ -65,6 +65,12 @@ export interface JobOptions {
   epsilon?: number;
   /** Job identifier written into every round's query. */
   job?: string;
+  /**
+   * Rounds already released (a job resumed after an interruption, e.g. an aggregator restart): fed
+   * to the job's rule in order, and the job goes on at round prior.length + 1 from the state they
+   * lead to. Their count counts against maxRounds.
+   */
+  prior?: IterativeRound[];
   /** A DP job (its n is noisy: no notes about rows changing). */
   dp?: boolean;
   /** Called after every round with its result (progress). */
@@ -142,7 +148,15 @@ export async function runJob<R extends IterativeRound>(
   let state: number[] | undefined = schema ? def.initialState(q, schema) : undefined;
   const stepper = new JobStepper<R>(epsilon, def.midpoint);
   const jobNotes: string[] = [];
-  for (let r = 1; r <= maxRounds; r++) {
+  let first = 1;
+  for (const res of (opts.prior ?? []) as R[]) {
+    rounds.push(res);
+    const next = stepper.observe(res);
+    if (next === null || stepper.converged) throw new JobError(`the resumed job already ended at round ${rounds.length} (${next === null ? 'no next state' : 'converged'})`);
+    state = next;
+    first++;
+  }
+  for (let r = first; r <= maxRounds; r++) {
     const round: Query = state === undefined ? { ...q, round: r } : { ...q, state, round: r };
     if (opts.job !== undefined) round.job = opts.job;
     const res = await runRound(round);

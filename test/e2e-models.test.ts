@@ -118,6 +118,36 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     }
   }, 180_000);
 
+  it('an aggregator killed between rounds ends the job at that round boundary with the reason; after a restart the job resumes from its released rounds and equals R', async () => {
+    let c = fed.client('modeller');
+    const err = await runModelJob(c, logistic, {
+      tolerance: 1e-10,
+      onRound: (r) => {
+        if (r === 2) void fed.killAggregator();
+      },
+    }).catch((e: unknown) => e);
+    c.close();
+    expect(err).toBeInstanceOf(AnalystError);
+    const m = /job (job-\w+) round (\d+)(?: \(.*\))?: .*; to go on: --resume (job-\w+):([\w,-]+)$/.exec((err as Error).message);
+    expect(m, (err as Error).message).not.toBeNull();
+    expect(Number(m![2])).toBe(3); // the round after the kill
+    const ids = m![4]!.split(',');
+    expect(ids).toHaveLength(2);
+    await fed.startAggregator();
+    await fed.waitConnected(fed.parties.map((p) => p.id));
+    c = fed.client('modeller');
+    try {
+      const job = await runModelJob(c, logistic, { tolerance: 1e-10, resume: { job: m![3]!, queryIds: ids } });
+      expect(job.rounds[0]!.queryId).toBe(ids[0]);
+      expect(job.result!.converged).toBe(true);
+      expectR(job.result as GlmResult, 'pbc logistic');
+      // A resume that names rounds of another job is refused before anything runs.
+      await expect(runModelJob(c, logistic, { resume: { job: 'job-other', queryIds: ids } })).rejects.toThrow(/is not round 1 of job job-other/);
+    } finally {
+      c.close();
+    }
+  }, 180_000);
+
   it('the auditor replays every job from the transcript; a round rewritten to another state is caught', () => {
     const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript.json'));
     const roster = loadRoster(fed.rosterPath);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from '../../client/analyst.ts';
 import { runModelJob } from '../../client/jobs.ts';
@@ -40,13 +41,22 @@ async function runJobCommand(v: Record<string, unknown>, q: Query, client: Retur
   if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1)) throw new UsageError(`--tolerance: expected a number in (0, 1), got ${JSON.stringify(v['tolerance'])}`);
   const maxRounds = v['max-rounds'] === undefined ? undefined : int(v['max-rounds'], 'max-rounds', 25, 1, 1000);
   const privacy = privacyFromFlags(v);
-  const job = await runModelJob(client, q, {
+  let resume: { job: string; queryIds: string[] } | undefined;
+  if (v['resume'] !== undefined) {
+    const m = /^([A-Za-z0-9._-]{1,64}):(.+)$/.exec(String(v['resume']));
+    if (!m) throw new UsageError('--resume: expected JOB:QUERY_ID,QUERY_ID,… (the job id and its released rounds\' query ids, in order, as printed per round)');
+    resume = { job: m[1]!, queryIds: m[2]!.split(',').map((x) => x.trim()).filter((x) => x !== '') };
+  }
+  const jobName = resume?.job ?? `job-${randomUUID().slice(0, 8)}`;
+  const jobId = (): string => jobName;
+  const job = await runModelJob(client, { ...q, job: jobName }, {
+    ...(resume ? { resume } : {}),
     ...(privacy ? { privacy } : {}), backend, ...(ckksKey ? { ckksKey } : {}),
     ...(maxRounds !== undefined ? { maxRounds } : {}), ...(tolerance !== undefined ? { tolerance } : {}),
     deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
     onRound: (r, o) => {
       const res = o.result as { objective?: number | null } | undefined;
-      if (!quiet) process.stderr.write(`  round ${r}: ${o.status}; objective ${res?.objective ?? '—'}; ${o.contributors.length} contributors; query ${o.queryId}\n`);
+      if (!quiet) process.stderr.write(`  round ${r} of ${jobId()}: ${o.status}; objective ${res?.objective ?? '—'}; ${o.contributors.length} contributors; query ${o.queryId}\n`);
     },
   });
   if (v['json'] === true) {
@@ -131,7 +141,7 @@ export const query: Command = {
     aggregator: { type: 'string' }, kind: { type: 'string' }, column: { type: 'string', multiple: true }, where: { type: 'string', multiple: true },
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, ...ANALYST_KEY_OPTION,
     positive: { type: 'string' }, offset: { type: 'string' }, time: { type: 'string' }, event: { type: 'string' }, strata: { type: 'string' }, times: { type: 'string' },
-    'max-rounds': { type: 'string' }, tolerance: { type: 'string' },
+    'max-rounds': { type: 'string' }, tolerance: { type: 'string' }, resume: { type: 'string' },
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
     rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
   },
@@ -145,6 +155,7 @@ export const query: Command = {
     times: 'kaplan_meier: times at which to report the numbers at risk, comma-separated',
     'max-rounds': 'iterative kinds: most rounds (exact: default 25, stops when converged; DP: exactly this many, default 4)',
     tolerance: 'iterative kinds: convergence on the relative change of the deviance (default 1e-8, as R)',
+    resume: 'iterative kinds: go on with an interrupted job, JOB:QUERY_ID,… (its released rounds, in order, as printed)',
     where: 'filter predicate, e.g. "age >= 50", "sex = f", "stage in 3,4", "bili between 1,3", "trt is missing"; all must hold',
     bins: 'histogram edges (or the time grid of kaplan_meier and cox), comma-separated, strictly increasing', target: 'response column of linear_regression, logistic_regression, poisson_regression',
     'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
