@@ -1,61 +1,16 @@
 /**
  * Test helper (not a test file): Pearson's chi-square goodness-of-fit against an exact pmf, with
- * the p-value from the regularized upper incomplete gamma function Q(k/2, x/2).
+ * the p-value from the regularized upper incomplete gamma function Q(k/2, x/2)
+ * (stats/distributions.ts, checked against R in test/stats-distributions.test.ts).
  */
 
-/** ln Γ(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; ~1e-15 relative). */
-export function logGamma(x: number): number {
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  x -= 1;
-  let a = c[0]!;
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
+import { chiSquareUpper, gammaQ, logGamma } from '../stats/distributions.ts';
 
-/** Regularized upper incomplete gamma Q(a, x) = Γ(a, x)/Γ(a). */
-export function gammaQ(a: number, x: number): number {
-  if (x <= 0) return 1;
-  const lnPre = a * Math.log(x) - x - logGamma(a);
-  if (x < a + 1) {
-    // Series for P(a, x).
-    let sum = 1 / a;
-    let term = sum;
-    for (let n = 1; n < 10_000; n++) {
-      term *= x / (a + n);
-      sum += term;
-      if (Math.abs(term) < Math.abs(sum) * 1e-16) break;
-    }
-    return 1 - sum * Math.exp(lnPre);
-  }
-  // Continued fraction for Q(a, x) (modified Lentz).
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10_000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  return Math.exp(lnPre) * h;
-}
+export { gammaQ, logGamma };
 
 /** P[χ²_df ≥ x]. */
 export function chiSquareSurvival(x: number, df: number): number {
-  return gammaQ(df / 2, x / 2);
+  return chiSquareUpper(x, df);
 }
 
 export interface ChiSquareResult {
