@@ -93,8 +93,15 @@ describe('README: running a real deployment, step by step', () => {
     const q = ok(['query', '--aggregator', `127.0.0.1:${port}`, '--analyst-key', 'alice.key', '--kind', 'mean', '--column', 'age', '--where', 'sex = f', '--epsilon', '1', '--delta', '1e-6', '--quiet']);
     expect(q).toMatch(/contributors: hospital-a, hospital-b, hospital-c/);
     expect(q).toMatch(/charged rho = 0\.02436/);
+    const km = ok(['query', '--aggregator', `127.0.0.1:${port}`, '--analyst-key', 'alice.key', '--kind', 'kaplan_meier', '--time', 'time', '--event', 'status', '--positive', '2', '--strata', 'sex', '--bins', '0,1000,2000,3000,4000,10000', '--rho', '0.2', '--quiet']);
+    expect(km).toMatch(/Kaplan-Meier: Surv\(time, status in \{2\}\) ~ sex/);
+    expect(km).toMatch(/charged rho = 0\.2000/);
+    const model = ok(['query', '--aggregator', `127.0.0.1:${port}`, '--analyst-key', 'alice.key', '--kind', 'logistic_regression', '--target', 'status', '--positive', '2', '--column', 'bili', '--rho', '0.4', '--max-rounds', '2', '--quiet']);
+    expect(model).toMatch(/logistic regression of status/);
+    expect(model).toMatch(/differential privacy: 2 rounds, total rho = 0\.4000/);
+    expect(model).toMatch(/job job-[0-9a-f]{8}: 2 rounds/);
     const budget = ok(['budget', '--aggregator', `127.0.0.1:${port}`], { BLINDSUM_ANALYST_KEY: 'alice.key' });
-    expect(budget).toMatch(/analyst alice: zCDP budget rho = 1; spent 0\.02436/);
+    expect(budget).toMatch(/analyst alice: zCDP budget rho = 1; spent 0\.6244/);
     const unsigned = cli(['query', '--aggregator', `127.0.0.1:${port}`, '--kind', 'count', '--rho', '0.01', '--quiet'], { BLINDSUM_ANALYST_KEY: '' });
     expect(unsigned.status).not.toBe(0);
     expect(unsigned.stderr).toMatch(/analyst key/);
