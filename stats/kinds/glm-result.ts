@@ -21,6 +21,9 @@ import { repairNoisyInformation } from './psd.ts';
 import { cholesky, choleskySolve } from './regression.ts';
 import type { FixedSums, GlmResult } from './types.ts';
 
+/** Longest Newton step in any standardized coefficient (|x̃| ≤ 1: a step of 10 moves η by up to 10 per unit). */
+export const MAX_STEP = 10;
+
 function inverse(L: number[][]): number[][] {
   const m = L.length;
   return Array.from({ length: m }, (_, j) => {
@@ -61,7 +64,12 @@ export function glmFinalize(q: Query, schema: Schema, s: FixedSums): GlmResult {
   if (L) {
     cov = inverse(L);
     const step = choleskySolve(L, U);
-    next = { beta: state.map((b, j) => b + step[j]!), centers: st.centers };
+    // A trust region: a step longer than MAX_STEP in any standardized coefficient is shortened to
+    // it (a noisy information matrix can be near singular; exact fits never need such a step).
+    const longest = Math.max(...step.map(Math.abs));
+    const shrink = longest > MAX_STEP ? MAX_STEP / longest : 1;
+    if (shrink < 1) notes.push(`the Newton step (${longest.toPrecision(3)} in a standardized coefficient) was shortened to ${MAX_STEP}`);
+    next = { beta: state.map((b, j) => b + shrink * step[j]!), centers: st.centers };
   } else {
     notes.push('the information matrix is singular at this state (a predictor is constant or collinear, or the classes are separated): no standard errors and no Newton step');
   }
