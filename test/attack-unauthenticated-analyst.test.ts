@@ -426,6 +426,16 @@ describe('every party refuses a session that is not exactly what an analyst sign
     for (const r of reasons(invented)) expect(r).toMatch(/signature does not verify against the key of analyst "alice"/);
   });
 
+  it('a model round whose state the aggregator changes (to weight the rows its way) is refused by every party; the honest round is accepted', async () => {
+    const round: Query = { kind: 'logistic_regression', target: 'status', positive: ['2'], columns: ['age', 'bili'], filter: [], state: [-1, 0.5, 2, 0, 0], job: 'job-attack', round: 2 };
+    const s = sign(ids['alice']!, request('alice', { query: queryToProto(round) }));
+    expect(reasons(await ask(startFor(s, rosterV1)))).toEqual(PARTIES.map(() => 'accepted (advertiseKeys)'));
+    const s2 = sign(ids['alice']!, request('alice', { query: queryToProto(round) }));
+    // A state under which one patient's row dominates every weighted sum.
+    const got = await ask(startFor(s2, rosterV1, { query: queryToProto({ ...round, state: [-90, 90, 90, 0, 0] }) }));
+    for (const r of reasons(got)) expect(r).toMatch(/the query differs from the one the analyst signed/);
+  });
+
   it('an analyst roster forged by the aggregator (not signed by the operator) is refused by every party', async () => {
     const forged = analysts(5, generateIdentity().secretKey, [{ id: 'mallory', role: 'analyst' }]);
     const got = await ask(startFor(sign(ids['mallory']!, request('mallory')), forged));
