@@ -7,7 +7,7 @@
 import { centralKaplanMeier } from './central-km.ts';
 import type { Dataset } from './dataset.ts';
 import { centralGlm } from './central-glm.ts';
-import { centralCox } from './kinds/cox-fit.ts';
+import { centralCoxFit } from './kinds/cox-fit.ts';
 import { matchRows } from './filter.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
@@ -224,7 +224,8 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
       };
     }
     case 'cox':
-      return centralCox(q, schema, dataset);
+      // The fit (a job's answer); centralCox evaluates one round at q.state.
+      return centralCoxFit(q, schema, dataset);
     case 'marginal': {
       // Each row's level label per column, then a count per tuple of labels.
       const levels: string[][] = [];

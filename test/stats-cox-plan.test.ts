@@ -3,11 +3,12 @@
  * before any data is read, whatever the state), its degenerate rounds and its R-like printing.
  */
 import { describe, expect, it } from 'vitest';
-import { centralResult, compareResults, describeQuery, finalize, formatResult, KINDS, localStatistics, matchRows, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
+import { compareResults, describeQuery, finalize, formatResult, KINDS, localStatistics, matchRows, parseQueryJson, planQuery, validateQuery } from '../stats/index.ts';
 import { quantize } from '../stats/fixed.ts';
 import type { CoxResult, Query } from '../stats/index.ts';
 import { runJob } from '../stats/iterative.ts';
 import { COX_MAX_ENTRIES, WEIGHT } from '../stats/kinds/cox-layout.ts';
+import { centralCox } from '../stats/kinds/cox-fit.ts';
 import { loadExample } from './stats-helpers.ts';
 
 const pbc = loadExample('pbc');
@@ -77,7 +78,7 @@ describe('cox plan: from public data only, before any data is read', () => {
     const q: Query = { kind: 'cox', columns: ['age', 'flc.grp'], time: 'futime', event: 'death', positive: ['1'], filter: [], state: [1, 3, 3, 3, -3, 3, 3, 3, 3, 6] };
     const plan = planQuery(q, flchain.schema, { parties: 1, ringBits: 64 });
     const fed = finalize(q, flchain.schema, plan, localStatistics(q, flchain.schema, plan, flchain.dataset).sums);
-    expect(compareResults(fed, centralResult(q, flchain.schema, flchain.dataset)).maxRelDiff).toBeLessThan(1e-9);
+    expect(compareResults(fed, centralCox(q, flchain.schema, flchain.dataset)).maxRelDiff).toBeLessThan(1e-9);
   });
 
   it('the sparse row terms (one bin block per row) give the same sums as the dense ones', () => {
@@ -121,7 +122,7 @@ describe('cox degenerate rounds', () => {
     const q: Query = { ...Q, event: 'trt', positive: ['1'] };
     const res = await oneParty(q);
     expect([res.n, res.events]).toEqual([312, 158]);
-    expect(compareResults(res, centralResult(q, pbc.schema, pbc.dataset)).maxRelDiff).toBeLessThan(1e-9);
+    expect(compareResults(res, centralCox(q, pbc.schema, pbc.dataset)).maxRelDiff).toBeLessThan(1e-9);
   });
 
   it('no events among the rows: a flat likelihood, no coefficients, the job stops after one round', async () => {

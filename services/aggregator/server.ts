@@ -12,6 +12,7 @@ import { notFound, permissionDenied, quote, toGrpcError, type Logger } from '../
 import type { AnalystEntry } from '../common/analysts.ts';
 import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { serverOptions } from '../common/grpc-options.ts';
+import { addStandardServices, HEALTH } from '../common/standard-services.ts';
 import { PartyGatewayService } from './shared-encoding.ts';
 import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
@@ -188,6 +189,17 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
     },
   });
 
+  // grpc.health.v1 and reflection: the whole server and each service are SERVING while it runs; the
+  // CKKS backend is SERVING once the collective key is ready.
+  const standard = addStandardServices(server, {
+    [HEALTH.server]: 'SERVING', [HEALTH.analyst]: 'SERVING', [HEALTH.partyGateway]: 'SERVING',
+    ...(ckks ? { [HEALTH.ckks]: 'NOT_SERVING' as const } : {}),
+  });
+  const healthTimer = ckks
+    ? setInterval(() => standard.setStatus(HEALTH.ckks, ckks.collectiveKey().status === 'ready' ? 'SERVING' : 'NOT_SERVING'), 500)
+    : undefined;
+  healthTimer?.unref();
+
   let closed = false;
   return {
     config,
@@ -204,6 +216,8 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       if (closed) return;
       closed = true;
       if (pruneTimer) clearInterval(pruneTimer);
+      if (healthTimer) clearInterval(healthTimer);
+      for (const name of [HEALTH.server, HEALTH.analyst, HEALTH.partyGateway, ...(ckks ? [HEALTH.ckks] : [])]) standard.setStatus(name, 'NOT_SERVING');
       gateway.closeAll();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await queries.close();

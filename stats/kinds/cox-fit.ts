@@ -7,7 +7,7 @@
 import type { CategoricalColumn, Dataset } from '../dataset.ts';
 import { chiSquareUpper, normalQuantile, twoSidedP } from '../distributions.ts';
 import { matchRows } from '../filter.ts';
-import type { IterativeRound } from '../iterative.ts';
+import { DEFAULT_EPSILON, DEFAULT_MAX_ROUNDS, JobStepper, type IterativeRound } from '../iterative.ts';
 import type { Query } from '../query-types.ts';
 import { MISSING_LEVEL, type Schema } from '../schema.ts';
 import { coxLayout, coxState, type CoxLayout } from './cox-layout.ts';
@@ -162,4 +162,24 @@ export function centralCox(q: Query, schema: Schema, dataset: Dataset): CoxResul
     }
   }
   return coxResultFrom(q, L, { n: rows.length, events, loglik, loglik0, U, I });
+}
+
+/**
+ * The Cox fit computed centrally (what `centralResult` answers for a cox query): the same rounds as
+ * a federated job (centralCox at each state, from β = 0) driven by the job's rule (JobStepper),
+ * so a federated job's answer and this one are compared like for like.
+ */
+export function centralCoxFit(q: Query, schema: Schema, dataset: Dataset, epsilon = DEFAULT_EPSILON, maxRounds = DEFAULT_MAX_ROUNDS): CoxResult {
+  let state = new Array<number>(coxLayout(q, schema).p).fill(0);
+  const stepper = new JobStepper<CoxResult>(epsilon);
+  const rounds: CoxResult[] = [];
+  for (let r = 1; r <= maxRounds; r++) {
+    const res = centralCox({ ...q, state, round: r }, schema, dataset);
+    rounds.push(res);
+    const next = stepper.observe(res);
+    if (stepper.converged || next === null) break;
+    state = next;
+  }
+  const answer = stepper.converged ? rounds[rounds.length - 1]! : stepper.best ?? rounds[rounds.length - 1]!;
+  return { ...(coxSummarize(rounds[0]!, answer) as CoxResult), iterations: rounds.length, converged: stepper.converged };
 }
