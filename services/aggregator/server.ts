@@ -13,6 +13,7 @@ import type { AnalystEntry } from '../common/analysts.ts';
 import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { serverOptions } from '../common/grpc-options.ts';
 import { addStandardServices, HEALTH } from '../common/standard-services.ts';
+import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
 import { PartyGatewayService } from './shared-encoding.ts';
 import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
@@ -74,6 +75,17 @@ function unary<Req, Res>(log: Logger, fn: (req: Req, metadata: Metadata) => Res)
 }
 
 export function createAggregator(config: AggregatorConfig, log: Logger = createLogger('aggregator', { quiet: config.quiet })): Aggregator {
+  // One process per data directory: refused (naming the holder's pid) before anything is opened.
+  const lock = acquireDirLock(config.dataDir, 'the aggregator data directory', (m) => log('warn', m));
+  try {
+    return buildAggregator(config, log, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): Aggregator {
   const store = new AggregatorStore(databasePath(config));
   const interrupted = store.failInterrupted(Date.now());
   if (interrupted > 0) log('warn', `${interrupted} queries were interrupted by a restart and marked failed`);
@@ -224,6 +236,7 @@ export function createAggregator(config: AggregatorConfig, log: Logger = createL
       await ckks?.close();
       store.close();
       transcript.close();
+      lock.release();
     },
   };
 }

@@ -10,6 +10,7 @@ import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from 
 import { kindOfPartyMessage } from '../audit/records.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { clientOptions } from '../common/grpc-options.ts';
+import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
@@ -43,6 +44,17 @@ export interface PartyNode {
 }
 
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
+  // One process per state directory (its ledger and CKKS key share): refused, naming the holder's pid.
+  const lock = acquireDirLock(config.stateDir, 'the party state directory', (m) => log('warn', m));
+  try {
+    return buildPartyNode(config, log, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyNode {
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   const sessions = new PartySessions(config, log, ledger);
@@ -257,6 +269,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
       client.close();
       ledger.close();
       receipts.close();
+      lock.release();
       state = 'closed';
     },
   };
