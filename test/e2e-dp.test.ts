@@ -233,4 +233,40 @@ describe('budgets across a crash, and a party that enforces its own', () => {
       c.close();
     }
   }, 120_000);
+
+  it('SIGTERM with a query held past its point of no return: the aggregator refuses new work and exits within its bound; nothing is released, the charge stands, and ledger and transcript agree', async () => {
+    await fed.killAggregator('SIGKILL');
+    await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1', BLINDSUM_SHUTDOWN_TIMEOUT_MS: '3000' });
+    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
+    let c = fed.client('crash');
+    const before = (await c.getBudget()).spentRho;
+    const { queryId } = await c.submit(histogram, { privacy: { rho: 0.4 } });
+    await new Promise<void>((resolve, reject) => {
+      c.watch(queryId, (ev) => {
+        if (ev.stage === 'holding') resolve();
+      }).catch(reject);
+    });
+    c.close();
+    const t0 = Date.now();
+    await fed.killAggregator('SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(15_000); // the 3 s bound, not the query's
+    const log = fed.logTail('aggregator.log', 40);
+    expect(log).toMatch(/SIGTERM: stopping \(refusing new work, failing running work, flushing; at most 3 s\)/);
+    expect(log).toMatch(/shutdown did not finish in 3 s; exiting/);
+    await fed.startAggregator();
+    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
+    c = fed.client('crash');
+    try {
+      const r = await c.getResult(queryId);
+      expect(r.status).toBe('failed');
+      expect(r.resultJson).toBe('');
+      const b = await c.getBudget();
+      expect(b.spentRho).toBeCloseTo(before + 0.4, 12); // past Unmasking: no refund
+    } finally {
+      c.close();
+    }
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(root, 'sigterm-transcript.json'));
+    const report = verifyTranscript(file, loadRoster(fed.rosterPath), { schema });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+  }, 120_000);
 });

@@ -5,13 +5,41 @@ import { createPartyNode } from '../../services/party/node.ts';
 import { formatLoadReport } from '../../stats/index.ts';
 import { int, str, type Command } from '../args.ts';
 
-function untilSignal(close: () => Promise<void>): Promise<number> {
+/** How long a SIGTERM/SIGINT shutdown may take before the process exits anyway (ms). */
+const SHUTDOWN_MS = Number(process.env['BLINDSUM_SHUTDOWN_TIMEOUT_MS'] ?? 20_000);
+
+/**
+ * Runs until SIGTERM or SIGINT, then closes: new work is refused, running work fails with the
+ * signal as its recorded reason, stores are flushed. A close that takes longer than SHUTDOWN_MS
+ * (a query held past its point of no return) ends the process anyway, exit 1: everything
+ * acknowledged is already durable, and the next start marks what was running as failed. A second
+ * signal exits at once.
+ */
+function untilSignal(what: string, close: (reason: string) => Promise<void>): Promise<number> {
   return new Promise((resolve) => {
-    const stop = (): void => {
-      void close().then(() => resolve(0));
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`blindsum ${what}: second ${signal}: exiting now\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      process.stderr.write(`blindsum ${what}: ${signal}: stopping (refusing new work, failing running work, flushing; at most ${SHUTDOWN_MS / 1000} s)\n`);
+      const timer = setTimeout(() => {
+        process.stderr.write(`blindsum ${what}: shutdown did not finish in ${SHUTDOWN_MS / 1000} s; exiting (what was running is marked failed at the next start)\n`);
+        process.exit(1);
+      }, SHUTDOWN_MS);
+      timer.unref();
+      void close(signal).then(() => {
+        clearTimeout(timer);
+        resolve(0);
+      }, (e: unknown) => {
+        process.stderr.write(`blindsum ${what}: error while stopping: ${(e as Error).message}\n`);
+        resolve(1);
+      });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }
 
@@ -58,7 +86,7 @@ export const aggregator: Command = {
     const agg = createAggregator(config);
     const port = await agg.start();
     process.stdout.write(`listening on port ${port}\n`);
-    return untilSignal(() => agg.close());
+    return untilSignal('aggregator', (reason) => agg.close(reason));
   },
 };
 
@@ -91,6 +119,6 @@ export const party: Command = {
     process.stderr.write(formatLoadReport(config.loadReport, str(v['data'], 'data', true), `${config.identity.id}: `));
     const node = createPartyNode(config);
     node.start();
-    return untilSignal(() => node.close());
+    return untilSignal('party', () => node.close());
   },
 };

@@ -101,6 +101,7 @@ export class QueryService {
   readonly #sessions = new Map<string, SecAggSession | CkksSession>();
   readonly #events = new EventEmitter();
   readonly #running = new Set<Promise<void>>();
+  #shutdown: string | undefined;
   readonly #thread: ReleaseThread;
 
   constructor(o: QueryServiceOptions) {
@@ -129,6 +130,7 @@ export class QueryService {
    */
   async submit(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0), nowMs: number = Date.now()): Promise<{ queryId: string; planDigest: string }> {
     const { schema, roster, ringBits, store } = this.#o;
+    if (this.#shutdown !== undefined) throw new BlindsumError(ErrorCode.Unavailable, `the aggregator is shutting down (${this.#shutdown}); submit again when it is back`);
     const { request, analyst: entry } = openQueryRequest(signedRequest, signature, this.#o.analysts);
     const analyst = entry.id;
     const issued = Number(request.issuedAtMs);
@@ -273,25 +275,33 @@ export class QueryService {
       });
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
-      const message = publicMessage(e);
-      if (message === 'internal error') log('error', 'query failed', { query: queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      const base = publicMessage(e);
+      const message = this.#shutdown !== undefined ? `the aggregator shut down (${this.#shutdown}) during the protocol: ${base}` : base;
+      if (base === 'internal error') log('error', 'query failed', { query: queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       try {
         this.#o.transcript.appendAggregator(EntryKind.Failed, queryId, jsonBody({ queryId, error: message } satisfies FailedRecord));
       } catch (te) {
         log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
       }
-      store.transaction(() => {
-        if (rho > 0 && !session.unmaskingStarted) {
-          const reason = `query failed before Unmasking (nothing released): ${message}`;
-          this.#o.budget.refund(queryId, reason, Date.now());
-          try {
-            this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho, reason } satisfies BudgetRefundRecord));
-          } catch (te) {
-            log('error', 'cannot log the budget refund in the transcript', { query: queryId, error: (te as Error).message });
-          }
+      // A refund is logged in the transcript first, then made in the ledger: if the transcript
+      // cannot take it, the charge stands, and the ledger and the transcript agree that it does.
+      let refund = false;
+      if (rho > 0 && !session.unmaskingStarted) {
+        const reason = `query failed before Unmasking (nothing released): ${message}`;
+        try {
+          this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho, reason } satisfies BudgetRefundRecord));
+          refund = true;
+        } catch (te) {
+          log('error', 'cannot log the budget refund in the transcript: the charge stands', { query: queryId, error: (te as Error).message });
         }
-        store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
-      });
+        if (refund) {
+          store.transaction(() => {
+            this.#o.budget.refund(queryId, reason, Date.now());
+            store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
+          });
+        }
+      }
+      if (!refund) store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
       this.#emit(queryId, 'failed', message, true);
     } finally {
       this.#sessions.delete(queryId);
@@ -315,6 +325,11 @@ export class QueryService {
     this.#events.on(queryId, listener);
     for (const ev of this.#o.store.events(queryId)) listener(ev);
     return () => this.#events.off(queryId, listener);
+  }
+
+  /** From now on: refuse submissions, and record `reason` in the failure of every running query. */
+  beginShutdown(reason: string): void {
+    this.#shutdown = reason;
   }
 
   /** Waits for running sessions (used on shutdown and by tests). */

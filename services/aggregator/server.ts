@@ -33,7 +33,8 @@ export interface Aggregator {
   readonly config: AggregatorConfig;
   /** Resolves to the bound port. */
   start(): Promise<number>;
-  close(): Promise<void>;
+  /** Stops: refuses new queries, fails running ones with `reason` (e.g. "SIGTERM") recorded, flushes. */
+  close(reason?: string): Promise<void>;
   readonly queries: QueryService;
 }
 
@@ -224,9 +225,10 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
           resolve(port);
         });
       }),
-    close: async () => {
+    close: async (reason = 'the aggregator was closed') => {
       if (closed) return;
       closed = true;
+      queries.beginShutdown(reason);
       if (pruneTimer) clearInterval(pruneTimer);
       if (healthTimer) clearInterval(healthTimer);
       for (const name of [HEALTH.server, HEALTH.analyst, HEALTH.partyGateway, ...(ckks ? [HEALTH.ckks] : [])]) standard.setStatus(name, 'NOT_SERVING');
