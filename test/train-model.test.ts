@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource, type RandomSource } from '../crypto/dp/random.ts';
 import {
-  auc, clippedGradientSum, clippedGroupGradientSum, encodeFeatures, featureEncoding, initOptimizerState, initParams, l2norm, logLoss,
+  auc, clippedGradientSum, clippedGroupGradientSum, encodeFeatures, featureEncoding, forwardProbabilities, initOptimizerState, initParams, l2norm, logLoss,
   loss, network, parameterCount, patientContributionBound, perExampleGradient, predict, sampleRows, seedBytes, serverUpdate, sigmoid,
   trainCentral, uniform53, type ModelSpec, type Network,
 } from '../stats/train/index.ts';
@@ -29,7 +29,7 @@ function randomProblem(spec: ModelSpec, d: number, rows: number, seed: string, s
   const net = network(spec, d);
   const params = Float64Array.from({ length: net.parameterCount }, () => (2 * uniform53(r) - 1) * s);
   const X = Float64Array.from({ length: rows * d }, () => 2 * uniform53(r) - 1);
-  const y = Float64Array.from({ length: rows }, () => (uniform53(r) < 0.5 ? 1 : 0));
+  const y = Float64Array.from({ length: rows }, () => Math.floor(uniform53(r) * net.classes));
   return { net, params, X, y };
 }
 
@@ -49,6 +49,16 @@ describe('feature encoding', () => {
       expect(row.subarray(3).reduce((a, b) => a + b, 0)).toBe(1);
     }
     expect(oh.rows).toBe(flchain.dataset.rowCount); // no missing values in these columns
+  });
+
+  it('without positive levels, the target\'s level indices are the classes of a softmax model', () => {
+    const pbc = loadExample('pbc');
+    const m = encodeFeatures({ columns: ['age', 'bili'], target: 'status' }, pbc.schema, pbc.dataset);
+    expect(m.classes).toBe(3);
+    expect(featureEncoding({ columns: ['age'], target: 'status' }, pbc.schema).classNames).toEqual(['0', '1', '2']);
+    const status = pbc.dataset.columns.get('status')!;
+    expect(Array.from(m.y)).toEqual(status.kind === 'categorical' ? Array.from(status.codes).filter((c) => c >= 0).slice(0, m.rows) : []);
+    expect(data.classes).toBe(2);
   });
 
   it('keeps only the rows matching the filter', () => {
@@ -100,6 +110,8 @@ describe('models', () => {
     ['mlp [16, 8]', { type: 'mlp', hidden: [16, 8] }, 1],
     ['mlp [5]', { type: 'mlp', hidden: [5] }, 1],
     ['mlp [7, 6, 4]', { type: 'mlp', hidden: [7, 6, 4] }, 1],
+    ['multinomial logistic regression (softmax, 4 classes)', { type: 'logistic', classes: 4 }, 3],
+    ['mlp [16, 8] with a softmax over 3 classes', { type: 'mlp', hidden: [16, 8], classes: 3 }, 1],
   ];
   for (const [name, spec, s] of SPECS) {
     it(`${name}: the backpropagated gradient equals central finite differences (relative 1e-6) at random points`, () => {
@@ -124,6 +136,24 @@ describe('models', () => {
       }
     });
   }
+
+  it('softmax: K probabilities that sum to 1, loss −log p_y, prediction rows × K; a binary model gives [1 − p, p]', () => {
+    const { net, params, X, y } = randomProblem({ type: 'mlp', hidden: [4], classes: 3 }, 5, 6, 'softmax', 2);
+    expect(net.sizes).toEqual([5, 4, 3]);
+    const probs = predict(net, params, X);
+    expect(probs.length).toBe(18);
+    for (let r = 0; r < 6; r++) {
+      const row = probs.subarray(3 * r, 3 * r + 3);
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 15);
+      expect(loss(net, params, X, y, [r])).toBeCloseTo(-Math.log(row[y[r]!]!), 13);
+    }
+    expect(() => loss(net, params, X, Float64Array.of(3, 0, 0, 0, 0, 0))).toThrow(/label: expected an integer in \[0, 3\), got 3/);
+    const bin = randomProblem({ type: 'logistic' }, 5, 1, 'binary', 1);
+    const two = forwardProbabilities(bin.net, bin.params, bin.X, 0, new Float64Array(2));
+    expect(two[1]).toBe(predict(bin.net, bin.params, bin.X)[0]);
+    expect(two[0]! + two[1]!).toBeCloseTo(1, 15);
+    expect(() => network({ type: 'logistic', classes: 1 }, 3)).toThrow(/classes must be an integer in \[2, 100\]/);
+  });
 
   it('the loss is finite for any logit (computed from z): a confident mistake costs |z|', () => {
     const net = network({ type: 'logistic' }, 1);

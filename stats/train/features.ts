@@ -11,8 +11,10 @@
  *   federated logistic_regression; `one-hot`: one indicator per level (all levels, e.g. `sexF`,
  *   `sexM`), the usual input of a neural network. A column declared with missing: 'category'
  *   has the level "(missing)" last, like any other level.
- * - The target is a categorical column; a row is 1 when its level is one of `positive`, else 0
- *   (as logistic_regression: stats/kinds/glm.ts).
+ * - The target is a categorical column. Binary (with `positive`): a row is 1 when its level is
+ *   one of `positive`, else 0 (as logistic_regression: stats/kinds/glm.ts). Multi-class (without
+ *   `positive`): the label is the level's index in the schema's order (0 … K − 1, K = the
+ *   column's levels, "(missing)" last for missing: 'category'), for a softmax model.
  * - Rows: those matching the filter (`matchRows`, stats/filter.ts) that are complete cases (no
  *   predictor and no target missing).
  *
@@ -23,6 +25,7 @@ import type { CategoricalColumn, Dataset, NumericColumn } from '../dataset.ts';
 import { matchRows } from '../filter.ts';
 import { QueryError, quote, type Predicate } from '../query-types.ts';
 import { findColumn, levelsOf, type Schema } from '../schema.ts';
+import { MAX_CLASSES } from './model.ts';
 
 export type CategoricalCoding = 'treatment' | 'one-hot';
 
@@ -32,8 +35,8 @@ export interface FeatureSpec {
   columns: string[];
   /** The target column: categorical. */
   target: string;
-  /** The target's levels that count as 1. */
-  positive: string[];
+  /** The target's levels that count as 1 (binary); omitted: one class per level (softmax). */
+  positive?: string[];
   /** Rows used: those matching every predicate (default: all). */
   filter?: Predicate[];
   /** Coding of categorical predictors (default 'treatment'). */
@@ -51,16 +54,22 @@ export interface FeatureEncoding {
   names: string[];
   d: number;
   target: string;
-  positive: string[];
+  /** Binary: the positive levels; multi-class: null. */
+  positive: string[] | null;
+  /** 2 for a binary target, else the number of the target's levels. */
+  classes: number;
+  /** Class names: ['0', '1'] for binary, else the target's levels. */
+  classNames: string[];
   coding: CategoricalCoding;
 }
 
-/** A party's encoded rows: X is row-major, rows × d; y[i] ∈ {0, 1}. */
+/** A party's encoded rows: X is row-major, rows × d; y[i] ∈ {0, 1} (binary) or {0, …, K − 1}. */
 export interface EncodedData {
   X: Float64Array;
   y: Float64Array;
   rows: number;
   d: number;
+  classes: number;
   names: string[];
 }
 
@@ -81,9 +90,15 @@ export function featureEncoding(spec: FeatureSpec, schema: Schema): FeatureEncod
   if (t.type !== 'categorical') throw new QueryError(`target: "${t.name}" is ${t.type}; a classifier's target is a categorical column with positive levels`);
   if (spec.columns.includes(spec.target)) throw new QueryError(`target ${quote(spec.target)} is also a predictor`);
   const tl = levelsOf(t);
-  if (spec.positive.length === 0) throw new QueryError(`positive: name the levels of "${t.name}" that count as 1 (levels: ${tl.join(', ')})`);
-  for (const lv of spec.positive) if (!tl.includes(lv)) throw new QueryError(`positive: ${quote(lv)} is not a level of "${t.name}"; levels: ${tl.join(', ')}`);
-  if (new Set(spec.positive).size >= tl.length) throw new QueryError(`positive: every level of "${t.name}" is positive; the target would be constant`);
+  if (tl.length < 2) throw new QueryError(`target: "${t.name}" has ${tl.length} level; a classifier needs at least two`);
+  const positive = spec.positive;
+  if (positive !== undefined) {
+    if (positive.length === 0) throw new QueryError(`positive: name the levels of "${t.name}" that count as 1 (levels: ${tl.join(', ')}), or omit it for one class per level`);
+    for (const lv of positive) if (!tl.includes(lv)) throw new QueryError(`positive: ${quote(lv)} is not a level of "${t.name}"; levels: ${tl.join(', ')}`);
+    if (new Set(positive).size >= tl.length) throw new QueryError(`positive: every level of "${t.name}" is positive; the target would be constant`);
+  } else if (tl.length > MAX_CLASSES) {
+    throw new QueryError(`target: "${t.name}" has ${tl.length} levels, more than the ${MAX_CLASSES} classes a model may have; name the positive levels for a binary target`);
+  }
   const features: Feature[] = [];
   spec.columns.forEach((name, i) => {
     const c = findColumn(schema, name);
@@ -103,7 +118,10 @@ export function featureEncoding(spec: FeatureSpec, schema: Schema): FeatureEncod
     }
   });
   if (features.length > MAX_FEATURES) throw new QueryError(`the columns give ${features.length} features, more than ${MAX_FEATURES}`);
-  return { features, names: features.map((f) => f.name), d: features.length, target: spec.target, positive: [...spec.positive], coding };
+  return {
+    features, names: features.map((f) => f.name), d: features.length, target: spec.target, coding,
+    positive: positive ? [...positive] : null, classes: positive ? 2 : tl.length, classNames: positive ? ['0', '1'] : tl,
+  };
 }
 
 /** Encodes a dataset's rows (filter, complete cases) under an encoding. */
@@ -115,7 +133,7 @@ export function encodeDataset(enc: FeatureEncoding, dataset: Dataset, filter: Pr
   };
   const target = col(enc.target);
   if (target.kind !== 'categorical') throw new TypeError(`encodeDataset: target "${enc.target}" is not categorical in the dataset`);
-  const pos = new Set(enc.positive.map((lv) => target.levels.indexOf(lv)));
+  const pos = enc.positive ? new Set(enc.positive.map((lv) => target.levels.indexOf(lv))) : null;
   const cols = enc.features.map((f) => col(f.column));
   const mask = matchRows(dataset, filter);
   const d = enc.d;
@@ -134,13 +152,14 @@ export function encodeDataset(enc: FeatureEncoding, dataset: Dataset, filter: Pr
   const X = new Float64Array(keep.length * d);
   const y = new Float64Array(keep.length);
   keep.forEach((r, i) => {
-    y[i] = pos.has(target.codes[r]!) ? 1 : 0;
+    const code = target.codes[r]!;
+    y[i] = pos ? (pos.has(code) ? 1 : 0) : code;
     enc.features.forEach((f, j) => {
       const c = cols[j]!;
       X[i * d + j] = f.kind === 'numeric' ? ((c as NumericColumn).values[r]! - f.center) / f.scale : (c as CategoricalColumn).codes[r] === f.level ? 1 : 0;
     });
   });
-  return { X, y, rows: keep.length, d, names: [...enc.names] };
+  return { X, y, rows: keep.length, d, classes: enc.classes, names: [...enc.names] };
 }
 
 /** featureEncoding then encodeDataset with the spec's filter. */

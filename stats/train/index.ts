@@ -5,7 +5,7 @@
  */
 export { encodeDataset, encodeFeatures, featureEncoding, MAX_FEATURES, MAX_TRAIN_COLUMNS } from './features.ts';
 export type { CategoricalCoding, EncodedData, Feature, FeatureEncoding, FeatureSpec } from './features.ts';
-export { forward, initParams, logit, logLossOfLogit, loss, MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS, ModelError, network, parameterCount, perExampleGradient, predict, seedBytes, sigmoid, uniform53 } from './model.ts';
+export { forward, forwardProbabilities, initParams, logit, logits, logLossOfLogit, loss, MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS, ModelError, network, parameterCount, perExampleGradient, predict, seedBytes, sigmoid, uniform53 } from './model.ts';
 export type { ModelSpec, Network } from './model.ts';
 export { clipFactor, clippedGradientSum, clippedGroupGradientSum, l2norm, patientContributionBound, sampleRows } from './clip.ts';
 export type { ClippedSum } from './clip.ts';

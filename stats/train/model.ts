@@ -1,20 +1,24 @@
 /**
- * Binary classifiers in float64: logistic regression and a multilayer perceptron (ReLU hidden
- * layers, sigmoid output), with the log loss, its per-example gradient by backpropagation, and a
- * deterministic initialization from a seed.
+ * Classifiers in float64: logistic regression and a multilayer perceptron (ReLU hidden layers),
+ * with a sigmoid output for a binary target or a softmax output for K ≥ 3 classes; the log loss
+ * (cross-entropy), its per-example gradient by backpropagation, and a deterministic
+ * initialization from a seed.
  *
  * Layers. With hidden sizes [h₁, …, h_L] the network has layer sizes n₀ = d, n₁ = h₁, …,
- * n_L = h_L, n_{L+1} = 1; logistic regression is the case L = 0. Layer l (0 ≤ l ≤ L) maps
- * a_l ∈ ℝ^{n_l} to z_{l+1} = W_l a_l + b_l, a_{l+1} = ReLU(z_{l+1}) for hidden layers; the output
- * is the logit z = z_{L+1} and p = σ(z) = P(y = 1 | x).
+ * n_L = h_L, and n_{L+1} = 1 output for a binary target (K = 2) or K outputs for K ≥ 3 classes;
+ * logistic regression is the case L = 0 (multinomial for K ≥ 3). Layer l (0 ≤ l ≤ L) maps
+ * a_l ∈ ℝ^{n_l} to z_{l+1} = W_l a_l + b_l, a_{l+1} = ReLU(z_{l+1}) for hidden layers. Binary: the
+ * output is the logit z and p = σ(z) = P(y = 1 | x). K classes: logits z_0 … z_{K−1} and
+ * p_k = softmax(z)_k = P(y = k | x).
  *
  * Parameter layout (one flat Float64Array): for l = 0, …, L in order, W_l row-major
  * (W_l[o][i] at offset_l + o·n_l + i, o < n_{l+1}, i < n_l), then b_l (n_{l+1} values). Logistic
  * regression: [w₁, …, w_d, b] (weights, then the intercept last). Count: Σ_l n_{l+1}(n_l + 1).
  *
- * Loss: ℓ(θ; x, y) = −y log p − (1 − y) log(1 − p) = softplus(z) − y·z (computed from z, so it
- * is finite for any logit). Gradient: ∂ℓ/∂z = p − y, then backpropagation; the ReLU's derivative
- * at 0 is taken as 0.
+ * Loss: binary ℓ(θ; x, y) = −y log p − (1 − y) log(1 − p) = softplus(z) − y·z; K classes
+ * ℓ = −log p_y = logsumexp(z) − z_y (both computed from the logits, so they are finite for any
+ * logit). Gradient: ∂ℓ/∂z = p − y (binary) or ∂ℓ/∂z_k = p_k − 1{k = y}, then backpropagation; the
+ * ReLU's derivative at 0 is taken as 0.
  *
  * Initialization (`initParams`): logistic regression starts at 0 (its loss is convex). An MLP's
  * hidden layers are He-uniform, W ~ U(−√(6/n_in), √(6/n_in)) (He et al. 2015, for ReLU), its
@@ -27,12 +31,13 @@ import { utf8 } from '../../crypto/bytes.ts';
 import { seededRandomSource, type RandomSource } from '../../crypto/dp/random.ts';
 import { sha256 } from '../../crypto/sha256.ts';
 
-/** The model of a training plan. */
-export type ModelSpec = { type: 'logistic' } | { type: 'mlp'; hidden: number[] };
+/** The model of a training plan; `classes` K (default 2: one sigmoid output; K ≥ 3: softmax). */
+export type ModelSpec = { type: 'logistic'; classes?: number } | { type: 'mlp'; hidden: number[]; classes?: number };
 
 export const MAX_HIDDEN_LAYERS = 8;
 export const MAX_HIDDEN_UNITS = 1024;
 export const MAX_PARAMETERS = 1_000_000;
+export const MAX_CLASSES = 100;
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -45,14 +50,17 @@ export class ModelError extends Error {
 export interface Network {
   spec: ModelSpec;
   d: number;
-  /** n₀ = d, n₁, …, n_{L+1} = 1. */
+  /** Classes K (2: binary, one output). */
+  classes: number;
+  /** n₀ = d, n₁, …, n_{L+1} (1 if K = 2, else K). */
   sizes: number[];
   /** Offset of W_l in the parameter vector; b_l starts at offsets[l] + n_{l+1}·n_l. */
   offsets: number[];
   parameterCount: number;
-  /** a_1 … a_L (hidden activations) and their back-propagated errors. */
+  /** a_1 … a_L (hidden activations) and their back-propagated errors; the output layer's logits. */
   readonly act: Float64Array[];
   readonly delta: Float64Array[];
+  readonly out: Float64Array;
 }
 
 function hiddenOf(spec: ModelSpec): number[] {
@@ -72,7 +80,9 @@ function hiddenOf(spec: ModelSpec): number[] {
 export function network(spec: ModelSpec, d: number): Network {
   if (!Number.isSafeInteger(d) || d < 1) throw new ModelError(`d: expected a positive integer number of features, got ${d}`);
   const hidden = hiddenOf(spec);
-  const sizes = [d, ...hidden, 1];
+  const K = spec.classes ?? 2;
+  if (!Number.isSafeInteger(K) || K < 2 || K > MAX_CLASSES) throw new ModelError(`classes must be an integer in [2, ${MAX_CLASSES}], got ${String(K).slice(0, 20)}`);
+  const sizes = [d, ...hidden, K === 2 ? 1 : K];
   const offsets: number[] = [];
   let p = 0;
   for (let l = 0; l + 1 < sizes.length; l++) {
@@ -81,9 +91,10 @@ export function network(spec: ModelSpec, d: number): Network {
   }
   if (p > MAX_PARAMETERS) throw new ModelError(`the model has ${p} parameters, more than ${MAX_PARAMETERS}`);
   return {
-    spec, d, sizes, offsets, parameterCount: p,
+    spec, d, classes: K, sizes, offsets, parameterCount: p,
     act: hidden.map((n) => new Float64Array(n)),
     delta: hidden.map((n) => new Float64Array(n)),
+    out: new Float64Array(sizes[sizes.length - 1]!),
   };
 }
 
@@ -129,8 +140,11 @@ function checkParams(net: Network, params: Float64Array): void {
   if (params.length !== net.parameterCount) throw new ModelError(`params: expected ${net.parameterCount} values, got ${params.length}`);
 }
 
-/** The logit z of row `row` of X (row-major, d columns); fills net.act. */
-export function logit(net: Network, params: Float64Array, X: Float64Array, row = 0): number {
+/**
+ * The forward pass on row `row` of X (row-major, d columns): fills net.act and the output logits
+ * net.out (1 logit for a binary model, K otherwise), and returns net.out.
+ */
+export function logits(net: Network, params: Float64Array, X: Float64Array, row = 0): Float64Array {
   const sizes = net.sizes;
   const L = sizes.length - 1;
   let input: Float64Array = X;
@@ -140,22 +154,24 @@ export function logit(net: Network, params: Float64Array, X: Float64Array, row =
     const nOut = sizes[l + 1]!;
     const w = net.offsets[l]!;
     const b = w + nIn * nOut;
-    if (l + 1 === L) {
-      let z = params[b]!;
-      for (let i = 0; i < nIn; i++) z += params[w + i]! * input[base + i]!;
-      return z;
-    }
-    const out = net.act[l]!;
+    const last = l + 1 === L;
+    const out = last ? net.out : net.act[l]!;
     for (let o = 0; o < nOut; o++) {
       let z = params[b + o]!;
       const wo = w + o * nIn;
       for (let i = 0; i < nIn; i++) z += params[wo + i]! * input[base + i]!;
-      out[o] = z > 0 ? z : 0;
+      out[o] = last || z > 0 ? z : 0;
     }
     input = out;
     base = 0;
   }
-  throw new Error('unreachable: a network has an output layer');
+  return net.out;
+}
+
+/** The logit of a binary model on row `row` of X. */
+export function logit(net: Network, params: Float64Array, X: Float64Array, row = 0): number {
+  if (net.classes !== 2) throw new ModelError(`logit: the model has ${net.classes} classes; use logits`);
+  return logits(net, params, X, row)[0]!;
 }
 
 /** σ(z), computed without overflow. */
@@ -170,25 +186,66 @@ export function logLossOfLogit(z: number, y: number): number {
   return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y * z;
 }
 
-/** P(y = 1 | x) for row `row` of X. */
+/** log Σ_k exp(z_k), computed without overflow. */
+function logSumExp(z: Float64Array): number {
+  let m = -Infinity;
+  for (const v of z) if (v > m) m = v;
+  let s = 0;
+  for (const v of z) s += Math.exp(v - m);
+  return m + Math.log(s);
+}
+
+/** The loss of the output logits net.out for label y (binary 0/1, or a class index). */
+function lossOfOutput(net: Network, y: number): number {
+  if (net.classes === 2) return logLossOfLogit(net.out[0]!, y);
+  return logSumExp(net.out) - net.out[y]!;
+}
+
+function checkLabel(net: Network, y: number): void {
+  if (!Number.isInteger(y) || y < 0 || y >= net.classes) throw new ModelError(`label: expected an integer in [0, ${net.classes}), got ${y}`);
+}
+
+/** Binary: P(y = 1 | x) for row `row` of X. */
 export function forward(net: Network, params: Float64Array, X: Float64Array, row = 0): number {
   checkParams(net, params);
   return sigmoid(logit(net, params, X, row));
 }
 
+/** Class probabilities of row `row` into `out` (length K; binary: [1 − p, p]). */
+export function forwardProbabilities(net: Network, params: Float64Array, X: Float64Array, row: number, out: Float64Array): Float64Array {
+  checkParams(net, params);
+  const z = logits(net, params, X, row);
+  if (net.classes === 2) {
+    const p = sigmoid(z[0]!);
+    out[0] = 1 - p;
+    out[1] = p;
+    return out;
+  }
+  const lse = logSumExp(z);
+  for (let k = 0; k < net.classes; k++) out[k] = Math.exp(z[k]! - lse);
+  return out;
+}
+
 /**
- * The gradient of the log loss of row `row` (label y) with respect to the parameters, written into
- * `out` (overwritten, same layout as params); returns the loss.
+ * The gradient of the loss of row `row` (label y: 0/1, or the class index) with respect to the
+ * parameters, written into `out` (overwritten, same layout as params); returns the loss.
  */
 export function perExampleGradient(net: Network, params: Float64Array, X: Float64Array, row: number, y: number, out: Float64Array): number {
   checkParams(net, params);
+  checkLabel(net, y);
   if (out.length !== net.parameterCount) throw new ModelError(`out: expected ${net.parameterCount} values, got ${out.length}`);
-  const z = logit(net, params, X, row);
+  const z = logits(net, params, X, row);
+  const lossValue = lossOfOutput(net, y);
+  // ∂ℓ/∂z into net.out (the logits are no longer needed).
+  if (net.classes === 2) {
+    z[0] = sigmoid(z[0]!) - y;
+  } else {
+    const lse = logSumExp(z);
+    for (let k = 0; k < z.length; k++) z[k] = Math.exp(z[k]! - lse) - (k === y ? 1 : 0);
+  }
   const sizes = net.sizes;
   const L = sizes.length - 1;
   const xBase = row * net.d;
-  // Output layer (l = L − 1): δ = p − y.
-  const g = sigmoid(z) - y;
   for (let l = L - 1; l >= 0; l--) {
     const nIn = sizes[l]!;
     const nOut = sizes[l + 1]!;
@@ -196,9 +253,9 @@ export function perExampleGradient(net: Network, params: Float64Array, X: Float6
     const b = w + nIn * nOut;
     const input = l === 0 ? X : net.act[l - 1]!;
     const base = l === 0 ? xBase : 0;
-    const deltaOut = l === L - 1 ? null : net.delta[l]!;
+    const deltaOut = l === L - 1 ? z : net.delta[l]!;
     for (let o = 0; o < nOut; o++) {
-      const dz = deltaOut === null ? g : deltaOut[o]!;
+      const dz = deltaOut[o]!;
       const wo = w + o * nIn;
       for (let i = 0; i < nIn; i++) out[wo + i] = dz * input[base + i]!;
       out[b + o] = dz;
@@ -213,23 +270,32 @@ export function perExampleGradient(net: Network, params: Float64Array, X: Float6
         continue;
       }
       let s = 0;
-      for (let o = 0; o < nOut; o++) s += params[w + o * nIn + i]! * (deltaOut === null ? g : deltaOut[o]!);
+      for (let o = 0; o < nOut; o++) s += params[w + o * nIn + i]! * deltaOut[o]!;
       dIn[i] = s;
     }
   }
-  return logLossOfLogit(z, y);
+  return lossValue;
 }
 
-/** Probabilities of the given rows of X (all rows by default). */
+/**
+ * Predictions for the given rows of X (all rows by default): binary, P(y = 1 | x) per row;
+ * K classes, the K probabilities per row (row-major, rows × K).
+ */
 export function predict(net: Network, params: Float64Array, X: Float64Array, rows?: ArrayLike<number>): Float64Array {
   checkParams(net, params);
   const n = rows ? rows.length : X.length / net.d;
-  const out = new Float64Array(n);
-  for (let k = 0; k < n; k++) out[k] = sigmoid(logit(net, params, X, rows ? rows[k]! : k));
+  if (net.classes === 2) {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = sigmoid(logit(net, params, X, rows ? rows[k]! : k));
+    return out;
+  }
+  const K = net.classes;
+  const out = new Float64Array(n * K);
+  for (let k = 0; k < n; k++) forwardProbabilities(net, params, X, rows ? rows[k]! : k, out.subarray(k * K, (k + 1) * K));
   return out;
 }
 
-/** Mean log loss over the given rows (all rows by default). */
+/** Mean loss over the given rows (all rows by default). */
 export function loss(net: Network, params: Float64Array, X: Float64Array, y: Float64Array, rows?: ArrayLike<number>): number {
   checkParams(net, params);
   const n = rows ? rows.length : y.length;
@@ -237,7 +303,9 @@ export function loss(net: Network, params: Float64Array, X: Float64Array, y: Flo
   let s = 0;
   for (let k = 0; k < n; k++) {
     const r = rows ? rows[k]! : k;
-    s += logLossOfLogit(logit(net, params, X, r), y[r]!);
+    checkLabel(net, y[r]!);
+    logits(net, params, X, r);
+    s += lossOfOutput(net, y[r]!);
   }
   return s / n;
 }
