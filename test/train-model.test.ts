@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource, type RandomSource } from '../crypto/dp/random.ts';
 import {
-  auc, clippedGradientSum, evaluate, clippedGroupGradientSum, encodeFeatures, featureEncoding, forwardProbabilities, initOptimizerState, initParams, l2norm, logLoss,
+  auc, clippedGradientSum, evaluate, originalScaleCoefficients, clippedGroupGradientSum, encodeFeatures, featureEncoding, forwardProbabilities, initOptimizerState, initParams, l2norm, logLoss,
   loss, network, parameterCount, patientContributionBound, perExampleGradient, predict, sampleRows, seedBytes, serverUpdate, sigmoid,
   trainCentral, uniform53, type ModelSpec, type Network,
 } from '../stats/train/index.ts';
+import { splitDataset } from '../stats/index.ts';
 import { loadExample } from './stats-helpers.ts';
 
 const flchain = loadExample('flchain');
@@ -348,6 +349,50 @@ describe('central training on flchain (death ~ age + sex + creatinine + kappa + 
     expect(e.ece).toBeLessThan(0.05);
     const start = loss(net, initParams(net.spec, data.d, 'flchain mlp'), data.X, data.y);
     expect(e.logLoss).toBeLessThan(start - 0.1); // the initial MLP's loss is ≈ 0.62
+  });
+
+  it('originalScaleCoefficients maps the standardized logistic parameters back to R\'s coefficients', () => {
+    const enc = featureEncoding({ columns: COLUMNS, target: 'death', positive: ['1'] }, flchain.schema);
+    const b = R.flchainGlm.coefficients;
+    const params = Float64Array.from([...enc.features.map((f, j) => (f.kind === 'numeric' ? b[j + 1]! * f.scale : b[j + 1]!)), 0]);
+    params[enc.d] = b[0]! + enc.features.reduce((s, f, j) => s + (f.kind === 'numeric' ? b[j + 1]! * f.center : 0), 0);
+    const back = originalScaleCoefficients(enc, params);
+    expect(back.terms).toEqual(['(Intercept)', 'age', 'sexM', 'creatinine', 'kappa', 'lambda']);
+    back.coefficients.forEach((c, j) => expect(c).toBeCloseTo(b[j]!, 12));
+  });
+
+  it('three parties without noise (each sampling its own rows, the server adding their clipped sums) train the model the central trainer trains on the pooled rows with the same batches', () => {
+    const parties = splitDataset(flchain.dataset, 3, 'train').map((ds) => encodeFeatures({ columns: COLUMNS, target: 'death', positive: ['1'] }, flchain.schema, ds));
+    const pooledX = Float64Array.from(parties.flatMap((p) => Array.from(p.X)));
+    const pooledY = Float64Array.from(parties.flatMap((p) => Array.from(p.y)));
+    const offsets = [0, parties[0]!.rows, parties[0]!.rows + parties[1]!.rows];
+    const N = pooledY.length;
+    expect(N).toBe(data.rows);
+    const spec: ModelSpec = { type: 'mlp', hidden: [8] };
+    const net = network(spec, data.d);
+    const opt = { kind: 'adam', lr: 0.01 } as const;
+    const [q, C, rounds] = [0.05, 2, 40];
+    // Federated: party p samples with its own source; the server sees only the sum of the sums.
+    const partyRng = parties.map((_, p) => rng(`party ${p}`));
+    const batches: number[][] = [];
+    let params = initParams(spec, data.d, 'fed');
+    let state = initOptimizerState(opt, net.parameterCount);
+    for (let t = 0; t < rounds; t++) {
+      const sum = new Float64Array(net.parameterCount);
+      const batch: number[] = [];
+      parties.forEach((p, i) => {
+        const rows = sampleRows(p.rows, q, partyRng[i]!);
+        const s = clippedGradientSum(net, params, p.X, p.y, rows, C);
+        for (let k = 0; k < sum.length; k++) sum[k]! += s.sum[k]!;
+        batch.push(...Array.from(rows, (r) => r + offsets[i]!));
+      });
+      batches.push(batch);
+      ({ params, state } = serverUpdate(params, sum, q * N, opt, state));
+    }
+    const central = trainCentral(net, pooledX, pooledY, { rounds, q, optimizer: opt, clip: C, seed: 'fed', sampler: (t) => batches[t - 1]! });
+    // Equal up to the order of float64 additions.
+    for (let k = 0; k < params.length; k++) expect(Math.abs(central.params[k]! - params[k]!)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(params[k]!)));
+    expect(central.params).not.toEqual(initParams(spec, data.d, 'fed'));
   });
 
   it('a caller-given sampler fixes the batches: the same batches give the same model', () => {

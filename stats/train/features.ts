@@ -167,3 +167,19 @@ export function encodeFeatures(spec: FeatureSpec, schema: Schema, dataset: Datas
   const encoding = featureEncoding(spec, schema);
   return { ...encodeDataset(encoding, dataset, spec.filter ?? []), encoding };
 }
+
+/**
+ * A binary logistic model's coefficients on the original scale of its columns, intercept first
+ * (as R's glm reports them): β_j = w_j/s_j for a numeric feature (1 for an indicator) and
+ * β₀ = b − Σ_j w_j c_j/s_j. `params` is the logistic layout [w₁, …, w_d, b].
+ */
+export function originalScaleCoefficients(enc: FeatureEncoding, params: ArrayLike<number>): { terms: string[]; coefficients: number[] } {
+  if (params.length !== enc.d + 1) throw new RangeError(`expected the d + 1 = ${enc.d + 1} parameters of a binary logistic model, got ${params.length}`);
+  let intercept = params[enc.d]!;
+  const beta = enc.features.map((f, j) => {
+    if (f.kind !== 'numeric') return params[j]!;
+    intercept -= (params[j]! * f.center) / f.scale;
+    return params[j]! / f.scale;
+  });
+  return { terms: ['(Intercept)', ...enc.names], coefficients: [intercept, ...beta] };
+}
