@@ -239,6 +239,29 @@ describe('clipping', () => {
     expect(() => clippedGradientSum(net, params, X, y, [200], 1)).toThrow(/rows\[0\]: 200 is not a row/);
   });
 
+  it('a model state chosen to overflow the gradients cannot push a contribution past C: huge finite gradients are clipped to C, non-finite ones contribute 0, non-finite parameters are refused', () => {
+    const net2 = network({ type: 'mlp', hidden: [2] }, 2);
+    const X2 = Float64Array.of(0.5, 0.5, 1, 1);
+    const y2 = Float64Array.of(0, 0);
+    // W₀ = 1e308: a₁ = 1e308 (row 0) or +∞ (row 1: 2e308 overflows); W₁ = 1e300: the logit is +∞.
+    const huge = Float64Array.of(1e308, 1e308, 1e308, 1e308, 0, 0, 1e300, 1e300, 0);
+    const one = clippedGradientSum(net2, huge, X2, y2, [0], 0.5);
+    expect(one.clipped).toBe(1);
+    expect(l2norm(one.sum)).toBeLessThanOrEqual(0.5 + 1e-12);
+    expect(l2norm(one.sum)).toBeGreaterThan(0.5 - 1e-12);
+    const inf = clippedGradientSum(net2, huge, X2, y2, [1], 0.5);
+    expect(inf.dropped).toBe(1);
+    expect(Array.from(inf.sum).every((v) => v === 0)).toBe(true);
+    const both = clippedGradientSum(net2, huge, X2, y2, [0, 1, 0], 0.5);
+    expect(both.sum.every(Number.isFinite)).toBe(true);
+    expect(l2norm(both.sum)).toBeLessThanOrEqual(1 + 1e-12);
+    expect(clippedGroupGradientSum(net2, huge, X2, y2, [[0, 1]], 0.5).dropped).toBe(1);
+    const nan = new Float64Array(huge);
+    nan[3] = NaN;
+    expect(() => clippedGradientSum(net2, nan, X2, y2, [0], 0.5)).toThrow(/params\[3\] is not finite/);
+    expect(() => clippedGradientSum(net2, huge, X2.subarray(0, 3), y2, [0], 0.5)).toThrow(/X: expected 2 rows × 2 features, got 3 values/);
+  });
+
   it('per patient: a patient\'s rows are summed then clipped to C; per-example clipping bounds a patient of k rows by k·C', () => {
     const k = 3;
     const patients = Array.from({ length: 20 }, (_, p) => [3 * p, 3 * p + 1, 3 * p + 2]);

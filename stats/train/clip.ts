@@ -20,11 +20,15 @@
 import type { RandomSource } from '../../crypto/dp/random.ts';
 import { ModelError, perExampleGradient, uniform53, type Network } from './model.ts';
 
-/** The result of a clipped sum: the sum, the examples (or groups) summed, how many were clipped, the total loss. */
+/**
+ * The result of a clipped sum: the sum, the examples (or groups) summed, how many were clipped,
+ * how many were dropped (a gradient with a non-finite coordinate contributes 0), the total loss.
+ */
 export interface ClippedSum {
   sum: Float64Array;
   count: number;
   clipped: number;
+  dropped: number;
   lossSum: number;
 }
 
@@ -32,11 +36,20 @@ function checkClip(C: number): void {
   if (!(C > 0) || Number.isNaN(C)) throw new ModelError(`clip norm C must be positive (Infinity: no clipping), got ${C}`);
 }
 
-/** Euclidean norm. */
+/** Euclidean norm, without overflow or underflow (scaled by the largest |v_i|, as hypot). */
 export function l2norm(v: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = Math.abs(v[i]!);
+    if (!(a <= m)) m = a; // NaN propagates
+  }
+  if (m === 0 || !Number.isFinite(m)) return m;
   let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
-  return Math.sqrt(s);
+  for (let i = 0; i < v.length; i++) {
+    const t = v[i]! / m;
+    s += t * t;
+  }
+  return m * Math.sqrt(s);
 }
 
 /** The factor min(1, C/‖g‖) that clips g to norm C (1 when ‖g‖ ≤ C). */
@@ -45,25 +58,58 @@ export function clipFactor(norm: number, C: number): number {
 }
 
 /**
+ * sum += clip_C(g). Returns 'dropped' (nothing added) when g has a NaN or infinite coordinate: a
+ * model state chosen to overflow the gradient (e.g. by an adversarial aggregator) must not make a
+ * contribution escape the clip. The factor is computed from the scaled norm, so a finite gradient
+ * whose norm overflows is still clipped to C.
+ */
+function addClipped(sum: Float64Array, g: Float64Array, C: number): 'kept' | 'clipped' | 'dropped' {
+  let m = 0;
+  for (let i = 0; i < g.length; i++) {
+    const a = Math.abs(g[i]!);
+    if (!(a <= Number.MAX_VALUE)) return 'dropped';
+    if (a > m) m = a;
+  }
+  if (m === 0) return 'kept';
+  let s = 0;
+  for (let i = 0; i < g.length; i++) {
+    const t = g[i]! / m;
+    s += t * t;
+  }
+  const root = Math.sqrt(s);
+  const clip = m * root > C; // m·root may overflow to Infinity: then it is clipped
+  const f = clip ? C / m / root : 1;
+  for (let i = 0; i < g.length; i++) sum[i]! += f * g[i]!;
+  return clip ? 'clipped' : 'kept';
+}
+
+function checkData(net: Network, params: Float64Array, X: Float64Array, y: Float64Array): void {
+  if (X.length !== y.length * net.d) throw new ModelError(`X: expected ${y.length} rows × ${net.d} features, got ${X.length} values`);
+  for (let i = 0; i < params.length; i++) if (!Number.isFinite(params[i]!)) throw new ModelError(`params[${i}] is not finite: the model state is refused`);
+}
+
+/**
  * Σ over `rows` of clip_C(∇ℓ(params; X[row], y[row])) (C = Infinity: the plain sum). A row listed
  * twice counts twice.
  */
 export function clippedGradientSum(net: Network, params: Float64Array, X: Float64Array, y: Float64Array, rows: ArrayLike<number>, C: number): ClippedSum {
   checkClip(C);
+  checkData(net, params, X, y);
   const P = net.parameterCount;
   const sum = new Float64Array(P);
   const g = new Float64Array(P);
   let clipped = 0;
+  let dropped = 0;
   let lossSum = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
     if (!Number.isSafeInteger(r) || r < 0 || r >= y.length) throw new ModelError(`rows[${k}]: ${r} is not a row of the data (${y.length} rows)`);
     lossSum += perExampleGradient(net, params, X, r, y[r]!, g);
-    const f = clipFactor(l2norm(g), C);
-    if (f < 1) clipped++;
-    for (let i = 0; i < P; i++) sum[i]! += f * g[i]!;
+    const how = addClipped(sum, g, C);
+    if (how === 'clipped') clipped++;
+    else if (how === 'dropped') dropped++;
   }
-  return { sum, count: rows.length, clipped, lossSum };
+  return { sum, count: rows.length, clipped, dropped, lossSum };
 }
 
 /**
@@ -75,15 +121,16 @@ export function clippedGroupGradientSum(net: Network, params: Float64Array, X: F
   const P = net.parameterCount;
   const sum = new Float64Array(P);
   let clipped = 0;
+  let dropped = 0;
   let lossSum = 0;
   for (const rows of groups) {
     const inner = clippedGradientSum(net, params, X, y, rows, Infinity);
     lossSum += inner.lossSum;
-    const f = clipFactor(l2norm(inner.sum), C);
-    if (f < 1) clipped++;
-    for (let i = 0; i < P; i++) sum[i]! += f * inner.sum[i]!;
+    const how = inner.dropped > 0 ? 'dropped' : addClipped(sum, inner.sum, C);
+    if (how === 'clipped') clipped++;
+    else if (how === 'dropped') dropped++;
   }
-  return { sum, count: groups.length, clipped, lossSum };
+  return { sum, count: groups.length, clipped, dropped, lossSum };
 }
 
 /**
