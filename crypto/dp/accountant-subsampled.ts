@@ -22,16 +22,22 @@
  *     ε = RDP(α) + ln(1 − 1/α) − (ln δ + ln α)/(α − 1),
  *   or 'classic' (Mironov 2017, Proposition 3): ε = RDP(α) + ln(1/δ)/(α − 1); min over orders.
  *
- * Only integer orders are used (2..256 and 512, a superset of distributed_dp's RDP_ORDERS);
- * TF Privacy also evaluates fractional orders below 12, which matters only for very small ε.
+ * Orders: integers 2..256 and 512 (a superset of distributed_dp's RDP_ORDERS) for the Skellam job,
+ * whose subsampling bound needs integer α; for the sampled Gaussian also the fractional orders
+ * 1.1..10.9 of TF Privacy, through MTZ19's two-sided series with erfc (`_compute_log_a_frac`).
  * Floats throughout; every quantity here is a bound computed in double precision.
  */
 
-/** Default RDP orders: 2, 3, …, 256, 512. */
+/** Default RDP orders for the Skellam job (integer, as Zhu–Wang's bound needs): 2, 3, …, 256, 512. */
 export const DEFAULT_ORDERS: readonly number[] = Object.freeze([
   ...Array.from({ length: 255 }, (_, i) => i + 2),
   512,
 ]);
+
+/** Default orders for the sampled Gaussian: 1.1, 1.2, …, 1.9, 2.1, …, 10.9 (fractional) and DEFAULT_ORDERS. */
+export const GAUSSIAN_ORDERS: readonly number[] = Object.freeze(
+  [...Array.from({ length: 99 }, (_, i) => 1 + (i + 1) / 10).filter((a) => Math.abs(a - Math.round(a)) > 1e-9), ...DEFAULT_ORDERS].sort((a, b) => a - b),
+);
 
 export type RdpConversion = 'improved' | 'classic';
 
@@ -74,10 +80,79 @@ function logSumExp(a: readonly number[], w?: readonly number[]): number {
   return m + Math.log(s);
 }
 
-/** RDP at integer order α of one Poisson-subsampled Gaussian step with noise multiplier z. */
+/** ln(e^a + e^b). */
+function logAdd(a: number, b: number): number {
+  const m = Math.max(a, b);
+  if (m === -Infinity) return -Infinity;
+  return m + Math.log1p(Math.exp(Math.min(a, b) - m));
+}
+
+/** ln(e^a − e^b), a ≥ b. */
+function logSub(a: number, b: number): number {
+  if (b === -Infinity) return a;
+  if (a <= b) return -Infinity; // rounding: the true value is ≤ 0 in the tail
+  return a + Math.log(-Math.expm1(b - a));
+}
+
+/**
+ * ln erfc(x), relative error of erfc below 1.2e-7 everywhere (Numerical Recipes' erfcc Chebyshev
+ * fit, whose form t·exp(−x² + P(t)) gives the logarithm directly for large x).
+ */
+export function logErfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const p =
+    -1.26551223 +
+    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const logPos = Math.log(t) - z * z + p;
+  return x >= 0 ? logPos : Math.log(2 - Math.exp(logPos));
+}
+
+/** ln A_α for fractional α > 1 (MTZ19 §3.3; TF Privacy's `_compute_log_a_frac`). */
+function logAFrac(q: number, z: number, alpha: number): number {
+  let a0 = -Infinity;
+  let a1 = -Infinity;
+  const z0 = z * z * Math.log(1 / q - 1) + 0.5;
+  const lq = Math.log(q);
+  const l1q = Math.log1p(-q);
+  let logCoef = 0; // ln |C(α, i)|
+  let positive = true;
+  for (let i = 0; i < 100_000; i++) {
+    if (i > 0) {
+      const f = alpha - i + 1;
+      logCoef += Math.log(Math.abs(f)) - Math.log(i);
+      if (f < 0) positive = !positive;
+    }
+    const j = alpha - i;
+    const e0 = Math.log(0.5) + logErfc((i - z0) / (Math.SQRT2 * z));
+    const e1 = Math.log(0.5) + logErfc((z0 - j) / (Math.SQRT2 * z));
+    const s0 = logCoef + i * lq + j * l1q + (i * i - i) / (2 * z * z) + e0;
+    const s1 = logCoef + j * lq + i * l1q + (j * j - j) / (2 * z * z) + e1;
+    if (positive) {
+      a0 = logAdd(a0, s0);
+      a1 = logAdd(a1, s1);
+    } else {
+      a0 = logSub(a0, s0);
+      a1 = logSub(a1, s1);
+    }
+    if (Math.max(s0, s1) < -30) break;
+  }
+  return logAdd(a0, a1);
+}
+
+/**
+ * RDP at order α of one Poisson-subsampled Gaussian step with noise multiplier z: the binomial
+ * sum for integer α, the two-sided series (with erfc) for fractional α > 1.
+ */
 export function rdpSampledGaussian(q: number, noiseMultiplier: number, alpha: number): number {
   checkQ(q);
   checkPositive(noiseMultiplier, 'noiseMultiplier');
+  if (!Number.isInteger(alpha)) {
+    if (!(alpha > 1 && alpha < 100_000)) throw new RangeError(`order: expected 1 < α < 100000, got ${alpha}`);
+    if (q === 0) return 0;
+    if (q === 1) return alpha / (2 * noiseMultiplier * noiseMultiplier);
+    return Math.max(0, logAFrac(q, noiseMultiplier, alpha) / (alpha - 1));
+  }
   checkOrder(alpha);
   if (q === 0) return 0;
   const z2 = noiseMultiplier * noiseMultiplier;
@@ -141,6 +216,7 @@ export function epsilonFromRdp(
     let e: number;
     if (conversion === 'classic') e = r + Math.log(1 / delta) / (a - 1);
     else if (delta * delta + Math.expm1(-r) >= 0) e = 0; // TF Privacy's ε = 0 case
+    else if (a < 1.01) e = Infinity; // TF Privacy: the improved conversion is not used this close to 1
     else e = r + Math.log1p(-1 / a) - (Math.log(delta) + Math.log(a)) / (a - 1);
     if (e < best) {
       best = e;
@@ -177,11 +253,12 @@ export function jobRdp(mech: GaussianJob | SkellamJob, acct: Omit<JobAccounting,
   const { samplingRate: q, rounds } = acct;
   checkQ(q);
   if (!Number.isSafeInteger(rounds) || rounds < 0) throw new RangeError(`rounds: expected an integer ≥ 0, got ${rounds}`);
-  const orders = acct.orders ?? DEFAULT_ORDERS;
   if (mech.mechanism === 'gaussian') {
+    const orders = acct.orders ?? GAUSSIAN_ORDERS;
     return orders.map((a) => rounds * rdpSampledGaussian(q, mech.noiseMultiplier, a));
   }
   if (mech.mechanism !== 'skellam') throw new RangeError('mechanism: expected "gaussian" or "skellam"');
+  const orders = acct.orders ?? DEFAULT_ORDERS;
   checkPositive(mech.mu, 'mu');
   const cache = new Map<number, number>();
   const eps = (l: number): number => {
@@ -197,7 +274,7 @@ export function jobRdp(mech: GaussianJob | SkellamJob, acct: Omit<JobAccounting,
 
 /** ε of the whole job at δ (and the optimal order). */
 export function jobEpsilon(mech: GaussianJob | SkellamJob, acct: JobAccounting): { readonly epsilon: number; readonly order: number } {
-  const orders = acct.orders ?? DEFAULT_ORDERS;
+  const orders = acct.orders ?? (mech.mechanism === 'gaussian' ? GAUSSIAN_ORDERS : DEFAULT_ORDERS);
   return epsilonFromRdp(orders, jobRdp(mech, { ...acct, orders }), acct.delta, acct.conversion);
 }
 
