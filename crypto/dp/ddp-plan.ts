@@ -150,7 +150,7 @@ function candidate(o: Required<Omit<DdpPlanOptions, 'bits'>>, D: number, b: numb
   const signalVar = (gamma * gamma * o.clip * o.clip * o.units * o.units) / D;
   const heuristic = 2 * o.k * Math.sqrt(signalVar + o.units / 4 + o.parties * 2 * muParty);
   const logWrap = Math.log(D) + logTail(signalVar, o.parties * muParty, 2 ** (b - 1) - o.units);
-  const wrapBound = heuristic <= 2 ** b ? Math.exp(logWrap) : 1;
+  const wrapBound = heuristic <= 2 ** b ? Math.min(1, Math.exp(logWrap)) : 1;
   const variance = 2 * honest * muParty;
   const overhead = (variance + o.units / 4) / (o.noiseMultiplier * o.clip * gamma) ** 2 - 1;
   return { s, gamma, l2, variance, noise, wrapBound, overhead };
@@ -288,8 +288,9 @@ function vectorNorm(x: Float64Array): number {
 /**
  * One party's contribution for a round: each unit (norm ≤ C, length d) rotated with the round's
  * public signs, scaled, conditionally rounded; the sum of the units plus this party's Skellam share,
- * reduced mod 2^b (values in [0, 2^b), as int64 for the 64-bit ring; b = 64 wraps to signed).
- * Send it even with no units (the noise share is still owed).
+ * taken mod 2^b and lifted uniformly to Z/2^64 (a uniform element of the class; int64 for the
+ * 64-bit ring), so the ring sum reveals only the sum mod 2^b. A transport that sums in Z/2^b may
+ * send the low b bits only. Send it even with no units (the noise share is still owed).
  */
 export function encodeUpdate(
   plan: DdpPlan,
@@ -313,7 +314,15 @@ export function encodeUpdate(
   }
   const noise = perPartyNoise(plan.noise, plan.D, rng);
   const out = new BigInt64Array(plan.D);
-  for (let i = 0; i < plan.D; i++) out[i] = BigInt.asIntN(64, BigInt.asUintN(plan.bits, BigInt(acc[i]!) + noise[i]!));
+  const b = BigInt(plan.bits);
+  const liftBits = 64 - plan.bits;
+  for (let i = 0; i < plan.D; i++) {
+    const low = BigInt.asUintN(plan.bits, BigInt(acc[i]!) + noise[i]!);
+    // Uniform lift to Z/2^64: low + 2^b·U, U uniform in [0, 2^(64−b)). Without it the ring sum
+    // Σ(v_i mod 2^b) would reveal, per coordinate, how many contributions were negative.
+    const hi = liftBits === 0 ? 0n : BigInt.asUintN(liftBits, (BigInt(rng.uint32()) << 32n) | BigInt(rng.uint32()));
+    out[i] = BigInt.asIntN(64, low + (hi << b));
+  }
   return out;
 }
 
@@ -328,4 +337,30 @@ export function decodeSum(plan: DdpPlan, sum: BigInt64Array, roundSeed: Uint8Arr
   const y = new Float64Array(plan.D);
   for (let i = 0; i < plan.D; i++) y[i] = Number(BigInt.asIntN(plan.bits, sum[i]!)) / plan.gamma;
   return unrotate(y, signs, plan.d);
+}
+
+/**
+ * A JSON-safe summary of a plan, for transcripts and for parties to compare: a plan is a pure
+ * function of its options, so each party recomputes it from the job's public parameters and
+ * checks that this summary matches the one the aggregator announces.
+ */
+export function describeDdpPlan(plan: DdpPlan): Record<string, string | number> {
+  return {
+    d: plan.d,
+    D: plan.D,
+    clip: plan.clip,
+    parties: plan.parties,
+    threshold: plan.threshold,
+    collusion: plan.collusion,
+    units: plan.units,
+    beta: plan.beta,
+    scaleBits: plan.scaleBits,
+    bits: plan.bits,
+    l2Bound: plan.l2Bound,
+    l1Bound: plan.l1Bound,
+    noiseMultiplier: plan.noiseMultiplier,
+    perPartyMu: `${plan.noise.perPartyMu.num}/${plan.noise.perPartyMu.den}`,
+    privacyMu: plan.privacyMu,
+    wrapBound: plan.wrapBound,
+  };
 }
