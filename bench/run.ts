@@ -7,10 +7,12 @@
  * `npm run bench -- sim [options]` only the simulated-scale bench (bench/scale-sim.ts),
  * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts),
  * `npm run bench -- agg [L]` only the aggregator's O(L) steps on and off its event loop (bench/agg-steps.ts),
- * `npm run bench -- models [parties, e.g. 3,10]` only the iterative models and their DP error table (bench/models.ts).
+ * `npm run bench -- models [parties, e.g. 3,10]` only the iterative models and their DP error table (bench/models.ts),
+ * `npm run bench -- ddp` only the bits per coordinate and encoding cost of training rounds' noise (bench/ddp.ts).
  */
 import { benchAggregatorSteps } from './agg-steps.ts';
 import { benchCkksFloors } from './ckks-floors.ts';
+import { benchDdp } from './ddp.ts';
 import { benchEndToEnd } from './e2e.ts';
 import { benchModels } from './models.ts';
 import { benchScaleCeremonies } from './scale-ceremony.ts';
@@ -24,6 +26,7 @@ if (which === 'scale') await benchScale(scaleOptions(rest));
 else if (which === 'sim') await benchSimulatedScale(simOptions(rest));
 else if (which === 'floors') await benchCkksFloors();
 else if (which === 'agg') await benchAggregatorSteps(rest[0] ? Number(rest[0]) : undefined);
+else if (which === 'ddp') await benchDdp();
 else if (which === 'models') await benchModels(rest[0] ? { parties: rest[0].split(',').map(Number) } : {});
 else {
   await benchSecAgg();
@@ -32,6 +35,7 @@ else {
   await benchAggregatorSteps();
   await benchEndToEnd();
   await benchModels();
+  await benchDdp();
   await benchScaleCeremonies();
   await benchScale(scaleOptions());
   await benchSimulatedScale(simOptions());
