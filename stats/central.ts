@@ -8,6 +8,7 @@ import { centralKaplanMeier } from './central-km.ts';
 import type { Dataset } from './dataset.ts';
 import { centralGlm } from './central-glm.ts';
 import { centralCoxFit } from './kinds/cox-fit.ts';
+import { centralTrainRound } from './kinds/train-round.ts';
 import { matchRows } from './filter.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
@@ -226,6 +227,8 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
     case 'cox':
       // The fit (a job's answer); centralCox evaluates one round at q.state.
       return centralCoxFit(q, schema, dataset);
+    case 'train_round':
+      return centralTrainRound(q, schema, dataset);
     case 'marginal': {
       // Each row's level label per column, then a count per tuple of labels.
       const levels: string[][] = [];

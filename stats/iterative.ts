@@ -49,6 +49,11 @@ export interface IterativeDef {
   summarize?(first: IterativeRound, last: IterativeRound): IterativeRound;
   /** Step halving: the state halfway between a and b (default: the elementwise mean). */
   midpoint?(a: number[], b: number[]): number[];
+  /**
+   * Training: every round goes on from its own next state (no convergence test, no step halving:
+   * a sampled loss is not an objective to descend on); the job runs its planned rounds.
+   */
+  fixedRounds?: boolean;
 }
 
 /** Iterative kinds, registered by their definitions (stats/kinds). */
@@ -107,11 +112,17 @@ export class JobStepper<R extends IterativeRound = IterativeRound> {
   readonly #midpoint: (a: number[], b: number[]) => number[];
   best: R | undefined;
   converged = false;
-  constructor(epsilon: number, midpoint: (a: number[], b: number[]) => number[] = (a, b) => a.map((x, i) => (x + b[i]!) / 2)) {
+  readonly #fixed: boolean;
+  constructor(epsilon: number, midpoint: (a: number[], b: number[]) => number[] = (a, b) => a.map((x, i) => (x + b[i]!) / 2), fixed = false) {
     this.#epsilon = epsilon;
     this.#midpoint = midpoint;
+    this.#fixed = fixed;
   }
   observe(res: R): number[] | null {
+    if (this.#fixed) {
+      this.best = res;
+      return res.nextState;
+    }
     const best = this.best;
     const obj = res.objective;
     if (best !== undefined && res.n !== best.n) {
@@ -146,7 +157,7 @@ export async function runJob<R extends IterativeRound>(
   const rounds: R[] = [];
   // Without the schema (an analyst's client) round 1 carries no state: the kind's documented start.
   let state: number[] | undefined = schema ? def.initialState(q, schema) : undefined;
-  const stepper = new JobStepper<R>(epsilon, def.midpoint);
+  const stepper = new JobStepper<R>(epsilon, def.midpoint, def.fixedRounds === true);
   const jobNotes: string[] = [];
   let first = 1;
   for (const res of (opts.prior ?? []) as R[]) {
@@ -176,6 +187,6 @@ export async function runJob<R extends IterativeRound>(
   const answer = (converged ? last : best ?? last) as R;
   const summarized = (def.summarize ? def.summarize(rounds[0]!, answer) : answer) as R;
   const out = { ...summarized, iterations: rounds.length, converged, notes: [...summarized.notes, ...jobNotes] };
-  if (!converged) out.notes.push(`did not converge in ${rounds.length} rounds (relative change of the objective above ${epsilon}); the result is the best round's`);
+  if (!converged && def.fixedRounds !== true) out.notes.push(`did not converge in ${rounds.length} rounds (relative change of the objective above ${epsilon}); the result is the best round's`);
   return { result: out, rounds };
 }

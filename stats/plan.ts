@@ -72,6 +72,7 @@ function normalQuery(q: Query): Query {
   if (q.times !== undefined) out.times = [...q.times];
   if (q.state !== undefined) out.state = [...q.state];
   if (q.round !== undefined) out.round = q.round;
+  if (q.train !== undefined) out.train = JSON.parse(JSON.stringify(q.train)) as typeof q.train;
   return out;
 }
 

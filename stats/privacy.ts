@@ -72,6 +72,9 @@ export interface NoisePlan {
  */
 export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: number; parties: number; threshold: number; collusion?: number }): NoisePlan {
   if (plan.dpGridBits === undefined) throw new QueryError('differential privacy needs a DP plan (planQuery with dpGridBits)');
+  if (q.kind === 'train_round') {
+    throw new QueryError('train_round runs exact only for now: DP training needs the distributed discrete mechanism for L2-bounded updates (crypto/dp/ddp-plan.ts), which is not wired into rounds yet (docs/training.md § Status)');
+  }
   if (!(opts.rho > 0)) throw new QueryError(`rho must be positive, got ${opts.rho}`);
   const collusion = opts.collusion ?? 0;
   if (!Number.isSafeInteger(collusion) || collusion < 0 || collusion >= opts.threshold) {

@@ -5,7 +5,7 @@
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
-  'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox',
+  'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox', 'train_round',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
@@ -55,23 +55,44 @@ export interface Query {
   job?: string;
   /** Iterative kinds: the round's index in its job, from 1. */
   round?: number;
+  /** train_round: the training plan (docs/training.md). */
+  train?: TrainSpec;
+}
+
+/** A training plan: model, clipping, sampling and the server's optimizer (all public). */
+export interface TrainSpec {
+  model: 'logistic' | 'mlp';
+  /** mlp: hidden layer sizes (ReLU). */
+  hidden?: number[];
+  /** L2 clip norm C of one example's gradient. */
+  clip: number;
+  /** Poisson sampling rate of each party's rows per round (default 1: every row). */
+  samplingRate?: number;
+  learningRate: number;
+  optimizer: 'sgd' | 'adam';
+  /** The public expected number of sampled rows per round over all parties (the update divides by it). */
+  expectedBatch: number;
+  /** Seed of the initial parameters. */
+  seed: string;
+  coding?: 'treatment' | 'one-hot';
 }
 
 /** Which kinds each optional field applies to (validateQuery refuses it on any other kind). */
 export const FIELD_KINDS: Readonly<Record<string, readonly string[]>> = {
   bins: ['histogram', 'kaplan_meier', 'cox'],
-  target: ['linear_regression', 'logistic_regression', 'poisson_regression'],
+  target: ['linear_regression', 'logistic_regression', 'poisson_regression', 'train_round'],
   edges: ['marginal'],
   tables: ['marginal'],
-  positive: ['logistic_regression', 'kaplan_meier', 'cox'],
+  positive: ['logistic_regression', 'kaplan_meier', 'cox', 'train_round'],
   offset: ['poisson_regression'],
   time: ['kaplan_meier', 'cox'],
   event: ['kaplan_meier', 'cox'],
   strata: ['kaplan_meier'],
   times: ['kaplan_meier'],
-  state: ['logistic_regression', 'poisson_regression', 'cox'],
-  job: ['logistic_regression', 'poisson_regression', 'cox'],
-  round: ['logistic_regression', 'poisson_regression', 'cox'],
+  state: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
+  job: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
+  round: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
+  train: ['train_round'],
 };
 
 /**
@@ -103,6 +124,8 @@ export const QUERY_LIMITS = {
   job: 64,
   /** Rounds of one job. */
   rounds: 1000,
+  /** Characters of a training plan's JSON on the wire. */
+  trainJson: 4096,
 } as const;
 
 /**

@@ -6,12 +6,13 @@ import { validateGlm } from './kinds/glm-model.ts';
 import { validateKaplanMeier } from './kinds/kaplan-meier.ts';
 import { coxFormula, validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
+import { validateTrainRound } from './kinds/train-round.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
 export { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote } from './query-types.ts';
 export type { Predicate, PredicateOp, Query, QueryKind } from './query-types.ts';
-import { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
+import { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type TrainSpec, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
 
 const isNumericType = (c: ColumnSpec): boolean => c.type === 'numeric' || c.type === 'integer';
 
@@ -132,6 +133,9 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'cox':
       validateCox(q, schema);
       break;
+    case 'train_round':
+      validateTrainRound(q, schema);
+      break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
 }
@@ -226,6 +230,7 @@ function parseModelFields(
     if (typeof json.job !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(json.job)) throw new QueryError(`query.job: expected 1 to ${L.job} characters of [A-Za-z0-9._-], got ${quote(json.job)}`);
     q.job = json.job;
   }
+  if (json.train !== undefined) q.train = parseTrainSpec(json.train);
   if (json.round !== undefined) {
     if (typeof json.round !== 'number' || !Number.isInteger(json.round) || json.round < 1 || json.round > L.rounds) throw new QueryError(`query.round: expected an integer in [1, ${L.rounds}], got ${quote(json.round)}`);
     q.round = json.round;
@@ -255,6 +260,7 @@ export function describeQuery(q: Query): string {
     s = `${q.kind}(${y} ~ 1${q.columns.map((c) => ` + ${c}`).join('')}${q.offset ? ` + offset(log(${q.offset}))` : ''})${q.round ? ` round ${q.round}${q.job ? ` of ${q.job}` : ''}` : ''}`;
   }
   else if (q.kind === 'cox') s = `cox(${coxFormula(q)})`;
+  else if (q.kind === 'train_round') s = `train_round(${q.train?.model ?? '?'}: ${q.target ?? '?'} ~ ${q.columns.join(' + ')})${q.round ? ` round ${q.round}${q.job ? ` of ${q.job}` : ''}` : ''}`;
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
   else if (q.kind === 'marginal') {
     const t = q.tables ?? [q.columns.map((_, i) => i)];
@@ -264,4 +270,31 @@ export function describeQuery(q: Query): string {
   else s = `${q.kind}(${q.columns.join(', ')})`;
   if (q.filter.length > 0) s += ` where ${q.filter.map(describePredicate).join(' and ')}`;
   return s;
+}
+
+/** Checks the shape and ranges of a training plan (train_round). */
+function parseTrainSpec(x: unknown): TrainSpec {
+  if (!isObject(x)) throw new QueryError('query.train: expected an object { model, clip, learningRate, optimizer, expectedBatch, seed, hidden?, samplingRate?, coding? }');
+  for (const k of Object.keys(x)) {
+    if (!['model', 'hidden', 'clip', 'samplingRate', 'learningRate', 'optimizer', 'expectedBatch', 'seed', 'coding'].includes(k)) throw new QueryError(`query.train: unknown field ${quote(k)}`);
+  }
+  const num = (k: string, lo: number, hi: number, openLo = true): number => {
+    const v = x[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || (openLo ? !(v > lo) : !(v >= lo)) || v > hi) throw new QueryError(`query.train.${k}: expected a number in ${openLo ? '(' : '['}${lo}, ${hi}], got ${quote(v)}`);
+    return v;
+  };
+  if (x.model !== 'logistic' && x.model !== 'mlp') throw new QueryError(`query.train.model: use logistic or mlp, got ${quote(x.model)}`);
+  if (x.optimizer !== 'sgd' && x.optimizer !== 'adam') throw new QueryError(`query.train.optimizer: use sgd or adam, got ${quote(x.optimizer)}`);
+  if (typeof x.seed !== 'string' || x.seed.length < 1 || x.seed.length > 128) throw new QueryError('query.train.seed: expected a string of 1 to 128 characters');
+  const spec: TrainSpec = { model: x.model, clip: num('clip', 0, 1e6), learningRate: num('learningRate', 0, 1e3), optimizer: x.optimizer, expectedBatch: num('expectedBatch', 0, 1e9), seed: x.seed };
+  if (x.samplingRate !== undefined) spec.samplingRate = num('samplingRate', 0, 1);
+  if (x.hidden !== undefined) {
+    if (!Array.isArray(x.hidden) || x.hidden.length < 1 || x.hidden.length > 8 || !x.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= 1024)) throw new QueryError('query.train.hidden: expected 1 to 8 layer sizes, integers in [1, 1024]');
+    spec.hidden = [...(x.hidden as number[])];
+  }
+  if (x.coding !== undefined) {
+    if (x.coding !== 'treatment' && x.coding !== 'one-hot') throw new QueryError(`query.train.coding: use treatment or one-hot, got ${quote(x.coding)}`);
+    spec.coding = x.coding;
+  }
+  return spec;
 }

@@ -32,6 +32,7 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
       break;
     case 'kaplan_meier': out.push(...kaplanMeierFields(r)); break;
     case 'cox': out.push(...coxFields(r)); break;
+    case 'train_round': out.push(['meanLoss', r.meanLoss], ['gradientNorm', r.gradientNorm]); vec('parameters', r.parameters); break;
   }
   return out;
 }
@@ -140,6 +141,10 @@ export function formatResult(r: QueryResult): string {
       lines.push(...formatKaplanMeier(r, fmt, table));
       break;
     case 'cox': lines.push(formatCox(r)); break;
+    case 'train_round':
+      lines.push(`training round: ${fmt(r.n)} rows, mean log loss ${fmt(r.meanLoss)}, clipped gradient sum norm ${fmt(r.gradientNorm)}${r.iterations !== undefined ? `; ${r.iterations} rounds` : ''}`);
+      lines.push(`parameters (${r.parameters.length}): ${r.parameters.slice(0, 12).map((x) => fmt(x)).join(', ')}${r.parameters.length > 12 ? ', …' : ''}`);
+      break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

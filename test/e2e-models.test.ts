@@ -26,6 +26,7 @@ import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { EntryKind, type Entry } from '../crypto/transcript.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import { centralGlm } from '../stats/central-glm.ts';
+import { encodeFeatures, network, trainCentral } from '../stats/train/index.ts';
 import { buildDataset, parseSchema, splitCsvText, type GlmResult, type Query } from '../stats/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -113,6 +114,24 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       const sd = job.coefficientNoise['coefficients[1]']!;
       expect(sd).toBeGreaterThan(0);
       expect(Math.abs(fit.coefficients[1]! - exact.coefficients[1]!)).toBeLessThan(6 * sd + exact.standardErrors[1]!);
+    } finally {
+      c.close();
+    }
+  }, 180_000);
+
+  it('training rounds without noise, through secure aggregation and through CKKS, give the central trainer\'s parameters (same seed, full batches)', async () => {
+    const data = encodeFeatures({ columns: ['age', 'bili', 'sex'], target: 'status', positive: ['2'] }, schema, buildDataset(schema, csv).dataset);
+    const train: Query = { kind: 'train_round', columns: ['age', 'bili', 'sex'], target: 'status', positive: ['2'], filter: [], train: { model: 'mlp', hidden: [4], clip: 2, learningRate: 0.05, optimizer: 'adam', expectedBatch: data.rows, seed: 'e2e' } };
+    const net = network({ type: 'mlp', hidden: [4] }, data.d);
+    const central = trainCentral(net, data.X, data.y, { rounds: 4, q: 1, clip: 2, seed: 'e2e', optimizer: { kind: 'adam', lr: 0.05 } });
+    const c = fed.client('modeller');
+    try {
+      for (const backend of ['secagg', 'ckks'] as const) {
+        const job = await runModelJob(c, train, { backend, maxRounds: 4, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
+        expect(job.rounds).toHaveLength(4);
+        const params = job.result!.nextState!.slice(0, net.parameterCount);
+        params.forEach((x, i) => expect(Math.abs(x - central.params[i]!), `${backend} parameter ${i}`).toBeLessThan(1e-9 * Math.max(1, Math.abs(x))));
+      }
     } finally {
       c.close();
     }

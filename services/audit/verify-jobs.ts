@@ -57,7 +57,7 @@ export class JobReplay {
     if (!t) {
       if (q.round !== 1 && !this.#partial) return `${name} has no round ${q.round - 1} before it`;
       if (q.round === 1 && q.state !== undefined) return `${name}: round 1 is evaluated at the kind's documented start, not at a state the analyst gives`;
-      t = { model: modelOf(q), lastRound: q.round, lastQueryId: queryId, released: false, stepper: new JobStepper(Number.MIN_VALUE, ITERATIVE[q.kind]?.midpoint), next: undefined };
+      t = { model: modelOf(q), lastRound: q.round, lastQueryId: queryId, released: false, stepper: new JobStepper(Number.MIN_VALUE, ITERATIVE[q.kind]?.midpoint, ITERATIVE[q.kind]?.fixedRounds === true), next: undefined };
       this.#jobs.set(key, t);
       this.#byQuery.set(queryId, t);
       return null;

@@ -1,6 +1,6 @@
 /** The one mapping between the wire QuerySpec and the statistics library's Query. */
 import type { QuerySpec, Value } from '../../gen/blindsum/v1/blindsum.ts';
-import { parseQueryJson, type Query } from '../../stats/index.ts';
+import { parseQueryJson, QUERY_LIMITS, type Query } from '../../stats/index.ts';
 
 function valueToJs(v: Value): string | number {
   if (v.value === undefined) throw Object.assign(new Error('predicate value is empty (set number or text)'), { name: 'QueryError' });
@@ -24,6 +24,14 @@ export function queryFromProto(spec: QuerySpec | undefined): Query {
   if (spec.times.length > 0) json['times'] = spec.times;
   if (spec.state.length > 0) json['state'] = spec.state;
   if (spec.round !== 0) json['round'] = spec.round;
+  if (spec.trainJson !== '') {
+    if (spec.trainJson.length > QUERY_LIMITS.trainJson) throw Object.assign(new Error(`train_json: at most ${QUERY_LIMITS.trainJson} characters, got ${spec.trainJson.length}`), { name: 'QueryError' });
+    try {
+      json['train'] = JSON.parse(spec.trainJson) as unknown;
+    } catch {
+      throw Object.assign(new Error('train_json: not JSON'), { name: 'QueryError' });
+    }
+  }
   return parseQueryJson(json);
 }
 
@@ -49,5 +57,6 @@ export function queryToProto(q: Query): QuerySpec {
     state: q.state ? [...q.state] : [],
     job: q.job ?? '',
     round: q.round ?? 0,
+    trainJson: q.train ? JSON.stringify(q.train) : '',
   };
 }

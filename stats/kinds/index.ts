@@ -6,6 +6,7 @@ import { histogram } from './histogram.ts';
 import { kaplanMeier } from './kaplan-meier.ts';
 import { cox } from './cox.ts';
 import { marginal } from './marginal.ts';
+import { trainRound } from './train-round.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
 import type { KindDef } from './types.ts';
@@ -15,7 +16,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
-  kaplan_meier: kaplanMeier, cox,
+  kaplan_meier: kaplanMeier, cox, train_round: trainRound,
 };
 
 export type * from './types.ts';

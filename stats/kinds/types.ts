@@ -211,4 +211,15 @@ import type { CoxResult } from './cox-types.ts';
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
   | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
-  | GlmResult | KaplanMeierResult | CoxResult;
+  | GlmResult | KaplanMeierResult | CoxResult | TrainRoundResult;
+
+/** One training round (stats/kinds/train-round.ts): the released gradient sum post-processed into the server update. */
+export interface TrainRoundResult extends Base {
+  kind: 'train_round';
+  /** Mean (capped) log loss of the sampled rows; the norm of the clipped gradient sum. */
+  meanLoss: Num; gradientNorm: number;
+  /** The model's parameters this round was evaluated at. */
+  parameters: number[];
+  state: number[]; nextState: number[] | null; objective: number | null;
+  iterations?: number; converged?: boolean;
+}

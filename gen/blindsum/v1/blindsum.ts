@@ -93,6 +93,8 @@ export interface QuerySpec {
   state: number[];
   job: string;
   round: number;
+  /** train_round: the training plan, as JSON (at most 4096 characters; docs/training.md). */
+  trainJson: string;
 }
 
 /**
@@ -1112,6 +1114,7 @@ function createBaseQuerySpec(): QuerySpec {
     state: [],
     job: "",
     round: 0,
+    trainJson: "",
   };
 }
 
@@ -1176,6 +1179,9 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     }
     if (message.round !== 0) {
       writer.uint32(128).uint32(message.round);
+    }
+    if (message.trainJson !== "") {
+      writer.uint32(138).string(message.trainJson);
     }
     return writer;
   },
@@ -1351,6 +1357,14 @@ export const QuerySpec: MessageFns<QuerySpec> = {
             message.round = reader.uint32();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.trainJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1384,6 +1398,7 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     message.state = object.state?.map((e) => e) || [];
     message.job = object.job ?? "";
     message.round = object.round ?? 0;
+    message.trainJson = object.trainJson ?? "";
     return message;
   },
 };
