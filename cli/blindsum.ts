@@ -3,6 +3,7 @@
  * blindsum — privacy-preserving federated statistics.
  * Every command has --help. Errors name the cause and the fix; exit code 2 = usage/config error.
  */
+import { readFileSync } from 'node:fs';
 import { commandHelp, parse, UsageError, type Command } from './args.ts';
 import { audit } from './commands/audit.ts';
 import { analystKeygen, collectiveKey } from './commands/ckks.ts';
@@ -21,15 +22,25 @@ function mainHelp(): string {
   return [
     'blindsum — federated statistics on health data: secure aggregation or multiparty CKKS, differential privacy, audit',
     '',
-    'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details)',
+    'Usage: blindsum COMMAND [options]   (blindsum COMMAND --help for details; blindsum --version)',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`),
   ].join('\n');
 }
 
+/** The package version (package.json beside cli/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `blindsum ${pkg.version} (Node ${process.versions.node})`;
+}
+
 async function main(argv: string[]): Promise<number> {
   let [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
   // Two-word commands: blindsum analyst keygen | roster | ckks-keygen
   if (name === 'analyst' && rest[0] !== undefined && !rest[0].startsWith('-')) [name, ...rest] = [`analyst ${rest[0]}`, ...rest.slice(1)];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -55,7 +66,15 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.values, parsed.positionals);
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError']);
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError', 'DirLockError', 'ListenError', 'ModelError', 'JobError']);
+
+// Output piped into a reader that stops early (`blindsum budget | head -1`): exit quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -64,8 +64,19 @@ export class AnalystError extends Error {
   }
 }
 
+/** A transport failure in one sentence with its likely cause (the raw gRPC text only after it). */
+export function explainTransport(code: number, details: string): string {
+  if (/wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(details)) {
+    return `TLS mismatch: this client speaks TLS but the aggregator answers in plaintext (drop --tls-ca), or the other way round (${details.slice(0, 80)})`;
+  }
+  if (/ECONNREFUSED|No connection established|connect ECONNREFUSED/i.test(details)) return `cannot reach the aggregator: nothing listens at that address (is it running? right --aggregator host:port?)`;
+  if (/certificate|self[- ]signed|unable to verify|CERT_/i.test(details)) return `the aggregator's TLS certificate does not verify against --tls-ca (${details.slice(0, 80)})`;
+  if (code === 14 && /DNS|getaddrinfo|ENOTFOUND/i.test(details)) return `cannot resolve the aggregator's host name (${details.slice(0, 80)})`;
+  return details;
+}
+
 function wrap(e: ServiceError): AnalystError {
-  return new AnalystError(e.code, e.details || e.message);
+  return new AnalystError(e.code, explainTransport(e.code, e.details || e.message));
 }
 
 export const NO_ANALYST_KEY =

@@ -84,7 +84,13 @@ export const aggregator: Command = {
       ...(v['blob-retention-days'] !== undefined ? { blobRetentionDays: int(v['blob-retention-days'], 'blob-retention-days', 1, 1, 36_500) } : {}),
     });
     const agg = createAggregator(config);
-    const port = await agg.start();
+    let port: number;
+    try {
+      port = await agg.start();
+    } catch (e) {
+      await agg.close('it could not listen'); // releases the data directory's lock
+      throw e;
+    }
     process.stdout.write(`listening on port ${port}\n`);
     return untilSignal('aggregator', (reason) => agg.close(reason));
   },

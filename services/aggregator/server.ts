@@ -220,7 +220,12 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
     start: () =>
       new Promise<number>((resolve, reject) => {
         server.bindAsync(config.listen, serverCredentials(config.tlsCertPath, config.tlsKeyPath), (err, port) => {
-          if (err) return reject(new Error(`cannot listen on ${config.listen}: ${err.message}`));
+          if (err) {
+            const busy = /EADDRINUSE|address already in use|No address added/i.test(err.message);
+            return reject(Object.assign(new Error(busy
+              ? `cannot listen on ${config.listen}: the address is in use or not available here (another aggregator running? choose another --listen)`
+              : `cannot listen on ${config.listen}: ${err.message.slice(0, 200)}`), { name: 'ListenError' }));
+          }
           log('info', 'aggregator listening', { address: config.listen, port, federation: config.roster.federation, parties: config.roster.parties.length, threshold: config.roster.threshold });
           resolve(port);
         });
