@@ -55,6 +55,8 @@ export interface LocalFederationOptions {
    * aggregator defaults to 4 and 30.
    */
   analystQuotas?: { maxRunningPerAnalyst: number; maxSubmitsPerMinute: number };
+  /** More aggregator flags (e.g. --metrics-listen 127.0.0.1:9464). */
+  aggregatorArgs?: string[];
   /** How long start() waits for every party to connect (default max(30 s, 6 s × n)); on failure it stops what it started. */
   connectTimeoutMs?: number;
 }
@@ -216,6 +218,7 @@ export class LocalFederation {
       ...(opts.allowExact === false ? [] : ['--allow-exact']), ...(opts.minCohort !== undefined ? ['--min-cohort', String(opts.minCohort)] : []),
       ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
       '--max-running-per-analyst', String(opts.analystQuotas?.maxRunningPerAnalyst ?? 8), '--max-submits-per-minute', String(opts.analystQuotas?.maxSubmitsPerMinute ?? 600),
+      ...(opts.aggregatorArgs ?? []),
     ];
     try {
       await f.startAggregator();

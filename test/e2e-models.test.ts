@@ -8,6 +8,7 @@
  * evaluated at a state the released rounds do not lead to.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,28 @@ const poisson: Query = { kind: 'poisson_regression', target: 'copper', offset: '
 let fed: LocalFederation;
 let dir: string;
 let key: AnalystCkksKey;
+let metricsPort: number;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Prometheus text format → samples (name with labels → value), parsed here independently of prom-client. */
+function parseProm(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (!m) throw new Error(`not Prometheus text format: ${line.slice(0, 80)}`);
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
 
 function rel(a: number | null, b: number): number {
   return a === null ? Infinity : a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
@@ -57,7 +80,8 @@ function expectR(fit: GlmResult, name: string): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-models-'));
-  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['modeller', 'dp-modeller'] });
+  metricsPort = await freePort();
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['modeller', 'dp-modeller'], aggregatorArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`] });
   await fed.waitCollectiveKey();
   writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
   key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
@@ -136,6 +160,23 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       c.close();
     }
   }, 180_000);
+
+  it('the metrics endpoint, scraped and parsed: connected parties, queries by kind/backend/status, round and query latency histograms, budget spent, CKKS decryptions', async () => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const m = parseProm(await res.text());
+    expect(m.get('blindsum_connected_parties')).toBe(3);
+    expect(m.get('blindsum_roster_parties')).toBe(3);
+    expect(m.get('blindsum_queries_total{kind="logistic_regression",backend="secagg",status="done"}')).toBeGreaterThanOrEqual(7);
+    expect(m.get('blindsum_queries_total{kind="poisson_regression",backend="ckks",status="done"}')).toBeGreaterThanOrEqual(9);
+    expect(m.get('blindsum_round_seconds_count{stage="done"}')).toBeGreaterThan(0);
+    expect(m.get('blindsum_query_seconds_count{backend="ckks"}')).toBeGreaterThan(0);
+    expect(m.get('blindsum_budget_spent_rho{analyst="dp-modeller"}')).toBeCloseTo(8, 9);
+    expect([...m.keys()].some((k) => k.startsWith('blindsum_ckks_decryptions{key='))).toBe(true);
+    expect(m.get('blindsum_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+  });
 
   it('an aggregator killed between rounds ends the job at that round boundary with the reason; after a restart the job resumes from its released rounds and equals R', async () => {
     let c = fed.client('modeller');

@@ -52,7 +52,7 @@ export const aggregator: Command = {
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
     'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
-    'blob-retention-days': { type: 'string' },
+    'blob-retention-days': { type: 'string' }, 'metrics-listen': { type: 'string' },
   },
   help: {
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
@@ -68,6 +68,7 @@ export const aggregator: Command = {
     'max-running-per-analyst': 'queries one analyst may have running at once (default 4); more get RESOURCE_EXHAUSTED',
     'max-submits-per-minute': 'queries one analyst may submit per minute, invalid ones included (default 30)',
     'max-running': 'queries running at once in all (default 32, below the parties\' 64 concurrent sessions)',
+    'metrics-listen': 'serve Prometheus metrics on HOST:PORT (GET /metrics; plain HTTP: a management network or loopback); off by default',
     'blob-retention-days': 'delete transcript blobs (masked inputs, CKKS ciphertexts and PCKS shares, logged by digest) older than N ≥ 1 days, checked at start and hourly (audit verify then says which sums it cannot recompute); default: keep forever (docs/transcripts.md)',
   },
   async run(v) {
@@ -82,6 +83,7 @@ export const aggregator: Command = {
       maxSubmitsPerMinute: int(v['max-submits-per-minute'], 'max-submits-per-minute', 30, 1, 100_000),
       maxRunning: int(v['max-running'], 'max-running', 32, 1, 100_000),
       ...(v['blob-retention-days'] !== undefined ? { blobRetentionDays: int(v['blob-retention-days'], 'blob-retention-days', 1, 1, 36_500) } : {}),
+      ...(v['metrics-listen'] !== undefined ? { metricsListen: str(v['metrics-listen'], 'metrics-listen', true) } : {}),
     });
     const agg = createAggregator(config);
     let port: number;

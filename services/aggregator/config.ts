@@ -39,6 +39,8 @@ export interface AggregatorConfig {
   quotas: QuotaOptions;
   /** Transcript blobs older than this many days (≥ 1) are deleted; undefined keeps them forever. */
   blobRetentionDays?: number;
+  /** Serve Prometheus metrics on this HOST:PORT (GET /metrics); off when absent. */
+  metricsListen?: string;
 }
 
 export interface AggregatorConfigInput {
@@ -62,6 +64,7 @@ export interface AggregatorConfigInput {
   maxSubmitsPerMinute?: number;
   maxRunning?: number;
   blobRetentionDays?: number;
+  metricsListen?: string;
 }
 
 
@@ -105,6 +108,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     aggregatorId: input.aggregatorId ?? roster.aggregator.id, roundTimeoutMs, ringBits, quiet: input.quiet ?? false, analysts, allowExact: input.allowExact ?? false, ckks: input.ckks ?? false, minCohort, quotas,
     ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
     ...(days !== undefined ? { blobRetentionDays: days } : {}),
+    ...(input.metricsListen !== undefined ? { metricsListen: input.metricsListen } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };

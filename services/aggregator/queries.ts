@@ -31,6 +31,7 @@ import {
 } from '../audit/records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { RoundDeadlines } from './deadlines.ts';
+import type { AggregatorMetrics } from './metrics.ts';
 import { ReleaseThread, type PlanArgs, type Release } from './release-thread.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -61,6 +62,8 @@ export interface QueryServiceOptions {
   quotas?: AnalystQuotas;
   /** The release thread, on the store's database (one is started when absent; close() stops it either way). */
   releaseThread?: ReleaseThread;
+  /** Prometheus metrics (services/aggregator/metrics.ts), told of every submission and event. */
+  metrics?: AggregatorMetrics;
 }
 
 const ANALYST = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -212,6 +215,7 @@ export class QueryService {
       release();
       throw e;
     }
+    this.#o.metrics?.submitted(queryId, query.kind, backend, submittedAtMs);
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${planned.vectorLength} statistics, ring Z_2^${ringBits}${exact ? '; exact (no DP)' : `; budget charged rho = ${rho.toPrecision(4)}`}`, false);
     const p = this.#run(queryId, canonical, planned, backend, analyst, exact ? 0 : rho, auth, ckks).finally(() => {
       this.#running.delete(p);
@@ -310,6 +314,7 @@ export class QueryService {
 
   #emit(queryId: string, stage: string, message: string, final: boolean): void {
     const ev = this.#o.store.addEvent(queryId, stage, message, Date.now(), final);
+    this.#o.metrics?.event(queryId, stage, final, ev.atMs);
     this.#events.emit(queryId, ev);
   }
 

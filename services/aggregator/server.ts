@@ -14,6 +14,8 @@ import { READ_METADATA, verifyRead } from '../common/query-request.ts';
 import { serverOptions } from '../common/grpc-options.ts';
 import { addStandardServices, HEALTH } from '../common/standard-services.ts';
 import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
+import { startMetricsServer, type MetricsServer } from '../common/metrics-server.ts';
+import { AggregatorMetrics } from './metrics.ts';
 import { PartyGatewayService } from './shared-encoding.ts';
 import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
@@ -36,6 +38,8 @@ export interface Aggregator {
   /** Stops: refuses new queries, fails running ones with `reason` (e.g. "SIGTERM") recorded, flushes. */
   close(reason?: string): Promise<void>;
   readonly queries: QueryService;
+  /** The port of the metrics endpoint once started with metricsListen. */
+  readonly metricsPort: number | undefined;
 }
 
 /** A unary handler whose answer is computed asynchronously (on the release thread). */
@@ -130,7 +134,14 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
     })
     : undefined;
   const releaseThread = new ReleaseThread(config.schema, store.path);
+  const metrics = new AggregatorMetrics({
+    connectedParties: () => gateway.connectedIds().length, rosterParties: config.roster.parties.length,
+    analysts: () => [...config.analysts.analysts.keys()], spentRho: (a) => budget.status(a).spentRho,
+    ...(ckks ? { ckksDecryptions: () => ckks.currentKeyDecryptions() } : {}),
+  });
+  let metricsServer: MetricsServer | undefined;
   const queries = new QueryService({
+    metrics,
     releaseThread, store, gateway, roster: config.roster, schema: config.schema, ringBits: config.ringBits, roundTimeoutMs: config.roundTimeoutMs, deadlines, transcript, budget, analysts: config.analysts,
     allowExact: config.allowExact, minCohort: config.minCohort, log, ...(ckks ? { ckks } : {}), quotas: new AnalystQuotas(config.quotas),
   });
@@ -217,6 +228,9 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   return {
     config,
     queries,
+    get metricsPort() {
+      return metricsServer?.port;
+    },
     start: () =>
       new Promise<number>((resolve, reject) => {
         server.bindAsync(config.listen, serverCredentials(config.tlsCertPath, config.tlsKeyPath), (err, port) => {
@@ -227,7 +241,12 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
               : `cannot listen on ${config.listen}: ${err.message.slice(0, 200)}`), { name: 'ListenError' }));
           }
           log('info', 'aggregator listening', { address: config.listen, port, federation: config.roster.federation, parties: config.roster.parties.length, threshold: config.roster.threshold });
-          resolve(port);
+          if (config.metricsListen === undefined) return resolve(port);
+          startMetricsServer(config.metricsListen, metrics.registry).then((m) => {
+            metricsServer = m;
+            log('info', 'metrics served', { address: config.metricsListen, port: m.port });
+            resolve(port);
+          }, reject);
         });
       }),
     close: async (reason = 'the aggregator was closed') => {
@@ -236,6 +255,7 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
       queries.beginShutdown(reason);
       if (pruneTimer) clearInterval(pruneTimer);
       if (healthTimer) clearInterval(healthTimer);
+      await metricsServer?.close();
       for (const name of [HEALTH.server, HEALTH.analyst, HEALTH.partyGateway, ...(ckks ? [HEALTH.ckks] : [])]) standard.setStatus(name, 'NOT_SERVING');
       gateway.closeAll();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

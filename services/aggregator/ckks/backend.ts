@@ -182,6 +182,12 @@ export class CkksBackend {
     this.#ceremony.disconnected(partyId);
   }
 
+  /** The current collective key's id and the ciphertexts decrypted under it (metrics). */
+  currentKeyDecryptions(): { key: string; count: number } | undefined {
+    const key = this.#ceremony.key();
+    return key ? { key: key.publicKeySha256.slice(0, 16), count: this.#store.decryptions(key.id) } : undefined;
+  }
+
   collectiveKey(): GetCollectiveKeyResponse {
     const key = this.#ceremony.key();
     const base = { ceremonyId: '', params: this.#ctx?.params.name ?? '', publicKey: new Uint8Array(0), publicKeySha256: '', rosterDigest: this.#ceremony.rosterDigest, threshold: this.#o.roster.threshold, parties: this.#o.roster.parties.map((p) => p.id), createdAtMs: 0n };
