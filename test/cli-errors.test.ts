@@ -74,6 +74,32 @@ describe('CLI errors', () => {
     expect(existsSync(join(data, 'LOCK'))).toBe(false); // released on SIGTERM
   }, 60_000);
 
+  it('a party the aggregator refuses for good (another schema, a key not on the roster) stops with exit 2 and the cause and fix, instead of retrying for ever', async () => {
+    const data = join(dir, 'agg-parties');
+    const agg = spawn(process.execPath, aggregatorArgs('127.0.0.1:0', data), { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        agg.stdout!.on('data', (b: Buffer) => {
+          const m = /listening on port (\d+)/.exec(b.toString());
+          if (m) resolve(Number(m[1]));
+        });
+        agg.once('exit', (c) => reject(new Error(`aggregator exited ${c}`)));
+      });
+      const party = (key: string, schema: string, csv: string): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [CLI, 'party', '--aggregator', `127.0.0.1:${port}`, '--key', key, '--roster', join(dir, 'roster.json'), '--schema', schema, '--data', csv, '--quiet'], { encoding: 'utf8', timeout: 60_000 });
+      const wrongSchema = party(join(dir, 'hospital-1.key'), 'examples/flchain/schema.json', 'examples/flchain/flchain.csv');
+      expect(wrongSchema.status, String(wrongSchema.stderr)).toBe(2);
+      expect(String(wrongSchema.stderr)).toMatch(/blindsum party: the aggregator refused this party: schema mismatch: .*; give --schema the federation's schema\.json/);
+      writeNewIdentityFile(join(dir, 'stranger.key'), 'hospital-9');
+      const stranger = party(join(dir, 'stranger.key'), 'examples/pbc/schema.json', 'examples/pbc/pbc.csv');
+      expect(stranger.status, String(stranger.stderr)).toBe(2);
+      expect(String(stranger.stderr)).toMatch(/(not on the roster|is not a roster party|hospital-9)/);
+    } finally {
+      agg.kill('SIGTERM');
+      await new Promise((r) => agg.once('exit', r));
+    }
+  }, 120_000);
+
   it('transport errors are explained in one sentence', () => {
     expect(explainTransport(14, 'No connection established. Last error: Error: 1234:error:0A00010B:SSL routines::wrong version number')).toMatch(/^TLS mismatch: this client speaks TLS but the aggregator answers in plaintext/);
     expect(explainTransport(14, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7070')).toMatch(/^cannot reach the aggregator: nothing listens at that address/);

@@ -125,8 +125,14 @@ export const party: Command = {
     });
     if (!config.roster.operator) process.stderr.write(`${config.identity.id}: warning: the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)\n`);
     process.stderr.write(formatLoadReport(config.loadReport, str(v['data'], 'data', true), `${config.identity.id}: `));
-    const node = createPartyNode(config);
+    let fatal: ((code: number) => void) | undefined;
+    const node = createPartyNode(config, undefined, {
+      onPermanentError: (message) => {
+        process.stderr.write(`blindsum party: ${message}\n`);
+        void node.close().then(() => fatal?.(2));
+      },
+    });
     node.start();
-    return untilSignal('party', () => node.close());
+    return Promise.race([untilSignal('party', () => node.close()), new Promise<number>((resolve) => (fatal = resolve))]);
   },
 };

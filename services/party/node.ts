@@ -43,18 +43,39 @@ export interface PartyNode {
   connected(): Promise<void>;
 }
 
-export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet })): PartyNode {
+/**
+ * A rejection or transport failure that retrying cannot fix, as one sentence with its fix; null
+ * for a transient one (the node backs off and retries those).
+ */
+export function permanentFailure(reason: string, federation: string): string | null {
+  if (/^schema mismatch/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}; give --schema the federation's schema.json`;
+  if (/is not on the roster/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}; check --key (this party's identity) against --roster`;
+  if (/failed to prove its identity|bad signature over the challenge/.test(reason)) {
+    return `the aggregator could not verify this party's identity: its key does not match its entry in the aggregator's roster, or --aggregator points to another federation than "${federation}" (check --key, --roster, --aggregator)`;
+  }
+  if (/is not a valid party id/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}`;
+  if (/wrong version number|WRONG_VERSION_NUMBER/i.test(reason)) return 'TLS mismatch: this party speaks TLS but the aggregator answers in plaintext (drop --tls-ca), or the other way round';
+  if (/certificate|self[- ]signed|unable to verify|CERT_/i.test(reason)) return `the aggregator's TLS certificate does not verify against --tls-ca (${reason.slice(0, 100)})`;
+  return null;
+}
+
+export interface PartyHooks {
+  /** A failure retrying cannot fix (permanentFailure): the node has stopped; the CLI exits 2 with this sentence. */
+  onPermanentError?(message: string): void;
+}
+
+export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet }), hooks: PartyHooks = {}): PartyNode {
   // One process per state directory (its ledger and CKKS key share): refused, naming the holder's pid.
   const lock = acquireDirLock(config.stateDir, 'the party state directory', (m) => log('warn', m));
   try {
-    return buildPartyNode(config, log, lock);
+    return buildPartyNode(config, log, lock, hooks);
   } catch (e) {
     lock.release();
     throw e;
   }
 }
 
-function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyNode {
+function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: PartyHooks): PartyNode {
   const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   const sessions = new PartySessions(config, log, ledger);
@@ -130,6 +151,15 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyN
     sessions.abortAll();
     ckks.abortAll();
     if (stopping) return;
+    const fatal = hooks.onPermanentError ? permanentFailure(why, config.roster.federation) : null;
+    if (fatal) {
+      // Retrying cannot fix it: stop, and let the operator read the cause and the fix.
+      stopping = true;
+      state = 'closed';
+      log('error', 'stopping: a failure that retrying cannot fix', { reason: fatal });
+      hooks.onPermanentError!(fatal);
+      return;
+    }
     state = 'backoff';
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
@@ -143,6 +173,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyN
     state = 'connecting';
     const stream = client.connect();
     call = stream;
+    let lastRejection: string | undefined;
     let ended = false;
     const end = (why: string): void => {
       if (ended) return;
@@ -188,6 +219,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyN
             return;
           case 'rejected':
             log('error', 'the aggregator rejected this party', { reason: body.value.reason });
+            lastRejection = body.value.reason;
             return;
           case 'receipt': {
             const r = body.value;
@@ -230,8 +262,8 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock): PartyN
         log('error', 'failed to handle a message from the aggregator', { type: body.$case, error: (e as Error).message });
       }
     });
-    stream.on('error', (e: Error) => end(e.message));
-    stream.on('end', () => end('stream ended by the aggregator'));
+    stream.on('error', (e: Error) => end(lastRejection ?? e.message));
+    stream.on('end', () => end(lastRejection ?? 'stream ended by the aggregator'));
     const anchor = receipts.anchor;
     send({
       $case: 'hello',
