@@ -57,6 +57,8 @@ export interface LocalFederationOptions {
   analystQuotas?: { maxRunningPerAnalyst: number; maxSubmitsPerMinute: number };
   /** More aggregator flags (e.g. --metrics-listen 127.0.0.1:9464). */
   aggregatorArgs?: string[];
+  /** More flags per party index. */
+  partyArgs?: Record<number, string[]>;
   /** How long start() waits for every party to connect (default max(30 s, 6 s × n)); on failure it stops what it started. */
   connectTimeoutMs?: number;
 }
@@ -188,7 +190,7 @@ export class LocalFederation {
       if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
       const policyPath = join(opts.dir, `${id}.policy.json`);
       writeFileSync(policyPath, JSON.stringify({ ...LOCAL_POLICY, ...(opts.ckks ? { allowedBackends: ['secagg', 'ckks'] } : {}), ...(opts.partyPolicy?.[i] ?? {}) }));
-      args.push('--policy', policyPath);
+      args.push('--policy', policyPath, ...(opts.partyArgs?.[i] ?? []));
       f.parties.push({ id, index: i, child: undefined, args });
     }
     const collusion = opts.collusion ?? 0;

@@ -43,6 +43,7 @@ let fed: LocalFederation;
 let dir: string;
 let key: AnalystCkksKey;
 let metricsPort: number;
+let partyMetricsPort: number;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -81,7 +82,11 @@ function expectR(fit: GlmResult, name: string): void {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-models-'));
   metricsPort = await freePort();
-  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['modeller', 'dp-modeller'], aggregatorArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`] });
+  partyMetricsPort = await freePort();
+  fed = await LocalFederation.start({
+    dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['modeller', 'dp-modeller'],
+    aggregatorArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`], partyArgs: { 0: ['--metrics-listen', `127.0.0.1:${partyMetricsPort}`] },
+  });
   await fed.waitCollectiveKey();
   writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
   key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
@@ -176,6 +181,12 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     expect([...m.keys()].some((k) => k.startsWith('blindsum_ckks_decryptions{key='))).toBe(true);
     expect(m.get('blindsum_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+    // A party's own endpoint: connected, its ledger, the replies it sent by kind.
+    const p = parseProm(await (await fetch(`http://127.0.0.1:${partyMetricsPort}/metrics`)).text());
+    expect(p.get('blindsum_party_connected')).toBe(1);
+    expect(p.get('blindsum_party_budget_spent_rho')).toBeCloseTo(8, 9); // the DP job's 4 rounds at rho 2
+    expect(p.get('blindsum_party_budget_limit_rho')).toBeGreaterThan(0);
+    expect(p.get('blindsum_party_replies_total{kind="advertiseKeys"}')).toBeGreaterThan(0);
   });
 
   it('an aggregator killed between rounds ends the job at that round boundary with the reason; after a restart the job resumes from its released rounds and equals R', async () => {

@@ -105,7 +105,7 @@ export const party: Command = {
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
     data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
-    receipts: { type: 'string' }, 'state-dir': { type: 'string' },
+    receipts: { type: 'string' }, 'state-dir': { type: 'string' }, 'metrics-listen': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address host:port', key: 'identity key file (from blindsum keygen; must be mode 0600)',
@@ -115,6 +115,7 @@ export const party: Command = {
     'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
     'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
+    'metrics-listen': 'serve Prometheus metrics on HOST:PORT (GET /metrics; plain HTTP: loopback or a management network); off by default',
   },
   async run(v) {
     const config = resolvePartyConfig({
@@ -126,13 +127,22 @@ export const party: Command = {
     if (!config.roster.operator) process.stderr.write(`${config.identity.id}: warning: the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)\n`);
     process.stderr.write(formatLoadReport(config.loadReport, str(v['data'], 'data', true), `${config.identity.id}: `));
     let fatal: ((code: number) => void) | undefined;
+    const metricsListen = str(v['metrics-listen'], 'metrics-listen');
     const node = createPartyNode(config, undefined, {
+      ...(metricsListen !== undefined ? { metricsListen } : {}),
       onPermanentError: (message) => {
         process.stderr.write(`blindsum party: ${message}\n`);
         void node.close().then(() => fatal?.(2));
       },
     });
     node.start();
+    try {
+      const mport = await node.startMetrics();
+      if (mport !== undefined) process.stderr.write(`${config.identity.id}: metrics on port ${mport} (GET /metrics)\n`);
+    } catch (e) {
+      await node.close();
+      throw e;
+    }
     return Promise.race([untilSignal('party', () => node.close()), new Promise<number>((resolve) => (fatal = resolve))]);
   },
 };

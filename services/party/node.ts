@@ -11,6 +11,8 @@ import { kindOfPartyMessage } from '../audit/records.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { clientOptions } from '../common/grpc-options.ts';
 import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
+import { startMetricsServer, type MetricsServer } from '../common/metrics-server.ts';
+import { PartyMetrics } from './metrics.ts';
 import { createLogger } from '../common/log.ts';
 import { channelCredentials } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
@@ -38,6 +40,8 @@ export interface PartyNode {
   readonly config: PartyConfig;
   readonly state: PartyState;
   start(): void;
+  /** Serves the metrics (hooks.metricsListen); resolves to the bound port, undefined when off. */
+  startMetrics(): Promise<number | undefined>;
   close(): Promise<void>;
   /** Resolves once the aggregator has admitted this party (for tests and the demo). */
   connected(): Promise<void>;
@@ -62,6 +66,8 @@ export function permanentFailure(reason: string, federation: string): string | n
 export interface PartyHooks {
   /** A failure retrying cannot fix (permanentFailure): the node has stopped; the CLI exits 2 with this sentence. */
   onPermanentError?(message: string): void;
+  /** Serve Prometheus metrics on this HOST:PORT (services/party/metrics.ts). */
+  metricsListen?: string;
 }
 
 export function createPartyNode(config: PartyConfig, log: Logger = createLogger(`party:${config.identity.id}`, { quiet: config.quiet }), hooks: PartyHooks = {}): PartyNode {
@@ -82,6 +88,8 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
   const ckks = new CkksParty(config, log, ledger, { statsThread: sessions.statsThread }); // one statistics thread per node
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let state: PartyState = 'closed';
+  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
+  let metricsServer: MetricsServer | undefined;
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -143,6 +151,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
     else void sessions.handle(abort);
     receipts.forget(sessionId);
     send(seal({ $case: 'refusal', value: { sessionId, reason } }));
+    metrics?.reply('refusal');
   };
 
   const scheduleReconnect = (why: string): void => {
@@ -188,10 +197,12 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
     const answer = async ({ reply, replies, stage }: { reply?: Reply; replies?: Iterable<Reply>; stage?: string }): Promise<void> => {
       if (dying || call !== stream) return;
       if (replies) {
+        metrics?.reply(stage ?? 'chunks');
         await sendChunks(stream, replies, stage);
         return;
       }
       if (!reply) return;
+      metrics?.reply(reply.$case);
       const crash = EXIT_AFTER !== undefined && stage === EXIT_AFTER && reply.$case !== 'refusal';
       if (crash) dying = true; // answer nothing more, as if the process were already gone
       send(seal(reply), () => {
@@ -283,6 +294,11 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
       stopping = false;
       if (state === 'closed') connect();
     },
+    async startMetrics() {
+      if (!metrics || hooks.metricsListen === undefined) return undefined;
+      metricsServer ??= await startMetricsServer(hooks.metricsListen, metrics.registry);
+      return metricsServer.port;
+    },
     connected() {
       if (state === 'connected') return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push(resolve));
@@ -299,6 +315,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
         c.cancel();
       }
       client.close();
+      await metricsServer?.close();
       ledger.close();
       receipts.close();
       lock.release();
