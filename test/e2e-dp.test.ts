@@ -168,6 +168,12 @@ describe('released noise (3 parties, t = 2)', () => {
       expect(o.status).toBe('done');
       expect(o.rhoCharged).toBe(0);
       expect(o.noiseStd).toEqual([]);
+      // Every party refuses an exact count of too few records (its minCohort): the failure leads
+      // with what the parties said, not the protocol's jargon, and carries the refusals.
+      const none = await c.run({ kind: 'count', columns: [], filter: [{ column: 'age', op: 'ge', values: [99.9] }] });
+      expect(none.status).toBe('failed');
+      expect(none.error).toMatch(/^refused by 3 parties \(hospital-\d: .*fewer than .*\); then /);
+      expect(none.refusals.map((r) => r.partyId).sort()).toEqual(['hospital-1', 'hospital-2', 'hospital-3']);
     } finally {
       c.close();
     }

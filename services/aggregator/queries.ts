@@ -280,6 +280,8 @@ export class QueryService {
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
       const base = publicMessage(e);
+      // The parties' refusals, when the session failed after some refused (also in --json).
+      const refusals = (e as { refusals?: { partyId: string; reason: string }[] }).refusals ?? [];
       const message = this.#shutdown !== undefined ? `the aggregator shut down (${this.#shutdown}) during the protocol: ${base}` : base;
       if (base === 'internal error') log('error', 'query failed', { query: queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       try {
@@ -301,11 +303,11 @@ export class QueryService {
         if (refund) {
           store.transaction(() => {
             this.#o.budget.refund(queryId, reason, Date.now());
-            store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
+            store.finish(queryId, { status: 'failed', error: message, refusals, finishedAtMs: Date.now() });
           });
         }
       }
-      if (!refund) store.finish(queryId, { status: 'failed', error: message, finishedAtMs: Date.now() });
+      if (!refund) store.finish(queryId, { status: 'failed', error: message, refusals, finishedAtMs: Date.now() });
       this.#emit(queryId, 'failed', message, true);
     } finally {
       this.#sessions.delete(queryId);

@@ -192,7 +192,10 @@ export class SecAggSession {
     } catch (e) {
       for (const id of this.#members) gateway.connection(id)?.send({ $case: 'abort', value: { sessionId: req.sessionId, reason: 'session failed' } });
       if (this.#refusals.size > 0 && e instanceof Error) {
-        e.message += `; refusals: ${[...this.#refusals].map(([p, r]) => `${p}: ${r}`).join('; ')}`;
+        // Lead with what the parties said; the protocol's own reason comes after.
+        const said = [...this.#refusals].map(([p, r]) => `${p}: ${r}`).join('; ');
+        e.message = `refused by ${this.#refusals.size} part${this.#refusals.size === 1 ? 'y' : 'ies'} (${said}); then ${e.message}`;
+        Object.assign(e, { refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) });
       }
       log('warn', 'session failed', { session: req.sessionId, error: (e as Error).message });
       throw e;
