@@ -12,14 +12,13 @@
  * the per-entry noise of statistics queries, and that path is not wired yet (docs/training.md §
  * Status); planNoise refuses this kind with that reason.
  */
-import type { CategoricalColumn, Dataset, NumericColumn } from '../dataset.ts';
+import type { Dataset } from '../dataset.ts';
 import { QueryError, type Query, type TrainSpec } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
-import { clipFactor, clippedGradientSum, l2norm } from '../train/clip.ts';
+import { clipFactor, clippedGradientSum, l2norm, sampleRows } from '../train/clip.ts';
 import { initOptimizerState, serverUpdate, type OptimizerState, type ServerOptimizer } from '../train/central.ts';
-import { encodeFeatures, featureEncoding, type FeatureEncoding } from '../train/features.ts';
+import { encodeFeatures, featureEncoding, rowEncoder, type FeatureEncoding } from '../train/features.ts';
 import { initParams, network, perExampleGradient, type ModelSpec, type Network } from '../train/model.ts';
-import { sampleRows } from '../train/clip.ts';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { fixedValue } from '../fixed.ts';
 import { ITERATIVE } from '../iterative.ts';
@@ -84,9 +83,7 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
   const { params } = trainState(q, schema);
   const P = net.parameterCount;
   const d = enc.d;
-  const target = dataset.columns.get(enc.target) as CategoricalColumn;
-  const pos = enc.positive ? new Set(enc.positive.map((lv) => target.levels.indexOf(lv))) : null;
-  const cols = enc.features.map((f) => dataset.columns.get(f.column)!);
+  const encode = rowEncoder(enc, dataset);
   const q0 = spec.samplingRate ?? 1;
   // The party's own Poisson sample (its CSPRNG), all rows at rate 1.
   const sampled = q0 < 1 ? new Set(sampleRows(dataset.rowCount, q0, cryptoRandomSource())) : null;
@@ -94,22 +91,8 @@ function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
   const g = new Float64Array(P);
   return (row, out) => {
     if (sampled && !sampled.has(row)) return false;
-    const code = target.codes[row]!;
-    if (code < 0) return false;
-    for (let j = 0; j < d; j++) {
-      const f = enc.features[j]!;
-      const c = cols[j]!;
-      if (f.kind === 'numeric') {
-        const v = (c as NumericColumn).values[row]!;
-        if (Number.isNaN(v)) return false;
-        x[j] = (v - f.center) / f.scale;
-      } else {
-        const k = (c as CategoricalColumn).codes[row]!;
-        if (k < 0) return false;
-        x[j] = k === f.level ? 1 : 0;
-      }
-    }
-    const y = pos ? (pos.has(code) ? 1 : 0) : code;
+    const y = encode(row, x);
+    if (Number.isNaN(y)) return false;
     const lossValue = perExampleGradient(net, params, x, 0, y, g);
     const norm = l2norm(g);
     const f = Number.isFinite(norm) ? clipFactor(norm, spec.clip) : 0;

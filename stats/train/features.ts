@@ -124,8 +124,13 @@ export function featureEncoding(spec: FeatureSpec, schema: Schema): FeatureEncod
   };
 }
 
-/** Encodes a dataset's rows (filter, complete cases) under an encoding. */
-export function encodeDataset(enc: FeatureEncoding, dataset: Dataset, filter: Predicate[] = []): EncodedData {
+/**
+ * The encoder of one dataset row under an encoding: writes the row's d features into `x` and
+ * returns its label (the positive indicator, or the class index), or NaN when the row is not a
+ * complete case (target or a feature missing). One definition for encodeDataset and the
+ * training-round kind (stats/kinds/train-round.ts).
+ */
+export function rowEncoder(enc: FeatureEncoding, dataset: Dataset): (row: number, x: Float64Array) => number {
   const col = (name: string): NumericColumn | CategoricalColumn => {
     const c = dataset.columns.get(name);
     if (!c) throw new TypeError(`encodeDataset: the dataset has no column "${name}"`);
@@ -135,31 +140,42 @@ export function encodeDataset(enc: FeatureEncoding, dataset: Dataset, filter: Pr
   if (target.kind !== 'categorical') throw new TypeError(`encodeDataset: target "${enc.target}" is not categorical in the dataset`);
   const pos = enc.positive ? new Set(enc.positive.map((lv) => target.levels.indexOf(lv))) : null;
   const cols = enc.features.map((f) => col(f.column));
-  const mask = matchRows(dataset, filter);
-  const d = enc.d;
-  const keep: number[] = [];
-  for (let r = 0; r < dataset.rowCount; r++) {
-    if (!mask[r] || target.codes[r]! < 0) continue;
-    let complete = true;
-    for (const c of cols) {
-      if (c.kind === 'numeric' ? Number.isNaN(c.values[r]!) : c.codes[r]! < 0) {
-        complete = false;
-        break;
+  return (r, x) => {
+    const code = target.codes[r]!;
+    if (code < 0) return NaN;
+    for (let j = 0; j < enc.d; j++) {
+      const f = enc.features[j]!;
+      const c = cols[j]!;
+      if (f.kind === 'numeric') {
+        const v = (c as NumericColumn).values[r]!;
+        if (Number.isNaN(v)) return NaN;
+        x[j] = (v - f.center) / f.scale;
+      } else {
+        const k = (c as CategoricalColumn).codes[r]!;
+        if (k < 0) return NaN;
+        x[j] = k === f.level ? 1 : 0;
       }
     }
-    if (complete) keep.push(r);
+    return pos ? (pos.has(code) ? 1 : 0) : code;
+  };
+}
+
+/** Encodes a dataset's rows (filter, complete cases) under an encoding. */
+export function encodeDataset(enc: FeatureEncoding, dataset: Dataset, filter: Predicate[] = []): EncodedData {
+  const encode = rowEncoder(enc, dataset);
+  const mask = matchRows(dataset, filter);
+  const d = enc.d;
+  const x = new Float64Array(d);
+  const X: number[] = [];
+  const y: number[] = [];
+  for (let r = 0; r < dataset.rowCount; r++) {
+    if (!mask[r]) continue;
+    const label = encode(r, x);
+    if (Number.isNaN(label)) continue;
+    for (let j = 0; j < d; j++) X.push(x[j]!);
+    y.push(label);
   }
-  const X = new Float64Array(keep.length * d);
-  const y = new Float64Array(keep.length);
-  keep.forEach((r, i) => {
-    const code = target.codes[r]!;
-    y[i] = pos ? (pos.has(code) ? 1 : 0) : code;
-    enc.features.forEach((f, j) => {
-      const c = cols[j]!;
-      X[i * d + j] = f.kind === 'numeric' ? ((c as NumericColumn).values[r]! - f.center) / f.scale : (c as CategoricalColumn).codes[r] === f.level ? 1 : 0;
-    });
-  });
-  return { X, y, rows: keep.length, d, classes: enc.classes, names: [...enc.names] };
+  return { X: Float64Array.from(X), y: Float64Array.from(y), rows: y.length, d, classes: enc.classes, names: [...enc.names] };
 }
 
 /** featureEncoding then encodeDataset with the spec's filter. */
