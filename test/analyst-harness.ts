@@ -7,7 +7,10 @@
 import { toHex } from '../crypto/bytes.ts';
 import { generateIdentity, type IdentityKeyPair } from '../crypto/identity.ts';
 import type { SignedAnalystRoster } from '../gen/blindsum/v1/blindsum.ts';
-import { signAnalystRoster } from '../services/common/analysts.ts';
+import { signAnalystRoster, writeAnalystRosterFile } from '../services/common/analysts.ts';
+import { writeNewIdentityFile } from '../services/common/keys.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { signQueryRequest } from '../services/common/query-request.ts';
 import type { Query } from '../stats/index.ts';
@@ -50,4 +53,17 @@ export function testTeam(federation: string, ids: string[]): { operator: Identit
     federation, version: 1, analysts: ids.map((id) => ({ id, publicKey: toHex(keys.get(id)!.publicKey), role: 'analyst' as const, budgetRho: 100 })),
   });
   return { operator, keys, roster, operatorEntry: { id: `${federation}-operator`, publicKey: toHex(operator.publicKey) } };
+}
+
+/**
+ * The files of a three-party federation "fed" in `dir`, for tests that start an aggregator:
+ * hospital-1..3.key, aggregator.key, roster.json (t = 2, with the operator key) and analysts.json
+ * (analyst alice).
+ */
+export function writeFederationFiles(dir: string): void {
+  const team = testTeam('fed', ['alice']);
+  const entries = ['hospital-1', 'hospital-2', 'hospital-3'].map((id) => ({ id, publicKey: toHex(writeNewIdentityFile(join(dir, `${id}.key`), id).identity.publicKey) }));
+  const aggKey = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
+  writeFileSync(join(dir, 'roster.json'), JSON.stringify({ federation: 'fed', threshold: 2, parties: entries, aggregator: { id: 'fed-aggregator', publicKey: toHex(aggKey.identity.publicKey) }, operator: team.operatorEntry }));
+  writeAnalystRosterFile(join(dir, 'analysts.json'), team.roster);
 }

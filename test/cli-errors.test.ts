@@ -5,16 +5,14 @@
  * client are explained (TLS mismatch, nothing listening, certificate).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explainTransport } from '../client/analyst.ts';
-import { toHex } from '../crypto/bytes.ts';
-import { writeAnalystRosterFile } from '../services/common/analysts.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
-import { testTeam } from './analyst-harness.ts';
+import { writeFederationFiles } from './analyst-harness.ts';
 
 const CLI = join(import.meta.dirname, '..', 'cli', 'blindsum.ts');
 let dir: string;
@@ -27,11 +25,7 @@ function aggregatorArgs(listen: string, dataDir: string): string[] {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-cli-errors-'));
-  const team = testTeam('fed', ['alice']);
-  const entries = ['hospital-1', 'hospital-2', 'hospital-3'].map((id) => ({ id, publicKey: toHex(writeNewIdentityFile(join(dir, `${id}.key`), id).identity.publicKey) }));
-  const aggKey = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
-  writeFileSync(join(dir, 'roster.json'), JSON.stringify({ federation: 'fed', threshold: 2, parties: entries, aggregator: { id: 'fed-aggregator', publicKey: toHex(aggKey.identity.publicKey) }, operator: team.operatorEntry }));
-  writeAnalystRosterFile(join(dir, 'analysts.json'), team.roster);
+  writeFederationFiles(dir);
   blocker = createServer();
   busyPort = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
 });

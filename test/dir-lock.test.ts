@@ -8,24 +8,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../crypto/bytes.ts';
 import { resolveAggregatorConfig, type AggregatorConfig } from '../services/aggregator/config.ts';
 import { createAggregator } from '../services/aggregator/server.ts';
-import { writeAnalystRosterFile } from '../services/common/analysts.ts';
 import { acquireDirLock, DirLockError } from '../services/common/dir-lock.ts';
-import { writeNewIdentityFile } from '../services/common/keys.ts';
-import { testTeam } from './analyst-harness.ts';
+import { writeFederationFiles } from './analyst-harness.ts';
 
 let dir: string;
 let config: AggregatorConfig;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-lock-'));
-  const team = testTeam('fed', ['alice']);
-  const entries = ['hospital-1', 'hospital-2', 'hospital-3'].map((id) => ({ id, publicKey: toHex(writeNewIdentityFile(join(dir, `${id}.key`), id).identity.publicKey) }));
-  const aggKey = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
-  writeFileSync(join(dir, 'roster.json'), JSON.stringify({ federation: 'fed', threshold: 2, parties: entries, aggregator: { id: 'fed-aggregator', publicKey: toHex(aggKey.identity.publicKey) }, operator: team.operatorEntry }));
-  writeAnalystRosterFile(join(dir, 'analysts.json'), team.roster);
+  writeFederationFiles(dir);
   config = resolveAggregatorConfig({
     listen: '127.0.0.1:0', rosterPath: join(dir, 'roster.json'), schemaPath: 'examples/pbc/schema.json', dataDir: join(dir, 'agg'), keyPath: join(dir, 'aggregator.key'),
     analystsPath: join(dir, 'analysts.json'), quiet: true,

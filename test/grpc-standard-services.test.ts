@@ -7,17 +7,14 @@
  */
 import { credentials, loadPackageDefinition, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../crypto/bytes.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
-import { writeAnalystRosterFile } from '../services/common/analysts.ts';
-import { writeNewIdentityFile } from '../services/common/keys.ts';
-import { testTeam } from './analyst-harness.ts';
+import { writeFederationFiles } from './analyst-harness.ts';
 
 const require = createRequire(import.meta.url);
 const healthProto = (require('grpc-health-check') as { protoPath: string }).protoPath;
@@ -35,11 +32,7 @@ let address: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blindsum-standard-'));
-  const team = testTeam('fed', ['alice']);
-  const entries = ['hospital-1', 'hospital-2', 'hospital-3'].map((id) => ({ id, publicKey: toHex(writeNewIdentityFile(join(dir, `${id}.key`), id).identity.publicKey) }));
-  const aggKey = writeNewIdentityFile(join(dir, 'aggregator.key'), 'fed-aggregator');
-  writeFileSync(join(dir, 'roster.json'), JSON.stringify({ federation: 'fed', threshold: 2, parties: entries, aggregator: { id: 'fed-aggregator', publicKey: toHex(aggKey.identity.publicKey) }, operator: team.operatorEntry }));
-  writeAnalystRosterFile(join(dir, 'analysts.json'), team.roster);
+  writeFederationFiles(dir);
   agg = createAggregator(resolveAggregatorConfig({
     listen: '127.0.0.1:0', rosterPath: join(dir, 'roster.json'), schemaPath: 'examples/pbc/schema.json', dataDir: join(dir, 'agg'), keyPath: join(dir, 'aggregator.key'),
     analystsPath: join(dir, 'analysts.json'), quiet: true, ckks: true,
