@@ -180,6 +180,27 @@ describe('released noise (3 parties, t = 2)', () => {
   });
 });
 
+/**
+ * With the aggregator started with the hold-before-release hook, submits a DP histogram as analyst
+ * "crash" and waits until it is held (unmasked, charged, not yet released).
+ */
+async function holdAQuery(fed: LocalFederation): Promise<{ before: number; queryId: string }> {
+  await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
+  const c = fed.client('crash');
+  try {
+    const before = (await c.getBudget()).spentRho;
+    const { queryId } = await c.submit(histogram, { privacy: { rho: 0.4 } });
+    await new Promise<void>((resolve, reject) => {
+      c.watch(queryId, (ev) => {
+        if (ev.stage === 'holding') resolve();
+      }).catch(reject);
+    });
+    return { before, queryId };
+  } finally {
+    c.close();
+  }
+}
+
 describe('budgets across a crash, and a party that enforces its own', () => {
   let fed: LocalFederation;
   beforeAll(async () => {
@@ -212,20 +233,11 @@ describe('budgets across a crash, and a party that enforces its own', () => {
   it('SIGKILL between the charge and the release loses no charge and releases nothing', async () => {
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1' });
-    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    let c = fed.client('crash');
-    const before = (await c.getBudget()).spentRho;
-    const { queryId } = await c.submit(histogram, { privacy: { rho: 0.4 } });
-    await new Promise<void>((resolve, reject) => {
-      c.watch(queryId, (ev) => {
-        if (ev.stage === 'holding') resolve(); // unmasked, charged, not yet released
-      }).catch(reject);
-    });
-    c.close();
+    const { before, queryId } = await holdAQuery(fed);
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator();
     await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    c = fed.client('crash');
+    const c = fed.client('crash');
     try {
       const r = await c.getResult(queryId);
       expect(r.status).toBe('failed');
@@ -243,16 +255,7 @@ describe('budgets across a crash, and a party that enforces its own', () => {
   it('SIGTERM with a query held past its point of no return: the aggregator refuses new work and exits within its bound; nothing is released, the charge stands, and ledger and transcript agree', async () => {
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1', BLINDSUM_SHUTDOWN_TIMEOUT_MS: '3000' });
-    await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    let c = fed.client('crash');
-    const before = (await c.getBudget()).spentRho;
-    const { queryId } = await c.submit(histogram, { privacy: { rho: 0.4 } });
-    await new Promise<void>((resolve, reject) => {
-      c.watch(queryId, (ev) => {
-        if (ev.stage === 'holding') resolve();
-      }).catch(reject);
-    });
-    c.close();
+    const { before, queryId } = await holdAQuery(fed);
     const t0 = Date.now();
     await fed.killAggregator('SIGTERM');
     expect(Date.now() - t0).toBeLessThan(15_000); // the 3 s bound, not the query's
@@ -261,7 +264,7 @@ describe('budgets across a crash, and a party that enforces its own', () => {
     expect(log).toMatch(/shutdown did not finish in 3 s; exiting/);
     await fed.startAggregator();
     await fed.waitConnected(['hospital-1', 'hospital-2', 'hospital-3'], 60_000);
-    c = fed.client('crash');
+    const c = fed.client('crash');
     try {
       const r = await c.getResult(queryId);
       expect(r.status).toBe('failed');
