@@ -21,7 +21,8 @@ import { encodeGlmState, familyOf, glmDesign, glmLayoutIndex, glmMidpoint, glmSt
 import { glmFinalize } from './glm-result.ts';
 import type { Entry, KindDef, RowTerms } from './types.ts';
 
-interface RowBounds { mu: number; resid: number; weight: number; deviance: number; y: number; eta: number }
+/** Largest |term| one row adds to the score, the information and the deviance, and the largest y. */
+interface RowBounds { resid: number; weight: number; deviance: number; y: number }
 
 /**
  * The range of x̂ᵀβ̂ over the design's box (public: the state and the schema), x̂ = x̃ − c: the
@@ -63,21 +64,21 @@ const MARGIN = 1 + 1e-9;
 
 function rowBounds(q: Query, schema: Schema): RowBounds {
   const b = exactBounds(q, schema);
-  return { mu: b.mu * MARGIN, resid: b.resid * MARGIN, weight: b.weight * MARGIN, deviance: b.deviance * MARGIN, y: b.y, eta: b.eta * MARGIN };
+  return { resid: b.resid * MARGIN, weight: b.weight * MARGIN, deviance: b.deviance * MARGIN, y: b.y };
 }
 
 function exactBounds(q: Query, schema: Schema): RowBounds {
   const { lo, hi } = linearPredictorRange(q, schema);
   if (familyOf(q) === 'binomial') {
     const h = Math.max(Math.abs(lo), Math.abs(hi));
-    return { mu: 1, resid: 1, weight: 0.25, deviance: 2 * (h + Math.LN2), y: 1, eta: h };
+    return { resid: 1, weight: 0.25, deviance: 2 * (h + Math.LN2), y: 1 };
   }
   const [olo, ohi] = offsetBounds(q, schema);
   const ymax = findColumn(schema, q.target!)!.max!;
   const mu = Math.exp(hi + ohi);
   const etaAbs = Math.max(Math.abs(lo + olo), Math.abs(hi + ohi));
   const deviance = 2 * (ymax * (Math.log(Math.max(ymax, 1)) + etaAbs) + mu);
-  return { mu, resid: Math.max(ymax, mu), weight: mu, deviance, y: ymax, eta: etaAbs };
+  return { resid: Math.max(ymax, mu), weight: mu, deviance, y: ymax };
 }
 
 function layout(q: Query, schema: Schema): Entry[] {
