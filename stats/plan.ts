@@ -91,10 +91,12 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
   const { parties, ringBits } = opts;
   if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError(`parties: expected a positive integer, got ${parties}`);
   if (ringBits !== 32 && ringBits !== 64) throw new RangeError(`ringBits: expected 32 or 64, got ${String(ringBits)}`);
-  const entries = KINDS[q.kind].layout(q, schema);
+  const dp = opts.dpGridBits;
+  // A kind with its own vector mechanism (train_round) has its own DP layout, already on the integer grid.
+  const vector = dp !== undefined ? KINDS[q.kind].dp : undefined;
+  const entries = vector ? vector.layout(q, schema) : KINDS[q.kind].layout(q, schema);
   const rows = BigInt(parties) * BigInt(schema.maxRowsPerParty);
   const limit = 1n << BigInt(ringBits - 1);
-  const dp = opts.dpGridBits;
   if (dp !== undefined && (!Number.isInteger(dp) || dp < 1 || dp > 24)) throw new RangeError(`dpGridBits: expected an integer in [1, 24], got ${dp}`);
   // Entries with the same bound and integer flag get the same scale: a table of 10^6 counts
   // chooses it once (the cache holds the previous entry's answer).
@@ -110,6 +112,10 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
   });
   function scaleOf(e: Entry): number {
     if (!(e.bound >= 0) || !Number.isFinite(e.bound)) throw new QueryError(`entry ${e.name}: bound ${e.bound} is not a finite non-negative number`);
+    if (vector) {
+      if (rows * maxTerm(e.bound, 0) >= limit) throw new QueryError(`entry ${e.name} could overflow a ${ringBits}-bit ring: ${parties} parties × ${schema.maxRowsPerParty} rows × ${e.bound} ≥ 2^${ringBits - 1}; use ringBits 64`);
+      return 0;
+    }
     if (dp !== undefined) {
       // Integer entries with small bounds (counts) keep the integer grid; otherwise the largest
       // s with bound·2^s ≤ 2^dp (bound 0: the entry never moves; use the integer grid).
@@ -142,7 +148,7 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
  * Version of the layouts and scale rules (stats/kinds, planQuery above): a change to either changes
  * every plan digest, so nodes running different layout code refuse each other's plans.
  */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /**
  * The canonical plan header: the query, the schema digest, the parties, the ring, the DP grid, the
@@ -229,7 +235,7 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
       small[i] = acc;
     }
   };
-  const sparse = KINDS[q.kind].rowSparse?.(q, schema, dataset);
+  const sparse = plan.dpGridBits !== undefined && KINDS[q.kind].dp ? undefined : KINDS[q.kind].rowSparse?.(q, schema, dataset);
   if (sparse) {
     const index = new Int32Array(sparse.max);
     const value = new Float64Array(sparse.max);
@@ -242,7 +248,8 @@ export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: D
     }
     return { sums: big.map((b, i) => b + BigInt(small[i]!)), rowsUsed };
   }
-  const terms = KINDS[q.kind].rowTerms(q, schema, dataset);
+  const vector = plan.dpGridBits !== undefined ? KINDS[q.kind].dp : undefined;
+  const terms = (vector ?? KINDS[q.kind]).rowTerms(q, schema, dataset);
   const out = new Float64Array(m);
   for (let r = 0; r < dataset.rowCount; r++) {
     if (!mask[r]) continue;
@@ -307,7 +314,9 @@ export function finalize(q: Query, schema: Schema, plan: Plan, sums: bigint[], n
   if (sums.length !== plan.entries.length) throw new RangeError(`sums: expected ${plan.entries.length} entries for ${q.kind}, got ${sums.length}`);
   for (let i = 0; i < sums.length; i++) if (typeof sums[i] !== 'bigint') throw new TypeError(`sums[${i}]: expected a bigint`);
   if (noiseStd !== undefined && noiseStd.length !== sums.length) throw new RangeError(`noiseStd: expected ${sums.length} entries, got ${noiseStd.length}`);
-  return KINDS[q.kind].finalize(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits], ...(noiseStd ? { noiseStd: [...noiseStd] } : {}) });
+  const kind = KINDS[q.kind];
+  const fin = plan.dpGridBits !== undefined && kind.dp ? kind.dp.finalize : kind.finalize;
+  return fin(q, schema, { sums: [...sums], scaleBits: [...plan.scaleBits], ...(noiseStd ? { noiseStd: [...noiseStd] } : {}) });
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 } from '../crypto/dp/distributed.ts';
 import type { RandomSource } from '../crypto/dp/random.ts';
 import { KINDS } from './kinds/index.ts';
-import type { QueryResult } from './kinds/types.ts';
+import type { QueryResult, VectorNoise } from './kinds/types.ts';
 import { finalize, type Plan } from './plan.ts';
 import { QueryError, type Query } from './query.ts';
 import { numericFields } from './result.ts';
@@ -63,6 +63,8 @@ export interface NoisePlan {
   readonly oneHot: boolean;
   /** Per entry: its distributed-noise plan and its grid sensitivity. */
   readonly perEntry: readonly { readonly noise: DistributedNoisePlan; readonly sensitivity: GridSensitivity }[];
+  /** Kinds with their own vector mechanism (train_round): its noise, charge and figures. */
+  readonly vector?: VectorNoise;
 }
 
 /**
@@ -72,13 +74,19 @@ export interface NoisePlan {
  */
 export function planNoise(q: Query, schema: Schema, plan: Plan, opts: { rho: number; parties: number; threshold: number; collusion?: number }): NoisePlan {
   if (plan.dpGridBits === undefined) throw new QueryError('differential privacy needs a DP plan (planQuery with dpGridBits)');
-  if (q.kind === 'train_round') {
-    throw new QueryError('train_round runs exact only for now: DP training needs the distributed discrete mechanism for L2-bounded updates (crypto/dp/ddp-plan.ts), which is not wired into rounds yet (docs/training.md § Status)');
-  }
   if (!(opts.rho > 0)) throw new QueryError(`rho must be positive, got ${opts.rho}`);
   const collusion = opts.collusion ?? 0;
   if (!Number.isSafeInteger(collusion) || collusion < 0 || collusion >= opts.threshold) {
     throw new QueryError(`collusion c = ${collusion} must be an integer with 0 ≤ c < t = ${opts.threshold}`);
+  }
+  const mechanism = KINDS[q.kind].dp;
+  if (mechanism) {
+    // The kind's own vector mechanism (train_round): one Skellam level on every entry, sized and
+    // charged by the kind (refused when ρ does not cover it).
+    const v = mechanism.noise(q, schema, { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, collusion });
+    const worst = opts.parties * schema.maxRowsPerParty * Number(v.sensitivity.perEntry[0]!) + 8 * releasedStdDev(v.noise, opts.parties);
+    if (!(worst < 2 ** (plan.ringBits - 1))) throw new QueryError(`data plus noise could overflow the ${plan.ringBits}-bit ring; use ringBits 64`);
+    return { rho: opts.rho, parties: opts.parties, threshold: opts.threshold, collusion, oneHot: true, perEntry: plan.entries.map(() => ({ noise: v.noise, sensitivity: v.sensitivity })), vector: v };
   }
   const k = schema.rowsPerPatient;
   // k·⌈b·2^s⌉: each of a patient's k rows is rounded on its own (half away from zero), so it
@@ -127,6 +135,8 @@ export function noiseShare(np: NoisePlan, rng: RandomSource): bigint[] {
  * k − c honest contributors protects the others.
  */
 export function spentRho(np: NoisePlan, contributors: number): number {
+  // A vector mechanism's cost is its share of the job, computed for t − c honest contributors.
+  if (np.vector) return np.vector.roundRho;
   const honest = contributors - np.collusion;
   if (np.oneHot) return releasedRho(np.perEntry[0]!.noise, honest, np.perEntry[0]!.sensitivity);
   return np.perEntry.reduce((a, e) => a + releasedRho(e.noise, honest, e.sensitivity), 0);

@@ -75,6 +75,24 @@ export interface TrainSpec {
   /** Seed of the initial parameters. */
   seed: string;
   coding?: 'treatment' | 'one-hot';
+  /** Differentially private rounds (docs/training.md § DP training): the job's public mechanism parameters. */
+  dp?: TrainDpSpec;
+}
+
+/**
+ * The distributed discrete mechanism of a DP training job (crypto/dp/ddp-plan.ts), fixed for the
+ * whole job by the analyst's client: every node recomputes the noise and the job's ε from these and
+ * the roster, and refuses a round whose ρ does not cover its share.
+ */
+export interface TrainDpSpec {
+  /** z: noise sd over one patient's L2 sensitivity (Δ₂ of a rounded unit × rowsPerPatient). */
+  noiseMultiplier: number;
+  /** γ = 2^scaleBits: the grid of the rotated, scaled, conditionally rounded gradients. */
+  scaleBits: number;
+  /** δ of the job's (ε, δ) guarantee. */
+  delta: number;
+  /** Rounds of the job (its ε is for this many; each round is charged 1/rounds of it). */
+  rounds: number;
 }
 
 /** Which kinds each optional field applies to (validateQuery refuses it on any other kind). */

@@ -12,7 +12,7 @@ import type { ColumnSpec, Schema } from './schema.ts';
 
 export { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote } from './query-types.ts';
 export type { Predicate, PredicateOp, Query, QueryKind } from './query-types.ts';
-import { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type TrainSpec, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
+import { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote, type TrainDpSpec, type TrainSpec, type Predicate, type PredicateOp, type Query, type QueryKind } from './query-types.ts';
 
 const isNumericType = (c: ColumnSpec): boolean => c.type === 'numeric' || c.type === 'integer';
 
@@ -276,7 +276,7 @@ export function describeQuery(q: Query): string {
 function parseTrainSpec(x: unknown): TrainSpec {
   if (!isObject(x)) throw new QueryError('query.train: expected an object { model, clip, learningRate, optimizer, expectedBatch, seed, hidden?, samplingRate?, coding? }');
   for (const k of Object.keys(x)) {
-    if (!['model', 'hidden', 'clip', 'samplingRate', 'learningRate', 'optimizer', 'expectedBatch', 'seed', 'coding'].includes(k)) throw new QueryError(`query.train: unknown field ${quote(k)}`);
+    if (!['model', 'hidden', 'clip', 'samplingRate', 'learningRate', 'optimizer', 'expectedBatch', 'seed', 'coding', 'dp'].includes(k)) throw new QueryError(`query.train: unknown field ${quote(k)}`);
   }
   const num = (k: string, lo: number, hi: number, openLo = true): number => {
     const v = x[k];
@@ -296,5 +296,21 @@ function parseTrainSpec(x: unknown): TrainSpec {
     if (x.coding !== 'treatment' && x.coding !== 'one-hot') throw new QueryError(`query.train.coding: use treatment or one-hot, got ${quote(x.coding)}`);
     spec.coding = x.coding;
   }
+  if (x.dp !== undefined) spec.dp = parseTrainDp(x.dp);
   return spec;
+}
+
+/** The DP part of a training plan: the public parameters every node recomputes the mechanism from. */
+function parseTrainDp(x: unknown): TrainDpSpec {
+  if (!isObject(x)) throw new QueryError('query.train.dp: expected an object { noiseMultiplier, scaleBits, delta, rounds }');
+  for (const k of Object.keys(x)) if (!['noiseMultiplier', 'scaleBits', 'delta', 'rounds'].includes(k)) throw new QueryError(`query.train.dp: unknown field ${quote(k)}`);
+  const z = x.noiseMultiplier;
+  if (typeof z !== 'number' || !(z >= 0.05 && z <= 1e4)) throw new QueryError(`query.train.dp.noiseMultiplier: expected a number in [0.05, 10000], got ${quote(z)}`);
+  const s = x.scaleBits;
+  if (typeof s !== 'number' || !Number.isInteger(s) || s < -60 || s > 40) throw new QueryError(`query.train.dp.scaleBits: expected an integer in [-60, 40], got ${quote(s)}`);
+  const d = x.delta;
+  if (typeof d !== 'number' || !(d > 0 && d < 0.01)) throw new QueryError(`query.train.dp.delta: expected a number in (0, 0.01), got ${quote(d)}`);
+  const r = x.rounds;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 10_000) throw new QueryError(`query.train.dp.rounds: expected an integer in [1, 10000], got ${quote(r)}`);
+  return { noiseMultiplier: z, scaleBits: s, delta: d, rounds: r };
 }

@@ -3,14 +3,14 @@
  * exactly the model the central trainer (stats/train/central.ts trainCentral) trains on the pooled
  * rows with the same seed and full batches — logistic regression with FedSGD and an MLP with
  * FedAdam — up to the fixed-point grid (2^-40 per example and coordinate); every round equals the
- * central round computed by stats/train's own code; DP rounds and malformed plans are refused with
- * their reason before any data is read.
+ * central round computed by stats/train's own code; malformed plans (and a DP round without its
+ * mechanism) are refused with their reason before any data is read.
  */
 import { describe, expect, it } from 'vitest';
 import { runJob } from '../stats/iterative.ts';
 import { centralTrainRound } from '../stats/kinds/train-round.ts';
 import {
-  DP_GRID_BITS, finalize, localStatistics, planNoise, planQuery, splitDataset, validateQuery, type Dataset, type Query, type Schema,
+  DP_GRID_BITS, finalize, localStatistics, planQuery, splitDataset, validateQuery, type Dataset, type Query, type Schema,
 } from '../stats/index.ts';
 import type { TrainRoundResult } from '../stats/kinds/types.ts';
 import { encodeFeatures, network, trainCentral, type ModelSpec } from '../stats/train/index.ts';
@@ -58,9 +58,8 @@ describe('training rounds without noise equal central training', () => {
 
 describe('training rounds refused before any data is read', () => {
   const base = CASES[0]![1];
-  it('a DP training round is refused with the reason (the distributed discrete mechanism is not wired yet)', () => {
-    const plan = planQuery(base, flchain.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
-    expect(() => planNoise(base, flchain.schema, plan, { rho: 1, parties: 3, threshold: 2 })).toThrow(/train_round runs exact only for now: DP training needs the distributed discrete mechanism/);
+  it('a DP training round without its mechanism (train.dp) is refused with the reason', () => {
+    expect(() => planQuery(base, flchain.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS })).toThrow(/a differentially private train_round needs train.dp/);
   });
   const bad: [string, Partial<Query>, RegExp][] = [
     ['no training plan', { train: undefined }, /train_round needs train/],

@@ -172,6 +172,33 @@ function bestScale(o: Required<Omit<DdpPlanOptions, 'bits'>>, D: number, b: numb
   return candidate(o, D, b, lo);
 }
 
+/**
+ * The plan at a given scale γ = 2^scaleBits (a training job fixes γ once, in its public plan):
+ * the noise for σ = z·Δ₂(γ) over t − c honest contributors, and the smallest b whose wrap bound
+ * holds at that scale (64 when none does: the 64-bit ring then carries the exact sum).
+ */
+export function planDdpAtScale(options: Omit<DdpPlanOptions, 'bits'>, scaleBits: number): DdpPlan {
+  const first = planDdp({ ...options, bits: 64 });
+  const o = {
+    d: first.d, clip: first.clip, parties: first.parties, threshold: first.threshold, collusion: first.collusion, units: first.units,
+    noiseMultiplier: first.noiseMultiplier, beta: first.beta, k: options.k ?? 3, wrapProbability: options.wrapProbability ?? 1e-9, tolerance: options.tolerance ?? 0.05,
+  };
+  if (!Number.isSafeInteger(scaleBits) || scaleBits < -1000 || first.clip * 2 ** scaleBits > MAX_SCALED) {
+    throw new RangeError(`scaleBits: expected an integer with clip·2^scaleBits ≤ 2^24, got ${scaleBits}`);
+  }
+  let c = candidate(o, first.D, 64, scaleBits);
+  let bits = 64;
+  for (let b = 2; b < 64; b++) {
+    const t = candidate(o, first.D, b, scaleBits);
+    if (t.wrapBound <= o.wrapProbability) {
+      c = t;
+      bits = b;
+      break;
+    }
+  }
+  return finishPlan(o, first.D, bits, c);
+}
+
 /** Plans the mechanism for one round (see the module comment). */
 export function planDdp(options: DdpPlanOptions): DdpPlan {
   const parties = intIn(options.parties, 1, 1_000_000, 'parties');
@@ -207,7 +234,11 @@ export function planDdp(options: DdpPlanOptions): DdpPlan {
     }
     if (chosen === undefined || bits > 64) throw new RangeError(`no bit width ≤ 64 meets tolerance ${o.tolerance} for these parameters`);
   }
-  const c = chosen;
+  return finishPlan(o, D, bits, chosen);
+}
+
+function finishPlan(o: Required<Omit<DdpPlanOptions, 'bits'>>, D: number, bits: number, c: Candidate): DdpPlan {
+  const parties = o.parties;
   const muParty = rationalToNumber(c.noise.perPartyMu);
   const noiseStd = Math.sqrt(2 * parties * muParty) / c.gamma;
   const roundingStd = Math.sqrt(o.units / 4) / c.gamma;
@@ -216,8 +247,8 @@ export function planDdp(options: DdpPlanOptions): DdpPlan {
     D,
     clip: o.clip,
     parties,
-    threshold,
-    collusion,
+    threshold: o.threshold,
+    collusion: o.collusion,
     units: o.units,
     beta: o.beta,
     scaleBits: c.s,

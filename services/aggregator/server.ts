@@ -189,6 +189,8 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
         threshold: config.roster.threshold,
         schemaDigest: config.schemaDigest,
         federation: config.roster.federation,
+        collusion: config.roster.collusion,
+        schemaJson: JSON.stringify(config.schema),
       };
     }),
     watchQuery: (call: ServerWritableStream<WatchQueryRequestT, QueryEvent>) => {

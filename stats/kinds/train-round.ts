@@ -7,10 +7,9 @@
  * example's loss capped at LOSS_CAP). The release post-processes into the server update
  * (stats/train/central.ts serverUpdate with the plan's public expected batch): the next state.
  *
- * Exact mode only, for now: a DP training round needs the distributed discrete mechanism for an
- * L2-bounded vector (crypto/dp/ddp-plan.ts: rotation, conditional rounding, Skellam shares), not
- * the per-entry noise of statistics queries, and that path is not wired yet (docs/training.md §
- * Status); planNoise refuses this kind with that reason.
+ * Under differential privacy the round has its own vector mechanism (train-dp.ts: each example's
+ * clipped gradient rotated, scaled and conditionally rounded, plus distributed Skellam noise), not
+ * the per-entry noise of statistics queries.
  */
 import type { Dataset } from '../dataset.ts';
 import { QueryError, type Query, type TrainSpec } from '../query-types.ts';
@@ -54,7 +53,7 @@ export function trainState(q: Query, schema: Schema): { params: Float64Array; op
   return { params, opt: { m: Float64Array.from(s.slice(P, 2 * P)), v: Float64Array.from(s.slice(2 * P, 3 * P)), step: s[3 * P]! } };
 }
 
-function encodeState(params: Float64Array, opt: OptimizerState, optimizer: ServerOptimizer): number[] {
+export function encodeState(params: Float64Array, opt: OptimizerState, optimizer: ServerOptimizer): number[] {
   return optimizer.kind === 'adam' ? [...params, ...opt.m!, ...opt.v!, opt.step] : [...params];
 }
 
@@ -78,27 +77,42 @@ function layout(q: Query, schema: Schema): Entry[] {
   return out;
 }
 
-function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
+/**
+ * Each sampled row's clipped per-example gradient (norm ≤ C) and capped loss: `(row, g) => loss`,
+ * or NaN for a row that does not contribute (not sampled, or a value is missing). Shared by the
+ * exact round below and the DP round (train-dp.ts).
+ */
+export function clippedGradients(q: Query, schema: Schema, dataset: Dataset): (row: number, g: Float64Array) => number {
   const { spec, enc, net } = trainParts(q, schema);
   const { params } = trainState(q, schema);
   const P = net.parameterCount;
-  const d = enc.d;
   const encode = rowEncoder(enc, dataset);
   const q0 = spec.samplingRate ?? 1;
   // The party's own Poisson sample (its CSPRNG), all rows at rate 1.
   const sampled = q0 < 1 ? new Set(sampleRows(dataset.rowCount, q0, cryptoRandomSource())) : null;
-  const x = new Float64Array(d);
-  const g = new Float64Array(P);
-  return (row, out) => {
-    if (sampled && !sampled.has(row)) return false;
+  const x = new Float64Array(enc.d);
+  return (row, g) => {
+    if (sampled && !sampled.has(row)) return NaN;
     const y = encode(row, x);
-    if (Number.isNaN(y)) return false;
+    if (Number.isNaN(y)) return NaN;
     const lossValue = perExampleGradient(net, params, x, 0, y, g);
     const norm = l2norm(g);
     const f = Number.isFinite(norm) ? clipFactor(norm, spec.clip) : 0;
-    for (let i = 0; i < P; i++) out[i] = Number.isFinite(g[i]!) ? g[i]! * f : 0;
+    for (let i = 0; i < P; i++) g[i] = Number.isFinite(g[i]!) ? g[i]! * f : 0;
+    return Number.isFinite(lossValue) ? Math.min(LOSS_CAP, Math.max(0, lossValue)) : LOSS_CAP;
+  };
+}
+
+function rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms {
+  const P = trainParts(q, schema).net.parameterCount;
+  const gradient = clippedGradients(q, schema, dataset);
+  const g = new Float64Array(P);
+  return (row, out) => {
+    const loss = gradient(row, g);
+    if (Number.isNaN(loss)) return false;
+    out.set(g);
     out[P] = 1;
-    out[P + 1] = Number.isFinite(lossValue) ? Math.min(LOSS_CAP, Math.max(0, lossValue)) : LOSS_CAP;
+    out[P + 1] = loss;
     return true;
   };
 }
@@ -119,6 +133,7 @@ function finalize(q: Query, schema: Schema, s: Parameters<KindDef['finalize']>[2
   };
 }
 
+/** The exact round; stats/kinds/index.ts adds the DP mechanism (train-dp.ts). */
 export const trainRound: KindDef = { layout, rowTerms, finalize, maxScaleBits: 40 };
 
 ITERATIVE['train_round'] = {

@@ -6,6 +6,7 @@
 import type { Dataset } from '../dataset.ts';
 import type { Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
+import type { DistributedNoisePlan, GridSensitivity } from '../../crypto/dp/distributed.ts';
 
 /** One coordinate of the statistic vector. */
 export interface Entry {
@@ -121,6 +122,33 @@ export interface KindDef {
    * the entry's units. Without it, stats/privacy.ts uses the closed form of count kinds or the bootstrap.
    */
   noiseUncertainty?(q: Query, schema: Schema, s: FixedSums, noiseStd: number[]): Record<string, number | null>;
+  /**
+   * A kind with its own DP mechanism for an L2-bounded vector (train_round: rotated, conditionally
+   * rounded per-example gradients, crypto/dp/ddp-plan.ts). Under a DP plan its layout, row terms
+   * and post-processing replace the ones above; its entries are integers on their own grid (scale
+   * 0), and `noise` replaces the per-entry noise of stats/privacy.ts.
+   */
+  dp?: VectorMechanism;
+}
+
+/** The distributed noise of a VectorMechanism for one query, and what it costs. */
+export interface VectorNoise {
+  /** Every party's Skellam share, the same on every entry. */
+  readonly noise: DistributedNoisePlan;
+  /** One patient's effect on the vector (L1, L2), grid units. */
+  readonly sensitivity: GridSensitivity;
+  /** ρ this release is charged (≤ the query's ρ, which must cover it). */
+  readonly roundRho: number;
+  /** Public figures for the result (ε of the job, bits per coordinate, ...). */
+  readonly figures: Readonly<Record<string, number | string>>;
+}
+
+export interface VectorMechanism {
+  layout(q: Query, schema: Schema): Entry[];
+  rowTerms(q: Query, schema: Schema, dataset: Dataset): RowTerms;
+  finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
+  /** Refuses (QueryError) when `rho` does not cover the release's cost. */
+  noise(q: Query, schema: Schema, opts: { rho: number; parties: number; threshold: number; collusion: number }): VectorNoise;
 }
 
 type Num = number | null;

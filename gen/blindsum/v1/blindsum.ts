@@ -314,6 +314,12 @@ export interface ListPartiesResponse {
   schemaDigest: string;
   /** The federation's name: analysts' clients sign it into every QueryRequest. */
   federation: string;
+  /**
+   * The roster's collusion bound c, and the federation schema (JSON, digest schema_digest): what a
+   * client needs to plan a DP training job (parties recompute and refuse an under-charged round).
+   */
+  collusion: number;
+  schemaJson: string;
 }
 
 export interface PartyMessage {
@@ -3352,7 +3358,7 @@ export const PartyStatus: MessageFns<PartyStatus> = {
 };
 
 function createBaseListPartiesResponse(): ListPartiesResponse {
-  return { parties: [], threshold: 0, schemaDigest: "", federation: "" };
+  return { parties: [], threshold: 0, schemaDigest: "", federation: "", collusion: 0, schemaJson: "" };
 }
 
 export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
@@ -3368,6 +3374,12 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
     }
     if (message.federation !== "") {
       writer.uint32(34).string(message.federation);
+    }
+    if (message.collusion !== 0) {
+      writer.uint32(40).uint32(message.collusion);
+    }
+    if (message.schemaJson !== "") {
+      writer.uint32(50).string(message.schemaJson);
     }
     return writer;
   },
@@ -3417,6 +3429,22 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
             message.federation = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.collusion = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.schemaJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3438,6 +3466,8 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
     message.threshold = object.threshold ?? 0;
     message.schemaDigest = object.schemaDigest ?? "";
     message.federation = object.federation ?? "";
+    message.collusion = object.collusion ?? 0;
+    message.schemaJson = object.schemaJson ?? "";
     return message;
   },
 };
