@@ -18,6 +18,7 @@ import { describeQuery, privacyRho, type PrivacySpec, type Query, type QueryResu
 import { AnalystError, openCkksOutcome, outcomeFromResponse, type AnalystClient, type QueryOutcome } from './analyst.ts';
 import { queryFromProto } from '../services/common/query-codec.ts';
 import type { AnalystCkksKey } from './ckks-analyst.ts';
+import { planTrainingPrivacy, type TrainingPrivacy } from './train.ts';
 
 /** Rounds of a DP job when the analyst gives none (docs/models.md: measured on pbc and flchain). */
 export const DEFAULT_DP_ROUNDS = 4;
@@ -57,6 +58,8 @@ export interface JobOutcome {
    * noisy release led to, so their noise is that round's uncertainty of `nextCoefficients`.
    */
   coefficientNoise: Record<string, number | null>;
+  /** DP training jobs: the mechanism and the job's (ε, δ). */
+  training?: TrainingPrivacy;
 }
 
 /**
@@ -80,8 +83,16 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
   const dp = opts.privacy !== undefined;
   const rounds = opts.maxRounds ?? (dp ? DEFAULT_DP_ROUNDS : undefined);
   let perRound: PrivacySpec | undefined;
+  let training: TrainingPrivacy | undefined;
+  if (dp && q.kind === 'train_round') {
+    // The job's mechanism: chosen for (ε, δ) over its rounds, or, on resume, round 1's.
+    const first = opts.resume?.queryIds[0];
+    const logged = first ? (await client.getResult(first)).query : undefined;
+    training = await planTrainingPrivacy(client, q, opts.privacy!, rounds!, logged ? queryFromProto(logged) : undefined);
+    q = training.query;
+  }
   if (dp) {
-    const total = privacyRho(opts.privacy!);
+    const total = training ? training.jobRho : privacyRho(opts.privacy!);
     perRound = { rho: total / rounds! };
     const done = opts.resume?.queryIds.length ?? 0;
     const need = (total * (rounds! - done)) / rounds!;
@@ -135,11 +146,11 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
   const last = outcomes[outcomes.length - 1]!;
   const coefficientNoise: Record<string, number | null> = {};
   let answer = result;
-  if (dp) {
+  if (dp && !training) {
     // A DP job's answer takes one more Newton step: the last round's next coefficients (its
     // release's noise sd for each is known), instead of the state it was evaluated at.
     answer = dpAnswer(result);
     for (const [k, v] of Object.entries(last.uncertainty)) if (k.startsWith('nextCoefficients[')) coefficientNoise[k.replace('nextCoefficients', 'coefficients')] = v;
   }
-  return { job, result: answer, rounds: outcomes, rhoCharged: outcomes.reduce((a, o) => a + o.rhoCharged, 0), last, coefficientNoise };
+  return { job, result: answer, rounds: outcomes, rhoCharged: outcomes.reduce((a, o) => a + o.rhoCharged, 0), last, coefficientNoise, ...(training ? { training } : {}) };
 }

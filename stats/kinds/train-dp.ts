@@ -128,7 +128,7 @@ function noise(q: Query, schema: Schema, opts: { rho: number; parties: number; t
   const roundRho = jobRho / geometry.dp.rounds;
   if (!(opts.rho >= roundRho * (1 - 1e-9))) {
     throw new QueryError(
-      `this training round's rho = ${opts.rho.toPrecision(4)} does not cover its share of the job: ${geometry.dp.rounds} rounds at noise multiplier ${geometry.dp.noiseMultiplier} are (epsilon = ${epsilon.toPrecision(4)}, delta = ${geometry.dp.delta})-DP, rho = ${jobRho.toPrecision(4)}, so each round needs rho ≥ ${roundRho.toPrecision(4)}`,
+      `this training round's rho = ${opts.rho.toPrecision(4)} does not cover its share of the job: ${geometry.dp.rounds} rounds at noise multiplier ${geometry.dp.noiseMultiplier} are (epsilon = ${epsilon.toPrecision(4)}, delta = ${geometry.dp.delta.toExponential()})-DP, rho = ${jobRho.toPrecision(4)}, so each round needs rho ≥ ${roundRho.toPrecision(4)}`,
     );
   }
   const k = schema.rowsPerPatient;
