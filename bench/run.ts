@@ -8,7 +8,8 @@
  * `npm run bench -- floors` only the CKKS floors table (bench/ckks-floors.ts),
  * `npm run bench -- agg [L]` only the aggregator's O(L) steps on and off its event loop (bench/agg-steps.ts),
  * `npm run bench -- models [parties, e.g. 3,10]` only the iterative models and their DP error table (bench/models.ts),
- * `npm run bench -- ddp` only the bits per coordinate and encoding cost of training rounds' noise (bench/ddp.ts).
+ * `npm run bench -- ddp` only the bits per coordinate and encoding cost of training rounds' noise (bench/ddp.ts),
+ * `npm run bench -- train [seeds]` only the test AUC of DP training at ε = 1 and 4 (bench/train-dp.ts).
  */
 import { benchAggregatorSteps } from './agg-steps.ts';
 import { benchCkksFloors } from './ckks-floors.ts';
@@ -20,6 +21,7 @@ import { benchScale, scaleOptions } from './scale.ts';
 import { benchSimulatedScale, simOptions } from './scale-sim.ts';
 import { benchSecAgg } from './secagg.ts';
 import { benchTranscript } from './transcript.ts';
+import { benchTrainDp } from './train-dp.ts';
 
 const [which, ...rest] = process.argv.slice(2);
 if (which === 'scale') await benchScale(scaleOptions(rest));
@@ -27,6 +29,7 @@ else if (which === 'sim') await benchSimulatedScale(simOptions(rest));
 else if (which === 'floors') await benchCkksFloors();
 else if (which === 'agg') await benchAggregatorSteps(rest[0] ? Number(rest[0]) : undefined);
 else if (which === 'ddp') await benchDdp();
+else if (which === 'train') await benchTrainDp(rest[0] ? { seeds: Number(rest[0]) } : {});
 else if (which === 'models') await benchModels(rest[0] ? { parties: rest[0].split(',').map(Number) } : {});
 else {
   await benchSecAgg();
@@ -36,6 +39,7 @@ else {
   await benchEndToEnd();
   await benchModels();
   await benchDdp();
+  await benchTrainDp();
   await benchScaleCeremonies();
   await benchScale(scaleOptions());
   await benchSimulatedScale(simOptions());
