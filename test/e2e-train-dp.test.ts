@@ -1,0 +1,119 @@
+/**
+ * DP training end to end (the aggregator and 3 parties as separate processes, real gRPC, t = 2):
+ * the analyst's client plans the job's mechanism for (ε, δ) from the federation's roster and
+ * schema, every round is a signed query charged 1/rounds of the job's ρ by the aggregator and by
+ * every party, through secure aggregation and through CKKS; the trained model separates the
+ * classes on the pooled rows; a party killed between rounds leaves the job going with the other
+ * two (t = 2) and the job's ε unchanged (the noise is sized for t − c honest contributors); the
+ * auditor replays the jobs from the transcript.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnalystError } from '../client/analyst.ts';
+import { generateAnalystKey, loadAnalystKeyFile, writeAnalystKeyFile, type AnalystCkksKey } from '../client/ckks-analyst.ts';
+import { runModelJob } from '../client/jobs.ts';
+import { LocalFederation } from '../cli/federation.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { loadAnalystRoster } from '../services/common/analysts.ts';
+import { loadRoster } from '../services/common/roster.ts';
+import { buildDataset, parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+import { auc, encodeFeatures, network, predict } from '../stats/train/index.ts';
+
+const schemaPath = 'examples/pbc/schema.json';
+const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
+const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
+const parts = splitCsvText(csv, 3, 'e2e-train-dp');
+const COLUMNS = ['age', 'bili', 'albumin', 'edema'];
+const pooled = encodeFeatures({ columns: COLUMNS, target: 'status', positive: ['2'] }, schema, buildDataset(schema, csv).dataset);
+const train: Query = {
+  kind: 'train_round', columns: COLUMNS, target: 'status', positive: ['2'], filter: [],
+  train: { model: 'logistic', clip: 1, learningRate: 4, optimizer: 'sgd', expectedBatch: pooled.rows * 0.5, seed: 'e2e-dp', samplingRate: 0.5 },
+};
+
+let fed: LocalFederation;
+let dir: string;
+let key: AnalystCkksKey;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'blindsum-e2e-train-dp-'));
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, threshold: 2, roundTimeoutMs: 15_000, ckks: true, budgetRho: 10, analysts: ['trainer'] });
+  await fed.waitCollectiveKey();
+  writeAnalystKeyFile(join(dir, 'analyst.ckks.key'), await generateAnalystKey());
+  key = loadAnalystKeyFile(join(dir, 'analyst.ckks.key'));
+}, 180_000);
+
+afterAll(async () => {
+  await fed?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function pooledAuc(params: number[]): number {
+  return auc(predict(network({ type: 'logistic' }, pooled.d), Float64Array.from(params), pooled.X), pooled.y);
+}
+
+describe('DP training through the real services', () => {
+  it('a job refuses --rho (its guarantee is (ε, δ) over all rounds) before any round runs', async () => {
+    const c = fed.client('trainer');
+    try {
+      const err = await runModelJob(c, train, { privacy: { rho: 1 }, maxRounds: 4 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AnalystError);
+      expect((err as Error).message).toMatch(/takes its guarantee as --epsilon and --delta/);
+      expect((await c.getBudget()).spentRho).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  for (const backend of ['secagg', 'ckks'] as const) {
+    it(`through ${backend}: (ε = 4, δ = 1e-6) over 6 rounds, each charged 1/6 of the job's ρ; the model separates the classes`, async () => {
+      const c = fed.client('trainer');
+      try {
+        const before = (await c.getBudget()).spentRho;
+        const job = await runModelJob(c, train, { privacy: { epsilon: 4, delta: 1e-6 }, maxRounds: 6, backend, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
+        const t = job.training!;
+        expect(t.epsilon).toBeLessThanOrEqual(4);
+        expect(t.epsilon).toBeGreaterThan(3.8);
+        expect(job.rounds).toHaveLength(6);
+        for (const r of job.rounds) {
+          expect(r.rhoCharged).toBeCloseTo(t.jobRho / 6, 12);
+          expect(r.contributors).toHaveLength(3);
+        }
+        expect((await c.getBudget()).spentRho - before).toBeCloseTo(t.jobRho, 9);
+        const params = job.result!.nextState!.slice(0, pooled.d + 1);
+        expect(pooledAuc(params)).toBeGreaterThan(0.7);
+      } finally {
+        c.close();
+      }
+    }, 240_000);
+  }
+
+  it('the auditor replays the DP training jobs from the transcript (plans, noise, charges, each round\'s state from the last release)', () => {
+    const file = exportTranscript(fed.aggregatorDataDir, {}, join(dir, 'transcript.json'));
+    const roster = loadRoster(fed.rosterPath);
+    const report = verifyTranscript(file, roster, { schema, analysts: loadAnalystRoster(fed.analystsPath, roster) });
+    expect(report.ok, JSON.stringify(report.failure)).toBe(true);
+    expect(report.jobRounds!.checked).toBeGreaterThanOrEqual(5); // the secagg job's rounds 2..6
+  });
+
+  it('a party killed between rounds: training goes on with the other two at the same ε', async () => {
+    const c = fed.client('trainer');
+    try {
+      const job = await runModelJob(c, train, {
+        privacy: { epsilon: 4, delta: 1e-6 }, maxRounds: 4,
+        onRound: (r) => {
+          if (r === 2) void fed.killParty(2);
+        },
+      });
+      expect(job.rounds).toHaveLength(4);
+      expect(job.rounds[0]!.contributors).toHaveLength(3);
+      expect(job.last.contributors).toHaveLength(2);
+      expect(job.last.rhoCharged).toBeCloseTo(job.training!.jobRho / 4, 12);
+      expect(job.result!.nextState!.every(Number.isFinite)).toBe(true);
+    } finally {
+      c.close();
+    }
+  }, 180_000);
+});
