@@ -5,8 +5,7 @@
  * trusted for privacy: every party recomputes the job's ε from its own roster and refuses a round
  * whose ρ does not cover its share.
  */
-import { parseSchema, schemaDigest, type PrivacySpec, type Query, type Schema } from '../stats/index.ts';
-import { chooseTrainDp, trainDpPlan } from '../stats/kinds/train-dp.ts';
+import { chooseTrainDp, parseSchema, schemaDigest, trainDpPlan, type PrivacySpec, type Query, type Schema } from '../stats/index.ts';
 import { AnalystError, type AnalystClient } from './analyst.ts';
 
 export interface TrainingPrivacy {

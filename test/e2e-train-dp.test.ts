@@ -1,7 +1,8 @@
 /**
  * DP training end to end (the aggregator and 3 parties as separate processes, real gRPC, t = 2):
  * the analyst's client plans the job's mechanism for (ε, δ) from the federation's roster and
- * schema, every round is a signed query charged 1/rounds of the job's ρ by the aggregator and by
+ * schema (and the aggregator refuses up front a round whose job does not fit the budget), every
+ * round is a signed query charged 1/rounds of the job's ρ by the aggregator and by
  * every party, through secure aggregation and through CKKS; the trained model separates the
  * classes on the pooled rows; a party killed between rounds leaves the job going with the other
  * two (t = 2) and the job's ε unchanged (the noise is sized for t − c honest contributors); the
@@ -19,7 +20,7 @@ import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { loadAnalystRoster } from '../services/common/analysts.ts';
 import { loadRoster } from '../services/common/roster.ts';
-import { buildDataset, parseSchema, splitCsvText, type Query } from '../stats/index.ts';
+import { buildDataset, chooseTrainDp, parseSchema, splitCsvText, trainDpPlan, type Query } from '../stats/index.ts';
 import { auc, encodeFeatures, network, predict } from '../stats/train/index.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -61,6 +62,21 @@ describe('DP training through the real services', () => {
       const err = await runModelJob(c, train, { privacy: { rho: 1 }, maxRounds: 4 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AnalystError);
       expect((err as Error).message).toMatch(/takes its guarantee as --epsilon and --delta/);
+      expect((await c.getBudget()).spentRho).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('the aggregator refuses a job\'s round up front when the rest of the job does not fit the budget (a client that skips its own check)', async () => {
+    const c = fed.client('trainer');
+    try {
+      const dp = chooseTrainDp(train, schema, { parties: 3, threshold: 2, collusion: 0 }, { epsilon: 40, delta: 1e-6, rounds: 10 });
+      const round: Query = { ...train, job: 'job-greedy', round: 1, train: { ...train.train!, dp } };
+      const jobRho = trainDpPlan(round, schema, { parties: 3, threshold: 2, collusion: 0 }).jobRho;
+      expect(jobRho).toBeGreaterThan(10);
+      const err = await c.submit(round, { privacy: { rho: jobRho / 10 } }).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/this DP training job has 10 rounds to go \(this one included\) at rho = [\d.]+ each, rho = [\d.]+ in all, but 10\.00 of 10 remains/);
       expect((await c.getBudget()).spentRho).toBe(0);
     } finally {
       c.close();

@@ -25,7 +25,7 @@ import type { CkksBackend, CkksPrepared } from './ckks/backend.ts';
 import { CkksSession } from './ckks/session.ts';
 import type { AggregatorStore, StoredEvent } from './store.ts';
 import { EntryKind } from '../../crypto/transcript.ts';
-import { schemaDigest } from '../../stats/index.ts';
+import { jobRoundsAhead, schemaDigest } from '../../stats/index.ts';
 import {
   jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord,
 } from '../audit/records.ts';
@@ -203,6 +203,12 @@ export class QueryService {
     try {
       store.transaction(() => {
         const spentBefore = this.#o.budget.status(analyst).spentRho;
+        // A DP training job is checked up front: this round and the rest of the job must fit in
+        // what remains (each round is still charged on its own, below).
+        const ahead = exact ? 1 : jobRoundsAhead(query);
+        if (ahead > 1 && spentBefore + rho * ahead > entry.budgetRho * (1 + 1e-12)) {
+          throw new BlindsumError(ErrorCode.ResourceExhausted, `privacy budget: this DP training job has ${ahead} rounds to go (this one included) at rho = ${rho.toPrecision(4)} each, rho = ${(rho * ahead).toPrecision(4)} in all, but ${Math.max(0, entry.budgetRho - spentBefore).toPrecision(4)} of ${entry.budgetRho} remains; the round is refused before anything more is spent`);
+        }
         if (!exact) this.#o.budget.charge(analyst, queryId, rho, submittedAtMs);
         store.insertQuery({ id: queryId, analyst, backend, spec: canonical, planDigest: planned.digest, submittedAtMs, rhoCharged: exact ? 0 : rho });
         this.#o.transcript.appendAggregator(EntryKind.QuerySubmitted, queryId, jsonBody(submitted));

@@ -184,3 +184,10 @@ export function chooseTrainDp(q: Query, schema: Schema, roster: { parties: numbe
   } else best = specAt(lo);
   return best;
 }
+
+/** Rounds of a DP training job from this query's round on (1 for any other query). */
+export function jobRoundsAhead(q: Query): number {
+  const dp = q.kind === 'train_round' ? q.train?.dp : undefined;
+  if (!dp) return 1;
+  return Math.max(1, dp.rounds - (q.round ?? 1) + 1);
+}
