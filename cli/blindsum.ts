@@ -13,9 +13,10 @@ import { keygen, roster } from './commands/keys.ts';
 import { budget, parties, query, result } from './commands/query.ts';
 import { aggregator, party } from './commands/services.ts';
 import { synth } from './commands/synth.ts';
+import { train } from './commands/train.ts';
 
 const COMMANDS: Command[] = [
-  demo, aggregator, party, query, result, budget, parties, keygen, roster, analystIdentityKeygen, analystRoster, analystCkksKeygen, audit, synth, analystKeygen, collectiveKey,
+  demo, aggregator, party, query, result, budget, parties, keygen, roster, analystIdentityKeygen, analystRoster, analystCkksKeygen, audit, synth, train, analystKeygen, collectiveKey,
 ];
 
 function mainHelp(): string {

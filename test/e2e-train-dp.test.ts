@@ -6,9 +6,11 @@
  * every party, through secure aggregation and through CKKS; the trained model separates the
  * classes on the pooled rows; a party killed between rounds leaves the job going with the other
  * two (t = 2) and the job's ε unchanged (the noise is sized for t − c honest contributors); the
- * auditor replays the jobs from the transcript.
+ * auditor replays the jobs from the transcript; `blindsum train fit | evaluate | predict` write
+ * and use a signed model file.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +35,13 @@ const train: Query = {
   kind: 'train_round', columns: COLUMNS, target: 'status', positive: ['2'], filter: [],
   train: { model: 'logistic', clip: 1, learningRate: 4, optimizer: 'sgd', expectedBatch: pooled.rows * 0.5, seed: 'e2e-dp', samplingRate: 0.5 },
 };
+
+const CLI_PATH = join(import.meta.dirname, '..', 'cli', 'blindsum.ts');
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI_PATH, ...args], { cwd: dir, encoding: 'utf8', timeout: 170_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 let fed: LocalFederation;
 let dir: string;
@@ -113,6 +122,39 @@ describe('DP training through the real services', () => {
     expect(report.ok, JSON.stringify(report.failure)).toBe(true);
     expect(report.jobRounds!.checked).toBeGreaterThanOrEqual(5); // the secagg job's rounds 2..6
   });
+
+  it('blindsum train fit writes a signed model with its privacy cost; evaluate and predict use it on a local CSV; an edited model is refused', () => {
+    const out = join(dir, 'model.json');
+    const fitRun = cli(['train', 'fit', '--aggregator', fed.address, '--analyst-key', fed.analystKeyPath('trainer'), ...COLUMNS.flatMap((c) => ['--column', c]),
+      '--target', 'status', '--positive', '2', '--expected-batch', String(pooled.rows * 0.5), '--sampling-rate', '0.5', '--learning-rate', '4', '--rounds', '4',
+      '--epsilon', '4', '--delta', '1e-6', '--seed', 'cli', '--out', out, '--quiet']);
+    expect(fitRun.status, fitRun.stderr).toBe(0);
+    expect(fitRun.stdout).toMatch(/wrote .*model\.json: logistic model, 6 parameters, 4 rounds .*differentially private: \(ε = [34]\.\d+, δ = 1e-6\), rho = [\d.]+, noise multiplier [\d.]+, \d+ bits per coordinate; signed by /);
+    const model = JSON.parse(readFileSync(out, 'utf8')) as { privacy: { exact: boolean; epsilon: number; roster: unknown }; training: { queryIds: string[] }; parameters: number[] };
+    expect(model.privacy.exact).toBe(false);
+    expect(model.privacy.epsilon).toBeLessThanOrEqual(4);
+    expect(model.privacy.roster).toEqual({ parties: 3, threshold: 2, collusion: 0 });
+    expect(model.training.queryIds).toHaveLength(4);
+    const data = join(dir, 'pbc.csv');
+    writeFileSync(data, csv);
+    const ev = cli(['train', 'evaluate', '--model', out, '--schema', join(process.cwd(), schemaPath), '--data', data, '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    const m = JSON.parse(ev.stdout) as { n: number; auc: number };
+    expect(m.n).toBe(pooled.rows);
+    expect(m.auc).toBeCloseTo(pooledAuc(model.parameters), 12);
+    const pr = cli(['train', 'predict', '--model', out, '--schema', join(process.cwd(), schemaPath), '--data', data]);
+    expect(pr.status, pr.stderr).toBe(0);
+    const lines = pr.stdout.trim().split('\n');
+    expect(lines[0]).toBe('row,probability');
+    expect(lines.length - 1).toBeGreaterThanOrEqual(pooled.rows);
+    // The model's parameters edited after signing: refused by evaluate and predict.
+    const edited = JSON.parse(readFileSync(out, 'utf8')) as { parameters: number[] };
+    edited.parameters[0]! += 1;
+    writeFileSync(join(dir, 'edited.json'), JSON.stringify(edited));
+    const bad = cli(['train', 'predict', '--model', join(dir, 'edited.json'), '--schema', join(process.cwd(), schemaPath), '--data', data]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/digest mismatch .*the file was modified after it was signed/);
+  }, 180_000);
 
   it('a party killed between rounds: training goes on with the other two at the same ε', async () => {
     const c = fed.client('trainer');

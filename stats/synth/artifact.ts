@@ -6,23 +6,14 @@
  * budget, …). The embedded public key only proves integrity; pass `trustedKeys` to also require
  * a known fitter (otherwise anyone could re-sign an edited model with a key of their own).
  */
-import { sha256 } from '../../crypto/sha256.ts';
-import { fromHex, toHex, utf8 } from '../../crypto/bytes.ts';
-import { signDomain, verifyDomain, type IdentityKeyPair } from '../../crypto/identity.ts';
-import { canonicalJson } from '../canonical.ts';
+import type { IdentityKeyPair } from '../../crypto/identity.ts';
+import { signArtifact, verifyIntegrity, type Integrity } from '../artifact.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import { MODEL_FORMAT, MODEL_VERSION, type SynthModel } from './model.ts';
 
 export const MODEL_SIGNING_DOMAIN = 'synth/model';
-
-export interface Integrity {
-  /** Hex SHA-256 of the canonical JSON of the model without this block. */
-  digest: string;
-  signer: { id: string; publicKey: string };
-  /** Hex Ed25519 signature (crypto/identity.ts signDomain, domain "synth/model") over the same bytes. */
-  signature: string;
-}
+export type { Integrity } from '../artifact.ts';
 
 export type SignedModel = SynthModel & { integrity: Integrity };
 
@@ -33,19 +24,9 @@ export class SynthModelError extends Error {
   }
 }
 
-function body(model: SynthModel): Uint8Array {
-  const { integrity: _drop, ...rest } = model as SignedModel;
-  return utf8(canonicalJson(rest));
-}
-
 /** Adds the integrity block (digest and signature by `signer`). */
 export function signModel(model: SynthModel, signer: { id: string; identity: IdentityKeyPair }): SignedModel {
-  const b = body(model);
-  const { integrity: _drop, ...rest } = model as SignedModel;
-  return {
-    ...rest,
-    integrity: { digest: toHex(sha256(b)), signer: { id: signer.id, publicKey: toHex(signer.identity.publicKey) }, signature: toHex(signDomain(signer.identity.secretKey, MODEL_SIGNING_DOMAIN, b)) },
-  };
+  return signArtifact(model, MODEL_SIGNING_DOMAIN, signer) as SignedModel;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -104,28 +85,8 @@ export function verifyModel(json: unknown, opts: { trustedKeys?: string[]; sourc
   const src = opts.source ?? 'model';
   if (!isObject(json) || json['format'] !== MODEL_FORMAT) throw new SynthModelError(`${src}: not a blindsum synthetic-data model (format "${MODEL_FORMAT}")`);
   if (json['version'] !== MODEL_VERSION) throw new SynthModelError(`${src}: model version ${JSON.stringify(json['version'])} is not supported (this blindsum reads version ${MODEL_VERSION}); refit the model`);
-  const integ = json['integrity'];
-  if (!isObject(integ) || typeof integ['digest'] !== 'string' || typeof integ['signature'] !== 'string' || !isObject(integ['signer']) || typeof integ['signer']['publicKey'] !== 'string') {
-    throw new SynthModelError(`${src}: no integrity block (digest, signer, signature); only models written by blindsum synth fit can be loaded`);
-  }
+  verifyIntegrity(json, MODEL_SIGNING_DOMAIN, { ...(opts.trustedKeys ? { trustedKeys: opts.trustedKeys } : {}), source: src, writtenBy: 'blindsum synth fit' }, (m) => new SynthModelError(m));
   const model = json as unknown as SignedModel;
-  const b = body(model);
-  const digest = toHex(sha256(b));
-  if (digest !== integ['digest']) {
-    throw new SynthModelError(`${src}: digest mismatch (content ${digest.slice(0, 16)}…, signed ${String(integ['digest']).slice(0, 16)}…): the model was modified after it was signed; use the original file or refit`);
-  }
-  let pk: Uint8Array;
-  let sig: Uint8Array;
-  try {
-    pk = fromHex(model.integrity.signer.publicKey, 'publicKey');
-    sig = fromHex(model.integrity.signature, 'signature');
-  } catch {
-    throw new SynthModelError(`${src}: signer public key or signature is not hex`);
-  }
-  if (!verifyDomain(pk, MODEL_SIGNING_DOMAIN, b, sig)) throw new SynthModelError(`${src}: the signature does not verify for signer ${model.integrity.signer.id}: the model or its integrity block was altered`);
-  if (opts.trustedKeys && !opts.trustedKeys.map((k) => k.toLowerCase()).includes(model.integrity.signer.publicKey.toLowerCase())) {
-    throw new SynthModelError(`${src}: signed by ${model.integrity.signer.id} (${model.integrity.signer.publicKey.slice(0, 16)}…), which is not a trusted key; pass that fitter's public key`);
-  }
   checkShape(model);
   return model;
 }

@@ -131,32 +131,40 @@ export function featureEncoding(spec: FeatureSpec, schema: Schema): FeatureEncod
  * training-round kind (stats/kinds/train-round.ts).
  */
 export function rowEncoder(enc: FeatureEncoding, dataset: Dataset): (row: number, x: Float64Array) => number {
-  const col = (name: string): NumericColumn | CategoricalColumn => {
-    const c = dataset.columns.get(name);
-    if (!c) throw new TypeError(`encodeDataset: the dataset has no column "${name}"`);
-    return c;
-  };
-  const target = col(enc.target);
+  const target = dataset.columns.get(enc.target);
+  if (!target) throw new TypeError(`encodeDataset: the dataset has no column "${enc.target}"`);
   if (target.kind !== 'categorical') throw new TypeError(`encodeDataset: target "${enc.target}" is not categorical in the dataset`);
   const pos = enc.positive ? new Set(enc.positive.map((lv) => target.levels.indexOf(lv))) : null;
-  const cols = enc.features.map((f) => col(f.column));
+  const predictors = predictorEncoder(enc, dataset);
   return (r, x) => {
     const code = target.codes[r]!;
-    if (code < 0) return NaN;
+    if (code < 0 || !predictors(r, x)) return NaN;
+    return pos ? (pos.has(code) ? 1 : 0) : code;
+  };
+}
+
+/** A row's features alone (prediction needs no target): writes x and returns false when a predictor is missing. */
+export function predictorEncoder(enc: FeatureEncoding, dataset: Dataset): (row: number, x: Float64Array) => boolean {
+  const cols = enc.features.map((f) => {
+    const c = dataset.columns.get(f.column);
+    if (!c) throw new TypeError(`encodeDataset: the dataset has no column "${f.column}"`);
+    return c;
+  });
+  return (r, x) => {
     for (let j = 0; j < enc.d; j++) {
       const f = enc.features[j]!;
       const c = cols[j]!;
       if (f.kind === 'numeric') {
         const v = (c as NumericColumn).values[r]!;
-        if (Number.isNaN(v)) return NaN;
+        if (Number.isNaN(v)) return false;
         x[j] = (v - f.center) / f.scale;
       } else {
         const k = (c as CategoricalColumn).codes[r]!;
-        if (k < 0) return NaN;
+        if (k < 0) return false;
         x[j] = k === f.level ? 1 : 0;
       }
     }
-    return pos ? (pos.has(code) ? 1 : 0) : code;
+    return true;
   };
 }
 

@@ -3,7 +3,7 @@
  * per-example gradients, clipped gradient sums, Poisson sampling, server optimizers, the central
  * reference training and evaluation metrics. Pure computation; docs/training.md § Models.
  */
-export { encodeDataset, encodeFeatures, featureEncoding, MAX_FEATURES, MAX_TRAIN_COLUMNS, originalScaleCoefficients } from './features.ts';
+export { encodeDataset, encodeFeatures, featureEncoding, MAX_FEATURES, MAX_TRAIN_COLUMNS, originalScaleCoefficients, predictorEncoder, rowEncoder } from './features.ts';
 export type { CategoricalCoding, EncodedData, Feature, FeatureEncoding, FeatureSpec } from './features.ts';
 export { forward, forwardProbabilities, initParams, logit, logits, logLossOfLogit, loss, MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS, ModelError, network, parameterCount, perExampleGradient, predict, seedBytes, sigmoid, uniform53 } from './model.ts';
 export type { ModelSpec, Network } from './model.ts';
