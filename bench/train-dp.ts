@@ -27,10 +27,11 @@ import {
 } from '../stats/index.ts';
 import { auc, encodeFeatures, network, predict, trainCentral } from '../stats/train/index.ts';
 
-interface Case { name: string; data: 'pbc' | 'flchain'; columns: string[]; target: string; positive: string[]; rate: number; rounds: number; lr: number }
+interface Case { name: string; data: 'pbc' | 'flchain'; columns: string[]; target: string; positive: string[]; rate: number; rounds: number; lr: number; mlp?: number[] }
 
 const CASES: Case[] = [
   { name: 'flchain death', data: 'flchain', columns: ['age', 'sex', 'creatinine', 'kappa', 'lambda', 'mgus'], target: 'death', positive: ['1'], rate: 0.05, rounds: 40, lr: 2 },
+  { name: 'flchain death, MLP [16] (FedAdam)', data: 'flchain', columns: ['age', 'sex', 'creatinine', 'kappa', 'lambda', 'mgus'], target: 'death', positive: ['1'], rate: 0.05, rounds: 40, lr: 0.05, mlp: [16] },
   { name: 'pbc death', data: 'pbc', columns: ['age', 'bili', 'albumin', 'edema', 'protime'], target: 'status', positive: ['2'], rate: 0.5, rounds: 20, lr: 4 },
 ];
 const ROSTER = { parties: 3, threshold: 2, collusion: 0 };
@@ -60,7 +61,7 @@ function concat(parts: Dataset[]): Dataset {
 
 function testAuc(q: Query, schema: Schema, test: Dataset, params: ArrayLike<number>): number {
   const data = encodeFeatures({ columns: q.columns, target: q.target!, positive: q.positive! }, schema, test);
-  const net = network({ type: 'logistic' }, data.d);
+  const net = network(q.train!.model === 'mlp' ? { type: 'mlp', hidden: q.train!.hidden! } : { type: 'logistic' }, data.d);
   return auc(predict(net, Float64Array.from(params), data.X), data.y);
 }
 
@@ -114,7 +115,7 @@ const stat = (xs: number[]): string => {
 export async function benchTrainDp(opts: { seeds?: number; epsilons?: number[] } = {}): Promise<void> {
   const seeds = opts.seeds ?? 5;
   const epsilons = opts.epsilons ?? [1, 4];
-  console.log(`\n## DP training: test AUC (logistic regression, 3 parties, t = 2, δ = 1e-6, ${seeds} seeds; mean ± sd)\n`);
+  console.log(`\n## DP training: test AUC (3 parties, t = 2, δ = 1e-6, ${seeds} seeds; mean ± sd)\n`);
   console.log('| data | rows (train/test) | rounds × rate | central non-private | exact federated LR (MLE) | ' + epsilons.map((e) => `DP ε = ${e} (z, bits)`).join(' | ') + ' | DP − central at ε = ' + epsilons[epsilons.length - 1] + ' |');
   console.log('|---|---|---|---|---|' + epsilons.map(() => '---|').join('') + '---|');
   for (const c of CASES) {
@@ -130,8 +131,8 @@ export async function benchTrainDp(opts: { seeds?: number; epsilons?: number[] }
       const enc = encodeFeatures({ columns: c.columns, target: c.target, positive: c.positive }, schema, train);
       const batch = enc.rows * c.rate;
       sizes = `${enc.rows}/${encodeFeatures({ columns: c.columns, target: c.target, positive: c.positive }, schema, test).rows}`;
-      const q: Query = { kind: 'train_round', columns: c.columns, target: c.target, positive: c.positive, filter: [], train: { model: 'logistic', clip: 1, learningRate: c.lr, optimizer: 'sgd', expectedBatch: batch, seed, samplingRate: c.rate } };
-      const cen = trainCentral(network({ type: 'logistic' }, enc.d), enc.X, enc.y, { rounds: c.rounds, q: c.rate, seed, optimizer: { kind: 'sgd', lr: c.lr } });
+      const q: Query = { kind: 'train_round', columns: c.columns, target: c.target, positive: c.positive, filter: [], train: { ...(c.mlp ? { model: 'mlp' as const, hidden: c.mlp, optimizer: 'adam' as const } : { model: 'logistic' as const, optimizer: 'sgd' as const }), clip: 1, learningRate: c.lr, expectedBatch: batch, seed, samplingRate: c.rate } };
+      const cen = trainCentral(network(c.mlp ? { type: 'mlp', hidden: c.mlp } : { type: 'logistic' }, enc.d), enc.X, enc.y, { rounds: c.rounds, q: c.rate, seed, optimizer: { kind: c.mlp ? 'adam' : 'sgd', lr: c.lr } });
       central.push(testAuc(q, schema, test, cen.params));
       glm.push(glmAuc(q, schema, train, test));
       for (const [i, e] of epsilons.entries()) {

@@ -122,3 +122,19 @@ describe('the job\'s privacy cost', () => {
     expect(trainDpPlan(query(smaller, { samplingRate: 0.05 }), schema, ROSTER).epsilon).toBeGreaterThan(1);
   });
 });
+
+describe('record-level DP with several rows per patient', () => {
+  it('a schema with rowsPerPatient k sizes the noise for k rounded rows and accounts one patient at sampling rate 1 − (1 − q)^k', () => {
+    const k2 = { ...schema, rowsPerPatient: 2 };
+    const dp = { noiseMultiplier: 1, scaleBits: 10, delta: 1e-6, rounds: 10 };
+    const one = trainDpPlan(query(dp, { samplingRate: 0.1 }), schema, ROSTER);
+    const two = trainDpPlan(query(dp, { samplingRate: 0.1 }), k2, ROSTER);
+    const v = (p: typeof one): number => Number(p.plan.noise.targetVariance.num) / Number(p.plan.noise.targetVariance.den);
+    // σ = z·k·Δ₂: four times the variance, the same Δ₂.
+    expect(two.plan.l2Bound).toBe(one.plan.l2Bound);
+    expect(v(two) / v(one)).toBeGreaterThan(3.99);
+    expect(v(two) / v(one)).toBeLessThan(4.01);
+    // The same noise relative to a patient's sensitivity, a patient sampled more often: ε grows.
+    expect(two.epsilon).toBeGreaterThan(one.epsilon);
+  });
+});
