@@ -7,6 +7,7 @@ import { kaplanMeier } from './kaplan-meier.ts';
 import { cox } from './cox.ts';
 import { marginal } from './marginal.ts';
 import { trainRound } from './train-round.ts';
+import { trainEvaluate } from './train-evaluate.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
 import type { KindDef } from './types.ts';
@@ -16,7 +17,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
-  kaplan_meier: kaplanMeier, cox, train_round: trainRound,
+  kaplan_meier: kaplanMeier, cox, train_round: trainRound, train_evaluate: trainEvaluate,
 };
 
 export type * from './types.ts';
