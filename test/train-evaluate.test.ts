@@ -6,12 +6,13 @@
  * counts equal the per-row metrics on bin-centre scores; under DP (the real plan and noise code)
  * the AUC stays within a stated tolerance of the exact one.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { centralTrainEvaluate } from '../stats/central-train-evaluate.ts';
 import { centralTrainRound } from '../stats/kinds/train-round.ts';
 import {
-  DP_GRID_BITS, finalize, localStatistics, noiseShare, noiseStd, noiseUncertainty, parseQueryJson, planNoise, planQuery, splitDataset, validateQuery,
+  DP_GRID_BITS, finalize, formatResult, localStatistics, noiseShare, noiseStd, noiseUncertainty, parseQueryJson, planNoise, planQuery, splitDataset, validateQuery,
   type Dataset, type Query, type Schema, type TrainEvaluateResult, type TrainRoundResult,
 } from '../stats/index.ts';
 import {
@@ -82,6 +83,38 @@ describe('the held-out split', () => {
     expect(mine.some((m, i) => m !== other[i])).toBe(true);
     expect(holdoutMask(flchain.dataset, 'eval', 0)).toBeNull();
     expect(() => holdoutMask(flchain.dataset, 'eval', 0.95)).toThrow(/holdout: expected a fraction in \[0, 0.9\]/);
+  });
+
+  it('is the documented hash: SHA-256(tag ‖ 0 ‖ u32be(len seed) ‖ seed ‖ each non-identifier column\'s tagged value), first 53 bits', () => {
+    // Built here from docs/training.md, byte by byte, for pbc's first rows (numeric, integer,
+    // categorical and missing values; the identifier column left out).
+    const cols = pbc.schema.columns.filter((c) => c.type !== 'identifier');
+    const u = holdoutUniforms(pbc.dataset, 'pbc seed');
+    const numeric = [...pbc.dataset.columns.values()].filter((c) => c.kind === 'numeric');
+    const missing = Array.from({ length: pbc.dataset.rowCount }, (_, r) => r).find((r) => numeric.some((c) => Number.isNaN(c.values[r]!)))!;
+    expect(missing).toBeGreaterThan(0); // a row with a missing value is covered
+    for (const r of [0, 1, 2, 3, 4, missing]) {
+      const parts: Buffer[] = [Buffer.from('blindsum/v1/train/holdout'), Buffer.from([0]), Buffer.alloc(4), Buffer.from('pbc seed')];
+      parts[2]!.writeUInt32BE(Buffer.byteLength('pbc seed'));
+      for (const c of cols) {
+        const col = pbc.dataset.columns.get(c.name)!;
+        const b = Buffer.alloc(9);
+        if (col.kind === 'numeric') {
+          const v = col.values[r]!;
+          if (!Number.isNaN(v)) {
+            b[0] = 1;
+            b.writeDoubleBE(v === 0 ? 0 : v, 1);
+          }
+        } else {
+          b[0] = 2;
+          b.writeInt32BE(col.codes[r]!, 1);
+        }
+        parts.push(b);
+      }
+      const h = createHash('sha256').update(Buffer.concat(parts)).digest();
+      const want = Number(h.readBigUInt64BE(0) >> 11n) / 2 ** 53;
+      expect(u[r]).toBe(want);
+    }
   });
 
   it('a training round skips the held-out rows, federated as centrally (training rows + held-out rows = all rows)', () => {
@@ -178,6 +211,7 @@ describe('federated evaluation without noise equals the central reference', () =
       expect(Math.abs(fed.auc! - auc(p, heldOut.y))).toBeLessThan(0.02);
       expect(Math.abs(fed.logLoss! - logLoss(p, heldOut.y))).toBeLessThan(0.05);
       expect(fed.notes.join(' ')).toMatch(/log loss and Brier score are computed from the bin centres/);
+      expect(formatResult(fed)).toMatch(/^evaluation of P\(.+\) on the held-out rows \(fraction 0\.(3|25)\): n = \d+, positives \d+\nAUC 0\.\d+/);
       // The parameters alone (P numbers) give the same evaluation.
       expect(federated(evalQuery(c, params), c.schema, parts).result.positiveCounts).toEqual(fed.positiveCounts);
     });

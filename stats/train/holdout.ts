@@ -25,8 +25,22 @@ export const MAX_HOLDOUT = 0.9;
 
 const TWO53 = 2 ** 53;
 
-/** The per-row uniform u ∈ [0, 1) of the split, for every row of the dataset. */
+/** The last split computed per dataset (a job's rounds ask for the same one again). */
+const LAST = new WeakMap<Dataset, { seed: string; u: Float64Array }>();
+
+/**
+ * The per-row uniform u ∈ [0, 1) of the split, for every row of the dataset (one SHA-256 per row,
+ * a few microseconds; the last seed's values are kept per dataset object, read-only).
+ */
 export function holdoutUniforms(dataset: Dataset, seed: string): Float64Array {
+  const last = LAST.get(dataset);
+  if (last && last.seed === seed && last.u.length === dataset.rowCount) return last.u;
+  const u = computeUniforms(dataset, seed);
+  LAST.set(dataset, { seed, u });
+  return u;
+}
+
+function computeUniforms(dataset: Dataset, seed: string): Float64Array {
   const cols = dataset.schema.columns.filter((c) => c.type !== 'identifier').map((c) => {
     const col = dataset.columns.get(c.name);
     if (!col) throw new TypeError(`holdout: the dataset has no column "${c.name}"`);
