@@ -227,6 +227,20 @@ describe('federated evaluation without noise equals the central reference', () =
     expect(result.positiveCounts).toEqual(centralTrainEvaluate(q, c.schema, c.dataset).positiveCounts);
     expect(result.notes.join(' ')).toMatch(/holdout is 0: the evaluation is on the training rows/);
   });
+
+  it('a filter restricts the evaluated rows as centrally (held-out rows with age ≥ 70, odd B = 7)', () => {
+    const c = CASES[0]!;
+    const { params } = trained(c);
+    const q = evalQuery(c, params, { bins: [7], filter: [{ column: 'age', op: 'ge', values: [70] }] });
+    validateQuery(q, c.schema);
+    const { result } = federated(q, c.schema, splitDataset(c.dataset, 3, 'filter'));
+    const central = centralTrainEvaluate(q, c.schema, c.dataset);
+    expect(result.positiveCounts).toEqual(central.positiveCounts);
+    expect(result.negativeCounts).toEqual(central.negativeCounts);
+    expect(Math.abs(result.accuracy! - central.accuracy!)).toBeLessThan(1e-12);
+    expect(result.n).toBeLessThan(federated(evalQuery(c, params, { bins: [7] }), c.schema, splitDataset(c.dataset, 3, 'filter')).result.n);
+    expect(result.notes.join(' ')).toMatch(/odd number of bins \(7\)/);
+  });
 });
 
 describe('federated evaluation under DP (the real plan and noise code)', () => {
