@@ -7,7 +7,8 @@
  * exceeds the budget; the auditor replays every job from the transcript and catches a round
  * evaluated at a state the released rounds do not lead to. A federated evaluation (train_evaluate)
  * after exact training rounds with a held-out split equals the central evaluation through both
- * backends; a DP evaluation is charged like any query and releases clamped noisy counts.
+ * backends; a DP evaluation, through either backend, is charged like any query and releases clamped
+ * noisy counts.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -317,13 +318,13 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     }
   }, 180_000);
 
-  it('a DP evaluation (the last two parties, rho 0.5) is charged like any query and releases noisy counts only, clamped at 0, with the AUC\'s noise uncertainty', async () => {
+  it.each(['secagg', 'ckks'] as const)('a DP evaluation through %s (the last two parties, rho 0.5) is charged like any query and releases noisy counts only, clamped at 0, with the AUC\'s noise uncertainty', async (backend) => {
     const c = fed.client('dp-modeller');
     try {
       const plan = { model: 'logistic' as const, clip: 1, learningRate: 1, optimizer: 'sgd' as const, expectedBatch: 300, seed: 'e2e-dp-eval', holdout: 0.5 };
       const evaluation: Query = { kind: 'train_evaluate', columns: ['bili'], target: 'status', positive: ['2'], filter: [], train: plan, state: [4, -0.5], bins: [10] };
       const before = (await c.getBudget()).spentRho;
-      const o = await c.run(evaluation, { privacy: { rho: 0.5 } });
+      const o = await c.run(evaluation, { privacy: { rho: 0.5 }, backend, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
       expect(o.status, o.error).toBe('done');
       expect(o.contributors).toHaveLength(2);
       expect(o.rhoCharged).toBeCloseTo(0.5, 12);
