@@ -9,6 +9,7 @@ import type { Dataset } from './dataset.ts';
 import { centralGlm } from './central-glm.ts';
 import { centralCoxFit } from './kinds/cox-fit.ts';
 import { centralTrainRound } from './kinds/train-round.ts';
+import { centralTrainEvaluate } from './central-train-evaluate.ts';
 import { matchRows } from './filter.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { QueryError, validateQuery } from './query.ts';
@@ -229,6 +230,8 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
       return centralCoxFit(q, schema, dataset);
     case 'train_round':
       return centralTrainRound(q, schema, dataset);
+    case 'train_evaluate':
+      return centralTrainEvaluate(q, schema, dataset);
     case 'marginal': {
       // Each row's level label per column, then a count per tuple of labels.
       const levels: string[][] = [];

@@ -5,7 +5,7 @@
 export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
-  'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox', 'train_round',
+  'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox', 'train_round', 'train_evaluate',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
@@ -55,7 +55,7 @@ export interface Query {
   job?: string;
   /** Iterative kinds: the round's index in its job, from 1. */
   round?: number;
-  /** train_round: the training plan (docs/training.md). */
+  /** train_round, train_evaluate: the training plan (docs/training.md). */
   train?: TrainSpec;
 }
 
@@ -75,6 +75,11 @@ export interface TrainSpec {
   /** Seed of the initial parameters. */
   seed: string;
   coding?: 'treatment' | 'one-hot';
+  /**
+   * Fraction of rows held out from training for evaluation (train_evaluate), in [0, 0.9], default
+   * 0: a row is held out by a keyed hash of its content and `seed` (stats/train/holdout.ts).
+   */
+  holdout?: number;
   /** Differentially private rounds (docs/training.md § DP training): the job's public mechanism parameters. */
   dp?: TrainDpSpec;
 }
@@ -97,20 +102,20 @@ export interface TrainDpSpec {
 
 /** Which kinds each optional field applies to (validateQuery refuses it on any other kind). */
 export const FIELD_KINDS: Readonly<Record<string, readonly string[]>> = {
-  bins: ['histogram', 'kaplan_meier', 'cox'],
-  target: ['linear_regression', 'logistic_regression', 'poisson_regression', 'train_round'],
+  bins: ['histogram', 'kaplan_meier', 'cox', 'train_evaluate'],
+  target: ['linear_regression', 'logistic_regression', 'poisson_regression', 'train_round', 'train_evaluate'],
   edges: ['marginal'],
   tables: ['marginal'],
-  positive: ['logistic_regression', 'kaplan_meier', 'cox', 'train_round'],
+  positive: ['logistic_regression', 'kaplan_meier', 'cox', 'train_round', 'train_evaluate'],
   offset: ['poisson_regression'],
   time: ['kaplan_meier', 'cox'],
   event: ['kaplan_meier', 'cox'],
   strata: ['kaplan_meier'],
   times: ['kaplan_meier'],
-  state: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
+  state: ['logistic_regression', 'poisson_regression', 'cox', 'train_round', 'train_evaluate'],
   job: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
   round: ['logistic_regression', 'poisson_regression', 'cox', 'train_round'],
-  train: ['train_round'],
+  train: ['train_round', 'train_evaluate'],
 };
 
 /**

@@ -7,6 +7,8 @@ import { validateKaplanMeier } from './kinds/kaplan-meier.ts';
 import { coxFormula, validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
 import { validateTrainRound } from './kinds/train-round.ts';
+import { validateTrainEvaluate } from './kinds/train-evaluate.ts';
+import { checkHoldout } from './train/holdout.ts';
 import { findColumn, levelsOf } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
@@ -136,6 +138,9 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'train_round':
       validateTrainRound(q, schema);
       break;
+    case 'train_evaluate':
+      validateTrainEvaluate(q, schema);
+      break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
 }
@@ -261,6 +266,7 @@ export function describeQuery(q: Query): string {
   }
   else if (q.kind === 'cox') s = `cox(${coxFormula(q)})`;
   else if (q.kind === 'train_round') s = `train_round(${q.train?.model ?? '?'}: ${q.target ?? '?'} ~ ${q.columns.join(' + ')})${q.round ? ` round ${q.round}${q.job ? ` of ${q.job}` : ''}` : ''}`;
+  else if (q.kind === 'train_evaluate') s = `train_evaluate(${q.train?.model ?? '?'}: ${q.target ?? '?'} ~ ${q.columns.join(' + ')}; ${q.train?.holdout ? `held-out fraction ${q.train.holdout}` : 'training rows'})`;
   else if (q.kind === 'histogram') s = `histogram(${q.columns.join(', ')}; edges ${(q.bins ?? []).join(', ')})`;
   else if (q.kind === 'marginal') {
     const t = q.tables ?? [q.columns.map((_, i) => i)];
@@ -274,9 +280,9 @@ export function describeQuery(q: Query): string {
 
 /** Checks the shape and ranges of a training plan (train_round). */
 function parseTrainSpec(x: unknown): TrainSpec {
-  if (!isObject(x)) throw new QueryError('query.train: expected an object { model, clip, learningRate, optimizer, expectedBatch, seed, hidden?, samplingRate?, coding? }');
+  if (!isObject(x)) throw new QueryError('query.train: expected an object { model, clip, learningRate, optimizer, expectedBatch, seed, hidden?, samplingRate?, coding?, holdout? }');
   for (const k of Object.keys(x)) {
-    if (!['model', 'hidden', 'clip', 'samplingRate', 'learningRate', 'optimizer', 'expectedBatch', 'seed', 'coding', 'dp'].includes(k)) throw new QueryError(`query.train: unknown field ${quote(k)}`);
+    if (!['model', 'hidden', 'clip', 'samplingRate', 'learningRate', 'optimizer', 'expectedBatch', 'seed', 'coding', 'dp', 'holdout'].includes(k)) throw new QueryError(`query.train: unknown field ${quote(k)}`);
   }
   const num = (k: string, lo: number, hi: number, openLo = true): number => {
     const v = x[k];
@@ -297,6 +303,10 @@ function parseTrainSpec(x: unknown): TrainSpec {
     spec.coding = x.coding;
   }
   if (x.dp !== undefined) spec.dp = parseTrainDp(x.dp);
+  if (x.holdout !== undefined) {
+    checkHoldout({ holdout: x.holdout as number });
+    spec.holdout = x.holdout as number;
+  }
   return spec;
 }
 

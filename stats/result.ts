@@ -33,6 +33,10 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
     case 'kaplan_meier': out.push(...kaplanMeierFields(r)); break;
     case 'cox': out.push(...coxFields(r)); break;
     case 'train_round': out.push(['meanLoss', r.meanLoss], ['gradientNorm', r.gradientNorm]); vec('parameters', r.parameters); break;
+    case 'train_evaluate':
+      out.push(['positives', r.positives], ['auc', r.auc], ['accuracy', r.accuracy], ['logLoss', r.logLoss], ['brier', r.brier], ['ece', r.ece]);
+      vec('positiveCounts', r.positiveCounts); vec('negativeCounts', r.negativeCounts); vec('observed', r.calibration.map((c) => c.observed));
+      break;
   }
   return out;
 }
@@ -144,6 +148,11 @@ export function formatResult(r: QueryResult): string {
     case 'train_round':
       lines.push(`training round: ${fmt(r.n)} rows, mean log loss ${fmt(r.meanLoss)}, clipped gradient sum norm ${fmt(r.gradientNorm)}${r.iterations !== undefined ? `; ${r.iterations} rounds` : ''}`);
       lines.push(`parameters (${r.parameters.length}): ${r.parameters.slice(0, 12).map((x) => fmt(x)).join(', ')}${r.parameters.length > 12 ? ', …' : ''}`);
+      break;
+    case 'train_evaluate':
+      lines.push(`evaluation of P(${r.target} in {${r.positive.join(', ')}}) on ${r.holdout > 0 ? `the held-out rows (fraction ${r.holdout})` : 'the training rows'}: n = ${fmt(r.n)}, positives ${fmt(r.positives)}`);
+      lines.push(`AUC ${fmt(r.auc)}, accuracy at 0.5 ${fmt(r.accuracy)}, log loss ${fmt(r.logLoss)}, Brier ${fmt(r.brier)}, ECE ${fmt(r.ece)}`);
+      lines.push(table([['bin', 'rows', 'label 1', 'predicted', 'observed'], ...r.calibration.map((c, b) => [`${b === 0 ? '[' : '('}${fmt(c.lo)}, ${fmt(c.hi)}]`, fmt(c.count), fmt(r.positiveCounts[b]!), fmt(c.predicted), fmt(c.observed)])]));
       break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);

@@ -5,7 +5,10 @@
  * (test/reference/glm.json) to 1e-6; a party killed between rounds leaves a job that converges on
  * the other parties' rows; a DP job is charged round by round and refused up front when its total
  * exceeds the budget; the auditor replays every job from the transcript and catches a round
- * evaluated at a state the released rounds do not lead to.
+ * evaluated at a state the released rounds do not lead to. A federated evaluation (train_evaluate)
+ * after exact training rounds with a held-out split equals the central evaluation through both
+ * backends; a DP evaluation, through either backend, is charged like any query and releases clamped
+ * noisy counts.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,7 +31,9 @@ import { EntryKind, type Entry } from '../crypto/transcript.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import { centralGlm } from '../stats/central-glm.ts';
 import { encodeFeatures, network, trainCentral } from '../stats/train/index.ts';
-import { buildDataset, parseSchema, splitCsvText, type GlmResult, type Query } from '../stats/index.ts';
+import { buildDataset, parseSchema, splitCsvText, type GlmResult, type Query, type TrainEvaluateResult } from '../stats/index.ts';
+import { centralTrainEvaluate } from '../stats/central-train-evaluate.ts';
+import { centralTrainRound } from '../stats/kinds/train-round.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
 const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
@@ -166,6 +171,44 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     }
   }, 180_000);
 
+  it('an evaluation after 4 exact training rounds with a held-out split, through secure aggregation and CKKS, equals the central evaluation of the pooled held-out rows; a curious analyst\'s oversized or bad evaluation is refused with its reason', async () => {
+    const plan = { model: 'mlp' as const, hidden: [4], clip: 2, learningRate: 0.05, optimizer: 'adam' as const, expectedBatch: 300, seed: 'e2e-eval', holdout: 0.3 };
+    const train: Query = { kind: 'train_round', columns: ['age', 'bili', 'sex'], target: 'status', positive: ['2'], filter: [], train: plan };
+    const pooled = buildDataset(schema, csv).dataset;
+    const c = fed.client('modeller');
+    try {
+      const job = await runModelJob(c, train, { maxRounds: 4 });
+      expect(job.rounds).toHaveLength(4);
+      // Training used the training side of the split only (the same keyed-hash split as centrally).
+      expect(job.result!.n).toBe(centralTrainRound({ ...train, state: job.result!.state }, schema, pooled).n);
+      const evaluation: Query = { kind: 'train_evaluate', columns: train.columns, target: 'status', positive: ['2'], filter: [], train: plan, state: job.result!.nextState! };
+      const central = centralTrainEvaluate(evaluation, schema, pooled);
+      for (const backend of ['secagg', 'ckks'] as const) {
+        const o = await c.run(evaluation, { backend, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
+        expect(o.status, o.error).toBe('done');
+        const r = o.result as TrainEvaluateResult;
+        expect(r.kind).toBe('train_evaluate');
+        expect(r.positiveCounts).toEqual(central.positiveCounts);
+        expect(r.negativeCounts).toEqual(central.negativeCounts);
+        expect(Math.abs(r.auc! - central.auc!), backend).toBeLessThan(1e-12);
+        expect(r.n).toBeGreaterThan(60); // ≈ 30% of pbc's 418 rows
+        expect(r.n).toBeLessThan(200);
+        // What was released is the 2B counts, nothing per row.
+        expect(o.entryNames).toHaveLength(40);
+        expect(o.entryNames.every((n) => /^count\(p in [[(][\d.]+, [\d.]+\], y = [01]\)$/.test(n))).toBe(true);
+      }
+      const refused: [Partial<Query>, RegExp][] = [
+        [{ bins: [5000] }, /bins is the number of score bins, one integer in \[2, 1000\]/],
+        [{ state: [1, 2, 3] }, /state: this model has 21 parameters/],
+        [{ state: evaluation.state!.map((x, i) => (i === 0 ? 1e300 : x)) }, /state\[0\] is "1e\+300"; a parameter must be a finite number of magnitude at most 1000000/],
+        [{ positive: undefined }, /binary classifiers only/],
+      ];
+      for (const [over, re] of refused) await expect(c.run({ ...evaluation, ...over } as Query)).rejects.toThrow(re);
+    } finally {
+      c.close();
+    }
+  }, 240_000);
+
   it('the metrics endpoint, scraped and parsed: connected parties, queries by kind/backend/status, round and query latency histograms, budget spent, CKKS decryptions', async () => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(res.status).toBe(200);
@@ -274,4 +317,31 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       c.close();
     }
   }, 180_000);
+
+  it.each(['secagg', 'ckks'] as const)('a DP evaluation through %s (the last two parties, rho 0.5) is charged like any query and releases noisy counts only, clamped at 0, with the AUC\'s noise uncertainty', async (backend) => {
+    const c = fed.client('dp-modeller');
+    try {
+      const plan = { model: 'logistic' as const, clip: 1, learningRate: 1, optimizer: 'sgd' as const, expectedBatch: 300, seed: 'e2e-dp-eval', holdout: 0.5 };
+      const evaluation: Query = { kind: 'train_evaluate', columns: ['bili'], target: 'status', positive: ['2'], filter: [], train: plan, state: [4, -0.5], bins: [10] };
+      const before = (await c.getBudget()).spentRho;
+      const o = await c.run(evaluation, { privacy: { rho: 0.5 }, backend, ...(backend === 'ckks' ? { ckksKey: key } : {}) });
+      expect(o.status, o.error).toBe('done');
+      expect(o.contributors).toHaveLength(2);
+      expect(o.rhoCharged).toBeCloseTo(0.5, 12);
+      expect((await c.getBudget()).spentRho).toBeCloseTo(before + 0.5, 12);
+      const r = o.result as TrainEvaluateResult;
+      expect(o.entryNames).toHaveLength(20);
+      expect(o.noiseStd.every((x) => x > 0 && x === o.noiseStd[0])).toBe(true); // one noise level: a one-hot count kind
+      expect([...r.positiveCounts, ...r.negativeCounts].every((x) => x >= 0 && Number.isInteger(x))).toBe(true);
+      expect(r.notes.join(' ')).toMatch(/negative noisy counts are clamped at 0/);
+      expect(o.uncertainty['auc']).toBeGreaterThan(0);
+      // The exact evaluation of the same two parties' held-out rows, centrally.
+      const rest = buildDataset(schema, [parts[0]!.trimEnd(), ...parts.slice(1, 2).map((p) => p.split('\n').slice(1).join('\n'))].join('\n')).dataset;
+      const exact = centralTrainEvaluate(evaluation, schema, rest);
+      expect(Math.abs(r.n - exact.n)).toBeLessThan(20 * 6 * o.noiseStd[0]!);
+      expect(Math.abs(r.auc! - exact.auc!)).toBeLessThan(10 * o.uncertainty['auc']! + 0.02);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
 });

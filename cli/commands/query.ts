@@ -158,7 +158,7 @@ export const query: Command = {
     resume: 'iterative kinds: go on with an interrupted job, JOB:QUERY_ID,… (its released rounds, in order, as printed)',
     where: 'filter predicate, e.g. "age >= 50", "sex = f", "stage in 3,4", "bili between 1,3", "trt is missing"; all must hold',
     bins: 'histogram edges (or the time grid of kaplan_meier and cox), comma-separated, strictly increasing', target: 'response column of linear_regression, logistic_regression, poisson_regression',
-    'query-file': 'JSON query {kind, columns, filter, bins?, target?} instead of the flags', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
+    'query-file': 'JSON query {kind, columns, filter, bins?, target?, …} instead of the flags (the only way to give a training plan: train_round, train_evaluate; docs/training.md)', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
     'analyst-key': ANALYST_KEY_HELP, json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',

@@ -8,6 +8,7 @@ import { cox } from './cox.ts';
 import { marginal } from './marginal.ts';
 import { trainRound } from './train-round.ts';
 import { trainRoundDp } from './train-dp.ts';
+import { trainEvaluate } from './train-evaluate.ts';
 import { correlation, covariance } from './moments.ts';
 import { linearRegression } from './regression.ts';
 import type { KindDef } from './types.ts';
@@ -17,7 +18,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
-  kaplan_meier: kaplanMeier, cox, train_round: { ...trainRound, dp: trainRoundDp },
+  kaplan_meier: kaplanMeier, cox, train_round: { ...trainRound, dp: trainRoundDp }, train_evaluate: trainEvaluate,
 };
 
 export type * from './types.ts';

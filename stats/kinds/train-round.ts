@@ -18,6 +18,7 @@ import { clipFactor, clippedGradientSum, l2norm, sampleRows } from '../train/cli
 import { initOptimizerState, serverUpdate, type OptimizerState, type ServerOptimizer } from '../train/central.ts';
 import { encodeFeatures, featureEncoding, rowEncoder, type FeatureEncoding } from '../train/features.ts';
 import { initParams, network, perExampleGradient, type ModelSpec, type Network } from '../train/model.ts';
+import { checkHoldout, holdoutMask, trainingRows } from '../train/holdout.ts';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { fixedValue } from '../fixed.ts';
 import { ITERATIVE } from '../iterative.ts';
@@ -60,7 +61,7 @@ export function encodeState(params: Float64Array, opt: OptimizerState, optimizer
 export function validateTrainRound(q: Query, schema: Schema): void {
   if (q.columns.length < 1) throw new QueryError('train_round needs at least one feature column');
   try {
-    trainParts(q, schema);
+    checkHoldout(trainParts(q, schema).spec);
     trainState(q, schema);
   } catch (e) {
     // The model's own checks (hidden sizes, parameter count, a non-finite state) are query errors here.
@@ -91,8 +92,10 @@ export function clippedGradients(q: Query, schema: Schema, dataset: Dataset): (r
   // The party's own Poisson sample (its CSPRNG), all rows at rate 1.
   const sampled = q0 < 1 ? new Set(sampleRows(dataset.rowCount, q0, cryptoRandomSource())) : null;
   const x = new Float64Array(enc.d);
+  const heldOut = holdoutMask(dataset, spec.seed, spec.holdout ?? 0); // evaluation's rows (train_evaluate)
   return (row, g) => {
     if (sampled && !sampled.has(row)) return NaN;
+    if (heldOut?.[row]) return NaN;
     const y = encode(row, x);
     if (Number.isNaN(y)) return NaN;
     const lossValue = perExampleGradient(net, params, x, 0, y, g);
@@ -152,7 +155,7 @@ ITERATIVE['train_round'] = {
 export function centralTrainRound(q: Query, schema: Schema, dataset: Dataset): TrainRoundResult {
   const { spec, net, optimizer } = trainParts(q, schema);
   const { params, opt } = trainState(q, schema);
-  const data = encodeFeatures({ columns: q.columns, target: q.target!, ...(q.positive ? { positive: q.positive } : {}), filter: q.filter, coding: spec.coding ?? 'treatment' }, schema, dataset);
+  const data = encodeFeatures({ columns: q.columns, target: q.target!, ...(q.positive ? { positive: q.positive } : {}), filter: q.filter, coding: spec.coding ?? 'treatment' }, schema, trainingRows(dataset, spec));
   const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
   const c = clippedGradientSum(net, params, data.X, data.y, rows, spec.clip);
   const next = serverUpdate(params, c.sum, spec.expectedBatch, optimizer, opt);

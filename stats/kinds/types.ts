@@ -239,7 +239,7 @@ import type { CoxResult } from './cox-types.ts';
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
   | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
-  | GlmResult | KaplanMeierResult | CoxResult | TrainRoundResult;
+  | GlmResult | KaplanMeierResult | CoxResult | TrainRoundResult | TrainEvaluateResult;
 
 /** One training round (stats/kinds/train-round.ts): the released gradient sum post-processed into the server update. */
 export interface TrainRoundResult extends Base {
@@ -250,4 +250,23 @@ export interface TrainRoundResult extends Base {
   parameters: number[];
   state: number[]; nextState: number[] | null; objective: number | null;
   iterations?: number; converged?: boolean;
+}
+
+/**
+ * A federated evaluation (stats/kinds/train-evaluate.ts): the released score histogram (B bins of
+ * [0, 1] × label) and the metrics computed from it.
+ */
+export interface TrainEvaluateResult extends Base {
+  kind: 'train_evaluate'; target: string; positive: string[];
+  /** The plan's held-out fraction (0: the evaluation is on the training rows). */
+  holdout: number;
+  /** Bin edges 0, 1/B, …, 1: bin b holds predictions in (e_b, e_{b+1}] (bin 0 also p = 0). */
+  edges: number[];
+  /** Rows with label 1 / label 0 per bin (under DP: noisy, negative values clamped at 0). */
+  positiveCounts: number[]; negativeCounts: number[];
+  positives: number;
+  /** AUC (ties within a bin count ½), accuracy at 0.5, and log loss, Brier score and ECE from the bin centres. */
+  auc: Num; accuracy: Num; logLoss: Num; brier: Num; ece: Num;
+  /** Reliability bins: the bin centre, the rows, the observed rate of label 1 (null when empty). */
+  calibration: { lo: number; hi: number; count: number; predicted: number; observed: Num }[];
 }

@@ -11,5 +11,6 @@ export { clipFactor, clippedGradientSum, clippedGroupGradientSum, l2norm, patien
 export type { ClippedSum } from './clip.ts';
 export { FEDADAM_DEFAULTS, initOptimizerState, serverUpdate, trainCentral } from './central.ts';
 export type { CentralOptions, CentralResult, OptimizerState, ServerOptimizer } from './central.ts';
-export { accuracy, auc, aucFromCounts, calibration, evaluate, LOG_LOSS_EPS, logLoss } from './metrics.ts';
-export type { CalibrationBin } from './metrics.ts';
+export { accuracy, auc, aucFromCounts, calibration, evaluate, LOG_LOSS_EPS, logLoss, metricsFromCounts, scoreBin } from './metrics.ts';
+export type { CalibrationBin, CountCalibrationBin } from './metrics.ts';
+export { checkHoldout, evaluationRows, HOLDOUT_DOMAIN, holdoutMask, holdoutRows, holdoutUniforms, MAX_HOLDOUT, trainingRows } from './holdout.ts';

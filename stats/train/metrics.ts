@@ -106,3 +106,65 @@ export function evaluate(p: ArrayLike<number>, y: ArrayLike<number>, bins = 10):
   const cal = calibration(p, y, bins);
   return { n: y.length, auc: auc(p, y), accuracy: accuracy(p, y), logLoss: logLoss(p, y), calibration: cal.bins, ece: cal.ece };
 }
+
+/**
+ * The score bin of a probability p among B equal bins of [0, 1]: bin b holds p ∈ (b/B, (b+1)/B]
+ * (bin 0 also p = 0), the edges being the float64 values k/B. Upper-closed bins put 0.5 in the bin
+ * below it, so with B even "bin ≥ B/2" is exactly "p > 0.5" (accuracy at 0.5 from the counts).
+ */
+export function scoreBin(p: number, B: number): number {
+  if (!(p > 0)) return 0;
+  let b = Math.min(B - 1, Math.ceil(p * B) - 1);
+  // p·B is rounded: move to the bin whose float64 edges hold p.
+  while (b > 0 && !(p > b / B)) b--;
+  while (b < B - 1 && p > (b + 1) / B) b++;
+  return b;
+}
+
+/** A reliability bin from counts: the bin centre stands for its rows' predictions. */
+export interface CountCalibrationBin {
+  lo: number;
+  hi: number;
+  count: number;
+  /** The bin centre (b + ½)/B: the counts do not hold the mean prediction. */
+  predicted: number;
+  observed: number | null;
+}
+
+/**
+ * The evaluation metrics from a score histogram: per bin (B equal bins of [0, 1], scoreBin's),
+ * the rows with label 1 (`pos`) and 0 (`neg`), non-negative. AUC is aucFromCounts (rows in one bin
+ * tied); accuracy predicts 1 for a bin whose centre is above 0.5 (exact for B even); log loss,
+ * Brier score and ECE use the bin centre c_b for every row of bin b (the Brier score is then
+ * within 1/B of the rows' own). Null where a metric is undefined (no rows, one class for AUC).
+ */
+export function metricsFromCounts(pos: ArrayLike<number>, neg: ArrayLike<number>): {
+  n: number; positives: number; auc: number | null; accuracy: number | null; logLoss: number | null; brier: number | null; ece: number | null; calibration: CountCalibrationBin[];
+} {
+  const B = pos.length;
+  if (neg.length !== B || B < 1) throw new RangeError(`metricsFromCounts: ${B} positive bins and ${neg.length} negative bins`);
+  let n = 0;
+  let positives = 0;
+  let right = 0;
+  let ll = 0;
+  let brier = 0;
+  let ece = 0;
+  const calibration: CountCalibrationBin[] = [];
+  for (let b = 0; b < B; b++) {
+    const p1 = pos[b]!;
+    const p0 = neg[b]!;
+    if (!(p1 >= 0 && p0 >= 0)) throw new RangeError(`metricsFromCounts: bin ${b} has a negative or invalid count`);
+    const c = (b + 0.5) / B;
+    const count = p1 + p0;
+    n += count;
+    positives += p1;
+    right += c > 0.5 ? p1 : p0;
+    ll -= p1 * Math.log(c) + p0 * Math.log1p(-c);
+    brier += p1 * (1 - c) ** 2 + p0 * c * c;
+    ece += Math.abs(count * c - p1);
+    calibration.push({ lo: b / B, hi: (b + 1) / B, count, predicted: c, observed: count > 0 ? p1 / count : null });
+  }
+  const auc = aucFromCounts(pos, neg);
+  const per = (x: number): number | null => (n > 0 ? x / n : null);
+  return { n, positives, auc: Number.isNaN(auc) ? null : auc, accuracy: per(right), logLoss: per(ll), brier: per(brier), ece: per(ece), calibration };
+}
