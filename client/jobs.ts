@@ -33,7 +33,8 @@ export interface JobRunOptions {
   tolerance?: number;
   deadlineMs?: number;
   onEvent?: (ev: QueryEvent) => void;
-  onRound?: (round: number, outcome: QueryOutcome) => void;
+  /** Called after each released round (awaited: e.g. an evaluation of the new state). */
+  onRound?: (round: number, outcome: QueryOutcome) => unknown;
   /**
    * Resume an interrupted job: its id and the query ids of its rounds released so far, in order
    * (printed per round). Their results are read back (GetResult, or decrypted under CKKS), and the
@@ -134,7 +135,7 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
         throw new AnalystError(e instanceof AnalystError ? e.code : 14, `job ${job} round ${round.round}: ${(e as Error).message}${resumeHint()}`);
       }
       outcomes.push(o);
-      opts.onRound?.(round.round!, o);
+      await opts.onRound?.(round.round!, o);
       if (o.status !== 'done' || !o.result) {
         outcomes.pop();
         throw new AnalystError(13, `job ${job} round ${round.round} (${describeQuery(round)}): ${o.status}${o.error ? ` — ${o.error}` : ''}${resumeHint()}`);

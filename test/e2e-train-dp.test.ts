@@ -127,7 +127,7 @@ describe('DP training through the real services', () => {
     const out = join(dir, 'model.json');
     const fitRun = cli(['train', 'fit', '--aggregator', fed.address, '--analyst-key', fed.analystKeyPath('trainer'), ...COLUMNS.flatMap((c) => ['--column', c]),
       '--target', 'status', '--positive', '2', '--expected-batch', String(pooled.rows * 0.5), '--sampling-rate', '0.5', '--learning-rate', '4', '--rounds', '4',
-      '--epsilon', '4', '--delta', '1e-6', '--seed', 'cli', '--out', out, '--quiet']);
+      '--epsilon', '4', '--delta', '1e-6', '--seed', 'cli', '--holdout', '0.25', '--evaluate-every', '2', '--evaluate-rho', '0.1', '--out', out, '--quiet']);
     expect(fitRun.status, fitRun.stderr).toBe(0);
     expect(fitRun.stdout).toMatch(/wrote .*model\.json: logistic model, 6 parameters, 4 rounds .*differentially private: \(ε = [34]\.\d+, δ = 1e-6\), rho = [\d.]+, noise multiplier [\d.]+, \d+ bits per coordinate; signed by /);
     const model = JSON.parse(readFileSync(out, 'utf8')) as { privacy: { exact: boolean; epsilon: number; roster: unknown }; training: { queryIds: string[] }; parameters: number[] };
@@ -135,6 +135,16 @@ describe('DP training through the real services', () => {
     expect(model.privacy.epsilon).toBeLessThanOrEqual(4);
     expect(model.privacy.roster).toEqual({ parties: 3, threshold: 2, collusion: 0 });
     expect(model.training.queryIds).toHaveLength(4);
+    // Federated evaluations on the held-out rows after rounds 2 and 4, each a DP query at rho 0.1.
+    const metrics = (model as unknown as { metrics: { source: string; n: number; auc: number; details: { round: number; rhoCharged: number } }[] }).metrics;
+    expect(metrics.map((x) => x.details.round)).toEqual([2, 4]);
+    for (const x of metrics) {
+      expect(x.source).toMatch(/federated train_evaluate on held-out rows/);
+      expect(x.details.rhoCharged).toBeCloseTo(0.1, 12);
+      expect(x.auc).toBeGreaterThan(0.5);
+      expect(x.n).toBeGreaterThan(50); // about a quarter of 418 rows, noisy
+    }
+    expect((model.privacy as unknown as { evaluationRho: number }).evaluationRho).toBeCloseTo(0.2, 12);
     const data = join(dir, 'pbc.csv');
     writeFileSync(data, csv);
     const ev = cli(['train', 'evaluate', '--model', out, '--schema', join(process.cwd(), schemaPath), '--data', data, '--json']);

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { runModelJob } from '../../client/jobs.ts';
 import { federationFacts } from '../../client/train.ts';
 import { loadSchemaFile } from '../../services/common/schema-file.ts';
-import { parseQueryJson, schemaDigest, type Query } from '../../stats/index.ts';
+import { parseQueryJson, schemaDigest, type Query, type TrainEvaluateResult } from '../../stats/index.ts';
 import type { TrainSpec } from '../../stats/query-types.ts';
 import { signTrainedModel, scoreDataset, trainedNetwork, verifyTrainedModel, type MetricsRecord, type TrainedModel } from '../../stats/train/artifact.ts';
 import { evaluate } from '../../stats/train/metrics.ts';
@@ -42,6 +42,7 @@ function trainingQuery(v: Record<string, unknown>): Query {
     seed: str(v['seed'], 'seed') ?? `seed-${randomUUID().slice(0, 8)}`, samplingRate: rate,
   };
   if (v['hidden'] !== undefined) plan['hidden'] = list(v['hidden']).map(Number);
+  if (v['holdout'] !== undefined) plan['holdout'] = Number(v['holdout']);
   if (v['coding'] !== undefined) plan['coding'] = v['coding'];
   return parseQueryJson({
     kind: 'train_round', columns: (v['column'] as string[] | undefined) ?? [], target: str(v['target'], 'target', true),
@@ -64,15 +65,35 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   const analyst = str(v['analyst'], 'analyst') ?? process.env['USER'] ?? 'analyst';
   const signer = fitterIdentity(str(v['key'], 'key') ?? join(dirname(out), 'fitter.key'), analyst.toLowerCase().replace(/[^a-z0-9._-]/g, '-'));
   const quiet = v['quiet'] === true;
+  const holdout = q.train!.holdout ?? 0;
+  const every = v['evaluate-every'] === undefined ? (holdout > 0 ? rounds : 0) : int(v['evaluate-every'], 'evaluate-every', rounds, 1, 10_000);
+  if (every > 0 && holdout === 0) throw new UsageError('--evaluate-every evaluates on held-out rows: give --holdout F too (e.g. 0.2)');
+  const evalRho = v['evaluate-rho'] === undefined ? undefined : positive(v['evaluate-rho'], 'evaluate-rho');
+  if (every > 0 && !exact && evalRho === undefined) throw new UsageError('a DP job\'s evaluations are DP queries too: give --evaluate-rho R (the zCDP cost of each evaluation, charged like any query), or --evaluate-every 0');
+  const metrics: MetricsRecord[] = [];
   const client = analystClient(v);
   try {
     const { schema, roster } = await federationFacts(client);
+    // A federated evaluation (train_evaluate) of the state a round released, on the held-out rows.
+    const evaluateAt = async (round: number, query: Query, state: number[]): Promise<void> => {
+      const ev: Query = { kind: 'train_evaluate', columns: query.columns, target: query.target!, ...(query.positive ? { positive: query.positive } : {}), filter: query.filter, train: query.train!, state, bins: [int(v['bins'], 'bins', 20, 2, 1000)] };
+      const o = await client.run(ev, { backend, ...(ckksKey ? { ckksKey } : {}), ...(exact ? {} : { privacy: { rho: evalRho! } }), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+      const r = o.result as (TrainEvaluateResult | undefined);
+      if (o.status !== 'done' || !r) throw new UsageError(`evaluation after round ${round} (query ${o.queryId}): ${o.status}${o.error ? ` — ${o.error}` : ''}`);
+      metrics.push({
+        source: `federated train_evaluate on held-out rows after round ${round}`, n: r.n, auc: r.auc, accuracy: r.accuracy, logLoss: r.logLoss,
+        details: { round, queryId: o.queryId, rhoCharged: o.rhoCharged, contributors: o.contributors, brier: r.brier, ece: r.ece, noiseSd: o.uncertainty, notes: r.notes },
+      });
+      if (!quiet) process.stderr.write(`  evaluation after round ${round}: AUC ${r.auc?.toFixed(4) ?? '—'}, accuracy ${r.accuracy?.toFixed(4) ?? '—'}, log loss ${r.logLoss?.toFixed(4) ?? '—'} on ${Math.round(r.n)} held-out rows${o.rhoCharged > 0 ? ` (noisy; rho ${o.rhoCharged.toPrecision(3)})` : ''}; query ${o.queryId}\n`);
+    };
     const job = await runModelJob(client, { ...q, job: `train-${randomUUID().slice(0, 8)}` }, {
       backend, maxRounds: rounds, ...(ckksKey ? { ckksKey } : {}), ...(exact ? {} : { privacy: { epsilon: epsilon!, delta } }),
       deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
-      onRound: (r, o) => {
-        const loss = (o.result as { meanLoss?: number | null } | undefined)?.meanLoss;
+      onRound: async (r, o) => {
+        const res = o.result as { meanLoss?: number | null; nextState?: number[]; parameters?: number[] } | undefined;
+        const loss = res?.meanLoss;
         if (!quiet) process.stderr.write(`  round ${r}/${rounds}: ${o.status}; ${o.contributors.length} contributors${loss !== undefined && loss !== null ? `; mean loss ${loss.toPrecision(4)}` : ''}; query ${o.queryId}\n`);
+        if (every > 0 && (r % every === 0 || r === rounds) && res?.nextState && res.parameters) await evaluateAt(r, q, res.nextState.slice(0, res.parameters.length));
       },
     });
     const result = job.result as unknown as { nextState: number[]; parameters: number[] };
@@ -90,9 +111,13 @@ async function fit(v: Record<string, unknown>): Promise<number> {
         roundLoss: job.rounds.map((o) => (o.result as { meanLoss?: number | null } | undefined)?.meanLoss ?? null),
       },
       privacy: t
-        ? { exact: false, epsilon: t.epsilon, delta: t.delta, rho: t.jobRho, noiseMultiplier: plan.dp!.noiseMultiplier, bitsPerCoordinate: t.bitsPerCoordinate, roster, accountant: 'Skellam RDP, Poisson subsampling (Zhu–Wang), RDP→(ε, δ) conversion; docs/training.md' }
+        ? {
+            exact: false, epsilon: t.epsilon, delta: t.delta, rho: t.jobRho, noiseMultiplier: plan.dp!.noiseMultiplier, bitsPerCoordinate: t.bitsPerCoordinate, roster,
+            accountant: 'Skellam RDP, Poisson subsampling (Zhu–Wang), RDP→(ε, δ) conversion; docs/training.md',
+            evaluationRho: metrics.reduce((a, m) => a + Number(m.details?.['rhoCharged'] ?? 0), 0),
+          }
         : { exact: true },
-      metrics: [],
+      metrics,
     };
     model.model.classes = trainedNetwork(model, schema).enc.classes;
     writeFileSync(out, JSON.stringify(signTrainedModel(model, signer), null, 1) + '\n');
@@ -162,6 +187,7 @@ export const train: Command = {
   summary: 'federated training with distributed DP: fit a model across the federation, evaluate it, predict with it',
   usage: [
     'blindsum train fit --aggregator HOST:PORT --analyst-key alice.key --column age --column bili --target status --positive 2 --expected-batch 200 --sampling-rate 0.5 --rounds 20 --epsilon 4 [--delta 1e-6] --out model.json',
+    '       [--holdout 0.2 --evaluate-every 5 --evaluate-rho 0.05]',
     '       [--model logistic|mlp] [--hidden 16,8] [--clip 1] [--learning-rate 1] [--optimizer sgd|adam] [--backend secagg|ckks --ckks-key F] [--seed S] [--key fitter.key] | --exact',
     '       blindsum train evaluate --model model.json --schema schema.json --data heldout.csv [--json] [--trust-key HEX]',
     '       blindsum train predict --model model.json --schema schema.json --data patients.csv [--out predictions.csv] [--trust-key HEX]',
@@ -172,6 +198,7 @@ export const train: Command = {
     column: { type: 'string', multiple: true }, target: { type: 'string' }, positive: { type: 'string' }, where: { type: 'string', multiple: true },
     model: { type: 'string' }, hidden: { type: 'string' }, clip: { type: 'string' }, 'sampling-rate': { type: 'string' }, 'learning-rate': { type: 'string' }, optimizer: { type: 'string' },
     'expected-batch': { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, coding: { type: 'string' },
+    holdout: { type: 'string' }, 'evaluate-every': { type: 'string' }, 'evaluate-rho': { type: 'string' },
     epsilon: { type: 'string' }, delta: { type: 'string' }, exact: { type: 'boolean' }, out: { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
     schema: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, bins: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
   },
@@ -183,6 +210,9 @@ export const train: Command = {
     'sampling-rate': 'fit: Poisson sampling rate of each party\'s rows per round (default 1)', 'learning-rate': 'fit: server learning rate (default 1 for sgd, 0.05 for adam)', optimizer: 'fit: sgd (FedSGD, default for logistic) or adam (FedAdam, default for mlp)',
     'expected-batch': 'fit: the public expected number of sampled rows per round over all parties (sampling rate × rows; a DP count gives it: blindsum query --kind count); the update is divided by it',
     rounds: 'fit: rounds of the job (default 20; a DP job runs all of them)', seed: 'fit: seed of the initial parameters (default random)', coding: 'fit: treatment (default) or one-hot coding of categorical predictors',
+    holdout: 'fit: fraction of every party\'s rows held out of training for evaluation (decided by each row\'s content and --seed)',
+    'evaluate-every': 'fit: evaluate the model on the held-out rows every K rounds and after the last (default: after the last when --holdout is given; 0: never)',
+    'evaluate-rho': 'fit: zCDP rho of each federated evaluation of a DP job (charged like any query, on top of the job\'s ε)',
     epsilon: 'fit: the job\'s ε over all its rounds (with --delta)', delta: 'fit: δ (default 1e-6)', exact: 'fit: no noise (only where the federation allows exact queries)',
     out: 'fit: the model file; predict: CSV of probabilities (default stdout)', key: 'fit: identity key that signs the model (created if absent; default fitter.key beside --out)', quiet: 'fit: no progress',
     schema: 'evaluate/predict: the federation schema', data: 'evaluate/predict: a local CSV (e.g. this site\'s held-out rows)', json: 'evaluate: machine-readable output', bins: 'evaluate: calibration bins (default 10)',

@@ -26,6 +26,8 @@ export type TrainingPrivacyRecord =
       /** The roster figures the job's ε was computed for (the aggregator's ListParties). */
       roster: { parties: number; threshold: number; collusion: number };
       accountant: string;
+      /** ρ charged by the federated evaluations recorded in metrics (on top of the job's). */
+      evaluationRho?: number;
     };
 
 export interface MetricsRecord {
