@@ -145,7 +145,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
 
   /** Ends this party's side of a session and sends a Refusal naming the reason. */
   const refuseSession = (body: NonNullable<AggregatorMessage['body']>, sessionId: string, reason: string): void => {
-    log('warn', 'session refused: transcript receipts', { session: quote(sessionId), step: body.$case, reason });
+    log('warn', 'session refused: transcript receipts', { queryId: sessionId, step: body.$case, reason });
     const abort: NonNullable<AggregatorMessage['body']> = { $case: 'abort', value: { sessionId, reason: `refused by this party: ${reason}` } };
     if (ckks.accepts(abort)) void ckks.handle(abort);
     else void sessions.handle(abort);
@@ -244,7 +244,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
             if (refused && trusted && receipts.distrust !== undefined) {
               log('error', 'the aggregator showed a transcript head that does not extend the last one this party holds: refusing every session until this node is restarted', { reason: receipts.distrust, receipts: receipts.path });
             } else if (refused) {
-              log('warn', 'transcript receipt refused; the session will be refused at its next message', { session: quote(r.sessionId), kind: quote(r.kind), reason: refused });
+              log('warn', 'transcript receipt refused; the session will be refused at its next message', { queryId: r.sessionId, kind: quote(r.kind), reason: refused });
             }
             return;
           }
