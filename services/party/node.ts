@@ -3,10 +3,11 @@
  * its identity, keeps the stream open for work and reconnects with exponential backoff and
  * jitter. `createPartyNode(config)` → `start()` → `close()`.
  */
-import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { signDomain } from '../../crypto/identity.ts';
 import { signEnvelope } from '../../crypto/transcript.ts';
-import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { PartyGatewayServiceService, PartyMessage, type AggregatorMessage, type PartyGatewayServiceClient } from '../../gen/blindsum/v1/blindsum.ts';
+import { countClient } from '../common/wire-bytes.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { clientOptions } from '../common/grpc-options.ts';
@@ -82,13 +83,15 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
 }
 
 function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: PartyHooks): PartyNode {
-  const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
+  let state: PartyState = 'closed';
+  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
+  // The gateway client, counting the bytes of every message to and from the aggregator when metrics are on.
+  const Client = makeGenericClientConstructor(metrics ? countClient(PartyGatewayServiceService, metrics.bytes) : PartyGatewayServiceService, 'blindsum.v1.PartyGatewayService');
+  const client = new Client(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length)) as unknown as PartyGatewayServiceClient;
   const sessions = new PartySessions(config, log, ledger);
   const ckks = new CkksParty(config, log, ledger, { statsThread: sessions.statsThread }); // one statistics thread per node
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
-  let state: PartyState = 'closed';
-  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
   let metricsServer: MetricsServer | undefined;
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
   let attempt = 0;
