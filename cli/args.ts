@@ -29,6 +29,8 @@ export interface Command {
   /** Help text for each option, keyed by option name. */
   help: Record<string, string>;
   allowPositionals?: boolean;
+  /** Lines printed after the options in --help (e.g. exit codes). */
+  notes?: string[];
   run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number>;
 }
 
@@ -39,6 +41,7 @@ export function commandHelp(c: Command): string {
     lines.push(`  ${flag.padEnd(28)} ${c.help[name] ?? ''}${spec.multiple ? ' (repeatable)' : ''}`);
   }
   lines.push(`  ${'--help, -h'.padEnd(28)} show this help`);
+  if (c.notes) lines.push('', ...c.notes);
   return lines.join('\n');
 }
 

@@ -21,3 +21,4 @@ export { canonicalJson } from './canonical.ts';
 export { checkReleasedSums, releaseRanges, ReleaseCheckError, RELEASE_NOISE_MARGIN_SD, MAX_RAW_DECRYPTION_ERROR, type EntryRange } from './release-check.ts';
 export { privacyRho, planNoise, noiseShare, spentRho, noiseStd, noiseUncertainty, DP_GRID_BITS } from './privacy.ts';
 export type { PrivacySpec, NoisePlan } from './privacy.ts';
+export { noiseVerdict, NOISE_TARGET_FRACTION, type NoiseVerdict } from './noise-verdict.ts';

@@ -281,7 +281,7 @@ export class QueryService {
       // The row (~7 MB of JSON at 10^6 entries) is written by the release thread, durably, before the release is announced.
       await this.#thread.finish(queryId, {
         status: 'done', resultJson: r.resultJson, error: r.postError, contributors: outcome.contributors, refusals: outcome.refusals, json: r.json, finishedAtMs: Date.now(),
-        ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '' } : {}),
+        ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '', noiseJson: r.noiseJson ?? '' } : {}),
       });
       finished('done', outcome.contributors);
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
