@@ -15,11 +15,12 @@
  *   2. the parametric bootstrap of the released result (privacy.ts noiseUncertainty) for the key
  *      fields themselves (slopes, correlations, the variance), when the result post-processed.
  * ratio = the largest (noise sd / target sd) of these; the result is "noise_dominates" when
- * ratio > 1. Every entry's noise variance is ∝ 1/ρ (the plan splits ρ in fixed shares), so the
- * ρ that brings the key quantity's noise sd to its target is ρ_needed = ρ · ratio².
+ * ratio > 1. Every entry's noise variance is nearly ∝ 1/ρ (the plan splits ρ in fixed shares), so
+ * the ρ that brings the worst ratio to 1 is about ρ · ratio²; ρ_needed is that, refined on the
+ * noise plan re-made at the candidate ρ (data-independent) until the ratio there is 1.
  */
 import type { NoisePlan } from './privacy.ts';
-import { noiseStd } from './privacy.ts';
+import { noiseStd, planNoise } from './privacy.ts';
 import type { Plan } from './plan.ts';
 import type { Query } from './query.ts';
 import type { QueryResult } from './kinds/types.ts';
@@ -84,25 +85,13 @@ export function noiseVerdict(
       message: `the DP noise dominates: the noisy row count is ${Number(nHat.toPrecision(3))} (noise sd ${Number(sd[0]!.toPrecision(3))}), too few rows for this query at any ρ this estimate could suggest; widen the filter`,
     };
   }
-  const out: Candidate[] = [];
   const m = vars.length;
-  // 1. Per variable, from the noise plan at the released n̂ (mean and variance kinds: their own layout).
-  vars.forEach((v, i) => {
-    const w = range(schema, v);
-    const B = absBound(numericSpec(schema, v));
-    const sS = sd[1 + i]!;
-    if (q.kind === 'mean') {
-      out.push({ quantity: `mean of ${v}`, sd: (sS + B * sd[0]!) / nHat, target: f * w });
-      return;
-    }
-    const sQ = sd[q.kind === 'variance' ? 2 : productIndex(i, i, m)]!;
-    out.push({ quantity: `variance of ${v}`, sd: (sQ + 2 * B * sS + B * B * sd[0]!) / (nHat - 1), target: (f * w * w) / 4 });
-  });
   // 2. The key fields of the released result, from its bootstrap (when it post-processed).
   let atLeast = false;
+  const fields: Candidate[] = [];
   const field = (name: string, quantity: string, scale: number): void => {
     const u = uncertainty[name];
-    if (result && typeof u === 'number' && Number.isFinite(u)) out.push({ quantity, sd: u, target: f * scale });
+    if (result && typeof u === 'number' && Number.isFinite(u)) fields.push({ quantity, sd: u, target: f * scale });
     else atLeast = true;
   };
   if (q.kind === 'mean') field('mean', `mean of ${vars[0]}`, range(schema, vars[0]!));
@@ -117,10 +106,49 @@ export function noiseVerdict(
     const wy = range(schema, q.target!);
     q.columns.forEach((x, j) => field(`coefficients[${j + 1}]`, `slope of ${x}`, wy / range(schema, x)));
   }
-  let worst = out[0]!;
-  for (const c of out) if (c.sd / c.target > worst.sd / worst.target) worst = c;
+  /**
+   * Every candidate, the entries' noise sd being `at` (this release's: `sd`; another rho's: from
+   * its noise plan). 1. per variable, from the noise plan at the released n̂; 2. the bootstrap's
+   * key fields, scaled by how much the entries' noise sd changes from `sd` to `at`.
+   */
+  const candidates = (at: number[]): Candidate[] => {
+    const out: Candidate[] = [];
+    vars.forEach((v, i) => {
+      const w = range(schema, v);
+      const B = absBound(numericSpec(schema, v));
+      const sS = at[1 + i]!;
+      if (q.kind === 'mean') {
+        out.push({ quantity: `mean of ${v}`, sd: (sS + B * at[0]!) / nHat, target: f * w });
+        return;
+      }
+      const sQ = at[productIndex(i, i, m)]!;
+      out.push({ quantity: `variance of ${v}`, sd: (sQ + 2 * B * sS + B * B * at[0]!) / (nHat - 1), target: (f * w * w) / 4 });
+    });
+    let k = 0;
+    for (let e = 0; e < at.length; e++) k += at[e]! / sd[e]!;
+    k /= at.length;
+    for (const c of fields) out.push({ ...c, sd: c.sd * k });
+    return out;
+  };
+  const worstOf = (cs: Candidate[]): Candidate => cs.reduce((a, c) => (c.sd / c.target > a.sd / a.target ? c : a));
+  const worst = worstOf(candidates(sd));
   const ratio = worst.sd / worst.target;
-  const rhoNeeded = rho * ratio * ratio;
+  // The rho at which the worst ratio is 1: noise variance is nearly ∝ 1/rho (exactly so for the
+  // Gaussian; Skellam's correction shifts it a little), so iterate rho ← rho·ratio² on the noise
+  // plan re-made at each rho (data-independent) until the ratio is 1 to 1e-4.
+  let rhoNeeded = rho * ratio * ratio;
+  for (let it = 0; it < 8; it++) {
+    let r: number;
+    try {
+      const at = noiseStd(planNoise(q, schema, plan, { rho: rhoNeeded, parties: np.parties, threshold: np.threshold, collusion: np.collusion }), plan, contributors);
+      const w = worstOf(candidates(at));
+      r = w.sd / w.target;
+    } catch {
+      break; // e.g. so much noise that the ring could overflow: keep the power-law estimate
+    }
+    if (Math.abs(r - 1) < 1e-4) break;
+    rhoNeeded *= r * r;
+  }
   const fmt = (x: number): string => String(Number(x.toPrecision(3)));
   const pct = `${Math.round(f * 100)}%`;
   if (ratio > 1) {

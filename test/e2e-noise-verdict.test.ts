@@ -53,7 +53,10 @@ describe('DP results whose noise dominates say so', () => {
       expect(v.noiseSd).toBeGreaterThan(v.targetSd);
       const age = schema.columns.find((x) => x.name === 'age')!;
       expect(v.targetSd).toBeCloseTo((NOISE_TARGET_FRACTION * (age.max! - age.min!) ** 2) / 4, 9);
-      expect(v.rhoNeeded!).toBeCloseTo(v.rho * (v.noiseSd / v.targetSd) ** 2, 12);
+      // About rho·(sd/target)² (noise variance ∝ 1/rho), refined on the re-made noise plan.
+      const powerLaw = v.rho * (v.noiseSd / v.targetSd) ** 2;
+      expect(v.rhoNeeded! / powerLaw).toBeGreaterThan(0.5);
+      expect(v.rhoNeeded! / powerLaw).toBeLessThan(2);
       expect(v.rhoNeeded!).toBeGreaterThan(100 * v.rho);
       expect(v.message).toMatch(/^the DP noise dominates: the noise sd of the variance of age is .* rho ≈ \S+ instead of 0\.0001 would bring it to the target/);
       // Post-processing only: the plan, the noise plan and the released (noisy) sums give the same verdict.
