@@ -70,7 +70,7 @@ describe('the logs of a real aggregator and three parties', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'blindsum-logs-'));
     fed = await LocalFederation.start({
-      dir, schemaPath, partyData: parts, threshold: 2, analysts: ['logger'],
+      dir, schemaPath, partyData: parts, threshold: 2, analysts: ['logger'], aggregatorArgs: ['--log-level', 'debug'],
       partyArgs: { 1: ['--log-level', 'warn'] }, partyEnv: { 2: { BLINDSUM_LOG_LEVEL: 'error' } },
     });
     const c = fed.client('logger');
@@ -110,8 +110,9 @@ describe('the logs of a real aggregator and three parties', () => {
       expect(f['durationMs']).toBeGreaterThanOrEqual(0);
       for (const k of Object.keys(f)) expect(['kind', 'backend', 'analyst', 'status', 'contributors', 'parties', 'rho', 'durationMs']).toContain(k);
     }
-    // Round lines carry the query id in the fixed key.
+    // Round lines carry the query id in the fixed key; at --log-level debug, so do its progress events.
     expect(agg.some((l) => l.queryId === ids[0] && l.msg === 'round closed')).toBe(true);
+    expect(agg.filter((l) => l.queryId === ids[0] && l.level === 'debug' && l.msg === 'query progress').map((l) => l.fields!['stage'])).toContain('done');
   });
 
   it('--log-level warn (hospital-2) and BLINDSUM_LOG_LEVEL=error (hospital-3) suppress info lines; the default (hospital-1) keeps them', () => {

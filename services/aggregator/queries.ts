@@ -324,6 +324,7 @@ export class QueryService {
 
   #emit(queryId: string, stage: string, message: string, final: boolean): void {
     const ev = this.#o.store.addEvent(queryId, stage, message, Date.now(), final);
+    this.#o.log('debug', 'query progress', { queryId, stage, message }); // what WatchQuery shows the analyst
     this.#o.metrics?.event(queryId, stage, final, ev.atMs);
     this.#events.emit(queryId, ev);
   }
