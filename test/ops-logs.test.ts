@@ -82,6 +82,10 @@ describe('the logs of a real aggregator and three parties', () => {
         expect(o.status, o.error).toBe('done');
         ids.push(o.queryId);
       }
+      // An exact count of too few rows: every party refuses (its minCohort), the query fails.
+      const few = await c.run({ kind: 'count', columns: [], filter: [{ column: 'age', op: 'ge', values: [99] }] });
+      expect(few.status).toBe('failed');
+      ids.push(few.queryId);
     } finally {
       c.close();
     }
@@ -99,7 +103,7 @@ describe('the logs of a real aggregator and three parties', () => {
     expect(p1.every((l) => l.component === 'party:hospital-1')).toBe(true);
   });
 
-  it('the aggregator logs each finished query with its id, kind, backend, status, contributors and duration, and no data or result', () => {
+  it('the aggregator logs each finished query (done or failed) with its id, kind, backend, status, contributors and duration, and no data or result', () => {
     const agg = parseLog(readFileSync(join(dir, 'aggregator.log'), 'utf8'), 'aggregator');
     for (const [i, kind] of [[0, 'count'], [1, 'mean']] as const) {
       const done = agg.filter((l) => l.queryId === ids[i] && l.msg === 'query done');
@@ -110,6 +114,10 @@ describe('the logs of a real aggregator and three parties', () => {
       expect(f['durationMs']).toBeGreaterThanOrEqual(0);
       for (const k of Object.keys(f)) expect(['kind', 'backend', 'analyst', 'status', 'contributors', 'parties', 'rho', 'durationMs']).toContain(k);
     }
+    const failed = agg.filter((l) => l.queryId === ids[2] && l.msg === 'query failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 'warn', fields: { kind: 'count', status: 'failed' } });
+    expect(failed[0]!.fields!['error']).toMatch(/refused/);
     // Round lines carry the query id in the fixed key; at --log-level debug, so do its progress events.
     expect(agg.some((l) => l.queryId === ids[0] && l.msg === 'round closed')).toBe(true);
     expect(agg.filter((l) => l.queryId === ids[0] && l.level === 'debug' && l.msg === 'query progress').map((l) => l.fields!['stage'])).toContain('done');
