@@ -85,7 +85,7 @@ export async function benchAggregatorSteps(L: number = Number(process.env['BLIND
       const bytes = time(main, 'GetResult: response encode', () => GetResultResponse.encode({
         queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson, entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors,
         refusals: q.refusals, planDigest: q.planDigest, submittedAtMs: BigInt(q.submittedAtMs), finishedAtMs: BigInt(q.finishedAtMs), rhoCharged: q.rhoCharged, rhoSpent: q.rhoSpent,
-        noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson, exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits, ckks: undefined,
+        noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson, noiseJson: q.noiseJson, exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits, ckks: undefined,
       }).finish());
       hBefore.disable();
       pauses.before.push(hBefore.max / 1e6);

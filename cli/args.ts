@@ -12,6 +12,15 @@ export class UsageError extends Error {
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Errors whose message is written for the user (printed as one sentence, no stack). */
+export const USER_ERRORS: ReadonlySet<string> = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError', 'DirLockError', 'ListenError', 'ModelError', 'JobError']);
+
+/** The exit code of an error: 2 = usage or configuration, 1 = a failed operation or an unexpected error. */
+export function exitCodeFor(err: Error): number {
+  if (!USER_ERRORS.has(err.name)) return 1;
+  return err instanceof UsageError || (err.name !== 'AnalystError' && err.name !== 'MeasurementError' && err.name !== 'ReleaseCheckError') ? 2 : 1;
+}
+
 export interface Command {
   name: string;
   summary: string;
@@ -20,6 +29,8 @@ export interface Command {
   /** Help text for each option, keyed by option name. */
   help: Record<string, string>;
   allowPositionals?: boolean;
+  /** Lines printed after the options in --help (e.g. exit codes). */
+  notes?: string[];
   run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number>;
 }
 
@@ -30,6 +41,7 @@ export function commandHelp(c: Command): string {
     lines.push(`  ${flag.padEnd(28)} ${c.help[name] ?? ''}${spec.multiple ? ' (repeatable)' : ''}`);
   }
   lines.push(`  ${'--help, -h'.padEnd(28)} show this help`);
+  if (c.notes) lines.push('', ...c.notes);
   return lines.join('\n');
 }
 

@@ -4,7 +4,7 @@
  * Every command has --help. Errors name the cause and the fix; exit code 2 = usage/config error.
  */
 import { readFileSync } from 'node:fs';
-import { commandHelp, parse, UsageError, type Command } from './args.ts';
+import { commandHelp, exitCodeFor, parse, USER_ERRORS, type Command } from './args.ts';
 import { audit } from './commands/audit.ts';
 import { analystKeygen, collectiveKey } from './commands/ckks.ts';
 import { analystCkksKeygen, analystIdentityKeygen, analystRoster } from './commands/analyst.ts';
@@ -67,8 +67,6 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.values, parsed.positionals);
 }
 
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError', 'DirLockError', 'ListenError', 'ModelError', 'JobError']);
-
 // Output piped into a reader that stops early (`blindsum budget | head -1`): exit quietly.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -85,7 +83,7 @@ main(process.argv.slice(2)).then(
     const err = e as Error;
     if (USER_ERRORS.has(err.name)) {
       process.stderr.write(`blindsum: ${err.message}\n`);
-      process.exitCode = err instanceof UsageError || (err.name !== 'AnalystError' && err.name !== 'MeasurementError' && err.name !== 'ReleaseCheckError') ? 2 : 1;
+      process.exitCode = exitCodeFor(err);
     } else {
       process.stderr.write(`blindsum: unexpected error: ${err.stack ?? String(e)}\n`);
       process.exitCode = 1;

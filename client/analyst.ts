@@ -17,7 +17,7 @@ import type { IdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { READ_METADATA, signQueryRequest, signRead } from '../services/common/query-request.ts';
 import { channelCredentials } from '../services/common/tls.ts';
-import type { PrivacySpec, Query, QueryResult } from '../stats/index.ts';
+import type { NoiseVerdict, PrivacySpec, Query, QueryResult } from '../stats/index.ts';
 import type { AnalystCkksKey } from './ckks-analyst.ts';
 
 export interface QueryOutcome {
@@ -39,6 +39,12 @@ export interface QueryOutcome {
   noiseStd: number[];
   /** DP-noise standard deviation of each numeric result field, keyed like `numericFields`. */
   uncertainty: Record<string, number | null>;
+  /**
+   * DP results of mean, variance, covariance, correlation and linear_regression: whether the noise
+   * leaves the result useful (status "ok" or "noise_dominates", with the rho needed;
+   * stats/noise-verdict.ts). Absent for exact results and other kinds.
+   */
+  noise?: NoiseVerdict;
   elapsedMs: number;
   /** Backend "ckks": decrypted here, by the analyst's key (the aggregator holds only ciphertexts). */
   ckks?: {
@@ -224,7 +230,7 @@ export async function openCkksOutcome(query: Query, r: GetResultResponse, key: A
   const base = outcomeFromResponse(r, 0);
   return {
     ...base, result: o.result, error: o.postError || base.error, exactSums: o.sums, aggregate: o.sums.map((s, i) => Number(s) * 2 ** -r.scaleBits[i]!),
-    uncertainty: o.uncertainty, elapsedMs: startedAt === undefined ? 0 : performance.now() - startedAt,
+    uncertainty: o.uncertainty, ...(o.noise ? { noise: o.noise } : {}), elapsedMs: startedAt === undefined ? 0 : performance.now() - startedAt,
     ckks: { params: r.ckks!.params, level: o.level, limbs: o.limbs, ciphertexts: o.ciphertexts, bytes: o.bytes, maxRawError: o.maxRawError, decryptors: r.ckks!.decryptors },
   };
 }
@@ -235,6 +241,7 @@ export function outcomeFromResponse(r: GetResultResponse, elapsedMs = 0): QueryO
     result: r.resultJson ? (JSON.parse(r.resultJson) as QueryResult) : undefined,
     contributors: r.contributors, refusals: r.refusals, entryNames: r.entryNames, aggregate: r.aggregate,
     exactSums: r.exactSums, scaleBits: r.scaleBits, rhoCharged: r.rhoCharged, rhoSpent: r.rhoSpent, noiseStd: r.noiseStd,
-    uncertainty: r.uncertaintyJson ? (JSON.parse(r.uncertaintyJson) as Record<string, number | null>) : {}, elapsedMs,
+    uncertainty: r.uncertaintyJson ? (JSON.parse(r.uncertaintyJson) as Record<string, number | null>) : {},
+    ...(r.noiseJson ? { noise: JSON.parse(r.noiseJson) as NoiseVerdict } : {}), elapsedMs,
   };
 }

@@ -14,7 +14,7 @@ import type { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { CKKS_PARAMS, ckksContext, ckksLayout, ckksParamsByName, fromCkksValues, ownBytes, sha256Hex } from '../services/common/ckks.ts';
 import { ConfigError } from '../services/common/roster.ts';
 import {
-  checkReleasedSums, finalizeReleased, flagSmallCohort, MAX_RAW_DECRYPTION_ERROR, noiseStd, noiseUncertainty, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
+  checkReleasedSums, finalizeReleased, flagSmallCohort, MAX_RAW_DECRYPTION_ERROR, noiseStd, noiseUncertainty, noiseVerdict, type NoiseVerdict, parseSchema, planNoise, planQuery, ReleaseCheckError, type NoisePlan, type Query, type QueryResult,
 } from '../stats/index.ts';
 
 
@@ -92,6 +92,8 @@ export interface OpenedRelease {
   /** Why post-processing failed (DP noise can make e.g. X'X singular); the noisy sums are still released. */
   postError: string;
   uncertainty: Record<string, number | null>;
+  /** DP releases of the judged kinds: whether the noise leaves the result useful (stats/noise-verdict.ts). */
+  noise?: NoiseVerdict;
   /** Largest |decrypted value − its rounding| over every CKKS value, in grid units (refused above MAX_RAW_DECRYPTION_ERROR). */
   maxRawError: number;
   level: number;
@@ -157,7 +159,8 @@ export async function openRelease(query: Query, r: GetResultResponse, key: Analy
     const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined, (e) => (e as Error).message, std);
     if (result && noise) flagSmallCohort(result, rel.minCohort);
     const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, r.contributors.length) : {};
-    return { sums, result, postError, uncertainty, maxRawError, level: layout.level, limbs: layout.limbs, ciphertexts: cts.length, bytes: rel.ciphertexts.reduce((a, b) => a + b.length, 0) };
+    const verdict = noiseVerdict(query, schema, plan, noise, sums, r.contributors.length, result, uncertainty);
+    return { sums, result, postError, uncertainty, ...(verdict ? { noise: verdict } : {}), maxRawError, level: layout.level, limbs: layout.limbs, ciphertexts: cts.length, bytes: rel.ciphertexts.reduce((a, b) => a + b.length, 0) };
   } finally {
     if (owned) ctx[Symbol.dispose]();
   }

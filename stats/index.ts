@@ -22,3 +22,4 @@ export { checkReleasedSums, releaseRanges, ReleaseCheckError, RELEASE_NOISE_MARG
 export { privacyRho, planNoise, noiseShare, spentRho, noiseStd, noiseUncertainty, DP_GRID_BITS } from './privacy.ts';
 export type { PrivacySpec, NoisePlan } from './privacy.ts';
 export { chooseTrainDp, jobRoundsAhead, trainDpPlan } from './kinds/train-dp.ts';
+export { noiseVerdict, NOISE_TARGET_FRACTION, type NoiseVerdict } from './noise-verdict.ts';

@@ -45,7 +45,7 @@ describe('CLI errors', () => {
     const data = join(dir, 'agg-busy');
     const r = spawnSync(process.execPath, aggregatorArgs(`127.0.0.1:${busyPort}`, data), { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`blindsum: cannot listen on 127\\.0\\.0\\.1:${busyPort}: the address is in use or not available here`));
+    expect(r.stderr).toMatch(new RegExp(`blindsum aggregator: cannot listen on 127\\.0\\.0\\.1:${busyPort}: the address is in use or not available here`));
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(existsSync(join(data, 'LOCK'))).toBe(false);
   });

@@ -136,6 +136,8 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
       const central = numericFields(centralResult(q, schema, dataset)).find(([n]) => n === 'mean')![1]!;
       const got = numericFields(o.result!).find(([n]) => n === 'mean')![1]!;
       expect(Math.abs(got - central)).toBeLessThan(8 * sd);
+      // The noise verdict, computed by the analyst's client after decryption (stats/noise-verdict.ts).
+      expect(o.noise).toMatchObject({ status: 'ok', quantity: 'mean of age', rho: 0.25 });
       expect((await c.getBudget()).spentRho).toBeCloseTo(0.25, 12);
     } finally {
       c.close();

@@ -209,7 +209,7 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     }
   }, 240_000);
 
-  it('the metrics endpoint, scraped and parsed: connected parties, queries by kind/backend/status, round and query latency histograms, budget spent, CKKS decryptions', async () => {
+  it('the metrics endpoint, scraped and parsed: connected parties, queries by kind/backend/status, round and query latency histograms, budget spent, CKKS decryptions, bytes in and out that grow with a query', async () => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -230,6 +230,24 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     expect(p.get('blindsum_party_budget_spent_rho')).toBeCloseTo(8, 9); // the DP job's 4 rounds at rho 2
     expect(p.get('blindsum_party_budget_limit_rho')).toBeGreaterThan(0);
     expect(p.get('blindsum_party_replies_total{kind="advertiseKeys"}')).toBeGreaterThan(0);
+    // Bytes in and out, per gRPC method at the aggregator and to/from the aggregator at a party: all grow with one more query.
+    const scrape = async (port: number): Promise<Map<string, number>> => parseProm(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const bytes = ['blindsum_grpc_received_bytes_total{method="Connect"}', 'blindsum_grpc_sent_bytes_total{method="Connect"}', 'blindsum_grpc_received_bytes_total{method="SubmitQuery"}', 'blindsum_grpc_sent_bytes_total{method="GetResult"}', 'blindsum_grpc_sent_bytes_total{method="WatchQuery"}'];
+    const partyBytes = ['blindsum_party_sent_bytes_total', 'blindsum_party_received_bytes_total'];
+    const before = await scrape(metricsPort);
+    const pBefore = await scrape(partyMetricsPort);
+    for (const k of bytes) expect(before.get(k), k).toBeGreaterThan(0);
+    for (const k of partyBytes) expect(pBefore.get(k), k).toBeGreaterThan(0);
+    const c = fed.client('modeller');
+    try {
+      expect((await c.run({ kind: 'mean', columns: ['age'], filter: [] })).status).toBe('done');
+    } finally {
+      c.close();
+    }
+    const after = await scrape(metricsPort);
+    const pAfter = await scrape(partyMetricsPort);
+    for (const k of bytes) expect(after.get(k)!, k).toBeGreaterThan(before.get(k)!);
+    for (const k of partyBytes) expect(pAfter.get(k)!, k).toBeGreaterThan(pBefore.get(k)!);
   });
 
   it('an aggregator killed between rounds ends the job at that round boundary with the reason; after a restart the job resumes from its released rounds and equals R', async () => {

@@ -116,17 +116,35 @@ async function ckksKeyFromFlags(v: Record<string, unknown>, required: boolean): 
   return loadAnalystKeyFile(path);
 }
 
+/** Exit code of `blindsum query` / `blindsum result` when a DP result is released but its noise dominates. */
+export const EXIT_NOISE_DOMINATES = 3;
+
+const EXIT_NOTES = [
+  'Exit status: 0 the result is released (and, under DP, its noise is within the target);',
+  '  1 the query failed or was refused; 2 a usage or configuration error;',
+  `  ${EXIT_NOISE_DOMINATES} a DP result was released but the noise dominates it (mean, variance, covariance, correlation,`,
+  '  linear_regression: the noise sd of its key quantity exceeds 10% of that quantity\'s scale from the schema\'s',
+  '  bounds); the output says which quantity and the rho that would bring it to the target ("noise" in --json).',
+];
+
+/** The exit code for a fetched outcome (EXIT_NOTES). */
+export function outcomeExitCode(o: QueryOutcome): number {
+  if (o.status !== 'done') return 1;
+  return o.noise?.status === 'noise_dominates' ? EXIT_NOISE_DOMINATES : 0;
+}
+
 export function printOutcome(o: QueryOutcome, asJson: boolean): void {
   if (asJson) {
     process.stdout.write(JSON.stringify(o, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
     return;
   }
+  const verdict = o.noise ? `${o.noise.status}: ${o.noise.message}\n` : '';
   if (o.status !== 'done' || !o.result) {
-    process.stdout.write(`query ${o.queryId}: ${o.status}${o.error ? ` — ${o.error}` : ''}\n`);
+    process.stdout.write(`query ${o.queryId}: ${o.status}${o.error ? ` — ${o.error}` : ''}\n` + verdict);
     return;
   }
   process.stdout.write(formatResult(o.result) + '\n');
-  if (o.rhoCharged > 0) process.stdout.write(formatPrivacy(o) + '\n');
+  if (o.rhoCharged > 0) process.stdout.write(formatPrivacy(o) + '\n' + verdict);
   process.stdout.write(`contributors: ${o.contributors.join(', ')}` + (o.refusals.length ? `; refused: ${o.refusals.map((r) => `${r.partyId} (${r.reason})`).join('; ')}` : '') + `\nquery id: ${o.queryId}\n`);
   if (o.ckks) {
     process.stdout.write(`CKKS: decrypted here with the analyst's key (${o.ckks.params}, ${o.ckks.ciphertexts} ciphertext${o.ckks.ciphertexts > 1 ? 's' : ''} at level ${o.ckks.level}, ${o.ckks.bytes} bytes); key switched by ${o.ckks.decryptors.join(', ')}; largest error before rounding ${o.ckks.maxRawError.toExponential(2)} grid units (refused above ${MAX_RAW_DECRYPTION_ERROR}: a malformed decryption share; every sum checked against the plan's range)\n`);
@@ -164,6 +182,7 @@ export const query: Command = {
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
     delta: 'delta for --epsilon (e.g. 1e-6)', 'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
   },
+  notes: EXIT_NOTES,
   async run(v) {
     const q = buildQuery(v);
     const backend = str(v['backend'], 'backend') ?? 'secagg';
@@ -181,7 +200,7 @@ export const query: Command = {
         },
       });
       printOutcome(o, v['json'] === true);
-      return o.status === 'done' ? 0 : 1;
+      return outcomeExitCode(o);
     } finally {
       client.close();
     }
@@ -195,6 +214,7 @@ export const result: Command = {
   options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'ckks-key': { type: 'string' }, ...ANALYST_KEY_OPTION },
   help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)', 'analyst-key': ANALYST_KEY_HELP },
   allowPositionals: true,
+  notes: EXIT_NOTES,
   async run(v, pos) {
     if (pos.length !== 1) throw new UsageError('give exactly one query id');
     const client = analystClient(v);
@@ -204,7 +224,7 @@ export const result: Command = {
       if (r.ckks && r.status === 'done' && !key) throw new UsageError('this result is encrypted to the analyst\'s CKKS key: give --ckks-key FILE');
       const o = r.ckks && r.status === 'done' && key ? await openCkksOutcome(queryFromProto(r.query), r, key) : outcomeFromResponse(r);
       printOutcome(o, v['json'] === true);
-      return o.status === 'done' ? 0 : 1;
+      return outcomeExitCode(o);
     } finally {
       client.close();
     }

@@ -3,9 +3,12 @@
  * parties, queries by kind, backend and status, query and round latencies (histograms), the budget
  * each analyst has spent, the decryptions of the current CKKS key, and the process's own metrics.
  * Round latency: the time from one progress event of a query to the next, labelled by the stage
- * reached (advertiseKeys, maskedInput, … as WatchQuery names them).
+ * reached (advertiseKeys, maskedInput, … as WatchQuery names them). Bytes: the protobuf messages
+ * received and sent per gRPC method (services/common/wire-bytes.ts: Connect is the party gateway,
+ * the others the analyst API; gRPC framing, HTTP/2 and TLS overhead not included).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ByteDirection } from '../common/wire-bytes.ts';
 
 export interface AggregatorMetricsSources {
   connectedParties(): number;
@@ -21,6 +24,7 @@ export class AggregatorMetrics {
   readonly #queries: Counter<'kind' | 'backend' | 'status'>;
   readonly #queryTime: Histogram<'backend'>;
   readonly #roundTime: Histogram<'stage'>;
+  readonly #bytes: Record<ByteDirection, Counter<'method'>>;
   readonly #open = new Map<string, { kind: string; backend: string; startMs: number; lastMs: number }>();
 
   constructor(src: AggregatorMetricsSources) {
@@ -40,8 +44,17 @@ export class AggregatorMetrics {
     new Gauge({ name: 'blindsum_queries_running', help: 'Queries running now', registers: [r], collect() { this.set(open.size); } });
     this.#queries = new Counter({ name: 'blindsum_queries_total', help: 'Queries finished, by kind, backend and status (done, failed)', labelNames: ['kind', 'backend', 'status'], registers: [r] });
     this.#queryTime = new Histogram({ name: 'blindsum_query_seconds', help: 'Submission to release or failure', labelNames: ['backend'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers: [r] });
+    this.#bytes = {
+      received: new Counter({ name: 'blindsum_grpc_received_bytes_total', help: 'Bytes of protobuf messages received, by gRPC method (Connect: from parties; the others: from analysts)', labelNames: ['method'], registers: [r] }),
+      sent: new Counter({ name: 'blindsum_grpc_sent_bytes_total', help: 'Bytes of protobuf messages sent, by gRPC method (Connect: to parties; the others: to analysts)', labelNames: ['method'], registers: [r] }),
+    };
     this.#roundTime = new Histogram({ name: 'blindsum_round_seconds', help: 'Time from one progress event of a query to the next, by the stage reached', labelNames: ['stage'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [r] });
   }
+
+  /** A message of `bytes` received or sent by gRPC method `method` (a ByteCounter: services/common/wire-bytes.ts). */
+  readonly bytes = (method: string, direction: ByteDirection, bytes: number): void => {
+    this.#bytes[direction].inc({ method }, bytes);
+  };
 
   submitted(queryId: string, kind: string, backend: string, atMs: number): void {
     this.#open.set(queryId, { kind, backend, startMs: atMs, lastMs: atMs });

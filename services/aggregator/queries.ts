@@ -223,7 +223,7 @@ export class QueryService {
     }
     this.#o.metrics?.submitted(queryId, query.kind, backend, submittedAtMs);
     this.#emit(queryId, 'submitted', `${query.kind} query accepted; ${planned.vectorLength} statistics, ring Z_2^${ringBits}${exact ? '; exact (no DP)' : `; budget charged rho = ${rho.toPrecision(4)}`}`, false);
-    const p = this.#run(queryId, canonical, planned, backend, analyst, exact ? 0 : rho, auth, ckks).finally(() => {
+    const p = this.#run(queryId, canonical, planned, backend, analyst, exact ? 0 : rho, auth, submittedAtMs, ckks).finally(() => {
       this.#running.delete(p);
       release();
     });
@@ -231,8 +231,13 @@ export class QueryService {
     return { queryId, planDigest: planned.digest };
   }
 
-  async #run(queryId: string, spec: QuerySpec, planned: Planned, backend: string, analyst: string, rho: number, auth: SessionAuthorization, ckks?: CkksPrepared): Promise<void> {
+  async #run(queryId: string, spec: QuerySpec, planned: Planned, backend: string, analyst: string, rho: number, auth: SessionAuthorization, submittedAtMs: number, ckks?: CkksPrepared): Promise<void> {
     const { store, gateway, roster, log } = this.#o;
+    // One line per finished query: what ran and how it ended; never its data, sums or result.
+    const finished = (status: 'done' | 'failed', contributors: string[], error?: string): void => log(status === 'done' ? 'info' : 'warn', `query ${status}`, {
+      queryId, kind: planned.args.query.kind, backend, analyst, status, contributors, parties: contributors.length, rho, durationMs: Date.now() - submittedAtMs,
+      ...(error !== undefined ? { error } : {}),
+    });
     store.setStatus(queryId, 'running');
     const progress = (stage: string, message: string): void => this.#emit(queryId, stage, message, false);
     const req = { sessionId: queryId, query: spec, analyst, rho, ringBits: planned.ringBits, planDigest: planned.digest, auth, planMs: planned.planMs };
@@ -258,6 +263,7 @@ export class QueryService {
             ...(f.rhoSpent !== undefined && f.noiseStd ? { rhoSpent: f.rhoSpent, noiseStd: f.noiseStd } : {}),
           });
         });
+        finished('done', out.contributors);
         this.#emit(queryId, 'done', `released encrypted to the analyst's key: aggregate of ${out.contributors.length} parties (${out.contributors.join(', ')}); key switched by ${out.decryptors.join(', ')}`, true);
         return;
       }
@@ -281,19 +287,20 @@ export class QueryService {
       // The row (~7 MB of JSON at 10^6 entries) is written by the release thread, durably, before the release is announced.
       await this.#thread.finish(queryId, {
         status: 'done', resultJson: r.resultJson, error: r.postError, contributors: outcome.contributors, refusals: outcome.refusals, json: r.json, finishedAtMs: Date.now(),
-        ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '' } : {}),
+        ...(r.rhoSpent !== undefined ? { rhoSpent: r.rhoSpent, uncertaintyJson: r.uncertaintyJson ?? '', noiseJson: r.noiseJson ?? '' } : {}),
       });
+      finished('done', outcome.contributors);
       this.#emit(queryId, 'done', `released: aggregate of ${outcome.contributors.length} parties (${outcome.contributors.join(', ')})`, true);
     } catch (e) {
       const base = publicMessage(e);
       // The parties' refusals, when the session failed after some refused (also in --json).
       const refusals = (e as { refusals?: { partyId: string; reason: string }[] }).refusals ?? [];
       const message = this.#shutdown !== undefined ? `the aggregator shut down (${this.#shutdown}) during the protocol: ${base}` : base;
-      if (base === 'internal error') log('error', 'query failed', { query: queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      if (base === 'internal error') log('error', 'query failed', { queryId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       try {
         this.#o.transcript.appendAggregator(EntryKind.Failed, queryId, jsonBody({ queryId, error: message } satisfies FailedRecord));
       } catch (te) {
-        log('error', 'cannot log the failure in the transcript', { query: queryId, error: (te as Error).message });
+        log('error', 'cannot log the failure in the transcript', { queryId, error: (te as Error).message });
       }
       // A refund is logged in the transcript first, then made in the ledger: if the transcript
       // cannot take it, the charge stands, and the ledger and the transcript agree that it does.
@@ -304,7 +311,7 @@ export class QueryService {
           this.#o.transcript.appendAggregator(EntryKind.BudgetRefund, queryId, jsonBody({ queryId, analyst, rho, reason } satisfies BudgetRefundRecord));
           refund = true;
         } catch (te) {
-          log('error', 'cannot log the budget refund in the transcript: the charge stands', { query: queryId, error: (te as Error).message });
+          log('error', 'cannot log the budget refund in the transcript: the charge stands', { queryId, error: (te as Error).message });
         }
         if (refund) {
           store.transaction(() => {
@@ -314,6 +321,7 @@ export class QueryService {
         }
       }
       if (!refund) store.finish(queryId, { status: 'failed', error: message, refusals, finishedAtMs: Date.now() });
+      finished('failed', (e as { contributors?: string[] }).contributors ?? [], message);
       this.#emit(queryId, 'failed', message, true);
     } finally {
       this.#sessions.delete(queryId);
@@ -322,6 +330,7 @@ export class QueryService {
 
   #emit(queryId: string, stage: string, message: string, final: boolean): void {
     const ev = this.#o.store.addEvent(queryId, stage, message, Date.now(), final);
+    this.#o.log('debug', 'query progress', { queryId, stage, message }); // what WatchQuery shows the analyst
     this.#o.metrics?.event(queryId, stage, final, ev.atMs);
     this.#events.emit(queryId, ev);
   }

@@ -64,6 +64,8 @@ export interface Release {
   /** DP queries: ρ spent and the noise's effect on the result. */
   rhoSpent?: number;
   uncertaintyJson?: string;
+  /** DP releases of the judged kinds: the noise verdict (stats/noise-verdict.ts) as JSON. */
+  noiseJson?: string;
 }
 
 export type ReleaseRequest =

@@ -10,7 +10,7 @@ import { workerData } from 'node:worker_threads';
 import { ringDecode } from '../../crypto/ring.ts';
 import { GetResultResponse } from '../../gen/blindsum/v1/blindsum.ts';
 import {
-  checkReleasedSums, DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, planNoise, planQuery, resultEntryNames, spentRho,
+  checkReleasedSums, DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, noiseVerdict, planNoise, planQuery, resultEntryNames, spentRho,
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
 import { jsonBody, type ReleasedRecord } from '../audit/records.ts';
@@ -50,11 +50,15 @@ function release(req: Extract<ReleaseRequest, { op: 'release' }>): Release {
   const std = noise ? noiseStd(noise, plan, k) : undefined;
   const { result, postError } = finalizeReleased(query, schema, plan, sums, noise !== undefined, publicMessage, std);
   if (result && noise) flagSmallCohort(result, req.minCohort);
+  const uncertainty = noise && result ? noiseUncertainty(query, schema, plan, noise, sums, k) : undefined;
+  // Whether the noise leaves the result useful, from the noise plan and the release (post-processing).
+  const verdict = noise ? noiseVerdict(query, schema, plan, noise, sums, k, result, uncertainty ?? {}) : undefined;
   const dp = noise
     ? {
         rhoSpent: spentRho(noise, k),
         noiseStd: JSON.stringify(std),
-        uncertaintyJson: result ? JSON.stringify(noiseUncertainty(query, schema, plan, noise, sums, k)) : '',
+        uncertaintyJson: uncertainty ? JSON.stringify(uncertainty) : '',
+        noiseJson: verdict ? JSON.stringify(verdict) : '',
       }
     : undefined;
   const resultJson = result ? JSON.stringify(result) : '';
@@ -64,7 +68,7 @@ function release(req: Extract<ReleaseRequest, { op: 'release' }>): Release {
   return {
     resultJson, postError, releasedBody: jsonBody(released),
     json: { exactSums: JSON.stringify(exactSums), scaleBits: JSON.stringify(plan.scaleBits), entryNames: JSON.stringify(entryNames), ...(dp ? { noiseStd: dp.noiseStd } : {}) },
-    ...(dp ? { rhoSpent: dp.rhoSpent, uncertaintyJson: dp.uncertaintyJson } : {}),
+    ...(dp ? { rhoSpent: dp.rhoSpent, uncertaintyJson: dp.uncertaintyJson, noiseJson: dp.noiseJson } : {}),
   };
 }
 

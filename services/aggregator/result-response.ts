@@ -11,7 +11,7 @@ export function resultResponse(q: StoredQuery, ckks: CkksRelease | undefined): G
     queryId: q.id, status: q.status, error: q.error, query: q.spec, backend: q.backend, resultJson: q.resultJson,
     entryNames: q.entryNames, aggregate: q.aggregate, contributors: q.contributors, refusals: q.refusals,
     planDigest: q.planDigest, submittedAtMs: BigInt(q.submittedAtMs), finishedAtMs: BigInt(q.finishedAtMs),
-    rhoCharged: q.rhoCharged, rhoSpent: q.rhoSpent, noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson,
+    rhoCharged: q.rhoCharged, rhoSpent: q.rhoSpent, noiseStd: q.noiseStd, uncertaintyJson: q.uncertaintyJson, noiseJson: q.noiseJson,
     exactSums: q.exactSums.map((x) => BigInt(x)), scaleBits: q.scaleBits, ckks,
   };
 }

@@ -16,6 +16,7 @@ import { addStandardServices, HEALTH } from '../common/standard-services.ts';
 import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
 import { startMetricsServer, type MetricsServer } from '../common/metrics-server.ts';
 import { AggregatorMetrics } from './metrics.ts';
+import { countServer } from '../common/wire-bytes.ts';
 import { PartyGatewayService } from './shared-encoding.ts';
 import { RoundDeadlines } from './deadlines.ts';
 import { createLogger } from '../common/log.ts';
@@ -147,8 +148,9 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   });
   const server = new Server(serverOptions(config.roster.parties.length));
 
-  server.addService(PartyGatewayService, { connect: gateway.connect });
-  server.addService(ANALYST_SERVICE, {
+  // Both services count the bytes of every message they receive and send (metrics).
+  server.addService(countServer(PartyGatewayService, metrics.bytes), { connect: gateway.connect });
+  server.addService(countServer(ANALYST_SERVICE, metrics.bytes), {
     submitQuery: unaryAsync<SubmitQueryRequest, SubmitQueryResponse>(log, async (req) => {
       const { queryId, planDigest } = await queries.submit(req.signedRequest, req.signature, req.analystPublicKey);
       return { queryId, planDigest };

@@ -31,6 +31,8 @@ export interface StoredQuery {
   rhoSpent: number;
   noiseStd: number[];
   uncertaintyJson: string;
+  /** DP releases of the judged kinds: the noise verdict (stats/noise-verdict.ts) as JSON; '' otherwise. */
+  noiseJson: string;
 }
 
 export interface StoredEvent {
@@ -70,7 +72,7 @@ export interface PreparedJson {
 interface QueryRow {
   id: string; analyst: string; backend: string; spec_json: string; plan_digest: string; status: string;
   error: string; result_json: string; entry_names_json: string; aggregate_json: string;
-  contributors_json: string; refusals_json: string; exact_sums_json: string; scale_bits_json: string; rho_charged: number; rho_spent: number; noise_std_json: string; uncertainty_json: string; submitted_at_ms: number; finished_at_ms: number;
+  contributors_json: string; refusals_json: string; exact_sums_json: string; scale_bits_json: string; rho_charged: number; rho_spent: number; noise_std_json: string; uncertainty_json: string; submitted_at_ms: number; finished_at_ms: number; noise_json: string;
 }
 
 export class AggregatorStore {
@@ -83,6 +85,9 @@ export class AggregatorStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
+    // Columns added after the first release: data directories of older versions gain them here.
+    const columns = new Set((this.#db.prepare('PRAGMA table_info(queries)').all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has('noise_json')) this.#db.exec("ALTER TABLE queries ADD COLUMN noise_json TEXT NOT NULL DEFAULT ''");
   }
 
   close(): void {
@@ -171,7 +176,7 @@ export function readQuery(db: DatabaseSync, id: string): StoredQuery | undefined
     // the released values on their real scale (stored once, as exact sums; older rows kept their own)
     aggregate: exactSums.length > 0 ? exactSums.map((x, i) => Number(x) * 2 ** -scaleBits[i]!) : JSON.parse(row.aggregate_json) as number[],
     rhoCharged: Number(row.rho_charged), rhoSpent: Number(row.rho_spent), noiseStd: JSON.parse(row.noise_std_json) as number[],
-    uncertaintyJson: row.uncertainty_json,
+    uncertaintyJson: row.uncertainty_json, noiseJson: row.noise_json ?? '',
   };
 }
 
@@ -179,7 +184,7 @@ export function readQuery(db: DatabaseSync, id: string): StoredQuery | undefined
 export interface FinishRecord {
   status: 'done' | 'failed'; error?: string; resultJson?: string; entryNames?: string[]; contributors?: string[];
   refusals?: { partyId: string; reason: string }[]; exactSums?: string[]; scaleBits?: number[]; finishedAtMs: number;
-  rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string;
+  rhoSpent?: number; noiseStd?: number[]; uncertaintyJson?: string; noiseJson?: string;
   /** The O(entries) columns already serialized (by the release thread), written as they are. */
   json?: PreparedJson;
 }
@@ -191,10 +196,10 @@ export interface FinishRecord {
 export function writeFinish(db: DatabaseSync, id: string, r: FinishRecord): void {
   const j = r.json;
   db.prepare(
-    `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, finished_at_ms = ? WHERE id = ?`,
+    `UPDATE queries SET status = ?, error = ?, result_json = ?, entry_names_json = ?, aggregate_json = ?, contributors_json = ?, refusals_json = ?, exact_sums_json = ?, scale_bits_json = ?, rho_spent = ?, noise_std_json = ?, uncertainty_json = ?, noise_json = ?, finished_at_ms = ? WHERE id = ?`,
   ).run(
     r.status, r.error ?? '', r.resultJson ?? '', j?.entryNames ?? JSON.stringify(r.entryNames ?? []), '[]',
     JSON.stringify(r.contributors ?? []), JSON.stringify(r.refusals ?? []), j?.exactSums ?? JSON.stringify(r.exactSums ?? []),
-    j?.scaleBits ?? JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, j?.noiseStd ?? JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.finishedAtMs, id,
+    j?.scaleBits ?? JSON.stringify(r.scaleBits ?? []), r.rhoSpent ?? 0, j?.noiseStd ?? JSON.stringify(r.noiseStd ?? []), r.uncertaintyJson ?? '', r.noiseJson ?? '', r.finishedAtMs, id,
   );
 }

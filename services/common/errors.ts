@@ -38,7 +38,13 @@ export const failedPrecondition = (m: string): BlindsumError => new BlindsumErro
 /** Domain errors from the libraries whose messages are written for users (no secrets). */
 const USER_FACING = new Set(['QueryError', 'SchemaError', 'DatasetError', 'CsvError', 'ConfigError']);
 
-export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * A structured logger (services/common/log.ts): `fields` are nested under "fields" in the line;
+ * a `queryId` field is lifted to the line's fixed `queryId` key.
+ */
+export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
 export function toGrpcError(err: unknown, log: Logger): Partial<GrpcServiceError> {
   if (err instanceof BlindsumError) return { code: err.code, details: err.message, metadata: new Metadata() };

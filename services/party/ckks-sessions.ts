@@ -183,7 +183,7 @@ export class CkksParty {
         case 'pcksRequest':
           return { reply: await this.#pcks(ctx, body.value), stage: 'PCKSShare' };
         case 'abort':
-          this.#log('info', 'CKKS run aborted by the aggregator', { session: sessionId, reason: body.value.reason });
+          this.#log('info', 'CKKS run aborted by the aggregator', { queryId: sessionId, reason: body.value.reason });
           this.#end(sessionId);
           return {};
         default:
@@ -193,7 +193,7 @@ export class CkksParty {
       // Refusals, protocol and codec errors name a check or a field, never a secret.
       const safe = e instanceof Refuse || e instanceof CeremonyError || e instanceof RangeError || publicMessage(e) !== 'internal error';
       const reason = safe ? (e as Error).message : 'internal error at the party';
-      if (!(e instanceof Refuse)) this.#log('warn', 'CKKS step refused', { session: sessionId, step: body.$case, error: (e as Error).message });
+      if (!(e instanceof Refuse)) this.#log('warn', 'CKKS step refused', { queryId: sessionId, step: body.$case, error: (e as Error).message });
       this.#end(sessionId);
       return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
     }
@@ -301,7 +301,7 @@ export class CkksParty {
         layout, parties: c.parties, analystKeySha256: req.analystKeySha256, inputDigests, pending: ciphertexts, chunk, commitments: undefined,
         sumDigests: new Array<string | undefined>(layout.ciphertexts), pcksAnswers: new Uint16Array(layout.ciphertexts), prepaid: new Map(),
       });
-      this.#log('info', 'CKKS session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, level: layout.level, ciphertexts: ciphertexts.length });
+      this.#log('info', 'CKKS session accepted', { queryId: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed, ckksLevel: layout.level, ciphertexts: ciphertexts.length });
       return { $case: 'inputCommit', value: { sessionId: req.sessionId, ciphertextsSha256: inputDigests } };
     } finally {
       c?.values.fill(0);

@@ -2,9 +2,11 @@
  * A party node's Prometheus metrics (`blindsum party … --metrics-listen HOST:PORT`;
  * services/common/metrics-server.ts serves them): whether it is connected, its own privacy ledger
  * (spent and limit), the replies it sent by kind (advertiseKeys, maskedInput, refusal, …: refusals
- * and contributions at a glance), and the process's own metrics.
+ * and contributions at a glance), the bytes of the messages it sent to and received from the
+ * aggregator (protobuf sizes: services/common/wire-bytes.ts), and the process's own metrics.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { ByteDirection } from '../common/wire-bytes.ts';
 
 export interface PartyMetricsSources {
   connected(): boolean;
@@ -15,6 +17,7 @@ export interface PartyMetricsSources {
 export class PartyMetrics {
   readonly registry = new Registry();
   readonly #replies: Counter<'kind'>;
+  readonly #bytes: Record<ByteDirection, Counter>;
 
   constructor(src: PartyMetricsSources) {
     const r = this.registry;
@@ -22,8 +25,17 @@ export class PartyMetrics {
     new Gauge({ name: 'blindsum_party_connected', help: '1 while connected to and admitted by the aggregator', registers: [r], collect() { this.set(src.connected() ? 1 : 0); } });
     new Gauge({ name: 'blindsum_party_budget_spent_rho', help: 'zCDP rho this party has released (its own ledger)', registers: [r], collect() { this.set(src.spentRho()); } });
     new Gauge({ name: 'blindsum_party_budget_limit_rho', help: 'The party policy\'s zCDP budget', registers: [r], collect() { this.set(src.limitRho); } });
+    this.#bytes = {
+      sent: new Counter({ name: 'blindsum_party_sent_bytes_total', help: 'Bytes of protobuf messages sent to the aggregator', registers: [r] }),
+      received: new Counter({ name: 'blindsum_party_received_bytes_total', help: 'Bytes of protobuf messages received from the aggregator', registers: [r] }),
+    };
     this.#replies = new Counter({ name: 'blindsum_party_replies_total', help: 'Protocol replies sent, by kind (refusal: a query this party refused)', labelNames: ['kind'], registers: [r] });
   }
+
+  /** A message to or from the aggregator (a ByteCounter: services/common/wire-bytes.ts). */
+  readonly bytes = (_method: string, direction: ByteDirection, bytes: number): void => {
+    this.#bytes[direction].inc(bytes);
+  };
 
   reply(kind: string): void {
     this.#replies.inc({ kind });

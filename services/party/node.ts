@@ -3,10 +3,11 @@
  * its identity, keeps the stream open for work and reconnects with exponential backoff and
  * jitter. `createPartyNode(config)` → `start()` → `close()`.
  */
-import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { signDomain } from '../../crypto/identity.ts';
 import { signEnvelope } from '../../crypto/transcript.ts';
-import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../../gen/blindsum/v1/blindsum.ts';
+import { PartyGatewayServiceService, PartyMessage, type AggregatorMessage, type PartyGatewayServiceClient } from '../../gen/blindsum/v1/blindsum.ts';
+import { countClient } from '../common/wire-bytes.ts';
 import { kindOfPartyMessage } from '../audit/records.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { clientOptions } from '../common/grpc-options.ts';
@@ -82,13 +83,15 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
 }
 
 function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: PartyHooks): PartyNode {
-  const client = new PartyGatewayServiceClient(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length));
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
+  let state: PartyState = 'closed';
+  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
+  // The gateway client, counting the bytes of every message to and from the aggregator when metrics are on.
+  const Client = makeGenericClientConstructor(metrics ? countClient(PartyGatewayServiceService, metrics.bytes) : PartyGatewayServiceService, 'blindsum.v1.PartyGatewayService');
+  const client = new Client(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length)) as unknown as PartyGatewayServiceClient;
   const sessions = new PartySessions(config, log, ledger);
   const ckks = new CkksParty(config, log, ledger, { statsThread: sessions.statsThread }); // one statistics thread per node
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
-  let state: PartyState = 'closed';
-  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
   let metricsServer: MetricsServer | undefined;
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
   let attempt = 0;
@@ -145,7 +148,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
 
   /** Ends this party's side of a session and sends a Refusal naming the reason. */
   const refuseSession = (body: NonNullable<AggregatorMessage['body']>, sessionId: string, reason: string): void => {
-    log('warn', 'session refused: transcript receipts', { session: quote(sessionId), step: body.$case, reason });
+    log('warn', 'session refused: transcript receipts', { queryId: sessionId, step: body.$case, reason });
     const abort: NonNullable<AggregatorMessage['body']> = { $case: 'abort', value: { sessionId, reason: `refused by this party: ${reason}` } };
     if (ckks.accepts(abort)) void ckks.handle(abort);
     else void sessions.handle(abort);
@@ -244,7 +247,7 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
             if (refused && trusted && receipts.distrust !== undefined) {
               log('error', 'the aggregator showed a transcript head that does not extend the last one this party holds: refusing every session until this node is restarted', { reason: receipts.distrust, receipts: receipts.path });
             } else if (refused) {
-              log('warn', 'transcript receipt refused; the session will be refused at its next message', { session: quote(r.sessionId), kind: quote(r.kind), reason: refused });
+              log('warn', 'transcript receipt refused; the session will be refused at its next message', { queryId: r.sessionId, kind: quote(r.kind), reason: refused });
             }
             return;
           }

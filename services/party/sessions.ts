@@ -101,7 +101,7 @@ export class PartySessions {
 
   #refusal(body: Body, sessionId: string, e: unknown): Handled {
     const reason = e instanceof Refuse ? e.message : publicMessage(e) === 'internal error' ? 'internal error at the party' : publicMessage(e);
-    if (!(e instanceof Refuse)) this.#log('warn', 'protocol step refused', { session: sessionId, step: body.$case, error: (e as Error).message });
+    if (!(e instanceof Refuse)) this.#log('warn', 'protocol step refused', { queryId: sessionId, step: body.$case, error: (e as Error).message });
     this.#end(sessionId);
     return sessionId ? { reply: { $case: 'refusal', value: { sessionId, reason } } } : {};
   }
@@ -140,7 +140,7 @@ export class PartySessions {
           return { reply: { $case: 'unmasking', value: { sessionId, selfMaskShares: msg.selfMaskShares, maskKeyShares: msg.maskKeyShares } }, stage: 'Unmasking' };
         }
         case 'abort':
-          this.#log('info', 'session aborted by the aggregator', { session: sessionId, reason: body.value.reason });
+          this.#log('info', 'session aborted by the aggregator', { queryId: sessionId, reason: body.value.reason });
           this.#end(sessionId);
           return {};
         default:
@@ -202,7 +202,7 @@ export class PartySessions {
     const params: SecAggParams = { sessionId: req.sessionId, parties: c.parties, threshold: roster.threshold, ringBits, vectorLength: c.vectorLength };
     const client = new SecAggClient(params, self, identity.identity.secretKey, roster.publicKeys);
     this.#sessions.set(req.sessionId, { client, input, analyst: req.analyst, rho: c.rho, analystBudgetRho: c.analystBudgetRho, ringBits, vectorLength: c.vectorLength });
-    this.#log('info', 'session accepted', { session: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed });
+    this.#log('info', 'session accepted', { queryId: req.sessionId, query: describeQuery(c.query), analyst: req.analyst, rowsUsed: c.rowsUsed });
     const msg = client.advertiseKeys();
     return { $case: 'advertiseKeys', value: { sessionId: req.sessionId, cPk: msg.cPk, sPk: msg.sPk, signature: msg.signature } };
   }

@@ -69,6 +69,9 @@ export const linearRegression: KindDef = {
     const cyy = C[p]![p]!;
     const L = cholesky(Cxx);
     if (!L) {
+      // Under DP (noiseStd given) the noise can make X'X indefinite on its own: say so rather than
+      // blame the predictors (the noise verdict, stats/noise-verdict.ts, says whether it dominates).
+      if (s.noiseStd) throw new QueryError(`linear_regression: X'X is not positive definite after the DP noise was added (the noise on the predictors' sums of squares is too large for their spread at this rho, or a predictor is constant or collinear with others among [${q.columns.join(', ')}])`);
       throw new QueryError(`linear_regression: X'X is singular (a predictor is constant or collinear with others among [${q.columns.join(', ')}]); drop one of them`);
     }
     const beta = choleskySolve(L, cxy);

@@ -225,7 +225,16 @@ export interface GetResultResponse {
    * it, so result_json, aggregate, exact_sums and uncertainty_json are empty: the analyst's client
    * decrypts and post-processes (client/analyst.ts).
    */
-  ckks: CkksRelease | undefined;
+  ckks:
+    | CkksRelease
+    | undefined;
+  /**
+   * DP results of mean, variance, covariance, correlation and linear_regression: whether the noise
+   * leaves the result useful (stats/noise-verdict.ts NoiseVerdict as JSON: status "ok" or
+   * "noise_dominates", the key quantity, its noise sd and public target, the rho needed); empty
+   * otherwise. Post-processing of the release; for backend "ckks" the analyst's client computes it.
+   */
+  noiseJson: string;
 }
 
 /** The encrypted release of a CKKS query and what the analyst's client needs to finish it. */
@@ -2163,6 +2172,7 @@ function createBaseGetResultResponse(): GetResultResponse {
     noiseStd: [],
     uncertaintyJson: "",
     ckks: undefined,
+    noiseJson: "",
   };
 }
 
@@ -2252,6 +2262,9 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     }
     if (message.ckks !== undefined) {
       CkksRelease.encode(message.ckks, writer.uint32(162).fork()).join();
+    }
+    if (message.noiseJson !== "") {
+      writer.uint32(170).string(message.noiseJson);
     }
     return writer;
   },
@@ -2469,6 +2482,14 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
             message.ckks = CkksRelease.decode(reader, reader.uint32());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.noiseJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2514,6 +2535,7 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     message.ckks = (object.ckks !== undefined && object.ckks !== null)
       ? CkksRelease.fromPartial(object.ckks)
       : undefined;
+    message.noiseJson = object.noiseJson ?? "";
     return message;
   },
 };

@@ -122,7 +122,7 @@ export class CkksCeremony {
     const parties = roster.parties.map((p) => p.id);
     const params: CeremonyParams = { ceremonyId: randomUUID(), paramsName: ctx.params.name, rosterDigest: this.rosterDigest, threshold: roster.threshold, parties };
     const id = params.ceremonyId;
-    const rounds = new RoundRunner(this.#o, id);
+    const rounds = new RoundRunner(this.#o, id, 'ceremony');
     this.#rounds = rounds;
     store.begin({ id, rosterDigest: params.rosterDigest, params: params.paramsName, threshold: params.threshold, parties, startedAtMs: Date.now() });
     log('info', 'CKKS key ceremony started', { ceremony: id, parties: parties.length, threshold: params.threshold });

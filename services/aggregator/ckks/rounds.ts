@@ -46,9 +46,13 @@ export class RoundRunner {
   /** Called when a party of the open round refuses, sends an invalid message or disconnects. */
   onFailure: ((party: string) => void) | undefined;
 
-  constructor(ctx: RoundContext, sessionId: string) {
+  /** How log lines name this run: a query's session by its query id, a key ceremony by its id. */
+  readonly #ids: Record<string, string>;
+
+  constructor(ctx: RoundContext, sessionId: string, what: 'query' | 'ceremony' = 'query') {
     this.#ctx = ctx;
     this.sessionId = sessionId;
+    this.#ids = what === 'query' ? { queryId: sessionId } : { ceremony: sessionId };
   }
 
   /** Delivers a party message to the open round; false when no round expects it. */
@@ -107,7 +111,7 @@ export class RoundRunner {
         if (body.$case === 'refusal' && body.value.sessionId === this.sessionId) {
           this.#logParty(party);
           failed.set(party, `refused: ${body.value.reason}`);
-          log('info', 'party refused', { session: this.sessionId, party, stage, reason: body.value.reason });
+          log('info', 'party refused', { ...this.#ids, party, stage, reason: body.value.reason });
           this.onFailure?.(party);
           return 'refused';
         }
@@ -119,7 +123,7 @@ export class RoundRunner {
         } catch (e) {
           const why = `invalid ${stage} message: ${(e as Error).message}`;
           failed.set(party, why);
-          log('warn', 'invalid protocol message; party dropped', { session: this.sessionId, party, stage, error: (e as Error).message });
+          log('warn', 'invalid protocol message; party dropped', { ...this.#ids, party, stage, error: (e as Error).message });
           this.abort([party], why);
           this.onFailure?.(party);
           return 'refused';
@@ -141,7 +145,7 @@ export class RoundRunner {
       this.abort([p], `${stage}: no answer within ${roundTimeoutMs} ms`);
     }
     for (const p of online) if (!failed.has(p) && !accepted.includes(p) && !released.has(p)) failed.set(p, `disconnected during ${stage}`);
-    log('info', 'round closed', { session: this.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: roundTimeoutMs, accepted: accepted.length, failed: failed.size });
+    log('info', 'round closed', { ...this.#ids, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: roundTimeoutMs, accepted: accepted.length, failed: failed.size });
     return { accepted: accepted.sort(), failed };
   }
 

@@ -103,7 +103,7 @@ export class CkksSession {
     this.#envelope = envelope;
     try {
       if (!this.#rounds.deliver(partyId, body, envelope)) {
-        this.#c.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
+        this.#c.log('warn', 'unexpected message ignored', { queryId: this.#req.sessionId, party: partyId, type: body.$case });
       }
     } finally {
       this.#envelope = undefined;
@@ -218,7 +218,7 @@ export class CkksSession {
           const m = PartyMessage.decode(bytes).body;
           if (m?.$case === 'encryptedInput') sum.subPackedChunk(ctx, layout.level, m.value.offset, m.value.ciphertexts, 'ciphertexts');
         }
-        this.#c.log('warn', 'incomplete encrypted input taken out of the sum; party dropped', { session: req.sessionId, party });
+        this.#c.log('warn', 'incomplete encrypted input taken out of the sum; party dropped', { queryId: req.sessionId, party });
       }
       // Durable before the sum is used: a copy of any of these in a later session is refused.
       this.#c.inputDigests.recordAll(added, req.sessionId);
@@ -262,7 +262,7 @@ export class CkksSession {
       }
     } catch (e) {
       this.#rounds.abort(online, 'session failed');
-      this.#c.log('warn', 'session failed', { session: req.sessionId, error: (e as Error).message });
+      this.#c.log('warn', 'session failed', { queryId: req.sessionId, error: (e as Error).message });
       throw e;
     }
   }

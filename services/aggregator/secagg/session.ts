@@ -91,7 +91,7 @@ export class SecAggSession {
       this.#envelope = undefined;
     }
     if (!delivered) {
-      this.#ctx.log('warn', 'unexpected message ignored', { session: this.#req.sessionId, party: partyId, type: body.$case });
+      this.#ctx.log('warn', 'unexpected message ignored', { queryId: this.#req.sessionId, party: partyId, type: body.$case });
     }
   }
 
@@ -157,7 +157,7 @@ export class SecAggSession {
           if (m?.$case === 'maskedInput') server.retractMaskedChunk(maskedChunk(party, m.value.masked, m.value.offset, req));
           await nextTurn();
         }
-        log('warn', 'incomplete masked input taken out of the sum; party dropped', { session: req.sessionId, party });
+        log('warn', 'incomplete masked input taken out of the sum; party dropped', { queryId: req.sessionId, party });
       }
       const u3 = server.closeMaskedInputCollection();
       this.#ctx.progress('MaskedInputCollection', `${u3.length} masked inputs collected`);
@@ -197,7 +197,7 @@ export class SecAggSession {
         e.message = `refused by ${this.#refusals.size} part${this.#refusals.size === 1 ? 'y' : 'ies'} (${said}); then ${e.message}`;
         Object.assign(e, { refusals: [...this.#refusals].map(([partyId, reason]) => ({ partyId, reason })) });
       }
-      log('warn', 'session failed', { session: req.sessionId, error: (e as Error).message });
+      log('warn', 'session failed', { queryId: req.sessionId, error: (e as Error).message });
       throw e;
     }
   }
@@ -218,7 +218,7 @@ export class SecAggSession {
     } catch (e) {
       this.#transcriptFailure ??= e as Error;
       this.#members.delete(party);
-      this.#ctx.log('error', 'transcript write failed; the session will fail', { session: this.#req.sessionId, party, error: (e as Error).message });
+      this.#ctx.log('error', 'transcript write failed; the session will fail', { queryId: this.#req.sessionId, party, error: (e as Error).message });
       return false;
     }
   }
@@ -240,7 +240,7 @@ export class SecAggSession {
         if (!this.#tryLogParty(party)) return 'refused';
         this.#refusals.set(party, body.value.reason);
         this.#members.delete(party);
-        log('info', 'party refused', { session: this.#req.sessionId, party, stage, reason: body.value.reason });
+        log('info', 'party refused', { queryId: this.#req.sessionId, party, stage, reason: body.value.reason });
         return 'refused';
       }
       try {
@@ -249,7 +249,7 @@ export class SecAggSession {
         return outcome;
       } catch (e) {
         this.#members.delete(party);
-        log('warn', 'invalid protocol message; party dropped from the session', { session: this.#req.sessionId, party, stage, error: (e as Error).message });
+        log('warn', 'invalid protocol message; party dropped from the session', { queryId: this.#req.sessionId, party, stage, error: (e as Error).message });
         gateway.connection(party)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: ${(e as Error).message}` } });
         return 'refused';
       }
@@ -258,10 +258,10 @@ export class SecAggSession {
     this.#round = round;
     await round.done;
     this.#round = undefined;
-    log('info', 'round closed', { session: req.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: timeoutMs, expected: expected.length, timedOut: round.timedOut.size });
+    log('info', 'round closed', { queryId: req.sessionId, stage, ms: Math.round(performance.now() - startedAt), deadlineMs: timeoutMs, expected: expected.length, timedOut: round.timedOut.size });
     if (this.#transcriptFailure) throw this.#transcriptFailure;
     for (const p of round.timedOut) {
-      log('warn', 'party timed out', { session: this.#req.sessionId, party: p, stage });
+      log('warn', 'party timed out', { queryId: this.#req.sessionId, party: p, stage });
       this.#members.delete(p);
       gateway.connection(p)?.send({ $case: 'abort', value: { sessionId: this.#req.sessionId, reason: `${stage}: no answer within ${timeoutMs} ms` } });
     }
