@@ -3,7 +3,7 @@ import { createAggregator } from '../../services/aggregator/server.ts';
 import { resolvePartyConfig } from '../../services/party/config.ts';
 import { createPartyNode } from '../../services/party/node.ts';
 import { formatLoadReport } from '../../stats/index.ts';
-import { int, str, type Command } from '../args.ts';
+import { int, str, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, tlsClientFiles, type Command } from '../args.ts';
 
 /** How long a SIGTERM/SIGINT shutdown may take before the process exits anyway (ms). */
 const SHUTDOWN_MS = Number(process.env['BLINDSUM_SHUTDOWN_TIMEOUT_MS'] ?? 20_000);
@@ -50,7 +50,7 @@ export const aggregator: Command = {
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
     'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
     'blob-retention-days': { type: 'string' }, 'metrics-listen': { type: 'string' },
   },
@@ -61,7 +61,9 @@ export const aggregator: Command = {
     'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default: the roster\'s aggregator id)',
     key: 'the aggregator\'s identity key (from blindsum keygen --id ID --out FILE; its FILE.pub.json is the roster\'s "aggregator"); default DATA_DIR/aggregator.key',
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
-    'tls-key': 'PEM private key for TLS', analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
+    'tls-key': 'PEM private key for TLS',
+    'tls-client-ca': 'mutual TLS: require every client (party, analyst, probe) to present a certificate signed by this PEM CA (blindsum certs); others are refused at the handshake',
+    analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
     'min-cohort': 'DP results whose noisy row count is below this carry a note (default 10; parties never refuse DP queries on their local counts)',
@@ -73,7 +75,7 @@ export const aggregator: Command = {
   },
   async run(v) {
     const config = resolveAggregatorConfig({
-      tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'),
+      tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'), tlsClientCaPath: str(v['tls-client-ca'], 'tls-client-ca'),
       analystsPath: str(v['analysts'], 'analysts'), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
@@ -104,7 +106,7 @@ export const party: Command = {
   usage: 'blindsum party --aggregator HOST:PORT --key hospital-a.key --roster roster.json --schema schema.json --data data.csv [--policy policy.json]',
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
-    data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
+    data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
     receipts: { type: 'string' }, 'state-dir': { type: 'string' }, 'metrics-listen': { type: 'string' },
   },
   help: {
@@ -112,7 +114,7 @@ export const party: Command = {
     roster: 'federation roster (the same file as the aggregator\'s)', schema: 'data schema (must match the federation\'s)',
     data: 'local CSV file', policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
     strict: 'refuse to start if any CSV row is invalid, incl. a missing or over-long patient identifier (default: skip and report invalid rows); rows beyond rowsPerPatient per patient are always dropped and counted, never an error', quiet: 'log warnings and errors only',
-    'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
+    ...TLS_CLIENT_HELP,
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
     'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
     'metrics-listen': 'serve Prometheus metrics on HOST:PORT (GET /metrics; plain HTTP: loopback or a management network); off by default',
@@ -121,7 +123,7 @@ export const party: Command = {
     const config = resolvePartyConfig({
       aggregator: str(v['aggregator'], 'aggregator', true), keyPath: str(v['key'], 'key', true), rosterPath: str(v['roster'], 'roster', true),
       schemaPath: str(v['schema'], 'schema', true), dataPath: str(v['data'], 'data', true), policyPath: str(v['policy'], 'policy'),
-      strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
+      strict: v['strict'] === true, quiet: v['quiet'] === true, ...tlsClientFiles(v),
       receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
     });
     if (!config.roster.operator) process.stderr.write(`${config.identity.id}: warning: the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)\n`);

@@ -23,6 +23,8 @@ export interface AggregatorConfig {
   quiet: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  /** Mutual TLS: clients must present a certificate signed by this CA (--tls-client-ca). */
+  tlsClientCaPath?: string;
   /** The operator-signed analyst roster (analysts.json): who may query, with which key and zCDP budget. */
   analysts: AnalystRoster;
   /** Allow queries without differential privacy (off by default). */
@@ -55,6 +57,7 @@ export interface AggregatorConfigInput {
   quiet?: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  tlsClientCaPath?: string;
   /** analysts.json (blindsum analyst roster); required. */
   analystsPath?: string;
   allowExact?: boolean;
@@ -111,6 +114,7 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     ...(input.metricsListen !== undefined ? { metricsListen: input.metricsListen } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
+    ...(input.tlsClientCaPath !== undefined ? { tlsClientCaPath: input.tlsClientCaPath } : {}),
   };
 }
 

@@ -233,7 +233,10 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
     },
     start: () =>
       new Promise<number>((resolve, reject) => {
-        server.bindAsync(config.listen, serverCredentials(config.tlsCertPath, config.tlsKeyPath), (err, port) => {
+        server.bindAsync(config.listen, serverCredentials({
+          ...(config.tlsCertPath !== undefined ? { certPath: config.tlsCertPath } : {}), ...(config.tlsKeyPath !== undefined ? { keyPath: config.tlsKeyPath } : {}),
+          ...(config.tlsClientCaPath !== undefined ? { clientCaPath: config.tlsClientCaPath } : {}),
+        }), (err, port) => {
           if (err) {
             const busy = /EADDRINUSE|address already in use|No address added/i.test(err.message);
             return reject(Object.assign(new Error(busy
