@@ -100,6 +100,21 @@ describe('blindsum certs', () => {
   });
 });
 
+describe('the openssl recipe of docs/operations.md', () => {
+  it('runs as written and makes a CA, a server certificate for the aggregator and a client certificate that verify for their purposes', () => {
+    const doc = readFileSync('docs/operations.md', 'utf8');
+    const block = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('openssl genpkey'));
+    expect(block).toBeDefined();
+    const where = mkdtempSync(join(dir, 'recipe-'));
+    const r = spawnSync('/bin/sh', ['-e', '-c', block!], { cwd: where, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const verify = (purpose: string, cert: string): string => spawnSync('openssl', ['verify', '-purpose', purpose, '-CAfile', join(where, 'certs', 'ca.pem'), join(where, 'certs', cert)], { encoding: 'utf8' }).stdout;
+    expect(verify('sslserver', 'aggregator.pem')).toMatch(/: OK/);
+    expect(verify('sslclient', 'hospital-a.pem')).toMatch(/: OK/);
+    for (const key of ['ca.key', 'aggregator.key', 'hospital-a.key']) expect(statSync(join(where, 'certs', key)).mode & 0o777).toBe(0o600);
+  });
+});
+
 describe('mutual TLS', () => {
   it('parties with certificates of the consortium CA connect, and a query runs end to end under mutual TLS', async () => {
     const c = fed.client();
