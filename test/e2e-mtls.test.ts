@@ -39,6 +39,7 @@ beforeAll(async () => {
   fed = await LocalFederation.start({
     dir: join(dir, 'fed'), schemaPath: 'examples/pbc/schema.json', partyData: parts, threshold: 2,
     tls: { certPath: join(certs, 'aggregator.pem'), keyPath: join(certs, 'aggregator.key'), caPath: join(certs, 'ca.pem'), mutual: { clientCaPath: join(certs, 'ca.pem'), certDir: certs } },
+    aggregatorArgs: ['--tls-pin-parties'],
   });
 }, 180_000);
 
@@ -160,6 +161,19 @@ describe('mutual TLS', () => {
     const r = await runParty(['--tls-ca', join(certs, 'ca.pem'), '--tls-cert', join(outsider, 'hospital-1.pem'), '--tls-key', join(outsider, 'hospital-1.key')]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/blindsum party: .*(refused this party's TLS certificate|most likely it refused this party's certificate)/);
+  }, 90_000);
+
+  it('parties are pinned (--tls-pin-parties): a party presenting another member\'s certificate is refused and stops with exit 2, naming the certificate', async () => {
+    const r = await runParty(['--tls-ca', join(certs, 'ca.pem'), '--tls-cert', join(certs, 'hospital-2.pem'), '--tls-key', join(certs, 'hospital-2.key')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/blindsum party: the aggregator refused this party's TLS certificate: party "hospital-1" presented a TLS client certificate for "hospital-2": this aggregator pins parties/);
+    // The real hospital-1 stays connected.
+    const c = fed.client();
+    try {
+      expect((await c.listParties()).parties.find((p) => p.partyId === 'hospital-1')?.connected).toBe(true);
+    } finally {
+      c.close();
+    }
   }, 90_000);
 
   it('blindsum health answers SERVING with a client certificate and exits 1 with the reason without one', () => {

@@ -108,7 +108,7 @@ afterAll(async () => {
 describe('README: running a real deployment, step by step, with mutual TLS', () => {
   it('the section has the analyst\'s TLS flags and every command the steps need', () => {
     expect(TLS_ASSIGNMENT).toMatch(/--tls-ca certs\/ca\.pem --tls-cert certs\/alice\.pem --tls-key certs\/alice\.key/);
-    expect(readme('blindsum aggregator')).toMatch(/--tls-cert certs\/aggregator\.pem --tls-key certs\/aggregator\.key --tls-client-ca certs\/ca\.pem/);
+    expect(readme('blindsum aggregator')).toMatch(/--tls-cert certs\/aggregator\.pem --tls-key certs\/aggregator\.key --tls-client-ca certs\/ca\.pem --tls-pin-parties/);
     expect(readme('blindsum party')).toMatch(/--tls-ca certs\/ca\.pem --tls-cert certs\/hospital-a\.pem --tls-key certs\/hospital-a\.key/);
   });
 

@@ -50,7 +50,7 @@ export const aggregator: Command = {
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, 'tls-pin-parties': { type: 'boolean' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
     'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
     'blob-retention-days': { type: 'string' }, 'metrics-listen': { type: 'string' },
   },
@@ -63,6 +63,7 @@ export const aggregator: Command = {
     quiet: 'log warnings and errors only', 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
     'tls-key': 'PEM private key for TLS',
     'tls-client-ca': 'mutual TLS: require every client (party, analyst, probe) to present a certificate signed by this PEM CA (blindsum certs); others are refused at the handshake',
+    'tls-pin-parties': 'with --tls-client-ca: admit a party only with a client certificate that names it (subject CN = its party id, as blindsum certs --client ID makes)',
     analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
@@ -75,7 +76,7 @@ export const aggregator: Command = {
   },
   async run(v) {
     const config = resolveAggregatorConfig({
-      tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'), tlsClientCaPath: str(v['tls-client-ca'], 'tls-client-ca'),
+      tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'), tlsClientCaPath: str(v['tls-client-ca'], 'tls-client-ca'), tlsPinParties: v['tls-pin-parties'] === true,
       analystsPath: str(v['analysts'], 'analysts'), allowExact: v['allow-exact'] === true,
       listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
       dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),

@@ -109,7 +109,7 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   pruneBlobs();
   const pruneTimer = config.blobRetentionDays !== undefined ? setInterval(pruneBlobs, 3_600_000).unref() : undefined;
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
-  const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
+  const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log, pinPartyCertificates: config.tlsPinParties === true });
   const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
   /** A signed read (GetResult, WatchQuery, GetBudget): the analyst's roster entry, or UNAUTHENTICATED. */
   const reader = (metadata: Metadata, method: string, requestBytes: Uint8Array): AnalystEntry => {

@@ -63,6 +63,7 @@ export function permanentFailure(reason: string, federation: string, tls: TlsCon
     return `the aggregator could not verify this party's identity: its key does not match its entry in the aggregator's roster, or --aggregator points to another federation than "${federation}" (check --key, --roster, --aggregator)`;
   }
   if (/is not a valid party id/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}`;
+  if (/presented a TLS client certificate for/.test(reason)) return `the aggregator refused this party's TLS certificate: ${reason.slice(0, 300)}; give --tls-cert this party's own certificate`;
   if (/ECONNREFUSED/i.test(reason)) return null;
   const failure = explainTlsFailure(reason, tls, 'party');
   if (failure && (failure.certain || (tls.handshakeCuts ?? 0) >= HANDSHAKE_CUTS_PERMANENT)) return failure.sentence;
