@@ -12,12 +12,14 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
-# openssl: `blindsum certs` (the compose init service makes the consortium's TLS certificates with it).
+# openssl: `blindsum certs` (the compose init service makes the consortium's TLS certificates with
+# it); unpinned, so a rebuild picks up Debian's security updates. A non-root user owns the state,
+# data and configuration directories (and the volumes made from them).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openssl \
- && rm -rf /var/lib/apt/lists/*
-# A non-root user owns the state, data and configuration directories (and the volumes made from them).
-RUN groupadd --system --gid 10001 blindsum \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 blindsum \
  && useradd --system --uid 10001 --gid blindsum --home-dir /var/lib/blindsum --shell /usr/sbin/nologin blindsum \
  && mkdir -p /etc/blindsum /var/lib/blindsum /srv/blindsum/data \
  && chown blindsum:blindsum /etc/blindsum /var/lib/blindsum /srv/blindsum/data \
