@@ -72,17 +72,34 @@ export const ANALYST_KEY_ENV = 'BLINDSUM_ANALYST_KEY';
 export const ANALYST_KEY_OPTION = { 'analyst-key': { type: 'string' } } as const satisfies Options;
 export const ANALYST_KEY_HELP = `the analyst's Ed25519 key file (blindsum analyst keygen; default: $${ANALYST_KEY_ENV}); requests and reads are signed with it`;
 
+/** The TLS options of every command that connects to the aggregator, and their help. */
+export const TLS_CLIENT_OPTIONS = { 'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } } as const satisfies Options;
+export const TLS_CLIENT_HELP: Record<keyof typeof TLS_CLIENT_OPTIONS, string> = {
+  'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
+  'tls-cert': 'mutual TLS: this client\'s PEM certificate (blindsum certs --client NAME), for an aggregator started with --tls-client-ca; with --tls-key and --tls-ca',
+  'tls-key': 'mutual TLS: the PEM private key of --tls-cert',
+};
+
+/** The client's TLS files from --tls-ca, --tls-cert and --tls-key. */
+export function tlsClientFiles(v: Record<string, unknown>): { tlsCaPath?: string; tlsCertPath?: string; tlsKeyPath?: string } {
+  const ca = str(v['tls-ca'], 'tls-ca');
+  const cert = str(v['tls-cert'], 'tls-cert');
+  const key = str(v['tls-key'], 'tls-key');
+  return { ...(ca !== undefined ? { tlsCaPath: ca } : {}), ...(cert !== undefined ? { tlsCertPath: cert } : {}), ...(key !== undefined ? { tlsKeyPath: key } : {}) };
+}
+
 /**
- * The analyst client for --aggregator (default 127.0.0.1:7070) and --tls-ca, signed in with
- * --analyst-key FILE or $BLINDSUM_ANALYST_KEY (`signedIn` false: public calls only).
+ * The analyst client for --aggregator (default 127.0.0.1:7070) and --tls-ca (--tls-cert and
+ * --tls-key for mutual TLS), signed in with --analyst-key FILE or $BLINDSUM_ANALYST_KEY
+ * (`signedIn` false: public calls only).
  */
 export function analystClient(v: Record<string, unknown>, signedIn = true): AnalystClient {
   const address = str(v['aggregator'], 'aggregator') ?? '127.0.0.1:7070';
-  const tlsCaPath = str(v['tls-ca'], 'tls-ca');
-  if (!signedIn) return new AnalystClient(address, tlsCaPath !== undefined ? { tlsCaPath } : {});
+  const tls = tlsClientFiles(v);
+  if (!signedIn) return new AnalystClient(address, tls);
   const keyPath = str(v['analyst-key'], 'analyst-key') ?? (process.env[ANALYST_KEY_ENV] || undefined);
   if (keyPath === undefined) throw new UsageError(NO_ANALYST_KEY);
-  return new AnalystClient(address, { identity: loadIdentityFile(keyPath), ...(tlsCaPath !== undefined ? { tlsCaPath } : {}) });
+  return new AnalystClient(address, { identity: loadIdentityFile(keyPath), ...tls });
 }
 
 export function int(v: unknown, name: string, dflt: number, min: number, max: number): number {

@@ -4,20 +4,8 @@
  * Every command has --help. Errors name the cause and the fix; exit code 2 = usage/config error.
  */
 import { readFileSync } from 'node:fs';
-import { commandHelp, exitCodeFor, parse, USER_ERRORS, type Command } from './args.ts';
-import { audit } from './commands/audit.ts';
-import { analystKeygen, collectiveKey } from './commands/ckks.ts';
-import { analystCkksKeygen, analystIdentityKeygen, analystRoster } from './commands/analyst.ts';
-import { demo } from './commands/demo.ts';
-import { keygen, roster } from './commands/keys.ts';
-import { budget, parties, query, result } from './commands/query.ts';
-import { aggregator, party } from './commands/services.ts';
-import { synth } from './commands/synth.ts';
-import { train } from './commands/train.ts';
-
-const COMMANDS: Command[] = [
-  demo, aggregator, party, query, result, budget, parties, keygen, roster, analystIdentityKeygen, analystRoster, analystCkksKeygen, audit, synth, train, analystKeygen, collectiveKey,
-];
+import { commandHelp, exitCodeFor, parse, USER_ERRORS } from './args.ts';
+import { COMMANDS } from './commands/index.ts';
 
 function mainHelp(): string {
   return [

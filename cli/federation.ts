@@ -46,7 +46,15 @@ export interface LocalFederationOptions {
   minCohort?: number;
   federation?: string;
   /** TLS for every connection: the aggregator's certificate and key, and the CA that parties and analysts trust. */
-  tls?: { certPath: string; keyPath: string; caPath: string };
+  tls?: {
+    certPath: string; keyPath: string; caPath: string;
+    /**
+     * Mutual TLS: the aggregator requires client certificates signed by `clientCaPath`; each party
+     * presents certDir/PARTY_ID.pem (key PARTY_ID.key) and the analyst clients certDir/analyst.pem
+     * (blindsum certs --client hospital-1 … --client analyst).
+     */
+    mutual?: { clientCaPath: string; certDir: string };
+  };
   /** Enable the multiparty CKKS backend: aggregator --ckks, parties allow backend "ckks" (key ceremony at start). */
   ckks?: boolean;
   /**
@@ -188,6 +196,7 @@ export class LocalFederation {
       writeFileSync(dataPath, opts.partyData[i]!);
       const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
       if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
+      if (opts.tls?.mutual) args.push('--tls-cert', join(opts.tls.mutual.certDir, `${id}.pem`), '--tls-key', join(opts.tls.mutual.certDir, `${id}.key`));
       const policyPath = join(opts.dir, `${id}.policy.json`);
       writeFileSync(policyPath, JSON.stringify({ ...LOCAL_POLICY, ...(opts.ckks ? { allowedBackends: ['secagg', 'ckks'] } : {}), ...(opts.partyPolicy?.[i] ?? {}) }));
       args.push('--policy', policyPath, ...(opts.partyArgs?.[i] ?? []));
@@ -218,7 +227,7 @@ export class LocalFederation {
       CLI_PATH, 'aggregator', '--listen', '127.0.0.1:0', '--roster', f.rosterPath, '--analysts', f.analystsPath, '--schema', opts.schemaPath,
       '--data-dir', f.aggregatorDataDir, '--round-timeout-ms', String(opts.roundTimeoutMs ?? 30_000),
       ...(opts.allowExact === false ? [] : ['--allow-exact']), ...(opts.minCohort !== undefined ? ['--min-cohort', String(opts.minCohort)] : []),
-      ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.ckks ? ['--ckks'] : []),
+      ...(opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : []), ...(opts.tls?.mutual ? ['--tls-client-ca', opts.tls.mutual.clientCaPath] : []), ...(opts.ckks ? ['--ckks'] : []),
       '--max-running-per-analyst', String(opts.analystQuotas?.maxRunningPerAnalyst ?? 8), '--max-submits-per-minute', String(opts.analystQuotas?.maxSubmitsPerMinute ?? 600),
       ...(opts.aggregatorArgs ?? []),
     ];
@@ -287,7 +296,15 @@ export class LocalFederation {
       identity = loadIdentityFile(this.analystKeyPath(analyst));
       this.#identities.set(analyst, identity);
     }
-    return new AnalystClient(this.address, { identity, ...(this.#opts.tls ? { tlsCaPath: this.#opts.tls.caPath } : {}) });
+    return new AnalystClient(this.address, { identity, ...this.tlsClientOptions() });
+  }
+
+  /** The TLS options of an analyst client of this federation (none without TLS; a client certificate under mutual TLS). */
+  tlsClientOptions(): { tlsCaPath?: string; tlsCertPath?: string; tlsKeyPath?: string } {
+    const tls = this.#opts.tls;
+    if (!tls) return {};
+    if (!tls.mutual) return { tlsCaPath: tls.caPath };
+    return { tlsCaPath: tls.caPath, tlsCertPath: join(tls.mutual.certDir, 'analyst.pem'), tlsKeyPath: join(tls.mutual.certDir, 'analyst.key') };
   }
 
   /** The analyst's identity (id and keys) of `analyst`. */

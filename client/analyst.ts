@@ -16,7 +16,7 @@ import { GRPC_OPTIONS } from '../services/common/grpc-options.ts';
 import type { IdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { READ_METADATA, signQueryRequest, signRead } from '../services/common/query-request.ts';
-import { channelCredentials } from '../services/common/tls.ts';
+import { channelCredentials, explainTlsFailure, type TlsContext } from '../services/common/tls.ts';
 import type { NoiseVerdict, PrivacySpec, Query, QueryResult } from '../stats/index.ts';
 import type { AnalystCkksKey } from './ckks-analyst.ts';
 
@@ -70,19 +70,17 @@ export class AnalystError extends Error {
   }
 }
 
-/** A transport failure in one sentence with its likely cause (the raw gRPC text only after it). */
-export function explainTransport(code: number, details: string): string {
-  if (/wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(details)) {
-    return `TLS mismatch: this client speaks TLS but the aggregator answers in plaintext (drop --tls-ca), or the other way round (${details.slice(0, 80)})`;
-  }
-  if (/ECONNREFUSED|No connection established|connect ECONNREFUSED/i.test(details)) return `cannot reach the aggregator: nothing listens at that address (is it running? right --aggregator host:port?)`;
-  if (/certificate|self[- ]signed|unable to verify|CERT_/i.test(details)) return `the aggregator's TLS certificate does not verify against --tls-ca (${details.slice(0, 80)})`;
+/**
+ * A transport failure in one sentence with its likely cause (the raw gRPC text only after it).
+ * `tls` says what this client sent: TLS or not, a client certificate or not (mutual TLS).
+ */
+export function explainTransport(code: number, details: string, tls: TlsContext = { tls: true, clientCert: false }): string {
+  if (/ECONNREFUSED/i.test(details)) return `cannot reach the aggregator: nothing listens at that address (is it running? right --aggregator host:port?)`;
+  const failure = explainTlsFailure(details, tls);
+  if (failure) return failure.sentence;
   if (code === 14 && /DNS|getaddrinfo|ENOTFOUND/i.test(details)) return `cannot resolve the aggregator's host name (${details.slice(0, 80)})`;
+  if (code === 14 && /No connection established/i.test(details)) return `cannot connect to the aggregator (is it running? right --aggregator host:port?) (${details.slice(0, 120)})`;
   return details;
-}
-
-function wrap(e: ServiceError): AnalystError {
-  return new AnalystError(e.code, explainTransport(e.code, e.details || e.message));
 }
 
 export const NO_ANALYST_KEY =
@@ -93,6 +91,9 @@ export interface AnalystClientOptions {
   identity?: IdentityFile;
   /** CA certificate that signed the aggregator's TLS certificate (omit on loopback). */
   tlsCaPath?: string;
+  /** Mutual TLS: this client's certificate and key (for an aggregator started with --tls-client-ca). */
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
   /** The federation's name, signed into every request (default: asked from the aggregator once). */
   federation?: string;
 }
@@ -100,12 +101,22 @@ export interface AnalystClientOptions {
 export class AnalystClient {
   readonly #client: AnalystServiceClient;
   readonly #identity: IdentityFile | undefined;
+  readonly #tls: TlsContext;
   #federation: string | undefined;
 
   constructor(address: string, opts: AnalystClientOptions = {}) {
-    this.#client = new AnalystServiceClient(address, channelCredentials(opts.tlsCaPath), GRPC_OPTIONS);
+    this.#client = new AnalystServiceClient(address, channelCredentials({
+      ...(opts.tlsCaPath !== undefined ? { caPath: opts.tlsCaPath } : {}),
+      ...(opts.tlsCertPath !== undefined ? { certPath: opts.tlsCertPath } : {}), ...(opts.tlsKeyPath !== undefined ? { keyPath: opts.tlsKeyPath } : {}),
+    }), GRPC_OPTIONS);
     this.#identity = opts.identity;
     this.#federation = opts.federation;
+    this.#tls = { tls: opts.tlsCaPath !== undefined, clientCert: opts.tlsCertPath !== undefined };
+  }
+
+  /** A gRPC failure as an AnalystError whose message says the likely cause (explainTransport). */
+  #wrap(e: ServiceError): AnalystError {
+    return new AnalystError(e.code, explainTransport(e.code, e.details || e.message, this.#tls));
   }
 
   /** The analyst this client is signed in as (undefined without a key). */
@@ -158,14 +169,14 @@ export class AnalystClient {
   /** Sends an already signed request (services/common/query-request.ts signQueryRequest). */
   submitSigned(signedRequest: Uint8Array, signature: Uint8Array, analystPublicKey: Uint8Array = new Uint8Array(0)): Promise<{ queryId: string; planDigest: string }> {
     return new Promise((resolve, reject) => {
-      this.#client.submitQuery({ signedRequest, signature, analystPublicKey }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.submitQuery({ signedRequest, signature, analystPublicKey }, (err, res) => (err ? reject(this.#wrap(err)) : resolve(res)));
     });
   }
 
   /** The federation's collective CKKS public key and its SHA-256 (status "pending" until the key ceremony has run). */
   getCollectiveKey(): Promise<GetCollectiveKeyResponse> {
     return new Promise((resolve, reject) => {
-      this.#client.getCollectiveKey({}, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getCollectiveKey({}, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(this.#wrap(err)) : resolve(res)));
     });
   }
 
@@ -174,7 +185,7 @@ export class AnalystClient {
     const req = { analyst: analyst ?? this.#signer().id };
     const md = await this.#readMetadata('GetBudget', GetBudgetRequest.encode(req).finish());
     return new Promise((resolve, reject) => {
-      this.#client.getBudget(req, md, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getBudget(req, md, (err, res) => (err ? reject(this.#wrap(err)) : resolve(res)));
     });
   }
 
@@ -184,7 +195,7 @@ export class AnalystClient {
     return new Promise((resolve, reject) => {
       const stream = this.#client.watchQuery({ queryId }, md, { deadline: Date.now() + deadlineMs });
       stream.on('data', (ev: QueryEvent) => onEvent(ev));
-      stream.on('error', (e: ServiceError) => reject(wrap(e)));
+      stream.on('error', (e: ServiceError) => reject(this.#wrap(e)));
       stream.on('end', () => resolve());
     });
   }
@@ -192,13 +203,13 @@ export class AnalystClient {
   async getResult(queryId: string): Promise<GetResultResponse> {
     const md = await this.#readMetadata('GetResult', GetResultRequest.encode({ queryId }).finish());
     return new Promise((resolve, reject) => {
-      this.#client.getResult({ queryId }, md, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.getResult({ queryId }, md, (err, res) => (err ? reject(this.#wrap(err)) : resolve(res)));
     });
   }
 
   listParties(): Promise<ListPartiesResponse> {
     return new Promise((resolve, reject) => {
-      this.#client.listParties({}, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(wrap(err)) : resolve(res)));
+      this.#client.listParties({}, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(this.#wrap(err)) : resolve(res)));
     });
   }
 

@@ -1,7 +1,7 @@
 /** CKKS commands: the analyst's own key pair, and the federation's collective public key. */
 import { writeFileSync } from 'node:fs';
 import { CKKS_PARAMS, sha256Hex } from '../../services/common/ckks.ts';
-import { analystClient, str, type Command } from '../args.ts';
+import { analystClient, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, str, type Command } from '../args.ts';
 
 export const analystKeygen: Command = {
   name: 'analyst-keygen',
@@ -23,10 +23,10 @@ export const collectiveKey: Command = {
   name: 'collective-key',
   summary: 'show the federation\'s collective CKKS public key (from the key ceremony) and its SHA-256',
   usage: 'blindsum collective-key --aggregator HOST:PORT [--out public-key.bin] [--json]',
-  options: { aggregator: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', out: 'write the SEAL PublicKey bytes to this file', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
+  options: { aggregator: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', out: 'write the SEAL PublicKey bytes to this file', json: 'print JSON', ...TLS_CLIENT_HELP },
   async run(v) {
-    const client = analystClient(v);
+    const client = analystClient(v, false); // a public call: no analyst key needed
     try {
       const k = await client.getCollectiveKey();
       const out = str(v['out'], 'out');

@@ -7,7 +7,7 @@ import type { AnalystCkksKey } from '../../client/ckks-analyst.ts';
 import { queryFromProto } from '../../services/common/query-codec.ts';
 import { epsilonFromRho } from '../../crypto/dp/accountant.ts';
 import { describeQuery, formatResult, MAX_RAW_DECRYPTION_ERROR, numericFields, parseQueryJson, type PrivacySpec, type Query } from '../../stats/index.ts';
-import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
+import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function buildQuery(v: Record<string, unknown>): Query {
@@ -160,7 +160,7 @@ export const query: Command = {
     bins: { type: 'string' }, target: { type: 'string' }, 'query-file': { type: 'string' }, backend: { type: 'string' }, ...ANALYST_KEY_OPTION,
     positive: { type: 'string' }, offset: { type: 'string' }, time: { type: 'string' }, event: { type: 'string' }, strata: { type: 'string' }, times: { type: 'string' },
     'max-rounds': { type: 'string' }, tolerance: { type: 'string' }, resume: { type: 'string' },
-    json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
+    json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
     rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
   },
   help: {
@@ -178,7 +178,7 @@ export const query: Command = {
     bins: 'histogram edges (or the time grid of kaplan_meier and cox), comma-separated, strictly increasing', target: 'response column of linear_regression, logistic_regression, poisson_regression',
     'query-file': 'JSON query {kind, columns, filter, bins?, target?, …} instead of the flags (the only way to give a training plan: train_round, train_evaluate; docs/training.md)', backend: 'secagg (default) or ckks (multiparty CKKS; needs --ckks-key)',
     'analyst-key': ANALYST_KEY_HELP, json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
-    quiet: 'do not print progress', 'tls-ca': 'CA certificate of the aggregator (TLS)',
+    quiet: 'do not print progress', ...TLS_CLIENT_HELP,
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
     delta: 'delta for --epsilon (e.g. 1e-6)', 'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
   },
@@ -211,8 +211,8 @@ export const result: Command = {
   name: 'result',
   summary: 'fetch the result of an earlier query by id',
   usage: 'blindsum result --aggregator HOST:PORT --analyst-key alice.key QUERY_ID [--json] [--ckks-key FILE]',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'ckks-key': { type: 'string' }, ...ANALYST_KEY_OPTION },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)', 'analyst-key': ANALYST_KEY_HELP },
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS, 'ckks-key': { type: 'string' }, ...ANALYST_KEY_OPTION },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', ...TLS_CLIENT_HELP, 'ckks-key': 'the analyst\'s CKKS key (results of backend ckks)', 'analyst-key': ANALYST_KEY_HELP },
   allowPositionals: true,
   notes: EXIT_NOTES,
   async run(v, pos) {
@@ -235,8 +235,8 @@ export const parties: Command = {
   name: 'parties',
   summary: 'list the roster parties and whether they are connected',
   usage: 'blindsum parties --aggregator HOST:PORT',
-  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' } },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)' },
+  options: { aggregator: { type: 'string' }, json: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', json: 'print JSON', ...TLS_CLIENT_HELP },
   async run(v) {
     const client = analystClient(v, false);
     try {
@@ -258,8 +258,8 @@ export const budget: Command = {
   name: 'budget',
   summary: "show an analyst's privacy budget at the aggregator: limit, spent, remaining, ledger",
   usage: 'blindsum budget --aggregator HOST:PORT --analyst-key alice.key [--analyst NAME] [--json]',
-  options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, 'tls-ca': { type: 'string' }, ...ANALYST_KEY_OPTION },
-  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst id (default: the key\'s own; another analyst\'s budget needs role auditor)', json: 'print JSON', 'tls-ca': 'CA certificate of the aggregator (TLS)', 'analyst-key': ANALYST_KEY_HELP },
+  options: { aggregator: { type: 'string' }, analyst: { type: 'string' }, json: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS, ...ANALYST_KEY_OPTION },
+  help: { aggregator: 'aggregator address (default 127.0.0.1:7070)', analyst: 'analyst id (default: the key\'s own; another analyst\'s budget needs role auditor)', json: 'print JSON', ...TLS_CLIENT_HELP, 'analyst-key': ANALYST_KEY_HELP },
   async run(v) {
     const client = analystClient(v);
     try {

@@ -5,7 +5,7 @@ import { createPartyNode } from '../../services/party/node.ts';
 import type { Logger } from '../../services/common/errors.ts';
 import { createLogger, LOG_LEVEL_ENV, resolveLogLevel, type LogLevel } from '../../services/common/log.ts';
 import { formatLoadReport, type LoadReport } from '../../stats/index.ts';
-import { exitCodeFor, int, str, type Command } from '../args.ts';
+import { exitCodeFor, int, str, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, tlsClientFiles, type Command } from '../args.ts';
 
 /** How long a SIGTERM/SIGINT shutdown may take before the process exits anyway (ms). */
 const SHUTDOWN_MS = Number(process.env['BLINDSUM_SHUTDOWN_TIMEOUT_MS'] ?? 20_000);
@@ -82,7 +82,7 @@ export const aggregator: Command = {
   options: {
     listen: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' }, 'data-dir': { type: 'string' },
     'round-timeout-ms': { type: 'string' }, 'ring-bits': { type: 'string' }, 'aggregator-id': { type: 'string' }, key: { type: 'string' }, quiet: { type: 'boolean' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, 'tls-pin-parties': { type: 'boolean' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
     'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
     'blob-retention-days': { type: 'string' }, 'metrics-listen': { type: 'string' }, 'log-level': { type: 'string' },
   },
@@ -93,7 +93,10 @@ export const aggregator: Command = {
     'ring-bits': '32 or 64: secure-aggregation ring Z_2^k (default 64)', 'aggregator-id': 'name bound into party authentication (default: the roster\'s aggregator id)',
     key: 'the aggregator\'s identity key (from blindsum keygen --id ID --out FILE; its FILE.pub.json is the roster\'s "aggregator"); default DATA_DIR/aggregator.key',
     quiet: 'log warnings and errors only (--log-level warn)', 'log-level': LOG_LEVEL_HELP, 'tls-cert': 'PEM certificate chain for TLS (with --tls-key); without both, plaintext (loopback only!)',
-    'tls-key': 'PEM private key for TLS', analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
+    'tls-key': 'PEM private key for TLS',
+    'tls-client-ca': 'mutual TLS: require every client (party, analyst, probe) to present a certificate signed by this PEM CA (blindsum certs); others are refused at the handshake',
+    'tls-pin-parties': 'with --tls-client-ca: admit a party only with a client certificate that names it (subject CN = its party id, as blindsum certs --client ID makes)',
+    analysts: 'the operator-signed analyst roster analysts.json (blindsum analyst roster): analysts\' keys, roles and zCDP budgets (required)',
     'allow-exact': 'also run queries without differential privacy (exact aggregates; for testing and trusted settings only)',
     ckks: 'enable the multiparty CKKS backend: run the key ceremony once every roster party is connected, accept --backend ckks',
     'min-cohort': 'DP results whose noisy row count is below this carry a note (default 10; parties never refuse DP queries on their local counts)',
@@ -111,7 +114,7 @@ export const aggregator: Command = {
 
 async function runAggregator(v: Record<string, unknown>, log: Logger): Promise<number> {
   const config = resolveAggregatorConfig({
-    tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'),
+    tlsCertPath: str(v['tls-cert'], 'tls-cert'), tlsKeyPath: str(v['tls-key'], 'tls-key'), tlsClientCaPath: str(v['tls-client-ca'], 'tls-client-ca'), tlsPinParties: v['tls-pin-parties'] === true,
     analystsPath: str(v['analysts'], 'analysts'), allowExact: v['allow-exact'] === true,
     listen: str(v['listen'], 'listen'), rosterPath: str(v['roster'], 'roster', true), schemaPath: str(v['schema'], 'schema', true),
     dataDir: str(v['data-dir'], 'data-dir', true), roundTimeoutMs: int(v['round-timeout-ms'], 'round-timeout-ms', 30_000, 100, 3_600_000),
@@ -141,7 +144,7 @@ export const party: Command = {
   usage: 'blindsum party --aggregator HOST:PORT --key hospital-a.key --roster roster.json --schema schema.json --data data.csv [--policy policy.json]',
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
-    data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, 'tls-ca': { type: 'string' },
+    data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
     receipts: { type: 'string' }, 'state-dir': { type: 'string' }, 'metrics-listen': { type: 'string' }, 'log-level': { type: 'string' },
   },
   help: {
@@ -149,7 +152,7 @@ export const party: Command = {
     roster: 'federation roster (the same file as the aggregator\'s)', schema: 'data schema (must match the federation\'s)',
     data: 'local CSV file', policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
     strict: 'refuse to start if any CSV row is invalid, incl. a missing or over-long patient identifier (default: skip and report invalid rows); rows beyond rowsPerPatient per patient are always dropped and counted, never an error', quiet: 'log warnings and errors only (--log-level warn)', 'log-level': LOG_LEVEL_HELP,
-    'tls-ca': 'PEM CA certificate of the aggregator\'s TLS certificate (without it: plaintext, loopback only)',
+    ...TLS_CLIENT_HELP,
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
     'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
     'metrics-listen': 'serve Prometheus metrics on HOST:PORT (GET /metrics; plain HTTP: loopback or a management network); off by default',
@@ -164,7 +167,7 @@ async function runParty(v: Record<string, unknown>, level: LogLevel): Promise<nu
   const config = resolvePartyConfig({
     aggregator: str(v['aggregator'], 'aggregator', true), keyPath: str(v['key'], 'key', true), rosterPath: str(v['roster'], 'roster', true),
     schemaPath: str(v['schema'], 'schema', true), dataPath: str(v['data'], 'data', true), policyPath: str(v['policy'], 'policy'),
-    strict: v['strict'] === true, quiet: v['quiet'] === true, tlsCaPath: str(v['tls-ca'], 'tls-ca'),
+    strict: v['strict'] === true, quiet: v['quiet'] === true, ...tlsClientFiles(v),
     receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
   });
   // From here on the party's lines name it (component "party:ID").

@@ -15,7 +15,7 @@ import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/arti
 import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
-import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
+import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 
 function readJson(path: string, what: string): unknown {
@@ -175,7 +175,7 @@ export const synth: Command = {
   ].join('\n'),
   allowPositionals: true,
   options: {
-    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, ...ANALYST_KEY_OPTION, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
+    aggregator: { type: 'string' }, ...TLS_CLIENT_OPTIONS, ...ANALYST_KEY_OPTION, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
     schema: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, rho: { type: 'string' },
     exact: { type: 'boolean' }, central: { type: 'string' }, key: { type: 'string' }, where: { type: 'string', multiple: true },
     'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, target: { type: 'string' }, quiet: { type: 'boolean' },
@@ -183,7 +183,7 @@ export const synth: Command = {
     real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
   },
   help: {
-    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
+    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', ...TLS_CLIENT_HELP, analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
     backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
     method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',

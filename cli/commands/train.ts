@@ -14,7 +14,7 @@ import { parseQueryJson, schemaDigest, type Query, type TrainEvaluateResult } fr
 import type { TrainSpec } from '../../stats/query-types.ts';
 import { signTrainedModel, scoreDataset, trainedNetwork, verifyTrainedModel, type MetricsRecord, type TrainedModel } from '../../stats/train/artifact.ts';
 import { evaluate } from '../../stats/train/metrics.ts';
-import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, UsageError, type Command } from '../args.ts';
+import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 import { fitterIdentity, loadData } from './synth.ts';
 
@@ -194,7 +194,7 @@ export const train: Command = {
   ].join('\n'),
   allowPositionals: true,
   options: {
-    aggregator: { type: 'string' }, 'tls-ca': { type: 'string' }, ...ANALYST_KEY_OPTION, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
+    aggregator: { type: 'string' }, ...TLS_CLIENT_OPTIONS, ...ANALYST_KEY_OPTION, analyst: { type: 'string' }, backend: { type: 'string' }, 'ckks-key': { type: 'string' }, 'timeout-ms': { type: 'string' },
     column: { type: 'string', multiple: true }, target: { type: 'string' }, positive: { type: 'string' }, where: { type: 'string', multiple: true },
     model: { type: 'string' }, hidden: { type: 'string' }, clip: { type: 'string' }, 'sampling-rate': { type: 'string' }, 'learning-rate': { type: 'string' }, optimizer: { type: 'string' },
     'expected-batch': { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, coding: { type: 'string' },
@@ -203,7 +203,7 @@ export const train: Command = {
     schema: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, bins: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
   },
   help: {
-    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', 'tls-ca': 'fit: CA certificate of the aggregator (TLS)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; every round is charged to this analyst`,
+    aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', ...TLS_CLIENT_HELP, 'analyst-key': `fit: ${ANALYST_KEY_HELP}; every round is charged to this analyst`,
     analyst: 'fit: name of the model-signing key created if absent (default: $USER)', backend: 'fit: secagg (default) or ckks (needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair', 'timeout-ms': 'fit: give up on a round after this long',
     column: 'fit: a predictor column (repeatable)', target: 'fit: the categorical outcome', positive: 'fit: its level(s) counted as 1 (binary); omitted: one class per level (softmax)', where: 'fit: only rows matching this filter (repeatable)',
     model: 'fit: logistic (default) or mlp; evaluate/predict: the model file', hidden: 'fit: MLP hidden layer sizes, e.g. 16,8', clip: 'fit: L2 clip norm of one example\'s gradient (default 1)',

@@ -23,6 +23,10 @@ export interface AggregatorConfig {
   quiet: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  /** Mutual TLS: clients must present a certificate signed by this CA (--tls-client-ca). */
+  tlsClientCaPath?: string;
+  /** Mutual TLS: admit a party only with a client certificate whose subject CN is its party id (--tls-pin-parties). */
+  tlsPinParties?: boolean;
   /** The operator-signed analyst roster (analysts.json): who may query, with which key and zCDP budget. */
   analysts: AnalystRoster;
   /** Allow queries without differential privacy (off by default). */
@@ -55,6 +59,8 @@ export interface AggregatorConfigInput {
   quiet?: boolean;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  tlsClientCaPath?: string;
+  tlsPinParties?: boolean;
   /** analysts.json (blindsum analyst roster); required. */
   analystsPath?: string;
   allowExact?: boolean;
@@ -96,6 +102,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     maxSubmitsPerMinute: quota(input.maxSubmitsPerMinute, 'max-submits-per-minute', DEFAULT_QUOTAS.maxSubmitsPerMinute),
     maxRunning: quota(input.maxRunning, 'max-running', DEFAULT_QUOTAS.maxRunning),
   };
+  if (input.tlsPinParties === true && input.tlsClientCaPath === undefined) throw new ConfigError('--tls-pin-parties needs mutual TLS: give --tls-client-ca (and --tls-cert, --tls-key)');
+  if (input.tlsClientCaPath !== undefined && (input.tlsCertPath === undefined || input.tlsKeyPath === undefined)) throw new ConfigError('--tls-client-ca needs TLS: give the aggregator --tls-cert and --tls-key too');
   const days = input.blobRetentionDays;
   if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 36_500)) throw new ConfigError(`--blob-retention-days: expected an integer in [1, 36500], got ${days}`);
   try {
@@ -111,6 +119,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     ...(input.metricsListen !== undefined ? { metricsListen: input.metricsListen } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
+    ...(input.tlsClientCaPath !== undefined ? { tlsClientCaPath: input.tlsClientCaPath } : {}),
+    ...(input.tlsPinParties === true ? { tlsPinParties: true } : {}),
   };
 }
 

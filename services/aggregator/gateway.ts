@@ -109,6 +109,18 @@ export interface GatewayOptions {
   schemaDigest: string;
   aggregatorId: string;
   log: Logger;
+  /**
+   * Pin parties at the transport (--tls-pin-parties, with --tls-client-ca): a party is admitted
+   * only when its TLS client certificate names it (subject CN = its party id), so a party's
+   * Ed25519 key alone, or another member's certificate, does not get a connection as that party.
+   */
+  pinPartyCertificates?: boolean;
+}
+
+/** The subject CN of the client certificate of a call (undefined without TLS or a certificate). */
+export function peerCommonName(call: { getAuthContext?(): { sslPeerCertificate?: { subject?: Record<string, string | string[] | undefined> } } | null }): string | undefined {
+  const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.['CN'];
+  return Array.isArray(cn) ? (cn.length === 1 ? cn[0] : undefined) : cn;
 }
 
 export class PartyGateway {
@@ -194,6 +206,12 @@ export class PartyGateway {
           if (hello.lastReceiptIndex > BigInt(Number.MAX_SAFE_INTEGER)) return reject('last receipt index out of range');
           claimedId = hello.partyId;
           if (!roster.publicKeys.has(claimedId)) return reject(`party "${claimedId}" is not on the roster of federation "${roster.federation}"`);
+          if (this.#opts.pinPartyCertificates) {
+            const cn = peerCommonName(call);
+            if (cn !== claimedId) {
+              return reject(`party "${claimedId}" presented a TLS client certificate for ${cn === undefined ? 'no name' : quote(cn)}: this aggregator pins parties (--tls-pin-parties), so a party's certificate must name it (CN ${claimedId}; blindsum certs --client ${claimedId})`);
+            }
+          }
           if (hello.schemaDigest !== schemaDigest) {
             return reject(`schema mismatch: party uses schema ${quote(hello.schemaDigest, 12)}, the federation uses ${schemaDigest.slice(0, 12)}…`);
           }

@@ -110,7 +110,7 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   pruneBlobs();
   const pruneTimer = config.blobRetentionDays !== undefined ? setInterval(pruneBlobs, 3_600_000).unref() : undefined;
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
-  const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log });
+  const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log, pinPartyCertificates: config.tlsPinParties === true });
   const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
   /** A signed read (GetResult, WatchQuery, GetBudget): the analyst's roster entry, or UNAUTHENTICATED. */
   const reader = (metadata: Metadata, method: string, requestBytes: Uint8Array): AnalystEntry => {
@@ -237,7 +237,10 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
     },
     start: () =>
       new Promise<number>((resolve, reject) => {
-        server.bindAsync(config.listen, serverCredentials(config.tlsCertPath, config.tlsKeyPath), (err, port) => {
+        server.bindAsync(config.listen, serverCredentials({
+          ...(config.tlsCertPath !== undefined ? { certPath: config.tlsCertPath } : {}), ...(config.tlsKeyPath !== undefined ? { keyPath: config.tlsKeyPath } : {}),
+          ...(config.tlsClientCaPath !== undefined ? { clientCaPath: config.tlsClientCaPath } : {}),
+        }), (err, port) => {
           if (err) {
             const busy = /EADDRINUSE|address already in use|No address added/i.test(err.message);
             return reject(Object.assign(new Error(busy

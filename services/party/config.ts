@@ -24,6 +24,9 @@ export interface PartyConfigInput {
   strict?: boolean;
   quiet?: boolean;
   tlsCaPath?: string;
+  /** Mutual TLS: this party's client certificate and key (for an aggregator started with --tls-client-ca). */
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
   /** Directory for the aggregator's signed receipts (default: DIR_OF_KEY/receipts). */
   receiptsDir?: string;
   /** Directory for the party's durable state, e.g. its privacy-budget ledger (default: DIR_OF_KEY/ID-state). */
@@ -43,6 +46,8 @@ export interface PartyConfig {
   policy: PartyPolicy;
   quiet: boolean;
   tlsCaPath?: string;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
   receiptsDir: string;
   stateDir: string;
   /** Ring elements per streamed MaskedInput chunk (services/party/sessions.ts). */
@@ -75,5 +80,7 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
     policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
     stateDir: input.stateDir ?? join(dirname(input.keyPath), `${identity.id}-state`), maskedChunkElements: chunk,
     ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
+    ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
+    ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
   };
 }

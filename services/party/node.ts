@@ -15,7 +15,7 @@ import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
 import { startMetricsServer, type MetricsServer } from '../common/metrics-server.ts';
 import { PartyMetrics } from './metrics.ts';
 import { createLogger } from '../common/log.ts';
-import { channelCredentials } from '../common/tls.ts';
+import { channelCredentials, explainTlsFailure, type TlsContext } from '../common/tls.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
 import type { PartyConfig } from './config.ts';
 import { ReceiptBook } from './receipts.ts';
@@ -48,20 +48,32 @@ export interface PartyNode {
   connected(): Promise<void>;
 }
 
+/** Consecutive handshake cuts (a connection closed during TLS set-up, cause unnamed) after which a party stops. */
+export const HANDSHAKE_CUTS_PERMANENT = 3;
+
 /**
  * A rejection or transport failure that retrying cannot fix, as one sentence with its fix; null
- * for a transient one (the node backs off and retries those).
+ * for a transient one (the node backs off and retries those). `tls`: this party's TLS set-up and
+ * how many connection attempts in a row were cut during the handshake; a cut names no cause (TLS
+ * 1.3: explainTlsFailure), so it is permanent only after HANDSHAKE_CUTS_PERMANENT in a row.
  */
-export function permanentFailure(reason: string, federation: string): string | null {
+export function permanentFailure(reason: string, federation: string, tls: TlsContext & { handshakeCuts?: number } = { tls: false, clientCert: false }): string | null {
   if (/^schema mismatch/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}; give --schema the federation's schema.json`;
   if (/is not on the roster/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}; check --key (this party's identity) against --roster`;
   if (/failed to prove its identity|bad signature over the challenge/.test(reason)) {
     return `the aggregator could not verify this party's identity: its key does not match its entry in the aggregator's roster, or --aggregator points to another federation than "${federation}" (check --key, --roster, --aggregator)`;
   }
   if (/is not a valid party id/.test(reason)) return `the aggregator refused this party: ${reason.slice(0, 160)}`;
-  if (/wrong version number|WRONG_VERSION_NUMBER/i.test(reason)) return 'TLS mismatch: this party speaks TLS but the aggregator answers in plaintext (drop --tls-ca), or the other way round';
-  if (/certificate|self[- ]signed|unable to verify|CERT_/i.test(reason)) return `the aggregator's TLS certificate does not verify against --tls-ca (${reason.slice(0, 100)})`;
+  if (/presented a TLS client certificate for/.test(reason)) return `the aggregator refused this party's TLS certificate: ${reason.slice(0, 300)}; give --tls-cert this party's own certificate`;
+  if (/ECONNREFUSED/i.test(reason)) return null;
+  const failure = explainTlsFailure(reason, tls, 'party');
+  if (failure && (failure.certain || (tls.handshakeCuts ?? 0) >= HANDSHAKE_CUTS_PERMANENT)) return failure.sentence;
   return null;
+}
+
+/** True when a failure is a connection cut during TLS set-up (explainTlsFailure, not certain). */
+function isHandshakeCut(reason: string, tls: TlsContext): boolean {
+  return !/ECONNREFUSED/i.test(reason) && explainTlsFailure(reason, tls, 'party')?.certain === false;
 }
 
 export interface PartyHooks {
@@ -88,13 +100,18 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
   const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
   // The gateway client, counting the bytes of every message to and from the aggregator when metrics are on.
   const Client = makeGenericClientConstructor(metrics ? countClient(PartyGatewayServiceService, metrics.bytes) : PartyGatewayServiceService, 'blindsum.v1.PartyGatewayService');
-  const client = new Client(config.aggregator, channelCredentials(config.tlsCaPath), clientOptions(config.roster.parties.length)) as unknown as PartyGatewayServiceClient;
+  const client = new Client(config.aggregator, channelCredentials({
+    ...(config.tlsCaPath !== undefined ? { caPath: config.tlsCaPath } : {}),
+    ...(config.tlsCertPath !== undefined ? { certPath: config.tlsCertPath } : {}), ...(config.tlsKeyPath !== undefined ? { keyPath: config.tlsKeyPath } : {}),
+  }), clientOptions(config.roster.parties.length)) as unknown as PartyGatewayServiceClient;
   const sessions = new PartySessions(config, log, ledger);
   const ckks = new CkksParty(config, log, ledger, { statsThread: sessions.statsThread }); // one statistics thread per node
   const receipts = new ReceiptBook(config.receiptsDir, config.identity.id, config.roster);
   let metricsServer: MetricsServer | undefined;
   let call: ClientDuplexStream<PartyMessage, AggregatorMessage> | undefined;
   let attempt = 0;
+  const tls: TlsContext = { tls: config.tlsCaPath !== undefined, clientCert: config.tlsCertPath !== undefined };
+  let handshakeCuts = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   let waiters: (() => void)[] = [];
@@ -163,7 +180,8 @@ function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: 
     sessions.abortAll();
     ckks.abortAll();
     if (stopping) return;
-    const fatal = hooks.onPermanentError ? permanentFailure(why, config.roster.federation) : null;
+    handshakeCuts = isHandshakeCut(why, tls) ? handshakeCuts + 1 : 0;
+    const fatal = hooks.onPermanentError ? permanentFailure(why, config.roster.federation, { ...tls, handshakeCuts }) : null;
     if (fatal) {
       // Retrying cannot fix it: stop, and let the operator read the cause and the fix.
       stopping = true;
