@@ -18,6 +18,7 @@ import { LocalFederation } from '../federation.ts';
 import { keyFingerprint } from '../../services/common/analysts.ts';
 import { synthDemo } from '../demo-synth.ts';
 import { modelsDemo } from '../demo-models.ts';
+import { trainingDemo } from '../demo-training.ts';
 import { holdoutSplit } from '../../stats/eval/holdout.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -171,6 +172,7 @@ export const demo: Command = {
       if (v['data'] === undefined && v['schema'] === undefined) {
         const partsOf = (ids: string[]): string => unionCsv(fed.parties.filter((p) => ids.includes(p.id)).map((p) => parts[p.index]!));
         failures += await modelsDemo(client, schema, backends, ckksKey, partsOf, dir);
+        failures += await trainingDemo(client, schema, partsOf);
       }
       failures += await runDpSection(client, queries, schema, csv);
       failures += await synthDemo(client, schema, csv, holdout, dir);
