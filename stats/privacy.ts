@@ -23,10 +23,11 @@ import {
 } from '../crypto/dp/distributed.ts';
 import type { RandomSource } from '../crypto/dp/random.ts';
 import { KINDS } from './kinds/index.ts';
-import type { QueryResult, VectorNoise } from './kinds/types.ts';
+import type { VectorNoise } from './kinds/types.ts';
 import { finalize, type Plan } from './plan.ts';
 import { QueryError, type Query } from './query.ts';
 import { numericFields } from './result.ts';
+import { bootstrapFields, gaussian } from './bootstrap.ts';
 import type { Schema } from './schema.ts';
 
 /** Grid units one row moves an entry by in DP plans (2^10: exact Skellam sampling stays fast). */
@@ -163,29 +164,13 @@ export function noiseUncertainty(q: Query, schema: Schema, plan: Plan, np: Noise
 /** The parametric bootstrap of noiseUncertainty, for any kind (`sd`: noise per entry, grid units). */
 export function bootstrapUncertainty(q: Query, schema: Schema, plan: Plan, sd: number[], sums: bigint[], replicates: number): Record<string, number | null> {
   const names = numericFields(finalize(q, schema, plan, sums)).map(([n]) => n);
-  const acc = names.map(() => ({ n: 0, s: 0, s2: 0 }));
-  for (let r = 0; r < replicates; r++) {
-    const perturbed = sums.map((x, i) => x + BigInt(Math.round(gaussian() * sd[i]!)));
-    let result: QueryResult;
+  return bootstrapFields(names, replicates, () => {
     try {
-      result = finalize(q, schema, plan, perturbed);
+      return finalize(q, schema, plan, sums.map((x, i) => x + BigInt(Math.round(gaussian() * sd[i]!))));
     } catch {
-      continue; // e.g. a singular X'X in this replicate
+      return undefined; // e.g. a singular X'X in this replicate
     }
-    numericFields(result).forEach(([, v], i) => {
-      if (v === null || !Number.isFinite(v) || i >= acc.length) return;
-      const a = acc[i]!;
-      a.n++;
-      a.s += v;
-      a.s2 += v * v;
-    });
-  }
-  const out: Record<string, number | null> = {};
-  names.forEach((name, i) => {
-    const a = acc[i]!;
-    out[name] = a.n >= replicates / 2 ? Math.sqrt(Math.max(0, (a.s2 - (a.s * a.s) / a.n) / (a.n - 1))) : null;
   });
-  return out;
 }
 
 /** Count kinds (every term 0 or 1): each numeric field of the result is a sum of entries. */
@@ -212,8 +197,3 @@ export function countUncertainty(q: Query, schema: Schema, plan: Plan, sd: numbe
   return out;
 }
 
-function gaussian(): number {
-  let u = 0;
-  while (u === 0) u = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random());
-}

@@ -21,6 +21,7 @@ import { checkHoldout, holdoutMask } from '../train/holdout.ts';
 import { metricsFromCounts, scoreBin } from '../train/metrics.ts';
 import { logit, sigmoid } from '../train/model.ts';
 import { numericFields } from '../result.ts';
+import { bootstrapFields, gaussian } from '../bootstrap.ts';
 import { trainParts } from './train-round.ts';
 import { termsFromCells, type Entry, type FixedSums, type KindDef, type RowCells, type TrainEvaluateResult } from './types.ts';
 
@@ -140,31 +141,8 @@ function finalize(q: Query, schema: Schema, s: FixedSums): TrainEvaluateResult {
 
 /** Parametric bootstrap of the metrics under the released noise (Gaussian approximation; post-processing only). */
 function noiseUncertainty(q: Query, schema: Schema, s: FixedSums, noiseStd: number[]): Record<string, number | null> {
-  const replicates = 200;
   const names = numericFields(finalize(q, schema, s)).map(([n]) => n);
-  const acc = names.map(() => ({ n: 0, s: 0, s2: 0 }));
-  for (let r = 0; r < replicates; r++) {
-    const sums = s.sums.map((x, i) => x + BigInt(Math.round(gaussian() * noiseStd[i]! * 2 ** s.scaleBits[i]!)));
-    numericFields(finalize(q, schema, { sums, scaleBits: s.scaleBits })).forEach(([, v], i) => {
-      if (v === null || !Number.isFinite(v) || i >= acc.length) return;
-      const a = acc[i]!;
-      a.n++;
-      a.s += v;
-      a.s2 += v * v;
-    });
-  }
-  const out: Record<string, number | null> = {};
-  names.forEach((name, i) => {
-    const a = acc[i]!;
-    out[name] = a.n >= replicates / 2 ? Math.sqrt(Math.max(0, (a.s2 - (a.s * a.s) / a.n) / (a.n - 1))) : null;
-  });
-  return out;
-}
-
-function gaussian(): number {
-  let u = 0;
-  while (u === 0) u = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random());
+  return bootstrapFields(names, 200, () => finalize(q, schema, { sums: s.sums.map((x, i) => x + BigInt(Math.round(gaussian() * noiseStd[i]! * 2 ** s.scaleBits[i]!))), scaleBits: s.scaleBits }));
 }
 
 export const trainEvaluate: KindDef = {
