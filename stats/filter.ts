@@ -1,8 +1,10 @@
 /**
  * Row filters: a conjunction of predicates. A predicate on a missing value is false, except
- * is_missing (true) — so `x ne 3` does not select rows where x is missing. For a categorical
- * column declared with missing: 'category', "(missing)" is an ordinary level for eq/ne/in
- * (so `ne "a"` keeps it) and also counts as missing for is_missing/not_missing.
+ * is_missing (true) — so `x ne 3` does not select rows where x is missing, as R's `subset(d, x != 3)`
+ * drops them (NA != 3 is NA). For a categorical column declared with missing: 'category',
+ * "(missing)" is selected only when named: `eq "(missing)"` and `in [..., "(missing)"]` select it,
+ * `ne "a"` does not keep it (R-compatible; name it with `in` to keep it), and it counts as missing
+ * for is_missing/not_missing.
  */
 import type { Dataset } from './dataset.ts';
 import type { Predicate } from './query.ts';
@@ -56,7 +58,7 @@ function applyPredicate(dataset: Dataset, p: Predicate, out: Uint8Array): void {
       case 'is_missing': keep = miss; break;
       case 'not_missing': keep = !miss; break;
       case 'eq': case 'in': keep = !absent && wanted.has(c); break;
-      case 'ne': keep = !absent && !wanted.has(c); break;
+      case 'ne': keep = !miss && !wanted.has(c); break;
       default: throw new TypeError(`filter: ${p.op} is not defined for categorical column "${p.column}"`);
     }
     if (!keep) out[i] = 0;

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadExample } from './stats-helpers.ts';
 import {
   buildDataset, countMatching, describeQuery, matchRows, parseQueryJson, parseSchema, QueryError, validateQuery,
 } from '../stats/index.ts';
@@ -42,7 +44,8 @@ describe('matchRows: every operator, missing values are false except for is_miss
     ['c is_missing', [p('c', 'is_missing')], [4]],
     ['c not_missing', [p('c', 'not_missing')], [0, 1, 2, 3, 5]],
     ['m eq (missing) — a level under missing: category', [p('m', 'eq', ['(missing)'])], [2, 5]],
-    ['m ne u keeps the (missing) level', [p('m', 'ne', ['u'])], [1, 2, 4, 5]],
+    ['m ne u drops the (missing) level, as R\'s subset(d, m != "u") drops NA', [p('m', 'ne', ['u'])], [1, 4]],
+    ['m in {v, (missing)} keeps it when named', [p('m', 'in', ['v', '(missing)'])], [1, 2, 4, 5]],
     ['m is_missing also sees the (missing) level', [p('m', 'is_missing')], [2, 5]],
     ['m not_missing', [p('m', 'not_missing')], [0, 1, 3, 4]],
     ['conjunction x ge 2 and c eq b', [p('x', 'ge', [2]), p('c', 'eq', ['b'])], [1, 5]],
@@ -50,6 +53,16 @@ describe('matchRows: every operator, missing values are false except for is_miss
   it.each(cases)('%s', (_label, filter, expected) => {
     expect(rows(filter)).toEqual(expected);
     expect(countMatching(dataset, filter)).toBe(expected.length);
+  });
+});
+
+describe('filters equal R\'s subset() on pbc (test/reference/filter-ne.R)', () => {
+  const R = JSON.parse(readFileSync('test/reference/filter-ne.json', 'utf8')) as Record<string, number>;
+  const pbc = loadExample('pbc');
+  it('trt != 1 drops the rows where trt is missing (trt has missing: category); naming (missing) keeps them', () => {
+    expect(countMatching(pbc.dataset, [p('trt', 'ne', ['1'])])).toBe(R['trt_ne_1']);
+    expect(countMatching(pbc.dataset, [p('trt', 'in', ['2', '(missing)'])])).toBe(R['trt_ne_1_or_missing']);
+    expect(countMatching(pbc.dataset, [p('stage', 'ne', ['4'])])).toBe(R['stage_ne_4']);
   });
 });
 
