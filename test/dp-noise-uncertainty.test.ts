@@ -38,3 +38,20 @@ describe('noise uncertainty of count kinds', () => {
     });
   }
 });
+
+describe('noise uncertainty of linear releases (count, sum): the exact sd from the plan, not a bootstrap', () => {
+  for (const q of [{ kind: 'count', columns: [], filter: [] }, { kind: 'sum', columns: ['bili'], filter: [] }] as Query[]) {
+    it(`${q.kind}: every field's reported sd is its entry's noise sd exactly, the same on every call, and the bootstrap agrees`, () => {
+      const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
+      const np = planNoise(q, pbc.schema, plan, { rho: 0.05, parties: 3, threshold: 2, collusion: 0 });
+      const { sums } = localStatistics(q, pbc.schema, plan, pbc.dataset);
+      const perEntry = np.perEntry.map((e, i) => releasedStdDev(e.noise, 3) * 2 ** -plan.scaleBits[i]!);
+      const a = noiseUncertainty(q, pbc.schema, plan, np, sums, 3);
+      expect(a).toEqual(noiseUncertainty(q, pbc.schema, plan, np, sums, 3)); // no resampling
+      expect(a['n']).toBe(perEntry[0]);
+      if (q.kind === 'sum') expect(a['sum']).toBe(perEntry[1]);
+      const boot = bootstrapUncertainty(q, pbc.schema, plan, np.perEntry.map((e) => releasedStdDev(e.noise, 3)), sums, 4000);
+      for (const [field, v] of Object.entries(a)) expect(Math.abs(v! - boot[field]!) / v!, field).toBeLessThan(0.05);
+    });
+  }
+});

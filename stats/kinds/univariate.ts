@@ -37,6 +37,8 @@ export const count: KindDef = {
     return true;
   },
   finalize: (_q, _schema, s) => ({ kind: 'count', n: fixedValue(s, 0), notes: [] }),
+  // A linear release: the field is the entry, so its noise sd is the entry's, exactly (no bootstrap).
+  noiseUncertainty: (_q, _schema, _s, noiseStd) => ({ n: noiseStd[0]! }),
 };
 
 function momentRowTerms(order: 1 | 2) {
@@ -57,6 +59,7 @@ export const sum: KindDef = {
   layout: (q, schema) => [nEntry, sumEntry(numericSpec(schema, q.columns[0]!))],
   rowTerms: momentRowTerms(1),
   finalize: (q, _schema, s) => ({ kind: 'sum', column: q.columns[0]!, n: fixedValue(s, 0), sum: fixedValue(s, 1), notes: [] }),
+  noiseUncertainty: (_q, _schema, _s, noiseStd) => ({ n: noiseStd[0]!, sum: noiseStd[1]! }),
 };
 
 export const mean: KindDef = {
