@@ -162,6 +162,9 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
 /** Validates a parsed JSON schema and returns it with defaults filled in. */
 export function parseSchema(json: unknown): Schema {
   if (!isObject(json)) throw new SchemaError('(root)', 'expected an object { name, maxRowsPerParty, columns }');
+  if ('draft' in json) {
+    throw new SchemaError('draft', 'this schema is a draft (blindsum schema infer) whose bounds and categories were read from data: review them, widen the bounds to plausible round ranges, then delete the "draft" field');
+  }
   for (const k of Object.keys(json)) {
     if (!SCHEMA_KEYS.has(k)) throw new SchemaError('(root)', `unknown field "${k}"; allowed: ${[...SCHEMA_KEYS].join(', ')}`);
   }

@@ -9,10 +9,11 @@ import { health } from './health.ts';
 import { keygen, roster } from './keys.ts';
 import { budget, parties, query, result } from './query.ts';
 import { aggregator, party } from './services.ts';
+import { schema } from './schema.ts';
 import { synth } from './synth.ts';
 import { train } from './train.ts';
 
 export const COMMANDS: Command[] = [
   demo, aggregator, party, query, result, budget, parties, keygen, roster, analystIdentityKeygen, analystRoster, analystCkksKeygen, audit, synth, train, analystKeygen, collectiveKey,
-  certs, health,
+  certs, health, schema,
 ];
