@@ -202,13 +202,36 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
       return { kind: 'correlation', columns: [...q.columns], n, matrix, notes };
     }
     case 'linear_regression': {
-      const p = q.columns.length;
+      // Complete cases, a categorical predictor's "(missing)" level counting as missing (R's lm drops
+      // NA); then its treatment coding, written here on the raw codes: an indicator per level but the first.
+      const cc = rows.filter((r) => q.columns.every((c) => {
+        const col = dataset.columns.get(c)!;
+        return col.kind === 'numeric' || col.levels[col.codes[r]!] !== MISSING_LEVEL;
+      }));
+      const names: string[] = [];
+      const xs: number[][] = [];
+      for (const c of q.columns) {
+        const col = dataset.columns.get(c)!;
+        if (col.kind === 'numeric') {
+          names.push(c);
+          xs.push(column(dataset, c, cc));
+          continue;
+        }
+        for (let code = 1; code < col.levels.length; code++) {
+          if (col.levels[code] === MISSING_LEVEL) continue;
+          names.push(`${c}${col.levels[code]}`);
+          xs.push(cc.map((r) => (col.codes[r] === code ? 1 : 0)));
+        }
+      }
+      rows.length = 0;
+      rows.push(...cc);
+      const n = rows.length;
+      const p = xs.length;
       if (n < p + 1) throw new QueryError(`linear_regression: ${p + 1} coefficients need at least ${p + 1} complete rows, got n = ${n}`);
-      const xs = q.columns.map((c) => column(dataset, c, rows));
       const y = column(dataset, q.target!, rows);
       const X = rows.map((_, i) => [1, ...xs.map((x) => x[i]!)]);
       const fit = leastSquares(X, y);
-      if (!fit) throw new QueryError(`linear_regression: design matrix is rank deficient among [${q.columns.join(', ')}]`);
+      if (!fit) throw new QueryError(`linear_regression: design matrix is rank deficient among [${names.join(', ')}]`);
       const df = n - p - 1;
       const tss = centredCross(y, y);
       let ses: (number | null)[] = new Array<number | null>(p + 1).fill(null);
@@ -220,7 +243,7 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
       } else notes.push('standard errors and residual standard error undefined: no residual degrees of freedom (n = p)');
       if (!(tss > 0)) notes.push(`R² undefined: target ${q.target} has zero variance`);
       return {
-        kind: 'linear_regression', target: q.target!, n, terms: ['(intercept)', ...q.columns],
+        kind: 'linear_regression', target: q.target!, n, terms: ['(intercept)', ...names],
         coefficients: fit.beta, standardErrors: ses, residualStdError: sigma,
         rSquared: tss > 0 ? 1 - fit.rss / tss : null, dfResidual: df, notes,
       };

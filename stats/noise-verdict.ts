@@ -26,7 +26,7 @@ import type { Query } from './query.ts';
 import type { QueryResult } from './kinds/types.ts';
 import { absBound, type Schema } from './schema.ts';
 import { numericSpec } from './kinds/univariate.ts';
-import { productIndex } from './kinds/moments.ts';
+import { momentVars, productIndex } from './kinds/moments.ts';
 import { fixedValue } from './fixed.ts';
 
 /** The target: the key quantity's noise sd at most this fraction of its public scale. */
@@ -58,7 +58,9 @@ const JUDGED = new Set(['mean', 'variance', 'covariance', 'correlation', 'linear
 
 interface Candidate { quantity: string; sd: number; target: number }
 
-function range(schema: Schema, column: string): number {
+/** A variable's width: a numeric column's bound range, or 1 for a level indicator (regression's treatment coding). */
+function range(schema: Schema, column: string, indicators: ReadonlySet<string>): number {
+  if (indicators.has(column)) return 1;
   const c = numericSpec(schema, column);
   return (c.max ?? 0) - (c.min ?? 0);
 }
@@ -73,7 +75,11 @@ export function noiseVerdict(
   result: QueryResult | undefined, uncertainty: Record<string, number | null>,
 ): NoiseVerdict | undefined {
   if (!np || !JUDGED.has(q.kind)) return undefined;
-  const vars = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.kind === 'mean' || q.kind === 'variance' ? [q.columns[0]!] : [...q.columns];
+  // Regression variables are the design's: numeric columns and level indicators (moments.ts momentVars).
+  const design = q.kind === 'linear_regression' ? momentVars(schema, [...q.columns, q.target!]) : undefined;
+  const indicators = new Set((design ?? []).filter((v) => v.level !== undefined).map((v) => v.label));
+  const rangeOf = (v: string): number => range(schema, v, indicators);
+  const vars = design ? design.map((v) => v.label) : q.kind === 'mean' || q.kind === 'variance' ? [q.columns[0]!] : [...q.columns];
   const sd = noiseStd(np, plan, contributors);
   const s = { sums, scaleBits: [...plan.scaleBits] };
   const nHat = fixedValue(s, 0);
@@ -94,17 +100,17 @@ export function noiseVerdict(
     if (result && typeof u === 'number' && Number.isFinite(u)) fields.push({ quantity, sd: u, target: f * scale });
     else atLeast = true;
   };
-  if (q.kind === 'mean') field('mean', `mean of ${vars[0]}`, range(schema, vars[0]!));
-  if (q.kind === 'variance') field('variance', `variance of ${vars[0]}`, range(schema, vars[0]!) ** 2 / 4);
+  if (q.kind === 'mean') field('mean', `mean of ${vars[0]}`, rangeOf(vars[0]!));
+  if (q.kind === 'variance') field('variance', `variance of ${vars[0]}`, rangeOf(vars[0]!) ** 2 / 4);
   for (let i = 0; i < m; i++) {
     for (let j = i + 1; j < m; j++) {
       if (q.kind === 'correlation') field(`matrix[${i}][${j}]`, `correlation of ${vars[i]} and ${vars[j]}`, 1);
-      if (q.kind === 'covariance') field(`matrix[${i}][${j}]`, `covariance of ${vars[i]} and ${vars[j]}`, (range(schema, vars[i]!) * range(schema, vars[j]!)) / 4);
+      if (q.kind === 'covariance') field(`matrix[${i}][${j}]`, `covariance of ${vars[i]} and ${vars[j]}`, (rangeOf(vars[i]!) * rangeOf(vars[j]!)) / 4);
     }
   }
   if (q.kind === 'linear_regression') {
-    const wy = range(schema, q.target!);
-    q.columns.forEach((x, j) => field(`coefficients[${j + 1}]`, `slope of ${x}`, wy / range(schema, x)));
+    const wy = rangeOf(q.target!);
+    vars.slice(0, -1).forEach((x, j) => field(`coefficients[${j + 1}]`, `slope of ${x}`, wy / rangeOf(x)));
   }
   /**
    * Every candidate, the entries' noise sd being `at` (this release's: `sd`; another rho's: from
@@ -114,8 +120,8 @@ export function noiseVerdict(
   const candidates = (at: number[]): Candidate[] => {
     const out: Candidate[] = [];
     vars.forEach((v, i) => {
-      const w = range(schema, v);
-      const B = absBound(numericSpec(schema, v));
+      const w = rangeOf(v);
+      const B = indicators.has(v) ? 1 : absBound(numericSpec(schema, v));
       const sS = at[1 + i]!;
       if (q.kind === 'mean') {
         out.push({ quantity: `mean of ${v}`, sd: (sS + B * at[0]!) / nHat, target: f * w });

@@ -9,7 +9,7 @@ import { validateMarginal } from './kinds/marginal.ts';
 import { validateTrainRound } from './kinds/train-round.ts';
 import { validateTrainEvaluate } from './kinds/train-evaluate.ts';
 import { checkHoldout } from './train/holdout.ts';
-import { findColumn, levelsOf } from './schema.ts';
+import { findColumn, levelsOf, MISSING_LEVEL } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
 
 export { FIELD_KINDS, PREDICATE_OPS, QUERY_KINDS, QUERY_LIMITS, QueryError, quote } from './query-types.ts';
@@ -115,8 +115,12 @@ export function validateQuery(q: Query, schema: Schema): void {
       for (const c of cols) needNumeric(c, q.kind);
       break;
     case 'linear_regression': {
-      arity(q, [1, 50], 'between 1 and 50 numeric predictor columns (the intercept is always included)');
-      for (const c of cols) needNumeric(c, q.kind);
+      arity(q, [1, 50], 'between 1 and 50 predictor columns, numeric or categorical (treatment coding: one indicator per level but the first listed; the intercept is always included)');
+      for (const c of cols) {
+        if (c.type === 'categorical') {
+          if (levelsOf(c).filter((lv) => lv !== MISSING_LEVEL).length < 2) throw new QueryError(`linear_regression: categorical predictor ${quote(c.name)} needs at least two levels`);
+        } else needNumeric(c, q.kind);
+      }
       if (q.target === undefined) throw new QueryError('linear_regression needs target: the response column');
       const t = column(schema, q.target, 'target');
       needNumeric(t, q.kind);

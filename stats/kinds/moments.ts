@@ -5,7 +5,8 @@
  * covariance and correlation use it directly; linear_regression uses it with [x…, y].
  */
 import { centredProduct, fixedValue } from '../fixed.ts';
-import { absBound } from '../schema.ts';
+import type { Dataset } from '../dataset.ts';
+import { absBound, findColumn, levelsOf, MISSING_LEVEL } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import type { Entry, FixedSums, KindDef, RowTerms } from './types.ts';
 import { nEntry, numericSpec, numericValues } from './univariate.ts';
@@ -17,18 +18,51 @@ export function productIndex(i: number, j: number, m: number): number {
   return 1 + m + a * m - (a * (a - 1)) / 2 + (b - a);
 }
 
-export function momentLayout(schema: Schema, vars: string[]): Entry[] {
-  const specs = vars.map((v) => numericSpec(schema, v));
+/**
+ * One variable of a moment vector: a numeric column, or the indicator of one level of a categorical
+ * column (treatment coding: every level but the first listed, the reference, gets one; "(missing)"
+ * is missing, so a row with it is not a complete case, as R's lm drops NA).
+ */
+export interface MomentVar {
+  /** The term's name as R names it: the column, or column + level (stage2). */
+  label: string;
+  column: string;
+  /** Indicator variables: the level's code in the column. */
+  level?: number;
+  bound: number;
+  integer: boolean;
+}
+
+/** The variables of columns: numeric columns as they are, categorical ones as level indicators. */
+export function momentVars(schema: Schema, columns: string[]): MomentVar[] {
+  const out: MomentVar[] = [];
+  for (const name of columns) {
+    const c = findColumn(schema, name);
+    if (c && c.type === 'categorical') {
+      const levels = levelsOf(c);
+      levels.forEach((lv, code) => {
+        if (code > 0 && lv !== MISSING_LEVEL) out.push({ label: `${name}${lv}`, column: name, level: code, bound: 1, integer: true });
+      });
+      continue;
+    }
+    const spec = numericSpec(schema, name);
+    out.push({ label: name, column: name, bound: absBound(spec), integer: spec.type === 'integer' });
+  }
+  return out;
+}
+
+export function momentLayout(schema: Schema, columns: string[]): Entry[] {
+  const specs = momentVars(schema, columns);
   const entries: Entry[] = [nEntry];
-  for (const c of specs) entries.push({ name: `sum(${c.name})`, bound: absBound(c), integer: c.type === 'integer' });
+  for (const c of specs) entries.push({ name: `sum(${c.label})`, bound: c.bound, integer: c.integer });
   for (let i = 0; i < specs.length; i++) {
     for (let j = i; j < specs.length; j++) {
       const a = specs[i]!;
       const b = specs[j]!;
       entries.push({
-        name: i === j ? `sum(${a.name}^2)` : `sum(${a.name}*${b.name})`,
-        bound: absBound(a) * absBound(b),
-        integer: a.type === 'integer' && b.type === 'integer',
+        name: i === j ? `sum(${a.label}^2)` : `sum(${a.label}*${b.label})`,
+        bound: a.bound * b.bound,
+        integer: a.integer && b.integer,
         ...(i === j ? { nonNegative: true } : {}),
       });
     }
@@ -36,15 +70,29 @@ export function momentLayout(schema: Schema, vars: string[]): Entry[] {
   return entries;
 }
 
-export function momentRowTerms(dataset: { columns: Map<string, unknown> }, vars: string[]): RowTerms {
-  const cols = vars.map((v) => numericValues(dataset, v));
-  const m = cols.length;
+export function momentRowTerms(schema: Schema, dataset: Dataset, columns: string[]): RowTerms {
+  const specs = momentVars(schema, columns);
+  // Per variable: its numeric values, or its categorical codes and level.
+  const read = specs.map((v) => {
+    const col = dataset.columns.get(v.column);
+    if (v.level === undefined) return { values: numericValues(dataset, v.column) };
+    if (!col || col.kind !== 'categorical') throw new TypeError(`dataset has no categorical column "${v.column}"`);
+    return { codes: col.codes, level: v.level, missing: col.levels.indexOf(MISSING_LEVEL) };
+  });
+  const m = specs.length;
   const x = new Float64Array(m);
   return (row, out) => {
     for (let i = 0; i < m; i++) {
-      const v = cols[i]![row]!;
-      if (Number.isNaN(v)) return false;
-      x[i] = v;
+      const r = read[i]!;
+      if (r.values) {
+        const v = r.values[row]!;
+        if (Number.isNaN(v)) return false;
+        x[i] = v;
+      } else {
+        const code = r.codes[row]!;
+        if (code < 0 || code === r.missing) return false;
+        x[i] = code === r.level ? 1 : 0;
+      }
     }
     out[0] = 1;
     let k = 1 + m;
@@ -67,7 +115,7 @@ export function centredMoments(s: FixedSums, m: number): { n: number; means: num
 function covarianceLike(kind: 'covariance' | 'correlation'): KindDef {
   return {
     layout: (q, schema) => momentLayout(schema, q.columns),
-    rowTerms: (q, _schema, dataset) => momentRowTerms(dataset, q.columns),
+    rowTerms: (q, schema, dataset) => momentRowTerms(schema, dataset, q.columns),
     finalize: (q, _schema, s) => {
       const m = q.columns.length;
       const n = fixedValue(s, 0);

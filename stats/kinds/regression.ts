@@ -9,7 +9,7 @@
 import { fixedValue } from '../fixed.ts';
 import { QueryError } from '../query-types.ts';
 import type { KindDef } from './types.ts';
-import { centredMoments, momentLayout, momentRowTerms } from './moments.ts';
+import { centredMoments, momentLayout, momentRowTerms, momentVars } from './moments.ts';
 
 const vars = (q: { columns: string[]; target?: string }): string[] => [...q.columns, q.target!];
 
@@ -54,9 +54,11 @@ export function choleskySolve(L: number[][], b: number[]): number[] {
 
 export const linearRegression: KindDef = {
   layout: (q, schema) => momentLayout(schema, vars(q)),
-  rowTerms: (q, _schema, dataset) => momentRowTerms(dataset, vars(q)),
-  finalize: (q, _schema, s) => {
-    const p = q.columns.length;
+  rowTerms: (q, schema, dataset) => momentRowTerms(schema, dataset, vars(q)),
+  finalize: (q, schema, s) => {
+    // Predictor terms: numeric columns, and one indicator per non-reference level of a categorical one.
+    const terms = momentVars(schema, q.columns).map((v) => v.label);
+    const p = terms.length;
     const m = p + 1;
     const n = fixedValue(s, 0);
     const notes: string[] = [];
@@ -72,7 +74,7 @@ export const linearRegression: KindDef = {
       // Under DP (noiseStd given) the noise can make X'X indefinite on its own: say so rather than
       // blame the predictors (the noise verdict, stats/noise-verdict.ts, says whether it dominates).
       if (s.noiseStd) throw new QueryError(`linear_regression: X'X is not positive definite after the DP noise was added (the noise on the predictors' sums of squares is too large for their spread at this rho, or a predictor is constant or collinear with others among [${q.columns.join(', ')}])`);
-      throw new QueryError(`linear_regression: X'X is singular (a predictor is constant or collinear with others among [${q.columns.join(', ')}]); drop one of them`);
+      throw new QueryError(`linear_regression: X'X is singular (a predictor is constant or collinear with others among [${terms.join(', ')}]); drop one of them`);
     }
     const beta = choleskySolve(L, cxy);
     const xbar = means.slice(0, p);
@@ -103,7 +105,7 @@ export const linearRegression: KindDef = {
     if (cyy > 0) r2 = 1 - rss / cyy;
     else notes.push(`R² undefined: target ${q.target} has zero variance`);
     return {
-      kind: 'linear_regression', target: q.target!, n, terms: ['(intercept)', ...q.columns],
+      kind: 'linear_regression', target: q.target!, n, terms: ['(intercept)', ...terms],
       coefficients: [intercept, ...beta], standardErrors: ses, residualStdError: sigma, rSquared: r2,
       dfResidual: df, notes,
     };
