@@ -90,8 +90,8 @@ export function heatmap(title: string, names: string[], m: (number | null)[][], 
   const left = 96;
   const top = 82;
   const gridW = n * cell;
-  const legendX = left + gridW + 24;
-  const w = legendX + 120;
+  const legendX = left + gridW + 48;
+  const w = legendX + 110;
   const h = Math.max(top + gridW + 10, 260);
   let s = '';
   names.forEach((name, i) => {
