@@ -141,6 +141,16 @@ describe('the report', () => {
   });
 });
 
+describe('hostile text in the report', () => {
+  it('labels, model facts and the site name are escaped: a dataset named like markup cannot inject a script', () => {
+    const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>';
+    const r = evaluate(pbc.schema, tr, ho, [{ name: evil, label: evil, data: ho, info: { method: evil, structure: { cliques: [[evil]], parents: [[evil, [evil]]] } } }], { where: evil });
+    const html = renderHtml(r);
+    expect(html).not.toMatch(/<script|<img/i);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+});
+
 function dataCols(r: SynthReport): number {
   return r.columns.length;
 }
