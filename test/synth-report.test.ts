@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { synth } from '../cli/commands/synth.ts';
 import { buildDataset, parseSchema, selectRows, type Schema } from '../stats/index.ts';
+import { formatCsv, parseCsv } from '../stats/csv.ts';
 import { columnChecks, constraintChecks } from '../stats/eval/checks.ts';
 import { holdoutSplit } from '../stats/eval/holdout.ts';
 import { renderHtml } from '../stats/eval/html.ts';
@@ -211,6 +212,25 @@ describe('blindsum synth split / evaluate at a party site (only the site\'s CSV,
     expect(r.methods[0]!.repeats!.fits).toBe(2);
     expect(['pass', 'review', 'fail']).toContain(r.methods[0]!.verdict.overall);
     expect(readFileSync(`${out}.html`, 'utf8')).toContain('hospital-b');
+  });
+
+  it('synthetic rows the schema refuses at load (a value outside its bounds) are counted in the report', async () => {
+    const t = parseCsv(split.holdout);
+    const age = t.header.indexOf('age');
+    const bad = t.rows.slice(0, 5).map((r) => r.map((x, j) => (j === age ? '1000' : x)));
+    writeFileSync(join(dir, 'bad.csv'), formatCsv(t.header, [...t.rows, ...bad]));
+    const out = join(dir, 'rej');
+    const err = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      expect(await quiet(() => synth.run({ schema: schemaPath, real: siteCsv, 'holdout-fraction': '0.25', 'holdout-seed': 's1', synthetic: [`s=${join(dir, 'bad.csv')}`], bootstrap: '50', out }, ['evaluate']))).toBe(0);
+    } finally {
+      process.stderr.write = err;
+    }
+    const r = JSON.parse(readFileSync(`${out}.json`, 'utf8')) as SynthReport;
+    expect(r.methods[0]!.rejectedRows).toBe(5);
+    expect(r.methods[0]!.rows).toBe(t.rows.length);
+    expect(readFileSync(`${out}.html`, 'utf8')).toContain('rows refused when loading');
   });
 
   it('refuses a missing holdout, a holdout given twice, a --repeats count that does not match and bad thresholds', async () => {

@@ -28,6 +28,14 @@ function dataOf(schema: Schema, text: string, what: string): Dataset {
   return dataset;
 }
 
+/** A synthetic CSV loaded with the schema, and how many of its rows the schema refused (e.g. values outside its bounds). */
+function loadCounted(schema: Schema, path: string): { dataset: Dataset; rejected: number } {
+  const text = readFileSync(path, 'utf8');
+  const { dataset, report } = buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, text.split('\n').length) }, text);
+  if (report.rejected.length > 0) process.stderr.write(`  ${path}: ${report.rejected.length} invalid row(s) skipped and counted in the report (first: line ${report.rejected[0]!.line}: ${report.rejected[0]!.reason})\n`);
+  return { dataset, rejected: report.rejected.length };
+}
+
 function fraction(v: unknown): number {
   const f = Number(v);
   if (!(f > 0 && f < 1)) throw new UsageError(`--holdout-fraction: expected a number in (0, 1), got ${JSON.stringify(v)}`);
@@ -79,8 +87,12 @@ export async function evaluateCmd(v: Record<string, unknown>): Promise<number> {
     for (const [name, paths] of groups) if (paths.length !== repeats) throw new UsageError(`--repeats ${repeats}: "${name}" has ${paths.length} --synthetic file(s); give ${repeats} (one per fit or sample)`);
   }
   const inputs: SyntheticInput[] = [...groups].map(([name, paths]) => {
-    const [first, ...rest] = paths.map((p) => loadData(schema, p));
-    const input: SyntheticInput = { name, label: paths.length > 1 ? `${name} (${paths.length} fits)` : name, data: first!, ...(rest.length ? { replicates: rest } : {}) };
+    const loaded = paths.map((p) => loadCounted(schema, p));
+    const [first, ...rest] = loaded.map((l) => l.dataset);
+    const input: SyntheticInput = {
+      name, label: paths.length > 1 ? `${name} (${paths.length} fits)` : name, data: first!, ...(rest.length ? { replicates: rest } : {}),
+      rejectedRows: loaded[0]!.rejected,
+    };
     const modelPath = models.get(name);
     if (modelPath) input.info = modelInfo(loadModel(modelPath, schema, v['trust-key'] as string[] | undefined));
     return input;
@@ -132,9 +144,14 @@ export async function fidelityCmd(v: Record<string, unknown>): Promise<number> {
   }
   if (synthetic.length === 0) throw new UsageError('give --synthetic NAME=FILE.csv or --model NAME=model.json (sampled with --rows)');
   const ways = int(v['ways'], 'ways', 2, 1, 2) as 1 | 2;
+  const backend = str(v['backend'], 'backend') ?? 'secagg';
+  const keyPath = str(v['ckks-key'], 'ckks-key');
+  if (backend === 'ckks' && keyPath === undefined) throw new UsageError('--backend ckks needs --ckks-key FILE: the analyst\'s CKKS key pair (create one with: blindsum analyst ckks-keygen --out FILE)');
+  const ckksKey = keyPath === undefined ? undefined : (await import('../../client/ckks-analyst.ts')).loadAnalystKeyFile(keyPath);
   const client = analystClient(v);
   try {
-    const f = await federatedFidelity(schema, federatedMeasure(client, { deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) }), synthetic, {
+    const measure = federatedMeasure(client, { backend, ...(ckksKey ? { ckksKey } : {}), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+    const f = await federatedFidelity(schema, measure, synthetic, {
       ...(rho !== undefined ? { rho } : {}), ways, bins: int(v['bins'], 'bins', 10, 2, 100), filter: ((v['where'] as string[] | undefined) ?? []).map(parseWhere),
     });
     const out = str(v['out'], 'out') ?? 'synth-fidelity';

@@ -164,7 +164,7 @@ export const synth: Command = {
   },
   help: {
     aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', ...TLS_CLIENT_HELP, analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
-    backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
+    backend: 'fit/fidelity: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit/fidelity: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
     method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',

@@ -132,7 +132,9 @@ export function checksSection(r: SynthReport): string {
       const x = m.checks.constraints[k]!;
       return `<td>${x.syntheticViolations === null ? esc(x.note ?? 'not checked') : `${x.syntheticViolations} rows (${pct(x.syntheticShare, 2)})`}</td>`;
     }).join('')}</tr>`).join('')}</tbody></table>`;
-  return `<table>${head(r, ['column', 'real data'])}<tbody>${rows}</tbody></table>
+  const rejected = r.methods.some((m) => m.rejectedRows !== null)
+    ? `<tr><td>rows refused when loading</td><td>invalid, or outside the schema bounds</td>${r.methods.map((m) => `<td>${m.rejectedRows ?? '—'}</td>`).join('')}</tr>` : '';
+  return `<table>${head(r, ['column', 'real data'])}<tbody>${rows}${rejected}</tbody></table>
 <p class="note">Numbers: share of present synthetic values inside the real data's observed range (SDMetrics BoundaryAdherence); values outside the schema bounds are refused or clipped when the CSV is loaded. Categories: share of synthetic values in a level the real data has (CategoryAdherence) and share of the real levels the synthetic data produces (CategoryCoverage). Missing: share of rows missing the column (MissingValueSimilarity compares the two).</p>
 <h3>Constraints</h3>${consTable}`;
 }

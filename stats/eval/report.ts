@@ -26,6 +26,8 @@ export interface SyntheticInput {
   data: Dataset;
   /** Further samples of the same synthesizer (repeated fits, or repeated samples): mean ± sd. */
   replicates?: Dataset[];
+  /** Rows of the synthetic file the schema refused when loading (invalid, or outside the schema bounds); shown in the checks. */
+  rejectedRows?: number;
   /** What produced it (method, ε, δ, ρ, structure, …), copied into the report. */
   info?: Record<string, unknown>;
 }
@@ -40,6 +42,8 @@ export interface MethodReport extends MethodCore {
   name: string;
   label: string;
   info: Record<string, unknown>;
+  /** Rows of the (first) synthetic file refused at load: invalid or outside the schema bounds (null: not given). */
+  rejectedRows: number | null;
   /** Over all fits (the first and the replicates) when there are several; null with one fit. */
   repeats: { fits: number; metrics: Record<string, Spread> } | null;
   verdict: Verdict;
@@ -117,7 +121,7 @@ export function evaluate(schema: Schema, train: Dataset, holdout: Dataset, synth
         if (metrics[c]) sds[c] = metrics[c].sd;
       }
     }
-    return { name: s.name, label: s.label, info: s.info ?? {}, ...first, criteria, repeats, verdict: verdict(criteria, thresholds, sds) };
+    return { name: s.name, label: s.label, info: s.info ?? {}, rejectedRows: s.rejectedRows ?? null, ...first, criteria, repeats, verdict: verdict(criteria, thresholds, sds) };
   });
   const names = ctx.cols.map((c) => c.name);
   // the real association of every pair: the pair list of any method carries it (same real data)
