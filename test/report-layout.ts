@@ -94,7 +94,7 @@ export async function pbcReportHtml(): Promise<string> {
   const independent = await fitSynthesizer(pbc.schema, noisy(4), { rho, method: 'independent' });
   const exact = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, tr), { target: 'status' });
   const report = evaluate(pbc.schema, tr, ho, [
-    { name: 'mst', label: 'DP 2-tree (target status), ε = 1, 3 fits', data: sample(dp[0]!, 'a'), replicates: [sample(dp[1]!, 'b'), sample(dp[2]!, 'c')], info: modelInfo(dp[0]!) },
+    { name: 'mst', label: `DP ${dp[0]!.parents.some((p) => p.length > 0) ? '2-tree (target status)' : 'one-way fallback (too few rows for pairs)'}, ε = 1, 3 fits`, data: sample(dp[0]!, 'a'), replicates: [sample(dp[1]!, 'b'), sample(dp[2]!, 'c')], info: modelInfo(dp[0]!) },
     { name: 'independent', label: 'independent marginals, ε = 1', data: sample(independent, 'd'), info: modelInfo(independent) },
     { name: 'exact', label: 'same synthesizer, no noise', data: sample(exact, 'e'), info: modelInfo(exact) },
   ], { outcome: { column: 'status', positive: '2' }, bootstrap: 200, where: 'Rendered by test/synth-report-browser.test.ts from central fits on pbc (a stand-in for a federated fit).' });
