@@ -99,7 +99,10 @@ describe('distances and privacy scores', () => {
   it('copies of the training data: every synthetic record is a training record; the attack wins', () => {
     const p = privacyScores(gowerRows(pbc.schema, tr, scales), gowerRows(pbc.schema, ho, scales), gowerRows(pbc.schema, tr, scales), rng(3), 200);
     expect(p.exactCopies).toBe(1);
-    expect(p.dcrTrainMedian).toBe(0);
+    // distances go to a holdout-sized training sample: only the sampled rows are at distance 0
+    expect(p.comparedRows).toBe(ho.rowCount);
+    expect(p.exactCopiesTrainSample).toBeCloseTo(ho.rowCount / tr.rowCount, 12);
+    expect(p.exactCopiesHoldout).toBe(0);
     expect(p.closerToTrainShare).toBeGreaterThan(0.6);
     expect(p.membershipInferenceAuc).toBeGreaterThan(0.65);
   });

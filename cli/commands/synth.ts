@@ -9,14 +9,13 @@ import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { loadSchemaFile } from '../../services/common/schema-file.ts';
 import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../../services/common/keys.ts';
 import { buildDataset, privacyRho, type Dataset, type Schema } from '../../stats/index.ts';
-import { renderHtml } from '../../stats/eval/html.ts';
-import { evaluate, headline, type SyntheticInput } from '../../stats/eval/report.ts';
 import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/artifact.ts';
 import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
 import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
+import { evaluateCmd, fidelityCmd, splitCmd } from './synth-evaluate.ts';
 
 function readJson(path: string, what: string): unknown {
   try {
@@ -48,7 +47,7 @@ export function loadData(schema: Schema, path: string): Dataset {
 }
 
 /** "name=value" → [name, value]. */
-function pair(s: string, flag: string): [string, string] {
+export function pair(s: string, flag: string): [string, string] {
   const i = s.indexOf('=');
   if (i <= 0 || i === s.length - 1) throw new UsageError(`--${flag}: expected NAME=VALUE, got ${JSON.stringify(s)}`);
   return [s.slice(0, i), s.slice(i + 1)];
@@ -56,7 +55,12 @@ function pair(s: string, flag: string): [string, string] {
 
 /** The model facts copied into a report entry. */
 export function modelInfo(m: SynthModel): Record<string, unknown> {
-  return { method: m.method, rho: m.budget.rho, epsilon: m.budget.epsilon, delta: m.budget.delta, exact: m.budget.exact, queries: m.budget.queries.map((q) => q.queryId) };
+  const name = (i: number): string => m.columns[i]?.name ?? `#${i}`;
+  const structure = {
+    cliques: (m.fit?.cliques ?? []).map((c) => c.map(name)),
+    parents: (m.order ?? m.columns.map((_, i) => i)).map((i): [string, string[]] => [name(i), (m.parents?.[i] ?? []).map(name)]),
+  };
+  return { method: m.method, rho: m.budget.rho, epsilon: m.budget.epsilon, delta: m.budget.delta, exact: m.budget.exact, queries: m.budget.queries.map((q) => q.queryId), structure };
 }
 
 function num(v: unknown, name: string): number | undefined {
@@ -136,42 +140,16 @@ async function sample(v: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-async function evaluateCmd(v: Record<string, unknown>): Promise<number> {
-  const schema = loadSchemaFile(str(v['schema'], 'schema', true));
-  const train = loadData(schema, str(v['real'], 'real', true));
-  const holdout = loadData(schema, str(v['holdout'], 'holdout', true));
-  const models = new Map(((v['model'] as string[] | undefined) ?? []).map((s) => pair(s, 'model')));
-  const synth = (v['synthetic'] as string[] | undefined) ?? [];
-  if (synth.length === 0) throw new UsageError('give at least one --synthetic NAME=FILE.csv');
-  const inputs: SyntheticInput[] = synth.map((s) => {
-    const [name, path] = pair(s, 'synthetic');
-    const modelPath = models.get(name);
-    const input: SyntheticInput = { name, label: name, data: loadData(schema, path) };
-    if (modelPath) input.info = modelInfo(loadModel(modelPath, schema, v['trust-key'] as string[] | undefined));
-    return input;
-  });
-  const outcomeFlag = str(v['outcome'], 'outcome');
-  const outcome = outcomeFlag === undefined ? undefined : (() => {
-    const [column, positive] = pair(outcomeFlag, 'outcome');
-    return { column, positive, exclude: (v['exclude'] as string[] | undefined) ?? [] };
-  })();
-  const report = evaluate(schema, train, holdout, inputs, outcome ? { outcome } : {});
-  const prefix = str(v['out'], 'out') ?? 'synth-report';
-  writeFileSync(`${prefix}.json`, JSON.stringify(report, null, 1) + '\n');
-  writeFileSync(`${prefix}.html`, renderHtml(report));
-  for (const m of report.methods) process.stdout.write(headline(m) + '\n');
-  process.stdout.write(`wrote ${prefix}.json and ${prefix}.html\n`);
-  return 0;
-}
-
 export const synth: Command = {
   name: 'synth',
-  summary: 'differentially private synthetic data: fit a model across the federation, sample it, evaluate it',
+  summary: 'differentially private synthetic data: fit a model across the federation, sample it, evaluate it (at a site, or federated)',
   usage: [
     'blindsum synth fit --aggregator HOST:PORT --analyst-key alice.key --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
     '       blindsum synth fit --central data.csv --schema schema.json --exact --out model.json      (non-private reference)',
     '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--sampling round|iid] [--out synthetic.csv]',
-    '       blindsum synth evaluate --schema schema.json --real train.csv --holdout holdout.csv --synthetic NAME=synthetic.csv ... [--model NAME=model.json] [--outcome COLUMN=LEVEL] [--out PREFIX]',
+    '       blindsum synth split --data site.csv --holdout-fraction 0.2 --holdout-seed S [--out PREFIX]      (at a party site: rows to serve, rows to hold out)',
+    '       blindsum synth evaluate --schema schema.json --real train.csv (--holdout holdout.csv | --holdout-fraction F --holdout-seed S) --synthetic NAME=synthetic.csv ... [--model NAME=model.json] [--outcome COLUMN=LEVEL] [--thresholds FILE.json] [--repeats K] [--site NAME] [--out PREFIX]',
+    '       blindsum synth fidelity --aggregator HOST:PORT --analyst-key alice.key --schema schema.json (--synthetic NAME=FILE.csv | --model NAME=model.json) ... --rho R [--ways 1|2] [--bins B] [--out PREFIX]',
   ].join('\n'),
   allowPositionals: true,
   options: {
@@ -181,10 +159,12 @@ export const synth: Command = {
     'fine-bins': { type: 'string' }, 'max-levels': { type: 'string' }, target: { type: 'string' }, quiet: { type: 'boolean' },
     model: { type: 'string', multiple: true }, rows: { type: 'string' }, seed: { type: 'string' }, sampling: { type: 'string' }, 'trust-key': { type: 'string', multiple: true },
     real: { type: 'string' }, holdout: { type: 'string' }, synthetic: { type: 'string', multiple: true }, outcome: { type: 'string' }, exclude: { type: 'string', multiple: true },
+    'holdout-fraction': { type: 'string' }, 'holdout-seed': { type: 'string' }, data: { type: 'string' }, thresholds: { type: 'string' }, repeats: { type: 'string' },
+    site: { type: 'string' }, bootstrap: { type: 'string' }, ways: { type: 'string' }, bins: { type: 'string' },
   },
   help: {
     aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', ...TLS_CLIENT_HELP, analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
-    backend: 'fit: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
+    backend: 'fit/fidelity: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit/fidelity: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
     method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',
@@ -195,6 +175,10 @@ export const synth: Command = {
     sampling: 'sample: round (default: each parent configuration gets its records\' values in the model\'s proportions, rounded) or iid (independent draws, e.g. for multiple-synthesis inference)', 'trust-key': 'sample/evaluate: refuse models not signed by this hex public key',
     real: 'evaluate: the real data the model was fitted on', holdout: 'evaluate: real data the model never saw', synthetic: 'evaluate: NAME=FILE.csv of a synthetic dataset',
     outcome: 'evaluate: COLUMN=LEVEL, the classifier\'s outcome (TSTR)', exclude: 'evaluate: column left out of the classifier\'s features',
+    'holdout-fraction': 'split/evaluate: share of the rows held out (seeded split of --data / --real)', 'holdout-seed': 'split/evaluate: seed of the split (the same seed gives the same rows)',
+    data: 'split: the site\'s own CSV', thresholds: 'evaluate: JSON file of verdict thresholds { "<criterion>": { "pass": x, "fail": y } } over the defaults (docs/synth.md)',
+    repeats: 'evaluate: each NAME must have K --synthetic files (repeated fits or samples): mean ± sd', site: 'evaluate: the party site evaluating against its own rows (printed in the report)',
+    bootstrap: 'evaluate: bootstrap replicates of the AUC intervals (default 500)', ways: 'fidelity: 1 (one-way tables) or 2 (default: one- and two-way)', bins: 'fidelity: equal-width bins of a numeric column over its schema bounds (default 10)',
   },
   async run(v, positionals) {
     const [sub, ...rest] = positionals;
@@ -202,7 +186,9 @@ export const synth: Command = {
     if (sub === 'fit') return fit(v);
     if (sub === 'sample') return sample(v);
     if (sub === 'evaluate') return evaluateCmd(v);
-    throw new UsageError(`synth: give fit, sample or evaluate (got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}); see blindsum synth --help`);
+    if (sub === 'split') return splitCmd(v);
+    if (sub === 'fidelity') return fidelityCmd(v);
+    throw new UsageError(`synth: give fit, sample, split, evaluate or fidelity (got ${sub === undefined ? 'nothing' : JSON.stringify(sub)}); see blindsum synth --help`);
   },
 };
 

@@ -207,3 +207,40 @@ export function outcomeLabels(d: Dataset, column: string, positive: string): Uin
   if (k < 0) throw new RangeError(`outcome level "${positive}" is not a level of "${column}" (levels: ${c.levels.join(', ')})`);
   return Uint8Array.from(c.codes, (x) => (x === k ? 1 : 0));
 }
+
+/**
+ * Plot bins of a column for the report's real-vs-synthetic charts: a categorical column's levels;
+ * a numeric column's `bins` equal-width bins over the real observed [min, max] (a value equal to
+ * the max in the last), then "below real min", "above real max" and "(missing)".
+ */
+export interface PlotBins {
+  labels: string[];
+  code(d: Dataset): Int32Array;
+}
+
+export function plotBins(c: ColumnRef, real: Dataset, bins = 20): PlotBins {
+  if (!c.numeric) {
+    const levels = (real.columns.get(c.name) as { levels: string[] }).levels;
+    // a column with missing: 'category' already has the level "(missing)"
+    const labels = levels.includes('(missing)') ? [...levels] : [...levels, '(missing)'];
+    const missing = labels.indexOf('(missing)');
+    return { labels, code: (d) => Int32Array.from(codesOf(d, c.name), (k) => (k < 0 ? missing : k)) };
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of numericOf(real, c.name)) if (!Number.isNaN(x)) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
+  if (!(hi >= lo)) [lo, hi] = [0, 0];
+  const k = hi > lo ? bins : 1;
+  const w = (hi - lo) / k;
+  const fmt = (x: number): string => String(Number(x.toPrecision(4)));
+  const labels = [...Array.from({ length: k }, (_, i) => `[${fmt(lo + i * w)}, ${fmt(i === k - 1 ? hi : lo + (i + 1) * w)}${i === k - 1 ? ']' : ')'}`), `< ${fmt(lo)} (below real min)`, `> ${fmt(hi)} (above real max)`, '(missing)'];
+  return {
+    labels,
+    code: (d) => Int32Array.from(numericOf(d, c.name), (x) => {
+      if (Number.isNaN(x)) return k + 2;
+      if (x < lo) return k;
+      if (x > hi) return k + 1;
+      return w > 0 ? Math.min(k - 1, Math.floor((x - lo) / w)) : 0;
+    }),
+  };
+}

@@ -1,22 +1,22 @@
 /**
  * The synthetic-data evaluation report (JSON; html.ts renders it): every synthetic dataset —
  * the DP synthesizer's and the baselines' — measured the same way against the real training
- * data and a real holdout. Fidelity: per-column TVD (all columns, on evaluation bins) and KS
- * (numeric columns, present values), average two-way TVD over all pairs, correlation-matrix
- * difference. Utility: a logistic-regression classifier of a chosen outcome trained on the
- * synthetic data and on the real training data, both tested on the holdout (TSTR vs TRTR AUC).
- * Privacy: DCR, NNDR and membership-inference AUC (privacy-metrics.ts).
+ * data and a real holdout (method-eval.ts), with a verdict per dataset against the steward's
+ * thresholds (verdict.ts). Fidelity: per-column quality (KSComplement / TVComplement) and
+ * real-vs-synthetic shares for plots, pair trends for every pair (pairs.ts), two-way TVD,
+ * correlation difference. Validity: range, category, missing-rate and constraint checks
+ * (checks.ts). Utility: logistic regression of an outcome trained on synthetic (TSTR) and real
+ * (TRTR) data, AUC on the holdout with bootstrap intervals. Privacy: DCR, NNDR, exact copies
+ * with their holdout baseline and membership inference, all against a holdout-sized training
+ * sample (privacy-metrics.ts). Repeated fits (`replicates`) give mean ± sd of every headline.
  */
-import { sha256 } from '../../crypto/sha256.ts';
-import { seededRandomSource } from '../../crypto/dp/random.ts';
-import { utf8 } from '../../crypto/bytes.ts';
 import type { Dataset } from '../dataset.ts';
 import type { Schema } from '../schema.ts';
-import { binRows, countBins, dataColumns, featureEncoder, gowerRows, gowerScales, makeBinners, outcomeLabels } from './encode.ts';
-import { fitLogistic, logisticScores } from './logistic.ts';
-import { auc, ksStatistic, pearson, tvd } from './metrics.ts';
-import { privacyScores, type PrivacyScores } from './privacy-metrics.ts';
+import { evaluateOne, makeContext, type MethodCore, type Outcome } from './method-eval.ts';
+import { pairMatrix } from './pairs.ts';
+import { CRITERIA, DEFAULT_THRESHOLDS, verdict, type Criterion, type Threshold, type Verdict } from './verdict.ts';
 
+export type { Outcome } from './method-eval.ts';
 export const REPORT_FORMAT = 'blindsum-synth-report';
 
 export interface SyntheticInput {
@@ -24,136 +24,122 @@ export interface SyntheticInput {
   name: string;
   label: string;
   data: Dataset;
-  /** What produced it (method, ε, δ, ρ, …), copied into the report. */
+  /** Further samples of the same synthesizer (repeated fits, or repeated samples): mean ± sd. */
+  replicates?: Dataset[];
+  /** Rows of the synthetic file the schema refused when loading (invalid, or outside the schema bounds); shown in the checks. */
+  rejectedRows?: number;
+  /** What produced it (method, ε, δ, ρ, structure, …), copied into the report. */
   info?: Record<string, unknown>;
 }
 
-export interface Outcome {
-  column: string;
-  positive: string;
-  /** Columns left out of the classifier's features (e.g. ones that leak the outcome). */
-  exclude?: string[];
+export interface Spread {
+  mean: number;
+  sd: number;
+  values: number[];
 }
 
-export interface MethodReport {
+export interface MethodReport extends MethodCore {
   name: string;
   label: string;
   info: Record<string, unknown>;
-  rows: number;
-  fidelity: {
-    columns: { name: string; numeric: boolean; tvd: number; ks: number | null }[];
-    /** SDMetrics column shapes: mean of KSComplement (numeric) and TVComplement (categorical). */
-    columnShapes: number;
-    meanColumnTvd: number;
-    meanKs: number | null;
-    pairTvdMean: number;
-    pairTvdMax: number;
-    correlation: { meanAbsDiff: number | null; maxAbsDiff: number | null; matrix: (number | null)[][] };
-  };
-  utility: { tstrAuc: number; trtrAuc: number; aucGap: number } | null;
-  privacy: Omit<PrivacyScores, 'dcrTrain' | 'dcrHoldout'> & { dcrTrain: number[]; dcrHoldout: number[] };
+  /** Rows of the (first) synthetic file refused at load: invalid or outside the schema bounds (null: not given). */
+  rejectedRows: number | null;
+  /** Over all fits (the first and the replicates) when there are several; null with one fit. */
+  repeats: { fits: number; metrics: Record<string, Spread> } | null;
+  verdict: Verdict;
 }
 
 export interface SynthReport {
   format: typeof REPORT_FORMAT;
-  version: 1;
+  version: 2;
   schema: string;
   trainRows: number;
   holdoutRows: number;
   outcome: Outcome | null;
+  /** Each data column: its plot bins and the real data's shares on them. */
+  columns: { name: string; numeric: boolean; plotLabels: string[]; real: number[] }[];
   numericColumns: string[];
   realCorrelation: (number | null)[][];
+  /** Every pair's real association (Pearson, Cramér's V or correlation ratio), over `columns`. */
+  realAssociation: (number | null)[][];
+  thresholds: Record<Criterion, Threshold>;
+  where: string | null;
   methods: MethodReport[];
   createdAt: string;
 }
 
-function correlationMatrix(d: Dataset, cols: string[]): (number | null)[][] {
-  const v = cols.map((c) => (d.columns.get(c) as { values: Float64Array }).values);
-  return cols.map((_, i) => cols.map((__, j) => (i === j ? 1 : pearson(v[i]!, v[j]!))));
-}
-
-function trainAuc(schema: Schema, trainOn: Dataset, test: Dataset, realTrain: Dataset, outcome: Outcome): number {
-  const enc = featureEncoder(schema, realTrain, [outcome.column, ...(outcome.exclude ?? [])]);
-  const y = outcomeLabels(trainOn, outcome.column, outcome.positive);
-  const yTest = outcomeLabels(test, outcome.column, outcome.positive);
-  if (y.every((v) => v === y[0])) return 0.5; // one class only: the classifier cannot rank
-  const m = fitLogistic(enc.encode(trainOn), y);
-  return auc(logisticScores(m, enc.encode(test)), yTest);
-}
-
 export interface EvaluateOptions {
   outcome?: Outcome;
-  /** Seed of the subsamples of the privacy scores (default "report"). */
+  /** Seed of the subsamples of the privacy scores and bootstraps (default "report"). */
   seed?: string;
   maxSyntheticForDcr?: number;
+  /** Bootstrap replicates of the AUC intervals (default 500). */
+  bootstrap?: number;
+  thresholds?: Record<Criterion, Threshold>;
+  /** Where the real rows were and who ran the evaluation (e.g. a party site's operator), printed in the report. */
+  where?: string;
 }
 
-/** Evaluates each synthetic dataset against real training data and a real holdout. */
+/** The scalar metrics summarized over repeated fits. */
+const SCALARS: Record<string, (m: MethodCore) => number | null | undefined> = {
+  pairTvdMean: (m) => m.fidelity.pairTvdMean,
+  meanColumnTvd: (m) => m.fidelity.meanColumnTvd,
+  meanKs: (m) => m.fidelity.meanKs,
+  corrMeanAbsDiff: (m) => m.fidelity.correlation.meanAbsDiff,
+  tstrAuc: (m) => m.utility?.tstrAuc,
+  nndrMedian: (m) => m.privacy.nndrMedian,
+  exactCopies: (m) => m.privacy.exactCopies,
+  ...Object.fromEntries((Object.keys(CRITERIA) as Criterion[]).map((c) => [c, (m: MethodCore) => m.criteria[c]])),
+};
+
+function spread(xs: number[]): Spread {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd, values: xs };
+}
+
+/** Evaluates each synthetic dataset (and its replicates) against real training data and a real holdout. */
 export function evaluate(schema: Schema, train: Dataset, holdout: Dataset, synthetic: SyntheticInput[], opts: EvaluateOptions = {}): SynthReport {
-  const cols = dataColumns(schema);
-  const binners = makeBinners(schema, train);
-  const realBins = binners.map((b) => binRows(b, train));
-  const numericColumns = cols.filter((c) => c.numeric).map((c) => c.name);
-  const realCorr = correlationMatrix(train, numericColumns);
-  const scales = gowerScales(schema, train);
-  const gTrain = gowerRows(schema, train, scales);
-  const gHoldout = gowerRows(schema, holdout, scales);
-  const trtr = opts.outcome ? trainAuc(schema, train, holdout, train, opts.outcome) : NaN;
+  const ctx = makeContext(schema, train, holdout, opts);
+  const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const methods = synthetic.map((s): MethodReport => {
-    const bins = binners.map((b) => binRows(b, s.data));
-    const columns = cols.map((c, i) => ({
-      name: c.name, numeric: c.numeric,
-      tvd: tvd(countBins(realBins[i]!, binners[i]!.size), countBins(bins[i]!, binners[i]!.size)),
-      ks: c.numeric ? ksStatistic((train.columns.get(c.name) as { values: Float64Array }).values, (s.data.columns.get(c.name) as { values: Float64Array }).values) : null,
-    }));
-    const pairTvds: number[] = [];
-    for (let i = 0; i < cols.length; i++) {
-      for (let j = i + 1; j < cols.length; j++) {
-        const w = binners[j]!.size;
-        const size = binners[i]!.size * w;
-        const joint = (b: Int32Array[]): Float64Array => {
-          const out = new Float64Array(size);
-          for (let r = 0; r < b[i]!.length; r++) out[b[i]![r]! * w + b[j]![r]!]++;
-          return out;
-        };
-        pairTvds.push(tvd(joint(realBins), joint(bins)));
+    const fits = [s.data, ...(s.replicates ?? [])].map((d, k) => evaluateOne(ctx, d, k === 0 ? s.name : `${s.name}#${k + 1}`));
+    const first = fits[0]!;
+    let repeats: MethodReport['repeats'] = null;
+    let criteria = first.criteria;
+    const sds: Partial<Record<Criterion, number>> = {};
+    if (fits.length > 1) {
+      const metrics: Record<string, Spread> = {};
+      for (const [k, get] of Object.entries(SCALARS)) {
+        const xs = fits.map(get).filter((x): x is number => typeof x === 'number' && !Number.isNaN(x));
+        if (xs.length === fits.length) metrics[k] = spread(xs);
+      }
+      repeats = { fits: fits.length, metrics };
+      criteria = { ...criteria };
+      for (const c of Object.keys(CRITERIA) as Criterion[]) {
+        criteria[c] = metrics[c]?.mean ?? null;
+        if (metrics[c]) sds[c] = metrics[c].sd;
       }
     }
-    const corr = correlationMatrix(s.data, numericColumns);
-    const diffs: number[] = [];
-    const matrix = realCorr.map((row, i) => row.map((r, j) => {
-      const c = corr[i]![j]!;
-      if (r === null || c === null) return null;
-      if (i < j) diffs.push(Math.abs(r - c));
-      return c - r;
-    }));
-    const shapes = columns.map((c) => 1 - (c.ks ?? c.tvd));
-    const ks = columns.filter((c) => c.ks !== null).map((c) => c.ks!);
-    const rng = seededRandomSource(sha256(utf8(`blindsum/synth/report/v1|${opts.seed ?? 'report'}|${s.name}`)));
-    const privacy = privacyScores(gTrain, gHoldout, gowerRows(schema, s.data, scales), rng, opts.maxSyntheticForDcr ?? 1000);
-    const tstr = opts.outcome ? trainAuc(schema, s.data, holdout, train, opts.outcome) : NaN;
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    return {
-      name: s.name, label: s.label, info: s.info ?? {}, rows: s.data.rowCount,
-      fidelity: {
-        columns, columnShapes: mean(shapes), meanColumnTvd: mean(columns.map((c) => c.tvd)), meanKs: ks.length ? mean(ks) : null,
-        pairTvdMean: pairTvds.length ? mean(pairTvds) : 0, pairTvdMax: pairTvds.length ? Math.max(...pairTvds) : 0,
-        correlation: { meanAbsDiff: diffs.length ? mean(diffs) : null, maxAbsDiff: diffs.length ? Math.max(...diffs) : null, matrix },
-      },
-      utility: opts.outcome ? { tstrAuc: tstr, trtrAuc: trtr, aucGap: trtr - tstr } : null,
-      privacy,
-    };
+    return { name: s.name, label: s.label, info: s.info ?? {}, rejectedRows: s.rejectedRows ?? null, ...first, criteria, repeats, verdict: verdict(criteria, thresholds, sds) };
   });
+  const names = ctx.cols.map((c) => c.name);
+  // the real association of every pair: the pair list of any method carries it (same real data)
+  const realPairs = methods[0]?.fidelity.pairs ?? [];
   return {
-    format: REPORT_FORMAT, version: 1, schema: schema.name, trainRows: train.rowCount, holdoutRows: holdout.rowCount,
-    outcome: opts.outcome ?? null, numericColumns, realCorrelation: realCorr, methods, createdAt: new Date().toISOString(),
+    format: REPORT_FORMAT, version: 2, schema: schema.name, trainRows: train.rowCount, holdoutRows: holdout.rowCount,
+    outcome: opts.outcome ?? null,
+    columns: ctx.cols.map((c, i) => ({ name: c.name, numeric: c.numeric, plotLabels: ctx.plots[i]!.labels, real: ctx.realPlots[i]! })),
+    numericColumns: ctx.numericColumns, realCorrelation: ctx.realCorr, realAssociation: pairMatrix(names, realPairs, (p) => p.real, 1),
+    thresholds, where: opts.where ?? null, methods, createdAt: new Date().toISOString(),
   };
 }
 
 /** Headline numbers of one method, one line. */
 export function headline(m: MethodReport): string {
   const f = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
-  return `${m.label}: 2-way TVD ${f(m.fidelity.pairTvdMean)}, column TVD ${f(m.fidelity.meanColumnTvd)}, KS ${f(m.fidelity.meanKs)}, |Δcorr| ${f(m.fidelity.correlation.meanAbsDiff)}` +
-    (m.utility ? `, TSTR AUC ${f(m.utility.tstrAuc)} (real ${f(m.utility.trtrAuc)})` : '') +
-    `, DCR share ${f(m.privacy.closerToTrainShare, 2)}, MIA AUC ${f(m.privacy.membershipInferenceAuc)}`;
+  return `${m.label}: verdict ${m.verdict.overall.toUpperCase()}; 2-way TVD ${f(m.fidelity.pairTvdMean)}, column shapes ${f(m.fidelity.columnShapes)}, pair trends ${f(m.fidelity.pairTrends)}, |Δcorr| ${f(m.fidelity.correlation.meanAbsDiff)}` +
+    (m.utility ? `, TSTR AUC ${f(m.utility.tstrAuc)} [${f(m.utility.tstrCi[0])}, ${f(m.utility.tstrCi[1])}] (real ${f(m.utility.trtrAuc)})` : '') +
+    `, DCR share ${f(m.privacy.closerToTrainShare, 2)}, copies ${f(m.privacy.exactCopiesTrainSample, 4)} (holdout baseline ${f(m.privacy.exactCopiesHoldout, 4)}), MIA AUC ${f(m.privacy.membershipInferenceAuc)}` +
+    (m.repeats ? ` (first of ${m.repeats.fits} fits; verdict on their means)` : '');
 }
