@@ -3,7 +3,8 @@
  * ε = 1 fitted three times, the independent baseline, the noise-free fit), opened in headless
  * Chromium through puppeteer-core at 1280 × 800: no chart title clipped, no SVG text cut at its
  * chart's edge, no horizontal scrolling, a colour scale on every heat map, the verdict visible
- * on the first screen. Saves the top of the page to docs/synth-report.png.
+ * on the first screen. Saves the top of the page to a temporary file, or to docs/synth-report.png
+ * with BLINDSUM_UPDATE_SCREENSHOTS=1 (a test run leaves the repository as it was).
  *
  * Chromium: $BLINDSUM_CHROMIUM or /usr/bin/chromium. The test is skipped (with the reason
  * printed) only when Chromium or the puppeteer-core package is absent.
@@ -61,7 +62,8 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
       expect(r.titles).toBeGreaterThan(20);
       expect(r.svgTexts).toBeGreaterThan(100);
       expect(r.verdictTop).toBeGreaterThan(0);
-      await page.screenshot({ path: 'docs/synth-report.png', clip: { x: 0, y: 0, width: 1280, height: 2000 } });
+      const shot = process.env['BLINDSUM_UPDATE_SCREENSHOTS'] === '1' ? 'docs/synth-report.png' : join(tmpdir(), `blindsum-synth-report-${process.pid}.png`);
+      await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1280, height: 2000 } });
     } finally {
       await browser.close();
     }
