@@ -116,8 +116,16 @@ export class PostgresSource implements DataSource {
 
   async load(schema: Schema, options: BuildOptions = {}): Promise<LoadedData> {
     const o = this.#o;
+    // pg lets the connection string's fields override the config's: an explicit password goes into
+    // the string's query (?password=), which pg-connection-string reads before the URL's userinfo.
+    let connectionString = o.url;
+    if (o.password !== undefined) {
+      const u = new URL(o.url);
+      u.searchParams.set('password', o.password);
+      connectionString = u.toString();
+    }
     const client = new pg.Client({
-      connectionString: o.url, ...(o.password !== undefined ? { password: o.password } : {}),
+      connectionString,
       statement_timeout: o.statementTimeoutMs!, connectionTimeoutMillis: 30_000, application_name: 'blindsum-party',
     });
     client.on('error', () => undefined); // a broken connection is reported by the read that fails; it must not crash the party
