@@ -9,18 +9,20 @@
  * loaded and no password in any message. Skipped (with a printed reason) only when Debian's
  * PostgreSQL binaries are absent (`.ci/run` installs them).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalFederation } from '../cli/federation.ts';
+import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
+import { loadPartyConfig } from '../services/party/config.ts';
 import { ConfigError } from '../services/common/roster.ts';
 import { maskUrl, openSource, PostgresSource, readPasswordFile, SourceError } from '../services/party/sources/index.ts';
 import {
   buildDataset, centralResult, compareResults, DatasetError, formatLoadReport, localStatistics, parseSchema, planQuery, type Dataset, type Query,
 } from '../stats/index.ts';
 import { generateOmop, insertOmop } from './omop-synth.ts';
+import { partyFixture } from './party-harness.ts';
 import { findPostgres, startPostgres, type TestPostgres } from './pg-harness.ts';
 
 const bin = findPostgres();
@@ -151,6 +153,22 @@ describe.skipIf(!bin)('PostgreSQL source over a synthetic OMOP CDM instance (rea
       expect(err).toBeInstanceOf(SourceError);
       expect(err!.message).toMatch(/^postgres:\/\/\/hospital_a\?host=.*: the query failed after 20 row\(s\): .*terminat.*; nothing was loaded$/s);
       expect(err!.message).not.toContain(READER_PASSWORD);
+      // The party's configuration (what `blindsum party` starts from) is never built: no partial contribution.
+      const fx = partyFixture(join(dir, 'broken'), { n: 2 });
+      const input = {
+        aggregator: '127.0.0.1:1', keyPath: join(fx.dir, 'hospital-1.key'), rosterPath: fx.rosterPath, schemaPath: SCHEMA_PATH, dataPath: source.label, quiet: true,
+      };
+      await expect(loadPartyConfig(input, source)).rejects.toThrow(/the query failed after 20 row\(s\).*nothing was loaded/s);
+      const healthy = new PostgresSource({ url: readerUrl('hospital_a'), query: analysis, password: READER_PASSWORD, batchRows: 20 });
+      expect((await loadPartyConfig(input, healthy)).dataset.rowCount).toBeGreaterThan(100); // control: the same party starts from an unbroken read
+      // The CLI: exit 2 (a configuration/source error), one JSON log line naming the masked source, no password.
+      const wrongPw = join(dir, 'wrong.password');
+      writeFileSync(wrongPw, 'Wrong-Password-CLI\n', { mode: 0o600 });
+      const r = spawnSync(process.execPath, [CLI_PATH, 'party', '--aggregator', '127.0.0.1:1', '--key', input.keyPath, '--roster', fx.rosterPath, '--schema', SCHEMA_PATH,
+        '--source', readerUrl('hospital_a'), '--query-file', ANALYSIS, '--source-password-file', wrongPw], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/blindsum party: cannot connect to postgres:\/\/\/hospital_a\?host=.*password authentication failed for user \\"blindsum_reader\\"/);
+      expect(r.stderr).not.toContain('Wrong-Password-CLI');
     } finally {
       await admin.end();
     }
