@@ -209,6 +209,7 @@ describe.skipIf(!bin)('PostgreSQL source over a synthetic OMOP CDM instance (rea
     expect(e2!.message).toMatch(/^cannot connect to postgres:\/\/reader:\*\*\*@127\.0\.0\.1:1\/omop: .*ECONNREFUSED/);
     expect(e2!.message).not.toContain('Url-Secret-99');
     expect(maskUrl('not a url Secret')).not.toContain('Secret');
+    expect(new PostgresSource({ url: 'postgres://u:bad%zzSecret@127.0.0.1:1/db', query: 'SELECT 1' }).label).toBe('postgres://u:***@127.0.0.1:1/db');
     const open = join(dir, 'open.password');
     writeFileSync(open, 'x\n', { mode: 0o644 });
     expect(() => readPasswordFile(open)).toThrow(ConfigError);

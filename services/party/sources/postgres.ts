@@ -103,7 +103,14 @@ export class PostgresSource implements DataSource {
     if (!Number.isSafeInteger(timeout) || timeout < 1) throw new ConfigError(`statement timeout: expected a positive number of ms, got ${timeout}`);
     this.#o = { ...o, query: q, statementTimeoutMs: timeout };
     this.label = maskUrl(o.url);
-    this.#secrets = [o.password, decodeURIComponent(u.password), u.password, u.searchParams.get('password') ?? undefined, process.env['PGPASSWORD']]
+    const decoded = ((): string | undefined => {
+      try {
+        return decodeURIComponent(u.password);
+      } catch {
+        return undefined; // a malformed %-escape: the raw form below is still scrubbed
+      }
+    })();
+    this.#secrets = [o.password, decoded, u.password, u.searchParams.get('password') ?? undefined, process.env['PGPASSWORD']]
       .filter((s): s is string => typeof s === 'string' && s.length > 0);
   }
 
