@@ -13,7 +13,7 @@ export class UsageError extends Error {
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Errors whose message is written for the user (printed as one sentence, no stack). */
-export const USER_ERRORS: ReadonlySet<string> = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError', 'DirLockError', 'ListenError', 'ModelError', 'JobError']);
+export const USER_ERRORS: ReadonlySet<string> = new Set(['UsageError', 'ConfigError', 'SchemaError', 'QueryError', 'DatasetError', 'CsvError', 'AnalystError', 'TranscriptFormatError', 'SynthModelError', 'MeasurementError', 'ReleaseCheckError', 'DirLockError', 'ListenError', 'ModelError', 'JobError', 'SourceError']);
 
 /** The exit code of an error: 2 = usage or configuration, 1 = a failed operation or an unexpected error. */
 export function exitCodeFor(err: Error): number {

@@ -67,6 +67,11 @@ export interface LocalFederationOptions {
   aggregatorArgs?: string[];
   /** More flags per party index. */
   partyArgs?: Record<number, string[]>;
+  /**
+   * Data source flags per party index instead of `--data PARTY.csv` (e.g. `--source postgres://…
+   * --query-file q.sql`, or `--data x.parquet`); that party's partyData entry is then not written.
+   */
+  partySource?: Record<number, string[]>;
   /** How long start() waits for every party to connect (default max(30 s, 6 s × n)); on failure it stops what it started. */
   connectTimeoutMs?: number;
 }
@@ -193,8 +198,9 @@ export class LocalFederation {
       const { identity } = writeNewIdentityFile(keyPath, id);
       entries.push({ id, publicKey: toHex(identity.publicKey) });
       const dataPath = join(opts.dir, `${id}.csv`);
-      writeFileSync(dataPath, opts.partyData[i]!);
-      const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, '--data', dataPath];
+      const source = opts.partySource?.[i];
+      if (!source) writeFileSync(dataPath, opts.partyData[i]!);
+      const args = [CLI_PATH, 'party', '--aggregator', 'PLACEHOLDER', '--key', keyPath, '--roster', f.rosterPath, '--schema', opts.schemaPath, ...(source ?? ['--data', dataPath])];
       if (opts.tls) args.push('--tls-ca', opts.tls.caPath);
       if (opts.tls?.mutual) args.push('--tls-cert', join(opts.tls.mutual.certDir, `${id}.pem`), '--tls-key', join(opts.tls.mutual.certDir, `${id}.key`));
       const policyPath = join(opts.dir, `${id}.policy.json`);

@@ -24,8 +24,10 @@ import { readFile } from 'node:fs/promises';
 import { sha256 } from '../crypto/sha256.ts';
 import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { formatCsv, parseCsv } from './csv.ts';
-import { findColumn, levelsOf, MAX_IDENTIFIER_LENGTH, MISSING_LEVEL, patientColumn } from './schema.ts';
-import type { ColumnSpec, Schema } from './schema.ts';
+import { DatasetBuilder } from './dataset-builder.ts';
+import type { Schema } from './schema.ts';
+
+export { DatasetBuilder, DatasetError, type DatasetBuilderOptions, type RawCell } from './dataset-builder.ts';
 
 export interface NumericColumn {
   kind: 'numeric';
@@ -68,6 +70,8 @@ export interface LoadReport {
   rowsOverPatientBound: number;
   /** Patients that had more than k valid rows (each kept k). */
   patientsOverBound: number;
+  /** 'row' when positions (RejectedRow.line) are 1-based data rows of a database or Parquet source; absent for CSV file lines. */
+  unit?: 'row';
 }
 
 export interface BuildOptions {
@@ -75,163 +79,23 @@ export interface BuildOptions {
   strict?: boolean;
 }
 
-export class DatasetError extends Error {
-  readonly line: number;
-  readonly column: string;
-  constructor(line: number, column: string, message: string) {
-    super(line > 0 ? `line ${line}${column ? `, column "${column}"` : ''}: ${message}` : message);
-    this.name = 'DatasetError';
-    this.line = line;
-    this.column = column;
-  }
-}
-
-const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** Longest raw value quoted in full in a message; longer ones are cut to a prefix. */
-const QUOTE_MAX = 40;
-
-/** A raw value for a message: itself when short, else a short prefix and its length. */
-function short(s: string): string {
-  return s.length <= QUOTE_MAX ? s : `${s.slice(0, 24)}… (${s.length} characters)`;
-}
-
-type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason: string };
-
-function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
-  const s = raw.trim();
-  if (s === '') return { ok: true, value: NaN, clipped: false };
-  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a number` };
-  let v = Number(s);
-  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a finite number` };
-  if (spec.type === 'integer' && !Number.isInteger(v)) {
-    return { ok: false, reason: `value ${short(s)} is not an integer (column type integer)` };
-  }
-  const min = spec.min!;
-  const max = spec.max!;
-  let clipped = false;
-  if (v < min || v > max) {
-    if (spec.outOfBounds !== 'clip') {
-      return { ok: false, reason: `value ${short(s)} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')` };
-    }
-    v = Math.min(max, Math.max(min, v));
-    clipped = true;
-  }
-  return { ok: true, value: v, clipped };
-}
-
 /**
  * Builds a dataset from CSV text, keeping at most rowsPerPatient rows per patient (see the file
  * comment for the rule). Throws CsvError for unparseable CSV, DatasetError for a bad header or row
  * limit (or any invalid row when strict), SchemaError for a schema whose patients cannot be bounded.
+ * The rows go through DatasetBuilder, as the rows of every other source do (services/party/sources/).
  */
 export function buildDataset(schema: Schema, csvText: string, options: BuildOptions = {}): { dataset: Dataset; report: LoadReport } {
   const table = parseCsv(csvText);
-  const index = new Map(table.header.map((h, i) => [h, i]));
-  const missingCols = schema.columns.filter((c) => !index.has(c.name)).map((c) => c.name);
-  if (missingCols.length > 0) {
-    throw new DatasetError(table.headerLine, '', `header lacks schema column(s) ${missingCols.map((c) => `"${c}"`).join(', ')}; add them to the CSV or remove them from the schema`);
-  }
-  const extraColumns = table.header.filter((h) => !findColumn(schema, h));
-  const idSpec = patientColumn(schema); // throws SchemaError for a schema that cannot be bounded
-  const idIndex = idSpec ? index.get(idSpec.name)! : -1;
-  const perPatient = schema.rowsPerPatient;
-  // Valid rows seen per patient (kept or not). Held in memory only, never reported.
-  const seen = new Map<string, number>();
-  let overBound = 0;
-  const used = schema.columns.filter((c) => c.type !== 'identifier');
-  const levelIndex = new Map<string, Map<string, number>>();
-  for (const c of used) if (c.type === 'categorical') levelIndex.set(c.name, new Map(levelsOf(c).map((l, i) => [l, i])));
-
-  const nRead = table.rows.length;
-  const num = new Map<string, Float64Array>();
-  const cat = new Map<string, Int32Array>();
-  for (const c of used) {
-    if (c.type === 'categorical') cat.set(c.name, new Int32Array(nRead));
-    else num.set(c.name, new Float64Array(nRead));
-  }
-  const rejected: RejectedRow[] = [];
-  let clipped = 0;
-  let k = 0;
+  const builder = new DatasetBuilder(schema, table.header, { strict: options.strict ?? false, unit: 'line', headerAt: table.headerLine });
   const width = table.header.length;
-  const reject = (line: number, column: string, reason: string): void => {
-    if (options.strict) throw new DatasetError(line, column, reason);
-    rejected.push({ line, column, reason });
-  };
-  rows: for (let r = 0; r < nRead; r++) {
+  for (let r = 0; r < table.rows.length; r++) {
     const row = table.rows[r]!;
     const line = table.lines[r]!;
-    if (row.length !== width) {
-      reject(line, '', `malformed row: ${row.length} field(s), the header has ${width}`);
-      continue;
-    }
-    let patient: string | undefined;
-    if (idSpec) {
-      patient = row[idIndex]!.trim();
-      if (patient === '') {
-        reject(line, idSpec.name, 'missing patient identifier: the row cannot be attributed to a patient, so the per-patient bound could not hold for it');
-        continue;
-      }
-      if (patient.length > MAX_IDENTIFIER_LENGTH) {
-        reject(line, idSpec.name, `patient identifier of ${patient.length} characters, longer than the ${MAX_IDENTIFIER_LENGTH} allowed (not quoted: identifiers are personal data)`);
-        continue;
-      }
-    }
-    let rowClipped = 0;
-    for (const c of used) {
-      const raw = row[index.get(c.name)!]!;
-      if (c.type === 'categorical') {
-        const s = raw.trim();
-        let code: number;
-        if (s === '') {
-          code = c.missing === 'category' ? levelIndex.get(c.name)!.get(MISSING_LEVEL)! : -1;
-        } else {
-          const found = levelIndex.get(c.name)!.get(s);
-          if (found === undefined || s === MISSING_LEVEL) {
-            reject(line, c.name, `unknown category ${JSON.stringify(short(s))}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`);
-            continue rows;
-          }
-          code = found;
-        }
-        cat.get(c.name)![k] = code;
-      } else {
-        const cell = parseNumericCell(c, raw);
-        if (!cell.ok) {
-          reject(line, c.name, cell.reason);
-          continue rows;
-        }
-        if (cell.clipped) rowClipped++;
-        num.get(c.name)![k] = cell.value;
-      }
-    }
-    if (patient !== undefined) {
-      const had = seen.get(patient) ?? 0;
-      seen.set(patient, had + 1);
-      if (had >= perPatient) {
-        overBound++;
-        continue;
-      }
-    }
-    clipped += rowClipped;
-    k++;
+    if (row.length !== width) builder.rejectRow(line, '', `malformed row: ${row.length} field(s), the header has ${width}`);
+    else builder.addRow(row, line);
   }
-  let patientsOver = 0;
-  for (const count of seen.values()) if (count > perPatient) patientsOver++;
-  if (k > schema.maxRowsPerParty) {
-    throw new DatasetError(0, '', `dataset has ${k} rows but the schema allows at most maxRowsPerParty = ${schema.maxRowsPerParty}; raise maxRowsPerParty in the schema (all parties must agree) or split the data`);
-  }
-  const columns = new Map<string, Column>();
-  for (const c of used) {
-    if (c.type === 'categorical') columns.set(c.name, { kind: 'categorical', levels: levelsOf(c), codes: cat.get(c.name)!.slice(0, k) });
-    else columns.set(c.name, { kind: 'numeric', values: num.get(c.name)!.slice(0, k) });
-  }
-  return {
-    dataset: { schema, rowCount: k, columns },
-    report: {
-      rowsRead: nRead, rowsLoaded: k, rejected, extraColumns, clipped, patientColumn: idSpec ? idSpec.name : null, rowsPerPatient: perPatient,
-      patients: idSpec ? seen.size : k, rowsOverPatientBound: overBound, patientsOverBound: patientsOver,
-    },
-  };
+  return builder.finish();
 }
 
 /**
@@ -242,7 +106,7 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
 export function formatLoadReport(report: LoadReport, source: string, prefix = '', maxListed = 20): string {
   const r = report;
   const lines = [`${prefix}loaded ${r.rowsLoaded} of ${r.rowsRead} rows from ${source}` + (r.rejected.length ? `; ${r.rejected.length} rejected:` : '')];
-  for (const x of r.rejected.slice(0, maxListed)) lines.push(`  line ${x.line}, ${x.column}: ${x.reason}`); // format kept: operators' scripts and tests match it
+  for (const x of r.rejected.slice(0, maxListed)) lines.push(`  ${r.unit ?? 'line'} ${x.line}, ${x.column}: ${x.reason}`); // format kept: operators' scripts and tests match it
   if (r.rejected.length > maxListed) lines.push(`  … and ${r.rejected.length - maxListed} more`);
   if (r.patientColumn === null) {
     lines.push(`${prefix}patients: no identifier column, each of the ${r.rowsLoaded} rows counts as one patient (rowsPerPatient ${r.rowsPerPatient})`);

@@ -5,7 +5,7 @@ export { parseCsv, formatCsv, CsvError } from './csv.ts';
 export type { CsvTable } from './csv.ts';
 export {
   buildDataset, loadCsvFile, selectRows, splitAssignment, partitionDataset, splitDataset,
-  splitDatasetByColumn, splitCsvText, formatLoadReport, DatasetError,
+  splitDatasetByColumn, splitCsvText, formatLoadReport, DatasetError, DatasetBuilder,
 } from './dataset.ts';
 export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions } from './dataset.ts';
 export { validateQuery, parseQueryJson, describeQuery, quote, QueryError, QUERY_KINDS, QUERY_LIMITS, PREDICATE_OPS } from './query.ts';

@@ -1,6 +1,7 @@
 import { resolveAggregatorConfig } from '../../services/aggregator/config.ts';
 import { createAggregator } from '../../services/aggregator/server.ts';
-import { resolvePartyConfig } from '../../services/party/config.ts';
+import { loadPartyConfig } from '../../services/party/config.ts';
+import { openSource } from '../../services/party/sources/index.ts';
 import { createPartyNode } from '../../services/party/node.ts';
 import type { Logger } from '../../services/common/errors.ts';
 import { createLogger, LOG_LEVEL_ENV, resolveLogLevel, type LogLevel } from '../../services/common/log.ts';
@@ -141,17 +142,23 @@ async function runAggregator(v: Record<string, unknown>, log: Logger): Promise<n
 export const party: Command = {
   name: 'party',
   summary: 'run a party node next to its data; dials out to the aggregator',
-  usage: 'blindsum party --aggregator HOST:PORT --key hospital-a.key --roster roster.json --schema schema.json --data data.csv [--policy policy.json]',
+  usage: 'blindsum party --aggregator HOST:PORT --key hospital-a.key --roster roster.json --schema schema.json (--data data.csv|data.parquet | --source postgres://USER@HOST:PORT/DB --query-file q.sql) [--policy policy.json]',
   options: {
     aggregator: { type: 'string' }, key: { type: 'string' }, roster: { type: 'string' }, schema: { type: 'string' },
-    data: { type: 'string' }, policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
+    data: { type: 'string' }, source: { type: 'string' }, 'query-file': { type: 'string' }, 'source-password-file': { type: 'string' }, 'source-timeout-ms': { type: 'string' },
+    policy: { type: 'string' }, strict: { type: 'boolean' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
     receipts: { type: 'string' }, 'state-dir': { type: 'string' }, 'metrics-listen': { type: 'string' }, 'log-level': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address host:port', key: 'identity key file (from blindsum keygen; must be mode 0600)',
     roster: 'federation roster (the same file as the aggregator\'s)', schema: 'data schema (must match the federation\'s)',
-    data: 'local CSV file', policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
-    strict: 'refuse to start if any CSV row is invalid, incl. a missing or over-long patient identifier (default: skip and report invalid rows); rows beyond rowsPerPatient per patient are always dropped and counted, never an error', quiet: 'log warnings and errors only (--log-level warn)', 'log-level': LOG_LEVEL_HELP,
+    data: 'local data file: CSV, or Parquet when it ends in .parquet (docs/data-sources.md)',
+    source: 'instead of --data: a PostgreSQL URL postgres://USER@HOST:PORT/DB (unix socket: postgres:///DB?host=/run/postgresql); password from --source-password-file, PGPASSWORD or ~/.pgpass (never logged)',
+    'query-file': 'with --source: a file holding the one SELECT that yields the analysis table (run in a read-only transaction, streamed with a cursor)',
+    'source-password-file': 'with --source: a file holding the database password (must be mode 0600)',
+    'source-timeout-ms': 'with --source: server-side statement timeout for the whole read, ms (default 300000)',
+    policy: 'local policy JSON: allowedKinds, allowedBackends, minCohort (default: all kinds, secagg, minCohort 5)',
+    strict: 'refuse to start if any row (CSV, Parquet or query result) is invalid, incl. a missing or over-long patient identifier (default: skip and report invalid rows); rows beyond rowsPerPatient per patient are always dropped and counted, never an error', quiet: 'log warnings and errors only (--log-level warn)', 'log-level': LOG_LEVEL_HELP,
     ...TLS_CLIENT_HELP,
     receipts: 'directory for the aggregator\'s signed transcript receipts (default: DIR_OF_KEY/receipts); give it to the auditor',
     'state-dir': 'directory for this party\'s durable state: its own privacy-budget ledger (default: DIR_OF_KEY/ID-state)',
@@ -164,16 +171,25 @@ export const party: Command = {
 };
 
 async function runParty(v: Record<string, unknown>, level: LogLevel): Promise<number> {
-  const config = resolvePartyConfig({
+  const dataPath = str(v['data'], 'data');
+  const sourceUrl = str(v['source'], 'source');
+  const queryFile = str(v['query-file'], 'query-file');
+  const passwordFile = str(v['source-password-file'], 'source-password-file');
+  const source = openSource({
+    ...(dataPath !== undefined ? { dataPath } : {}), ...(sourceUrl !== undefined ? { sourceUrl } : {}),
+    ...(queryFile !== undefined ? { queryFile } : {}), ...(passwordFile !== undefined ? { passwordFile } : {}),
+    ...(v['source-timeout-ms'] !== undefined ? { statementTimeoutMs: int(v['source-timeout-ms'], 'source-timeout-ms', 300_000, 1, 86_400_000) } : {}),
+  });
+  const config = await loadPartyConfig({
     aggregator: str(v['aggregator'], 'aggregator', true), keyPath: str(v['key'], 'key', true), rosterPath: str(v['roster'], 'roster', true),
-    schemaPath: str(v['schema'], 'schema', true), dataPath: str(v['data'], 'data', true), policyPath: str(v['policy'], 'policy'),
+    schemaPath: str(v['schema'], 'schema', true), dataPath: source.label, policyPath: str(v['policy'], 'policy'),
     strict: v['strict'] === true, quiet: v['quiet'] === true, ...tlsClientFiles(v),
     receiptsDir: str(v['receipts'], 'receipts'), stateDir: str(v['state-dir'], 'state-dir'),
-  });
+  }, source);
   // From here on the party's lines name it (component "party:ID").
   const log = createLogger(`party:${config.identity.id}`, { level });
   if (!config.roster.operator) log('warn', 'the roster names no operator key ("operator"); this party will refuse every query, because it cannot verify the analyst roster (blindsum roster --operator)');
-  logLoadReport(log, config.loadReport, str(v['data'], 'data', true));
+  logLoadReport(log, config.loadReport, source.label);
   let fatal: ((code: number) => void) | undefined;
   const metricsListen = str(v['metrics-listen'], 'metrics-listen');
   const node = createPartyNode(config, log, {

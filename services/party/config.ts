@@ -1,5 +1,6 @@
 /** Party node configuration: read and validated once, data loaded and checked at start. */
 import { buildDataset, schemaDigest, type Dataset, type LoadReport, type Schema } from '../../stats/index.ts';
+import type { DataSource } from './sources/index.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
@@ -54,7 +55,30 @@ export interface PartyConfig {
   maskedChunkElements: number;
 }
 
+/** The party's configuration with its data read from a CSV file (input.dataPath), synchronously. */
 export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
+  const { schema, finish } = checkPartyInput(input);
+  let csv: string;
+  try {
+    csv = readFileSync(input.dataPath, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read data file ${input.dataPath}: ${(e as Error).message}`);
+  }
+  return finish(buildDataset(schema, csv, { strict: input.strict ?? false }));
+}
+
+/**
+ * The party's configuration with its data read from any source (CSV, Parquet, PostgreSQL:
+ * services/party/sources/). Keys, roster and schema are checked before the source is opened; a
+ * read that fails (a broken connection, a row limit passed) throws and nothing is kept.
+ * input.dataPath is then only a label.
+ */
+export async function loadPartyConfig(input: PartyConfigInput, source: DataSource): Promise<PartyConfig> {
+  const { schema, finish } = checkPartyInput(input);
+  return finish(await source.load(schema, { strict: input.strict ?? false }));
+}
+
+function checkPartyInput(input: PartyConfigInput): { schema: Schema; finish: (loaded: { dataset: Dataset; report: LoadReport }) => PartyConfig } {
   if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(input.aggregator)) {
     throw new ConfigError(`--aggregator: expected host:port, got ${JSON.stringify(input.aggregator)}`);
   }
@@ -68,19 +92,13 @@ export function resolvePartyConfig(input: PartyConfigInput): PartyConfig {
   const chunk = input.maskedChunkElements ?? MASKED_CHUNK_ELEMENTS;
   if (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > 1 << 24) throw new ConfigError(`maskedChunkElements: expected an integer in [1, 2^24], got ${chunk}`);
   const schema = loadSchemaFile(input.schemaPath);
-  let csv: string;
-  try {
-    csv = readFileSync(input.dataPath, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read data file ${input.dataPath}: ${(e as Error).message}`);
-  }
-  const { dataset, report } = buildDataset(schema, csv, { strict: input.strict ?? false });
-  return {
+  const policy = loadPolicy(input.policyPath);
+  return { schema, finish: ({ dataset, report }) => ({
     aggregator: input.aggregator, identity, roster, schema, schemaDigest: schemaDigest(schema), dataset, loadReport: report,
-    policy: loadPolicy(input.policyPath), quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
+    policy, quiet: input.quiet ?? false, receiptsDir: input.receiptsDir ?? join(dirname(input.keyPath), 'receipts'),
     stateDir: input.stateDir ?? join(dirname(input.keyPath), `${identity.id}-state`), maskedChunkElements: chunk,
     ...(input.tlsCaPath !== undefined ? { tlsCaPath: input.tlsCaPath } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
-  };
+  }) };
 }
