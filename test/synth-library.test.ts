@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
-import { coarsen, fineColumns, fineWeights, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
+import { coarsen, emptyRangeBins, fineColumns, fineWeights, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { dropEmptyValues, fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
@@ -71,15 +71,18 @@ describe('discretization', () => {
     expect(n.groups.flat().sort()).toEqual([0, 1, 2, 3]);
   });
 
-  it('(missing) keeps its noisy share when it is at least 1σ, inside whatever model value holds it; below 1σ it is 0', () => {
+  it('(missing) keeps its noisy share when it is at least 2σ, inside whatever model value holds it; below 2σ it is 0', () => {
     const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', '(missing)'] };
-    // σ = 5: a noisy missing count of 4 is below 1σ (taken as 0), 6 is kept
-    expect(fineWeights([300, 100, 4], 5)).toEqual([300, 100, 0]);
-    expect(fineWeights([300, 100, 6], 5)).toEqual([300, 100, 6]);
+    // σ = 3: a noisy missing count of 5 is below 2σ (taken as 0), 6 is kept
+    expect(fineWeights([300, 100, 5], 3)).toEqual([300, 100, 0]);
+    expect(fineWeights([300, 100, 6], 3)).toEqual([300, 100, 6]);
     expect(fineWeights([300, -3, -2], 0)).toEqual([297, 0, 0]); // present values projected (total kept), (missing) clipped
-    const merged = modelColumn(col, coarsen(col, [300, 100, 6], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 6], 5));
+    // a bin the range step found empty keeps its weight only at 2σ or more
+    expect(fineWeights([300, 5, 7, 0], 3, [false, true, true])).toEqual([300, 0, 7, 0]);
+    expect(emptyRangeBins([0, 1, 2, 3, 4], [0, 2, 4], [10, 0])).toEqual([false, false, true, true]);
+    const merged = modelColumn(col, coarsen(col, [300, 100, 6], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 6], 3));
     expect(merged.groups).toEqual([{ fine: [0, 2], weights: [300 / 306, 6 / 306] }, { fine: [1], weights: [1] }]);
-    const erased = modelColumn(col, coarsen(col, [300, 100, 4], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 4], 5));
+    const erased = modelColumn(col, coarsen(col, [300, 100, 4], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 4], 3));
     expect(erased.groups[0]).toEqual({ fine: [0, 2], weights: [1, 0] });
     const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40]);
     expect(own.groups[2]).toEqual({ fine: [2], weights: [1] });
@@ -89,7 +92,10 @@ describe('discretization', () => {
     // a model value whose fine values all have weight 0 is empty: dropEmptyValues gives it no probability
     const empty = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1], [2]] }, [300, 100, 0]);
     expect(empty.groups[2]!.empty).toBe(true);
-    expect(dropEmptyValues([[[0.7, 0.2, 0.1]]], [empty])).toEqual([[[0.7 / 0.9, 0.2 / 0.9, 0]]]);
+    const [[row]] = dropEmptyValues([[[0.7, 0.2, 0.1]]], [empty]) as [[number[]]];
+    expect(row[0]).toBeCloseTo(0.7 / 0.9, 12);
+    expect(row[1]).toBeCloseTo(0.2 / 0.9, 12);
+    expect(row[2]).toBe(0);
   });
 });
 

@@ -274,19 +274,40 @@ export function projectCounts(y: ArrayLike<number>): number[] {
  * chance that its noise exceeds 1σ (about 16 %, then by 1.3σ on average), and a real missing
  * count near σ is kept more often than not (an estimate about unbiased at 1σ).
  */
-export const MISSING_Z = 1;
+export const MISSING_Z = 2;
+
+/** A fine bin in a region the range step found empty keeps its weight only when its own noisy count is at least TAIL_Z·σ. */
+export const TAIL_Z = 2;
 
 /**
  * Sampling weights of a column's fine values from their noisy one-way counts (post-processing):
  * bins or levels projected to non-negative counts with their noisy total kept (projectCounts);
  * `(missing)` its own noisy count when at least MISSING_Z·σ, else 0, so that missing values are
- * neither invented from noise nor erased when the noisy share is there (σ = 0: exact counts).
+ * neither invented from noise nor erased when the noisy share is clearly there (σ = 0: exact
+ * counts). `emptyRange[j]` (numeric columns): fine bin j lies in a bin of the range step whose
+ * projected count is 0; such a bin keeps its weight only when its own noisy count is at least
+ * TAIL_Z·σ (two independent measurements must both find it empty to drop it), which keeps the
+ * noise in the empty stretches of wide schema bounds from putting synthetic values far outside
+ * the data's range.
  */
-export function fineWeights(noisy: ArrayLike<number>, sigma: number): number[] {
+export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[]): number[] {
   const k = noisy.length;
   const present = projectCounts(Array.from(noisy).slice(0, k - 1));
+  if (emptyRange) present.forEach((_, j) => { if (emptyRange[j] && noisy[j]! < TAIL_Z * sigma) present[j] = 0; });
   const m = noisy[k - 1]!;
   return [...present, m > 0 && m >= MISSING_Z * sigma ? m : 0];
+}
+
+/** For each fine bin: does it lie inside a range-step bin whose projected count is 0? */
+export function emptyRangeBins(fineEdges: readonly number[], coarseEdges: readonly number[], coarseProjected: readonly number[]): boolean[] {
+  const out: boolean[] = [];
+  let k = 0;
+  for (let j = 0; j < fineEdges.length - 1; j++) {
+    const mid = (fineEdges[j]! + fineEdges[j + 1]!) / 2;
+    while (k < coarseEdges.length - 2 && coarseEdges[k + 1]! <= mid) k++;
+    out.push(!(coarseProjected[k]! > 0));
+  }
+  return out;
 }
 
 /** The model value of each fine value. */

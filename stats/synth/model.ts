@@ -26,7 +26,7 @@ import type { Predicate } from '../query.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import {
-  coarsen, fineColumns, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+  coarsen, emptyRangeBins, fineColumns, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
@@ -149,6 +149,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const zoom = rangeBins > 0 && rangeShare > 0 ? cols.map((c, i) => (refinable(c, fineBins) ? i : -1)).filter((i) => i >= 0) : [];
   const part = (x: number | undefined, f: number): number | undefined => (x === undefined ? undefined : x * f);
   let oneWayRho = share(0);
+  /** Numeric columns measured by the range step: which fine bins lie where it found nothing. */
+  const emptyRange: (boolean[] | undefined)[] = cols.map(() => undefined);
   if (zoom.length > 0) {
     const coarseCols = fineColumns(schema, rangeBins);
     const rangeRho = part(oneWayRho, rangeShare);
@@ -164,6 +166,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
       const present = projected.reduce((a, b) => a + b, 0);
       const bins = sigma1 > 0 ? Math.max(8, Math.min(fineBins, Math.floor(present / sigma1))) : fineBins;
       cols[i] = withEdges(cols[i]!, refineEdges(coarseCols[i]!.edges!, projected, bins, cols[i]!.step));
+      emptyRange[i] = emptyRangeBins(cols[i]!.edges!, coarseCols[i]!.edges!, projected);
     });
   }
   const fineEdges = cols.map((c) => c.edges ?? []);
@@ -176,10 +179,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
   // non-negative fine one-ways with the noisy totals kept (projection, not clipping); (missing)
   // kept when its noisy count is there (fineWeights)
-  const fineP = oneWay.tables.map((t) => fineWeights(t, Math.sqrt(fineVar)));
+  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i]));
   /** The product of the (projected) noisy one-ways: the independent model. */
   const independent = (tables: number[][], variance: number, as: SynthModel['method']): SynthModel => {
-    const p = tables.map((t) => fineWeights(t, Math.sqrt(variance)));
+    const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i]));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
     return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
