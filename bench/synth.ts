@@ -78,7 +78,13 @@ for (const { name, schema, schemaPath, csv, outcome } of DATASETS) {
       if (!rowsOf.has(key)) rowsOf.set(key, { dataset: name, method, epsilon, reports: [], structure: [], seconds: [] });
       rowsOf.get(key)!.seconds.push(seconds);
       const data = sampledDataset(schema, m, rows, `bench-${key}-${rep}`);
-      rowsOf.get(key)!.structure.push(structureChecks(schema, trainData, data));
+      const st = structureChecks(schema, trainData, data);
+      rowsOf.get(key)!.structure.push(st);
+      const worst = <T extends { column: string; real: number; synthetic: number; error: number }>(xs: T[]): string => {
+        const w = xs.reduce<T | undefined>((a, x) => (a === undefined || x.error > a.error ? x : a), undefined);
+        return w ? `${w.column} ${(100 * w.real).toFixed(1)} % → ${(100 * w.synthetic).toFixed(1)} %` : '—';
+      };
+      process.stderr.write(`    ${key} #${rep + 1}: point mass ${worst(st.pointMasses)}; missing ${worst(st.missingRates)}; outside range ${st.ranges.reduce((a, r) => (r.outside > a.outside ? r : a), { column: '—', outside: 0 }).column} ${(100 * st.maxOutsideRange).toFixed(1)} %\n`);
       inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data, info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
     };
     let t = performance.now();

@@ -77,8 +77,9 @@ describe('discretization', () => {
     expect(fineWeights([300, 100, 5], 3)).toEqual([300, 100, 0]);
     expect(fineWeights([300, 100, 6], 3)).toEqual([300, 100, 6]);
     expect(fineWeights([300, -3, -2], 0)).toEqual([297, 0, 0]); // present values projected (total kept), (missing) clipped
-    // a bin the range step found empty keeps its weight only at 2σ or more
-    expect(fineWeights([300, 5, 7, 0], 3, [false, true, true])).toEqual([300, 0, 7, 0]);
+    // a bin the range step found empty keeps its weight only at 2σ or more; the kept bins keep the
+    // noisy total of all present bins (312), so (missing) is not inflated against them
+    expect(fineWeights([300, 5, 7, 0], 3, [false, true, true])).toEqual([302.5, 0, 9.5, 0]);
     expect(emptyRangeBins([0, 1, 2, 3, 4], [0, 2, 4], [10, 0])).toEqual([false, false, true, true]);
     const merged = modelColumn(col, coarsen(col, [300, 100, 6], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 6], 3));
     expect(merged.groups).toEqual([{ fine: [0, 2], weights: [300 / 306, 6 / 306] }, { fine: [1], weights: [1] }]);

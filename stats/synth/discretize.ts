@@ -292,10 +292,20 @@ export const TAIL_Z = 2;
  */
 export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[]): number[] {
   const k = noisy.length;
-  const present = projectCounts(Array.from(noisy).slice(0, k - 1));
-  if (emptyRange) present.forEach((_, j) => { if (emptyRange[j] && noisy[j]! < TAIL_Z * sigma) present[j] = 0; });
+  const y = Array.from(noisy).slice(0, k - 1);
   const m = noisy[k - 1]!;
-  return [...present, m > 0 && m >= MISSING_Z * sigma ? m : 0];
+  const missing = m > 0 && m >= MISSING_Z * sigma ? m : 0;
+  const drop = y.map((x, j) => emptyRange?.[j] === true && x < TAIL_Z * sigma);
+  const kept = y.filter((_, j) => !drop[j]);
+  if (kept.length === y.length || kept.length === 0) return [...projectCounts(y), missing];
+  // the kept bins projected onto the noisy total of all present bins (unbiased for the present
+  // count): dropping only the noise above 0 in empty stretches would shrink the present mass
+  // against (missing)
+  const total = y.reduce((a, b) => a + b, 0);
+  const shift = (total - kept.reduce((a, b) => a + b, 0)) / kept.length;
+  const p = projectCounts(kept.map((x) => x + shift));
+  let i = 0;
+  return [...y.map((_, j) => (drop[j] ? 0 : p[i++]!)), missing];
 }
 
 /** For each fine bin: does it lie inside a range-step bin whose projected count is 0? */
