@@ -3,24 +3,39 @@
  * evaluation, with every measurement answered centrally (stats/synth/marginals.ts centralMeasure)
  * at ρ·t/k = ρ·2/3, the noise level of a 3-party federation at threshold 2 (variance × k/t).
  *
- *   ./node_modules/.bin/node bench/synth-sim.ts [--reps 3] [--data pbc,flchain] [--eps 0.5,1,4] [--method mst,independent] [--target] [--split a,b,c] [--levels L] [--parents 1|2]
+ *   ./node_modules/.bin/node bench/synth-sim.ts [--reps 3] [--eps 0.5,1,4] [--method mst,independent] [--fit-target] [--split a,b,c] [--levels L] [--parents 1|2]
  *     [--sampling round|iid] [--rows R (synthetic rows per training row, default 5)]
+ *     (--preset pbc,flchain,rotterdam,mgus2 | --data FILE --schema FILE --target COL --positive VALUE [--exclude COL,…])
+ *
+ * `--target COL --positive VALUE` name the evaluation's outcome; `--fit-target` also fits with it
+ * as the synthesizer's target. Without --preset or --data: the presets pbc and flchain.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from '../crypto/bytes.ts';
-import { buildDataset, parseSchema } from '../stats/index.ts';
+import { buildDataset } from '../stats/index.ts';
 import { holdoutSplit } from '../stats/eval/holdout.ts';
 import { evaluate, type SyntheticInput } from '../stats/eval/report.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer } from '../stats/synth/model.ts';
-import { sampledDataset } from './synth-common.ts';
-import { outcomeFor } from '../cli/demo-synth.ts';
+import { structureChecks } from '../stats/eval/structure.ts';
+import { BenchArgsError, benchDatasets, DATA_OPTIONS, sampledDataset, type BenchDataset } from './synth-common.ts';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, data: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, target: { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' } } });
+const OPTIONS = { reps: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, 'fit-target': { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' }, ...DATA_OPTIONS } as const;
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+let DATASETS: BenchDataset[];
+try {
+  values = parseArgs({ options: OPTIONS }).values;
+  DATASETS = benchDatasets(values, ['pbc', 'flchain']);
+} catch (e) {
+  if (e instanceof BenchArgsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`bench/synth-sim.ts: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
 const REPS = Number(values.reps ?? 3);
 const SAMPLING = (values.sampling ?? 'round') as 'round' | 'iid';
 const ROWS_PER_TRAIN = Number(values.rows ?? 5);
@@ -29,13 +44,11 @@ const TUNE = {
   ...(values.levels ? { maxLevels: Number(values.levels) } : {}),
   ...(values.parents ? { maxParents: Number(values.parents) as 1 | 2 } : {}),
 };
-const DATASETS = (values.data ?? 'pbc,flchain').split(',');
 const EPSILONS = (values.eps ?? '0.5,1,4').split(',').map(Number);
 const METHODS = (values.method ?? 'mst,independent').split(',') as ('mst' | 'independent')[];
 
-for (const name of DATASETS) {
-  const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')));
-  const { train, holdout } = holdoutSplit(readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8'), 0.2, 'bench');
+for (const { name, schema, csv, outcome } of DATASETS) {
+  const { train, holdout } = holdoutSplit(csv, 0.2, 'bench');
   const trainData = buildDataset(schema, train).dataset;
   const holdoutData = buildDataset(schema, holdout).dataset;
   const rows = Math.round(ROWS_PER_TRAIN * trainData.rowCount);
@@ -48,21 +61,26 @@ for (const name of DATASETS) {
       for (let rep = 0; rep < REPS; rep++) {
         const rng = seededRandomSource(sha256(utf8(`sim|${name}|${eps}|${method}|${rep}`)));
         const measure = centralMeasure(schema, trainData, rng);
-        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values.target ? { target: outcomeFor(schema)!.column } : {}), ...(log ? { log } : {}) });
+        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values['fit-target'] ? { target: outcome.column } : {}), ...(log ? { log } : {}) });
         inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampledDataset(schema, m, rows, `sim-${rep}`, SAMPLING) });
       }
     }
   }
-  const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: outcomeFor(schema)!, maxSyntheticForDcr: 200 });
-  const groups = new Map<string, { tvd: number[]; col: number[]; auc: number[] }>();
-  for (const m of report.methods) {
-    const g = groups.get(m.label) ?? { tvd: [], col: [], auc: [] };
+  const report = evaluate(schema, trainData, holdoutData, inputs, { outcome, maxSyntheticForDcr: 200 });
+  const groups = new Map<string, { tvd: number[]; col: number[]; auc: number[]; viol: number[]; pm: number[]; miss: number[]; out: number[] }>();
+  report.methods.forEach((m, k) => {
+    const g = groups.get(m.label) ?? { tvd: [], col: [], auc: [], viol: [], pm: [], miss: [], out: [] };
     g.tvd.push(m.fidelity.pairTvdMean);
     g.col.push(m.fidelity.meanColumnTvd);
     g.auc.push(m.utility!.tstrAuc);
+    const st = structureChecks(schema, trainData, inputs[k]!.data);
+    g.viol.push(st.constraintViolations);
+    g.pm.push(st.maxPointMassError);
+    g.miss.push(st.maxMissingRateError);
+    g.out.push(st.maxOutsideRange);
     groups.set(m.label, g);
-  }
+  });
   const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
   console.log(`${name} (TRTR ${report.methods[0]!.utility!.trtrAuc.toFixed(3)})`);
-  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
+  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  violations ${mean(g.viol)}  point-mass err ${mean(g.pm)}  missing err ${mean(g.miss)}  outside range ${mean(g.out)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
 }

@@ -1,54 +1,67 @@
 /**
- * Synthetic-data experiments of docs/synth.md: pbc and flchain, each with 20% of the rows held
- * out and the rest split across a real 3-party LocalFederation (aggregator and party processes,
- * secure aggregation over gRPC, distributed Skellam noise). At ε ∈ {0.5, 1, 4} (δ = 1e-6) the
- * synthesizer (2-tree; and with the report's outcome as target), and the independent-marginals
- * baseline are fitted across the federation `reps` times each; the same synthesizer fitted
- * centrally without noise is the other baseline.
- * Every model samples 5 × the training rows; every synthetic dataset is evaluated the same way.
+ * Synthetic-data experiments of docs/synth.md: each dataset with 20% of the rows held out and the
+ * rest split across a real 3-party LocalFederation (aggregator and party processes, secure
+ * aggregation over gRPC, distributed Skellam noise). At each ε (δ = 1e-6) the synthesizer
+ * (2-tree; and with the outcome as target), and the independent-marginals baseline are fitted
+ * across the federation `reps` times each; the same synthesizer fitted centrally without noise is
+ * the other baseline. Every model samples 5 × the training rows; every synthetic dataset is
+ * evaluated the same way, plus the structural checks of stats/eval/structure.ts (constraint
+ * violations, point-mass and missing-rate errors, share outside the real range).
  *
- *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--data pbc,flchain] [--threshold 2]
+ *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--eps 1,4] [--threshold 2]
+ *       (--preset pbc,flchain,rotterdam,mgus2 | --data FILE --schema FILE --target COL --positive VALUE [--exclude COL,…])
  *
- * `--threshold t` is the roster's threshold: each party adds the noise share that makes any t
- * contributions carry the full noise, so with all 3 parties contributing the released noise
- * variance is 3/t times what the budget needs (t = 3: exactly the central noise, but a query
- * then fails if any party drops out).
+ * Without --preset or --data it runs the presets pbc and flchain. `--threshold t` is the roster's
+ * threshold: each party adds the noise share that makes any t contributions carry the full
+ * noise, so with all 3 parties contributing the released noise variance is 3/t times what the
+ * budget needs (t = 3: exactly the central noise, but a query then fails if any party drops out).
  *
  * Prints a Markdown table (mean over the repetitions, [min, max]) and writes each report.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalFederation } from '../cli/federation.ts';
 import { federatedMeasure } from '../client/synth-measure.ts';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
-import { buildDataset, parseSchema, splitCsvText } from '../stats/index.ts';
+import { buildDataset, splitCsvText } from '../stats/index.ts';
 import { holdoutSplit } from '../stats/eval/holdout.ts';
 import { renderHtml } from '../stats/eval/html.ts';
 import { evaluate, type MethodReport, type SyntheticInput } from '../stats/eval/report.ts';
+import { structureChecks, type StructureReport } from '../stats/eval/structure.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
-import { sampledDataset } from './synth-common.ts';
-import { outcomeFor } from '../cli/demo-synth.ts';
+import { BenchArgsError, benchDatasets, DATA_OPTIONS, sampledDataset, type BenchDataset } from './synth-common.ts';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, threshold: { type: 'string' } } });
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+const OPTIONS = { reps: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string' }, eps: { type: 'string' }, ...DATA_OPTIONS } as const;
+let DATASETS: BenchDataset[];
+try {
+  values = parseArgs({ options: OPTIONS }).values;
+  DATASETS = benchDatasets(values, ['pbc', 'flchain']);
+} catch (e) {
+  if (e instanceof BenchArgsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`bench/synth.ts: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
 const REPS = Number(values.reps ?? 3);
 const OUT = values.out ?? mkdtempSync(join(tmpdir(), 'blindsum-synth-bench-'));
-const DATASETS = (values.data ?? 'pbc,flchain').split(',');
-const EPSILONS = [0.5, 1, 4];
+const EPSILONS = (values.eps ?? '1,4').split(',').map(Number);
+if (EPSILONS.some((e) => !(e > 0 && Number.isFinite(e)))) throw new RangeError(`--eps: expected positive numbers separated by commas, got ${values.eps}`);
+if (!(Number.isInteger(REPS) && REPS >= 1)) throw new RangeError(`--reps: expected a positive integer, got ${values.reps}`);
 const THRESHOLD = Number(values.threshold ?? 2);
 if (!(Number.isInteger(THRESHOLD) && THRESHOLD >= 2 && THRESHOLD <= 3)) throw new RangeError(`--threshold: expected 2 or 3 (3 parties), got ${values.threshold}`);
 const DELTA = 1e-6;
 mkdirSync(OUT, { recursive: true });
 
-interface Row { dataset: string; method: string; epsilon: number | null; reports: MethodReport[]; seconds: number[] }
+interface Row { dataset: string; method: string; epsilon: number | null; reports: MethodReport[]; structure: StructureReport[]; seconds: number[] }
 
 const table: Row[] = [];
-for (const name of DATASETS) {
-  const schemaPath = new URL(`../examples/${name}/schema.json`, import.meta.url).pathname;
-  const schema = parseSchema(JSON.parse(readFileSync(schemaPath, 'utf8')));
-  const { train, holdout } = holdoutSplit(readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8'), 0.2, 'bench');
+for (const { name, schema, schemaPath, csv, outcome } of DATASETS) {
+  const { train, holdout } = holdoutSplit(csv, 0.2, 'bench');
   const trainData = buildDataset(schema, train).dataset;
   const holdoutData = buildDataset(schema, holdout).dataset;
   const rows = 5 * trainData.rowCount;
@@ -62,9 +75,17 @@ for (const name of DATASETS) {
     const rowsOf = new Map<string, Row>();
     const add = (method: string, epsilon: number | null, m: SynthModel, rep: number, seconds: number): void => {
       const key = `${method}|${epsilon}`;
-      if (!rowsOf.has(key)) rowsOf.set(key, { dataset: name, method, epsilon, reports: [], seconds: [] });
+      if (!rowsOf.has(key)) rowsOf.set(key, { dataset: name, method, epsilon, reports: [], structure: [], seconds: [] });
       rowsOf.get(key)!.seconds.push(seconds);
-      inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data: sampledDataset(schema, m, rows, `bench-${key}-${rep}`), info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
+      const data = sampledDataset(schema, m, rows, `bench-${key}-${rep}`);
+      const st = structureChecks(schema, trainData, data);
+      rowsOf.get(key)!.structure.push(st);
+      const worst = <T extends { column: string; real: number; synthetic: number; error: number }>(xs: T[]): string => {
+        const w = xs.reduce<T | undefined>((a, x) => (a === undefined || x.error > a.error ? x : a), undefined);
+        return w ? `${w.column} ${(100 * w.real).toFixed(1)} % → ${(100 * w.synthetic).toFixed(1)} %` : '—';
+      };
+      process.stderr.write(`    ${key} #${rep + 1}: point mass ${worst(st.pointMasses)}; missing ${worst(st.missingRates)}; outside range ${st.ranges.reduce((a, r) => (r.outside > a.outside ? r : a), { column: '—', outside: 0 }).column} ${(100 * st.maxOutsideRange).toFixed(1)} %\n`);
+      inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data, info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
     };
     let t = performance.now();
     add('central, no noise', null, await fitSynthesizer(schema, centralMeasure(schema, trainData), {}), 0, (performance.now() - t) / 1000);
@@ -74,13 +95,13 @@ for (const name of DATASETS) {
         for (const variant of ['2-tree', '2-tree + target', 'independent'] as const) {
           t = performance.now();
           const method = variant === 'independent' ? 'independent' : 'mst';
-          const m = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcomeFor(schema)!.column } : {}) });
-          add(`${variant === '2-tree + target' ? `2-tree, target ${outcomeFor(schema)!.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
+          const m = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcome.column } : {}) });
+          add(`${variant === '2-tree + target' ? `2-tree, target ${outcome.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
           process.stderr.write(`  ${name} ε=${epsilon} ${variant} #${rep + 1}: ${((performance.now() - t) / 1000).toFixed(1)} s, rho ${m.budget.rho.toPrecision(4)}\n`);
         }
       }
     }
-    const report = evaluate(schema, trainData, holdoutData, inputs, { outcome: outcomeFor(schema)! });
+    const report = evaluate(schema, trainData, holdoutData, inputs, { outcome });
     writeFileSync(join(OUT, `${name}-report.json`), JSON.stringify(report, null, 1) + '\n');
     writeFileSync(join(OUT, `${name}-report.html`), renderHtml(report));
     for (const m of report.methods) rowsOf.get(m.name.split('|').slice(0, 2).join('|'))!.reports.push(m);
@@ -100,13 +121,15 @@ const stat = (xs: number[], d = 3): string => {
   return ok.length === 1 ? mean.toFixed(d) : `${mean.toFixed(d)} [${Math.min(...ok).toFixed(d)}, ${Math.max(...ok).toFixed(d)}]`;
 };
 const lines = [
-  '| data | synthesizer | ε | 2-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | fit s |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
+  '| data | synthesizer | ε | 2-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | constraint violations | point-mass error | missing-rate error | outside real range | fit s |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 const order = (r: Row): number => (r.epsilon ?? 99) * 10 + (r.method.startsWith('2-tree (') ? 0 : r.method.startsWith('2-tree,') ? 1 : r.method.startsWith('ind') ? 2 : 3);
 for (const r of [...table].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a) - order(b))) {
   const g = (f: (m: MethodReport) => number | null | undefined): number[] => r.reports.map((m) => f(m) ?? NaN);
   const trtr = r.reports[0]?.utility?.trtrAuc;
-  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${stat(r.seconds, 1)} |`);
+  const st = (f: (x: StructureReport) => number): number[] => r.structure.map(f);
+  const checks = r.structure[0]?.constraints.length ? stat(st((x) => x.constraintViolations), 0) : '—';
+  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${checks} | ${stat(st((x) => x.maxPointMassError))} | ${stat(st((x) => x.maxMissingRateError))} | ${stat(st((x) => x.maxOutsideRange))} | ${stat(r.seconds, 1)} |`);
 }
-process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; reports in ${OUT}\n`);
+process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; point-mass and missing-rate errors: the largest over the columns (absolute, as shares); outside real range: the largest share of a numeric column's synthetic values outside the training data's [min, max]; reports in ${OUT}\n`);

@@ -43,6 +43,20 @@ export interface ColumnSpec {
   description?: string;
 }
 
+/**
+ * A relation between two columns that holds in every row (public metadata, like the bounds):
+ * `le`: left ≤ right whenever both are present (e.g. recurrence time ≤ death time). The
+ * synthesizer honours it by construction in sampling (stats/synth/sample.ts); it is not checked
+ * when data are loaded.
+ */
+export interface ColumnConstraint {
+  type: 'le';
+  left: string;
+  right: string;
+  description?: string;
+}
+export const CONSTRAINT_TYPES = ['le'] as const;
+
 export interface Schema {
   name: string;
   maxRowsPerParty: number;
@@ -53,6 +67,8 @@ export interface Schema {
    */
   rowsPerPatient: number;
   columns: ColumnSpec[];
+  /** Relations between columns that hold in every row (absent when none are declared). */
+  constraints?: ColumnConstraint[];
 }
 
 export class SchemaError extends Error {
@@ -65,7 +81,10 @@ export class SchemaError extends Error {
 }
 
 const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'resolution', 'description']);
-const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns']);
+const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns', 'constraints']);
+const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'description']);
+/** Most constraints a schema may declare. */
+export const MAX_CONSTRAINTS = 64;
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -187,8 +206,64 @@ export function parseSchema(json: unknown): Schema {
     seen.add(c.name);
   }
   const schema: Schema = { name: json.name, maxRowsPerParty: maxRows, rowsPerPatient, columns };
+  if (json.constraints !== undefined) schema.constraints = parseConstraints(json.constraints, columns);
   patientColumn(schema);
   return schema;
+}
+
+const short = (x: unknown): string => {
+  const t = JSON.stringify(x) ?? String(x);
+  return t.length > 40 ? `${t.slice(0, 40)}…` : t;
+};
+
+/**
+ * Validates `constraints`: each `{ type: 'le', left, right }` between two distinct numeric or
+ * integer columns with left's min ≤ right's min (so every right value leaves room for a left
+ * value); a column is the left side of at most one constraint, and the constraints have no cycle
+ * (the synthesizer samples every right side before its left side).
+ */
+function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint[] {
+  if (!Array.isArray(raw)) throw new SchemaError('constraints', `expected an array of { type: "le", left, right }, got ${short(raw)}`);
+  if (raw.length > MAX_CONSTRAINTS) throw new SchemaError('constraints', `at most ${MAX_CONSTRAINTS} constraints, got ${raw.length}`);
+  const out: ColumnConstraint[] = [];
+  const leftOf = new Map<string, string>();
+  raw.forEach((c, i) => {
+    const at = `constraints[${i}]`;
+    if (!isObject(c)) throw new SchemaError(at, `expected an object { type: "le", left, right }, got ${short(c)}`);
+    for (const k of Object.keys(c)) {
+      if (!CONSTRAINT_KEYS.has(k)) throw new SchemaError(at, `unknown field "${k.slice(0, 40)}"; allowed: ${[...CONSTRAINT_KEYS].join(', ')}`);
+    }
+    if (typeof c.type !== 'string' || !(CONSTRAINT_TYPES as readonly string[]).includes(c.type)) {
+      throw new SchemaError(`${at}.type`, `got ${short(c.type)}; use one of ${CONSTRAINT_TYPES.join(', ')} (left <= right)`);
+    }
+    const side = (k: 'left' | 'right'): ColumnSpec => {
+      const name = c[k];
+      if (typeof name !== 'string' || name.length === 0) throw new SchemaError(`${at}.${k}`, `expected a column name, got ${short(name)}`);
+      const col = columns.find((x) => x.name === name);
+      if (!col) throw new SchemaError(`${at}.${k}`, `no column ${short(name)} in the schema`);
+      if (col.type !== 'numeric' && col.type !== 'integer') throw new SchemaError(`${at}.${k}`, `column "${col.name}" is ${col.type}; an "le" constraint relates numeric or integer columns`);
+      return col;
+    };
+    const [l, r] = [side('left'), side('right')];
+    if (l.name === r.name) throw new SchemaError(at, `left and right are the same column "${l.name}"`);
+    if (l.min! > r.min!) throw new SchemaError(at, `"${l.name}" <= "${r.name}" cannot hold for "${r.name}" below ${l.min} (the min of "${l.name}"); lower the min of "${l.name}" to at most ${r.min}`);
+    if (leftOf.has(l.name)) throw new SchemaError(at, `"${l.name}" is already the left side of a constraint (with "${leftOf.get(l.name)}"); a column may be bounded above by one column only`);
+    leftOf.set(l.name, r.name);
+    const spec: ColumnConstraint = { type: 'le', left: l.name, right: r.name };
+    if (c.description !== undefined) {
+      if (typeof c.description !== 'string') throw new SchemaError(`${at}.description`, 'expected a string');
+      spec.description = c.description;
+    }
+    out.push(spec);
+  });
+  for (const start of leftOf.keys()) {
+    const seen = new Set<string>([start]);
+    for (let x = leftOf.get(start); x !== undefined; x = leftOf.get(x)) {
+      if (seen.has(x)) throw new SchemaError('constraints', `form a cycle through "${x}" (${[...seen].join(' <= ')} <= ${x}); drop one`);
+      seen.add(x);
+    }
+  }
+  return out;
 }
 
 /**

@@ -175,18 +175,45 @@ describe('splits', () => {
 });
 
 describe('example data', () => {
-  it.each(['pbc', 'flchain'] as const)('%s: every row loads under its schema (bounds contain every real value)', (name) => {
+  const EXPECTED: Record<string, { rows: number; id: string | null }> = {
+    pbc: { rows: 418, id: 'id' }, flchain: { rows: 7874, id: null }, rotterdam: { rows: 2982, id: 'pid' }, mgus2: { rows: 1384, id: 'id' },
+  };
+  it.each(['pbc', 'flchain', 'rotterdam', 'mgus2'] as const)('%s: every row loads under its schema (bounds contain every real value)', (name) => {
     const schemaJson = JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')) as unknown;
     const text = readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8');
     const { report } = buildDataset(parseSchema(schemaJson), text);
     expect(report.rejected).toEqual([]);
     expect(report.extraColumns).toEqual([]);
     expect(report.clipped).toBe(0);
-    expect(report.rowsLoaded).toBe(name === 'pbc' ? 418 : 7874);
-    // pbc: one row per case number (column "id"); flchain: no identifier, every row a patient.
+    expect(report.rowsLoaded).toBe(EXPECTED[name]!.rows);
+    // pbc, rotterdam, mgus2: one row per patient identifier; flchain: no identifier, every row a patient.
     expect(report.patients).toBe(report.rowsLoaded);
     expect(report.rowsOverPatientBound).toBe(0);
-    expect(report.patientColumn).toBe(name === 'pbc' ? 'id' : null);
+    expect(report.patientColumn).toBe(EXPECTED[name]!.id);
+  });
+
+  it.each(['rotterdam', 'mgus2'] as const)('%s: bounds are round values strictly wider than the data, and every declared constraint holds in every row', (name) => {
+    const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')) as unknown);
+    const { dataset } = buildDataset(schema, readFileSync(new URL(`../examples/${name}/${name}.csv`, import.meta.url), 'utf8'), { strict: true });
+    for (const c of schema.columns) {
+      if (c.type !== 'numeric' && c.type !== 'integer') continue;
+      const v = (dataset.columns.get(c.name) as { values: Float64Array }).values.filter((x) => !Number.isNaN(x));
+      // not the data's own min/max: a round bound with room beyond the most extreme value (0 may be attained)
+      expect(Math.max(...v), c.name).toBeLessThan(c.max!);
+      if (c.min !== 0) expect(Math.min(...v), c.name).toBeGreaterThan(c.min!);
+      expect(c.max! % 5, c.name).toBe(0);
+    }
+    expect(schema.constraints!.length).toBe(1);
+    for (const k of schema.constraints!) {
+      const [l, r] = [k.left, k.right].map((n) => (dataset.columns.get(n) as { values: Float64Array }).values);
+      let checked = 0;
+      for (let i = 0; i < dataset.rowCount; i++) {
+        if (Number.isNaN(l![i]!) || Number.isNaN(r![i]!)) continue;
+        checked++;
+        expect(l![i]!).toBeLessThanOrEqual(r![i]!);
+      }
+      expect(checked).toBe(dataset.rowCount);
+    }
   });
 });
 

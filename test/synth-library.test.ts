@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
-import { coarsen, fineColumns, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
+import { coarsen, emptyRangeBins, fineColumns, fineWeights, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
-import { fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
+import { dropEmptyValues, fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
 import { selectNetwork } from '../stats/synth/select.ts';
 import { allocate, sampleColumns, sampleCsv } from '../stats/synth/sample.ts';
 import { loadExample } from './stats-helpers.ts';
@@ -71,27 +71,32 @@ describe('discretization', () => {
     expect(n.groups.flat().sort()).toEqual([0, 1, 2, 3]);
   });
 
-  it('a rare (missing) merged into a model value gets weight 0 within it; a common or lone (missing) keeps its count', () => {
+  it('(missing) keeps its noisy share when it is at least 2σ, inside whatever model value holds it; below 2σ it is 0', () => {
     const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', '(missing)'] };
-    const counts = [300, 100, 4];
-    const merged = modelColumn(col, coarsen(col, counts, { rareCount: 5, maxLevels: 10 }), counts, 5);
-    expect(merged.groups).toEqual([{ fine: [0, 2], weights: [1, 0] }, { fine: [1], weights: [1] }]);
-    const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40], 5);
+    // σ = 3: a noisy missing count of 5 is below 2σ (taken as 0), 6 is kept
+    expect(fineWeights([300, 100, 5], 3)).toEqual([300, 100, 0]);
+    expect(fineWeights([300, 100, 6], 3)).toEqual([300, 100, 6]);
+    expect(fineWeights([300, -3, -2], 0)).toEqual([297, 0, 0]); // present values projected (total kept), (missing) clipped
+    // a bin the range step found empty keeps its weight only at 2σ or more; the kept bins keep the
+    // noisy total of all present bins (312), so (missing) is not inflated against them
+    expect(fineWeights([300, 5, 7, 0], 3, [false, true, true])).toEqual([302.5, 0, 9.5, 0]);
+    expect(emptyRangeBins([0, 1, 2, 3, 4], [0, 2, 4], [10, 0])).toEqual([false, false, true, true]);
+    const merged = modelColumn(col, coarsen(col, [300, 100, 6], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 6], 3));
+    expect(merged.groups).toEqual([{ fine: [0, 2], weights: [300 / 306, 6 / 306] }, { fine: [1], weights: [1] }]);
+    const erased = modelColumn(col, coarsen(col, [300, 100, 4], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 4], 3));
+    expect(erased.groups[0]).toEqual({ fine: [0, 2], weights: [1, 0] });
+    const own = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 10 }), [300, 100, 40]);
     expect(own.groups[2]).toEqual({ fine: [2], weights: [1] });
     // a common (missing) merged only to cap the number of model values keeps its share
-    const capped = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 2 }), [300, 100, 40], 5);
+    const capped = modelColumn(col, coarsen(col, [300, 100, 40], { rareCount: 5, maxLevels: 2 }), [300, 100, 40]);
     expect(capped.groups[1]).toEqual({ fine: [1, 2], weights: [100 / 140, 40 / 140] });
-    // a model value whose other fine values have no mass keeps the count of its (missing)
-    const onlyMissing = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1, 2]] }, [300, 0, 4], 5);
-    expect(onlyMissing.groups[1]).toEqual({ fine: [1, 2], weights: [0, 1] });
-    // numeric: a rare (missing) joins the largest run, with weight 0
-    const num = { name: 'y', type: 'numeric' as const, levels: ['0', '1', '2', '3', '(missing)'], edges: [0, 1, 2, 3, 4], min: 0, max: 4 };
-    const numCounts = [10, 10, 10, 30, 2];
-    const m = modelColumn(num, coarsen(num, numCounts, { rareCount: 3, maxLevels: 2 }), numCounts, 3);
-    const withMissing = m.groups.find((g) => g.fine.includes(4))!;
-    expect(withMissing.fine.length).toBeGreaterThan(1);
-    expect(withMissing.weights[withMissing.fine.indexOf(4)]).toBe(0);
-    expect(withMissing.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // a model value whose fine values all have weight 0 is empty: dropEmptyValues gives it no probability
+    const empty = modelColumn(col, { queryLevels: [[0], [1], [2]], groups: [[0], [1], [2]] }, [300, 100, 0]);
+    expect(empty.groups[2]!.empty).toBe(true);
+    const [[row]] = dropEmptyValues([[[0.7, 0.2, 0.1]]], [empty]) as [[number[]]];
+    expect(row[0]).toBeCloseTo(0.7 / 0.9, 12);
+    expect(row[1]).toBeCloseTo(0.2 / 0.9, 12);
+    expect(row[2]).toBe(0);
   });
 });
 

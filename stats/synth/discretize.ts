@@ -50,10 +50,48 @@ export function fineColumns(schema: Schema, fineBins: number): FineColumn[] {
     } else {
       edges = Array.from({ length: fineBins + 1 }, (_, i) => (i === fineBins ? max : min + ((max - min) * i) / fineBins));
     }
+    edges = withPointBins(edges, min, max, step);
     const labels = edges.slice(0, -1).map((e, i) => `[${e}, ${edges[i + 1]}${i === edges.length - 2 ? ']' : ')'}`);
     out.push({ name: c.name, type: c.type, levels: [...labels, MISSING_LEVEL], edges, min, max, ...(step !== undefined ? { step } : {}) });
   }
   return out;
+}
+
+/**
+ * Values that get a fine bin of their own, chosen from the schema alone (before any data): 0
+ * when it lies inside the bounds (counts, receptor levels, spike sizes are often exactly 0). The
+ * noisy one-way count of that bin then decides the share of the point mass, and sampling puts
+ * every record of the bin exactly on the value.
+ */
+export function pointMassValues(min: number, max: number): number[] {
+  return min <= 0 && 0 <= max ? [0] : [];
+}
+
+/** Width of the bin of a point mass in a column without a grid: [v, v + pointWidth). */
+export function pointWidth(min: number, max: number): number {
+  return (max - min) * 1e-9;
+}
+
+/** True when bin [lo, hi) is the bin of one point mass of a column without a grid. */
+export function isPointBin(lo: number, hi: number, min: number, max: number): boolean {
+  return hi - lo <= 2 * pointWidth(min, max);
+}
+
+/**
+ * Edges with a bin of its own for every point-mass value (pointMassValues): [v − step/2, v + step/2)
+ * on a grid, [v, v + pointWidth) without one. Edges already there are kept; the span is unchanged.
+ */
+export function withPointBins(edges: number[], min: number, max: number, step?: number): number[] {
+  const lo = edges[0]!;
+  const hi = edges[edges.length - 1]!;
+  const extra: number[] = [];
+  for (const v of pointMassValues(min, max)) {
+    if (step !== undefined) extra.push(onGrid(v - step / 2, step), onGrid(v + step / 2, step));
+    else extra.push(v, v + pointWidth(min, max));
+  }
+  const tol = step !== undefined ? step * 1e-6 : pointWidth(min, max) * 1e-3;
+  const all = [...edges, ...extra.filter((e) => e > lo && e < hi)].sort((a, b) => a - b);
+  return all.filter((e, i) => i === 0 || e - all[i - 1]! > tol);
 }
 
 /** The grid k·step inside [min, max]: index of its first point and number of points. */
@@ -91,6 +129,7 @@ export function refineEdges(coarseEdges: number[], projected: number[], fineBins
     let parts = 1 + (total > 0 ? Math.floor((spare * projected[k]!) / total) : Math.floor(spare / K));
     const width = step === undefined ? 0 : Math.round((hi - lo) / step);
     if (step !== undefined) parts = Math.max(1, Math.min(parts, width));
+    else if (isPointBin(lo, hi, coarseEdges[0]!, coarseEdges[K]!)) parts = 1;
     for (let j = 1; j < parts; j++) {
       const e = step !== undefined ? onGrid(lo + step * Math.round((width * j) / parts), step) : lo + ((hi - lo) * j) / parts;
       if (e > out[out.length - 1]! && e < hi) out.push(e);
@@ -227,6 +266,58 @@ export function projectCounts(y: ArrayLike<number>): number[] {
     }
   }
   return Array.from(y, (v) => Math.max(0, v - lambda));
+}
+
+/**
+ * A `(missing)` level's noisy count below this many noise standard deviations is taken as 0
+ * (post-processing): a column that is never missing keeps no spurious missing values beyond the
+ * chance that its noise exceeds 1σ (about 16 %, then by 1.3σ on average), and a real missing
+ * count near σ is kept more often than not (an estimate about unbiased at 1σ).
+ */
+export const MISSING_Z = 2;
+
+/** A fine bin in a region the range step found empty keeps its weight only when its own noisy count is at least TAIL_Z·σ. */
+export const TAIL_Z = 2;
+
+/**
+ * Sampling weights of a column's fine values from their noisy one-way counts (post-processing):
+ * bins or levels projected to non-negative counts with their noisy total kept (projectCounts);
+ * `(missing)` its own noisy count when at least MISSING_Z·σ, else 0, so that missing values are
+ * neither invented from noise nor erased when the noisy share is clearly there (σ = 0: exact
+ * counts). `emptyRange[j]` (numeric columns): fine bin j lies in a bin of the range step whose
+ * projected count is 0; such a bin keeps its weight only when its own noisy count is at least
+ * TAIL_Z·σ (two independent measurements must both find it empty to drop it), which keeps the
+ * noise in the empty stretches of wide schema bounds from putting synthetic values far outside
+ * the data's range.
+ */
+export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[]): number[] {
+  const k = noisy.length;
+  const y = Array.from(noisy).slice(0, k - 1);
+  const m = noisy[k - 1]!;
+  const missing = m > 0 && m >= MISSING_Z * sigma ? m : 0;
+  const drop = y.map((x, j) => emptyRange?.[j] === true && x < TAIL_Z * sigma);
+  const kept = y.filter((_, j) => !drop[j]);
+  if (kept.length === y.length || kept.length === 0) return [...projectCounts(y), missing];
+  // the kept bins projected onto the noisy total of all present bins (unbiased for the present
+  // count): dropping only the noise above 0 in empty stretches would shrink the present mass
+  // against (missing)
+  const total = y.reduce((a, b) => a + b, 0);
+  const shift = (total - kept.reduce((a, b) => a + b, 0)) / kept.length;
+  const p = projectCounts(kept.map((x) => x + shift));
+  let i = 0;
+  return [...y.map((_, j) => (drop[j] ? 0 : p[i++]!)), missing];
+}
+
+/** For each fine bin: does it lie inside a range-step bin whose projected count is 0? */
+export function emptyRangeBins(fineEdges: readonly number[], coarseEdges: readonly number[], coarseProjected: readonly number[]): boolean[] {
+  const out: boolean[] = [];
+  let k = 0;
+  for (let j = 0; j < fineEdges.length - 1; j++) {
+    const mid = (fineEdges[j]! + fineEdges[j + 1]!) / 2;
+    while (k < coarseEdges.length - 2 && coarseEdges[k + 1]! <= mid) k++;
+    out.push(!(coarseProjected[k]! > 0));
+  }
+  return out;
 }
 
 /** The model value of each fine value. */

@@ -26,7 +26,7 @@ import type { Predicate } from '../query.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import {
-  coarsen, fineColumns, fineToGroup, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+  coarsen, emptyRangeBins, fineColumns, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
@@ -37,8 +37,8 @@ export const MODEL_VERSION = 2;
 
 /** A discretized column (fine values: categorical levels, or numeric bins; "(missing)" last) and its model values. */
 export interface ModelColumn extends FineColumn {
-  /** Each model value: the fine values it stands for and their probabilities within it. */
-  groups: { fine: number[]; weights: number[] }[];
+  /** Each model value: the fine values it stands for and their probabilities within it; `empty`: no measured mass, never sampled. */
+  groups: { fine: number[]; weights: number[]; empty?: boolean }[];
 }
 
 export interface BudgetQuery {
@@ -149,6 +149,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const zoom = rangeBins > 0 && rangeShare > 0 ? cols.map((c, i) => (refinable(c, fineBins) ? i : -1)).filter((i) => i >= 0) : [];
   const part = (x: number | undefined, f: number): number | undefined => (x === undefined ? undefined : x * f);
   let oneWayRho = share(0);
+  /** Numeric columns measured by the range step: which fine bins lie where it found nothing. */
+  const emptyRange: (boolean[] | undefined)[] = cols.map(() => undefined);
   if (zoom.length > 0) {
     const coarseCols = fineColumns(schema, rangeBins);
     const rangeRho = part(oneWayRho, rangeShare);
@@ -164,6 +166,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
       const present = projected.reduce((a, b) => a + b, 0);
       const bins = sigma1 > 0 ? Math.max(8, Math.min(fineBins, Math.floor(present / sigma1))) : fineBins;
       cols[i] = withEdges(cols[i]!, refineEdges(coarseCols[i]!.edges!, projected, bins, cols[i]!.step));
+      emptyRange[i] = emptyRangeBins(cols[i]!.edges!, coarseCols[i]!.edges!, projected);
     });
   }
   const fineEdges = cols.map((c) => c.edges ?? []);
@@ -174,16 +177,17 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   queries.push(budgetQuery(oneWay, 'one-way'));
   const fineVar = oneWay.variance;
   const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
-  // non-negative fine one-ways with the noisy totals kept (projection, not clipping)
-  const fineP = oneWay.tables.map((t) => projectCounts(t));
+  // non-negative fine one-ways with the noisy totals kept (projection, not clipping); (missing)
+  // kept when its noisy count is there (fineWeights)
+  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i]));
   /** The product of the (projected) noisy one-ways: the independent model. */
-  const independent = (tables: number[][], as: SynthModel['method']): SynthModel => {
-    const p = tables.map((t) => projectCounts(t));
+  const independent = (tables: number[][], variance: number, as: SynthModel['method']): SynthModel => {
+    const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i]));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
     return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
   };
-  if (method === 'independent') return independent(oneWay.tables, 'independent');
+  if (method === 'independent') return independent(oneWay.tables, fineVar, 'independent');
 
   // coarse bins and model values: rare values below 3σ merge; a pair table of L² cells keeps
   // about one noise standard deviation of signal per cell: L ≤ √(n / σ_pair)
@@ -204,11 +208,11 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
     const again = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), restRho, 'one-way-again');
     queries.push(budgetQuery(again, 'one-way-again'));
     const [w1, w2] = [1 / oneWay.variance, 1 / again.variance];
-    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 'mst');
+    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 1 / (w1 + w2), 'mst');
   }
   const levelCap = Math.max(2, Math.min(maxLevels, pairLevels));
   const rare = 3 * Math.sqrt(fineVar);
-  const coarse: Coarsening[] = cols.map((c, i) => coarsen(c, c.type === 'categorical' ? oneWay.tables[i]! : fineP[i]!, { rareCount: rare, maxLevels: levelCap }));
+  const coarse: Coarsening[] = cols.map((c, i) => coarsen(c, c.type === 'categorical' ? oneWay.tables[i]! : [...fineP[i]!.slice(0, -1), Math.max(0, oneWay.tables[i]![c.levels.length - 1]!)], { rareCount: rare, maxLevels: levelCap }));
   const groupSizes = coarse.map((c) => c.groups.length);
   const qlSizes = coarse.map((c) => c.queryLevels.length);
   const qlToGroup = coarse.map((c) => queryLevelToGroup(c));
@@ -258,8 +262,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // 4. fit
   const fit = fitModel(groupSizes, net.parents, net.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
   log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
-  const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!, rare));
-  return finish(schema, 'mst', filter, columns, net, fit.cpt, queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques });
+  const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
+  return finish(schema, 'mst', filter, columns, net, dropEmptyValues(fit.cpt, columns), queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques });
 }
 
 /** Row (axis 0) or column (axis 1) sums of a two-way table, with their variances. */
@@ -283,19 +287,17 @@ function normalized(xs: number[]): number[] {
 }
 
 /**
- * A model column: each group's fine values, weighted by their projected noisy one-way counts.
- * A rare "(missing)" (count below `rareCount`, the bound coarsen merged it by) that shares a
- * model value with other values gets weight 0: its noisy count is mostly noise, and a column that
- * is never missing would otherwise get about 0.4σ spurious missing values (post-processing).
+ * A model column: each group's fine values, weighted by their sampling weights (`fineWeights`:
+ * projected noisy one-way counts; a `(missing)` with its noisy count when that is at least 1σ, so
+ * a rare `(missing)` merged into a larger model value keeps its noisy share there). A group whose
+ * weights are all 0 gets `empty: true` (and uniform weights): no record is drawn from it
+ * (`dropEmptyValues`).
  */
-export function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: number[], rareCount = 0): ModelColumn {
-  const missing = c.levels.length - 1;
-  const rareMissing = fineCounts[missing]! < rareCount;
+export function modelColumn(c: FineColumn, coarse: Coarsening, fineWeights: number[]): ModelColumn {
   const groups = coarse.groups.map((g) => {
     const fine = g.flatMap((ql) => coarse.queryLevels[ql]!).sort((a, b) => a - b);
-    const w = fine.map((f) => Math.max(0, fineCounts[f]!));
-    const merged = fine.length > 1 && rareMissing ? w.map((x, k) => (fine[k] === missing ? 0 : x)) : w;
-    return { fine, weights: normalized(merged.some((x) => x > 0) ? merged : w) };
+    const w = fine.map((f) => Math.max(0, fineWeights[f]!));
+    return w.some((x) => x > 0) ? { fine, weights: normalized(w) } : { fine, weights: normalized(w), empty: true };
   });
   const out: ModelColumn = { name: c.name, type: c.type, levels: [...c.levels], groups };
   if (c.edges) {
@@ -305,6 +307,25 @@ export function modelColumn(c: FineColumn, coarse: Coarsening, fineCounts: numbe
     if (c.step !== undefined) out.step = c.step;
   }
   return out;
+}
+
+/**
+ * Conditional tables with no probability on model values whose fine values all have weight 0
+ * (e.g. `(missing)` of a column without missing values, a category never seen): the fit leaves
+ * small positive probabilities on cells measured as 0 (mirror descent does not reach 0), which
+ * would invent values the one-way measurement does not support. Rows renormalized; a row left
+ * with nothing keeps its old values. Post-processing.
+ */
+export function dropEmptyValues(cpt: number[][][], columns: ModelColumn[]): number[][][] {
+  return cpt.map((rows, i) => {
+    const empty = columns[i]!.groups.map((g) => g.empty === true);
+    if (!empty.some((e) => e)) return rows;
+    return rows.map((p) => {
+      const kept = p.map((x, v) => (empty[v] ? 0 : x));
+      const z = sum(kept);
+      return z > 0 ? kept.map((x) => x / z) : p;
+    });
+  });
 }
 
 function finish(

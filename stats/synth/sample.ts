@@ -12,8 +12,8 @@ import { seededRandomSource, type RandomSource } from '../../crypto/dp/random.ts
 import { utf8 } from '../../crypto/bytes.ts';
 import { formatCsv } from '../csv.ts';
 import { MISSING_LEVEL } from '../schema.ts';
-import type { Schema } from '../schema.ts';
-import { onGrid } from './discretize.ts';
+import type { ColumnConstraint, Schema } from '../schema.ts';
+import { isPointBin, onGrid } from './discretize.ts';
 import type { ModelColumn, SynthModel } from './model.ts';
 
 /** A uniform float in [0, 1) with 53 random bits. */
@@ -39,23 +39,39 @@ export function samplingRandom(seed: string): RandomSource {
   return seededRandomSource(sha256(utf8(`blindsum/synth/sample/v1|${seed}`)));
 }
 
-/** A value inside fine bin f of a numeric/integer column (NaN for "(missing)"). */
-function valueInBin(c: ModelColumn, f: number, rng: RandomSource): number {
+const stepOf = (c: ModelColumn): number | undefined => c.step ?? (c.type === 'integer' ? 1 : undefined);
+
+/** The smallest value fine bin f of a numeric/integer column can take. */
+function lowestInBin(c: ModelColumn, f: number): number {
+  const lo = Math.max(c.edges![f]!, c.min!);
+  const step = stepOf(c);
+  return step === undefined ? lo : Math.min(c.max!, Math.max(c.min!, onGrid(Math.ceil(lo / step - 1e-9) * step, step)));
+}
+
+/**
+ * A value inside fine bin f of a numeric/integer column (NaN for "(missing)"), at most `cap`
+ * (a constraint's right-hand value; the caller makes sure the bin has a value ≤ cap). The bin of
+ * a point mass (discretize.ts pointMassValues) gives its value itself, so the mass is not spread.
+ */
+function valueInBin(c: ModelColumn, f: number, rng: RandomSource, cap = Infinity): number {
   const e = c.edges!;
   if (f >= e.length - 1) return NaN;
   const lo = Math.max(e[f]!, c.min!);
   const hi = Math.min(e[f + 1]!, c.max!);
   const last = f === e.length - 2;
-  const step = c.step ?? (c.type === 'integer' ? 1 : undefined);
+  const step = stepOf(c);
   if (step !== undefined) {
-    // grid values k·step with lo ≤ k·step < hi (≤ hi in the last bin)
+    // grid values k·step with lo ≤ k·step < hi (≤ hi in the last bin), and k·step ≤ cap
     const a = Math.ceil(lo / step - 1e-9);
     const top = hi / step;
-    const b = last || Math.abs(top - Math.round(top)) > 1e-9 ? Math.floor(top + 1e-9) : Math.round(top) - 1;
+    let b = last || Math.abs(top - Math.round(top)) > 1e-9 ? Math.floor(top + 1e-9) : Math.round(top) - 1;
+    if (cap < Infinity) b = Math.min(b, Math.floor(cap / step + 1e-9));
     const k = b < a ? a : a + Math.floor(uniform01(rng) * (b - a + 1));
     return Math.min(c.max!, Math.max(c.min!, onGrid(k * step, step)));
   }
-  return lo + uniform01(rng) * (hi - lo);
+  if (isPointBin(e[f]!, e[f + 1]!, c.min!, c.max!)) return lo;
+  const top = Math.max(lo, Math.min(hi, cap));
+  return lo + uniform01(rng) * (top - lo);
 }
 
 /**
@@ -109,15 +125,45 @@ function groupBy(keys: Int32Array, size: number): number[][] {
 }
 
 /**
+ * Columns in the order their values are drawn: the right side of every constraint before its
+ * left side (schema.ts guarantees at most one right side per column and no cycle).
+ */
+function valueOrder(d: number, rightOf: Map<number, number>): number[] {
+  const depth = (i: number): number => {
+    let k = 0;
+    for (let x = rightOf.get(i); x !== undefined; x = rightOf.get(x)) k++;
+    return k;
+  };
+  return Array.from({ length: d }, (_, i) => i).sort((a, b) => depth(a) - depth(b) || a - b);
+}
+
+/**
  * Samples `rows` records. Returns per column, per record: a level index (categorical, −1 for
  * missing) or a number (numeric, NaN for missing), in the model's column order.
+ *
+ * Constraints `left ≤ right` (schema.ts) hold by construction: the right column's values are
+ * drawn first; a left value drawn above its row's right value is drawn again from its model
+ * value's fine weights truncated to bins with a value ≤ right (or, when that model value has
+ * none, from the column's conditional distribution given the row's parents, truncated the same
+ * way), then within the bin at most right. Every row's left value is thus a draw from the
+ * model's distribution truncated at the row's right value: rows that satisfied the constraint
+ * keep their values, violating rows move below their right value, so the left column's margin
+ * shifts down by the model's violation mass (none when the model already respects the relation).
  */
 export function sampleColumns(
-  model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round',
+  model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round', constraints: readonly ColumnConstraint[] = [],
 ): { names: string[]; values: (number[])[]; missing: boolean[][] } {
   if (!Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`rows: expected a non-negative integer, got ${rows}`);
   const rng = samplingRandom(seed);
   const d = model.columns.length;
+  const index = new Map(model.columns.map((c, i) => [c.name, i]));
+  const rightOf = new Map<number, number>();
+  for (const k of constraints) {
+    const [l, r] = [index.get(k.left), index.get(k.right)];
+    if (l === undefined || r === undefined) throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no column "${l === undefined ? k.left : k.right}"`);
+    if (model.columns[l]!.type === 'categorical' || model.columns[r]!.type === 'categorical') throw new RangeError(`constraint ${k.left} <= ${k.right}: both columns must be numeric`);
+    rightOf.set(l, r);
+  }
   const v = model.columns.map(() => new Int32Array(rows));
   for (const i of model.order) {
     // model values, parents first, by parent configuration
@@ -134,7 +180,7 @@ export function sampleColumns(
   }
   const values = model.columns.map(() => new Array<number>(rows));
   const missing = model.columns.map(() => new Array<boolean>(rows));
-  for (let i = 0; i < d; i++) {
+  for (const i of valueOrder(d, rightOf)) {
     // a fine value within each model value, then a value within the fine bin
     const c = model.columns[i]!;
     groupBy(v[i]!, c.groups.length).forEach((members, gi) => {
@@ -147,8 +193,47 @@ export function sampleColumns(
         values[i]![r] = c.type === 'categorical' ? (isMissing ? -1 : f) : valueInBin(c, f, rng);
       });
     });
+    const right = rightOf.get(i);
+    if (right === undefined) continue;
+    for (let r = 0; r < rows; r++) {
+      const cap = values[right]![r]!;
+      const x = values[i]![r]!;
+      if (Number.isNaN(cap) || Number.isNaN(x) || x <= cap) continue;
+      values[i]![r] = truncatedValue(model, i, v, r, cap, rng);
+    }
   }
   return { names: model.columns.map((c) => c.name), values, missing };
+}
+
+/**
+ * A value of numeric column i for record r at most `cap`: a fine bin from the record's model
+ * value's weights restricted to bins holding a value ≤ cap; when there is none, from every model
+ * value's bins weighted by p(value | the record's parents) × the fine weight; never `(missing)`.
+ */
+function truncatedValue(model: SynthModel, i: number, v: Int32Array[], r: number, cap: number, rng: RandomSource): number {
+  const c = model.columns[i]!;
+  const bins = c.edges!.length - 1;
+  const pick = (cands: { f: number; w: number }[]): number | undefined => {
+    const ok = cands.filter((x) => x.f < bins && x.w > 0 && lowestInBin(c, x.f) <= cap);
+    const z = ok.reduce((a, x) => a + x.w, 0);
+    return z > 0 ? ok[drawIndex(ok.map((x) => x.w / z), rng)]!.f : undefined;
+  };
+  const g = c.groups[v[i]![r]!]!;
+  let f = pick(g.fine.map((fi, k) => ({ f: fi, w: g.weights[k]! })));
+  if (f === undefined) {
+    let config = 0;
+    for (const p of model.parents[i]!) config = config * model.columns[p]!.groups.length + v[p]![r]!;
+    const row = model.cpt[i]![config]!;
+    f = pick(c.groups.flatMap((gg, gi) => gg.fine.map((fi, k) => ({ f: fi, w: row[gi]! * gg.weights[k]! }))));
+  }
+  if (f === undefined) {
+    // nothing below cap carries weight: the lowest value of the bin holding cap
+    const e = c.edges!;
+    let k = 0;
+    while (k < bins - 1 && e[k + 1]! <= cap) k++;
+    return Math.min(cap, lowestInBin(c, k));
+  }
+  return valueInBin(c, f, rng, cap);
 }
 
 function formatNumber(x: number, type: ModelColumn['type']): string {
@@ -162,7 +247,7 @@ function formatNumber(x: number, type: ModelColumn['type']): string {
  * synthetic row number 1..rows), loadable with the same schema.
  */
 export function sampleCsv(model: SynthModel, schema: Schema, rows: number, seed: string, method: SamplingMethod = 'round'): string {
-  const s = sampleColumns(model, rows, seed, method);
+  const s = sampleColumns(model, rows, seed, method, schema.constraints ?? []);
   const index = new Map(s.names.map((n, i) => [n, i]));
   const header = schema.columns.map((c) => c.name);
   const body: string[][] = [];
