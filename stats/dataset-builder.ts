@@ -81,6 +81,8 @@ export class DatasetBuilder {
   readonly #idIndex: number;
   readonly #used: ColumnSpec[];
   readonly #levelIndex = new Map<string, Map<string, number>>();
+  /** Per column: the strings read as missing (schema or column missingValues), when any. */
+  readonly #missingOf = new Map<string, Set<string>>();
   /** Valid rows seen per patient (kept or not). Held in memory only, never reported. */
   readonly #seen = new Map<string, number>();
   readonly #num = new Map<string, Float64Array>();
@@ -111,6 +113,10 @@ export class DatasetBuilder {
     this.#idSpec = patientColumn(schema);
     this.#idIndex = this.#idSpec ? this.#index.get(this.#idSpec.name)! : -1;
     this.#used = schema.columns.filter((c) => c.type !== 'identifier');
+    for (const c of schema.columns) {
+      const tokens = c.missingValues ?? schema.missingValues;
+      if (tokens && tokens.length > 0) this.#missingOf.set(c.name, new Set(tokens));
+    }
     for (const c of this.#used) if (c.type === 'categorical') this.#levelIndex.set(c.name, new Map(levelsOf(c).map((l, i) => [l, i])));
     this.#capacity = Math.min(1024, schema.maxRowsPerParty + 1);
     for (const c of this.#used) {
@@ -161,6 +167,7 @@ export class DatasetBuilder {
     let patient: string | undefined;
     if (idSpec) {
       patient = (fields[this.#idIndex] ?? '').trim();
+      if (this.#missingOf.get(idSpec.name)?.has(patient)) patient = '';
       if (patient === '') {
         this.#reject(at, idSpec.name, 'missing patient identifier: the row cannot be attributed to a patient, so the per-patient bound could not hold for it');
         return;
@@ -174,7 +181,9 @@ export class DatasetBuilder {
     const k = this.#k;
     let rowClipped = 0;
     for (const c of this.#used) {
-      const raw = fields[this.#index.get(c.name)!] ?? '';
+      const given = fields[this.#index.get(c.name)!] ?? '';
+      // The schema's missing-value strings (R's "NA", "NULL", …) read as an empty field.
+      const raw = this.#missingOf.get(c.name)?.has(given.trim()) ? '' : given;
       if (c.type === 'categorical') {
         const s = raw.trim();
         let code: number;

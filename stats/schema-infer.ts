@@ -84,7 +84,11 @@ export function inferSchema(csvText: string, opts: { name: string; maxRowsPerPar
     notes.push(`${name}: categorical, ${cats.length} levels${miss}`);
     return { name, type: 'categorical', categories: cats, ...(nMissing > 0 ? { missing: 'category' } : {}) };
   });
+  // The non-empty missing strings the file uses (R's "NA", …): declared so the data load as read.
+  const used = new Set<string>();
+  for (const r of table.rows) for (const v of r) if (v.trim() !== '' && missing.has(v.trim())) used.add(v.trim());
   const rows = table.rows.length;
   const maxRowsPerParty = opts.maxRowsPerParty ?? Math.max(1000, 10 ** Math.ceil(Math.log10(Math.max(1, rows) * 2)));
-  return { schema: { draft: DRAFT_NOTE, name: opts.name, maxRowsPerParty, columns }, notes };
+  if (used.size > 0) notes.push(`missingValues: ${[...used].map((v) => JSON.stringify(v)).join(', ')} read as missing in every column (an empty field always is)`);
+  return { schema: { draft: DRAFT_NOTE, name: opts.name, maxRowsPerParty, ...(used.size > 0 ? { missingValues: [...used].sort() } : {}), columns }, notes };
 }

@@ -33,6 +33,8 @@ export interface ColumnSpec {
   /** 'drop' (default): a row missing a column used by a query is excluded from that query;
    * 'category' (categorical only): missing is the level "(missing)". */
   missing?: MissingPolicy;
+  /** Strings read as missing in this column (overrides the schema's missingValues; "" always is). */
+  missingValues?: string[];
   /** 'reject' (default): a value outside [min, max] rejects the row; 'clip': clamp it. */
   outOfBounds?: OutOfBoundsPolicy;
   /**
@@ -69,6 +71,8 @@ export interface Schema {
   columns: ColumnSpec[];
   /** Relations between columns that hold in every row (absent when none are declared). */
   constraints?: ColumnConstraint[];
+  /** Strings read as missing in every column (e.g. R's "NA"); an empty field always is. */
+  missingValues?: string[];
 }
 
 export class SchemaError extends Error {
@@ -80,8 +84,20 @@ export class SchemaError extends Error {
   }
 }
 
-const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'outOfBounds', 'resolution', 'description']);
-const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns', 'constraints']);
+const COLUMN_KEYS = new Set(['name', 'type', 'min', 'max', 'categories', 'missing', 'missingValues', 'outOfBounds', 'resolution', 'description']);
+const SCHEMA_KEYS = new Set(['name', 'maxRowsPerParty', 'rowsPerPatient', 'columns', 'constraints', 'missingValues']);
+/** Most strings a missingValues list may hold, and their longest. */
+export const MAX_MISSING_VALUES = 20;
+const MISSING_VALUE_MAX_LENGTH = 32;
+
+/** Validates a missingValues list: distinct non-empty strings (trimmed), a few short ones. */
+function parseMissingValues(raw: unknown, field: string): string[] {
+  if (!Array.isArray(raw) || raw.length > MAX_MISSING_VALUES || !raw.every((v) => typeof v === 'string' && v.trim() === v && v.length >= 1 && v.length <= MISSING_VALUE_MAX_LENGTH)) {
+    throw new SchemaError(field, `expected up to ${MAX_MISSING_VALUES} distinct strings of 1 to ${MISSING_VALUE_MAX_LENGTH} characters without surrounding spaces, e.g. ["NA", "NULL"] (an empty field is always missing)`);
+  }
+  if (new Set(raw).size !== raw.length) throw new SchemaError(field, 'lists a string twice');
+  return [...(raw as string[])];
+}
 const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'description']);
 /** Most constraints a schema may declare. */
 export const MAX_CONSTRAINTS = 64;
@@ -112,6 +128,7 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
     if (typeof raw.description !== 'string') throw new SchemaError(`${at}.description`, 'expected a string');
     spec.description = raw.description;
   }
+  if (raw.missingValues !== undefined) spec.missingValues = parseMissingValues(raw.missingValues, `${at}.missingValues`);
   const missing = raw.missing ?? 'drop';
   if (typeof missing !== 'string' || !(MISSING_POLICIES as readonly string[]).includes(missing)) {
     throw new SchemaError(`${at}.missing`, `got ${JSON.stringify(missing)}; use 'drop' or 'category'`);
@@ -206,6 +223,12 @@ export function parseSchema(json: unknown): Schema {
     seen.add(c.name);
   }
   const schema: Schema = { name: json.name, maxRowsPerParty: maxRows, rowsPerPatient, columns };
+  if (json.missingValues !== undefined) schema.missingValues = parseMissingValues(json.missingValues, 'missingValues');
+  // A string read as missing cannot also be a category of the column it applies to.
+  for (const c of columns) {
+    const clash = (c.missingValues ?? schema.missingValues ?? []).find((v) => c.categories?.includes(v));
+    if (clash !== undefined) throw new SchemaError(`column "${c.name}"`, `"${clash}" is both a category and a missing value; drop it from missingValues (or from the categories)`);
+  }
   if (json.constraints !== undefined) schema.constraints = parseConstraints(json.constraints, columns);
   patientColumn(schema);
   return schema;
