@@ -66,7 +66,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   const signer = fitterIdentity(str(v['key'], 'key') ?? join(dirname(out), 'fitter.key'), analyst.toLowerCase().replace(/[^a-z0-9._-]/g, '-'));
   const quiet = v['quiet'] === true;
   const holdout = q.train!.holdout ?? 0;
-  const every = v['evaluate-every'] === undefined ? (holdout > 0 ? rounds : 0) : int(v['evaluate-every'], 'evaluate-every', rounds, 1, 10_000);
+  const every = v['evaluate-every'] === undefined ? (holdout > 0 ? rounds : 0) : int(v['evaluate-every'], 'evaluate-every', rounds, 0, 10_000);
   if (every > 0 && holdout === 0) throw new UsageError('--evaluate-every evaluates on held-out rows: give --holdout F too (e.g. 0.2)');
   const evalRho = v['evaluate-rho'] === undefined ? undefined : positive(v['evaluate-rho'], 'evaluate-rho');
   if (every > 0 && !exact && evalRho === undefined) throw new UsageError('a DP job\'s evaluations are DP queries too: give --evaluate-rho R (the zCDP cost of each evaluation, charged like any query), or --evaluate-every 0');
