@@ -83,13 +83,27 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
   const job = opts.resume?.job ?? q.job ?? `job-${randomUUID().slice(0, 8)}`;
   const dp = opts.privacy !== undefined;
   const rounds = opts.maxRounds ?? (dp ? DEFAULT_DP_ROUNDS : undefined);
+  // Rounds already released (resume): read back once, before anything is planned or charged.
+  let firstLogged: Query | undefined;
+  const outcomes: QueryOutcome[] = [];
+  const prior: (QueryResult & IterativeRound)[] = [];
+  for (const [i, id] of (opts.resume?.queryIds ?? []).entries()) {
+    const r = await client.getResult(id);
+    const logged = r.query ? queryFromProto(r.query) : undefined;
+    if (i === 0) firstLogged = logged;
+    if (!logged || logged.job !== job || logged.round !== i + 1 || logged.kind !== q.kind) {
+      throw new AnalystError(3, `resume: query ${id} is not round ${i + 1} of job ${job} (${logged ? describeQuery(logged) : 'no query'})`);
+    }
+    const o = r.ckks && r.status === 'done' && opts.ckksKey ? await openCkksOutcome(logged, r, opts.ckksKey) : outcomeFromResponse(r);
+    if (o.status !== 'done' || !o.result) throw new AnalystError(9, `resume: round ${i + 1} (query ${id}) was not released: ${o.status}${o.error ? ` — ${o.error}` : ''}`);
+    outcomes.push(o);
+    prior.push(o.result as QueryResult & IterativeRound);
+  }
   let perRound: PrivacySpec | undefined;
   let training: TrainingPrivacy | undefined;
   if (dp && q.kind === 'train_round') {
     // The job's mechanism: chosen for (ε, δ) over its rounds, or, on resume, round 1's.
-    const first = opts.resume?.queryIds[0];
-    const logged = first ? (await client.getResult(first)).query : undefined;
-    training = await planTrainingPrivacy(client, q, opts.privacy!, rounds!, logged ? queryFromProto(logged) : undefined);
+    training = await planTrainingPrivacy(client, q, opts.privacy!, rounds!, firstLogged);
     q = training.query;
   }
   if (dp) {
@@ -101,19 +115,6 @@ export async function runModelJob(client: AnalystClient, q: Query, opts: JobRunO
     if (budget.remainingRho < need) {
       throw new AnalystError(8, `job refused before round ${done + 1}: ${rounds! - done} rounds at rho ${perRound.rho!.toPrecision(4)} need rho ${need.toPrecision(4)}, but ${budget.remainingRho.toPrecision(4)} of the budget remains`);
     }
-  }
-  const outcomes: QueryOutcome[] = [];
-  const prior: (QueryResult & IterativeRound)[] = [];
-  for (const [i, id] of (opts.resume?.queryIds ?? []).entries()) {
-    const r = await client.getResult(id);
-    const logged = r.query ? queryFromProto(r.query) : undefined;
-    if (!logged || logged.job !== job || logged.round !== i + 1 || logged.kind !== q.kind) {
-      throw new AnalystError(3, `resume: query ${id} is not round ${i + 1} of job ${job} (${logged ? describeQuery(logged) : 'no query'})`);
-    }
-    const o = r.ckks && r.status === 'done' && opts.ckksKey ? await openCkksOutcome(logged, r, opts.ckksKey) : outcomeFromResponse(r);
-    if (o.status !== 'done' || !o.result) throw new AnalystError(9, `resume: round ${i + 1} (query ${id}) was not released: ${o.status}${o.error ? ` — ${o.error}` : ''}`);
-    outcomes.push(o);
-    prior.push(o.result as QueryResult & IterativeRound);
   }
   const { result } = await runJob<QueryResult & IterativeRound>(
     { ...q, job },

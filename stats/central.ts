@@ -223,13 +223,11 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
           xs.push(cc.map((r) => (col.codes[r] === code ? 1 : 0)));
         }
       }
-      rows.length = 0;
-      rows.push(...cc);
-      const n = rows.length;
+      const n = cc.length;
       const p = xs.length;
       if (n < p + 1) throw new QueryError(`linear_regression: ${p + 1} coefficients need at least ${p + 1} complete rows, got n = ${n}`);
-      const y = column(dataset, q.target!, rows);
-      const X = rows.map((_, i) => [1, ...xs.map((x) => x[i]!)]);
+      const y = column(dataset, q.target!, cc);
+      const X = cc.map((_, i) => [1, ...xs.map((x) => x[i]!)]);
       const fit = leastSquares(X, y);
       if (!fit) throw new QueryError(`linear_regression: design matrix is rank deficient among [${names.join(', ')}]`);
       const df = n - p - 1;

@@ -25,7 +25,8 @@ export class DatasetError extends Error {
   }
 }
 
-const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** The number syntax of a data cell (also what `schema infer` treats as a number). */
+export const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Longest raw value quoted in full in a message; longer ones are cut to a prefix. */
 const QUOTE_MAX = 40;

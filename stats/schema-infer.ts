@@ -7,6 +7,7 @@
  * to plausible ranges and deleted the field.
  */
 import { parseCsv } from './csv.ts';
+import { NUMBER_RE } from './dataset-builder.ts';
 
 /** Strings read as missing when inferring (the dataset's own missing convention is the schema's). */
 export const INFER_MISSING = ['', 'NA', 'N/A', 'NULL', 'null', 'NaN', '.'];
@@ -54,7 +55,7 @@ export function inferSchema(csvText: string, opts: { name: string; maxRowsPerPar
     const present = raw.filter((v) => !missing.has(v));
     const nMissing = raw.length - present.length;
     const distinct = [...new Set(present)];
-    const numeric = present.length > 0 && present.every((v) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v));
+    const numeric = present.length > 0 && present.every((v) => NUMBER_RE.test(v));
     const miss = nMissing > 0 ? `; ${nMissing} missing (${[...new Set(raw.filter((v) => missing.has(v)))].map((v) => JSON.stringify(v)).join(', ')})` : '';
     const looksId = /(^|[._])(id|patient|mrn|subject)$/i.test(name) || name.toLowerCase() === 'id';
     if (looksId && distinct.length === present.length && present.length > INFER_MAX_CODES) {

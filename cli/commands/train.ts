@@ -70,14 +70,16 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   if (every > 0 && holdout === 0) throw new UsageError('--evaluate-every evaluates on held-out rows: give --holdout F too (e.g. 0.2)');
   const evalRho = v['evaluate-rho'] === undefined ? undefined : positive(v['evaluate-rho'], 'evaluate-rho');
   if (every > 0 && !exact && evalRho === undefined) throw new UsageError('a DP job\'s evaluations are DP queries too: give --evaluate-rho R (the zCDP cost of each evaluation, charged like any query), or --evaluate-every 0');
+  const deadlineMs = int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000);
+  const bins = int(v['bins'], 'bins', 20, 2, 1000);
   const metrics: MetricsRecord[] = [];
   const client = analystClient(v);
   try {
     const { schema, roster } = await federationFacts(client);
     // A federated evaluation (train_evaluate) of the state a round released, on the held-out rows.
     const evaluateAt = async (round: number, query: Query, state: number[]): Promise<void> => {
-      const ev: Query = { kind: 'train_evaluate', columns: query.columns, target: query.target!, ...(query.positive ? { positive: query.positive } : {}), filter: query.filter, train: query.train!, state, bins: [int(v['bins'], 'bins', 20, 2, 1000)] };
-      const o = await client.run(ev, { backend, ...(ckksKey ? { ckksKey } : {}), ...(exact ? {} : { privacy: { rho: evalRho! } }), deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000) });
+      const ev: Query = { kind: 'train_evaluate', columns: query.columns, target: query.target!, ...(query.positive ? { positive: query.positive } : {}), filter: query.filter, train: query.train!, state, bins: [bins] };
+      const o = await client.run(ev, { backend, ...(ckksKey ? { ckksKey } : {}), ...(exact ? {} : { privacy: { rho: evalRho! } }), deadlineMs });
       const r = o.result as (TrainEvaluateResult | undefined);
       if (o.status !== 'done' || !r) throw new UsageError(`evaluation after round ${round} (query ${o.queryId}): ${o.status}${o.error ? ` — ${o.error}` : ''}`);
       metrics.push({
@@ -88,7 +90,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
     };
     const job = await runModelJob(client, { ...q, job: `train-${randomUUID().slice(0, 8)}` }, {
       backend, maxRounds: rounds, ...(ckksKey ? { ckksKey } : {}), ...(exact ? {} : { privacy: { epsilon: epsilon!, delta } }),
-      deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
+      deadlineMs,
       onRound: async (r, o) => {
         const res = o.result as { meanLoss?: number | null; nextState?: number[]; parameters?: number[] } | undefined;
         const loss = res?.meanLoss;
