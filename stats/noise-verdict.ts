@@ -40,7 +40,7 @@ export interface NoiseVerdict {
   /** Its DP-noise standard deviation in this release, and the public target (NOISE_TARGET_FRACTION × scale). */
   noiseSd: number;
   targetSd: number;
-  /** The ρ of this release, and the ρ that would bring noiseSd to targetSd (null: the noisy row count is below 2). */
+  /** The ρ of this release, and the ρ that would bring noiseSd to targetSd (a lower bound when atLeast; null only when no bound exists). */
   rho: number;
   rhoNeeded: number | null;
   /**
@@ -86,9 +86,15 @@ export function noiseVerdict(
   const rho = np.rho;
   const f = NOISE_TARGET_FRACTION;
   if (!(nHat >= 2)) {
+    // The true n is unknown; with ~97.5% confidence it is below n̂ + 2·sd. A count whose noise sd
+    // is at most f·n needs at least rho·(sd / (f·nUpper))² — a lower bound, since n may be smaller.
+    const sd0 = sd[0]!;
+    const nUpper = Math.max(nHat, 0) + 2 * sd0;
+    const rhoNeeded = nUpper > 0 ? rho * (sd0 / (f * nUpper)) ** 2 : null;
+    const suggest = rhoNeeded === null ? '' : ` (rho of at least ${Number(rhoNeeded.toPrecision(3))} instead of ${Number(rho.toPrecision(3))}, more if the rows are fewer)`;
     return {
-      status: 'noise_dominates', quantity: 'n', noiseSd: sd[0]!, targetSd: f * Math.max(nHat, 1), rho, rhoNeeded: null, atLeast: true,
-      message: `the DP noise dominates: the noisy row count is ${Number(nHat.toPrecision(3))} (noise sd ${Number(sd[0]!.toPrecision(3))}), too few rows for this query at any ρ this estimate could suggest; widen the filter`,
+      status: 'noise_dominates', quantity: 'n', noiseSd: sd0, targetSd: f * Math.max(nHat, 1), rho, rhoNeeded, atLeast: true,
+      message: `the DP noise dominates: the noisy row count is ${Number(nHat.toPrecision(3))} (noise sd ${Number(sd0.toPrecision(3))}), too few to judge this query's noise; widen the filter or raise rho${suggest}`,
     };
   }
   const m = vars.length;

@@ -70,10 +70,18 @@ describe('noise verdict', () => {
     expect(tiny.message).toMatch(/at least/);
   });
 
-  it('a noisy row count below 2 dominates, with no rho suggested', () => {
+  it('a noisy row count below 2 dominates, with a lower bound on the rho needed (the count alone at its upper confidence limit)', () => {
     const plan = planQuery(variance, schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
     const np = planNoise(variance, schema, plan, { rho: 1e-3, parties: 3, threshold: 2 });
-    const sums = localStatistics(variance, schema, plan, dataset).sums.map((s, i) => (i === 0 ? 1n : s));
-    expect(noiseVerdict(variance, schema, plan, np, sums, 3, undefined, {})).toMatchObject({ status: 'noise_dominates', quantity: 'n', rhoNeeded: null });
+    const sd0 = noiseStd(np, plan, 3)[0]!;
+    for (const nHat of [1n, -40n]) {
+      const sums = localStatistics(variance, schema, plan, dataset).sums.map((s, i) => (i === 0 ? nHat * 2n ** BigInt(plan.scaleBits[0]!) : s));
+      const v = noiseVerdict(variance, schema, plan, np, sums, 3, undefined, {})!;
+      expect(v).toMatchObject({ status: 'noise_dominates', quantity: 'n', atLeast: true });
+      const nUpper = Math.max(Number(nHat), 0) + 2 * sd0;
+      expect(v.rhoNeeded!).toBeCloseTo(1e-3 * (sd0 / (0.1 * nUpper)) ** 2, 12);
+      expect(v.rhoNeeded!).toBeGreaterThan(1e-3); // the noise sd exceeds a tenth of any plausible n
+      expect(v.message).toMatch(/rho of at least/);
+    }
   });
 });
