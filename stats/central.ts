@@ -114,6 +114,34 @@ function categoricalCodes(dataset: Dataset, name: string): Int32Array {
   return col.codes;
 }
 
+/** Whether row r has no categorical column of `cols` at its "(missing)" level. */
+function noMissingLevel(dataset: Dataset, cols: string[], r: number): boolean {
+  return cols.every((c) => {
+    const col = dataset.columns.get(c)!;
+    return col.kind === 'numeric' || col.levels[col.codes[r]!] !== MISSING_LEVEL;
+  });
+}
+
+/** The variables of `cols` on `rows`: numeric columns as they are, categorical ones by treatment coding (written here on the raw codes). */
+function design(dataset: Dataset, cols: string[], rows: number[]): { names: string[]; xs: number[][] } {
+  const names: string[] = [];
+  const xs: number[][] = [];
+  for (const c of cols) {
+    const col = dataset.columns.get(c)!;
+    if (col.kind === 'numeric') {
+      names.push(c);
+      xs.push(column(dataset, c, rows));
+      continue;
+    }
+    for (let code = 1; code < col.levels.length; code++) {
+      if (col.levels[code] === MISSING_LEVEL) continue;
+      names.push(`${c}${col.levels[code]}`);
+      xs.push(rows.map((r) => (col.codes[r] === code ? 1 : 0)));
+    }
+  }
+  return { names, xs };
+}
+
 /** The query answered directly on the raw rows (float64). */
 export function centralResult(q: Query, schema: Schema, dataset: Dataset): QueryResult {
   validateQuery(q, schema);
@@ -179,17 +207,21 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
     }
     case 'covariance':
     case 'correlation': {
-      const m = q.columns.length;
-      const xs = q.columns.map((c) => column(dataset, c, rows));
+      // Complete cases and treatment coding as for linear_regression (a categorical column is its
+      // level indicators, "(missing)" missing); the variables are labelled as R's model.matrix does.
+      const cc = rows.filter((r) => noMissingLevel(dataset, q.columns, r));
+      const n = cc.length;
+      const { names, xs } = design(dataset, q.columns, cc);
+      const m = xs.length;
       const nullMatrix = (): (number | null)[][] => xs.map(() => new Array<number | null>(m).fill(null));
       if (n < 2) {
         notes.push(`${q.kind} undefined: needs n >= 2, got n = ${n}`);
-        if (q.kind === 'covariance') return { kind: 'covariance', columns: [...q.columns], n, means: xs.map((x) => (n > 0 ? meanOf(x) : null)), matrix: nullMatrix(), notes };
-        return { kind: 'correlation', columns: [...q.columns], n, matrix: nullMatrix(), notes };
+        if (q.kind === 'covariance') return { kind: 'covariance', columns: names, n, means: xs.map((x) => (n > 0 ? meanOf(x) : null)), matrix: nullMatrix(), notes };
+        return { kind: 'correlation', columns: names, n, matrix: nullMatrix(), notes };
       }
       const C = xs.map((a) => xs.map((b) => centredCross(a, b)));
       if (q.kind === 'covariance') {
-        return { kind: 'covariance', columns: [...q.columns], n, means: xs.map(meanOf), matrix: C.map((r) => r.map((c) => c / (n - 1))), notes };
+        return { kind: 'covariance', columns: names, n, means: xs.map(meanOf), matrix: C.map((r) => r.map((c) => c / (n - 1))), notes };
       }
       const matrix = nullMatrix();
       for (let i = 0; i < m; i++) {
@@ -197,32 +229,15 @@ export function centralResult(q: Query, schema: Schema, dataset: Dataset): Query
           const d = Math.sqrt(C[i]![i]! * C[j]![j]!);
           if (d > 0) matrix[i]![j] = i === j ? 1 : C[i]![j]! / d;
         }
-        if (!(C[i]![i]! > 0)) notes.push(`correlations with ${q.columns[i]} undefined: zero variance`);
+        if (!(C[i]![i]! > 0)) notes.push(`correlations with ${names[i]} undefined: zero variance`);
       }
-      return { kind: 'correlation', columns: [...q.columns], n, matrix, notes };
+      return { kind: 'correlation', columns: names, n, matrix, notes };
     }
     case 'linear_regression': {
       // Complete cases, a categorical predictor's "(missing)" level counting as missing (R's lm drops
       // NA); then its treatment coding, written here on the raw codes: an indicator per level but the first.
-      const cc = rows.filter((r) => q.columns.every((c) => {
-        const col = dataset.columns.get(c)!;
-        return col.kind === 'numeric' || col.levels[col.codes[r]!] !== MISSING_LEVEL;
-      }));
-      const names: string[] = [];
-      const xs: number[][] = [];
-      for (const c of q.columns) {
-        const col = dataset.columns.get(c)!;
-        if (col.kind === 'numeric') {
-          names.push(c);
-          xs.push(column(dataset, c, cc));
-          continue;
-        }
-        for (let code = 1; code < col.levels.length; code++) {
-          if (col.levels[code] === MISSING_LEVEL) continue;
-          names.push(`${c}${col.levels[code]}`);
-          xs.push(cc.map((r) => (col.codes[r] === code ? 1 : 0)));
-        }
-      }
+      const cc = rows.filter((r) => noMissingLevel(dataset, q.columns, r));
+      const { names, xs } = design(dataset, q.columns, cc);
       const n = cc.length;
       const p = xs.length;
       if (n < p + 1) throw new QueryError(`linear_regression: ${p + 1} coefficients need at least ${p + 1} complete rows, got n = ${n}`);

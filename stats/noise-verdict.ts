@@ -58,7 +58,7 @@ const JUDGED = new Set(['mean', 'variance', 'covariance', 'correlation', 'linear
 
 interface Candidate { quantity: string; sd: number; target: number }
 
-/** A variable's width: a numeric column's bound range, or 1 for a level indicator (regression's treatment coding). */
+/** A variable's width: a numeric column's bound range, or 1 for a level indicator (treatment coding). */
 function range(schema: Schema, column: string, indicators: ReadonlySet<string>): number {
   if (indicators.has(column)) return 1;
   const c = numericSpec(schema, column);
@@ -75,11 +75,13 @@ export function noiseVerdict(
   result: QueryResult | undefined, uncertainty: Record<string, number | null>,
 ): NoiseVerdict | undefined {
   if (!np || !JUDGED.has(q.kind)) return undefined;
-  // Regression variables are the design's: numeric columns and level indicators (moments.ts momentVars).
-  const design = q.kind === 'linear_regression' ? momentVars(schema, [...q.columns, q.target!]) : undefined;
+  // Regression, covariance and correlation variables are the design's: numeric columns and level
+  // indicators (moments.ts momentVars), an indicator's range being 1.
+  const design = q.kind === 'linear_regression' ? momentVars(schema, [...q.columns, q.target!])
+    : q.kind === 'covariance' || q.kind === 'correlation' ? momentVars(schema, q.columns) : undefined;
   const indicators = new Set((design ?? []).filter((v) => v.level !== undefined).map((v) => v.label));
   const rangeOf = (v: string): number => range(schema, v, indicators);
-  const vars = design ? design.map((v) => v.label) : q.kind === 'mean' || q.kind === 'variance' ? [q.columns[0]!] : [...q.columns];
+  const vars = design ? design.map((v) => v.label) : [q.columns[0]!];
   const sd = noiseStd(np, plan, contributors);
   const s = { sums, scaleBits: [...plan.scaleBits] };
   const nHat = fixedValue(s, 0);

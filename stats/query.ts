@@ -34,6 +34,20 @@ function needCategorical(c: ColumnSpec, kind: string): void {
   if (c.type !== 'categorical') throw new QueryError(`${kind} needs categorical columns; "${c.name}" is ${c.type} (use a histogram for numeric columns)`);
 }
 
+/** Levels of a categorical column that become indicators or its reference ("(missing)" is missing). */
+function factorLevels(c: ColumnSpec): number {
+  return levelsOf(c).filter((lv) => lv !== MISSING_LEVEL).length;
+}
+
+/** Numeric columns, or categorical ones of at least two levels (they enter by treatment coding). */
+function needFactorsOrNumeric(cols: ColumnSpec[], kind: string, role: string): void {
+  for (const c of cols) {
+    if (c.type === 'categorical') {
+      if (factorLevels(c) < 2) throw new QueryError(`${kind}: categorical ${role} ${quote(c.name)} needs at least two levels`);
+    } else needNumeric(c, kind);
+  }
+}
+
 function arity(q: Query, n: number | [number, number], what: string): void {
   const [lo, hi] = typeof n === 'number' ? [n, n] : n;
   if (q.columns.length < lo || q.columns.length > hi) {
@@ -110,17 +124,17 @@ export function validateQuery(q: Query, schema: Schema): void {
       arity(q, 2, 'two categorical columns [row, column]');
       for (const c of cols) needCategorical(c, q.kind);
       break;
-    case 'covariance': case 'correlation':
-      arity(q, [2, 50], 'between 2 and 50 numeric columns');
-      for (const c of cols) needNumeric(c, q.kind);
+    case 'covariance': case 'correlation': {
+      arity(q, [1, 50], 'between 1 and 50 columns, numeric or categorical (treatment coding: one indicator per level but the first listed), at least two variables in all');
+      needFactorsOrNumeric(cols, q.kind, 'column');
+      if (cols.length < 2 && !(cols[0]!.type === 'categorical' && factorLevels(cols[0]!) > 2)) {
+        throw new QueryError(`${q.kind} needs at least two variables: two columns, or one categorical column of three or more levels (treatment coding gives one indicator per level but the first); got [${q.columns.map((c) => quote(c)).join(', ')}]`);
+      }
       break;
+    }
     case 'linear_regression': {
       arity(q, [1, 50], 'between 1 and 50 predictor columns, numeric or categorical (treatment coding: one indicator per level but the first listed; the intercept is always included)');
-      for (const c of cols) {
-        if (c.type === 'categorical') {
-          if (levelsOf(c).filter((lv) => lv !== MISSING_LEVEL).length < 2) throw new QueryError(`linear_regression: categorical predictor ${quote(c.name)} needs at least two levels`);
-        } else needNumeric(c, q.kind);
-      }
+      needFactorsOrNumeric(cols, q.kind, 'predictor');
       if (q.target === undefined) throw new QueryError('linear_regression needs target: the response column');
       const t = column(schema, q.target, 'target');
       needNumeric(t, q.kind);

@@ -2,7 +2,9 @@
  * Second moments of several numeric columns on complete cases (a row with any of them missing
  * is excluded). Statistic vector for variables v_0..v_{m−1}:
  *   [n, Σv_0, …, Σv_{m−1}, Σv_i·v_j for i ≤ j (upper triangle, row by row)].
- * covariance and correlation use it directly; linear_regression uses it with [x…, y].
+ * covariance and correlation use it directly; linear_regression uses it with [x…, y]. A
+ * categorical column enters all three as its level indicators (momentVars: treatment coding), so
+ * a covariance or correlation result's `columns` are the variables' labels (`stage2`, not `stage`).
  */
 import { centredProduct, fixedValue } from '../fixed.ts';
 import type { Dataset } from '../dataset.ts';
@@ -116,26 +118,29 @@ function covarianceLike(kind: 'covariance' | 'correlation'): KindDef {
   return {
     layout: (q, schema) => momentLayout(schema, q.columns),
     rowTerms: (q, schema, dataset) => momentRowTerms(schema, dataset, q.columns),
-    finalize: (q, _schema, s) => {
-      const m = q.columns.length;
+    finalize: (q, schema, s) => {
+      // The variables: numeric columns, and a categorical column's level indicators (treatment
+      // coding, labelled as R's model.matrix labels them, e.g. stage2).
+      const labels = momentVars(schema, q.columns).map((v) => v.label);
+      const m = labels.length;
       const n = fixedValue(s, 0);
       const notes: string[] = [];
       const empty = (): (number | null)[][] => Array.from({ length: m }, () => new Array<number | null>(m).fill(null));
       if (n < 2) {
         notes.push(`${kind} undefined: needs n >= 2, got n = ${n}`);
-        if (kind === 'covariance') return { kind, columns: [...q.columns], n, means: q.columns.map((_, i) => (n > 0 ? fixedValue(s, 1 + i) / n : null)), matrix: empty(), notes };
-        return { kind, columns: [...q.columns], n, matrix: empty(), notes };
+        if (kind === 'covariance') return { kind, columns: labels, n, means: labels.map((_, i) => (n > 0 ? fixedValue(s, 1 + i) / n : null)), matrix: empty(), notes };
+        return { kind, columns: labels, n, matrix: empty(), notes };
       }
       const { means, C } = centredMoments(s, m);
       for (let i = 0; i < m; i++) {
         if (C[i]![i]! < 0) {
-          notes.push(`variance of ${q.columns[i]} clamped to 0 (negative by quantization or noise)`);
+          notes.push(`variance of ${labels[i]} clamped to 0 (negative by quantization or noise)`);
           C[i]![i] = 0;
         }
       }
       if (kind === 'covariance') {
         const matrix = C.map((row) => row.map((c) => c / (n - 1)));
-        return { kind, columns: [...q.columns], n, means, matrix, notes };
+        return { kind, columns: labels, n, means, matrix, notes };
       }
       const matrix = empty();
       for (let i = 0; i < m; i++) {
@@ -143,9 +148,9 @@ function covarianceLike(kind: 'covariance' | 'correlation'): KindDef {
           const d = Math.sqrt(C[i]![i]! * C[j]![j]!);
           if (d > 0) matrix[i]![j] = i === j ? 1 : Math.max(-1, Math.min(1, C[i]![j]! / d));
         }
-        if (!(C[i]![i]! > 0)) notes.push(`correlations with ${q.columns[i]} undefined: zero variance`);
+        if (!(C[i]![i]! > 0)) notes.push(`correlations with ${labels[i]} undefined: zero variance`);
       }
-      return { kind, columns: [...q.columns], n, matrix, notes };
+      return { kind, columns: labels, n, matrix, notes };
     },
   };
 }
