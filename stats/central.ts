@@ -5,7 +5,7 @@
  * Householder QR of the design matrix [1, x_1..x_p].
  */
 import { centralKaplanMeier } from './central-km.ts';
-import type { Dataset } from './dataset.ts';
+import { DROP_REASONS, type Dataset } from './dataset.ts';
 import { centralGlm } from './central-glm.ts';
 import { centralCoxFit } from './kinds/cox-fit.ts';
 import { centralTrainRound } from './kinds/train-round.ts';
@@ -142,10 +142,22 @@ function design(dataset: Dataset, cols: string[], rows: number[]): { names: stri
   return { names, xs };
 }
 
+/** population on one dataset: its load figures as the DatasetBuilder counted them (no cap: one party's load). */
+function centralPopulation(dataset: Dataset): QueryResult {
+  const p = dataset.population;
+  if (!p) throw new QueryError('population: this dataset carries no load figures (it was not built from a source by the DatasetBuilder)');
+  const droppedTotal = DROP_REASONS.reduce((a, r) => a + p.dropped[r], 0);
+  const notes: string[] = [];
+  if (droppedTotal > 0) notes.push(`${droppedTotal} row(s) read from the sources were excluded by the schema (${DROP_REASONS.filter((r) => p.dropped[r] !== 0).map((r) => `${r}: ${p.dropped[r]}`).join(', ')}): every query runs on the ${p.loaded} loaded rows`);
+  if (p.clipped > 0) notes.push(`${p.clipped} loaded row(s) have a value clipped to its column's bounds (outOfBounds: 'clip')`);
+  return { kind: 'population', n: p.loaded, loaded: p.loaded, dropped: { ...p.dropped }, droppedTotal, clipped: p.clipped, notes };
+}
+
 /** The query answered directly on the raw rows (float64). */
 export function centralResult(q: Query, schema: Schema, dataset: Dataset): QueryResult {
   validateQuery(q, schema);
   if (q.kind === 'logistic_regression' || q.kind === 'poisson_regression') return centralGlm(q, schema, dataset);
+  if (q.kind === 'population') return centralPopulation(dataset);
   // marginal: missing is a level of every column, so no row is dropped for a missing value.
   const involved = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.kind === 'marginal' ? [] : q.columns;
   const rows = completeRows(dataset, q, involved);

@@ -12,7 +12,7 @@
  */
 import { findColumn, levelsOf, MAX_IDENTIFIER_LENGTH, MISSING_LEVEL, patientColumn } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
-import type { Column, Dataset, LoadReport, RejectedRow } from './dataset.ts';
+import { DROP_REASONS, type Column, type Dataset, type DropReason, type LoadReport, type Population, type RejectedRow } from './dataset.ts';
 
 export class DatasetError extends Error {
   readonly line: number;
@@ -36,23 +36,23 @@ export function short(s: string): string {
   return s.length <= QUOTE_MAX ? s : `${s.slice(0, 24)}… (${s.length} characters)`;
 }
 
-type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason: string };
+type Cell = { ok: true; value: number; clipped: boolean } | { ok: false; reason: string; class: DropReason };
 
 function parseNumericCell(spec: ColumnSpec, raw: string): Cell {
   const s = raw.trim();
   if (s === '') return { ok: true, value: NaN, clipped: false };
-  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a number` };
+  if (!NUMBER_RE.test(s)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a number`, class: 'invalid_value' };
   let v = Number(s);
-  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a finite number` };
+  if (!Number.isFinite(v)) return { ok: false, reason: `value ${JSON.stringify(short(raw))} is not a finite number`, class: 'invalid_value' };
   if (spec.type === 'integer' && !Number.isInteger(v)) {
-    return { ok: false, reason: `value ${short(s)} is not an integer (column type integer)` };
+    return { ok: false, reason: `value ${short(s)} is not an integer (column type integer)`, class: 'invalid_value' };
   }
   const min = spec.min!;
   const max = spec.max!;
   let clipped = false;
   if (v < min || v > max) {
     if (spec.outOfBounds !== 'clip') {
-      return { ok: false, reason: `value ${short(s)} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')` };
+      return { ok: false, reason: `value ${short(s)} outside the allowed range [${min}, ${max}]; fix the data or widen the schema bounds (or set outOfBounds: 'clip')`, class: 'out_of_bounds' };
     }
     v = Math.min(max, Math.max(min, v));
     clipped = true;
@@ -93,7 +93,9 @@ export class DatasetBuilder {
   #k = 0;
   #read = 0;
   #clipped = 0;
+  #clippedRows = 0;
   #overBound = 0;
+  readonly #dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 
   /** Throws DatasetError when the header lacks a schema column or names one twice, SchemaError for a schema whose patients cannot be bounded. */
   constructor(schema: Schema, header: readonly string[], options: DatasetBuilderOptions = {}) {
@@ -132,14 +134,15 @@ export class DatasetBuilder {
   }
 
   /** Counts a row as read and rejects it (or throws under strict): for problems a source finds itself (a malformed CSV row, a value of an unusable type). */
-  rejectRow(at: number, column: string, reason: string): void {
+  rejectRow(at: number, column: string, reason: string, cls: DropReason): void {
     this.#read++;
-    this.#reject(at, column, reason);
+    this.#reject(at, column, reason, cls);
   }
 
-  #reject(at: number, column: string, reason: string): void {
+  #reject(at: number, column: string, reason: string, cls: DropReason): void {
     if (this.#strict) throw new DatasetError(at, column, reason, this.#unit);
-    this.#rejected.push({ line: at, column, reason });
+    this.#rejected.push({ line: at, column, reason, class: cls });
+    this.#dropped[cls]++;
   }
 
   #grow(): void {
@@ -170,11 +173,11 @@ export class DatasetBuilder {
       patient = (fields[this.#idIndex] ?? '').trim();
       if (this.#missingOf.get(idSpec.name)?.has(patient)) patient = '';
       if (patient === '') {
-        this.#reject(at, idSpec.name, 'missing patient identifier: the row cannot be attributed to a patient, so the per-patient bound could not hold for it');
+        this.#reject(at, idSpec.name, 'missing patient identifier: the row cannot be attributed to a patient, so the per-patient bound could not hold for it', 'identifier');
         return;
       }
       if (patient.length > MAX_IDENTIFIER_LENGTH) {
-        this.#reject(at, idSpec.name, `patient identifier of ${patient.length} characters, longer than the ${MAX_IDENTIFIER_LENGTH} allowed (not quoted: identifiers are personal data)`);
+        this.#reject(at, idSpec.name, `patient identifier of ${patient.length} characters, longer than the ${MAX_IDENTIFIER_LENGTH} allowed (not quoted: identifiers are personal data)`, 'identifier');
         return;
       }
     }
@@ -193,7 +196,7 @@ export class DatasetBuilder {
         } else {
           const found = this.#levelIndex.get(c.name)!.get(s);
           if (found === undefined || s === MISSING_LEVEL) {
-            this.#reject(at, c.name, `unknown category ${JSON.stringify(short(s))}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`);
+            this.#reject(at, c.name, `unknown category ${JSON.stringify(short(s))}; allowed: ${c.categories!.join(', ')} (add it to the schema's categories)`, 'invalid_value');
             return;
           }
           code = found;
@@ -202,7 +205,7 @@ export class DatasetBuilder {
       } else {
         const cell = parseNumericCell(c, raw);
         if (!cell.ok) {
-          this.#reject(at, c.name, cell.reason);
+          this.#reject(at, c.name, cell.reason, cell.class);
           return;
         }
         if (cell.clipped) rowClipped++;
@@ -214,10 +217,12 @@ export class DatasetBuilder {
       this.#seen.set(patient, had + 1);
       if (had >= this.#schema.rowsPerPatient) {
         this.#overBound++;
+        this.#dropped.patient_bound++;
         return;
       }
     }
     this.#clipped += rowClipped;
+    if (rowClipped > 0) this.#clippedRows++;
     this.#k = k + 1;
     if (this.#k > this.#schema.maxRowsPerParty) {
       throw new DatasetError(0, '', `dataset has at least ${this.#k} rows but the schema allows at most maxRowsPerParty = ${this.#schema.maxRowsPerParty} (reading stopped there); raise maxRowsPerParty in the schema (all parties must agree) or split the data`);
@@ -236,13 +241,15 @@ export class DatasetBuilder {
       else columns.set(c.name, { kind: 'numeric', values: this.#num.get(c.name)!.slice(0, k) });
     }
     const idSpec = this.#idSpec;
+    const population: Population = { loaded: k, dropped: { ...this.#dropped }, clipped: this.#clippedRows };
     return {
-      dataset: { schema: this.#schema, rowCount: k, columns },
+      dataset: { schema: this.#schema, rowCount: k, columns, population },
       report: {
         rowsRead: this.#read, rowsLoaded: k, rejected: this.#rejected, extraColumns: this.#extra, clipped: this.#clipped,
         patientColumn: idSpec ? idSpec.name : null, rowsPerPatient: perPatient,
         patients: idSpec ? this.#seen.size : k, rowsOverPatientBound: this.#overBound, patientsOverBound: patientsOver,
         ...(this.#unit === 'row' ? { unit: 'row' as const } : {}),
+        population: { loaded: k, dropped: { ...this.#dropped }, clipped: this.#clippedRows },
       },
     };
   }

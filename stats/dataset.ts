@@ -44,12 +44,41 @@ export interface Dataset {
   schema: Schema;
   rowCount: number;
   columns: Map<string, Column>;
+  /**
+   * The exact figures of the load that built this dataset (DatasetBuilder), for the `population`
+   * query kind only: they leave the party only as that kind's statistic vector, i.e. noised and
+   * charged under DP. Absent on datasets not built from a source (a subset, a split in a test).
+   */
+  population?: Population;
+}
+
+/**
+ * Why a row read from the source was dropped (one class per row):
+ *   invalid_value  a value the schema cannot read (not a number, not an integer, an unknown category, a type the source cannot convert);
+ *   out_of_bounds  a number outside its column's [min, max] (outOfBounds 'reject');
+ *   identifier     a missing or over-long patient identifier (the row cannot be attributed to a patient);
+ *   malformed      a row the source could not split into the header's cells (CSV: a wrong number of fields);
+ *   patient_bound  a valid row of a patient who already had rowsPerPatient rows.
+ */
+export const DROP_REASONS = ['invalid_value', 'out_of_bounds', 'identifier', 'malformed', 'patient_bound'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/**
+ * The population a party's load produced: every row read is in exactly one of `loaded` or one
+ * `dropped` class; `clipped` counts the loaded rows with at least one value clamped to its bounds.
+ */
+export interface Population {
+  loaded: number;
+  dropped: Record<DropReason, number>;
+  clipped: number;
 }
 
 export interface RejectedRow {
   line: number;
   column: string;
   reason: string;
+  /** The reason's class (the population kind counts rows per class). */
+  class: DropReason;
 }
 
 export interface LoadReport {
@@ -72,6 +101,8 @@ export interface LoadReport {
   patientsOverBound: number;
   /** 'row' when positions (RejectedRow.line) are 1-based data rows of a database or Parquet source; absent for CSV file lines. */
   unit?: 'row';
+  /** Rows loaded, dropped by reason class and loaded with a clipped value (the party's exact figures; also the dataset's). */
+  population: Population;
 }
 
 export interface BuildOptions {
@@ -92,7 +123,7 @@ export function buildDataset(schema: Schema, csvText: string, options: BuildOpti
   for (let r = 0; r < table.rows.length; r++) {
     const row = table.rows[r]!;
     const line = table.lines[r]!;
-    if (row.length !== width) builder.rejectRow(line, '', `malformed row: ${row.length} field(s), the header has ${width}`);
+    if (row.length !== width) builder.rejectRow(line, '', `malformed row: ${row.length} field(s), the header has ${width}`, 'malformed');
     else builder.addRow(row, line);
   }
   return builder.finish();
@@ -114,7 +145,18 @@ export function formatLoadReport(report: LoadReport, source: string, prefix = ''
     lines.push(`${prefix}patients: ${r.patients} (identifier column "${r.patientColumn}", at most ${r.rowsPerPatient} row(s) each, the first valid ones in file order)` +
       (r.rowsOverPatientBound > 0 ? `; ${r.rowsOverPatientBound} row(s) of ${r.patientsOverBound} patient(s) beyond the bound dropped` : '; none over the bound'));
   }
+  lines.push(`${prefix}${formatPopulation(r.population)}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The population line of the load report: this party's exact figures, for its operator only
+ * (analysts get federation-wide figures only as the DP release of the `population` query kind).
+ */
+export function formatPopulation(p: Population): string {
+  const dropped = DROP_REASONS.reduce((a, r) => a + p.dropped[r], 0);
+  return `population (exact, this party only; analysts see it only as a noisy, charged release: query kind population): ` +
+    `${p.loaded} row(s) loaded; ${dropped} dropped (${DROP_REASONS.map((r) => `${r} ${p.dropped[r]}`).join(', ')}); ${p.clipped} loaded with a clipped value`;
 }
 
 /** Reads a CSV file (UTF-8) and builds a dataset from it. */

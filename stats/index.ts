@@ -5,9 +5,9 @@ export { parseCsv, formatCsv, CsvError } from './csv.ts';
 export type { CsvTable } from './csv.ts';
 export {
   buildDataset, loadCsvFile, selectRows, splitAssignment, partitionDataset, splitDataset,
-  splitDatasetByColumn, splitCsvText, formatLoadReport, DatasetError, DatasetBuilder,
+  splitDatasetByColumn, splitCsvText, formatLoadReport, formatPopulation, DatasetError, DatasetBuilder, DROP_REASONS,
 } from './dataset.ts';
-export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions } from './dataset.ts';
+export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions, DropReason, Population } from './dataset.ts';
 export { validateQuery, parseQueryJson, describeQuery, quote, QueryError, QUERY_KINDS, QUERY_LIMITS, PREDICATE_OPS } from './query.ts';
 export type { Query, QueryKind, Predicate, PredicateOp } from './query.ts';
 export { matchRows, countMatching } from './filter.ts';

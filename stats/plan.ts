@@ -205,6 +205,13 @@ function countKindSums(q: Query, schema: Schema, plan: Plan, dataset: Dataset): 
 export function localStatistics(q: Query, schema: Schema, plan: Plan, dataset: Dataset): { sums: bigint[]; rowsUsed: number } {
   checkInputs(q, schema, plan, dataset);
   const m = plan.entries.length;
+  const load = KINDS[q.kind].loadCounts;
+  if (load) {
+    // The load's own counts (population): integers on the integer grid, each at most maxRowsPerParty.
+    const counts = load(q, schema, dataset);
+    if (counts.length !== m || !plan.scaleBits.every((b) => b === 0)) throw new QueryError(`${q.kind}: the load's counts do not fit the plan`);
+    return { sums: counts.map((c) => BigInt(c)), rowsUsed: dataset.rowCount };
+  }
   const counted = countKindSums(q, schema, plan, dataset);
   if (counted) {
     const sums = new Array<bigint>(m);

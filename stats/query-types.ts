@@ -6,6 +6,7 @@ export const QUERY_KINDS = [
   'count', 'sum', 'mean', 'variance', 'histogram', 'frequency',
   'contingency', 'covariance', 'correlation', 'linear_regression', 'marginal',
   'logistic_regression', 'poisson_regression', 'kaplan_meier', 'cox', 'train_round', 'train_evaluate',
+  'population',
 ] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 

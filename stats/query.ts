@@ -159,6 +159,11 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'train_evaluate':
       validateTrainEvaluate(q, schema);
       break;
+    case 'population':
+      // The load's figures: of every row read, dropped ones included; no column or filter applies.
+      if (q.columns.length > 0) throw new QueryError(`population takes no columns (it counts the rows the parties' loads read, loaded and dropped); got ${q.columns.length}`);
+      if (q.filter.length > 0) throw new QueryError('population takes no filter: dropped rows have no values to filter on');
+      break;
   }
   q.filter.forEach((p, i) => validatePredicate(p, schema, i));
 }

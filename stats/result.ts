@@ -2,6 +2,7 @@
 import { formatKaplanMeier, kaplanMeierFields } from './kinds/km-format.ts';
 import { coxFields, formatCox } from './kinds/cox-print.ts';
 import type { QueryResult } from './kinds/types.ts';
+import { DROP_REASONS } from './dataset.ts';
 
 type Leaf = number | null;
 
@@ -36,6 +37,11 @@ export function numericFields(r: QueryResult): [string, Leaf][] {
     case 'train_evaluate':
       out.push(['positives', r.positives], ['auc', r.auc], ['accuracy', r.accuracy], ['logLoss', r.logLoss], ['brier', r.brier], ['ece', r.ece]);
       vec('positiveCounts', r.positiveCounts); vec('negativeCounts', r.negativeCounts); vec('observed', r.calibration.map((c) => c.observed));
+      break;
+    case 'population':
+      out.push(['loaded', r.loaded]);
+      for (const reason of DROP_REASONS) out.push([`dropped.${reason}`, r.dropped[reason]]);
+      out.push(['droppedTotal', r.droppedTotal], ['clipped', r.clipped]);
       break;
   }
   return out;
@@ -153,6 +159,12 @@ export function formatResult(r: QueryResult): string {
       lines.push(`evaluation of P(${r.target} in {${r.positive.join(', ')}}) on ${r.holdout > 0 ? `the held-out rows (fraction ${r.holdout})` : 'the training rows'}: n = ${fmt(r.n)}, positives ${fmt(r.positives)}`);
       lines.push(`AUC ${fmt(r.auc)}, accuracy at 0.5 ${fmt(r.accuracy)}, log loss ${fmt(r.logLoss)}, Brier ${fmt(r.brier)}, ECE ${fmt(r.ece)}`);
       lines.push(table([['bin', 'rows', 'label 1', 'predicted', 'observed'], ...r.calibration.map((c, b) => [`${b === 0 ? '[' : '('}${fmt(c.lo)}, ${fmt(c.hi)}]`, fmt(c.count), fmt(r.positiveCounts[b]!), fmt(c.predicted), fmt(c.observed)])]));
+      break;
+    case 'population':
+      lines.push('population used by the parties\' loads (all parties)', table([
+        ['rows', 'count'], ['loaded', fmt(r.loaded)], ...DROP_REASONS.map((reason) => [`dropped: ${reason}`, fmt(r.dropped[reason])]),
+        ['dropped in all', fmt(r.droppedTotal)], ['loaded with a clipped value', fmt(r.clipped)],
+      ]));
       break;
   }
   for (const note of r.notes) lines.push(`note: ${note}`);

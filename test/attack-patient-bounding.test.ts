@@ -104,7 +104,7 @@ describe('a party whose data gives one patient 50 rows under rowsPerPatient 2', 
     const long = 'PATIENT-SECRET-' + 'Z'.repeat(300);
     const { report } = buildDataset(schema, formatCsv(HEADER, [[long, '1', '1', 'a'], [honestId(1), '1', '1', 'a']]));
     expect(report.rowsLoaded).toBe(1);
-    expect(report.rejected).toEqual([{ line: 2, column: 'patient', reason: expect.stringMatching(/patient identifier of 315 characters, longer than the 256 allowed/) as unknown as string }]);
+    expect(report.rejected).toEqual([{ line: 2, column: 'patient', reason: expect.stringMatching(/patient identifier of 315 characters, longer than the 256 allowed/) as unknown as string, class: 'identifier' }]);
     expect(JSON.stringify(report)).not.toContain('PATIENT-SECRET');
     let err: unknown;
     try {

@@ -81,7 +81,7 @@ describe('Parquet source', () => {
     await expect(new ParquetSource(path).load(schema, { strict: true })).rejects.toThrow(/^row 2, column "c": unknown category/);
     const dates = parseSchema({ name: 't', maxRowsPerParty: 100, columns: [{ name: 'when', type: 'numeric', min: 0, max: 10 }] });
     const r = await new ParquetSource(path).load(dates);
-    expect(r.report.rejected[0]).toEqual({ line: 1, column: 'when', reason: expect.stringMatching(/a date\/time value cannot be a numeric value; convert it in the source/) as string });
+    expect(r.report.rejected[0]).toEqual({ line: 1, column: 'when', reason: expect.stringMatching(/a date\/time value cannot be a numeric value; convert it in the source/) as string, class: 'invalid_value' });
     const boolNum = parseSchema({ name: 't', maxRowsPerParty: 100, columns: [{ name: 'g', type: 'numeric', min: 0, max: 10 }] });
     expect((await new ParquetSource(path).load(boolNum)).report.rejected[0]!.reason).toMatch(/a boolean \(true\) cannot be a numeric value/);
   });

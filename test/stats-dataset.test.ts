@@ -27,6 +27,7 @@ describe('buildDataset', () => {
     expect(report).toEqual({
       rowsRead: 3, rowsLoaded: 3, rejected: [], extraColumns: ['extra'], clipped: 2,
       patientColumn: 'id', rowsPerPatient: 1, patients: 3, rowsOverPatientBound: 0, patientsOverBound: 0,
+      population: { loaded: 3, dropped: { invalid_value: 0, out_of_bounds: 0, identifier: 0, malformed: 0, patient_bound: 0 }, clipped: 2 },
     });
     expect(dataset.rowCount).toBe(3);
     expect(num(dataset, 'x')).toEqual([2.5, NaN, 10]);

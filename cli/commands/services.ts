@@ -72,6 +72,7 @@ function logLoadReport(log: Logger, report: LoadReport, source: string): void {
   const summary = {
     rowsRead: report.rowsRead, rowsLoaded: report.rowsLoaded, rejected: report.rejected.length, clipped: report.clipped,
     patients: report.patients, rowsOverPatientBound: report.rowsOverPatientBound, extraColumns: report.extraColumns,
+    population: report.population,
   };
   lines.forEach((line, i) => log(line.startsWith('  ') ? 'warn' : 'info', line.trim(), i === 0 ? summary : undefined));
 }

@@ -97,7 +97,7 @@ export function createPartyNode(config: PartyConfig, log: Logger = createLogger(
 function buildPartyNode(config: PartyConfig, log: Logger, lock: DirLock, hooks: PartyHooks): PartyNode {
   const ledger = new PartyLedger(config.stateDir, config.policy.budgetRho);
   let state: PartyState = 'closed';
-  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho }) : undefined;
+  const metrics = hooks.metricsListen !== undefined ? new PartyMetrics({ connected: () => state === 'connected', spentRho: () => ledger.spent(), limitRho: config.policy.budgetRho, population: config.loadReport.population }) : undefined;
   // The gateway client, counting the bytes of every message to and from the aggregator when metrics are on.
   const Client = makeGenericClientConstructor(metrics ? countClient(PartyGatewayServiceService, metrics.bytes) : PartyGatewayServiceService, 'blindsum.v1.PartyGatewayService');
   const client = new Client(config.aggregator, channelCredentials({

@@ -10,6 +10,7 @@ import { trainRound } from './train-round.ts';
 import { trainRoundDp } from './train-dp.ts';
 import { trainEvaluate } from './train-evaluate.ts';
 import { correlation, covariance } from './moments.ts';
+import { population } from './population.ts';
 import { linearRegression } from './regression.ts';
 import type { KindDef } from './types.ts';
 import { count, mean, sum, variance } from './univariate.ts';
@@ -18,7 +19,7 @@ export const KINDS: Readonly<Record<QueryKind, KindDef>> = {
   count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation,
   linear_regression: linearRegression, marginal,
   logistic_regression: logisticRegression, poisson_regression: poissonRegression,
-  kaplan_meier: kaplanMeier, cox, train_round: { ...trainRound, dp: trainRoundDp }, train_evaluate: trainEvaluate,
+  kaplan_meier: kaplanMeier, cox, train_round: { ...trainRound, dp: trainRoundDp }, train_evaluate: trainEvaluate, population,
 };
 
 export type * from './types.ts';

@@ -3,7 +3,7 @@
  * (known before any data is read), each row's contribution to it, and the post-processing of
  * the aggregated vector into a result.
  */
-import type { Dataset } from '../dataset.ts';
+import type { Dataset, DropReason } from '../dataset.ts';
 import type { Query } from '../query-types.ts';
 import type { Schema } from '../schema.ts';
 import type { DistributedNoisePlan, GridSensitivity } from '../../crypto/dp/distributed.ts';
@@ -116,6 +116,12 @@ export interface KindDef {
    */
   rowSparse?(q: Query, schema: Schema, dataset: Dataset): { max: number; terms: RowSparse };
   finalize(q: Query, schema: Schema, s: FixedSums): QueryResult;
+  /**
+   * A kind whose vector is not a sum over the loaded rows (population: the load's own counts,
+   * dropped rows included): the party's integer vector, one count per entry, from the dataset's
+   * load figures. localStatistics uses it instead of rowTerms; its entries stay on the integer grid.
+   */
+  loadCounts?(q: Query, schema: Schema, dataset: Dataset): number[];
   /**
    * DP: the noise's standard deviation of the result's numeric fields (by numericFields name),
    * when the kind computes it itself (its fields are not sums of entries). `noiseStd` per entry, in
@@ -239,7 +245,20 @@ import type { CoxResult } from './cox-types.ts';
 export type QueryResult =
   | CountResult | SumResult | MeanResult | VarianceResult | HistogramResult | FrequencyResult
   | ContingencyResult | CovarianceResult | CorrelationResult | LinearRegressionResult | MarginalResult
-  | GlmResult | KaplanMeierResult | CoxResult | TrainRoundResult | TrainEvaluateResult;
+  | GlmResult | KaplanMeierResult | CoxResult | TrainRoundResult | TrainEvaluateResult | PopulationResult;
+
+/**
+ * The population the parties' loads used (stats/kinds/population.ts), federation-wide: rows
+ * loaded (also n), rows dropped per reason class and in all, rows loaded with a clipped value.
+ * Under DP every figure is noisy; exact only where exact queries are allowed.
+ */
+export interface PopulationResult extends Base {
+  kind: 'population';
+  loaded: number;
+  dropped: Record<DropReason, number>;
+  droppedTotal: number;
+  clipped: number;
+}
 
 /** One training round (stats/kinds/train-round.ts): the released gradient sum post-processed into the server update. */
 export interface TrainRoundResult extends Base {

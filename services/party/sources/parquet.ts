@@ -65,7 +65,7 @@ export class ParquetSource implements DataSource {
           }
           cells[w.i] = c;
         }
-        if (bad) builder.rejectRow(row, bad.column, bad.reason);
+        if (bad) builder.rejectRow(row, bad.column, bad.reason, 'invalid_value');
         else builder.addRow(cells, row);
       }
     }
