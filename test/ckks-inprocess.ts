@@ -123,14 +123,14 @@ export interface InProcessFederation {
 }
 
 /**
- * Writes identities, roster, data (examples/pbc split n ways) and policies (CKKS allowed, exact
+ * Writes identities, roster, data (examples/pbc split n ways, or `csvParts`) and policies (CKKS allowed, exact
  * queries allowed) under a temp dir, starts the aggregator with --ckks and the parties; party
  * indices in `tampering` connect as TamperingParty. Resolves once every party is connected.
  */
-export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number; maskedChunkElements?: number; ckksInputChunk?: number }): Promise<InProcessFederation> {
+export async function startFederation(opts: { n: number; threshold: number; tampering?: number[]; roundTimeoutMs?: number; maskedChunkElements?: number; ckksInputChunk?: number; csvParts?: string[] }): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-inproc-'));
   const ids = Array.from({ length: opts.n }, (_, i) => `hospital-${i + 1}`);
-  const parts = splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), opts.n, 'inproc');
+  const parts = opts.csvParts ?? splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), opts.n, 'inproc');
   const entries = ids.map((id, i) => {
     const f = writeNewIdentityFile(join(dir, `${id}.key`), id);
     writeFileSync(join(dir, `${id}.csv`), parts[i]!);

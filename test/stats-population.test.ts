@@ -12,6 +12,7 @@ import {
   validateQuery, type Dataset, type PopulationResult, type Query,
 } from '../stats/index.ts';
 import { cryptoRandomSource } from '../crypto/dp/random.ts';
+import { PartyMetrics } from '../services/party/metrics.ts';
 
 const schemaOf = (rowsPerPatient: number, maxRowsPerParty = 100) => parseSchema({
   name: 'pop', maxRowsPerParty, rowsPerPatient,
@@ -118,5 +119,17 @@ describe('population: the load figures as a federated count vector', () => {
     const bare: Dataset = { schema: dataset.schema, rowCount: dataset.rowCount, columns: dataset.columns };
     const plan = planQuery(Q, schema, { parties: 1, ringBits: 64 });
     expect(() => localStatistics(Q, schema, plan, bare)).toThrow(/carries no load figures/);
+  });
+});
+
+describe('the party operator sees its own exact figures', () => {
+  it('as Prometheus gauges of the party node (by status), next to the load report line', async () => {
+    const { report } = buildDataset(schema, POOLED);
+    const m = new PartyMetrics({ connected: () => true, spentRho: () => 0, limitRho: 1, population: report.population });
+    const text = await m.registry.metrics();
+    expect(text).toContain('blindsum_party_source_rows{status="loaded"} 6');
+    expect(text).toContain('blindsum_party_source_rows{status="dropped_invalid_value"} 2');
+    expect(text).toContain('blindsum_party_source_rows{status="dropped_patient_bound"} 2');
+    expect(text).toContain('blindsum_party_source_rows_clipped 2');
   });
 });

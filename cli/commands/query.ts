@@ -165,8 +165,8 @@ export const query: Command = {
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
-    kind: 'count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation, linear_regression, marginal, logistic_regression, poisson_regression, kaplan_meier, cox',
-    column: 'column (order matters: contingency = row, column; regressions and cox = predictors, categorical ones by treatment coding)',
+    kind: 'count, sum, mean, variance, histogram, frequency, contingency, covariance, correlation, linear_regression, marginal, logistic_regression, poisson_regression, kaplan_meier, cox, population (the parties\' loads: rows loaded, dropped per reason, clipped; no columns, no filter; under DP printed with each figure\'s noise sd)',
+    column: 'column (order matters: contingency = row, column; regressions, cox, covariance and correlation take categorical ones by treatment coding)',
     positive: 'levels that count as 1, comma-separated: of the target (logistic_regression) or of the event column (kaplan_meier, cox)',
     offset: 'poisson_regression: exposure column (log of it is the offset)', time: 'kaplan_meier, cox: follow-up time column',
     event: 'kaplan_meier, cox: event column (categorical; --positive names the event levels)', strata: 'kaplan_meier: stratify by this categorical column',
