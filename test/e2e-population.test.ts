@@ -17,6 +17,9 @@ import {
   buildDataset, centralResult, DP_GRID_BITS, noiseStd, planNoise, planQuery, splitCsvText,
   type CorrelationResult, type CovarianceResult, type PopulationResult, type Query,
 } from '../stats/index.ts';
+import { exportTranscript } from '../services/audit/audit.ts';
+import { verifyTranscript } from '../services/audit/verify.ts';
+import { loadRoster } from '../services/common/roster.ts';
 import { startFederation, waitCollectiveKey, type InProcessFederation } from './ckks-inprocess.ts';
 import { pbcSchema } from './party-harness.ts';
 
@@ -146,4 +149,14 @@ describe('population and categorical correlation end to end (aggregator, 3 parti
     if (process.env['SHOW_CLI']) console.log(text);
   }, 120_000);
   }
+
+  it('audit verify: every release above, population included (exact and DP), is the finalize() of its recomputed sums', () => {
+    const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'audit.json'));
+    const report = verifyTranscript(file, loadRoster(f.rosterPath), { schema: pbcSchema });
+    expect(report.ok, JSON.stringify(report).slice(0, 2000)).toBe(true);
+    const pop = report.sessions.filter((x) => x.kind === 'population' && x.status === 'released');
+    // exact secagg and CKKS, DP secagg and CKKS, the CLI's: secagg results are recomputed (CKKS results stay encrypted to the analyst).
+    expect(pop.length).toBe(5);
+    expect(pop.filter((x) => x.resultChecked).length).toBeGreaterThanOrEqual(3);
+  });
 });
