@@ -6,6 +6,7 @@ import { validateGlm } from './kinds/glm-model.ts';
 import { validateKaplanMeier } from './kinds/kaplan-meier.ts';
 import { coxFormula, validateCox } from './kinds/cox-layout.ts';
 import { validateMarginal } from './kinds/marginal.ts';
+import { MAX_MOMENT_VARS, momentVars } from './kinds/moments.ts';
 import { validateTrainRound } from './kinds/train-round.ts';
 import { validateTrainEvaluate } from './kinds/train-evaluate.ts';
 import { checkHoldout } from './train/holdout.ts';
@@ -46,6 +47,12 @@ function needFactorsOrNumeric(cols: ColumnSpec[], kind: string, role: string): v
       if (factorLevels(c) < 2) throw new QueryError(`${kind}: categorical ${role} ${quote(c.name)} needs at least two levels`);
     } else needNumeric(c, kind);
   }
+}
+
+/** Moment kinds: at most MAX_MOMENT_VARS variables once categorical columns are widened to their indicators (the vector is quadratic in them). */
+function maxVariables(schema: Schema, columns: string[], kind: string): void {
+  const m = momentVars(schema, columns).length;
+  if (m > MAX_MOMENT_VARS) throw new QueryError(`${kind}: ${m} variables once categorical columns are coded (one indicator per level but the first), more than ${MAX_MOMENT_VARS}; use fewer columns or coarser categories`);
 }
 
 function arity(q: Query, n: number | [number, number], what: string): void {
@@ -127,6 +134,7 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'covariance': case 'correlation': {
       arity(q, [1, 50], 'between 1 and 50 columns, numeric or categorical (treatment coding: one indicator per level but the first listed), at least two variables in all');
       needFactorsOrNumeric(cols, q.kind, 'column');
+      maxVariables(schema, q.columns, q.kind);
       if (cols.length < 2 && !(cols[0]!.type === 'categorical' && factorLevels(cols[0]!) > 2)) {
         throw new QueryError(`${q.kind} needs at least two variables: two columns, or one categorical column of three or more levels (treatment coding gives one indicator per level but the first); got [${q.columns.map((c) => quote(c)).join(', ')}]`);
       }
@@ -135,6 +143,7 @@ export function validateQuery(q: Query, schema: Schema): void {
     case 'linear_regression': {
       arity(q, [1, 50], 'between 1 and 50 predictor columns, numeric or categorical (treatment coding: one indicator per level but the first listed; the intercept is always included)');
       needFactorsOrNumeric(cols, q.kind, 'predictor');
+      maxVariables(schema, q.columns, q.kind);
       if (q.target === undefined) throw new QueryError('linear_regression needs target: the response column');
       const t = column(schema, q.target, 'target');
       needNumeric(t, q.kind);

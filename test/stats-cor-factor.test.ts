@@ -90,11 +90,15 @@ describe('covariance and correlation with categorical columns equal R on model.m
     if (variance) expect(v.targetSd).toBeCloseTo(0.1 / 4, 12);
   });
 
-  it('refuses a one-level factor, and a single column that gives fewer than two variables', () => {
+  it('refuses a one-level factor, a single column that gives fewer than two variables, and more than 200 variables', () => {
     const schema = { ...pbc.schema, columns: pbc.schema.columns.map((c) => (c.name === 'sex' ? { ...c, categories: ['f'] } : c)) };
     expect(() => validateQuery({ kind: 'correlation', columns: ['sex', 'age'], filter: [] }, schema)).toThrow(/categorical column "sex" needs at least two levels/);
     expect(() => validateQuery({ kind: 'covariance', columns: ['age'], filter: [] }, pbc.schema)).toThrow(/needs at least two variables/);
     expect(() => validateQuery({ kind: 'covariance', columns: ['sex'], filter: [] }, pbc.schema)).toThrow(/needs at least two variables/);
     expect(() => validateQuery({ kind: 'covariance', columns: ['stage'], filter: [] }, pbc.schema)).not.toThrow();
+    // A column of many levels widens the quadratic vector: bounded before any plan is made.
+    const wide = { ...pbc.schema, columns: pbc.schema.columns.map((c) => (c.name === 'stage' ? { ...c, categories: Array.from({ length: 300 }, (_, i) => `s${i}`) } : c)) };
+    expect(() => validateQuery({ kind: 'correlation', columns: ['stage', 'age'], filter: [] }, wide)).toThrow(/correlation: 300 variables once categorical columns are coded .* more than 200/);
+    expect(() => validateQuery({ kind: 'linear_regression', columns: ['stage'], target: 'age', filter: [] }, wide)).toThrow(/linear_regression: 299 variables/);
   });
 });

@@ -13,6 +13,12 @@ import type { Schema } from '../schema.ts';
 import type { Entry, FixedSums, KindDef, RowTerms } from './types.ts';
 import { nEntry, numericSpec, numericValues } from './univariate.ts';
 
+/**
+ * Most variables of a moment vector (covariance, correlation, linear_regression's predictors), a
+ * categorical column counting as its indicators: the vector has 1 + m + m(m+1)/2 entries (~20,000 at 200).
+ */
+export const MAX_MOMENT_VARS = 200;
+
 /** Index of Σv_i·v_j (any order of i, j) in the moment vector of m variables. */
 export function productIndex(i: number, j: number, m: number): number {
   const [a, b] = i <= j ? [i, j] : [j, i];
