@@ -150,13 +150,38 @@ describe('population and categorical correlation end to end (aggregator, 3 parti
   }, 120_000);
   }
 
+  it('blindsum query --population-rho: the result is followed by a separate, charged population release saying whether rows were excluded or clipped, with the noise sd', async () => {
+    const c = f.client();
+    const before = (await c.getBudget()).spentRho;
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await queryCommand.run({ aggregator: f.address, 'analyst-key': keyFile, kind: 'mean', column: ['age'], rho: '0.2', 'population-rho': '0.1', quiet: true }, []);
+    } finally {
+      spy.mockRestore();
+    }
+    const text = out.join('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/population used \(a separate release, query [0-9a-f-]+, charged rho = 0\.1000\):/);
+    const plan = planQuery(POP, pbcSchema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
+    const sd = noiseStd(planNoise(POP, pbcSchema, plan, { rho: 0.1, parties: 3, threshold: 2, collusion: 0 }), plan, 3);
+    expect(text).toContain(`rows excluded by the schema: about `);
+    expect(text).toContain(`(noise sd ${Number(Math.sqrt(sd.slice(1, 6).reduce((a, x) => a + x * x, 0)).toPrecision(3))})`);
+    expect(text).toMatch(new RegExp(`out_of_bounds about -?[\\d.]+ \\(noise sd ${Number(sd[2]!.toPrecision(3))}\\)`));
+    expect((await c.getBudget()).spentRho).toBeCloseTo(before + 0.3, 12);
+  }, 120_000);
+
   it('audit verify: every release above, population included (exact and DP), is the finalize() of its recomputed sums', () => {
     const file = exportTranscript(f.aggregatorDataDir, {}, join(f.dir, 'audit.json'));
     const report = verifyTranscript(file, loadRoster(f.rosterPath), { schema: pbcSchema });
     expect(report.ok, JSON.stringify(report).slice(0, 2000)).toBe(true);
     const pop = report.sessions.filter((x) => x.kind === 'population' && x.status === 'released');
-    // exact secagg and CKKS, DP secagg and CKKS, the CLI's: secagg results are recomputed (CKKS results stay encrypted to the analyst).
-    expect(pop.length).toBe(5);
+    // exact secagg and CKKS, DP secagg and CKKS, the CLI's two: secagg results are recomputed (CKKS results stay encrypted to the analyst).
+    expect(pop.length).toBe(6);
     expect(pop.filter((x) => x.resultChecked).length).toBeGreaterThanOrEqual(3);
   });
 });

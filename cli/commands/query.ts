@@ -162,6 +162,7 @@ export const query: Command = {
     'max-rounds': { type: 'string' }, tolerance: { type: 'string' }, resume: { type: 'string' },
     json: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, ...TLS_CLIENT_OPTIONS,
     rho: { type: 'string' }, epsilon: { type: 'string' }, delta: { type: 'string' }, 'ckks-key': { type: 'string' },
+    'population-rho': { type: 'string' },
   },
   help: {
     aggregator: 'aggregator address (default 127.0.0.1:7070)',
@@ -180,7 +181,9 @@ export const query: Command = {
     'analyst-key': ANALYST_KEY_HELP, json: 'print the whole outcome as JSON', 'timeout-ms': 'give up after this long (default 600000)',
     quiet: 'do not print progress', ...TLS_CLIENT_HELP,
     rho: 'privacy cost as zCDP rho (e.g. 0.05)', epsilon: 'privacy cost as epsilon (with --delta), converted to zCDP rho',
-    delta: 'delta for --epsilon (e.g. 1e-6)', 'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
+    delta: 'delta for --epsilon (e.g. 1e-6)',
+    'population-rho': 'also release the population the parties\' loads used (rows loaded, dropped by the schema, clipped) as a separate population query at this rho (charged on top of the query\'s; 0: exact, where exact queries are allowed), and print whether rows were excluded or clipped, with the noise sd',
+    'ckks-key': 'the analyst\'s CKKS key pair (blindsum analyst-keygen): the result is encrypted to it and decrypted here',
   },
   notes: EXIT_NOTES,
   async run(v) {
@@ -199,13 +202,47 @@ export const query: Command = {
           if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`  [${ev.stage}] ${ev.message}\n`);
         },
       });
-      printOutcome(o, v['json'] === true);
-      return outcomeExitCode(o);
+      const popRho = v['population-rho'];
+      if (popRho === undefined) {
+        printOutcome(o, v['json'] === true);
+        return outcomeExitCode(o);
+      }
+      // The population is never a flag of the result: it is its own release, noised and charged (or exact where allowed).
+      const rho = Number(popRho);
+      if (!(rho >= 0) || !Number.isFinite(rho)) throw new UsageError(`--population-rho: expected a number ≥ 0, got ${JSON.stringify(popRho)}`);
+      const p = await client.run({ kind: 'population', columns: [], filter: [] }, {
+        ...(rho > 0 ? { privacy: { rho } } : {}), backend, ...(ckksKey ? { ckksKey } : {}),
+        deadlineMs: int(v['timeout-ms'], 'timeout-ms', 600_000, 1000, 86_400_000),
+      });
+      if (v['json'] === true) {
+        process.stdout.write(JSON.stringify({ ...o, population: p }, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
+      } else {
+        printOutcome(o, false);
+        process.stdout.write(formatPopulationOutcome(p) + '\n');
+      }
+      return p.status === 'done' ? outcomeExitCode(o) : 1;
     } finally {
       client.close();
     }
   },
 };
+
+/** The population release that accompanies a query (--population-rho): whether rows were excluded or clipped, each figure with its noise sd. */
+export function formatPopulationOutcome(p: QueryOutcome): string {
+  if (p.status !== 'done' || !p.result || p.result.kind !== 'population') return `population (query ${p.queryId}): ${p.status}${p.error ? ` — ${p.error}` : ''}`;
+  const r = p.result;
+  const dp = p.rhoCharged > 0;
+  const fig = (x: number, field: string): string => {
+    const sd = p.uncertainty[field];
+    return dp ? `about ${Number(x.toPrecision(4))} (noise sd ${sd === null || sd === undefined ? '?' : Number(sd.toPrecision(3))})` : String(x);
+  };
+  return [
+    `population used (a separate release, query ${p.queryId}, ${dp ? `charged rho = ${p.rhoCharged.toPrecision(4)}` : 'exact'}):`,
+    `  rows loaded: ${fig(r.loaded, 'loaded')}`,
+    `  rows excluded by the schema: ${fig(r.droppedTotal, 'droppedTotal')}${Object.entries(r.dropped).map(([k, x]) => `; ${k} ${fig(x, `dropped.${k}`)}`).join('')}`,
+    `  loaded rows with a value clipped to its bounds: ${fig(r.clipped, 'clipped')}`,
+  ].join('\n');
+}
 
 export const result: Command = {
   name: 'result',
