@@ -193,7 +193,10 @@ export const query: Command = {
     const client = analystClient(v);
     try {
       if (v['quiet'] !== true && v['json'] !== true) process.stderr.write(`query: ${describeQuery(q)}\n`);
-      if (isIterative(q.kind)) return await runJobCommand(v, q, client, backend, ckksKey);
+      if (isIterative(q.kind)) {
+        if (v['population-rho'] !== undefined) throw new UsageError('--population-rho applies to single-release kinds; for a model, run blindsum query --kind population separately');
+        return await runJobCommand(v, q, client, backend, ckksKey);
+      }
       const o = await client.run(q, {
         ...(privacyFromFlags(v) ? { privacy: privacyFromFlags(v)! } : {}),
         backend, ...(ckksKey ? { ckksKey } : {}),
