@@ -20,7 +20,6 @@
  * party's own operator and must not leave the party. It never quotes an identifier (personal
  * data): identifier problems are reported by line and length only, patients only as counts.
  */
-import { readFile } from 'node:fs/promises';
 import { sha256 } from '../crypto/sha256.ts';
 import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { formatCsv, parseCsv } from './csv.ts';
@@ -115,12 +114,6 @@ export function formatLoadReport(report: LoadReport, source: string, prefix = ''
       (r.rowsOverPatientBound > 0 ? `; ${r.rowsOverPatientBound} row(s) of ${r.patientsOverBound} patient(s) beyond the bound dropped` : '; none over the bound'));
   }
   return lines.join('\n') + '\n';
-}
-
-/** Reads a CSV file (UTF-8) and builds a dataset from it. */
-export async function loadCsvFile(path: string, schema: Schema, options: BuildOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
-  const text = await readFile(path, 'utf8');
-  return buildDataset(schema, text, options);
 }
 
 /** The dataset restricted to the given row indices (in that order). */

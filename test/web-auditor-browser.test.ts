@@ -1,0 +1,207 @@
+/**
+ * The auditor page in a real browser (issue 20 item 4): a real federation (aggregator + 3 party
+ * processes over gRPC) answers an exact and a DP query; its transcript is exported with its blobs,
+ * the parties' receipts and sent logs are collected; the page (built with web/build.ts into a
+ * temporary directory, served by a static server inside this test under the CSP of docs/web.md)
+ * is loaded in headless Chromium, given the files through its file inputs, and must
+ *   - verify the real export, with exactly the report `blindsum audit verify` prints on the same
+ *     files (the CLI is run as a process), every check listed with its status in words;
+ *   - catch a copy with one byte of one entry flipped, and a copy rewritten by the aggregator
+ *     (a released value changed, the chain re-signed with its own key), showing the first failure
+ *     at the entry and with the reason the CLI gives;
+ *   - send no request but for its own assets, and raise no CSP violation.
+ * Screenshots go to docs/web/auditor-*.png with BLINDSUM_UPDATE_SCREENSHOTS=1, else to a temporary
+ * directory. Chromium: $BLINDSUM_CHROMIUM or /usr/bin/chromium; skipped (reason printed) only when
+ * Chromium or puppeteer-core is absent.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
+import { fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { decodeEntry, EntryKind } from '../crypto/transcript.ts';
+import { blobDirOf, exportTranscript, loadReceipts } from '../services/audit/audit.ts';
+import type { ReleasedRecord } from '../services/audit/records.ts';
+import { exportedEntries, parseTranscript, serializeTranscript } from '../services/audit/transcript-file.ts';
+import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
+import { directoryBlobs } from '../services/common/blobs.ts';
+import { loadIdentityFile } from '../services/common/keys.ts';
+import { splitCsvText, type Query } from '../stats/index.ts';
+import { buildPage } from '../web/build.ts';
+import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
+import { AUDITOR_CSP, type Browser, type Page, readPage, type PageView } from './web-auditor-helpers.ts';
+
+const CHROMIUM = process.env['BLINDSUM_CHROMIUM'] || '/usr/bin/chromium';
+function puppeteerPresent(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('puppeteer-core');
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skipReason = !existsSync(CHROMIUM) ? `Chromium not found at ${CHROMIUM} (set BLINDSUM_CHROMIUM)` : !puppeteerPresent() ? 'the npm package puppeteer-core is not installed' : '';
+if (skipReason) process.stderr.write(`test/web-auditor-browser.test.ts SKIPPED: ${skipReason}\n`);
+
+const schemaPath = 'examples/pbc/schema.json';
+const dir = mkdtempSync(join(tmpdir(), 'blindsum-web-auditor-'));
+const site = join(dir, 'site');
+const shots = process.env['BLINDSUM_UPDATE_SCREENSHOTS'] === '1' ? 'docs/web' : join(dir, 'shots');
+const transcriptPath = join(dir, 'transcript.json');
+let fed: LocalFederation | undefined;
+let server: Server | undefined;
+let browser: Browser | undefined;
+let base = '';
+/** Every path the page requested from the server. */
+const requested: string[] = [];
+
+const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+
+/** A static server for the built pages only (the real one is the aggregator's --web-listen). */
+function serve(root: string): Promise<string> {
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requested.push(url.pathname);
+    const path = normalize(join(root, url.pathname.endsWith('/') ? `${url.pathname}index.html` : url.pathname));
+    if (req.method !== 'GET' || !path.startsWith(root) || !existsSync(path) || !statSync(path).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'content-security-policy': AUDITOR_CSP, 'x-content-type-options': 'nosniff' });
+    res.end(readFileSync(path));
+  });
+  return new Promise((resolve) => server!.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server!.address() as { port: number }).port}`)));
+}
+
+/** The CLI's report on files: `blindsum audit verify` as a process. */
+function cliVerify(path: string, blobs = blobDirOf(transcriptPath)): { status: number | null; stdout: string } {
+  const r = spawnSync(process.execPath, [CLI_PATH, 'audit', 'verify', path, '--roster', fed!.rosterPath, '--analysts', fed!.analystsPath, '--schema', schemaPath, '--receipts', fed!.receiptsDir, '--blobs', blobs], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout };
+}
+
+/** The party files the CLI reads from the receipts directory: *.receipts.jsonl and *.sent.jsonl. */
+function partyFiles(): string[] {
+  return readdirSync(fed!.receiptsDir).filter((f) => f.endsWith('.receipts.jsonl') || f.endsWith('.sent.jsonl')).sort().map((f) => join(fed!.receiptsDir, f));
+}
+
+/** Opens the page, gives it the files through its inputs (keyboard-reachable controls), presses Verify, reads the result. */
+async function verifyInBrowser(path: string, blobDir: string, shot: string): Promise<PageView> {
+  const page: Page = await browser!.newPage();
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  try {
+    await page.setViewport({ width: 1100, height: 900 });
+    await page.goto(`${base}/auditor/`, { waitUntil: 'load' });
+    const upload = async (id: string, paths: string[]): Promise<void> => (await page.$(`#${id}`))!.uploadFile(...paths);
+    await upload('transcript', [path]);
+    await upload('roster', [fed!.rosterPath]);
+    await upload('analysts', [fed!.analystsPath]);
+    await upload('schema', [schemaPath]);
+    await upload('receipts', partyFiles());
+    await upload('blobs', readdirSync(blobDir).map((f) => join(blobDir, f)));
+    await page.focus('#verify');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#verdict', { timeout: 30_000 });
+    const view = await page.evaluate(readPage);
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, shot), fullPage: true });
+    expect(violations).toEqual([]);
+    return view;
+  } finally {
+    await page.close();
+  }
+}
+
+beforeAll(async () => {
+  if (skipReason) return;
+  await buildPage('auditor', site);
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), 3, 'web-auditor'), threshold: 2, roundTimeoutMs: 20_000 });
+  const c = fed.client();
+  try {
+    const queries: [Query, { rho: number } | undefined][] = [[{ kind: 'count', columns: [], filter: [] }, undefined], [{ kind: 'frequency', columns: ['stage'], filter: [] }, { rho: 0.5 }]];
+    for (const [q, privacy] of queries) {
+      const o = await c.run(q, privacy ? { privacy } : {});
+      expect(o.status, o.error).toBe('done');
+    }
+  } finally {
+    c.close();
+  }
+  const file = exportTranscript(fed.aggregatorDataDir, {}, transcriptPath);
+  // The parties write their receipts as they arrive: wait for one per party entry.
+  const partyEntries = file.entries.filter((l) => decodeEntry(l.entry).sender.startsWith('hospital-')).length;
+  for (let i = 0; i < 400 && loadReceipts([fed.receiptsDir]).length < partyEntries; i++) await new Promise((r) => setTimeout(r, 50));
+  base = await serve(site);
+  const moduleName = 'puppeteer-core';
+  const puppeteer = ((await import(moduleName)) as { default: { launch(o: object): Promise<Browser> } }).default;
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new', '--disable-gpu'], headless: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+  await fed?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  it('verifies a real export in the browser with the report blindsum audit verify prints, each check with its status in words', async () => {
+    const cli = cliVerify(transcriptPath);
+    expect(cli.status, cli.stdout).toBe(0);
+    const v = await verifyInBrowser(transcriptPath, blobDirOf(transcriptPath), 'auditor-verified.png');
+    expect(v.verdictStatus).toBe('ok');
+    expect(v.verdict).toMatch(/^VERIFIED: every signature, the hash chain/);
+    expect(v.cliReport).toBe(cli.stdout.trimEnd());
+    // The table lists the CLI's lines, one check per line, with the status in words (not colour alone).
+    expect(v.rows.map((r) => r.details)).toEqual(cli.stdout.trimEnd().split('\n').map((l) => l.trim()));
+    expect(v.rows.filter((r) => r.check.startsWith('query ')).map((r) => r.statusText)).toEqual(['✓ passed', '✓ passed']);
+    expect(v.rows.find((r) => r.check === 'receipts')!.details).toMatch(/^receipts: [1-9]\d* checked against the chain/);
+    expect(v.rows.find((r) => r.check === 'analyst signatures')!.statusText).toBe('✓ passed');
+    expect(v.failure).toBeUndefined();
+    // Nothing but the page's own assets (and the browser's own favicon request) was requested: the files stayed in the browser.
+    expect(requested.filter((p) => !/^\/(favicon\.ico|auditor\/(|main\.js|style\.css|seal_throws\.wasm))$/.test(p))).toEqual([]);
+  }, 60_000);
+
+  it('catches one flipped byte in one entry: the first failure at that entry, as the CLI says', async () => {
+    const o = JSON.parse(readFileSync(transcriptPath, 'utf8')) as { entries: { entry: string }[] };
+    const k = 5;
+    const bytes = Buffer.from(o.entries[k]!.entry, 'base64');
+    bytes[bytes.length - 3]! ^= 0x01;
+    o.entries[k]!.entry = bytes.toString('base64');
+    const path = join(dir, 'flipped.json');
+    writeFileSync(path, JSON.stringify(o));
+    const cli = cliVerify(path);
+    expect(cli.status).toBe(1);
+    const v = await verifyInBrowser(path, blobDirOf(transcriptPath), 'auditor-flipped.png');
+    expect(v.verdictStatus).toBe('failed');
+    expect(v.failure!.index).toBe(String(k));
+    expect(v.cliReport).toBe(cli.stdout.trimEnd());
+    expect(cli.stdout).toContain(`FAILED at entry ${k} (${v.failure!.kind}): ${v.failure!.reason}`);
+  }, 60_000);
+
+  it('catches a released value changed by the aggregator, chain re-signed with its own key: failure at the release, as the CLI says', async () => {
+    const file = parseTranscript(readFileSync(transcriptPath, 'utf8'));
+    file.blobs = directoryBlobs(blobDirOf(transcriptPath));
+    const entries = exportedEntries(file);
+    const at = entries.findIndex((e) => e.kind === EntryKind.Released);
+    const rec = JSON.parse(fromUtf8(entries[at]!.body)) as ReleasedRecord;
+    rec.exactSums = rec.exactSums.map((s, i) => (i === 0 ? String(BigInt(s) + 1n) : s));
+    const aggSecret = loadIdentityFile(join(fed!.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
+    entries[at] = resignEntry(aggSecret, entries[at]!, utf8(JSON.stringify(rec)));
+    const forged = rebuildTranscript(file, entries, aggSecret);
+    const path = join(dir, 'forged.json');
+    writeFileSync(path, serializeTranscript(forged));
+    const cli = cliVerify(path);
+    expect(cli.status).toBe(1);
+    const v = await verifyInBrowser(path, blobDirOf(transcriptPath), 'auditor-forged.png');
+    expect(v.verdictStatus).toBe('failed');
+    expect(v.failure!.index).toBe(String(at));
+    expect(v.failure!.reason).toMatch(/released sums are not the unmasked sum of the logged masked inputs/);
+    expect(v.cliReport).toBe(cli.stdout.trimEnd());
+  }, 60_000);
+});
