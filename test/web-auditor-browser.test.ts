@@ -21,10 +21,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateAnalystKey } from '../client/ckks-analyst.ts';
 import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { decodeEntry, EntryKind } from '../crypto/transcript.ts';
-import { blobDirOf, exportTranscript, loadReceipts } from '../services/audit/audit.ts';
+import { blobDirOf, exportTranscript, loadReceipts, verifyFiles } from '../services/audit/audit.ts';
+import { formatReport } from '../services/audit/verify-report.ts';
 import type { ReleasedRecord } from '../services/audit/records.ts';
 import { exportedEntries, parseTranscript, serializeTranscript } from '../services/audit/transcript-file.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
@@ -77,10 +79,19 @@ function serve(root: string): Promise<string> {
   return new Promise((resolve) => server!.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server!.address() as { port: number }).port}`)));
 }
 
-/** The CLI's report on files: `blindsum audit verify` as a process. */
+/** The CLI's report on files: `blindsum audit verify` as a process (exit code and stdout). */
 function cliVerify(path: string, blobs = blobDirOf(transcriptPath)): { status: number | null; stdout: string } {
   const r = spawnSync(process.execPath, [CLI_PATH, 'audit', 'verify', path, '--roster', fed!.rosterPath, '--analysts', fed!.analystsPath, '--schema', schemaPath, '--receipts', fed!.receiptsDir, '--blobs', blobs], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout };
+}
+
+/**
+ * What the CLI verifier says on files, in this process: the same verifyFiles and formatReport that
+ * cli/commands/audit.ts runs and prints (a process per tampered file would only add start-up time).
+ */
+async function cliReport(path: string, blobDir = blobDirOf(transcriptPath)): Promise<{ ok: boolean; text: string }> {
+  const r = await verifyFiles({ transcriptPath: path, rosterPath: fed!.rosterPath, analystsPath: fed!.analystsPath, schemaPath, receiptPaths: [fed!.receiptsDir], blobDir });
+  return { ok: r.ok, text: formatReport(r) };
 }
 
 /** The party files the CLI reads from the receipts directory: *.receipts.jsonl and *.sent.jsonl. */
@@ -104,7 +115,8 @@ async function verifyInBrowser(path: string, blobDir: string, shot: string): Pro
     await upload('analysts', [fed!.analystsPath]);
     await upload('schema', [schemaPath]);
     await upload('receipts', partyFiles());
-    await upload('blobs', readdirSync(blobDir).map((f) => join(blobDir, f)));
+    const blobs = readdirSync(blobDir).map((f) => join(blobDir, f));
+    if (blobs.length) await upload('blobs', blobs);
     await page.focus('#verify');
     await page.keyboard.press('Enter');
     await page.waitForSelector('#verdict', { timeout: 30_000 });
@@ -121,9 +133,13 @@ async function verifyInBrowser(path: string, blobDir: string, shot: string): Pro
 beforeAll(async () => {
   if (skipReason) return;
   await buildPage('auditor', site);
-  fed = await LocalFederation.start({ dir, schemaPath, partyData: splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), 3, 'web-auditor'), threshold: 2, roundTimeoutMs: 20_000 });
+  fed = await LocalFederation.start({ dir, schemaPath, partyData: splitCsvText(readFileSync('examples/pbc/pbc.csv', 'utf8'), 3, 'web-auditor'), threshold: 2, roundTimeoutMs: 20_000, ckks: true });
+  await fed.waitCollectiveKey();
   const c = fed.client();
   try {
+    // A CKKS query: the browser recomputes the collective key and the homomorphic sum with node-seal (WebAssembly).
+    const ck = await c.run({ kind: 'mean', columns: ['age'], filter: [] }, { backend: 'ckks', ckksKey: await generateAnalystKey() });
+    expect(ck.status, ck.error).toBe('done');
     const queries: [Query, { rho: number } | undefined][] = [[{ kind: 'count', columns: [], filter: [] }, undefined], [{ kind: 'frequency', columns: ['stage'], filter: [] }, { rho: 0.5 }]];
     for (const [q, privacy] of queries) {
       const o = await c.run(q, privacy ? { privacy } : {});
@@ -159,7 +175,10 @@ describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipR
     expect(v.cliReport).toBe(cli.stdout.trimEnd());
     // The table lists the CLI's lines, one check per line, with the status in words (not colour alone).
     expect(v.rows.map((r) => r.details)).toEqual(cli.stdout.trimEnd().split('\n').map((l) => l.trim()));
-    expect(v.rows.filter((r) => r.check.startsWith('query ')).map((r) => r.statusText)).toEqual(['✓ passed', '✓ passed']);
+    expect(v.rows.filter((r) => r.check.startsWith('query ') || r.check.startsWith('key ceremony ')).map((r) => r.statusText)).toEqual(['✓ passed', '✓ passed', '✓ passed', '✓ passed']);
+    // The CKKS checks ran in the browser (node-seal's WebAssembly under the page's CSP): key and sum recomputed.
+    expect(v.cliReport).toMatch(/key recomputed from the logged shares and CRS nonces/);
+    expect(v.cliReport).toMatch(/homomorphic sum recomputed from the logged inputs/);
     expect(v.rows.find((r) => r.check === 'receipts')!.details).toMatch(/^receipts: [1-9]\d* checked against the chain/);
     expect(v.rows.find((r) => r.check === 'analyst signatures')!.statusText).toBe('✓ passed');
     expect(v.failure).toBeUndefined();
@@ -175,20 +194,22 @@ describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipR
     o.entries[k]!.entry = bytes.toString('base64');
     const path = join(dir, 'flipped.json');
     writeFileSync(path, JSON.stringify(o));
-    const cli = cliVerify(path);
-    expect(cli.status).toBe(1);
+    const cli = await cliReport(path);
+    expect(cli.ok).toBe(false);
     const v = await verifyInBrowser(path, blobDirOf(transcriptPath), 'auditor-flipped.png');
     expect(v.verdictStatus).toBe('failed');
     expect(v.failure!.index).toBe(String(k));
-    expect(v.cliReport).toBe(cli.stdout.trimEnd());
-    expect(cli.stdout).toContain(`FAILED at entry ${k} (${v.failure!.kind}): ${v.failure!.reason}`);
+    expect(v.failure!.reason).toMatch(/chain hash mismatch|do not decode/);
+    expect(v.cliReport).toBe(cli.text);
+    expect(cli.text).toContain(`FAILED at entry ${k} (${v.failure!.kind}): ${v.failure!.reason}`);
   }, 60_000);
 
   it('catches a released value changed by the aggregator, chain re-signed with its own key: failure at the release, as the CLI says', async () => {
     const file = parseTranscript(readFileSync(transcriptPath, 'utf8'));
     file.blobs = directoryBlobs(blobDirOf(transcriptPath));
     const entries = exportedEntries(file);
-    const at = entries.findIndex((e) => e.kind === EntryKind.Released);
+    // The secure-aggregation count's release (a CKKS release holds no exact sums).
+    const at = entries.findIndex((e) => e.kind === EntryKind.Released && (JSON.parse(fromUtf8(e.body)) as ReleasedRecord).exactSums.length > 0);
     const rec = JSON.parse(fromUtf8(entries[at]!.body)) as ReleasedRecord;
     rec.exactSums = rec.exactSums.map((s, i) => (i === 0 ? String(BigInt(s) + 1n) : s));
     const aggSecret = loadIdentityFile(join(fed!.aggregatorDataDir, AGGREGATOR_KEY_FILE)).identity.secretKey;
@@ -196,12 +217,26 @@ describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipR
     const forged = rebuildTranscript(file, entries, aggSecret);
     const path = join(dir, 'forged.json');
     writeFileSync(path, serializeTranscript(forged));
-    const cli = cliVerify(path);
-    expect(cli.status).toBe(1);
+    const cli = await cliReport(path);
+    expect(cli.ok).toBe(false);
     const v = await verifyInBrowser(path, blobDirOf(transcriptPath), 'auditor-forged.png');
     expect(v.verdictStatus).toBe('failed');
     expect(v.failure!.index).toBe(String(at));
     expect(v.failure!.reason).toMatch(/released sums are not the unmasked sum of the logged masked inputs/);
-    expect(v.cliReport).toBe(cli.stdout.trimEnd());
+    expect(v.cliReport).toBe(cli.text);
+  }, 60_000);
+
+  it('without the blobs: the checks that need their bytes are listed as NOT checked, never as passed, as the CLI lists them', async () => {
+    const empty = join(dir, 'no-blobs');
+    mkdirSync(empty, { recursive: true });
+    const cli = await cliReport(transcriptPath, empty);
+    const v = await verifyInBrowser(transcriptPath, empty, 'auditor-without-blobs.png');
+    expect(v.cliReport).toBe(cli.text);
+    expect(v.verdictStatus).toBe('not-checked');
+    expect(v.verdict).toMatch(/^VERIFIED EXCEPT \d+ checks? NOT run/);
+    const notRun = v.rows.filter((r) => r.status === 'not-checked');
+    expect(notRun.length).toBeGreaterThan(1);
+    for (const r of notRun) expect(r.statusText).toBe('⚠ NOT checked');
+    expect(v.rows.filter((r) => r.check === 'NOT checked').map((r) => r.details).join('\n')).toMatch(/homomorphic sum NOT recomputed|sums and result NOT recomputed/);
   }, 60_000);
 });

@@ -21,7 +21,7 @@ const STATUS_TEXT: Record<CheckStatus, string> = {
   ok: '✓ passed',
   failed: '✗ FAILED',
   'not-checked': '⚠ NOT checked',
-  partial: '◐ up to the failure / in part',
+  partial: '◐ partial',
   examine: '⚠ examine',
   info: '· info',
 };
@@ -90,7 +90,7 @@ function renderReport(r: VerifyReport, loaded: string): void {
     el('tr', { 'data-status': c.status, 'data-check': c.check },
       el('td', {}, String(i + 1)),
       el('th', { scope: 'row' }, c.check),
-      el('td', { class: `status ${c.status}` }, STATUS_TEXT[c.status]),
+      el('td', { class: `status ${c.status}` }, c.status === 'partial' && !r.ok ? '◐ up to the failure' : STATUS_TEXT[c.status]),
       el('td', { class: 'details' }, c.text)));
   const failure = r.failure
     ? el('section', { class: 'failure', id: 'failure', 'aria-labelledby': 'failure-title' },
