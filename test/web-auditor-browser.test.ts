@@ -68,12 +68,15 @@ function serve(root: string): Promise<string> {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requested.push(url.pathname);
-    const path = normalize(join(root, url.pathname.endsWith('/') ? `${url.pathname}index.html` : url.pathname));
+    // Under /no-wasm/ the same files, with a header CSP that refuses WebAssembly (both policies apply).
+    const noWasm = url.pathname.startsWith('/no-wasm/');
+    const rel = noWasm ? url.pathname.slice('/no-wasm'.length) : url.pathname;
+    const path = normalize(join(root, rel.endsWith('/') ? `${rel}index.html` : rel));
     if (req.method !== 'GET' || !path.startsWith(root) || !existsSync(path) || !statSync(path).isFile()) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'content-security-policy': AUDITOR_CSP, 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'content-security-policy': noWasm ? AUDITOR_CSP.replace(" 'wasm-unsafe-eval'", '') : AUDITOR_CSP, 'x-content-type-options': 'nosniff' });
     res.end(readFileSync(path));
   });
   return new Promise((resolve) => server!.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server!.address() as { port: number }).port}`)));
@@ -100,7 +103,7 @@ function partyFiles(): string[] {
 }
 
 /** Opens the page, gives it the files through its inputs (keyboard-reachable controls), presses Verify, reads the result. */
-async function verifyInBrowser(path: string, blobDir: string, shot: string): Promise<PageView> {
+async function verifyInBrowser(path: string, blobDir: string, shot: string, opts: { prefix?: string; violations?: RegExp } = {}): Promise<PageView> {
   const page: Page = await browser!.newPage();
   const violations: string[] = [];
   page.on('console', (m) => {
@@ -108,7 +111,7 @@ async function verifyInBrowser(path: string, blobDir: string, shot: string): Pro
   });
   try {
     await page.setViewport({ width: 1100, height: 900 });
-    await page.goto(`${base}/auditor/`, { waitUntil: 'load' });
+    await page.goto(`${base}${opts.prefix ?? ''}/auditor/`, { waitUntil: 'load' });
     const upload = async (id: string, paths: string[]): Promise<void> => (await page.$(`#${id}`))!.uploadFile(...paths);
     await upload('transcript', [path]);
     await upload('roster', [fed!.rosterPath]);
@@ -123,7 +126,12 @@ async function verifyInBrowser(path: string, blobDir: string, shot: string): Pro
     const view = await page.evaluate(readPage);
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: join(shots, shot), fullPage: true });
-    expect(violations).toEqual([]);
+    if (opts.violations) {
+      expect(violations.length).toBeGreaterThan(0);
+      for (const v of violations) expect(v).toMatch(opts.violations);
+    } else {
+      expect(violations).toEqual([]);
+    }
     return view;
   } finally {
     await page.close();
@@ -183,7 +191,7 @@ describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipR
     expect(v.rows.find((r) => r.check === 'analyst signatures')!.statusText).toBe('✓ passed');
     expect(v.failure).toBeUndefined();
     // Nothing but the page's own assets (and the browser's own favicon request) was requested: the files stayed in the browser.
-    expect(requested.filter((p) => !/^\/(favicon\.ico|auditor\/(|main\.js|style\.css|seal_throws\.wasm))$/.test(p))).toEqual([]);
+    expect(requested.filter((p) => !/^\/(favicon\.ico|(no-wasm\/)?auditor\/(|main\.js|style\.css|seal_throws\.wasm))$/.test(p))).toEqual([]);
   }, 60_000);
 
   it('catches one flipped byte in one entry: the first failure at that entry, as the CLI says', async () => {
@@ -238,5 +246,17 @@ describe.skipIf(skipReason !== '')(`the auditor page in headless Chromium${skipR
     expect(notRun.length).toBeGreaterThan(1);
     for (const r of notRun) expect(r.statusText).toBe('⚠ NOT checked');
     expect(v.rows.filter((r) => r.check === 'NOT checked').map((r) => r.details).join('\n')).toMatch(/homomorphic sum NOT recomputed|sums and result NOT recomputed/);
+  }, 60_000);
+
+  it('under a CSP without wasm-unsafe-eval: the CKKS checks are listed as NOT checked, with the reason, never as passed or failed', async () => {
+    const v = await verifyInBrowser(transcriptPath, blobDirOf(transcriptPath), 'auditor-no-wasm.png', { prefix: '/no-wasm', violations: /WebAssembly|wasm-unsafe-eval|Content Security Policy/i });
+    expect(v.verdictStatus).toBe('not-checked');
+    expect(v.verdict).toMatch(/^VERIFIED EXCEPT 1 check NOT run/);
+    expect(v.rows.find((r) => r.check === 'NOT checked')!.details).toMatch(/^NOT checked: CKKS collective keys and homomorphic sums NOT recomputed: node-seal \(WebAssembly\) could not run here: /);
+    // The CKKS key ceremony and query lines say "not recomputed" and are not passed; the secure-aggregation queries are.
+    const rows = v.rows.filter((r) => r.check.startsWith('query ') || r.check.startsWith('key ceremony '));
+    expect(rows.filter((r) => r.status === 'not-checked').map((r) => r.details)).toEqual([expect.stringMatching(/key not recomputed/), expect.stringMatching(/homomorphic sum not recomputed/)]);
+    expect(rows.filter((r) => r.status === 'ok').length).toBe(2);
+    expect(v.rows.some((r) => r.status === 'failed')).toBe(false);
   }, 60_000);
 });

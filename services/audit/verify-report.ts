@@ -66,7 +66,8 @@ export function reportChecks(r: VerifyReport): ReportCheck[] {
   const out: ReportCheck[] = [{ check: 'exported range', status: 'info', text: `transcript entries ${r.from}..${r.from + r.entries - 1} (${r.entries} entries)` }];
   const upTo = (st: CheckStatus): CheckStatus => (r.ok ? st : st === 'ok' ? 'partial' : st);
   for (const s of r.sessions) {
-    const st: CheckStatus = s.status === 'partial' || s.status === 'incomplete' ? 'partial' : s.unchecked?.length ? 'not-checked' : 'ok';
+    // A CKKS session whose key or sum was not recomputed says so in its note: not passed.
+    const st: CheckStatus = s.status === 'partial' || s.status === 'incomplete' ? 'partial' : s.unchecked?.length || s.note?.includes('not recomputed') ? 'not-checked' : 'ok';
     out.push({ check: `${s.kind === 'ckks-key-ceremony' ? 'key ceremony' : 'query'} ${s.queryId}`, status: upTo(st), text: sessionLine(s) });
   }
   out.push({

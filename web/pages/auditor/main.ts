@@ -9,7 +9,8 @@
  * with its entry index, kind and reason, and the report exactly as the CLI prints it.
  */
 import { isBlobName } from '../../../services/common/blobs.ts';
-import { parseAuditTexts, receiptsFileRole, verifyParsed, type NamedText } from '../../../services/audit/verify-parsed.ts';
+import { loadSeal } from '../../../crypto/ckks/seal.ts';
+import { needsCkks, parseAuditTexts, receiptsFileRole, verifyParsed, type NamedText, type VerifyParsedOptions } from '../../../services/audit/verify-parsed.ts';
 import { formatReport, reportChecks, type CheckStatus, type VerifyReport } from '../../../services/audit/verify-report.ts';
 import { byId, el, replace } from '../../lib/dom.ts';
 
@@ -145,7 +146,19 @@ async function verify(): Promise<void> {
     status(`Verifying ${parsed.file.entries.length} entries…`);
     // Let the status paint before the (synchronous) replay runs.
     await new Promise((r) => setTimeout(r, 0));
-    const report = await verifyParsed(parsed);
+    // node-seal (WebAssembly) recomputes the CKKS keys and sums: if this browser refuses it (e.g. a CSP without
+    // 'wasm-unsafe-eval'), those checks are listed as NOT checked, never passed.
+    const opts: VerifyParsedOptions = {};
+    if (needsCkks(parsed.file)) {
+      status('Loading node-seal (WebAssembly) for the CKKS checks…');
+      try {
+        await loadSeal();
+      } catch (e) {
+        opts.ckksUnavailable = (e as Error).message || String(e);
+      }
+      status(`Verifying ${parsed.file.entries.length} entries…`);
+    }
+    const report = await verifyParsed(parsed, opts);
     const sent = p.receipts.filter((f) => receiptsFileRole(f.name).role === 'sent').length;
     const loaded = `Read ${p.transcript.name} (${parsed.file.entries.length} entries), ${p.roster.name}`
       + `${p.analysts ? `, ${p.analysts.name}` : ''}${p.schema ? `, ${p.schema.name}` : ''}, ${p.receipts.length - sent} receipts files, ${sent} sent logs, `
