@@ -138,17 +138,19 @@ class TsCtr implements Keystream {
   }
 }
 
+/** Zeros the native cipher encrypts into keystream (grown to the largest read). */
+let ZEROS = new Uint8Array(64 * 1024);
+
 /** The AES-256-CTR keystream under `key` from the counter block `iv` (default zero). */
 export function aes256Ctr(key: Uint8Array, iv: Uint8Array = new Uint8Array(16), backend: CryptoBackend = DEFAULT_BACKEND): Keystream {
   abytes(key, 'key', 32);
   abytes(iv, 'iv', 16);
   if (backend === 'native' && nodeCrypto) {
     const cipher = nodeCrypto.createCipheriv('aes-256-ctr', key, iv);
-    let zeros = new Uint8Array(0);
     return {
       next(n: number): Uint8Array {
-        if (zeros.length < n) zeros = new Uint8Array(n);
-        const b = cipher.update(zeros.subarray(0, n));
+        if (ZEROS.length < n) ZEROS = new Uint8Array(n); // shared: update() only reads it
+        const b = cipher.update(ZEROS.subarray(0, n));
         return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a fresh buffer: no copy
       },
     };

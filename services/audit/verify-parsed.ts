@@ -19,6 +19,7 @@ import { parseSentLog, unloggedSends, type SentRecord } from './sent.ts';
 import { parseReceipts, parseTranscript, type HeldReceipt, type TranscriptFile } from './transcript-file.ts';
 import { recomputeCkksSums } from './verify-ckks-sums.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
+import { CKKS_UNAVAILABLE } from './verify-report.ts';
 
 export interface ParsedAuditInputs {
   /** The transcript, its `blobs` set to where the bodies logged by digest are. */
@@ -109,7 +110,7 @@ export async function verifyParsed(input: ParsedAuditInputs, opts: VerifyParsedO
     ...(input.analysts ? { analysts: input.analysts } : {}),
   });
   if (report.ok && opts.ckksUnavailable !== undefined && needsCkks(file)) {
-    (report.unchecked ??= []).push(`CKKS collective keys and homomorphic sums NOT recomputed: node-seal (WebAssembly) could not run here: ${opts.ckksUnavailable}`);
+    (report.unchecked ??= []).push(`${CKKS_UNAVAILABLE}: ${opts.ckksUnavailable}`);
   } else if (report.ok) {
     await checkCkksSums(file, report);
   }

@@ -32,6 +32,9 @@ export interface VerifyReport {
   jobRounds?: { checked: number; unchecked: number };
 }
 
+/** How the NOT-checked line begins when node-seal could not run (the browser auditor only: verify-parsed.ts ckksUnavailable). */
+export const CKKS_UNAVAILABLE = 'CKKS collective keys and homomorphic sums NOT recomputed: node-seal (WebAssembly) could not run here';
+
 /**
  * How a line of the report stands: `ok` checked and matched; `failed` the first failure;
  * `not-checked` could not run (blobs absent, no analyst roster) and is never counted as passed;
@@ -100,7 +103,8 @@ export function reportChecks(r: VerifyReport): ReportCheck[] {
   out.push({
     check: 'verdict', status: !r.ok ? 'failed' : unchecked.length ? 'not-checked' : 'ok',
     text: r.ok && unchecked.length
-      ? `VERIFIED EXCEPT ${unchecked.length} check${unchecked.length > 1 ? 's' : ''} NOT run (listed above): every signature, the hash chain and the protocol order check out; the aggregates whose payloads are absent were not recomputed.`
+      ? `VERIFIED EXCEPT ${unchecked.length} check${unchecked.length > 1 ? 's' : ''} NOT run (listed above): every signature, the hash chain and the protocol order check out; ${
+        unchecked.some((u) => u.startsWith(CKKS_UNAVAILABLE)) ? 'the CKKS keys and sums were not recomputed (node-seal could not run here), nor any aggregate whose payload is absent.' : 'the aggregates whose payloads are absent were not recomputed.'}`
       : r.ok ? 'VERIFIED: every signature, the hash chain, the protocol order and every released aggregate check out.'
       : `FAILED at entry ${r.failure!.index} (${r.failure!.kind}): ${r.failure!.reason}`,
   });
