@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { toHex } from '../../crypto/bytes.ts';
 import { directoryBlobs } from '../common/blobs.ts';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { loadSchemaFile } from '../common/schema-file.ts';
 import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
@@ -16,7 +16,7 @@ import { decodeEntry } from '../../crypto/transcript.ts';
 import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
 import type { VerifyReport } from './verify.ts';
 import { parseSentLog, type SentRecord } from './sent.ts';
-import { verifyParsed } from './verify-parsed.ts';
+import { receiptsFileRole, verifyParsed } from './verify-parsed.ts';
 export { checkCkksSums, refundedAfterRelease } from './verify-parsed.ts';
 
 /** The directory of blobs an export writes next to FILE, and `audit verify FILE` reads by default. */
@@ -89,14 +89,18 @@ export function loadReceipts(paths: readonly string[]): HeldReceipt[] {
 export function loadSentLogs(paths: readonly string[]): SentRecord[] {
   const out: SentRecord[] = [];
   for (const p of paths) {
-    for (const f of filesIn(p, '.sent.jsonl')) out.push(...parseSentLog(readFileSync(f, 'utf8'), basename(f, '.sent.jsonl'), f));
+    for (const f of filesIn(p, '.sent.jsonl')) {
+      const role = receiptsFileRole(f);
+      if (role.role === 'sent') out.push(...parseSentLog(readFileSync(f, 'utf8'), role.party, f));
+    }
   }
   return out;
 }
 
 function filesIn(p: string, suffix: string): string[] {
   try {
-    if (!statSync(p).isDirectory()) return p.endsWith(suffix) || (suffix === '.receipts.jsonl' && !p.endsWith('.sent.jsonl')) ? [p] : [];
+    // A file given by name is a sent log or a receipts book by its name, as the browser auditor takes it.
+    if (!statSync(p).isDirectory()) return (suffix === '.sent.jsonl') === (receiptsFileRole(p).role === 'sent') ? [p] : [];
     return readdirSync(p).filter((f) => f.endsWith(suffix)).sort().map((f) => join(p, f));
   } catch (e) {
     throw new ConfigError(`cannot read receipts ${p}: ${(e as Error).message}`);
