@@ -1,11 +1,11 @@
 /**
- * AES-256-GCM (node:crypto) with a random 96-bit nonce, for the encrypted Shamir shares of
+ * AES-256-GCM (node:crypto; there is no browser fallback: only the parties seal and open shares) with a random 96-bit nonce, for the encrypted Shamir shares of
  * ShareKeys. Sealed layout: nonce (12) ‖ ciphertext ‖ tag (16).
  *
  * Every key in secure aggregation is fresh per session and pair and encrypts one message, so
  * random nonces are far from the 2^32-message bound of NIST SP 800-38D §8.3.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes, requireNodeCrypto } from './native.ts';
 import { abytes } from './bytes.ts';
 
 export const AEAD_KEY_LENGTH = 32;
@@ -22,7 +22,7 @@ export class AeadError extends Error {
   }
 }
 
-function u8(b: Buffer): Uint8Array {
+function u8(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -31,7 +31,7 @@ export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
   abytes(plaintext, 'plaintext');
   abytes(aad, 'aad');
   const nonce = u8(randomBytes(AEAD_NONCE_LENGTH));
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+  const cipher = requireNodeCrypto('AES-256-GCM').createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   const last = cipher.final();
@@ -54,9 +54,10 @@ export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): 
   const nonce = sealed.subarray(0, AEAD_NONCE_LENGTH);
   const ciphertext = sealed.subarray(AEAD_NONCE_LENGTH, sealed.length - AEAD_TAG_LENGTH);
   const tag = sealed.subarray(sealed.length - AEAD_TAG_LENGTH);
-  let body: Buffer | undefined;
+  const c = requireNodeCrypto('AES-256-GCM');
+  let body: Uint8Array | undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+    const decipher = c.createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
     body = decipher.update(ciphertext);

@@ -89,3 +89,50 @@ export function lengthPrefixed(...parts: (Uint8Array | string)[]): Uint8Array {
 export function clean(...arrays: Uint8Array[]): void {
   for (const a of arrays) a.fill(0);
 }
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_VALUE = new Int16Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE[B64.charCodeAt(i)] = i;
+
+/** Standard base64 (RFC 4648 §4) with padding. */
+export function toBase64(b: Uint8Array): string {
+  const parts: string[] = [];
+  let s = '';
+  for (let i = 0; i < b.length; i += 3) {
+    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
+    s += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + (i + 1 < b.length ? B64[(n >>> 6) & 63]! : '=') + (i + 2 < b.length ? B64[n & 63]! : '=');
+    if (s.length >= 8192) {
+      parts.push(s);
+      s = '';
+    }
+  }
+  parts.push(s);
+  return parts.join('');
+}
+
+/**
+ * Decodes standard base64 (RFC 4648 §4). Padding is optional and trailing bits that do not
+ * make a whole byte are dropped, as node's Buffer.from(s, 'base64') does; any character outside
+ * the alphabet (or '=' before the end) is a TypeError naming `field`.
+ */
+export function fromBase64(s: string, field = 'base64'): Uint8Array {
+  if (typeof s !== 'string') throw new TypeError(`${field}: expected a base64 string`);
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 && s.length - end < 2) end--;
+  const out = new Uint8Array(Math.floor((end * 6) / 8));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    const v = c < 128 ? B64_VALUE[c]! : -1;
+    if (v < 0) throw new TypeError(`${field}: expected base64`);
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  return o === out.length ? out : out.subarray(0, o);
+}

@@ -10,8 +10,7 @@
  * subtracts it into the target modulo 2^32 or 2^64 without BigInt and without branches on data
  * (carries and borrows come from sign bits, Hacker's Delight §2-16).
  */
-import { createCipheriv } from 'node:crypto';
-import type { Cipheriv } from 'node:crypto';
+import { aes256Ctr, type Keystream } from './aes-ctr.ts';
 import { abytes } from './bytes.ts';
 import { addWordsAt } from './ring.ts';
 
@@ -20,8 +19,6 @@ export const PRG_SEED_LENGTH = 32;
 export const PRG_MAX_BLOCKS = 2 ** 32;
 const MAX_WORDS = PRG_MAX_BLOCKS * 4;
 const CHUNK_BYTES = 64 * 1024;
-const ZERO_CHUNK = new Uint8Array(CHUNK_BYTES);
-const ZERO_IV = new Uint8Array(16);
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function checkWords(words: number, field: string): void {
@@ -33,13 +30,13 @@ function checkWords(words: number, field: string): void {
   }
 }
 
-function keystream(seed: Uint8Array): Cipheriv {
+function keystream(seed: Uint8Array): Keystream {
   abytes(seed, 'seed', PRG_SEED_LENGTH);
-  return createCipheriv('aes-256-ctr', seed, ZERO_IV);
+  return aes256Ctr(seed);
 }
 
 /** Views a keystream chunk (whole words) as Int32 words in little-endian order. */
-function asWords(chunk: Buffer): Int32Array {
+function asWords(chunk: Uint8Array): Int32Array {
   const n = chunk.length >>> 2;
   if (LITTLE_ENDIAN && chunk.byteOffset % 4 === 0) return new Int32Array(chunk.buffer, chunk.byteOffset, n);
   const out = new Int32Array(n);
@@ -56,7 +53,7 @@ export function expandMask(seed: Uint8Array, words: number): Uint32Array {
   const outI = new Int32Array(out.buffer);
   for (let w = 0; w < words; w += CHUNK_BYTES >>> 2) {
     const n = Math.min(CHUNK_BYTES >>> 2, words - w);
-    outI.set(asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n))), w);
+    outI.set(asWords(cipher.next(4 * n)), w);
   }
   return out;
 }
@@ -68,7 +65,7 @@ export function expandMask(seed: Uint8Array, words: number): Uint32Array {
  * the whole vector. The seeds are copied into the ciphers (callers may wipe theirs).
  */
 export class MaskStream {
-  readonly #parts: { cipher: Cipheriv; sign: 1 | -1 }[];
+  readonly #parts: { cipher: Keystream; sign: 1 | -1 }[];
   readonly #ringBits: 32 | 64;
   readonly #words: number;
   #done = 0;
@@ -97,7 +94,7 @@ export class MaskStream {
     for (const { cipher, sign } of this.#parts) {
       for (let base = 0; base < t.length; base += CHUNK_BYTES >>> 2) {
         const n = Math.min(CHUNK_BYTES >>> 2, t.length - base);
-        addWordsAt(t, asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n))), base, this.#ringBits, sign);
+        addWordsAt(t, asWords(cipher.next(4 * n)), base, this.#ringBits, sign);
       }
     }
     this.#done += chunk.length;
@@ -132,7 +129,7 @@ export function addMaskSteps(target: Uint32Array, seed: Uint8Array, ringBits: 32
     const total = t.length;
     for (let base = 0; base < total; base += CHUNK_BYTES >>> 2) {
       const n = Math.min(CHUNK_BYTES >>> 2, total - base);
-      const k = asWords(cipher.update(ZERO_CHUNK.subarray(0, 4 * n)));
+      const k = asWords(cipher.next(4 * n));
       addWordsAt(t, k, base, ringBits, sign);
       yield;
     }

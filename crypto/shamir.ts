@@ -8,7 +8,7 @@
  * so there is no secret-indexed memory access (JS gives no stronger timing guarantee).
  * At most 255 share holders (x = 1..255).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './native.ts';
 import { abytes, clean } from './bytes.ts';
 
 export const SHAMIR_MAX_SHARES = 255;

@@ -12,7 +12,7 @@
  */
 import { findColumn, levelsOf, MAX_IDENTIFIER_LENGTH, MISSING_LEVEL, patientColumn } from './schema.ts';
 import type { ColumnSpec, Schema } from './schema.ts';
-import { DROP_REASONS, type Column, type Dataset, type DropReason, type LoadReport, type Population, type RejectedRow } from './dataset.ts';
+import { DROP_REASONS, type Column, type Dataset, type DropReason, type LoadReport, type Population, type RejectedRow } from './dataset-types.ts';
 
 export class DatasetError extends Error {
   readonly line: number;

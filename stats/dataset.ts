@@ -20,7 +20,6 @@
  * party's own operator and must not leave the party. It never quotes an identifier (personal
  * data): identifier problems are reported by line and length only, patients only as counts.
  */
-import { readFile } from 'node:fs/promises';
 import { sha256 } from '../crypto/sha256.ts';
 import { concatBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { formatCsv, parseCsv } from './csv.ts';
@@ -29,81 +28,9 @@ import type { Schema } from './schema.ts';
 
 export { DatasetBuilder, DatasetError, type DatasetBuilderOptions, type RawCell } from './dataset-builder.ts';
 
-export interface NumericColumn {
-  kind: 'numeric';
-  values: Float64Array;
-}
-export interface CategoricalColumn {
-  kind: 'categorical';
-  levels: string[];
-  codes: Int32Array;
-}
-export type Column = NumericColumn | CategoricalColumn;
-
-export interface Dataset {
-  schema: Schema;
-  rowCount: number;
-  columns: Map<string, Column>;
-  /**
-   * The exact figures of the load that built this dataset (DatasetBuilder), for the `population`
-   * query kind only: they leave the party only as that kind's statistic vector, i.e. noised and
-   * charged under DP. Absent on datasets not built from a source (a subset, a split in a test).
-   */
-  population?: Population;
-}
-
-/**
- * Why a row read from the source was dropped (one class per row):
- *   invalid_value  a value the schema cannot read (not a number, not an integer, an unknown category, a type the source cannot convert);
- *   out_of_bounds  a number outside its column's [min, max] (outOfBounds 'reject');
- *   identifier     a missing or over-long patient identifier (the row cannot be attributed to a patient);
- *   malformed      a row the source could not split into the header's cells (CSV: a wrong number of fields);
- *   patient_bound  a valid row of a patient who already had rowsPerPatient rows.
- */
-export const DROP_REASONS = ['invalid_value', 'out_of_bounds', 'identifier', 'malformed', 'patient_bound'] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
-
-/**
- * The population a party's load produced: every row read is in exactly one of `loaded` or one
- * `dropped` class; `clipped` counts the loaded rows with at least one value clamped to its bounds.
- */
-export interface Population {
-  loaded: number;
-  dropped: Record<DropReason, number>;
-  clipped: number;
-}
-
-export interface RejectedRow {
-  line: number;
-  column: string;
-  reason: string;
-  /** The reason's class (the population kind counts rows per class). */
-  class: DropReason;
-}
-
-export interface LoadReport {
-  rowsRead: number;
-  rowsLoaded: number;
-  rejected: RejectedRow[];
-  /** CSV columns not in the schema (ignored). */
-  extraColumns: string[];
-  /** Values clamped to their column's bounds (columns with outOfBounds: 'clip'). */
-  clipped: number;
-  /** The identifier column rows are grouped by, or null (every row is its own patient). */
-  patientColumn: string | null;
-  /** The schema's rowsPerPatient k: the most rows kept per patient. */
-  rowsPerPatient: number;
-  /** Distinct patients among the loaded rows. */
-  patients: number;
-  /** Valid rows dropped because their patient already had k rows (rowsRead = rowsLoaded + rejected + this). */
-  rowsOverPatientBound: number;
-  /** Patients that had more than k valid rows (each kept k). */
-  patientsOverBound: number;
-  /** 'row' when positions (RejectedRow.line) are 1-based data rows of a database or Parquet source; absent for CSV file lines. */
-  unit?: 'row';
-  /** Rows loaded, dropped by reason class and loaded with a clipped value (the party's exact figures; also the dataset's). */
-  population: Population;
-}
+export type { CategoricalColumn, Column, Dataset, DropReason, LoadReport, NumericColumn, Population, RejectedRow } from './dataset-types.ts';
+export { DROP_REASONS } from './dataset-types.ts';
+import { DROP_REASONS, type Column, type Dataset, type LoadReport, type Population } from './dataset-types.ts';
 
 export interface BuildOptions {
   /** Throw DatasetError on the first problem instead of rejecting the row. */
@@ -157,12 +84,6 @@ export function formatPopulation(p: Population): string {
   const dropped = DROP_REASONS.reduce((a, r) => a + p.dropped[r], 0);
   return `population (exact, this party only; analysts see it only as a noisy, charged release: query kind population): ` +
     `${p.loaded} row(s) loaded; ${dropped} dropped (${DROP_REASONS.map((r) => `${r} ${p.dropped[r]}`).join(', ')}); ${p.clipped} loaded with a clipped value`;
-}
-
-/** Reads a CSV file (UTF-8) and builds a dataset from it. */
-export async function loadCsvFile(path: string, schema: Schema, options: BuildOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
-  const text = await readFile(path, 'utf8');
-  return buildDataset(schema, text, options);
 }
 
 /** The dataset restricted to the given row indices (in that order). */

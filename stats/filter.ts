@@ -7,7 +7,7 @@
  * for is_missing/not_missing.
  */
 import type { Dataset } from './dataset.ts';
-import type { Predicate } from './query.ts';
+import type { Predicate } from './query-types.ts';
 import { MISSING_LEVEL } from './schema.ts';
 
 function applyPredicate(dataset: Dataset, p: Predicate, out: Uint8Array): void {

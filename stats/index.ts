@@ -1,10 +1,10 @@
-/** Public API of the statistics library (pure: the only I/O is loadCsvFile). */
+/** Public API of the statistics library (pure, no I/O: it is bundled for the browser auditor; reading a CSV file is stats/dataset-file.ts). */
 export { parseSchema, schemaDigest, findColumn, levelsOf, absBound, patientColumn, SchemaError, MISSING_LEVEL, MAX_IDENTIFIER_LENGTH, COLUMN_TYPES } from './schema.ts';
 export type { Schema, ColumnSpec, ColumnType, MissingPolicy, OutOfBoundsPolicy } from './schema.ts';
 export { parseCsv, formatCsv, CsvError } from './csv.ts';
 export type { CsvTable } from './csv.ts';
 export {
-  buildDataset, loadCsvFile, selectRows, splitAssignment, partitionDataset, splitDataset,
+  buildDataset, selectRows, splitAssignment, partitionDataset, splitDataset,
   splitDatasetByColumn, splitCsvText, formatLoadReport, formatPopulation, DatasetError, DatasetBuilder, DROP_REASONS,
 } from './dataset.ts';
 export type { Dataset, Column, NumericColumn, CategoricalColumn, LoadReport, RejectedRow, BuildOptions, DropReason, Population } from './dataset.ts';

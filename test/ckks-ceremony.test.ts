@@ -5,7 +5,8 @@
  * not open its commitment are each refused, naming the culprit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CeremonyError, CeremonyParty, type CeremonyKeyShare, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
+import { CeremonyError, type CeremonyKeyShare, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
+import { CeremonyParty } from '../crypto/ckks/ceremony-party.ts';
 import { CeremonyServer } from '../crypto/ckks/ceremony-server.ts';
 import { addCiphertexts, PackedDecryptor, PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { saveBytes } from '../crypto/ckks/objects.ts';

@@ -7,7 +7,8 @@
  * wall-clock time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CeremonyError, CeremonyParty, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
+import { CeremonyError, type CeremonyParams } from '../crypto/ckks/ceremony.ts';
+import { CeremonyParty } from '../crypto/ckks/ceremony-party.ts';
 import { CeremonyServer } from '../crypto/ckks/ceremony-server.ts';
 import { CkksContext, PARAMETER_SETS } from '../crypto/ckks/params.ts';
 import { genShamirPolynomial, genShamirSecretShare, genShamirSecretShares, genShamirSecretSharesSteps, shamirSlice, SHAMIR_STEP_OPS } from '../crypto/ckks/threshold.ts';

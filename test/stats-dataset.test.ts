@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  buildDataset, DatasetError, formatLoadReport, loadCsvFile, parseSchema, SchemaError, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
+  buildDataset, DatasetError, formatLoadReport, parseSchema, SchemaError, splitAssignment, splitCsvText, splitDataset, splitDatasetByColumn,
 } from '../stats/index.ts';
 import type { CategoricalColumn, Dataset, NumericColumn } from '../stats/index.ts';
+import { loadCsvFile } from '../stats/dataset-file.ts';
 import { loadExample } from './stats-helpers.ts';
 
 const schema = parseSchema({

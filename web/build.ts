@@ -3,14 +3,15 @@
  * `web/pages/<page>/` holding `index.html`, `main.ts` and optionally `style.css`; it is built to
  * `<outDir>/<page>/` as `index.html` (copied), `main.js` (one ES module bundle, browser
  * platform, no inline scripts: the pages run under a strict Content-Security-Policy) and
- * `style.css`. Nothing is fetched from a CDN: every import is bundled from node_modules.
+ * `style.css`, and `seal_throws.wasm` when the page bundles node-seal. Nothing is fetched from a
+ * CDN: every import is bundled from node_modules.
  *
  *   node web/build.ts [outDir]      (default dist/web; run by `npm ci` through `prepare`)
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 export const WEB_ROOT: string = dirname(fileURLToPath(import.meta.url));
 export const PAGES_DIR: string = join(WEB_ROOT, 'pages');
@@ -25,13 +26,29 @@ export function listPages(): string[] {
     .sort();
 }
 
+/**
+ * Node-only imports that code shared with the services brings into a page, resolved for the
+ * browser: @grpc/grpc-js (imported by gen/ for its Node clients; pages use only the message
+ * codecs) is replaced by web/lib/grpc-js-browser.ts; node-seal's `import("module")`, which its
+ * Emscripten loader runs only on Node, is left external (never evaluated in a browser).
+ */
+const browserShims: Plugin = {
+  name: 'blindsum-browser-shims',
+  setup(b) {
+    b.onResolve({ filter: /^@grpc\/grpc-js$/ }, () => ({ path: join(WEB_ROOT, 'lib', 'grpc-js-browser.ts') }));
+    b.onResolve({ filter: /^module$/ }, (args) => (args.importer.includes('node-seal') ? { path: 'module', external: true } : undefined));
+  },
+};
+
 /** Builds one page into `<outDir>/<page>/`. */
 export async function buildPage(page: string, outDir: string = DEFAULT_OUT_DIR, opts: { minify?: boolean } = {}): Promise<void> {
   const src = join(PAGES_DIR, page);
   const dst = join(outDir, page);
   mkdirSync(dst, { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: [join(src, 'main.ts')],
+    plugins: [browserShims],
+    metafile: true,
     outfile: join(dst, 'main.js'),
     bundle: true,
     format: 'esm',
@@ -42,6 +59,11 @@ export async function buildPage(page: string, outDir: string = DEFAULT_OUT_DIR, 
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // node-seal's loader fetches its WebAssembly next to the bundle (new URL('seal_throws.wasm', import.meta.url)).
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /node_modules\/node-seal\/dist\/(seal_\w+)\.js$/.exec(input);
+    if (m) copyFileSync(resolve(input.slice(0, -'.js'.length) + '.wasm'), join(dst, `${m[1]}.wasm`));
+  }
   copyFileSync(join(src, 'index.html'), join(dst, 'index.html'));
   if (existsSync(join(src, 'style.css'))) copyFileSync(join(src, 'style.css'), join(dst, 'style.css'));
 }

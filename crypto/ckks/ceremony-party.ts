@@ -4,7 +4,7 @@
  * (commitShare: the n·t·L·N Shamir multiply-adds; finish) are also step generators so that a
  * service can give its event loop a turn between slices (services/common/steps.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../native.ts';
 import { aeadOpen, aeadSeal } from '../aead.ts';
 import { clean, equalBytes, lengthPrefixed } from '../bytes.ts';
 import { signDomain } from '../identity.ts';

@@ -195,4 +195,3 @@ export function deriveCrp(ctx: CkksContext, p: CeremonyParams, commits: readonly
   return sampleCrp(ctx, seed, `ckg/${p.ceremonyId}`);
 }
 
-export { CeremonyParty } from './ceremony-party.ts';

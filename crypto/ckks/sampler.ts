@@ -4,7 +4,7 @@
  * Kamath, Steinke, "The Discrete Gaussian for Differential Privacy" (NeurIPS 2020), Algorithm 3,
  * with σ² a rational number and every Bernoulli(exp(−γ)) decided on integers.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomFill } from '../native.ts';
 import type { RnsPoly } from './rns.ts';
 
 /** A source of uniformly random bytes. */
@@ -23,7 +23,7 @@ export class CryptoRandom implements RandomSource {
     let off = 0;
     while (off < out.length) {
       if (this.#pos === POOL) {
-        randomFillSync(this.#pool);
+        randomFill(this.#pool);
         this.#pos = 0;
       }
       const n = Math.min(out.length - off, POOL - this.#pos);

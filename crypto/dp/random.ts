@@ -8,7 +8,8 @@
  * What JavaScript cannot guarantee: constant time. The number of random draws and the running
  * time depend on the sampled value (as in CKS20's own implementation); see docs/dp.md.
  */
-import { createCipheriv, randomFillSync } from 'node:crypto';
+import { aes256Ctr, type Keystream } from '../aes-ctr.ts';
+import { randomFill } from '../native.ts';
 import { abytes } from '../bytes.ts';
 
 /** A source of uniformly random bytes. Samplers draw all their randomness through it. */
@@ -48,23 +49,20 @@ abstract class PooledSource implements RandomSource {
 
 class CryptoSource extends PooledSource {
   protected refill(out: Uint8Array): void {
-    // randomFillSync accepts at most 2^31-1 bytes per call.
-    for (let off = 0; off < out.length; off += 1 << 30) {
-      randomFillSync(out, off, Math.min(1 << 30, out.length - off));
-    }
+    randomFill(out);
   }
 }
 
 class SeededSource extends PooledSource {
-  #cipher: ReturnType<typeof createCipheriv>;
+  #cipher: Keystream;
   constructor(seed: Uint8Array) {
     super();
     abytes(seed, 'seed', 32);
     // AES-256-CTR keystream from counter block 0: encrypting zeros yields the keystream.
-    this.#cipher = createCipheriv('aes-256-ctr', seed, new Uint8Array(16));
+    this.#cipher = aes256Ctr(seed);
   }
   protected refill(out: Uint8Array): void {
-    const ks = this.#cipher.update(new Uint8Array(out.length));
+    const ks = this.#cipher.next(out.length);
     out.set(ks);
   }
 }

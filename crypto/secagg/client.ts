@@ -13,7 +13,7 @@
  * Any failure other than 'wrong-stage' aborts the client and wipes its secrets.
  * The server side is in server.ts; both are re-exported here.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../native.ts';
 import { abytes, clean, equalBytes } from '../bytes.ts';
 import { signDomain, verifyDomain } from '../identity.ts';
 import { agree as rawAgree, generateX25519KeyPair } from '../keyagreement.ts';

@@ -4,7 +4,7 @@
  *     as its exact bytes (base64) with the chain head after it and the aggregator's head signature;
  *   - a party's receipts: JSON lines, one signed receipt per envelope the aggregator accepted.
  */
-import { fromHex, toHex } from '../../crypto/bytes.ts';
+import { fromBase64, fromHex, toBase64, toHex } from '../../crypto/bytes.ts';
 import { HASH_LENGTH, TranscriptFormatError, decodeEntry, resolveBlob, type Entry, type Receipt } from '../../crypto/transcript.ts';
 import type { BlobSource } from '../common/blobs.ts';
 
@@ -45,10 +45,10 @@ export interface TranscriptFile {
   blobs?: BlobSource;
 }
 
-const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const b64 = (b: Uint8Array): string => toBase64(b);
 const unb64 = (s: unknown, field: string): Uint8Array => {
   if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new TranscriptFormatError(`${field}: expected base64`);
-  return new Uint8Array(Buffer.from(s, 'base64'));
+  return fromBase64(s, field);
 };
 const hex = (s: unknown, field: string, length?: number): Uint8Array => {
   let b: Uint8Array;

@@ -5,7 +5,7 @@
  * verifier checks the signature, the analyst's role, and that the logged query, backend, analyst
  * and ρ are exactly the signed ones; every StartSession must forward that same signed request.
  */
-import { equalBytes } from '../../crypto/bytes.ts';
+import { equalBytes, fromBase64 } from '../../crypto/bytes.ts';
 import type { StartSession } from '../../gen/blindsum/v1/blindsum.ts';
 import { canonicalJson, type Query } from '../../stats/index.ts';
 import { openAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
@@ -15,7 +15,7 @@ import type { QuerySubmittedRecord } from './records.ts';
 
 function base64(s: unknown): Uint8Array | undefined {
   if (typeof s !== 'string' || s.length === 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
-  return new Uint8Array(Buffer.from(s, 'base64'));
+  return fromBase64(s);
 }
 
 /** The signed request bytes of a QuerySubmitted record, or undefined when it carries none. */

@@ -7,7 +7,7 @@
  * The aggregator loads it at start; it forwards the signed bytes in every StartSession and each
  * party verifies them against its own roster's operator key (services/party/analyst-check.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { nodeFs } from './node-fs.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../../crypto/bytes.ts';
 import { signDomain, verifyDomain } from '../../crypto/identity.ts';
 import type { SignedAnalystRoster } from '../../gen/blindsum/v1/blindsum.ts';
@@ -117,14 +117,25 @@ export function signAnalystRoster(operatorSecretKey: Uint8Array, input: AnalystR
 }
 
 export function writeAnalystRosterFile(path: string, signed: SignedAnalystRoster): void {
-  writeFileSync(path, JSON.stringify({ type: 'blindsum-analyst-roster', body: fromUtf8(signed.body), signature: toHex(signed.signature) }, null, 2) + '\n', { mode: 0o644 });
+  nodeFs().writeFileSync(path, JSON.stringify({ type: 'blindsum-analyst-roster', body: fromUtf8(signed.body), signature: toHex(signed.signature) }, null, 2) + '\n', { mode: 0o644 });
 }
 
 /** Reads analysts.json and verifies it against the federation roster (ConfigError on any problem). */
 export function loadAnalystRoster(path: string, roster: Roster): AnalystRoster {
+  let text: string;
+  try {
+    text = nodeFs().readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read analyst roster ${path}: ${(e as Error).message}`);
+  }
+  return parseAnalystRosterText(text, roster, path);
+}
+
+/** An analysts.json file's text (`path` names it in errors), verified against the federation roster as loadAnalystRoster does. */
+export function parseAnalystRosterText(text: string, roster: Roster, path: string): AnalystRoster {
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    o = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new ConfigError(`cannot read analyst roster ${path}: ${(e as Error).message}`);
   }

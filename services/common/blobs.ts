@@ -6,8 +6,7 @@
  * the ones an export names next to it, and the verifier reads them back and checks each against
  * the digest its entry logs.
  */
-import { lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { nodeFs } from './node-fs.ts';
 import { EntryKind } from '../../crypto/transcript.ts';
 import { CkksEntryKind } from './ckks-kinds.ts';
 
@@ -42,18 +41,19 @@ export interface BlobSource {
   get(hexDigest: string): Uint8Array | undefined;
 }
 
-/** The blobs of a directory (regular files named by hex digest); a missing directory holds none, anything else there is ignored. */
+/** The blobs of a directory (regular files named by hex digest; read on Node only); a missing directory holds none, anything else there is ignored. */
 export function directoryBlobs(dir: string): BlobSource & { dir: string } {
   return {
     dir,
     get(hexDigest: string): Uint8Array | undefined {
       if (!isBlobName(hexDigest)) return undefined;
-      const path = join(dir, hexDigest);
+      const path = `${dir.replace(/\/+$/, '')}/${hexDigest}`;
+      const fs = nodeFs();
       try {
         // Regular files only (a link to a device or a FIFO must not hang the verifier), bounded.
-        const st = lstatSync(path);
+        const st = fs.lstatSync(path);
         if (!st.isFile() || st.size > MAX_BLOB_BYTES) return undefined;
-        return new Uint8Array(readFileSync(path));
+        return new Uint8Array(fs.readFileSync(path));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
         throw e;

@@ -3,7 +3,7 @@
  * aggregation threshold t. Both the aggregator and every party load the same file; a party uses
  * it to verify its peers' signatures without trusting the aggregator.
  */
-import { readFileSync } from 'node:fs';
+import { nodeFs } from './node-fs.ts';
 import { fromHex } from '../../crypto/bytes.ts';
 import { SHAMIR_MAX_SHARES } from '../../crypto/shamir.ts';
 
@@ -137,15 +137,20 @@ function namedKey(o: Record<string, unknown>, field: 'aggregator' | 'operator', 
 export function loadRoster(path: string): Roster {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = nodeFs().readFileSync(path, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read roster file ${path}: ${(e as Error).message}`);
   }
+  return parseRosterText(text, path);
+}
+
+/** A roster file's text (`name` names the file in errors), parsed and validated as loadRoster does. */
+export function parseRosterText(text: string, name: string): Roster {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`roster file ${path} is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`roster file ${name} is not valid JSON: ${(e as Error).message}`);
   }
-  return parseRoster(json, `roster ${path}`);
+  return parseRoster(json, `roster ${name}`);
 }

@@ -16,7 +16,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { CeremonyError, CeremonyParty, type CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
+import { CeremonyError, type CeremonyKeyShare } from '../../crypto/ckks/ceremony.ts';
+import { CeremonyParty } from '../../crypto/ckks/ceremony-party.ts';
 import { PackedEncryptor } from '../../crypto/ckks/encoder.ts';
 import type { CkksContext } from '../../crypto/ckks/params.ts';
 import { PcksShareGenerator } from '../../crypto/ckks/pcks.ts';
