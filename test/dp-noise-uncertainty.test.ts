@@ -33,7 +33,8 @@ describe('noise uncertainty of count kinds', () => {
         // The bootstrap draws its noise from Math.random (unseeded): a 4000-replicate SD estimate has
         // a relative sd of 1/√(2·4000) = 1.12%. 6% is 5.4 of those sds: with the 64 fields of this
         // file (union bound) a chance failure has probability < 1e-5 per run (at the former 5%,
-        // 4.5 sd, ~5e-4). A closed form off by 10% still fails with probability > 0.9998, by 20% always.
+        // 4.5 sd, ~5e-4). A field whose closed form is off by 10% still fails with probability > 0.999
+        // (3.2 sds past the limit when too high, 4 when too low), by 20% always (> 12 sds).
         expect(Math.abs(c! - b) / b, `${field}: closed ${c}, bootstrap ${b}`).toBeLessThan(0.06);
       }
       // n sums every cell of the first table: its SD is √(cells) times one cell's (one noise level).
