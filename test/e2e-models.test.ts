@@ -148,7 +148,7 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       // Simulated (the same plan, noise shares and job driver, in process): the error is ≈ 1.35
       // declared sds (the last round's state is noisy too), so 6 sd + SE is ≈ 4.6 of its sds; 600
       // simulated jobs came no closer than 1.9 declared sds to the limit (P(fail) ~1e-5). With 4
-      // rounds at rho 2 the job was sometimes still unconverged (bili's step is capped): the check
+      // rounds at rho 2 a noisy step now and then overshot and was not brought back: the check
       // failed in ~0.5% of simulated jobs (at least 4 of 800), hence 6 rounds at rho 4/3 (the same rho 8).
       const sd = job.coefficientNoise['coefficients[1]']!;
       expect(sd).toBeGreaterThan(0);
