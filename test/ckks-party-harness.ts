@@ -4,8 +4,6 @@
  * StartSessions an honest aggregator would send, and the event-loop measurement of
  * test/party-stats-thread.test.ts for one CKKS StartSession.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { StartSession, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
@@ -17,6 +15,7 @@ import { PartyLedger } from '../services/party/ledger.ts';
 import type { Reply } from '../services/party/sessions.ts';
 import { DP_GRID_BITS, planQuery, type Query } from '../stats/index.ts';
 import { authorize, type TestAnalysts } from './analyst-harness.ts';
+import { measureLoopBlocking, type LoopBlocking } from './loop-blocking.ts';
 
 const quiet: Logger = () => {};
 
@@ -58,27 +57,22 @@ export class CkksPartyUnderTest {
 }
 
 /**
- * The longest pause (ms) of this thread's event loop while `p` answers each of up to three
- * StartSessions for `query` (fresh session ids), stopping at the first run under `limitMs`: code
- * that blocks the loop does so on every run, a busy machine's scheduler only now and then.
+ * How long this thread's event loop is blocked (test/loop-blocking.ts: CPU time between two turns
+ * of the loop, not wall-clock pauses, which a loaded machine lengthens by chance) while `p` answers
+ * each of up to three StartSessions for `query` (fresh session ids), stopping at the first run
+ * under `limitMs`: code that blocks the loop does so on every run, a major GC only now and then.
  */
-export async function startPauses(p: CkksPartyUnderTest, analysts: TestAnalysts, keySha: string, query: Query, limitMs: number): Promise<{ maxima: number[]; replies: (Reply | undefined)[] }> {
+export async function startBlocking(p: CkksPartyUnderTest, analysts: TestAnalysts, keySha: string, query: Query, limitMs: number): Promise<{ runs: LoopBlocking<unknown>[]; replies: (Reply | undefined)[] }> {
   v8.setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const maxima: number[] = [];
+  const runs: LoopBlocking<unknown>[] = [];
   const replies: (Reply | undefined)[] = [];
-  for (let run = 0; run < 3 && !(maxima.length > 0 && Math.min(...maxima) < limitMs); run++) {
+  for (let run = 0; run < 3 && !(runs.length > 0 && Math.min(...runs.map((r) => r.blockedCpuMs)) < limitMs); run++) {
     const start = ckksStartSession(analysts, p.cfg, keySha, crypto.randomUUID(), query); // the aggregator's planning, not the party's
     gc(); // that planning's garbage lives on this thread: collect it before measuring
-    const h = monitorEventLoopDelay({ resolution: 10 });
-    h.enable();
-    // The histogram records the gap between two of its timer's ticks: a pause before its first tick
-    // would go unseen, so let it tick before the StartSession arrives.
-    await sleep(50);
-    const r = await p.handle({ $case: 'startSession', value: start });
-    h.disable();
-    replies.push(r);
-    maxima.push(h.max / 1e6);
+    const m = await measureLoopBlocking(() => p.handle({ $case: 'startSession', value: start }));
+    replies.push(m.value);
+    runs.push(m);
   }
-  return { maxima, replies };
+  return { runs, replies };
 }

@@ -29,6 +29,7 @@ import { sha256Hex } from '../services/common/ckks.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
+import { chiSquareSurvival } from './dp-chi-square.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import { buildDataset, centralResult, compareResults, localStatistics, numericFields, parseSchema, planQuery, schemaDigest, splitCsvText, type Query } from '../stats/index.ts';
 
@@ -145,7 +146,8 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
   });
 
   it('over 16 DP repetitions through CKKS, histogram counts are centred on the central counts with the declared standard deviation', async () => {
-    const h: Query = { kind: 'histogram', columns: ['age'], bins: [30, 40, 50, 60, 70], filter: [] };
+    // One-year bins of age (55 bins, below, above: 57 entries per release).
+    const h: Query = { kind: 'histogram', columns: ['age'], bins: Array.from({ length: 56 }, (_, i) => 25 + i), filter: [] };
     const cr = centralResult(h, schema, dataset);
     const centralCounts = cr.kind === 'histogram' ? [...cr.counts, cr.below, cr.above] : [];
     const c = fed.client('ckks-noise');
@@ -162,14 +164,20 @@ describe('CKKS backend end to end (3 party processes, t = 2)', () => {
     } finally {
       c.close();
     }
-    // 96 standardized noise values: the sample variance has sd ≈ 0.15, so [0.45, 1.6] is ~4 sd;
-    // a declared scale off by 1.5× (variance 2.25 or 0.44) fails.
-    const mean = z.reduce((a, b) => a + b, 0) / z.length;
-    const variance = z.reduce((a, b) => a + (b - mean) ** 2, 0) / (z.length - 1);
-    expect(z).toHaveLength(96);
-    expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(z.length));
-    expect(variance).toBeGreaterThan(0.45);
-    expect(variance).toBeLessThan(1.6);
+    // 16 releases × 57 entries = 912 standardized noise values, independent, each ~N(0, 1) if the
+    // declared scale is right (the CKKS flooding noise, ~0.005 grid units, is rounded away). The
+    // centre is known, so Σz² ~ χ²(912): both of its tails at 1e-6 (≈ 4.75 sd) and |Σz| < 5·√n
+    // (5 sd) fail a calibrated mechanism with probability < 3e-6 per run. A declared sd off by 20%
+    // (variance × 1.44 or × 0.64) puts Σz²/n beyond the tails (1.24 and 0.79) with probability
+    // > 0.999. (Before: 96 values, variance within [0.45, 1.6], failed a calibrated mechanism in
+    // ~2.5e-4 of runs.)
+    const n = z.length;
+    const sumSq = z.reduce((a, b) => a + b * b, 0);
+    const upper = chiSquareSurvival(sumSq, n);
+    expect(n).toBe(912);
+    expect(Math.abs(z.reduce((a, b) => a + b, 0)) / Math.sqrt(n)).toBeLessThan(5);
+    expect(upper, `Σz²/n = ${(sumSq / n).toFixed(3)}`).toBeGreaterThan(1e-6);
+    expect(upper, `Σz²/n = ${(sumSq / n).toFixed(3)}`).toBeLessThan(1 - 1e-6);
   }, 180_000);
 
   it('a party that dies after sending its encrypted input (before decryption): the two others decrypt, and its input counts', async () => {

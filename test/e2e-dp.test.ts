@@ -20,6 +20,7 @@ import { verifyTranscript } from '../services/audit/verify.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { buildDataset, centralResult, DP_GRID_BITS, finalize, parseSchema, planQuery, splitCsvText, type KaplanMeierResult, type Query } from '../stats/index.ts';
+import { chiSquareSurvival } from './dp-chi-square.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 
 const schemaPath = 'examples/pbc/schema.json';
@@ -28,8 +29,10 @@ const csv = readFileSync('examples/pbc/pbc.csv', 'utf8');
 const parts = splitCsvText(csv, 3, 'e2e-dp');
 const { dataset } = buildDataset(schema, csv);
 const histogram: Query = { kind: 'histogram', columns: ['age'], bins: [30, 40, 50, 60, 70], filter: [] };
-const central = centralResult(histogram, schema, dataset);
-const centralCounts = central.kind === 'histogram' ? [...central.counts, central.below, central.above] : [];
+/** One-year bins of age (55 bins, below, above: 57 entries per release) for the calibration check. */
+const fine: Query = { kind: 'histogram', columns: ['age'], bins: Array.from({ length: 56 }, (_, i) => 25 + i), filter: [] };
+const fineResult = centralResult(fine, schema, dataset);
+const fineCounts = fineResult.kind === 'histogram' ? [...fineResult.counts, fineResult.below, fineResult.above] : [];
 
 let root: string;
 beforeAll(() => {
@@ -111,28 +114,34 @@ describe('released noise (3 parties, t = 2)', () => {
     const z: number[] = [];
     try {
       for (let batch = 0; batch < 4; batch++) {
-        const outs = await Promise.all(Array.from({ length: 6 }, () => c.run(histogram, { privacy: { rho: 0.3 } })));
+        const outs = await Promise.all(Array.from({ length: 6 }, () => c.run(fine, { privacy: { rho: 0.3 } })));
         for (const o of outs) {
           expect(o.status, o.error).toBe('done');
           expect(o.contributors).toHaveLength(3);
           expect(o.rhoCharged).toBe(0.3);
           expect(o.rhoSpent).toBeLessThan(0.3); // 3 > t contributors add more noise than needed
           // aggregate = [bins…, below, above] on the integer grid; noise_std is declared per entry
-          o.aggregate.forEach((x, i) => z.push((x - centralCounts[i]!) / o.noiseStd[i]!));
+          expect(o.aggregate).toHaveLength(fineCounts.length);
+          o.aggregate.forEach((x, i) => z.push((x - fineCounts[i]!) / o.noiseStd[i]!));
         }
       }
     } finally {
       c.close();
     }
-    // 24 releases × 6 entries = 144 standardized noise values: mean 0 and variance 1 if the
-    // declared scale is right. The sample variance of 144 draws has sd ≈ 0.12 (Skellam is close
-    // to normal here); ±0.45 is ~4 sd, and a scale off by 1.5× (variance 2.25 or 0.44) fails.
-    const mean = z.reduce((a, b) => a + b, 0) / z.length;
-    const variance = z.reduce((a, b) => a + (b - mean) ** 2, 0) / (z.length - 1);
-    expect(z).toHaveLength(144);
-    expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(z.length));
-    expect(variance).toBeGreaterThan(0.55);
-    expect(variance).toBeLessThan(1.45);
+    // 24 releases × 57 entries = 1368 standardized noise values, independent, each ~N(0, 1) if the
+    // declared scale is right (Skellam of this variance is normal to within its tiny kurtosis). The
+    // centre is known, so Σz² ~ χ²(1368): both of its tails at 1e-6 (≈ 4.75 sd) and |Σz| < 5·√n
+    // (5 sd) fail a calibrated mechanism with probability < 3e-6 per run. A declared sd off by 20%
+    // (variance × 1.44 or × 0.64) moves Σz²/n to ≈ 1.44 or 0.64, beyond the tails (1.19 and 0.83)
+    // by > 4.7 of its sd: it fails with probability > 0.9999. (Before: 144 values, variance within
+    // [0.55, 1.45], failed a calibrated mechanism in ~4e-4 of runs.)
+    const n = z.length;
+    const sumSq = z.reduce((a, b) => a + b * b, 0);
+    const upper = chiSquareSurvival(sumSq, n);
+    expect(n).toBe(1368);
+    expect(Math.abs(z.reduce((a, b) => a + b, 0)) / Math.sqrt(n)).toBeLessThan(5);
+    expect(upper, `Σz²/n = ${(sumSq / n).toFixed(3)}`).toBeGreaterThan(1e-6);
+    expect(upper, `Σz²/n = ${(sumSq / n).toFixed(3)}`).toBeLessThan(1 - 1e-6);
   }, 180_000);
 
   it('N concurrent queries against a budget that admits k of them: exactly k are released', async () => {

@@ -137,14 +137,19 @@ describe('iterative models through the real services (3 party processes, t = 2)'
       expect(err).toBeInstanceOf(AnalystError);
       expect((err as Error).message).toMatch(/job refused before round 1: 4 rounds at rho 3\.000 need rho 12\.00, but 10\.00 of the budget remains/);
       expect((await c.getBudget()).spentRho).toBe(0);
-      const job = await runModelJob(c, simple, { privacy: { rho: 8 }, maxRounds: 4 });
-      expect(job.rounds).toHaveLength(4); // a DP job runs its planned rounds
+      const job = await runModelJob(c, simple, { privacy: { rho: 8 }, maxRounds: 6 });
+      expect(job.rounds).toHaveLength(6); // a DP job runs its planned rounds
       expect(job.rhoCharged).toBeCloseTo(8, 12);
       expect((await c.getBudget()).spentRho).toBeCloseTo(8, 12);
       const fit = job.result as GlmResult;
       const exact = centralGlm(simple, schema, buildDataset(schema, csv).dataset);
       // bili's coefficient: the noisy fit lands within 6 of its declared noise sd (from the last
-      // round's release) of the exact one, plus one exact SE for what 4 rounds leave unconverged.
+      // round's release) of the exact one, plus one exact SE for what the rounds leave unconverged.
+      // Simulated (the same plan, noise shares and job driver, in process): the error is ≈ 1.35
+      // declared sds (the last round's state is noisy too), so 6 sd + SE is ≈ 4.6 of its sds; 600
+      // simulated jobs came no closer than 1.9 declared sds to the limit (P(fail) ~1e-5). With 4
+      // rounds at rho 2 a noisy step now and then overshot and was not brought back: the check
+      // failed in ~0.5% of simulated jobs (at least 4 of 800), hence 6 rounds at rho 4/3 (the same rho 8).
       const sd = job.coefficientNoise['coefficients[1]']!;
       expect(sd).toBeGreaterThan(0);
       expect(Math.abs(fit.coefficients[1]! - exact.coefficients[1]!)).toBeLessThan(6 * sd + exact.standardErrors[1]!);
@@ -227,7 +232,7 @@ describe('iterative models through the real services (3 party processes, t = 2)'
     // A party's own endpoint: connected, its ledger, the replies it sent by kind.
     const p = parseProm(await (await fetch(`http://127.0.0.1:${partyMetricsPort}/metrics`)).text());
     expect(p.get('blindsum_party_connected')).toBe(1);
-    expect(p.get('blindsum_party_budget_spent_rho')).toBeCloseTo(8, 9); // the DP job's 4 rounds at rho 2
+    expect(p.get('blindsum_party_budget_spent_rho')).toBeCloseTo(8, 9); // the DP job's 6 rounds at rho 4/3
     expect(p.get('blindsum_party_budget_limit_rho')).toBeGreaterThan(0);
     expect(p.get('blindsum_party_replies_total{kind="advertiseKeys"}')).toBeGreaterThan(0);
     // Bytes in and out, per gRPC method at the aggregator and to/from the aggregator at a party: all grow with one more query.

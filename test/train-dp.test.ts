@@ -10,7 +10,7 @@ import { releasedStdDev } from '../crypto/dp/distributed.ts';
 import { planDdp, planEpsilon } from '../crypto/dp/ddp-plan.ts';
 import { centralTrainRound } from '../stats/kinds/train-round.ts';
 import { chooseTrainDp, trainDpGeometry, trainDpPlan } from '../stats/kinds/train-dp.ts';
-import { cryptoRandomSource } from '../crypto/dp/random.ts';
+import { seededRandomSource } from '../crypto/dp/random.ts';
 import { DP_GRID_BITS, finalize, localStatistics, noiseShare, planNoise, planQuery, spentRho, splitDataset, type Query } from '../stats/index.ts';
 import type { TrainRoundResult } from '../stats/kinds/types.ts';
 import { encodeFeatures } from '../stats/train/index.ts';
@@ -27,14 +27,19 @@ function query(dp: NonNullable<Query['train']>['dp'], over: Partial<NonNullable<
   return { kind: 'train_round', columns: COLUMNS, target: 'death', positive: ['1'], filter: [], job: 'j', round: 1, train: { model: 'logistic', clip: 1, learningRate: 1, optimizer: 'sgd', expectedBatch: N, seed: 'dp', ...over, ...(dp ? { dp } : {}) } };
 }
 
-/** Three parties' noisy sums of a DP round, decoded (the real party and release code paths). */
-function dpRound(q: Query, rho: number): { result: TrainRoundResult; std: number; gamma: number } {
+/**
+ * Three parties' noisy sums of a DP round, decoded (the real party and release code paths). The
+ * noise shares are drawn from a seeded source (the parties' rounding of the gradients inside
+ * localStatistics still draws from the OS).
+ */
+function dpRound(q: Query, rho: number, seed: number): { result: TrainRoundResult; std: number; gamma: number } {
   const plan = planQuery(q, schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
   const np = planNoise(q, schema, plan, { rho, ...ROSTER });
   const sums = plan.entries.map(() => 0n);
+  const rng = seededRandomSource(new Uint8Array(32).fill(seed));
   for (const p of parts) {
     const local = localStatistics(q, schema, plan, p).sums;
-    const share = noiseShare(np, cryptoRandomSource());
+    const share = noiseShare(np, rng);
     local.forEach((s, i) => (sums[i]! += s + share[i]!));
   }
   const g = trainDpGeometry(q, schema);
@@ -46,7 +51,7 @@ describe('a DP training round releases the clipped-gradient sum plus calibrated 
     const dp = { noiseMultiplier: 0.05, scaleBits: 12, delta: 1e-6, rounds: 1 };
     const q = query(dp);
     const { jobRho } = trainDpPlan(q, schema, ROSTER);
-    const { result, std, gamma } = dpRound(q, jobRho);
+    const { result, std, gamma } = dpRound(q, jobRho, 1);
     const exact = centralTrainRound(query(undefined), schema, flchain.dataset);
     const P = exact.parameters.length;
     // nextState = params − lr·grad/expectedBatch: compare the implied gradient sums coordinate by coordinate.
@@ -65,15 +70,18 @@ describe('a DP training round releases the clipped-gradient sum plus calibrated 
     const sd = releasedStdDev(np.perEntry[0]!.noise, 3);
     let ss = 0;
     let m = 0;
+    const rng = seededRandomSource(new Uint8Array(32).fill(2));
     while (m < 400) {
       const total = plan.entries.map(() => 0n);
-      for (let p = 0; p < 3; p++) noiseShare(np, cryptoRandomSource()).forEach((v, i) => (total[i]! += v));
+      for (let p = 0; p < 3; p++) noiseShare(np, rng).forEach((v, i) => (total[i]! += v));
       for (const v of total) {
         ss += (Number(v) / sd) ** 2;
         m++;
       }
     }
-    // Σ of m standard normal squares: mean m, sd √(2m); 5 sd either side.
+    // Σ of m standard normal squares: mean m, sd √(2m); 5 sd either side (seeded: the same draws on
+    // every run; unseeded, χ²'s upper tail made a chance failure ~3e-6 per run). A σ off by 20%
+    // moves Σ by 0.44m = 15 sd (m ≥ 400): it fails.
     expect(Math.abs(ss - m)).toBeLessThan(5 * Math.sqrt(2 * m));
     // The planned σ is z·Δ₂ for t − c = 2 honest contributors: 3 parties carry 3/2 of its variance.
     const g = trainDpGeometry(q, schema);
