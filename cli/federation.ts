@@ -72,7 +72,7 @@ export interface LocalFederationOptions {
    * --query-file q.sql`, or `--data x.parquet`); that party's partyData entry is then not written.
    */
   partySource?: Record<number, string[]>;
-  /** How long start() waits for every party to connect (default max(30 s, 6 s × n)); on failure it stops what it started. */
+  /** How long start() waits for every party to connect (default max(90 s, 6 s × n): generous, so a loaded test machine does not fail a start that is only slow); on failure it stops what it started. */
   connectTimeoutMs?: number;
 }
 
@@ -83,7 +83,7 @@ export interface PartyProcess {
   args: string[];
 }
 
-function waitForPort(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<number> {
+function waitForPort(child: ChildProcess, what: string, timeoutMs = 90_000): Promise<number> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
@@ -160,7 +160,7 @@ export class LocalFederation {
   }
 
   /** Waits until the CKKS key ceremony has produced the collective key; returns its SHA-256. */
-  async waitCollectiveKey(timeoutMs = 60_000): Promise<string> {
+  async waitCollectiveKey(timeoutMs = 120_000): Promise<string> {
     const client = this.client();
     const deadline = Date.now() + timeoutMs;
     try {
@@ -241,7 +241,7 @@ export class LocalFederation {
       await f.startAggregator();
       for (const p of f.parties) f.startParty(p.index);
       // Each process loads the CLI, its data and node-seal on this host's cores: allow for n of them.
-      await f.waitConnected(f.parties.map((p) => p.id), opts.connectTimeoutMs ?? Math.max(30_000, 6_000 * n));
+      await f.waitConnected(f.parties.map((p) => p.id), opts.connectTimeoutMs ?? Math.max(90_000, 6_000 * n));
     } catch (e) {
       await f.stop();
       throw e;
@@ -320,7 +320,7 @@ export class LocalFederation {
     return c;
   }
 
-  async waitConnected(ids: string[], timeoutMs = 30_000): Promise<void> {
+  async waitConnected(ids: string[], timeoutMs = 90_000): Promise<void> {
     const client = this.client();
     const deadline = Date.now() + timeoutMs;
     try {
