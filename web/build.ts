@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { browserAliases } from './aliases.ts';
 
 export const WEB_ROOT: string = dirname(fileURLToPath(import.meta.url));
 export const PAGES_DIR: string = join(WEB_ROOT, 'pages');
@@ -41,6 +42,7 @@ export async function buildPage(page: string, outDir: string = DEFAULT_OUT_DIR, 
     sourcemap: false,
     legalComments: 'none',
     logLevel: 'warning',
+    alias: browserAliases(WEB_ROOT),
   });
   copyFileSync(join(src, 'index.html'), join(dst, 'index.html'));
   if (existsSync(join(src, 'style.css'))) copyFileSync(join(src, 'style.css'), join(dst, 'style.css'));

@@ -1,0 +1,153 @@
+/**
+ * The web console in a real headless Chromium against a real aggregator (--web-listen) and three
+ * party processes (issue 20): the pages come with a strict CSP and no inline script; every form
+ * control has a label and is reachable by keyboard; an analyst signs in with the key file, sees
+ * the query's cost and expected noise before submitting, submits a DP query signed in the
+ * browser, watches its rounds to the end and reads the result; the budget ledger shows the
+ * charge; the operator page shows the federation to an auditor. Screenshots to a temporary
+ * directory, or to docs/web/ with BLINDSUM_UPDATE_SCREENSHOTS=1.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSkipReason, launchBrowser, startWebFederation, type Browser, type Page, type WebFederation } from './web-harness.ts';
+
+/** The DOM as the functions run in the page see it (this file is type-checked without the DOM lib). */
+interface DomNode {
+  id: string; hidden: boolean; textContent: string | null; value: string; outerHTML: string; children: Iterable<DomNode>;
+  getAttribute(n: string): string | null; closest(s: string): DomNode | null; dispatchEvent(e: unknown): boolean;
+}
+declare const document: {
+  getElementById(id: string): DomNode | null; querySelector(s: string): DomNode | null;
+  querySelectorAll(s: string): Iterable<DomNode> & { length: number }; activeElement: DomNode | null; body: DomNode;
+};
+declare const Event: new (type: string, init?: object) => unknown;
+
+const skip = browserSkipReason !== '';
+if (skip) process.stderr.write(`test/web-console-browser.test.ts SKIPPED: ${browserSkipReason}\n`);
+const SHOTS = process.env['BLINDSUM_UPDATE_SCREENSHOTS'] === '1' ? 'docs/web' : join(tmpdir(), `blindsum-web-shots-${process.pid}`);
+
+let w: WebFederation;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (skip) return;
+  mkdirSync(SHOTS, { recursive: true });
+  [w, browser] = await Promise.all([startWebFederation({ operator: true }), launchBrowser()]);
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await w?.stop();
+});
+
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (m) => errors.push(m.message ?? ''));
+  page.on('console', (m) => {
+    const t = m.text?.() ?? '';
+    if (/Content Security Policy|Refused to/i.test(t)) errors.push(t);
+  });
+  await page.setViewport({ width: 1100, height: 900 });
+  return { page, errors };
+}
+
+/** Controls without a label (a <label for>, an enclosing label or aria-label). */
+const unlabelled = (): string[] => [...document.querySelectorAll('input, select, textarea')]
+  .filter((c) => !(c.id && document.querySelector(`label[for="${c.id}"]`)) && !c.closest('label') && !c.getAttribute('aria-label'))
+  .map((c) => c.outerHTML.slice(0, 80));
+
+describe.skipIf(skip)('web console in headless Chromium', () => {
+  it('serves every built page with a strict CSP, nosniff and no inline script or style', async () => {
+    const res = await fetch(`${w.url}analyst/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    for (const d of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]) expect(csp).toContain(d);
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const pages = readdirSync(w.webRoot);
+    expect(pages).toContain('analyst');
+    expect(pages).toContain('operator');
+    for (const p of pages) {
+      const html = readFileSync(join(w.webRoot, p, 'index.html'), 'utf8');
+      expect(html, p).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i); // every script is a file
+      expect(html, p).not.toMatch(/\son[a-z]+\s*=/i); // no inline handlers
+      expect(html, p).not.toMatch(/\sstyle\s*=/i);
+      expect(html, p).not.toMatch(/<style/i);
+      expect(html, p).not.toMatch(/https?:\/\//i); // nothing from a CDN
+    }
+  });
+
+  it('an analyst signs in with the key file, sees cost and noise, submits a DP query signed in the browser, watches it finish and reads the result', async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${w.url}analyst/`, { waitUntil: 'load' });
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+    // Keyboard: the first control is reached with Tab after the navigation links.
+    await page.focus('nav a:last-child');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-file');
+
+    const input = await page.$('#key-file');
+    await input!.uploadFile(w.fed.analystKeyPath('alice'));
+    await page.waitForFunction(() => !document.getElementById('query')!.hidden && /remaining ρ/.test(document.getElementById('budget-summary')!.textContent ?? ''), { timeout: 15_000 });
+    expect(await page.evaluate(() => document.getElementById('signin-status')!.textContent)).toContain('signed in as alice');
+    expect(await page.evaluate(() => document.getElementById('federation-summary')!.textContent)).toContain('3 of 3 parties connected');
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+
+    // Compose: a histogram of age at rho 0.2; the cost and the expected noise are shown before submitting.
+    await page.select('#q-kind', 'histogram');
+    await page.select('#q-columns', 'age');
+    await page.evaluate(() => {
+      const rho = document.getElementById('q-rho')!;
+      rho.value = '0.2';
+      rho.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await page.waitForFunction(() => document.getElementById('noise-table') !== null, { timeout: 5_000 });
+    const preview = await page.evaluate(() => document.getElementById('preview')!.textContent ?? '');
+    expect(preview).toContain('ρ = 0.200');
+    expect(preview).toContain('remaining budget ρ = 10.00');
+    expect(preview).toMatch(/Expected noise sd of each released entry \(\d+ entries/);
+    await page.screenshot({ path: join(SHOTS, 'analyst-compose.png'), fullPage: true });
+
+    await page.click('#submit-query');
+    await page.waitForFunction(() => /done/.test(document.getElementById('result-status')?.textContent ?? ''), { timeout: 45_000 });
+    const events = await page.evaluate(() => [...document.querySelectorAll('#events li')].map((li) => li.textContent ?? ''));
+    expect(events.some((e) => /MaskedInputCollection|Unmasking/.test(e))).toBe(true);
+    expect(events.at(-1)).toMatch(/done/);
+    const result = await page.evaluate(() => ({
+      status: document.getElementById('result-status')!.textContent ?? '',
+      rows: [...document.querySelectorAll('table.results tbody tr')].map((tr) => [...tr.children].map((c) => c.textContent ?? '')),
+      bars: document.querySelectorAll('svg.plot rect.bar').length,
+      links: [...document.querySelectorAll('a.download')].map((a) => a.getAttribute('download') ?? ''),
+    }));
+    expect(result.status).toContain('3 contributors');
+    expect(result.status).toContain('charged ρ = 0.200');
+    expect(result.rows[0]![0]).toBe('n');
+    expect(Number(result.rows[0]![1])).toBeGreaterThan(100); // about 334 rows (noisy)
+    expect(result.rows.some((r) => r[0] === 'counts[0]' && r[2] !== '—')).toBe(true); // with its noise sd
+    expect(result.bars).toBe(10);
+    expect(result.links.map((l) => l.slice(-4))).toEqual(['.csv', 'json']);
+    await page.waitForFunction(() => /charge/.test(document.getElementById('ledger-table')?.textContent ?? ''), { timeout: 5_000 });
+    expect(await page.evaluate(() => document.getElementById('budget-summary')!.textContent)).toMatch(/spent ρ = 0\.2000? of 10/);
+    await page.screenshot({ path: join(SHOTS, 'analyst-result.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('the operator page shows parties, roster, key ceremony and recent queries to an auditor, and refuses an analyst', async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${w.url}operator/`, { waitUntil: 'load' });
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+    const input = await page.$('#key-file');
+    await input!.uploadFile(w.fed.analystKeyPath('alice'));
+    await page.waitForFunction(() => /permission_denied/.test(document.getElementById('status')?.textContent ?? ''), { timeout: 10_000 });
+    expect(await page.evaluate(() => document.getElementById('status')!.textContent)).toContain('role "auditor"');
+    await (await page.$('#key-file'))!.uploadFile(w.fed.analystKeyPath('auditor'));
+    await page.waitForFunction(() => document.getElementById('parties-table') !== null, { timeout: 10_000 });
+    const text = await page.evaluate(() => document.body.textContent ?? '');
+    for (const s of ['hospital-1', 'hospital-3', 'connected', 'alice', 'auditor', 'disabled', 'blindsum_queries_total']) expect(text).toContain(s);
+    expect(text).not.toMatch(/secretKey|[0-9a-f]{64}/); // fingerprints only, no key material
+    await page.screenshot({ path: join(SHOTS, 'operator.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
