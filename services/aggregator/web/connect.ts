@@ -82,20 +82,29 @@ export function isConnectPath(path: string): boolean {
   return path.startsWith('/blindsum.v1.AnalystService/');
 }
 
-/** The body, at most `max` bytes (refused past it without reading the rest). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+/** Past its limit, a body is still read and discarded up to this size (so the client sees the 400), then the connection is cut. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The body, at most `max` bytes (refused past it; the rest is discarded, not kept). */
+function readBody(req: IncomingMessage, max: number, res: ServerResponse): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) return reject(refuse(ErrorCode.InvalidArgument, `request body of ${declared} bytes is larger than this method's limit of ${max} bytes`));
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = (what: string): void => {
+      req.removeAllListeners('data');
+      let drained = size;
+      req.on('data', (c: Buffer) => {
+        drained += c.length;
+        if (drained > DRAIN_MAX_BYTES) req.destroy();
+      });
+      if (declared > DRAIN_MAX_BYTES) res.setHeader('connection', 'close');
+      reject(refuse(ErrorCode.InvalidArgument, `${what} is larger than this method's limit of ${max} bytes`));
+    };
+    if (declared > max) return tooLarge(`request body of ${declared} bytes`);
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
-        req.removeAllListeners('data');
-        reject(refuse(ErrorCode.InvalidArgument, `request body larger than this method's limit of ${max} bytes`));
-        return;
-      }
+      if (size > max) return tooLarge('request body');
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -154,9 +163,8 @@ export async function serveConnect(req: IncomingMessage, res: ServerResponse, pa
   }
   let bytes: Buffer;
   try {
-    bytes = await readBody(req, route.maxBody);
+    bytes = await readBody(req, route.maxBody, res);
   } catch (e) {
-    res.setHeader('connection', 'close'); // the rest of the body is not read
     return sendUnaryError(res, fail(e));
   }
   if (!route.stream) {
