@@ -11,6 +11,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetBudgetRequest, GetBudgetResponse, GetResultRequest, GetResultResponse, ListPartiesResponse } from '../gen/blindsum/v1/blindsum.ts';
+import { READ_METADATA, signRead } from '../services/common/query-signing.ts';
 import { browserSkipReason, launchBrowser, startWebFederation, type Browser, type Page, type WebFederation } from './web-harness.ts';
 
 /** The DOM as the functions run in the page see it (this file is type-checked without the DOM lib). */
@@ -132,6 +134,64 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     expect(await page.evaluate(() => document.getElementById('budget-summary')!.textContent)).toMatch(/spent ρ = 0\.2000? of 10/);
     await page.screenshot({ path: join(SHOTS, 'analyst-result.png'), fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('the key saved in the browser is encrypted under the passphrase: a wrong one is refused, the right one signs in after a reload', async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${w.url}analyst/`, { waitUntil: 'load' });
+    await page.click('#save-key');
+    await page.type('#save-passphrase', 'correct horse battery');
+    await (await page.$('#key-file'))!.uploadFile(w.fed.analystKeyPath('bob'));
+    await page.waitForFunction(() => /key saved in this browser, encrypted/.test(document.getElementById('signin-status')?.textContent ?? ''), { timeout: 15_000 });
+    // What IndexedDB holds: the id, salt, IV, iterations and ciphertext; not the key file's text.
+    const stored = await page.evaluate(() => new Promise<string>((resolve) => {
+      const r = (globalThis as unknown as { indexedDB: { open(n: string): { onsuccess: () => void; result: { transaction(s: string): { objectStore(s: string): { get(k: string): { onsuccess: () => void; result: Record<string, unknown> } } } } } } }).indexedDB.open('blindsum-console');
+      r.onsuccess = () => {
+        const g = r.result.transaction('keys').objectStore('keys').get('analyst-key');
+        g.onsuccess = () => resolve(JSON.stringify(Object.keys(g.result).sort()) + String(new TextDecoder().decode(g.result['ciphertext'] as Uint8Array).includes('secretKey')));
+      };
+    }));
+    expect(stored).toBe('["ciphertext","id","iterations","iv","salt"]false');
+    await page.goto(`${w.url}analyst/`, { waitUntil: 'load' });
+    await page.waitForFunction(() => !document.getElementById('saved-key')!.hidden, { timeout: 5_000 });
+    expect(await page.evaluate(() => document.getElementById('saved-key-id')!.textContent)).toBe('bob');
+    await page.type('#unlock-passphrase', 'wrong passphrase');
+    await page.click('#unlock-key');
+    await page.waitForFunction(() => /wrong passphrase/.test(document.getElementById('signin-status')?.textContent ?? ''), { timeout: 15_000 });
+    await page.type('#unlock-passphrase', 'correct horse battery');
+    await page.click('#unlock-key');
+    await page.waitForFunction(() => /remaining ρ/.test(document.getElementById('budget-summary')?.textContent ?? ''), { timeout: 15_000 });
+    expect(await page.evaluate(() => document.getElementById('signin-status')!.textContent)).toContain('signed in as bob');
+    await page.click('#forget-key');
+    await page.waitForFunction(() => document.getElementById('saved-key')!.hidden, { timeout: 5_000 });
+    expect(errors).toEqual([]);
+  });
+
+  it('the Connect endpoint answers as gRPC does (one implementation): ListParties, GetBudget and GetResult', async () => {
+    const alice = w.fed.client('alice');
+    try {
+      const viaGrpc = await alice.listParties();
+      const viaConnect = ListPartiesResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/ListParties`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json());
+      expect({ ...viaConnect, parties: viaConnect.parties.map((p) => ({ ...p, lastSeenMs: 0n })) }).toEqual({ ...viaGrpc, parties: viaGrpc.parties.map((p) => ({ ...p, lastSeenMs: 0n })) });
+      const budget = await alice.getBudget();
+      const ts = String(Date.now());
+      const req = { analyst: 'alice' };
+      const sig = signRead(w.fed.identity('alice').identity.secretKey, 'demo', 'GetBudget', 'alice', ts, GetBudgetRequest.encode(req).finish());
+      const headers = { 'content-type': 'application/json', [READ_METADATA.analyst]: 'alice', [READ_METADATA.timestamp]: ts, [READ_METADATA.signature]: Buffer.from(sig).toString('base64') };
+      const viaConnectBudget = GetBudgetResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/GetBudget`, { method: 'POST', headers, body: JSON.stringify(req) })).json());
+      expect(viaConnectBudget).toEqual(budget);
+      const queryId = budget.entries[0]!.queryId; // the browser's query
+      const r = await alice.getResult(queryId);
+      const rq = { queryId };
+      const ts2 = String(Date.now());
+      const sig2 = signRead(w.fed.identity('alice').identity.secretKey, 'demo', 'GetResult', 'alice', ts2, GetResultRequest.encode(rq).finish());
+      const viaConnectResult = GetResultResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/GetResult`, {
+        method: 'POST', headers: { 'content-type': 'application/json', [READ_METADATA.analyst]: 'alice', [READ_METADATA.timestamp]: ts2, [READ_METADATA.signature]: Buffer.from(sig2).toString('base64') }, body: JSON.stringify(rq),
+      })).json());
+      expect(viaConnectResult).toEqual(r);
+    } finally {
+      alice.close();
+    }
   });
 
   it('the operator page shows parties, roster, key ceremony and recent queries to an auditor, and refuses an analyst', async () => {

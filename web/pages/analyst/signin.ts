@@ -50,10 +50,12 @@ export function wireSignIn(onSignedIn: (me: SignedInAnalyst) => void): void {
     });
   });
   byId('unlock-key').addEventListener('click', () => {
-    unlockKey(unlockPass.value).then((text) => {
-      unlockPass.value = '';
-      return signIn(text, 'saved in this browser', false);
-    }).catch((e: unknown) => say((e as Error).message, true));
+    const passphrase = unlockPass.value;
+    unlockPass.value = '';
+    unlockKey(passphrase).then((text) => signIn(text, 'saved in this browser', false)).catch((e: unknown) => {
+      say((e as Error).message, true);
+      unlockPass.focus();
+    });
   });
   byId('forget-key').addEventListener('click', () => {
     forgetKey().then(refreshSaved).then(() => say('the saved key was deleted from this browser')).catch((e: unknown) => say((e as Error).message, true));
