@@ -151,6 +151,11 @@ async function loadResult(queryId: string): Promise<void> {
   show('progress');
   const p = parseResult(r);
   const body = byId('result-body');
+  if (r.status === 'done' && r.ckks) {
+    replace(status, `query ${r.queryId}: done (CKKS)`);
+    replace(body, el('p', { id: 'result-status' }, `done: the result is encrypted to your CKKS key (${r.ckks.analystKeySha256.slice(0, 16)}…); this console does not decrypt CKKS results: read it with blindsum query.`));
+    return;
+  }
   if (r.status !== 'done' || !p.result) {
     replace(status, `query ${r.queryId}: ${r.status}${r.error ? ` — ${r.error}` : ''}`);
     status.classList.toggle('error', r.status === 'failed');
