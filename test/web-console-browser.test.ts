@@ -136,6 +136,46 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Kaplan–Meier curves and regression coefficients with intervals are plotted from DP results', async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${w.url}analyst/`, { waitUntil: 'load' });
+    await (await page.$('#key-file'))!.uploadFile(w.fed.analystKeyPath('alice'));
+    await page.waitForFunction(() => !document.getElementById('query')!.hidden && /remaining ρ/.test(document.getElementById('budget-summary')!.textContent ?? ''), { timeout: 15_000 });
+    const run = async (setup: () => Promise<void>): Promise<void> => {
+      await setup();
+      await page.evaluate(() => {
+        document.getElementById('progress-status')!.textContent = '';
+      });
+      await page.click('#submit-query');
+      await page.waitForFunction(() => /: (done|failed)/.test(document.getElementById('progress-status')?.textContent ?? ''), { timeout: 45_000 });
+      expect(await page.evaluate(() => document.getElementById('result-status')!.textContent)).toMatch(/^done: 3 contributors/);
+    };
+    await run(async () => {
+      await page.select('#q-kind', 'kaplan_meier');
+      await page.select('#q-time', 'time');
+      await page.select('#q-event', 'status');
+      await page.type('#q-positive', '2');
+      await page.select('#q-strata', 'sex');
+    });
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot path.curve').length)).toBe(2); // one curve per stratum
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot path.band').length)).toBe(4); // and its band
+    await page.screenshot({ path: join(SHOTS, 'analyst-km.png'), fullPage: true });
+    await run(async () => {
+      await page.select('#q-kind', 'linear_regression');
+      await page.select('#q-columns', 'age', 'sex');
+      await page.select('#q-target', 'albumin');
+      await page.evaluate(() => {
+        const rho = document.getElementById('q-rho')!;
+        rho.value = '1';
+        rho.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    });
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot circle.point').length)).toBe(3); // intercept, age, sexm
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot line.interval').length)).toBe(3);
+    await page.screenshot({ path: join(SHOTS, 'analyst-regression.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
   it('the key saved in the browser is encrypted under the passphrase: a wrong one is refused, the right one signs in after a reload', async () => {
     const { page, errors } = await newPage();
     await page.goto(`${w.url}analyst/`, { waitUntil: 'load' });
