@@ -121,7 +121,7 @@ describe('attacks on the web console', () => {
     expect(((await r.json()) as { federation: string }).federation).toBe('demo');
   });
 
-  it('static files: traversal, encoded traversal, NUL and directory listing are refused; the operator status is off without --web-operator', async () => {
+  it('static files: traversal, encoded traversal, NUL and directory listing are refused; a rebound Host is refused; the operator status is off without --web-operator', async () => {
     for (const path of ['/../package.json', '/%2e%2e/%2e%2e/package.json', '/analyst/..%2f..%2f..%2fpackage.json', '/analyst/%00', '/analyst/.hidden', '/%2e%2e%5cpackage.json']) {
       const r = await rawRequest(w.url, 'GET', path);
       expect(r.status, path).toBeGreaterThanOrEqual(400);
@@ -130,6 +130,10 @@ describe('attacks on the web console', () => {
     }
     expect((await rawRequest(w.url, 'GET', '/lib/')).status).toBe(404); // no folder without an index, no listing
     expect((await rawRequest(w.url, 'POST', '/analyst/', { 'content-type': 'text/plain' }, 'x')).status).toBe(405);
+    // DNS rebinding: a request addressed to another site's name, at the loopback console.
+    const rebound = await rawRequest(w.url, 'POST', '/blindsum.v1.AnalystService/ListParties', { host: 'evil.example:80', 'content-type': 'application/json' }, '{}');
+    expect(rebound.status).toBe(421);
+    expect((await rawRequest(w.url, 'GET', '/analyst/', { host: 'evil.example' })).status).toBe(421);
     const op = await rawRequest(w.url, 'GET', '/operator/status');
     expect(op.status).toBe(404);
     expect(op.body).toContain('--web-operator');

@@ -22,15 +22,25 @@ function hostPort(listen: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]|::1)$/i;
+
+/** The host name of a Host header ("[::1]:8080" → "[::1]", "localhost:8080" → "localhost"). */
+function hostName(header: string | undefined): string {
+  const h = (header ?? '').trim();
+  return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.split(':')[0]!;
+}
+
 export class WebConsole {
   readonly #d: WebConsoleDeps;
   readonly #root: string;
   #server: Server | undefined;
   #url: string | undefined;
+  readonly #loopback: boolean;
 
   constructor(deps: WebConsoleDeps) {
     this.#d = deps;
     this.#root = deps.config.webRoot ?? DEFAULT_WEB_ROOT;
+    this.#loopback = LOOPBACK.test(hostPort(deps.config.webListen!).host);
   }
 
   /** The base URL once listening, e.g. http://127.0.0.1:8080/. */
@@ -70,6 +80,12 @@ export class WebConsole {
 
   #serve(req: IncomingMessage, res: ServerResponse): void {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    // Bound to loopback, the console answers only requests addressed to a loopback name: a page of
+    // another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+    if (this.#loopback && !LOOPBACK.test(hostName(req.headers.host))) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('misdirected request: this console answers only at a loopback address\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     const failed = (e: unknown): void => sendUnaryError(res, e instanceof TransportRefusal ? e.refusal : toConnectError(e, this.#d.log));
     try {
