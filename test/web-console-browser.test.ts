@@ -7,7 +7,7 @@
  * charge; the operator page shows the federation to an auditor. Screenshots to a temporary
  * directory, or to docs/web/ with BLINDSUM_UPDATE_SCREENSHOTS=1.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,8 @@ declare const Event: new (type: string, init?: object) => unknown;
 
 const skip = browserSkipReason !== '';
 if (skip) process.stderr.write(`test/web-console-browser.test.ts SKIPPED: ${browserSkipReason}\n`);
-const SHOTS = process.env['BLINDSUM_UPDATE_SCREENSHOTS'] === '1' ? 'docs/web' : join(tmpdir(), `blindsum-web-shots-${process.pid}`);
+const UPDATE = process.env['BLINDSUM_UPDATE_SCREENSHOTS'] === '1';
+const SHOTS = UPDATE ? 'docs/web' : join(tmpdir(), `blindsum-web-shots-${process.pid}`);
 
 let w: WebFederation;
 let browser: Browser;
@@ -41,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await w?.stop();
+  if (!UPDATE) rmSync(SHOTS, { recursive: true, force: true });
 });
 
 async function newPage(): Promise<{ page: Page; errors: string[] }> {
@@ -54,6 +56,13 @@ async function newPage(): Promise<{ page: Page; errors: string[] }> {
   await page.setViewport({ width: 1100, height: 900 });
   return { page, errors };
 }
+
+/** The page region from the result's heading to the bottom of its plot. */
+const resultClip = (): { x: number; y: number; width: number; height: number } => {
+  const top = (document.getElementById('result') as unknown as { getBoundingClientRect(): { top: number } }).getBoundingClientRect().top + (globalThis as unknown as { scrollY: number }).scrollY;
+  const bottom = (document.querySelector('svg.plot') as unknown as { getBoundingClientRect(): { bottom: number } }).getBoundingClientRect().bottom + (globalThis as unknown as { scrollY: number }).scrollY;
+  return { x: 0, y: top - 8, width: 1100, height: bottom - top + 24 };
+};
 
 /** Controls without a label (a <label for>, an enclosing label or aria-label). */
 const unlabelled = (): string[] => [...document.querySelectorAll('input, select, textarea')]
@@ -159,7 +168,7 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     });
     expect(await page.evaluate(() => document.querySelectorAll('svg.plot path.curve').length)).toBe(2); // one curve per stratum
     expect(await page.evaluate(() => document.querySelectorAll('svg.plot path.band').length)).toBe(4); // and its band
-    await page.screenshot({ path: join(SHOTS, 'analyst-km.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, 'analyst-km.png'), clip: await page.evaluate(resultClip) });
     await run(async () => {
       await page.select('#q-kind', 'linear_regression');
       await page.select('#q-columns', 'age', 'sex');
@@ -170,9 +179,9 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
         rho.dispatchEvent(new Event('input', { bubbles: true }));
       });
     });
-    expect(await page.evaluate(() => document.querySelectorAll('svg.plot circle.point').length)).toBe(3); // intercept, age, sexm
-    expect(await page.evaluate(() => document.querySelectorAll('svg.plot line.interval').length)).toBe(3);
-    await page.screenshot({ path: join(SHOTS, 'analyst-regression.png'), fullPage: true });
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot circle.point').length)).toBe(2); // age, sexm (the intercept is in the table)
+    expect(await page.evaluate(() => document.querySelectorAll('svg.plot line.interval').length)).toBe(2);
+    await page.screenshot({ path: join(SHOTS, 'analyst-regression.png'), clip: await page.evaluate(resultClip) });
     expect(errors).toEqual([]);
   });
 

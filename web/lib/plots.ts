@@ -31,6 +31,14 @@ function scale(lo: number, hi: number, a: number, b: number): (x: number) => num
 
 const fmt = (x: number): string => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-2 && x !== 0) ? x.toExponential(1) : String(Number(x.toPrecision(3))));
 
+/** Five ticks under the x axis from `lo` to `hi`. */
+function xTicks(svg: SVGSVGElement, lo: number, hi: number, x: (v: number) => number): void {
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + ((hi - lo) * i) / 4;
+    svg.appendChild(svgEl('text', { x: x(v), y: H - M.bottom + 14, 'text-anchor': 'middle', class: 'tick' }, fmt(v)));
+  }
+}
+
 function axes(svg: SVGSVGElement, yLo: number, yHi: number, y: (v: number) => number, xLabel: string): void {
   svg.appendChild(svgEl('line', { x1: M.left, y1: H - M.bottom, x2: W - M.right, y2: H - M.bottom, class: 'axis' }));
   svg.appendChild(svgEl('line', { x1: M.left, y1: M.top, x2: M.left, y2: H - M.bottom, class: 'axis' }));
@@ -75,6 +83,7 @@ export function kmPlot(title: string, curves: StepCurve[], xLabel: string): SVGS
   const x = scale(0, tMax, M.left, W - M.right);
   const y = scale(0, 1, H - M.bottom, M.top);
   axes(svg, 0, 1, y, xLabel);
+  xTicks(svg, 0, tMax, x);
   curves.forEach((c, k) => {
     const cls = `series-${k % 4}`;
     const step = (vals: (number | null)[]): string => {
@@ -102,9 +111,12 @@ export function intervalPlot(title: string, terms: string[], est: number[], lo: 
   const svg = frame(title);
   const all = [0, ...est, ...lo.filter((v): v is number => v !== null), ...hi.filter((v): v is number => v !== null)].filter(Number.isFinite);
   const left = 150;
-  const x = scale(Math.min(...all), Math.max(...all), left, W - M.right);
+  const [lo0, hi0] = [Math.min(...all), Math.max(...all)];
+  const x = scale(lo0, hi0, left, W - M.right);
   const row = (H - M.top - M.bottom) / Math.max(1, terms.length);
   svg.appendChild(svgEl('line', { x1: x(0), y1: M.top, x2: x(0), y2: H - M.bottom, class: 'axis' }));
+  svg.appendChild(svgEl('line', { x1: left, y1: H - M.bottom, x2: W - M.right, y2: H - M.bottom, class: 'axis' }));
+  xTicks(svg, lo0, hi0, x);
   terms.forEach((t, i) => {
     const cy = M.top + row * (i + 0.5);
     svg.appendChild(svgEl('text', { x: left - 8, y: cy + 4, 'text-anchor': 'end', class: 'tick' }, t.length > 22 ? `${t.slice(0, 21)}…` : t));

@@ -56,8 +56,14 @@ export function resultPlot(r: QueryResult): SVGSVGElement | undefined {
       return barChart(`frequency of ${r.column}`, r.levels, r.counts, r.column);
     case 'kaplan_meier':
       return kmPlot(`Kaplan–Meier survival (${r.time})`, r.curves.map((c) => ({ label: c.stratum ?? 'all', time: c.time, surv: c.surv, lower: c.lower, upper: c.upper })), r.time);
-    case 'linear_regression': case 'logistic_regression': case 'poisson_regression': case 'cox':
-      return intervalPlot(`coefficients (${r.kind})`, r.terms, r.coefficients, interval(r.coefficients, r.standardErrors, -1), interval(r.coefficients, r.standardErrors, 1));
+    case 'linear_regression': case 'logistic_regression': case 'poisson_regression': case 'cox': {
+      // The intercept (on another scale than the slopes) is in the table, not the plot.
+      const keep = r.terms.map((t, i) => (t.toLowerCase() === '(intercept)' ? -1 : i)).filter((i) => i >= 0);
+      const pick = <T>(xs: T[]): T[] => keep.map((i) => xs[i]!);
+      const lo = interval(r.coefficients, r.standardErrors, -1);
+      const hi = interval(r.coefficients, r.standardErrors, 1);
+      return intervalPlot(`coefficients (${r.kind}; intercept in the table)`, pick(r.terms), pick(r.coefficients), pick(lo), pick(hi));
+    }
     default:
       return undefined;
   }
