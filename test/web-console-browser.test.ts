@@ -104,7 +104,10 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     await page.waitForFunction(() => !document.getElementById('query')!.hidden && /remaining ρ/.test(document.getElementById('budget-summary')!.textContent ?? ''), { timeout: 15_000 });
     expect(await page.evaluate(() => document.getElementById('signin-status')!.textContent)).toContain('signed in as alice');
     expect(await page.evaluate(() => document.getElementById('federation-summary')!.textContent)).toContain('3 of 3 parties connected');
+    await page.click('#add-filter'); // a filter row's controls are labelled too
+    expect(await page.evaluate(() => document.querySelectorAll('.filter-row select, .filter-row input').length)).toBe(3);
     expect(await page.evaluate(unlabelled)).toEqual([]);
+    await page.click('.filter-row button'); // and removed again
 
     // Compose: a histogram of age at rho 0.2; the cost and the expected noise are shown before submitting.
     await page.select('#q-kind', 'histogram');

@@ -5,8 +5,7 @@
  */
 import type { GetBudgetResponse, GetResultResponse, ListPartiesResponse } from '../../../gen/blindsum/v1/blindsum.ts';
 import { parseSchema, type Schema } from '../../../stats/schema.ts';
-import { validateQuery } from '../../../stats/query.ts';
-import { describeQuery } from '../../../stats/query.ts';
+import { describeQuery, validateQuery } from '../../../stats/query.ts';
 import { epsilonFromRho } from '../../../crypto/dp/accountant.ts';
 import { WebAnalystClient, type SignedInAnalyst } from '../../lib/analyst-client.ts';
 import { ConnectCallError } from '../../lib/connect-client.ts';
@@ -114,13 +113,18 @@ async function submit(): Promise<void> {
   }
   status.classList.remove('error');
   replace(status, 'signing and submitting…');
+  const button = byId<HTMLButtonElement>('submit-query');
+  button.disabled = true; // one submission per click
+  let queryId: string | undefined;
   try {
-    const { queryId } = await s.client.submit(composed.query, composed.privacy);
+    queryId = (await s.client.submit(composed.query, composed.privacy)).queryId;
     replace(status, `query ${queryId} submitted; watching its rounds`);
     await watch(queryId);
   } catch (e) {
-    replace(status, `refused: ${message(e)}`);
+    replace(status, queryId ? `query ${queryId}: lost its progress stream (${message(e)}); its result can be opened from the ledger` : `refused: ${message(e)}`);
     status.classList.add('error');
+  } finally {
+    button.disabled = false;
   }
   await refreshBudget();
 }
