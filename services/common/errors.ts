@@ -98,3 +98,8 @@ export function connectError(code: ErrorCode | status, message: string): Connect
   const [name, httpStatus] = CONNECT_CODES[code] ?? ['unknown', 500];
   return { httpStatus, body: { code: name, message } };
 }
+
+/** An HTTP-level refusal of the Connect transport (405 wrong method, 415 wrong content type): Connect code "unimplemented". */
+export function connectHttpError(httpStatus: 405 | 415, message: string): ConnectError {
+  return { httpStatus, body: { code: 'unimplemented', message } };
+}

@@ -14,7 +14,7 @@ import {
   AnalystServiceService, GetBudgetRequest, GetBudgetResponse, GetCollectiveKeyRequest, GetCollectiveKeyResponse, GetResultRequest, GetResultResponse,
   ListPartiesRequest, ListPartiesResponse, QueryEvent, SubmitQueryRequest, SubmitQueryResponse, WatchQueryRequest,
 } from '../../../gen/blindsum/v1/blindsum.ts';
-import { connectError, ErrorCode, quote, toConnectError, type ConnectError, type Logger } from '../../common/errors.ts';
+import { connectError, connectHttpError, ErrorCode, quote, toConnectError, type ConnectError, type Logger } from '../../common/errors.ts';
 import { READ_METADATA } from '../../common/query-signing.ts';
 import type { AnalystHandlers, ReadAuth } from '../analyst-service.ts';
 
@@ -153,13 +153,13 @@ export async function serveConnect(req: IncomingMessage, res: ServerResponse, pa
   if (!route) return sendUnaryError(res, connectError(status.UNIMPLEMENTED, `no method ${quote(path)} in blindsum.v1.AnalystService`));
   if (req.method !== 'POST') {
     res.setHeader('allow', 'POST');
-    return sendUnaryError(res, { httpStatus: 405, body: { code: 'unimplemented', message: 'Connect calls are POST' } });
+    return sendUnaryError(res, connectHttpError(405, 'Connect calls are POST'));
   }
   const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const want = route.stream ? 'application/connect+json' : 'application/json';
   if (type !== want) {
     res.setHeader('accept-post', want);
-    return sendUnaryError(res, { httpStatus: 415, body: { code: 'unimplemented', message: `this method takes content-type ${want} (the JSON codec; protobuf is served over gRPC)` } });
+    return sendUnaryError(res, connectHttpError(415, `this method takes content-type ${want} (the JSON codec; protobuf is served over gRPC)`));
   }
   let bytes: Buffer;
   try {

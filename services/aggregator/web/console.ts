@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
-import { connectError, toConnectError, type Logger } from '../../common/errors.ts';
+import { connectError, connectHttpError, toConnectError, type Logger } from '../../common/errors.ts';
 import { isConnectPath, readAuth, sendUnaryError, serveConnect, TransportRefusal } from './connect.ts';
 import { OPERATOR_STATUS_PATH, operatorStatus, type OperatorDeps } from './operator.ts';
 import { DEFAULT_WEB_ROOT, ensureBuilt, SECURITY_HEADERS, serveStatic } from './static.ts';
@@ -96,7 +96,7 @@ export class WebConsole {
       if (path === OPERATOR_STATUS_PATH || path.startsWith('/operator/') || path === '/operator') {
         if (this.#d.config.webOperator !== true) return sendUnaryError(res, connectError(status.NOT_FOUND, 'the operator page is off (start the aggregator with --web-operator)'));
         if (path === OPERATOR_STATUS_PATH) {
-          if (req.method !== 'GET') return sendUnaryError(res, { httpStatus: 405, body: { code: 'unimplemented', message: 'GET only' } });
+          if (req.method !== 'GET') return sendUnaryError(res, connectHttpError(405, 'GET only'));
           operatorStatus(this.#d, readAuth(req)).then((body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)), failed);
           return;
         }
