@@ -35,7 +35,12 @@ COPY proto ./proto
 COPY services ./services
 COPY stats ./stats
 COPY examples ./examples
+COPY web ./web
 COPY deploy/compose-init.sh ./deploy/compose-init.sh
+# The web console's pages (aggregator --web-listen, docs/web.md): `npm ci --ignore-scripts` above
+# skipped the `prepare` script that builds them, so they are built here, with esbuild from the
+# production dependencies, into /app/dist/web (read-only to the blindsum user).
+RUN node web/build.ts /app/dist/web
 RUN ln -s /app/cli/blindsum.ts /usr/local/bin/blindsum
 USER blindsum:blindsum
 # State (aggregator --data-dir, party --state-dir and --receipts), input data (a party's CSV),

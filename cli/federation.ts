@@ -83,16 +83,18 @@ export interface PartyProcess {
   args: string[];
 }
 
-function waitForPort(child: ChildProcess, what: string, timeoutMs = 90_000): Promise<number> {
+/** The port from "listening on port N" and, when `web`, the console URL from "web console at URL" (printed next). */
+function waitForPort(child: ChildProcess, what: string, timeoutMs = 90_000, web = false): Promise<{ port: number; webUrl?: string }> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /listening on port (\d+)/.exec(buf);
-      if (m) {
+      const w = /web console at (\S+)\n/.exec(buf);
+      if (m && (!web || w)) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve({ port: Number(m[1]), ...(w ? { webUrl: w[1]! } : {}) });
       }
     });
     child.once('exit', (code) => {
@@ -109,6 +111,7 @@ export class LocalFederation {
   #aggregator: ChildProcess | undefined;
   #aggregatorArgs: string[] = [];
   #port = 0;
+  #webUrl: string | undefined;
   readonly #identities = new Map<string, IdentityFile>();
 
   private constructor(opts: LocalFederationOptions) {
@@ -118,6 +121,11 @@ export class LocalFederation {
 
   get address(): string {
     return `${this.#opts.tls ? 'localhost' : '127.0.0.1'}:${this.#port}`;
+  }
+
+  /** The web console's URL when the aggregator was started with --web-listen (aggregatorArgs). */
+  get webUrl(): string | undefined {
+    return this.#webUrl;
   }
 
   /** The aggregator process's pid (undefined before start; e.g. to read its /proc status in benches). */
@@ -261,7 +269,9 @@ export class LocalFederation {
     const args = [...this.#aggregatorArgs];
     if (this.#port !== 0) args[args.indexOf('127.0.0.1:0')] = `127.0.0.1:${this.#port}`;
     this.#aggregator = this.#spawn(args, 'aggregator.log', env);
-    this.#port = await waitForPort(this.#aggregator, 'aggregator');
+    const started = await waitForPort(this.#aggregator, 'aggregator', 30_000, args.includes('--web-listen'));
+    this.#port = started.port;
+    this.#webUrl = started.webUrl;
   }
 
   startParty(index: number, env?: Record<string, string>): void {

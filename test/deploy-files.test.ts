@@ -114,6 +114,8 @@ describe('Dockerfile', () => {
         if (c.stage === final[0]!.stage) copied.push(src.replace(/\/$/, ''));
       }
     }
+    // Built in the image (not copied): the web console's pages, by `RUN node web/build.ts /app/OUT`.
+    for (const r of final.filter((i) => i.op === 'RUN')) for (const m of r.args.matchAll(/node web\/build\.ts \/app\/(\S+)/g)) copied.push(m[1]!.replace(/\/$/, ''));
     const entries = ['cli/blindsum.ts', 'services/party/stats-worker.ts', 'services/aggregator/release-worker.ts'].filter((f) => existsSync(f));
     for (const f of importClosure(entries)) expect(copied.some((c) => f === c || f.startsWith(`${c}/`)), `${f} is needed at run time but not copied into the image`).toBe(true);
   });

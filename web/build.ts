@@ -12,6 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { browserAliases } from './aliases.ts';
 
 export const WEB_ROOT: string = dirname(fileURLToPath(import.meta.url));
 export const PAGES_DIR: string = join(WEB_ROOT, 'pages');
@@ -58,6 +59,7 @@ export async function buildPage(page: string, outDir: string = DEFAULT_OUT_DIR, 
     sourcemap: false,
     legalComments: 'none',
     logLevel: 'warning',
+    alias: browserAliases(WEB_ROOT),
   });
   // node-seal's loader fetches its WebAssembly next to the bundle (new URL('seal_throws.wasm', import.meta.url)).
   for (const input of Object.keys(result.metafile.inputs)) {

@@ -114,12 +114,34 @@ async function ckksSetup(fed: LocalFederation): Promise<AnalystCkksKey> {
   return key;
 }
 
+/** The web console's URL and the key files to sign in with (demo --web). */
+function printWebConsole(fed: LocalFederation): void {
+  process.stdout.write(
+    `\n  web console: ${fed.webUrl}analyst/\n    sign in with the analyst key file ${fed.analystKeyPath('demo')}\n` +
+    `    operator page: ${fed.webUrl}operator/ (sign in with the auditor's key file ${fed.analystKeyPath('auditor')})\n\n`,
+  );
+}
+
+/** Resolves on Ctrl-C (SIGINT) or SIGTERM. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+
 export const demo: Command = {
   name: 'demo',
   summary: 'run a local federation (aggregator + party processes on loopback) on example data and compare with central results',
-  usage: 'blindsum demo [--data FILE.csv --schema FILE.json] [--parties 3] [--seed S] [--backend both|secagg|ckks] [--keep]',
-  options: { data: { type: 'string' }, schema: { type: 'string' }, parties: { type: 'string' }, seed: { type: 'string' }, keep: { type: 'boolean' }, dir: { type: 'string' }, backend: { type: 'string' } },
+  usage: 'blindsum demo [--data FILE.csv --schema FILE.json] [--parties 3] [--seed S] [--backend both|secagg|ckks] [--keep] [--web]',
+  options: { data: { type: 'string' }, schema: { type: 'string' }, parties: { type: 'string' }, seed: { type: 'string' }, keep: { type: 'boolean' }, dir: { type: 'string' }, backend: { type: 'string' }, web: { type: 'boolean' } },
   help: {
+    web: 'also serve the web console (analyst and operator pages, docs/web.md) on a loopback port, print its URL and the key files to sign in with, and keep the federation up after the demo until Ctrl-C',
     data: 'CSV file to split across the parties (default: examples/pbc/pbc.csv)', schema: 'its schema (default: examples/pbc/schema.json)',
     parties: 'number of party processes (default 3)', seed: 'seed of the random row split (default "blindsum")',
     keep: 'keep the working directory (keys, roster, logs, databases)', dir: 'working directory (default: a new temporary directory)',
@@ -141,8 +163,13 @@ export const demo: Command = {
     const dir = str(v['dir'], 'dir') ?? mkdtempSync(join(tmpdir(), 'blindsum-demo-'));
     process.stdout.write(`blindsum demo: ${dataPath}\n  ${n} parties (rows split at random, seed "${seed}"): ${parts.map((p) => parseCsv(p).rows.length).join(' + ')} rows; ${parseCsv(holdout).rows.length} rows held out for the synthetic-data evaluation\n  working directory: ${dir}${v['keep'] || v['dir'] !== undefined ? '' : ' (removed at the end; --keep keeps it)'}\n`);
     const t0 = performance.now();
-    const fed = await LocalFederation.start({ dir, schemaPath, partyData: parts, ckks: backends.includes('ckks'), analysts: ['demo'] });
+    const web = v['web'] === true;
+    const fed = await LocalFederation.start({
+      dir, schemaPath, partyData: parts, ckks: backends.includes('ckks'), analysts: ['demo'],
+      ...(web ? { aggregatorArgs: ['--web-listen', '127.0.0.1:0', '--web-operator'] } : {}),
+    });
     process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n`);
+    if (web) printWebConsole(fed);
     const me = fed.identity('demo');
     process.stdout.write(`  analyst "${me.id}" signed in: Ed25519 key ${keyFingerprint(me.identity.publicKey)}… listed in analysts.json (signed by the operator key named in roster.json); every query and read is signed, and every party checks the signature\n\n`);
     const client = fed.client('demo');
@@ -179,6 +206,11 @@ export const demo: Command = {
       failures += await auditDemo(fed, schemaPath);
     } finally {
       client.close();
+      if (web) {
+        printWebConsole(fed);
+        process.stdout.write('  the federation stays up for the web console: press Ctrl-C to stop it\n');
+        await interrupted();
+      }
       await fed.stop();
       if (!v['keep'] && v['dir'] === undefined) rmSync(dir, { recursive: true, force: true });
     }

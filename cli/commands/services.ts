@@ -87,8 +87,12 @@ export const aggregator: Command = {
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' }, 'tls-pin-parties': { type: 'boolean' }, analysts: { type: 'string' }, 'allow-exact': { type: 'boolean' }, ckks: { type: 'boolean' }, 'min-cohort': { type: 'string' },
     'max-running-per-analyst': { type: 'string' }, 'max-submits-per-minute': { type: 'string' }, 'max-running': { type: 'string' },
     'blob-retention-days': { type: 'string' }, 'metrics-listen': { type: 'string' }, 'log-level': { type: 'string' },
+    'web-listen': { type: 'string' }, 'web-operator': { type: 'boolean' }, 'web-root': { type: 'string' },
   },
   help: {
+    'web-listen': 'serve the web console on HOST:PORT (analyst and auditor pages, and the Connect JSON endpoint of the analyst service; HTTPS with --tls-cert/--tls-key, docs/web.md); off by default',
+    'web-root': 'with --web-listen: serve the pages built in DIR (default dist/web of the installation; built there at start when missing)',
+    'web-operator': 'with --web-listen: also serve the operator status page (parties, roster, key ceremony, recent failures, metrics) to auditor-signed reads; off by default',
     listen: 'host:port to listen on (default 127.0.0.1:7070; port 0 = any free port, printed on stdout)',
     roster: 'federation roster (parties, identity keys, threshold)', schema: 'the federation\'s data schema',
     'data-dir': 'directory for the durable state (SQLite)', 'round-timeout-ms': 'base deadline of each protocol round, ms (default 30000); secure-aggregation and key-ceremony rounds add time sized from their work (parties, vector length, host load)',
@@ -127,6 +131,8 @@ async function runAggregator(v: Record<string, unknown>, log: Logger): Promise<n
     maxRunning: int(v['max-running'], 'max-running', 32, 1, 100_000),
     ...(v['blob-retention-days'] !== undefined ? { blobRetentionDays: int(v['blob-retention-days'], 'blob-retention-days', 1, 1, 36_500) } : {}),
     ...(v['metrics-listen'] !== undefined ? { metricsListen: str(v['metrics-listen'], 'metrics-listen', true) } : {}),
+    ...(v['web-listen'] !== undefined ? { webListen: str(v['web-listen'], 'web-listen', true) } : {}), webOperator: v['web-operator'] === true,
+    ...(v['web-root'] !== undefined ? { webRoot: str(v['web-root'], 'web-root', true) } : {}),
   });
   const agg = createAggregator(config, log);
   let port: number;
@@ -137,6 +143,7 @@ async function runAggregator(v: Record<string, unknown>, log: Logger): Promise<n
     throw e;
   }
   process.stdout.write(`listening on port ${port}\n`);
+  if (agg.webUrl !== undefined) process.stdout.write(`web console at ${agg.webUrl}\n`);
   return untilSignal(log, (reason) => agg.close(reason));
 }
 

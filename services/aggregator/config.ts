@@ -45,6 +45,12 @@ export interface AggregatorConfig {
   blobRetentionDays?: number;
   /** Serve Prometheus metrics on this HOST:PORT (GET /metrics); off when absent. */
   metricsListen?: string;
+  /** Serve the web console (static pages and the Connect JSON endpoint, docs/web.md) on this HOST:PORT; off when absent. */
+  webListen?: string;
+  /** The web console's operator status (auditor-signed reads only); off unless --web-operator. */
+  webOperator?: boolean;
+  /** Where the built pages are (default dist/web; built at start when missing). */
+  webRoot?: string;
 }
 
 export interface AggregatorConfigInput {
@@ -71,6 +77,9 @@ export interface AggregatorConfigInput {
   maxRunning?: number;
   blobRetentionDays?: number;
   metricsListen?: string;
+  webListen?: string;
+  webOperator?: boolean;
+  webRoot?: string;
 }
 
 
@@ -106,6 +115,9 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
   if (input.tlsClientCaPath !== undefined && (input.tlsCertPath === undefined || input.tlsKeyPath === undefined)) throw new ConfigError('--tls-client-ca needs TLS: give the aggregator --tls-cert and --tls-key too');
   const days = input.blobRetentionDays;
   if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 36_500)) throw new ConfigError(`--blob-retention-days: expected an integer in [1, 36500], got ${days}`);
+  const hostPort = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+  if (input.webListen !== undefined && !hostPort.test(input.webListen)) throw new ConfigError(`--web-listen: expected host:port, got ${JSON.stringify(input.webListen.slice(0, 100))}`);
+  if (input.webOperator === true && input.webListen === undefined) throw new ConfigError('--web-operator needs --web-listen (the operator page is part of the web console)');
   try {
     mkdirSync(input.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -117,6 +129,8 @@ export function resolveAggregatorConfig(input: AggregatorConfigInput): Aggregato
     ...(input.keyPath !== undefined ? { keyPath: input.keyPath } : {}),
     ...(days !== undefined ? { blobRetentionDays: days } : {}),
     ...(input.metricsListen !== undefined ? { metricsListen: input.metricsListen } : {}),
+    ...(input.webListen !== undefined ? { webListen: input.webListen, webOperator: input.webOperator === true } : {}),
+    ...(input.webRoot !== undefined ? { webRoot: input.webRoot } : {}),
     ...(input.tlsCertPath !== undefined ? { tlsCertPath: input.tlsCertPath } : {}),
     ...(input.tlsKeyPath !== undefined ? { tlsKeyPath: input.tlsKeyPath } : {}),
     ...(input.tlsClientCaPath !== undefined ? { tlsClientCaPath: input.tlsClientCaPath } : {}),

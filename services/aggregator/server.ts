@@ -4,13 +4,12 @@
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
-  AnalystServiceService, GetBudgetRequest, GetResultRequest, WatchQueryRequest,
+  AnalystServiceService,
   type GetBudgetRequest as GetBudgetRequestT, type GetBudgetResponse, type GetCollectiveKeyRequest, type GetCollectiveKeyResponse, type GetResultRequest as GetResultRequestT, type GetResultResponse, type ListPartiesRequest, type ListPartiesResponse,
   type QueryEvent, type SubmitQueryRequest, type SubmitQueryResponse, type WatchQueryRequest as WatchQueryRequestT,
 } from '../../gen/blindsum/v1/blindsum.ts';
-import { notFound, permissionDenied, quote, toGrpcError, type Logger } from '../common/errors.ts';
-import type { AnalystEntry } from '../common/analysts.ts';
-import { READ_METADATA, verifyRead } from '../common/query-request.ts';
+import { toGrpcError, type Logger } from '../common/errors.ts';
+import { READ_METADATA } from '../common/query-signing.ts';
 import { serverOptions } from '../common/grpc-options.ts';
 import { addStandardServices, HEALTH } from '../common/standard-services.ts';
 import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';
@@ -23,14 +22,15 @@ import { createLogger } from '../common/log.ts';
 import { serverCredentials } from '../common/tls.ts';
 import { databasePath, type AggregatorConfig } from './config.ts';
 import { PartyGateway } from './gateway.ts';
-import { QueryService, checkAnalyst, checkQueryId } from './queries.ts';
+import { QueryService } from './queries.ts';
 import { AnalystQuotas } from './quotas.ts';
 import { AggregatorStore } from './store.ts';
 import { BudgetLedger } from './budget.ts';
 import { TranscriptLog, loadAggregatorIdentity } from './transcript-log.ts';
 import { CkksBackend } from './ckks/backend.ts';
 import { ReleaseThread } from './release-thread.ts';
-import { resultResponse } from './result-response.ts';
+import { analystHandlers, type ReadAuth } from './analyst-service.ts';
+import { WebConsole } from './web/console.ts';
 
 export interface Aggregator {
   readonly config: AggregatorConfig;
@@ -41,6 +41,8 @@ export interface Aggregator {
   readonly queries: QueryService;
   /** The port of the metrics endpoint once started with metricsListen. */
   readonly metricsPort: number | undefined;
+  /** The web console's base URL once started with webListen (e.g. http://127.0.0.1:8080/). */
+  readonly webUrl: string | undefined;
 }
 
 /** A unary handler whose answer is computed asynchronously (on the release thread). */
@@ -69,6 +71,16 @@ const ANALYST_SERVICE = {
       value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : AnalystServiceService.getResult.responseSerialize(value),
   },
 };
+
+/** The credentials of a signed read from gRPC metadata. */
+function grpcReadAuth(metadata: Metadata): ReadAuth {
+  const first = (key: string): string | Buffer | undefined => metadata.get(key)[0];
+  const sig = first(READ_METADATA.signature);
+  return {
+    analyst: String(first(READ_METADATA.analyst) ?? ''), timestampMs: String(first(READ_METADATA.timestamp) ?? ''),
+    signature: Buffer.isBuffer(sig) ? new Uint8Array(sig) : new Uint8Array(0),
+  };
+}
 
 function unary<Req, Res>(log: Logger, fn: (req: Req, metadata: Metadata) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
@@ -112,19 +124,6 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   transcript.failInterrupted('the aggregator restarted while this query was running; nothing was released');
   const gateway = new PartyGateway({ roster: config.roster, schemaDigest: config.schemaDigest, aggregatorId: config.aggregatorId, log, pinPartyCertificates: config.tlsPinParties === true });
   const budget = new BudgetLedger(store.db, (analyst) => config.analysts.analysts.get(analyst)?.budgetRho ?? 0);
-  /** A signed read (GetResult, WatchQuery, GetBudget): the analyst's roster entry, or UNAUTHENTICATED. */
-  const reader = (metadata: Metadata, method: string, requestBytes: Uint8Array): AnalystEntry => {
-    const first = (key: string): string | Buffer | undefined => metadata.get(key)[0];
-    const sig = first(READ_METADATA.signature);
-    return verifyRead(config.analysts, method, {
-      analyst: String(first(READ_METADATA.analyst) ?? ''), timestampMs: String(first(READ_METADATA.timestamp) ?? ''),
-      signature: Buffer.isBuffer(sig) ? new Uint8Array(sig) : new Uint8Array(0),
-    }, requestBytes, Date.now());
-  };
-  /** Only the query's analyst, or an auditor, reads a query. */
-  const mayRead = (who: AnalystEntry, owner: string, queryId: string): void => {
-    if (who.role !== 'auditor' && who.id !== owner) throw permissionDenied(`query ${queryId.slice(0, 40)} belongs to another analyst; only its analyst or an auditor may read it`);
-  };
   // Round deadlines: --round-timeout-ms plus the work of each round at this host's measured costs.
   const deadlines = new RoundDeadlines(config.roundTimeoutMs, gateway);
   const ckks = config.ckks
@@ -148,65 +147,21 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
   });
   const server = new Server(serverOptions(config.roster.parties.length));
 
+  const handlers = analystHandlers({ config, store, gateway, budget, queries, ckks });
   // Both services count the bytes of every message they receive and send (metrics).
   server.addService(countServer(PartyGatewayService, metrics.bytes), { connect: gateway.connect });
   server.addService(countServer(ANALYST_SERVICE, metrics.bytes), {
-    submitQuery: unaryAsync<SubmitQueryRequest, SubmitQueryResponse>(log, async (req) => {
-      const { queryId, planDigest } = await queries.submit(req.signedRequest, req.signature, req.analystPublicKey);
-      return { queryId, planDigest };
-    }),
-    getResult: unaryAsync<GetResultRequestT, GetResultResponse | Uint8Array>(log, async (req, md) => {
-      const who = reader(md, 'GetResult', GetResultRequest.encode(req).finish());
-      const owner = store.queryOwner(checkQueryId(req.queryId));
-      if (!owner) throw notFound(`no query with id ${quote(req.queryId)}`);
-      mayRead(who, owner.analyst, owner.id);
-      if (owner.backend === 'ckks') {
-        // Small here: the entries travel encrypted in `ckks`, read from the CKKS store on this thread.
-        const q = store.getQuery(owner.id);
-        if (!q) throw notFound(`no query with id ${quote(req.queryId)}`);
-        return resultResponse(q, ckks?.storedRelease(q.id));
-      }
-      // Read and encoded on the release thread (its own read-only connection: the row is committed).
-      const bytes = await queries.encodedResult(owner.id);
-      if (!bytes) throw notFound(`no query with id ${quote(req.queryId)}`);
-      return bytes;
-    }),
-    getCollectiveKey: unary<GetCollectiveKeyRequest, GetCollectiveKeyResponse>(log, () => {
-      if (!ckks) {
-        return { status: 'disabled', message: 'this aggregator runs without the CKKS backend (start it with --ckks)', ceremonyId: '', params: '', publicKey: new Uint8Array(0), publicKeySha256: '', rosterDigest: '', threshold: config.roster.threshold, parties: [], createdAtMs: 0n };
-      }
-      return ckks.collectiveKey();
-    }),
-    getBudget: unary<GetBudgetRequestT, GetBudgetResponse>(log, (req, md) => {
-      const who = reader(md, 'GetBudget', GetBudgetRequest.encode(req).finish());
-      const analyst = req.analyst ? checkAnalyst(req.analyst) : who.id;
-      if (analyst !== who.id && who.role !== 'auditor') throw permissionDenied('an analyst may read only their own budget (auditors: anyone\'s)');
-      const s = budget.status(analyst);
-      return { ...s, entries: s.entries.map((e) => ({ ...e, atMs: BigInt(e.atMs) })) };
-    }),
-    listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => {
-      const connected = new Set(gateway.connectedIds());
-      return {
-        parties: config.roster.parties.map((p) => ({ partyId: p.id, connected: connected.has(p.id), lastSeenMs: BigInt(gateway.lastSeenMs(p.id)) })),
-        threshold: config.roster.threshold,
-        schemaDigest: config.schemaDigest,
-        federation: config.roster.federation,
-        collusion: config.roster.collusion,
-        schemaJson: JSON.stringify(config.schema),
-      };
-    }),
+    submitQuery: unaryAsync<SubmitQueryRequest, SubmitQueryResponse>(log, (req) => handlers.submitQuery(req)),
+    getResult: unaryAsync<GetResultRequestT, GetResultResponse | Uint8Array>(log, (req, md) => handlers.getResult(req, grpcReadAuth(md))),
+    getCollectiveKey: unary<GetCollectiveKeyRequest, GetCollectiveKeyResponse>(log, () => handlers.getCollectiveKey()),
+    getBudget: unary<GetBudgetRequestT, GetBudgetResponse>(log, (req, md) => handlers.getBudget(req, grpcReadAuth(md))),
+    listParties: unary<ListPartiesRequest, ListPartiesResponse>(log, () => handlers.listParties()),
     watchQuery: (call: ServerWritableStream<WatchQueryRequestT, QueryEvent>) => {
       let unsubscribe: (() => void) | undefined;
       try {
-        const who = reader(call.metadata, 'WatchQuery', WatchQueryRequest.encode(call.request).finish());
-        const q = store.queryOwner(call.request.queryId);
-        if (q) mayRead(who, q.analyst, q.id);
-        unsubscribe = queries.watch(call.request.queryId, (ev) => {
-          call.write({ queryId: ev.queryId, stage: ev.stage, message: ev.message, atMs: BigInt(ev.atMs), final: ev.final });
-          if (ev.final) {
-            unsubscribe?.();
-            call.end();
-          }
+        unsubscribe = handlers.watchQuery(call.request, grpcReadAuth(call.metadata), (ev) => {
+          call.write(ev);
+          if (ev.final) call.end();
         });
       } catch (e) {
         // emit('error') makes grpc-js send the status and end the call (destroy() would leave the client waiting).
@@ -216,6 +171,7 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
       call.on('cancelled', () => unsubscribe?.());
     },
   });
+  const web = config.webListen !== undefined ? new WebConsole({ config, handlers, log, metrics, store, gateway, budget, ...(ckks ? { ckks } : {}) }) : undefined;
 
   // grpc.health.v1 and reflection: the whole server and each service are SERVING while it runs; the
   // CKKS backend is SERVING once the collective key is ready.
@@ -235,6 +191,9 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
     get metricsPort() {
       return metricsServer?.port;
     },
+    get webUrl() {
+      return web?.url;
+    },
     start: () =>
       new Promise<number>((resolve, reject) => {
         server.bindAsync(config.listen, serverCredentials({
@@ -248,12 +207,12 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
               : `cannot listen on ${config.listen}: ${err.message.slice(0, 200)}`), { name: 'ListenError' }));
           }
           log('info', 'aggregator listening', { address: config.listen, port, federation: config.roster.federation, parties: config.roster.parties.length, threshold: config.roster.threshold });
-          if (config.metricsListen === undefined) return resolve(port);
-          startMetricsServer(config.metricsListen, metrics.registry).then((m) => {
-            metricsServer = m;
-            log('info', 'metrics served', { address: config.metricsListen, port: m.port });
-            resolve(port);
-          }, reject);
+          const startMetrics = async (): Promise<void> => {
+            if (config.metricsListen === undefined) return;
+            metricsServer = await startMetricsServer(config.metricsListen, metrics.registry);
+            log('info', 'metrics served', { address: config.metricsListen, port: metricsServer.port });
+          };
+          startMetrics().then(() => web?.start()).then(() => resolve(port), reject);
         });
       }),
     close: async (reason = 'the aggregator was closed') => {
@@ -263,6 +222,7 @@ function buildAggregator(config: AggregatorConfig, log: Logger, lock: DirLock): 
       if (pruneTimer) clearInterval(pruneTimer);
       if (healthTimer) clearInterval(healthTimer);
       await metricsServer?.close();
+      await web?.close();
       for (const name of [HEALTH.server, HEALTH.analyst, HEALTH.partyGateway, ...(ckks ? [HEALTH.ckks] : [])]) standard.setStatus(name, 'NOT_SERVING');
       gateway.closeAll();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

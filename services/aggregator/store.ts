@@ -153,6 +153,17 @@ export class AggregatorStore {
     return { queryId, seq, stage, message, atMs, final };
   }
 
+  /** The latest queries, newest first, without their results (the web console's operator status). */
+  recentQueries(limit: number): { id: string; analyst: string; backend: string; kind: string; status: string; error: string; refusals: { partyId: string; reason: string }[]; submittedAtMs: number; finishedAtMs: number }[] {
+    const rows = this.#db.prepare(`SELECT id, analyst, backend, spec_json, status, error, refusals_json, submitted_at_ms, finished_at_ms FROM queries ORDER BY submitted_at_ms DESC LIMIT ?`).all(limit) as {
+      id: string; analyst: string; backend: string; spec_json: string; status: string; error: string; refusals_json: string; submitted_at_ms: number; finished_at_ms: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id, analyst: r.analyst, backend: r.backend, kind: String((JSON.parse(r.spec_json) as { kind?: unknown }).kind ?? ''), status: r.status, error: r.error,
+      refusals: JSON.parse(r.refusals_json) as { partyId: string; reason: string }[], submittedAtMs: Number(r.submitted_at_ms), finishedAtMs: Number(r.finished_at_ms),
+    }));
+  }
+
   events(queryId: string): StoredEvent[] {
     const rows = this.#db.prepare(`SELECT * FROM events WHERE query_id = ? ORDER BY seq`).all(queryId) as { query_id: string; seq: number; stage: string; message: string; at_ms: number; final: number }[];
     return rows.map((r) => ({ queryId: r.query_id, seq: Number(r.seq), stage: r.stage, message: r.message, atMs: Number(r.at_ms), final: r.final === 1 }));

@@ -70,3 +70,36 @@ export function publicMessage(err: unknown): string {
 
 /** The one helper that quotes input in errors and logs (a short prefix only): stats/query.ts quote. */
 export { quote } from '../../stats/query.ts';
+
+/** gRPC status → the Connect protocol's error code and HTTP status (connectrpc.com/docs/protocol#error-codes). */
+const CONNECT_CODES: Record<number, [string, number]> = {
+  [status.CANCELLED]: ['canceled', 499], [status.UNKNOWN]: ['unknown', 500], [status.INVALID_ARGUMENT]: ['invalid_argument', 400],
+  [status.DEADLINE_EXCEEDED]: ['deadline_exceeded', 504], [status.NOT_FOUND]: ['not_found', 404], [status.ALREADY_EXISTS]: ['already_exists', 409],
+  [status.PERMISSION_DENIED]: ['permission_denied', 403], [status.RESOURCE_EXHAUSTED]: ['resource_exhausted', 429], [status.FAILED_PRECONDITION]: ['failed_precondition', 400],
+  [status.ABORTED]: ['aborted', 409], [status.OUT_OF_RANGE]: ['out_of_range', 400], [status.UNIMPLEMENTED]: ['unimplemented', 501],
+  [status.INTERNAL]: ['internal', 500], [status.UNAVAILABLE]: ['unavailable', 503], [status.DATA_LOSS]: ['data_loss', 500], [status.UNAUTHENTICATED]: ['unauthenticated', 401],
+};
+
+/** A Connect error: the JSON body {code, message} and the HTTP status of a unary answer. */
+export interface ConnectError {
+  readonly httpStatus: number;
+  readonly body: { code: string; message: string };
+}
+
+/** The same mapping as toGrpcError (same codes, same messages, same INTERNAL reference), in the Connect protocol's terms. */
+export function toConnectError(err: unknown, log: Logger): ConnectError {
+  const g = toGrpcError(err, log);
+  const [code, httpStatus] = CONNECT_CODES[g.code ?? status.UNKNOWN] ?? ['unknown', 500];
+  return { httpStatus, body: { code, message: g.details ?? '' } };
+}
+
+/** A Connect error for a request the transport itself refuses (bad JSON, too large, unknown method). */
+export function connectError(code: ErrorCode | status, message: string): ConnectError {
+  const [name, httpStatus] = CONNECT_CODES[code] ?? ['unknown', 500];
+  return { httpStatus, body: { code: name, message } };
+}
+
+/** An HTTP-level refusal of the Connect transport (405 wrong method, 415 wrong content type): Connect code "unimplemented". */
+export function connectHttpError(httpStatus: 405 | 415, message: string): ConnectError {
+  return { httpStatus, body: { code: 'unimplemented', message } };
+}

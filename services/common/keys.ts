@@ -3,8 +3,9 @@
  * refused on load if group or others can read it (like ssh does).
  */
 import { chmodSync, openSync, closeSync, writeSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { fromHex, toHex } from '../../crypto/bytes.ts';
-import { generateIdentity, identityFromSecret, type IdentityKeyPair } from '../../crypto/identity.ts';
+import { toHex } from '../../crypto/bytes.ts';
+import { generateIdentity, type IdentityKeyPair } from '../../crypto/identity.ts';
+import { identityKeyJson, parseIdentityKey } from './key-format.ts';
 import { ConfigError, validatePartyId } from './roster.ts';
 
 export interface IdentityFile {
@@ -16,7 +17,7 @@ export interface IdentityFile {
 export function writeNewIdentityFile(path: string, id: string): IdentityFile {
   validatePartyId(id);
   const identity = generateIdentity();
-  const body = JSON.stringify({ type: 'blindsum-ed25519-identity', id, secretKey: toHex(identity.secretKey), publicKey: toHex(identity.publicKey) }, null, 2) + '\n';
+  const body = identityKeyJson(id, identity);
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
@@ -42,22 +43,13 @@ export function loadIdentityFile(path: string): IdentityFile {
   if ((mode & 0o077) !== 0) {
     throw new ConfigError(`key file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
   }
-  let o: Record<string, unknown>;
+  let text: string;
   try {
-    o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch {
-    throw new ConfigError(`key file ${path} is not valid JSON`);
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read key file ${path}: ${(e as Error).message}`);
   }
-  if (o['type'] !== 'blindsum-ed25519-identity') throw new ConfigError(`key file ${path}: not a blindsum identity key (type field)`);
-  const id = validatePartyId(o['id'], `key file ${path}: id`);
-  let secretKey: Uint8Array;
-  try {
-    secretKey = fromHex(String(o['secretKey']), 'secretKey');
-  } catch {
-    throw new ConfigError(`key file ${path}: secretKey is not hex`);
-  }
-  if (secretKey.length !== 32) throw new ConfigError(`key file ${path}: secretKey must be 32 bytes`);
-  return { id, identity: identityFromSecret(secretKey) };
+  return parseIdentityKey(text, path);
 }
 
 /**

@@ -7,16 +7,15 @@
  * Reads (GetResult, WatchQuery, GetBudget) carry metadata: the analyst id, a timestamp and a
  * signature (domain "analyst/read") over (method, analyst, timestamp, SHA-256 of the request bytes).
  */
-import { sha256 } from '../../crypto/sha256.ts';
-import { lengthPrefixed } from '../../crypto/bytes.ts';
-import { signDomain, verifyDomain } from '../../crypto/identity.ts';
+import { verifyDomain } from '../../crypto/identity.ts';
 import { QueryRequest, type QuerySpec, type SignedAnalystRoster } from '../../gen/blindsum/v1/blindsum.ts';
 import { canonicalJson, privacyRho } from '../../stats/index.ts';
 import type { AnalystEntry, AnalystRoster } from './analysts.ts';
 import { queryFromProto } from './query-codec.ts';
+import { QUERY_REQUEST_DOMAIN, READ_DOMAIN, READ_METADATA, readBody } from './query-signing.ts';
 
-export const QUERY_REQUEST_DOMAIN = 'analyst/query-request';
-export const READ_DOMAIN = 'analyst/read';
+// The signing side (pure, shared with the web console) lives in query-signing.ts.
+export { QUERY_REQUEST_DOMAIN, READ_DOMAIN, READ_METADATA, signQueryRequest, signRead } from './query-signing.ts';
 /** Largest signed request accepted (a query spec with its filter and bins is far smaller). */
 export const MAX_SIGNED_REQUEST_BYTES = 256 * 1024;
 /** The aggregator accepts a request issued at most this far from its clock. */
@@ -24,9 +23,6 @@ export const REQUEST_SKEW_MS = 10 * 60_000;
 /** Signed reads are accepted within this window. */
 export const READ_SKEW_MS = 5 * 60_000;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Metadata keys of a signed read (binary keys end in -bin). */
-export const READ_METADATA = { analyst: 'x-blindsum-analyst', timestamp: 'x-blindsum-timestamp', signature: 'x-blindsum-signature-bin' } as const;
 
 /** What the aggregator forwards in every StartSession so that each party can verify the analyst (StartSession fields 12–14). */
 export interface SessionAuthorization {
@@ -43,12 +39,6 @@ export class AnalystAuthError extends Error {
     this.name = 'AnalystAuthError';
     this.kind = kind;
   }
-}
-
-/** Serializes `req` once and signs the exact bytes. */
-export function signQueryRequest(secretKey: Uint8Array, req: QueryRequest): { signedRequest: Uint8Array; signature: Uint8Array } {
-  const signedRequest = QueryRequest.encode(req).finish();
-  return { signedRequest, signature: signDomain(secretKey, QUERY_REQUEST_DOMAIN, signedRequest) };
 }
 
 /**
@@ -87,15 +77,6 @@ export function requestRho(request: QueryRequest): number {
 /** The canonical form of a wire query, for comparing what was signed with what a party is asked. */
 export function canonicalQuery(spec: QuerySpec | undefined): string {
   return canonicalJson(queryFromProto(spec));
-}
-
-/** A signed read names its federation: a read captured at one federation's aggregator does not open another's. */
-function readBody(federation: string, method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
-  return lengthPrefixed(federation, method, analyst, timestampMs, sha256(requestBytes));
-}
-
-export function signRead(secretKey: Uint8Array, federation: string, method: string, analyst: string, timestampMs: string, requestBytes: Uint8Array): Uint8Array {
-  return signDomain(secretKey, READ_DOMAIN, readBody(federation, method, analyst, timestampMs, requestBytes));
 }
 
 /** Checks a signed read; returns the analyst's roster entry. */

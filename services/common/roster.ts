@@ -6,6 +6,7 @@
 import { nodeFs } from './node-fs.ts';
 import { fromHex } from '../../crypto/bytes.ts';
 import { SHAMIR_MAX_SHARES } from '../../crypto/shamir.ts';
+import { ConfigError, validatePartyId } from './ids.ts';
 
 export interface RosterParty {
   readonly id: string;
@@ -31,21 +32,7 @@ export interface Roster {
   readonly operator?: RosterParty;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-export const PARTY_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-export function validatePartyId(id: unknown, field = 'party id'): string {
-  if (typeof id !== 'string' || !PARTY_ID.test(id)) {
-    throw new ConfigError(`${field}: ${JSON.stringify(id)} is not a valid party id (lowercase letters, digits, '.', '_', '-', at most 64 characters)`);
-  }
-  return id;
-}
+export { ConfigError, PARTY_ID, validatePartyId } from './ids.ts';
 
 export function parseRoster(json: unknown, source = 'roster'): Roster {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`${source}: expected a JSON object`);

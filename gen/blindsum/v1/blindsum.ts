@@ -871,6 +871,26 @@ export const Value: MessageFns<Value> = {
     }
   },
 
+  fromJSON(object: any): Value {
+    return {
+      value: isSet(object.number)
+        ? { $case: "number", value: globalThis.Number(object.number) }
+        : isSet(object.text)
+        ? { $case: "text", value: globalThis.String(object.text) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: Value): unknown {
+    const obj: any = {};
+    if (message.value?.$case === "number") {
+      obj.number = floatToJson(message.value.value);
+    } else if (message.value?.$case === "text") {
+      obj.text = message.value.value;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Value>): Value {
     return Value.fromPartial(base ?? {});
   },
@@ -961,6 +981,28 @@ export const Predicate: MessageFns<Predicate> = {
     }
   },
 
+  fromJSON(object: any): Predicate {
+    return {
+      column: isSet(object.column) ? globalThis.String(object.column) : "",
+      op: isSet(object.op) ? globalThis.String(object.op) : "",
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => Value.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: Predicate): unknown {
+    const obj: any = {};
+    if (message.column !== "") {
+      obj.column = message.column;
+    }
+    if (message.op !== "") {
+      obj.op = message.op;
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Value.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Predicate>): Predicate {
     return Predicate.fromPartial(base ?? {});
   },
@@ -1032,6 +1074,18 @@ export const ColumnEdges: MessageFns<ColumnEdges> = {
     }
   },
 
+  fromJSON(object: any): ColumnEdges {
+    return { edges: globalThis.Array.isArray(object?.edges) ? object.edges.map((e: any) => globalThis.Number(e)) : [] };
+  },
+
+  toJSON(message: ColumnEdges): unknown {
+    const obj: any = {};
+    if (message.edges?.length) {
+      obj.edges = message.edges.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<ColumnEdges>): ColumnEdges {
     return ColumnEdges.fromPartial(base ?? {});
   },
@@ -1099,6 +1153,20 @@ export const MarginalTable: MessageFns<MarginalTable> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): MarginalTable {
+    return {
+      columns: globalThis.Array.isArray(object?.columns) ? object.columns.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: MarginalTable): unknown {
+    const obj: any = {};
+    if (message.columns?.length) {
+      obj.columns = message.columns.map((e) => Math.round(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<MarginalTable>): MarginalTable {
@@ -1392,6 +1460,88 @@ export const QuerySpec: MessageFns<QuerySpec> = {
     }
   },
 
+  fromJSON(object: any): QuerySpec {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      columns: globalThis.Array.isArray(object?.columns) ? object.columns.map((e: any) => globalThis.String(e)) : [],
+      filter: globalThis.Array.isArray(object?.filter) ? object.filter.map((e: any) => Predicate.fromJSON(e)) : [],
+      bins: globalThis.Array.isArray(object?.bins) ? object.bins.map((e: any) => globalThis.Number(e)) : [],
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      edges: globalThis.Array.isArray(object?.edges) ? object.edges.map((e: any) => ColumnEdges.fromJSON(e)) : [],
+      tables: globalThis.Array.isArray(object?.tables) ? object.tables.map((e: any) => MarginalTable.fromJSON(e)) : [],
+      positive: globalThis.Array.isArray(object?.positive) ? object.positive.map((e: any) => globalThis.String(e)) : [],
+      offset: isSet(object.offset) ? globalThis.String(object.offset) : "",
+      time: isSet(object.time) ? globalThis.String(object.time) : "",
+      event: isSet(object.event) ? globalThis.String(object.event) : "",
+      strata: isSet(object.strata) ? globalThis.String(object.strata) : "",
+      times: globalThis.Array.isArray(object?.times) ? object.times.map((e: any) => globalThis.Number(e)) : [],
+      state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => globalThis.Number(e)) : [],
+      job: isSet(object.job) ? globalThis.String(object.job) : "",
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      trainJson: isSet(object.trainJson)
+        ? globalThis.String(object.trainJson)
+        : isSet(object.train_json)
+        ? globalThis.String(object.train_json)
+        : "",
+    };
+  },
+
+  toJSON(message: QuerySpec): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.columns?.length) {
+      obj.columns = message.columns;
+    }
+    if (message.filter?.length) {
+      obj.filter = message.filter.map((e) => Predicate.toJSON(e));
+    }
+    if (message.bins?.length) {
+      obj.bins = message.bins.map((e) => floatToJson(e));
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.edges?.length) {
+      obj.edges = message.edges.map((e) => ColumnEdges.toJSON(e));
+    }
+    if (message.tables?.length) {
+      obj.tables = message.tables.map((e) => MarginalTable.toJSON(e));
+    }
+    if (message.positive?.length) {
+      obj.positive = message.positive;
+    }
+    if (message.offset !== "") {
+      obj.offset = message.offset;
+    }
+    if (message.time !== "") {
+      obj.time = message.time;
+    }
+    if (message.event !== "") {
+      obj.event = message.event;
+    }
+    if (message.strata !== "") {
+      obj.strata = message.strata;
+    }
+    if (message.times?.length) {
+      obj.times = message.times.map((e) => floatToJson(e));
+    }
+    if (message.state?.length) {
+      obj.state = message.state.map((e) => floatToJson(e));
+    }
+    if (message.job !== "") {
+      obj.job = message.job;
+    }
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.trainJson !== "") {
+      obj.trainJson = message.trainJson;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<QuerySpec>): QuerySpec {
     return QuerySpec.fromPartial(base ?? {});
   },
@@ -1483,6 +1633,28 @@ export const Privacy: MessageFns<Privacy> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): Privacy {
+    return {
+      rho: isSet(object.rho) ? globalThis.Number(object.rho) : 0,
+      epsilon: isSet(object.epsilon) ? globalThis.Number(object.epsilon) : 0,
+      delta: isSet(object.delta) ? globalThis.Number(object.delta) : 0,
+    };
+  },
+
+  toJSON(message: Privacy): unknown {
+    const obj: any = {};
+    if (message.rho !== 0) {
+      obj.rho = floatToJson(message.rho);
+    }
+    if (message.epsilon !== 0) {
+      obj.epsilon = floatToJson(message.epsilon);
+    }
+    if (message.delta !== 0) {
+      obj.delta = floatToJson(message.delta);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<Privacy>): Privacy {
@@ -1631,6 +1803,60 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     }
   },
 
+  fromJSON(object: any): QueryRequest {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+      federation: isSet(object.federation) ? globalThis.String(object.federation) : "",
+      analyst: isSet(object.analyst) ? globalThis.String(object.analyst) : "",
+      query: isSet(object.query) ? QuerySpec.fromJSON(object.query) : undefined,
+      backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+      privacy: isSet(object.privacy) ? Privacy.fromJSON(object.privacy) : undefined,
+      analystKeySha256: isSet(object.analystKeySha256)
+        ? globalThis.String(object.analystKeySha256)
+        : isSet(object.analyst_key_sha256)
+        ? globalThis.String(object.analyst_key_sha256)
+        : "",
+      issuedAtMs: isSet(object.issuedAtMs)
+        ? BigInt(object.issuedAtMs)
+        : isSet(object.issued_at_ms)
+        ? BigInt(object.issued_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: QueryRequest): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    if (message.federation !== "") {
+      obj.federation = message.federation;
+    }
+    if (message.analyst !== "") {
+      obj.analyst = message.analyst;
+    }
+    if (message.query !== undefined) {
+      obj.query = QuerySpec.toJSON(message.query);
+    }
+    if (message.backend !== "") {
+      obj.backend = message.backend;
+    }
+    if (message.privacy !== undefined) {
+      obj.privacy = Privacy.toJSON(message.privacy);
+    }
+    if (message.analystKeySha256 !== "") {
+      obj.analystKeySha256 = message.analystKeySha256;
+    }
+    if (message.issuedAtMs !== 0n) {
+      obj.issuedAtMs = message.issuedAtMs.toString();
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<QueryRequest>): QueryRequest {
     return QueryRequest.fromPartial(base ?? {});
   },
@@ -1708,6 +1934,24 @@ export const SignedAnalystRoster: MessageFns<SignedAnalystRoster> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): SignedAnalystRoster {
+    return {
+      body: isSet(object.body) ? bytesFromBase64(object.body) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedAnalystRoster): unknown {
+    const obj: any = {};
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<SignedAnalystRoster>): SignedAnalystRoster {
@@ -1788,6 +2032,36 @@ export const SubmitQueryRequest: MessageFns<SubmitQueryRequest> = {
     }
   },
 
+  fromJSON(object: any): SubmitQueryRequest {
+    return {
+      analystPublicKey: isSet(object.analystPublicKey)
+        ? bytesFromBase64(object.analystPublicKey)
+        : isSet(object.analyst_public_key)
+        ? bytesFromBase64(object.analyst_public_key)
+        : new Uint8Array(0),
+      signedRequest: isSet(object.signedRequest)
+        ? bytesFromBase64(object.signedRequest)
+        : isSet(object.signed_request)
+        ? bytesFromBase64(object.signed_request)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SubmitQueryRequest): unknown {
+    const obj: any = {};
+    if (message.analystPublicKey.length !== 0) {
+      obj.analystPublicKey = base64FromBytes(message.analystPublicKey);
+    }
+    if (message.signedRequest.length !== 0) {
+      obj.signedRequest = base64FromBytes(message.signedRequest);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<SubmitQueryRequest>): SubmitQueryRequest {
     return SubmitQueryRequest.fromPartial(base ?? {});
   },
@@ -1856,6 +2130,32 @@ export const SubmitQueryResponse: MessageFns<SubmitQueryResponse> = {
     }
   },
 
+  fromJSON(object: any): SubmitQueryResponse {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+      planDigest: isSet(object.planDigest)
+        ? globalThis.String(object.planDigest)
+        : isSet(object.plan_digest)
+        ? globalThis.String(object.plan_digest)
+        : "",
+    };
+  },
+
+  toJSON(message: SubmitQueryResponse): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    if (message.planDigest !== "") {
+      obj.planDigest = message.planDigest;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<SubmitQueryResponse>): SubmitQueryResponse {
     return SubmitQueryResponse.fromPartial(base ?? {});
   },
@@ -1910,6 +2210,24 @@ export const WatchQueryRequest: MessageFns<WatchQueryRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): WatchQueryRequest {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchQueryRequest): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<WatchQueryRequest>): WatchQueryRequest {
@@ -2014,6 +2332,40 @@ export const QueryEvent: MessageFns<QueryEvent> = {
     }
   },
 
+  fromJSON(object: any): QueryEvent {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+      stage: isSet(object.stage) ? globalThis.String(object.stage) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
+    };
+  },
+
+  toJSON(message: QueryEvent): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    if (message.stage !== "") {
+      obj.stage = message.stage;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.atMs !== 0n) {
+      obj.atMs = message.atMs.toString();
+    }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<QueryEvent>): QueryEvent {
     return QueryEvent.fromPartial(base ?? {});
   },
@@ -2071,6 +2423,24 @@ export const GetResultRequest: MessageFns<GetResultRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): GetResultRequest {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetResultRequest): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<GetResultRequest>): GetResultRequest {
@@ -2137,6 +2507,28 @@ export const PartyRefusal: MessageFns<PartyRefusal> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PartyRefusal {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: PartyRefusal): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PartyRefusal>): PartyRefusal {
@@ -2502,6 +2894,158 @@ export const GetResultResponse: MessageFns<GetResultResponse> = {
     }
   },
 
+  fromJSON(object: any): GetResultResponse {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      query: isSet(object.query) ? QuerySpec.fromJSON(object.query) : undefined,
+      backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+      resultJson: isSet(object.resultJson)
+        ? globalThis.String(object.resultJson)
+        : isSet(object.result_json)
+        ? globalThis.String(object.result_json)
+        : "",
+      entryNames: globalThis.Array.isArray(object?.entryNames)
+        ? object.entryNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.entry_names)
+        ? object.entry_names.map((e: any) => globalThis.String(e))
+        : [],
+      aggregate: globalThis.Array.isArray(object?.aggregate)
+        ? object.aggregate.map((e: any) => globalThis.Number(e))
+        : [],
+      contributors: globalThis.Array.isArray(object?.contributors)
+        ? object.contributors.map((e: any) => globalThis.String(e))
+        : [],
+      refusals: globalThis.Array.isArray(object?.refusals)
+        ? object.refusals.map((e: any) => PartyRefusal.fromJSON(e))
+        : [],
+      planDigest: isSet(object.planDigest)
+        ? globalThis.String(object.planDigest)
+        : isSet(object.plan_digest)
+        ? globalThis.String(object.plan_digest)
+        : "",
+      submittedAtMs: isSet(object.submittedAtMs)
+        ? BigInt(object.submittedAtMs)
+        : isSet(object.submitted_at_ms)
+        ? BigInt(object.submitted_at_ms)
+        : 0n,
+      finishedAtMs: isSet(object.finishedAtMs)
+        ? BigInt(object.finishedAtMs)
+        : isSet(object.finished_at_ms)
+        ? BigInt(object.finished_at_ms)
+        : 0n,
+      exactSums: globalThis.Array.isArray(object?.exactSums)
+        ? object.exactSums.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.exact_sums)
+        ? object.exact_sums.map((e: any) => BigInt(e))
+        : [],
+      scaleBits: globalThis.Array.isArray(object?.scaleBits)
+        ? object.scaleBits.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.scale_bits)
+        ? object.scale_bits.map((e: any) => globalThis.Number(e))
+        : [],
+      rhoCharged: isSet(object.rhoCharged)
+        ? globalThis.Number(object.rhoCharged)
+        : isSet(object.rho_charged)
+        ? globalThis.Number(object.rho_charged)
+        : 0,
+      rhoSpent: isSet(object.rhoSpent)
+        ? globalThis.Number(object.rhoSpent)
+        : isSet(object.rho_spent)
+        ? globalThis.Number(object.rho_spent)
+        : 0,
+      noiseStd: globalThis.Array.isArray(object?.noiseStd)
+        ? object.noiseStd.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.noise_std)
+        ? object.noise_std.map((e: any) => globalThis.Number(e))
+        : [],
+      uncertaintyJson: isSet(object.uncertaintyJson)
+        ? globalThis.String(object.uncertaintyJson)
+        : isSet(object.uncertainty_json)
+        ? globalThis.String(object.uncertainty_json)
+        : "",
+      ckks: isSet(object.ckks) ? CkksRelease.fromJSON(object.ckks) : undefined,
+      noiseJson: isSet(object.noiseJson)
+        ? globalThis.String(object.noiseJson)
+        : isSet(object.noise_json)
+        ? globalThis.String(object.noise_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetResultResponse): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.query !== undefined) {
+      obj.query = QuerySpec.toJSON(message.query);
+    }
+    if (message.backend !== "") {
+      obj.backend = message.backend;
+    }
+    if (message.resultJson !== "") {
+      obj.resultJson = message.resultJson;
+    }
+    if (message.entryNames?.length) {
+      obj.entryNames = message.entryNames;
+    }
+    if (message.aggregate?.length) {
+      obj.aggregate = message.aggregate.map((e) => floatToJson(e));
+    }
+    if (message.contributors?.length) {
+      obj.contributors = message.contributors;
+    }
+    if (message.refusals?.length) {
+      obj.refusals = message.refusals.map((e) => PartyRefusal.toJSON(e));
+    }
+    if (message.planDigest !== "") {
+      obj.planDigest = message.planDigest;
+    }
+    if (message.submittedAtMs !== 0n) {
+      obj.submittedAtMs = message.submittedAtMs.toString();
+    }
+    if (message.finishedAtMs !== 0n) {
+      obj.finishedAtMs = message.finishedAtMs.toString();
+    }
+    if (message.exactSums?.length) {
+      obj.exactSums = message.exactSums.map((e) => e.toString());
+    }
+    if (message.scaleBits?.length) {
+      obj.scaleBits = message.scaleBits.map((e) => Math.round(e));
+    }
+    if (message.rhoCharged !== 0) {
+      obj.rhoCharged = floatToJson(message.rhoCharged);
+    }
+    if (message.rhoSpent !== 0) {
+      obj.rhoSpent = floatToJson(message.rhoSpent);
+    }
+    if (message.noiseStd?.length) {
+      obj.noiseStd = message.noiseStd.map((e) => floatToJson(e));
+    }
+    if (message.uncertaintyJson !== "") {
+      obj.uncertaintyJson = message.uncertaintyJson;
+    }
+    if (message.ckks !== undefined) {
+      obj.ckks = CkksRelease.toJSON(message.ckks);
+    }
+    if (message.noiseJson !== "") {
+      obj.noiseJson = message.noiseJson;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<GetResultResponse>): GetResultResponse {
     return GetResultResponse.fromPartial(base ?? {});
   },
@@ -2743,6 +3287,104 @@ export const CkksRelease: MessageFns<CkksRelease> = {
     }
   },
 
+  fromJSON(object: any): CkksRelease {
+    return {
+      params: isSet(object.params) ? globalThis.String(object.params) : "",
+      collectiveKeySha256: isSet(object.collectiveKeySha256)
+        ? globalThis.String(object.collectiveKeySha256)
+        : isSet(object.collective_key_sha256)
+        ? globalThis.String(object.collective_key_sha256)
+        : "",
+      analystKeySha256: isSet(object.analystKeySha256)
+        ? globalThis.String(object.analystKeySha256)
+        : isSet(object.analyst_key_sha256)
+        ? globalThis.String(object.analyst_key_sha256)
+        : "",
+      ciphertexts: globalThis.Array.isArray(object?.ciphertexts)
+        ? object.ciphertexts.map((e: any) => bytesFromBase64(e))
+        : [],
+      limbs: isSet(object.limbs) ? globalThis.Number(object.limbs) : 0,
+      level: isSet(object.level) ? globalThis.Number(object.level) : 0,
+      schemaJson: isSet(object.schemaJson)
+        ? globalThis.String(object.schemaJson)
+        : isSet(object.schema_json)
+        ? globalThis.String(object.schema_json)
+        : "",
+      plannedParties: isSet(object.plannedParties)
+        ? globalThis.Number(object.plannedParties)
+        : isSet(object.planned_parties)
+        ? globalThis.Number(object.planned_parties)
+        : 0,
+      ringBits: isSet(object.ringBits)
+        ? globalThis.Number(object.ringBits)
+        : isSet(object.ring_bits)
+        ? globalThis.Number(object.ring_bits)
+        : 0,
+      dpGridBits: isSet(object.dpGridBits)
+        ? globalThis.Number(object.dpGridBits)
+        : isSet(object.dp_grid_bits)
+        ? globalThis.Number(object.dp_grid_bits)
+        : 0,
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      decryptors: globalThis.Array.isArray(object?.decryptors)
+        ? object.decryptors.map((e: any) => globalThis.String(e))
+        : [],
+      collusion: isSet(object.collusion) ? globalThis.Number(object.collusion) : 0,
+      minCohort: isSet(object.minCohort)
+        ? globalThis.Number(object.minCohort)
+        : isSet(object.min_cohort)
+        ? globalThis.Number(object.min_cohort)
+        : 0,
+    };
+  },
+
+  toJSON(message: CkksRelease): unknown {
+    const obj: any = {};
+    if (message.params !== "") {
+      obj.params = message.params;
+    }
+    if (message.collectiveKeySha256 !== "") {
+      obj.collectiveKeySha256 = message.collectiveKeySha256;
+    }
+    if (message.analystKeySha256 !== "") {
+      obj.analystKeySha256 = message.analystKeySha256;
+    }
+    if (message.ciphertexts?.length) {
+      obj.ciphertexts = message.ciphertexts.map((e) => base64FromBytes(e));
+    }
+    if (message.limbs !== 0) {
+      obj.limbs = Math.round(message.limbs);
+    }
+    if (message.level !== 0) {
+      obj.level = Math.round(message.level);
+    }
+    if (message.schemaJson !== "") {
+      obj.schemaJson = message.schemaJson;
+    }
+    if (message.plannedParties !== 0) {
+      obj.plannedParties = Math.round(message.plannedParties);
+    }
+    if (message.ringBits !== 0) {
+      obj.ringBits = Math.round(message.ringBits);
+    }
+    if (message.dpGridBits !== 0) {
+      obj.dpGridBits = Math.round(message.dpGridBits);
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.decryptors?.length) {
+      obj.decryptors = message.decryptors;
+    }
+    if (message.collusion !== 0) {
+      obj.collusion = Math.round(message.collusion);
+    }
+    if (message.minCohort !== 0) {
+      obj.minCohort = Math.round(message.minCohort);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<CkksRelease>): CkksRelease {
     return CkksRelease.fromPartial(base ?? {});
   },
@@ -2798,6 +3440,15 @@ export const GetCollectiveKeyRequest: MessageFns<GetCollectiveKeyRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(_: any): GetCollectiveKeyRequest {
+    return {};
+  },
+
+  toJSON(_: GetCollectiveKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
   },
 
   create(base?: DeepPartial<GetCollectiveKeyRequest>): GetCollectiveKeyRequest {
@@ -2967,6 +3618,78 @@ export const GetCollectiveKeyResponse: MessageFns<GetCollectiveKeyResponse> = {
     }
   },
 
+  fromJSON(object: any): GetCollectiveKeyResponse {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      ceremonyId: isSet(object.ceremonyId)
+        ? globalThis.String(object.ceremonyId)
+        : isSet(object.ceremony_id)
+        ? globalThis.String(object.ceremony_id)
+        : "",
+      params: isSet(object.params) ? globalThis.String(object.params) : "",
+      publicKey: isSet(object.publicKey)
+        ? bytesFromBase64(object.publicKey)
+        : isSet(object.public_key)
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
+      publicKeySha256: isSet(object.publicKeySha256)
+        ? globalThis.String(object.publicKeySha256)
+        : isSet(object.public_key_sha256)
+        ? globalThis.String(object.public_key_sha256)
+        : "",
+      rosterDigest: isSet(object.rosterDigest)
+        ? globalThis.String(object.rosterDigest)
+        : isSet(object.roster_digest)
+        ? globalThis.String(object.roster_digest)
+        : "",
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      parties: globalThis.Array.isArray(object?.parties)
+        ? object.parties.map((e: any) => globalThis.String(e))
+        : [],
+      createdAtMs: isSet(object.createdAtMs)
+        ? BigInt(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? BigInt(object.created_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetCollectiveKeyResponse): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.ceremonyId !== "") {
+      obj.ceremonyId = message.ceremonyId;
+    }
+    if (message.params !== "") {
+      obj.params = message.params;
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.publicKeySha256 !== "") {
+      obj.publicKeySha256 = message.publicKeySha256;
+    }
+    if (message.rosterDigest !== "") {
+      obj.rosterDigest = message.rosterDigest;
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.parties?.length) {
+      obj.parties = message.parties;
+    }
+    if (message.createdAtMs !== 0n) {
+      obj.createdAtMs = message.createdAtMs.toString();
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<GetCollectiveKeyResponse>): GetCollectiveKeyResponse {
     return GetCollectiveKeyResponse.fromPartial(base ?? {});
   },
@@ -3031,6 +3754,18 @@ export const GetBudgetRequest: MessageFns<GetBudgetRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): GetBudgetRequest {
+    return { analyst: isSet(object.analyst) ? globalThis.String(object.analyst) : "" };
+  },
+
+  toJSON(message: GetBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.analyst !== "") {
+      obj.analyst = message.analyst;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<GetBudgetRequest>): GetBudgetRequest {
@@ -3133,6 +3868,40 @@ export const BudgetEntry: MessageFns<BudgetEntry> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): BudgetEntry {
+    return {
+      queryId: isSet(object.queryId)
+        ? globalThis.String(object.queryId)
+        : isSet(object.query_id)
+        ? globalThis.String(object.query_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      rho: isSet(object.rho) ? globalThis.Number(object.rho) : 0,
+      atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: BudgetEntry): unknown {
+    const obj: any = {};
+    if (message.queryId !== "") {
+      obj.queryId = message.queryId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.rho !== 0) {
+      obj.rho = floatToJson(message.rho);
+    }
+    if (message.atMs !== 0n) {
+      obj.atMs = message.atMs.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<BudgetEntry>): BudgetEntry {
@@ -3238,6 +4007,50 @@ export const GetBudgetResponse: MessageFns<GetBudgetResponse> = {
     }
   },
 
+  fromJSON(object: any): GetBudgetResponse {
+    return {
+      analyst: isSet(object.analyst) ? globalThis.String(object.analyst) : "",
+      limitRho: isSet(object.limitRho)
+        ? globalThis.Number(object.limitRho)
+        : isSet(object.limit_rho)
+        ? globalThis.Number(object.limit_rho)
+        : 0,
+      spentRho: isSet(object.spentRho)
+        ? globalThis.Number(object.spentRho)
+        : isSet(object.spent_rho)
+        ? globalThis.Number(object.spent_rho)
+        : 0,
+      remainingRho: isSet(object.remainingRho)
+        ? globalThis.Number(object.remainingRho)
+        : isSet(object.remaining_rho)
+        ? globalThis.Number(object.remaining_rho)
+        : 0,
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => BudgetEntry.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetBudgetResponse): unknown {
+    const obj: any = {};
+    if (message.analyst !== "") {
+      obj.analyst = message.analyst;
+    }
+    if (message.limitRho !== 0) {
+      obj.limitRho = floatToJson(message.limitRho);
+    }
+    if (message.spentRho !== 0) {
+      obj.spentRho = floatToJson(message.spentRho);
+    }
+    if (message.remainingRho !== 0) {
+      obj.remainingRho = floatToJson(message.remainingRho);
+    }
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => BudgetEntry.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<GetBudgetResponse>): GetBudgetResponse {
     return GetBudgetResponse.fromPartial(base ?? {});
   },
@@ -3284,6 +4097,15 @@ export const ListPartiesRequest: MessageFns<ListPartiesRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(_: any): ListPartiesRequest {
+    return {};
+  },
+
+  toJSON(_: ListPartiesRequest): unknown {
+    const obj: any = {};
+    return obj;
   },
 
   create(base?: DeepPartial<ListPartiesRequest>): ListPartiesRequest {
@@ -3363,6 +4185,36 @@ export const PartyStatus: MessageFns<PartyStatus> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PartyStatus {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      lastSeenMs: isSet(object.lastSeenMs)
+        ? BigInt(object.lastSeenMs)
+        : isSet(object.last_seen_ms)
+        ? BigInt(object.last_seen_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: PartyStatus): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.lastSeenMs !== 0n) {
+      obj.lastSeenMs = message.lastSeenMs.toString();
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PartyStatus>): PartyStatus {
@@ -3477,6 +4329,48 @@ export const ListPartiesResponse: MessageFns<ListPartiesResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): ListPartiesResponse {
+    return {
+      parties: globalThis.Array.isArray(object?.parties) ? object.parties.map((e: any) => PartyStatus.fromJSON(e)) : [],
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      schemaDigest: isSet(object.schemaDigest)
+        ? globalThis.String(object.schemaDigest)
+        : isSet(object.schema_digest)
+        ? globalThis.String(object.schema_digest)
+        : "",
+      federation: isSet(object.federation) ? globalThis.String(object.federation) : "",
+      collusion: isSet(object.collusion) ? globalThis.Number(object.collusion) : 0,
+      schemaJson: isSet(object.schemaJson)
+        ? globalThis.String(object.schemaJson)
+        : isSet(object.schema_json)
+        ? globalThis.String(object.schema_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPartiesResponse): unknown {
+    const obj: any = {};
+    if (message.parties?.length) {
+      obj.parties = message.parties.map((e) => PartyStatus.toJSON(e));
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.schemaDigest !== "") {
+      obj.schemaDigest = message.schemaDigest;
+    }
+    if (message.federation !== "") {
+      obj.federation = message.federation;
+    }
+    if (message.collusion !== 0) {
+      obj.collusion = Math.round(message.collusion);
+    }
+    if (message.schemaJson !== "") {
+      obj.schemaJson = message.schemaJson;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<ListPartiesResponse>): ListPartiesResponse {
@@ -3715,6 +4609,110 @@ export const PartyMessage: MessageFns<PartyMessage> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PartyMessage {
+    return {
+      body: isSet(object.hello)
+        ? { $case: "hello", value: Hello.fromJSON(object.hello) }
+        : isSet(object.auth)
+        ? { $case: "auth", value: AuthResponse.fromJSON(object.auth) }
+        : isSet(object.refusal)
+        ? { $case: "refusal", value: Refusal.fromJSON(object.refusal) }
+        : isSet(object.advertiseKeys)
+        ? { $case: "advertiseKeys", value: AdvertiseKeys.fromJSON(object.advertiseKeys) }
+        : isSet(object.advertise_keys)
+        ? { $case: "advertiseKeys", value: AdvertiseKeys.fromJSON(object.advertise_keys) }
+        : isSet(object.shareKeys)
+        ? { $case: "shareKeys", value: ShareKeys.fromJSON(object.shareKeys) }
+        : isSet(object.share_keys)
+        ? { $case: "shareKeys", value: ShareKeys.fromJSON(object.share_keys) }
+        : isSet(object.maskedInput)
+        ? { $case: "maskedInput", value: MaskedInput.fromJSON(object.maskedInput) }
+        : isSet(object.masked_input)
+        ? { $case: "maskedInput", value: MaskedInput.fromJSON(object.masked_input) }
+        : isSet(object.consistencyCheck)
+        ? { $case: "consistencyCheck", value: ConsistencyCheck.fromJSON(object.consistencyCheck) }
+        : isSet(object.consistency_check)
+        ? { $case: "consistencyCheck", value: ConsistencyCheck.fromJSON(object.consistency_check) }
+        : isSet(object.unmasking)
+        ? { $case: "unmasking", value: Unmasking.fromJSON(object.unmasking) }
+        : isSet(object.envelope)
+        ? { $case: "envelope", value: SignedEnvelope.fromJSON(object.envelope) }
+        : isSet(object.crsCommit)
+        ? { $case: "crsCommit", value: CRSCommit.fromJSON(object.crsCommit) }
+        : isSet(object.crs_commit)
+        ? { $case: "crsCommit", value: CRSCommit.fromJSON(object.crs_commit) }
+        : isSet(object.crsReveal)
+        ? { $case: "crsReveal", value: CRSReveal.fromJSON(object.crsReveal) }
+        : isSet(object.crs_reveal)
+        ? { $case: "crsReveal", value: CRSReveal.fromJSON(object.crs_reveal) }
+        : isSet(object.ckgShare)
+        ? { $case: "ckgShare", value: CKGShare.fromJSON(object.ckgShare) }
+        : isSet(object.ckg_share)
+        ? { $case: "ckgShare", value: CKGShare.fromJSON(object.ckg_share) }
+        : isSet(object.ckgConfirm)
+        ? { $case: "ckgConfirm", value: CKGConfirm.fromJSON(object.ckgConfirm) }
+        : isSet(object.ckg_confirm)
+        ? { $case: "ckgConfirm", value: CKGConfirm.fromJSON(object.ckg_confirm) }
+        : isSet(object.encryptedInput)
+        ? { $case: "encryptedInput", value: EncryptedInput.fromJSON(object.encryptedInput) }
+        : isSet(object.encrypted_input)
+        ? { $case: "encryptedInput", value: EncryptedInput.fromJSON(object.encrypted_input) }
+        : isSet(object.pcksShare)
+        ? { $case: "pcksShare", value: PCKSShare.fromJSON(object.pcksShare) }
+        : isSet(object.pcks_share)
+        ? { $case: "pcksShare", value: PCKSShare.fromJSON(object.pcks_share) }
+        : isSet(object.ckgCommit)
+        ? { $case: "ckgCommit", value: CKGCommit.fromJSON(object.ckgCommit) }
+        : isSet(object.ckg_commit)
+        ? { $case: "ckgCommit", value: CKGCommit.fromJSON(object.ckg_commit) }
+        : isSet(object.inputCommit)
+        ? { $case: "inputCommit", value: InputCommit.fromJSON(object.inputCommit) }
+        : isSet(object.input_commit)
+        ? { $case: "inputCommit", value: InputCommit.fromJSON(object.input_commit) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PartyMessage): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "hello") {
+      obj.hello = Hello.toJSON(message.body.value);
+    } else if (message.body?.$case === "auth") {
+      obj.auth = AuthResponse.toJSON(message.body.value);
+    } else if (message.body?.$case === "refusal") {
+      obj.refusal = Refusal.toJSON(message.body.value);
+    } else if (message.body?.$case === "advertiseKeys") {
+      obj.advertiseKeys = AdvertiseKeys.toJSON(message.body.value);
+    } else if (message.body?.$case === "shareKeys") {
+      obj.shareKeys = ShareKeys.toJSON(message.body.value);
+    } else if (message.body?.$case === "maskedInput") {
+      obj.maskedInput = MaskedInput.toJSON(message.body.value);
+    } else if (message.body?.$case === "consistencyCheck") {
+      obj.consistencyCheck = ConsistencyCheck.toJSON(message.body.value);
+    } else if (message.body?.$case === "unmasking") {
+      obj.unmasking = Unmasking.toJSON(message.body.value);
+    } else if (message.body?.$case === "envelope") {
+      obj.envelope = SignedEnvelope.toJSON(message.body.value);
+    } else if (message.body?.$case === "crsCommit") {
+      obj.crsCommit = CRSCommit.toJSON(message.body.value);
+    } else if (message.body?.$case === "crsReveal") {
+      obj.crsReveal = CRSReveal.toJSON(message.body.value);
+    } else if (message.body?.$case === "ckgShare") {
+      obj.ckgShare = CKGShare.toJSON(message.body.value);
+    } else if (message.body?.$case === "ckgConfirm") {
+      obj.ckgConfirm = CKGConfirm.toJSON(message.body.value);
+    } else if (message.body?.$case === "encryptedInput") {
+      obj.encryptedInput = EncryptedInput.toJSON(message.body.value);
+    } else if (message.body?.$case === "pcksShare") {
+      obj.pcksShare = PCKSShare.toJSON(message.body.value);
+    } else if (message.body?.$case === "ckgCommit") {
+      obj.ckgCommit = CKGCommit.toJSON(message.body.value);
+    } else if (message.body?.$case === "inputCommit") {
+      obj.inputCommit = InputCommit.toJSON(message.body.value);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PartyMessage>): PartyMessage {
@@ -4053,6 +5051,110 @@ export const AggregatorMessage: MessageFns<AggregatorMessage> = {
     }
   },
 
+  fromJSON(object: any): AggregatorMessage {
+    return {
+      body: isSet(object.challenge)
+        ? { $case: "challenge", value: Challenge.fromJSON(object.challenge) }
+        : isSet(object.welcome)
+        ? { $case: "welcome", value: Welcome.fromJSON(object.welcome) }
+        : isSet(object.startSession)
+        ? { $case: "startSession", value: StartSession.fromJSON(object.startSession) }
+        : isSet(object.start_session)
+        ? { $case: "startSession", value: StartSession.fromJSON(object.start_session) }
+        : isSet(object.advertisedKeys)
+        ? { $case: "advertisedKeys", value: AdvertisedKeys.fromJSON(object.advertisedKeys) }
+        : isSet(object.advertised_keys)
+        ? { $case: "advertisedKeys", value: AdvertisedKeys.fromJSON(object.advertised_keys) }
+        : isSet(object.routedShares)
+        ? { $case: "routedShares", value: RoutedShares.fromJSON(object.routedShares) }
+        : isSet(object.routed_shares)
+        ? { $case: "routedShares", value: RoutedShares.fromJSON(object.routed_shares) }
+        : isSet(object.survivorList)
+        ? { $case: "survivorList", value: SurvivorList.fromJSON(object.survivorList) }
+        : isSet(object.survivor_list)
+        ? { $case: "survivorList", value: SurvivorList.fromJSON(object.survivor_list) }
+        : isSet(object.unmaskRequest)
+        ? { $case: "unmaskRequest", value: UnmaskRequest.fromJSON(object.unmaskRequest) }
+        : isSet(object.unmask_request)
+        ? { $case: "unmaskRequest", value: UnmaskRequest.fromJSON(object.unmask_request) }
+        : isSet(object.abort)
+        ? { $case: "abort", value: Abort.fromJSON(object.abort) }
+        : isSet(object.rejected)
+        ? { $case: "rejected", value: Rejected.fromJSON(object.rejected) }
+        : isSet(object.receipt)
+        ? { $case: "receipt", value: Receipt.fromJSON(object.receipt) }
+        : isSet(object.startCeremony)
+        ? { $case: "startCeremony", value: StartCeremony.fromJSON(object.startCeremony) }
+        : isSet(object.start_ceremony)
+        ? { $case: "startCeremony", value: StartCeremony.fromJSON(object.start_ceremony) }
+        : isSet(object.crsCommitments)
+        ? { $case: "crsCommitments", value: CRSCommitments.fromJSON(object.crsCommitments) }
+        : isSet(object.crs_commitments)
+        ? { $case: "crsCommitments", value: CRSCommitments.fromJSON(object.crs_commitments) }
+        : isSet(object.crsNonces)
+        ? { $case: "crsNonces", value: CRSNonces.fromJSON(object.crsNonces) }
+        : isSet(object.crs_nonces)
+        ? { $case: "crsNonces", value: CRSNonces.fromJSON(object.crs_nonces) }
+        : isSet(object.collectivePublicKey)
+        ? { $case: "collectivePublicKey", value: CollectivePublicKey.fromJSON(object.collectivePublicKey) }
+        : isSet(object.collective_public_key)
+        ? { $case: "collectivePublicKey", value: CollectivePublicKey.fromJSON(object.collective_public_key) }
+        : isSet(object.pcksRequest)
+        ? { $case: "pcksRequest", value: PCKSRequest.fromJSON(object.pcksRequest) }
+        : isSet(object.pcks_request)
+        ? { $case: "pcksRequest", value: PCKSRequest.fromJSON(object.pcks_request) }
+        : isSet(object.ckgCommitments)
+        ? { $case: "ckgCommitments", value: CKGCommitments.fromJSON(object.ckgCommitments) }
+        : isSet(object.ckg_commitments)
+        ? { $case: "ckgCommitments", value: CKGCommitments.fromJSON(object.ckg_commitments) }
+        : isSet(object.inputCommitments)
+        ? { $case: "inputCommitments", value: InputCommitments.fromJSON(object.inputCommitments) }
+        : isSet(object.input_commitments)
+        ? { $case: "inputCommitments", value: InputCommitments.fromJSON(object.input_commitments) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AggregatorMessage): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "challenge") {
+      obj.challenge = Challenge.toJSON(message.body.value);
+    } else if (message.body?.$case === "welcome") {
+      obj.welcome = Welcome.toJSON(message.body.value);
+    } else if (message.body?.$case === "startSession") {
+      obj.startSession = StartSession.toJSON(message.body.value);
+    } else if (message.body?.$case === "advertisedKeys") {
+      obj.advertisedKeys = AdvertisedKeys.toJSON(message.body.value);
+    } else if (message.body?.$case === "routedShares") {
+      obj.routedShares = RoutedShares.toJSON(message.body.value);
+    } else if (message.body?.$case === "survivorList") {
+      obj.survivorList = SurvivorList.toJSON(message.body.value);
+    } else if (message.body?.$case === "unmaskRequest") {
+      obj.unmaskRequest = UnmaskRequest.toJSON(message.body.value);
+    } else if (message.body?.$case === "abort") {
+      obj.abort = Abort.toJSON(message.body.value);
+    } else if (message.body?.$case === "rejected") {
+      obj.rejected = Rejected.toJSON(message.body.value);
+    } else if (message.body?.$case === "receipt") {
+      obj.receipt = Receipt.toJSON(message.body.value);
+    } else if (message.body?.$case === "startCeremony") {
+      obj.startCeremony = StartCeremony.toJSON(message.body.value);
+    } else if (message.body?.$case === "crsCommitments") {
+      obj.crsCommitments = CRSCommitments.toJSON(message.body.value);
+    } else if (message.body?.$case === "crsNonces") {
+      obj.crsNonces = CRSNonces.toJSON(message.body.value);
+    } else if (message.body?.$case === "collectivePublicKey") {
+      obj.collectivePublicKey = CollectivePublicKey.toJSON(message.body.value);
+    } else if (message.body?.$case === "pcksRequest") {
+      obj.pcksRequest = PCKSRequest.toJSON(message.body.value);
+    } else if (message.body?.$case === "ckgCommitments") {
+      obj.ckgCommitments = CKGCommitments.toJSON(message.body.value);
+    } else if (message.body?.$case === "inputCommitments") {
+      obj.inputCommitments = InputCommitments.toJSON(message.body.value);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<AggregatorMessage>): AggregatorMessage {
     return AggregatorMessage.fromPartial(base ?? {});
   },
@@ -4244,6 +5346,36 @@ export const SignedEnvelope: MessageFns<SignedEnvelope> = {
     }
   },
 
+  fromJSON(object: any): SignedEnvelope {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      body: isSet(object.body) ? bytesFromBase64(object.body) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedEnvelope): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<SignedEnvelope>): SignedEnvelope {
     return SignedEnvelope.fromPartial(base ?? {});
   },
@@ -4406,6 +5538,70 @@ export const Receipt: MessageFns<Receipt> = {
     }
   },
 
+  fromJSON(object: any): Receipt {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      index: isSet(object.index) ? BigInt(object.index) : 0n,
+      entryHash: isSet(object.entryHash)
+        ? bytesFromBase64(object.entryHash)
+        : isSet(object.entry_hash)
+        ? bytesFromBase64(object.entry_hash)
+        : new Uint8Array(0),
+      head: isSet(object.head) ? bytesFromBase64(object.head) : new Uint8Array(0),
+      envelopeDigest: isSet(object.envelopeDigest)
+        ? bytesFromBase64(object.envelopeDigest)
+        : isSet(object.envelope_digest)
+        ? bytesFromBase64(object.envelope_digest)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+      extensionStart: isSet(object.extensionStart)
+        ? BigInt(object.extensionStart)
+        : isSet(object.extension_start)
+        ? BigInt(object.extension_start)
+        : 0n,
+      extension: globalThis.Array.isArray(object?.extension)
+        ? object.extension.map((e: any) => bytesFromBase64(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Receipt): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.index !== 0n) {
+      obj.index = message.index.toString();
+    }
+    if (message.entryHash.length !== 0) {
+      obj.entryHash = base64FromBytes(message.entryHash);
+    }
+    if (message.head.length !== 0) {
+      obj.head = base64FromBytes(message.head);
+    }
+    if (message.envelopeDigest.length !== 0) {
+      obj.envelopeDigest = base64FromBytes(message.envelopeDigest);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.extensionStart !== 0n) {
+      obj.extensionStart = message.extensionStart.toString();
+    }
+    if (message.extension?.length) {
+      obj.extension = message.extension.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Receipt>): Receipt {
     return Receipt.fromPartial(base ?? {});
   },
@@ -4524,6 +5720,56 @@ export const Hello: MessageFns<Hello> = {
     }
   },
 
+  fromJSON(object: any): Hello {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      schemaDigest: isSet(object.schemaDigest)
+        ? globalThis.String(object.schemaDigest)
+        : isSet(object.schema_digest)
+        ? globalThis.String(object.schema_digest)
+        : "",
+      softwareVersion: isSet(object.softwareVersion)
+        ? globalThis.String(object.softwareVersion)
+        : isSet(object.software_version)
+        ? globalThis.String(object.software_version)
+        : "",
+      lastReceiptIndex: isSet(object.lastReceiptIndex)
+        ? BigInt(object.lastReceiptIndex)
+        : isSet(object.last_receipt_index)
+        ? BigInt(object.last_receipt_index)
+        : 0n,
+      lastReceiptHead: isSet(object.lastReceiptHead)
+        ? bytesFromBase64(object.lastReceiptHead)
+        : isSet(object.last_receipt_head)
+        ? bytesFromBase64(object.last_receipt_head)
+        : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: Hello): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.schemaDigest !== "") {
+      obj.schemaDigest = message.schemaDigest;
+    }
+    if (message.softwareVersion !== "") {
+      obj.softwareVersion = message.softwareVersion;
+    }
+    if (message.lastReceiptIndex !== 0n) {
+      obj.lastReceiptIndex = message.lastReceiptIndex.toString();
+    }
+    if (message.lastReceiptHead.length !== 0) {
+      obj.lastReceiptHead = base64FromBytes(message.lastReceiptHead);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Hello>): Hello {
     return Hello.fromPartial(base ?? {});
   },
@@ -4596,6 +5842,28 @@ export const Challenge: MessageFns<Challenge> = {
     }
   },
 
+  fromJSON(object: any): Challenge {
+    return {
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+      aggregatorId: isSet(object.aggregatorId)
+        ? globalThis.String(object.aggregatorId)
+        : isSet(object.aggregator_id)
+        ? globalThis.String(object.aggregator_id)
+        : "",
+    };
+  },
+
+  toJSON(message: Challenge): unknown {
+    const obj: any = {};
+    if (message.nonce.length !== 0) {
+      obj.nonce = base64FromBytes(message.nonce);
+    }
+    if (message.aggregatorId !== "") {
+      obj.aggregatorId = message.aggregatorId;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Challenge>): Challenge {
     return Challenge.fromPartial(base ?? {});
   },
@@ -4650,6 +5918,18 @@ export const AuthResponse: MessageFns<AuthResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): AuthResponse {
+    return { signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0) };
+  },
+
+  toJSON(message: AuthResponse): unknown {
+    const obj: any = {};
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<AuthResponse>): AuthResponse {
@@ -4718,6 +5998,28 @@ export const Welcome: MessageFns<Welcome> = {
     }
   },
 
+  fromJSON(object: any): Welcome {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+    };
+  },
+
+  toJSON(message: Welcome): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Welcome>): Welcome {
     return Welcome.fromPartial(base ?? {});
   },
@@ -4772,6 +6074,18 @@ export const Rejected: MessageFns<Rejected> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): Rejected {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: Rejected): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<Rejected>): Rejected {
@@ -5011,6 +6325,116 @@ export const StartSession: MessageFns<StartSession> = {
     }
   },
 
+  fromJSON(object: any): StartSession {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      query: isSet(object.query) ? QuerySpec.fromJSON(object.query) : undefined,
+      backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      ringBits: isSet(object.ringBits)
+        ? globalThis.Number(object.ringBits)
+        : isSet(object.ring_bits)
+        ? globalThis.Number(object.ring_bits)
+        : 0,
+      parties: globalThis.Array.isArray(object?.parties) ? object.parties.map((e: any) => globalThis.String(e)) : [],
+      planDigest: isSet(object.planDigest)
+        ? globalThis.String(object.planDigest)
+        : isSet(object.plan_digest)
+        ? globalThis.String(object.plan_digest)
+        : "",
+      analyst: isSet(object.analyst) ? globalThis.String(object.analyst) : "",
+      rho: isSet(object.rho) ? globalThis.Number(object.rho) : 0,
+      ckksKeySha256: isSet(object.ckksKeySha256)
+        ? globalThis.String(object.ckksKeySha256)
+        : isSet(object.ckks_key_sha256)
+        ? globalThis.String(object.ckks_key_sha256)
+        : "",
+      analystKeySha256: isSet(object.analystKeySha256)
+        ? globalThis.String(object.analystKeySha256)
+        : isSet(object.analyst_key_sha256)
+        ? globalThis.String(object.analyst_key_sha256)
+        : "",
+      collusion: isSet(object.collusion) ? globalThis.Number(object.collusion) : 0,
+      signedRequest: isSet(object.signedRequest)
+        ? bytesFromBase64(object.signedRequest)
+        : isSet(object.signed_request)
+        ? bytesFromBase64(object.signed_request)
+        : new Uint8Array(0),
+      requestSignature: isSet(object.requestSignature)
+        ? bytesFromBase64(object.requestSignature)
+        : isSet(object.request_signature)
+        ? bytesFromBase64(object.request_signature)
+        : new Uint8Array(0),
+      analystRoster: isSet(object.analystRoster)
+        ? SignedAnalystRoster.fromJSON(object.analystRoster)
+        : isSet(object.analyst_roster)
+        ? SignedAnalystRoster.fromJSON(object.analyst_roster)
+        : undefined,
+      ckksInputChunk: isSet(object.ckksInputChunk)
+        ? globalThis.Number(object.ckksInputChunk)
+        : isSet(object.ckks_input_chunk)
+        ? globalThis.Number(object.ckks_input_chunk)
+        : 0,
+    };
+  },
+
+  toJSON(message: StartSession): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.query !== undefined) {
+      obj.query = QuerySpec.toJSON(message.query);
+    }
+    if (message.backend !== "") {
+      obj.backend = message.backend;
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.ringBits !== 0) {
+      obj.ringBits = Math.round(message.ringBits);
+    }
+    if (message.parties?.length) {
+      obj.parties = message.parties;
+    }
+    if (message.planDigest !== "") {
+      obj.planDigest = message.planDigest;
+    }
+    if (message.analyst !== "") {
+      obj.analyst = message.analyst;
+    }
+    if (message.rho !== 0) {
+      obj.rho = floatToJson(message.rho);
+    }
+    if (message.ckksKeySha256 !== "") {
+      obj.ckksKeySha256 = message.ckksKeySha256;
+    }
+    if (message.analystKeySha256 !== "") {
+      obj.analystKeySha256 = message.analystKeySha256;
+    }
+    if (message.collusion !== 0) {
+      obj.collusion = Math.round(message.collusion);
+    }
+    if (message.signedRequest.length !== 0) {
+      obj.signedRequest = base64FromBytes(message.signedRequest);
+    }
+    if (message.requestSignature.length !== 0) {
+      obj.requestSignature = base64FromBytes(message.requestSignature);
+    }
+    if (message.analystRoster !== undefined) {
+      obj.analystRoster = SignedAnalystRoster.toJSON(message.analystRoster);
+    }
+    if (message.ckksInputChunk !== 0) {
+      obj.ckksInputChunk = Math.round(message.ckksInputChunk);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<StartSession>): StartSession {
     return StartSession.fromPartial(base ?? {});
   },
@@ -5094,6 +6518,28 @@ export const Refusal: MessageFns<Refusal> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): Refusal {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: Refusal): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<Refusal>): Refusal {
@@ -5183,6 +6629,44 @@ export const AdvertiseKeys: MessageFns<AdvertiseKeys> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): AdvertiseKeys {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      cPk: isSet(object.cPk)
+        ? bytesFromBase64(object.cPk)
+        : isSet(object.c_pk)
+        ? bytesFromBase64(object.c_pk)
+        : new Uint8Array(0),
+      sPk: isSet(object.sPk)
+        ? bytesFromBase64(object.sPk)
+        : isSet(object.s_pk)
+        ? bytesFromBase64(object.s_pk)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: AdvertiseKeys): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.cPk.length !== 0) {
+      obj.cPk = base64FromBytes(message.cPk);
+    }
+    if (message.sPk.length !== 0) {
+      obj.sPk = base64FromBytes(message.sPk);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<AdvertiseKeys>): AdvertiseKeys {
@@ -5276,6 +6760,44 @@ export const AdvertisedKey: MessageFns<AdvertisedKey> = {
     }
   },
 
+  fromJSON(object: any): AdvertisedKey {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      cPk: isSet(object.cPk)
+        ? bytesFromBase64(object.cPk)
+        : isSet(object.c_pk)
+        ? bytesFromBase64(object.c_pk)
+        : new Uint8Array(0),
+      sPk: isSet(object.sPk)
+        ? bytesFromBase64(object.sPk)
+        : isSet(object.s_pk)
+        ? bytesFromBase64(object.s_pk)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: AdvertisedKey): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.cPk.length !== 0) {
+      obj.cPk = base64FromBytes(message.cPk);
+    }
+    if (message.sPk.length !== 0) {
+      obj.sPk = base64FromBytes(message.sPk);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<AdvertisedKey>): AdvertisedKey {
     return AdvertisedKey.fromPartial(base ?? {});
   },
@@ -5343,6 +6865,28 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): AdvertisedKeys {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => AdvertisedKey.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: AdvertisedKeys): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => AdvertisedKey.toJSON(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<AdvertisedKeys>): AdvertisedKeys {
@@ -5423,6 +6967,28 @@ export const EncryptedShare: MessageFns<EncryptedShare> = {
     }
   },
 
+  fromJSON(object: any): EncryptedShare {
+    return {
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      ciphertext: isSet(object.ciphertext) ? bytesFromBase64(object.ciphertext) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: EncryptedShare): unknown {
+    const obj: any = {};
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.ciphertext.length !== 0) {
+      obj.ciphertext = base64FromBytes(message.ciphertext);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<EncryptedShare>): EncryptedShare {
     return EncryptedShare.fromPartial(base ?? {});
   },
@@ -5491,6 +7057,28 @@ export const ShareKeys: MessageFns<ShareKeys> = {
     }
   },
 
+  fromJSON(object: any): ShareKeys {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      shares: globalThis.Array.isArray(object?.shares) ? object.shares.map((e: any) => EncryptedShare.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ShareKeys): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.shares?.length) {
+      obj.shares = message.shares.map((e) => EncryptedShare.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<ShareKeys>): ShareKeys {
     return ShareKeys.fromPartial(base ?? {});
   },
@@ -5556,6 +7144,28 @@ export const RoutedShares: MessageFns<RoutedShares> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): RoutedShares {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      shares: globalThis.Array.isArray(object?.shares) ? object.shares.map((e: any) => EncryptedShare.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RoutedShares): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.shares?.length) {
+      obj.shares = message.shares.map((e) => EncryptedShare.toJSON(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<RoutedShares>): RoutedShares {
@@ -5639,6 +7249,32 @@ export const MaskedInput: MessageFns<MaskedInput> = {
     }
   },
 
+  fromJSON(object: any): MaskedInput {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      masked: isSet(object.masked) ? bytesFromBase64(object.masked) : new Uint8Array(0),
+      offset: isSet(object.offset) ? BigInt(object.offset) : 0n,
+    };
+  },
+
+  toJSON(message: MaskedInput): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.masked.length !== 0) {
+      obj.masked = base64FromBytes(message.masked);
+    }
+    if (message.offset !== 0n) {
+      obj.offset = message.offset.toString();
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<MaskedInput>): MaskedInput {
     return MaskedInput.fromPartial(base ?? {});
   },
@@ -5705,6 +7341,30 @@ export const SurvivorList: MessageFns<SurvivorList> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): SurvivorList {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      survivors: globalThis.Array.isArray(object?.survivors)
+        ? object.survivors.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SurvivorList): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.survivors?.length) {
+      obj.survivors = message.survivors;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<SurvivorList>): SurvivorList {
@@ -5774,6 +7434,28 @@ export const ConsistencyCheck: MessageFns<ConsistencyCheck> = {
     }
   },
 
+  fromJSON(object: any): ConsistencyCheck {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: ConsistencyCheck): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<ConsistencyCheck>): ConsistencyCheck {
     return ConsistencyCheck.fromPartial(base ?? {});
   },
@@ -5839,6 +7521,28 @@ export const SignedSurvivors: MessageFns<SignedSurvivors> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): SignedSurvivors {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedSurvivors): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<SignedSurvivors>): SignedSurvivors {
@@ -5930,6 +7634,40 @@ export const UnmaskRequest: MessageFns<UnmaskRequest> = {
     }
   },
 
+  fromJSON(object: any): UnmaskRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      survivors: globalThis.Array.isArray(object?.survivors)
+        ? object.survivors.map((e: any) => globalThis.String(e))
+        : [],
+      dropped: globalThis.Array.isArray(object?.dropped) ? object.dropped.map((e: any) => globalThis.String(e)) : [],
+      signatures: globalThis.Array.isArray(object?.signatures)
+        ? object.signatures.map((e: any) => SignedSurvivors.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UnmaskRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.survivors?.length) {
+      obj.survivors = message.survivors;
+    }
+    if (message.dropped?.length) {
+      obj.dropped = message.dropped;
+    }
+    if (message.signatures?.length) {
+      obj.signatures = message.signatures.map((e) => SignedSurvivors.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<UnmaskRequest>): UnmaskRequest {
     return UnmaskRequest.fromPartial(base ?? {});
   },
@@ -5997,6 +7735,24 @@ export const RevealedShare: MessageFns<RevealedShare> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): RevealedShare {
+    return {
+      of: isSet(object.of) ? globalThis.String(object.of) : "",
+      share: isSet(object.share) ? bytesFromBase64(object.share) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: RevealedShare): unknown {
+    const obj: any = {};
+    if (message.of !== "") {
+      obj.of = message.of;
+    }
+    if (message.share.length !== 0) {
+      obj.share = base64FromBytes(message.share);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<RevealedShare>): RevealedShare {
@@ -6077,6 +7833,40 @@ export const Unmasking: MessageFns<Unmasking> = {
     }
   },
 
+  fromJSON(object: any): Unmasking {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      selfMaskShares: globalThis.Array.isArray(object?.selfMaskShares)
+        ? object.selfMaskShares.map((e: any) => RevealedShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.self_mask_shares)
+        ? object.self_mask_shares.map((e: any) => RevealedShare.fromJSON(e))
+        : [],
+      maskKeyShares: globalThis.Array.isArray(object?.maskKeyShares)
+        ? object.maskKeyShares.map((e: any) => RevealedShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.mask_key_shares)
+        ? object.mask_key_shares.map((e: any) => RevealedShare.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Unmasking): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.selfMaskShares?.length) {
+      obj.selfMaskShares = message.selfMaskShares.map((e) => RevealedShare.toJSON(e));
+    }
+    if (message.maskKeyShares?.length) {
+      obj.maskKeyShares = message.maskKeyShares.map((e) => RevealedShare.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<Unmasking>): Unmasking {
     return Unmasking.fromPartial(base ?? {});
   },
@@ -6143,6 +7933,28 @@ export const Abort: MessageFns<Abort> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): Abort {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: Abort): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<Abort>): Abort {
@@ -6245,6 +8057,44 @@ export const StartCeremony: MessageFns<StartCeremony> = {
     }
   },
 
+  fromJSON(object: any): StartCeremony {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      params: isSet(object.params) ? globalThis.String(object.params) : "",
+      rosterDigest: isSet(object.rosterDigest)
+        ? globalThis.String(object.rosterDigest)
+        : isSet(object.roster_digest)
+        ? globalThis.String(object.roster_digest)
+        : "",
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      parties: globalThis.Array.isArray(object?.parties) ? object.parties.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: StartCeremony): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.params !== "") {
+      obj.params = message.params;
+    }
+    if (message.rosterDigest !== "") {
+      obj.rosterDigest = message.rosterDigest;
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.parties?.length) {
+      obj.parties = message.parties;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<StartCeremony>): StartCeremony {
     return StartCeremony.fromPartial(base ?? {});
   },
@@ -6342,6 +8192,40 @@ export const CRSCommit: MessageFns<CRSCommit> = {
     }
   },
 
+  fromJSON(object: any): CRSCommit {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      ephemeralKey: isSet(object.ephemeralKey)
+        ? bytesFromBase64(object.ephemeralKey)
+        : isSet(object.ephemeral_key)
+        ? bytesFromBase64(object.ephemeral_key)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: CRSCommit): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.commitment.length !== 0) {
+      obj.commitment = base64FromBytes(message.commitment);
+    }
+    if (message.ephemeralKey.length !== 0) {
+      obj.ephemeralKey = base64FromBytes(message.ephemeralKey);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<CRSCommit>): CRSCommit {
     return CRSCommit.fromPartial(base ?? {});
   },
@@ -6433,6 +8317,40 @@ export const SignedCRSCommit: MessageFns<SignedCRSCommit> = {
     }
   },
 
+  fromJSON(object: any): SignedCRSCommit {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      ephemeralKey: isSet(object.ephemeralKey)
+        ? bytesFromBase64(object.ephemeralKey)
+        : isSet(object.ephemeral_key)
+        ? bytesFromBase64(object.ephemeral_key)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedCRSCommit): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.commitment.length !== 0) {
+      obj.commitment = base64FromBytes(message.commitment);
+    }
+    if (message.ephemeralKey.length !== 0) {
+      obj.ephemeralKey = base64FromBytes(message.ephemeralKey);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<SignedCRSCommit>): SignedCRSCommit {
     return SignedCRSCommit.fromPartial(base ?? {});
   },
@@ -6502,6 +8420,30 @@ export const CRSCommitments: MessageFns<CRSCommitments> = {
     }
   },
 
+  fromJSON(object: any): CRSCommitments {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      commits: globalThis.Array.isArray(object?.commits)
+        ? object.commits.map((e: any) => SignedCRSCommit.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CRSCommitments): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.commits?.length) {
+      obj.commits = message.commits.map((e) => SignedCRSCommit.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<CRSCommitments>): CRSCommitments {
     return CRSCommitments.fromPartial(base ?? {});
   },
@@ -6567,6 +8509,28 @@ export const CRSReveal: MessageFns<CRSReveal> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): CRSReveal {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: CRSReveal): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.nonce.length !== 0) {
+      obj.nonce = base64FromBytes(message.nonce);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<CRSReveal>): CRSReveal {
@@ -6636,6 +8600,28 @@ export const RevealedNonce: MessageFns<RevealedNonce> = {
     }
   },
 
+  fromJSON(object: any): RevealedNonce {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: RevealedNonce): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.nonce.length !== 0) {
+      obj.nonce = base64FromBytes(message.nonce);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<RevealedNonce>): RevealedNonce {
     return RevealedNonce.fromPartial(base ?? {});
   },
@@ -6701,6 +8687,28 @@ export const CRSNonces: MessageFns<CRSNonces> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): CRSNonces {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      nonces: globalThis.Array.isArray(object?.nonces) ? object.nonces.map((e: any) => RevealedNonce.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CRSNonces): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.nonces?.length) {
+      obj.nonces = message.nonces.map((e) => RevealedNonce.toJSON(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<CRSNonces>): CRSNonces {
@@ -6779,6 +8787,28 @@ export const ThresholdShare: MessageFns<ThresholdShare> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): ThresholdShare {
+    return {
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      ciphertext: isSet(object.ciphertext) ? bytesFromBase64(object.ciphertext) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: ThresholdShare): unknown {
+    const obj: any = {};
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.ciphertext.length !== 0) {
+      obj.ciphertext = base64FromBytes(message.ciphertext);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<ThresholdShare>): ThresholdShare {
@@ -6869,6 +8899,40 @@ export const CKGCommit: MessageFns<CKGCommit> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): CKGCommit {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      thresholdShareDigests: globalThis.Array.isArray(object?.thresholdShareDigests)
+        ? object.thresholdShareDigests.map((e: any) => bytesFromBase64(e))
+        : globalThis.Array.isArray(object?.threshold_share_digests)
+        ? object.threshold_share_digests.map((e: any) => bytesFromBase64(e))
+        : [],
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: CKGCommit): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.commitment.length !== 0) {
+      obj.commitment = base64FromBytes(message.commitment);
+    }
+    if (message.thresholdShareDigests?.length) {
+      obj.thresholdShareDigests = message.thresholdShareDigests.map((e) => base64FromBytes(e));
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<CKGCommit>): CKGCommit {
@@ -6962,6 +9026,40 @@ export const SignedCKGCommit: MessageFns<SignedCKGCommit> = {
     }
   },
 
+  fromJSON(object: any): SignedCKGCommit {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      thresholdShareDigests: globalThis.Array.isArray(object?.thresholdShareDigests)
+        ? object.thresholdShareDigests.map((e: any) => bytesFromBase64(e))
+        : globalThis.Array.isArray(object?.threshold_share_digests)
+        ? object.threshold_share_digests.map((e: any) => bytesFromBase64(e))
+        : [],
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedCKGCommit): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.commitment.length !== 0) {
+      obj.commitment = base64FromBytes(message.commitment);
+    }
+    if (message.thresholdShareDigests?.length) {
+      obj.thresholdShareDigests = message.thresholdShareDigests.map((e) => base64FromBytes(e));
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<SignedCKGCommit>): SignedCKGCommit {
     return SignedCKGCommit.fromPartial(base ?? {});
   },
@@ -7029,6 +9127,30 @@ export const CKGCommitments: MessageFns<CKGCommitments> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): CKGCommitments {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      commits: globalThis.Array.isArray(object?.commits)
+        ? object.commits.map((e: any) => SignedCKGCommit.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CKGCommitments): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.commits?.length) {
+      obj.commits = message.commits.map((e) => SignedCKGCommit.toJSON(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<CKGCommitments>): CKGCommitments {
@@ -7109,6 +9231,36 @@ export const CKGShare: MessageFns<CKGShare> = {
     }
   },
 
+  fromJSON(object: any): CKGShare {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      share: isSet(object.share) ? bytesFromBase64(object.share) : new Uint8Array(0),
+      thresholdShares: globalThis.Array.isArray(object?.thresholdShares)
+        ? object.thresholdShares.map((e: any) => ThresholdShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.threshold_shares)
+        ? object.threshold_shares.map((e: any) => ThresholdShare.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CKGShare): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.share.length !== 0) {
+      obj.share = base64FromBytes(message.share);
+    }
+    if (message.thresholdShares?.length) {
+      obj.thresholdShares = message.thresholdShares.map((e) => ThresholdShare.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<CKGShare>): CKGShare {
     return CKGShare.fromPartial(base ?? {});
   },
@@ -7175,6 +9327,28 @@ export const PartyCKGShare: MessageFns<PartyCKGShare> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PartyCKGShare {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      share: isSet(object.share) ? bytesFromBase64(object.share) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: PartyCKGShare): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.share.length !== 0) {
+      obj.share = base64FromBytes(message.share);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PartyCKGShare>): PartyCKGShare {
@@ -7266,6 +9440,48 @@ export const CollectivePublicKey: MessageFns<CollectivePublicKey> = {
     }
   },
 
+  fromJSON(object: any): CollectivePublicKey {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      publicKey: isSet(object.publicKey)
+        ? bytesFromBase64(object.publicKey)
+        : isSet(object.public_key)
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
+      ckgShares: globalThis.Array.isArray(object?.ckgShares)
+        ? object.ckgShares.map((e: any) => PartyCKGShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.ckg_shares)
+        ? object.ckg_shares.map((e: any) => PartyCKGShare.fromJSON(e))
+        : [],
+      thresholdShares: globalThis.Array.isArray(object?.thresholdShares)
+        ? object.thresholdShares.map((e: any) => ThresholdShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.threshold_shares)
+        ? object.threshold_shares.map((e: any) => ThresholdShare.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CollectivePublicKey): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.ckgShares?.length) {
+      obj.ckgShares = message.ckgShares.map((e) => PartyCKGShare.toJSON(e));
+    }
+    if (message.thresholdShares?.length) {
+      obj.thresholdShares = message.thresholdShares.map((e) => ThresholdShare.toJSON(e));
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<CollectivePublicKey>): CollectivePublicKey {
     return CollectivePublicKey.fromPartial(base ?? {});
   },
@@ -7344,6 +9560,40 @@ export const CKGConfirm: MessageFns<CKGConfirm> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): CKGConfirm {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      publicKeySha256: isSet(object.publicKeySha256)
+        ? globalThis.String(object.publicKeySha256)
+        : isSet(object.public_key_sha256)
+        ? globalThis.String(object.public_key_sha256)
+        : "",
+      ckgSharesSha256: isSet(object.ckgSharesSha256)
+        ? globalThis.String(object.ckgSharesSha256)
+        : isSet(object.ckg_shares_sha256)
+        ? globalThis.String(object.ckg_shares_sha256)
+        : "",
+    };
+  },
+
+  toJSON(message: CKGConfirm): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.publicKeySha256 !== "") {
+      obj.publicKeySha256 = message.publicKeySha256;
+    }
+    if (message.ckgSharesSha256 !== "") {
+      obj.ckgSharesSha256 = message.ckgSharesSha256;
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<CKGConfirm>): CKGConfirm {
@@ -7436,6 +9686,42 @@ export const EncryptedInput: MessageFns<EncryptedInput> = {
     }
   },
 
+  fromJSON(object: any): EncryptedInput {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      ciphertexts: globalThis.Array.isArray(object?.ciphertexts)
+        ? object.ciphertexts.map((e: any) => bytesFromBase64(e))
+        : [],
+      commitmentsSha256: isSet(object.commitmentsSha256)
+        ? globalThis.String(object.commitmentsSha256)
+        : isSet(object.commitments_sha256)
+        ? globalThis.String(object.commitments_sha256)
+        : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+    };
+  },
+
+  toJSON(message: EncryptedInput): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.ciphertexts?.length) {
+      obj.ciphertexts = message.ciphertexts.map((e) => base64FromBytes(e));
+    }
+    if (message.commitmentsSha256 !== "") {
+      obj.commitmentsSha256 = message.commitmentsSha256;
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<EncryptedInput>): EncryptedInput {
     return EncryptedInput.fromPartial(base ?? {});
   },
@@ -7505,6 +9791,32 @@ export const InputCommit: MessageFns<InputCommit> = {
     }
   },
 
+  fromJSON(object: any): InputCommit {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      ciphertextsSha256: globalThis.Array.isArray(object?.ciphertextsSha256)
+        ? object.ciphertextsSha256.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ciphertexts_sha256)
+        ? object.ciphertexts_sha256.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InputCommit): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.ciphertextsSha256?.length) {
+      obj.ciphertextsSha256 = message.ciphertextsSha256;
+    }
+    return obj;
+  },
+
   create(base?: DeepPartial<InputCommit>): InputCommit {
     return InputCommit.fromPartial(base ?? {});
   },
@@ -7570,6 +9882,30 @@ export const InputCommitments: MessageFns<InputCommitments> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): InputCommitments {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      commits: globalThis.Array.isArray(object?.commits)
+        ? object.commits.map((e: any) => SignedContribution.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InputCommitments): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.commits?.length) {
+      obj.commits = message.commits.map((e) => SignedContribution.toJSON(e));
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<InputCommitments>): InputCommitments {
@@ -7670,6 +10006,44 @@ export const SignedContribution: MessageFns<SignedContribution> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): SignedContribution {
+    return {
+      partyId: isSet(object.partyId)
+        ? globalThis.String(object.partyId)
+        : isSet(object.party_id)
+        ? globalThis.String(object.party_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      body: isSet(object.body) ? bytesFromBase64(object.body) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedContribution): unknown {
+    const obj: any = {};
+    if (message.partyId !== "") {
+      obj.partyId = message.partyId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<SignedContribution>): SignedContribution {
@@ -7791,6 +10165,54 @@ export const PCKSRequest: MessageFns<PCKSRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PCKSRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      contributors: globalThis.Array.isArray(object?.contributors)
+        ? object.contributors.map((e: any) => globalThis.String(e))
+        : [],
+      decryptors: globalThis.Array.isArray(object?.decryptors)
+        ? object.decryptors.map((e: any) => globalThis.String(e))
+        : [],
+      analystPublicKey: isSet(object.analystPublicKey)
+        ? bytesFromBase64(object.analystPublicKey)
+        : isSet(object.analyst_public_key)
+        ? bytesFromBase64(object.analyst_public_key)
+        : new Uint8Array(0),
+      contributions: globalThis.Array.isArray(object?.contributions)
+        ? object.contributions.map((e: any) => SignedContribution.fromJSON(e))
+        : [],
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+    };
+  },
+
+  toJSON(message: PCKSRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.contributors?.length) {
+      obj.contributors = message.contributors;
+    }
+    if (message.decryptors?.length) {
+      obj.decryptors = message.decryptors;
+    }
+    if (message.analystPublicKey.length !== 0) {
+      obj.analystPublicKey = base64FromBytes(message.analystPublicKey);
+    }
+    if (message.contributions?.length) {
+      obj.contributions = message.contributions.map((e) => SignedContribution.toJSON(e));
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PCKSRequest>): PCKSRequest {
@@ -7925,6 +10347,60 @@ export const PCKSShare: MessageFns<PCKSShare> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  fromJSON(object: any): PCKSShare {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      shares: globalThis.Array.isArray(object?.shares) ? object.shares.map((e: any) => bytesFromBase64(e)) : [],
+      sumSha256: globalThis.Array.isArray(object?.sumSha256)
+        ? object.sumSha256.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sum_sha256)
+        ? object.sum_sha256.map((e: any) => globalThis.String(e))
+        : [],
+      contributors: globalThis.Array.isArray(object?.contributors)
+        ? object.contributors.map((e: any) => globalThis.String(e))
+        : [],
+      decryptors: globalThis.Array.isArray(object?.decryptors)
+        ? object.decryptors.map((e: any) => globalThis.String(e))
+        : [],
+      analystKeySha256: isSet(object.analystKeySha256)
+        ? globalThis.String(object.analystKeySha256)
+        : isSet(object.analyst_key_sha256)
+        ? globalThis.String(object.analyst_key_sha256)
+        : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+    };
+  },
+
+  toJSON(message: PCKSShare): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.shares?.length) {
+      obj.shares = message.shares.map((e) => base64FromBytes(e));
+    }
+    if (message.sumSha256?.length) {
+      obj.sumSha256 = message.sumSha256;
+    }
+    if (message.contributors?.length) {
+      obj.contributors = message.contributors;
+    }
+    if (message.decryptors?.length) {
+      obj.decryptors = message.decryptors;
+    }
+    if (message.analystKeySha256 !== "") {
+      obj.analystKeySha256 = message.analystKeySha256;
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    return obj;
   },
 
   create(base?: DeepPartial<PCKSShare>): PCKSShare {
@@ -8140,6 +10616,35 @@ export const PartyGatewayServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+function bytesFromBase64(b64: string): Uint8Array {
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
 export type DeepPartial<T> = T extends bigint ? string | number | bigint
@@ -8149,9 +10654,15 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
 }
