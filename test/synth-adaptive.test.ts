@@ -42,7 +42,7 @@ describe('the adaptive model (AIM-style rounds)', () => {
   const fit = async (): Promise<{ model: SynthModel; asked: Asked[] }> => {
     if (!fitted) {
       const asked: Asked[] = [];
-      const model = await fitSynthesizer(flchain.schema, recording(centralMeasure(flchain.schema, flchain.dataset, rngOf('budget')), asked), { rho, method: 'aim', iterations: 200 });
+      const model = await fitSynthesizer(flchain.schema, recording(centralMeasure(flchain.schema, flchain.dataset, rngOf('budget')), asked), { rho, method: 'aim', iterations: 60 });
       fitted = { model, asked };
     }
     return fitted;

@@ -218,7 +218,9 @@ export async function fitAdaptive(a: AdaptiveInput): Promise<AdaptiveResult> {
     if (prev) opts.init = prevNet.order.map((v) => ({ columns: [...prevNet.parents[v]!, v], log: Float64Array.from(prev.cpt[v]!.flat(), (p) => Math.log(Math.max(p, 1e-12))) }));
     return fitModel(a.sizes, network.parents, network.order, measurements(graph), opts);
   };
-  let fit = refit(null, network, ROUND_ITERATIONS);
+  // each round's refit: ROUND_ITERATIONS, or fewer when the caller caps every fit lower
+  const roundIterations = Math.min(ROUND_ITERATIONS, a.iterations ?? ROUND_ITERATIONS);
+  let fit = refit(null, network, roundIterations);
   const chosen: number[][] = [];
   for (let r = 0; r < rounds; r++) {
     const codes = drawRecords(network, fit.cpt, a.sizes, predictRecords(a.nHat), `round ${r}`);
@@ -245,7 +247,7 @@ export async function fitAdaptive(a: AdaptiveInput): Promise<AdaptiveResult> {
     const prevNet = network;
     graph = best.graph;
     network = chordalNetwork(graph);
-    fit = refit(fit, prevNet, r === rounds - 1 ? (a.iterations ?? 1000) : ROUND_ITERATIONS);
+    fit = refit(fit, prevNet, r === rounds - 1 ? (a.iterations ?? 1000) : roundIterations);
   }
   return { network, fit, queries, chosen };
 }
