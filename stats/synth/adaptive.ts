@@ -150,7 +150,8 @@ interface Candidate {
   kind: 'one-way' | 'pair' | 'triple';
   /** Standard deviation of the score's noise when the model is right on it: √(2 Σ Var²). */
   noiseSd: number;
-  measured?: boolean;
+  /** Rounds that measured it precisely. */
+  measured?: number;
 }
 
 /** Runs the candidate queries and the rounds; returns the fitted adaptive model. */
@@ -239,9 +240,18 @@ export async function fitAdaptive(a: AdaptiveInput): Promise<AdaptiveResult> {
       if (best === null || s > best.score) best = { c, score: s, graph: g };
     }
     if (best === null) break; // cannot happen: the one-ways are always admissible
+    if (best.score <= 0 && roundVar > 0) {
+      // nothing left that the model demonstrably gets wrong: the round's fixed budget goes to the
+      // measured table whose next measurement removes the most squared noise, cells·σ²/(k(k + 1))
+      // after k precise measurements (AIM spends such budget by measuring again at more ρ)
+      const again = candidates.filter((c) => (c.measured ?? 0) > 0);
+      const gain = (c: Candidate): number => c.y.counts.length / (c.measured! * (c.measured! + 1));
+      const pick = again.reduce<Candidate | null>((x, c) => (x === null || gain(c) > gain(x) ? c : x), null);
+      if (pick) best = { c: pick, score: best.score, graph };
+    }
     const [y] = await ask([best.c.columns], roundRho, `round-${r + 1}`);
     precise.push({ columns: y!.columns, counts: y!.counts, variance: y!.variance });
-    best.c.measured = true;
+    best.c.measured = (best.c.measured ?? 0) + 1;
     chosen.push(best.c.columns);
     a.log(`round ${r + 1}/${rounds}: ${best.c.columns.map((i) => a.names[i]).join(' × ')} (score ${best.score.toPrecision(3)})`);
     const prevNet = network;
