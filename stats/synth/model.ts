@@ -17,6 +17,8 @@
  *   3. measure: one marginal query with every pair inside a family of the network (ρ₃);
  *   4. fit: the junction-tree model to all of them (one-ways, both measurements of every family
  *      pair, the margins of the other selection tables), Private-PGM style (junction.ts).
+ * method 'aim': steps 0-1, then one rule from n̂, ρ and the domain (adaptive.ts chooseModel): the
+ *   one-way product, the 2-tree (steps 2-4), or AIM-style adaptive rounds (adaptive.ts fitAdaptive);
  * method 'independent' (the baseline): steps 0 and 1 with the whole ρ; the model is the product
  * of the noisy one-way distributions (projected to non-negative, normalized).
  * Without ρ every query is exact (no noise): the non-private reference of the same synthesizer.
