@@ -45,7 +45,7 @@ const TUNE = {
   ...(values.parents ? { maxParents: Number(values.parents) as 1 | 2 } : {}),
 };
 const EPSILONS = (values.eps ?? '0.5,1,4').split(',').map(Number);
-const METHODS = (values.method ?? 'mst,independent').split(',') as ('mst' | 'independent')[];
+const METHODS = (values.method ?? 'mst,independent').split(',') as ('mst' | 'aim' | 'independent')[];
 
 for (const { name, schema, csv, outcome } of DATASETS) {
   const { train, holdout } = holdoutSplit(csv, 0.2, 'bench');
@@ -54,7 +54,10 @@ for (const { name, schema, csv, outcome } of DATASETS) {
   const rows = Math.round(ROWS_PER_TRAIN * trainData.rowCount);
   const inputs: SyntheticInput[] = [];
   const log = values.verbose ? (m: string): void => void process.stderr.write(`    ${m}\n`) : undefined;
-  inputs.push({ name: 'exact', label: 'exact', data: sampledDataset(schema, await fitSynthesizer(schema, centralMeasure(schema, trainData), log ? { log } : {}), rows, 'sim-exact', SAMPLING) });
+  for (const method of METHODS.filter((m) => m !== 'independent')) {
+    const exact = await fitSynthesizer(schema, centralMeasure(schema, trainData), { method, ...TUNE, ...(values['fit-target'] ? { target: outcome.column } : {}), ...(log ? { log } : {}) });
+    inputs.push({ name: `exact ${method}`, label: `exact ${method}`, data: sampledDataset(schema, exact, rows, 'sim-exact', SAMPLING) });
+  }
   for (const eps of EPSILONS) {
     const rho = rhoFromEpsilonDelta(eps, 1e-6);
     for (const method of METHODS) {
@@ -67,10 +70,11 @@ for (const { name, schema, csv, outcome } of DATASETS) {
     }
   }
   const report = evaluate(schema, trainData, holdoutData, inputs, { outcome, maxSyntheticForDcr: 200 });
-  const groups = new Map<string, { tvd: number[]; col: number[]; auc: number[]; viol: number[]; pm: number[]; miss: number[]; out: number[] }>();
+  const groups = new Map<string, { tvd: number[]; tvd3: number[]; col: number[]; auc: number[]; viol: number[]; pm: number[]; miss: number[]; out: number[] }>();
   report.methods.forEach((m, k) => {
-    const g = groups.get(m.label) ?? { tvd: [], col: [], auc: [], viol: [], pm: [], miss: [], out: [] };
+    const g = groups.get(m.label) ?? { tvd: [], tvd3: [], col: [], auc: [], viol: [], pm: [], miss: [], out: [] };
     g.tvd.push(m.fidelity.pairTvdMean);
+    g.tvd3.push(m.fidelity.tripleTvdMean ?? NaN);
     g.col.push(m.fidelity.meanColumnTvd);
     g.auc.push(m.utility!.tstrAuc);
     const st = structureChecks(schema, trainData, inputs[k]!.data);
@@ -82,5 +86,5 @@ for (const { name, schema, csv, outcome } of DATASETS) {
   });
   const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
   console.log(`${name} (TRTR ${report.methods[0]!.utility!.trtrAuc.toFixed(3)})`);
-  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  violations ${mean(g.viol)}  point-mass err ${mean(g.pm)}  missing err ${mean(g.miss)}  outside range ${mean(g.out)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
+  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  3-way TVD ${mean(g.tvd3)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  violations ${mean(g.viol)}  point-mass err ${mean(g.pm)}  missing err ${mean(g.miss)}  outside range ${mean(g.out)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
 }

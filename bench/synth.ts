@@ -8,10 +8,11 @@
  * evaluated the same way, plus the structural checks of stats/eval/structure.ts (constraint
  * violations, point-mass and missing-rate errors, share outside the real range).
  *
- *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--eps 1,4] [--threshold 2]
+ *   ./node_modules/.bin/node bench/synth.ts [--reps 3] [--out DIR] [--eps 1,4] [--threshold 2] [--aim]
  *       (--preset pbc,flchain,rotterdam,mgus2 | --data FILE --schema FILE --target COL --positive VALUE [--exclude COL,…])
  *
- * Without --preset or --data it runs the presets pbc and flchain. `--threshold t` is the roster's
+ * Without --preset or --data it runs the presets pbc and flchain. `--aim` adds the adaptive
+ * synthesizer (method 'aim': the rule of stats/synth/adaptive.ts) as a further variant. `--threshold t` is the roster's
  * threshold: each party adds the noise share that makes any t contributions carry the full
  * noise, so with all 3 parties contributing the released noise variance is 3/t times what the
  * budget needs (t = 3: exactly the central noise, but a query then fails if any party drops out).
@@ -35,7 +36,7 @@ import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
 import { BenchArgsError, benchDatasets, DATA_OPTIONS, sampledDataset, type BenchDataset } from './synth-common.ts';
 
 let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-const OPTIONS = { reps: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string' }, eps: { type: 'string' }, ...DATA_OPTIONS } as const;
+const OPTIONS = { reps: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string' }, eps: { type: 'string' }, aim: { type: 'boolean' }, ...DATA_OPTIONS } as const;
 let DATASETS: BenchDataset[];
 try {
   values = parseArgs({ options: OPTIONS }).values;
@@ -89,12 +90,16 @@ for (const { name, schema, schemaPath, csv, outcome } of DATASETS) {
     };
     let t = performance.now();
     add('central, no noise', null, await fitSynthesizer(schema, centralMeasure(schema, trainData), {}), 0, (performance.now() - t) / 1000);
+    if (values.aim) {
+      t = performance.now();
+      add('aim, central, no noise', null, await fitSynthesizer(schema, centralMeasure(schema, trainData), { method: 'aim' }), 0, (performance.now() - t) / 1000);
+    }
     for (const epsilon of EPSILONS) {
       const rho = rhoFromEpsilonDelta(epsilon, DELTA);
       for (let rep = 0; rep < REPS; rep++) {
-        for (const variant of ['2-tree', '2-tree + target', 'independent'] as const) {
+        for (const variant of [...(values.aim ? ['aim'] as const : []), '2-tree', '2-tree + target', 'independent'] as const) {
           t = performance.now();
-          const method = variant === 'independent' ? 'independent' : 'mst';
+          const method = variant === 'independent' ? 'independent' : variant === 'aim' ? 'aim' : 'mst';
           const m = await fitSynthesizer(schema, federatedMeasure(client), { rho, delta: DELTA, method, ...(variant === '2-tree + target' ? { target: outcome.column } : {}) });
           add(`${variant === '2-tree + target' ? `2-tree, target ${outcome.column}` : variant} (federated)`, epsilon, m, rep, (performance.now() - t) / 1000);
           process.stderr.write(`  ${name} ε=${epsilon} ${variant} #${rep + 1}: ${((performance.now() - t) / 1000).toFixed(1)} s, rho ${m.budget.rho.toPrecision(4)}\n`);
@@ -121,15 +126,15 @@ const stat = (xs: number[], d = 3): string => {
   return ok.length === 1 ? mean.toFixed(d) : `${mean.toFixed(d)} [${Math.min(...ok).toFixed(d)}, ${Math.max(...ok).toFixed(d)}]`;
 };
 const lines = [
-  '| data | synthesizer | ε | 2-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | constraint violations | point-mass error | missing-rate error | outside real range | fit s |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| data | synthesizer | ε | 2-way TVD | 3-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | constraint violations | point-mass error | missing-rate error | outside real range | fit s |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
-const order = (r: Row): number => (r.epsilon ?? 99) * 10 + (r.method.startsWith('2-tree (') ? 0 : r.method.startsWith('2-tree,') ? 1 : r.method.startsWith('ind') ? 2 : 3);
+const order = (r: Row): number => (r.epsilon ?? 99) * 10 + (r.method.startsWith('aim') ? -1 : r.method.startsWith('2-tree (') ? 0 : r.method.startsWith('2-tree,') ? 1 : r.method.startsWith('ind') ? 2 : 3);
 for (const r of [...table].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a) - order(b))) {
   const g = (f: (m: MethodReport) => number | null | undefined): number[] => r.reports.map((m) => f(m) ?? NaN);
   const trtr = r.reports[0]?.utility?.trtrAuc;
   const st = (f: (x: StructureReport) => number): number[] => r.structure.map(f);
   const checks = r.structure[0]?.constraints.length ? stat(st((x) => x.constraintViolations), 0) : '—';
-  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${checks} | ${stat(st((x) => x.maxPointMassError))} | ${stat(st((x) => x.maxMissingRateError))} | ${stat(st((x) => x.maxOutsideRange))} | ${stat(r.seconds, 1)} |`);
+  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.tripleTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${checks} | ${stat(st((x) => x.maxPointMassError))} | ${stat(st((x) => x.maxMissingRateError))} | ${stat(st((x) => x.maxOutsideRange))} | ${stat(r.seconds, 1)} |`);
 }
 process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; point-mass and missing-rate errors: the largest over the columns (absolute, as shares); outside real range: the largest share of a numeric column's synthetic values outside the training data's [min, max]; reports in ${OUT}\n`);

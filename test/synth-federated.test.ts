@@ -83,4 +83,33 @@ describe('synthesizer across a federation', () => {
       client.close();
     }
   }, 120_000);
+
+  it('the adaptive model (method aim): noise-free the federated fit equals the central fit; with DP every round is a query charged at the aggregator and recorded in the model', async () => {
+    const exact = fed.client('exact');
+    try {
+      const federated = await fitSynthesizer(pbc.schema, federatedMeasure(exact), { method: 'aim', iterations: 30 });
+      const central = await fitSynthesizer(pbc.schema, centralMeasure(pbc.schema, pbc.dataset), { method: 'aim', iterations: 30 });
+      expect(federated.fit.plan).toBe('aim');
+      expect(params(federated)).toEqual(params(central));
+      expect(federated.budget.queries.every((q) => q.contributors.length === 3)).toBe(true);
+    } finally {
+      exact.close();
+    }
+    const client = fed.client('dp-fit');
+    try {
+      const rho = 3;
+      const before = await client.getBudget();
+      const m = await fitSynthesizer(pbc.schema, federatedMeasure(client), { rho, method: 'aim', iterations: 30 });
+      const after = await client.getBudget();
+      expect(m.fit.plan).toBe('aim');
+      expect(after.spentRho - before.spentRho).toBeCloseTo(rho, 10);
+      expect(m.budget.rho).toBeCloseTo(rho, 10);
+      const charges = after.entries.filter((e) => e.kind === 'charge' && !before.entries.some((b) => b.queryId === e.queryId));
+      expect(charges.map((e) => e.queryId).sort()).toEqual(m.budget.queries.map((q) => q.queryId).sort());
+      expect(m.budget.queries.filter((q) => q.purpose.startsWith('round-')).length).toBe(2 * m.columns.length - 3);
+      for (const q of m.budget.queries) expect(charges.find((e) => e.queryId === q.queryId)!.rho).toBeCloseTo(q.rhoCharged, 12);
+    } finally {
+      client.close();
+    }
+  }, 300_000);
 });

@@ -74,7 +74,7 @@ async function fit(v: Record<string, unknown>): Promise<number> {
   const schema = loadSchemaFile(str(v['schema'], 'schema', true));
   const out = str(v['out'], 'out', true);
   const method = str(v['method'], 'method') ?? 'mst';
-  if (method !== 'mst' && method !== 'independent') throw new UsageError(`--method: mst or independent, got ${JSON.stringify(method)}`);
+  if (method !== 'mst' && method !== 'aim' && method !== 'independent') throw new UsageError(`--method: mst, aim or independent, got ${JSON.stringify(method)}`);
   const exact = v['exact'] === true;
   const target = str(v['target'], 'target');
   const modelled = schema.columns.filter((c) => c.type !== 'identifier').map((c) => c.name);
@@ -144,7 +144,7 @@ export const synth: Command = {
   name: 'synth',
   summary: 'differentially private synthetic data: fit a model across the federation, sample it, evaluate it (at a site, or federated)',
   usage: [
-    'blindsum synth fit --aggregator HOST:PORT --analyst-key alice.key --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|independent] [--key fitter.key]',
+    'blindsum synth fit --aggregator HOST:PORT --analyst-key alice.key --schema schema.json --epsilon 1 [--delta 1e-6] --out model.json [--method mst|aim|independent] [--key fitter.key]',
     '       blindsum synth fit --central data.csv --schema schema.json --exact --out model.json      (non-private reference)',
     '       blindsum synth sample --model model.json --schema schema.json --rows N [--seed S] [--sampling round|iid] [--out synthetic.csv]',
     '       blindsum synth split --data site.csv --holdout-fraction 0.2 --holdout-seed S [--out PREFIX]      (at a party site: rows to serve, rows to hold out)',
@@ -166,7 +166,7 @@ export const synth: Command = {
     aggregator: 'fit: aggregator address (default 127.0.0.1:7070)', ...TLS_CLIENT_HELP, analyst: 'fit: name of the model-signing fitter key created if absent (default: $USER)', 'analyst-key': `fit: ${ANALYST_KEY_HELP}; the measurements are charged to this analyst`,
     backend: 'fit/fidelity: secagg (default) or ckks (multiparty CKKS; needs --ckks-key)', 'ckks-key': 'fit/fidelity: the analyst\'s CKKS key pair (blindsum analyst ckks-keygen)', 'timeout-ms': 'fit: give up on a measurement after this long', schema: 'the federation schema',
     out: 'fit: model file; sample: CSV file (default stdout); evaluate: prefix of PREFIX.json and PREFIX.html (default synth-report)',
-    method: 'fit: mst (default) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
+    method: 'fit: mst (default: the 2-tree, or one-way marginals on small data), aim (the same rule with AIM-style adaptive measurement of one-, two- and three-way marginals where the data support it; not with --target) or independent (the baseline: one-way marginals only)', epsilon: 'fit: privacy budget of the whole fit, ε (with --delta)',
     delta: 'fit: δ (default 1e-6)', rho: 'fit: privacy budget as zCDP rho instead of ε', exact: 'fit: no noise (only where the federation allows exact queries)',
     central: 'fit: fit on this CSV here instead of across the federation', key: 'fit: identity key that signs the model (created if absent; default fitter.key beside --out)',
     where: 'fit: only rows matching this filter (repeatable)', 'fine-bins': 'fit: most fine bins of a numeric column (default 64)',

@@ -52,6 +52,7 @@ export function summaryTable(r: SynthReport): string {
     ['KS (mean, numeric)', 'KSComplement = 1 − KS', (m) => withSd(m, 'meanKs', m.fidelity.meanKs)],
     ['pair trends (mean score)', 'SDMetrics Column Pair Trends', (m) => withSd(m, 'pairTrends', m.fidelity.pairTrends)],
     ['2-way TVD (mean over pairs)', 'ContingencySimilarity = 1 − TVD', (m) => withSd(m, 'pairTvdMean', m.fidelity.pairTvdMean)],
+    ['3-way TVD (mean over column triples)', 'no SDMetrics / synthcity metric: 1 − ContingencySimilarity of three columns; AIM\'s 3-way workload error', (m) => withSd(m, 'tripleTvdMean', m.fidelity.tripleTvdMean)],
     ['|Δ corr| (mean, numeric pairs)', 'CorrelationSimilarity = 1 − |Δ|/2', (m) => withSd(m, 'corrMeanAbsDiff', m.fidelity.correlation.meanAbsDiff)],
     ['TSTR AUC [95 % CI]', 'synthcity performance (TSTR); SDMetrics ML efficacy', (m) => (m.utility ? `${withSd(m, 'tstrAuc', m.utility.tstrAuc)} [${num(m.utility.tstrCi[0])}, ${num(m.utility.tstrCi[1])}]` : '—')],
     ['TRTR AUC [95 % CI]', 'train on real, test on real', (m) => (m.utility ? `${num(m.utility.trtrAuc)} [${num(m.utility.trtrCi[0])}, ${num(m.utility.trtrCi[1])}]` : '—')],

@@ -15,6 +15,7 @@ import { fitLogistic, logisticScores } from './logistic.ts';
 import { auc, ksStatistic, pearson, tvd } from './metrics.ts';
 import { pairTrends, type PairTrend } from './pairs.ts';
 import { privacyScores, type PrivacyScores } from './privacy-metrics.ts';
+import { evaluationTriples, tripleCounts, tripleTvds } from './triples.ts';
 import type { Criterion } from './verdict.ts';
 
 export interface Outcome {
@@ -45,6 +46,10 @@ export interface MethodCore {
     meanKs: number | null;
     pairTvdMean: number;
     pairTvdMax: number;
+    /** Mean and max TVD of three-column joint tables on the evaluation bins (null with fewer than 3 columns); over `triples` of them (all, or a seeded sample: triples.ts). */
+    tripleTvdMean: number | null;
+    tripleTvdMax: number | null;
+    triples: number;
     /** SDMetrics column pair trends: mean pair score. */
     pairTrends: number;
     pairs: PairTrend[];
@@ -63,6 +68,9 @@ export interface Context {
   cols: ColumnRef[];
   binners: Binner[];
   realBins: Int32Array[];
+  /** Column triples of the 3-way TVD and the real data's joint table of each. */
+  triples: [number, number, number][];
+  realTriples: Float64Array[];
   plots: PlotBins[];
   realPlots: number[][];
   numericColumns: string[];
@@ -102,8 +110,10 @@ export function makeContext(schema: Schema, train: Dataset, holdout: Dataset, op
   const plots = cols.map((c) => plotBins(c, train));
   const numericColumns = cols.filter((c) => c.numeric).map((c) => c.name);
   const scales = gowerScales(schema, train);
+  const realBins = binners.map((b) => binRows(b, train));
+  const triples = evaluationTriples(cols.length);
   const ctx: Context = {
-    schema, train, holdout, cols, binners, realBins: binners.map((b) => binRows(b, train)), plots,
+    schema, train, holdout, cols, binners, realBins, triples, realTriples: triples.map((t) => tripleCounts(realBins, binners, t)), plots,
     realPlots: plots.map((p) => shares(p.code(train), p.labels.length)), numericColumns, realCorr: correlationMatrix(train, numericColumns),
     scales, gTrain: gowerRows(schema, train, scales), gHoldout: gowerRows(schema, holdout, scales),
     seed: opts.seed ?? 'report', maxSyntheticForDcr: opts.maxSyntheticForDcr ?? 1000, bootstrap: opts.bootstrap ?? 500,
@@ -148,9 +158,11 @@ export function evaluateOne(ctx: Context, data: Dataset, tag: string): MethodCor
   }
   const checks = { columns: columnChecks(ctx.schema, train, data), constraints: constraintChecks(ctx.schema, train, data) };
   const pairTvds = pairs.map((p) => p.tvd);
+  const tripleTvd = tripleTvds(ctx.realTriples, bins, binners, ctx.triples);
   const fidelity: MethodCore['fidelity'] = {
     columns, columnShapes: mean(columns.map((c) => c.quality)), meanColumnTvd: mean(columns.map((c) => c.tvd)), meanKs: ks.length ? mean(ks) : null,
     pairTvdMean: pairTvds.length ? mean(pairTvds) : 0, pairTvdMax: pairTvds.length ? Math.max(...pairTvds) : 0,
+    tripleTvdMean: tripleTvd.length ? mean(tripleTvd) : null, tripleTvdMax: tripleTvd.length ? Math.max(...tripleTvd) : null, triples: tripleTvd.length,
     pairTrends: pairs.length ? mean(pairs.map((p) => p.score)) : 1, pairs,
     correlation: { meanAbsDiff: diffs.length ? mean(diffs) : null, maxAbsDiff: diffs.length ? Math.max(...diffs) : null, matrix },
   };

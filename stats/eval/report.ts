@@ -83,6 +83,7 @@ export interface EvaluateOptions {
 /** The scalar metrics summarized over repeated fits. */
 const SCALARS: Record<string, (m: MethodCore) => number | null | undefined> = {
   pairTvdMean: (m) => m.fidelity.pairTvdMean,
+  tripleTvdMean: (m) => m.fidelity.tripleTvdMean,
   meanColumnTvd: (m) => m.fidelity.meanColumnTvd,
   meanKs: (m) => m.fidelity.meanKs,
   corrMeanAbsDiff: (m) => m.fidelity.correlation.meanAbsDiff,

@@ -28,6 +28,13 @@ export interface Measurement {
 
 export interface FitOptions {
   iterations?: number;
+  /**
+   * Warm start: log-factors (e.g. log p(v | parents) of an earlier fit), each a row-major table
+   * over its columns, added to the log-potential of the smallest clique that holds them. With the
+   * conditional tables of an earlier network whose families all lie in cliques of this one, the
+   * starting model is that earlier fit (adaptive.ts refits after each round this way).
+   */
+  init?: { columns: number[]; log: Float64Array }[];
 }
 
 export interface ModelFit {
@@ -221,6 +228,12 @@ export function fitModel(sizes: number[], parents: number[][], order: number[], 
     return { loss, grad, mu };
   };
   let thetas = jt.cells.map((n) => new Float64Array(n));
+  for (const f of opts.init ?? []) {
+    const c = jt.cliqueOf(f.columns);
+    const map = cellMap(jt.cliques[c]!, sizes, f.columns);
+    const th = thetas[c]!;
+    for (let i = 0; i < th.length; i++) th[i] += f.log[map[i]!]!;
+  }
   let cur = lossGrad(thetas);
   const maxWeight = Math.max(1e-12, ...assigned.map((a) => Math.max(...a.weight)));
   let alpha = 1 / (total * maxWeight);

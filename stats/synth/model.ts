@@ -17,6 +17,8 @@
  *   3. measure: one marginal query with every pair inside a family of the network (ρ₃);
  *   4. fit: the junction-tree model to all of them (one-ways, both measurements of every family
  *      pair, the margins of the other selection tables), Private-PGM style (junction.ts).
+ * method 'aim': steps 0-1, then one rule from n̂, ρ and the domain (adaptive.ts chooseModel): the
+ *   one-way product, the 2-tree (steps 2-4), or AIM-style adaptive rounds (adaptive.ts fitAdaptive);
  * method 'independent' (the baseline): steps 0 and 1 with the whole ρ; the model is the product
  * of the noisy one-way distributions (projected to non-negative, normalized).
  * Without ρ every query is exact (no noise): the non-private reference of the same synthesizer.
@@ -31,6 +33,7 @@ import {
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
 import { allPairs, pairScore, selectNetwork, type Network } from './select.ts';
+import { chooseModel, fitAdaptive, margin, plannedStd, type ModelPlan } from './adaptive.ts';
 
 export const MODEL_FORMAT = 'blindsum-synth-model';
 export const MODEL_VERSION = 2;
@@ -52,7 +55,7 @@ export interface BudgetQuery {
 export interface SynthModel {
   format: typeof MODEL_FORMAT;
   version: typeof MODEL_VERSION;
-  method: 'mst' | 'independent';
+  method: 'mst' | 'aim' | 'independent';
   schema: { name: string; digest: string };
   filter: Predicate[];
   columns: ModelColumn[];
@@ -69,12 +72,17 @@ export interface SynthModel {
     exact: boolean;
     queries: BudgetQuery[];
   };
-  fit: { estimatedRows: number; iterations: number; loss: number; fineBins: number; maxLevels: number[]; cliques: number[][] };
+  /** `plan`: which end of the rule was fitted (absent in models of earlier versions: a 2-tree, or the one-way product without cliques of two or more). */
+  fit: { estimatedRows: number; iterations: number; loss: number; fineBins: number; maxLevels: number[]; cliques: number[][]; plan?: ModelPlan };
   createdAt: string;
 }
 
 export interface SynthOptions {
-  method?: 'mst' | 'independent';
+  /**
+   * 'mst' (default): the 2-tree, or the one-way product on small data; 'aim': the same rule with
+   * the adaptive model (adaptive.ts) at its rich-data end; 'independent': the baseline.
+   */
+  method?: 'mst' | 'aim' | 'independent';
   /** Total zCDP ρ (undefined: exact measurements, no differential privacy). */
   rho?: number;
   /** δ at which ε is reported (default 1e-6). */
@@ -109,17 +117,6 @@ function budgetQuery(m: MeasuredTables, purpose: string): BudgetQuery {
   return { queryId: m.queryId, purpose, rhoCharged: m.rhoCharged, rhoSpent: m.rhoSpent, contributors: [...m.contributors] };
 }
 
-/**
- * Fewest model values per column that make two-way tables worth measuring (see the fallback in
- * fitSynthesizer). Measured on pbc (334 rows) at the noise of 3 parties at t = 3: with 3 values
- * the 2-tree's two-way TVD at ε = 1 is 0.43 against 0.33 for the one-way product; with 4 or more
- * (ε = 4) the 2-tree is the better model (docs/synth.md).
- */
-const MIN_PAIR_LEVELS = 4;
-
-/** Noise std of a marginal query with T tables at ρ (Gaussian equivalent, for planning only). */
-const plannedStd = (tables: number, rho: number | undefined): number => (rho === undefined ? 0 : Math.sqrt(tables / (2 * rho)));
-
 /** Runs the measurements through `measure` and fits the model. */
 export async function fitSynthesizer(schema: Schema, measure: Measure, opts: SynthOptions = {}): Promise<SynthModel> {
   const method = opts.method ?? 'mst';
@@ -138,6 +135,9 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   if (target !== undefined && target < 0) throw new RangeError(`target: no column "${opts.target}" to model (columns: ${names.join(', ')})`);
   // naive Bayes (one parent, the target) needs no selection: its share goes to the measure step
   const selects = !(opts.maxParents === 1 && target !== undefined);
+  // the adaptive plan is possible (method 'aim', no target, not naive Bayes); steps 0-1 are the
+  // same whichever end of the rule is chosen after them (adaptive.ts splits the rest)
+  const adaptive = method === 'aim' && target === undefined && opts.maxParents !== 1;
   const shares = selects ? split : [split[0], 0, split[1] + split[2]];
   const share = (i: number): number | undefined => (rho === undefined ? undefined : method === 'independent' ? rho : rho * shares[i]!);
   const rangeBins = opts.rangeBins ?? 16;
@@ -181,11 +181,11 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // kept when its noisy count is there (fineWeights)
   const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i]));
   /** The product of the (projected) noisy one-ways: the independent model. */
-  const independent = (tables: number[][], variance: number, as: SynthModel['method']): SynthModel => {
+  const independent = (tables: number[][], variance: number, as: SynthModel['method'], plan?: ModelPlan): SynthModel => {
     const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i]));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
-    return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]) });
+    return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]), ...(plan ? { plan } : {}) });
   };
   if (method === 'independent') return independent(oneWay.tables, fineVar, 'independent');
 
@@ -194,13 +194,12 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const pairs = allPairs(d);
   // (a family's pair is measured twice, in select and in measure: a 2-tree has 2d − 3 of them, a tree d − 1)
   const familyPairCount = Math.max(1, opts.maxParents === 1 ? d - 1 : 2 * d - 3);
-  const [s1, s2] = [selects ? plannedStd(pairs.length, share(1)) : Infinity, plannedStd(familyPairCount, share(2))];
   // the one-way step shows the noise the federation actually adds per unit of planned noise
   // (× √(k/t) when k > t parties contribute); the pair steps will see the same
   const noiseScale = rho === undefined || !(fineVar > 0) ? 1 : Math.max(1, Math.sqrt(fineVar) / plannedStd(d, oneWayRho));
-  const sigmaPair = rho === undefined ? 0 : noiseScale / Math.sqrt(1 / (s1 * s1) + 1 / (s2 * s2));
-  const pairLevels = sigmaPair > 0 ? Math.floor(Math.sqrt(nHat / sigmaPair)) : maxLevels;
-  if (rho !== undefined && pairLevels < MIN_PAIR_LEVELS) {
+  const rule = chooseModel({ nHat, rho, d, maxLevels, noiseScale, split: shares as [number, number, number], selects, familyPairs: familyPairCount, adaptive });
+  log(`plan: ${rule.plan} (n̂ ≈ ${Math.round(nHat)}, ${d} columns, ${Number.isFinite(rule.levels) ? rule.levels : 'any number of'} values per column supported)`);
+  if (rule.plan === 'one-way' && rho !== undefined) {
     // too few rows for the noise of the pair tables (below 4 × 4 cells of one σ each): the rest
     // of the budget measures the one-ways again, and the model is their product
     const restRho = rho * (shares[1]! + shares[2]!);
@@ -208,9 +207,9 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
     const again = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), restRho, 'one-way-again');
     queries.push(budgetQuery(again, 'one-way-again'));
     const [w1, w2] = [1 / oneWay.variance, 1 / again.variance];
-    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 1 / (w1 + w2), 'mst');
+    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 1 / (w1 + w2), method === 'aim' ? 'aim' : 'mst', 'one-way');
   }
-  const levelCap = Math.max(2, Math.min(maxLevels, pairLevels));
+  const levelCap = Math.max(2, Math.min(maxLevels, rule.levels));
   const rare = 3 * Math.sqrt(fineVar);
   const coarse: Coarsening[] = cols.map((c, i) => coarsen(c, c.type === 'categorical' ? oneWay.tables[i]! : [...fineP[i]!.slice(0, -1), Math.max(0, oneWay.tables[i]![c.levels.length - 1]!)], { rareCount: rare, maxLevels: levelCap }));
   const groupSizes = coarse.map((c) => c.groups.length);
@@ -222,6 +221,16 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   log(`model values per column: ${groupSizes.join(', ')} (at most ${levelCap})`);
 
   const coarseEdges = coarse.map((c) => c.edges ?? []);
+  if (rule.plan === 'aim') {
+    const ad = await fitAdaptive({
+      names, edges: coarseEdges, filter, measure, levelSizes: qlSizes, levelToGroup: qlToGroup, sizes: groupSizes, oneWay: oneWayGrouped, nHat,
+      rho: rho === undefined ? undefined : rho * (1 - shares[0]!), log, ...(opts.iterations !== undefined ? { iterations: opts.iterations } : {}),
+    });
+    for (const q of ad.queries) queries.push(budgetQuery(q.tables, q.purpose));
+    log(`fit: ${ad.fit.iterations} mirror-descent iterations, weighted loss ${ad.fit.loss.toPrecision(4)}, estimated rows ${ad.fit.total.toFixed(1)}`);
+    const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
+    return finish(schema, 'aim', filter, columns, ad.network, dropEmptyValues(ad.fit.cpt, columns), queries, rho, opts.delta, { estimatedRows: ad.fit.total, iterations: ad.fit.iterations, loss: ad.fit.loss, fineBins, maxLevels: groupSizes, cliques: ad.fit.cliques, plan: 'aim' });
+  }
   // 2. selection: every pair at the model's resolution
   const score: number[][] = Array.from({ length: d }, () => new Array<number>(d).fill(0));
   let selGrouped: GroupedTable[] = [];
@@ -263,22 +272,7 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const fit = fitModel(groupSizes, net.parents, net.order, measurements, opts.iterations !== undefined ? { iterations: opts.iterations } : {});
   log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
   const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
-  return finish(schema, 'mst', filter, columns, net, dropEmptyValues(fit.cpt, columns), queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques });
-}
-
-/** Row (axis 0) or column (axis 1) sums of a two-way table, with their variances. */
-function margin(t: GroupedTable, axis: 0 | 1): Measurement {
-  const [ka, kb] = t.shape as [number, number];
-  const size = axis === 0 ? ka : kb;
-  const counts = new Float64Array(size);
-  const variance = new Float64Array(size);
-  for (let i = 0; i < ka; i++) {
-    for (let j = 0; j < kb; j++) {
-      counts[axis === 0 ? i : j] += t.counts[i * kb + j]!;
-      variance[axis === 0 ? i : j] += t.variance[i * kb + j]!;
-    }
-  }
-  return { columns: [t.columns[axis]!], counts, variance };
+  return finish(schema, method === 'aim' ? 'aim' : 'mst', filter, columns, net, dropEmptyValues(fit.cpt, columns), queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques, plan: '2-tree' });
 }
 
 function normalized(xs: number[]): number[] {
