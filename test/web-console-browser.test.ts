@@ -156,8 +156,10 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     expect(result.rows.some((r) => r[0] === 'counts[0]' && r[2] !== '—')).toBe(true); // with its noise sd
     expect(result.bars).toBe(10);
     expect(result.links.map((l) => l.slice(-4))).toEqual(['.csv', 'json']);
-    await page.waitForFunction(() => /charge/.test(document.getElementById('ledger-table')?.textContent ?? ''), { timeout: 5_000 });
+    // The budget is read again after the result is shown (the ledger's caption names charges before its rows do).
+    await page.waitForFunction(() => /spent ρ = 0\.2/.test(document.getElementById('budget-summary')?.textContent ?? ''), { timeout: 10_000 });
     expect(await page.evaluate(() => document.getElementById('budget-summary')!.textContent)).toMatch(/spent ρ = 0\.2000? of 10/);
+    expect(await page.evaluate(() => document.querySelectorAll('#ledger-table tbody tr').length)).toBe(1);
     await page.screenshot({ path: join(SHOTS, 'analyst-result.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
