@@ -17,48 +17,12 @@ import type { IdentityFile } from '../services/common/keys.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { READ_METADATA, signQueryRequest, signRead } from '../services/common/query-request.ts';
 import { channelCredentials, explainTlsFailure, type TlsContext } from '../services/common/tls.ts';
-import type { NoiseVerdict, PrivacySpec, Query, QueryResult } from '../stats/index.ts';
-import type { AnalystCkksKey } from './ckks-analyst.ts';
+import type { PrivacySpec, Query } from '../stats/index.ts';
+import type { AnalystCkksKey } from './ckks-release.ts';
+import { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from './outcome.ts';
 
-export interface QueryOutcome {
-  queryId: string;
-  status: string;
-  error: string;
-  result: QueryResult | undefined;
-  contributors: string[];
-  refusals: { partyId: string; reason: string }[];
-  entryNames: string[];
-  aggregate: number[];
-  /** Exact integer sums on the fixed-point grid, and each entry's scale (value = sum / 2^scale). */
-  exactSums: bigint[];
-  scaleBits: number[];
-  /** Differential privacy: 0 / empty for exact queries. */
-  rhoCharged: number;
-  rhoSpent: number;
-  /** Noise standard deviation of each entry of `aggregate`. */
-  noiseStd: number[];
-  /** DP-noise standard deviation of each numeric result field, keyed like `numericFields`. */
-  uncertainty: Record<string, number | null>;
-  /**
-   * DP results of mean, variance, covariance, correlation and linear_regression: whether the noise
-   * leaves the result useful (status "ok" or "noise_dominates", with the rho needed;
-   * stats/noise-verdict.ts). Absent for exact results and other kinds.
-   */
-  noise?: NoiseVerdict;
-  elapsedMs: number;
-  /** Backend "ckks": decrypted here, by the analyst's key (the aggregator holds only ciphertexts). */
-  ckks?: {
-    params: string;
-    level: number;
-    limbs: number;
-    ciphertexts: number;
-    /** Bytes of the encrypted release. */
-    bytes: number;
-    /** Largest |decrypted value − its rounding| in grid units (rounding is exact below 1/2). */
-    maxRawError: number;
-    decryptors: string[];
-  };
-}
+// The outcome of a query and its CKKS decryption have no Node import (the web console runs them): client/outcome.ts.
+export { openCkksOutcome, outcomeFromResponse, type QueryOutcome } from './outcome.ts';
 
 /** A gRPC failure with the server's message (never a stack). */
 export class AnalystError extends Error {
@@ -229,30 +193,4 @@ export class AnalystClient {
     if (r.ckks && r.status === 'done' && opts.ckksKey) return openCkksOutcome(query, r, opts.ckksKey, t0);
     return outcomeFromResponse(r, performance.now() - t0);
   }
-}
-
-/**
- * A CKKS result, decrypted with the analyst's key, rounded and post-processed (client/ckks-analyst.ts);
- * `startedAt` (performance.now() at submission) makes elapsedMs include the decryption.
- */
-export async function openCkksOutcome(query: Query, r: GetResultResponse, key: AnalystCkksKey, startedAt?: number): Promise<QueryOutcome> {
-  const { openRelease } = await import('./ckks-analyst.ts');
-  const o = await openRelease(query, r, key);
-  const base = outcomeFromResponse(r, 0);
-  return {
-    ...base, result: o.result, error: o.postError || base.error, exactSums: o.sums, aggregate: o.sums.map((s, i) => Number(s) * 2 ** -r.scaleBits[i]!),
-    uncertainty: o.uncertainty, ...(o.noise ? { noise: o.noise } : {}), elapsedMs: startedAt === undefined ? 0 : performance.now() - startedAt,
-    ckks: { params: r.ckks!.params, level: o.level, limbs: o.limbs, ciphertexts: o.ciphertexts, bytes: o.bytes, maxRawError: o.maxRawError, decryptors: r.ckks!.decryptors },
-  };
-}
-
-export function outcomeFromResponse(r: GetResultResponse, elapsedMs = 0): QueryOutcome {
-  return {
-    queryId: r.queryId, status: r.status, error: r.error,
-    result: r.resultJson ? (JSON.parse(r.resultJson) as QueryResult) : undefined,
-    contributors: r.contributors, refusals: r.refusals, entryNames: r.entryNames, aggregate: r.aggregate,
-    exactSums: r.exactSums, scaleBits: r.scaleBits, rhoCharged: r.rhoCharged, rhoSpent: r.rhoSpent, noiseStd: r.noiseStd,
-    uncertainty: r.uncertaintyJson ? (JSON.parse(r.uncertaintyJson) as Record<string, number | null>) : {},
-    ...(r.noiseJson ? { noise: JSON.parse(r.noiseJson) as NoiseVerdict } : {}), elapsedMs,
-  };
 }

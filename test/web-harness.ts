@@ -60,15 +60,15 @@ export interface WebFederation {
   stop(): Promise<void>;
 }
 
-/** pbc split over three parties; analysts alice and bob (and the auditor); DP only. */
-export async function startWebFederation(opts: { operator?: boolean } = {}): Promise<WebFederation> {
+/** pbc split over three parties; analysts alice and bob (and the auditor); DP only; `ckks`: the CKKS backend too (key ceremony at start). */
+export async function startWebFederation(opts: { operator?: boolean; ckks?: boolean } = {}): Promise<WebFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'blindsum-web-'));
   const webRoot = join(dir, 'web');
   await buildAll(webRoot);
   const csv = readFileSync(new URL('../examples/pbc/pbc.csv', import.meta.url), 'utf8');
   const fed = await LocalFederation.start({
     dir, schemaPath: new URL('../examples/pbc/schema.json', import.meta.url).pathname, partyData: splitCsvText(csv, 3, 'web'),
-    analysts: ['alice', 'bob'], allowExact: false,
+    analysts: ['alice', 'bob'], allowExact: false, ...(opts.ckks ? { ckks: true } : {}),
     aggregatorArgs: ['--web-listen', '127.0.0.1:0', '--web-root', webRoot, ...(opts.operator ? ['--web-operator'] : [])],
   });
   return {

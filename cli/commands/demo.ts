@@ -104,20 +104,28 @@ async function runDpSection(client: ReturnType<LocalFederation['client']>, queri
   return failures;
 }
 
-/** Waits for the CKKS key ceremony and creates the demo analyst's CKKS key pair (blindsum analyst-keygen). */
-async function ckksSetup(fed: LocalFederation): Promise<AnalystCkksKey> {
+/** The demo analyst's CKKS key file (written with --web, for the console's analyst page). */
+const demoCkksKeyPath = (fed: LocalFederation): string => fed.analystKeyPath('demo').replace(/\.key$/, '.ckks.key');
+
+/**
+ * Waits for the CKKS key ceremony and creates the demo analyst's CKKS key pair (blindsum analyst-keygen);
+ * `writeFile`: also as a 0600 key file (demoCkksKeyPath) to load in the web console.
+ */
+async function ckksSetup(fed: LocalFederation, writeFile: boolean): Promise<AnalystCkksKey> {
   const t0 = performance.now();
   const sha = await fed.waitCollectiveKey();
-  const { generateAnalystKey } = await import('../../client/ckks-analyst.ts');
+  const { generateAnalystKey, writeAnalystKeyFile } = await import('../../client/ckks-analyst.ts');
   const key = await generateAnalystKey();
+  if (writeFile) writeAnalystKeyFile(demoCkksKeyPath(fed), key);
   process.stdout.write(`  CKKS key ceremony (CRS commit-reveal, CKG, t-of-n Thresholdizer): collective public key SHA-256 ${sha.slice(0, 16)}… ready after ${((performance.now() - t0) / 1000).toFixed(1)} s; each party keeps its key share (0600); the analyst has its own CKKS key pair\n\n`);
   return key;
 }
 
 /** The web console's URL and the key files to sign in with (demo --web). */
-function printWebConsole(fed: LocalFederation): void {
+function printWebConsole(fed: LocalFederation, ckks: boolean): void {
   process.stdout.write(
     `\n  web console: ${fed.webUrl}analyst/\n    sign in with the analyst key file ${fed.analystKeyPath('demo')}\n` +
+    (ckks ? `    for CKKS queries, load the CKKS key file ${demoCkksKeyPath(fed)} (written once the key ceremony has run)\n` : '') +
     `    operator page: ${fed.webUrl}operator/ (sign in with the auditor's key file ${fed.analystKeyPath('auditor')})\n\n`,
   );
 }
@@ -169,13 +177,13 @@ export const demo: Command = {
       ...(web ? { aggregatorArgs: ['--web-listen', '127.0.0.1:0', '--web-operator'] } : {}),
     });
     process.stdout.write(`  aggregator on ${fed.address}; all ${n} parties connected (${((performance.now() - t0) / 1000).toFixed(1)} s); threshold t = ${Math.floor(n / 2) + 1}\n`);
-    if (web) printWebConsole(fed);
+    if (web) printWebConsole(fed, backends.includes('ckks'));
     const me = fed.identity('demo');
     process.stdout.write(`  analyst "${me.id}" signed in: Ed25519 key ${keyFingerprint(me.identity.publicKey)}… listed in analysts.json (signed by the operator key named in roster.json); every query and read is signed, and every party checks the signature\n\n`);
     const client = fed.client('demo');
     let failures = 0;
     try {
-      const ckksKey = backends.includes('ckks') ? await ckksSetup(fed) : undefined;
+      const ckksKey = backends.includes('ckks') ? await ckksSetup(fed, web) : undefined;
       for (const backend of backends) for (const [i, q] of queries.entries()) {
         process.stdout.write(`[${i + 1}/${queries.length}] ${describeQuery(q)}  — backend ${backend}\n`);
         const o = await client.run(q, { backend, ...(backend === 'ckks' ? { ckksKey } : {}) });
@@ -207,7 +215,7 @@ export const demo: Command = {
     } finally {
       client.close();
       if (web) {
-        printWebConsole(fed);
+        printWebConsole(fed, backends.includes('ckks'));
         process.stdout.write('  the federation stays up for the web console: press Ctrl-C to stop it\n');
         await interrupted();
       }

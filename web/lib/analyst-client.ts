@@ -11,6 +11,7 @@ import {
 } from '../../gen/blindsum/v1/blindsum.ts';
 import { READ_METADATA, signQueryRequest, signRead } from '../../services/common/query-signing.ts';
 import { queryToProto } from '../../services/common/query-codec.ts';
+import { sha256Hex } from '../../services/common/ckks.ts';
 import type { IdentityKeyPair } from '../../crypto/identity.ts';
 import type { Query } from '../../stats/query-types.ts';
 import type { PrivacySpec } from '../../stats/privacy.ts';
@@ -67,13 +68,21 @@ export class WebAnalystClient {
     return unaryCall('GetBudget', GetBudgetRequest, GetBudgetResponse, req, await this.#readHeaders('GetBudget', GetBudgetRequest.encode(req).finish()));
   }
 
-  /** Signs and submits a query (secure aggregation); `privacy` omitted = exact (only where allowed). */
-  async submit(query: Query, privacy?: PrivacySpec): Promise<SubmitQueryResponse> {
+  /**
+   * Signs and submits a query; `privacy` omitted = exact (only where allowed). Backend "ckks" needs
+   * the analyst's CKKS public key: as the CLI's client does, its SHA-256 is signed into the request
+   * (analyst_key_sha256) and the key travels beside it, so the release is re-encrypted to it.
+   */
+  async submit(query: Query, privacy?: PrivacySpec, opts: { backend?: 'secagg' | 'ckks'; ckksPublicKey?: Uint8Array } = {}): Promise<SubmitQueryResponse> {
+    const backend = opts.backend ?? 'secagg';
+    const analystPublicKey = backend === 'ckks' ? opts.ckksPublicKey : new Uint8Array(0);
+    if (!analystPublicKey) throw new Error('backend "ckks" needs your CKKS key file (blindsum analyst ckks-keygen): the result is encrypted to it');
     const { signedRequest, signature } = signQueryRequest(this.#me.identity.secretKey, {
-      queryId: crypto.randomUUID(), federation: await this.federation(), analyst: this.#me.id, query: queryToProto(query), backend: 'secagg',
-      privacy: { rho: privacy?.rho ?? 0, epsilon: privacy?.epsilon ?? 0, delta: privacy?.delta ?? 0 }, analystKeySha256: '', issuedAtMs: BigInt(Date.now()),
+      queryId: crypto.randomUUID(), federation: await this.federation(), analyst: this.#me.id, query: queryToProto(query), backend,
+      privacy: { rho: privacy?.rho ?? 0, epsilon: privacy?.epsilon ?? 0, delta: privacy?.delta ?? 0 },
+      analystKeySha256: analystPublicKey.length > 0 ? sha256Hex(analystPublicKey) : '', issuedAtMs: BigInt(Date.now()),
     });
-    return unaryCall('SubmitQuery', SubmitQueryRequest, SubmitQueryResponse, { signedRequest, signature, analystPublicKey: new Uint8Array(0) });
+    return unaryCall('SubmitQuery', SubmitQueryRequest, SubmitQueryResponse, { signedRequest, signature, analystPublicKey });
   }
 
   /** Follows a query's rounds until its final event. */

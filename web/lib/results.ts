@@ -41,7 +41,7 @@ export function resultTable(p: ParsedResult, maxRows = 200): HTMLTableElement {
   return el('table', { class: 'results' },
     el('caption', {}, `${rows.length} statistics${rows.length > maxRows ? ` (first ${maxRows} shown; the download has all)` : ''}`),
     el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'statistic'), el('th', { scope: 'col' }, 'value'), dp ? el('th', { scope: 'col' }, 'DP noise sd') : null)),
-    el('tbody', {}, ...rows.slice(0, maxRows).map(([n, v, sd]) => el('tr', {}, el('th', { scope: 'row' }, n), el('td', {}, show(v)), dp ? el('td', {}, show(sd)) : null))),
+    el('tbody', {}, ...rows.slice(0, maxRows).map(([n, v, sd]) => el('tr', {}, el('th', { scope: 'row' }, n), el('td', { 'data-value': v === null ? '' : String(v) }, show(v)), dp ? el('td', {}, show(sd)) : null))),
   );
 }
 

@@ -18,10 +18,14 @@ export const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /**
- * The auditor page's policy: the same, plus 'wasm-unsafe-eval' so that node-seal's WebAssembly can
- * recompute CKKS keys and sums (docs/web.md § Auditor page). No other page runs WebAssembly.
+ * The policy of the pages that run node-seal's WebAssembly: the same, plus 'wasm-unsafe-eval' —
+ * the auditor page recomputes CKKS keys and sums, the analyst page decrypts CKKS results with the
+ * analyst's CKKS key (docs/web.md). The operator page runs no WebAssembly.
  */
-export const AUDITOR_CONTENT_SECURITY_POLICY: string = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'");
+export const WASM_CONTENT_SECURITY_POLICY: string = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'");
+
+/** The pages served under WASM_CONTENT_SECURITY_POLICY (they load node-seal). */
+export const WASM_PAGES: readonly string[] = ['/auditor/', '/analyst/'];
 
 /** Headers on every answer of the console (pages, Connect calls, errors). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -97,7 +101,7 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, path: str
     return notFound(res);
   }
   const body = readFileSync(real);
-  if (decoded.startsWith('/auditor/')) res.setHeader('content-security-policy', AUDITOR_CONTENT_SECURITY_POLICY);
+  if (WASM_PAGES.some((p) => decoded.startsWith(p))) res.setHeader('content-security-policy', WASM_CONTENT_SECURITY_POLICY);
   res.writeHead(200, { 'content-type': TYPES[extname(real)] ?? 'application/octet-stream', 'content-length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -28,6 +28,8 @@ const FIELDS: Record<string, QueryKind[]> = {
 
 export interface ComposedQuery {
   query: Query;
+  /** secagg (pairwise masks) or ckks (multiparty CKKS: the result is encrypted to the analyst's CKKS key and decrypted in this page). */
+  backend: 'secagg' | 'ckks';
   /** undefined = exact (no DP). */
   privacy: PrivacySpec | undefined;
 }
@@ -69,6 +71,7 @@ export class ComposeForm {
       privacyMode: el('select', {}, el('option', { value: 'rho' }, 'zCDP ρ'), el('option', { value: 'epsdelta' }, '(ε, δ)'), el('option', { value: 'exact' }, 'exact (no DP; only if the federation allows it)')),
       rho: el('input', { type: 'number', step: 'any', min: '0', value: '0.1' }), epsilon: el('input', { type: 'number', step: 'any', min: '0', value: '1' }),
       delta: el('input', { type: 'text', value: '1e-6' }),
+      backend: el('select', {}, el('option', { value: 'secagg' }, 'secure aggregation (pairwise masks)'), el('option', { value: 'ckks' }, 'multiparty CKKS (decrypted here with your CKKS key)')),
     };
     this.#filters = el('div', { class: 'filters', id: 'filters' });
     const c = this.#c;
@@ -87,6 +90,8 @@ export class ComposeForm {
       el('fieldset', {}, el('legend', {}, 'Privacy'),
         field('q-privacy', 'Privacy parameters', c['privacyMode']!), field('q-rho', 'ρ (zCDP)', c['rho']!),
         field('q-epsilon', 'ε', c['epsilon']!), field('q-delta', 'δ', c['delta']!)),
+      el('fieldset', {}, el('legend', {}, 'Backend'),
+        field('q-backend', 'Backend', c['backend']!, 'CKKS needs your CKKS key file (Sign in): the result is encrypted to it and decrypted in this page')),
       el('button', { type: 'submit', id: 'submit-query' }, 'Sign and submit'),
     );
     this.element.addEventListener('submit', (ev) => {
@@ -175,6 +180,6 @@ export class ComposeForm {
     if (shows('bins')) query.bins = numbers(c['bins']!.value);
     const mode = c['privacyMode']!.value;
     const privacy = mode === 'exact' ? undefined : mode === 'rho' ? { rho: Number(c['rho']!.value) } : { epsilon: Number(c['epsilon']!.value), delta: Number(c['delta']!.value) };
-    return { query, privacy };
+    return { query, privacy, backend: c['backend']!.value === 'ckks' ? 'ckks' : 'secagg' };
   }
 }

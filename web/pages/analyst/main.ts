@@ -2,6 +2,8 @@
  * The analyst page (docs/web.md): sign in with the key file, compose a query from the schema with
  * its DP cost and expected noise shown before submitting, sign and submit it, watch its rounds
  * live, read the result (table, plot, CSV/JSON), and see the query history and budget ledger.
+ * A CKKS result is decrypted, rounded and post-processed in this page with the analyst's CKKS key,
+ * by the CLI's code (client/outcome.ts openCkksOutcome, node-seal's WebAssembly).
  */
 import type { GetBudgetResponse, GetResultResponse, ListPartiesResponse } from '../../../gen/blindsum/v1/blindsum.ts';
 import { parseSchema, type Schema } from '../../../stats/schema.ts';
@@ -12,7 +14,11 @@ import { ConnectCallError } from '../../lib/connect-client.ts';
 import { byId, el, replace } from '../../lib/dom.ts';
 import { previewNoise } from '../../lib/noise-preview.ts';
 import { downloadLink, parseResult, resultCsv, resultJson, resultPlot, resultTable } from '../../lib/results.ts';
+import { openCkksOutcome } from '../../../client/outcome.ts';
+import { queryFromProto } from '../../../services/common/query-codec.ts';
+import { MAX_RAW_DECRYPTION_ERROR } from '../../../stats/release-check.ts';
 import { ComposeForm } from './compose.ts';
+import { ckksKey, wireCkksKey } from './ckks-key.ts';
 import { wireSignIn } from './signin.ts';
 
 const REPORT_DELTA = 1e-6;
@@ -117,7 +123,9 @@ async function submit(): Promise<void> {
   button.disabled = true; // one submission per click
   let queryId: string | undefined;
   try {
-    queryId = (await s.client.submit(composed.query, composed.privacy)).queryId;
+    const key = ckksKey();
+    if (composed.backend === 'ckks' && !key) throw new Error('backend CKKS needs your CKKS key file (load it under Sign in): the result is encrypted to it');
+    queryId = (await s.client.submit(composed.query, composed.privacy, { backend: composed.backend, ...(key && composed.backend === 'ckks' ? { ckksPublicKey: key.publicKey } : {}) })).queryId;
     replace(status, `query ${queryId} submitted; watching its rounds`);
     await watch(queryId);
   } catch (e) {
@@ -140,8 +148,11 @@ async function watch(queryId: string): Promise<void> {
   await loadResult(queryId);
 }
 
+let lastResultId: string | undefined;
+
 async function loadResult(queryId: string): Promise<void> {
   const s = session!;
+  lastResultId = queryId;
   const status = byId('progress-status');
   let r: GetResultResponse;
   try {
@@ -153,12 +164,29 @@ async function loadResult(queryId: string): Promise<void> {
   }
   show('result');
   show('progress');
-  const p = parseResult(r);
   const body = byId('result-body');
+  let p = parseResult(r);
+  let ckksLine: string | undefined;
   if (r.status === 'done' && r.ckks) {
-    replace(status, `query ${r.queryId}: done (CKKS)`);
-    replace(body, el('p', { id: 'result-status' }, `done: the result is encrypted to your CKKS key (${r.ckks.analystKeySha256.slice(0, 16)}…); this console does not decrypt CKKS results: read it with blindsum query.`));
-    return;
+    const key = ckksKey();
+    if (!key) {
+      replace(status, `query ${r.queryId}: done (CKKS); load your CKKS key file to decrypt it`);
+      replace(body, el('p', { id: 'result-status' }, `done: the result is encrypted to your CKKS key (public key SHA-256 ${r.ckks.analystKeySha256.slice(0, 16)}…); load that CKKS key file under Sign in and it is decrypted in this page.`));
+      return;
+    }
+    replace(status, `query ${r.queryId}: done (CKKS); decrypting in this browser…`);
+    try {
+      const o = await openCkksOutcome(queryFromProto(r.query), r, key);
+      p = { response: r, result: o.result, uncertainty: o.uncertainty };
+      if (!o.result) throw new Error(`decrypted, but the post-processing failed: ${o.error}`);
+      const c = o.ckks!;
+      ckksLine = `CKKS: decrypted in this browser with your key (${c.params}, ${c.ciphertexts} ciphertext${c.ciphertexts > 1 ? 's' : ''} at level ${c.level}, ${c.bytes} bytes); key switched by ${c.decryptors.join(', ')}; largest error before rounding ${c.maxRawError.toExponential(2)} grid units (refused above ${MAX_RAW_DECRYPTION_ERROR}); every sum checked against the plan's range.`;
+    } catch (e) {
+      replace(status, `query ${r.queryId}: done (CKKS), but it cannot be decrypted here`);
+      status.classList.add('error');
+      replace(body, el('p', { id: 'result-status', class: 'error' }, `cannot decrypt the CKKS result: ${message(e)}`));
+      return;
+    }
   }
   if (r.status !== 'done' || !p.result) {
     replace(status, `query ${r.queryId}: ${r.status}${r.error ? ` — ${r.error}` : ''}`);
@@ -167,10 +195,12 @@ async function loadResult(queryId: string): Promise<void> {
       r.refusals.length ? el('p', {}, `refused by: ${r.refusals.map((x) => `${x.partyId} (${x.reason})`).join('; ')}`) : null);
     return;
   }
-  replace(status, `query ${r.queryId}: done`);
+  status.classList.remove('error');
+  replace(status, `query ${r.queryId}: done${r.ckks ? ' (CKKS, decrypted here)' : ''}`);
   const plot = resultPlot(p.result);
   replace(body,
     el('p', { id: 'result-status' }, `done: ${r.contributors.length} contributors (${r.contributors.join(', ')}); ${r.rhoCharged > 0 ? `charged ${rhoText(r.rhoCharged)}, spent ${rhoText(r.rhoSpent)} with these contributors` : 'exact'}.`),
+    ckksLine ? el('p', { id: 'result-ckks' }, ckksLine) : null,
     r.refusals.length ? el('p', {}, `refused by: ${r.refusals.map((x) => `${x.partyId} (${x.reason})`).join('; ')}`) : null,
     p.result.notes.length ? el('ul', { class: 'notes' }, ...p.result.notes.map((n) => el('li', {}, n))) : null,
     plot ?? null,
@@ -190,3 +220,8 @@ function renderLedger(b: GetBudgetResponse): void {
 }
 
 wireSignIn((me) => void signedIn(me));
+wireCkksKey(() => {
+  // A CKKS result shown as "encrypted" (no key yet) is decrypted once the key is loaded.
+  const id = lastResultId;
+  if (session && id) void loadResult(id);
+});
