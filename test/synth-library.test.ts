@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
-import { coarsen, emptyRangeBins, fineColumns, fineWeights, projectCounts, refineEdges } from '../stats/synth/discretize.ts';
+import { coarsen, emptyRangeBins, fineColumns, fineWeights, projectCounts, monotoneTails, nonIncreasing, refineEdges } from '../stats/synth/discretize.ts';
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { dropEmptyValues, fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
@@ -69,6 +69,35 @@ describe('discretization', () => {
     // "(missing)" is rare: it joins a group instead of being one
     expect(n.groups.length).toBe(3);
     expect(n.groups.flat().sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('nonIncreasing is the least-squares non-increasing fit (pool adjacent violators) and keeps the sum', () => {
+    expect(nonIncreasing([5, 3, 4, 0, 2])).toEqual([5, 3.5, 3.5, 1, 1]);
+    expect(nonIncreasing([1, 2, 3])).toEqual([2, 2, 2]);
+    expect(nonIncreasing([3, 2, 1])).toEqual([3, 2, 1]);
+    expect(nonIncreasing([])).toEqual([]);
+  });
+
+  it('monotoneTails pools an isolated noise spike in an empty tail with the empty bins before it, so projection removes it; the bulk and point-mass bins are untouched', () => {
+    // bulk in bins 1-4; bin 11 is a noise spike far above the data; bin 0 is a point-mass bin
+    const y = [30, 100, 200, 150, 40, -6, 5, -9, -12, 3, -8, 30, -4];
+    const t = [...y];
+    monotoneTails(t, y.map((_, j) => j === 0));
+    expect(t.slice(0, 5)).toEqual([30, 100, 200, 150, 40]);
+    expect(t.reduce((a, b) => a + b, 0)).toBeCloseTo(y.reduce((a, b) => a + b, 0), 9);
+    // the spike is pooled with the seven bins from the end of the data: 3 / 7 each
+    for (let j = 5; j < 12; j++) expect(t[j]).toBeCloseTo(3 / 7, 12);
+    expect(t[12]).toBe(-4);
+    const plain = projectCounts(y);
+    const fitted = projectCounts(t);
+    const far = (w: number[]): number => w.slice(5).reduce((a, b) => a + b, 0);
+    expect(far(plain)).toBeGreaterThan(24);
+    expect(far(fitted)).toBeLessThan(1);
+    // fineWeights applies it to ordered (numeric) columns only
+    expect(fineWeights([...y, 0], 10, undefined, true)).toEqual([...projectCounts(t), 0]);
+    expect(fineWeights([...y, 0], 10)).toEqual([...plain, 0]);
+    // exact counts (σ = 0) are never changed
+    expect(fineWeights([...y, 0], 0, undefined, true)).toEqual([...plain, 0]);
   });
 
   it('(missing) keeps its noisy share when it is at least 2σ, inside whatever model value holds it; below 2σ it is 0', () => {

@@ -288,13 +288,15 @@ export const TAIL_Z = 2;
  * projected count is 0; such a bin keeps its weight only when its own noisy count is at least
  * TAIL_Z·σ (two independent measurements must both find it empty to drop it), which keeps the
  * noise in the empty stretches of wide schema bounds from putting synthetic values far outside
- * the data's range.
+ * the data's range. `ordered` (numeric columns): the tails are first fitted non-increasing
+ * outward (monotoneTails; `fixed`: point-mass bins, left out of that fit).
  */
-export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[]): number[] {
+export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[], ordered = false, fixed?: readonly boolean[]): number[] {
   const k = noisy.length;
   const y = Array.from(noisy).slice(0, k - 1);
   const m = noisy[k - 1]!;
   const missing = m > 0 && m >= MISSING_Z * sigma ? m : 0;
+  if (ordered && sigma > 0) monotoneTails(y, fixed);
   const drop = y.map((x, j) => emptyRange?.[j] === true && x < TAIL_Z * sigma);
   const kept = y.filter((_, j) => !drop[j]);
   if (kept.length === y.length || kept.length === 0) return [...projectCounts(y), missing];
@@ -306,6 +308,53 @@ export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?
   const p = projectCounts(kept.map((x) => x + shift));
   let i = 0;
   return [...y.map((_, j) => (drop[j] ? 0 : p[i++]!)), missing];
+}
+
+/** Share of the (projected) mass in each tail that monotoneTails fits non-increasing outward. */
+export const TAIL_SHARE = 0.25;
+
+/** Least-squares non-increasing fit of xs (pool adjacent violators); keeps the sum. */
+export function nonIncreasing(xs: readonly number[]): number[] {
+  const blocks: { sum: number; n: number }[] = [];
+  for (const x of xs) {
+    blocks.push({ sum: x, n: 1 });
+    while (blocks.length > 1 && blocks[blocks.length - 2]!.sum / blocks[blocks.length - 2]!.n < blocks[blocks.length - 1]!.sum / blocks[blocks.length - 1]!.n) {
+      const b = blocks.pop()!;
+      blocks[blocks.length - 1]!.sum += b.sum;
+      blocks[blocks.length - 1]!.n += b.n;
+    }
+  }
+  return blocks.flatMap((b) => new Array<number>(b.n).fill(b.sum / b.n));
+}
+
+/**
+ * In place: the noisy counts y of an ordered column's bins below its noisy TAIL_SHARE quantile
+ * and above its 1 − TAIL_SHARE quantile (both from the projected counts) replaced by their
+ * least-squares fit that does not increase outward from the bulk (isotonic regression by pool
+ * adjacent violators; each tail's sum is kept). An isolated noise spike in an empty stretch is
+ * pooled with the empty bins between it and the data, so the projection (projectCounts) that
+ * follows removes most of it instead of keeping it as a bin of synthetic values far outside the
+ * data. `fixed` bins (point masses, pointMassValues) are left out of the fit and keep their count.
+ * Post-processing.
+ */
+export function monotoneTails(y: number[], fixed?: readonly boolean[]): void {
+  const p = projectCounts(y);
+  const total = p.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return;
+  let a = 0;
+  for (let acc = 0; a < y.length - 1 && (acc += p[a]!) < TAIL_SHARE * total; a++);
+  let b = y.length - 1;
+  for (let acc = 0; b > 0 && (acc += p[b]!) < TAIL_SHARE * total; b--);
+  const fit = (idx: number[]): void => {
+    const free = idx.filter((j) => fixed?.[j] !== true);
+    nonIncreasing(free.map((j) => y[j]!)).forEach((v, k) => (y[free[k]!] = v));
+  };
+  const lower: number[] = [];
+  for (let j = a; j >= 0; j--) lower.push(j);
+  const upper: number[] = [];
+  for (let j = Math.max(b, a + 1); j < y.length; j++) upper.push(j);
+  fit(lower);
+  fit(upper);
 }
 
 /** For each fine bin: does it lie inside a range-step bin whose projected count is 0? */

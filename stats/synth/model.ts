@@ -28,7 +28,7 @@ import type { Predicate } from '../query.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import {
-  coarsen, emptyRangeBins, fineColumns, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+  coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
@@ -179,10 +179,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
   // non-negative fine one-ways with the noisy totals kept (projection, not clipping); (missing)
   // kept when its noisy count is there (fineWeights)
-  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i]));
+  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!)));
   /** The product of the (projected) noisy one-ways: the independent model. */
   const independent = (tables: number[][], variance: number, as: SynthModel['method'], plan?: ModelPlan): SynthModel => {
-    const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i]));
+    const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!)));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
     return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]), ...(plan ? { plan } : {}) });
@@ -273,6 +273,13 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   log(`fit: ${fit.iterations} mirror-descent iterations, weighted loss ${fit.loss.toPrecision(4)}, estimated rows ${fit.total.toFixed(1)}`);
   const columns = cols.map((c, i) => modelColumn(c, coarse[i]!, fineP[i]!));
   return finish(schema, method === 'aim' ? 'aim' : 'mst', filter, columns, net, dropEmptyValues(fit.cpt, columns), queries, rho, opts.delta, { estimatedRows: fit.total, iterations: fit.iterations, loss: fit.loss, fineBins, maxLevels: groupSizes, cliques: fit.cliques, plan: '2-tree' });
+}
+
+/** For each fine bin of a numeric column: does it hold a point mass (pointMassValues)? */
+function pointBins(c: FineColumn): boolean[] | undefined {
+  if (!c.edges) return undefined;
+  const pm = pointMassValues(c.min!, c.max!);
+  return c.edges.slice(0, -1).map((lo, j) => pm.some((v) => lo <= v && v < c.edges![j + 1]!));
 }
 
 function normalized(xs: number[]): number[] {
