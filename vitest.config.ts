@@ -1,4 +1,13 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+// Every process the tests spawn (the CLI, the federations' aggregator and parties: several hundred
+// in `npm test`) inherits this and reuses Node's on-disk compile cache — V8 code and the stripped
+// TypeScript of each module, keyed by the source's hash, so an edited file is recompiled — instead
+// of compiling the CLI's ~200 modules again: start-up falls from ~1.8 s to ~1 s per process.
+// Only speed changes; an NODE_COMPILE_CACHE the caller set is kept.
+process.env['NODE_COMPILE_CACHE'] ??= join(tmpdir(), 'blindsum-node-compile-cache');
 
 export default defineConfig({
   test: {
