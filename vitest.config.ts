@@ -9,6 +9,11 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // Only speed changes; an NODE_COMPILE_CACHE the caller set is kept.
 process.env['NODE_COMPILE_CACHE'] ??= join(tmpdir(), 'blindsum-node-compile-cache');
 
+// Parties retry a lost aggregator after at most 1 s (production: backoff up to 30 s), so a test that
+// restarts the aggregator does not wait for a backoff that grew while it was down. No test asserts
+// the backoff schedule; reconnection itself is still what the restart tests check.
+process.env['BLINDSUM_TEST_RECONNECT_MAX_MS'] ??= '1000';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
