@@ -26,7 +26,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export const SOFTWARE_VERSION = 'blindsum/0.1.0';
 const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/**
+ * The longest wait between reconnection attempts (30 s). Test-only override: the test runner
+ * (vitest.config.ts) sets BLINDSUM_TEST_RECONNECT_MAX_MS so that parties find a restarted
+ * aggregator within a second instead of after a backoff grown to several seconds; never set in
+ * production.
+ */
+const BACKOFF_MAX_MS = Number(process.env['BLINDSUM_TEST_RECONNECT_MAX_MS'] ?? 30_000);
 
 /**
  * Test-only fault injection (used by the dropout tests, never set in production): when
