@@ -32,7 +32,10 @@ const BACKOFF_MIN_MS = 250;
  * aggregator within a second instead of after a backoff grown to several seconds; never set in
  * production.
  */
-const BACKOFF_MAX_MS = Number(process.env['BLINDSUM_TEST_RECONNECT_MAX_MS'] ?? 30_000);
+const BACKOFF_MAX_MS = ((): number => {
+  const v = Number(process.env['BLINDSUM_TEST_RECONNECT_MAX_MS'] ?? 30_000);
+  return Number.isFinite(v) && v >= BACKOFF_MIN_MS ? Math.min(v, 30_000) : 30_000;
+})();
 
 /**
  * Test-only fault injection (used by the dropout tests, never set in production): when
