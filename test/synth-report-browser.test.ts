@@ -9,24 +9,15 @@
  * Chromium: $BLINDSUM_CHROMIUM or /usr/bin/chromium. The test is skipped (with the reason
  * printed) only when Chromium or the puppeteer-core package is absent.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkReportLayout, pbcReportHtml, type LayoutResult } from './report-layout.ts';
+import { browserSkipReason, CHROMIUM } from './chromium.ts';
 
-const CHROMIUM = process.env['BLINDSUM_CHROMIUM'] || '/usr/bin/chromium';
-function puppeteerPresent(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('puppeteer-core');
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skipReason = !existsSync(CHROMIUM) ? `Chromium not found at ${CHROMIUM} (set BLINDSUM_CHROMIUM)` : !puppeteerPresent() ? 'the npm package puppeteer-core is not installed' : '';
+const skipReason = browserSkipReason;
 if (skipReason) process.stderr.write(`test/synth-report-browser.test.ts SKIPPED: ${skipReason}\n`);
 
 /** The few puppeteer-core calls used (typed here: the package may be absent when type-checking). */

@@ -17,7 +17,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,17 +35,9 @@ import { splitCsvText, type Query } from '../stats/index.ts';
 import { buildPage } from '../web/build.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import { AUDITOR_CSP, type Browser, type Page, readPage, type PageView } from './web-auditor-helpers.ts';
+import { browserSkipReason, CHROMIUM } from './chromium.ts';
 
-const CHROMIUM = process.env['BLINDSUM_CHROMIUM'] || '/usr/bin/chromium';
-function puppeteerPresent(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('puppeteer-core');
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skipReason = !existsSync(CHROMIUM) ? `Chromium not found at ${CHROMIUM} (set BLINDSUM_CHROMIUM)` : !puppeteerPresent() ? 'the npm package puppeteer-core is not installed' : '';
+const skipReason = browserSkipReason;
 if (skipReason) process.stderr.write(`test/web-auditor-browser.test.ts SKIPPED: ${skipReason}\n`);
 
 const schemaPath = 'examples/pbc/schema.json';

@@ -4,8 +4,7 @@
  * Chromium: $BLINDSUM_CHROMIUM or /usr/bin/chromium; the tests are skipped (reason printed) only
  * when Chromium or the puppeteer-core package is absent.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,16 +12,8 @@ import { LocalFederation } from '../cli/federation.ts';
 import { splitCsvText } from '../stats/index.ts';
 import { buildAll } from '../web/build.ts';
 
-export const CHROMIUM = process.env['BLINDSUM_CHROMIUM'] || '/usr/bin/chromium';
-function puppeteerPresent(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('puppeteer-core');
-    return true;
-  } catch {
-    return false;
-  }
-}
-export const browserSkipReason = !existsSync(CHROMIUM) ? `Chromium not found at ${CHROMIUM} (set BLINDSUM_CHROMIUM)` : !puppeteerPresent() ? 'the npm package puppeteer-core is not installed' : '';
+import { CHROMIUM } from './chromium.ts';
+export { browserSkipReason, CHROMIUM } from './chromium.ts';
 
 /** The puppeteer-core calls used (typed here: the package may be absent when type-checking). */
 export interface ElementHandle {
