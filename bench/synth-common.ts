@@ -3,6 +3,7 @@
  * schema and outcome, or a named example), and a model's sample as a dataset.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { buildDataset, findColumn, parseSchema, type Dataset, type Schema } from '../stats/index.ts';
 import type { SynthModel } from '../stats/synth/model.ts';
 import { sampleCsv, type SamplingMethod } from '../stats/synth/sample.ts';
@@ -38,6 +39,23 @@ export const PRESETS: Record<string, BenchOutcome> = {
   rotterdam: { column: 'death', positive: '1' },
   mgus2: { column: 'death', positive: '1' },
 };
+
+/**
+ * Parses a synth bench's command line (node:util parseArgs with `options`) and its datasets
+ * (benchDatasets, default pbc and flchain); a usage error prints `script: message` and exits 2.
+ */
+export function parseBenchArgs<O extends ParseArgsOptionsConfig>(script: string, options: O): { values: ReturnType<typeof parseArgs<{ options: O }>>['values']; datasets: BenchDataset[] } {
+  try {
+    const values = parseArgs({ options }).values;
+    return { values, datasets: benchDatasets(values as Parameters<typeof benchDatasets>[0], ['pbc', 'flchain']) };
+  } catch (e) {
+    if (e instanceof BenchArgsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${script}: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
 
 export class BenchArgsError extends Error {
   constructor(message: string) {

@@ -10,7 +10,6 @@
  * `--target COL --positive VALUE` name the evaluation's outcome; `--fit-target` also fits with it
  * as the synthesizer's target. Without --preset or --data: the presets pbc and flchain.
  */
-import { parseArgs } from 'node:util';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -21,21 +20,10 @@ import { evaluate, type SyntheticInput } from '../stats/eval/report.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer } from '../stats/synth/model.ts';
 import { structureChecks } from '../stats/eval/structure.ts';
-import { BenchArgsError, benchDatasets, DATA_OPTIONS, sampledDataset, type BenchDataset } from './synth-common.ts';
+import { DATA_OPTIONS, parseBenchArgs, sampledDataset } from './synth-common.ts';
 
 const OPTIONS = { reps: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, 'fit-target': { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' }, ...DATA_OPTIONS } as const;
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-let DATASETS: BenchDataset[];
-try {
-  values = parseArgs({ options: OPTIONS }).values;
-  DATASETS = benchDatasets(values, ['pbc', 'flchain']);
-} catch (e) {
-  if (e instanceof BenchArgsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`bench/synth-sim.ts: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const { values, datasets: DATASETS } = parseBenchArgs('bench/synth-sim.ts', OPTIONS);
 const REPS = Number(values.reps ?? 3);
 const SAMPLING = (values.sampling ?? 'round') as 'round' | 'iid';
 const ROWS_PER_TRAIN = Number(values.rows ?? 5);

@@ -22,7 +22,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { LocalFederation } from '../cli/federation.ts';
 import { federatedMeasure } from '../client/synth-measure.ts';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
@@ -33,21 +32,10 @@ import { evaluate, type MethodReport, type SyntheticInput } from '../stats/eval/
 import { structureChecks, type StructureReport } from '../stats/eval/structure.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
-import { BenchArgsError, benchDatasets, DATA_OPTIONS, sampledDataset, type BenchDataset } from './synth-common.ts';
+import { DATA_OPTIONS, parseBenchArgs, sampledDataset } from './synth-common.ts';
 
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 const OPTIONS = { reps: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string' }, eps: { type: 'string' }, aim: { type: 'boolean' }, ...DATA_OPTIONS } as const;
-let DATASETS: BenchDataset[];
-try {
-  values = parseArgs({ options: OPTIONS }).values;
-  DATASETS = benchDatasets(values, ['pbc', 'flchain']);
-} catch (e) {
-  if (e instanceof BenchArgsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`bench/synth.ts: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const { values, datasets: DATASETS } = parseBenchArgs('bench/synth.ts', OPTIONS);
 const REPS = Number(values.reps ?? 3);
 const OUT = values.out ?? mkdtempSync(join(tmpdir(), 'blindsum-synth-bench-'));
 const EPSILONS = (values.eps ?? '1,4').split(',').map(Number);
