@@ -24,7 +24,7 @@ import { noiseStd, planNoise } from './privacy.ts';
 import type { Plan } from './plan.ts';
 import type { Query } from './query.ts';
 import type { QueryResult } from './kinds/types.ts';
-import { absBound, type Schema } from './schema.ts';
+import { boundsCentre, type Schema } from './schema.ts';
 import { numericSpec } from './kinds/univariate.ts';
 import { momentVars, productIndex } from './kinds/moments.ts';
 import { fixedValue } from './fixed.ts';
@@ -129,7 +129,8 @@ export function noiseVerdict(
     const out: Candidate[] = [];
     vars.forEach((v, i) => {
       const w = rangeOf(v);
-      const B = indicators.has(v) ? 1 : absBound(numericSpec(schema, v));
+      // max |v − c|: the entries hold sums of the variable shifted by its public centre c (an indicator's is 0)
+      const B = design ? design[i]!.bound : boundsCentre(numericSpec(schema, v)).bound;
       const sS = at[1 + i]!;
       if (q.kind === 'mean') {
         out.push({ quantity: `mean of ${v}`, sd: (sS + B * at[0]!) / nHat, target: f * w });

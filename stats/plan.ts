@@ -148,7 +148,7 @@ export function planQuery(q: Query, schema: Schema, opts: PlanOptions): Plan {
  * Version of the layouts and scale rules (stats/kinds, planQuery above): a change to either changes
  * every plan digest, so nodes running different layout code refuse each other's plans.
  */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /**
  * The canonical plan header: the query, the schema digest, the parties, the ring, the DP grid, the

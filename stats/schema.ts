@@ -323,6 +323,18 @@ export function absBound(spec: ColumnSpec): number {
   return Math.max(Math.abs(spec.min ?? 0), Math.abs(spec.max ?? 0));
 }
 
+/**
+ * The public centre of a numeric column (the integer nearest the midpoint of its bounds) and
+ * max |v − centre| over them. Moment kinds sum v − centre: the same centred statistics, with the
+ * bound of a square falling from max|v|² to about (range/2)², and the DP noise with it.
+ */
+export function boundsCentre(spec: ColumnSpec): { centre: number; bound: number } {
+  const lo = spec.min ?? 0;
+  const hi = spec.max ?? 0;
+  const centre = Math.round((lo + hi) / 2);
+  return { centre, bound: Math.max(Math.abs(lo - centre), Math.abs(hi - centre)) };
+}
+
 /** Hex SHA-256 of the canonical JSON of the schema with defaults filled in. */
 export function schemaDigest(schema: Schema): string {
   const normal = parseSchema(JSON.parse(JSON.stringify(schema)) as unknown);

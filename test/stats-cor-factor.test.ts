@@ -61,11 +61,11 @@ describe('covariance and correlation with categorical columns equal R on model.m
     const names = plan.entries.map((e) => e.name);
     // n, 4 sums, 10 products of [stage2, stage3, stage4, age].
     expect(names).toHaveLength(1 + 4 + 10);
-    expect(names.slice(0, 5)).toEqual(['n', 'sum(stage2)', 'sum(stage3)', 'sum(stage4)', 'sum(age)']);
+    expect(names.slice(0, 5)).toEqual(['n', 'sum(stage2)', 'sum(stage3)', 'sum(stage4)', 'sum(age-59)']);
     const byName = new Map(plan.entries.map((e) => [e.name, e]));
     expect(byName.get('sum(stage2)')).toMatchObject({ bound: 1, integer: true });
     expect(byName.get('sum(stage2*stage3)')).toMatchObject({ bound: 1, integer: true });
-    expect(byName.get('sum(stage2*age)')!.bound).toBe(100);
+    expect(byName.get('sum(stage2*(age-59))')!.bound).toBe(41); // age in [18, 100] shifted by its centre 59;
     const np = planNoise(q, pbc.schema, plan, { rho: 1, parties: 3, threshold: 2 });
     // An indicator entry's grid sensitivity is one row's 0/1 on its grid: 1 (integer, bound 1).
     expect(np.perEntry[1]!.sensitivity.l1).toBe(1n);

@@ -82,7 +82,7 @@ describe('random data: federated equals central', () => {
           const centralR = centralResult(q, schema, dataset);
           const central = numericFields(centralR);
           // correlation/variance need a non-degenerate sample for first-order bounds; compare nulls otherwise
-          const tol = centralR.n >= 3 ? gridTolerance(q, plan, centralR, dataset) : central.map(() => Infinity);
+          const tol = centralR.n >= 3 ? gridTolerance(q, plan, centralR, dataset, schema) : central.map(() => Infinity);
           central.forEach(([key, v], i) => {
             const f = fed[i]![1];
             if (v === null || f === null) {

@@ -62,7 +62,7 @@ function checkFederated(example: typeof pbc, query: Query, parts: Dataset[], rin
   expect(fed.kind).toBe(central.kind);
   expect(fed.n).toBe(whole.rowsUsed);
   expect(central.n).toBe(whole.rowsUsed);
-  const tol = gridTolerance(query, plan, central, dataset);
+  const tol = gridTolerance(query, plan, central, dataset, schema);
   const f = numericFields(fed);
   const c = numericFields(central);
   expect(f.map(([k]) => k)).toEqual(c.map(([k]) => k));
@@ -102,8 +102,8 @@ describe('32-bit ring: coarser grid, same guarantees', () => {
   it('mean of flchain kappa gets a smaller scale and still matches within its grid tolerance', () => {
     const query = q('mean', ['kappa']);
     const plan = planQuery(query, flchain.schema, { parties: 3, ringBits: 32 });
-    // 3 × 20000 rows × 50 × 2^s < 2^31  ⇒  s = 9
-    expect(plan.scaleBits).toEqual([0, 9]);
+    // kappa ∈ [0, 50] is summed as kappa − 25: 3 × 20000 rows × 25 × 2^s < 2^31  ⇒  s = 10
+    expect(plan.scaleBits).toEqual([0, 10]);
     checkFederated(flchain, query, splitDataset(flchain.dataset, 3, 7), 32);
   });
 

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { buildDataset, matchRows, numericFields, parseSchema } from '../stats/index.ts';
 import type { Dataset, Plan, Query, QueryResult, Schema } from '../stats/index.ts';
+import { momentVars } from '../stats/kinds/moments.ts';
 
 export function loadExample(name: 'pbc' | 'flchain'): { schema: Schema; dataset: Dataset; csv: string } {
   const schema = parseSchema(JSON.parse(readFileSync(new URL(`../examples/${name}/schema.json`, import.meta.url), 'utf8')));
@@ -68,7 +69,7 @@ function dInvDiagFull(inv: number[][], dC: (a: number, b: number) => number, j: 
  * Per-field absolute tolerance (aligned with numericFields(central)) for comparing finalize of
  * the federated sums with centralResult.
  */
-export function gridTolerance(q: Query, plan: Plan, central: QueryResult, dataset: Dataset): number[] {
+export function gridTolerance(q: Query, plan: Plan, central: QueryResult, dataset: Dataset, schema: Schema): number[] {
   const n = central.n;
   const delta = plan.entries.map((e, i) => (e.integer ? 0 : n * 2 ** -(plan.scaleBits[i]! + 1)));
   const fields = numericFields(central);
@@ -76,7 +77,13 @@ export function gridTolerance(q: Query, plan: Plan, central: QueryResult, datase
   if (['count', 'histogram', 'frequency', 'contingency'].includes(q.kind)) return fields.map(() => 0);
   const xs = rawColumns(q, dataset);
   const m = xs.length;
-  const means = xs.map((x) => x.reduce((s, v) => s + v, 0) / x.length);
+  // Moment kinds sum v − c (c: the public centre of the column's bounds, stats/kinds/moments.ts),
+  // so the first-moment grid error enters the centred products scaled by |v̄ − c|, not |v̄|.
+  const names = q.kind === 'linear_regression' ? [...q.columns, q.target!] : q.columns;
+  const shifted = ['mean', 'variance', 'covariance', 'correlation', 'linear_regression'].includes(q.kind);
+  const centre = names.map((c) => (shifted ? momentVars(schema, [c])[0]?.centre ?? 0 : 0));
+  const rawMeans = xs.map((x) => x.reduce((s, v) => s + v, 0) / x.length);
+  const means = rawMeans.map((m, i) => m - centre[i]!);
   // Moment vector indices: n, Σv_i (1+i), Σv_i v_j (upper triangle).
   const prodIdx = (i: number, j: number): number => {
     const [a, b] = i <= j ? [i, j] : [j, i];
@@ -125,7 +132,7 @@ export function gridTolerance(q: Query, plan: Plan, central: QueryResult, datase
         for (let k = 0; k < p; k++) for (let l = 0; l < p; l++) t += Math.abs(inv[j]![k]!) * dC(k, l) * Math.abs(inv[l]![j]!);
         return t;
       });
-      const xbar = means.slice(0, p);
+      const xbar = rawMeans.slice(0, p);
       // intercept = ȳ − βᵀx̄; its variance factor 1/n + x̄ᵀCxx⁻¹x̄
       const dIntercept = delta[1 + p]! / n + dBeta.reduce((s, d, j) => s + d * Math.abs(xbar[j]!), 0)
         + beta.reduce((s, b, j) => s + (Math.abs(b) * delta[1 + j]!) / n, 0);

@@ -18,15 +18,19 @@ function run(schema: Schema, csv: string, q: Query, parties = 1): { fed: QueryRe
 
 describe('planQuery', () => {
   it('chooses the largest scale ≤ 24 with parties × maxRows × bound × 2^s < 2^(ring−1)', () => {
-    // pbc: maxRowsPerParty 10000, alk.phos ∈ [0, 20000]: 3·10^4 · 2·10^4 ≈ 2^29.2, so the cap 24
-    // applies; squares: 3·10^4 · 4·10^8 ≈ 2^43.4, so s = 19 is the largest with the product < 2^63
+    // pbc: maxRowsPerParty 10000, alk.phos ∈ [0, 20000], summed shifted by its centre 10000:
+    // 3·10^4 · 10^4 ≈ 2^28.2, so the cap 24 applies; squares: 3·10^4 · 10^8 ≈ 2^41.4, so s = 21 is
+    // the largest with the product < 2^63
     const plan = planQuery({ kind: 'variance', columns: ['alk.phos'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
     expect(plan.entries.map((e) => [e.name, e.bound, e.integer])).toEqual([
-      ['n', 1, true], ['sum(alk.phos)', 20000, false], ['sum(alk.phos^2)', 4e8, false],
+      ['n', 1, true], ['sum(alk.phos-10000)', 10000, false], ['sum((alk.phos-10000)^2)', 1e8, false],
     ]);
-    expect(plan.scaleBits).toEqual([0, 24, 19]);
-    expect(3 * 10000 * 4e8 * 2 ** 19).toBeLessThan(2 ** 63);
-    expect(3 * 10000 * 4e8 * 2 ** 20).toBeGreaterThanOrEqual(2 ** 63);
+    expect(plan.scaleBits).toEqual([0, 24, 21]);
+    expect(3 * 10000 * 1e8 * 2 ** 21).toBeLessThan(2 ** 63);
+    expect(3 * 10000 * 1e8 * 2 ** 22).toBeGreaterThanOrEqual(2 ** 63);
+    // sum is the released total itself, so it is not shifted
+    const sum = planQuery({ kind: 'sum', columns: ['alk.phos'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
+    expect(sum.entries.map((e) => [e.name, e.bound])).toEqual([['n', 1], ['sum(alk.phos)', 20000]]);
   });
 
   it('integer entries use scale 0', () => {
@@ -37,7 +41,7 @@ describe('planQuery', () => {
 
   it('refuses, before reading data, a plan that could overflow, with the numbers', () => {
     expect(() => planQuery({ kind: 'variance', columns: ['alk.phos'], filter: [] }, pbc.schema, { parties: 3, ringBits: 32 }))
-      .toThrow(/entry sum\(alk\.phos\^2\) could overflow a 32-bit ring even at scale 0: 3 parties × 10000 rows × bound 400000000 ≥ 2\^31/);
+      .toThrow(/entry sum\(\(alk\.phos-10000\)\^2\) could overflow a 32-bit ring even at scale 0: 3 parties × 10000 rows × bound 100000000 ≥ 2\^31/);
     expect(() => planQuery({ kind: 'sum', columns: ['chol'], filter: [] }, pbc.schema, { parties: 200, ringBits: 32 }))
       .toThrow(QueryError);
   });
@@ -81,7 +85,7 @@ describe('plans in O(size of the query)', () => {
     // a result of 10^6 entries travels without names (the query's layout names them); a short one with
     expect(resultEntryNames(plan)).toEqual([]);
     const small = planQuery({ kind: 'variance', columns: ['age'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
-    expect(resultEntryNames(small)).toEqual(['n', 'sum(age)', 'sum(age^2)']);
+    expect(resultEntryNames(small)).toEqual(['n', 'sum(age-59)', 'sum((age-59)^2)']);
     expect(NAMED_ENTRIES_MAX).toBe(4096);
   });
 

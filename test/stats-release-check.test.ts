@@ -13,7 +13,7 @@ describe('release range check (stats/release-check.ts)', () => {
     const plan = planQuery(variance, pbc.schema, { parties: 3, ringBits: 64 });
     expect(plan.entries.map((e) => e.nonNegative === true)).toEqual([true, false, true]);
     const cov = planQuery({ kind: 'covariance', columns: ['age', 'bili'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
-    expect(cov.entries.filter((e) => e.nonNegative).map((e) => e.name)).toEqual(['n', 'sum(age^2)', 'sum(bili^2)']);
+    expect(cov.entries.filter((e) => e.nonNegative).map((e) => e.name)).toEqual(['n', 'sum((age-59)^2)', 'sum((bili-25)^2)']);
     const freq = planQuery({ kind: 'frequency', columns: ['stage'], filter: [] }, pbc.schema, { parties: 3, ringBits: 64 });
     expect(freq.entries.every((e) => e.nonNegative)).toBe(true);
   });
@@ -22,7 +22,8 @@ describe('release range check (stats/release-check.ts)', () => {
     const plan = planQuery(variance, pbc.schema, { parties: 3, ringBits: 64 });
     const r = releaseRanges(plan, pbc.schema, 2);
     expect(r[0]).toEqual({ min: 0n, max: 20000n });
-    expect(r[1]).toEqual({ min: -(20000n * 20000n * 2n ** 24n), max: 20000n * 20000n * 2n ** 24n });
+    // Σ(alk.phos − 10000): bound 10000 (alk.phos ∈ [0, 20000] shifted by its centre)
+    expect(r[1]).toEqual({ min: -(20000n * 10000n * 2n ** 24n), max: 20000n * 10000n * 2n ** 24n });
     expect(r[2]!.min).toBe(0n);
     // a claimed contributor count above the roster's n is capped at n
     expect(releaseRanges(plan, pbc.schema, 99)[0]!.max).toBe(30000n);
@@ -44,7 +45,7 @@ describe('release range check (stats/release-check.ts)', () => {
     expect(e).toBeInstanceOf(ReleaseCheckError);
     {
       expect((e as ReleaseCheckError).entries).toEqual([0, 2]);
-      expect((e as Error).message).toMatch(/2 released sums are outside.*"n" = -1 is outside \[0, 30000\]; "sum\(alk\.phos\^2\)" = -0\.0000095367431640625 \(-5 grid units\) is outside \[0 \(0 grid units\)/);
+      expect((e as Error).message).toMatch(/2 released sums are outside.*"n" = -1 is outside \[0, 30000\]; "sum\(\(alk\.phos-10000\)\^2\)" = -0\.000002384185791015625 \(-5 grid units\) is outside \[0 \(0 grid units\)/);
     }
   });
 

@@ -57,15 +57,15 @@ export const linearRegression: KindDef = {
   rowTerms: (q, schema, dataset) => momentRowTerms(schema, dataset, vars(q)),
   finalize: (q, schema, s) => {
     // Predictor terms: numeric columns, and one indicator per non-reference level of a categorical one.
-    const terms = momentVars(schema, q.columns).map((v) => v.label);
+    const all = momentVars(schema, vars(q));
+    const terms = all.slice(0, -1).map((v) => v.label);
     const p = terms.length;
-    const m = p + 1;
     const n = fixedValue(s, 0);
     const notes: string[] = [];
     if (!(n >= p + 1)) {
       throw new QueryError(`linear_regression: ${p + 1} coefficients need at least ${p + 1} complete rows, got n = ${n}; widen the filter or use fewer predictors`);
     }
-    const { means, C } = centredMoments(s, m);
+    const { means, C } = centredMoments(s, all);
     const Cxx = C.slice(0, p).map((row) => row.slice(0, p));
     const cxy = C.slice(0, p).map((row) => row[p]!);
     const cyy = C[p]![p]!;
