@@ -58,9 +58,9 @@ for (const { name, schema, csv, outcome } of DATASETS) {
     }
   }
   const report = evaluate(schema, trainData, holdoutData, inputs, { outcome, maxSyntheticForDcr: 200 });
-  const groups = new Map<string, { tvd: number[]; tvd3: number[]; col: number[]; auc: number[]; viol: number[]; pm: number[]; miss: number[]; out: number[] }>();
+  const groups = new Map<string, { tvd: number[]; tvd3: number[]; col: number[]; auc: number[]; viol: number[]; pm: number[]; miss: number[]; out: number[]; tie: number[] }>();
   report.methods.forEach((m, k) => {
-    const g = groups.get(m.label) ?? { tvd: [], tvd3: [], col: [], auc: [], viol: [], pm: [], miss: [], out: [] };
+    const g = groups.get(m.label) ?? { tvd: [], tvd3: [], col: [], auc: [], viol: [], pm: [], miss: [], out: [], tie: [] };
     g.tvd.push(m.fidelity.pairTvdMean);
     g.tvd3.push(m.fidelity.tripleTvdMean ?? NaN);
     g.col.push(m.fidelity.meanColumnTvd);
@@ -70,9 +70,10 @@ for (const { name, schema, csv, outcome } of DATASETS) {
     g.pm.push(st.maxPointMassError);
     g.miss.push(st.maxMissingRateError);
     g.out.push(st.maxOutsideRange);
+    g.tie.push(st.maxTieShareError);
     groups.set(m.label, g);
   });
   const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
   console.log(`${name} (TRTR ${report.methods[0]!.utility!.trtrAuc.toFixed(3)})`);
-  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  3-way TVD ${mean(g.tvd3)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  violations ${mean(g.viol)}  point-mass err ${mean(g.pm)}  missing err ${mean(g.miss)}  outside range ${mean(g.out)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
+  for (const [label, g] of groups) console.log(`  ${label.padEnd(18)} 2-way TVD ${mean(g.tvd)}  3-way TVD ${mean(g.tvd3)}  column TVD ${mean(g.col)}  TSTR ${mean(g.auc)}  violations ${mean(g.viol)}  point-mass err ${mean(g.pm)}  missing err ${mean(g.miss)}  outside range ${mean(g.out)}  tie-share err ${mean(g.tie)}  [${g.tvd.map((x) => x.toFixed(3)).join(' ')}]`);
 }

@@ -73,7 +73,7 @@ for (const { name, schema, schemaPath, csv, outcome } of DATASETS) {
         const w = xs.reduce<T | undefined>((a, x) => (a === undefined || x.error > a.error ? x : a), undefined);
         return w ? `${w.column} ${(100 * w.real).toFixed(1)} % → ${(100 * w.synthetic).toFixed(1)} %` : '—';
       };
-      process.stderr.write(`    ${key} #${rep + 1}: point mass ${worst(st.pointMasses)}; missing ${worst(st.missingRates)}; outside range ${st.ranges.reduce((a, r) => (r.outside > a.outside ? r : a), { column: '—', outside: 0 }).column} ${(100 * st.maxOutsideRange).toFixed(1)} %\n`);
+      process.stderr.write(`    ${key} #${rep + 1}: point mass ${worst(st.pointMasses)}; missing ${worst(st.missingRates)}; outside range ${st.ranges.reduce((a, r) => (r.outside > a.outside ? r : a), { column: '—', outside: 0 }).column} ${(100 * st.maxOutsideRange).toFixed(1)} %; ties ${st.tieShares.map((t) => `${t.column} real ${(100 * t.real).toFixed(1)} % synthetic ${(100 * t.synthetic).toFixed(1)} %`).join(', ') || '—'}\n`);
       inputs.push({ name: `${key}|${rep}`, label: `${method}${epsilon === null ? '' : ` ε=${epsilon}`} #${rep + 1}`, data, info: { method, epsilon, rho: m.budget.rho, delta: DELTA, exact: m.budget.exact } });
     };
     let t = performance.now();

@@ -55,6 +55,12 @@ export interface ColumnConstraint {
   type: 'le';
   left: string;
   right: string;
+  /**
+   * left = right is common (a time to an event censored at the follow-up time): the synthesizer
+   * makes a row's left value equal its right value when the model puts it in the fine bin that
+   * holds the right value (docs/synth.md). Needs right's values to be valid left values.
+   */
+  ties?: boolean;
   description?: string;
 }
 export const CONSTRAINT_TYPES = ['le'] as const;
@@ -98,7 +104,7 @@ function parseMissingValues(raw: unknown, field: string): string[] {
   if (new Set(raw).size !== raw.length) throw new SchemaError(field, 'lists a string twice');
   return [...(raw as string[])];
 }
-const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'description']);
+const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'ties', 'description']);
 /** Most constraints a schema may declare. */
 export const MAX_CONSTRAINTS = 64;
 
@@ -273,6 +279,17 @@ function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint
     if (leftOf.has(l.name)) throw new SchemaError(at, `"${l.name}" is already the left side of a constraint (with "${leftOf.get(l.name)}"); a column may be bounded above by one column only`);
     leftOf.set(l.name, r.name);
     const spec: ColumnConstraint = { type: 'le', left: l.name, right: r.name };
+    if (c.ties !== undefined) {
+      if (typeof c.ties !== 'boolean') throw new SchemaError(`${at}.ties`, `expected true or false, got ${short(c.ties)}`);
+      if (c.ties) {
+        // a tie copies the right value into the left column: it must be a value the left column can hold
+        if (l.type !== r.type || l.resolution !== r.resolution) {
+          throw new SchemaError(`${at}.ties`, `"${r.name}" (${r.type}${r.resolution ? `, resolution ${r.resolution}` : ''}) and "${l.name}" (${l.type}${l.resolution ? `, resolution ${l.resolution}` : ''}) differ in type or resolution, so a value of "${r.name}" may not be a valid "${l.name}"; give them the same`);
+        }
+        if (r.max! > l.max!) throw new SchemaError(`${at}.ties`, `"${r.name}" may exceed the max of "${l.name}" (${r.max} > ${l.max}), so a tie could not copy it; raise the max of "${l.name}" to ${r.max}`);
+        spec.ties = true;
+      }
+    }
     if (c.description !== undefined) {
       if (typeof c.description !== 'string') throw new SchemaError(`${at}.description`, 'expected a string');
       spec.description = c.description;

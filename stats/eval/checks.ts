@@ -39,6 +39,9 @@ export interface ConstraintCheck {
   syntheticViolations: number | null;
   syntheticShare: number | null;
   realViolations: number | null;
+  /** Share of rows with both sides present where left = right (a point mass on the diagonal). */
+  realTieShare: number | null;
+  syntheticTieShare: number | null;
   note?: string;
 }
 
@@ -112,23 +115,36 @@ export function columnChecks(schema: Schema, real: Dataset, synth: Dataset): Col
   });
 }
 
-function violations(d: Dataset, left: string, right: string): number {
+/** Rows with left > right (missing is no violation), and the share of rows with both present where left = right. */
+function violations(d: Dataset, left: string, right: string): { violations: number; tieShare: number } {
   const a = d.columns.get(left);
   const b = d.columns.get(right);
   if (a?.kind !== 'numeric' || b?.kind !== 'numeric') throw new TypeError(`constraint ${left} <= ${right}: both must be numeric columns`);
   let v = 0;
-  for (let r = 0; r < d.rowCount; r++) if (a.values[r]! > b.values[r]!) v++; // NaN compares false: missing is no violation
-  return v;
+  let both = 0;
+  let ties = 0;
+  for (let r = 0; r < d.rowCount; r++) {
+    const [x, y] = [a.values[r]!, b.values[r]!];
+    if (Number.isNaN(x) || Number.isNaN(y)) continue;
+    both++;
+    if (x > y) v++;
+    else if (x === y) ties++;
+  }
+  return { violations: v, tieShare: both ? ties / both : 0 };
 }
 
 export function constraintChecks(schema: Schema, real: Dataset, synth: Dataset): ConstraintCheck[] {
   return schemaConstraints(schema).map((c) => {
-    if (c.type !== 'le') return { ...c, syntheticViolations: null, syntheticShare: null, realViolations: null, note: `constraint type "${c.type}" is not checked by this report` };
+    const unchecked = { syntheticViolations: null, syntheticShare: null, realViolations: null, realTieShare: null, syntheticTieShare: null };
+    if (c.type !== 'le') return { ...c, ...unchecked, note: `constraint type "${c.type}" is not checked by this report` };
     try {
-      const s = violations(synth, c.left, c.right);
-      return { type: c.type, left: c.left, right: c.right, syntheticViolations: s, syntheticShare: synth.rowCount ? s / synth.rowCount : 0, realViolations: violations(real, c.left, c.right) };
+      const [s, re] = [violations(synth, c.left, c.right), violations(real, c.left, c.right)];
+      return {
+        type: c.type, left: c.left, right: c.right, syntheticViolations: s.violations, syntheticShare: synth.rowCount ? s.violations / synth.rowCount : 0,
+        realViolations: re.violations, realTieShare: re.tieShare, syntheticTieShare: s.tieShare,
+      };
     } catch (e) {
-      return { type: c.type, left: c.left, right: c.right, syntheticViolations: null, syntheticShare: null, realViolations: null, note: (e as Error).message };
+      return { type: c.type, left: c.left, right: c.right, ...unchecked, note: (e as Error).message };
     }
   });
 }

@@ -129,10 +129,10 @@ export function checksSection(r: SynthReport): string {
   const cons = r.methods[0]?.checks.constraints ?? [];
   const consTable = cons.length === 0
     ? '<p class="note">The schema declares no constraints between columns (a schema may list <code>"constraints": [{ "type": "le", "left": "a", "right": "b" }]</code>; each is then counted here).</p>'
-    : `<table>${head(r, ['constraint', 'real rows violating'])}<tbody>${cons.map((c, k) => `<tr><td>${esc(`${c.left} ${c.type === 'le' ? '≤' : c.type} ${c.right}`)}</td><td>${c.realViolations ?? '—'}</td>${r.methods.map((m) => {
+    : `<table>${head(r, ['constraint', 'real rows violating; ties'])}<tbody>${cons.map((c, k) => `<tr><td>${esc(`${c.left} ${c.type === 'le' ? '≤' : c.type} ${c.right}`)}</td><td>${c.realViolations ?? '—'}${c.realTieShare === null ? '' : `; ties ${pct(c.realTieShare, 1)}`}</td>${r.methods.map((m) => {
       const x = m.checks.constraints[k]!;
-      return `<td>${x.syntheticViolations === null ? esc(x.note ?? 'not checked') : `${x.syntheticViolations} rows (${pct(x.syntheticShare, 2)})`}</td>`;
-    }).join('')}</tr>`).join('')}</tbody></table>`;
+      return `<td>${x.syntheticViolations === null ? esc(x.note ?? 'not checked') : `${x.syntheticViolations} rows (${pct(x.syntheticShare, 2)}); ties ${pct(x.syntheticTieShare, 1)}`}</td>`;
+    }).join('')}</tr>`).join('')}</tbody></table><p class="note">Ties: share of the rows with both sides present where left = right (e.g. a relapse time censored at the follow-up time). A constraint declared with <code>"ties": true</code> makes the synthesizer keep them (docs/synth.md).</p>`;
   const rejected = r.methods.some((m) => m.rejectedRows !== null)
     ? `<tr><td>rows refused when loading</td><td>invalid, or outside the schema bounds</td>${r.methods.map((m) => `<td>${m.rejectedRows ?? '—'}</td>`).join('')}</tr>` : '';
   return `<table>${head(r, ['column', 'real data'])}<tbody>${rows}${rejected}</tbody></table>

@@ -14,6 +14,8 @@ export interface ConstraintCheck {
   checked: number;
   /** Rows where left > right. */
   violations: number;
+  /** Rows where left = right. */
+  ties: number;
 }
 
 export interface ColumnShareCheck {
@@ -40,11 +42,14 @@ export interface StructureReport {
   pointMasses: (ColumnShareCheck & { value: number })[];
   missingRates: ColumnShareCheck[];
   ranges: RangeCheck[];
+  /** Per `le` constraint, the share of rows (both sides present) with left = right, real vs synthetic. */
+  tieShares: ColumnShareCheck[];
   /** Summary: total violations, largest point-mass and missing-rate errors, largest outside-range share. */
   constraintViolations: number;
   maxPointMassError: number;
   maxMissingRateError: number;
   maxOutsideRange: number;
+  maxTieShareError: number;
 }
 
 function isMissing(col: Column, r: number): boolean {
@@ -65,12 +70,14 @@ export function constraintChecks(schema: Schema, d: Dataset): ConstraintCheck[] 
     const [l, r] = [numericValues(d, k.left), numericValues(d, k.right)];
     let checked = 0;
     let violations = 0;
+    let ties = 0;
     for (let i = 0; i < d.rowCount; i++) {
       if (Number.isNaN(l[i]!) || Number.isNaN(r[i]!)) continue;
       checked++;
       if (l[i]! > r[i]!) violations++;
+      else if (l[i]! === r[i]!) ties++;
     }
-    return { constraint: `${k.left} <= ${k.right}`, checked, violations };
+    return { constraint: `${k.left} <= ${k.right}`, checked, violations, ties };
   });
 }
 
@@ -110,12 +117,18 @@ export function structureChecks(schema: Schema, real: Dataset, synthetic: Datase
     }
   }
   const constraints = constraintChecks(schema, synthetic);
+  const tieShares = constraintChecks(schema, real).map((rc, k) => {
+    const sc = constraints[k]!;
+    const [a, b] = [share(rc.ties, rc.checked), share(sc.ties, sc.checked)];
+    return { column: rc.constraint.replace('<=', '='), real: a, synthetic: b, error: Math.abs(a - b) };
+  });
   const max = (xs: number[]): number => xs.reduce((m, x) => Math.max(m, x), 0);
   return {
-    constraints, pointMasses, missingRates, ranges,
+    constraints, pointMasses, missingRates, ranges, tieShares,
     constraintViolations: constraints.reduce((s, c) => s + c.violations, 0),
     maxPointMassError: max(pointMasses.map((p) => p.error)),
     maxMissingRateError: max(missingRates.map((m) => m.error)),
     maxOutsideRange: max(ranges.map((r) => r.outside)),
+    maxTieShareError: max(tieShares.map((t) => t.error)),
   };
 }

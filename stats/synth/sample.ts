@@ -74,6 +74,25 @@ function valueInBin(c: ModelColumn, f: number, rng: RandomSource, cap = Infinity
   return lo + uniform01(rng) * (top - lo);
 }
 
+/** The fine bin of numeric/integer column c holding value x (bins [e_f, e_{f+1}), the last closed), or −1 outside the edges. */
+function fineBinOf(c: ModelColumn, x: number): number {
+  const e = c.edges!;
+  const last = e.length - 2;
+  if (!(x >= e[0]!) || x > e[last + 1]!) return -1;
+  let [lo, hi] = [0, last];
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (e[mid]! <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** True when model value (group) g of column c holds fine bin f. */
+function groupHolds(c: ModelColumn, g: number, f: number): boolean {
+  return f >= 0 && c.groups[g]!.fine.includes(f);
+}
+
 /**
  * How record values are drawn from the model's conditional distributions.
  * - 'round' (default; Private-PGM's `synthetic_data(method='round')`, McKenna et al.): the m
@@ -149,6 +168,9 @@ function valueOrder(d: number, rightOf: Map<number, number>): number[] {
  * model's distribution truncated at the row's right value: rows that satisfied the constraint
  * keep their values, violating rows move below their right value, so the left column's margin
  * shifts down by the model's violation mass (none when the model already respects the relation).
+ * A constraint with `ties` then makes left = right in every row whose left value lies in the left
+ * column's fine bin that holds the right value (the model cannot tell a tie from a near-tie inside
+ * one bin; for a time censored at the follow-up time the near-ties are ties).
  */
 export function sampleColumns(
   model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round', constraints: readonly ColumnConstraint[] = [],
@@ -158,11 +180,13 @@ export function sampleColumns(
   const d = model.columns.length;
   const index = new Map(model.columns.map((c, i) => [c.name, i]));
   const rightOf = new Map<number, number>();
+  const ties = new Set<number>();
   for (const k of constraints) {
     const [l, r] = [index.get(k.left), index.get(k.right)];
     if (l === undefined || r === undefined) throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no column "${l === undefined ? k.left : k.right}"`);
     if (model.columns[l]!.type === 'categorical' || model.columns[r]!.type === 'categorical') throw new RangeError(`constraint ${k.left} <= ${k.right}: both columns must be numeric`);
     rightOf.set(l, r);
+    if (k.ties) ties.add(l);
   }
   const v = model.columns.map(() => new Int32Array(rows));
   for (const i of model.order) {
@@ -198,8 +222,9 @@ export function sampleColumns(
     for (let r = 0; r < rows; r++) {
       const cap = values[right]![r]!;
       const x = values[i]![r]!;
-      if (Number.isNaN(cap) || Number.isNaN(x) || x <= cap) continue;
-      values[i]![r] = truncatedValue(model, i, v, r, cap, rng);
+      if (Number.isNaN(cap) || Number.isNaN(x)) continue;
+      if (x > cap) values[i]![r] = truncatedValue(model, i, v, r, cap, rng);
+      if (ties.has(i) && cap >= c.min! && cap <= c.max! && groupHolds(c, v[i]![r]!, fineBinOf(c, cap))) values[i]![r] = cap;
     }
   }
   return { names: model.columns.map((c) => c.name), values, missing };
