@@ -270,9 +270,10 @@ export function projectCounts(y: ArrayLike<number>): number[] {
 
 /**
  * A `(missing)` level's noisy count below this many noise standard deviations is taken as 0
- * (post-processing): a column that is never missing keeps no spurious missing values beyond the
- * chance that its noise exceeds 1σ (about 16 %, then by 1.3σ on average), and a real missing
- * count near σ is kept more often than not (an estimate about unbiased at 1σ).
+ * (post-processing): a column that is never missing gets spurious missing values only when its
+ * noise exceeds 2σ (about 2.3 % of fits); the price is that a real missing count below about 2σ is
+ * often erased (pbc at ε = 1: σ ≈ 11 % of the rows, so columns 25 % missing lose them in most fits;
+ * docs/synth.md, the four-dataset table).
  */
 export const MISSING_Z = 2;
 
