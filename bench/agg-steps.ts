@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { ringDecode, ringEncode } from '../crypto/ring.ts';
 import { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { checkReleasedSums, finalizeReleased, planQuery, resultEntryNames } from '../stats/index.ts';
-import { jsonBody } from '../services/audit/records.ts';
+import { jsonBody } from '../services/common/transcript-records.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { publicMessage } from '../services/common/errors.ts';
 import { AggregatorStore } from '../services/aggregator/store.ts';

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { ringEncode } from '../crypto/ring.ts';
 import { decodeEntry } from '../crypto/transcript.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
-import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
+import { parseTranscript, serializeTranscript, type TranscriptFile } from '../services/common/transcript-file.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { TranscriptLog } from '../services/aggregator/transcript-log.ts';
 import { parseRoster } from '../services/common/roster.ts';

@@ -20,7 +20,7 @@ import { signModel } from '../stats/synth/artifact.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { fitSynthesizer, type SynthModel } from '../stats/synth/model.ts';
 import { sampleCsv } from '../stats/synth/sample.ts';
-import { fitterIdentity, modelInfo } from './commands/synth.ts';
+import { fitterIdentity, modelInfo } from './commands/synth-files.ts';
 
 export const SYNTH_EPSILON = 1;
 export const SYNTH_DELTA = 1e-6;

@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ringDecode, ringEncode } from '../crypto/ring.ts';
 import { GetResultResponse } from '../gen/blindsum/v1/blindsum.ts';
-import { jsonBody, type ReleasedRecord } from '../services/audit/records.ts';
+import { jsonBody, type ReleasedRecord } from '../services/common/transcript-records.ts';
 import { publicMessage } from '../services/common/errors.ts';
 import { queryToProto } from '../services/common/query-codec.ts';
 import { ReleaseThread, type PlanArgs } from '../services/aggregator/release-thread.ts';

@@ -16,7 +16,7 @@ import { parseCiphertext, serializeCiphertext } from '../crypto/ckks/codec.ts';
 import { PackedEncryptor } from '../crypto/ckks/encoder.ts';
 import { packCiphertext, unpackCiphertext } from '../crypto/ckks/wire.ts';
 import { signEnvelope, type Entry } from '../crypto/transcript.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { InputCommitments, PartyMessage, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';

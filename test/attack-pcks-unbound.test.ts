@@ -18,7 +18,7 @@ import { parsePcksShare, pcksAggregateShares, pcksKeySwitch } from '../crypto/ck
 import { unpackCiphertext } from '../crypto/ckks/wire.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { type Entry } from '../crypto/transcript.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { PartyMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';

@@ -27,7 +27,7 @@ import { signEnvelope } from '../crypto/transcript.ts';
 import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../gen/blindsum/v1/blindsum.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
 import { verifyFiles } from '../services/audit/audit.ts';
-import { exportedEntries, serializeTranscript, type TranscriptFile } from '../services/audit/transcript-file.ts';
+import { exportedEntries, serializeTranscript, type TranscriptFile } from '../services/common/transcript-file.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { rebuildTranscript, resignEntry } from './transcript-forge.ts';
 import type { Entry } from '../crypto/transcript.ts';

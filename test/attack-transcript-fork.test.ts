@@ -23,7 +23,7 @@ import { signQueryRequest } from '../services/common/query-request.ts';
 import { testTeam } from './analyst-harness.ts';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { EntryKind, entryHash, signEnvelope } from '../crypto/transcript.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { PartyGatewayServiceService, type QuerySpec } from '../gen/blindsum/v1/blindsum.ts';
 import { BudgetLedger } from '../services/aggregator/budget.ts';
 import { databasePath, resolveAggregatorConfig } from '../services/aggregator/config.ts';

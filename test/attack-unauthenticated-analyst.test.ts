@@ -19,12 +19,12 @@ import { CLI_PATH, LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, type Entry } from '../crypto/transcript.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import {
   AnalystServiceClient, GetResultRequest, PartyGatewayServiceService, StartSession, type QueryRequest, type SignedAnalystRoster,
 } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
-import type { QuerySubmittedRecord } from '../services/audit/records.ts';
+import type { QuerySubmittedRecord } from '../services/common/transcript-records.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { loadSchemaFile } from '../services/common/schema-file.ts';

@@ -16,7 +16,7 @@ import { signEnvelope } from '../crypto/transcript.ts';
 import { PartyGatewayServiceClient, PartyMessage, QueryRequest, type AggregatorMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { resolveAggregatorConfig } from '../services/aggregator/config.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
-import { kindOfPartyMessage } from '../services/audit/records.ts';
+import { kindOfPartyMessage } from '../services/common/transcript-records.ts';
 import { createAggregator, type Aggregator } from '../services/aggregator/server.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { writeAnalystRosterFile } from '../services/common/analysts.ts';

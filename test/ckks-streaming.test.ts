@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAnalystKey, type AnalystCkksKey } from '../client/ckks-analyst.ts';
 import { PartyMessage, type PCKSRequest, type SignedContribution, type StartSession } from '../gen/blindsum/v1/blindsum.ts';
 import { exportTranscript } from '../services/audit/audit.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { recomputeCkksSums } from '../services/audit/verify-ckks-sums.ts';
 import { CkksEntryKind } from '../services/common/ckks-kinds.ts';

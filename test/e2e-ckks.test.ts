@@ -18,7 +18,7 @@ import { LocalFederation } from '../cli/federation.ts';
 import { fromUtf8, toHex, utf8 } from '../crypto/bytes.ts';
 import { signDomain } from '../crypto/identity.ts';
 import { signEnvelope, type Entry } from '../crypto/transcript.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { PartyGatewayServiceClient, PartyMessage, type AggregatorMessage } from '../gen/blindsum/v1/blindsum.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../services/common/auth.ts';
 import { blobDirOf, exportTranscript, readTranscriptFile } from '../services/audit/audit.ts';

@@ -23,7 +23,7 @@ import { exportTranscript } from '../services/audit/audit.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { loadRoster } from '../services/common/roster.ts';
 import { loadAnalystRoster } from '../services/common/analysts.ts';
-import { exportedEntries } from '../services/audit/transcript-file.ts';
+import { exportedEntries } from '../services/common/transcript-file.ts';
 import { AGGREGATOR_KEY_FILE } from '../services/aggregator/transcript-log.ts';
 import { loadIdentityFile } from '../services/common/keys.ts';
 import { fromUtf8, utf8 } from '../crypto/bytes.ts';

@@ -4,7 +4,7 @@
  * page.evaluate, so it may use nothing from outside its body), returning what it measured and a
  * list of problems (empty when the page is fine).
  */
-import { modelInfo } from '../cli/commands/synth.ts';
+import { modelInfo } from '../cli/commands/synth-files.ts';
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';

@@ -12,7 +12,7 @@ import { fitLogistic, logisticScores } from '../stats/eval/logistic.ts';
 import { auc, ksStatistic, median, pearson, tvd } from '../stats/eval/metrics.ts';
 import { privacyScores, sampleIndices } from '../stats/eval/privacy-metrics.ts';
 import { evaluate } from '../stats/eval/report.ts';
-import { uniform01 } from '../stats/synth/sample.ts';
+import { uniform01 } from '../crypto/dp/random.ts';
 import { loadExample } from './stats-helpers.ts';
 
 const rng = (k: number): RandomSource => seededRandomSource(new Uint8Array(32).fill(k));

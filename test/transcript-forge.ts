@@ -6,7 +6,7 @@
 import { toHex } from '../crypto/bytes.ts';
 import { blobDigest, chainHash, encodeEntry, signEnvelope, signHead, type Entry } from '../crypto/transcript.ts';
 import { memoryBlobs } from '../services/common/blobs.ts';
-import type { TranscriptFile } from '../services/audit/transcript-file.ts';
+import type { TranscriptFile } from '../services/common/transcript-file.ts';
 
 /** The entry with a new body, signed again by the aggregator's key (logged as the original was: inline or by digest). */
 export function resignEntry(secret: Uint8Array, e: Entry, body: Uint8Array): Entry {

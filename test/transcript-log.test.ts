@@ -7,7 +7,7 @@ import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, decodeEntry } from '../crypto/transcript.ts';
 import { TranscriptLog, loadAggregatorIdentity } from '../services/aggregator/transcript-log.ts';
 import { writeNewIdentityFile } from '../services/common/keys.ts';
-import type { QuerySubmittedRecord } from '../services/audit/records.ts';
+import type { QuerySubmittedRecord } from '../services/common/transcript-records.ts';
 import { verifyTranscript } from '../services/audit/verify.ts';
 import { parseRoster, type Roster } from '../services/common/roster.ts';
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../crypto/bytes.ts';
 import { generateIdentity } from '../crypto/identity.ts';
 import { EntryKind, TranscriptChain, genesisHead, signEnvelope } from '../crypto/transcript.ts';
-import { parseReceipts } from '../services/audit/transcript-file.ts';
+import { parseReceipts } from '../services/common/transcript-file.ts';
 import { parseRoster } from '../services/common/roster.ts';
 import { ReceiptBook } from '../services/party/receipts.ts';
 

@@ -1,7 +1,7 @@
 import { UsageError, str, type Command } from '../args.ts';
 import { blobDirOf, exportTranscript, verifyFiles } from '../../services/audit/audit.ts';
 import { formatReport } from '../../services/audit/verify.ts';
-import type { TranscriptSelection } from '../../services/audit/transcript-file.ts';
+import type { TranscriptSelection } from '../../services/common/transcript-file.ts';
 
 function time(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;

@@ -20,7 +20,7 @@ import { parseThresholds } from '../../stats/eval/verdict.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
 import { analystClient, int, str, UsageError } from '../args.ts';
 import { parseWhere } from '../where.ts';
-import { loadData, loadModel, modelInfo, pair } from './synth.ts';
+import { loadData, loadModel, modelInfo, pair } from './synth-files.ts';
 
 function dataOf(schema: Schema, text: string, what: string): Dataset {
   const { dataset, report } = buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, text.split('\n').length) }, text);

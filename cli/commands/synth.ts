@@ -1,67 +1,21 @@
 /**
  * blindsum synth fit | sample | evaluate — differentially private synthetic data (docs/synth.md).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AnalystClient } from '../../client/analyst.ts';
 import { federatedMeasure } from '../../client/synth-measure.ts';
 import { cryptoRandomSource } from '../../crypto/dp/random.ts';
 import { loadSchemaFile } from '../../services/common/schema-file.ts';
-import { loadIdentityFile, writeNewIdentityFile, type IdentityFile } from '../../services/common/keys.ts';
-import { buildDataset, privacyRho, type Dataset, type Schema } from '../../stats/index.ts';
-import { checkModelSchema, signModel, verifyModel } from '../../stats/synth/artifact.ts';
+import { privacyRho } from '../../stats/index.ts';
+import { signModel } from '../../stats/synth/artifact.ts';
 import { centralMeasure, type Measure } from '../../stats/synth/marginals.ts';
-import { fitSynthesizer, type SynthModel } from '../../stats/synth/model.ts';
+import { fitSynthesizer } from '../../stats/synth/model.ts';
 import { sampleCsv } from '../../stats/synth/sample.ts';
 import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, int, str, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
 import { evaluateCmd, fidelityCmd, splitCmd } from './synth-evaluate.ts';
-
-function readJson(path: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${what} ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Reads, verifies (digest, signature, optional trusted keys) and checks a model against the schema. */
-export function loadModel(path: string, schema: Schema, trustedKeys?: string[]): SynthModel {
-  const m = verifyModel(readJson(path, 'model'), { source: path, ...(trustedKeys && trustedKeys.length ? { trustedKeys } : {}) });
-  checkModelSchema(m, schema);
-  return m;
-}
-
-/** The fitter's identity: loaded when the key file exists, else created (mode 0600). */
-export function fitterIdentity(path: string, id: string): IdentityFile {
-  return existsSync(path) ? loadIdentityFile(path) : writeNewIdentityFile(path, id);
-}
-
-/** A CSV loaded with the schema (more rows than maxRowsPerParty allowed: synthetic data can be large). */
-export function loadData(schema: Schema, path: string): Dataset {
-  const text = readFileSync(path, 'utf8');
-  const rows = text.split('\n').length;
-  const { dataset, report } = buildDataset({ ...schema, maxRowsPerParty: Math.max(schema.maxRowsPerParty, rows) }, text);
-  if (report.rejected.length > 0) process.stderr.write(`  ${path}: ${report.rejected.length} invalid row(s) skipped (first: line ${report.rejected[0]!.line}: ${report.rejected[0]!.reason})\n`);
-  return dataset;
-}
-
-/** "name=value" → [name, value]. */
-export function pair(s: string, flag: string): [string, string] {
-  const i = s.indexOf('=');
-  if (i <= 0 || i === s.length - 1) throw new UsageError(`--${flag}: expected NAME=VALUE, got ${JSON.stringify(s)}`);
-  return [s.slice(0, i), s.slice(i + 1)];
-}
-
-/** The model facts copied into a report entry. */
-export function modelInfo(m: SynthModel): Record<string, unknown> {
-  const name = (i: number): string => m.columns[i]?.name ?? `#${i}`;
-  const structure = {
-    cliques: (m.fit?.cliques ?? []).map((c) => c.map(name)),
-    parents: (m.order ?? m.columns.map((_, i) => i)).map((i): [string, string[]] => [name(i), (m.parents?.[i] ?? []).map(name)]),
-  };
-  return { method: m.method, rho: m.budget.rho, epsilon: m.budget.epsilon, delta: m.budget.delta, exact: m.budget.exact, queries: m.budget.queries.map((q) => q.queryId), structure };
-}
+import { fitterIdentity, loadData, loadModel } from './synth-files.ts';
 
 function num(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;

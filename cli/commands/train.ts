@@ -16,7 +16,7 @@ import { signTrainedModel, scoreDataset, trainedNetwork, verifyTrainedModel, typ
 import { evaluate } from '../../stats/train/metrics.ts';
 import { ANALYST_KEY_HELP, ANALYST_KEY_OPTION, analystClient, int, str, TLS_CLIENT_HELP, TLS_CLIENT_OPTIONS, UsageError, type Command } from '../args.ts';
 import { parseWhere } from '../where.ts';
-import { fitterIdentity, loadData } from './synth.ts';
+import { fitterIdentity, loadData } from './synth-files.ts';
 
 function positive(v: unknown, name: string, dflt?: number): number {
   if (v === undefined) {

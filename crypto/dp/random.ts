@@ -82,6 +82,13 @@ export function seededRandomSource(seed: Uint8Array): RandomSource {
 
 const TWO32 = 0x1_0000_0000;
 
+/** A uniform float in [0, 1) with 53 random bits. */
+export function uniform01(rng: RandomSource): number {
+  const hi = rng.uint32() >>> 5; // 27 bits
+  const lo = rng.uint32() >>> 6; // 26 bits
+  return (hi * 67108864 + lo) / 9007199254740992;
+}
+
 /** Uniform integer in [0, n) for 1 ≤ n ≤ 2^32, by rejection (no modulo bias). */
 export function uniformInt(n: number, rng: RandomSource): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > TWO32) {

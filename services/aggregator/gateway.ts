@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { verifyDomain } from '../../crypto/identity.ts';
 import { verifyEnvelope, type Envelope } from '../../crypto/transcript.ts';
 import { PartyMessage, type AggregatorMessage, type SignedEnvelope } from '../../gen/blindsum/v1/blindsum.ts';
-import { kindOfPartyMessage } from '../audit/records.ts';
+import { kindOfPartyMessage } from '../common/transcript-records.ts';
 import { AUTH_DOMAIN, authChallengeBody } from '../common/auth.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { PARTY_ID, type Roster } from '../common/roster.ts';

@@ -28,7 +28,7 @@ import { EntryKind } from '../../crypto/transcript.ts';
 import { jobRoundsAhead, schemaDigest } from '../../stats/index.ts';
 import {
   jsonBody, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord,
-} from '../audit/records.ts';
+} from '../common/transcript-records.ts';
 import type { TranscriptLog } from './transcript-log.ts';
 import type { RoundDeadlines } from './deadlines.ts';
 import type { AggregatorMetrics } from './metrics.ts';

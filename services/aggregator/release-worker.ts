@@ -13,7 +13,7 @@ import {
   checkReleasedSums, DP_GRID_BITS, finalizeReleased, flagSmallCohort, noiseStd, noiseUncertainty, noiseVerdict, planNoise, planQuery, resultEntryNames, spentRho,
   type NoisePlan, type Plan, type Query, type Schema,
 } from '../../stats/index.ts';
-import { jsonBody, type ReleasedRecord } from '../audit/records.ts';
+import { jsonBody, type ReleasedRecord } from '../common/transcript-records.ts';
 import { publicMessage } from '../common/errors.ts';
 import { serveRequests } from '../common/worker-thread.ts';
 import { ckksValueLayout } from '../common/ckks-layout.ts';

@@ -14,8 +14,8 @@ import { generateIdentity } from '../../crypto/identity.ts';
 import { EntryKind, MAX_EXTENSION, TRANSCRIPT_VERSION, TranscriptChain, blobDigest, decodeEntry, genesisHead, resolveBlob, type ChainLink, type Entry, type Envelope, type Receipt } from '../../crypto/transcript.ts';
 import { logsByDigest } from '../common/blobs.ts';
 import { BLOB_DIR, BlobStore, type BlobRetention } from './blob-store.ts';
-import { jsonBody, type FailedRecord } from '../audit/records.ts';
-import type { TranscriptFile, TranscriptSelection } from '../audit/transcript-file.ts';
+import { jsonBody, type FailedRecord } from '../common/transcript-records.ts';
+import type { TranscriptFile, TranscriptSelection } from '../common/transcript-file.ts';
 import { loadIdentityFile, type IdentityFile } from '../common/keys.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
 

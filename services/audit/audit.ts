@@ -13,7 +13,7 @@ import { TranscriptLog } from '../aggregator/transcript-log.ts';
 import { ConfigError, loadRoster } from '../common/roster.ts';
 import { loadAnalystRoster } from '../common/analysts.ts';
 import { decodeEntry } from '../../crypto/transcript.ts';
-import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from './transcript-file.ts';
+import { parseReceipts, type HeldReceipt, parseTranscript, serializeTranscript, type TranscriptFile, type TranscriptSelection } from '../common/transcript-file.ts';
 import type { VerifyReport } from './verify.ts';
 import { parseSentLog, type SentRecord } from './sent.ts';
 import { receiptsFileRole, verifyParsed } from './verify-parsed.ts';

@@ -10,7 +10,7 @@
  */
 import { equalBytes } from '../../crypto/bytes.ts';
 import { chainStep, extendHead } from '../../crypto/transcript.ts';
-import type { HeldReceipt } from './transcript-file.ts';
+import type { HeldReceipt } from '../common/transcript-file.ts';
 
 /** A head (and, for an entry, its hash) known from the exported transcript. */
 export interface KnownLink {

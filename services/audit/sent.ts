@@ -8,7 +8,7 @@
  */
 import { toHex } from '../../crypto/bytes.ts';
 import { TranscriptFormatError, decodeEntry, envelopeDigest } from '../../crypto/transcript.ts';
-import type { TranscriptFile } from './transcript-file.ts';
+import type { TranscriptFile } from '../common/transcript-file.ts';
 
 export interface SentRecord {
   party: string;

@@ -11,7 +11,7 @@ import { canonicalJson, type Query } from '../../stats/index.ts';
 import { openAnalystRoster, type AnalystRoster } from '../common/analysts.ts';
 import type { Roster } from '../common/roster.ts';
 import { AnalystAuthError, canonicalQuery, openQueryRequest, requestRho } from '../common/query-request.ts';
-import type { QuerySubmittedRecord } from './records.ts';
+import type { QuerySubmittedRecord } from '../common/transcript-records.ts';
 
 function base64(s: unknown): Uint8Array | undefined {
   if (typeof s !== 'string' || s.length === 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;

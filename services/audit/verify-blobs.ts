@@ -8,7 +8,7 @@ import { toHex } from '../../crypto/bytes.ts';
 import { SecAggStage, type SecAggServer } from '../../crypto/secagg/client.ts';
 import { EntryKind, resolveBlob, type Entry } from '../../crypto/transcript.ts';
 import { DIGEST_KINDS, type BlobSource } from '../common/blobs.ts';
-import type { QuerySubmittedRecord, SessionSummary } from './records.ts';
+import type { QuerySubmittedRecord, SessionSummary } from '../common/transcript-records.ts';
 
 type Fail = (reason: string) => never;
 

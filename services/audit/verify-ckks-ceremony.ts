@@ -17,7 +17,7 @@ import { CKGCommitments, CRSCommitments, CRSNonces, PartyMessage, StartCeremony 
 import { rosterDigest } from '../common/ckks.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
-import type { SessionSummary } from './records.ts';
+import type { SessionSummary } from '../common/transcript-records.ts';
 
 type Fail = (reason: string) => never;
 

@@ -28,7 +28,7 @@ import { CRSCommitments, CRSNonces, PartyMessage, StartCeremony } from '../../ge
 import { CKKS_PARAMS, ckksParamsByName, ownBytes, sha256Hex } from '../common/ckks.ts';
 import { ContributionSum, sumDigests } from '../common/ckks-inputs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
-import { exportedEntries, type TranscriptFile } from './transcript-file.ts';
+import { exportedEntries, type TranscriptFile } from '../common/transcript-file.ts';
 import type { BlobSource } from '../common/blobs.ts';
 import type { VerifyFailureInfo } from './verify-report.ts';
 

@@ -26,7 +26,7 @@ import { CKKS_PARAMS, ckksParamsByName, sha256Hex } from '../common/ckks.ts';
 import { decryptionBound } from '../../crypto/ckks/params.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import type { Roster } from '../common/roster.ts';
-import type { QuerySubmittedRecord, ReleasedRecord, SessionSummary } from './records.ts';
+import type { QuerySubmittedRecord, ReleasedRecord, SessionSummary } from '../common/transcript-records.ts';
 import { CkksCeremonyVerifier } from './verify-ckks-ceremony.ts';
 
 type Fail = (reason: string) => never;

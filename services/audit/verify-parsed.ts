@@ -16,7 +16,7 @@ import { memoryBlobs } from '../common/blobs.ts';
 import { CkksEntryKind } from '../common/ckks-kinds.ts';
 import { ConfigError, parseRosterText, type Roster } from '../common/roster.ts';
 import { parseSentLog, unloggedSends, type SentRecord } from './sent.ts';
-import { parseReceipts, parseTranscript, type HeldReceipt, type TranscriptFile } from './transcript-file.ts';
+import { parseReceipts, parseTranscript, type HeldReceipt, type TranscriptFile } from '../common/transcript-file.ts';
 import { recomputeCkksSums } from './verify-ckks-sums.ts';
 import { verifyTranscript, type VerifyReport } from './verify.ts';
 import { CKKS_UNAVAILABLE } from './verify-report.ts';

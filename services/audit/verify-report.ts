@@ -3,7 +3,7 @@
  * failure with its entry, each query's outcome, the receipts checked, and the checks that could
  * not run for want of blobs.
  */
-import type { SessionSummary } from './records.ts';
+import type { SessionSummary } from '../common/transcript-records.ts';
 import type { BlobStats } from './verify-blobs.ts';
 
 export interface VerifyFailureInfo {

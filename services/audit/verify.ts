@@ -34,10 +34,10 @@ import { findFork, type KnownLink } from './forks.ts';
 import { AdvertisedKeys, PartyMessage, StartSession, SurvivorList, UnmaskRequest } from '../../gen/blindsum/v1/blindsum.ts';
 import { finalize, flagSmallCohort, noiseStd, parseQueryJson, planNoise, planQuery, schemaDigest, type Query, type QueryResult, type Schema } from '../../stats/index.ts';
 import type { Roster } from '../common/roster.ts';
-import type { HeldReceipt, TranscriptFile } from './transcript-file.ts';
+import type { HeldReceipt, TranscriptFile } from '../common/transcript-file.ts';
 import {
   kindOfPartyMessage, type SessionSummary, type BudgetChargeRecord, type BudgetRefundRecord, type FailedRecord, type QuerySubmittedRecord, type ReleasedRecord,
-} from './records.ts';
+} from '../common/transcript-records.ts';
 import { CKKS_PARTY_KINDS, CkksEntryKind } from '../common/ckks-kinds.ts';
 import { CkksTranscriptVerifier } from './verify-ckks.ts';
 import { checkStartForwardsRequest, checkSubmittedRequest } from './verify-analyst.ts';
@@ -55,7 +55,7 @@ export interface VerifyOptions {
   blobs?: BlobSource;
 }
 
-export type { SessionSummary } from './records.ts';
+export type { SessionSummary } from '../common/transcript-records.ts';
 export { formatReport, type VerifyFailureInfo, type VerifyReport } from './verify-report.ts';
 import type { VerifyFailureInfo, VerifyReport } from './verify-report.ts';
 

@@ -6,7 +6,7 @@
  */
 import { fromBase64, fromHex, toBase64, toHex } from '../../crypto/bytes.ts';
 import { HASH_LENGTH, TranscriptFormatError, decodeEntry, resolveBlob, type Entry, type Receipt } from '../../crypto/transcript.ts';
-import type { BlobSource } from '../common/blobs.ts';
+import type { BlobSource } from './blobs.ts';
 
 export const TRANSCRIPT_FORMAT = 'blindsum-transcript/v1';
 export const RECEIPT_FORMAT = 'blindsum-receipt/v1';

@@ -4,7 +4,7 @@
  */
 import { EntryKind } from '../../crypto/transcript.ts';
 import type { PartyMessage } from '../../gen/blindsum/v1/blindsum.ts';
-import { CkksEntryKind } from '../common/ckks-kinds.ts';
+import { CkksEntryKind } from './ckks-kinds.ts';
 
 /** query/submitted: the query as accepted from the analyst and its fixed-point plan. */
 export interface QuerySubmittedRecord {

@@ -8,7 +8,7 @@ import { signDomain } from '../../crypto/identity.ts';
 import { signEnvelope } from '../../crypto/transcript.ts';
 import { PartyGatewayServiceService, PartyMessage, type AggregatorMessage, type PartyGatewayServiceClient } from '../../gen/blindsum/v1/blindsum.ts';
 import { countClient } from '../common/wire-bytes.ts';
-import { kindOfPartyMessage } from '../audit/records.ts';
+import { kindOfPartyMessage } from '../common/transcript-records.ts';
 import { quote, type Logger } from '../common/errors.ts';
 import { clientOptions } from '../common/grpc-options.ts';
 import { acquireDirLock, type DirLock } from '../common/dir-lock.ts';

@@ -14,7 +14,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readS
 import { join } from 'node:path';
 import { equalBytes, toHex } from '../../crypto/bytes.ts';
 import { HASH_LENGTH, MAX_EXTENSION, envelopeDigest, extendHead, genesisHead, verifyReceipt, type Envelope, type Receipt } from '../../crypto/transcript.ts';
-import { parseReceipts, serializeReceipt } from '../audit/transcript-file.ts';
+import { parseReceipts, serializeReceipt } from '../common/transcript-file.ts';
 import { quote } from '../common/errors.ts';
 import { ConfigError, type Roster } from '../common/roster.ts';
 

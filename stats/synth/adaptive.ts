@@ -29,12 +29,11 @@
  */
 import { sha256 } from '../../crypto/sha256.ts';
 import { utf8 } from '../../crypto/bytes.ts';
-import { seededRandomSource } from '../../crypto/dp/random.ts';
+import { seededRandomSource, uniform01 } from '../../crypto/dp/random.ts';
 import type { Predicate } from '../query.ts';
 import { chordalNetwork, emptyGraph, modelSize, triangulate, withClique, type Graph } from './chordal.ts';
 import { fitModel, type FitOptions, type Measurement, type ModelFit } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
-import { uniform01 } from './sample.ts';
 import { allPairs, pairScore, type Network } from './select.ts';
 
 /**

@@ -8,20 +8,13 @@
  * columns, clamped to the schema bounds; "(missing)" is an empty field.
  */
 import { sha256 } from '../../crypto/sha256.ts';
-import { seededRandomSource, type RandomSource } from '../../crypto/dp/random.ts';
+import { seededRandomSource, uniform01, type RandomSource } from '../../crypto/dp/random.ts';
 import { utf8 } from '../../crypto/bytes.ts';
 import { formatCsv } from '../csv.ts';
 import { MISSING_LEVEL } from '../schema.ts';
 import type { ColumnConstraint, Schema } from '../schema.ts';
 import { isPointBin, onGrid } from './discretize.ts';
 import type { ModelColumn, SynthModel } from './model.ts';
-
-/** A uniform float in [0, 1) with 53 random bits. */
-export function uniform01(rng: RandomSource): number {
-  const hi = rng.uint32() >>> 5; // 27 bits
-  const lo = rng.uint32() >>> 6; // 26 bits
-  return (hi * 67108864 + lo) / 9007199254740992;
-}
 
 /** Index drawn from probabilities p (summing to ~1); the last index absorbs rounding. */
 export function drawIndex(p: readonly number[], rng: RandomSource): number {

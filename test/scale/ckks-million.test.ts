@@ -14,7 +14,7 @@ import { LocalFederation } from '../../cli/federation.ts';
 import { generateAnalystKey } from '../../client/ckks-analyst.ts';
 import { centralSums, marginalOfLength, partyCsvs, PBC_SCHEMA_PATH } from '../../bench/scale-common.ts';
 import { exportTranscript } from '../../services/audit/audit.ts';
-import { exportedEntries } from '../../services/audit/transcript-file.ts';
+import { exportedEntries } from '../../services/common/transcript-file.ts';
 import { recomputeCkksSums } from '../../services/audit/verify-ckks-sums.ts';
 import { CkksEntryKind } from '../../services/common/ckks-kinds.ts';
 
