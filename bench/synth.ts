@@ -114,8 +114,8 @@ const stat = (xs: number[], d = 3): string => {
   return ok.length === 1 ? mean.toFixed(d) : `${mean.toFixed(d)} [${Math.min(...ok).toFixed(d)}, ${Math.max(...ok).toFixed(d)}]`;
 };
 const lines = [
-  '| data | synthesizer | ε | 2-way TVD | 3-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | constraint violations | point-mass error | missing-rate error | outside real range | fit s |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| data | synthesizer | ε | 2-way TVD | 3-way TVD | column TVD | KS | \\|Δ corr\\| | TSTR AUC (TRTR) | DCR closer-to-train share | MIA AUC | exact copies: training sample / holdout | constraint violations | tie-share error | point-mass error | missing-rate error | outside real range | fit s |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 const order = (r: Row): number => (r.epsilon ?? 99) * 10 + (r.method.startsWith('aim') ? -1 : r.method.startsWith('2-tree (') ? 0 : r.method.startsWith('2-tree,') ? 1 : r.method.startsWith('ind') ? 2 : 3);
 for (const r of [...table].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a) - order(b))) {
@@ -123,6 +123,9 @@ for (const r of [...table].sort((a, b) => a.dataset.localeCompare(b.dataset) || 
   const trtr = r.reports[0]?.utility?.trtrAuc;
   const st = (f: (x: StructureReport) => number): number[] => r.structure.map(f);
   const checks = r.structure[0]?.constraints.length ? stat(st((x) => x.constraintViolations), 0) : '—';
-  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.tripleTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${checks} | ${stat(st((x) => x.maxPointMassError))} | ${stat(st((x) => x.maxMissingRateError))} | ${stat(st((x) => x.maxOutsideRange))} | ${stat(r.seconds, 1)} |`);
+  const ties = r.structure[0]?.constraints.length ? stat(st((x) => x.maxTieShareError)) : '—';
+  const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(4);
+  const copies = `${mean(g((m) => m.privacy.exactCopiesTrainSample))} / ${mean(g((m) => m.privacy.exactCopiesHoldout))}`;
+  lines.push(`| ${r.dataset} | ${r.method} | ${r.epsilon ?? '∞ (no noise)'} | ${stat(g((m) => m.fidelity.pairTvdMean))} | ${stat(g((m) => m.fidelity.tripleTvdMean))} | ${stat(g((m) => m.fidelity.meanColumnTvd))} | ${stat(g((m) => m.fidelity.meanKs))} | ${stat(g((m) => m.fidelity.correlation.meanAbsDiff))} | ${stat(g((m) => m.utility?.tstrAuc))} (${trtr?.toFixed(3) ?? '—'}) | ${stat(g((m) => m.privacy.closerToTrainShare), 2)} | ${stat(g((m) => m.privacy.membershipInferenceAuc))} | ${copies} | ${checks} | ${ties} | ${stat(st((x) => x.maxPointMassError))} | ${stat(st((x) => x.maxMissingRateError))} | ${stat(st((x) => x.maxOutsideRange))} | ${stat(r.seconds, 1)} |`);
 }
-process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; point-mass and missing-rate errors: the largest over the columns (absolute, as shares); outside real range: the largest share of a numeric column's synthetic values outside the training data's [min, max]; reports in ${OUT}\n`);
+process.stdout.write(lines.join('\n') + `\n\n${REPS} repetition(s) per ε, 3 parties, threshold ${THRESHOLD}; exact copies: share of synthetic rows equal to a row of a holdout-sized sample of the training rows / of the holdout (the chance baseline), means; tie-share error: the largest |real − synthetic| share of rows with left = right over the schema's constraints; point-mass and missing-rate errors: the largest over the columns (absolute, as shares); outside real range: the largest share of a numeric column's synthetic values outside the training data's [min, max]; reports in ${OUT}\n`);
