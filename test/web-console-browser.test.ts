@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetBudgetRequest, GetBudgetResponse, GetResultRequest, GetResultResponse, ListPartiesResponse } from '../gen/blindsum/v1/blindsum.ts';
 import { READ_METADATA, signRead } from '../services/common/query-signing.ts';
+import { OPERATOR_STATUS_METHOD } from '../services/aggregator/web/operator.ts';
 import { browserSkipReason, launchBrowser, startWebFederation, type Browser, type Page, type WebFederation } from './web-harness.ts';
 
 /** The DOM as the functions run in the page see it (this file is type-checked without the DOM lib). */
@@ -235,28 +236,59 @@ describe.skipIf(skip)('web console in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('the Connect endpoint answers as gRPC does (one implementation): ListParties, GetBudget and GetResult', async () => {
+  /** The web console's byte counters from the operator status (an auditor-signed read), by direction and method. */
+  const webBytes = async (): Promise<Record<string, number>> => {
+    const ts = String(Date.now());
+    const sig = signRead(w.fed.identity('auditor').identity.secretKey, 'demo', OPERATOR_STATUS_METHOD, 'auditor', ts, new Uint8Array(0));
+    const res = await fetch(`${w.url}operator/status`, { headers: { [READ_METADATA.analyst]: 'auditor', [READ_METADATA.timestamp]: ts, [READ_METADATA.signature]: Buffer.from(sig).toString('base64') } });
+    expect(res.status).toBe(200);
+    const body = await res.json() as { metrics: { name: string; values: { labels: Record<string, string>; value: number }[] }[] };
+    const out: Record<string, number> = {};
+    for (const m of body.metrics) {
+      const dir = /^blindsum_web_(received|sent)_bytes_total$/.exec(m.name)?.[1];
+      if (dir) for (const v of m.values) out[`${dir} ${v.labels['method']}`] = v.value;
+    }
+    return out;
+  };
+
+  it('the Connect endpoint answers as gRPC does (one implementation): ListParties, GetBudget and GetResult; its bytes are counted apart from gRPC\'s', async () => {
     const alice = w.fed.client('alice');
+    const before = await webBytes();
+    const sent: Record<string, number> = { ListParties: 0, GetBudget: 0, GetResult: 0 };
     try {
       const viaGrpc = await alice.listParties();
-      const viaConnect = ListPartiesResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/ListParties`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json());
+      const text = async (r: Response, method: string): Promise<unknown> => {
+        const t = await r.text();
+        sent[method]! += Buffer.byteLength(t);
+        return JSON.parse(t);
+      };
+      const viaConnect = ListPartiesResponse.fromJSON(await text(await fetch(`${w.url}blindsum.v1.AnalystService/ListParties`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }), 'ListParties'));
       expect({ ...viaConnect, parties: viaConnect.parties.map((p) => ({ ...p, lastSeenMs: 0n })) }).toEqual({ ...viaGrpc, parties: viaGrpc.parties.map((p) => ({ ...p, lastSeenMs: 0n })) });
       const budget = await alice.getBudget();
       const ts = String(Date.now());
       const req = { analyst: 'alice' };
       const sig = signRead(w.fed.identity('alice').identity.secretKey, 'demo', 'GetBudget', 'alice', ts, GetBudgetRequest.encode(req).finish());
       const headers = { 'content-type': 'application/json', [READ_METADATA.analyst]: 'alice', [READ_METADATA.timestamp]: ts, [READ_METADATA.signature]: Buffer.from(sig).toString('base64') };
-      const viaConnectBudget = GetBudgetResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/GetBudget`, { method: 'POST', headers, body: JSON.stringify(req) })).json());
+      const viaConnectBudget = GetBudgetResponse.fromJSON(await text(await fetch(`${w.url}blindsum.v1.AnalystService/GetBudget`, { method: 'POST', headers, body: JSON.stringify(req) }), 'GetBudget'));
       expect(viaConnectBudget).toEqual(budget);
       const queryId = budget.entries[0]!.queryId; // the browser's query
       const r = await alice.getResult(queryId);
       const rq = { queryId };
       const ts2 = String(Date.now());
       const sig2 = signRead(w.fed.identity('alice').identity.secretKey, 'demo', 'GetResult', 'alice', ts2, GetResultRequest.encode(rq).finish());
-      const viaConnectResult = GetResultResponse.fromJSON(await (await fetch(`${w.url}blindsum.v1.AnalystService/GetResult`, {
+      const viaConnectResult = GetResultResponse.fromJSON(await text(await fetch(`${w.url}blindsum.v1.AnalystService/GetResult`, {
         method: 'POST', headers: { 'content-type': 'application/json', [READ_METADATA.analyst]: 'alice', [READ_METADATA.timestamp]: ts2, [READ_METADATA.signature]: Buffer.from(sig2).toString('base64') }, body: JSON.stringify(rq),
-      })).json());
+      }), 'GetResult'));
       expect(viaConnectResult).toEqual(r);
+      // The request and response bodies are counted under blindsum_web_*_bytes_total (other pages
+      // of this file may still poll, so at least these calls' bytes, never fewer).
+      const after = await webBytes();
+      const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+      expect(delta('received ListParties')).toBeGreaterThanOrEqual(2);
+      expect(delta('received GetBudget')).toBeGreaterThanOrEqual(JSON.stringify(req).length);
+      expect(delta('received GetResult')).toBeGreaterThanOrEqual(JSON.stringify(rq).length);
+      for (const m of ['ListParties', 'GetBudget', 'GetResult']) expect(delta(`sent ${m}`), m).toBeGreaterThanOrEqual(sent[m]!);
+      expect(sent['GetResult']).toBeGreaterThan(100);
     } finally {
       alice.close();
     }

@@ -25,6 +25,7 @@ export class AggregatorMetrics {
   readonly #queryTime: Histogram<'backend'>;
   readonly #roundTime: Histogram<'stage'>;
   readonly #bytes: Record<ByteDirection, Counter<'method'>>;
+  readonly #webBytes: Record<ByteDirection, Counter<'method'>>;
   readonly #open = new Map<string, { kind: string; backend: string; startMs: number; lastMs: number }>();
 
   constructor(src: AggregatorMetricsSources) {
@@ -48,12 +49,21 @@ export class AggregatorMetrics {
       received: new Counter({ name: 'blindsum_grpc_received_bytes_total', help: 'Bytes of protobuf messages received, by gRPC method (Connect: from parties; the others: from analysts)', labelNames: ['method'], registers: [r] }),
       sent: new Counter({ name: 'blindsum_grpc_sent_bytes_total', help: 'Bytes of protobuf messages sent, by gRPC method (Connect: to parties; the others: to analysts)', labelNames: ['method'], registers: [r] }),
     };
+    this.#webBytes = {
+      received: new Counter({ name: 'blindsum_web_received_bytes_total', help: 'Bytes of JSON request bodies received by the web console\'s Connect endpoint, by AnalystService method (not counted in blindsum_grpc_*)', labelNames: ['method'], registers: [r] }),
+      sent: new Counter({ name: 'blindsum_web_sent_bytes_total', help: 'Bytes of JSON responses (stream envelopes included) sent by the web console\'s Connect endpoint, by AnalystService method', labelNames: ['method'], registers: [r] }),
+    };
     this.#roundTime = new Histogram({ name: 'blindsum_round_seconds', help: 'Time from one progress event of a query to the next, by the stage reached', labelNames: ['stage'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [r] });
   }
 
   /** A message of `bytes` received or sent by gRPC method `method` (a ByteCounter: services/common/wire-bytes.ts). */
   readonly bytes = (method: string, direction: ByteDirection, bytes: number): void => {
     this.#bytes[direction].inc({ method }, bytes);
+  };
+
+  /** A Connect (web console) request or response body of `bytes`, by AnalystService method (a ByteCounter). */
+  readonly webBytes = (method: string, direction: ByteDirection, bytes: number): void => {
+    this.#webBytes[direction].inc({ method }, bytes);
   };
 
   submitted(queryId: string, kind: string, backend: string, atMs: number): void {

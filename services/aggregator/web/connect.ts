@@ -17,6 +17,7 @@ import {
 import { connectError, connectHttpError, ErrorCode, quote, toConnectError, type ConnectError, type Logger } from '../../common/errors.ts';
 import { READ_METADATA } from '../../common/query-signing.ts';
 import type { AnalystHandlers, ReadAuth } from '../analyst-service.ts';
+import { methodName, type ByteCounter } from '../../common/wire-bytes.ts';
 
 /** SubmitQuery carries the signed request (≤ 256 KiB) and, for CKKS, the analyst's public key: base64 in JSON. */
 export const MAX_SUBMIT_BODY_BYTES = 4 * 1024 * 1024;
@@ -146,8 +147,12 @@ export function sendUnaryError(res: ServerResponse, e: ConnectError): void {
   res.writeHead(e.httpStatus, { 'content-type': 'application/json' }).end(JSON.stringify(e.body));
 }
 
-/** Serves one Connect call; never throws (every failure is an answer). */
-export async function serveConnect(req: IncomingMessage, res: ServerResponse, path: string, handlers: AnalystHandlers, log: Logger): Promise<void> {
+/**
+ * Serves one Connect call; never throws (every failure is an answer). `count` is told the size of
+ * each request body read and each successful response body or stream envelope sent (error
+ * answers are not counted, as grpc-js's counters see only messages).
+ */
+export async function serveConnect(req: IncomingMessage, res: ServerResponse, path: string, handlers: AnalystHandlers, log: Logger, count: ByteCounter = () => {}): Promise<void> {
   const route = BY_PATH.get(path);
   const fail = (e: unknown): ConnectError => (e instanceof TransportRefusal ? e.refusal : toConnectError(e, log));
   if (!route) return sendUnaryError(res, connectError(status.UNIMPLEMENTED, `no method ${quote(path)} in blindsum.v1.AnalystService`));
@@ -167,10 +172,13 @@ export async function serveConnect(req: IncomingMessage, res: ServerResponse, pa
   } catch (e) {
     return sendUnaryError(res, fail(e));
   }
+  const method = methodName(path);
+  count(method, 'received', bytes.length);
   if (!route.stream) {
     try {
-      const out = await route.call(handlers, parseJson(bytes), readAuth(req), () => {});
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+      const out = Buffer.from(JSON.stringify(await route.call(handlers, parseJson(bytes), readAuth(req), () => {})), 'utf8');
+      count(method, 'sent', out.length);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(out);
     } catch (e) {
       sendUnaryError(res, fail(e));
     }
@@ -188,7 +196,9 @@ export async function serveConnect(req: IncomingMessage, res: ServerResponse, pa
     }
     const result = route.call(handlers, parseJson(bytes.subarray(5)), readAuth(req), (json) => {
       if (res.writableEnded) return;
-      res.write(envelope(0, json));
+      const e = envelope(0, json);
+      count(method, 'sent', e.length);
+      res.write(e);
       if ((json as { final?: boolean }).final === true) {
         unsubscribe?.();
         end();

@@ -90,7 +90,7 @@ export class WebConsole {
     const failed = (e: unknown): void => sendUnaryError(res, e instanceof TransportRefusal ? e.refusal : toConnectError(e, this.#d.log));
     try {
       if (isConnectPath(path)) {
-        serveConnect(req, res, path, this.#d.handlers, this.#d.log).catch(failed);
+        serveConnect(req, res, path, this.#d.handlers, this.#d.log, this.#d.metrics.webBytes).catch(failed);
         return;
       }
       if (path === OPERATOR_STATUS_PATH || path.startsWith('/operator/') || path === '/operator') {
