@@ -13,7 +13,7 @@ import {
   DP_GRID_BITS, finalize, localStatistics, noiseShare, noiseUncertainty, planNoise, planQuery, splitDataset, validateQuery,
   type CorrelationResult, type CovarianceResult, type Query,
 } from '../stats/index.ts';
-import { cryptoRandomSource } from '../crypto/dp/random.ts';
+import { seededRandomSource } from '../crypto/dp/random.ts';
 import { noiseVerdict } from '../stats/noise-verdict.ts';
 import { loadExample } from './stats-helpers.ts';
 
@@ -75,9 +75,11 @@ describe('covariance and correlation with categorical columns equal R on model.m
     const q: Query = { kind: 'correlation', columns: ['stage', 'age'], filter: [] };
     const plan = planQuery(q, pbc.schema, { parties: 3, ringBits: 64, dpGridBits: DP_GRID_BITS });
     const np = planNoise(q, pbc.schema, plan, { rho: 1, parties: 3, threshold: 2, collusion: 0 });
+    // seeded: the same noise shares every run
+    const rng = seededRandomSource(new Uint8Array(32).fill(41));
     const sums = plan.entries.map(() => 0n);
     for (const part of splitDataset(pbc.dataset, 3, 'dp')) {
-      const share = noiseShare(np, cryptoRandomSource());
+      const share = noiseShare(np, rng);
       localStatistics(q, pbc.schema, plan, part).sums.forEach((s, i) => (sums[i]! += s + share[i]!));
     }
     const result = finalize(q, pbc.schema, plan, sums) as CorrelationResult;

@@ -39,26 +39,32 @@ export interface BinCounts {
   censoredVar: Float64Array;
 }
 
-/** The least-squares non-increasing fit of x (pool adjacent violators, equal weights). */
-export function nonIncreasing(x: ArrayLike<number>): Float64Array {
+/**
+ * The weighted least-squares non-increasing fit of x (pool adjacent violators; equal weights by
+ * default). Weights must be positive and finite.
+ */
+export function nonIncreasing(x: ArrayLike<number>, weights?: ArrayLike<number>): Float64Array {
   const n = x.length;
   const value = new Float64Array(n);
   const weight = new Float64Array(n);
+  const size = new Int32Array(n);
   let k = 0;
   for (let i = 0; i < n; i++) {
     value[k] = x[i]!;
-    weight[k] = 1;
+    weight[k] = weights ? weights[i]! : 1;
+    size[k] = 1;
     while (k > 0 && value[k - 1]! < value[k]!) {
       const w = weight[k - 1]! + weight[k]!;
       value[k - 1] = (value[k - 1]! * weight[k - 1]! + value[k]! * weight[k]!) / w;
       weight[k - 1] = w;
+      size[k - 1] = size[k - 1]! + size[k]!;
       k--;
     }
     k++;
   }
   const out = new Float64Array(n);
   let i = 0;
-  for (let b = 0; b < k; b++) for (let j = 0; j < weight[b]!; j++) out[i++] = value[b]!;
+  for (let b = 0; b < k; b++) for (let j = 0; j < size[b]!; j++) out[i++] = value[b]!;
   return out;
 }
 
@@ -120,8 +126,9 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
     s *= Math.max(0, 1 - c.events[j]! / n[j]!);
     sRaw[j] = s;
   }
-  const S = nonIncreasing(sRaw).map((v) => Math.min(1, Math.max(0, v)));
-  // Variance terms, accumulated over j ≤ J.
+  // Variance terms of log S per bin, accumulated over j ≤ J.
+  const greenwoodAt = new Float64Array(last);
+  const noiseVarAt = new Float64Array(last);
   let varAfter = 0;
   for (let i = 0; i < B; i++) varAfter += c.eventVar[i]! + c.censoredVar[i]!;
   let greenwood = 0;
@@ -131,7 +138,6 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
   for (let j = 0; j < last; j++) {
     const d = c.events[j]!;
     const dPlus = Math.max(0, d);
-    const cPlus = Math.max(0, c.censored[j]!);
     const nj = n[j]!;
     greenwood += dPlus > 0 ? (nj > dPlus ? dPlus / (nj * (nj - dPlus)) : Infinity) : 0;
     const free = nj - d; // n_j − d̃_j; ≤ 0 only where the curve reaches 0
@@ -142,10 +148,26 @@ export function kmCurve(stratum: string | null, edges: number[], c: BinCounts, t
     if (roughFrom === null && noisy && 3 * Math.sqrt(Math.max(0, varAfter)) > nj) roughFrom = edges[j + 1]!;
     noiseBefore += (free > 0 ? vd * (H - 1 / free) ** 2 : 0) + vc * H * H;
     varAfter -= vd + vc;
+    greenwoodAt[j] = greenwood;
+    noiseVarAt[j] = noiseBefore + H * H * Math.max(0, varAfter);
+  }
+  // Under DP the isotonic fit weighs each bin by the precision of S_raw (1 / (S_raw² Var log S_raw)):
+  // a tail bin whose risk set is a few noisy rows (S_raw may jump far above 1 there) must not pull the
+  // well-determined early curve up with it. Exact counts give a non-increasing S_raw: the identity.
+  const weights = noisy ? Float64Array.from(sRaw, (v, j) => {
+    const w = 1 / (v * v * (greenwoodAt[j]! + noiseVarAt[j]!));
+    return Number.isFinite(w) && w > 0 ? Math.min(w, 1e300) : w > 0 ? 1e300 : 1e-300;
+  }) : undefined;
+  const S = nonIncreasing(sRaw, weights).map((v) => Math.min(1, Math.max(0, v)));
+  for (let j = 0; j < last; j++) {
+    const d = c.events[j]!;
+    const dPlus = Math.max(0, d);
+    const cPlus = Math.max(0, c.censored[j]!);
+    const nj = n[j]!;
     if (!noisy && dPlus === 0 && cPlus === 0) continue;
-    const noiseVar = noiseBefore + H * H * Math.max(0, varAfter);
+    const noiseVar = noiseVarAt[j]!;
     const sj = S[j]!;
-    const se = Math.sqrt(greenwood + noiseVar);
+    const se = Math.sqrt(greenwoodAt[j]! + noiseVar);
     time.push(edges[j + 1]!);
     nRisk.push(nj);
     nEvent.push(dPlus);
