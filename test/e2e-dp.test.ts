@@ -265,9 +265,9 @@ describe('budgets across a crash, and a party that enforces its own', () => {
     await fed.killAggregator('SIGKILL');
     await fed.startAggregator({ BLINDSUM_TEST_HOLD_BEFORE_RELEASE: '1', BLINDSUM_SHUTDOWN_TIMEOUT_MS: '3000' });
     const { before, queryId } = await holdAQuery(fed);
-    const t0 = Date.now();
+    // The bound is shown by the exit itself (the held query would never end on its own) and by the
+    // log line of the 3 s timer below, not by a wall-clock assertion (a loaded machine may be slow).
     await fed.killAggregator('SIGTERM');
-    expect(Date.now() - t0).toBeLessThan(15_000); // the 3 s bound, not the query's
     const log = fed.logTail('aggregator.log', 40);
     expect(log).toMatch(/SIGTERM: stopping \(refusing new work, failing running work, flushing; at most 3 s\)/);
     expect(log).toMatch(/shutdown did not finish in 3 s; exiting/);
