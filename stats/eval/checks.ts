@@ -12,6 +12,7 @@
 import type { Dataset } from '../dataset.ts';
 import type { Schema } from '../schema.ts';
 import { dataColumns } from './encode.ts';
+import { leCounts } from './structure.ts';
 
 export interface ColumnCheck {
   name: string;
@@ -120,17 +121,8 @@ function violations(d: Dataset, left: string, right: string): { violations: numb
   const a = d.columns.get(left);
   const b = d.columns.get(right);
   if (a?.kind !== 'numeric' || b?.kind !== 'numeric') throw new TypeError(`constraint ${left} <= ${right}: both must be numeric columns`);
-  let v = 0;
-  let both = 0;
-  let ties = 0;
-  for (let r = 0; r < d.rowCount; r++) {
-    const [x, y] = [a.values[r]!, b.values[r]!];
-    if (Number.isNaN(x) || Number.isNaN(y)) continue;
-    both++;
-    if (x > y) v++;
-    else if (x === y) ties++;
-  }
-  return { violations: v, tieShare: both ? ties / both : 0 };
+  const c = leCounts(d, left, right);
+  return { violations: c.violations, tieShare: c.checked ? c.ties / c.checked : 0 };
 }
 
 export function constraintChecks(schema: Schema, real: Dataset, synth: Dataset): ConstraintCheck[] {

@@ -64,21 +64,24 @@ function numericValues(d: Dataset, name: string): Float64Array {
   return c.values;
 }
 
+/** Rows of `d` with both columns present (checked), with left > right (violations) and with left = right (ties). */
+export function leCounts(d: Dataset, left: string, right: string): { checked: number; violations: number; ties: number } {
+  const [l, r] = [numericValues(d, left), numericValues(d, right)];
+  let checked = 0;
+  let violations = 0;
+  let ties = 0;
+  for (let i = 0; i < d.rowCount; i++) {
+    if (Number.isNaN(l[i]!) || Number.isNaN(r[i]!)) continue;
+    checked++;
+    if (l[i]! > r[i]!) violations++;
+    else if (l[i]! === r[i]!) ties++;
+  }
+  return { checked, violations, ties };
+}
+
 /** Rows violating each `le` constraint of the schema (rows with a side missing are not checked). */
 export function constraintChecks(schema: Schema, d: Dataset): ConstraintCheck[] {
-  return (schema.constraints ?? []).map((k) => {
-    const [l, r] = [numericValues(d, k.left), numericValues(d, k.right)];
-    let checked = 0;
-    let violations = 0;
-    let ties = 0;
-    for (let i = 0; i < d.rowCount; i++) {
-      if (Number.isNaN(l[i]!) || Number.isNaN(r[i]!)) continue;
-      checked++;
-      if (l[i]! > r[i]!) violations++;
-      else if (l[i]! === r[i]!) ties++;
-    }
-    return { constraint: `${k.left} <= ${k.right}`, checked, violations, ties };
-  });
+  return (schema.constraints ?? []).map((k) => ({ constraint: `${k.left} <= ${k.right}`, ...leCounts(d, k.left, k.right) }));
 }
 
 const share = (count: number, n: number): number => (n > 0 ? count / n : 0);

@@ -13,6 +13,7 @@ import { utf8 } from '../../crypto/bytes.ts';
 import { formatCsv } from '../csv.ts';
 import { MISSING_LEVEL } from '../schema.ts';
 import type { ColumnConstraint, Schema } from '../schema.ts';
+import { binIndex } from '../kinds/histogram.ts';
 import { isPointBin, onGrid } from './discretize.ts';
 import type { ModelColumn, SynthModel } from './model.ts';
 
@@ -69,16 +70,8 @@ function valueInBin(c: ModelColumn, f: number, rng: RandomSource, cap = Infinity
 
 /** The fine bin of numeric/integer column c holding value x (bins [e_f, e_{f+1}), the last closed), or −1 outside the edges. */
 function fineBinOf(c: ModelColumn, x: number): number {
-  const e = c.edges!;
-  const last = e.length - 2;
-  if (!(x >= e[0]!) || x > e[last + 1]!) return -1;
-  let [lo, hi] = [0, last];
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (e[mid]! <= x) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+  const f = binIndex(c.edges!, x);
+  return f < c.edges!.length - 1 ? f : -1;
 }
 
 /** True when model value (group) g of column c holds fine bin f. */
