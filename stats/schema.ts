@@ -61,6 +61,15 @@ export interface ColumnConstraint {
    * holds the right value (docs/synth.md). Needs right's values to be valid left values.
    */
   ties?: boolean;
+  /**
+   * left is the time to the event recorded in a categorical column, censored at right (survival
+   * data: relapse-free time with its relapse indicator, censored at the follow-up time): in
+   * every row where the three are present, left < right when `column` equals `value`, and
+   * left = right when it holds any other level. So the indicator is a derived column,
+   * [left < right]; the synthesizer makes each row's times agree with its sampled indicator.
+   * Implies `ties` (and its checks).
+   */
+  event?: { column: string; value: string };
   description?: string;
 }
 export const CONSTRAINT_TYPES = ['le'] as const;
@@ -104,7 +113,8 @@ function parseMissingValues(raw: unknown, field: string): string[] {
   if (new Set(raw).size !== raw.length) throw new SchemaError(field, 'lists a string twice');
   return [...(raw as string[])];
 }
-const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'ties', 'description']);
+const CONSTRAINT_KEYS = new Set(['type', 'left', 'right', 'ties', 'event', 'description']);
+const EVENT_KEYS = new Set(['column', 'value']);
 /** Most constraints a schema may declare. */
 export const MAX_CONSTRAINTS = 64;
 
@@ -256,6 +266,7 @@ function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint
   if (raw.length > MAX_CONSTRAINTS) throw new SchemaError('constraints', `at most ${MAX_CONSTRAINTS} constraints, got ${raw.length}`);
   const out: ColumnConstraint[] = [];
   const leftOf = new Map<string, string>();
+  const eventOf = new Map<string, string>();
   raw.forEach((c, i) => {
     const at = `constraints[${i}]`;
     if (!isObject(c)) throw new SchemaError(at, `expected an object { type: "le", left, right }, got ${short(c)}`);
@@ -279,16 +290,19 @@ function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint
     if (leftOf.has(l.name)) throw new SchemaError(at, `"${l.name}" is already the left side of a constraint (with "${leftOf.get(l.name)}"); a column may be bounded above by one column only`);
     leftOf.set(l.name, r.name);
     const spec: ColumnConstraint = { type: 'le', left: l.name, right: r.name };
-    if (c.ties !== undefined) {
-      if (typeof c.ties !== 'boolean') throw new SchemaError(`${at}.ties`, `expected true or false, got ${short(c.ties)}`);
-      if (c.ties) {
-        // a tie copies the right value into the left column: it must be a value the left column can hold
-        if (l.type !== r.type || l.resolution !== r.resolution) {
-          throw new SchemaError(`${at}.ties`, `"${r.name}" (${r.type}${r.resolution ? `, resolution ${r.resolution}` : ''}) and "${l.name}" (${l.type}${l.resolution ? `, resolution ${l.resolution}` : ''}) differ in type or resolution, so a value of "${r.name}" may not be a valid "${l.name}"; give them the same`);
-        }
-        if (r.max! > l.max!) throw new SchemaError(`${at}.ties`, `"${r.name}" may exceed the max of "${l.name}" (${r.max} > ${l.max}), so a tie could not copy it; raise the max of "${l.name}" to ${r.max}`);
-        spec.ties = true;
+    if (c.ties !== undefined && typeof c.ties !== 'boolean') throw new SchemaError(`${at}.ties`, `expected true or false, got ${short(c.ties)}`);
+    if (c.event !== undefined) {
+      if (c.ties === false) throw new SchemaError(`${at}.ties`, 'is false, but an "event" makes left = right in every row without the event; drop "ties" or "event"');
+      spec.event = parseEvent(c.event, `${at}.event`, columns, eventOf);
+      eventOf.set(spec.event.column, l.name);
+    }
+    if (c.ties === true || spec.event) {
+      // a tie copies the right value into the left column: it must be a value the left column can hold
+      if (l.type !== r.type || l.resolution !== r.resolution) {
+        throw new SchemaError(`${at}.${c.ties === true ? 'ties' : 'event'}`, `"${r.name}" (${r.type}${r.resolution ? `, resolution ${r.resolution}` : ''}) and "${l.name}" (${l.type}${l.resolution ? `, resolution ${l.resolution}` : ''}) differ in type or resolution, so a value of "${r.name}" may not be a valid "${l.name}"; give them the same`);
       }
+      if (r.max! > l.max!) throw new SchemaError(`${at}.${c.ties === true ? 'ties' : 'event'}`, `"${r.name}" may exceed the max of "${l.name}" (${r.max} > ${l.max}), so a tie could not copy it; raise the max of "${l.name}" to ${r.max}`);
+      spec.ties = true;
     }
     if (c.description !== undefined) {
       if (typeof c.description !== 'string') throw new SchemaError(`${at}.description`, 'expected a string');
@@ -304,6 +318,28 @@ function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint
     }
   }
   return out;
+}
+
+/**
+ * Validates a constraint's `event`: `{ column, value }`, a categorical column (the event
+ * indicator) and one of its categories; a column indicates the event of one constraint only.
+ */
+function parseEvent(raw: unknown, at: string, columns: ColumnSpec[], eventOf: Map<string, string>): { column: string; value: string } {
+  if (!isObject(raw)) throw new SchemaError(at, `expected an object { column, value }, got ${short(raw)}`);
+  for (const k of Object.keys(raw)) {
+    if (!EVENT_KEYS.has(k)) throw new SchemaError(at, `unknown field "${k.slice(0, 40)}"; allowed: ${[...EVENT_KEYS].join(', ')}`);
+  }
+  const name = raw.column;
+  if (typeof name !== 'string' || name.length === 0) throw new SchemaError(`${at}.column`, `expected a column name, got ${short(name)}`);
+  const col = columns.find((x) => x.name === name);
+  if (!col) throw new SchemaError(`${at}.column`, `no column ${short(name)} in the schema`);
+  if (col.type !== 'categorical') throw new SchemaError(`${at}.column`, `column "${col.name}" is ${col.type}; an event indicator is a categorical column`);
+  if (typeof raw.value !== 'string' || !col.categories!.includes(raw.value)) {
+    throw new SchemaError(`${at}.value`, `got ${short(raw.value)}; use one of the categories of "${col.name}" (${col.categories!.slice(0, 10).map((x) => short(x)).join(', ')}${col.categories!.length > 10 ? ', …' : ''})`);
+  }
+  if (col.categories!.length < 2) throw new SchemaError(`${at}.column`, `column "${col.name}" has one category; an event indicator needs one for the event and one for censoring`);
+  if (eventOf.has(col.name)) throw new SchemaError(`${at}.column`, `"${col.name}" already indicates the event of "${eventOf.get(col.name)}"; a column indicates one event`);
+  return { column: col.name, value: raw.value };
 }
 
 /**

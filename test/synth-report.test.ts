@@ -70,6 +70,20 @@ describe('validity checks', () => {
     expect(rep.methods[0]!.verdict.lines.find((l) => l.criterion === 'constraintViolations')!.grade).toBe('fail');
     expect(evaluate(pbc.schema, tr, ho, [{ name: 't', label: 't', data: ho }]).methods[0]!.criteria.constraintViolations).toBeNull();
   });
+
+  it('an event indicator: rows where it disagrees with the times count as violations, real and synthetic, and the page says so', () => {
+    const ev = parseSchema({ name: 'e', maxRowsPerParty: 100, columns: [
+      { name: 't', type: 'integer', min: 0, max: 100 }, { name: 'fu', type: 'integer', min: 0, max: 100 }, { name: 'e', type: 'categorical', categories: ['0', '1'] },
+    ], constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }] });
+    // real: one disagreement (event with t = fu); synthetic: two (no event with t < fu; event with t = fu) and one row with t > fu (a violation, not counted twice)
+    const r = buildDataset(ev, 't,fu,e\n10,20,1\n30,30,0\n40,40,1\n,50,0\n').dataset;
+    const s = buildDataset(ev, 't,fu,e\n10,20,1\n20,30,0\n40,40,1\n50,40,1\n7,9,\n').dataset;
+    const [c] = constraintChecks(ev, r, s);
+    expect(c).toMatchObject({ realViolations: 0, realEventMismatches: 1, syntheticViolations: 1, syntheticEventMismatches: 2, syntheticShare: 3 / 5 });
+    const rep = evaluate(ev, r, r, [{ name: 's', label: 's', data: s }]);
+    expect(rep.methods[0]!.criteria.constraintViolations).toBe(0.6);
+    expect(renderHtml(rep)).toContain('t &lt; fu exactly when e = 1');
+  });
 });
 
 describe('the report', () => {

@@ -117,17 +117,61 @@ describe('constraints between columns', () => {
     expect(constraintChecks(schema, s)[0]!.violations).toBeGreaterThan(data.rowCount * 0.1);
   });
 
-  it('ties: with "ties": true a noise-free fit keeps the share of rows with left = right (rotterdam 48 %, mgus2 92 %) near the real one; without it they are lost', async () => {
-    for (const [name, within] of [['rotterdam', 0.1], ['mgus2', 0.35]] as const) {
+  it('event indicator: every synthetic row agrees with it (left < right with the event, left = right without), so the tie share follows the indicator (noise-free and ε = 1)', async () => {
+    for (const [name, realMismatches] of [['rotterdam', 56], ['mgus2', 9]] as const) {
       const { schema, data } = example(name);
-      expect(schema.constraints![0]!.ties).toBe(true);
+      expect(schema.constraints![0]!.event).toBeDefined();
+      expect(schema.constraints![0]!.ties).toBe(true); // implied
+      expect(constraintChecks(schema, data)[0]!.eventMismatches).toBe(realMismatches); // the real data disagree in a few rows
+      for (const noisy of [false, true]) {
+        const s = await fitAndSample(schema, data, noisy ? { rho: rhoFromEpsilonDelta(1, 1e-6) } : {}, `event-${name}-${noisy}`, noisy);
+        const r = structureChecks(schema, data, s);
+        expect(r.constraints[0]!.eventMismatches, `${name} noisy=${noisy}`).toBe(0);
+        expect(r.constraintViolations).toBe(0);
+        // real 48 % (rotterdam) and 92 % (mgus2) ties; the synthetic share is the share without the event
+        expect(r.tieShares[0]!.error, `${name} noisy=${noisy}: real ${r.tieShares[0]!.real}, synthetic ${r.tieShares[0]!.synthetic}`).toBeLessThan(noisy ? 0.05 : 0.03);
+      }
+    }
+  });
+
+  it('event indicator on continuous columns: left stays strictly below right in the written CSV for the event rows', async () => {
+    const schema = parseSchema({
+      name: 'ev', maxRowsPerParty: 10000,
+      columns: [
+        { name: 't', type: 'numeric', min: 0, max: 10 }, { name: 'fu', type: 'numeric', min: 0, max: 10 },
+        { name: 'e', type: 'categorical', categories: ['0', '1'] },
+      ],
+      constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }],
+    });
+    const rng = seededRandomSource(sha256(utf8('event-continuous')));
+    const u = (): number => rng.uint32() / 2 ** 32;
+    const rows = Array.from({ length: 1500 }, () => {
+      const fu = 0.5 + 9 * u();
+      const ev = u() < 0.4;
+      return [(ev ? fu * u() : fu).toFixed(4), fu.toFixed(4), ev ? '1' : '0'];
+    });
+    const data = buildDataset(schema, formatCsv(['t', 'fu', 'e'], rows)).dataset;
+    expect(constraintChecks(schema, data)[0]!.eventMismatches).toBe(0);
+    for (const method of ['mst', 'independent'] as const) {
+      const s = await fitAndSample(schema, data, { method }, `ev-${method}`); // sampledDataset goes through the CSV text
+      const [c] = constraintChecks(schema, s);
+      expect(c!.violations + c!.eventMismatches, method).toBe(0);
+      expect(Math.abs(c!.ties / c!.checked - 0.6), method).toBeLessThan(0.05);
+    }
+  });
+
+  it('ties without an indicator: "ties": true keeps the share of rows with left = right near the real one (noise-free); without it they are lost', async () => {
+    for (const [name, within] of [['rotterdam', 0.1], ['mgus2', 0.35]] as const) {
+      const { schema: withEvent, data } = example(name);
+      const schema = { ...withEvent, constraints: withEvent.constraints!.map(({ event: _, ...k }) => ({ ...k, ties: true })) };
       const real = structureChecks(schema, data, data).tieShares[0]!;
       expect(real.real).toBeGreaterThan(0.45);
-      const tied = structureChecks(schema, data, await fitAndSample(schema, data, {}, `ties-${name}`)).tieShares[0]!;
+      // the model is fitted with the example's schema (the digest covers the constraints); sampling reads the constraints given
+      const model = await fitSynthesizer(withEvent, centralMeasure(withEvent, data), {});
+      const tied = structureChecks(schema, data, sampledDataset(schema, model, 2 * data.rowCount, `ties-${name}`)).tieShares[0]!;
       expect(tied.error, `${name}: real ${tied.real}, synthetic ${tied.synthetic}`).toBeLessThan(within);
       // the same model sampled without the ties flag: almost no row has left = right
-      const bare = { ...schema, constraints: schema.constraints!.map((k) => ({ ...k, ties: false })) };
-      const model = await fitSynthesizer(schema, centralMeasure(schema, data), {});
+      const bare = { ...schema, constraints: schema.constraints.map((k) => ({ ...k, ties: false })) };
       const untied = structureChecks(schema, data, sampledDataset(bare, model, 2 * data.rowCount, `ties-${name}`)).tieShares[0]!;
       expect(untied.synthetic, name).toBeLessThan(0.2);
       expect(untied.error).toBeGreaterThan(2 * tied.error);
@@ -171,6 +215,30 @@ describe('constraints between columns', () => {
     const wider = { ...base, columns: [...base.columns, { name: 'd', type: 'integer', min: 0, max: 20 }] };
     expect(() => parseSchema({ ...wider, constraints: [{ type: 'le', left: 'a', right: 'd', ties: true }] })).toThrow(/"d" may exceed the max of "a" \(20 > 10\)/);
     expect(parseSchema({ ...wider, constraints: [{ type: 'le', left: 'a', right: 'd' }] }).constraints).toHaveLength(1); // fine without ties
+    // event: a categorical indicator and its event level; implies ties (and their checks)
+    const withK = { ...base, columns: [...base.columns.slice(0, 3), { name: 'k', type: 'categorical', categories: ['0', '1'] }, { name: 'j', type: 'categorical', categories: ['0', '1'] }] };
+    const ev = (event: unknown, extra: Record<string, unknown> = {}): unknown => [{ type: 'le', left: 'a', right: 'b', event, ...extra }];
+    expect(parseSchema({ ...withK, constraints: ev({ column: 'k', value: '1' }) }).constraints).toEqual([{ type: 'le', left: 'a', right: 'b', ties: true, event: { column: 'k', value: '1' } }]);
+    const badK = (constraints: unknown): string => {
+      try {
+        parseSchema({ ...withK, constraints });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SchemaError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(badK(ev('k'))).toMatch(/event: expected an object \{ column, value \}, got "k"/);
+    expect(badK(ev({ column: 'zz', value: '1' }))).toMatch(/event.column: no column "zz"/);
+    expect(badK(ev({ column: 'a', value: '1' }))).toMatch(/column "a" is integer; an event indicator is a categorical column/);
+    expect(badK(ev({ column: 'k', value: 'yes' }))).toMatch(/event.value: got "yes"; use one of the categories of "k" \("0", "1"\)/);
+    expect(badK(ev({ column: 'k', value: 1 }))).toMatch(/event.value: got 1/);
+    expect(badK(ev({ column: 'k', value: '1', when: 'x' }))).toMatch(/unknown field "when"; allowed: column, value/);
+    expect(badK(ev({ column: 'k', value: '1' }, { ties: false }))).toMatch(/ties: is false, but an "event" makes left = right/);
+    expect(badK([{ type: 'le', left: 'a', right: 'c', event: { column: 'k', value: '1' } }])).toMatch(/event: "c" \(numeric\) and "a" \(integer\) differ/);
+    expect(badK([...ev({ column: 'k', value: '1' }) as unknown[], { type: 'le', left: 'b', right: 'c', event: { column: 'k', value: '0' } }])).toMatch(/"k" already indicates the event of "a"/);
+    expect(badK(ev({ column: 'k', value: 'x'.repeat(5000) }))).not.toMatch(/x{50}/); // long input quoted by a short prefix only
+    expect(bad(ev({ column: 'k', value: 'x' }))).toMatch(/column "k" has one category/);
   });
 });
 

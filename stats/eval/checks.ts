@@ -7,12 +7,13 @@
  *     a level the real data has, and share of the real levels the synthetic data has;
  *   - missing rates, real and synthetic (missing values must be neither erased nor invented);
  *   - schema constraints between columns (`constraints: [{ type: "le", left, right }]`): rows of
- *     the synthetic (and, for reference, the real) data where both are present and left > right.
+ *     the synthetic (and, for reference, the real) data where both are present and left > right,
+ *     and with an `event` indicator the rows where it disagrees with the times.
  */
 import type { Dataset } from '../dataset.ts';
 import type { Schema } from '../schema.ts';
 import { dataColumns } from './encode.ts';
-import { leCounts } from './structure.ts';
+import { eventMismatches, leCounts } from './structure.ts';
 
 export interface ColumnCheck {
   name: string;
@@ -43,6 +44,10 @@ export interface ConstraintCheck {
   /** Share of rows with both sides present where left = right (a point mass on the diagonal). */
   realTieShare: number | null;
   syntheticTieShare: number | null;
+  /** With an `event` indicator: rows where it disagrees with the times (counted in syntheticShare); null without one. */
+  event?: { column: string; value: string };
+  realEventMismatches: number | null;
+  syntheticEventMismatches: number | null;
   note?: string;
 }
 
@@ -50,6 +55,7 @@ export interface SchemaConstraint {
   type: string;
   left: string;
   right: string;
+  event?: { column: string; value: string };
 }
 
 /** The schema's optional constraints (added by the synthesizer's schema extension), read defensively. */
@@ -116,27 +122,33 @@ export function columnChecks(schema: Schema, real: Dataset, synth: Dataset): Col
   });
 }
 
-/** Rows with left > right (missing is no violation), and the share of rows with both present where left = right. */
-function violations(d: Dataset, left: string, right: string): { violations: number; tieShare: number } {
-  const a = d.columns.get(left);
-  const b = d.columns.get(right);
-  if (a?.kind !== 'numeric' || b?.kind !== 'numeric') throw new TypeError(`constraint ${left} <= ${right}: both must be numeric columns`);
-  const c = leCounts(d, left, right);
-  return { violations: c.violations, tieShare: c.checked ? c.ties / c.checked : 0 };
+/**
+ * Rows with left > right (missing is no violation), the share of rows with both present where
+ * left = right, and with an event indicator the rows where it disagrees with the times.
+ */
+function violations(d: Dataset, c: SchemaConstraint): { violations: number; tieShare: number; mismatches: number | null } {
+  const a = d.columns.get(c.left);
+  const b = d.columns.get(c.right);
+  if (a?.kind !== 'numeric' || b?.kind !== 'numeric') throw new TypeError(`constraint ${c.left} <= ${c.right}: both must be numeric columns`);
+  const k = leCounts(d, c.left, c.right);
+  return { violations: k.violations, tieShare: k.checked ? k.ties / k.checked : 0, mismatches: c.event ? eventMismatches(d, c.left, c.right, c.event) : null };
 }
 
 export function constraintChecks(schema: Schema, real: Dataset, synth: Dataset): ConstraintCheck[] {
   return schemaConstraints(schema).map((c) => {
-    const unchecked = { syntheticViolations: null, syntheticShare: null, realViolations: null, realTieShare: null, syntheticTieShare: null };
-    if (c.type !== 'le') return { ...c, ...unchecked, note: `constraint type "${c.type}" is not checked by this report` };
+    const unchecked = { syntheticViolations: null, syntheticShare: null, realViolations: null, realTieShare: null, syntheticTieShare: null, realEventMismatches: null, syntheticEventMismatches: null };
+    const base = { type: c.type, left: c.left, right: c.right, ...(c.event ? { event: c.event } : {}) };
+    if (c.type !== 'le') return { ...base, ...unchecked, note: `constraint type "${c.type}" is not checked by this report` };
     try {
-      const [s, re] = [violations(synth, c.left, c.right), violations(real, c.left, c.right)];
+      const [s, re] = [violations(synth, c), violations(real, c)];
+      const bad = s.violations + (s.mismatches ?? 0);
       return {
-        type: c.type, left: c.left, right: c.right, syntheticViolations: s.violations, syntheticShare: synth.rowCount ? s.violations / synth.rowCount : 0,
+        ...base, syntheticViolations: s.violations, syntheticShare: synth.rowCount ? bad / synth.rowCount : 0,
         realViolations: re.violations, realTieShare: re.tieShare, syntheticTieShare: s.tieShare,
+        realEventMismatches: re.mismatches, syntheticEventMismatches: s.mismatches,
       };
     } catch (e) {
-      return { type: c.type, left: c.left, right: c.right, ...unchecked, note: (e as Error).message };
+      return { ...base, ...unchecked, note: (e as Error).message };
     }
   });
 }

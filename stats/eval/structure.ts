@@ -16,6 +16,12 @@ export interface ConstraintCheck {
   violations: number;
   /** Rows where left = right. */
   ties: number;
+  /**
+   * With an `event` indicator: rows with both sides and the indicator present and left ≤ right
+   * where it disagrees with the times (the event with left = right, or no event with left < right);
+   * 0 without one. Disjoint from `violations`.
+   */
+  eventMismatches: number;
 }
 
 export interface ColumnShareCheck {
@@ -44,7 +50,7 @@ export interface StructureReport {
   ranges: RangeCheck[];
   /** Per `le` constraint, the share of rows (both sides present) with left = right, real vs synthetic. */
   tieShares: ColumnShareCheck[];
-  /** Summary: total violations, largest point-mass and missing-rate errors, largest outside-range share. */
+  /** Summary: total violations (left > right, and indicator disagreements), largest point-mass and missing-rate errors, largest outside-range share. */
   constraintViolations: number;
   maxPointMassError: number;
   maxMissingRateError: number;
@@ -79,9 +85,30 @@ export function leCounts(d: Dataset, left: string, right: string): { checked: nu
   return { checked, violations, ties };
 }
 
-/** Rows violating each `le` constraint of the schema (rows with a side missing are not checked). */
+/**
+ * Rows of `d` with left, right and the event indicator present and left ≤ right (a row with
+ * left > right is a violation already) whose indicator disagrees with the times: the event level
+ * with left = right, or another level with left < right.
+ */
+export function eventMismatches(d: Dataset, left: string, right: string, event: { column: string; value: string }): number {
+  const [l, r] = [numericValues(d, left), numericValues(d, right)];
+  const e = d.columns.get(event.column);
+  if (e?.kind !== 'categorical') throw new TypeError(`dataset has no categorical column "${event.column}"`);
+  const level = e.levels.indexOf(event.value);
+  let n = 0;
+  for (let i = 0; i < d.rowCount; i++) {
+    const k = e.codes[i]!;
+    if (Number.isNaN(l[i]!) || Number.isNaN(r[i]!) || k < 0 || e.levels[k] === MISSING_LEVEL || l[i]! > r[i]!) continue;
+    if (k === level ? l[i]! >= r[i]! : l[i]! !== r[i]!) n++;
+  }
+  return n;
+}
+
+/** Rows violating each `le` constraint of the schema (rows with a side missing are not checked), its ties and indicator disagreements. */
 export function constraintChecks(schema: Schema, d: Dataset): ConstraintCheck[] {
-  return (schema.constraints ?? []).map((k) => ({ constraint: `${k.left} <= ${k.right}`, ...leCounts(d, k.left, k.right) }));
+  return (schema.constraints ?? []).map((k) => ({
+    constraint: `${k.left} <= ${k.right}`, ...leCounts(d, k.left, k.right), eventMismatches: k.event ? eventMismatches(d, k.left, k.right, k.event) : 0,
+  }));
 }
 
 const share = (count: number, n: number): number => (n > 0 ? count / n : 0);
@@ -128,7 +155,7 @@ export function structureChecks(schema: Schema, real: Dataset, synthetic: Datase
   const max = (xs: number[]): number => xs.reduce((m, x) => Math.max(m, x), 0);
   return {
     constraints, pointMasses, missingRates, ranges, tieShares,
-    constraintViolations: constraints.reduce((s, c) => s + c.violations, 0),
+    constraintViolations: constraints.reduce((s, c) => s + c.violations + c.eventMismatches, 0),
     maxPointMassError: max(pointMasses.map((p) => p.error)),
     maxMissingRateError: max(missingRates.map((m) => m.error)),
     maxOutsideRange: max(ranges.map((r) => r.outside)),

@@ -156,7 +156,11 @@ function valueOrder(d: number, rightOf: Map<number, number>): number[] {
  * shifts down by the model's violation mass (none when the model already respects the relation).
  * A constraint with `ties` then makes left = right in every row whose left value lies in the left
  * column's fine bin that holds the right value (the model cannot tell a tie from a near-tie inside
- * one bin; for a time censored at the follow-up time the near-ties are ties).
+ * one bin; for a time censored at the follow-up time the near-ties are ties). A constraint with an
+ * `event` indicator (a categorical column, drawn before: categorical columns are never a side of a
+ * constraint, so they come first in valueOrder) decides instead, row by row: the event level
+ * makes left < right (a left value ≥ right is drawn again, truncated strictly below right), any
+ * other level makes left = right; a row whose indicator is missing follows the `ties` rule.
  */
 export function sampleColumns(
   model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round', constraints: readonly ColumnConstraint[] = [],
@@ -167,12 +171,21 @@ export function sampleColumns(
   const index = new Map(model.columns.map((c, i) => [c.name, i]));
   const rightOf = new Map<number, number>();
   const ties = new Set<number>();
+  const events = new Map<number, { column: number; level: number }>();
   for (const k of constraints) {
     const [l, r] = [index.get(k.left), index.get(k.right)];
     if (l === undefined || r === undefined) throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no column "${l === undefined ? k.left : k.right}"`);
     if (model.columns[l]!.type === 'categorical' || model.columns[r]!.type === 'categorical') throw new RangeError(`constraint ${k.left} <= ${k.right}: both columns must be numeric`);
     rightOf.set(l, r);
     if (k.ties) ties.add(l);
+    if (k.event) {
+      const e = index.get(k.event.column);
+      const level = e === undefined ? -1 : model.columns[e]!.levels.indexOf(k.event.value);
+      if (e === undefined || model.columns[e]!.type !== 'categorical' || level < 0) {
+        throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no categorical column "${k.event.column}" with the level "${k.event.value.slice(0, 40)}"`);
+      }
+      events.set(l, { column: e, level });
+    }
   }
   const v = model.columns.map(() => new Int32Array(rows));
   for (const i of model.order) {
@@ -205,15 +218,37 @@ export function sampleColumns(
     });
     const right = rightOf.get(i);
     if (right === undefined) continue;
+    const ev = events.get(i);
+    const below = (cap: number): number => strictlyBelow(c, cap);
     for (let r = 0; r < rows; r++) {
       const cap = values[right]![r]!;
       const x = values[i]![r]!;
       if (Number.isNaN(cap) || Number.isNaN(x)) continue;
+      const e = ev === undefined ? -1 : values[ev.column]![r]!;
+      if (ev !== undefined && e >= 0) {
+        // the row's indicator decides: the event happened before right (left < right), or left is censored at right (left = right)
+        if (e !== ev.level) values[i]![r] = Math.min(c.max!, Math.max(c.min!, cap));
+        else if (x >= cap && below(cap) >= c.min!) values[i]![r] = truncatedValue(model, i, v, r, below(cap), rng);
+        else if (x > cap) values[i]![r] = cap; // no value below right: a tie the indicator disagrees with (right at left's min)
+        continue;
+      }
       if (x > cap) values[i]![r] = truncatedValue(model, i, v, r, cap, rng);
       if (ties.has(i) && cap >= c.min! && cap <= c.max! && groupHolds(c, v[i]![r]!, fineBinOf(c, cap))) values[i]![r] = cap;
     }
   }
   return { names: model.columns.map((c) => c.name), values, missing };
+}
+
+/**
+ * The largest value of numeric column c below `cap` that stays below it in the CSV: one grid
+ * step down on a grid; otherwise two units of the sixth significant digit down (the CSV writes
+ * six, formatNumber).
+ */
+function strictlyBelow(c: ModelColumn, cap: number): number {
+  const step = stepOf(c);
+  if (step !== undefined) return onGrid(cap - step, step);
+  const unit = cap === 0 ? 1e-6 * (c.max! - c.min!) : 10 ** (Math.floor(Math.log10(Math.abs(cap))) - 5);
+  return cap - 2 * unit;
 }
 
 /**
