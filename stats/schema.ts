@@ -259,7 +259,8 @@ const short = (x: unknown): string => {
  * Validates `constraints`: each `{ type: 'le', left, right }` between two distinct numeric or
  * integer columns with left's min ≤ right's min (so every right value leaves room for a left
  * value); a column is the left side of at most one constraint, and the constraints have no cycle
- * (the synthesizer samples every right side before its left side).
+ * (the synthesizer samples every right side before its left side). `ties` and `event` (which
+ * implies ties) need right's values to be valid left values.
  */
 function parseConstraints(raw: unknown, columns: ColumnSpec[]): ColumnConstraint[] {
   if (!Array.isArray(raw)) throw new SchemaError('constraints', `expected an array of { type: "le", left, right }, got ${short(raw)}`);

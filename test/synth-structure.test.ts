@@ -160,6 +160,39 @@ describe('constraints between columns', () => {
     }
   });
 
+  it('event indicator where right is at left\'s min: no time lies below it, so the row is censored (left = right, the other level), never a disagreement', async () => {
+    const schema = parseSchema({
+      name: 'ev0', maxRowsPerParty: 10000,
+      columns: [
+        { name: 't', type: 'integer', min: 0, max: 50 }, { name: 'fu', type: 'integer', min: 0, max: 50 },
+        { name: 'e', type: 'categorical', categories: ['0', '1'] },
+      ],
+      constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }],
+    });
+    const rng = seededRandomSource(sha256(utf8('event-at-min')));
+    const u = (): number => rng.uint32() / 2 ** 32;
+    // 20 % of the rows have fu = 0; the event in 40 % of all rows, so some real rows have the event at fu = 0 (t = 0)
+    const rows = Array.from({ length: 1500 }, (_, i) => {
+      const fu = i % 5 === 0 ? 0 : 1 + Math.floor(u() * 50);
+      const ev = u() < 0.4;
+      return [String(ev ? Math.floor(fu * u() * 0.99) : fu), String(Math.min(fu, 50)), ev ? '1' : '0'];
+    });
+    const data = buildDataset(schema, formatCsv(['t', 'fu', 'e'], rows)).dataset;
+    expect(constraintChecks(schema, data)[0]!.eventMismatches).toBeGreaterThan(60);
+    const s = await fitAndSample(schema, data, {}, 'ev-at-min');
+    const [c] = constraintChecks(schema, s);
+    expect(c!.violations + c!.eventMismatches).toBe(0);
+    const [fu, e] = [s.columns.get('fu')!, s.columns.get('e')!];
+    if (fu.kind !== 'numeric' || e.kind !== 'categorical') throw new Error('kinds');
+    let atZero = 0;
+    for (let r = 0; r < s.rowCount; r++) {
+      if (fu.values[r] !== 0) continue;
+      atZero++;
+      expect(e.levels[e.codes[r]!]).toBe('0');
+    }
+    expect(atZero).toBeGreaterThan(0.15 * s.rowCount);
+  });
+
   it('ties without an indicator: "ties": true keeps the share of rows with left = right near the real one (noise-free); without it they are lost', async () => {
     for (const [name, within] of [['rotterdam', 0.1], ['mgus2', 0.35]] as const) {
       const { schema: withEvent, data } = example(name);

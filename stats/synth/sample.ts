@@ -160,7 +160,9 @@ function valueOrder(d: number, rightOf: Map<number, number>): number[] {
  * `event` indicator (a categorical column, drawn before: categorical columns are never a side of a
  * constraint, so they come first in valueOrder) decides instead, row by row: the event level
  * makes left < right (a left value ≥ right is drawn again, truncated strictly below right), any
- * other level makes left = right; a row whose indicator is missing follows the `ties` rule.
+ * other level makes left = right; a row whose indicator is missing follows the `ties` rule. Where
+ * right is at left's min, no left value lies below it: the row gets left = right and the
+ * indicator the first other level (the indicator is derived from the times, [left < right]).
  */
 export function sampleColumns(
   model: SynthModel, rows: number, seed: string, method: SamplingMethod = 'round', constraints: readonly ColumnConstraint[] = [],
@@ -171,7 +173,7 @@ export function sampleColumns(
   const index = new Map(model.columns.map((c, i) => [c.name, i]));
   const rightOf = new Map<number, number>();
   const ties = new Set<number>();
-  const events = new Map<number, { column: number; level: number }>();
+  const events = new Map<number, { column: number; level: number; censored: number }>();
   for (const k of constraints) {
     const [l, r] = [index.get(k.left), index.get(k.right)];
     if (l === undefined || r === undefined) throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no column "${l === undefined ? k.left : k.right}"`);
@@ -180,11 +182,13 @@ export function sampleColumns(
     if (k.ties) ties.add(l);
     if (k.event) {
       const e = index.get(k.event.column);
-      const level = e === undefined ? -1 : model.columns[e]!.levels.indexOf(k.event.value);
-      if (e === undefined || model.columns[e]!.type !== 'categorical' || level < 0) {
-        throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no categorical column "${k.event.column}" with the level "${k.event.value.slice(0, 40)}"`);
+      const levels = e === undefined ? [] : model.columns[e]!.levels;
+      const level = levels.indexOf(k.event.value);
+      const censored = levels.findIndex((x, j) => j !== level && x !== MISSING_LEVEL);
+      if (e === undefined || model.columns[e]!.type !== 'categorical' || level < 0 || censored < 0) {
+        throw new RangeError(`constraint ${k.left} <= ${k.right}: the model has no categorical column "${k.event.column}" with the level "${k.event.value.slice(0, 40)}" and another`);
       }
-      events.set(l, { column: e, level });
+      events.set(l, { column: e, level, censored });
     }
   }
   const v = model.columns.map(() => new Int32Array(rows));
@@ -229,7 +233,11 @@ export function sampleColumns(
         // the row's indicator decides: the event happened before right (left < right), or left is censored at right (left = right)
         if (e !== ev.level) values[i]![r] = Math.min(c.max!, Math.max(c.min!, cap));
         else if (x >= cap && below(cap) >= c.min!) values[i]![r] = truncatedValue(model, i, v, r, below(cap), rng);
-        else if (x > cap) values[i]![r] = cap; // no value below right: a tie the indicator disagrees with (right at left's min)
+        else if (x >= cap) {
+          // right is at left's min, so the event cannot come before it: the derived indicator says censored
+          values[i]![r] = cap;
+          values[ev.column]![r] = ev.censored;
+        }
         continue;
       }
       if (x > cap) values[i]![r] = truncatedValue(model, i, v, r, cap, rng);
