@@ -33,6 +33,7 @@ export const FIDELITY_RHO = 0.5;
 export function outcomeFor(schema: Schema): { column: string; positive: string; exclude?: string[] } | undefined {
   if (schema.name === 'pbc') return { column: 'status', positive: '2' };
   if (schema.name === 'flchain') return { column: 'death', positive: '1', exclude: ['chapter'] };
+  if (schema.name === 'rotterdam' || schema.name === 'mgus2') return { column: 'death', positive: '1' };
   return undefined;
 }
 
