@@ -56,12 +56,24 @@ describe('federated fidelity', () => {
     const client = fed.client('exact');
     try {
       const shuffled = buildDataset(pbc.schema, readFileSync(join(root, 'shuffled.csv'), 'utf8')).dataset;
-      const f = await federatedFidelity(pbc.schema, federatedMeasure(client), [{ name: 'real', data: pbc.dataset }, { name: 'shuffled', data: shuffled }]);
+      // a synthetic sample larger than maxRowsPerParty is loaded with that bound raised, as the CLI does: the real rows 30 times (new ids)
+      const copies = 30;
+      expect(copies * pbc.dataset.rowCount).toBeGreaterThan(pbc.schema.maxRowsPerParty);
+      const t = parseCsv(pbc.csv);
+      const idAt = t.header.indexOf('id');
+      const rows = Array.from({ length: copies }, (_, c) => t.rows.map((r, i) => r.map((x, j) => (j === idAt ? String(c * t.rows.length + i + 1) : x)))).flat();
+      const big = buildDataset({ ...pbc.schema, maxRowsPerParty: rows.length }, formatCsv(t.header, rows)).dataset;
+      const f = await federatedFidelity(pbc.schema, federatedMeasure(client), [{ name: 'real', data: pbc.dataset }, { name: 'shuffled', data: shuffled }, { name: 'real×30', data: big }]);
       expect(f.basis).toMatch(/exact federated marginals/);
       expect(f.contributors).toHaveLength(3);
-      const [real, shuf] = f.results;
+      const [real, shuf, real30] = f.results;
       expect(real!.oneWayMax).toBe(0);
       expect(real!.twoWayMax).toBe(0);
+      expect(real30!.rows).toBe(copies * pbc.dataset.rowCount);
+      expect(real30!.twoWayMax).toBeLessThan(1e-12);
+      // a dataset loaded with another schema is refused
+      const other = buildDataset({ ...pbc.schema, name: 'other' }, pbc.csv).dataset;
+      await expect(federatedFidelity(pbc.schema, federatedMeasure(client), [{ name: 'x', data: other }])).rejects.toThrow(/"x" was loaded with another schema/);
       expect(shuf!.oneWayMax).toBeLessThan(1e-12);
       expect(shuf!.twoWayMean!).toBeGreaterThan(0.03);
     } finally {

@@ -13,7 +13,7 @@
  */
 import type { Dataset } from '../dataset.ts';
 import type { Predicate, Query } from '../query.ts';
-import type { Schema } from '../schema.ts';
+import { schemaDigest, type Schema } from '../schema.ts';
 import { centralMeasure, marginalQuery, type Measure } from '../synth/marginals.ts';
 import { dataColumns } from './encode.ts';
 import { tvd } from './metrics.ts';
@@ -103,7 +103,13 @@ export async function federatedFidelity(schema: Schema, measure: Measure, synthe
   const clipped = real.tables.map((t) => t.map((x) => Math.max(0, x)));
   const floor = (cells: number): number => (sd > 0 && noisyRows > 0 ? Math.min(1, (cells * sd * Math.sqrt(2 / Math.PI)) / (2 * noisyRows)) : 0);
   const results = await Promise.all(synthetic.map(async (s) => {
-    const exact = await centralMeasure(schema, s.data)(q, undefined, 'fidelity-synthetic');
+    // a synthetic sample may hold more rows than the federation's maxRowsPerParty: it is loaded with
+    // that bound raised (cli synth-files.ts), otherwise with the federation's schema
+    const own = s.data.schema;
+    if (schemaDigest({ ...own, maxRowsPerParty: schema.maxRowsPerParty }) !== schemaDigest(schema)) {
+      throw new RangeError(`fidelity: synthetic dataset "${s.name.slice(0, 40)}" was loaded with another schema than the federation's`);
+    }
+    const exact = await centralMeasure(own, s.data)(q, undefined, 'fidelity-synthetic');
     const dists: TableDistance[] = tables.map((t, k) => ({ columns: t.map((i) => names[i]!), tvd: tvd(clipped[k]!, exact.tables[k]!), cells: clipped[k]!.length, noiseFloor: floor(clipped[k]!.length) }));
     const one = dists.filter((d) => d.columns.length === 1);
     const two = dists.filter((d) => d.columns.length === 2);
