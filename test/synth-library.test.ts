@@ -100,6 +100,17 @@ describe('discretization', () => {
     expect(fineWeights([...y, 0], 0, undefined, true)).toEqual([...plain, 0]);
   });
 
+  it('a point-mass bin (0) keeps its noisy count only at 2σ or more; below, its count goes to the other bins (total kept)', () => {
+    const zero = [true, false, false];
+    // σ = 3: a noisy count of 5 in the bin of 0 is below 2σ, 6 is kept
+    expect(fineWeights([5, 100, 200, 0], 3, undefined, true, zero)).toEqual([0, 102.5, 202.5, 0]);
+    expect(fineWeights([6, 100, 200, 0], 3, undefined, true, zero)).toEqual([6, 100, 200, 0]);
+    // the rule is for point-mass bins only: an ordinary first bin of 5 is kept
+    expect(fineWeights([5, 100, 200, 0], 3, undefined, true)).toEqual([5, 100, 200, 0]);
+    // exact counts (σ = 0): a real zero count stays 0 and a real point mass of 1 is kept
+    expect(fineWeights([1, 100, 200, 0], 0, undefined, true, zero)).toEqual([1, 100, 200, 0]);
+  });
+
   it('(missing) keeps its noisy share when it is at least 2σ, inside whatever model value holds it; below 2σ it is 0', () => {
     const col = { name: 'x', type: 'categorical' as const, levels: ['a', 'b', '(missing)'] };
     // σ = 3: a noisy missing count of 5 is below 2σ (taken as 0), 6 is kept

@@ -277,6 +277,15 @@ export function projectCounts(y: ArrayLike<number>): number[] {
  */
 export const MISSING_Z = 2;
 
+/**
+ * A point-mass bin (pointMassValues: 0 inside a numeric column's bounds, chosen from the schema)
+ * keeps its weight only when its noisy count is at least POINT_Z·σ, like `(missing)`: a column
+ * without zeros gets none from noise (pbc, simulation, 6 fits: largest point-mass error 0.084 →
+ * 0.046 at ε = 1, 0.040 → 0.010 at ε = 4), and a real point mass below POINT_Z·σ is erased
+ * (mgus2's mspike, 1.8 % zeros: 0.013 → 0.020 at ε = 4).
+ */
+export const POINT_Z = 2;
+
 /** A fine bin in a region the range step found empty keeps its weight only when its own noisy count is at least TAIL_Z·σ. */
 export const TAIL_Z = 2;
 
@@ -290,7 +299,9 @@ export const TAIL_Z = 2;
  * TAIL_Z·σ (two independent measurements must both find it empty to drop it), which keeps the
  * noise in the empty stretches of wide schema bounds from putting synthetic values far outside
  * the data's range. `ordered` (numeric columns): the tails are first fitted non-increasing
- * outward (monotoneTails; `fixed`: point-mass bins, left out of that fit).
+ * outward (monotoneTails; `fixed`: point-mass bins, left out of that fit). A `fixed` bin keeps its
+ * weight only when its noisy count is at least POINT_Z·σ. Dropped bins' noisy counts are spread
+ * over the kept ones, so the present total is kept.
  */
 export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[], ordered = false, fixed?: readonly boolean[]): number[] {
   const k = noisy.length;
@@ -298,7 +309,7 @@ export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?
   const m = noisy[k - 1]!;
   const missing = m > 0 && m >= MISSING_Z * sigma ? m : 0;
   if (ordered && sigma > 0) monotoneTails(y, fixed);
-  const drop = y.map((x, j) => emptyRange?.[j] === true && x < TAIL_Z * sigma);
+  const drop = y.map((x, j) => (emptyRange?.[j] === true && x < TAIL_Z * sigma) || (fixed?.[j] === true && x < POINT_Z * sigma));
   const kept = y.filter((_, j) => !drop[j]);
   if (kept.length === y.length || kept.length === 0) return [...projectCounts(y), missing];
   // the kept bins projected onto the noisy total of all present bins (unbiased for the present
