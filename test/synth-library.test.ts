@@ -8,6 +8,7 @@ import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
 import { coarsen, emptyRangeBins, fineColumns, fineWeights, projectCounts, monotoneTails, nonIncreasing, refineEdges } from '../stats/synth/discretize.ts';
+import { rowCounts } from '../stats/synth/present-total.ts';
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { dropEmptyValues, fitSynthesizer, modelColumn } from '../stats/synth/model.ts';
@@ -109,6 +110,24 @@ describe('discretization', () => {
     expect(fineWeights([5, 100, 200, 0], 3, undefined, true)).toEqual([5, 100, 200, 0]);
     // exact counts (σ = 0): a real zero count stays 0 and a real point mass of 1 is kept
     expect(fineWeights([1, 100, 200, 0], 0, undefined, true, zero)).toEqual([1, 100, 200, 0]);
+  });
+
+  it('row counts of a one-way product: a column\'s own total combined with the other columns\' mean total by inverse-variance weights', () => {
+    // three columns of 4, 2 and 2 cells (variance 1 per cell): totals 100, 130, 110
+    const tables = [[20, 30, 40, 10], [60, 70], [50, 60]];
+    const n = rowCounts(tables, 1);
+    // column 0: own 100 (variance 4), others (130 + 110) / 2 = 120 (variance (2 + 2) / 4 = 1): (100/4 + 120) / (1/4 + 1) = 116
+    expect(n[0]).toBeCloseTo(116, 12);
+    // column 1: own 130 (variance 2), others 105 (variance (4 + 2) / 4 = 1.5): (65 + 70) / (0.5 + 2/3)
+    expect(n[1]).toBeCloseTo((130 / 2 + 105 / 1.5) / (1 / 2 + 1 / 1.5), 12);
+    expect(rowCounts(tables, 0)).toEqual([100, 130, 110]); // exact counts: their own totals
+    expect(rowCounts([[5, 6]], 1)).toEqual([11]);
+    // fineWeights projects the present bins onto the given present total, even when their own sum is ≤ 0
+    expect(fineWeights([10, 20, 30, 5], 0.1, undefined, false, undefined, 90)).toEqual([20, 30, 40, 5]);
+    const w = fineWeights([-30, 10, -5, 40], 5, undefined, false, undefined, 60);
+    expect(w[3]).toBe(40);
+    expect(w.slice(0, 3).reduce((a, b) => a + b, 0)).toBeCloseTo(60, 9);
+    expect(fineWeights([-30, 10, -5, 40], 5)).toEqual([0, 0, 0, 40]); // without it: every row missing
   });
 
   it('(missing) keeps its noisy share when it is at least 2σ, inside whatever model value holds it; below 2σ it is 0', () => {

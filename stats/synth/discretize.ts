@@ -301,25 +301,34 @@ export const TAIL_Z = 2;
  * the data's range. `ordered` (numeric columns): the tails are first fitted non-increasing
  * outward (monotoneTails; `fixed`: point-mass bins, left out of that fit). A `fixed` bin keeps its
  * weight only when its noisy count is at least POINT_Z·σ. Dropped bins' noisy counts are spread
- * over the kept ones, so the present total is kept.
+ * over the kept ones, so the present total is kept. `presentTotal`: the present bins' total when
+ * a better estimate than their own sum is known (present-total.ts), else their sum.
  */
-export function fineWeights(noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[], ordered = false, fixed?: readonly boolean[]): number[] {
+export function fineWeights(
+  noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[], ordered = false, fixed?: readonly boolean[], presentTotal?: number,
+): number[] {
   const k = noisy.length;
   const y = Array.from(noisy).slice(0, k - 1);
-  const m = noisy[k - 1]!;
-  const missing = m > 0 && m >= MISSING_Z * sigma ? m : 0;
+  const missing = missingWeight(noisy[k - 1]!, sigma);
   if (ordered && sigma > 0) monotoneTails(y, fixed);
   const drop = y.map((x, j) => (emptyRange?.[j] === true && x < TAIL_Z * sigma) || (fixed?.[j] === true && x < POINT_Z * sigma));
   const kept = y.filter((_, j) => !drop[j]);
-  if (kept.length === y.length || kept.length === 0) return [...projectCounts(y), missing];
-  // the kept bins projected onto the noisy total of all present bins (unbiased for the present
-  // count): dropping only the noise above 0 in empty stretches would shrink the present mass
-  // against (missing)
-  const total = y.reduce((a, b) => a + b, 0);
-  const shift = (total - kept.reduce((a, b) => a + b, 0)) / kept.length;
-  const p = projectCounts(kept.map((x) => x + shift));
+  // the kept bins projected onto the present total: the given one, or the noisy total of all
+  // present bins (unbiased for the present count: dropping only the noise above 0 in empty
+  // stretches would shrink the present mass against (missing)). Projecting y + c onto
+  // {x ≥ 0, Σx = T} with c = (T − Σy)/n is the Euclidean projection of y onto that set.
+  const total = presentTotal === undefined ? y.reduce((a, b) => a + b, 0) : Math.max(0, presentTotal);
+  const base = kept.length === 0 ? y : kept;
+  const shift = (total - base.reduce((a, b) => a + b, 0)) / base.length;
+  const p = projectCounts(base.map((x) => x + shift));
+  if (base === y) return [...p, missing];
   let i = 0;
   return [...y.map((_, j) => (drop[j] ? 0 : p[i++]!)), missing];
+}
+
+/** The weight of `(missing)` from its noisy count m: m when at least MISSING_Z·σ (and positive), else 0. */
+export function missingWeight(m: number, sigma: number): number {
+  return m > 0 && m >= MISSING_Z * sigma ? m : 0;
 }
 
 /** Share of the (projected) mass in each tail that monotoneTails fits non-increasing outward. */

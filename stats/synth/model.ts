@@ -28,8 +28,9 @@ import type { Predicate } from '../query.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import {
-  coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, fineWeights, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+  coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, fineWeights, missingWeight, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
+import { rowCounts } from './present-total.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
 import { allPairs, pairScore, selectNetwork, type Network } from './select.ts';
@@ -182,7 +183,10 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!)));
   /** The product of the (projected) noisy one-ways: the independent model. */
   const independent = (tables: number[][], variance: number, as: SynthModel['method'], plan?: ModelPlan): SynthModel => {
-    const p = tables.map((t, i) => fineWeights(t, Math.sqrt(variance), emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!)));
+    // each column's present bins share its row count (estimated with the other columns' totals) less its missing weight
+    const n = rowCounts(tables, variance);
+    const sd = Math.sqrt(variance);
+    const p = tables.map((t, i) => fineWeights(t, sd, emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!), n[i]! - missingWeight(t[t.length - 1]!, sd)));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
     return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]), ...(plan ? { plan } : {}) });
