@@ -30,6 +30,18 @@ async function fitAndSample(schema: Schema, data: Dataset, opts: SynthOptions, s
   return sampledDataset(schema, model, 2 * data.rowCount, seed);
 }
 
+/** 1500 rows of t ≤ fu (both in [0, max]) with the event indicator e ("1": t < fu), from `row(i, u)` (u uniform in [0, 1), seeded by name). */
+function eventExample(name: string, type: 'numeric' | 'integer', max: number, row: (i: number, u: () => number) => string[]): { schema: Schema; data: Dataset } {
+  const schema = parseSchema({
+    name, maxRowsPerParty: 10000,
+    columns: [{ name: 't', type, min: 0, max }, { name: 'fu', type, min: 0, max }, { name: 'e', type: 'categorical', categories: ['0', '1'] }],
+    constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }],
+  });
+  const rng = seededRandomSource(sha256(utf8(`event-example|${name}`)));
+  const u = (): number => rng.uint32() / 2 ** 32;
+  return { schema, data: buildDataset(schema, formatCsv(['t', 'fu', 'e'], Array.from({ length: 1500 }, (_, i) => row(i, u)))).dataset };
+}
+
 describe('point masses', () => {
   // 2000 rows: a count column 20 % zeros (the rest 1..800), a measurement 20 % exactly 0.0
   const schema = parseSchema({
@@ -135,22 +147,11 @@ describe('constraints between columns', () => {
   });
 
   it('event indicator on continuous columns: left stays strictly below right in the written CSV for the event rows', async () => {
-    const schema = parseSchema({
-      name: 'ev', maxRowsPerParty: 10000,
-      columns: [
-        { name: 't', type: 'numeric', min: 0, max: 10 }, { name: 'fu', type: 'numeric', min: 0, max: 10 },
-        { name: 'e', type: 'categorical', categories: ['0', '1'] },
-      ],
-      constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }],
-    });
-    const rng = seededRandomSource(sha256(utf8('event-continuous')));
-    const u = (): number => rng.uint32() / 2 ** 32;
-    const rows = Array.from({ length: 1500 }, () => {
+    const { schema, data } = eventExample('ev', 'numeric', 10, (_, u) => {
       const fu = 0.5 + 9 * u();
       const ev = u() < 0.4;
       return [(ev ? fu * u() : fu).toFixed(4), fu.toFixed(4), ev ? '1' : '0'];
     });
-    const data = buildDataset(schema, formatCsv(['t', 'fu', 'e'], rows)).dataset;
     expect(constraintChecks(schema, data)[0]!.eventMismatches).toBe(0);
     for (const method of ['mst', 'independent'] as const) {
       const s = await fitAndSample(schema, data, { method }, `ev-${method}`); // sampledDataset goes through the CSV text
@@ -161,23 +162,12 @@ describe('constraints between columns', () => {
   });
 
   it('event indicator where right is at left\'s min: no time lies below it, so the row is censored (left = right, the other level), never a disagreement', async () => {
-    const schema = parseSchema({
-      name: 'ev0', maxRowsPerParty: 10000,
-      columns: [
-        { name: 't', type: 'integer', min: 0, max: 50 }, { name: 'fu', type: 'integer', min: 0, max: 50 },
-        { name: 'e', type: 'categorical', categories: ['0', '1'] },
-      ],
-      constraints: [{ type: 'le', left: 't', right: 'fu', event: { column: 'e', value: '1' } }],
-    });
-    const rng = seededRandomSource(sha256(utf8('event-at-min')));
-    const u = (): number => rng.uint32() / 2 ** 32;
     // 20 % of the rows have fu = 0; the event in 40 % of all rows, so some real rows have the event at fu = 0 (t = 0)
-    const rows = Array.from({ length: 1500 }, (_, i) => {
+    const { schema, data } = eventExample('ev0', 'integer', 50, (i, u) => {
       const fu = i % 5 === 0 ? 0 : 1 + Math.floor(u() * 50);
       const ev = u() < 0.4;
-      return [String(ev ? Math.floor(fu * u() * 0.99) : fu), String(Math.min(fu, 50)), ev ? '1' : '0'];
+      return [String(ev ? Math.floor(fu * u() * 0.99) : fu), String(fu), ev ? '1' : '0'];
     });
-    const data = buildDataset(schema, formatCsv(['t', 'fu', 'e'], rows)).dataset;
     expect(constraintChecks(schema, data)[0]!.eventMismatches).toBeGreaterThan(60);
     const s = await fitAndSample(schema, data, {}, 'ev-at-min');
     const [c] = constraintChecks(schema, s);
