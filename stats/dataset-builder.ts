@@ -188,6 +188,10 @@ export class DatasetBuilder {
       const given = fields[this.#index.get(c.name)!] ?? '';
       // The schema's missing-value strings (R's "NA", "NULL", …) read as an empty field.
       const raw = this.#missingOf.get(c.name)?.has(given.trim()) ? '' : given;
+      if (c.missing === 'reject' && raw.trim() === '') {
+        this.#reject(at, c.name, 'missing value; the schema declares this column never missing (missing: \'reject\')', 'invalid_value');
+        return;
+      }
       if (c.type === 'categorical') {
         const s = raw.trim();
         let code: number;

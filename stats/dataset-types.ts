@@ -26,7 +26,7 @@ export interface Dataset {
 
 /**
  * Why a row read from the source was dropped (one class per row):
- *   invalid_value  a value the schema cannot read (not a number, not an integer, an unknown category, a type the source cannot convert);
+ *   invalid_value  a value the schema cannot read (not a number, not an integer, an unknown category, a type the source cannot convert), or a missing value in a column declared never missing (missing: 'reject');
  *   out_of_bounds  a number outside its column's [min, max] (outOfBounds 'reject');
  *   identifier     a missing or over-long patient identifier (the row cannot be attributed to a patient);
  *   malformed      a row the source could not split into the header's cells (CSV: a wrong number of fields);

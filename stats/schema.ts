@@ -10,7 +10,7 @@ import { canonicalJson } from './canonical.ts';
 
 export const COLUMN_TYPES = ['numeric', 'integer', 'categorical', 'identifier'] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
-export const MISSING_POLICIES = ['drop', 'category'] as const;
+export const MISSING_POLICIES = ['drop', 'category', 'reject'] as const;
 export type MissingPolicy = (typeof MISSING_POLICIES)[number];
 export const OUT_OF_BOUNDS_POLICIES = ['reject', 'clip'] as const;
 export type OutOfBoundsPolicy = (typeof OUT_OF_BOUNDS_POLICIES)[number];
@@ -31,7 +31,9 @@ export interface ColumnSpec {
   /** Allowed levels, required for categorical columns. */
   categories?: string[];
   /** 'drop' (default): a row missing a column used by a query is excluded from that query;
-   * 'category' (categorical only): missing is the level "(missing)". */
+   * 'category' (categorical only): missing is the level "(missing)"; 'reject': the column is never
+   * missing (a mandatory field), a row missing it is refused at load (so the synthesizer never
+   * produces a missing value in it). */
   missing?: MissingPolicy;
   /** Strings read as missing in this column (overrides the schema's missingValues; "" always is). */
   missingValues?: string[];
@@ -147,7 +149,7 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
   if (raw.missingValues !== undefined) spec.missingValues = parseMissingValues(raw.missingValues, `${at}.missingValues`);
   const missing = raw.missing ?? 'drop';
   if (typeof missing !== 'string' || !(MISSING_POLICIES as readonly string[]).includes(missing)) {
-    throw new SchemaError(`${at}.missing`, `got ${JSON.stringify(missing)}; use 'drop' or 'category'`);
+    throw new SchemaError(`${at}.missing`, `got ${short(missing)}; use 'drop', 'category' or 'reject'`);
   }
   const oob = raw.outOfBounds ?? 'reject';
   if (typeof oob !== 'string' || !(OUT_OF_BOUNDS_POLICIES as readonly string[]).includes(oob)) {
@@ -182,7 +184,7 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
       }
       spec.resolution = r;
     }
-    spec.missing = 'drop';
+    spec.missing = missing === 'reject' ? 'reject' : 'drop';
   } else {
     if (raw.min !== undefined || raw.max !== undefined) {
       throw new SchemaError(at, `min/max are only allowed for numeric or integer columns`);
@@ -205,6 +207,7 @@ function parseColumn(raw: unknown, index: number): ColumnSpec {
     } else {
       if (raw.categories !== undefined) throw new SchemaError(`${at}.categories`, `only allowed for categorical columns`);
       if (missing === 'category') throw new SchemaError(`${at}.missing`, `'category' is only allowed for categorical columns`);
+      if (missing === 'reject') throw new SchemaError(`${at}.missing`, `a row missing its patient identifier is refused already; leave "missing" out`);
       spec.missing = 'drop';
     }
   }

@@ -75,6 +75,22 @@ describe('buildDataset', () => {
     expect(num(dataset, 'x')).toEqual([1, 2]);
   });
 
+  it('missing: \'reject\' (a column never missing): a row missing it, or holding a missing-value string, is refused as an invalid value', () => {
+    const strict = parseSchema({
+      name: 'r', maxRowsPerParty: 10, missingValues: ['NA'],
+      columns: [{ name: 'age', type: 'integer', min: 0, max: 120, missing: 'reject' }, { name: 'sex', type: 'categorical', categories: ['f', 'm'], missing: 'reject' }, { name: 'lab', type: 'numeric', min: 0, max: 9 }],
+    });
+    expect(strict.columns.map((c) => c.missing)).toEqual(['reject', 'reject', 'drop']);
+    const { dataset, report } = buildDataset(strict, 'age,sex,lab\n50,f,\n,m,1\nNA,f,2\n60, ,3\n70,m,NA\n');
+    expect(dataset.rowCount).toBe(2);
+    expect(report.rejected.map((r) => [r.line, r.column])).toEqual([[3, 'age'], [4, 'age'], [5, 'sex']]);
+    expect(report.rejected[0]!.reason).toMatch(/missing value; the schema declares this column never missing \(missing: 'reject'\)/);
+    expect(report.population.dropped.invalid_value).toBe(3);
+    expect(() => buildDataset(strict, 'age,sex,lab\n,f,1\n', { strict: true })).toThrow(DatasetError);
+    expect(() => parseSchema({ name: 'r', maxRowsPerParty: 10, columns: [{ name: 'id', type: 'identifier', missing: 'reject' }] })).toThrow(/a row missing its patient identifier is refused already/);
+    expect(() => parseSchema({ name: 'r', maxRowsPerParty: 10, columns: [{ name: 'a', type: 'integer', min: 0, max: 1, missing: 'never' }] })).toThrow(/missing: got "never"; use 'drop', 'category' or 'reject'/);
+  });
+
   it('refuses a header lacking a schema column, naming it', () => {
     expect(() => buildDataset(schema, 'id,x,k,c\n1,1,1,a\n')).toThrow(/header lacks schema column\(s\) "m"; add them to the CSV or remove them from the schema/);
   });

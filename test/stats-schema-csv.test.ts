@@ -43,7 +43,7 @@ describe('parseSchema', () => {
     ['categories on a numeric column', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, categories: ['a'] }), /categories: only allowed for categorical columns/],
     ['min on a categorical column', withColumn({ name: 'z', type: 'categorical', categories: ['a'], min: 0 }), /min\/max are only allowed for numeric or integer columns/],
     ["missing 'category' on numeric", withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, missing: 'category' }), /'category' is only allowed for categorical columns/],
-    ['bad missing policy', withColumn({ name: 'z', type: 'categorical', categories: ['a'], missing: 'zero' }), /missing: got "zero"; use 'drop' or 'category'/],
+    ['bad missing policy', withColumn({ name: 'z', type: 'categorical', categories: ['a'], missing: 'zero' }), /missing: got "zero"; use 'drop', 'category' or 'reject'/],
     ['bad outOfBounds policy', withColumn({ name: 'z', type: 'numeric', min: 0, max: 1, outOfBounds: 'wrap' }), /outOfBounds: got "wrap"; use 'reject' or 'clip'/],
     ['resolution on an integer column', withColumn({ name: 'z', type: 'integer', min: 0, max: 9, resolution: 1 }), /resolution: only allowed for numeric columns/],
     ['resolution on a categorical column', withColumn({ name: 'z', type: 'categorical', categories: ['a'], resolution: 1 }), /resolution: only allowed for numeric columns/],

@@ -174,8 +174,13 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
 
   // 1. one-way marginals at fine resolution
   log(`measuring ${d} one-way marginals${oneWayRho === undefined ? ' (exact)' : ` (rho = ${oneWayRho.toPrecision(3)})`}`);
-  const oneWay = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), oneWayRho, 'one-way');
-  queries.push(budgetQuery(oneWay, 'one-way'));
+  const measured = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), oneWayRho, 'one-way');
+  queries.push(budgetQuery(measured, 'one-way'));
+  // a column the schema declares never missing (missing: 'reject', refused at load) has no
+  // missing value: its (missing) cell holds noise only and is taken as 0
+  const never = cols.map((c) => schema.columns.find((x) => x.name === c.name)?.missing === 'reject');
+  const noMissing = (tables: number[][]): number[][] => tables.map((t, i) => (never[i] ? [...t.slice(0, -1), 0] : t));
+  const oneWay = { ...measured, tables: noMissing(measured.tables) };
   const fineVar = oneWay.variance;
   const nHat = Math.max(1, sum(oneWay.tables.map((t) => sum(t))) / d);
   // non-negative fine one-ways with the noisy totals kept (projection, not clipping); (missing)
@@ -211,7 +216,8 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
     const again = await measure(marginalQuery(names, fineEdges, names.map((_, i) => [i]), filter), restRho, 'one-way-again');
     queries.push(budgetQuery(again, 'one-way-again'));
     const [w1, w2] = [1 / oneWay.variance, 1 / again.variance];
-    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * again.tables[i]![f]!) / (w1 + w2))), 1 / (w1 + w2), method === 'aim' ? 'aim' : 'mst', 'one-way');
+    const againTables = noMissing(again.tables);
+    return independent(oneWay.tables.map((t, i) => t.map((x, f) => (w1 * x + w2 * againTables[i]![f]!) / (w1 + w2))), 1 / (w1 + w2), method === 'aim' ? 'aim' : 'mst', 'one-way');
   }
   const levelCap = Math.max(2, Math.min(maxLevels, rule.levels));
   const rare = 3 * Math.sqrt(fineVar);
