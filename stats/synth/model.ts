@@ -28,9 +28,9 @@ import type { Predicate } from '../query.ts';
 import { schemaDigest } from '../schema.ts';
 import type { Schema } from '../schema.ts';
 import {
-  coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, fineWeights, missingWeight, projectCounts, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
+  coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
-import { rowCounts } from './present-total.ts';
+import { fineWeights, missingWeight, projectCounts, rowCounts } from './weights.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
 import { allPairs, pairScore, selectNetwork, type Network } from './select.ts';
