@@ -8,7 +8,10 @@ import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
 import { coarsen, emptyRangeBins, fineColumns, refineEdges } from '../stats/synth/discretize.ts';
-import { fineWeights, monotoneTails, nonIncreasing, projectCounts, rowCounts } from '../stats/synth/weights.ts';
+import { fineWeights, monotoneTails, projectCounts, rowCounts } from '../stats/synth/weights.ts';
+import { nonIncreasing as isotonic } from '../stats/isotonic.ts';
+
+const nonIncreasing = (xs: number[]): number[] => Array.from(isotonic(xs));
 import { cellMap, fitModel, JunctionTree } from '../stats/synth/junction.ts';
 import { centralMeasure } from '../stats/synth/marginals.ts';
 import { dropEmptyValues, fitSynthesizer, modelColumn } from '../stats/synth/model.ts';

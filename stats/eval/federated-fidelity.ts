@@ -102,11 +102,12 @@ export async function federatedFidelity(schema: Schema, measure: Measure, synthe
   const noisyRows = mean(real.tables.slice(0, oneWay).map((t) => t.reduce((a, b) => a + b, 0)));
   const clipped = real.tables.map((t) => t.map((x) => Math.max(0, x)));
   const floor = (cells: number): number => (sd > 0 && noisyRows > 0 ? Math.min(1, (cells * sd * Math.sqrt(2 / Math.PI)) / (2 * noisyRows)) : 0);
+  const federation = schemaDigest(schema);
   const results = await Promise.all(synthetic.map(async (s) => {
     // a synthetic sample may hold more rows than the federation's maxRowsPerParty: it is loaded with
     // that bound raised (cli synth-files.ts), otherwise with the federation's schema
     const own = s.data.schema;
-    if (schemaDigest({ ...own, maxRowsPerParty: schema.maxRowsPerParty }) !== schemaDigest(schema)) {
+    if (schemaDigest({ ...own, maxRowsPerParty: schema.maxRowsPerParty }) !== federation) {
       throw new RangeError(`fidelity: synthetic dataset "${s.name.slice(0, 40)}" was loaded with another schema than the federation's`);
     }
     const exact = await centralMeasure(own, s.data)(q, undefined, 'fidelity-synthetic');

@@ -24,6 +24,7 @@
  */
 import { normalQuantile } from '../distributions.ts';
 import type { KaplanMeierCurve } from './types.ts';
+import { nonIncreasing } from '../isotonic.ts';
 
 /** qnorm(0.975): the 95% intervals of survfit's default conf.int. */
 export const Z95: number = normalQuantile(0.975);
@@ -37,35 +38,6 @@ export interface BinCounts {
   censored: Float64Array;
   eventVar: Float64Array;
   censoredVar: Float64Array;
-}
-
-/**
- * The weighted least-squares non-increasing fit of x (pool adjacent violators; equal weights by
- * default). Weights must be positive and finite.
- */
-export function nonIncreasing(x: ArrayLike<number>, weights?: ArrayLike<number>): Float64Array {
-  const n = x.length;
-  const value = new Float64Array(n);
-  const weight = new Float64Array(n);
-  const size = new Int32Array(n);
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    value[k] = x[i]!;
-    weight[k] = weights ? weights[i]! : 1;
-    size[k] = 1;
-    while (k > 0 && value[k - 1]! < value[k]!) {
-      const w = weight[k - 1]! + weight[k]!;
-      value[k - 1] = (value[k - 1]! * weight[k - 1]! + value[k]! * weight[k]!) / w;
-      weight[k - 1] = w;
-      size[k - 1] = size[k - 1]! + size[k]!;
-      k--;
-    }
-    k++;
-  }
-  const out = new Float64Array(n);
-  let i = 0;
-  for (let b = 0; b < k; b++) for (let j = 0; j < size[b]!; j++) out[i++] = value[b]!;
-  return out;
 }
 
 /** The post-processed risk sets n_j of a stratum (step 1). */

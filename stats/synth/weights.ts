@@ -5,6 +5,8 @@
  * the row count of a column in a product of one-way marginals.
  */
 
+import { nonIncreasing } from '../isotonic.ts';
+
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /**
@@ -98,20 +100,6 @@ export function missingWeight(m: number, sigma: number): number {
 /** Share of the (projected) mass in each tail that monotoneTails fits non-increasing outward. */
 export const TAIL_SHARE = 0.25;
 
-/** Least-squares non-increasing fit of xs (pool adjacent violators); keeps the sum. */
-export function nonIncreasing(xs: readonly number[]): number[] {
-  const blocks: { sum: number; n: number }[] = [];
-  for (const x of xs) {
-    blocks.push({ sum: x, n: 1 });
-    while (blocks.length > 1 && blocks[blocks.length - 2]!.sum / blocks[blocks.length - 2]!.n < blocks[blocks.length - 1]!.sum / blocks[blocks.length - 1]!.n) {
-      const b = blocks.pop()!;
-      blocks[blocks.length - 1]!.sum += b.sum;
-      blocks[blocks.length - 1]!.n += b.n;
-    }
-  }
-  return blocks.flatMap((b) => new Array<number>(b.n).fill(b.sum / b.n));
-}
-
 /**
  * In place: the noisy counts y of an ordered column's bins below its noisy TAIL_SHARE quantile
  * and above its 1 − TAIL_SHARE quantile (both from the projected counts) replaced by their
@@ -132,7 +120,7 @@ export function monotoneTails(y: number[], fixed?: readonly boolean[]): void {
   for (let acc = 0; b > 0 && (acc += p[b]!) < TAIL_SHARE * total; b--);
   const fit = (idx: number[]): void => {
     const free = idx.filter((j) => fixed?.[j] !== true);
-    nonIncreasing(free.map((j) => y[j]!)).forEach((v, k) => (y[free[k]!] = v));
+    nonIncreasing(free.map((j) => y[j]!)).forEach((v, k) => (y[free[k]!] = v)); // equal weights: each tail's sum is kept
   };
   const lower: number[] = [];
   for (let j = a; j >= 0; j--) lower.push(j);
