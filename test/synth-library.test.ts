@@ -97,11 +97,31 @@ describe('discretization', () => {
     const far = (w: number[]): number => w.slice(5).reduce((a, b) => a + b, 0);
     expect(far(plain)).toBeGreaterThan(24);
     expect(far(fitted)).toBeLessThan(1);
-    // fineWeights applies it to ordered (numeric) columns only
-    expect(fineWeights([...y, 0], 10, undefined, true)).toEqual([...projectCounts(t), 0]);
-    expect(fineWeights([...y, 0], 10)).toEqual([...plain, 0]);
+    // fineWeights applies it to ordered (numeric) columns only, at a tolerance of 2σ (the spike,
+    // 29.6 above its fitted value, is within 2σ = 32 of it)
+    expect(fineWeights([...y, 0], 16, undefined, true)).toEqual([...projectCounts(t), 0]);
+    expect(fineWeights([...y, 0], 16)).toEqual([...plain, 0]);
     // exact counts (σ = 0) are never changed
     expect(fineWeights([...y, 0], 0, undefined, true)).toEqual([...plain, 0]);
+  });
+
+  it('monotoneTails keeps a real second mode in a tail once the noise is small against it: only residuals within the tolerance (2σ in fineWeights) are pooled', () => {
+    // a bump of 60 in the upper tail (bin 6) after a dip of 10; the monotone fit pools both at 35
+    const y = [0, 200, 300, 200, 50, 10, 60, 5, 0];
+    const flat = [...y];
+    monotoneTails(flat);
+    expect(flat[5]).toBeCloseTo(35, 12);
+    expect(flat[6]).toBeCloseTo(35, 12);
+    // tolerance 2: each residual (±25) keeps all but 2 of itself
+    const kept = [...y];
+    monotoneTails(kept, undefined, 2);
+    expect(kept[5]).toBeCloseTo(12, 12);
+    expect(kept[6]).toBeCloseTo(58, 12);
+    // through fineWeights: σ = 1 keeps the mode, σ = 20 (residuals within 2σ) pools it
+    const small = fineWeights([...y, 0], 1, undefined, true);
+    expect(small[6]! - small[5]!).toBeGreaterThan(40);
+    const large = fineWeights([...y, 0], 20, undefined, true);
+    expect(large[6]).toBeCloseTo(large[5]!, 9);
   });
 
   it('a point-mass bin (0) keeps its noisy count only at 2σ or more; below, its count goes to the other bins (total kept)', () => {

@@ -76,7 +76,7 @@ export function fineWeights(
   const k = noisy.length;
   const y = Array.from(noisy).slice(0, k - 1);
   const missing = missingWeight(noisy[k - 1]!, sigma);
-  if (ordered && sigma > 0) monotoneTails(y, fixed);
+  if (ordered && sigma > 0) monotoneTails(y, fixed, MONOTONE_Z * sigma);
   const drop = y.map((x, j) => (emptyRange?.[j] === true && x < TAIL_Z * sigma) || (fixed?.[j] === true && x < POINT_Z * sigma));
   const kept = y.filter((_, j) => !drop[j]);
   // the kept bins projected onto the present total: the given one, or the noisy total of all
@@ -100,6 +100,9 @@ export function missingWeight(m: number, sigma: number): number {
 /** Share of the (projected) mass in each tail that monotoneTails fits non-increasing outward. */
 export const TAIL_SHARE = 0.25;
 
+/** fineWeights' tolerance for monotoneTails, in σ: a count further than this from the monotone fit keeps its excess. */
+export const MONOTONE_Z = 2;
+
 /**
  * In place: the noisy counts y of an ordered column's bins below its noisy TAIL_SHARE quantile
  * and above its 1 − TAIL_SHARE quantile (both from the projected counts) replaced by their
@@ -108,9 +111,13 @@ export const TAIL_SHARE = 0.25;
  * pooled with the empty bins between it and the data, so the projection (projectCounts) that
  * follows removes most of it instead of keeping it as a bin of synthetic values far outside the
  * data. `fixed` bins (point masses, pointMassValues) are left out of the fit and keep their count.
+ * `tolerance` (fineWeights: MONOTONE_Z·σ): a count further than that from its fitted value keeps
+ * the excess (soft thresholding of the residual), so a real tail that is not monotone (a second
+ * mode, a dip) keeps its shape as the noise shrinks instead of being flattened at every ε; the
+ * tail's sum then moves by the kept excess (fineWeights' projection restores the present total).
  * Post-processing.
  */
-export function monotoneTails(y: number[], fixed?: readonly boolean[]): void {
+export function monotoneTails(y: number[], fixed?: readonly boolean[], tolerance = Infinity): void {
   const p = projectCounts(y);
   const total = p.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return;
@@ -120,7 +127,11 @@ export function monotoneTails(y: number[], fixed?: readonly boolean[]): void {
   for (let acc = 0; b > 0 && (acc += p[b]!) < TAIL_SHARE * total; b--);
   const fit = (idx: number[]): void => {
     const free = idx.filter((j) => fixed?.[j] !== true);
-    nonIncreasing(free.map((j) => y[j]!)).forEach((v, k) => (y[free[k]!] = v)); // equal weights: each tail's sum is kept
+    const raw = free.map((j) => y[j]!);
+    nonIncreasing(raw).forEach((v, k) => {
+      const r = raw[k]! - v;
+      y[free[k]!] = v + Math.sign(r) * Math.max(0, Math.abs(r) - tolerance);
+    });
   };
   const lower: number[] = [];
   for (let j = a; j >= 0; j--) lower.push(j);
