@@ -4,11 +4,14 @@
  * at ρ·t/k = ρ·2/3, the noise level of a 3-party federation at threshold 2 (variance × k/t).
  *
  *   ./node_modules/.bin/node bench/synth-sim.ts [--reps 3] [--eps 0.5,1,4] [--method mst,independent] [--fit-target] [--split a,b,c] [--levels L] [--parents 1|2]
- *     [--sampling round|iid] [--rows R (synthetic rows per training row, default 5)]
+ *     [--sampling round|iid] [--rows R (synthetic rows per training row, default 5)] [--exact-one-ways]
  *     (--preset pbc,flchain,rotterdam,mgus2 | --data FILE --schema FILE --target COL --positive VALUE [--exclude COL,…])
  *
  * `--target COL --positive VALUE` name the evaluation's outcome; `--fit-target` also fits with it
  * as the synthesizer's target. Without --preset or --data: the presets pbc and flchain.
+ * `--exact-one-ways` (a diagnostic, not a synthesizer: it is not private) answers the range and
+ * one-way steps without noise and the rest as usual, to bound what better one-way estimates could
+ * gain.
  */
 import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
@@ -22,9 +25,10 @@ import { fitSynthesizer } from '../stats/synth/model.ts';
 import { structureChecks } from '../stats/eval/structure.ts';
 import { DATA_OPTIONS, parseBenchArgs, sampledDataset } from './synth-common.ts';
 
-const OPTIONS = { reps: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, 'fit-target': { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' }, ...DATA_OPTIONS } as const;
+const OPTIONS = { reps: { type: 'string' }, eps: { type: 'string' }, method: { type: 'string' }, split: { type: 'string' }, levels: { type: 'string' }, parents: { type: 'string' }, 'fit-target': { type: 'boolean' }, sampling: { type: 'string' }, rows: { type: 'string' }, verbose: { type: 'boolean' }, 'exact-one-ways': { type: 'boolean' }, ...DATA_OPTIONS } as const;
 const { values, datasets: DATASETS } = parseBenchArgs('bench/synth-sim.ts', OPTIONS);
 const REPS = Number(values.reps ?? 3);
+const EXACT_ONE_WAYS = values['exact-one-ways'] === true;
 const SAMPLING = (values.sampling ?? 'round') as 'round' | 'iid';
 const ROWS_PER_TRAIN = Number(values.rows ?? 5);
 const TUNE = {
@@ -52,7 +56,7 @@ for (const { name, schema, csv, outcome } of DATASETS) {
       for (let rep = 0; rep < REPS; rep++) {
         const rng = seededRandomSource(sha256(utf8(`sim|${name}|${eps}|${method}|${rep}`)));
         const measure = centralMeasure(schema, trainData, rng);
-        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined ? r : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values['fit-target'] ? { target: outcome.column } : {}), ...(log ? { log } : {}) });
+        const m = await fitSynthesizer(schema, (q, r, p) => measure(q, r === undefined || (EXACT_ONE_WAYS && (p === 'range' || p === 'one-way')) ? undefined : (r * 2) / 3, p), { rho, method, ...TUNE, ...(values['fit-target'] ? { target: outcome.column } : {}), ...(log ? { log } : {}) });
         inputs.push({ name: `${method} ε=${eps} #${rep}`, label: `${method}|${eps}`, data: sampledDataset(schema, m, rows, `sim-${rep}`, SAMPLING) });
       }
     }
