@@ -8,7 +8,7 @@ import { rhoFromEpsilonDelta } from '../crypto/dp/accountant.ts';
 import { seededRandomSource } from '../crypto/dp/random.ts';
 import { buildDataset } from '../stats/index.ts';
 import { coarsen, emptyRangeBins, fineColumns, refineEdges } from '../stats/synth/discretize.ts';
-import { fineWeights, monotoneTails, projectCounts, rowCounts } from '../stats/synth/weights.ts';
+import { fineWeights, monotoneTails, pointZ, projectCounts, rowCounts } from '../stats/synth/weights.ts';
 import { nonIncreasing as isotonic } from '../stats/isotonic.ts';
 
 const nonIncreasing = (xs: number[]): number[] => Array.from(isotonic(xs));
@@ -122,6 +122,21 @@ describe('discretization', () => {
     expect(small[6]! - small[5]!).toBeGreaterThan(40);
     const large = fineWeights([...y, 0], 20, undefined, true);
     expect(large[6]).toBeCloseTo(large[5]!, 9);
+  });
+
+  it('the point-mass rule holds the whole fit to a 5 % chance of a point mass from noise: z rises with the number of point-mass columns (Bonferroni)', () => {
+    expect(pointZ(0)).toBe(2);
+    expect(pointZ(1)).toBe(2);
+    // one-sided 1 − 0.05/m quantiles: m = 6 → 2.394, m = 11 → 2.609
+    expect(pointZ(6)).toBeCloseTo(2.394, 3);
+    expect(pointZ(11)).toBeCloseTo(2.609, 3);
+    expect(() => pointZ(-1)).toThrow(RangeError);
+    // σ = 5: a zero-bin count of 13 (2.6σ) is kept at one column's z, dropped at 11 columns'
+    const zero = [true, false, false];
+    expect(fineWeights([13, 100, 200, 0], 5, undefined, true, zero)[0]).toBe(13);
+    expect(fineWeights([13, 100, 200, 0], 5, undefined, true, zero, undefined, pointZ(11))).toEqual([0, 106.5, 206.5, 0]);
+    // a count above it is kept
+    expect(fineWeights([14, 100, 200, 0], 5, undefined, true, zero, undefined, pointZ(11))[0]).toBe(14);
   });
 
   it('a point-mass bin (0) keeps its noisy count only at 2σ or more; below, its count goes to the other bins (total kept)', () => {
