@@ -83,8 +83,9 @@ export const TAIL_Z = 2;
  * TAIL_Z·σ (two independent measurements must both find it empty to drop it), which keeps the
  * noise in the empty stretches of wide schema bounds from putting synthetic values far outside
  * the data's range. `ordered` (numeric columns): the tails are first fitted non-increasing
- * outward (monotoneTails; `fixed`: point-mass bins, left out of that fit). A `fixed` bin keeps its
- * weight only when its noisy count is at least `zPoint`·σ (POINT_Z, or pointZ(m) for a fit testing m). Dropped bins' noisy counts are spread
+ * outward (monotoneTails, tolerance MONOTONE_Z·σ; `fixed`: point-mass bins, left out of that
+ * fit). A `fixed` bin keeps its weight only when its noisy count is at least `zPoint`·σ (POINT_Z,
+ * or pointZ(m) in a fit testing m point-mass bins). Dropped bins' noisy counts are spread
  * over the kept ones, so the present total is kept. `presentTotal`: the present bins' total when
  * a better estimate than their own sum is known (rowCounts), else their sum.
  */
