@@ -99,10 +99,10 @@ describe('discretization', () => {
     expect(far(fitted)).toBeLessThan(1);
     // fineWeights applies it to ordered (numeric) columns only, at a tolerance of 2σ (the spike,
     // 29.6 above its fitted value, is within 2σ = 32 of it)
-    expect(fineWeights([...y, 0], 16, undefined, true)).toEqual([...projectCounts(t), 0]);
+    expect(fineWeights([...y, 0], 16, { ordered: true })).toEqual([...projectCounts(t), 0]);
     expect(fineWeights([...y, 0], 16)).toEqual([...plain, 0]);
     // exact counts (σ = 0) are never changed
-    expect(fineWeights([...y, 0], 0, undefined, true)).toEqual([...plain, 0]);
+    expect(fineWeights([...y, 0], 0, { ordered: true })).toEqual([...plain, 0]);
   });
 
   it('monotoneTails keeps a real second mode in a tail once the noise is small against it: only residuals within the tolerance (2σ in fineWeights) are pooled', () => {
@@ -118,9 +118,9 @@ describe('discretization', () => {
     expect(kept[5]).toBeCloseTo(12, 12);
     expect(kept[6]).toBeCloseTo(58, 12);
     // through fineWeights: σ = 1 keeps the mode, σ = 20 (residuals within 2σ) pools it
-    const small = fineWeights([...y, 0], 1, undefined, true);
+    const small = fineWeights([...y, 0], 1, { ordered: true });
     expect(small[6]! - small[5]!).toBeGreaterThan(40);
-    const large = fineWeights([...y, 0], 20, undefined, true);
+    const large = fineWeights([...y, 0], 20, { ordered: true });
     expect(large[6]).toBeCloseTo(large[5]!, 9);
   });
 
@@ -133,21 +133,21 @@ describe('discretization', () => {
     expect(() => pointZ(-1)).toThrow(RangeError);
     // σ = 5: a zero-bin count of 13 (2.6σ) is kept at one column's z, dropped at 11 columns'
     const zero = [true, false, false];
-    expect(fineWeights([13, 100, 200, 0], 5, undefined, true, zero)[0]).toBe(13);
-    expect(fineWeights([13, 100, 200, 0], 5, undefined, true, zero, undefined, pointZ(11))).toEqual([0, 106.5, 206.5, 0]);
+    expect(fineWeights([13, 100, 200, 0], 5, { ordered: true, fixed: zero })[0]).toBe(13);
+    expect(fineWeights([13, 100, 200, 0], 5, { ordered: true, fixed: zero, zPoint: pointZ(11) })).toEqual([0, 106.5, 206.5, 0]);
     // a count above it is kept
-    expect(fineWeights([14, 100, 200, 0], 5, undefined, true, zero, undefined, pointZ(11))[0]).toBe(14);
+    expect(fineWeights([14, 100, 200, 0], 5, { ordered: true, fixed: zero, zPoint: pointZ(11) })[0]).toBe(14);
   });
 
   it('a point-mass bin (0) keeps its noisy count only at 2σ or more; below, its count goes to the other bins (total kept)', () => {
     const zero = [true, false, false];
     // σ = 3: a noisy count of 5 in the bin of 0 is below 2σ, 6 is kept
-    expect(fineWeights([5, 100, 200, 0], 3, undefined, true, zero)).toEqual([0, 102.5, 202.5, 0]);
-    expect(fineWeights([6, 100, 200, 0], 3, undefined, true, zero)).toEqual([6, 100, 200, 0]);
+    expect(fineWeights([5, 100, 200, 0], 3, { ordered: true, fixed: zero })).toEqual([0, 102.5, 202.5, 0]);
+    expect(fineWeights([6, 100, 200, 0], 3, { ordered: true, fixed: zero })).toEqual([6, 100, 200, 0]);
     // the rule is for point-mass bins only: an ordinary first bin of 5 is kept
-    expect(fineWeights([5, 100, 200, 0], 3, undefined, true)).toEqual([5, 100, 200, 0]);
+    expect(fineWeights([5, 100, 200, 0], 3, { ordered: true })).toEqual([5, 100, 200, 0]);
     // exact counts (σ = 0): a real zero count stays 0 and a real point mass of 1 is kept
-    expect(fineWeights([1, 100, 200, 0], 0, undefined, true, zero)).toEqual([1, 100, 200, 0]);
+    expect(fineWeights([1, 100, 200, 0], 0, { ordered: true, fixed: zero })).toEqual([1, 100, 200, 0]);
   });
 
   it('row counts of a one-way product: a column\'s own total combined with the other columns\' mean total by inverse-variance weights', () => {
@@ -161,8 +161,8 @@ describe('discretization', () => {
     expect(rowCounts(tables, 0)).toEqual([100, 130, 110]); // exact counts: their own totals
     expect(rowCounts([[5, 6]], 1)).toEqual([11]);
     // fineWeights projects the present bins onto the given present total, even when their own sum is ≤ 0
-    expect(fineWeights([10, 20, 30, 5], 0.1, undefined, false, undefined, 90)).toEqual([20, 30, 40, 5]);
-    const w = fineWeights([-30, 10, -5, 40], 5, undefined, false, undefined, 60);
+    expect(fineWeights([10, 20, 30, 5], 0.1, { presentTotal: 90 })).toEqual([20, 30, 40, 5]);
+    const w = fineWeights([-30, 10, -5, 40], 5, { presentTotal: 60 });
     expect(w[3]).toBe(40);
     expect(w.slice(0, 3).reduce((a, b) => a + b, 0)).toBeCloseTo(60, 9);
     expect(fineWeights([-30, 10, -5, 40], 5)).toEqual([0, 0, 0, 40]); // without it: every row missing
@@ -176,7 +176,7 @@ describe('discretization', () => {
     expect(fineWeights([300, -3, -2], 0)).toEqual([297, 0, 0]); // present values projected (total kept), (missing) clipped
     // a bin the range step found empty keeps its weight only at 2σ or more; the kept bins keep the
     // noisy total of all present bins (312), so (missing) is not inflated against them
-    expect(fineWeights([300, 5, 7, 0], 3, [false, true, true])).toEqual([302.5, 0, 9.5, 0]);
+    expect(fineWeights([300, 5, 7, 0], 3, { emptyRange: [false, true, true] })).toEqual([302.5, 0, 9.5, 0]);
     expect(emptyRangeBins([0, 1, 2, 3, 4], [0, 2, 4], [10, 0])).toEqual([false, false, true, true]);
     const merged = modelColumn(col, coarsen(col, [300, 100, 6], { rareCount: 15, maxLevels: 10 }), fineWeights([300, 100, 6], 3));
     expect(merged.groups).toEqual([{ fine: [0, 2], weights: [300 / 306, 6 / 306] }, { fine: [1], weights: [1] }]);

@@ -30,7 +30,7 @@ import type { Schema } from '../schema.ts';
 import {
   coarsen, emptyRangeBins, fineColumns, pointMassValues, fineToGroup, queryLevelToGroup, refinable, refineEdges, withEdges, type Coarsening, type FineColumn,
 } from './discretize.ts';
-import { fineWeights, missingWeight, pointZ, projectCounts, rowCounts } from './weights.ts';
+import { fineWeights, missingWeight, pointZ, projectCounts, rowCounts, type FineWeightOptions } from './weights.ts';
 import { fitModel, type Measurement } from './junction.ts';
 import { marginalQuery, regroup, type GroupedTable, type Measure, type MeasuredTables } from './marginals.ts';
 import { allPairs, pairScore, selectNetwork, type Network } from './select.ts';
@@ -186,14 +186,16 @@ export async function fitSynthesizer(schema: Schema, measure: Measure, opts: Syn
   // non-negative fine one-ways with the noisy totals kept (projection, not clipping); (missing)
   // kept when its noisy count is there (fineWeights)
   // the point-mass rule's z for the fit's point-mass bins (their number is fixed by the schema)
-  const zPoint = pointZ(cols.filter((c) => pointBins(c)?.some(Boolean) === true).length);
-  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!), undefined, zPoint));
+  const points = cols.map(pointBins);
+  const zPoint = pointZ(points.filter((b) => b?.some(Boolean) === true).length);
+  const binRules = (i: number): FineWeightOptions => ({ emptyRange: emptyRange[i], ordered: cols[i]!.type !== 'categorical', fixed: points[i], zPoint });
+  const fineP = oneWay.tables.map((t, i) => fineWeights(t, Math.sqrt(fineVar), binRules(i)));
   /** The product of the (projected) noisy one-ways: the independent model. */
   const independent = (tables: number[][], variance: number, as: SynthModel['method'], plan?: ModelPlan): SynthModel => {
     // each column's present bins share its row count (estimated with the other columns' totals) less its missing weight
     const n = rowCounts(tables, variance);
     const sd = Math.sqrt(variance);
-    const p = tables.map((t, i) => fineWeights(t, sd, emptyRange[i], cols[i]!.type !== 'categorical', pointBins(cols[i]!), n[i]! - missingWeight(t[t.length - 1]!, sd), zPoint));
+    const p = tables.map((t, i) => fineWeights(t, sd, { ...binRules(i), presentTotal: n[i]! - missingWeight(t[t.length - 1]!, sd) }));
     const columns = cols.map((c, i) => modelColumn(c, { queryLevels: c.levels.map((_, f) => [f]), groups: c.levels.map((_, f) => [f]) }, p[i]!));
     const estimatedRows = Math.max(1, sum(tables.map((t) => sum(t))) / d);
     return finish(schema, as, filter, columns, { order: cols.map((_, i) => i), parents: cols.map(() => []) }, p.map((x) => [normalized(x)]), queries, rho, opts.delta, { estimatedRows, iterations: 0, loss: 0, fineBins, maxLevels: cols.map((c) => c.levels.length), cliques: cols.map((_, i) => [i]), ...(plan ? { plan } : {}) });

@@ -230,13 +230,15 @@ export function sampleColumns(
       const e = ev === undefined ? -1 : values[ev.column]![r]!;
       if (ev !== undefined && e >= 0) {
         // the row's indicator decides: the event happened before right (left < right), or left is censored at right (left = right)
-        const below = e === ev.level && x >= cap ? strictlyBelow(c, cap) : cap;
         if (e !== ev.level) values[i]![r] = Math.min(c.max!, Math.max(c.min!, cap));
-        else if (x >= cap && below >= c.min!) values[i]![r] = truncatedValue(model, i, v, r, below, rng);
         else if (x >= cap) {
-          // right is at left's min, so the event cannot come before it: the derived indicator says censored
-          values[i]![r] = cap;
-          values[ev.column]![r] = ev.censored;
+          const below = strictlyBelow(c, cap);
+          if (below >= c.min!) values[i]![r] = truncatedValue(model, i, v, r, below, rng);
+          else {
+            // right is at left's min, so the event cannot come before it: the derived indicator says censored
+            values[i]![r] = cap;
+            values[ev.column]![r] = ev.censored;
+          }
         }
         continue;
       }

@@ -73,6 +73,15 @@ export function pointZ(m: number): number {
 /** A fine bin in a region the range step found empty keeps its weight only when its own noisy count is at least TAIL_Z·σ. */
 export const TAIL_Z = 2;
 
+/** fineWeights' rules for one column (each described there). */
+export interface FineWeightOptions {
+  emptyRange?: readonly boolean[];
+  ordered?: boolean;
+  fixed?: readonly boolean[];
+  presentTotal?: number;
+  zPoint?: number;
+}
+
 /**
  * Sampling weights of a column's fine values from their noisy one-way counts (post-processing):
  * bins or levels projected to non-negative counts with their noisy total kept (projectCounts);
@@ -89,9 +98,8 @@ export const TAIL_Z = 2;
  * over the kept ones, so the present total is kept. `presentTotal`: the present bins' total when
  * a better estimate than their own sum is known (rowCounts), else their sum.
  */
-export function fineWeights(
-  noisy: ArrayLike<number>, sigma: number, emptyRange?: readonly boolean[], ordered = false, fixed?: readonly boolean[], presentTotal?: number, zPoint = POINT_Z,
-): number[] {
+export function fineWeights(noisy: ArrayLike<number>, sigma: number, opts: FineWeightOptions = {}): number[] {
+  const { emptyRange, ordered = false, fixed, presentTotal, zPoint = POINT_Z } = opts;
   const k = noisy.length;
   const y = Array.from(noisy).slice(0, k - 1);
   const missing = missingWeight(noisy[k - 1]!, sigma);
